@@ -1,0 +1,192 @@
+//! Drift: how far each service's weight is from its target, and when that calls for action.
+//!
+//! A service breaches its band when `|weight − target| > band`, where the band is the
+//! absolute band (the article's 5 points) or, when a relative band is configured, the
+//! tighter of that and `relative × target`.
+//!
+//! # Invariants
+//! - Drift is signed: positive means overweight. Drifts sum to zero (exactly, up to
+//!   Decimal division rounding) because weights and targets both sum to one.
+//! - Pure: no I/O, no clock.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    portfolio::PortfolioSnapshot,
+    service::{Service, ServiceMap},
+    targets::TargetAllocation,
+};
+
+/// Where a rebalance takes a drifted service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RebalanceTo {
+    /// All the way back to target (the article's behaviour).
+    #[default]
+    Target,
+    /// Only to the edge of the band: cheaper under proportional costs.
+    BandEdge,
+}
+
+/// Threshold bands around each target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftBands {
+    /// Absolute band in weight units (0.05 = 5 points).
+    pub absolute: Decimal,
+    /// Optional relative band as a fraction of the target (0.25 = 25% of target).
+    pub relative: Option<Decimal>,
+}
+
+impl Default for DriftBands {
+    fn default() -> Self {
+        DriftBands {
+            absolute: Decimal::new(5, 2),
+            relative: None,
+        }
+    }
+}
+
+impl DriftBands {
+    /// The band for a service with the given target weight.
+    pub fn band(&self, target: Decimal) -> Decimal {
+        match self.relative {
+            Some(relative) => self.absolute.min(relative * target),
+            None => self.absolute,
+        }
+    }
+}
+
+/// Weights, targets and drift per service at one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftReport {
+    /// Current weight per service.
+    pub weights: ServiceMap<Decimal>,
+    /// Target weight per service.
+    pub targets: ServiceMap<Decimal>,
+    /// `weight − target` per service (positive = overweight).
+    pub drift: ServiceMap<Decimal>,
+    /// Band per service.
+    pub bands: ServiceMap<Decimal>,
+}
+
+impl DriftReport {
+    /// Measures drift of a snapshot against targets.
+    pub fn measure(
+        snapshot: &PortfolioSnapshot,
+        targets: &TargetAllocation,
+        bands: &DriftBands,
+    ) -> Self {
+        let weights = snapshot.weights();
+        let drift = weights.map(|service, w| *w - targets.weight(service));
+        DriftReport {
+            weights,
+            targets: *targets.weights(),
+            drift,
+            bands: targets.weights().map(|_, t| bands.band(*t)),
+        }
+    }
+
+    /// Services outside their band, largest drift first.
+    pub fn breaches(&self) -> Vec<Service> {
+        let mut out: Vec<Service> = Service::ALL
+            .into_iter()
+            .filter(|s| self.drift[*s].abs() > self.bands[*s])
+            .collect();
+        out.sort_by(|a, b| self.drift[*b].abs().cmp(&self.drift[*a].abs()));
+        out
+    }
+
+    /// The largest absolute drift over all services.
+    pub fn max_abs_drift(&self) -> Decimal {
+        self.drift
+            .values()
+            .map(|d| d.abs())
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn snapshot(balances: [Decimal; 6]) -> PortfolioSnapshot {
+        PortfolioSnapshot::new(ServiceMap(balances), None).expect("valid")
+    }
+
+    #[test]
+    fn breaches_by_band() {
+        struct TestCase {
+            balances: [Decimal; 6],
+            bands: DriftBands,
+            expected: Vec<Service>,
+        }
+        let abs = DriftBands::default();
+        let rel = DriftBands {
+            absolute: dec!(0.05),
+            relative: Some(dec!(0.25)),
+        };
+        let cases = [
+            // TC0: on target.
+            TestCase {
+                balances: [
+                    dec!(200),
+                    dec!(300),
+                    dec!(150),
+                    dec!(150),
+                    dec!(100),
+                    dec!(100),
+                ],
+                bands: abs,
+                expected: vec![],
+            },
+            // TC1: casino 12 points over (32%), reserve and trading under.
+            TestCase {
+                balances: [
+                    dec!(320),
+                    dec!(240),
+                    dec!(150),
+                    dec!(150),
+                    dec!(100),
+                    dec!(40),
+                ],
+                bands: abs,
+                expected: vec![Service::Casino, Service::Trading, Service::Reserve],
+            },
+            // TC2: exactly 5 points is inside the band.
+            TestCase {
+                balances: [
+                    dec!(250),
+                    dec!(250),
+                    dec!(150),
+                    dec!(150),
+                    dec!(100),
+                    dec!(100),
+                ],
+                bands: abs,
+                expected: vec![],
+            },
+            // TC3: escrow 3 points under: inside 5 points, outside 25% of 10% = 2.5 points.
+            TestCase {
+                balances: [
+                    dec!(200),
+                    dec!(330),
+                    dec!(150),
+                    dec!(150),
+                    dec!(70),
+                    dec!(100),
+                ],
+                bands: rel,
+                expected: vec![Service::Escrow],
+            },
+        ];
+        let targets = TargetAllocation::conservative();
+        for (index, case) in cases.iter().enumerate() {
+            let report = DriftReport::measure(&snapshot(case.balances), &targets, &case.bands);
+            assert_eq!(report.breaches(), case.expected, "TC{index}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! ballast keeps an autonomous agent's capital on its target allocation.
+//!
+//! This crate is the library: a pure core of plain functions over plain data (services,
+//! money, targets, drift, the rebalance planner, portfolio math) and the adapters the
+//! companion needs (the venue protocol and clients, the simulated venue, the SQLite store).
+//! The actix actors and the `ballast` binary live in the `ballast-actors` package.
+//!
+//! # Invariants
+//! - Money is `rust_decimal::Decimal`; `f64` appears only inside numeric optimizers and
+//!   crosses into money through [`money::decimal_from_f64`].
+//! - The core modules do no I/O; only `venue::client`, `venue::stream`, `sim` and `store` do.
+
+#![forbid(unsafe_code)]
+
+pub mod drift;
+pub mod money;
+pub mod planner;
+pub mod portfolio;
+pub mod service;
+pub mod targets;
+pub mod venue;

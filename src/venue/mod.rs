@@ -1,0 +1,6 @@
+//! The venue adapter: the Purple Flea wire protocol, and the REST and websocket clients.
+//!
+//! `protocol` is pure data (serde types and the event decoder); `client` and `stream` do
+//! the I/O. The simulated venue in [`crate::sim`] serves the same protocol.
+
+pub mod protocol;
