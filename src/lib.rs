@@ -16,6 +16,7 @@ pub mod drift;
 pub mod money;
 pub mod planner;
 pub mod portfolio;
+pub mod secret;
 pub mod service;
 pub mod targets;
 pub mod venue;
