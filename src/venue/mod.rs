@@ -3,4 +3,7 @@
 //! `protocol` is pure data (serde types and the event decoder); `client` and `stream` do
 //! the I/O. The simulated venue in [`crate::sim`] serves the same protocol.
 
+pub mod backoff;
+pub mod client;
 pub mod protocol;
+pub mod stream;

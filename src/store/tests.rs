@@ -1,0 +1,143 @@
+//! Store tests: round trips are exact, the cursor never moves back, legs keep their status,
+//! and the schema refuses files from the future.
+
+use rust_decimal_macros::dec;
+use time::macros::datetime;
+
+use super::*;
+
+fn plan(run_id: &str, plan_seq: u32, amounts: &[(Service, Direction, Decimal)]) -> PlanRecord {
+    let plan_id = format!("{run_id}:{plan_seq}");
+    PlanRecord {
+        legs: amounts
+            .iter()
+            .enumerate()
+            .map(|(i, (service, direction, amount_usdc))| LegRecord {
+                idempotency_key: format!("{plan_id}:{i}"),
+                leg_index: u32::try_from(i).expect("few legs"),
+                service: *service,
+                direction: *direction,
+                amount_usdc: *amount_usdc,
+                status: LegStatus::Pending,
+            })
+            .collect(),
+        plan_id,
+        run_id: run_id.to_owned(),
+        created_at: datetime!(2026-01-01 00:05 UTC),
+        trigger: "large_win".into(),
+        reason: "casino won 15% of bankroll".into(),
+        total_usdc: dec!(1234.56),
+    }
+}
+
+fn run(run_id: &str) -> RunRecord {
+    RunRecord {
+        run_id: run_id.into(),
+        started_at: datetime!(2026-01-01 00:00 UTC),
+        stopped_at: None,
+        venue: "http://127.0.0.1:1/api/v1".into(),
+        dry_run: false,
+    }
+}
+
+#[tokio::test]
+async fn cursor_never_moves_backwards() {
+    let store = Store::open_in_memory().expect("opens");
+    assert_eq!(store.load_cursor().await.expect("loads"), 0);
+    store.save_cursor(42).await.expect("saves");
+    store.save_cursor(17).await.expect("saves");
+    assert_eq!(store.load_cursor().await.expect("loads"), 42);
+}
+
+#[tokio::test]
+async fn plans_round_trip_exactly_and_pending_legs_are_found() {
+    let store = Store::open_in_memory().expect("opens");
+    store.start_run(run("r1")).await.expect("run");
+    let recorded = plan(
+        "r1",
+        1,
+        &[
+            (Service::Casino, Direction::Decrease, dec!(120.01)),
+            (Service::Trading, Direction::Increase, dec!(0.10)),
+        ],
+    );
+    store.record_plan(recorded.clone()).await.expect("records");
+    assert_eq!(store.pending_legs().await.expect("reads"), recorded.legs);
+
+    store
+        .update_leg(
+            "r1:1:0".into(),
+            LegStatus::Applied,
+            Some("t-1".into()),
+            None,
+        )
+        .await
+        .expect("updates");
+    let pending = store.pending_legs().await.expect("reads");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].idempotency_key, "r1:1:1");
+
+    let status = store.status().await.expect("status");
+    assert_eq!(status.plans, 1);
+    assert_eq!(status.legs_applied, 1);
+    assert_eq!(status.legs_pending, 1);
+    assert_eq!(status.turnover_usdc, dec!(120.01));
+    assert_eq!(status.recent_plans[0].legs[1].amount_usdc, dec!(0.10));
+    assert_eq!(status.last_run.expect("a run").run_id, "r1");
+}
+
+#[tokio::test]
+async fn a_duplicate_idempotency_key_is_refused_and_records_nothing() {
+    let store = Store::open_in_memory().expect("opens");
+    store.start_run(run("r1")).await.expect("run");
+    let first = plan("r1", 1, &[(Service::Casino, Direction::Decrease, dec!(1))]);
+    store.record_plan(first.clone()).await.expect("records");
+    let mut clash = plan("r1", 2, &[(Service::Wallet, Direction::Decrease, dec!(2))]);
+    clash.legs[0].idempotency_key = first.legs[0].idempotency_key.clone();
+    assert!(store.record_plan(clash).await.is_err());
+    // The failed transaction left no half-recorded plan behind.
+    assert_eq!(store.status().await.expect("status").plans, 1);
+}
+
+#[tokio::test]
+async fn snapshots_and_status_survive_reopening_the_file() {
+    let dir = std::env::temp_dir().join(format!("ballast-store-{}", std::process::id()));
+    let path = dir.join("ballast.db");
+    let _ = std::fs::remove_file(&path);
+    {
+        let store = Store::open(&path).expect("opens");
+        store.start_run(run("r9")).await.expect("run");
+        let balances = ServiceMap::from_fn(|s| Decimal::from(s.index() as u32 * 10) + dec!(0.01));
+        let snapshot = PortfolioSnapshot::new(balances, Some(7)).expect("valid");
+        store
+            .record_snapshot(datetime!(2026-01-02 00:00 UTC), "rest", snapshot)
+            .await
+            .expect("records");
+        store.save_cursor(7).await.expect("cursor");
+        store
+            .finish_run("r9".into(), datetime!(2026-01-03 00:00 UTC))
+            .await
+            .expect("finishes");
+    }
+    let status = read_status(&path).expect("reads");
+    assert_eq!(status.cursor_seq, 7);
+    let snapshot = status.last_snapshot.expect("a snapshot");
+    assert_eq!(snapshot.balances_usdc[Service::Reserve], dec!(50.01));
+    assert!(status.last_run.expect("a run").stopped_at.is_some());
+    // Reopening migrates nothing and keeps the data.
+    let store = Store::open(&path).expect("reopens");
+    assert_eq!(store.load_cursor().await.expect("cursor"), 7);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_database_from_a_newer_ballast_is_refused() {
+    let mut connection = Connection::open_in_memory().expect("opens");
+    connection
+        .pragma_update(None, "user_version", schema::CURRENT_VERSION + 1)
+        .expect("sets");
+    assert!(matches!(
+        schema::migrate(&mut connection),
+        Err(StoreError::TooNew { .. })
+    ));
+}

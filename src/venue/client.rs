@@ -1,0 +1,398 @@
+//! The venue's REST client: typed calls for every endpoint ballast uses, over reqwest.
+//!
+//! Every request carries `Authorization: Bearer KEY` when a key is configured and a total
+//! timeout; every POST and DELETE carries the caller's `Idempotency-Key`, so a retry of the
+//! same leg can never move money twice. Failures are a [`ClientError`] that names the
+//! endpoint and, for HTTP failures, the status and the venue's error code.
+//!
+//! # Invariants
+//! - The API key only ever reaches the `Authorization` header; `VenueClient`'s `Debug`
+//!   and every error omit it.
+//! - Responses are validated on the way in ([`PortfolioResponse::to_snapshot`] rejects
+//!   negative balances); a response that does not decode is an error, never a default.
+//! - An [`ClientError::is_ambiguous`] error means the request may have been applied: the
+//!   caller must resolve it by an idempotent retry with the same key, never a fresh key.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, header};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::protocol::{
+    API_BASE, ErrorBody, IDEMPOTENCY_HEADER, PortfolioResponse, PricesResponse, RebalanceBody,
+    RebalanceResponse, ReturnsResponse,
+};
+use crate::secret::ApiKey;
+
+/// Default total timeout of one REST request.
+pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+
+/// A REST call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The request never produced an HTTP response (connect failure, reset, timeout).
+    #[error("{endpoint}: {reason}")]
+    Transport {
+        /// `METHOD path` of the call.
+        endpoint: String,
+        /// What went wrong, without the key.
+        reason: String,
+        /// Whether the request may have reached the venue (timeouts after sending).
+        maybe_applied: bool,
+    },
+    /// The venue answered with a non-success status.
+    #[error("{endpoint}: HTTP {status} {code}: {message}")]
+    Status {
+        /// `METHOD path` of the call.
+        endpoint: String,
+        /// HTTP status.
+        status: u16,
+        /// The venue's error code (`insufficient_balance`, ...), or `http_error`.
+        code: String,
+        /// The venue's message.
+        message: String,
+        /// `Retry-After` in seconds, when the venue sent one (429, 503).
+        retry_after_secs: Option<u64>,
+    },
+    /// The response arrived but its body is not what the protocol promises.
+    #[error("{endpoint}: bad response body: {reason}")]
+    Decode {
+        /// `METHOD path` of the call.
+        endpoint: String,
+        /// Which field or why.
+        reason: String,
+    },
+    /// The client could not be built (bad base URL, TLS set-up).
+    #[error("venue client: {0}")]
+    Setup(String),
+}
+
+impl ClientError {
+    /// True when the venue may have applied the request although no success was seen: the
+    /// leg must be resolved with the same idempotency key, never resubmitted under a new one.
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            ClientError::Transport { maybe_applied, .. } => *maybe_applied,
+            ClientError::Status { status, .. } => *status >= 500,
+            ClientError::Decode { .. } => true,
+            ClientError::Setup(_) => false,
+        }
+    }
+
+    /// True for failures worth retrying: transport errors, 429 and 5xx.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Transport { .. } => true,
+            ClientError::Status { status, .. } => *status == 429 || *status >= 500,
+            ClientError::Decode { .. } | ClientError::Setup(_) => false,
+        }
+    }
+
+    /// The venue's `Retry-After`, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Status {
+                retry_after_secs: Some(secs),
+                ..
+            } => Some(Duration::from_secs(*secs)),
+            _ => None,
+        }
+    }
+}
+
+/// Async client for one agent on one venue.
+#[derive(Clone)]
+pub struct VenueClient {
+    http: reqwest::Client,
+    /// `scheme://host:port/api/v1`, without a trailing slash.
+    base_url: String,
+    agent_id: String,
+    api_key: Option<ApiKey>,
+}
+
+impl std::fmt::Debug for VenueClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VenueClient")
+            .field("base_url", &self.base_url)
+            .field("agent_id", &self.agent_id)
+            .field("api_key", &self.api_key)
+            .finish()
+    }
+}
+
+/// Installs the process-wide rustls crypto provider (ring) once; later calls are no-ops.
+pub fn init_tls() {
+    // Another component may already have installed one; either way a provider exists.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl VenueClient {
+    /// Builds a client. `venue_url` is the venue's root (`http://127.0.0.1:8787`) or its API
+    /// base (`.../api/v1`); both work.
+    ///
+    /// # Errors
+    /// [`ClientError::Setup`] for a URL that is not http(s) or a TLS set-up failure.
+    pub fn new(
+        venue_url: &str,
+        agent_id: &str,
+        api_key: Option<ApiKey>,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        init_tls();
+        let base_url = api_base_url(venue_url)?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .tcp_nodelay(true)
+            .user_agent(concat!("ballast/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        Ok(Self {
+            http,
+            base_url,
+            agent_id: agent_id.to_owned(),
+            api_key,
+        })
+    }
+
+    /// The API base URL, `.../api/v1`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The agent this client acts for.
+    pub fn agent_id(&self) -> &str {
+        &self.agent_id
+    }
+
+    /// The configured key, for the websocket stream's handshake.
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        self.api_key.as_ref()
+    }
+
+    /// `GET /agents/{id}/portfolio`, validated (no negative balances).
+    ///
+    /// # Errors
+    /// A [`ClientError`] naming the endpoint.
+    pub async fn portfolio(&self) -> Result<PortfolioResponse, ClientError> {
+        let path = format!("/agents/{}/portfolio", self.agent_id);
+        let response: PortfolioResponse = self
+            .call::<(), _>(Method::GET, &path, &[], None, None)
+            .await?;
+        response.to_snapshot().map_err(|e| ClientError::Decode {
+            endpoint: format!("GET {path}"),
+            reason: e.to_string(),
+        })?;
+        Ok(response)
+    }
+
+    /// `POST /agents/{id}/rebalance` with an idempotency key.
+    ///
+    /// # Errors
+    /// A [`ClientError`]; see [`ClientError::is_ambiguous`] before retrying.
+    pub async fn rebalance(
+        &self,
+        body: &RebalanceBody,
+        idempotency_key: &str,
+    ) -> Result<RebalanceResponse, ClientError> {
+        let path = format!("/agents/{}/rebalance", self.agent_id);
+        self.call(Method::POST, &path, &[], Some(body), Some(idempotency_key))
+            .await
+    }
+
+    /// `GET /agents/{id}/returns?days=N`, with every value checked for finiteness.
+    ///
+    /// # Errors
+    /// A [`ClientError`]; a non-finite return is a decode error naming the service.
+    pub async fn returns(&self, days: u32) -> Result<ReturnsResponse, ClientError> {
+        let path = format!("/agents/{}/returns", self.agent_id);
+        let days_text = days.to_string();
+        let response: ReturnsResponse = self
+            .call::<(), _>(Method::GET, &path, &[("days", &days_text)], None, None)
+            .await?;
+        for (service, series) in &response.returns_by_service {
+            if let Some(index) = series.iter().position(|r| !r.is_finite()) {
+                return Err(ClientError::Decode {
+                    endpoint: format!("GET {path}"),
+                    reason: format!("returns_by_service.{service}[{index}] is not finite"),
+                });
+            }
+        }
+        Ok(response)
+    }
+
+    /// `GET /prices?assets=A,B`.
+    ///
+    /// # Errors
+    /// A [`ClientError`]; a non-positive price is a decode error naming the asset.
+    pub async fn prices(&self, assets: &[&str]) -> Result<PricesResponse, ClientError> {
+        let joined = assets.join(",");
+        let response: PricesResponse = self
+            .call::<(), _>(Method::GET, "/prices", &[("assets", &joined)], None, None)
+            .await?;
+        if let Some((asset, _)) = response.prices.iter().find(|(_, p)| p.0 <= 0.into()) {
+            return Err(ClientError::Decode {
+                endpoint: "GET /prices".into(),
+                reason: format!("prices.{asset} is not positive"),
+            });
+        }
+        Ok(response)
+    }
+
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&B>,
+        idempotency_key: Option<&str>,
+    ) -> Result<R, ClientError> {
+        let endpoint = format!("{method} {path}");
+        let mutating = method != Method::GET;
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(key) = &self.api_key {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {}", key.expose()));
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header(IDEMPOTENCY_HEADER, key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| ClientError::Transport {
+            endpoint: endpoint.clone(),
+            // A connect failure never reached the venue; anything later might have.
+            maybe_applied: mutating && !e.is_connect(),
+            // reqwest errors carry the URL, never headers, so the key cannot appear here.
+            reason: describe_transport(e),
+        })?;
+        let status = response.status();
+        let retry_after_secs = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let bytes = response.bytes().await.map_err(|e| ClientError::Transport {
+            endpoint: endpoint.clone(),
+            reason: describe_transport(e),
+            maybe_applied: mutating,
+        })?;
+        if !status.is_success() {
+            let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => (body.code, body.message),
+                Err(_) => (
+                    "http_error".to_owned(),
+                    status
+                        .canonical_reason()
+                        .unwrap_or("unexpected status")
+                        .to_owned(),
+                ),
+            };
+            return Err(ClientError::Status {
+                endpoint,
+                status: status.as_u16(),
+                code,
+                message,
+                retry_after_secs: retry_after_secs.filter(|_| {
+                    matches!(
+                        status,
+                        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                    )
+                }),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+            endpoint,
+            reason: e.to_string(),
+        })
+    }
+}
+
+fn describe_transport(error: reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".to_owned()
+    } else if error.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        // Strip the URL: it is known from the endpoint, and keeps messages short.
+        error.without_url().to_string()
+    }
+}
+
+/// Normalizes a venue URL to its API base (`.../api/v1`, no trailing slash).
+///
+/// # Errors
+/// [`ClientError::Setup`] when the URL is not `http://` or `https://`.
+pub fn api_base_url(venue_url: &str) -> Result<String, ClientError> {
+    let trimmed = venue_url.trim().trim_end_matches('/');
+    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+        return Err(ClientError::Setup(format!(
+            "venue url `{trimmed}` must start with http:// or https://"
+        )));
+    }
+    if trimmed.ends_with(API_BASE) {
+        Ok(trimmed.to_owned())
+    } else {
+        Ok(format!("{trimmed}{API_BASE}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_normalize() {
+        struct TestCase {
+            input: &'static str,
+            expected: Option<&'static str>,
+        }
+        let cases = [
+            // TC0: a bare root gains the API base.
+            TestCase {
+                input: "http://127.0.0.1:8787",
+                expected: Some("http://127.0.0.1:8787/api/v1"),
+            },
+            // TC1: a trailing slash is dropped.
+            TestCase {
+                input: "https://api.purpleflea.com/",
+                expected: Some("https://api.purpleflea.com/api/v1"),
+            },
+            // TC2: the API base is kept once.
+            TestCase {
+                input: "http://h/api/v1/",
+                expected: Some("http://h/api/v1"),
+            },
+            // TC3: other schemes are refused.
+            TestCase {
+                input: "ws://h",
+                expected: None,
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            assert_eq!(
+                api_base_url(case.input).ok().as_deref(),
+                case.expected,
+                "TC{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let key = ApiKey::new("sk-SENTINEL").expect("non-empty");
+        let client = VenueClient::new(
+            "http://127.0.0.1:1",
+            "a",
+            Some(key),
+            REQUEST_TIMEOUT_DEFAULT,
+        )
+        .expect("builds");
+        assert!(!format!("{client:?}").contains("SENTINEL"));
+    }
+}
