@@ -15,6 +15,7 @@
 pub mod drift;
 pub mod money;
 pub mod planner;
+pub mod policy;
 pub mod portfolio;
 pub mod secret;
 pub mod service;

@@ -1,0 +1,287 @@
+//! Policy tests: each story feeds inputs in order and checks the decisions.
+
+use rust_decimal_macros::dec;
+use time::macros::datetime;
+
+use super::*;
+use crate::{
+    service::ServiceMap,
+    venue::protocol::{EventFrame, PortfolioResponse},
+};
+
+/// Balances in the order casino, trading, wallet, domains, escrow, reserve.
+fn snapshot(b: [Decimal; 6], seq: Option<u64>) -> PortfolioSnapshot {
+    PortfolioSnapshot::new(ServiceMap::from_fn(|s| b[s.index()]), seq).expect("valid")
+}
+
+const ON_TARGET: [Decimal; 6] = [
+    dec!(200),
+    dec!(300),
+    dec!(150),
+    dec!(150),
+    dec!(100),
+    dec!(100),
+];
+const T0: OffsetDateTime = datetime!(2026-01-01 00:05 UTC);
+
+fn synced_policy() -> PolicyState {
+    let mut policy = PolicyState::new(PolicyConfig::default(), TargetAllocation::conservative());
+    let decision = policy.process(PolicyInput::Snapshot {
+        snapshot: snapshot(ON_TARGET, Some(1)),
+        at: T0,
+        resync: true,
+        tick: false,
+    });
+    assert!(decision.is_none(), "on target: nothing to do");
+    policy
+}
+
+fn win(seq: u64, amount: Decimal, after: [Decimal; 6]) -> PolicyInput {
+    PolicyInput::Event(Box::new(EventFrame {
+        seq,
+        ts: T0 + Duration::hours(1),
+        kind: EventKind::CasinoWin {
+            amount_usdc: amount,
+            stake_usdc: amount,
+            multiplier: dec!(2),
+        },
+        portfolio: Some(PortfolioResponse::from_balances(
+            &ServiceMap::from_fn(|s| after[s.index()]),
+            Some(seq),
+        )),
+    }))
+}
+
+fn after_win(amount: Decimal) -> [Decimal; 6] {
+    let mut b = ON_TARGET;
+    b[0] += amount;
+    b
+}
+
+#[test]
+fn wins_trigger_by_size() {
+    struct TestCase {
+        amount: Decimal,
+        expected_trigger: Option<&'static str>,
+    }
+    let cases = [
+        // TC0: 15% of a $1,000 bankroll triggers at once.
+        TestCase {
+            amount: dec!(150),
+            expected_trigger: Some("large_win"),
+        },
+        // TC1: exactly 10% triggers (the article's >= test).
+        TestCase {
+            amount: dec!(100),
+            expected_trigger: Some("large_win"),
+        },
+        // TC2: 9.99% waits for the daily check.
+        TestCase {
+            amount: dec!(99.9),
+            expected_trigger: None,
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let mut policy = synced_policy();
+        let decision = policy.process(win(2, case.amount, after_win(case.amount)));
+        assert_eq!(
+            decision.as_ref().map(|d| d.trigger.name()),
+            case.expected_trigger,
+            "TC{i}"
+        );
+        if let Some(decision) = decision {
+            // The win is taken out of the casino first, and everything ends at target.
+            assert_eq!(decision.plan.legs[0].service, Service::Casino);
+            assert_eq!(decision.plan.legs[0].direction, Direction::Decrease);
+            let after = decision
+                .plan
+                .apply(&snapshot(after_win(case.amount), None).balances_usdc)
+                .expect("never overdraws");
+            let total: Decimal = after.values().copied().sum();
+            for service in Service::ALL {
+                let weight = after[service] / total;
+                let target = TargetAllocation::conservative().weight(service);
+                assert!((weight - target).abs() < dec!(0.01), "TC{i} {service:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn nothing_is_planned_on_stale_state_and_the_trigger_waits_for_resync() {
+    let mut policy = synced_policy();
+    // The stream drops: a large win seen now must not trade.
+    assert!(policy.process(PolicyInput::StreamDown).is_none());
+    assert!(
+        policy
+            .process(win(2, dec!(300), after_win(dec!(300))))
+            .is_none()
+    );
+    assert_eq!(policy.readiness(), Readiness::Stale);
+    // A plain event snapshot does not re-arm it either.
+    assert!(
+        policy
+            .process(PolicyInput::Snapshot {
+                snapshot: snapshot(after_win(dec!(300)), Some(2)),
+                at: T0,
+                resync: false,
+                tick: false,
+            })
+            .is_none()
+    );
+    // Only a resync snapshot does, and the deferred win fires against it.
+    let decision = policy
+        .process(PolicyInput::Snapshot {
+            snapshot: snapshot(after_win(dec!(300)), Some(2)),
+            at: T0,
+            resync: true,
+            tick: false,
+        })
+        .expect("deferred trigger fires");
+    assert_eq!(decision.trigger.name(), "large_win");
+}
+
+#[test]
+fn one_plan_in_flight_and_the_next_trigger_runs_after_it() {
+    let mut policy = synced_policy();
+    let first = policy
+        .process(win(2, dec!(200), after_win(dec!(200))))
+        .expect("fires");
+    assert_eq!(first.plan_seq, 1);
+    assert_eq!(policy.readiness(), Readiness::InFlight);
+    // A request during execution is deferred, not dropped.
+    let during = policy.process(PolicyInput::Request {
+        reason: "operator".into(),
+        at: T0,
+    });
+    assert!(during.is_none());
+    // The market moved during execution, so the requested rebalance has work to do.
+    let drifted = [
+        dec!(230),
+        dec!(290),
+        dec!(140),
+        dec!(150),
+        dec!(95),
+        dec!(95),
+    ];
+    let next = policy
+        .process(PolicyInput::PlanFinished {
+            snapshot: Some(snapshot(drifted, Some(9))),
+            at: T0,
+            moved: true,
+        })
+        .expect("the deferred request runs");
+    assert_eq!(next.plan_seq, 2);
+    assert_eq!(next.trigger.name(), "request");
+}
+
+#[test]
+fn ticks_check_bands_and_enforce_the_calendar_floor() {
+    struct TestCase {
+        balances: [Decimal; 6],
+        days_after_start: i64,
+        expected_trigger: Option<&'static str>,
+    }
+    let cases = [
+        // TC0: inside every band, day 1: nothing.
+        TestCase {
+            balances: ON_TARGET,
+            days_after_start: 1,
+            expected_trigger: None,
+        },
+        // TC1: casino 6 points over: the tick rebalances.
+        TestCase {
+            balances: [
+                dec!(260),
+                dec!(280),
+                dec!(140),
+                dec!(140),
+                dec!(90),
+                dec!(90),
+            ],
+            days_after_start: 1,
+            expected_trigger: Some("tick"),
+        },
+        // TC2: small drift but 30 days without a rebalance: the calendar floor forces one.
+        TestCase {
+            balances: [
+                dec!(230),
+                dec!(290),
+                dec!(140),
+                dec!(150),
+                dec!(95),
+                dec!(95),
+            ],
+            days_after_start: 30,
+            expected_trigger: Some("calendar"),
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let mut policy = synced_policy();
+        let decision = policy.process(PolicyInput::Snapshot {
+            snapshot: snapshot(case.balances, Some(5)),
+            at: T0 + Duration::days(case.days_after_start),
+            resync: false,
+            tick: true,
+        });
+        assert_eq!(
+            decision.map(|d| d.trigger.name()),
+            case.expected_trigger,
+            "TC{i}"
+        );
+    }
+}
+
+#[test]
+fn older_snapshots_never_replace_newer_ones() {
+    let mut policy = synced_policy();
+    policy.process(PolicyInput::Snapshot {
+        snapshot: snapshot(after_win(dec!(50)), Some(10)),
+        at: T0,
+        resync: false,
+        tick: false,
+    });
+    policy.process(PolicyInput::Snapshot {
+        snapshot: snapshot(ON_TARGET, Some(3)),
+        at: T0,
+        resync: true,
+        tick: false,
+    });
+    assert_eq!(policy.latest().expect("held").seq, Some(10));
+}
+
+#[test]
+fn referral_income_goes_to_the_most_underweight_service() {
+    let mut policy = synced_policy();
+    // $40 of referral income arrives in the reserve; trading is the most underweight.
+    let balances = [
+        dec!(200),
+        dec!(270),
+        dec!(150),
+        dec!(150),
+        dec!(100),
+        dec!(140),
+    ];
+    let decision = policy
+        .process(PolicyInput::Event(Box::new(EventFrame {
+            seq: 2,
+            ts: T0,
+            kind: EventKind::ReferralIncome {
+                amount_usdc: dec!(40),
+                source_service: Service::Casino,
+            },
+            portfolio: Some(PortfolioResponse::from_balances(
+                &ServiceMap::from_fn(|s| balances[s.index()]),
+                Some(2),
+            )),
+        })))
+        .expect("routes");
+    assert_eq!(decision.plan.legs.len(), 1);
+    let leg = &decision.plan.legs[0];
+    assert_eq!(
+        (leg.service, leg.direction),
+        (Service::Trading, Direction::Increase)
+    );
+    // Trading's deficit is 30% of $1,010 - $270 = $33; the leg never exceeds it.
+    assert_eq!(leg.amount_usdc, dec!(33.00));
+}
