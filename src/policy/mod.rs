@@ -24,7 +24,7 @@
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::{
     drift::{DriftBands, RebalanceTo},

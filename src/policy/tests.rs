@@ -3,6 +3,8 @@
 use rust_decimal_macros::dec;
 use time::macros::datetime;
 
+use time::Duration;
+
 use super::*;
 use crate::{
     service::ServiceMap,
