@@ -1,0 +1,159 @@
+//! The DriftDetector: turns observations into plans via the pure trigger policy.
+//!
+//! The actor only translates messages into [`PolicyInput`]s, feeds
+//! [`PolicyState::process`], and sends any resulting plan to the SpotExecutor; every
+//! decision lives in `ballast::policy`.
+//!
+//! # Invariants
+//! - Plans go to the executor only from here, at most one in flight (the policy's rule).
+//! - Plan ids are `{run_id}:{plan_seq}`; with the leg index they form idempotency keys that
+//!   are unique across runs because run ids are.
+
+use std::sync::Arc;
+
+use actix::{Actor, Context, Handler, Recipient};
+use ballast::policy::{PolicyInput, PolicyState};
+use tracing::{info, warn};
+
+use crate::{
+    clock::TimeSource,
+    messages::{
+        BalancesObserved, Event, PlanFinished, RebalancePlanned, RebalanceRequest, SnapshotSource,
+        StreamStatus, TargetsUpdated, VenueEvent,
+    },
+};
+
+/// Mailbox capacity: events arrive with backpressure from the watcher.
+pub const DETECTOR_MAILBOX_CAPACITY: usize = 256;
+
+/// The detector.
+#[derive(Debug)]
+pub struct DriftDetector {
+    policy: PolicyState,
+    run_id: String,
+    time: TimeSource,
+    executor: Recipient<RebalancePlanned>,
+    bus: Recipient<Event>,
+}
+
+impl DriftDetector {
+    /// A detector for `run_id`, sending plans to `executor`.
+    pub fn new(
+        policy: PolicyState,
+        run_id: String,
+        time: TimeSource,
+        executor: Recipient<RebalancePlanned>,
+        bus: Recipient<Event>,
+    ) -> Self {
+        Self {
+            policy,
+            run_id,
+            time,
+            executor,
+            bus,
+        }
+    }
+
+    fn feed(&mut self, input: PolicyInput) {
+        let Some(decision) = self.policy.process(input) else {
+            return;
+        };
+        let plan_id = format!("{}:{}", self.run_id, decision.plan_seq);
+        info!(
+            %plan_id,
+            trigger = decision.trigger.name(),
+            legs = decision.plan.legs.len(),
+            moved_usdc = %decision.plan.moved_usdc(),
+            "rebalance planned"
+        );
+        let planned = RebalancePlanned {
+            plan_id,
+            decision: Arc::new(decision),
+        };
+        let _ = self.bus.try_send(planned.clone().into());
+        if let Err(error) = self.executor.try_send(planned) {
+            // Only possible if the executor died: release the in-flight slot so the policy
+            // does not wait forever, and let the next trigger retry.
+            warn!(%error, "executor unavailable; plan dropped");
+            self.policy.process(PolicyInput::PlanFinished {
+                snapshot: None,
+                at: self.time.now(),
+                moved: false,
+            });
+        }
+    }
+}
+
+impl Actor for DriftDetector {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(DETECTOR_MAILBOX_CAPACITY);
+    }
+}
+
+impl Handler<BalancesObserved> for DriftDetector {
+    type Result = ();
+
+    fn handle(&mut self, message: BalancesObserved, _ctx: &mut Self::Context) {
+        self.feed(PolicyInput::Snapshot {
+            snapshot: message.snapshot,
+            at: message.at,
+            resync: message.source == SnapshotSource::Resync,
+            tick: message.source == SnapshotSource::Tick,
+        });
+    }
+}
+
+impl Handler<VenueEvent> for DriftDetector {
+    type Result = ();
+
+    fn handle(&mut self, message: VenueEvent, _ctx: &mut Self::Context) {
+        self.feed(PolicyInput::Event(Box::new((*message.frame).clone())));
+    }
+}
+
+impl Handler<StreamStatus> for DriftDetector {
+    type Result = ();
+
+    fn handle(&mut self, message: StreamStatus, _ctx: &mut Self::Context) {
+        if matches!(
+            message,
+            StreamStatus::Reconnecting { .. } | StreamStatus::Gap { .. }
+        ) {
+            self.feed(PolicyInput::StreamDown);
+        }
+    }
+}
+
+impl Handler<RebalanceRequest> for DriftDetector {
+    type Result = ();
+
+    fn handle(&mut self, message: RebalanceRequest, _ctx: &mut Self::Context) {
+        info!(reason = %message.reason, "rebalance requested");
+        self.feed(PolicyInput::Request {
+            reason: message.reason,
+            at: self.time.now(),
+        });
+    }
+}
+
+impl Handler<TargetsUpdated> for DriftDetector {
+    type Result = ();
+
+    fn handle(&mut self, message: TargetsUpdated, _ctx: &mut Self::Context) {
+        self.feed(PolicyInput::Targets(message.targets));
+    }
+}
+
+impl Handler<PlanFinished> for DriftDetector {
+    type Result = ();
+
+    fn handle(&mut self, message: PlanFinished, _ctx: &mut Self::Context) {
+        self.feed(PolicyInput::PlanFinished {
+            snapshot: message.snapshot,
+            at: message.at,
+            moved: message.applied > 0,
+        });
+    }
+}

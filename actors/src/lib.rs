@@ -1,0 +1,27 @@
+//! The ballast companion: actix actors around the `ballast` core.
+//!
+//! One file per actor: [`clock`], [`watcher`] (BalanceWatcher), [`detector`]
+//! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`metrics`]
+//! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
+//! message catalogue; [`system`] wires everything; [`settings`] loads the configuration.
+//!
+//! A custom trigger is an actor that sends [`messages::RebalanceRequest`] to
+//! [`system::Handles::requests`]; see `examples/custom_trigger.rs`.
+//!
+//! # Invariants
+//! - Actors hold state and do I/O; every decision is a call into `ballast`'s pure core.
+//! - Every mailbox has an explicit capacity, and observers sit behind the bus, off the
+//!   trading path.
+
+#![forbid(unsafe_code)]
+
+pub mod bus;
+pub mod clock;
+pub mod detector;
+pub mod executor;
+pub mod messages;
+pub mod metrics;
+pub mod optimizer;
+pub mod settings;
+pub mod system;
+pub mod watcher;

@@ -1,0 +1,236 @@
+//! The message catalogue: every message that crosses between actors, in one place.
+//!
+//! Messages are plain immutable data (`Arc` where they are large and fan out). Peers are
+//! addressed as `Recipient<M>`, so a custom actor can take part by handling the same
+//! types. [`Event`] wraps every message for subscribers that want the whole stream (the
+//! MetricsRecorder, audit tools, custom triggers).
+//!
+//! # Invariants
+//! - Every message is a Rust type; nothing travels as a string-keyed map.
+//! - Money inside messages is `Decimal`.
+
+use std::sync::Arc;
+
+use actix::Message;
+use ballast::{
+    policy::{Decision, Trigger},
+    portfolio::PortfolioSnapshot,
+    targets::TargetAllocation,
+    venue::protocol::{Direction, EventFrame},
+};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use ballast::service::Service;
+
+/// The daily tick from the Clock.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Tick {
+    /// The scheduled tick time (venue time when the clock follows the simulated venue).
+    pub at: OffsetDateTime,
+}
+
+/// Where a snapshot came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotSource {
+    /// A REST fetch at start-up or after a reconnect or gap.
+    Resync,
+    /// The REST fetch for the daily tick.
+    Tick,
+    /// Balances carried by an event frame.
+    Event,
+    /// Balances returned after the executor's last transfer.
+    Execution,
+}
+
+/// Fresh balances.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct BalancesObserved {
+    /// The balances (with the venue `seq` they reflect, when known).
+    pub snapshot: PortfolioSnapshot,
+    /// When observed.
+    pub at: OffsetDateTime,
+    /// Where from.
+    pub source: SnapshotSource,
+}
+
+/// A decoded venue event, in `seq` order, each delivered once.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct VenueEvent {
+    /// The frame.
+    pub frame: Arc<EventFrame>,
+}
+
+/// The event stream's health.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub enum StreamStatus {
+    /// Connected, resuming after `since`.
+    Connected {
+        /// Resume point.
+        since: u64,
+        /// Connections opened so far.
+        connection: u64,
+    },
+    /// Disconnected; trading is paused until a resync snapshot arrives.
+    Reconnecting {
+        /// Why.
+        reason: String,
+    },
+    /// The venue skipped events; a resync snapshot follows.
+    Gap {
+        /// Last delivered.
+        after: u64,
+        /// Arrived.
+        next: u64,
+    },
+    /// A frame failed validation and was ignored.
+    Malformed {
+        /// The decoder's message, naming the field.
+        error: String,
+    },
+}
+
+/// Asks the DriftDetector for a rebalance now: the hook for custom triggers.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RebalanceRequest {
+    /// Why, for logs and the store.
+    pub reason: String,
+}
+
+/// New targets from the Optimizer.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct TargetsUpdated {
+    /// The targets.
+    pub targets: TargetAllocation,
+    /// The method that produced them (`fixed`, `risk-parity`, ...).
+    pub method: String,
+    /// Solver diagnostics, human-readable.
+    pub diagnostics: String,
+}
+
+/// A plan for the SpotExecutor.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RebalancePlanned {
+    /// `{run_id}:{plan_seq}`.
+    pub plan_id: String,
+    /// The decision (trigger, legs, drift report).
+    pub decision: Arc<Decision>,
+}
+
+/// One leg applied by the venue.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct TradeExecuted {
+    /// Plan id.
+    pub plan_id: String,
+    /// Idempotency key of the leg.
+    pub idempotency_key: String,
+    /// Service.
+    pub service: Service,
+    /// Direction.
+    pub direction: Direction,
+    /// Amount moved.
+    pub amount_usdc: Decimal,
+    /// Venue transfer id (`dry-run` in dry runs).
+    pub transfer_id: String,
+    /// Whether this was a dry run (nothing sent).
+    pub dry_run: bool,
+}
+
+/// One leg that failed.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct TradeFailed {
+    /// Plan id.
+    pub plan_id: String,
+    /// Idempotency key of the leg.
+    pub idempotency_key: String,
+    /// Service.
+    pub service: Service,
+    /// Direction.
+    pub direction: Direction,
+    /// Amount.
+    pub amount_usdc: Decimal,
+    /// Why, naming the endpoint and status.
+    pub reason: String,
+}
+
+/// The executor finished a plan (every leg applied, failed or skipped).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PlanFinished {
+    /// Plan id.
+    pub plan_id: String,
+    /// Trigger of the plan.
+    pub trigger: Trigger,
+    /// Legs applied.
+    pub applied: usize,
+    /// Legs failed or skipped.
+    pub failed: usize,
+    /// USDC moved.
+    pub moved_usdc: Decimal,
+    /// Balances after the last applied leg, when the venue returned them.
+    pub snapshot: Option<PortfolioSnapshot>,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Every message, for subscribers of the whole stream.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub enum Event {
+    /// See [`Tick`].
+    Tick(Tick),
+    /// See [`BalancesObserved`].
+    Balances(BalancesObserved),
+    /// See [`VenueEvent`].
+    Venue(VenueEvent),
+    /// See [`StreamStatus`].
+    Stream(StreamStatus),
+    /// See [`TargetsUpdated`].
+    Targets(TargetsUpdated),
+    /// See [`RebalancePlanned`].
+    Planned(RebalancePlanned),
+    /// See [`TradeExecuted`].
+    Executed(TradeExecuted),
+    /// See [`TradeFailed`].
+    Failed(TradeFailed),
+    /// See [`PlanFinished`].
+    Finished(PlanFinished),
+}
+
+macro_rules! event_from {
+    ($($variant:ident($message:ty)),* $(,)?) => {
+        $(impl From<$message> for Event {
+            fn from(message: $message) -> Self {
+                Event::$variant(message)
+            }
+        })*
+    };
+}
+
+event_from!(
+    Tick(Tick),
+    Balances(BalancesObserved),
+    Venue(VenueEvent),
+    Stream(StreamStatus),
+    Targets(TargetsUpdated),
+    Planned(RebalancePlanned),
+    Executed(TradeExecuted),
+    Failed(TradeFailed),
+    Finished(PlanFinished),
+);
+
+/// Asks the MetricsRecorder for its running summary.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "crate::metrics::Summary")]
+pub struct GetSummary;

@@ -1,0 +1,380 @@
+//! The MetricsRecorder: records snapshots and actions, prints the console feed, and keeps
+//! the running summary shown on exit.
+//!
+//! It subscribes to the bus, so it sees everything but never sits on the trading path.
+//! Balance snapshots from REST (start-up, reconnects, ticks) are stored; the console gets
+//! one line per event and per action, as text or JSON lines.
+//!
+//! # Invariants
+//! - Turnover counts only legs the venue applied (dry-run legs are counted separately).
+//! - The summary's final allocation is the latest snapshot seen, against the latest targets.
+
+use std::collections::BTreeMap;
+
+use actix::{Actor, Context, Handler, MessageResponse};
+use ballast::{
+    money::format_usdc,
+    portfolio::PortfolioSnapshot,
+    service::{Service, ServiceMap},
+    store::Store,
+    targets::TargetAllocation,
+    venue::protocol::{EventFrame, EventKind},
+};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use tracing::warn;
+
+use crate::{
+    messages::{Event, GetSummary, SnapshotSource},
+    settings::OutputFormat,
+};
+
+/// Mailbox capacity; the bus drops (and counts) what does not fit.
+pub const METRICS_MAILBOX_CAPACITY: usize = 4_096;
+
+/// Where console lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Console {
+    /// Nothing (tests, `--quiet`).
+    Off,
+    /// Readable text or JSON lines on stdout.
+    On(OutputFormat),
+}
+
+/// The run's summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, MessageResponse)]
+pub struct Summary {
+    /// Venue events processed (heartbeats excluded).
+    pub events_seen: u64,
+    /// Events per type.
+    pub events_by_type: BTreeMap<String, u64>,
+    /// Frames rejected by validation.
+    pub malformed_frames: u64,
+    /// Stream (re)connections.
+    pub connections: u64,
+    /// Daily ticks.
+    pub ticks: u64,
+    /// Plans that moved money (or would have, in dry run).
+    pub rebalances: u64,
+    /// Rebalances per trigger.
+    pub rebalances_by_trigger: BTreeMap<String, u64>,
+    /// Legs applied by the venue.
+    pub legs_applied: u64,
+    /// Legs failed, skipped or of unknown outcome.
+    pub legs_failed: u64,
+    /// Legs recorded in dry run.
+    pub legs_dry_run: u64,
+    /// USDC moved by applied legs.
+    pub turnover_usdc: Decimal,
+    /// Latest balances.
+    pub final_balances_usdc: Option<ServiceMap<Decimal>>,
+    /// Latest weights.
+    pub final_weights: Option<ServiceMap<Decimal>>,
+    /// Latest targets.
+    pub targets: Option<ServiceMap<Decimal>>,
+}
+
+/// The recorder.
+#[derive(Debug)]
+pub struct MetricsRecorder {
+    store: Store,
+    console: Console,
+    summary: Summary,
+    latest: Option<PortfolioSnapshot>,
+    previous_total: Option<Decimal>,
+}
+
+impl MetricsRecorder {
+    /// A recorder writing snapshots to `store`.
+    pub fn new(store: Store, console: Console, targets: &TargetAllocation) -> Self {
+        Self {
+            store,
+            console,
+            summary: Summary {
+                targets: Some(*targets.weights()),
+                ..Summary::default()
+            },
+            latest: None,
+            previous_total: None,
+        }
+    }
+
+    fn line(&self, text: impl FnOnce() -> String, json: impl FnOnce() -> serde_json::Value) {
+        match self.console {
+            Console::Off => {}
+            Console::On(OutputFormat::Text) => println!("{}", text()),
+            Console::On(OutputFormat::Json) => println!("{}", json()),
+        }
+    }
+
+    fn observe(&mut self, snapshot: PortfolioSnapshot) {
+        self.summary.final_balances_usdc = Some(snapshot.balances_usdc);
+        self.summary.final_weights = Some(snapshot.weights());
+        self.latest = Some(snapshot);
+    }
+
+    fn allocation_text(&self, snapshot: &PortfolioSnapshot) -> String {
+        let weights = snapshot.weights();
+        let mut parts = Vec::with_capacity(6);
+        for service in Service::ALL {
+            let target = self.summary.targets.map(|t| t[service]).unwrap_or_default();
+            parts.push(format!(
+                "{} {}/{}",
+                service.name(),
+                pct(weights[service]),
+                pct(target)
+            ));
+        }
+        format!(
+            "{} | {}",
+            format_usdc(snapshot.total_usdc()),
+            parts.join("  ")
+        )
+    }
+
+    fn on_venue_event(&mut self, frame: &EventFrame) {
+        let before_total = self.latest.as_ref().map(PortfolioSnapshot::total_usdc);
+        if let Some(snapshot) = frame.portfolio.as_ref().and_then(|p| p.to_snapshot().ok()) {
+            self.observe(snapshot);
+        }
+        if matches!(frame.kind, EventKind::Heartbeat) {
+            return;
+        }
+        self.summary.events_seen += 1;
+        *self
+            .summary
+            .events_by_type
+            .entry(frame.kind.type_name().to_owned())
+            .or_default() += 1;
+        let detail = match &frame.kind {
+            EventKind::CasinoWin {
+                amount_usdc,
+                multiplier,
+                ..
+            } => {
+                let share = before_total
+                    .filter(|t| *t > Decimal::ZERO)
+                    .map(|t| format!(", {} of bankroll", pct(amount_usdc / t)))
+                    .unwrap_or_default();
+                format!(
+                    "casino win +{} at {multiplier}x{share}",
+                    format_usdc(*amount_usdc)
+                )
+            }
+            EventKind::CasinoLoss { amount_usdc } => {
+                format!("casino loss -{}", format_usdc(*amount_usdc))
+            }
+            EventKind::ReferralIncome {
+                amount_usdc,
+                source_service,
+            } => format!(
+                "referral income +{} from {}",
+                format_usdc(*amount_usdc),
+                source_service.name()
+            ),
+            EventKind::DomainsIncome { amount_usdc } => {
+                format!("domains income +{}", format_usdc(*amount_usdc))
+            }
+            EventKind::MarkToMarket {
+                service,
+                change_usdc,
+            } => format!("{} marked {change_usdc:+} USDC", service.name()),
+            EventKind::Transfer {
+                service,
+                direction,
+                amount_usdc,
+                ..
+            } => format!(
+                "transfer {} {} {}",
+                direction.name(),
+                service.name(),
+                format_usdc(*amount_usdc)
+            ),
+            EventKind::Drawdown { service, drawdown } => {
+                format!("{} drawdown {}", service.name(), pct(*drawdown))
+            }
+            EventKind::Price { prices } => format!("prices for {} assets", prices.len()),
+            EventKind::Balance => "balances updated".to_owned(),
+            EventKind::Heartbeat => String::new(),
+            EventKind::Unknown { type_name } => format!("unknown event type `{type_name}`"),
+        };
+        let ts = frame.ts;
+        let seq = frame.seq;
+        let type_name = frame.kind.type_name().to_owned();
+        self.line(
+            || format!("{} event #{seq:<6} {detail}", short_time(ts)),
+            || serde_json::json!({"kind": "event", "seq": seq, "ts": ts.to_string(), "type": type_name, "detail": detail}),
+        );
+    }
+}
+
+impl Actor for MetricsRecorder {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(METRICS_MAILBOX_CAPACITY);
+    }
+}
+
+impl Handler<Event> for MetricsRecorder {
+    type Result = ();
+
+    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
+        match event {
+            Event::Venue(venue) => self.on_venue_event(&venue.frame),
+            Event::Balances(observed) => {
+                if observed.source != SnapshotSource::Event {
+                    let store = self.store.clone();
+                    let snapshot = observed.snapshot.clone();
+                    let at = observed.at;
+                    let source = match observed.source {
+                        SnapshotSource::Resync => "resync",
+                        SnapshotSource::Tick => "tick",
+                        SnapshotSource::Event => "event",
+                        SnapshotSource::Execution => "execution",
+                    };
+                    actix::spawn(async move {
+                        if let Err(error) = store.record_snapshot(at, source, snapshot).await {
+                            warn!(%error, "snapshot not recorded");
+                        }
+                    });
+                    let text = self.allocation_text(&observed.snapshot);
+                    let total = observed.snapshot.total_usdc();
+                    self.line(
+                        || format!("{} balances ({source}) {text}", short_time(at)),
+                        || serde_json::json!({"kind": "balances", "source": source, "at": at.to_string(), "total_usdc": total, "balances_usdc": observed.snapshot.balances_usdc}),
+                    );
+                }
+                self.previous_total = Some(observed.snapshot.total_usdc());
+                self.observe(observed.snapshot);
+            }
+            Event::Tick(tick) => {
+                self.summary.ticks += 1;
+                self.line(
+                    || format!("{} daily tick", short_time(tick.at)),
+                    || serde_json::json!({"kind": "tick", "at": tick.at.to_string()}),
+                );
+            }
+            Event::Stream(status) => {
+                use crate::messages::StreamStatus;
+                let text = match &status {
+                    StreamStatus::Connected { since, connection } => {
+                        self.summary.connections += 1;
+                        format!("stream connected (#{connection}), resuming after event {since}")
+                    }
+                    StreamStatus::Reconnecting { reason } => {
+                        format!("stream lost ({reason}); trading paused until resync")
+                    }
+                    StreamStatus::Gap { after, next } => {
+                        format!("events {after}..{next} skipped by the venue; resyncing")
+                    }
+                    StreamStatus::Malformed { error } => {
+                        self.summary.malformed_frames += 1;
+                        format!("malformed frame ignored: {error}")
+                    }
+                };
+                self.line(
+                    || format!("                 {text}"),
+                    || serde_json::json!({"kind": "stream", "detail": text}),
+                );
+            }
+            Event::Targets(update) => {
+                self.summary.targets = Some(*update.targets.weights());
+                let method = update.method.clone();
+                self.line(
+                    || format!("                 targets ({method}) {}", update.diagnostics),
+                    || serde_json::json!({"kind": "targets", "method": method, "weights": update.targets.weights()}),
+                );
+            }
+            Event::Planned(planned) => {
+                let decision = &planned.decision;
+                let reason = decision.trigger.describe();
+                let legs = decision.plan.legs.len();
+                let moved = decision.plan.moved_usdc();
+                let drift = decision.plan.report.max_abs_drift();
+                self.line(
+                    || format!(
+                        "{} rebalance {} [{}] {reason}: {legs} legs, {} (max drift {})",
+                        short_time(decision.at),
+                        planned.plan_id,
+                        decision.trigger.name(),
+                        format_usdc(moved),
+                        pct(drift)
+                    ),
+                    || serde_json::json!({"kind": "plan", "plan_id": planned.plan_id, "trigger": decision.trigger, "legs": decision.plan.legs, "moved_usdc": moved}),
+                );
+            }
+            Event::Executed(trade) => {
+                if trade.dry_run {
+                    self.summary.legs_dry_run += 1;
+                } else {
+                    self.summary.legs_applied += 1;
+                    self.summary.turnover_usdc += trade.amount_usdc;
+                }
+                let tag = if trade.dry_run {
+                    "dry run"
+                } else {
+                    trade.transfer_id.as_str()
+                };
+                self.line(
+                    || format!(
+                        "                   {} {:<8} {:>12}  ({tag})",
+                        trade.direction.name(),
+                        trade.service.name(),
+                        format_usdc(trade.amount_usdc)
+                    ),
+                    || serde_json::json!({"kind": "leg", "status": if trade.dry_run {"dry_run"} else {"applied"}, "key": trade.idempotency_key, "service": trade.service, "direction": trade.direction, "amount_usdc": trade.amount_usdc, "transfer_id": trade.transfer_id}),
+                );
+            }
+            Event::Failed(failed) => {
+                self.summary.legs_failed += 1;
+                self.line(
+                    || format!(
+                        "                   FAILED {} {} {}: {}",
+                        failed.direction.name(),
+                        failed.service.name(),
+                        format_usdc(failed.amount_usdc),
+                        failed.reason
+                    ),
+                    || serde_json::json!({"kind": "leg", "status": "failed", "key": failed.idempotency_key, "reason": failed.reason}),
+                );
+            }
+            Event::Finished(finished) => {
+                if finished.applied > 0 || finished.failed == 0 {
+                    self.summary.rebalances += 1;
+                    *self
+                        .summary
+                        .rebalances_by_trigger
+                        .entry(finished.trigger.name().to_owned())
+                        .or_default() += 1;
+                }
+                if let Some(snapshot) = finished.snapshot {
+                    let text = self.allocation_text(&snapshot);
+                    self.line(
+                        || format!("                 after: {text}"),
+                        || serde_json::json!({"kind": "after", "plan_id": finished.plan_id, "balances_usdc": snapshot.balances_usdc}),
+                    );
+                    self.observe(snapshot);
+                }
+            }
+        }
+    }
+}
+
+impl Handler<GetSummary> for MetricsRecorder {
+    type Result = Summary;
+
+    fn handle(&mut self, _message: GetSummary, _ctx: &mut Self::Context) -> Summary {
+        self.summary.clone()
+    }
+}
+
+/// `12.3%`.
+pub fn pct(weight: Decimal) -> String {
+    format!("{:.1}%", weight * Decimal::ONE_HUNDRED)
+}
+
+fn short_time(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    at.format(&format).unwrap_or_default()
+}

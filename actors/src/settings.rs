@@ -1,0 +1,503 @@
+//! Configuration: layered, strict, validated all at once.
+//!
+//! Layers, later overriding earlier: `config/default.toml` (embedded in the binary, the one
+//! source of defaults), then each `--config FILE`, then `BALLAST__SECTION__KEY` environment
+//! variables. Every struct denies unknown keys, and [`Settings::validate`] collects every
+//! problem into one [`ConfigError`] whose lines each name the offending key.
+//!
+//! # Invariants
+//! - No default lives in Rust code: a key missing from every layer is an error naming it.
+//! - The API key is not part of the settings; it comes from `PURPLE_FLEA_API_KEY` and is
+//!   held as an [`ApiKey`], so dumping the settings can never print it.
+
+use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
+
+use ballast::{
+    drift::{DriftBands, RebalanceTo},
+    money::decimal_from_f64,
+    policy::PolicyConfig,
+    targets::TargetAllocation,
+    venue::backoff::Backoff,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The built-in defaults, `config/default.toml`.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Prefix of configuration environment variables (`BALLAST__POLICY__BAND=0.04`).
+pub const ENV_PREFIX: &str = "BALLAST";
+
+/// Every configuration problem found, one per line, each naming its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.0.len())?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// All settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Where the venue is.
+    pub venue: VenueSettings,
+    /// The embedded simulated venue.
+    pub sim: SimSettings,
+    /// Target weights by service name.
+    pub targets: BTreeMap<String, f64>,
+    /// Trigger and drift policy.
+    pub policy: PolicySettings,
+    /// The daily tick.
+    pub clock: ClockSettings,
+    /// Spot execution.
+    pub executor: ExecutorSettings,
+    /// Target computation.
+    pub optimizer: OptimizerSettings,
+    /// The SQLite store.
+    pub store: StoreSettings,
+    /// Console output.
+    pub output: OutputSettings,
+}
+
+/// `[venue]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueSettings {
+    /// `embedded` or `remote`.
+    pub mode: VenueMode,
+    /// Remote venue URL.
+    pub url: String,
+    /// Agent id.
+    pub agent_id: String,
+    /// REST timeout.
+    pub request_timeout_ms: u64,
+    /// Websocket silence limit.
+    pub idle_timeout_ms: u64,
+    /// Reconnect backoff base.
+    pub reconnect_base_ms: u64,
+    /// Reconnect backoff cap.
+    pub reconnect_max_ms: u64,
+}
+
+/// Where the venue runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VenueMode {
+    /// The simulated venue, started inside ballast on loopback.
+    Embedded,
+    /// A venue at `venue.url`.
+    Remote,
+}
+
+/// `[sim]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSettings {
+    /// RNG seed.
+    pub seed: u64,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettings {
+    /// Absolute band.
+    pub band: f64,
+    /// Relative band; 0 disables.
+    pub relative_band: f64,
+    /// `target` or `band-edge`.
+    pub rebalance_to: RebalanceTo,
+    /// Minimum leg.
+    pub min_trade_usdc: f64,
+    /// Post-win trigger threshold.
+    pub large_win_fraction: f64,
+    /// Band-check on every event.
+    pub threshold_on_events: bool,
+    /// Calendar floor in days; 0 disables.
+    pub calendar_floor_days: u32,
+    /// Referral routing.
+    pub route_referral_income: bool,
+}
+
+/// `[clock]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSettings {
+    /// `HH:MM`, UTC.
+    pub tick_utc: String,
+}
+
+/// `[executor]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorSettings {
+    /// Never send.
+    pub dry_run: bool,
+    /// Idempotent retries per leg.
+    pub leg_retry_limit: u32,
+    /// Base delay between retries.
+    pub leg_retry_base_ms: u64,
+}
+
+/// `[optimizer]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSettings {
+    /// Method name.
+    pub method: OptimizerMethod,
+}
+
+/// How targets are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerMethod {
+    /// The configured `[targets]`.
+    Fixed,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Database file.
+    pub path: PathBuf,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSettings {
+    /// `text` or `json`.
+    pub format: OutputFormat,
+    /// stderr log filter.
+    pub log: String,
+}
+
+/// Console format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// Readable lines.
+    Text,
+    /// JSON lines.
+    Json,
+}
+
+/// Settings checked and converted into the types the system runs on.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// The raw settings (safe to print: they hold no secret).
+    pub settings: Settings,
+    /// Targets.
+    pub targets: TargetAllocation,
+    /// Policy in exact decimals.
+    pub policy: PolicyConfig,
+    /// Daily tick time.
+    pub tick_utc: time::Time,
+    /// REST timeout.
+    pub request_timeout: Duration,
+    /// Websocket idle limit.
+    pub idle_timeout: Duration,
+    /// Reconnect schedule.
+    pub reconnect: Backoff,
+}
+
+impl Settings {
+    /// Loads the layers: defaults, then `files` in order, then environment variables.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, key or variable at fault.
+    pub fn load(files: &[PathBuf]) -> Result<Self, ConfigError> {
+        Self::load_with_env(files, std::env::vars())
+    }
+
+    /// [`Settings::load`] with an explicit environment, for tests.
+    ///
+    /// # Errors
+    /// A [`ConfigError`].
+    pub fn load_with_env(
+        files: &[PathBuf],
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        for file in files {
+            if !file.is_file() {
+                return Err(ConfigError(vec![format!(
+                    "--config {}: no such file",
+                    file.display()
+                )]));
+            }
+            builder = builder.add_source(config::File::from(file.clone()).required(true));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(key, _)| key.starts_with(&format!("{ENV_PREFIX}__")))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let merged = builder
+            .build()
+            .map_err(|e| ConfigError(vec![e.to_string()]))?;
+        merged
+            .try_deserialize::<Settings>()
+            .map_err(|e| ConfigError(vec![e.to_string()]))
+    }
+
+    /// Checks every value, collecting all problems.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] with one line per problem, each naming its key.
+    pub fn validate(self) -> Result<Validated, ConfigError> {
+        let mut problems = Vec::new();
+        let mut decimal = |key: &str, value: f64| match decimal_from_f64(value, key) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("{key}: {e}"));
+                Decimal::ZERO
+            }
+        };
+        let targets_named: BTreeMap<String, Decimal> = self
+            .targets
+            .iter()
+            .map(|(name, weight)| (name.clone(), decimal(&format!("targets.{name}"), *weight)))
+            .collect();
+        let band = decimal("policy.band", self.policy.band);
+        let relative_band = decimal("policy.relative_band", self.policy.relative_band);
+        let min_trade_usdc = decimal("policy.min_trade_usdc", self.policy.min_trade_usdc);
+        let large_win_fraction =
+            decimal("policy.large_win_fraction", self.policy.large_win_fraction);
+        let targets = match TargetAllocation::from_named(&targets_named) {
+            Ok(targets) => Some(targets),
+            Err(errors) => {
+                problems.extend(errors.0.iter().map(ToString::to_string));
+                None
+            }
+        };
+        if band <= Decimal::ZERO || band >= Decimal::ONE {
+            problems.push(format!("policy.band: {band} must be in (0, 1)"));
+        }
+        if relative_band < Decimal::ZERO {
+            problems.push(format!(
+                "policy.relative_band: {relative_band} must not be negative (0 disables it)"
+            ));
+        }
+        if min_trade_usdc < Decimal::ZERO {
+            problems.push(format!(
+                "policy.min_trade_usdc: {min_trade_usdc} must not be negative"
+            ));
+        }
+        if large_win_fraction <= Decimal::ZERO {
+            problems.push(format!(
+                "policy.large_win_fraction: {large_win_fraction} must be positive"
+            ));
+        }
+        let tick_utc = match parse_hh_mm(&self.clock.tick_utc) {
+            Some(t) => t,
+            None => {
+                problems.push(format!(
+                    "clock.tick_utc: `{}` is not a UTC time HH:MM",
+                    self.clock.tick_utc
+                ));
+                time::Time::MIDNIGHT
+            }
+        };
+        if !(self.sim.speed.is_finite() && self.sim.speed > 0.0) {
+            problems.push(format!(
+                "sim.speed: {} must be a positive number",
+                self.sim.speed
+            ));
+        }
+        if self.venue.agent_id.trim().is_empty()
+            || !self
+                .venue
+                .agent_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            problems.push(format!(
+                "venue.agent_id: `{}` must be non-empty letters, digits, `-` or `_`",
+                self.venue.agent_id
+            ));
+        }
+        if self.venue.mode == VenueMode::Remote
+            && let Err(e) = ballast::venue::client::api_base_url(&self.venue.url)
+        {
+            problems.push(format!("venue.url: {e}"));
+        }
+        for (key, value) in [
+            ("venue.request_timeout_ms", self.venue.request_timeout_ms),
+            ("venue.idle_timeout_ms", self.venue.idle_timeout_ms),
+            ("venue.reconnect_max_ms", self.venue.reconnect_max_ms),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key}: must be positive"));
+            }
+        }
+        if self.venue.reconnect_base_ms > self.venue.reconnect_max_ms {
+            problems.push(format!(
+                "venue.reconnect_base_ms: {} exceeds venue.reconnect_max_ms {}",
+                self.venue.reconnect_base_ms, self.venue.reconnect_max_ms
+            ));
+        }
+        if self.store.path.as_os_str().is_empty() {
+            problems.push("store.path: must not be empty".to_owned());
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.output.log) {
+            problems.push(format!("output.log: `{}`: {e}", self.output.log));
+        }
+        let (Some(targets), true) = (targets, problems.is_empty()) else {
+            return Err(ConfigError(problems));
+        };
+        let policy = PolicyConfig {
+            bands: DriftBands {
+                absolute: band,
+                relative: (relative_band > Decimal::ZERO).then_some(relative_band),
+            },
+            rebalance_to: self.policy.rebalance_to,
+            min_trade_usdc,
+            large_win_fraction,
+            threshold_on_events: self.policy.threshold_on_events,
+            calendar_floor_days: (self.policy.calendar_floor_days > 0)
+                .then_some(self.policy.calendar_floor_days),
+            route_referral_income: self.policy.route_referral_income,
+        };
+        Ok(Validated {
+            request_timeout: Duration::from_millis(self.venue.request_timeout_ms),
+            idle_timeout: Duration::from_millis(self.venue.idle_timeout_ms),
+            reconnect: Backoff {
+                base: Duration::from_millis(self.venue.reconnect_base_ms),
+                max: Duration::from_millis(self.venue.reconnect_max_ms),
+            },
+            targets,
+            policy,
+            tick_utc,
+            settings: self,
+        })
+    }
+}
+
+fn parse_hh_mm(text: &str) -> Option<time::Time> {
+    let (h, m) = text.trim().split_once(':')?;
+    let (h, m) = (h.parse::<u8>().ok()?, m.parse::<u8>().ok()?);
+    time::Time::from_hms(h, m, 0).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Validated, ConfigError> {
+        let dir = std::env::temp_dir().join(format!(
+            "ballast-settings-{}-{}",
+            std::process::id(),
+            toml.len() + env.len()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("test.toml");
+        std::fs::File::create(&path)
+            .and_then(|mut f| f.write_all(toml.as_bytes()))
+            .expect("writes");
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        let result = Settings::load_with_env(&[path], env).and_then(Settings::validate);
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        let validated = Settings::load_with_env(&[], Vec::new())
+            .and_then(Settings::validate)
+            .expect("defaults validate");
+        assert_eq!(validated.targets, TargetAllocation::conservative());
+        assert_eq!(validated.policy.bands.absolute, Decimal::new(5, 2));
+    }
+
+    #[test]
+    fn bad_config_names_the_field() {
+        struct TestCase {
+            toml: &'static str,
+            env: &'static [(&'static str, &'static str)],
+            expected_fragment: &'static str,
+        }
+        let cases = [
+            // TC0: targets summing to 0.9.
+            TestCase {
+                toml: "[targets]\ncasino = 0.10\n",
+                env: &[],
+                expected_fragment: "targets",
+            },
+            // TC1: an unknown service.
+            TestCase {
+                toml: "[targets]\npoker = 0.0\n",
+                env: &[],
+                expected_fragment: "poker",
+            },
+            // TC2: a negative threshold.
+            TestCase {
+                toml: "[policy]\nband = -0.05\n",
+                env: &[],
+                expected_fragment: "policy.band",
+            },
+            // TC3: an unknown key.
+            TestCase {
+                toml: "[policy]\nbnad = 0.05\n",
+                env: &[],
+                expected_fragment: "bnad",
+            },
+            // TC4: a bad value from the environment.
+            TestCase {
+                toml: "",
+                env: &[("BALLAST__CLOCK__TICK_UTC", "25:00")],
+                expected_fragment: "clock.tick_utc",
+            },
+            // TC5: a wrong type.
+            TestCase {
+                toml: "[sim]\nspeed = \"fast\"\n",
+                env: &[],
+                expected_fragment: "speed",
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let error = load(case.toml, case.env).expect_err(&format!("TC{i} must fail"));
+            let text = error.to_string();
+            assert!(text.contains(case.expected_fragment), "TC{i}: {text}");
+        }
+    }
+
+    #[test]
+    fn all_problems_are_reported_at_once() {
+        let error = load("[policy]\nband = 2.0\nmin_trade_usdc = -1.0\n", &[]).expect_err("fails");
+        assert_eq!(error.0.len(), 2, "{error}");
+    }
+
+    #[test]
+    fn the_environment_overrides_files() {
+        let validated = load(
+            "[policy]\nband = 0.04\n",
+            &[("BALLAST__POLICY__BAND", "0.03")],
+        )
+        .expect("valid");
+        assert_eq!(validated.policy.bands.absolute, Decimal::new(3, 2));
+    }
+}

@@ -1,0 +1,225 @@
+//! The BalanceWatcher: keeps the venue's event stream open and balances fresh.
+//!
+//! On start it fetches a REST snapshot (the resync that arms the DriftDetector) and opens
+//! the websocket stream after the stored cursor. Each event goes to the detector in order,
+//! then to the bus. A disconnect pauses trading (`StreamStatus::Reconnecting`); a new
+//! connection or a sequence gap fetches a fresh REST snapshot before trading resumes. On
+//! each [`Tick`] it fetches a REST snapshot for the daily check.
+//!
+//! # Invariants
+//! - Events reach the detector in `seq` order, each once (the stream drops duplicates),
+//!   with backpressure: the next event waits until the detector has taken the previous one.
+//! - The cursor is persisted at most every [`CURSOR_SAVE_INTERVAL`] and on stop. A restart
+//!   may therefore replay a few events; replays are harmless because every plan is made
+//!   against the latest snapshot and nothing trades before the start-up resync.
+
+use std::{sync::Arc, time::Duration};
+
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, StreamHandler, WrapFuture,
+};
+use ballast::{
+    store::Store,
+    venue::{
+        client::VenueClient,
+        stream::{StreamConfig, StreamItem, run_event_stream},
+    },
+};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use crate::{
+    clock::TimeSource,
+    messages::{BalancesObserved, Event, SnapshotSource, StreamStatus, Tick, VenueEvent},
+};
+
+/// Stream items buffered between the socket task and the actor.
+pub const STREAM_BUFFER: usize = 1_024;
+/// Mailbox capacity (ticks only arrive here; events come through the stream).
+pub const WATCHER_MAILBOX_CAPACITY: usize = 64;
+/// Cursor persistence interval.
+pub const CURSOR_SAVE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Where the watcher sends what it observes.
+#[derive(Debug, Clone)]
+pub struct WatcherPeers {
+    /// Snapshots for the detector.
+    pub balances: Recipient<BalancesObserved>,
+    /// Events for the detector.
+    pub events: Recipient<VenueEvent>,
+    /// Stream health for the detector.
+    pub status: Recipient<StreamStatus>,
+    /// Everything, for observers.
+    pub bus: Recipient<Event>,
+}
+
+/// The watcher.
+#[derive(Debug)]
+pub struct BalanceWatcher {
+    client: VenueClient,
+    stream: StreamConfig,
+    store: Store,
+    time: TimeSource,
+    since: u64,
+    peers: WatcherPeers,
+    shutdown: Option<watch::Sender<bool>>,
+    unsaved_seq: Option<u64>,
+}
+
+impl BalanceWatcher {
+    /// A watcher resuming after `since`.
+    pub fn new(
+        client: VenueClient,
+        stream: StreamConfig,
+        store: Store,
+        time: TimeSource,
+        since: u64,
+        peers: WatcherPeers,
+    ) -> Self {
+        Self {
+            client,
+            stream,
+            store,
+            time,
+            since,
+            peers,
+            shutdown: None,
+            unsaved_seq: None,
+        }
+    }
+
+    /// Fetches a REST snapshot and delivers it; failures are logged (the next trigger or
+    /// reconnect retries), and trading stays paused if this was a resync.
+    fn fetch_snapshot(&self, ctx: &mut Context<Self>, source: SnapshotSource) {
+        let client = self.client.clone();
+        let fetch = async move { client.portfolio().await };
+        ctx.spawn(fetch.into_actor(self).map(move |result, watcher, ctx| {
+            let snapshot = match result.map(|p| p.to_snapshot()) {
+                Ok(Ok(snapshot)) => snapshot,
+                Ok(Err(error)) => {
+                    warn!(%error, ?source, "venue portfolio rejected");
+                    return;
+                }
+                Err(error) => {
+                    warn!(%error, ?source, "portfolio fetch failed");
+                    return;
+                }
+            };
+            let message = BalancesObserved {
+                snapshot,
+                at: watcher.time.now(),
+                source,
+            };
+            watcher.publish(message.clone().into());
+            let send = watcher.peers.balances.send(message);
+            ctx.wait(send.into_actor(watcher).map(|_, _, _| ()));
+        }));
+    }
+
+    fn publish(&self, event: Event) {
+        // Observers are best-effort; the bus logs what it cannot deliver.
+        let _ = self.peers.bus.try_send(event);
+    }
+
+    fn save_cursor(&mut self) {
+        if let Some(seq) = self.unsaved_seq.take() {
+            let store = self.store.clone();
+            actix::spawn(async move {
+                if let Err(error) = store.save_cursor(seq).await {
+                    warn!(%error, seq, "cursor not saved");
+                }
+            });
+        }
+    }
+}
+
+impl Actor for BalanceWatcher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(WATCHER_MAILBOX_CAPACITY);
+        let (items_tx, items_rx) = mpsc::channel(STREAM_BUFFER);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        self.shutdown = Some(shutdown_tx);
+        actix::spawn(run_event_stream(
+            self.stream.clone(),
+            self.since,
+            items_tx,
+            shutdown_rx,
+        ));
+        ctx.add_stream(futures_util::stream::unfold(
+            items_rx,
+            |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+        ));
+        ctx.run_interval(CURSOR_SAVE_INTERVAL, |watcher, _| watcher.save_cursor());
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(true);
+        }
+        self.save_cursor();
+    }
+}
+
+impl StreamHandler<StreamItem> for BalanceWatcher {
+    fn handle(&mut self, item: StreamItem, ctx: &mut Self::Context) {
+        match item {
+            StreamItem::Event(frame) => {
+                let seq = frame.seq;
+                self.since = seq;
+                self.unsaved_seq = Some(seq);
+                let event = VenueEvent {
+                    frame: Arc::from(frame),
+                };
+                self.publish(event.clone().into());
+                // Wait for the detector to take it: ordering plus backpressure.
+                let send = self.peers.events.send(event);
+                ctx.wait(send.into_actor(self).map(|_, _, _| ()));
+            }
+            StreamItem::Connected { since, connection } => {
+                info!(since, connection, "event stream connected");
+                let status = StreamStatus::Connected { since, connection };
+                self.publish(status.clone().into());
+                let _ = self.peers.status.try_send(status);
+                self.fetch_snapshot(ctx, SnapshotSource::Resync);
+            }
+            StreamItem::Gap { after, next } => {
+                warn!(after, next, "event sequence gap; resyncing");
+                let status = StreamStatus::Gap { after, next };
+                self.publish(status.clone().into());
+                let send = self.peers.status.send(status);
+                ctx.wait(send.into_actor(self).map(|_, _, _| ()));
+                self.fetch_snapshot(ctx, SnapshotSource::Resync);
+            }
+            StreamItem::Malformed(error) => {
+                self.publish(
+                    StreamStatus::Malformed {
+                        error: error.to_string(),
+                    }
+                    .into(),
+                );
+            }
+            StreamItem::Disconnected { reason, .. } => {
+                let status = StreamStatus::Reconnecting { reason };
+                self.publish(status.clone().into());
+                let send = self.peers.status.send(status);
+                ctx.wait(send.into_actor(self).map(|_, _, _| ()));
+            }
+        }
+    }
+
+    fn finished(&mut self, _ctx: &mut Self::Context) {
+        // The socket task ended (shutdown): nothing more will arrive; keep the actor for
+        // ticks until the system stops.
+    }
+}
+
+impl Handler<Tick> for BalanceWatcher {
+    type Result = ();
+
+    fn handle(&mut self, tick: Tick, ctx: &mut Self::Context) {
+        self.publish(tick.into());
+        self.fetch_snapshot(ctx, SnapshotSource::Tick);
+    }
+}
