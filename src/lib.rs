@@ -19,6 +19,7 @@ pub mod policy;
 pub mod portfolio;
 pub mod secret;
 pub mod service;
+pub mod sim;
 pub mod store;
 pub mod targets;
 pub mod venue;

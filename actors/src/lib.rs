@@ -17,6 +17,7 @@
 
 pub mod bus;
 pub mod clock;
+pub mod commands;
 pub mod detector;
 pub mod executor;
 pub mod messages;

@@ -1,221 +1,152 @@
-//! The `ballast` command line.
+//! The `ballast` command line: parses arguments, loads configuration, dispatches.
 //!
-//! `ballast plan` prints the rebalance ballast would make for given balances, executing
-//! nothing. With no subcommand, ballast plans the article's hot-streak example (an agent
-//! designed for 20% casino that drifted to 70%) so a newcomer sees what it does at once.
+//! `ballast` with no subcommand is `ballast run`: the companion against the embedded
+//! simulated venue. Every subcommand takes `--config FILE` (repeatable) and `--json`.
 //!
 //! # Invariants
-//! - Bad arguments exit non-zero with a message naming the argument; nothing panics.
-//! - `--json` prints exactly one JSON document on stdout.
+//! - Bad arguments or configuration exit non-zero with a message naming the argument or
+//!   key; nothing panics, and nothing is sent to a venue.
+//! - The API key is read from `PURPLE_FLEA_API_KEY` only and never printed.
 
-use std::{collections::BTreeMap, process::ExitCode, str::FromStr};
+use std::{path::PathBuf, process::ExitCode};
 
-use anyhow::{Context, bail};
-use ballast::{
-    drift::{DriftBands, RebalanceTo},
-    money::format_usdc,
-    planner::{PlanParams, RebalancePlan, plan_rebalance},
-    portfolio::PortfolioSnapshot,
-    service::{Service, ServiceMap},
-    targets::TargetAllocation,
+use anyhow::Context;
+use ballast_actors::{
+    commands::{plan, run, sim, status, venue},
+    settings::{Settings, Validated},
 };
-use clap::{Parser, Subcommand, ValueEnum};
-use rust_decimal::Decimal;
+use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "ballast",
     version,
-    about = "Keeps an autonomous agent's capital on its target allocation"
+    about = "Keeps an autonomous agent's capital on its target allocation",
+    long_about = "Keeps an autonomous agent's capital on its target allocation.\n\n\
+        With no subcommand, runs the companion against the embedded simulated venue.\n\
+        Configuration: config/default.toml, then each --config FILE, then BALLAST__SECTION__KEY\n\
+        environment variables. The venue API key comes from PURPLE_FLEA_API_KEY."
 )]
 struct Cli {
+    /// Extra configuration file(s), applied in order over the defaults.
+    #[arg(long = "config", global = true, value_name = "FILE")]
+    config: Vec<PathBuf>,
+    /// Machine-readable output: JSON (one document, or JSON lines for `run`).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the companion (the default): watch the venue and keep the portfolio on target.
+    Run(run::Args),
+    /// Serve the simulated venue on loopback.
+    Sim(sim::Args),
+    /// Show what the store knows: runs, plans, legs, turnover, last balances.
+    Status(StatusArgs),
     /// Print the rebalance ballast would make now, executing nothing.
-    Plan(PlanArgs),
+    Plan(plan::Args),
 }
 
 #[derive(Debug, clap::Args)]
-struct PlanArgs {
-    /// Balances in USDC, e.g. `casino=376.47,trading=300,wallet=150,domains=150,escrow=100,reserve=100`.
+struct StatusArgs {
+    /// Store file (default: `store.path` from the configuration).
     #[arg(long)]
-    balances: String,
-    /// Target weights, e.g. `casino=0.2,trading=0.3,...` (default: the article's conservative 20/30/15/15/10/10).
-    #[arg(long)]
-    targets: Option<String>,
-    /// Absolute drift band in weight units (0.05 = 5 points).
-    #[arg(long, default_value = "0.05")]
-    band: Decimal,
-    /// Optional relative band as a fraction of each target (0.25 = 25% of target).
-    #[arg(long)]
-    relative_band: Option<Decimal>,
-    /// Where drifted services go.
-    #[arg(long, value_enum, default_value_t = To::Target)]
-    to: To,
-    /// Legs smaller than this many USDC are dropped.
-    #[arg(long, default_value = "1")]
-    min_trade_usdc: Decimal,
-    /// Plan even when every service is inside its band.
-    #[arg(long)]
-    force: bool,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum To {
-    Target,
-    BandEdge,
+    store: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Some(Command::Plan(args)) => plan(&args),
-        None => demo(),
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help/version to stdout (exit 0) and errors to stderr (exit 2).
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
     };
-    match result {
+    match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
+        Err(error) => {
+            eprintln!("error: {error:#}");
             ExitCode::from(2)
         }
     }
 }
 
-/// Parses `name=value,name=value` into a map, naming the argument on error.
-fn parse_pairs(arg: &str, text: &str) -> anyhow::Result<BTreeMap<String, Decimal>> {
-    let mut out = BTreeMap::new();
-    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, value) = pair
-            .split_once('=')
-            .with_context(|| format!("--{arg}: `{pair}` is not name=value"))?;
-        let value = Decimal::from_str(value.trim())
-            .with_context(|| format!("--{arg}: `{}` is not a decimal number", value.trim()))?;
-        if out.insert(name.trim().to_owned(), value).is_some() {
-            bail!("--{arg}: `{}` given twice", name.trim());
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Run(run::Args::default())) {
+        Command::Run(args) => {
+            let mut settings = Settings::load(&cli.config)?;
+            if let Some(agent_id) = &args.agent_id {
+                settings.venue.agent_id.clone_from(agent_id);
+            }
+            if args.dry_run {
+                settings.executor.dry_run = true;
+            }
+            let validated = settings.validate()?;
+            init_tracing(&validated);
+            run::run(&args, validated, cli.json)
+        }
+        Command::Sim(args) => {
+            let validated = Settings::load(&cli.config)?.validate()?;
+            init_tracing(&validated);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(sim::run(&args, cli.json))
+        }
+        Command::Status(args) => {
+            let validated = Settings::load(&cli.config)?.validate()?;
+            let path = args.store.unwrap_or(validated.settings.store.path);
+            status::run(&path, cli.json)
+        }
+        Command::Plan(args) => {
+            let validated = Settings::load(&cli.config)?.validate()?;
+            plan_command(&args, &validated, cli.json)
         }
     }
-    Ok(out)
 }
 
-fn parse_balances(text: &str) -> anyhow::Result<PortfolioSnapshot> {
-    let mut balances = ServiceMap::<Decimal>::default();
-    for (name, value) in parse_pairs("balances", text)? {
-        let service = Service::from_str(&name).map_err(|e| anyhow::anyhow!("--balances: {e}"))?;
-        balances[service] = value;
-    }
-    PortfolioSnapshot::new(balances, None).map_err(|e| anyhow::anyhow!("--balances: {e}"))
-}
-
-fn plan(args: &PlanArgs) -> anyhow::Result<()> {
-    let snapshot = parse_balances(&args.balances)?;
-    let targets = match &args.targets {
-        Some(text) => TargetAllocation::from_named(&parse_pairs("targets", text)?)
-            .map_err(|e| anyhow::anyhow!("--targets: {e}"))?,
-        None => TargetAllocation::conservative(),
+fn plan_command(args: &plan::Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
+    let json = json || args.json;
+    let snapshot = match &args.balances {
+        Some(text) => plan::parse_balances(text)?,
+        None => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(async {
+                let api_key = ballast::secret::ApiKey::from_env();
+                let venue = venue::open(validated, args.venue.as_deref(), api_key.as_ref()).await?;
+                let client = ballast::venue::client::VenueClient::new(
+                    &venue.url,
+                    &validated.settings.venue.agent_id,
+                    api_key,
+                    validated.request_timeout,
+                )?;
+                let portfolio = client.portfolio().await?;
+                if let Some(sim) = venue.sim {
+                    sim.shutdown().await;
+                }
+                Ok::<_, anyhow::Error>(portfolio.to_snapshot()?)
+            })?
+        }
     };
-    if args.band <= Decimal::ZERO || args.band >= Decimal::ONE {
-        bail!("--band: {} must be in (0, 1)", args.band);
-    }
-    if let Some(relative) = args.relative_band
-        && relative <= Decimal::ZERO
-    {
-        bail!("--relative-band: {relative} must be positive");
-    }
-    if args.min_trade_usdc < Decimal::ZERO {
-        bail!(
-            "--min-trade-usdc: {} must not be negative",
-            args.min_trade_usdc
-        );
-    }
-    let params = PlanParams {
-        bands: DriftBands {
-            absolute: args.band,
-            relative: args.relative_band,
-        },
-        rebalance_to: match args.to {
-            To::Target => RebalanceTo::Target,
-            To::BandEdge => RebalanceTo::BandEdge,
-        },
-        min_trade_usdc: args.min_trade_usdc,
-        force: args.force,
-    };
-    let plan = plan_rebalance(&snapshot, &targets, &params);
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&plan).context("encoding the plan")?
-        );
-    } else {
-        print_plan(&plan);
-    }
-    Ok(())
+    let plan = plan::plan_for(args, &snapshot, &validated.targets, &validated.policy)?;
+    plan::print(&plan, json)
 }
 
-fn demo() -> anyhow::Result<()> {
-    println!("ballast: no subcommand given; planning the article's hot-streak example.");
-    println!(
-        "(`ballast --help` lists the commands; `ballast plan --balances ...` plans your own.)\n"
-    );
-    let snapshot =
-        parse_balances("casino=700,trading=120,wallet=60,domains=60,escrow=40,reserve=20")?;
-    let plan = plan_rebalance(
-        &snapshot,
-        &TargetAllocation::conservative(),
-        &PlanParams::default(),
-    );
-    print_plan(&plan);
-    Ok(())
-}
-
-fn pct(weight: Decimal) -> String {
-    format!("{:.1}%", weight * Decimal::ONE_HUNDRED)
-}
-
-fn print_plan(plan: &RebalancePlan) {
-    println!("portfolio {}", format_usdc(plan.total_usdc));
-    println!(
-        "{:<8} {:>8} {:>8} {:>8} {:>6}",
-        "service", "weight", "target", "drift", "band"
-    );
-    for service in Service::ALL {
-        let report = &plan.report;
-        let breach = if report.drift[service].abs() > report.bands[service] {
-            "  outside band"
-        } else {
-            ""
-        };
-        println!(
-            "{:<8} {:>8} {:>8} {:>8} {:>6}{breach}",
-            service.name(),
-            pct(report.weights[service]),
-            pct(report.targets[service]),
-            pct(report.drift[service]),
-            pct(report.bands[service]),
-        );
-    }
-    if plan.is_empty() {
-        println!("\nno rebalance needed");
-        return;
-    }
-    println!(
-        "\nplan ({} legs, {} moved; decreases first, the reserve is the hub):",
-        plan.legs.len(),
-        format_usdc(plan.moved_usdc())
-    );
-    for (index, leg) in plan.legs.iter().enumerate() {
-        println!(
-            "  {}. {:<8} {:<8} {:>12}",
-            index + 1,
-            leg.direction.name(),
-            leg.service.name(),
-            format_usdc(leg.amount_usdc)
-        );
-    }
+fn init_tracing(validated: &Validated) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&validated.settings.output.log))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -30,7 +30,7 @@ use crate::{
     metrics::{Console, MetricsRecorder, Summary},
     optimizer::Optimizer,
     settings::Validated,
-    watcher::{BalanceWatcher, WatcherPeers},
+    watcher::{BalanceWatcher, WatcherPeers, cursor_key},
 };
 
 /// What a custom actor's factory receives.
@@ -160,7 +160,14 @@ impl SystemBuilder {
             api_key.clone(),
             validated.request_timeout,
         )?;
-        let since = store.load_cursor().await?;
+        let stream = StreamConfig {
+            base_url: client.base_url().to_owned(),
+            agent_id: agent_id.clone(),
+            api_key,
+            idle_timeout: validated.idle_timeout,
+            backoff: validated.reconnect,
+        };
+        let since = store.load_cursor(&cursor_key(&stream)).await?;
         store
             .start_run(RunRecord {
                 run_id: run_id.clone(),
@@ -216,13 +223,6 @@ impl SystemBuilder {
         )
         .start();
 
-        let stream = StreamConfig {
-            base_url: client.base_url().to_owned(),
-            agent_id: agent_id.clone(),
-            api_key,
-            idle_timeout: validated.idle_timeout,
-            backoff: validated.reconnect,
-        };
         let watcher = BalanceWatcher::new(
             client,
             stream,

@@ -124,13 +124,19 @@ impl BalanceWatcher {
     fn save_cursor(&mut self) {
         if let Some(seq) = self.unsaved_seq.take() {
             let store = self.store.clone();
+            let stream = cursor_key(&self.stream);
             actix::spawn(async move {
-                if let Err(error) = store.save_cursor(seq).await {
+                if let Err(error) = store.save_cursor(&stream, seq).await {
                     warn!(%error, seq, "cursor not saved");
                 }
             });
         }
     }
+}
+
+/// The store's cursor key for a stream: one agent on one venue.
+pub fn cursor_key(stream: &StreamConfig) -> String {
+    format!("{}#{}", stream.base_url, stream.agent_id)
 }
 
 impl Actor for BalanceWatcher {

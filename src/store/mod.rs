@@ -149,7 +149,7 @@ pub struct PlanRecord {
 pub struct StatusReport {
     /// Schema version of the file.
     pub schema_version: i64,
-    /// Last processed event `seq`.
+    /// Last processed event `seq` of the most recently active stream.
     pub cursor_seq: u64,
     /// Runs recorded.
     pub runs: u64,
@@ -261,25 +261,28 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// The last processed event `seq` (0 when none).
+    /// The last processed event `seq` of `stream` (0 when none). A stream is one agent on
+    /// one venue (`{api_base_url}#{agent_id}`), so a different venue starts from zero.
     ///
     /// # Errors
     /// [`StoreError`].
-    pub async fn load_cursor(&self) -> Result<u64, StoreError> {
-        self.call(|c| load_cursor(c)).await
+    pub async fn load_cursor(&self, stream: &str) -> Result<u64, StoreError> {
+        let stream = stream.to_owned();
+        self.call(move |c| load_cursor(c, Some(&stream))).await
     }
 
-    /// Records the last processed event `seq`; never moves it backwards.
+    /// Records the last processed event `seq` of `stream`; never moves it backwards.
     ///
     /// # Errors
     /// [`StoreError`].
-    pub async fn save_cursor(&self, seq: u64) -> Result<(), StoreError> {
+    pub async fn save_cursor(&self, stream: &str, seq: u64) -> Result<(), StoreError> {
+        let stream = stream.to_owned();
         self.call(move |c| {
             c.execute(
-                "INSERT INTO cursor (stream, seq, updated_at) VALUES ('events', ?1, ?2)
+                "INSERT INTO cursor (stream, seq, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT(stream) DO UPDATE SET seq = max(seq, excluded.seq),
                                                    updated_at = excluded.updated_at",
-                params![to_i64(seq), now_text()],
+                params![stream, to_i64(seq), now_text()],
             )?;
             Ok(())
         })
@@ -545,7 +548,7 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
     let recent_plans = recent_plans(c, 5)?;
     Ok(StatusReport {
         schema_version,
-        cursor_seq: load_cursor(c)?,
+        cursor_seq: load_cursor(c, None)?,
         runs: count("SELECT count(*) FROM runs")?,
         last_run,
         plans: count("SELECT count(*) FROM plans")?,
@@ -630,12 +633,22 @@ fn leg_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LegRecord, StoreErr
     })())
 }
 
-fn load_cursor(c: &Connection) -> Result<u64, StoreError> {
-    let seq: Option<i64> = c
-        .query_row("SELECT seq FROM cursor WHERE stream = 'events'", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
+/// The cursor of `stream`, or of the most recently updated stream when `None`.
+fn load_cursor(c: &Connection, stream: Option<&str>) -> Result<u64, StoreError> {
+    let seq: Option<i64> = match stream {
+        Some(stream) => c
+            .query_row("SELECT seq FROM cursor WHERE stream = ?1", [stream], |r| {
+                r.get(0)
+            })
+            .optional()?,
+        None => c
+            .query_row(
+                "SELECT seq FROM cursor ORDER BY updated_at DESC, rowid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?,
+    };
     Ok(seq.and_then(|s| u64::try_from(s).ok()).unwrap_or(0))
 }
 

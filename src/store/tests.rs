@@ -43,10 +43,12 @@ fn run(run_id: &str) -> RunRecord {
 #[tokio::test]
 async fn cursor_never_moves_backwards() {
     let store = Store::open_in_memory().expect("opens");
-    assert_eq!(store.load_cursor().await.expect("loads"), 0);
-    store.save_cursor(42).await.expect("saves");
-    store.save_cursor(17).await.expect("saves");
-    assert_eq!(store.load_cursor().await.expect("loads"), 42);
+    assert_eq!(store.load_cursor("v#a").await.expect("loads"), 0);
+    store.save_cursor("v#a", 42).await.expect("saves");
+    store.save_cursor("v#a", 17).await.expect("saves");
+    assert_eq!(store.load_cursor("v#a").await.expect("loads"), 42);
+    // Another venue or agent has its own cursor.
+    assert_eq!(store.load_cursor("v#b").await.expect("loads"), 0);
 }
 
 #[tokio::test]
@@ -113,7 +115,7 @@ async fn snapshots_and_status_survive_reopening_the_file() {
             .record_snapshot(datetime!(2026-01-02 00:00 UTC), "rest", snapshot)
             .await
             .expect("records");
-        store.save_cursor(7).await.expect("cursor");
+        store.save_cursor("v#a", 7).await.expect("cursor");
         store
             .finish_run("r9".into(), datetime!(2026-01-03 00:00 UTC))
             .await
@@ -126,7 +128,7 @@ async fn snapshots_and_status_survive_reopening_the_file() {
     assert!(status.last_run.expect("a run").stopped_at.is_some());
     // Reopening migrates nothing and keeps the data.
     let store = Store::open(&path).expect("reopens");
-    assert_eq!(store.load_cursor().await.expect("cursor"), 7);
+    assert_eq!(store.load_cursor("v#a").await.expect("cursor"), 7);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,0 +1,7 @@
+//! One module per subcommand; `main.rs` only parses and dispatches.
+
+pub mod plan;
+pub mod run;
+pub mod sim;
+pub mod status;
+pub mod venue;

@@ -1,0 +1,209 @@
+//! `ballast plan`: the rebalance ballast would make now, executing nothing.
+//!
+//! With `--balances` it plans offline for the given balances; otherwise it asks the venue
+//! for the current portfolio (`--venue`, or the configured one) and plans against it
+//! with the configured policy.
+//!
+//! # Invariants
+//! - Nothing is ever sent to the venue except the portfolio read.
+//! - `--json` prints exactly one JSON document.
+
+use std::{collections::BTreeMap, str::FromStr};
+
+use anyhow::{Context, bail};
+use ballast::{
+    drift::{DriftBands, RebalanceTo},
+    money::format_usdc,
+    planner::{PlanParams, RebalancePlan, plan_rebalance},
+    policy::PolicyConfig,
+    portfolio::PortfolioSnapshot,
+    service::{Service, ServiceMap},
+    targets::TargetAllocation,
+};
+use clap::ValueEnum;
+use rust_decimal::Decimal;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Balances in USDC (offline mode), e.g. `casino=376.47,trading=300,wallet=150,domains=150,escrow=100,reserve=100`.
+    #[arg(long)]
+    pub balances: Option<String>,
+    /// Target weights, e.g. `casino=0.2,trading=0.3,...` (default: `[targets]` from the configuration).
+    #[arg(long)]
+    pub targets: Option<String>,
+    /// Absolute drift band in weight units, 0.05 = 5 points (default: `policy.band`).
+    #[arg(long)]
+    pub band: Option<Decimal>,
+    /// Relative band as a fraction of each target, 0.25 = 25% (default: `policy.relative_band`).
+    #[arg(long)]
+    pub relative_band: Option<Decimal>,
+    /// Where drifted services go (default: `policy.rebalance_to`).
+    #[arg(long, value_enum)]
+    pub to: Option<To>,
+    /// Legs smaller than this many USDC are dropped (default: `policy.min_trade_usdc`).
+    #[arg(long)]
+    pub min_trade_usdc: Option<Decimal>,
+    /// Plan even when every service is inside its band.
+    #[arg(long)]
+    pub force: bool,
+    /// Venue to read the portfolio from (default: the configured venue).
+    #[arg(long)]
+    pub venue: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--to`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum To {
+    /// All the way back to target.
+    Target,
+    /// Only to the edge of the band.
+    BandEdge,
+}
+
+/// Parses `name=value,name=value` into a map, naming the argument on error.
+fn parse_pairs(arg: &str, text: &str) -> anyhow::Result<BTreeMap<String, Decimal>> {
+    let mut out = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--{arg}: `{pair}` is not name=value"))?;
+        let value = Decimal::from_str(value.trim())
+            .with_context(|| format!("--{arg}: `{}` is not a decimal number", value.trim()))?;
+        if out.insert(name.trim().to_owned(), value).is_some() {
+            bail!("--{arg}: `{}` given twice", name.trim());
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `--balances`.
+///
+/// # Errors
+/// A message naming the argument and the bad entry.
+pub fn parse_balances(text: &str) -> anyhow::Result<PortfolioSnapshot> {
+    let mut balances = ServiceMap::<Decimal>::default();
+    for (name, value) in parse_pairs("balances", text)? {
+        let service = Service::from_str(&name).map_err(|e| anyhow::anyhow!("--balances: {e}"))?;
+        balances[service] = value;
+    }
+    PortfolioSnapshot::new(balances, None).map_err(|e| anyhow::anyhow!("--balances: {e}"))
+}
+
+/// Plans for `snapshot` with the configured policy, overridden by the arguments.
+///
+/// # Errors
+/// A message naming the argument at fault.
+pub fn plan_for(
+    args: &Args,
+    snapshot: &PortfolioSnapshot,
+    configured_targets: &TargetAllocation,
+    configured: &PolicyConfig,
+) -> anyhow::Result<RebalancePlan> {
+    let targets = match &args.targets {
+        Some(text) => TargetAllocation::from_named(&parse_pairs("targets", text)?)
+            .map_err(|e| anyhow::anyhow!("--targets: {e}"))?,
+        None => configured_targets.clone(),
+    };
+    let band = args.band.unwrap_or(configured.bands.absolute);
+    if band <= Decimal::ZERO || band >= Decimal::ONE {
+        bail!("--band: {band} must be in (0, 1)");
+    }
+    let relative_band = args.relative_band.or(configured.bands.relative);
+    if let Some(relative) = relative_band
+        && relative <= Decimal::ZERO
+    {
+        bail!("--relative-band: {relative} must be positive");
+    }
+    let min_trade_usdc = args.min_trade_usdc.unwrap_or(configured.min_trade_usdc);
+    if min_trade_usdc < Decimal::ZERO {
+        bail!("--min-trade-usdc: {min_trade_usdc} must not be negative");
+    }
+    let params = PlanParams {
+        bands: DriftBands {
+            absolute: band,
+            relative: relative_band,
+        },
+        rebalance_to: match args.to {
+            Some(To::Target) => RebalanceTo::Target,
+            Some(To::BandEdge) => RebalanceTo::BandEdge,
+            None => configured.rebalance_to,
+        },
+        min_trade_usdc,
+        force: args.force,
+    };
+    Ok(plan_rebalance(snapshot, &targets, &params))
+}
+
+/// Prints a plan as a table or JSON.
+///
+/// # Errors
+/// If JSON encoding fails.
+pub fn print(plan: &RebalancePlan, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(plan).context("encoding the plan")?
+        );
+    } else {
+        print_plan(plan);
+    }
+    Ok(())
+}
+
+/// The article's hot-streak example: an agent designed for 20% casino that drifted to 70%.
+///
+/// # Errors
+/// Never in practice; the example balances are valid.
+pub fn hot_streak_example() -> anyhow::Result<PortfolioSnapshot> {
+    parse_balances("casino=700,trading=120,wallet=60,domains=60,escrow=40,reserve=20")
+}
+
+fn pct(weight: Decimal) -> String {
+    format!("{:.1}%", weight * Decimal::ONE_HUNDRED)
+}
+
+/// Prints the drift table and the legs.
+pub fn print_plan(plan: &RebalancePlan) {
+    println!("portfolio {}", format_usdc(plan.total_usdc));
+    println!(
+        "{:<8} {:>8} {:>8} {:>8} {:>6}",
+        "service", "weight", "target", "drift", "band"
+    );
+    for service in Service::ALL {
+        let report = &plan.report;
+        let breach = if report.drift[service].abs() > report.bands[service] {
+            "  outside band"
+        } else {
+            ""
+        };
+        println!(
+            "{:<8} {:>8} {:>8} {:>8} {:>6}{breach}",
+            service.name(),
+            pct(report.weights[service]),
+            pct(report.targets[service]),
+            pct(report.drift[service]),
+            pct(report.bands[service]),
+        );
+    }
+    if plan.is_empty() {
+        println!("\nno rebalance needed");
+        return;
+    }
+    println!(
+        "\nplan ({} legs, {} moved; decreases first, the reserve is the hub):",
+        plan.legs.len(),
+        format_usdc(plan.moved_usdc())
+    );
+    for (index, leg) in plan.legs.iter().enumerate() {
+        println!(
+            "  {}. {:<8} {:<8} {:>12}",
+            index + 1,
+            leg.direction.name(),
+            leg.service.name(),
+            format_usdc(leg.amount_usdc)
+        );
+    }
+}
