@@ -18,5 +18,6 @@ pub mod planner;
 pub mod portfolio;
 pub mod secret;
 pub mod service;
+pub mod sim;
 pub mod targets;
 pub mod venue;
