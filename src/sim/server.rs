@@ -18,7 +18,7 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{
     Router,
     body::Bytes,
-    extract::{MatchedPath, Path, Query, Request, State, rejection::QueryRejection},
+    extract::{MatchedPath, OriginalUri, Path, Query, Request, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{Next, from_fn_with_state},
     response::{IntoResponse, Response},
@@ -129,7 +129,7 @@ async fn auth_layer(State(shared): State<Arc<Shared>>, request: Request, next: N
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         if !presented.is_some_and(|token| key.matches(token)) {
-            tracing::debug!(path = %request.uri().path(), "sim refused a request without a valid bearer token");
+            tracing::debug!(uri = %request.uri(), "sim refused a request without a valid bearer token");
             let mut response = error(
                 401,
                 "unauthorized",
@@ -145,11 +145,13 @@ async fn auth_layer(State(shared): State<Arc<Shared>>, request: Request, next: N
 }
 
 async fn faults_layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    if request
-        .uri()
-        .path()
-        .starts_with(&format!("{API_BASE}/sim/"))
-    {
+    // Inside the nested router the URI has lost its `/api/v1` prefix; the matched path
+    // keeps the full template.
+    let simulator_only = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|path| path.as_str().starts_with(&format!("{API_BASE}/sim/")));
+    if simulator_only {
         return next.run(request).await;
     }
     if shared.roll(Fault::Latency) {
@@ -189,11 +191,11 @@ async fn not_found(
     )
 }
 
-async fn method_not_allowed(method: Method, request: Request) -> Response {
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Response {
     error(
         405,
         "method_not_allowed",
-        format!("{method} is not allowed on {}", request.uri().path()),
+        format!("{method} is not allowed on {}", uri.path()),
     )
 }
 
