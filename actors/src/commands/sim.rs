@@ -1,92 +1,250 @@
-//! `ballast sim`: the simulated venue on its own, for rehearsals and external tests.
+//! `ballast sim`: serves the simulated Purple Flea venue until Ctrl-C.
 //!
-//! The first line on stdout is the bound address (port 0 picks a free one), so scripts can
-//! start it and read where it listens. It serves until Ctrl-C.
+//! The first line on stdout is the bound address (`listening on
+//! http://127.0.0.1:PORT/api/v1 agent=agent-1`, or a JSON object with `--json`), so a test
+//! or a script that starts `ballast sim --listen 127.0.0.1:0` reads the port from it. After
+//! that, in text mode, one line per applied transfer, large casino win and drawdown; on
+//! Ctrl-C (or SIGTERM) the venue stops gracefully and prints what it saw.
 //!
 //! # Invariants
-//! - Listens only where `--listen` says (127.0.0.1 by default).
-//! - When `PURPLE_FLEA_API_KEY` is set, every request must carry it as a bearer token; the
-//!   key itself is never printed.
+//! - The API key comes only from `PURPLE_FLEA_API_KEY` and is never printed.
+//! - Bad arguments fail before anything is bound, naming the argument.
+//! - With `--json`, stdout is JSON lines: the `listening` object first, the final stats
+//!   last, nothing in between.
 
-use std::net::SocketAddr;
+use std::{io::Write, net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
 use ballast::{
+    money::format_usdc,
     secret::ApiKey,
-    sim::{DEFAULT_AGENT_ID, DEFAULT_SEED, DEFAULT_SPEED, FaultConfig, SimConfig},
+    sim::{self, FaultConfig, Scenario, SimConfig, SimHandle},
+    venue::protocol::{EventFrame, EventKind},
 };
+use rust_decimal::Decimal;
+use tokio::sync::broadcast::error::RecvError;
 
-/// `ballast sim` arguments.
-#[derive(Debug, clap::Args)]
+/// Arguments of `ballast sim`.
+#[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on; port 0 picks a free port (the first line of output names it).
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
-    /// The agent the venue serves.
-    #[arg(long, default_value = DEFAULT_AGENT_ID)]
+    /// The one agent the venue serves.
+    #[arg(long, default_value = sim::DEFAULT_AGENT_ID)]
     pub agent_id: String,
-    /// Seed of the simulated market.
-    #[arg(long, default_value_t = DEFAULT_SEED)]
+    /// Seed of the simulated market: the same seed replays the same casino, income and prices.
+    #[arg(long, default_value_t = sim::DEFAULT_SEED)]
     pub seed: u64,
-    /// Simulated seconds per real second.
-    #[arg(long, default_value_t = DEFAULT_SPEED)]
+    /// Simulated seconds per real second (21600 = 6 simulated hours a second).
+    #[arg(long, default_value_t = sim::DEFAULT_SPEED)]
     pub speed: f64,
-    /// Faults to inject, e.g. `latency=50ms,http5xx=0.05` (off by default).
+    /// Faults to inject, e.g. `latency=50ms,jitter=20ms,http5xx=0.05,http429=0.02,lost_ack=0.01`
+    /// (keys: latency, jitter, http5xx, http429, drop_ws, silent_ws, duplicate, reorder,
+    /// malformed, lost_ack; all off by default).
     #[arg(long)]
-    pub faults: Option<String>,
-    /// Serve requests only; no background casino play, income or market moves.
+    pub faults: Option<FaultConfig>,
+    /// A TOML scenario of injections at simulated times (see docs/venue-protocol.md).
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// No background activity: only requests, `/sim/inject` and the scenario move money.
     #[arg(long)]
     pub no_autoplay: bool,
 }
 
-/// Serves the simulated venue until Ctrl-C.
+/// A casino win at least this share of the total is printed in text mode.
+const NOTABLE_WIN_SHARE: Decimal = Decimal::from_parts(5, 0, 0, false, 2);
+
+/// Runs the simulated venue until Ctrl-C or SIGTERM.
 ///
 /// # Errors
-/// When an argument is invalid (naming it) or the address cannot be bound.
+/// Invalid arguments (named), a listen address that cannot be bound, an unreadable
+/// scenario, or stdout closing.
 pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
-    let faults = match &args.faults {
-        Some(text) => text
-            .parse::<FaultConfig>()
-            .map_err(|e| anyhow::anyhow!("--faults: {e}"))?,
-        None => FaultConfig::default(),
-    };
-    let config = SimConfig {
+    let cfg = SimConfig {
         agent_id: args.agent_id.clone(),
         seed: args.seed,
         speed: args.speed,
         api_key: ApiKey::from_env(),
         autoplay: !args.no_autoplay,
-        faults,
+        faults: args.faults.unwrap_or_default(),
         ..SimConfig::default()
     };
-    config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    cfg.validate().context("ballast sim")?;
+    let scenario = args
+        .scenario
+        .as_deref()
+        .map(Scenario::load)
+        .transpose()
+        .context("--scenario")?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("--listen: cannot bind {}", args.listen))?;
-    let auth = config.api_key.is_some();
-    let sim = ballast::sim::start(config, listener).await?;
+    let auth = cfg.api_key.is_some();
+    let venue = sim::start(cfg, listener)
+        .await
+        .context("starting the simulated venue")?;
+
+    let mut out = std::io::stdout().lock();
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"listening": sim.base_url(), "agent_id": args.agent_id, "auth": auth})
-        );
+        let line = serde_json::json!({
+            "event": "listening",
+            "base_url": venue.base_url(),
+            "addr": venue.addr().to_string(),
+            "agent_id": venue.agent_id(),
+            "seed": args.seed,
+            "speed": args.speed,
+            "auth": auth,
+            "faults": args.faults.unwrap_or_default().to_string(),
+        });
+        writeln!(out, "{line}")?;
     } else {
-        println!(
-            "listening on {} agent={} seed={} speed={}{}",
-            sim.base_url(),
-            args.agent_id,
+        writeln!(
+            out,
+            "listening on {} agent={}",
+            venue.base_url(),
+            venue.agent_id()
+        )?;
+        let faults = args.faults.unwrap_or_default();
+        writeln!(
+            out,
+            "seed={} speed={}x auth={} faults={} (Ctrl-C stops)",
             args.seed,
             args.speed,
-            if auth { " (bearer auth on)" } else { "" }
-        );
+            if auth { "bearer" } else { "off" },
+            if faults.is_active() {
+                faults.to_string()
+            } else {
+                "none".to_owned()
+            },
+        )?;
     }
-    tokio::signal::ctrl_c().await?;
-    let stats = sim.stats();
-    sim.shutdown().await;
+    out.flush()?;
+    drop(out);
+
+    let scenario_task = scenario.map(|scenario| {
+        let venue = venue.clone();
+        tokio::spawn(async move {
+            if let Err(error) = scenario.run(&venue).await {
+                tracing::error!(%error, "scenario stopped");
+                eprintln!("error: {error}");
+            }
+        })
+    });
+    let printer = (!json).then(|| tokio::spawn(print_notable(venue.clone())));
+
+    wait_for_stop().await?;
+
+    if let Some(task) = scenario_task {
+        task.abort();
+    }
+    if let Some(task) = printer {
+        task.abort();
+    }
+    let stats = venue.stats();
+    venue.shutdown().await;
+    let mut out = std::io::stdout().lock();
     if json {
-        println!("{}", serde_json::json!({"stats": stats}));
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&stats).context("encoding the stats")?
+        )?;
     } else {
-        eprintln!("simulated venue stopped");
+        let sim_time = stats
+            .sim_time
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "stopped at {sim_time}: {} events, {} transfers, {} idempotent replays, {} rejected, accounting identity {}",
+            stats.last_seq,
+            stats.applied_transfers,
+            stats.idempotent_replays,
+            stats.rejected_requests,
+            if stats.accounting.ok {
+                "ok"
+            } else {
+                "VIOLATED"
+            },
+        )?;
     }
+    out.flush()?;
     Ok(())
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix.
+async fn wait_for_stop() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("installing the SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(())
+}
+
+/// Prints one line per transfer, notable win and drawdown, for people rehearsing.
+async fn print_notable(venue: SimHandle) {
+    let mut events = venue.subscribe_events();
+    loop {
+        match events.recv().await {
+            Ok(frame) => {
+                if let Some(line) = describe(&frame) {
+                    println!("{line}");
+                }
+            }
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+fn describe(frame: &EventFrame) -> Option<String> {
+    let total_usdc = frame
+        .portfolio
+        .as_ref()
+        .map(|p| p.balances().values().copied().sum::<Decimal>())
+        .unwrap_or_default();
+    let ts = frame
+        .ts
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    match &frame.kind {
+        EventKind::Transfer {
+            transfer_id,
+            service,
+            direction,
+            amount_usdc,
+        } => Some(format!(
+            "{ts} seq={} transfer {transfer_id}: {service} {} {}",
+            frame.seq,
+            direction.name(),
+            format_usdc(*amount_usdc)
+        )),
+        EventKind::CasinoWin {
+            amount_usdc,
+            multiplier,
+            ..
+        } if *amount_usdc >= total_usdc * NOTABLE_WIN_SHARE => Some(format!(
+            "{ts} seq={} casino win {} at {multiplier}x (total {})",
+            frame.seq,
+            format_usdc(*amount_usdc),
+            format_usdc(total_usdc)
+        )),
+        EventKind::Drawdown { service, drawdown } => Some(format!(
+            "{ts} seq={} drawdown {service} {:.1}% from its peak",
+            frame.seq,
+            drawdown * Decimal::ONE_HUNDRED
+        )),
+        _ => None,
+    }
 }

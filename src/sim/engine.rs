@@ -1,0 +1,966 @@
+//! The simulated venue's core: the ledger, the event log, idempotency, return history and
+//! counters, behind one lock and without I/O.
+//!
+//! The HTTP layer ([`super::server`]) parses requests, takes the lock, calls one method here
+//! and broadcasts the frames it returns while still holding the lock, so frames reach
+//! subscribers in `seq` order. The activity task calls [`Engine::run_hour`] the same way.
+//!
+//! # Invariants
+//! - `seq` increases by one per announced event; heartbeats are not events and never take
+//!   a `seq`. Every frame carries the portfolio right after its event, with that `seq`.
+//! - Frame timestamps never go backwards in `seq` order.
+//! - A repeated `Idempotency-Key` with the same request returns the first reply and changes
+//!   nothing; with a different request it is refused (422) and changes nothing.
+//! - The event buffer, the idempotency map and the return history are bounded.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{
+    inject::Injection,
+    model::{ActivityModel, CasinoParams},
+    state::{AccountingCheck, Ledger, Op, StateError},
+};
+use crate::{
+    money::decimal_from_f64,
+    service::{Service, ServiceMap},
+    venue::protocol::{
+        Direction, ErrorBody, EventFrame, EventKind, PortfolioResponse, RebalanceBody,
+        RebalanceResponse, ReturnsResponse, WireDecimal,
+    },
+};
+
+/// Frames kept for replay to clients that resume with `since`.
+pub const EVENT_BUFFER_CAPACITY: usize = 10_000;
+/// Idempotency keys remembered; the oldest is forgotten first.
+pub const IDEMPOTENCY_CAPACITY: usize = 100_000;
+/// Days of daily returns kept.
+pub const MAX_RETURN_DAYS: usize = 3_650;
+/// Days of synthetic history generated at startup, so `/returns?days=365` (and longer
+/// lookbacks) work before the simulation has lived that long.
+pub const SYNTHETIC_HISTORY_DAYS: usize = 730;
+/// Separates the synthetic history's random stream from the live market's.
+const HISTORY_SEED_SALT: u64 = 0x4157_0000_0000_0001;
+/// A service this far below its local peak is announced as a drawdown.
+const DRAWDOWN_ALERT: f64 = 0.2;
+
+/// The bounded buffer of announced frames, and the `seq` counter.
+#[derive(Debug, Clone)]
+pub struct EventLog {
+    frames: VecDeque<EventFrame>,
+    capacity: usize,
+    last_seq: u64,
+    last_ts: Option<OffsetDateTime>,
+}
+
+impl EventLog {
+    /// An empty log keeping at most `capacity` frames (at least one).
+    pub fn new(capacity: usize) -> Self {
+        EventLog {
+            frames: VecDeque::new(),
+            capacity: capacity.max(1),
+            last_seq: 0,
+            last_ts: None,
+        }
+    }
+
+    /// The `seq` of the last announced event (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Announces an event: gives it the next `seq` and the portfolio after it.
+    pub fn push(
+        &mut self,
+        ts: OffsetDateTime,
+        kind: EventKind,
+        balances_usdc: &ServiceMap<Decimal>,
+    ) -> EventFrame {
+        self.last_seq += 1;
+        let ts = self.last_ts.map_or(ts, |last| ts.max(last));
+        self.last_ts = Some(ts);
+        let frame = EventFrame {
+            seq: self.last_seq,
+            ts,
+            kind,
+            portfolio: Some(PortfolioResponse::from_balances(
+                balances_usdc,
+                Some(self.last_seq),
+            )),
+        };
+        if self.frames.len() == self.capacity {
+            self.frames.pop_front();
+        }
+        self.frames.push_back(frame.clone());
+        frame
+    }
+
+    /// Buffered frames with `seq > since`, oldest first. When `since` is older than the
+    /// buffer, this starts at the oldest frame kept: the client sees the gap in `seq` and
+    /// must refetch the portfolio.
+    pub fn since(&self, since: u64) -> Vec<EventFrame> {
+        let start = self.frames.partition_point(|f| f.seq <= since);
+        self.frames.range(start..).cloned().collect()
+    }
+}
+
+/// A reply remembered under an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReply {
+    /// Method, path and canonical body of the first request.
+    pub fingerprint: String,
+    /// HTTP status of the first reply.
+    pub status: u16,
+    /// JSON body of the first reply.
+    pub body: String,
+}
+
+/// What an idempotency lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The key is new.
+    Miss,
+    /// The same request was seen: replay this.
+    Replay(StoredReply),
+    /// The key was used for a different request.
+    Conflict,
+}
+
+/// Idempotency keys and their first replies, bounded (oldest forgotten first).
+#[derive(Debug, Clone)]
+pub struct IdempotencyStore {
+    replies: HashMap<String, StoredReply>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl IdempotencyStore {
+    /// A store remembering at most `capacity` keys (at least one).
+    pub fn new(capacity: usize) -> Self {
+        IdempotencyStore {
+            replies: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Looks a key up against the request's fingerprint.
+    pub fn lookup(&self, key: &str, fingerprint: &str) -> Lookup {
+        match self.replies.get(key) {
+            None => Lookup::Miss,
+            Some(stored) if stored.fingerprint == fingerprint => Lookup::Replay(stored.clone()),
+            Some(_) => Lookup::Conflict,
+        }
+    }
+
+    /// Remembers the first reply for a key.
+    pub fn insert(&mut self, key: String, reply: StoredReply) {
+        if self.replies.contains_key(&key) {
+            return;
+        }
+        if self.order.len() == self.capacity
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.replies.remove(&oldest);
+        }
+        self.order.push_back(key.clone());
+        self.replies.insert(key, reply);
+    }
+
+    /// Keys remembered.
+    pub fn len(&self) -> usize {
+        self.replies.len()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.replies.is_empty()
+    }
+}
+
+/// A rebalance transfer the venue applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedTransfer {
+    /// `seq` of the `transfer` event that announced it.
+    pub seq: u64,
+    /// Venue transfer id.
+    pub transfer_id: String,
+    /// The service.
+    pub service: Service,
+    /// Increase or decrease.
+    pub direction: Direction,
+    /// Amount moved.
+    pub amount_usdc: Decimal,
+    /// The request's `Idempotency-Key`, if it had one.
+    pub idempotency_key: Option<String>,
+    /// When the request reached the venue (before any injected latency or processing).
+    pub received_at: tokio::time::Instant,
+    /// Simulated time it was applied.
+    pub sim_time: OffsetDateTime,
+}
+
+/// What the venue saw: `GET /api/v1/sim/stats` (simulator only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimStats {
+    /// The simulated agent.
+    pub agent_id: String,
+    /// Simulated time now.
+    #[serde(with = "time::serde::rfc3339")]
+    pub sim_time: OffsetDateTime,
+    /// `seq` of the last announced event.
+    pub last_seq: u64,
+    /// Requests by `METHOD /path/template` (unmatched paths under `unmatched`).
+    pub requests_by_endpoint: BTreeMap<String, u64>,
+    /// Rebalance transfers applied.
+    pub applied_transfers: u64,
+    /// Replies served again for a repeated `Idempotency-Key`.
+    pub idempotent_replays: u64,
+    /// Requests answered with a 4xx by the venue itself (faults not included).
+    pub rejected_requests: u64,
+    /// Faults injected, by kind.
+    pub faults_injected: BTreeMap<String, u64>,
+    /// Websocket connections accepted.
+    pub websocket_connections: u64,
+    /// Balances now.
+    pub portfolio: PortfolioResponse,
+    /// The accounting identity, checked now.
+    pub accounting: AccountingCheck,
+}
+
+/// A reply for the HTTP layer to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body.
+    pub body: String,
+}
+
+impl Reply {
+    /// An error reply with an [`ErrorBody`].
+    pub fn error(status: u16, code: &str, message: impl Into<String>) -> Self {
+        let body = ErrorBody {
+            code: code.to_owned(),
+            message: message.into(),
+        };
+        Reply {
+            status,
+            body: serde_json::to_string(&body).unwrap_or_default(),
+        }
+    }
+
+    fn from_state_error(error: &StateError) -> Self {
+        Reply::error(error.http_status(), error.code(), error.to_string())
+    }
+}
+
+/// The outcome of a mutating request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// What to answer.
+    pub reply: Reply,
+    /// Frames to broadcast.
+    pub frames: Vec<EventFrame>,
+    /// The transfer applied, for a rebalance that applied one.
+    pub transfer: Option<AppliedTransfer>,
+    /// Whether the books changed (a lost ack only makes sense then).
+    pub applied: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Counters {
+    requests_by_endpoint: BTreeMap<String, u64>,
+    idempotent_replays: u64,
+    rejected_requests: u64,
+    faults_injected: BTreeMap<String, u64>,
+    websocket_connections: u64,
+}
+
+/// Tracks each service's performance index against its local peak.
+#[derive(Debug, Clone)]
+struct DrawdownWatch {
+    index: ServiceMap<f64>,
+    peak: ServiceMap<f64>,
+}
+
+impl DrawdownWatch {
+    fn new() -> Self {
+        DrawdownWatch {
+            index: ServiceMap([1.0; 6]),
+            peak: ServiceMap([1.0; 6]),
+        }
+    }
+
+    /// Records a performance change; returns the drawdown when it crosses the alert level
+    /// (and then measures the next one from here, so one fall is announced once).
+    fn observe(
+        &mut self,
+        service: Service,
+        before_usdc: Decimal,
+        after_usdc: Decimal,
+    ) -> Option<f64> {
+        let before = crate::money::decimal_to_f64(before_usdc);
+        if before <= 0.0 {
+            return None;
+        }
+        let growth = crate::money::decimal_to_f64(after_usdc) / before;
+        self.index[service] = (self.index[service] * growth).max(0.0);
+        self.peak[service] = self.peak[service].max(self.index[service]);
+        let drawdown = 1.0 - self.index[service] / self.peak[service];
+        if drawdown.is_finite() && drawdown >= DRAWDOWN_ALERT {
+            self.peak[service] = self.index[service];
+            Some(drawdown)
+        } else {
+            None
+        }
+    }
+
+    fn reset(&mut self, service: Service) {
+        self.peak[service] = self.index[service];
+    }
+}
+
+/// The whole simulated venue for one agent.
+#[derive(Debug)]
+pub struct Engine {
+    agent_id: String,
+    ledger: Ledger,
+    log: EventLog,
+    idempotency: IdempotencyStore,
+    returns: VecDeque<ServiceMap<f64>>,
+    model: ActivityModel,
+    transfers: Vec<AppliedTransfer>,
+    counters: Counters,
+    drawdowns: DrawdownWatch,
+}
+
+impl Engine {
+    /// Opens the venue with these balances, a seeded market and a synthetic return history.
+    ///
+    /// # Errors
+    /// Invalid initial balances.
+    pub fn new(
+        agent_id: &str,
+        initial_balances_usdc: ServiceMap<Decimal>,
+        casino: &CasinoParams,
+        seed: u64,
+        start: OffsetDateTime,
+    ) -> Result<Self, StateError> {
+        let ledger = Ledger::new(initial_balances_usdc)?;
+        let returns = synthetic_history(initial_balances_usdc, casino, seed, start)?;
+        Ok(Engine {
+            agent_id: agent_id.to_owned(),
+            ledger,
+            log: EventLog::new(EVENT_BUFFER_CAPACITY),
+            idempotency: IdempotencyStore::new(IDEMPOTENCY_CAPACITY),
+            returns,
+            model: ActivityModel::new(casino.clone(), seed),
+            transfers: Vec::new(),
+            counters: Counters::default(),
+            drawdowns: DrawdownWatch::new(),
+        })
+    }
+
+    /// The simulated agent's id.
+    pub fn agent_id(&self) -> &str {
+        &self.agent_id
+    }
+
+    /// Balances now.
+    pub fn balances(&self) -> ServiceMap<Decimal> {
+        self.ledger.balances()
+    }
+
+    /// `seq` of the last announced event.
+    pub fn last_seq(&self) -> u64 {
+        self.log.last_seq()
+    }
+
+    /// The portfolio body, with the last `seq`.
+    pub fn portfolio(&self) -> PortfolioResponse {
+        PortfolioResponse::from_balances(&self.ledger.balances(), Some(self.log.last_seq()))
+    }
+
+    /// Current prices.
+    pub fn prices(&self) -> BTreeMap<String, WireDecimal> {
+        self.model.prices()
+    }
+
+    /// Buffered frames after `since`.
+    pub fn frames_since(&self, since: u64) -> Vec<EventFrame> {
+        self.log.since(since)
+    }
+
+    /// Every applied transfer, in order.
+    pub fn transfers(&self) -> &[AppliedTransfer] {
+        &self.transfers
+    }
+
+    /// Applies one operation and announces it (and any drawdown it causes).
+    ///
+    /// # Errors
+    /// The ledger's refusal; nothing changes then.
+    pub fn apply(&mut self, ts: OffsetDateTime, op: &Op) -> Result<Vec<EventFrame>, StateError> {
+        let before = self.ledger.balances();
+        let kind = self.ledger.apply(op)?;
+        let after = self.ledger.balances();
+        let mut frames = vec![self.log.push(ts, kind, &after)];
+        let performance_of = match op {
+            Op::CasinoWin { .. } | Op::CasinoLoss { .. } => Some(Service::Casino),
+            Op::DomainsIncome { .. } => Some(Service::Domains),
+            Op::MarkToMarket { service, .. } | Op::Drawdown { service, .. } => Some(*service),
+            _ => None,
+        };
+        if let Some(service) = performance_of {
+            let alert = self
+                .drawdowns
+                .observe(service, before[service], after[service]);
+            if matches!(op, Op::Drawdown { .. }) {
+                // The injected drawdown was announced as such already.
+                self.drawdowns.reset(service);
+            } else if let Some(drawdown) = alert {
+                let drawdown = decimal_from_f64(drawdown, "drawdown")
+                    .map(|d| d.round_dp(4))
+                    .unwrap_or(Decimal::ONE);
+                frames.push(
+                    self.log
+                        .push(ts, EventKind::Drawdown { service, drawdown }, &after),
+                );
+            }
+        }
+        Ok(frames)
+    }
+
+    /// Runs the simulated hour that ends at `hour_end`; at midnight also closes the day's
+    /// returns.
+    pub fn run_hour(&mut self, hour_end: OffsetDateTime) -> Vec<EventFrame> {
+        let mut frames = Vec::new();
+        for op in self.model.hour(&self.ledger.balances(), hour_end) {
+            match self.apply(hour_end, &op) {
+                Ok(mut emitted) => frames.append(&mut emitted),
+                // The model only produces operations the ledger accepts; if one is refused
+                // anyway the market simply skips it.
+                Err(error) => tracing::warn!(%error, ?op, "simulated activity refused"),
+            }
+        }
+        if hour_end.hour() == 0 && hour_end.minute() == 0 {
+            let day = self.ledger.close_day();
+            self.push_returns(day);
+        }
+        frames
+    }
+
+    /// Applies an injection now.
+    ///
+    /// # Errors
+    /// The ledger's refusal.
+    pub fn inject(
+        &mut self,
+        ts: OffsetDateTime,
+        injection: &Injection,
+    ) -> Result<Vec<EventFrame>, StateError> {
+        let op = injection.to_op(&self.ledger.balances())?;
+        self.apply(ts, &op)
+    }
+
+    /// Handles `POST /agents/{id}/rebalance` (already parsed).
+    pub fn rebalance(
+        &mut self,
+        body: &RebalanceBody,
+        idempotency_key: Option<&str>,
+        fingerprint: &str,
+        received_at: tokio::time::Instant,
+        ts: OffsetDateTime,
+    ) -> Processed {
+        self.idempotent(idempotency_key, fingerprint, |engine| {
+            if body.reason.trim().is_empty() {
+                return refused(&StateError::Invalid {
+                    field: "reason",
+                    reason: "must not be empty".into(),
+                });
+            }
+            let op = Op::Transfer {
+                service: body.service,
+                direction: body.direction,
+                amount_usdc: body.amount_usdc,
+            };
+            let frames = match engine.apply(ts, &op) {
+                Ok(frames) => frames,
+                Err(error) => return refused(&error),
+            };
+            let Some(frame) = frames.first() else {
+                return refused(&StateError::Invalid {
+                    field: "amount_usdc",
+                    reason: "was not applied".into(),
+                });
+            };
+            let transfer_id = match &frame.kind {
+                EventKind::Transfer { transfer_id, .. } => transfer_id.clone(),
+                _ => String::new(),
+            };
+            let transfer = AppliedTransfer {
+                seq: frame.seq,
+                transfer_id: transfer_id.clone(),
+                service: body.service,
+                direction: body.direction,
+                amount_usdc: body.amount_usdc,
+                idempotency_key: idempotency_key.map(str::to_owned),
+                received_at,
+                sim_time: frame.ts,
+            };
+            engine.transfers.push(transfer.clone());
+            tracing::info!(
+                transfer_id,
+                service = %body.service,
+                direction = body.direction.name(),
+                amount_usdc = %body.amount_usdc,
+                reason = body.reason,
+                seq = frame.seq,
+                "sim applied transfer"
+            );
+            let response = RebalanceResponse {
+                transfer_id,
+                service: body.service,
+                direction: body.direction,
+                amount_usdc: body.amount_usdc,
+                status: "applied".to_owned(),
+                portfolio: frame.portfolio.clone(),
+            };
+            Processed {
+                reply: Reply {
+                    status: 200,
+                    body: serde_json::to_string(&response).unwrap_or_default(),
+                },
+                frames,
+                transfer: Some(transfer),
+                applied: true,
+            }
+        })
+    }
+
+    /// Handles `POST /sim/inject` (already parsed).
+    pub fn inject_request(
+        &mut self,
+        injection: &Injection,
+        idempotency_key: Option<&str>,
+        fingerprint: &str,
+        ts: OffsetDateTime,
+    ) -> Processed {
+        self.idempotent(idempotency_key, fingerprint, |engine| {
+            match engine.inject(ts, injection) {
+                Ok(frames) => Processed {
+                    reply: Reply {
+                        status: 200,
+                        body: frames.first().map(EventFrame::encode).unwrap_or_default(),
+                    },
+                    frames,
+                    transfer: None,
+                    applied: true,
+                },
+                Err(error) => refused(&error),
+            }
+        })
+    }
+
+    /// Runs `process` unless the key was seen: then replays the first reply (same request)
+    /// or refuses with 422 (different request), changing nothing.
+    fn idempotent(
+        &mut self,
+        key: Option<&str>,
+        fingerprint: &str,
+        process: impl FnOnce(&mut Engine) -> Processed,
+    ) -> Processed {
+        let Some(key) = key else {
+            return process(self);
+        };
+        match self.idempotency.lookup(key, fingerprint) {
+            Lookup::Replay(stored) => {
+                self.counters.idempotent_replays += 1;
+                tracing::debug!(idempotency_key = key, "sim replayed an idempotent reply");
+                Processed {
+                    reply: Reply {
+                        status: stored.status,
+                        body: stored.body,
+                    },
+                    frames: Vec::new(),
+                    transfer: None,
+                    applied: false,
+                }
+            }
+            Lookup::Conflict => refused_with(Reply::error(
+                422,
+                "idempotency_key_reused",
+                format!("Idempotency-Key `{key}` was already used for a different request"),
+            )),
+            Lookup::Miss => {
+                let processed = process(self);
+                self.idempotency.insert(
+                    key.to_owned(),
+                    StoredReply {
+                        fingerprint: fingerprint.to_owned(),
+                        status: processed.reply.status,
+                        body: processed.reply.body.clone(),
+                    },
+                );
+                processed
+            }
+        }
+    }
+
+    /// The last `days` daily returns per service, oldest first (all there are, when fewer).
+    pub fn returns(&self, days: usize) -> ReturnsResponse {
+        let skip = self.returns.len().saturating_sub(days);
+        let returns_by_service = Service::ALL
+            .iter()
+            .map(|service| {
+                let series = self
+                    .returns
+                    .iter()
+                    .skip(skip)
+                    .map(|day| day[*service])
+                    .collect();
+                (service.name().to_owned(), series)
+            })
+            .collect();
+        ReturnsResponse { returns_by_service }
+    }
+
+    fn push_returns(&mut self, day: ServiceMap<f64>) {
+        if self.returns.len() == MAX_RETURN_DAYS {
+            self.returns.pop_front();
+        }
+        self.returns.push_back(day);
+    }
+
+    /// Counts a request to an endpoint.
+    pub fn count_request(&mut self, endpoint: &str) {
+        *self
+            .counters
+            .requests_by_endpoint
+            .entry(endpoint.to_owned())
+            .or_default() += 1;
+    }
+
+    /// Counts a request the venue itself refused.
+    pub fn count_rejected(&mut self) {
+        self.counters.rejected_requests += 1;
+    }
+
+    /// Counts an injected fault.
+    pub fn count_fault(&mut self, name: &str) {
+        *self
+            .counters
+            .faults_injected
+            .entry(name.to_owned())
+            .or_default() += 1;
+    }
+
+    /// Counts an accepted websocket.
+    pub fn count_websocket(&mut self) {
+        self.counters.websocket_connections += 1;
+    }
+
+    /// What the venue saw.
+    pub fn stats(&self, sim_time: OffsetDateTime) -> SimStats {
+        SimStats {
+            agent_id: self.agent_id.clone(),
+            sim_time,
+            last_seq: self.log.last_seq(),
+            requests_by_endpoint: self.counters.requests_by_endpoint.clone(),
+            applied_transfers: self.transfers.len() as u64,
+            idempotent_replays: self.counters.idempotent_replays,
+            rejected_requests: self.counters.rejected_requests,
+            faults_injected: self.counters.faults_injected.clone(),
+            websocket_connections: self.counters.websocket_connections,
+            portfolio: self.portfolio(),
+            accounting: self.ledger.accounting(),
+        }
+    }
+}
+
+fn refused(error: &StateError) -> Processed {
+    refused_with(Reply::from_state_error(error))
+}
+
+fn refused_with(reply: Reply) -> Processed {
+    Processed {
+        reply,
+        frames: Vec::new(),
+        transfer: None,
+        applied: false,
+    }
+}
+
+/// Daily returns for the `SYNTHETIC_HISTORY_DAYS` before `start`, from the same model with
+/// its own seed. Each day starts again from the initial balances, as if the agent had
+/// rebalanced to them every midnight, so the history is stationary.
+fn synthetic_history(
+    initial_balances_usdc: ServiceMap<Decimal>,
+    casino: &CasinoParams,
+    seed: u64,
+    start: OffsetDateTime,
+) -> Result<VecDeque<ServiceMap<f64>>, StateError> {
+    let mut model = ActivityModel::new(casino.clone(), seed ^ HISTORY_SEED_SALT);
+    let midnight = start.replace_time(time::Time::MIDNIGHT);
+    let days = i64::try_from(SYNTHETIC_HISTORY_DAYS).unwrap_or(i64::MAX);
+    let first_day = midnight - time::Duration::days(days);
+    let mut history = VecDeque::with_capacity(SYNTHETIC_HISTORY_DAYS);
+    for day in 0..days {
+        let mut ledger = Ledger::new(initial_balances_usdc)?;
+        let day_start = first_day + time::Duration::days(day);
+        for hour in 1..=24 {
+            let hour_end = day_start + time::Duration::hours(hour);
+            for op in model.hour(&ledger.balances(), hour_end) {
+                // Refusals cannot happen for model output; skipping keeps history going.
+                let _ = ledger.apply(&op);
+            }
+        }
+        history.push_back(ledger.close_day());
+    }
+    Ok(history)
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+    use time::macros::datetime;
+
+    use super::*;
+
+    const START: OffsetDateTime = datetime!(2025-12-31 12:00 UTC);
+
+    fn engine() -> Engine {
+        Engine::new(
+            "agent-1",
+            ServiceMap([
+                dec!(200),
+                dec!(300),
+                dec!(150),
+                dec!(150),
+                dec!(100),
+                dec!(100),
+            ]),
+            &CasinoParams::default(),
+            7,
+            START,
+        )
+        .expect("valid")
+    }
+
+    fn body(direction: Direction, amount_usdc: Decimal) -> RebalanceBody {
+        RebalanceBody {
+            service: Service::Casino,
+            direction,
+            amount_usdc,
+            reason: "test".into(),
+        }
+    }
+
+    #[test]
+    fn event_log_is_bounded_and_resumes_after_since() {
+        let mut log = EventLog::new(3);
+        for _ in 0..5 {
+            log.push(START, EventKind::Balance, &ServiceMap::default());
+        }
+        let seqs = |frames: Vec<EventFrame>| frames.iter().map(|f| f.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(log.since(0)), [3, 4, 5]);
+        assert_eq!(seqs(log.since(4)), [5]);
+        assert!(log.since(5).is_empty());
+        assert!(log.since(99).is_empty());
+        // Timestamps never go backwards.
+        let frame = log.push(
+            START - time::Duration::HOUR,
+            EventKind::Balance,
+            &ServiceMap::default(),
+        );
+        assert_eq!(frame.ts, START);
+        assert_eq!(frame.portfolio.and_then(|p| p.seq), Some(6));
+    }
+
+    #[test]
+    fn idempotency_store_replays_conflicts_and_forgets_oldest() {
+        let reply = |fingerprint: &str| StoredReply {
+            fingerprint: fingerprint.into(),
+            status: 200,
+            body: "{}".into(),
+        };
+        let mut store = IdempotencyStore::new(2);
+        store.insert("a".into(), reply("A"));
+        store.insert("b".into(), reply("B"));
+        assert_eq!(store.lookup("a", "A"), Lookup::Replay(reply("A")));
+        assert_eq!(store.lookup("a", "B"), Lookup::Conflict);
+        store.insert("c".into(), reply("C"));
+        assert_eq!(store.lookup("a", "A"), Lookup::Miss);
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn rebalance_replies_and_idempotent_replays() {
+        struct TestCase {
+            body: RebalanceBody,
+            key: Option<&'static str>,
+            fingerprint: &'static str,
+            expected_status: u16,
+            expected_applied: bool,
+        }
+        let cases = [
+            // TC0: a decrease applies.
+            TestCase {
+                body: body(Direction::Decrease, dec!(20)),
+                key: Some("k1"),
+                fingerprint: "f1",
+                expected_status: 200,
+                expected_applied: true,
+            },
+            // TC1: the same key and request replays without applying.
+            TestCase {
+                body: body(Direction::Decrease, dec!(20)),
+                key: Some("k1"),
+                fingerprint: "f1",
+                expected_status: 200,
+                expected_applied: false,
+            },
+            // TC2: the same key with another request is refused.
+            TestCase {
+                body: body(Direction::Decrease, dec!(21)),
+                key: Some("k1"),
+                fingerprint: "f2",
+                expected_status: 422,
+                expected_applied: false,
+            },
+            // TC3: more than the casino holds.
+            TestCase {
+                body: body(Direction::Decrease, dec!(1000)),
+                key: Some("k2"),
+                fingerprint: "f3",
+                expected_status: 409,
+                expected_applied: false,
+            },
+            // TC4: a refusal is remembered too: the retry gets the same 409.
+            TestCase {
+                body: body(Direction::Decrease, dec!(1000)),
+                key: Some("k2"),
+                fingerprint: "f3",
+                expected_status: 409,
+                expected_applied: false,
+            },
+            // TC5: an empty reason.
+            TestCase {
+                body: RebalanceBody {
+                    reason: " ".into(),
+                    ..body(Direction::Increase, dec!(1))
+                },
+                key: None,
+                fingerprint: "f4",
+                expected_status: 400,
+                expected_applied: false,
+            },
+        ];
+        let mut engine = engine();
+        let now = tokio::time::Instant::now();
+        for (index, case) in cases.iter().enumerate() {
+            let processed = engine.rebalance(&case.body, case.key, case.fingerprint, now, START);
+            assert_eq!(
+                processed.reply.status, case.expected_status,
+                "TC{index}: {processed:?}"
+            );
+            assert_eq!(processed.applied, case.expected_applied, "TC{index}");
+        }
+        assert_eq!(engine.transfers().len(), 1);
+        assert_eq!(engine.balances()[Service::Casino], dec!(180));
+        let stats = engine.stats(START);
+        assert_eq!(stats.idempotent_replays, 2);
+        assert!(stats.accounting.ok);
+    }
+
+    #[test]
+    fn history_is_seeded_and_long_enough() {
+        let engine = engine();
+        let returns = engine.returns(365);
+        for service in Service::ALL {
+            let series = &returns.returns_by_service[service.name()];
+            assert_eq!(series.len(), 365, "{service}");
+            assert!(series.iter().all(|r| r.is_finite()));
+        }
+        assert!(
+            returns.returns_by_service["reserve"]
+                .iter()
+                .all(|r| *r == 0.0)
+        );
+        assert!(
+            returns.returns_by_service["casino"]
+                .iter()
+                .any(|r| *r != 0.0)
+        );
+        assert_eq!(
+            engine.returns(10_000).returns_by_service["casino"].len(),
+            SYNTHETIC_HISTORY_DAYS
+        );
+        assert_eq!(self::engine().returns(30), returns_tail(&returns, 30));
+    }
+
+    fn returns_tail(returns: &ReturnsResponse, days: usize) -> ReturnsResponse {
+        ReturnsResponse {
+            returns_by_service: returns
+                .returns_by_service
+                .iter()
+                .map(|(k, v)| (k.clone(), v[v.len() - days..].to_vec()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn hours_emit_events_in_seq_order_and_midnight_adds_a_day() {
+        let mut engine = engine();
+        let days_before = engine.returns(usize::MAX).returns_by_service["casino"].len();
+        let mut hour_end = START + time::Duration::HOUR;
+        let mut last = 0;
+        for _ in 0..48 {
+            for frame in engine.run_hour(hour_end) {
+                assert_eq!(frame.seq, last + 1);
+                last = frame.seq;
+            }
+            hour_end += time::Duration::HOUR;
+        }
+        assert!(last > 48);
+        let days_after = engine.returns(usize::MAX).returns_by_service["casino"].len();
+        assert_eq!(days_after, (days_before + 2).min(MAX_RETURN_DAYS));
+        assert!(engine.stats(hour_end).accounting.ok);
+    }
+
+    #[test]
+    fn drawdowns_are_announced_once_per_fall() {
+        let mut engine = engine();
+        let frames = engine
+            .inject(
+                START,
+                &Injection::MarkToMarket {
+                    service: Service::Trading,
+                    change_usdc: dec!(-75),
+                },
+            )
+            .expect("applies");
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        assert_eq!(
+            frames[1].kind,
+            EventKind::Drawdown {
+                service: Service::Trading,
+                drawdown: dec!(0.25)
+            }
+        );
+        // A further small fall is not a new 20% drawdown from the reset peak.
+        let frames = engine
+            .inject(
+                START,
+                &Injection::MarkToMarket {
+                    service: Service::Trading,
+                    change_usdc: dec!(-10),
+                },
+            )
+            .expect("applies");
+        assert_eq!(frames.len(), 1);
+    }
+}

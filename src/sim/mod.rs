@@ -1,0 +1,496 @@
+//! The simulated venue: the Purple Flea protocol over real HTTP and websocket on loopback.
+//!
+//! It is the venue `ballast run` talks to by default, the `ballast sim` command, and the
+//! peer of every end-to-end test and benchmark, so it must be faithful enough to rehearse
+//! on. [`start`] serves it on a listener the caller bound (tests bind `127.0.0.1:0`) and
+//! spawns the background activity (casino play, income, markets) on the current tokio
+//! runtime; the returned [`SimHandle`] reads the clock, the balances and the transfers,
+//! injects events and shuts everything down.
+//!
+//! How the parts fit:
+//! - [`state`]: the pure ledger, one [`state::Op`] at a time, with the accounting identity.
+//! - [`model`]: the seeded world (casino, income, prices, marks), one simulated hour at a
+//!   time.
+//! - [`engine`]: ledger + event log + idempotency + return history + counters, no I/O.
+//! - [`faults`]: the fault spec and its seeded dice.
+//! - `server` and `ws`: the thin axum layer (routes, auth, faults, the event stream).
+//! - [`scenario`]: TOML scripts of injections at simulated times.
+//!
+//! The clock: simulated time is `start + real elapsed × speed`, measured with
+//! `tokio::time::Instant`, so under `tokio::time::pause()` it follows virtual time and a
+//! test can fast-forward days of activity.
+//!
+//! # Invariants
+//! - Every `/api/v1` route requires `Authorization: Bearer KEY` when a key is configured;
+//!   the key is never logged or printed.
+//! - Every error response is an [`ErrorBody`](crate::venue::protocol::ErrorBody) JSON.
+//! - No balance ever goes negative and the accounting identity holds exactly (see
+//!   [`state`]).
+//! - Faults are off unless configured, and drawn from their own seeded stream.
+
+pub mod engine;
+pub mod faults;
+pub mod inject;
+pub mod model;
+pub mod scenario;
+mod server;
+pub mod state;
+mod ws;
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, broadcast, watch},
+    task::JoinHandle,
+    time::Instant,
+};
+
+use self::{
+    engine::Engine,
+    faults::{Fault, FaultDice},
+};
+pub use self::{
+    engine::{AppliedTransfer, SimStats},
+    faults::{FaultConfig, FaultSpecError},
+    inject::{InjectRequest, Injection},
+    model::CasinoParams,
+    scenario::Scenario,
+    state::StateError,
+};
+use crate::{
+    secret::ApiKey,
+    service::{Service, ServiceMap},
+    venue::protocol::{API_BASE, EventFrame},
+};
+
+/// Default simulated seconds per real second: 6 simulated hours a second, so a 30-second
+/// demo lives through a week of casino play, income and markets.
+pub const DEFAULT_SPEED: f64 = 21_600.0;
+/// Fastest clock accepted: about 2,800 simulated hours per real second, still well within
+/// what one core announces.
+pub const MAX_SPEED: f64 = 10_000_000.0;
+/// Default seed.
+pub const DEFAULT_SEED: u64 = 42;
+/// Default agent id.
+pub const DEFAULT_AGENT_ID: &str = "agent-1";
+/// Capacity of the live frame channel; a websocket that falls this far behind is closed
+/// and must resume with `since`.
+const FRAME_CHANNEL_CAPACITY: usize = 16_384;
+/// Capacity of the applied-transfer channel behind [`SimHandle::subscribe_transfers`].
+const TRANSFER_CHANNEL_CAPACITY: usize = 4_096;
+/// How long [`SimHandle::shutdown`] waits for websocket sessions to close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Everything the simulated venue needs to start.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The one agent the venue serves; other ids get 404.
+    pub agent_id: String,
+    /// Seed of the market (casino, income, prices); faults use a derived stream.
+    pub seed: u64,
+    /// Simulated seconds per real second; positive and finite, at most [`MAX_SPEED`].
+    pub speed: f64,
+    /// Simulated time at start.
+    pub start: OffsetDateTime,
+    /// Balances at start, whole cents.
+    pub initial_balances_usdc: ServiceMap<Decimal>,
+    /// When set, every `/api/v1` request must carry `Authorization: Bearer KEY`.
+    pub api_key: Option<ApiKey>,
+    /// How the agent plays the casino.
+    pub casino: CasinoParams,
+    /// Whether background activity runs; off, only requests and injections move money.
+    pub autoplay: bool,
+    /// Faults to inject (all off by default).
+    pub faults: FaultConfig,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            agent_id: DEFAULT_AGENT_ID.to_owned(),
+            seed: DEFAULT_SEED,
+            speed: DEFAULT_SPEED,
+            start: time::macros::datetime!(2025-12-31 12:00 UTC),
+            // The article's $1,000 agent on its conservative target (20/30/15/15/10/10).
+            initial_balances_usdc: ServiceMap([
+                Decimal::from(200),
+                Decimal::from(300),
+                Decimal::from(150),
+                Decimal::from(150),
+                Decimal::from(100),
+                Decimal::from(100),
+            ]),
+            api_key: None,
+            casino: CasinoParams::default(),
+            autoplay: true,
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+impl SimConfig {
+    /// Checks every field, listing every problem at once.
+    ///
+    /// # Errors
+    /// [`SimError::Config`] with one line per bad field, each naming it.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let mut problems = Vec::new();
+        if self.agent_id.is_empty()
+            || !self
+                .agent_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            problems.push(format!(
+                "agent_id: `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`",
+                self.agent_id
+            ));
+        }
+        if !(self.speed.is_finite() && self.speed > 0.0 && self.speed <= MAX_SPEED) {
+            problems.push(format!(
+                "speed: {} must be a finite number in (0, {MAX_SPEED}]",
+                self.speed
+            ));
+        }
+        if let Err(error) = state::Ledger::new(self.initial_balances_usdc) {
+            problems.push(format!("initial_balances_usdc: {error}"));
+        }
+        if let Err(mut casino) = self.casino.validate() {
+            problems.append(&mut casino);
+        }
+        if let Err(mut faults) = self.faults.validate() {
+            problems.append(&mut faults);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SimError::Config(problems))
+        }
+    }
+}
+
+/// What can go wrong starting or driving the simulated venue.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The config is invalid; one entry per problem, each naming its field.
+    #[error("invalid simulated venue config: {}", .0.join("; "))]
+    Config(Vec<String>),
+    /// The listener has no local address.
+    #[error("cannot read the listener's address: {0}")]
+    Listener(#[source] std::io::Error),
+    /// The ledger refused an injection.
+    #[error("injection refused: {0}")]
+    Rejected(#[from] StateError),
+    /// A fault spec did not parse.
+    #[error(transparent)]
+    FaultSpec(#[from] FaultSpecError),
+    /// A scenario file could not be read or is invalid.
+    #[error("scenario {path}: {reason}")]
+    Scenario {
+        /// The file.
+        path: String,
+        /// What is wrong, naming the step and field.
+        reason: String,
+    },
+}
+
+/// The simulated clock: `start + real elapsed × speed`, on tokio's (possibly virtual)
+/// clock.
+#[derive(Debug, Clone, Copy)]
+struct SimClock {
+    start: OffsetDateTime,
+    started_at: Instant,
+    speed: f64,
+}
+
+impl SimClock {
+    fn now(&self) -> OffsetDateTime {
+        let sim_nanos = self.started_at.elapsed().as_secs_f64() * self.speed * 1e9;
+        // Clamped so that a clock run for centuries saturates instead of panicking.
+        let sim_nanos = sim_nanos.clamp(0.0, i64::MAX as f64) as i64;
+        self.start
+            .checked_add(time::Duration::nanoseconds(sim_nanos))
+            .unwrap_or(self.start)
+    }
+
+    /// The real instant at which the simulated clock reads `at`.
+    fn instant_for(&self, at: OffsetDateTime) -> Instant {
+        let real_secs = (at - self.start).as_seconds_f64() / self.speed;
+        let real = Duration::try_from_secs_f64(real_secs.max(0.0)).unwrap_or(Duration::MAX);
+        self.started_at
+            .checked_add(real)
+            .unwrap_or_else(|| self.started_at + Duration::from_secs(86_400 * 365 * 100))
+    }
+}
+
+/// State shared by the server, the activity task and the handle.
+#[derive(Debug)]
+struct Shared {
+    engine: Mutex<Engine>,
+    frames_tx: broadcast::Sender<EventFrame>,
+    transfers_tx: broadcast::Sender<AppliedTransfer>,
+    clock: SimClock,
+    agent_id: String,
+    api_key: Option<ApiKey>,
+    dice: Mutex<FaultDice>,
+    shutdown_tx: watch::Sender<bool>,
+    active_websockets: AtomicUsize,
+    websocket_closed: Notify,
+}
+
+impl Shared {
+    /// The engine; a panic elsewhere while holding the lock leaves consistent state (every
+    /// mutation is applied whole), so a poisoned lock is recovered, not propagated.
+    fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Broadcasts frames and a transfer. Called with the engine lock held, so subscribers
+    /// see frames in `seq` order.
+    fn publish(&self, frames: &[EventFrame], transfer: Option<&AppliedTransfer>) {
+        for frame in frames {
+            // No subscriber is fine: the frame is in the replay buffer.
+            let _ = self.frames_tx.send(frame.clone());
+        }
+        if let Some(transfer) = transfer {
+            let _ = self.transfers_tx.send(transfer.clone());
+        }
+    }
+
+    /// Rolls the dice for a fault, counting it when it happens.
+    fn roll(&self, fault: Fault) -> bool {
+        let happens = self
+            .dice
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .roll(fault);
+        if happens {
+            self.engine().count_fault(fault.name());
+            tracing::debug!(fault = fault.name(), "sim injected fault");
+        }
+        happens
+    }
+
+    fn dice(&self) -> MutexGuard<'_, FaultDice> {
+        self.dice
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn shutting_down(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+}
+
+/// Resolves once shutdown has been requested (at once if it already was).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; drop it here, before any other await.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// A running simulated venue. Cheap to clone; every clone drives the same venue.
+#[derive(Debug, Clone)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// Starts the simulated venue on `listener`: spawns the HTTP/websocket server and (with
+/// `autoplay`) the activity task on the current tokio runtime.
+///
+/// # Errors
+/// An invalid config ([`SimError::Config`]) or a listener without an address.
+pub async fn start(cfg: SimConfig, listener: TcpListener) -> Result<SimHandle, SimError> {
+    cfg.validate()?;
+    let addr = listener.local_addr().map_err(SimError::Listener)?;
+    let engine = Engine::new(
+        &cfg.agent_id,
+        cfg.initial_balances_usdc,
+        &cfg.casino,
+        cfg.seed,
+        cfg.start,
+    )?;
+    let (shutdown_tx, _) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        engine: Mutex::new(engine),
+        frames_tx: broadcast::channel(FRAME_CHANNEL_CAPACITY).0,
+        transfers_tx: broadcast::channel(TRANSFER_CHANNEL_CAPACITY).0,
+        clock: SimClock {
+            start: cfg.start,
+            started_at: Instant::now(),
+            speed: cfg.speed,
+        },
+        agent_id: cfg.agent_id.clone(),
+        api_key: cfg.api_key.clone(),
+        dice: Mutex::new(FaultDice::new(cfg.faults, cfg.seed)),
+        shutdown_tx,
+        active_websockets: AtomicUsize::new(0),
+        websocket_closed: Notify::new(),
+    });
+    let router = server::router(Arc::clone(&shared));
+    let mut shutdown = shared.shutting_down();
+    let mut tasks = vec![tokio::spawn(async move {
+        let serve = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stopped(&mut shutdown).await });
+        if let Err(error) = serve.await {
+            tracing::error!(%error, "sim server stopped with an error");
+        }
+    })];
+    if cfg.autoplay {
+        tasks.push(tokio::spawn(run_activity(Arc::clone(&shared))));
+    }
+    tracing::info!(
+        %addr,
+        agent_id = cfg.agent_id,
+        seed = cfg.seed,
+        speed = cfg.speed,
+        autoplay = cfg.autoplay,
+        auth = cfg.api_key.is_some(),
+        faults = %cfg.faults,
+        "sim started"
+    );
+    Ok(SimHandle {
+        shared,
+        addr,
+        tasks: Arc::new(Mutex::new(tasks)),
+    })
+}
+
+/// Runs the simulated hours as the clock reaches their ends, until shutdown.
+async fn run_activity(shared: Arc<Shared>) {
+    let clock = shared.clock;
+    let mut shutdown = shared.shutting_down();
+    // The first hour boundary after the start; activity of a partial hour is skipped.
+    let start = clock.start;
+    let mut hour_end = start
+        .replace_time(time::Time::from_hms(start.hour(), 0, 0).unwrap_or(time::Time::MIDNIGHT))
+        + time::Duration::HOUR;
+    loop {
+        tokio::select! {
+            biased;
+            () = stopped(&mut shutdown) => break,
+            () = tokio::time::sleep_until(clock.instant_for(hour_end)) => {}
+        }
+        {
+            let mut engine = shared.engine();
+            let frames = engine.run_hour(hour_end);
+            shared.publish(&frames, None);
+        }
+        hour_end += time::Duration::HOUR;
+        // When the clock is far ahead (a very fast speed, or a stalled process), hours run
+        // back to back; yielding keeps requests and websockets served between them.
+        tokio::task::yield_now().await;
+    }
+}
+
+impl SimHandle {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API base URL, e.g. `http://127.0.0.1:8787/api/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{API_BASE}", self.addr)
+    }
+
+    /// The simulated agent's id.
+    pub fn agent_id(&self) -> &str {
+        &self.shared.agent_id
+    }
+
+    /// Simulated time now.
+    pub fn now(&self) -> OffsetDateTime {
+        self.shared.clock.now()
+    }
+
+    /// Applies an event now and announces it; returns the announced frame (with the
+    /// portfolio after it).
+    ///
+    /// # Errors
+    /// [`SimError::Rejected`] when the ledger refuses it (e.g. a loss above the casino
+    /// balance); nothing changes then.
+    pub async fn inject(&self, kind: Injection) -> Result<EventFrame, SimError> {
+        let now = self.now();
+        let mut engine = self.shared.engine();
+        let frames = engine.inject(now, &kind)?;
+        self.shared.publish(&frames, None);
+        frames
+            .into_iter()
+            .next()
+            .ok_or(SimError::Rejected(StateError::Invalid {
+                field: "type",
+                reason: "announced nothing".into(),
+            }))
+    }
+
+    /// Balances now.
+    pub fn balances(&self) -> ServiceMap<Decimal> {
+        self.shared.engine().balances()
+    }
+
+    /// One balance now.
+    pub fn balance(&self, service: Service) -> Decimal {
+        self.balances()[service]
+    }
+
+    /// Every applied rebalance transfer, in order.
+    pub fn transfers(&self) -> Vec<AppliedTransfer> {
+        self.shared.engine().transfers().to_vec()
+    }
+
+    /// A receiver notified as each rebalance transfer is applied.
+    pub fn subscribe_transfers(&self) -> broadcast::Receiver<AppliedTransfer> {
+        self.shared.transfers_tx.subscribe()
+    }
+
+    /// A receiver of every announced event frame from now on (no heartbeats, no faults).
+    pub fn subscribe_events(&self) -> broadcast::Receiver<EventFrame> {
+        self.shared.frames_tx.subscribe()
+    }
+
+    /// What the venue saw; the same as `GET /api/v1/sim/stats`.
+    pub fn stats(&self) -> SimStats {
+        let now = self.now();
+        self.shared.engine().stats(now)
+    }
+
+    /// Stops gracefully: closes websockets, stops the activity, and waits for in-flight
+    /// requests (those held by a lost-ack fault are released with 503).
+    pub async fn shutdown(self) {
+        self.shared.shutdown_tx.send_replace(true);
+        let tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for task in tasks {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "sim task ended abnormally");
+            }
+        }
+        let closed = async {
+            while self.shared.active_websockets.load(Ordering::Acquire) > 0 {
+                self.shared.websocket_closed.notified().await;
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_GRACE, closed).await.is_err() {
+            tracing::warn!("sim websockets still open after the shutdown grace period");
+        }
+        tracing::info!(addr = %self.addr, "sim stopped");
+    }
+}

@@ -1,0 +1,561 @@
+//! The simulated agent's world: casino play, income and markets, one simulated hour at a
+//! time.
+//!
+//! [`ActivityModel::hour`] looks at the balances and returns the [`Op`]s that happened in
+//! the hour that just ended; the caller applies them to the ledger and announces them. It
+//! draws every random number from one seeded ChaCha stream, so a seed fixes the whole
+//! market: the same seed and the same balances give the same operations.
+//!
+//! What happens, and how often (simulated time):
+//! - **Casino**, every hour: `bets_per_hour` even-money bets of `stake_fraction` of the
+//!   bankroll, won with the streak regime's probability (cold, normal or hot, switching at
+//!   random, so wins and losses come in streaks), aggregated into one `casino_win` or
+//!   `casino_loss`; plus `jackpot_bets_per_hour` long-shot bets at 10–100× with a house edge,
+//!   each reported as its own `casino_win` when it hits. A 50× or 100× jackpot on a 1% stake
+//!   is a win of 10–20% of a $1,000 bankroll with a 20% casino: the events a post-win
+//!   rebalance exists for. The casino stops betting when a stake would round to zero cents.
+//! - **Referral income**, a few times a day at random, small, to the reserve.
+//! - **Prices** of BTC, ETH, SOL and XMR follow correlated geometric random walks, stepped
+//!   hourly and announced every [`MARK_EVERY_HOURS`]; at the same cadence the wallet (an
+//!   equal-weight basket of those assets) and trading (a random walk with a small drift,
+//!   less trading fees every 8 h) are marked to market.
+//! - **Domains** earn rental income and move in value once a day; **escrow** earns a small,
+//!   steady yield once a day.
+//!
+//! # Invariants
+//! - No operation produced takes a balance below zero when applied in order to the balances
+//!   given: losses are bounded by what was staked, marks by the service's balance.
+//! - Every amount is whole cents; zero-amount operations are never produced.
+//! - No I/O and no clock: time comes in as an argument.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Binomial, Distribution, Poisson, StandardNormal};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::state::{Op, round_multiplier};
+use crate::{
+    money::{decimal_from_f64, round_cents},
+    service::{Service, ServiceMap},
+    venue::protocol::WireDecimal,
+};
+
+/// Hours between price announcements and wallet/trading marks.
+pub const MARK_EVERY_HOURS: u8 = 4;
+/// Hours between trading-fee charges (perp funding cadence).
+const TRADING_FEE_EVERY_HOURS: u8 = 8;
+/// Trading fees charged per fee period, as a fraction of the trading balance.
+const TRADING_FEE_RATE: f64 = 0.0001;
+/// Daily drift and volatility of the trading balance.
+const TRADING_DAILY_DRIFT: f64 = 0.0008;
+const TRADING_DAILY_VOL: f64 = 0.02;
+/// Domains: daily rental yield (before noise) and daily value volatility.
+const DOMAINS_DAILY_YIELD: f64 = 0.002;
+const DOMAINS_DAILY_VOL: f64 = 0.008;
+/// Escrow: daily yield and its small noise.
+const ESCROW_DAILY_YIELD: f64 = 0.0003;
+const ESCROW_DAILY_VOL: f64 = 0.0001;
+/// Referral payouts per simulated day, and their range in cents.
+const REFERRALS_PER_DAY: f64 = 3.0;
+const REFERRAL_CENTS: std::ops::RangeInclusive<i64> = 50..=500;
+/// Weight of the common crypto factor in each asset's hourly move.
+const CRYPTO_FACTOR_LOADING: f64 = 0.7;
+/// The assets with prices: symbol, starting price in USDC, daily volatility.
+const ASSETS: [(&str, f64, f64); 4] = [
+    ("BTC", 95_000.0, 0.025),
+    ("ETH", 3_400.0, 0.035),
+    ("SOL", 180.0, 0.045),
+    ("XMR", 160.0, 0.035),
+];
+
+/// How the simulated agent plays the casino.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CasinoParams {
+    /// Probability of winning an even-money bet in the normal regime (below 0.5: the
+    /// house edge).
+    pub win_probability: f64,
+    /// Even-money bets per simulated hour.
+    pub bets_per_hour: u32,
+    /// Stake of each bet as a fraction of the casino balance at the start of the hour.
+    pub stake_fraction: f64,
+    /// How far a hot (cold) streak raises (lowers) the win probability.
+    pub streak_shift: f64,
+    /// Probability per hour that the streak regime is redrawn.
+    pub streak_switch_probability: f64,
+    /// Long-shot bets per simulated hour, each at one of `jackpot_multipliers`.
+    pub jackpot_bets_per_hour: u32,
+    /// Payout multiples of the long-shot bets, drawn uniformly.
+    pub jackpot_multipliers: Vec<u32>,
+    /// House edge of a long shot: it pays `m×` with probability `(1 − edge) / m`.
+    pub jackpot_house_edge: f64,
+}
+
+impl Default for CasinoParams {
+    fn default() -> Self {
+        CasinoParams {
+            win_probability: 0.49,
+            bets_per_hour: 4,
+            stake_fraction: 0.01,
+            streak_shift: 0.04,
+            streak_switch_probability: 0.05,
+            jackpot_bets_per_hour: 1,
+            jackpot_multipliers: vec![10, 25, 60, 120],
+            jackpot_house_edge: 0.03,
+        }
+    }
+}
+
+impl CasinoParams {
+    /// Checks every parameter, listing every problem.
+    ///
+    /// # Errors
+    /// One line per bad field, naming it.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        let mut probability = |name: &str, p: f64| {
+            if !(0.0..=1.0).contains(&p) {
+                problems.push(format!("casino.{name}: {p} is not in [0, 1]"));
+            }
+        };
+        probability("win_probability", self.win_probability);
+        probability("streak_switch_probability", self.streak_switch_probability);
+        probability("jackpot_house_edge", self.jackpot_house_edge);
+        probability("streak_shift", self.streak_shift);
+        let (cold, hot) = (
+            self.win_probability - self.streak_shift,
+            self.win_probability + self.streak_shift,
+        );
+        if self.streak_shift.is_finite() && (cold < 0.0 || hot > 1.0) {
+            problems.push(format!(
+                "casino.streak_shift: {} takes the win probability outside [0, 1]",
+                self.streak_shift
+            ));
+        }
+        let bets = f64::from(self.bets_per_hour) + f64::from(self.jackpot_bets_per_hour);
+        if !(self.stake_fraction > 0.0 && self.stake_fraction * bets <= 1.0) {
+            problems.push(format!(
+                "casino.stake_fraction: {} must be positive and at most 1 / (bets_per_hour + jackpot_bets_per_hour) so an hour's stakes fit in the bankroll",
+                self.stake_fraction
+            ));
+        }
+        if self.jackpot_bets_per_hour > 0 && self.jackpot_multipliers.is_empty() {
+            problems.push("casino.jackpot_multipliers: empty while jackpot bets are on".into());
+        }
+        if let Some(m) = self.jackpot_multipliers.iter().find(|m| **m < 2) {
+            problems.push(format!(
+                "casino.jackpot_multipliers: {m} must be at least 2"
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// The casino's current streak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Streak {
+    Cold,
+    Normal,
+    Hot,
+}
+
+/// The seeded world model.
+#[derive(Debug, Clone)]
+pub struct ActivityModel {
+    casino: CasinoParams,
+    rng: ChaCha8Rng,
+    streak: Streak,
+    /// Current price per asset, in `ASSETS` order.
+    prices: [f64; 4],
+    /// Prices at the last wallet mark, to compute the basket's return since.
+    marked_prices: [f64; 4],
+}
+
+impl ActivityModel {
+    /// A model whose whole future is fixed by `seed`.
+    pub fn new(casino: CasinoParams, seed: u64) -> Self {
+        let prices = ASSETS.map(|(_, price, _)| price);
+        ActivityModel {
+            casino,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            streak: Streak::Normal,
+            prices,
+            marked_prices: prices,
+        }
+    }
+
+    /// The asset symbols the venue quotes.
+    pub fn assets() -> impl Iterator<Item = &'static str> {
+        ASSETS.iter().map(|(symbol, _, _)| *symbol)
+    }
+
+    /// Current prices, in USDC per unit, to the cent.
+    pub fn prices(&self) -> BTreeMap<String, WireDecimal> {
+        ASSETS
+            .iter()
+            .zip(self.prices)
+            .map(|((symbol, _, _), price)| ((*symbol).to_owned(), WireDecimal(price_usdc(price))))
+            .collect()
+    }
+
+    /// The operations of the hour that ends at `hour_end`, given the balances at its start.
+    pub fn hour(
+        &mut self,
+        balances_usdc: &ServiceMap<Decimal>,
+        hour_end: OffsetDateTime,
+    ) -> Vec<Op> {
+        let mut ops = Vec::new();
+        self.casino_hour(balances_usdc[Service::Casino], &mut ops);
+        self.referrals(&mut ops);
+        self.step_prices();
+        let hour = hour_end.hour();
+        if hour.is_multiple_of(MARK_EVERY_HOURS) {
+            ops.push(Op::Price {
+                prices: self.prices(),
+            });
+            self.mark_wallet(balances_usdc[Service::Wallet], &mut ops);
+            let fee_due = hour.is_multiple_of(TRADING_FEE_EVERY_HOURS);
+            self.mark_trading(balances_usdc[Service::Trading], fee_due, &mut ops);
+        }
+        if hour == 0 {
+            self.daily(balances_usdc, &mut ops);
+        }
+        ops
+    }
+
+    fn casino_hour(&mut self, casino_usdc: Decimal, ops: &mut Vec<Op>) {
+        if self.rng.random_bool(self.casino.streak_switch_probability) {
+            self.streak = match self.rng.random_range(0..3) {
+                0 => Streak::Cold,
+                1 => Streak::Normal,
+                _ => Streak::Hot,
+            };
+        }
+        let stake_usdc =
+            round_cents(casino_usdc * usdc(self.casino.stake_fraction).unwrap_or_default());
+        if stake_usdc < Decimal::new(1, 2) {
+            // Broke (or nearly): the agent stops playing rather than go negative.
+            return;
+        }
+        let win_probability = match self.streak {
+            Streak::Cold => self.casino.win_probability - self.casino.streak_shift,
+            Streak::Normal => self.casino.win_probability,
+            Streak::Hot => self.casino.win_probability + self.casino.streak_shift,
+        }
+        .clamp(0.0, 1.0);
+        let bets = u64::from(self.casino.bets_per_hour);
+        let wins = Binomial::new(bets, win_probability)
+            .map(|d| d.sample(&mut self.rng))
+            .unwrap_or(0);
+        let mut staked_usdc = stake_usdc * Decimal::from(bets);
+        let payout_usdc = stake_usdc * Decimal::from(2 * wins);
+        let mut jackpots = Vec::new();
+        for _ in 0..self.casino.jackpot_bets_per_hour {
+            let Some(&multiplier) = self.casino.jackpot_multipliers.get(
+                self.rng
+                    .random_range(0..self.casino.jackpot_multipliers.len().max(1)),
+            ) else {
+                break;
+            };
+            let p =
+                ((1.0 - self.casino.jackpot_house_edge) / f64::from(multiplier)).clamp(0.0, 1.0);
+            if self.rng.random_bool(p) {
+                jackpots.push(multiplier);
+            } else {
+                staked_usdc += stake_usdc;
+            }
+        }
+        // Losses first: they are bounded by what was staked, so the bankroll covers them.
+        let net_usdc = payout_usdc - staked_usdc;
+        if net_usdc > Decimal::ZERO {
+            ops.push(Op::CasinoWin {
+                amount_usdc: net_usdc,
+                stake_usdc: staked_usdc,
+                multiplier: round_multiplier(payout_usdc / staked_usdc),
+            });
+        } else if net_usdc < Decimal::ZERO {
+            ops.push(Op::CasinoLoss {
+                amount_usdc: -net_usdc,
+            });
+        }
+        for multiplier in jackpots {
+            let multiplier = Decimal::from(multiplier);
+            ops.push(Op::CasinoWin {
+                amount_usdc: stake_usdc * (multiplier - Decimal::ONE),
+                stake_usdc,
+                multiplier,
+            });
+        }
+    }
+
+    fn referrals(&mut self, ops: &mut Vec<Op>) {
+        let count = Poisson::new(REFERRALS_PER_DAY / 24.0)
+            .map(|d| d.sample(&mut self.rng))
+            .unwrap_or(0.0);
+        // A Poisson draw is a whole number stored as f64; a handful at most per hour.
+        let count = count.clamp(0.0, 100.0) as u32;
+        for _ in 0..count {
+            let cents = self.rng.random_range(REFERRAL_CENTS);
+            let source_service =
+                [Service::Casino, Service::Trading, Service::Domains][self.rng.random_range(0..3)];
+            ops.push(Op::ReferralIncome {
+                amount_usdc: Decimal::new(cents, 2),
+                source_service,
+            });
+        }
+    }
+
+    fn step_prices(&mut self) {
+        let common: f64 = self.rng.sample(StandardNormal);
+        let idiosyncratic_weight = (1.0 - CRYPTO_FACTOR_LOADING * CRYPTO_FACTOR_LOADING).sqrt();
+        for (price, (_, _, daily_vol)) in self.prices.iter_mut().zip(ASSETS) {
+            let own: f64 = self.rng.sample(StandardNormal);
+            let z = CRYPTO_FACTOR_LOADING * common + idiosyncratic_weight * own;
+            let hourly_vol = daily_vol / 24_f64.sqrt();
+            // Geometric walk without drift: the −σ²/2 term keeps the expected price flat.
+            let step = (hourly_vol * z - hourly_vol * hourly_vol / 2.0).exp();
+            if step.is_finite() {
+                *price = (*price * step).max(0.01);
+            }
+        }
+    }
+
+    fn mark_wallet(&mut self, wallet_usdc: Decimal, ops: &mut Vec<Op>) {
+        // An equal-weight basket, rebalanced at every mark.
+        let basket_return = self
+            .prices
+            .iter()
+            .zip(self.marked_prices)
+            .map(|(now, then)| now / then - 1.0)
+            .sum::<f64>()
+            / self.prices.len() as f64;
+        self.marked_prices = self.prices;
+        push_mark(ops, Service::Wallet, wallet_usdc, basket_return, 0.0);
+    }
+
+    fn mark_trading(&mut self, trading_usdc: Decimal, fee_due: bool, ops: &mut Vec<Op>) {
+        let dt_days = f64::from(MARK_EVERY_HOURS) / 24.0;
+        let z: f64 = self.rng.sample(StandardNormal);
+        let r = TRADING_DAILY_DRIFT * dt_days + TRADING_DAILY_VOL * dt_days.sqrt() * z;
+        let fee_rate = if fee_due { TRADING_FEE_RATE } else { 0.0 };
+        push_mark(ops, Service::Trading, trading_usdc, r, fee_rate);
+    }
+
+    fn daily(&mut self, balances_usdc: &ServiceMap<Decimal>, ops: &mut Vec<Op>) {
+        let domains_usdc = balances_usdc[Service::Domains];
+        let rent_noise = self.rng.random_range(0.5..1.5);
+        let rent_usdc =
+            round_cents(domains_usdc * usdc(DOMAINS_DAILY_YIELD * rent_noise).unwrap_or_default());
+        if rent_usdc > Decimal::ZERO {
+            ops.push(Op::DomainsIncome {
+                amount_usdc: rent_usdc,
+            });
+        }
+        let z: f64 = self.rng.sample(StandardNormal);
+        push_mark(
+            ops,
+            Service::Domains,
+            domains_usdc + rent_usdc,
+            DOMAINS_DAILY_VOL * z,
+            0.0,
+        );
+        let z: f64 = self.rng.sample(StandardNormal);
+        push_mark(
+            ops,
+            Service::Escrow,
+            balances_usdc[Service::Escrow],
+            ESCROW_DAILY_YIELD + ESCROW_DAILY_VOL * z,
+            0.0,
+        );
+    }
+}
+
+/// Pushes a mark of `balance × r` less `balance × fee_rate`, whole cents, never more than
+/// the balance, skipping a mark that rounds to nothing.
+fn push_mark(ops: &mut Vec<Op>, service: Service, balance_usdc: Decimal, r: f64, fee_rate: f64) {
+    let pnl_usdc = round_cents(balance_usdc * usdc(r).unwrap_or_default()).max(-balance_usdc);
+    let fee_usdc = round_cents(balance_usdc * usdc(fee_rate).unwrap_or_default())
+        .min(balance_usdc + pnl_usdc)
+        .max(Decimal::ZERO);
+    if pnl_usdc.is_zero() && fee_usdc.is_zero() {
+        return;
+    }
+    ops.push(Op::MarkToMarket {
+        service,
+        pnl_usdc,
+        fee_usdc,
+    });
+}
+
+/// A model `f64` as a Decimal, or `None` when it is not finite.
+fn usdc(value: f64) -> Option<Decimal> {
+    decimal_from_f64(value, "model value").ok()
+}
+
+fn price_usdc(price: f64) -> Decimal {
+    usdc(price)
+        .map(|p| p.round_dp(2).max(Decimal::new(1, 2)))
+        .unwrap_or(Decimal::new(1, 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::sim::state::Ledger;
+
+    fn article_balances() -> ServiceMap<Decimal> {
+        ServiceMap([
+            dec!(200),
+            dec!(300),
+            dec!(150),
+            dec!(150),
+            dec!(100),
+            dec!(100),
+        ])
+    }
+
+    #[test]
+    fn casino_params_validation_names_fields() {
+        struct TestCase {
+            params: CasinoParams,
+            expected: Option<&'static str>,
+        }
+        let cases = [
+            // TC0: the defaults are valid.
+            TestCase {
+                params: CasinoParams::default(),
+                expected: None,
+            },
+            // TC1: a probability above 1.
+            TestCase {
+                params: CasinoParams {
+                    win_probability: 1.2,
+                    ..CasinoParams::default()
+                },
+                expected: Some("casino.win_probability"),
+            },
+            // TC2: stakes that cannot fit the bankroll.
+            TestCase {
+                params: CasinoParams {
+                    stake_fraction: 0.5,
+                    ..CasinoParams::default()
+                },
+                expected: Some("casino.stake_fraction"),
+            },
+            // TC3: NaN.
+            TestCase {
+                params: CasinoParams {
+                    stake_fraction: f64::NAN,
+                    ..CasinoParams::default()
+                },
+                expected: Some("casino.stake_fraction"),
+            },
+            // TC4: a 1× jackpot.
+            TestCase {
+                params: CasinoParams {
+                    jackpot_multipliers: vec![1],
+                    ..CasinoParams::default()
+                },
+                expected: Some("casino.jackpot_multipliers"),
+            },
+        ];
+        for (index, case) in cases.iter().enumerate() {
+            match (case.params.validate(), case.expected) {
+                (Ok(()), None) => {}
+                (Err(problems), Some(needle)) => assert!(
+                    problems.iter().any(|p| p.contains(needle)),
+                    "TC{index}: {problems:?} lacks {needle}"
+                ),
+                (actual, expected) => panic!("TC{index}: got {actual:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn same_seed_same_world_and_every_op_applies() {
+        let run = |seed: u64| {
+            let mut model = ActivityModel::new(CasinoParams::default(), seed);
+            let mut ledger = Ledger::new(article_balances()).expect("valid");
+            let mut hour_end = datetime!(2025-12-31 13:00 UTC);
+            let mut all = Vec::new();
+            for _ in 0..24 * 30 {
+                for op in model.hour(&ledger.balances(), hour_end) {
+                    ledger
+                        .apply(&op)
+                        .unwrap_or_else(|e| panic!("{op:?} refused: {e}"));
+                    all.push(op);
+                }
+                hour_end += time::Duration::HOUR;
+            }
+            assert!(ledger.accounting().ok);
+            (all, ledger.balances())
+        };
+        let (ops_a, balances_a) = run(42);
+        let (ops_b, balances_b) = run(42);
+        assert_eq!(ops_a, ops_b);
+        assert_eq!(balances_a, balances_b);
+        assert_ne!(run(43).0, ops_a);
+        // A month of play has every kind of activity.
+        let has = |f: fn(&Op) -> bool| ops_a.iter().any(f);
+        assert!(has(|op| matches!(op, Op::CasinoWin { .. })));
+        assert!(has(|op| matches!(op, Op::CasinoLoss { .. })));
+        assert!(has(|op| matches!(op, Op::ReferralIncome { .. })));
+        assert!(has(|op| matches!(op, Op::DomainsIncome { .. })));
+        assert!(has(|op| matches!(op, Op::Price { .. })));
+        assert!(has(|op| matches!(
+            op,
+            Op::MarkToMarket {
+                service: Service::Wallet,
+                ..
+            }
+        )));
+        assert!(has(
+            |op| matches!(op, Op::MarkToMarket { fee_usdc, .. } if !fee_usdc.is_zero())
+        ));
+    }
+
+    #[test]
+    fn large_wins_happen_within_a_few_simulated_days() {
+        // At the default speed (6 simulated hours per real second) 10 days is 40 s of real
+        // time; a win of at least 10% of the $1,000 bankroll must turn up well within that.
+        let mut model = ActivityModel::new(CasinoParams::default(), 1);
+        let balances = article_balances();
+        let mut hour_end = datetime!(2025-12-31 13:00 UTC);
+        let mut found = false;
+        for _ in 0..24 * 10 {
+            found |= model.hour(&balances, hour_end).iter().any(
+                |op| matches!(op, Op::CasinoWin { amount_usdc, .. } if *amount_usdc >= dec!(100)),
+            );
+            hour_end += time::Duration::HOUR;
+        }
+        assert!(found);
+    }
+
+    #[test]
+    fn an_empty_casino_stops_betting() {
+        let mut model = ActivityModel::new(CasinoParams::default(), 3);
+        let mut balances = article_balances();
+        balances[Service::Casino] = dec!(0.5);
+        let mut hour_end = datetime!(2025-12-31 13:00 UTC);
+        for _ in 0..100 {
+            assert!(
+                !model
+                    .hour(&balances, hour_end)
+                    .iter()
+                    .any(|op| matches!(op, Op::CasinoWin { .. } | Op::CasinoLoss { .. }))
+            );
+            hour_end += time::Duration::HOUR;
+        }
+    }
+}

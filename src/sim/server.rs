@@ -1,0 +1,444 @@
+//! The simulated venue's HTTP layer: routes, auth, fault middleware, and request parsing
+//! that names the field at fault.
+//!
+//! Handlers are thin: parse, take the engine lock, call one [`Engine`] method, publish the
+//! frames it returns while still holding the lock, answer. Middleware runs, outermost
+//! first: counting (and the receipt instant), auth, then faults; `/api/v1/sim/*` is exempt
+//! from faults so that tests and people rehearsing always see what happened.
+//!
+//! # Invariants
+//! - Every error response, including unknown paths, wrong methods, bad JSON and failed
+//!   extractors, is an `ErrorBody` JSON naming the field or header at fault.
+//! - A fault response (503, 429) is decided before the request is processed, so it never
+//!   changes the books; a lost ack is decided after, so it always has.
+//! - The API key is compared, never logged.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{MatchedPath, OriginalUri, Path, Query, Request, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::{Next, from_fn_with_state},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::de::DeserializeOwned;
+
+use super::{
+    Shared, engine::Reply, faults::Fault, inject::InjectRequest, model::ActivityModel, ws,
+};
+use crate::{
+    sim::engine::MAX_RETURN_DAYS,
+    venue::protocol::{API_BASE, IDEMPOTENCY_HEADER, PricesResponse, RebalanceBody, WireDecimal},
+};
+
+/// Longest `Idempotency-Key` accepted.
+const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
+/// `Retry-After` seconds sent with an injected 429.
+const RETRY_AFTER_SECS: u64 = 1;
+/// Days of returns when `/returns` is called without `days`.
+const DEFAULT_RETURN_DAYS: usize = 30;
+
+/// When the request reached the venue, before any injected latency.
+#[derive(Debug, Clone, Copy)]
+struct ReceivedAt(tokio::time::Instant);
+
+/// Marks a response produced by an injected fault, so it is not counted as a rejection.
+#[derive(Debug, Clone, Copy)]
+struct FaultResponse;
+
+/// Builds the router for `/api/v1`.
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/agents/{id}/portfolio", get(portfolio))
+        .route("/agents/{id}/rebalance", post(rebalance))
+        .route("/agents/{id}/returns", get(returns))
+        .route("/agents/{id}/events", get(ws::events))
+        .route("/prices", get(prices))
+        .route("/sim/stats", get(stats))
+        .route("/sim/inject", post(inject))
+        .route_layer(from_fn_with_state(Arc::clone(&shared), faults_layer))
+        .route_layer(from_fn_with_state(Arc::clone(&shared), auth_layer))
+        .route_layer(from_fn_with_state(Arc::clone(&shared), count_layer))
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new()
+        .nest(API_BASE, api)
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+/// Builds a JSON response from an engine reply.
+pub(super) fn reply(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        reply.body,
+    )
+        .into_response()
+}
+
+/// An `ErrorBody` response.
+pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
+    reply(Reply::error(status, code, message))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_string(value) {
+        Ok(body) => reply(Reply { status: 200, body }),
+        Err(e) => error(500, "internal", format!("encoding the response: {e}")),
+    }
+}
+
+async fn count_layer(
+    State(shared): State<Arc<Shared>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    request
+        .extensions_mut()
+        .insert(ReceivedAt(tokio::time::Instant::now()));
+    let endpoint = format!(
+        "{} {}",
+        request.method(),
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str)
+    );
+    shared.engine().count_request(&endpoint);
+    let response = next.run(request).await;
+    if response.status().is_client_error() && response.extensions().get::<FaultResponse>().is_none()
+    {
+        shared.engine().count_rejected();
+    }
+    response
+}
+
+async fn auth_layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if let Some(key) = &shared.api_key {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !presented.is_some_and(|token| key.matches(token)) {
+            tracing::debug!(uri = %request.uri(), "sim refused a request without a valid bearer token");
+            let mut response = error(
+                401,
+                "unauthorized",
+                "missing or invalid `Authorization: Bearer <key>` header",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+async fn faults_layer(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    // Inside the nested router the URI has lost its `/api/v1` prefix; the matched path
+    // keeps the full template.
+    let simulator_only = request
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|path| path.as_str().starts_with(&format!("{API_BASE}/sim/")));
+    if simulator_only {
+        return next.run(request).await;
+    }
+    if shared.roll(Fault::Latency) {
+        let delay = shared.dice().delay();
+        tokio::time::sleep(delay).await;
+    }
+    if shared.roll(Fault::Http429) {
+        let mut response = error(429, "rate_limited", "too many requests (injected fault)");
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        response.extensions_mut().insert(FaultResponse);
+        return response;
+    }
+    if shared.roll(Fault::Http5xx) {
+        let mut response = error(503, "unavailable", "venue unavailable (injected fault)");
+        response.extensions_mut().insert(FaultResponse);
+        return response;
+    }
+    next.run(request).await
+}
+
+async fn not_found(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    request: Request,
+) -> Response {
+    {
+        let mut engine = shared.engine();
+        engine.count_request(&format!("{method} unmatched"));
+        engine.count_rejected();
+    }
+    error(
+        404,
+        "not_found",
+        format!("no endpoint at {}", request.uri().path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    error(
+        405,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// 404 unless `id` is the simulated agent.
+#[allow(clippy::result_large_err)]
+pub(super) fn check_agent(shared: &Shared, id: &str) -> Result<(), Response> {
+    if id == shared.agent_id {
+        Ok(())
+    } else {
+        Err(error(
+            404,
+            "agent_not_found",
+            format!("no agent `{id}` on this venue"),
+        ))
+    }
+}
+
+async fn portfolio(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    if let Err(response) = check_agent(&shared, &id) {
+        return response;
+    }
+    let portfolio = shared.engine().portfolio();
+    json(&portfolio)
+}
+
+async fn returns(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    if let Err(response) = check_agent(&shared, &id) {
+        return response;
+    }
+    let days = match query_param(query, "days") {
+        Err(response) => return response,
+        Ok(None) => DEFAULT_RETURN_DAYS,
+        Ok(Some(text)) => match text.parse::<usize>() {
+            Ok(days) if (1..=MAX_RETURN_DAYS).contains(&days) => days,
+            _ => {
+                return error(
+                    400,
+                    "bad_request",
+                    format!("`days`: `{text}` must be an integer in [1, {MAX_RETURN_DAYS}]"),
+                );
+            }
+        },
+    };
+    let returns = shared.engine().returns(days);
+    json(&returns)
+}
+
+async fn prices(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    let all = shared.engine().prices();
+    let requested = match query_param(query, "assets") {
+        Err(response) => return response,
+        Ok(None) => return json(&PricesResponse { prices: all }),
+        Ok(Some(text)) => text,
+    };
+    let mut prices = std::collections::BTreeMap::<String, WireDecimal>::new();
+    for asset in requested
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    {
+        let symbol = asset.to_ascii_uppercase();
+        match all.get(&symbol) {
+            Some(price) => {
+                prices.insert(symbol, *price);
+            }
+            None => {
+                let known = ActivityModel::assets().collect::<Vec<_>>().join(", ");
+                return error(
+                    400,
+                    "unknown_asset",
+                    format!("`assets`: unknown asset `{asset}` (known: {known})"),
+                );
+            }
+        }
+    }
+    json(&PricesResponse { prices })
+}
+
+async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+    let now = shared.clock.now();
+    let stats = shared.engine().stats(now);
+    json(&stats)
+}
+
+async fn rebalance(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    received_at: Option<axum::Extension<ReceivedAt>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let received_at = received_at.map_or_else(tokio::time::Instant::now, |r| r.0.0);
+    if let Err(response) = check_agent(&shared, &id) {
+        return response;
+    }
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(response) => return response,
+    };
+    let body: RebalanceBody =
+        match parse_fields(&body, &["service", "direction", "amount_usdc", "reason"]) {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+    let fingerprint = format!(
+        "POST {API_BASE}/agents/{id}/rebalance {}",
+        serde_json::to_string(&body).unwrap_or_default()
+    );
+    let now = shared.clock.now();
+    let processed = {
+        let mut engine = shared.engine();
+        let processed = engine.rebalance(&body, key.as_deref(), &fingerprint, received_at, now);
+        shared.publish(&processed.frames, processed.transfer.as_ref());
+        processed
+    };
+    if processed.applied && shared.roll(Fault::LostAck) {
+        return lose_ack(&shared).await;
+    }
+    reply(processed.reply)
+}
+
+async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(response) => return response,
+    };
+    let request: InjectRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return error(400, "bad_request", format!("inject body: {e}")),
+    };
+    let fingerprint = format!(
+        "POST {API_BASE}/sim/inject {}",
+        serde_json::to_string(&request).unwrap_or_default()
+    );
+    let now = shared.clock.now();
+    let mut engine = shared.engine();
+    let injection = request.into_injection(&engine.balances());
+    let processed = engine.inject_request(&injection, key.as_deref(), &fingerprint, now);
+    shared.publish(&processed.frames, None);
+    drop(engine);
+    reply(processed.reply)
+}
+
+/// The request was applied, but its response "never arrives": hold it until the client
+/// gives up (or the venue shuts down, which releases it with a 503).
+async fn lose_ack(shared: &Shared) -> Response {
+    let mut shutdown = shared.shutting_down();
+    super::stopped(&mut shutdown).await;
+    let mut response = error(503, "unavailable", "venue shutting down");
+    response.extensions_mut().insert(FaultResponse);
+    response
+}
+
+#[allow(clippy::result_large_err)]
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
+    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let bad = |reason: &str| {
+        error(
+            400,
+            "bad_request",
+            format!("`{IDEMPOTENCY_HEADER}` header {reason}"),
+        )
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| bad("is not visible ASCII"))?
+        .trim();
+    if key.is_empty() {
+        return Err(bad("is empty"));
+    }
+    if key.len() > IDEMPOTENCY_KEY_MAX_LEN {
+        return Err(bad(&format!(
+            "is longer than {IDEMPOTENCY_KEY_MAX_LEN} bytes"
+        )));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+#[allow(clippy::result_large_err)]
+fn query_param(
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    name: &str,
+) -> Result<Option<String>, Response> {
+    match query {
+        Ok(Query(mut params)) => Ok(params.remove(name)),
+        Err(rejection) => Err(error(
+            400,
+            "bad_request",
+            format!("query string: {}", rejection.body_text()),
+        )),
+    }
+}
+
+/// Parses a JSON object whose fields are exactly `fields`, naming the first field that is
+/// missing, unknown or invalid.
+#[allow(clippy::result_large_err)]
+fn parse_fields<T: DeserializeOwned>(body: &[u8], fields: &[&str]) -> Result<T, Response> {
+    let bad = |message: String| error(400, "bad_request", message);
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad(format!("body is not JSON: {e}")))?;
+    let serde_json::Value::Object(object) = &value else {
+        return Err(bad("body must be a JSON object".to_owned()));
+    };
+    if let Some(unknown) = object.keys().find(|k| !fields.contains(&k.as_str())) {
+        return Err(bad(format!(
+            "`{unknown}` is not a known field (expected {})",
+            fields.join(", ")
+        )));
+    }
+    if let Some(missing) = fields.iter().find(|f| !object.contains_key(**f)) {
+        return Err(bad(format!("`{missing}` is missing")));
+    }
+    serde_json::from_value(value.clone()).map_err(|e| {
+        // serde names the variant or type but not always the field: find the field whose
+        // value alone fails, by trying each against a copy with a known-good body.
+        let field = fields
+            .iter()
+            .find(|f| field_is_invalid::<T>(object, f))
+            .copied()
+            .unwrap_or("body");
+        bad(format!("`{field}`: {e}"))
+    })
+}
+
+/// Whether `field`'s value is what breaks the body (the others replaced by their own,
+/// the field removed: if the error then names it as missing, the value was the problem).
+fn field_is_invalid<T: DeserializeOwned>(
+    object: &serde_json::Map<String, serde_json::Value>,
+    field: &str,
+) -> bool {
+    let mut without = object.clone();
+    without.remove(field);
+    match serde_json::from_value::<T>(serde_json::Value::Object(without)) {
+        Err(e) => e.to_string().contains(&format!("missing field `{field}`")),
+        Ok(_) => false,
+    }
+}
