@@ -49,9 +49,7 @@ pub fn run(args: &Args, validated: Validated, json: bool) -> anyhow::Result<()> 
     {
         anyhow::bail!("--for: {secs} must be a positive number of seconds");
     }
-    let system = actix_rt::System::new();
-    let result = system.block_on(run_async(args, validated, json));
-    result
+    actix_rt::System::new().block_on(run_async(args, validated, json))
 }
 
 async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Result<()> {
