@@ -63,8 +63,12 @@ fn load(name: &'static str) -> Anchor {
         .map(|a| a.as_str().expect("name").to_owned())
         .collect();
     // Optimizers are checked on exactly the reference's inputs, so only solver error remains.
-    let model = MarketModel::new(names, vec_of(&expected["mean"]), matrix_of(&expected["cov"]))
-        .expect("anchor model");
+    let model = MarketModel::new(
+        names,
+        vec_of(&expected["mean"]),
+        matrix_of(&expected["cov"]),
+    )
+    .expect("anchor model");
     Anchor {
         table,
         expected,
@@ -102,7 +106,9 @@ fn statistics_match_numpy_and_sklearn() {
         assert!((&cov - &exp_cov).amax() / scale < 1e-12, "{name}: cov");
         let lw = a.table.ledoit_wolf();
         let shrinkage = lw.shrinkage.expect("shrinkage");
-        let exp_shrinkage = a.expected["ledoit_wolf"]["shrinkage"].as_f64().expect("number");
+        let exp_shrinkage = a.expected["ledoit_wolf"]["shrinkage"]
+            .as_f64()
+            .expect("number");
         assert!(
             (shrinkage - exp_shrinkage).abs() <= 1e-10,
             "{name}: shrinkage {shrinkage} vs {exp_shrinkage}"
@@ -125,8 +131,14 @@ fn min_variance_and_max_sharpe_match_references() {
         let exp_w = vec_of(&a.expected["min_variance"]["weights"]);
         let err = max_abs_diff(&mv.weights, &exp_w);
         assert!(err < 1e-6, "{name}: min-variance weights off by {err:e}");
-        let exp_vol = a.expected["min_variance"]["volatility"].as_f64().expect("vol");
-        let exp_var = a.model.stats(&finalized(&exp_w, &bounds), rf).volatility.powi(2);
+        let exp_vol = a.expected["min_variance"]["volatility"]
+            .as_f64()
+            .expect("vol");
+        let exp_var = a
+            .model
+            .stats(&finalized(&exp_w, &bounds), rf)
+            .volatility
+            .powi(2);
         // Ours may only be better (lower) than the reference, and by at most 1e-8 relative.
         assert!(
             mv.volatility.powi(2) <= exp_var * (1.0 + 1e-8),
@@ -150,9 +162,15 @@ fn min_variance_and_max_sharpe_match_references() {
 
         // The general path agrees (at clarabel's own tolerance).
         let c = min_variance_clarabel(&a.model, &bounds).expect("clarabel");
-        assert!(max_abs_diff(&c.weights, &mv.weights) < 1e-6, "{name}: clarabel min-var");
+        assert!(
+            max_abs_diff(&c.weights, &mv.weights) < 1e-6,
+            "{name}: clarabel min-var"
+        );
         let c = max_sharpe_clarabel(&a.model, &bounds, rf).expect("clarabel");
-        assert!(max_abs_diff(&c.weights, &ms.weights) < 1e-6, "{name}: clarabel max-Sharpe");
+        assert!(
+            max_abs_diff(&c.weights, &ms.weights) < 1e-6,
+            "{name}: clarabel max-Sharpe"
+        );
     }
 }
 
@@ -175,13 +193,21 @@ fn risk_parity_matches_references() {
         let exp_w = vec_of(&a.expected["risk_parity"]["weights"]);
         let err = max_abs_diff(&rp.weights, &exp_w);
         assert!(err < 1e-6, "{name}: ERC weights off by {err:e}");
-        assert!(rp.max_rel_error <= 1e-9, "{name}: RC error {:e}", rp.max_rel_error);
+        assert!(
+            rp.max_rel_error <= 1e-9,
+            "{name}: RC error {:e}",
+            rp.max_rel_error
+        );
         if let Some(budget) = a.expected.get("risk_budget") {
             let b = vec_of(&budget["budget"]);
             let rb = risk_budget(a.model.cov(), Some(&b)).expect("risk budget");
             let err = max_abs_diff(&rb.weights, &vec_of(&budget["weights"]));
             assert!(err < 1e-6, "{name}: budget weights off by {err:e}");
-            assert!(rb.max_rel_error <= 1e-9, "{name}: RC error {:e}", rb.max_rel_error);
+            assert!(
+                rb.max_rel_error <= 1e-9,
+                "{name}: RC error {:e}",
+                rb.max_rel_error
+            );
         }
     }
 }

@@ -91,7 +91,10 @@ pub fn posterior(model: &MarketModel, params: &BlackLitterman) -> Result<Posteri
     }
     check_finite_slice("prior weights", &params.prior_weights)?;
     if !(params.risk_aversion.is_finite() && params.risk_aversion > 0.0) {
-        return Err(invalid("risk aversion", format!("{} is not positive", params.risk_aversion)));
+        return Err(invalid(
+            "risk aversion",
+            format!("{} is not positive", params.risk_aversion),
+        ));
     }
     if !(params.tau.is_finite() && params.tau > 0.0) {
         return Err(invalid("tau", format!("{} is not positive", params.tau)));
@@ -113,7 +116,10 @@ pub fn posterior(model: &MarketModel, params: &BlackLitterman) -> Result<Posteri
         if view.portfolio.len() != n {
             return Err(invalid(
                 "view",
-                format!("view {r} has {} weights for {n} assets", view.portfolio.len()),
+                format!(
+                    "view {r} has {} weights for {n} assets",
+                    view.portfolio.len()
+                ),
             ));
         }
         check_finite_slice("view portfolio", &view.portfolio)?;
@@ -137,7 +143,12 @@ pub fn posterior(model: &MarketModel, params: &BlackLitterman) -> Result<Posteri
         let scale = match view.confidence {
             None => 1.0,
             Some(c) if c.is_finite() && c > 0.0 && c <= 1.0 => (1.0 - c) / c,
-            Some(c) => return Err(invalid("confidence", format!("view {r}: {c} is outside (0, 1]"))),
+            Some(c) => {
+                return Err(invalid(
+                    "confidence",
+                    format!("view {r}: {c} is outside (0, 1]"),
+                ));
+            }
         };
         omega.push(base * scale);
     }

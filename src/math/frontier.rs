@@ -164,9 +164,15 @@ mod tests {
         .expect("valid");
         let cases = [
             // TC0: long-only, uncapped: the last point is all in the best asset.
-            TestCase { points: 50, hi: 1.0 },
+            TestCase {
+                points: 50,
+                hi: 1.0,
+            },
             // TC1: capped at 0.4: the article's 0.95·max μ would be infeasible.
-            TestCase { points: 20, hi: 0.4 },
+            TestCase {
+                points: 20,
+                hi: 0.4,
+            },
             // TC2: a single point is the minimum-variance portfolio.
             TestCase { points: 1, hi: 0.5 },
         ];
@@ -181,8 +187,14 @@ mod tests {
             }
             for pt in &f.points {
                 let stats = model.stats(&pt.weights, 0.0);
-                assert!((stats.expected_return - pt.expected_return).abs() < 1e-9, "TC{i}");
-                assert!((pt.weights.iter().sum::<f64>() - 1.0).abs() <= 1e-12, "TC{i}");
+                assert!(
+                    (stats.expected_return - pt.expected_return).abs() < 1e-9,
+                    "TC{i}"
+                );
+                assert!(
+                    (pt.weights.iter().sum::<f64>() - 1.0).abs() <= 1e-12,
+                    "TC{i}"
+                );
             }
         }
     }

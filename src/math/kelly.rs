@@ -99,7 +99,8 @@ pub fn binary_kelly(
     }
     let full_fraction = edge / odds;
     let fraction = multiplier * full_fraction;
-    let growth_per_bet = win_prob * (1.0 + odds * fraction).ln() + loss_prob * (1.0 - fraction).ln();
+    let growth_per_bet =
+        win_prob * (1.0 + odds * fraction).ln() + loss_prob * (1.0 - fraction).ln();
     Ok(BinaryKelly {
         edge,
         full_fraction,
@@ -166,17 +167,53 @@ mod tests {
         }
         let cases = [
             // TC0: the article: 52% at 1:1, quarter Kelly → 1% of 1000 = 10.
-            TestCase { p: 0.52, odds: 1.0, m: 0.25, bankroll: 1000.0, expected: Ok(10.0) },
+            TestCase {
+                p: 0.52,
+                odds: 1.0,
+                m: 0.25,
+                bankroll: 1000.0,
+                expected: Ok(10.0),
+            },
             // TC1: full Kelly at 60% and 2:1: f* = (2·0.6 − 0.4)/2 = 0.4.
-            TestCase { p: 0.6, odds: 2.0, m: 1.0, bankroll: 100.0, expected: Ok(40.0) },
+            TestCase {
+                p: 0.6,
+                odds: 2.0,
+                m: 1.0,
+                bankroll: 100.0,
+                expected: Ok(40.0),
+            },
             // TC2: a fair coin has no edge.
-            TestCase { p: 0.5, odds: 1.0, m: 0.25, bankroll: 1000.0, expected: Err("no edge") },
+            TestCase {
+                p: 0.5,
+                odds: 1.0,
+                m: 0.25,
+                bankroll: 1000.0,
+                expected: Err("no edge"),
+            },
             // TC3: a losing bet.
-            TestCase { p: 0.4, odds: 1.0, m: 0.25, bankroll: 1000.0, expected: Err("no edge") },
+            TestCase {
+                p: 0.4,
+                odds: 1.0,
+                m: 0.25,
+                bankroll: 1000.0,
+                expected: Err("no edge"),
+            },
             // TC4: a probability of 1 is not a bet.
-            TestCase { p: 1.0, odds: 1.0, m: 0.25, bankroll: 1000.0, expected: Err("win probability") },
+            TestCase {
+                p: 1.0,
+                odds: 1.0,
+                m: 0.25,
+                bankroll: 1000.0,
+                expected: Err("win probability"),
+            },
             // TC5: over-betting multiplier refused.
-            TestCase { p: 0.6, odds: 1.0, m: 2.0, bankroll: 1000.0, expected: Err("multiplier") },
+            TestCase {
+                p: 0.6,
+                odds: 1.0,
+                m: 2.0,
+                bankroll: 1000.0,
+                expected: Err("multiplier"),
+            },
         ];
         for (i, c) in cases.iter().enumerate() {
             match (binary_kelly(c.p, c.odds, c.m, c.bankroll), c.expected) {

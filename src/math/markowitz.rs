@@ -17,6 +17,7 @@
 //! - Target returns below the minimum-variance return are refused: that part of the curve is
 //!   inefficient (more risk for less return).
 
+pub use super::qp::SolverPath;
 use super::{
     MarketModel, MathError, WeightBounds, finalize_weights,
     qp::{
@@ -24,7 +25,6 @@ use super::{
         clarabel_max_sharpe, max_return_portfolio,
     },
 };
-pub use super::qp::SolverPath;
 
 /// An optimized portfolio.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -214,7 +214,10 @@ pub fn max_sharpe(
     let p = problem(model, bounds)?;
     let (_, r_max) = max_return_portfolio(p.mu, p.lo, p.hi);
     if r_max <= rf {
-        return Err(MathError::NoExcessReturn { rf, max_return: r_max });
+        return Err(MathError::NoExcessReturn {
+            rf,
+            max_return: r_max,
+        });
     }
     if let Some(w) = forced_portfolio(bounds) {
         return Allocation::build(model, bounds, w, SolverPath::ClosedForm, None);
@@ -231,8 +234,20 @@ pub fn max_sharpe(
         }
     };
     let residual = |s: &Segment, t: f64| t * (s.ret_at(t) - rf) - s.var_at(t);
-    let structured = path_start(&mut solver)
-        .and_then(|seg0| solver.find_on_path(0.0, seg0, &root, &residual));
+    // Start near the tangency: with Σ replaced by its diagonal the tangency's risk tolerance is
+    // 1 / Σᵢ (μᵢ − rf)⁺ / σᵢ², and the joint iteration corrects the rest.
+    let inv: f64 = (0..p.n)
+        .map(|i| (p.mu[i] - rf).max(0.0) / p.h[i * p.n + i].max(f64::MIN_POSITIVE))
+        .sum();
+    let t0 = if inv > 0.0 && inv.is_finite() {
+        1.0 / inv
+    } else {
+        p.t_scale()
+    };
+    let side0 = solver.warm_start(t0);
+    let structured = solver.solve_joint(t0, side0, &root).or_else(|_| {
+        path_start(&mut solver).and_then(|seg0| solver.find_on_path(0.0, seg0, &root, &residual))
+    });
     match structured {
         Ok((t, seg)) => Allocation::build(
             model,
@@ -441,7 +456,10 @@ pub fn max_sharpe_clarabel(
     let p = problem(model, bounds)?;
     let (_, r_max) = max_return_portfolio(p.mu, p.lo, p.hi);
     if r_max <= rf {
-        return Err(MathError::NoExcessReturn { rf, max_return: r_max });
+        return Err(MathError::NoExcessReturn {
+            rf,
+            max_return: r_max,
+        });
     }
     let x = clarabel_max_sharpe(p.n, p.h, p.mu, rf, p.lo, p.hi)?;
     Allocation::build(model, bounds, x, SolverPath::Clarabel, None)
@@ -516,7 +534,10 @@ mod tests {
                     assert!((w - e).abs() < 1e-9, "TC{i}: {:?}", got.weights);
                 }
             }
-            assert!((got.weights.iter().sum::<f64>() - 1.0).abs() <= 1e-12, "TC{i}");
+            assert!(
+                (got.weights.iter().sum::<f64>() - 1.0).abs() <= 1e-12,
+                "TC{i}"
+            );
         }
     }
 
@@ -549,6 +570,9 @@ mod tests {
             Err(MathError::TargetOutOfReach(_))
         ));
         let far = target_risk(&m, &b, 5.0);
-        assert!(matches!(far, Err(MathError::TargetOutOfReach(_))), "{far:?}");
+        assert!(
+            matches!(far, Err(MathError::TargetOutOfReach(_))),
+            "{far:?}"
+        );
     }
 }

@@ -481,7 +481,11 @@ fn symmetrize_checked(m: &mut DMatrix<f64>) -> Result<(), MathError> {
 ///
 /// Solvers deliver weights exact to rounding; this removes the last bits so the invariants hold
 /// with equality rather than "almost".
-pub(crate) fn finalize_weights(mut w: Vec<f64>, lo: &[f64], hi: &[f64]) -> Result<Vec<f64>, MathError> {
+pub(crate) fn finalize_weights(
+    mut w: Vec<f64>,
+    lo: &[f64],
+    hi: &[f64],
+) -> Result<Vec<f64>, MathError> {
     if let Some(i) = w.iter().position(|x| !x.is_finite()) {
         return Err(MathError::InvalidResult(format!(
             "weight of asset {i} is not finite"

@@ -28,9 +28,7 @@
 
 use clarabel::{
     algebra::CscMatrix,
-    solver::{
-        DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT::*,
-    },
+    solver::{DefaultSettingsBuilder, DefaultSolver, IPSolver, SolverStatus, SupportedConeT::*},
 };
 
 use super::{
@@ -44,6 +42,8 @@ pub(crate) const W_TOL: f64 = 1e-12;
 pub(crate) const Z_TOL_REL: f64 = 1e-11;
 /// Primal–dual active-set iterations before the solver gives up on a start (it then falls back).
 const MAX_PDAS_ITERS: usize = 100;
+/// Joint (t, active set) iterations before [`ActiveSetSolver::solve_joint`] gives up.
+const MAX_JOINT_ITERS: usize = 60;
 /// Segments visited by a path search before it gives up.
 const MAX_PATH_STEPS: usize = 400;
 
@@ -194,6 +194,28 @@ impl Segment {
         }
         best.is_finite().then_some(best)
     }
+
+    /// The last `t < t_cur` where this active set starts being optimal (going down), if any.
+    pub(crate) fn prev_kink(&self, p: &Problem<'_>, t_cur: f64) -> Option<f64> {
+        let mut best = f64::NEG_INFINITY;
+        let mut consider = |t: f64| {
+            if t.is_finite() && t < t_cur && t > best {
+                best = t;
+            }
+        };
+        for (i, side) in self.side.iter().enumerate() {
+            match side {
+                Side::Free if self.b[i] > 0.0 => consider((p.lo[i] - self.a[i]) / self.b[i]),
+                Side::Free if self.b[i] < 0.0 => consider((p.hi[i] - self.a[i]) / self.b[i]),
+                Side::Lower if self.zb[i] > 0.0 && p.lo[i] < p.hi[i] => {
+                    consider(-self.za[i] / self.zb[i]);
+                }
+                Side::Upper if self.zb[i] < 0.0 => consider(-self.za[i] / self.zb[i]),
+                _ => {}
+            }
+        }
+        (best.is_finite() && best >= 0.0).then_some(best)
+    }
 }
 
 /// What a path condition says about one segment.
@@ -241,8 +263,7 @@ impl<'a> ActiveSetSolver<'a> {
         let n = p.n;
         let ws = &mut self.ws;
         ws.free.clear();
-        ws.free
-            .extend((0..n).filter(|&i| side[i] == Side::Free));
+        ws.free.extend((0..n).filter(|&i| side[i] == Side::Free));
         let k = ws.free.len();
         let mut a = vec![0.0; n];
         let mut fixed_sum = 0.0;
@@ -342,52 +363,88 @@ impl<'a> ActiveSetSolver<'a> {
         })
     }
 
-    /// Solves at `t` by the primal–dual active-set iteration from the active set `side`.
-    pub(crate) fn solve_at(&mut self, t: f64, mut side: Vec<Side>) -> Result<Segment, Fail> {
+    /// One primal–dual active-set update at `t`: the active set the segment's solution at `t`
+    /// points to (free assets out of bounds become bounded, bounded assets with a wrong-signed
+    /// multiplier become free). `None` when nothing changes: `seg` is optimal at `t`.
+    fn pdas_update(&self, seg: &Segment, t: f64) -> Option<Vec<Side>> {
         let p = self.p;
         let z_tol = Z_TOL_REL * p.grad_scale(t);
-        for _ in 0..MAX_PDAS_ITERS {
-            let seg = self.segment(side)?;
-            let mut next = seg.side.clone();
-            let mut changed = false;
-            for i in 0..p.n {
-                let new = match seg.side[i] {
-                    Side::Free => {
-                        let w = seg.a[i] + t * seg.b[i];
-                        if w < p.lo[i] - W_TOL {
-                            Side::Lower
-                        } else if w > p.hi[i] + W_TOL {
-                            Side::Upper
-                        } else {
-                            Side::Free
-                        }
-                    }
-                    Side::Lower if p.lo[i] < p.hi[i] && seg.za[i] + t * seg.zb[i] < -z_tol => {
+        let mut next: Option<Vec<Side>> = None;
+        for i in 0..p.n {
+            let new = match seg.side[i] {
+                Side::Free => {
+                    let w = seg.a[i] + t * seg.b[i];
+                    if w < p.lo[i] - W_TOL {
+                        Side::Lower
+                    } else if w > p.hi[i] + W_TOL {
+                        Side::Upper
+                    } else {
                         Side::Free
                     }
-                    Side::Upper if seg.za[i] + t * seg.zb[i] > z_tol => Side::Free,
-                    s => s,
-                };
-                if new != seg.side[i] {
-                    changed = true;
-                    next[i] = new;
                 }
-            }
-            if !changed {
-                return Ok(seg);
-            }
-            if next.iter().all(|s| *s != Side::Free) {
-                // Pinning every asset rarely meets the budget exactly, and the next segment
-                // would then be undefined; keep the widest previously free asset free so the
-                // iteration can go on.
-                if let Some(i) = (0..p.n)
-                    .filter(|&i| seg.side[i] == Side::Free && p.lo[i] < p.hi[i])
-                    .max_by(|&x, &y| (p.hi[x] - p.lo[x]).total_cmp(&(p.hi[y] - p.lo[y])))
-                {
-                    next[i] = Side::Free;
+                Side::Lower if p.lo[i] < p.hi[i] && seg.za[i] + t * seg.zb[i] < -z_tol => {
+                    Side::Free
                 }
+                Side::Upper if seg.za[i] + t * seg.zb[i] > z_tol => Side::Free,
+                s => s,
+            };
+            if new != seg.side[i] {
+                next.get_or_insert_with(|| seg.side.clone())[i] = new;
             }
-            side = next;
+        }
+        let mut next = next?;
+        if next.iter().all(|s| *s != Side::Free) {
+            // Pinning every asset rarely meets the budget exactly, and the next segment would
+            // then be undefined; keep the widest previously free asset free so the iteration
+            // can go on.
+            if let Some(i) = (0..p.n)
+                .filter(|&i| seg.side[i] == Side::Free && p.lo[i] < p.hi[i])
+                .max_by(|&x, &y| (p.hi[x] - p.lo[x]).total_cmp(&(p.hi[y] - p.lo[y])))
+            {
+                next[i] = Side::Free;
+            }
+        }
+        Some(next)
+    }
+
+    /// Solves at `t` by the primal–dual active-set iteration from the active set `side`.
+    pub(crate) fn solve_at(&mut self, t: f64, mut side: Vec<Side>) -> Result<Segment, Fail> {
+        for _ in 0..MAX_PDAS_ITERS {
+            let seg = self.segment(side)?;
+            match self.pdas_update(&seg, t) {
+                None => return Ok(seg),
+                Some(next) => side = next,
+            }
+        }
+        Err(Fail::Cycling)
+    }
+
+    /// Finds the point where `root` holds by updating `t` and the active set together: each
+    /// iteration factors one active set, moves `t` to its line's root and takes one
+    /// primal–dual active-set step there (a semismooth Newton step on the pair). Typically two
+    /// or three factorizations from a good start; `Fail::Cycling` sends the caller to the
+    /// slower, always-progressing [`ActiveSetSolver::find_on_path`].
+    pub(crate) fn solve_joint(
+        &mut self,
+        t0: f64,
+        mut side: Vec<Side>,
+        root: &dyn Fn(&Segment) -> PathRoot,
+    ) -> Result<(f64, Segment), Fail> {
+        let mut t = t0;
+        for _ in 0..MAX_JOINT_ITERS {
+            let seg = self.segment(side)?;
+            let (t_new, exact) = match root(&seg) {
+                PathRoot::At(r) if r.is_finite() && r >= 0.0 => (r, true),
+                PathRoot::Anywhere => (t, true),
+                // No root on this line: the condition needs more risk tolerance.
+                _ => (2.0 * t + 1e-3 * self.p.t_scale(), false),
+            };
+            match self.pdas_update(&seg, t_new) {
+                None if exact => return Ok((t_new, seg)),
+                None => side = seg.side,
+                Some(next) => side = next,
+            }
+            t = t_new;
         }
         Err(Fail::Cycling)
     }
@@ -518,8 +575,14 @@ impl<'a> ActiveSetSolver<'a> {
                 _ => {}
             }
             let (candidate, is_jump) = if r > 0.0 {
-                // Overshot (a jump landed past the target): bisect back inside the bracket.
-                (0.5 * (t_lo + t_hi), false)
+                // Overshot (a jump landed past the target): jump back along this segment's line
+                // when its root lies inside the bracket, else step just below its lower kink,
+                // else bisect.
+                match (line_root, seg.prev_kink(&p, t_cur)) {
+                    (PathRoot::At(t), _) if jumps_allowed && t > t_lo && t < t_cur => (t, true),
+                    (_, Some(k)) if k > t_lo => (k - 1e-9 * (k + t_scale) * 0.5, false),
+                    _ => (0.5 * (t_lo + t_hi), false),
+                }
             } else {
                 let jump = match line_root {
                     PathRoot::At(t) if jumps_allowed && t > t_cur && t < t_hi => Some(t),

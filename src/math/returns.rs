@@ -521,7 +521,11 @@ mod tests {
         let t = ReturnsTable::from_csv("a,b,c\n0.1,0.2,0.3\n0.2,0.1,0.0\n").expect("parses");
         assert!(matches!(
             t.sample_covariance(),
-            Err(MathError::FewerRowsThanAssets { rows: 2, assets: 3, needed: 4 })
+            Err(MathError::FewerRowsThanAssets {
+                rows: 2,
+                assets: 3,
+                needed: 4
+            })
         ));
         // Ledoit–Wolf still gives a usable estimate.
         let lw = t.ledoit_wolf();

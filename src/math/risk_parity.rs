@@ -40,6 +40,9 @@ const MAX_NEWTON_ITERS: usize = 100;
 const NEWTON_TOL: f64 = 1e-14;
 /// Above this size, coordinate descent warms up Newton (a Newton step costs n³/3 flops).
 const CCD_WARMUP_MIN_N: usize = 48;
+/// From this size on, Newton systems are solved by preconditioned conjugate gradients
+/// (O(n²) per iteration) instead of a Cholesky factorization (n³/3).
+const NEWTON_CG_MIN_N: usize = 160;
 /// Relative residual at which the coordinate-descent warm-up hands over to Newton.
 const CCD_HANDOVER_TOL: f64 = 1e-4;
 
@@ -115,6 +118,77 @@ fn mat_vec_into(h: &[f64], n: usize, x: &[f64], out: &mut [f64]) {
     }
 }
 
+#[derive(Debug)]
+struct CgBuffers {
+    r: Vec<f64>,
+    z: Vec<f64>,
+    p: Vec<f64>,
+    ap: Vec<f64>,
+}
+
+impl CgBuffers {
+    fn new(n: usize) -> Self {
+        CgBuffers {
+            r: vec![0.0; n],
+            z: vec![0.0; n],
+            p: vec![0.0; n],
+            ap: vec![0.0; n],
+        }
+    }
+}
+
+/// Solves `(Σ + diag(b/x²)) d = rhs` by Jacobi-preconditioned conjugate gradients to relative
+/// residual `tol` (at most 4n iterations).
+#[allow(clippy::too_many_arguments)]
+fn conjugate_gradient(
+    h: &[f64],
+    n: usize,
+    b: &[f64],
+    x: &[f64],
+    rhs: &[f64],
+    d: &mut [f64],
+    tol: f64,
+    cg: &mut CgBuffers,
+) {
+    let extra: Vec<f64> = (0..n).map(|i| b[i] / (x[i] * x[i])).collect();
+    let precond: Vec<f64> = (0..n).map(|i| 1.0 / (h[i * n + i] + extra[i])).collect();
+    d.iter_mut().for_each(|v| *v = 0.0);
+    cg.r.copy_from_slice(rhs);
+    let rhs_norm = dot_prefix(rhs, rhs).sqrt();
+    for i in 0..n {
+        cg.z[i] = cg.r[i] * precond[i];
+    }
+    cg.p.copy_from_slice(&cg.z);
+    let mut rz = dot_prefix(&cg.r, &cg.z);
+    for _ in 0..4 * n {
+        mat_vec_into(h, n, &cg.p, &mut cg.ap);
+        for i in 0..n {
+            cg.ap[i] += extra[i] * cg.p[i];
+        }
+        let pap = dot_prefix(&cg.p, &cg.ap);
+        if !(pap > 0.0) {
+            break;
+        }
+        let alpha = rz / pap;
+        for i in 0..n {
+            d[i] += alpha * cg.p[i];
+            cg.r[i] -= alpha * cg.ap[i];
+        }
+        if dot_prefix(&cg.r, &cg.r).sqrt() <= tol * rhs_norm {
+            break;
+        }
+        for i in 0..n {
+            cg.z[i] = cg.r[i] * precond[i];
+        }
+        let rz_new = dot_prefix(&cg.r, &cg.z);
+        let beta = rz_new / rz;
+        rz = rz_new;
+        for i in 0..n {
+            cg.p[i] = cg.z[i] + beta * cg.p[i];
+        }
+    }
+}
+
 /// Cyclical coordinate descent on `f` until the relative residual is below `tol` or `sweeps`
 /// sweeps are done. Keeps `sx = Σx` current.
 fn ccd(h: &[f64], n: usize, b: &[f64], x: &mut [f64], sx: &mut [f64], tol: f64, sweeps: usize) {
@@ -169,7 +243,12 @@ pub fn risk_budget(
     if n >= CCD_WARMUP_MIN_N {
         ccd(h, n, &b, &mut x, &mut sx, CCD_HANDOVER_TOL, 200);
     }
-    let mut chol = vec![0.0; n * n];
+    let mut chol = if n >= NEWTON_CG_MIN_N {
+        Vec::new()
+    } else {
+        vec![0.0; n * n]
+    };
+    let mut cg = CgBuffers::new(n);
     let mut d = vec![0.0; n];
     let mut trial = vec![0.0; n];
     let mut trial_sx = vec![0.0; n];
@@ -180,19 +259,28 @@ pub fn risk_budget(
     };
     while res > NEWTON_TOL && iterations < MAX_NEWTON_ITERS {
         iterations += 1;
-        // Hessian Σ + diag(b/x²) and gradient Σx − b/x.
-        chol.copy_from_slice(h);
+        // Newton system (Σ + diag(b/x²)) d = b/x − Σx.
         for i in 0..n {
-            chol[i * n + i] += b[i] / (x[i] * x[i]);
             d[i] = b[i] / x[i] - sx[i];
         }
-        if !cholesky_in_place(&mut chol, n) {
-            return Err(MathError::NonConvergence {
-                solver: "risk-parity Newton",
-                detail: "the Hessian is not positive definite".into(),
-            });
+        if n >= NEWTON_CG_MIN_N {
+            // Inexact Newton: loose solves far from the optimum, tight ones for the last steps.
+            let tol = if res > 1e-4 { 1e-2 } else { 1e-13 };
+            let rhs = d.clone();
+            conjugate_gradient(h, n, &b, &x, &rhs, &mut d, tol, &mut cg);
+        } else {
+            chol.copy_from_slice(h);
+            for i in 0..n {
+                chol[i * n + i] += b[i] / (x[i] * x[i]);
+            }
+            if !cholesky_in_place(&mut chol, n) {
+                return Err(MathError::NonConvergence {
+                    solver: "risk-parity Newton",
+                    detail: "the Hessian is not positive definite".into(),
+                });
+            }
+            cholesky_solve(&chol, n, &mut d);
         }
-        cholesky_solve(&chol, n, &mut d);
         // Largest step keeping x positive, then backtracking on f.
         let mut step = 1.0f64;
         for (xi, di) in x.iter().zip(&d) {
@@ -264,7 +352,15 @@ pub fn risk_budget(
 
 /// Coordinate descent for `min ½wᵀΣw − λΣbᵢ ln wᵢ` over the box; returns the last sweep's
 /// largest relative change.
-fn ccd_box(h: &[f64], n: usize, lb: &[f64], lo: &[f64], hi: &[f64], w: &mut [f64], sw: &mut [f64]) -> f64 {
+fn ccd_box(
+    h: &[f64],
+    n: usize,
+    lb: &[f64],
+    lo: &[f64],
+    hi: &[f64],
+    w: &mut [f64],
+    sw: &mut [f64],
+) -> f64 {
     let mut max_change = 0.0f64;
     for i in 0..n {
         let hii = h[i * n + i];
@@ -285,7 +381,15 @@ fn ccd_box(h: &[f64], n: usize, lb: &[f64], lo: &[f64], hi: &[f64], w: &mut [f64
 }
 
 /// Solves the inner box problem at `λ` (warm-started from `w`), returns Σw.
-fn inner_box(h: &[f64], n: usize, b: &[f64], lambda: f64, lo: &[f64], hi: &[f64], w: &mut [f64]) -> f64 {
+fn inner_box(
+    h: &[f64],
+    n: usize,
+    b: &[f64],
+    lambda: f64,
+    lo: &[f64],
+    hi: &[f64],
+    w: &mut [f64],
+) -> f64 {
     let lb: Vec<f64> = b.iter().map(|bi| lambda * bi).collect();
     let mut sw = vec![0.0; n];
     mat_vec_into(h, n, w, &mut sw);
