@@ -162,7 +162,12 @@ fn register_font() {
 fn plot(path: &Path, out: &Output) -> anyhow::Result<()> {
     register_font();
     let size = (960, 640);
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("svg") => draw(SVGBackend::new(path, size).into_drawing_area(), out),
         Some("png") => draw(BitMapBackend::new(path, size).into_drawing_area(), out),
         _ => bail!("--plot {}: use a .png or .svg file name", path.display()),

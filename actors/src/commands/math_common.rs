@@ -102,7 +102,11 @@ pub fn parse_named(flag: &str, text: &str) -> anyhow::Result<BTreeMap<String, f6
 ///
 /// # Errors
 /// An unknown or missing asset, naming the flag.
-pub fn ordered(flag: &str, names: &[String], named: &BTreeMap<String, f64>) -> anyhow::Result<Vec<f64>> {
+pub fn ordered(
+    flag: &str,
+    names: &[String],
+    named: &BTreeMap<String, f64>,
+) -> anyhow::Result<Vec<f64>> {
     if let Some(unknown) = named.keys().find(|k| !names.contains(k)) {
         bail!("--{flag}: `{unknown}` is not an asset in the returns file");
     }

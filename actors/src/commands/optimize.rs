@@ -238,11 +238,20 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
         Method::RiskParity => {
             let hold = hold_target(args, &names)?;
             let budget_names: Vec<String> = match &hold {
-                Some((i, _, _)) => names.iter().enumerate().filter(|(k, _)| k != i).map(|(_, a)| a.clone()).collect(),
+                Some((i, _, _)) => names
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| k != i)
+                    .map(|(_, a)| a.clone())
+                    .collect(),
                 None => names.clone(),
             };
             let budgets = match &args.budgets {
-                Some(text) => Some(ordered("budgets", &budget_names, &parse_named("budgets", text)?)?),
+                Some(text) => Some(ordered(
+                    "budgets",
+                    &budget_names,
+                    &parse_named("budgets", text)?,
+                )?),
                 None => None,
             };
             let solution = match (&hold, &bounds) {
@@ -257,7 +266,11 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
                 (None, None) => risk_budget(model.cov(), budgets.as_deref())?,
             };
             rc_max_rel_error = Some(solution.max_rel_error);
-            let solver = if bounds.is_some() { "constrained-risk-budgeting" } else { "newton" };
+            let solver = if bounds.is_some() {
+                "constrained-risk-budgeting"
+            } else {
+                "newton"
+            };
             (solution.weights, solver.to_owned())
         }
         Method::MinVariance => alloc(markowitz::min_variance(model, box_bounds)?),
@@ -323,7 +336,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     println!(
         "{} ({} covariance{}), solver {}",
         method.as_str().unwrap_or("?"),
-        serde_json::to_value(out.covariance)?.as_str().unwrap_or("?"),
+        serde_json::to_value(out.covariance)?
+            .as_str()
+            .unwrap_or("?"),
         out.shrinkage
             .map(|s| format!(", shrinkage {s:.4}"))
             .unwrap_or_default(),
@@ -344,7 +359,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!("risk-contribution error {e:.1e}");
     }
     if let Some((name, w)) = &out.held {
-        println!("{name} held at {} (--hold none to include it)", pct(*w).trim());
+        println!(
+            "{name} held at {} (--hold none to include it)",
+            pct(*w).trim()
+        );
     }
     if let Some(g) = out.growth_rate {
         println!("expected log growth {} a year", pct(g).trim());
