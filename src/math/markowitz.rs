@@ -307,9 +307,9 @@ pub fn target_return(
         return Allocation::build(model, bounds, w, SolverPath::ClosedForm, None);
     }
     let mut solver = ActiveSetSolver::new(p);
-    let structured = path_start(&mut solver).and_then(|seg0| {
+    let structured = path_start(&mut solver).map(|seg0| {
         let r0 = seg0.ret_at(0.0);
-        Ok((r0, solve_target_return(&mut solver, 0.0, seg0, target, tol)))
+        (r0, solve_target_return(&mut solver, 0.0, seg0, target, tol))
     });
     match structured {
         Ok((r0, _)) if target < r0 - tol => Err(MathError::TargetOutOfReach(format!(

@@ -17,6 +17,10 @@
 //!   sums to 1 within [`BUDGET_TOLERANCE`].
 //! - Annualization is by 365: the venue trades every day.
 
+// Index loops over several parallel arrays read like the formulas they implement, and
+// `!(x > 0.0)` is written on purpose: unlike `x <= 0.0` it also rejects NaN.
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod black_litterman;
 pub mod frontier;
 pub mod hedge;

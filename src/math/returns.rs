@@ -74,7 +74,7 @@ impl ReturnsTable {
         if unique.len() != n {
             return Err(MathError::Dimension("duplicate asset names".into()));
         }
-        if data.len() % n != 0 {
+        if !data.len().is_multiple_of(n) {
             return Err(MathError::Dimension(format!(
                 "{} values do not fill rows of {n} assets",
                 data.len()
