@@ -5,7 +5,7 @@
 //! The article's loop asks for returns up to 0.95·max μ, which bounds can make infeasible (it
 //! silently lost 8 of 50 points on the services); spanning the achievable range instead makes
 //! every point feasible. Points come from one walk up Markowitz's critical line
-//! ([`super::qp`]): consecutive targets usually lie on the same line segment, where the point is
+//! (`qp`): consecutive targets usually lie on the same line segment, where the point is
 //! read off in closed form, and a segment change costs one warm-started active-set step.
 //!
 //! # Invariants

@@ -6,7 +6,7 @@
 //! `t = 0`; a target return or risk is the `t` where `μᵀw(t)` or `wᵀΣw(t)` reaches it; and the
 //! maximum-Sharpe portfolio is the `t` where `t·(μᵀw − rf) = wᵀΣw` — the KKT conditions of the
 //! Sharpe ratio under the budget, rescaled, are those of the family at that `t` (the same fact the
-//! change of variables `y = κw` exploits). [`super::qp`] solves the family exactly by an
+//! change of variables `y = κw` exploits). `qp` solves the family exactly by an
 //! active-set method on the critical line; clarabel (on the convex reformulations, max-Sharpe by
 //! `y = κw`) is the fallback for degenerate inputs and the cross-check in tests
 //! (`*_clarabel` functions).

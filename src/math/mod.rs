@@ -5,7 +5,7 @@
 //! (annualized mean and covariance, sample or Ledoit–Wolf, repaired when not positive definite);
 //! [`markowitz`], [`frontier`], [`risk_parity`], [`black_litterman`] and [`kelly`] turn a model
 //! into weights; [`hedge`] sizes a perp hedge. The box-and-budget quadratic programs of Markowitz
-//! and multi-asset Kelly share one structured solver in [`qp`] (an active-set method on the
+//! and multi-asset Kelly share one structured solver in `qp` (an active-set method on the
 //! critical line), with clarabel as the general path and the fallback.
 //!
 //! # Invariants

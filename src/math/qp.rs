@@ -43,7 +43,7 @@ pub(crate) const Z_TOL_REL: f64 = 1e-11;
 /// Primal–dual active-set iterations before the solver gives up on a start (it then falls back).
 const MAX_PDAS_ITERS: usize = 100;
 /// Joint (t, active set) iterations before [`ActiveSetSolver::solve_joint`] gives up.
-const MAX_JOINT_ITERS: usize = 60;
+const MAX_JOINT_ITERS: usize = 12;
 /// Segments visited by a path search before it gives up.
 const MAX_PATH_STEPS: usize = 400;
 

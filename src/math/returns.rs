@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use nalgebra::{DMatrix, SymmetricEigen};
+use nalgebra::{DMatrix, DMatrixView, SymmetricEigen};
 
 use super::{DAYS_PER_YEAR, MarketModel, MathError, linalg::cholesky_in_place};
 use crate::venue::protocol::ReturnsResponse;
@@ -234,12 +234,15 @@ impl ReturnsTable {
             .collect()
     }
 
-    /// Centered returns as a column-major `rows × n` matrix, and `Σ_t x_tᵀx_t` (the scatter).
+    /// Centered returns transposed — an `n × rows` column-major matrix, so each day is one
+    /// contiguous column, copied straight from the row-major table — and the scatter
+    /// `Σ_t x_t x_tᵀ`.
     fn centered_scatter(&self) -> (DMatrix<f64>, DMatrix<f64>) {
         let n = self.assets();
         let mean = self.daily_mean();
-        let x = DMatrix::from_fn(self.rows, n, |t, j| self.data[t * n + j] - mean[j]);
-        (x.clone(), scatter(&x))
+        let xt = DMatrix::from_fn(n, self.rows, |j, t| self.data[t * n + j] - mean[j]);
+        let s = scatter(&xt);
+        (xt, s)
     }
 
     /// Annualized sample covariance (ddof 1).
@@ -264,7 +267,7 @@ impl ReturnsTable {
     pub fn ledoit_wolf(&self) -> CovarianceEstimate {
         let n = self.assets();
         let t = self.rows as f64;
-        let (x, s) = self.centered_scatter();
+        let (xt, s) = self.centered_scatter();
         let emp = s / t;
         let trace: f64 = (0..n).map(|i| emp[(i, i)]).sum();
         let mu = trace / n as f64;
@@ -276,8 +279,8 @@ impl ReturnsTable {
             // (X²)ᵀX² and sums it, which is the same number at O(T·n) instead of O(T·n²)).
             let frob2: f64 = emp.iter().map(|v| v * v).sum();
             let mut beta_sum = 0.0;
-            for row in 0..self.rows {
-                let r2: f64 = x.row(row).iter().map(|v| v * v).sum();
+            for day in xt.column_iter() {
+                let r2 = day.norm_squared();
                 beta_sum += r2 * r2;
             }
             let beta = (beta_sum / t - frob2) / (n as f64 * t);
@@ -316,24 +319,24 @@ impl ReturnsTable {
     }
 }
 
-/// `XᵀX` for column-major `X`, through matrixmultiply's gemm on the upper block triangle only
-/// (the product is symmetric), then mirrored. Blocking in column panels keeps ~55% of the flops
-/// of the full product while each panel is still one large, fast gemm.
-fn scatter(x: &DMatrix<f64>) -> DMatrix<f64> {
-    let n = x.ncols();
-    let xt = x.transpose();
+/// `XᵀX` from `Xᵀ` (`n × T`, column-major), through matrixmultiply's gemm on the upper block
+/// triangle only (the product is symmetric), then mirrored. Column panels keep ~55% of the
+/// flops of the full product while each panel is still one large, fast gemm; the right factor
+/// is `Xᵀ` read through a transposed (row-major) view, so `X` is never materialized.
+fn scatter(xt: &DMatrix<f64>) -> DMatrix<f64> {
+    let n = xt.nrows();
+    let days = xt.ncols();
+    let data = xt.as_slice();
     let mut s = DMatrix::<f64>::zeros(n, n);
     let panel = 64usize.max(n.div_ceil(8));
     let mut j0 = 0;
     while j0 < n {
         let width = panel.min(n - j0);
         let rows_upto = j0 + width;
-        s.view_mut((0, j0), (rows_upto, width)).gemm(
-            1.0,
-            &xt.rows(0, rows_upto),
-            &x.columns(j0, width),
-            0.0,
-        );
+        // X[:, j0..j0+width]: element (t, c) is Xᵀ(j0 + c, t) at data[j0 + c + t·n].
+        let x_panel = DMatrixView::from_slice_with_strides(&data[j0..], days, width, n, 1);
+        s.view_mut((0, j0), (rows_upto, width))
+            .gemm(1.0, &xt.rows(0, rows_upto), &x_panel, 0.0);
         j0 += width;
     }
     for j in 0..n {
