@@ -286,7 +286,13 @@ impl ReturnsTable {
             let beta = (beta_sum / t - frob2) / (n as f64 * t);
             let delta = (frob2 - 2.0 * mu * trace + n as f64 * mu * mu) / n as f64;
             let beta = beta.min(delta);
-            if beta == 0.0 { 0.0 } else { beta / delta }
+            // sklearn's formula; clamped because rounding can leave β a hair below 0 when the
+            // estimate is exact (e.g. two rows), and δ = 0 means S is already μ·I.
+            if beta == 0.0 || !(delta > 0.0) {
+                0.0
+            } else {
+                (beta / delta).clamp(0.0, 1.0)
+            }
         };
         let mut cov = emp * (1.0 - shrinkage);
         for i in 0..n {
