@@ -304,6 +304,12 @@ pub fn target_return(
         )));
     }
     if let Some(w) = forced_portfolio(bounds) {
+        let r = model.stats(&w, 0.0).expected_return;
+        if (r - target).abs() > tol {
+            return Err(MathError::TargetOutOfReach(format!(
+                "the bounds allow one portfolio only, with expected return {r}, not {target}"
+            )));
+        }
         return Allocation::build(model, bounds, w, SolverPath::ClosedForm, None);
     }
     let mut solver = ActiveSetSolver::new(p);
@@ -371,6 +377,12 @@ pub fn target_risk(
         });
     }
     if let Some(w) = forced_portfolio(bounds) {
+        let vol = model.stats(&w, 0.0).volatility;
+        if (vol - target_vol).abs() > 1e-12 * vol.max(target_vol).max(f64::MIN_POSITIVE) {
+            return Err(MathError::TargetOutOfReach(format!(
+                "the bounds allow one portfolio only, with volatility {vol}, not {target_vol}"
+            )));
+        }
         return Allocation::build(model, bounds, w, SolverPath::ClosedForm, None);
     }
     let s2 = target_vol * target_vol;
@@ -567,6 +579,11 @@ mod tests {
         }
         assert!(matches!(
             target_return(&m, &b, 0.5),
+            Err(MathError::TargetOutOfReach(_))
+        ));
+        let forced = WeightBounds::new(vec![0.2, 0.3, 0.5], vec![1.0; 3]).expect("ok");
+        assert!(matches!(
+            target_return(&m, &forced, 0.12),
             Err(MathError::TargetOutOfReach(_))
         ));
         let far = target_risk(&m, &b, 5.0);
