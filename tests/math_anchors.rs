@@ -257,3 +257,32 @@ fn frontier_matches_references_and_every_point_is_feasible() {
         }
     }
 }
+
+#[test]
+fn bounded_risk_budget_on_the_services_caps_the_reserve() {
+    // The article's bounded risk parity (0.01–0.80) with its tilted budget: the reserve wants
+    // far more than 80%, so it is capped and the other services split the rest with risk
+    // contributions proportional to their budgets (the constrained formulation).
+    for name in ["services_365", "services_730", "services_3650"] {
+        let a = load(name);
+        let bounds = WeightBounds::uniform(6, 0.01, 0.80).expect("bounds");
+        let budget = [0.30, 0.25, 0.15, 0.15, 0.10, 0.05];
+        let s =
+            ballast::math::risk_parity::risk_budget_bounded(a.model.cov(), Some(&budget), &bounds)
+                .expect("solves");
+        assert!(
+            (s.weights[5] - 0.80).abs() < 1e-12,
+            "{name}: {:?}",
+            s.weights
+        );
+        assert!(
+            (s.weights.iter().sum::<f64>() - 1.0).abs() <= 1e-12,
+            "{name}"
+        );
+        assert!(
+            s.max_rel_error <= 1e-9,
+            "{name}: free-asset RC error {:e}",
+            s.max_rel_error
+        );
+    }
+}

@@ -514,7 +514,7 @@ pub fn risk_budget_bounded(
         .iter()
         .map(|r| (r / level - 1.0).abs())
         .fold(0.0, f64::max);
-    if ratios.len() > 1 && !(max_rel_error <= 1e-8) {
+    if ratios.len() > 1 && !(max_rel_error <= 1e-9) {
         return Err(MathError::NonConvergence {
             solver: "bounded risk budgeting",
             detail: format!("risk-contribution error {max_rel_error:e} among free assets"),
