@@ -160,6 +160,12 @@ impl Segment {
             return false;
         }
         let z_tol = Z_TOL_REL * p.grad_scale(t);
+        // The budget holds by construction; if rounding amplified by a large t broke it, this
+        // point is not trustworthy and the caller falls back to the general path.
+        let sum: f64 = self.a.iter().zip(&self.b).map(|(a, b)| a + t * b).sum();
+        if (sum - 1.0).abs() > 1e-10 {
+            return false;
+        }
         self.side.iter().enumerate().all(|(i, side)| match side {
             Side::Free => {
                 let w = self.a[i] + t * self.b[i];
@@ -237,6 +243,7 @@ struct Workspace {
     u: Vec<f64>,
     v: Vec<f64>,
     e: Vec<f64>,
+    rhs_u: Vec<f64>,
 }
 
 /// The active-set solver over one problem.
@@ -305,6 +312,7 @@ impl<'a> ActiveSetSolver<'a> {
             if !cholesky_in_place(&mut ws.chol, k) {
                 return Err(Fail::Singular);
             }
+            ws.rhs_u.clone_from(&ws.u);
             cholesky_solve(&ws.chol, k, &mut ws.u);
             cholesky_solve(&ws.chol, k, &mut ws.v);
             cholesky_solve(&ws.chol, k, &mut ws.e);
@@ -312,12 +320,28 @@ impl<'a> ActiveSetSolver<'a> {
             if !(sum_e > 0.0 && sum_e.is_finite()) {
                 return Err(Fail::Singular);
             }
-            nu_a = (ws.u.iter().sum::<f64>() - (1.0 - fixed_sum)) / sum_e;
-            nu_b = ws.v.iter().sum::<f64>() / sum_e;
+            let mut na = (ws.u.iter().sum::<f64>() - (1.0 - fixed_sum)) / sum_e;
+            let mut nb = ws.v.iter().sum::<f64>() / sum_e;
+            // `u − ν·e` subtracts two large, nearly equal vectors when Σ_FF is ill-conditioned,
+            // and the path multiplies `b` by t (which can be 1e4 and more): solve again from the
+            // residual right-hand sides, which carry no such cancellation, then remove what is
+            // left of the budget error along e (one step of iterative refinement).
             for (r, &i) in ws.free.iter().enumerate() {
-                a[i] = ws.u[r] - nu_a * ws.e[r];
-                b[i] = ws.v[r] - nu_b * ws.e[r];
+                ws.u[r] = ws.rhs_u[r] - na;
+                ws.v[r] = p.mu[i] - nb;
             }
+            cholesky_solve(&ws.chol, k, &mut ws.u);
+            cholesky_solve(&ws.chol, k, &mut ws.v);
+            let da = (ws.u.iter().sum::<f64>() - (1.0 - fixed_sum)) / sum_e;
+            let db = ws.v.iter().sum::<f64>() / sum_e;
+            na += da;
+            nb += db;
+            for (r, &i) in ws.free.iter().enumerate() {
+                a[i] = ws.u[r] - da * ws.e[r];
+                b[i] = ws.v[r] - db * ws.e[r];
+            }
+            nu_a = na;
+            nu_b = nb;
         }
         // Multipliers on bounded assets: z = Σw − tμ + ν; on free assets the stationarity
         // condition gives (Σa)ᵢ = −ν_a and (Σb)ᵢ = μᵢ − ν_b, which saves the matrix products.
