@@ -21,6 +21,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use nalgebra::{DMatrix, DMatrixView, SymmetricEigen};
 
+// Linked for its `threading` feature only (see Cargo.toml); nalgebra's gemm calls it.
+use matrixmultiply as _;
+
 use super::{DAYS_PER_YEAR, MarketModel, MathError, linalg::cholesky_in_place};
 use crate::venue::protocol::ReturnsResponse;
 
