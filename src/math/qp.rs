@@ -16,6 +16,11 @@
 //!   condition holds (a return, a risk, the tangency of max-Sharpe), solving that condition in
 //!   closed form on each line segment and keeping a bracket in `t`, so it ends on an exact KKT
 //!   point rather than near one.
+//! - [`ActiveSetSolver::solve_joint`] moves `t` and the active set together (a semismooth
+//!   Newton step on the pair per factorization); max-Sharpe starts there from a diagonal
+//!   estimate of the tangency and falls back to the path walk if it cycles.
+//! - Each line is solved from residual right-hand sides with one refinement step, because the
+//!   path multiplies `b` by `t` (10⁴ and more on ill-conditioned inputs).
 //! - [`clarabel_box_qp`] and [`clarabel_max_sharpe`] are the general interior-point path: the
 //!   fallback when the structured solver meets a singular free block or cycles, and the
 //!   cross-check in tests.
