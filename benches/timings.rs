@@ -16,7 +16,6 @@ use ballast::math::{
     MarketModel, WeightBounds, frontier::efficient_frontier, markowitz, returns::ReturnsTable,
     risk_parity::risk_budget,
 };
-use nalgebra::DMatrix;
 use serde_json::{Value, json};
 
 fn median_ms<T>(mut f: impl FnMut() -> T) -> f64 {
@@ -159,6 +158,5 @@ fn main() {
             Err(e) => eprintln!("skipping {name}: {e}"),
         }
     }
-    let _ = DMatrix::<f64>::zeros(0, 0);
     println!("{}", Value::Array(rows));
 }

@@ -469,10 +469,9 @@ pub fn risk_budget_bounded(
     // Illinois regula falsi on ln λ.
     let mut iterations = 0;
     let mut side = 0i8;
-    let mut u = u_lo;
     while iterations < 200 {
         iterations += 1;
-        u = if g_hi == g_lo {
+        let u = if g_hi == g_lo {
             0.5 * (u_lo + u_hi)
         } else {
             u_hi - g_hi * (u_hi - u_lo) / (g_hi - g_lo)
@@ -497,7 +496,6 @@ pub fn risk_budget_bounded(
             side = 1;
         }
     }
-    let _ = u;
     let sum: f64 = w.iter().sum();
     let w: Vec<f64> = w.iter().map(|x| x / sum).collect();
     let weights = finalize_weights(w, lo, hi)?;
