@@ -158,6 +158,9 @@ pub struct Output {
     /// Black–Litterman: posterior expected returns.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub posterior_mean: Option<BTreeMap<String, f64>>,
+    /// Asset names in the returns file's column order (for the table; JSON maps are sorted).
+    #[serde(skip)]
+    pub order: Vec<String>,
 }
 
 fn hold_target(args: &Args, names: &[String]) -> anyhow::Result<Option<(usize, String, f64)>> {
@@ -311,6 +314,7 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
         held,
         growth_rate,
         posterior_mean,
+        order: names,
     })
 }
 
@@ -345,9 +349,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         out.solver
     );
     println!("{:<12} {:>8} {:>8}", "asset", "weight", "risk");
-    for (name, w) in &out.weights {
+    for name in &out.order {
+        let w = out.weights.get(name).copied().unwrap_or(0.0);
         let rc = out.risk_contributions.get(name).copied().unwrap_or(0.0);
-        println!("{name:<12} {} {}", pct(*w), pct(rc));
+        println!("{name:<12} {} {}", pct(w), pct(rc));
     }
     println!(
         "expected return {}  volatility {}  Sharpe {:.3}",
