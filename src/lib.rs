@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod drift;
+pub mod math;
 pub mod money;
 pub mod planner;
 pub mod policy;

@@ -12,7 +12,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
-    commands::{plan, run, sim, status, venue},
+    commands::{frontier, kelly, optimize, plan, run, sim, status, venue},
     settings::{Settings, Validated},
 };
 use clap::{Parser, Subcommand};
@@ -48,6 +48,12 @@ enum Command {
     Status(StatusArgs),
     /// Print the rebalance ballast would make now, executing nothing.
     Plan(plan::Args),
+    /// Target weights from daily returns by an optimizer.
+    Optimize(optimize::Args),
+    /// The efficient frontier of daily returns under weight bounds (table, JSON or PNG/SVG plot).
+    Frontier(frontier::Args),
+    /// Fractional-Kelly bet size for a binary bet.
+    Kelly(kelly::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +109,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let validated = Settings::load(&cli.config)?.validate()?;
             let path = args.store.unwrap_or(validated.settings.store.path);
             status::run(&path, cli.json)
+        }
+        Command::Optimize(mut args) => {
+            args.json |= cli.json;
+            optimize::run(&args)
+        }
+        Command::Frontier(mut args) => {
+            args.json |= cli.json;
+            frontier::run(&args)
+        }
+        Command::Kelly(mut args) => {
+            args.json |= cli.json;
+            kelly::run(&args)
         }
         Command::Plan(args) => {
             let validated = Settings::load(&cli.config)?.validate()?;

@@ -49,8 +49,8 @@ pub struct Args {
     /// Venue to read the portfolio from (default: the configured venue).
     #[arg(long)]
     pub venue: Option<String>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
+    /// Print JSON; set from the global `--json` flag.
+    #[arg(skip)]
     pub json: bool,
 }
 

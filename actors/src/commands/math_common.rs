@@ -1,0 +1,132 @@
+//! Shared pieces of the portfolio-math commands (`optimize`, `frontier`): loading returns into
+//! a market model, and parsing `--bounds` and `name=value` lists.
+//!
+//! # Invariants
+//! - Every error names the flag it came from (`--returns`, `--bounds`, `--budgets`, ...).
+//! - Nothing here panics on user input.
+
+use std::{collections::BTreeMap, path::Path};
+
+use anyhow::{Context, anyhow, bail};
+use ballast::math::{
+    MarketModel, WeightBounds,
+    returns::{CovarianceMethod, Repair, ReturnsTable},
+};
+use serde::Serialize;
+
+/// The covariance estimator flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CovarianceArg {
+    /// Sample covariance (ddof 1), annualized ×365.
+    Sample,
+    /// Ledoit–Wolf shrinkage toward a scaled identity (sklearn's estimator), annualized ×365.
+    LedoitWolf,
+}
+
+/// Returns loaded and turned into a model.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    /// The annualized model.
+    pub model: MarketModel,
+    /// Ledoit–Wolf shrinkage intensity, if that estimator was used.
+    pub shrinkage: Option<f64>,
+    /// What the positive-definiteness repair did.
+    pub repair: Repair,
+}
+
+/// Reads a daily-returns CSV and estimates the model.
+///
+/// # Errors
+/// Unreadable file, bad CSV (ragged row, NaN, too few rows), each naming `--returns`.
+pub fn load_model(path: &Path, covariance: CovarianceArg) -> anyhow::Result<LoadedModel> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--returns {}: cannot read the file", path.display()))?;
+    let table =
+        ReturnsTable::from_csv(&text).map_err(|e| anyhow!("--returns {}: {e}", path.display()))?;
+    let method = match covariance {
+        CovarianceArg::Sample => CovarianceMethod::Sample,
+        CovarianceArg::LedoitWolf => CovarianceMethod::LedoitWolf,
+    };
+    let (model, estimate, repair) = table
+        .model(method)
+        .map_err(|e| anyhow!("--returns {}: {e}", path.display()))?;
+    Ok(LoadedModel {
+        model,
+        shrinkage: estimate.shrinkage,
+        repair,
+    })
+}
+
+/// Parses `LO,HI` into uniform bounds over `n` assets.
+///
+/// # Errors
+/// Malformed text or infeasible bounds, naming `--bounds`.
+pub fn parse_bounds(text: &str, n: usize) -> anyhow::Result<WeightBounds> {
+    let (lo, hi) = text
+        .split_once(',')
+        .with_context(|| format!("--bounds: `{text}` is not LO,HI"))?;
+    let lo: f64 = lo
+        .trim()
+        .parse()
+        .with_context(|| format!("--bounds: `{}` is not a number", lo.trim()))?;
+    let hi: f64 = hi
+        .trim()
+        .parse()
+        .with_context(|| format!("--bounds: `{}` is not a number", hi.trim()))?;
+    WeightBounds::uniform(n, lo, hi).map_err(|e| anyhow!("--bounds {text}: {e}"))
+}
+
+/// Parses `name=value,name=value`, naming the flag on error.
+///
+/// # Errors
+/// Malformed pairs, non-numbers and duplicates.
+pub fn parse_named(flag: &str, text: &str) -> anyhow::Result<BTreeMap<String, f64>> {
+    let mut out = BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, value) = pair
+            .split_once('=')
+            .with_context(|| format!("--{flag}: `{pair}` is not name=value"))?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .with_context(|| format!("--{flag}: `{}` is not a number", value.trim()))?;
+        if out.insert(name.trim().to_owned(), value).is_some() {
+            bail!("--{flag}: `{}` given twice", name.trim());
+        }
+    }
+    Ok(out)
+}
+
+/// Orders named values by `names`, refusing unknown and missing names.
+///
+/// # Errors
+/// An unknown or missing asset, naming the flag.
+pub fn ordered(
+    flag: &str,
+    names: &[String],
+    named: &BTreeMap<String, f64>,
+) -> anyhow::Result<Vec<f64>> {
+    if let Some(unknown) = named.keys().find(|k| !names.contains(k)) {
+        bail!("--{flag}: `{unknown}` is not an asset in the returns file");
+    }
+    names
+        .iter()
+        .map(|n| {
+            named
+                .get(n)
+                .copied()
+                .with_context(|| format!("--{flag}: no value for asset `{n}`"))
+        })
+        .collect()
+}
+
+/// `name → value` for output.
+pub fn by_name(names: &[String], values: &[f64]) -> BTreeMap<String, f64> {
+    names.iter().cloned().zip(values.iter().copied()).collect()
+}
+
+/// A percentage with two decimals.
+pub fn pct(x: f64) -> String {
+    format!("{:>7.2}%", 100.0 * x)
+}
