@@ -408,11 +408,10 @@ mod tests {
     use super::*;
 
     fn load(toml: &str, env: &[(&str, &str)]) -> Result<Validated, ConfigError> {
-        let dir = std::env::temp_dir().join(format!(
-            "ballast-settings-{}-{}",
-            std::process::id(),
-            toml.len() + env.len()
-        ));
+        // One directory per call: tests run in parallel and each removes its own.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ballast-settings-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("test.toml");
         std::fs::File::create(&path)
