@@ -112,10 +112,7 @@ impl RebalancePlan {
     pub fn apply(&self, balances: &ServiceMap<Decimal>) -> Result<ServiceMap<Decimal>, ApplyError> {
         let mut out = *balances;
         for (index, leg) in self.legs.iter().enumerate() {
-            let (from, to) = match leg.direction {
-                Direction::Decrease => (leg.service, Service::Reserve),
-                Direction::Increase => (Service::Reserve, leg.service),
-            };
+            let (from, to) = leg.direction.flow(leg.service);
             if out[from] < leg.amount_usdc {
                 return Err(ApplyError::Overdraw {
                     index,

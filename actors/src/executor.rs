@@ -251,17 +251,7 @@ async fn execute_plan(
                     // Unknown outcome: the leg stays `pending` so reconciliation resolves it
                     // with the same key; nothing else runs on a guess.
                     warn!(key = %leg.idempotency_key, %reason, "leg outcome unknown");
-                    let _ = bus.try_send(
-                        TradeFailed {
-                            plan_id: planned.plan_id.clone(),
-                            idempotency_key: leg.idempotency_key.clone(),
-                            service: leg.service,
-                            direction: leg.direction,
-                            amount_usdc: leg.amount_usdc,
-                            reason: format!("outcome unknown: {reason}"),
-                        }
-                        .into(),
-                    );
+                    publish_failed(bus, planned, leg, format!("outcome unknown: {reason}"));
                 } else {
                     fail_leg(store, bus, planned, leg, reason.clone()).await;
                 }
@@ -293,7 +283,7 @@ async fn send_leg(
                 attempt += 1;
                 let delay = error
                     .retry_after()
-                    .unwrap_or_else(|| config.retry_backoff.delay(attempt, rand_unit()));
+                    .unwrap_or_else(|| config.retry_backoff.jittered_delay(attempt));
                 warn!(%error, attempt, delay_ms = delay.as_millis() as u64, key, "retrying leg with the same key");
                 tokio::time::sleep(delay.min(Duration::from_secs(60))).await;
             }
@@ -305,16 +295,6 @@ async fn send_leg(
             }
         }
     }
-}
-
-/// Jitter without a dependency on an RNG crate here: sub-second clock noise is enough to
-/// de-synchronize retries.
-fn rand_unit() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(nanos % 1_000) / 1_000.0
 }
 
 async fn fail_leg(
@@ -336,6 +316,16 @@ async fn fail_leg(
     {
         warn!(%error, "failed leg not recorded");
     }
+    publish_failed(bus, planned, leg, reason);
+}
+
+/// Tells observers a leg did not apply (failed, skipped, or of unknown outcome).
+fn publish_failed(
+    bus: &Recipient<Event>,
+    planned: &RebalancePlanned,
+    leg: &LegRecord,
+    reason: String,
+) {
     let _ = bus.try_send(
         TradeFailed {
             plan_id: planned.plan_id.clone(),

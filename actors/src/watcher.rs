@@ -111,9 +111,18 @@ impl BalanceWatcher {
                 source,
             };
             watcher.publish(message.clone().into());
-            let send = watcher.peers.balances.send(message);
-            ctx.wait(send.into_actor(watcher).map(|_, _, _| ()));
+            watcher.send_in_order(ctx, watcher.peers.balances.send(message));
         }));
+    }
+
+    /// Waits for the detector to take `send` before the actor handles anything else:
+    /// ordering plus backpressure on the stream.
+    fn send_in_order<M>(&self, ctx: &mut Context<Self>, send: actix::dev::RecipientRequest<M>)
+    where
+        M: actix::Message + Send + 'static,
+        M::Result: Send,
+    {
+        ctx.wait(send.into_actor(self).map(|_, _, _| ()));
     }
 
     fn publish(&self, event: Event) {
@@ -180,8 +189,7 @@ impl StreamHandler<StreamItem> for BalanceWatcher {
                 };
                 self.publish(event.clone().into());
                 // Wait for the detector to take it: ordering plus backpressure.
-                let send = self.peers.events.send(event);
-                ctx.wait(send.into_actor(self).map(|_, _, _| ()));
+                self.send_in_order(ctx, self.peers.events.send(event));
             }
             StreamItem::Connected { since, connection } => {
                 info!(since, connection, "event stream connected");
@@ -194,8 +202,7 @@ impl StreamHandler<StreamItem> for BalanceWatcher {
                 warn!(after, next, "event sequence gap; resyncing");
                 let status = StreamStatus::Gap { after, next };
                 self.publish(status.clone().into());
-                let send = self.peers.status.send(status);
-                ctx.wait(send.into_actor(self).map(|_, _, _| ()));
+                self.send_in_order(ctx, self.peers.status.send(status));
                 self.fetch_snapshot(ctx, SnapshotSource::Resync);
             }
             StreamItem::Malformed(error) => {
@@ -209,8 +216,7 @@ impl StreamHandler<StreamItem> for BalanceWatcher {
             StreamItem::Disconnected { reason, .. } => {
                 let status = StreamStatus::Reconnecting { reason };
                 self.publish(status.clone().into());
-                let send = self.peers.status.send(status);
-                ctx.wait(send.into_actor(self).map(|_, _, _| ()));
+                self.send_in_order(ctx, self.peers.status.send(status));
             }
         }
     }

@@ -282,10 +282,7 @@ impl Ledger {
                     ));
                 }
                 check_cents("amount_usdc", *amount_usdc)?;
-                let (from, to) = match direction {
-                    Direction::Increase => (Service::Reserve, *service),
-                    Direction::Decrease => (*service, Service::Reserve),
-                };
+                let (from, to) = direction.flow(*service);
                 self.debit(from, *amount_usdc)?;
                 self.credit(to, *amount_usdc)?;
                 self.day.inflows_usdc[to] = add(self.day.inflows_usdc[to], *amount_usdc)?;

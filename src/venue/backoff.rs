@@ -50,6 +50,11 @@ impl Backoff {
         let half = ceiling / 2;
         half + (ceiling - half).mul_f64(unit)
     }
+
+    /// [`Backoff::delay`] with a fresh uniform jitter draw.
+    pub fn jittered_delay(&self, attempt: u32) -> Duration {
+        self.delay(attempt, rand::random::<f64>())
+    }
 }
 
 #[cfg(test)]

@@ -103,6 +103,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// `(from, to)` of a transfer for `service`: the reserve is always the other side.
+    pub const fn flow(self, service: Service) -> (Service, Service) {
+        match self {
+            Direction::Increase => (Service::Reserve, service),
+            Direction::Decrease => (service, Service::Reserve),
+        }
+    }
+
     /// The wire name.
     pub const fn name(self) -> &'static str {
         match self {

@@ -109,7 +109,7 @@ pub async fn run_event_stream(
                 Err(ConsumerGone) => return,
             },
         };
-        let delay = config.backoff.delay(attempt, rand::random::<f64>());
+        let delay = config.backoff.jittered_delay(attempt);
         attempt = attempt.saturating_add(1);
         warn!(%reason, retry_in_ms = delay.as_millis() as u64, attempt, "event stream disconnected");
         if out

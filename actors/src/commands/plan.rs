@@ -21,6 +21,8 @@ use ballast::{
     targets::TargetAllocation,
 };
 use clap::ValueEnum;
+
+use crate::metrics::pct;
 use rust_decimal::Decimal;
 
 #[derive(Debug, clap::Args)]
@@ -159,10 +161,6 @@ pub fn print(plan: &RebalancePlan, json: bool) -> anyhow::Result<()> {
 /// Never in practice; the example balances are valid.
 pub fn hot_streak_example() -> anyhow::Result<PortfolioSnapshot> {
     parse_balances("casino=700,trading=120,wallet=60,domains=60,escrow=40,reserve=20")
-}
-
-fn pct(weight: Decimal) -> String {
-    format!("{:.1}%", weight * Decimal::ONE_HUNDRED)
 }
 
 /// Prints the drift table and the legs.
