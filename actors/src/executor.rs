@@ -8,25 +8,40 @@
 //! the rest of the plan is skipped: the next plan starts from fresh balances instead of
 //! guessing.
 //!
+//! An ambiguous outcome is first resolved by a status query
+//! (`GET /agents/{id}/rebalance/{key}`): applied legs are counted once, refused ones fail,
+//! and only a leg the venue never saw is retried, under the same key. Legs still unresolved
+//! stay `pending` in the store and are queried again before the next plan; at start-up,
+//! legs left pending by an earlier run are reconciled before any plan is handled.
+//!
 //! # Invariants
 //! - No leg is sent before the plan is on disk; if recording fails nothing is sent.
+//! - No leg is sent, or retried, while the [`TradingGate`] is closed (stream down or
+//!   resyncing); the rest of the plan is skipped and the next plan starts from fresh state.
 //! - A leg is never resubmitted under a different key.
 //! - Dry run records legs as `dry_run` and sends nothing to the venue.
 //! - One plan at a time: the handler holds the actor until the plan is finished.
 
 use std::time::Duration;
 
-use actix::{Actor, ActorFutureExt, AtomicResponse, Context, Handler, Recipient, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Recipient, WrapFuture,
+};
 use ballast::{
     portfolio::PortfolioSnapshot,
     store::{LegRecord, LegStatus, PlanRecord, Store},
-    venue::{backoff::Backoff, client::VenueClient, protocol::RebalanceBody},
+    venue::{
+        backoff::Backoff,
+        client::{LegResolution, VenueClient},
+        protocol::{RebalanceBody, RebalanceResponse},
+    },
 };
 use rust_decimal::Decimal;
 use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
+    gate::TradingGate,
     messages::{Event, PlanFinished, RebalancePlanned, TradeExecuted, TradeFailed},
 };
 
@@ -52,20 +67,30 @@ pub struct SpotExecutor {
     config: ExecutorConfig,
     time: TimeSource,
     run_id: String,
+    gate: TradingGate,
     detector: Recipient<PlanFinished>,
     bus: Recipient<Event>,
 }
 
+/// Where the executor sends what it did.
+#[derive(Debug, Clone)]
+pub struct ExecutorPeers {
+    /// Plan completions, for the detector.
+    pub detector: Recipient<PlanFinished>,
+    /// Everything, for observers.
+    pub bus: Recipient<Event>,
+}
+
 impl SpotExecutor {
-    /// An executor for `run_id`.
+    /// An executor for `run_id`, sending only while `gate` is open.
     pub fn new(
         client: VenueClient,
         store: Store,
         config: ExecutorConfig,
         time: TimeSource,
         run_id: String,
-        detector: Recipient<PlanFinished>,
-        bus: Recipient<Event>,
+        gate: TradingGate,
+        peers: ExecutorPeers,
     ) -> Self {
         Self {
             client,
@@ -73,8 +98,9 @@ impl SpotExecutor {
             config,
             time,
             run_id,
-            detector,
-            bus,
+            gate,
+            detector: peers.detector,
+            bus: peers.bus,
         }
     }
 }
@@ -84,7 +110,129 @@ impl Actor for SpotExecutor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(EXECUTOR_MAILBOX_CAPACITY);
+        if self.config.dry_run {
+            return;
+        }
+        // Before the first plan: resolve legs an earlier run left with unknown outcomes.
+        let client = self.client.clone();
+        let store = self.store.clone();
+        let bus = self.bus.clone();
+        let run_id = self.run_id.clone();
+        let work = async move { reconcile_pending(&client, &store, &bus, &run_id).await };
+        ctx.wait(work.into_actor(self).map(|report, _, _| {
+            if report.total() > 0 {
+                info!(
+                    applied = report.applied,
+                    refused = report.refused,
+                    never_arrived = report.never_arrived,
+                    unresolved = report.unresolved,
+                    "pending legs reconciled at start-up"
+                );
+            }
+        }));
     }
+}
+
+/// What reconciling pending legs found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Applied by the venue; now recorded (and reported) once.
+    pub applied: usize,
+    /// Refused by the venue; recorded as failed.
+    pub refused: usize,
+    /// Never received by the venue (earlier runs only); recorded as failed, not resent.
+    pub never_arrived: usize,
+    /// Still unknown; left pending for the next attempt.
+    pub unresolved: usize,
+}
+
+impl Reconciled {
+    /// Legs looked at.
+    pub fn total(&self) -> usize {
+        self.applied + self.refused + self.never_arrived + self.unresolved
+    }
+}
+
+/// Resolves every `pending` leg in the store by a status query, never by resending.
+///
+/// A leg of an earlier run that the venue never saw is abandoned (failed): its plan was
+/// made against balances long gone. A leg of this run that the venue has not seen yet stays
+/// pending, because its request may still be on the way.
+pub async fn reconcile_pending(
+    client: &VenueClient,
+    store: &Store,
+    bus: &Recipient<Event>,
+    run_id: &str,
+) -> Reconciled {
+    let mut report = Reconciled::default();
+    let pending = match store.pending_legs().await {
+        Ok(pending) => pending,
+        Err(error) => {
+            warn!(%error, "pending legs not read; reconciliation deferred");
+            return report;
+        }
+    };
+    for leg in pending {
+        let plan_id = leg
+            .idempotency_key
+            .rsplit_once(':')
+            .map_or(leg.idempotency_key.as_str(), |(plan, _)| plan)
+            .to_owned();
+        let this_run = plan_id.starts_with(&format!("{run_id}:"));
+        let (status, transfer_id, error) = match client.rebalance_status(&leg.idempotency_key).await
+        {
+            Ok(LegResolution::Applied(response)) => {
+                report.applied += 1;
+                info!(key = %leg.idempotency_key, transfer_id = %response.transfer_id,
+                      "pending leg was applied by the venue");
+                let _ = bus.try_send(
+                    TradeExecuted {
+                        plan_id,
+                        idempotency_key: leg.idempotency_key.clone(),
+                        service: leg.service,
+                        direction: leg.direction,
+                        amount_usdc: response.amount_usdc,
+                        transfer_id: response.transfer_id.clone(),
+                        dry_run: false,
+                    }
+                    .into(),
+                );
+                (LegStatus::Applied, Some(response.transfer_id), None)
+            }
+            Ok(LegResolution::Refused { code, message }) => {
+                report.refused += 1;
+                (
+                    LegStatus::Failed,
+                    None,
+                    Some(format!("venue refused it: {code}: {message}")),
+                )
+            }
+            Ok(LegResolution::NeverArrived) if !this_run => {
+                report.never_arrived += 1;
+                (
+                    LegStatus::Failed,
+                    None,
+                    Some("never reached the venue; abandoned, not resent".to_owned()),
+                )
+            }
+            Ok(LegResolution::NeverArrived) => {
+                report.unresolved += 1;
+                continue;
+            }
+            Err(error) => {
+                warn!(%error, key = %leg.idempotency_key, "pending leg still unresolved");
+                report.unresolved += 1;
+                continue;
+            }
+        };
+        if let Err(error) = store
+            .update_leg(leg.idempotency_key.clone(), status, transfer_id, error)
+            .await
+        {
+            warn!(%error, key = %leg.idempotency_key, "reconciled leg not recorded");
+        }
+    }
+    report
 }
 
 /// What executing one plan produced.
@@ -104,13 +252,22 @@ impl Handler<RebalancePlanned> for SpotExecutor {
         let config = self.config.clone();
         let bus = self.bus.clone();
         let run_id = self.run_id.clone();
+        let gate = self.gate.clone();
         let created_at = self.time.now();
         let finished = planned.clone();
         let work = async move {
-            execute_plan(
-                &client, &store, &config, &bus, &run_id, created_at, &planned,
-            )
-            .await
+            if !config.dry_run {
+                reconcile_pending(&client, &store, &bus, &run_id).await;
+            }
+            let context = PlanContext {
+                client: &client,
+                store: &store,
+                config: &config,
+                gate: &gate,
+                bus: &bus,
+                run_id: &run_id,
+            };
+            execute_plan(&context, created_at, &planned).await
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
             move |outcome, executor, _ctx| {
@@ -132,15 +289,29 @@ impl Handler<RebalancePlanned> for SpotExecutor {
     }
 }
 
+/// What one plan's execution reads.
+struct PlanContext<'a> {
+    client: &'a VenueClient,
+    store: &'a Store,
+    config: &'a ExecutorConfig,
+    gate: &'a TradingGate,
+    bus: &'a Recipient<Event>,
+    run_id: &'a str,
+}
+
 async fn execute_plan(
-    client: &VenueClient,
-    store: &Store,
-    config: &ExecutorConfig,
-    bus: &Recipient<Event>,
-    run_id: &str,
+    context: &PlanContext<'_>,
     created_at: time::OffsetDateTime,
     planned: &RebalancePlanned,
 ) -> Outcome {
+    let PlanContext {
+        client,
+        store,
+        config,
+        gate,
+        bus,
+        run_id,
+    } = *context;
     let decision = &planned.decision;
     let initial_status = if config.dry_run {
         LegStatus::DryRun
@@ -204,13 +375,22 @@ async fn execute_plan(
             );
             continue;
         }
+        if !gate.is_open() {
+            // The stream dropped or skipped events since the plan was made: the view it
+            // was planned on may be stale. Skip the rest; the detector replans after resync.
+            let why = "stream down; waiting for a fresh snapshot".to_owned();
+            fail_leg(store, bus, planned, leg, format!("skipped: {why}")).await;
+            outcome.failed += 1;
+            stop_reason = Some(why);
+            continue;
+        }
         let body = RebalanceBody {
             service: leg.service,
             direction: leg.direction,
             amount_usdc: leg.amount_usdc,
             reason: reason.clone(),
         };
-        match send_leg(client, config, &body, &leg.idempotency_key).await {
+        match send_leg(client, config, gate, &body, &leg.idempotency_key).await {
             Ok(response) => {
                 if let Err(error) = store
                     .update_leg(
@@ -268,31 +448,55 @@ struct LegError {
     ambiguous: bool,
 }
 
-/// Sends one leg, retrying retryable failures with the same idempotency key.
+/// Sends one leg. An ambiguous failure is resolved by a status query first; only a leg the
+/// venue has not seen is retried, always under the same idempotency key, within the retry
+/// budget and only while the gate stays open.
 async fn send_leg(
     client: &VenueClient,
     config: &ExecutorConfig,
+    gate: &TradingGate,
     body: &RebalanceBody,
     key: &str,
-) -> Result<ballast::venue::protocol::RebalanceResponse, LegError> {
+) -> Result<RebalanceResponse, LegError> {
     let mut attempt: u32 = 0;
     loop {
-        match client.rebalance(body, key).await {
+        let error = match client.rebalance(body, key).await {
             Ok(response) => return Ok(response),
-            Err(error) if error.is_retryable() && attempt < config.leg_retry_limit => {
-                attempt += 1;
-                let delay = error
-                    .retry_after()
-                    .unwrap_or_else(|| config.retry_backoff.jittered_delay(attempt));
-                warn!(%error, attempt, delay_ms = delay.as_millis() as u64, key, "retrying leg with the same key");
-                tokio::time::sleep(delay.min(Duration::from_secs(60))).await;
+            Err(error) => error,
+        };
+        if error.is_ambiguous() {
+            match client.rebalance_status(key).await {
+                Ok(LegResolution::Applied(response)) => {
+                    info!(key, %error, "ambiguous leg resolved by status query: applied");
+                    return Ok(response);
+                }
+                Ok(LegResolution::Refused { code, message }) => {
+                    return Err(LegError {
+                        ambiguous: false,
+                        reason: format!("{error}; status query: refused: {code}: {message}"),
+                    });
+                }
+                // Not seen yet, or the venue cannot say: an idempotent retry is safe.
+                Ok(LegResolution::NeverArrived) | Err(_) => {}
             }
-            Err(error) => {
-                return Err(LegError {
-                    ambiguous: error.is_ambiguous(),
-                    reason: error.to_string(),
-                });
-            }
+        }
+        if !error.is_retryable() || attempt >= config.leg_retry_limit || !gate.is_open() {
+            return Err(LegError {
+                ambiguous: error.is_ambiguous(),
+                reason: error.to_string(),
+            });
+        }
+        attempt += 1;
+        let delay = error
+            .retry_after()
+            .unwrap_or_else(|| config.retry_backoff.jittered_delay(attempt));
+        warn!(%error, attempt, delay_ms = delay.as_millis() as u64, key, "retrying leg with the same key");
+        tokio::time::sleep(delay.min(Duration::from_secs(60))).await;
+        if !gate.is_open() {
+            return Err(LegError {
+                ambiguous: error.is_ambiguous(),
+                reason: format!("{error}; not retried: stream down"),
+            });
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod commands;
 pub mod detector;
 pub mod executor;
+pub mod gate;
 pub mod messages;
 pub mod metrics;
 pub mod optimizer;

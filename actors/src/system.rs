@@ -25,7 +25,8 @@ use crate::{
     bus::{EventBus, Subscribe},
     clock::{Clock, TimeSource},
     detector::DriftDetector,
-    executor::{ExecutorConfig, SpotExecutor},
+    executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
+    gate::TradingGate,
     messages::{Event, GetSummary, RebalanceRequest},
     metrics::{Console, MetricsRecorder, Summary},
     optimizer::Optimizer,
@@ -191,6 +192,7 @@ impl SystemBuilder {
                 max: Duration::from_secs(30),
             },
         };
+        let gate = TradingGate::new();
         let mut executor_slot = None;
         let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone());
         let detector = DriftDetector::create(|ctx| {
@@ -200,8 +202,11 @@ impl SystemBuilder {
                 executor_config,
                 time,
                 run_id.clone(),
-                ctx.address().recipient(),
-                bus_recipient.clone(),
+                gate.clone(),
+                ExecutorPeers {
+                    detector: ctx.address().recipient(),
+                    bus: bus_recipient.clone(),
+                },
             )
             .start();
             executor_slot = Some(executor.clone());
@@ -235,6 +240,7 @@ impl SystemBuilder {
                 status: detector.clone().recipient(),
                 bus: bus_recipient.clone(),
             },
+            gate,
         )
         .start();
 

@@ -7,6 +7,9 @@
 //! each [`Tick`] it fetches a REST snapshot for the daily check.
 //!
 //! # Invariants
+//! - The [`TradingGate`] closes on every disconnect or gap, before the status reaches the
+//!   detector, and reopens only when a snapshot fetched after the last close has been
+//!   taken by the detector. A resync snapshot fetched before a later close is dropped.
 //! - Events reach the detector in `seq` order, each once (the stream drops duplicates),
 //!   with backpressure: the next event waits until the detector has taken the previous one.
 //! - The cursor is persisted at most every [`CURSOR_SAVE_INTERVAL`] and on stop. A restart
@@ -30,6 +33,7 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
+    gate::TradingGate,
     messages::{BalancesObserved, Event, SnapshotSource, StreamStatus, Tick, VenueEvent},
 };
 
@@ -62,6 +66,7 @@ pub struct BalanceWatcher {
     time: TimeSource,
     since: u64,
     peers: WatcherPeers,
+    gate: TradingGate,
     shutdown: Option<watch::Sender<bool>>,
     unsaved_seq: Option<u64>,
 }
@@ -75,6 +80,7 @@ impl BalanceWatcher {
         time: TimeSource,
         since: u64,
         peers: WatcherPeers,
+        gate: TradingGate,
     ) -> Self {
         Self {
             client,
@@ -83,6 +89,7 @@ impl BalanceWatcher {
             time,
             since,
             peers,
+            gate,
             shutdown: None,
             unsaved_seq: None,
         }
@@ -92,8 +99,15 @@ impl BalanceWatcher {
     /// reconnect retries), and trading stays paused if this was a resync.
     fn fetch_snapshot(&self, ctx: &mut Context<Self>, source: SnapshotSource) {
         let client = self.client.clone();
+        let epoch = self.gate.epoch();
         let fetch = async move { client.portfolio().await };
         ctx.spawn(fetch.into_actor(self).map(move |result, watcher, ctx| {
+            if source == SnapshotSource::Resync && watcher.gate.epoch() != epoch {
+                // The stream dropped again while this was in flight; the next connection
+                // fetches its own snapshot.
+                info!(epoch, "stale resync snapshot dropped");
+                return;
+            }
             let snapshot = match result.map(|p| p.to_snapshot()) {
                 Ok(Ok(snapshot)) => snapshot,
                 Ok(Err(error)) => {
@@ -111,7 +125,19 @@ impl BalanceWatcher {
                 source,
             };
             watcher.publish(message.clone().into());
-            watcher.send_in_order(ctx, watcher.peers.balances.send(message));
+            let delivered = watcher.peers.balances.send(message);
+            ctx.wait(
+                delivered
+                    .into_actor(watcher)
+                    .map(move |result, watcher, _| {
+                        if source == SnapshotSource::Resync
+                            && result.is_ok()
+                            && watcher.gate.open_if(epoch)
+                        {
+                            info!(epoch, "trading resumed after resync");
+                        }
+                    }),
+            );
         }));
     }
 
@@ -170,6 +196,7 @@ impl Actor for BalanceWatcher {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.gate.close();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(true);
         }
@@ -199,6 +226,7 @@ impl StreamHandler<StreamItem> for BalanceWatcher {
                 self.fetch_snapshot(ctx, SnapshotSource::Resync);
             }
             StreamItem::Gap { after, next } => {
+                self.gate.close();
                 warn!(after, next, "event sequence gap; resyncing");
                 let status = StreamStatus::Gap { after, next };
                 self.publish(status.clone().into());
@@ -214,6 +242,7 @@ impl StreamHandler<StreamItem> for BalanceWatcher {
                 );
             }
             StreamItem::Disconnected { reason, .. } => {
+                self.gate.close();
                 let status = StreamStatus::Reconnecting { reason };
                 self.publish(status.clone().into());
                 self.send_in_order(ctx, self.peers.status.send(status));

@@ -283,6 +283,12 @@ impl FaultDice {
         &self.config
     }
 
+    /// Switches to another config, keeping the random stream where it is (tests and
+    /// rehearsals turn faults on and off while the venue runs).
+    pub fn set_config(&mut self, config: FaultConfig) {
+        self.config = config;
+    }
+
     /// Whether `fault` happens this time. Draws nothing when the fault is off, so a config
     /// with one fault on gives the same sequence for it as before others were added.
     pub fn roll(&mut self, fault: Fault) -> bool {

@@ -462,6 +462,22 @@ impl SimHandle {
         self.shared.frames_tx.subscribe()
     }
 
+    /// Switches the injected faults while the venue runs.
+    ///
+    /// # Errors
+    /// [`SimError::Config`] listing every out-of-range value; the faults are unchanged.
+    pub fn set_faults(&self, faults: FaultConfig) -> Result<(), SimError> {
+        faults.validate().map_err(SimError::Config)?;
+        self.shared.dice().set_config(faults);
+        tracing::info!(%faults, "sim faults switched");
+        Ok(())
+    }
+
+    /// The faults injected now.
+    pub fn faults(&self) -> FaultConfig {
+        *self.shared.dice().config()
+    }
+
     /// What the venue saw; the same as `GET /api/v1/sim/stats`.
     pub fn stats(&self) -> SimStats {
         let now = self.now();

@@ -54,6 +54,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/agents/{id}/portfolio", get(portfolio))
         .route("/agents/{id}/rebalance", post(rebalance))
+        .route("/agents/{id}/rebalance/{key}", get(rebalance_status))
         .route("/agents/{id}/returns", get(returns))
         .route("/agents/{id}/events", get(ws::events))
         .route("/prices", get(prices))
@@ -322,6 +323,18 @@ async fn rebalance(
         return lose_ack(&shared).await;
     }
     reply(processed.reply)
+}
+
+async fn rebalance_status(
+    State(shared): State<Arc<Shared>>,
+    Path((id, key)): Path<(String, String)>,
+) -> Response {
+    if let Err(response) = check_agent(&shared, &id) {
+        return response;
+    }
+    let prefix = format!("POST {API_BASE}/agents/{id}/rebalance ");
+    let status = shared.engine().rebalance_status(&prefix, &key);
+    reply(status)
 }
 
 async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {

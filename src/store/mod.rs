@@ -395,7 +395,7 @@ impl Store {
     }
 
     /// Legs whose outcome is unknown (recorded, maybe sent, never confirmed): a restart
-    /// resolves each with an idempotent retry under the same key before trading again.
+    /// resolves each with a status query under the same key before trading again.
     ///
     /// # Errors
     /// [`StoreError`].

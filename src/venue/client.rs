@@ -100,6 +100,25 @@ impl ClientError {
     }
 }
 
+/// The error code of a status query for a key the venue never saw.
+pub const UNKNOWN_KEY_CODE: &str = "unknown_idempotency_key";
+
+/// What became of a rebalance whose outcome was unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LegResolution {
+    /// The venue applied it; this is its first reply.
+    Applied(RebalanceResponse),
+    /// The venue received it and refused it (insufficient balance, ...).
+    Refused {
+        /// The venue's error code.
+        code: String,
+        /// The venue's message.
+        message: String,
+    },
+    /// The venue never received a rebalance under this key.
+    NeverArrived,
+}
+
 /// Async client for one agent on one venue.
 #[derive(Clone)]
 pub struct VenueClient {
@@ -198,6 +217,38 @@ impl VenueClient {
         let path = format!("/agents/{}/rebalance", self.agent_id);
         self.call(Method::POST, &path, &[], Some(body), Some(idempotency_key))
             .await
+    }
+
+    /// `GET /agents/{id}/rebalance/{key}` (*addition*): what became of the rebalance sent
+    /// under `idempotency_key`, asked without resubmitting it.
+    ///
+    /// # Errors
+    /// A [`ClientError`] when the venue cannot say (transport failure, 5xx, a body that
+    /// does not decode); the leg then stays unresolved.
+    pub async fn rebalance_status(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<LegResolution, ClientError> {
+        let path = format!("/agents/{}/rebalance/{idempotency_key}", self.agent_id);
+        match self
+            .call::<(), RebalanceResponse>(Method::GET, &path, &[], None, None)
+            .await
+        {
+            Ok(response) => Ok(LegResolution::Applied(response)),
+            Err(ClientError::Status { code, .. }) if code == UNKNOWN_KEY_CODE => {
+                Ok(LegResolution::NeverArrived)
+            }
+            Err(ClientError::Status {
+                status,
+                code,
+                message,
+                ..
+            }) if (400..500).contains(&status) && status != 429 && code != "not_found" => {
+                // The venue stored a refusal under this key: the leg was never applied.
+                Ok(LegResolution::Refused { code, message })
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// `GET /agents/{id}/returns?days=N`, with every value checked for finiteness.
