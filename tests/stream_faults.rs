@@ -77,6 +77,7 @@ fn config(base_url: String, idle_timeout: Duration) -> StreamConfig {
 }
 
 /// Accepts one websocket and returns it with the `since` it asked for.
+#[allow(clippy::result_large_err)] // the handshake callback's error type is tungstenite's
 async fn accept(
     listener: &TcpListener,
 ) -> (
@@ -180,7 +181,10 @@ async fn twenty_forced_disconnects_resume_from_the_right_seq_and_lose_or_repeat_
     client.await.expect("client task ends cleanly");
     venue.abort();
     if let Ok(resumes) = venue.await {
-        assert_eq!(resumes, expected_resumes, "venue saw the same resume points");
+        assert_eq!(
+            resumes, expected_resumes,
+            "venue saw the same resume points"
+        );
     }
 }
 

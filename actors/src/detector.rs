@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
+    gate::TradingGate,
     messages::{
         BalancesObserved, Event, PlanFinished, RebalancePlanned, RebalanceRequest, SnapshotSource,
         StreamStatus, TargetsUpdated, VenueEvent,
@@ -32,6 +33,7 @@ pub struct DriftDetector {
     policy: PolicyState,
     run_id: String,
     time: TimeSource,
+    gate: TradingGate,
     executor: Recipient<RebalancePlanned>,
     bus: Recipient<Event>,
 }
@@ -42,6 +44,7 @@ impl DriftDetector {
         policy: PolicyState,
         run_id: String,
         time: TimeSource,
+        gate: TradingGate,
         executor: Recipient<RebalancePlanned>,
         bus: Recipient<Event>,
     ) -> Self {
@@ -49,6 +52,7 @@ impl DriftDetector {
             policy,
             run_id,
             time,
+            gate,
             executor,
             bus,
         }
@@ -79,6 +83,7 @@ impl DriftDetector {
                 snapshot: None,
                 at: self.time.now(),
                 moved: false,
+                interrupted: false,
             });
         }
     }
@@ -150,10 +155,16 @@ impl Handler<PlanFinished> for DriftDetector {
     type Result = ();
 
     fn handle(&mut self, message: PlanFinished, _ctx: &mut Self::Context) {
+        if message.interrupted && !self.gate.is_open() {
+            // The watcher's stream-down status may still be queued behind this message;
+            // the gate already knows. The interrupted plan resumes after the resync.
+            self.feed(PolicyInput::StreamDown);
+        }
         self.feed(PolicyInput::PlanFinished {
             snapshot: message.snapshot,
             at: message.at,
             moved: message.applied > 0,
+            interrupted: message.interrupted,
         });
     }
 }

@@ -239,6 +239,7 @@ pub async fn reconcile_pending(
 struct Outcome {
     applied: usize,
     failed: usize,
+    interrupted: bool,
     moved_usdc: Decimal,
     snapshot: Option<PortfolioSnapshot>,
 }
@@ -276,6 +277,7 @@ impl Handler<RebalancePlanned> for SpotExecutor {
                     trigger: finished.decision.trigger.clone(),
                     applied: outcome.applied,
                     failed: outcome.failed,
+                    interrupted: outcome.interrupted,
                     moved_usdc: outcome.moved_usdc,
                     snapshot: outcome.snapshot,
                     at: executor.time.now(),
@@ -335,6 +337,7 @@ async fn execute_plan(
     let mut outcome = Outcome {
         applied: 0,
         failed: 0,
+        interrupted: false,
         moved_usdc: Decimal::ZERO,
         snapshot: None,
     };
@@ -381,6 +384,7 @@ async fn execute_plan(
             let why = "stream down; waiting for a fresh snapshot".to_owned();
             fail_leg(store, bus, planned, leg, format!("skipped: {why}")).await;
             outcome.failed += 1;
+            outcome.interrupted = true;
             stop_reason = Some(why);
             continue;
         }

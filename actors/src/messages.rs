@@ -176,6 +176,8 @@ pub struct PlanFinished {
     pub applied: usize,
     /// Legs failed or skipped.
     pub failed: usize,
+    /// Whether legs were skipped because the event stream went down mid-plan.
+    pub interrupted: bool,
     /// USDC moved.
     pub moved_usdc: Decimal,
     /// Balances after the last applied leg, when the venue returned them.

@@ -214,6 +214,7 @@ impl SystemBuilder {
                 policy,
                 run_id.clone(),
                 time,
+                gate.clone(),
                 executor.recipient(),
                 bus_recipient.clone(),
             )

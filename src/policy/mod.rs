@@ -189,6 +189,9 @@ pub enum PolicyInput {
         at: OffsetDateTime,
         /// Whether any leg moved money.
         moved: bool,
+        /// Whether the executor stopped it because the event stream went down: its trigger
+        /// is retried against the resync snapshot instead of being forgotten.
+        interrupted: bool,
     },
 }
 
@@ -227,7 +230,7 @@ pub struct PolicyState {
     pub targets: TargetAllocation,
     latest: Option<PortfolioSnapshot>,
     synced: bool,
-    in_flight: bool,
+    in_flight: Option<Trigger>,
     deferred: Option<Trigger>,
     last_rebalance_at: Option<OffsetDateTime>,
     started_at: Option<OffsetDateTime>,
@@ -242,7 +245,7 @@ impl PolicyState {
             targets,
             latest: None,
             synced: false,
-            in_flight: false,
+            in_flight: None,
             deferred: None,
             last_rebalance_at: None,
             started_at: None,
@@ -259,7 +262,7 @@ impl PolicyState {
     pub fn readiness(&self) -> Readiness {
         if !self.synced || self.latest.is_none() {
             Readiness::Stale
-        } else if self.in_flight {
+        } else if self.in_flight.is_some() {
             Readiness::InFlight
         } else {
             Readiness::Ready
@@ -303,13 +306,19 @@ impl PolicyState {
                 snapshot,
                 at,
                 moved,
+                interrupted,
             } => {
-                self.in_flight = false;
+                let finished = self.in_flight.take();
                 if moved {
                     self.last_rebalance_at = Some(at);
                 }
                 if let Some(snapshot) = snapshot {
                     self.observe(snapshot);
+                }
+                if interrupted && let Some(trigger) = finished {
+                    // Finish the job, against the resync snapshot if the stream is still
+                    // down (`fire` defers it again while stale).
+                    self.defer(trigger);
                 }
                 self.retry_deferred(at)
             }
@@ -420,7 +429,7 @@ impl PolicyState {
             }
             return None;
         }
-        self.in_flight = true;
+        self.in_flight = Some(trigger.clone());
         let plan_seq = self.next_plan_seq;
         self.next_plan_seq += 1;
         Some(Decision {

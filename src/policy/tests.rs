@@ -171,6 +171,7 @@ fn one_plan_in_flight_and_the_next_trigger_runs_after_it() {
             snapshot: Some(snapshot(drifted, Some(9))),
             at: T0,
             moved: true,
+            interrupted: false,
         })
         .expect("the deferred request runs");
     assert_eq!(next.plan_seq, 2);
@@ -286,4 +287,69 @@ fn referral_income_goes_to_the_most_underweight_service() {
     );
     // Trading's deficit is 30% of $1,010 - $270 = $33; the leg never exceeds it.
     assert_eq!(leg.amount_usdc, dec!(33.00));
+}
+
+#[test]
+fn a_plan_interrupted_by_the_stream_resumes_against_the_resync_snapshot() {
+    let mut policy = synced_policy();
+    let first = policy
+        .process(win(2, dec!(200), after_win(dec!(200))))
+        .expect("fires");
+    assert_eq!(first.trigger.name(), "large_win");
+    // The stream drops mid-plan; the executor skips the rest and reports the interruption.
+    assert!(policy.process(PolicyInput::StreamDown).is_none());
+    let partly_done = [
+        dec!(240),
+        dec!(300),
+        dec!(150),
+        dec!(150),
+        dec!(100),
+        dec!(260),
+    ];
+    assert!(
+        policy
+            .process(PolicyInput::PlanFinished {
+                snapshot: Some(snapshot(partly_done, Some(3))),
+                at: T0,
+                moved: true,
+                interrupted: true,
+            })
+            .is_none(),
+        "nothing is planned on the stale view"
+    );
+    assert_eq!(policy.readiness(), Readiness::Stale);
+    // The resync snapshot brings the plan's trigger back, planned on fresh balances.
+    let resumed = policy
+        .process(PolicyInput::Snapshot {
+            snapshot: snapshot(partly_done, Some(4)),
+            at: T0,
+            resync: true,
+            tick: false,
+        })
+        .expect("the interrupted plan resumes");
+    assert_eq!(resumed.trigger.name(), "large_win");
+    assert_eq!(resumed.plan_seq, 2);
+    assert!(
+        resumed
+            .plan
+            .legs
+            .iter()
+            .all(|leg| leg.service != Service::Casino || leg.direction == Direction::Decrease)
+    );
+}
+
+#[test]
+fn a_plan_that_failed_for_other_reasons_is_not_retried_by_itself() {
+    let mut policy = synced_policy();
+    policy
+        .process(win(2, dec!(200), after_win(dec!(200))))
+        .expect("fires");
+    let next = policy.process(PolicyInput::PlanFinished {
+        snapshot: None,
+        at: T0,
+        moved: false,
+        interrupted: false,
+    });
+    assert!(next.is_none(), "a refused plan waits for the next trigger");
+    assert_eq!(policy.readiness(), Readiness::Ready);
 }

@@ -1,0 +1,474 @@
+//! Story: the companion against a venue that loses acknowledgements and drops its event
+//! stream in the middle of a rebalance, and a restart that finds legs of unknown outcome.
+//!
+//! Everything runs over real loopback sockets: the simulated venue on 127.0.0.1:0 and, for
+//! the mid-rebalance disconnect, a small TCP proxy written here that can cut the websocket
+//! and refuse new ones while REST traffic flows on. No test asserts a duration.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use ballast::{
+    service::Service,
+    sim::{FaultConfig, Injection, SimConfig, SimHandle},
+    store::{LegRecord, LegStatus, PlanRecord, RunRecord, Store, StoreError},
+    venue::{
+        client::VenueClient,
+        protocol::{Direction, RebalanceBody},
+    },
+};
+use ballast_actors::{
+    clock::TimeSource,
+    metrics::{Console, Summary},
+    settings::{Settings, Validated},
+    system::{RunningSystem, SystemBuilder},
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    task::AbortHandle,
+};
+
+async fn quiet_sim() -> SimHandle {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    ballast::sim::start(
+        SimConfig {
+            autoplay: false,
+            speed: 1.0,
+            ..SimConfig::default()
+        },
+        listener,
+    )
+    .await
+    .expect("sim starts")
+}
+
+fn settings(overrides: &[(&str, &str)]) -> Validated {
+    let env = overrides
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect::<Vec<_>>();
+    Settings::load_with_env(&[], env)
+        .and_then(Settings::validate)
+        .expect("valid settings")
+}
+
+async fn start(venue_url: &str, validated: Validated, store: Store) -> RunningSystem {
+    SystemBuilder::new(
+        validated,
+        venue_url,
+        None,
+        TimeSource::Wall,
+        store,
+        Console::Off,
+    )
+    .start()
+    .await
+    .expect("system starts")
+}
+
+async fn eventually(limit: Duration, mut probe: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if probe().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+async fn summary_when(
+    system: &RunningSystem,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&Summary) -> bool,
+) -> Summary {
+    let mut last = None;
+    let reached = eventually(limit, async || {
+        let summary = system.summary().await.expect("summary");
+        let ok = done(&summary);
+        last = Some(summary);
+        ok
+    })
+    .await;
+    let summary = last.expect("polled at least once");
+    assert!(reached, "{what}: {summary:?}");
+    summary
+}
+
+/// `(status, transfer_id, error)` of one leg, straight from the store.
+async fn leg_row(store: &Store, key: &str) -> (String, Option<String>, Option<String>) {
+    let key = key.to_owned();
+    store
+        .call(move |c| {
+            c.query_row(
+                "SELECT status, transfer_id, error FROM legs WHERE idempotency_key = ?1",
+                [key],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .map_err(StoreError::from)
+        })
+        .await
+        .expect("leg is recorded")
+}
+
+fn assert_one_transfer_per_key(sim: &SimHandle) {
+    let transfers = sim.transfers();
+    let mut keys: Vec<String> = transfers
+        .iter()
+        .map(|t| t.idempotency_key.clone().expect("every leg carries a key"))
+        .collect();
+    keys.sort();
+    let before = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), before, "a leg was applied twice: {transfers:?}");
+}
+
+#[actix_rt::test]
+async fn a_lost_ack_is_resolved_by_a_status_query_and_applied_exactly_once() {
+    // Step 1: a venue that applies every transfer but never answers, and a companion that
+    // gives up on a response after 300 ms and may not retry at all: only the status query
+    // can tell it what happened.
+    let sim = quiet_sim().await;
+    let store = Store::open_in_memory().expect("store");
+    let validated = settings(&[
+        ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "300"),
+        ("BALLAST__EXECUTOR__LEG_RETRY_LIMIT", "0"),
+    ]);
+    let system = start(&sim.base_url(), validated, store.clone()).await;
+    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
+        s.final_balances_usdc.is_some()
+    })
+    .await;
+    sim.set_faults(FaultConfig {
+        lost_ack: 1.0,
+        ..FaultConfig::default()
+    })
+    .expect("valid faults");
+
+    // Step 2: a large win triggers a plan; every leg's acknowledgement is lost.
+    sim.inject(Injection::CasinoWin {
+        amount_usdc: dec!(176.47),
+    })
+    .await
+    .expect("injects");
+    let summary = summary_when(
+        &system,
+        Duration::from_secs(20),
+        "plan never finished",
+        |s| s.rebalances >= 1,
+    )
+    .await;
+
+    // Step 3: the venue lost every ack, yet each leg is applied once and counted once.
+    let stats = sim.stats();
+    let transfers = sim.transfers();
+    assert!(!transfers.is_empty());
+    assert!(
+        stats.faults_injected.get("lost_ack").copied().unwrap_or(0) >= transfers.len() as u64,
+        "every applied leg lost its ack: {stats:?}"
+    );
+    assert_one_transfer_per_key(&sim);
+    assert_eq!(summary.legs_failed, 0, "{summary:?}");
+    assert_eq!(summary.legs_applied, transfers.len() as u64);
+    let moved: Decimal = transfers.iter().map(|t| t.amount_usdc).sum();
+    assert_eq!(summary.turnover_usdc, moved);
+    for transfer in &transfers {
+        let key = transfer.idempotency_key.as_deref().expect("key");
+        let (status, transfer_id, _) = leg_row(&store, key).await;
+        assert_eq!(status, "applied", "{key}");
+        assert_eq!(transfer_id.as_deref(), Some(transfer.transfer_id.as_str()));
+    }
+    assert!(store.pending_legs().await.expect("reads").is_empty());
+
+    sim.set_faults(FaultConfig::default()).expect("valid");
+    system
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("stops");
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_restart_reconciles_pending_legs_without_resending_them() {
+    // Step 1: an earlier run recorded a plan with two legs and died: the first reached the
+    // venue (we send it here under its key), the second never left the machine.
+    let sim = quiet_sim().await;
+    let dir = std::env::temp_dir().join(format!("ballast-reconcile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("ballast.db");
+    let store = Store::open(&path).expect("store");
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .start_run(RunRecord {
+            run_id: "old-run".into(),
+            started_at: now,
+            stopped_at: None,
+            venue: sim.base_url(),
+            dry_run: false,
+        })
+        .await
+        .expect("run recorded");
+    let leg = |index: u32, service, direction, amount_usdc| LegRecord {
+        idempotency_key: format!("old-run:1:{index}"),
+        leg_index: index,
+        service,
+        direction,
+        amount_usdc,
+        status: LegStatus::Pending,
+    };
+    store
+        .record_plan(PlanRecord {
+            plan_id: "old-run:1".into(),
+            run_id: "old-run".into(),
+            created_at: now,
+            trigger: "request".into(),
+            reason: "test".into(),
+            total_usdc: dec!(1000),
+            legs: vec![
+                leg(0, Service::Casino, Direction::Decrease, dec!(25)),
+                leg(1, Service::Trading, Direction::Increase, dec!(25)),
+            ],
+        })
+        .await
+        .expect("plan recorded");
+    let client = VenueClient::new(
+        &sim.base_url(),
+        sim.agent_id(),
+        None,
+        Duration::from_secs(5),
+    )
+    .expect("client");
+    let applied = client
+        .rebalance(
+            &RebalanceBody {
+                service: Service::Casino,
+                direction: Direction::Decrease,
+                amount_usdc: dec!(25),
+                reason: "test".into(),
+            },
+            "old-run:1:0",
+        )
+        .await
+        .expect("first leg applied");
+    drop(store);
+
+    // Step 2: the companion restarts on the same store.
+    let store = Store::open(&path).expect("store reopens");
+    let system = start(&sim.base_url(), settings(&[]), store.clone()).await;
+    assert!(
+        eventually(Duration::from_secs(10), async || store
+            .pending_legs()
+            .await
+            .map(|p| p.is_empty())
+            .unwrap_or(false))
+        .await,
+        "pending legs were never reconciled"
+    );
+
+    // Step 3: the applied leg is recorded with the venue's transfer id; the lost one is
+    // abandoned, not resent. The venue saw exactly one transfer from the old plan.
+    let (status, transfer_id, _) = leg_row(&store, "old-run:1:0").await;
+    assert_eq!(status, "applied");
+    assert_eq!(transfer_id, Some(applied.transfer_id));
+    let (status, _, error) = leg_row(&store, "old-run:1:1").await;
+    assert_eq!(status, "failed");
+    assert!(error.unwrap_or_default().contains("never reached"));
+    let old: Vec<_> = sim
+        .transfers()
+        .into_iter()
+        .filter(|t| {
+            t.idempotency_key
+                .as_deref()
+                .is_some_and(|k| k.starts_with("old-run:"))
+        })
+        .collect();
+    assert_eq!(old.len(), 1, "{old:?}");
+    assert_one_transfer_per_key(&sim);
+
+    system
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("stops");
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A loopback TCP proxy that can cut the venue's websocket and refuse new ones while REST
+/// requests pass.
+#[derive(Clone)]
+struct Proxy {
+    addr: std::net::SocketAddr,
+    state: Arc<Mutex<ProxyState>>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    block_streams: bool,
+    streams: Vec<AbortHandle>,
+    refused: u64,
+}
+
+impl Proxy {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let proxy = Proxy {
+            addr: listener.local_addr().expect("addr"),
+            state: Arc::default(),
+        };
+        let state = Arc::clone(&proxy.state);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let state = Arc::clone(&state);
+                tokio::spawn(async move { forward(client, upstream, state).await });
+            }
+        });
+        proxy
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Cuts every open event stream and refuses new ones until [`Proxy::allow_streams`].
+    fn cut_streams(&self) {
+        let mut state = self.state.lock().expect("lock");
+        state.block_streams = true;
+        for stream in state.streams.drain(..) {
+            stream.abort();
+        }
+    }
+
+    fn allow_streams(&self) {
+        self.state.lock().expect("lock").block_streams = false;
+    }
+
+    fn refused(&self) -> u64 {
+        self.state.lock().expect("lock").refused
+    }
+}
+
+async fn forward(client: TcpStream, upstream: std::net::SocketAddr, state: Arc<Mutex<ProxyState>>) {
+    // Peek at the request line: websocket upgrades go to `/agents/{id}/events`.
+    let mut head = [0_u8; 512];
+    let mut is_stream = false;
+    for _ in 0..100 {
+        let Ok(n) = client.peek(&mut head).await else {
+            return;
+        };
+        let text = String::from_utf8_lossy(&head[..n]);
+        if n == 0 {
+            return;
+        }
+        if text.contains("\r\n") {
+            is_stream = text.lines().next().is_some_and(|l| l.contains("/events"));
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let task = tokio::spawn(async move {
+        let mut client = client;
+        let Ok(mut server) = TcpStream::connect(upstream).await else {
+            return;
+        };
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    });
+    if is_stream {
+        let mut state = state.lock().expect("lock");
+        if state.block_streams {
+            state.refused += 1;
+            task.abort();
+        } else {
+            state.streams.push(task.abort_handle());
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn a_disconnect_mid_rebalance_stops_orders_until_a_fresh_snapshot() {
+    // Step 1: every venue response takes 300 ms, so a plan's legs are spread out in time;
+    // the companion reaches the venue through the proxy.
+    let sim = quiet_sim().await;
+    let proxy = Proxy::start(sim.addr()).await;
+    let store = Store::open_in_memory().expect("store");
+    let system = start(&proxy.url(), settings(&[]), store).await;
+    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
+        s.final_balances_usdc.is_some()
+    })
+    .await;
+    sim.set_faults(FaultConfig {
+        latency: Duration::from_millis(300),
+        ..FaultConfig::default()
+    })
+    .expect("valid faults");
+
+    // Step 2: a large win starts a multi-leg plan. Once the first leg is applied (the next
+    // is then inside the venue's latency), the event stream is cut and kept down.
+    let mut applied = sim.subscribe_transfers();
+    sim.inject(Injection::CasinoWin {
+        amount_usdc: dec!(176.47),
+    })
+    .await
+    .expect("injects");
+    tokio::time::timeout(Duration::from_secs(10), applied.recv())
+        .await
+        .expect("first leg applied in time")
+        .expect("transfer channel open");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    proxy.cut_streams();
+    let cut_at = tokio::time::Instant::now();
+
+    // Step 3: while the stream cannot come back, the plan stops at its next leg and no
+    // order reaches the venue (the leg already inside the venue's latency may land: it was
+    // sent before the cut).
+    let refused = eventually(Duration::from_secs(10), async || proxy.refused() >= 2).await;
+    assert!(refused, "the companion never tried to reconnect");
+    summary_when(
+        &system,
+        Duration::from_secs(10),
+        "the rest of the plan was not skipped",
+        |s| s.legs_failed >= 1,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = sim
+        .transfers()
+        .into_iter()
+        .filter(|t| t.received_at > cut_at)
+        .count();
+    assert_eq!(during, 0, "orders sent while the stream was down");
+    let before_resync = sim.transfers().len();
+
+    // Step 4: the stream comes back; after a fresh snapshot, trading resumes and the
+    // portfolio returns to its bands.
+    proxy.allow_streams();
+    sim.set_faults(FaultConfig::default()).expect("valid");
+    let resumed = eventually(Duration::from_secs(20), async || {
+        sim.transfers().len() > before_resync
+    })
+    .await;
+    assert!(resumed, "trading never resumed after the resync");
+    let validated = settings(&[]);
+    let band = validated.policy.bands.absolute;
+    let in_band = eventually(Duration::from_secs(20), async || {
+        let balances = sim.balances();
+        let total: Decimal = balances.values().copied().sum();
+        Service::ALL
+            .iter()
+            .all(|s| (balances[*s] / total - validated.targets.weight(*s)).abs() <= band)
+    })
+    .await;
+    assert!(in_band, "not back in band: {:?}", sim.balances());
+    assert_one_transfer_per_key(&sim);
+
+    system
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("stops");
+    sim.shutdown().await;
+}
