@@ -83,14 +83,18 @@ pub mod wire {
     use rust_decimal::{Decimal, prelude::ToPrimitive};
     use serde::{Deserializer, Serializer, de};
 
-    /// Writes the amount as a JSON number.
+    /// Writes the amount as a JSON number when a number reads back exactly (every amount
+    /// with at most 15 significant digits), and as a decimal string otherwise, so that no
+    /// amount ever changes on the wire. [`deserialize`] reads both.
     ///
     /// # Errors
-    /// When the amount has no `f64` approximation (it always has for USDC amounts).
+    /// None in practice; the signature is serde's.
     pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
         match value.to_f64() {
-            Some(f) => serializer.serialize_f64(f),
-            None => Err(serde::ser::Error::custom("amount has no f64 form")),
+            Some(f) if super::decimal_from_f64(f, "amount").as_ref() == Ok(value) => {
+                serializer.serialize_f64(f)
+            }
+            _ => serializer.serialize_str(&value.normalize().to_string()),
         }
     }
 
@@ -243,6 +247,28 @@ mod tests {
             let back: Amount = serde_json::from_str(&text).expect("parses");
             assert_eq!(back, amount, "{text}");
         }
+    }
+
+    #[test]
+    fn wire_round_trips_amounts_a_number_cannot_carry() {
+        for amount_usdc in [
+            dec!(-17017260048618627),
+            dec!(12345678901234567.89),
+            dec!(0.1234567890123456789),
+            Decimal::MAX,
+            Decimal::MIN,
+        ] {
+            let amount = Amount { amount_usdc };
+            let text = serde_json::to_string(&amount).expect("serializes");
+            let back: Amount = serde_json::from_str(&text).expect("parses");
+            assert_eq!(back, amount, "{text}");
+        }
+        // Ordinary amounts stay JSON numbers.
+        let text = serde_json::to_string(&Amount {
+            amount_usdc: dec!(1234.56),
+        })
+        .expect("serializes");
+        assert_eq!(text, r#"{"amount_usdc":1234.56}"#);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! # Invariants
 //! - The API key only ever reaches the `Authorization` header; `VenueClient`'s `Debug`
 //!   and every error omit it.
-//! - Responses are validated on the way in ([`PortfolioResponse::to_snapshot`] rejects
-//!   negative balances); a response that does not decode is an error, never a default.
+//! - Every response goes through [`decode_rest`]: serde for the shape, then the payload's
+//!   checks (no negative balance, no non-finite return, no non-positive price); a response
+//!   that fails either is a [`ClientError::Decode`] naming the field, never a default.
 //! - An [`ClientError::is_ambiguous`] error means the request may have been applied: the
 //!   caller must resolve it by an idempotent retry with the same key, never a fresh key.
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header};
 use serde::{Serialize, de::DeserializeOwned};
 
+use super::decode::{RestPayload, decode_rest};
 use super::protocol::{
     API_BASE, ErrorBody, IDEMPOTENCY_HEADER, PortfolioResponse, PricesResponse, RebalanceBody,
     RebalanceResponse, ReturnsResponse,
@@ -195,14 +197,8 @@ impl VenueClient {
     /// A [`ClientError`] naming the endpoint.
     pub async fn portfolio(&self) -> Result<PortfolioResponse, ClientError> {
         let path = format!("/agents/{}/portfolio", self.agent_id);
-        let response: PortfolioResponse = self
-            .call::<(), _>(Method::GET, &path, &[], None, None)
-            .await?;
-        response.to_snapshot().map_err(|e| ClientError::Decode {
-            endpoint: format!("GET {path}"),
-            reason: e.to_string(),
-        })?;
-        Ok(response)
+        self.call::<(), _>(Method::GET, &path, &[], None, None)
+            .await
     }
 
     /// `POST /agents/{id}/rebalance` with an idempotency key.
@@ -258,18 +254,8 @@ impl VenueClient {
     pub async fn returns(&self, days: u32) -> Result<ReturnsResponse, ClientError> {
         let path = format!("/agents/{}/returns", self.agent_id);
         let days_text = days.to_string();
-        let response: ReturnsResponse = self
-            .call::<(), _>(Method::GET, &path, &[("days", &days_text)], None, None)
-            .await?;
-        for (service, series) in &response.returns_by_service {
-            if let Some(index) = series.iter().position(|r| !r.is_finite()) {
-                return Err(ClientError::Decode {
-                    endpoint: format!("GET {path}"),
-                    reason: format!("returns_by_service.{service}[{index}] is not finite"),
-                });
-            }
-        }
-        Ok(response)
+        self.call::<(), _>(Method::GET, &path, &[("days", &days_text)], None, None)
+            .await
     }
 
     /// `GET /prices?assets=A,B`.
@@ -278,19 +264,11 @@ impl VenueClient {
     /// A [`ClientError`]; a non-positive price is a decode error naming the asset.
     pub async fn prices(&self, assets: &[&str]) -> Result<PricesResponse, ClientError> {
         let joined = assets.join(",");
-        let response: PricesResponse = self
-            .call::<(), _>(Method::GET, "/prices", &[("assets", &joined)], None, None)
-            .await?;
-        if let Some((asset, _)) = response.prices.iter().find(|(_, p)| p.0 <= 0.into()) {
-            return Err(ClientError::Decode {
-                endpoint: "GET /prices".into(),
-                reason: format!("prices.{asset} is not positive"),
-            });
-        }
-        Ok(response)
+        self.call::<(), _>(Method::GET, "/prices", &[("assets", &joined)], None, None)
+            .await
     }
 
-    async fn call<B: Serialize, R: DeserializeOwned>(
+    async fn call<B: Serialize, R: DeserializeOwned + RestPayload>(
         &self,
         method: Method,
         path: &str,
@@ -357,10 +335,8 @@ impl VenueClient {
                 }),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-            endpoint,
-            reason: e.to_string(),
-        })
+        // One door for every response: shape by serde, values by the payload's checks.
+        decode_rest(&bytes).map_err(|reason| ClientError::Decode { endpoint, reason })
     }
 }
 

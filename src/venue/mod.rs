@@ -5,5 +5,6 @@
 
 pub mod backoff;
 pub mod client;
+pub mod decode;
 pub mod protocol;
 pub mod stream;
