@@ -213,6 +213,71 @@ pub struct Validated {
     pub reconnect: Backoff,
 }
 
+/// Sections whose keys are names chosen by the user (validated later, by meaning).
+const OPEN_SECTIONS: [&str; 1] = ["targets"];
+
+/// `section -> keys` of the defaults: the complete set of known keys.
+fn known_keys() -> BTreeMap<String, Vec<String>> {
+    let defaults: toml::Table = toml::from_str(DEFAULT_TOML).unwrap_or_default();
+    defaults
+        .iter()
+        .map(|(section, value)| {
+            let keys = value
+                .as_table()
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default();
+            (section.clone(), keys)
+        })
+        .collect()
+}
+
+/// Every key of `merged` that the defaults do not have, as `section.key`.
+fn unknown_keys(merged: &config::Config) -> Result<Vec<String>, ConfigError> {
+    let value = merged
+        .clone()
+        .try_deserialize::<serde_json::Value>()
+        .map_err(|e| ConfigError(vec![e.to_string()]))?;
+    let known = known_keys();
+    let mut unknown = Vec::new();
+    if let serde_json::Value::Object(sections) = value {
+        for (section, body) in sections {
+            let Some(known_section) = known.get(&section) else {
+                unknown.push(format!("unknown section `{section}`"));
+                continue;
+            };
+            if OPEN_SECTIONS.contains(&section.as_str()) {
+                continue;
+            }
+            if let serde_json::Value::Object(keys) = body {
+                for key in keys.keys().filter(|k| !known_section.contains(k)) {
+                    unknown.push(format!(
+                        "unknown key `{section}.{key}` (known: {})",
+                        known_section.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    Ok(unknown)
+}
+
+/// Drops unknown sections and keys, so the known ones can still be checked.
+fn strip_unknown(value: &mut serde_json::Value, known: &BTreeMap<String, Vec<String>>) {
+    if let serde_json::Value::Object(sections) = value {
+        sections.retain(|section, _| known.contains_key(section));
+        for (section, body) in sections.iter_mut() {
+            if OPEN_SECTIONS.contains(&section.as_str()) {
+                continue;
+            }
+            if let (serde_json::Value::Object(keys), Some(known_section)) =
+                (body, known.get(section))
+            {
+                keys.retain(|key, _| known_section.contains(key));
+            }
+        }
+    }
+}
+
 impl Settings {
     /// Loads the layers: defaults, then `files` in order, then environment variables.
     ///
@@ -257,9 +322,28 @@ impl Settings {
         let merged = builder
             .build()
             .map_err(|e| ConfigError(vec![e.to_string()]))?;
-        merged
-            .try_deserialize::<Settings>()
-            .map_err(|e| ConfigError(vec![e.to_string()]))
+        // Unknown keys first, all of them, then every value problem of the rest: serde's
+        // `deny_unknown_fields` alone would stop at the first unknown key and hide the others.
+        let unknown = unknown_keys(&merged)?;
+        if unknown.is_empty() {
+            return merged
+                .try_deserialize::<Settings>()
+                .map_err(|e| ConfigError(vec![e.to_string()]));
+        }
+        let mut problems = unknown;
+        let mut cleaned = merged
+            .try_deserialize::<serde_json::Value>()
+            .map_err(|e| ConfigError(vec![e.to_string()]))?;
+        strip_unknown(&mut cleaned, &known_keys());
+        match serde_json::from_value::<Settings>(cleaned) {
+            Ok(settings) => {
+                if let Err(ConfigError(more)) = settings.validate() {
+                    problems.extend(more);
+                }
+            }
+            Err(error) => problems.push(error.to_string()),
+        }
+        Err(ConfigError(problems))
     }
 
     /// Checks every value, collecting all problems.

@@ -1,0 +1,170 @@
+//! The `ballast` binary refuses bad configuration: it exits non-zero with a message that
+//! names every field at fault, never panics, and never prints the API key.
+//!
+//! Each case writes a config layer to a temp file (or sets a `BALLAST__...` variable) and
+//! runs `ballast plan` offline (`--balances`), which loads and validates the configuration
+//! before doing anything else. A valid layer runs to completion, so the harness itself is
+//! shown to work.
+
+use std::{path::PathBuf, process::Command};
+
+const BALANCES: &str = "casino=200,trading=300,wallet=150,domains=150,escrow=100,reserve=100";
+const SENTINEL: &str = "sk-SENTINEL-4f1c";
+
+fn scratch(name: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ballast-cli-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("writes");
+    path
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn plan(config: Option<&PathBuf>, env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ballast"));
+    command
+        .args(["plan", "--balances", BALANCES])
+        .env("PURPLE_FLEA_API_KEY", SENTINEL)
+        .env_remove("RUST_LOG");
+    // The developer's own overrides must not leak into the cases.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BALLAST__")) {
+        command.env_remove(key);
+    }
+    if let Some(path) = config {
+        command.arg("--config").arg(path);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("runs the binary");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn bad_configuration_exits_non_zero_naming_each_field() {
+    struct TestCase {
+        name: &'static str,
+        layer: &'static str,
+        env: &'static [(&'static str, &'static str)],
+        must_name: &'static [&'static str],
+    }
+    let cases = [
+        // TC0: targets summing to 0.9.
+        TestCase {
+            name: "sum.toml",
+            layer: "[targets]\ncasino = 0.10\n",
+            env: &[],
+            must_name: &["targets", "0.9"],
+        },
+        // TC1: an unknown service.
+        TestCase {
+            name: "service.toml",
+            layer: "[targets]\nbitcoin = 0.0\n",
+            env: &[],
+            must_name: &["bitcoin"],
+        },
+        // TC2: a negative threshold.
+        TestCase {
+            name: "band.toml",
+            layer: "[policy]\nband = -0.05\n",
+            env: &[],
+            must_name: &["policy.band"],
+        },
+        // TC3: an unknown key.
+        TestCase {
+            name: "key.toml",
+            layer: "[venue]\nmode_typo = \"remote\"\n",
+            env: &[],
+            must_name: &["venue.mode_typo"],
+        },
+        // TC4: all of the above at once: every problem is listed, not just the first.
+        TestCase {
+            name: "all.toml",
+            layer: "[targets]\ncasino = 0.10\nbitcoin = 0.0\n[policy]\nband = -0.05\n[venue]\nmode_typo = 1\n[oracle]\nx = 1\n",
+            env: &[],
+            must_name: &[
+                "targets",
+                "bitcoin",
+                "policy.band",
+                "venue.mode_typo",
+                "oracle",
+            ],
+        },
+        // TC5: a bad value from the environment.
+        TestCase {
+            name: "empty.toml",
+            layer: "",
+            env: &[("BALLAST__POLICY__BAND", "-1")],
+            must_name: &["policy.band"],
+        },
+        // TC6: a value of the wrong type.
+        TestCase {
+            name: "type.toml",
+            layer: "[policy]\nmin_trade_usdc = \"lots\"\n",
+            env: &[],
+            must_name: &["min_trade_usdc"],
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let path = scratch(case.name, case.layer);
+        let run = plan(Some(&path), case.env);
+        assert!(
+            run.code.is_some_and(|c| c != 0),
+            "TC{i}: exit code {:?}; stdout: {}",
+            run.code,
+            run.stdout
+        );
+        for field in case.must_name {
+            assert!(
+                run.stderr.contains(field),
+                "TC{i}: stderr does not name `{field}`:\n{}",
+                run.stderr
+            );
+        }
+        assert!(!run.stderr.contains("panicked"), "TC{i}: {}", run.stderr);
+        assert!(
+            run.stdout.is_empty(),
+            "TC{i}: printed a plan: {}",
+            run.stdout
+        );
+        assert!(
+            !run.stderr.contains(SENTINEL) && !run.stdout.contains(SENTINEL),
+            "TC{i}: the API key leaked"
+        );
+    }
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let path = PathBuf::from("/nonexistent/ballast-missing.toml");
+    let run = plan(Some(&path), &[]);
+    assert!(run.code.is_some_and(|c| c != 0));
+    assert!(
+        run.stderr.contains("ballast-missing.toml"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_valid_layer_runs_and_never_prints_the_key() {
+    let path = scratch("good.toml", "[policy]\nband = 0.04\n");
+    let run = plan(Some(&path), &[]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("no rebalance needed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("4.0%"),
+        "the layer applied: {}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains(SENTINEL) && !run.stderr.contains(SENTINEL));
+}
