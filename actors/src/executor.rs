@@ -194,6 +194,7 @@ pub async fn reconcile_pending(
                         amount_usdc: response.amount_usdc,
                         transfer_id: response.transfer_id.clone(),
                         dry_run: false,
+                        attempts: 0,
                     }
                     .into(),
                 );
@@ -359,7 +360,7 @@ async fn execute_plan(
     let mut stop_reason: Option<String> = None;
     for leg in &legs {
         if let Some(why) = &stop_reason {
-            fail_leg(store, bus, planned, leg, format!("skipped: {why}")).await;
+            fail_leg(store, bus, planned, leg, format!("skipped: {why}"), 0).await;
             outcome.failed += 1;
             continue;
         }
@@ -373,6 +374,7 @@ async fn execute_plan(
                     amount_usdc: leg.amount_usdc,
                     transfer_id: "dry-run".into(),
                     dry_run: true,
+                    attempts: 0,
                 }
                 .into(),
             );
@@ -382,7 +384,7 @@ async fn execute_plan(
             // The stream dropped or skipped events since the plan was made: the view it
             // was planned on may be stale. Skip the rest; the detector replans after resync.
             let why = "stream down; waiting for a fresh snapshot".to_owned();
-            fail_leg(store, bus, planned, leg, format!("skipped: {why}")).await;
+            fail_leg(store, bus, planned, leg, format!("skipped: {why}"), 0).await;
             outcome.failed += 1;
             outcome.interrupted = true;
             stop_reason = Some(why);
@@ -395,7 +397,7 @@ async fn execute_plan(
             reason: reason.clone(),
         };
         match send_leg(client, config, gate, &body, &leg.idempotency_key).await {
-            Ok(response) => {
+            Ok((response, attempts)) => {
                 if let Err(error) = store
                     .update_leg(
                         leg.idempotency_key.clone(),
@@ -426,18 +428,29 @@ async fn execute_plan(
                         amount_usdc: response.amount_usdc,
                         transfer_id: response.transfer_id,
                         dry_run: false,
+                        attempts,
                     }
                     .into(),
                 );
             }
-            Err(LegError { reason, ambiguous }) => {
+            Err(LegError {
+                reason,
+                ambiguous,
+                attempts,
+            }) => {
                 if ambiguous {
                     // Unknown outcome: the leg stays `pending` so reconciliation resolves it
                     // with the same key; nothing else runs on a guess.
                     warn!(key = %leg.idempotency_key, %reason, "leg outcome unknown");
-                    publish_failed(bus, planned, leg, format!("outcome unknown: {reason}"));
+                    publish_failed(
+                        bus,
+                        planned,
+                        leg,
+                        format!("outcome unknown: {reason}"),
+                        attempts,
+                    );
                 } else {
-                    fail_leg(store, bus, planned, leg, reason.clone()).await;
+                    fail_leg(store, bus, planned, leg, reason.clone(), attempts).await;
                 }
                 outcome.failed += 1;
                 stop_reason = Some(format!("leg {} failed", leg.leg_index));
@@ -450,6 +463,7 @@ async fn execute_plan(
 struct LegError {
     reason: String,
     ambiguous: bool,
+    attempts: u32,
 }
 
 /// Sends one leg. An ambiguous failure is resolved by a status query first; only a leg the
@@ -461,23 +475,25 @@ async fn send_leg(
     gate: &TradingGate,
     body: &RebalanceBody,
     key: &str,
-) -> Result<RebalanceResponse, LegError> {
+) -> Result<(RebalanceResponse, u32), LegError> {
     let mut attempt: u32 = 0;
     loop {
+        let attempts = attempt + 1;
         let error = match client.rebalance(body, key).await {
-            Ok(response) => return Ok(response),
+            Ok(response) => return Ok((response, attempts)),
             Err(error) => error,
         };
         if error.is_ambiguous() {
             match client.rebalance_status(key).await {
                 Ok(LegResolution::Applied(response)) => {
                     info!(key, %error, "ambiguous leg resolved by status query: applied");
-                    return Ok(response);
+                    return Ok((response, attempts));
                 }
                 Ok(LegResolution::Refused { code, message }) => {
                     return Err(LegError {
                         ambiguous: false,
                         reason: format!("{error}; status query: refused: {code}: {message}"),
+                        attempts,
                     });
                 }
                 // Not seen yet, or the venue cannot say: an idempotent retry is safe.
@@ -488,6 +504,7 @@ async fn send_leg(
             return Err(LegError {
                 ambiguous: error.is_ambiguous(),
                 reason: error.to_string(),
+                attempts,
             });
         }
         attempt += 1;
@@ -500,6 +517,7 @@ async fn send_leg(
             return Err(LegError {
                 ambiguous: error.is_ambiguous(),
                 reason: format!("{error}; not retried: stream down"),
+                attempts,
             });
         }
     }
@@ -511,6 +529,7 @@ async fn fail_leg(
     planned: &RebalancePlanned,
     leg: &LegRecord,
     reason: String,
+    attempts: u32,
 ) {
     warn!(key = %leg.idempotency_key, %reason, "leg failed");
     if let Err(error) = store
@@ -524,7 +543,7 @@ async fn fail_leg(
     {
         warn!(%error, "failed leg not recorded");
     }
-    publish_failed(bus, planned, leg, reason);
+    publish_failed(bus, planned, leg, reason, attempts);
 }
 
 /// Tells observers a leg did not apply (failed, skipped, or of unknown outcome).
@@ -533,6 +552,7 @@ fn publish_failed(
     planned: &RebalancePlanned,
     leg: &LegRecord,
     reason: String,
+    attempts: u32,
 ) {
     let _ = bus.try_send(
         TradeFailed {
@@ -542,6 +562,7 @@ fn publish_failed(
             direction: leg.direction,
             amount_usdc: leg.amount_usdc,
             reason,
+            attempts,
         }
         .into(),
     );

@@ -144,6 +144,9 @@ pub struct TradeExecuted {
     pub transfer_id: String,
     /// Whether this was a dry run (nothing sent).
     pub dry_run: bool,
+    /// POSTs sent for this leg, all under its one key (0 for a dry run or a leg resolved
+    /// by a status query alone); more than one means retries.
+    pub attempts: u32,
 }
 
 /// One leg that failed.
@@ -162,6 +165,8 @@ pub struct TradeFailed {
     pub amount_usdc: Decimal,
     /// Why, naming the endpoint and status.
     pub reason: String,
+    /// POSTs sent for this leg (0 when it was skipped).
+    pub attempts: u32,
 }
 
 /// The executor finished a plan (every leg applied, failed or skipped).

@@ -62,6 +62,8 @@ pub struct Summary {
     pub legs_applied: u64,
     /// Legs failed, skipped or of unknown outcome.
     pub legs_failed: u64,
+    /// Extra POSTs of legs, each under the leg's own key (429, 5xx, lost acks).
+    pub leg_retries: u64,
     /// Legs recorded in dry run.
     pub legs_dry_run: u64,
     /// USDC moved by applied legs.
@@ -305,6 +307,7 @@ impl Handler<Event> for MetricsRecorder {
                 );
             }
             Event::Executed(trade) => {
+                self.summary.leg_retries += u64::from(trade.attempts.saturating_sub(1));
                 if trade.dry_run {
                     self.summary.legs_dry_run += 1;
                 } else {
@@ -328,6 +331,7 @@ impl Handler<Event> for MetricsRecorder {
             }
             Event::Failed(failed) => {
                 self.summary.legs_failed += 1;
+                self.summary.leg_retries += u64::from(failed.attempts.saturating_sub(1));
                 self.line(
                     || format!(
                         "                   FAILED {} {} {}: {}",

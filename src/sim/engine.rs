@@ -25,7 +25,7 @@ use super::{
     state::{AccountingCheck, Ledger, Op, StateError},
 };
 use crate::{
-    money::decimal_from_f64,
+    money::{decimal_from_f64, wire},
     service::{Service, ServiceMap},
     venue::protocol::{
         Direction, ErrorBody, EventFrame, EventKind, PortfolioResponse, RebalanceBody,
@@ -215,12 +215,18 @@ pub struct SimStats {
     /// Simulated time now.
     #[serde(with = "time::serde::rfc3339")]
     pub sim_time: OffsetDateTime,
+    /// Simulated seconds per real second, so a companion can follow the venue's clock.
+    #[serde(with = "wire")]
+    pub speed: Decimal,
     /// `seq` of the last announced event.
     pub last_seq: u64,
     /// Requests by `METHOD /path/template` (unmatched paths under `unmatched`).
     pub requests_by_endpoint: BTreeMap<String, u64>,
     /// Rebalance transfers applied.
     pub applied_transfers: u64,
+    /// Applied transfers whose `Idempotency-Key` had already been applied: a leg moved
+    /// twice. Always 0 unless the idempotency guarantee is broken.
+    pub duplicate_transfer_keys: u64,
     /// Replies served again for a repeated `Idempotency-Key`.
     pub idempotent_replays: u64,
     /// Requests answered with a 4xx by the venue itself (faults not included).
@@ -713,9 +719,12 @@ impl Engine {
         SimStats {
             agent_id: self.agent_id.clone(),
             sim_time,
+            // The engine does not own the clock; `Shared::stats` fills this in.
+            speed: Decimal::ZERO,
             last_seq: self.log.last_seq(),
             requests_by_endpoint: self.counters.requests_by_endpoint.clone(),
             applied_transfers: self.transfers.len() as u64,
+            duplicate_transfer_keys: duplicate_keys(&self.transfers),
             idempotent_replays: self.counters.idempotent_replays,
             rejected_requests: self.counters.rejected_requests,
             faults_injected: self.counters.faults_injected.clone(),
@@ -724,6 +733,16 @@ impl Engine {
             accounting: self.ledger.accounting(),
         }
     }
+}
+
+/// How many transfers repeat a key applied before them.
+fn duplicate_keys(transfers: &[AppliedTransfer]) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    transfers
+        .iter()
+        .filter_map(|t| t.idempotency_key.as_deref())
+        .filter(|key| !seen.insert(*key))
+        .count() as u64
 }
 
 fn refused(error: &StateError) -> Processed {

@@ -283,6 +283,14 @@ impl Shared {
         happens
     }
 
+    /// What the venue saw, with the clock's speed.
+    fn stats(&self) -> SimStats {
+        let now = self.clock.now();
+        let mut stats = self.engine().stats(now);
+        stats.speed = crate::money::decimal_from_f64(self.clock.speed, "speed").unwrap_or_default();
+        stats
+    }
+
     fn dice(&self) -> MutexGuard<'_, FaultDice> {
         self.dice
             .lock()
@@ -480,8 +488,7 @@ impl SimHandle {
 
     /// What the venue saw; the same as `GET /api/v1/sim/stats`.
     pub fn stats(&self) -> SimStats {
-        let now = self.now();
-        self.shared.engine().stats(now)
+        self.shared.stats()
     }
 
     /// Stops gracefully: closes websockets, stops the activity, and waits for in-flight

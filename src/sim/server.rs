@@ -283,8 +283,7 @@ async fn prices(
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
-    let now = shared.clock.now();
-    let stats = shared.engine().stats(now);
+    let stats = shared.stats();
     json(&stats)
 }
 

@@ -121,6 +121,26 @@ pub enum LegResolution {
     NeverArrived,
 }
 
+/// A simulated venue's clock, from `/sim/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub struct SimClock {
+    /// Simulated time now.
+    #[serde(with = "time::serde::rfc3339")]
+    pub sim_time: time::OffsetDateTime,
+    /// Simulated seconds per real second.
+    #[serde(with = "crate::money::wire")]
+    pub speed: rust_decimal::Decimal,
+}
+
+impl RestPayload for SimClock {
+    fn check(&self) -> Result<(), String> {
+        if self.speed <= rust_decimal::Decimal::ZERO {
+            return Err(format!("speed {} is not positive", self.speed));
+        }
+        Ok(())
+    }
+}
+
 /// Async client for one agent on one venue.
 #[derive(Clone)]
 pub struct VenueClient {
@@ -243,6 +263,22 @@ impl VenueClient {
                 // The venue stored a refusal under this key: the leg was never applied.
                 Ok(LegResolution::Refused { code, message })
             }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `GET /sim/stats`, read only for the clock: a `ballast sim` venue answers with its
+    /// simulated time and speed; any other venue has no such endpoint (`None`).
+    ///
+    /// # Errors
+    /// A [`ClientError`] other than "no such endpoint".
+    pub async fn sim_clock(&self) -> Result<Option<SimClock>, ClientError> {
+        match self
+            .call::<(), SimClock>(Method::GET, "/sim/stats", &[], None, None)
+            .await
+        {
+            Ok(clock) => Ok(Some(clock)),
+            Err(ClientError::Status { status: 404, .. }) => Ok(None),
             Err(error) => Err(error),
         }
     }

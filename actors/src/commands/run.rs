@@ -149,9 +149,14 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         }
     );
     println!(
-        "legs          {} applied, {} failed{}",
+        "legs          {} applied, {} failed{}{}",
         summary.legs_applied,
         summary.legs_failed,
+        if summary.leg_retries > 0 {
+            format!(", {} retries under the same keys", summary.leg_retries)
+        } else {
+            String::new()
+        },
         if summary.legs_dry_run > 0 {
             format!(", {} dry run", summary.legs_dry_run)
         } else {

@@ -8,7 +8,9 @@
 use ballast::{
     secret::ApiKey,
     sim::{SimConfig, SimHandle},
+    venue::client::VenueClient,
 };
+use rust_decimal::prelude::ToPrimitive;
 
 use crate::{
     clock::TimeSource,
@@ -38,10 +40,10 @@ pub async fn open(
 ) -> anyhow::Result<Venue> {
     let settings = &validated.settings;
     if let Some(url) = override_url {
-        return Ok(remote(url));
+        return Ok(remote(url, validated, api_key).await);
     }
     if settings.venue.mode == VenueMode::Remote {
-        return Ok(remote(&settings.venue.url));
+        return Ok(remote(&settings.venue.url, validated, api_key).await);
     }
     let config = SimConfig {
         agent_id: settings.venue.agent_id.clone(),
@@ -60,10 +62,43 @@ pub async fn open(
     })
 }
 
-fn remote(url: &str) -> Venue {
+/// A remote venue. A `ballast sim` venue runs an accelerated clock: follow it, so daily
+/// ticks come once per simulated day as they do with the embedded venue. A real venue has no
+/// `/sim/stats` and runs on wall time.
+async fn remote(url: &str, validated: &Validated, api_key: Option<&ApiKey>) -> Venue {
+    let time = match clock_of(url, validated, api_key).await {
+        Some(time) => time,
+        None => TimeSource::Wall,
+    };
     Venue {
         url: url.to_owned(),
         sim: None,
-        time: TimeSource::Wall,
+        time,
+    }
+}
+
+async fn clock_of(
+    url: &str,
+    validated: &Validated,
+    api_key: Option<&ApiKey>,
+) -> Option<TimeSource> {
+    let client = VenueClient::new(
+        url,
+        &validated.settings.venue.agent_id,
+        api_key.cloned(),
+        validated.request_timeout,
+    )
+    .ok()?;
+    match client.sim_clock().await {
+        Ok(Some(clock)) => {
+            let speed = clock.speed.to_f64().filter(|s| s.is_finite() && *s > 0.0)?;
+            tracing::info!(%clock.sim_time, speed, "following the simulated venue's clock");
+            Some(TimeSource::scaled(clock.sim_time, speed))
+        }
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(%error, "venue clock unknown; using wall time");
+            None
+        }
     }
 }
