@@ -98,6 +98,18 @@ impl BalanceWatcher {
     /// Fetches a REST snapshot and delivers it; failures are logged (the next trigger or
     /// reconnect retries), and trading stays paused if this was a resync.
     fn fetch_snapshot(&self, ctx: &mut Context<Self>, source: SnapshotSource) {
+        self.fetch_snapshot_attempt(ctx, source, 0);
+    }
+
+    /// One try of [`Self::fetch_snapshot`]. A failed resync is retried with the stream's
+    /// backoff (or the venue's `Retry-After`) for as long as the connection it belongs to
+    /// lasts: trading stays paused until one succeeds, so giving up would pause it for good.
+    fn fetch_snapshot_attempt(
+        &self,
+        ctx: &mut Context<Self>,
+        source: SnapshotSource,
+        attempt: u32,
+    ) {
         let client = self.client.clone();
         let epoch = self.gate.epoch();
         let fetch = async move { client.portfolio().await };
@@ -108,14 +120,24 @@ impl BalanceWatcher {
                 info!(epoch, "stale resync snapshot dropped");
                 return;
             }
-            let snapshot = match result.map(|p| p.to_snapshot()) {
-                Ok(Ok(snapshot)) => snapshot,
-                Ok(Err(error)) => {
-                    warn!(%error, ?source, "venue portfolio rejected");
-                    return;
-                }
-                Err(error) => {
-                    warn!(%error, ?source, "portfolio fetch failed");
+            let outcome = match result {
+                Ok(portfolio) => portfolio.to_snapshot().map_err(|e| (e.to_string(), None)),
+                Err(error) => Err((error.to_string(), error.retry_after())),
+            };
+            let snapshot = match outcome {
+                Ok(snapshot) => snapshot,
+                Err((error, retry_after)) => {
+                    warn!(%error, ?source, attempt, "portfolio fetch failed");
+                    if source == SnapshotSource::Resync {
+                        let next = attempt.saturating_add(1);
+                        let delay = retry_after
+                            .unwrap_or_else(|| watcher.stream.backoff.jittered_delay(next));
+                        ctx.run_later(delay, move |watcher, ctx| {
+                            if watcher.gate.epoch() == epoch {
+                                watcher.fetch_snapshot_attempt(ctx, source, next);
+                            }
+                        });
+                    }
                     return;
                 }
             };

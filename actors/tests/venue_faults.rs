@@ -312,6 +312,8 @@ struct ProxyState {
     block_streams: bool,
     streams: Vec<AbortHandle>,
     refused: u64,
+    fail_portfolio: bool,
+    portfolio_failures: u64,
 }
 
 impl Proxy {
@@ -351,12 +353,23 @@ impl Proxy {
     fn refused(&self) -> u64 {
         self.state.lock().expect("lock").refused
     }
+
+    /// Answers every portfolio request with 503 (and closes the connection, so each retry
+    /// opens a new one that the proxy sees) until switched off.
+    fn fail_portfolio(&self, fail: bool) {
+        self.state.lock().expect("lock").fail_portfolio = fail;
+    }
+
+    fn portfolio_failures(&self) -> u64 {
+        self.state.lock().expect("lock").portfolio_failures
+    }
 }
 
 async fn forward(client: TcpStream, upstream: std::net::SocketAddr, state: Arc<Mutex<ProxyState>>) {
     // Peek at the request line: websocket upgrades go to `/agents/{id}/events`.
     let mut head = [0_u8; 512];
     let mut is_stream = false;
+    let mut is_portfolio = false;
     for _ in 0..100 {
         let Ok(n) = client.peek(&mut head).await else {
             return;
@@ -366,10 +379,33 @@ async fn forward(client: TcpStream, upstream: std::net::SocketAddr, state: Arc<M
             return;
         }
         if text.contains("\r\n") {
-            is_stream = text.lines().next().is_some_and(|l| l.contains("/events"));
+            let line = text.lines().next().unwrap_or_default();
+            is_stream = line.contains("/events");
+            is_portfolio = line.contains("/portfolio");
             break;
         }
         tokio::task::yield_now().await;
+    }
+    if is_portfolio {
+        let fail = {
+            let mut state = state.lock().expect("lock");
+            if state.fail_portfolio {
+                state.portfolio_failures += 1;
+            }
+            state.fail_portfolio
+        };
+        if fail {
+            use tokio::io::AsyncWriteExt;
+            let body = r#"{"code":"unavailable","message":"proxy says no"}"#;
+            let reply = format!(
+                "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let mut client = client;
+            let _ = client.write_all(reply.as_bytes()).await;
+            let _ = client.shutdown().await;
+            return;
+        }
     }
     let task = tokio::spawn(async move {
         let mut client = client;
@@ -465,6 +501,55 @@ async fn a_disconnect_mid_rebalance_stops_orders_until_a_fresh_snapshot() {
     .await;
     assert!(in_band, "not back in band: {:?}", sim.balances());
     assert_one_transfer_per_key(&sim);
+
+    system
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("stops");
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_failed_resync_is_retried_until_trading_can_resume() {
+    // Step 1: the stream connects, but every portfolio request fails: the companion must
+    // neither trade nor give up.
+    let sim = quiet_sim().await;
+    let proxy = Proxy::start(sim.addr()).await;
+    proxy.fail_portfolio(true);
+    let system = start(
+        &proxy.url(),
+        settings(&[]),
+        Store::open_in_memory().expect("store"),
+    )
+    .await;
+    assert!(
+        eventually(Duration::from_secs(10), async || proxy.portfolio_failures()
+            >= 3)
+        .await,
+        "the resync was not retried"
+    );
+    let summary = system.summary().await.expect("summary");
+    assert!(summary.final_balances_usdc.is_none(), "{summary:?}");
+    sim.inject(Injection::CasinoWin {
+        amount_usdc: dec!(176.47),
+    })
+    .await
+    .expect("injects");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(sim.transfers().is_empty(), "traded without a snapshot");
+
+    // Step 2: the venue recovers; the next retry syncs on the same connection, and the win
+    // deferred while stale is rebalanced.
+    proxy.fail_portfolio(false);
+    let summary = summary_when(&system, Duration::from_secs(20), "never rebalanced", |s| {
+        s.rebalances >= 1
+    })
+    .await;
+    assert_eq!(
+        summary.connections, 1,
+        "no reconnect was needed: {summary:?}"
+    );
+    assert!(!sim.transfers().is_empty());
 
     system
         .shutdown(Duration::from_secs(5))
