@@ -5,6 +5,10 @@
 //! the mid-rebalance disconnect, a small TCP proxy written here that can cut the websocket
 //! and refuse new ones while REST traffic flows on. No test asserts a duration.
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::{eventually, quiet_sim};
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
@@ -12,7 +16,7 @@ use std::{
 
 use ballast::{
     service::Service,
-    sim::{FaultConfig, Injection, SimConfig, SimHandle},
+    sim::{FaultConfig, Injection, SimHandle},
     store::{LegRecord, LegStatus, PlanRecord, RunRecord, Store, StoreError},
     venue::{
         client::VenueClient,
@@ -31,20 +35,6 @@ use tokio::{
     net::{TcpListener, TcpStream},
     task::AbortHandle,
 };
-
-async fn quiet_sim() -> SimHandle {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    ballast::sim::start(
-        SimConfig {
-            autoplay: false,
-            speed: 1.0,
-            ..SimConfig::default()
-        },
-        listener,
-    )
-    .await
-    .expect("sim starts")
-}
 
 fn settings(overrides: &[(&str, &str)]) -> Validated {
     let env = overrides
@@ -70,17 +60,6 @@ async fn start(venue_url: &str, validated: Validated, store: Store) -> RunningSy
     .expect("system starts")
 }
 
-async fn eventually(limit: Duration, mut probe: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if probe().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
-}
-
 async fn summary_when(
     system: &RunningSystem,
     limit: Duration,
@@ -98,6 +77,14 @@ async fn summary_when(
     let summary = last.expect("polled at least once");
     assert!(reached, "{what}: {summary:?}");
     summary
+}
+
+async fn stop(system: RunningSystem, sim: SimHandle) {
+    system
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("stops");
+    sim.shutdown().await;
 }
 
 /// `(status, transfer_id, error)` of one leg, straight from the store.
@@ -186,11 +173,7 @@ async fn a_lost_ack_is_resolved_by_a_status_query_and_applied_exactly_once() {
     assert!(store.pending_legs().await.expect("reads").is_empty());
 
     sim.set_faults(FaultConfig::default()).expect("valid");
-    system
-        .shutdown(Duration::from_secs(5))
-        .await
-        .expect("stops");
-    sim.shutdown().await;
+    stop(system, sim).await;
 }
 
 #[actix_rt::test]
@@ -291,11 +274,7 @@ async fn a_restart_reconciles_pending_legs_without_resending_them() {
     assert_eq!(old.len(), 1, "{old:?}");
     assert_one_transfer_per_key(&sim);
 
-    system
-        .shutdown(Duration::from_secs(5))
-        .await
-        .expect("stops");
-    sim.shutdown().await;
+    stop(system, sim).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -502,11 +481,7 @@ async fn a_disconnect_mid_rebalance_stops_orders_until_a_fresh_snapshot() {
     assert!(in_band, "not back in band: {:?}", sim.balances());
     assert_one_transfer_per_key(&sim);
 
-    system
-        .shutdown(Duration::from_secs(5))
-        .await
-        .expect("stops");
-    sim.shutdown().await;
+    stop(system, sim).await;
 }
 
 #[actix_rt::test]
@@ -551,9 +526,5 @@ async fn a_failed_resync_is_retried_until_trading_can_resume() {
     );
     assert!(!sim.transfers().is_empty());
 
-    system
-        .shutdown(Duration::from_secs(5))
-        .await
-        .expect("stops");
-    sim.shutdown().await;
+    stop(system, sim).await;
 }
