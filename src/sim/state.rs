@@ -1778,6 +1778,444 @@ mod tests {
         }
         assert_eq!(ids, ["tr-00000001", "tr-00000002", "tr-00000003"]);
     }
+
+    const AT: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00 UTC);
+
+    fn prices(btc: Decimal, eth: Decimal, sol: Decimal) -> AssetMap<Decimal> {
+        AssetMap([btc, eth, sol, dec!(160)])
+    }
+
+    fn open(
+        market: PerpMarket,
+        side: PositionSide,
+        notional_usdc: Decimal,
+        leverage: u32,
+        limit_price: Option<Decimal>,
+    ) -> Op {
+        Op::OpenPosition {
+            market,
+            side,
+            notional_usdc,
+            leverage,
+            order_type: if limit_price.is_some() {
+                OrderType::Limit
+            } else {
+                OrderType::Market
+            },
+            limit_price,
+            purpose: "hedge".into(),
+            at: AT,
+        }
+    }
+
+    fn assert_identity(ledger: &Ledger, step: &str) {
+        let check = ledger.accounting();
+        assert!(check.ok, "{step}: identity broken: {check:?}");
+    }
+
+    #[test]
+    fn perp_story_fees_funding_pnl_and_liquidation() {
+        let mut ledger = Ledger::new(article_balances()).expect("valid");
+
+        // Step 1: a 5x long of 1,000 USDC of BTC at 95,000: margin 200 and a 0.1% taker
+        // fee of 1.00 leave the trading balance 300 − 201 = 99; the position is worth its
+        // margin, so trading is worth 299.
+        let kinds = ledger
+            .apply_all(&open(
+                PerpMarket::BtcPerp,
+                PositionSide::Long,
+                dec!(1000),
+                5,
+                None,
+            ))
+            .expect("opens");
+        assert_eq!(
+            kinds,
+            [EventKind::PositionOpened {
+                position_id: "pos-00000001".into(),
+                order_id: "ord-00000001".into(),
+                market: "BTC-PERP".into(),
+                side: PositionSide::Long,
+                notional_usdc: dec!(1000),
+                leverage: 5,
+                fill_price: dec!(95000),
+                fee_usdc: dec!(1.00),
+                margin_usdc: dec!(200),
+                quantity: dec!(0.01052631),
+            }]
+        );
+        assert_eq!(ledger.balances()[Service::Trading], dec!(99));
+        assert_eq!(ledger.values()[Service::Trading], dec!(299));
+        assert_identity(&ledger, "open");
+
+        // Step 2: BTC to 100,000: unrealized 0.01052631 × 5,000 = 52.63155, exact.
+        ledger
+            .apply(&Op::MarkMove {
+                prices: prices(dec!(100000), dec!(3400), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        assert_eq!(ledger.values()[Service::Trading], dec!(351.63155));
+        assert_eq!(ledger.reported_values()[Service::Trading], dec!(351.63));
+        assert_identity(&ledger, "mark");
+
+        // Step 3: a positive rate: the long pays 0.01052631 × 100,000 × 0.0001 = 0.105 → 0.11
+        // from its margin.
+        let funding = ledger
+            .apply(&Op::Funding {
+                rates: BTreeMap::from([(PerpMarket::BtcPerp, dec!(0.0001))]),
+                at: AT,
+            })
+            .expect("funds");
+        assert!(
+            matches!(funding, EventKind::Funding { amount_usdc, .. } if amount_usdc == dec!(-0.11))
+        );
+        let position = ledger.positions().next().expect("open");
+        assert_eq!(
+            (position.margin_usdc, position.funding_usdc),
+            (dec!(199.89), dec!(-0.11))
+        );
+        assert_identity(&ledger, "funding");
+
+        // Step 4: refusals name their field and change nothing.
+        let before = ledger.clone();
+        for (op, needle) in [
+            (
+                open(
+                    PerpMarket::EthPerp,
+                    PositionSide::Short,
+                    dec!(100),
+                    21,
+                    None,
+                ),
+                "`leverage`",
+            ),
+            (
+                open(PerpMarket::EthPerp, PositionSide::Short, dec!(100), 0, None),
+                "`leverage`",
+            ),
+            (
+                open(
+                    PerpMarket::EthPerp,
+                    PositionSide::Short,
+                    dec!(1000),
+                    2,
+                    None,
+                ),
+                "`notional_usdc`: insufficient balance",
+            ),
+            (
+                open(
+                    PerpMarket::EthPerp,
+                    PositionSide::Short,
+                    dec!(10.001),
+                    2,
+                    None,
+                ),
+                "`notional_usdc`",
+            ),
+            (
+                Op::OpenPosition {
+                    market: PerpMarket::EthPerp,
+                    side: PositionSide::Short,
+                    notional_usdc: dec!(10),
+                    leverage: 2,
+                    order_type: OrderType::Limit,
+                    limit_price: None,
+                    purpose: "hedge".into(),
+                    at: AT,
+                },
+                "`limit_price`",
+            ),
+            (
+                Op::ClosePosition {
+                    position_id: "pos-00000009".into(),
+                    at: AT,
+                },
+                "pos-00000009",
+            ),
+        ] {
+            let error = ledger.apply(&op).expect_err("refused");
+            assert!(error.to_string().contains(needle), "{error} lacks {needle}");
+            assert_eq!(ledger, before);
+        }
+
+        // Step 5: close at 100,000: realized floor(52.63155) = 52.63, taker fee
+        // ceil(1,052.631 × 0.1%) = 1.06; 199.89 + 52.63 − 1.06 = 251.46 comes back.
+        let closed = ledger
+            .apply(&Op::ClosePosition {
+                position_id: "pos-00000001".into(),
+                at: AT,
+            })
+            .expect("closes");
+        assert_eq!(
+            closed,
+            EventKind::PositionClosed {
+                position_id: "pos-00000001".into(),
+                market: "BTC-PERP".into(),
+                status: "closed".into(),
+                close_price: Some(dec!(100000)),
+                realized_pnl_usdc: dec!(52.63),
+                fee_usdc: dec!(1.06),
+            }
+        );
+        assert_eq!(ledger.balances()[Service::Trading], dec!(350.46));
+        assert_eq!(
+            ledger.accounting().income.trading_realized_pnl_usdc,
+            dec!(52.63)
+        );
+        assert_eq!(ledger.accounting().trading_fees_usdc, dec!(2.06));
+        assert_eq!(
+            ledger
+                .closed_position("pos-00000001")
+                .map(|c| c.returned_usdc),
+            Some(dec!(251.46))
+        );
+        assert_identity(&ledger, "close");
+
+        // Step 6: a short limit above the mark rests, reserving margin 175 and the maker fee
+        // 0.175 → 0.18; the mark reaching it fills it at the limit.
+        let placed = ledger
+            .apply(&open(
+                PerpMarket::EthPerp,
+                PositionSide::Short,
+                dec!(350),
+                2,
+                Some(dec!(3500)),
+            ))
+            .expect("rests");
+        assert!(
+            matches!(placed, EventKind::OrderPlaced { reserved_usdc, .. } if reserved_usdc == dec!(175.18))
+        );
+        assert_eq!(ledger.balances()[Service::Trading], dec!(175.28));
+        let kinds = ledger
+            .apply_all(&Op::MarkMove {
+                prices: prices(dec!(100000), dec!(3600), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        assert!(
+            matches!(&kinds[1], EventKind::PositionOpened { fill_price, fee_usdc, quantity, .. }
+            if *fill_price == dec!(3500) && *fee_usdc == dec!(0.18) && *quantity == dec!(0.1))
+        );
+        assert_identity(&ledger, "limit fill");
+
+        // Step 7: at 5,200 equity is 175 − 170 = 5, above maintenance (2.60); at 5,230 it is
+        // 2, below 2.615: liquidated, the margin lost.
+        let kinds = ledger
+            .apply_all(&Op::MarkMove {
+                prices: prices(dec!(100000), dec!(5200), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        assert_eq!(kinds.len(), 1);
+        let kinds = ledger
+            .apply_all(&Op::MarkMove {
+                prices: prices(dec!(100000), dec!(5230), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        assert!(
+            matches!(&kinds[1], EventKind::PositionClosed { status, realized_pnl_usdc, .. }
+            if status == "liquidated" && *realized_pnl_usdc == dec!(-175))
+        );
+        assert_eq!(ledger.positions().count(), 0);
+        let stats = ledger.market_stats();
+        assert_eq!(
+            (
+                stats.positions_opened,
+                stats.positions_closed,
+                stats.limit_fills,
+                stats.liquidations
+            ),
+            (2, 1, 1, 1)
+        );
+        assert_identity(&ledger, "liquidation");
+    }
+
+    #[test]
+    fn wallet_fifo_lots_spread_and_escrow_fees() {
+        let mut ledger = Ledger::new(article_balances()).expect("valid");
+
+        // Step 1: 0.5 SOL at the ask 180 × 1.001 = 180.18 costs 90.09, a lot of that basis.
+        let bought = ledger
+            .apply(&Op::WalletBuy {
+                asset: Asset::Sol,
+                quantity: dec!(0.5),
+                at: AT,
+            })
+            .expect("buys");
+        assert!(
+            matches!(bought, EventKind::WalletTrade { notional_usdc, spread_usdc, .. }
+            if notional_usdc == dec!(90.09) && spread_usdc == dec!(0.09))
+        );
+        assert_eq!(ledger.balances()[Service::Wallet], dec!(59.91));
+        // Wallet value: cash + 0.5 × 180 at the mid; the spread is already a loss.
+        assert_eq!(ledger.values()[Service::Wallet], dec!(149.91));
+        assert_identity(&ledger, "buy");
+
+        // Step 2: SOL to 200, 0.25 more at 200.20: 50.05.
+        ledger
+            .apply(&Op::MarkMove {
+                prices: prices(dec!(95000), dec!(3400), dec!(200)),
+                at: AT,
+            })
+            .expect("moves");
+        ledger
+            .apply(&Op::WalletBuy {
+                asset: Asset::Sol,
+                quantity: dec!(0.25),
+                at: AT + time::Duration::DAY,
+            })
+            .expect("buys");
+        assert_identity(&ledger, "second buy");
+
+        // Step 3: SOL to 150, sell 0.6 at the bid 149.85 for 89.91: all of the first lot and
+        // 0.1 of the second (basis 50.05 × 0.4 = 20.02).
+        ledger
+            .apply(&Op::MarkMove {
+                prices: prices(dec!(95000), dec!(3400), dec!(150)),
+                at: AT,
+            })
+            .expect("moves");
+        let sold = ledger
+            .apply(&Op::WalletSell {
+                asset: Asset::Sol,
+                quantity: dec!(0.6),
+                at: AT,
+            })
+            .expect("sells");
+        let EventKind::WalletTrade {
+            notional_usdc,
+            realized_pnl_usdc,
+            lots,
+            ..
+        } = sold
+        else {
+            panic!("not a trade: {sold:?}");
+        };
+        assert_eq!(notional_usdc, dec!(89.91));
+        assert_eq!(realized_pnl_usdc, Some(dec!(-20.20)));
+        let used: Vec<_> = lots
+            .iter()
+            .map(|l| {
+                (
+                    l.lot_id.as_str(),
+                    l.quantity,
+                    l.cost_basis_usdc,
+                    l.proceeds_usdc,
+                )
+            })
+            .collect();
+        assert_eq!(
+            used,
+            [
+                ("lot-00000001", dec!(0.5), dec!(90.09), Some(dec!(74.92))),
+                ("lot-00000002", dec!(0.1), dec!(20.02), Some(dec!(14.99))),
+            ]
+        );
+        let left = ledger.lots(Asset::Sol);
+        assert_eq!(left.len(), 1);
+        assert_eq!(
+            (left[0].quantity, left[0].cost_basis_usdc),
+            (dec!(0.15), dec!(30.03))
+        );
+        assert_eq!(ledger.balances()[Service::Wallet], dec!(99.77));
+        assert_identity(&ledger, "sell");
+
+        // Step 4: refusals name their field and change nothing.
+        let before = ledger.clone();
+        for (op, code, needle) in [
+            (
+                Op::WalletSell {
+                    asset: Asset::Sol,
+                    quantity: dec!(1),
+                    at: AT,
+                },
+                "insufficient_holdings",
+                "`quantity`",
+            ),
+            (
+                Op::WalletBuy {
+                    asset: Asset::Btc,
+                    quantity: dec!(1),
+                    at: AT,
+                },
+                "insufficient_balance",
+                "`quantity`",
+            ),
+            (
+                Op::WalletBuy {
+                    asset: Asset::Btc,
+                    quantity: dec!(0.000000001),
+                    at: AT,
+                },
+                "bad_request",
+                "`quantity`",
+            ),
+            (
+                Op::EscrowFee {
+                    deal_usdc: dec!(0.99),
+                },
+                "bad_request",
+                "`deal_usdc`",
+            ),
+        ] {
+            let error = ledger.apply(&op).expect_err("refused");
+            assert_eq!(error.code(), code, "{error}");
+            assert!(error.to_string().contains(needle), "{error} lacks {needle}");
+            assert_eq!(ledger, before);
+        }
+
+        // Step 5: escrow earns 1% of a settled deal, toward zero to the cent.
+        let fee = ledger
+            .apply(&Op::EscrowFee {
+                deal_usdc: dec!(1234.56),
+            })
+            .expect("earns");
+        assert_eq!(
+            fee,
+            EventKind::EscrowFee {
+                deal_usdc: dec!(1234.56),
+                amount_usdc: dec!(12.34)
+            }
+        );
+        assert_eq!(ledger.balances()[Service::Escrow], dec!(112.34));
+        assert_identity(&ledger, "escrow");
+        let stats = ledger.market_stats();
+        assert_eq!(
+            (stats.wallet_buys, stats.wallet_sells, stats.open_lots),
+            (2, 1, 1)
+        );
+    }
+
+    #[test]
+    fn market_performance_reaches_daily_returns() {
+        let mut ledger = Ledger::new(article_balances()).expect("valid");
+        // A 1x short of 0.001 BTC pays a taker fee of 0.095 → 0.10.
+        ledger
+            .apply(&open(
+                PerpMarket::BtcPerp,
+                PositionSide::Short,
+                dec!(95),
+                1,
+                None,
+            ))
+            .expect("opens");
+        // BTC down 10%: the short gains 0.001 × 9,500 = 9.50; trading's day is 9.40 on 300.
+        ledger
+            .apply(&Op::MarkMove {
+                prices: prices(dec!(85500), dec!(3400), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        let returns = ledger.close_day();
+        assert!(
+            (returns[Service::Trading] - 9.40 / 300.0).abs() < 1e-12,
+            "{returns:?}"
+        );
+        assert_eq!(returns[Service::Wallet], 0.0);
+    }
 }
 
 #[cfg(test)]
@@ -1839,12 +2277,118 @@ mod property_tests {
             prop::array::uniform6(cents()).prop_map(|b| Op::SetBalances {
                 balances_usdc: ServiceMap(b),
             }),
+            cents().prop_map(|deal_usdc| Op::EscrowFee { deal_usdc }),
+            // Market operations are half the mix: they have the most ways to go wrong.
+            market_op(),
+            market_op(),
+            market_op(),
+            market_op(),
+            market_op(),
+            market_op(),
+            market_op(),
+        ]
+    }
+
+    const AT: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00 UTC);
+
+    /// A price between half and one and a half times the asset's start price, whole cents.
+    fn price(asset: Asset) -> impl Strategy<Value = Decimal> {
+        (50_u32..=150).prop_map(move |pct| {
+            (asset.start_price_usdc() * Decimal::from(pct) / Decimal::ONE_HUNDRED).round_dp(2)
+        })
+    }
+
+    /// Quantities from a satoshi up to `10^(6 − min_scale)` units, some with too many
+    /// decimals.
+    fn quantity(min_scale: u32) -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            9 => (1_i64..1_000_000, min_scale..=8).prop_map(|(m, scale)| Decimal::new(m, scale)),
+            1 => (1_i64..5_000, Just(9_u32)).prop_map(|(m, scale)| Decimal::new(m, scale)),
+        ]
+    }
+
+    fn market_op() -> impl Strategy<Value = Op> {
+        let market = prop::sample::select(PerpMarket::ALL.to_vec());
+        let asset = prop::sample::select(Asset::ALL.to_vec());
+        prop_oneof![
+            (
+                market.clone(),
+                any::<bool>(),
+                cents(),
+                0_u32..=25,
+                prop::option::of(50_u32..=150),
+                prop_oneof![9 => Just("hedge"), 1 => Just(" ")],
+            )
+                .prop_map(
+                    |(market, long, notional_usdc, leverage, limit_pct, purpose)| {
+                        let start = market.underlying().start_price_usdc();
+                        Op::OpenPosition {
+                            market,
+                            side: if long {
+                                PositionSide::Long
+                            } else {
+                                PositionSide::Short
+                            },
+                            notional_usdc,
+                            leverage,
+                            order_type: if limit_pct.is_some() {
+                                OrderType::Limit
+                            } else {
+                                OrderType::Market
+                            },
+                            limit_price: limit_pct.map(|pct| {
+                                (start * Decimal::from(pct) / Decimal::ONE_HUNDRED).round_dp(2)
+                            }),
+                            purpose: purpose.to_owned(),
+                            at: AT,
+                        }
+                    }
+                ),
+            // Mostly ids that exist; some already closed or never opened.
+            (1_u64..6).prop_map(|n| Op::ClosePosition {
+                position_id: format!("pos-{n:08}"),
+                at: AT,
+            }),
+            (
+                price(Asset::Btc),
+                price(Asset::Eth),
+                price(Asset::Sol),
+                price(Asset::Xmr)
+            )
+                .prop_map(|(btc, eth, sol, xmr)| Op::MarkMove {
+                    prices: AssetMap([btc, eth, sol, xmr]),
+                    at: AT,
+                }),
+            prop::collection::btree_map(market, -12_000_i64..=12_000, 0..=3).prop_map(|rates| {
+                Op::Funding {
+                    // Up to ±1.2%: a little beyond the ±1% accepted, to see refusals.
+                    rates: rates
+                        .into_iter()
+                        .map(|(market, r)| (market, Decimal::new(r, 6)))
+                        .collect(),
+                    at: AT,
+                }
+            }),
+            // Up to 10 units bought, up to 0.1 sold: sales mostly fit what was bought.
+            (asset.clone(), quantity(5)).prop_map(|(asset, quantity)| Op::WalletBuy {
+                asset,
+                quantity,
+                at: AT,
+            }),
+            (asset, quantity(7)).prop_map(|(asset, quantity)| Op::WalletSell {
+                asset,
+                quantity,
+                at: AT,
+            }),
         ]
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
+        /// Random sequences of every kind of operation: the identity holds exactly after each
+        /// one, refusals change nothing, cash stays non-negative whole cents, no position is
+        /// left below its maintenance margin, and lots stay well formed.
         #[test]
         fn prop_identity_holds_and_balances_stay_non_negative(
             initial in prop::array::uniform6((0_i64..100_000).prop_map(|c| Decimal::new(c, 2))),
@@ -1868,6 +2412,24 @@ mod property_tests {
                 for (service, value) in ledger.balances().iter() {
                     prop_assert!(*value >= Decimal::ZERO, "{} negative after {:?}", service, op);
                     prop_assert!(value.normalize().scale() <= CENT_DP);
+                }
+                let prices = ledger.prices();
+                let mm_rate = ledger.params().maintenance_margin_rate;
+                for position in ledger.positions() {
+                    let mark = prices[position.market.underlying()];
+                    prop_assert!(
+                        !position.is_liquidatable(mark, mm_rate),
+                        "{} left below maintenance after {:?}", position.id, op
+                    );
+                    prop_assert!(position.value_usdc(mark) > Decimal::ZERO);
+                    prop_assert!(position.margin_usdc.normalize().scale() <= CENT_DP);
+                }
+                for asset in Asset::ALL {
+                    for lot in ledger.lots(asset) {
+                        prop_assert!(lot.quantity > Decimal::ZERO);
+                        prop_assert!(lot.cost_basis_usdc >= Decimal::ZERO);
+                        prop_assert!(lot.cost_basis_usdc.normalize().scale() <= CENT_DP);
+                    }
                 }
             }
             for r in ledger.close_day().values() {
