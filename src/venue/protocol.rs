@@ -3,8 +3,10 @@
 //! Paths and field names follow the source article so that real clients of that API work;
 //! the additions a production system needs are marked *addition* and documented in
 //! `docs/venue-protocol.md`: an `Idempotency-Key` header on every POST/DELETE, a `seq` on the
-//! portfolio, a websocket event stream with monotonically increasing `seq`, and error bodies
-//! with a code and a message.
+//! portfolio, a websocket event stream with monotonically increasing `seq`, error bodies
+//! with a code and a message, the wallet's tax lots (`GET /wallet/holdings`), and the fields
+//! that let a client reconcile orders, closes and trades to the cent (margin, quantity,
+//! funding, spread, lots used).
 //!
 //! Money fields are JSON numbers read exactly into `Decimal` (see [`crate::money::wire`]).
 //! Response types accept unknown fields (the venue may add some); request types reject them.
@@ -1045,6 +1047,31 @@ mod tests {
             TestCase {
                 input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"price","prices":{"BTC":0}}"#,
                 expected: Err("prices.BTC"),
+            },
+            // TC10: a fill.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"position_opened","position_id":"pos-1","order_id":"ord-1","market":"BTC-PERP","side":"short","notional_usdc":100,"leverage":2,"fill_price":95000,"fee_usdc":0.1,"margin_usdc":50,"quantity":0.00105263}"#,
+                expected: Ok("position_opened"),
+            },
+            // TC11: a negative fee.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"position_closed","position_id":"pos-1","market":"BTC-PERP","status":"closed","close_price":1,"realized_pnl_usdc":-3,"fee_usdc":-0.1}"#,
+                expected: Err("fee_usdc"),
+            },
+            // TC12: funding is signed.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"funding","rates":{"BTC-PERP":0.0001},"amount_usdc":-0.11}"#,
+                expected: Ok("funding"),
+            },
+            // TC13: a wallet trade of nothing.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"wallet_trade","trade_id":"wt-1","asset":"SOL","side":"buy","quantity":0,"price_usdc":180.18,"notional_usdc":0,"mid_price_usdc":180,"spread_usdc":0}"#,
+                expected: Err("quantity"),
+            },
+            // TC14: escrow income.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"escrow_fee","deal_usdc":1234.56,"amount_usdc":12.34}"#,
+                expected: Ok("escrow_fee"),
             },
         ];
         for (index, case) in cases.iter().enumerate() {
