@@ -404,7 +404,7 @@ pub struct MarketStats {
     pub open_positions: u64,
     /// Resting orders now.
     pub pending_orders: u64,
-    /// Funding payments made or received (one per position per period).
+    /// Funding settlements: one per open position per period, even when it rounds to zero.
     pub funding_payments: u64,
     /// Wallet buys.
     pub wallet_buys: u64,
@@ -1158,13 +1158,10 @@ impl Ledger {
             // Isolated margin: funding settles into the position's own margin, and a payment
             // larger than the margin takes all of it (the position is then liquidated below).
             let received_usdc = (-position.sign() * long_pays_usdc).max(-position.margin_usdc);
-            if received_usdc.is_zero() {
-                continue;
-            }
+            self.stats.funding_payments += 1;
             position.margin_usdc = add(position.margin_usdc, received_usdc)?;
             position.funding_usdc = add(position.funding_usdc, received_usdc)?;
             net_usdc = add(net_usdc, received_usdc)?;
-            self.stats.funding_payments += 1;
         }
         self.income.funding_usdc = add(self.income.funding_usdc, net_usdc)?;
         self.liquidate_underwater(at)?;
