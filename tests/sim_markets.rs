@@ -723,7 +723,19 @@ async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
     assert!(trading_return != 0.0);
     assert!(returns.returns_by_service["wallet"][0] != 0.0);
 
-    // Step 3: cancel the resting order (its reservation comes back) and close the hedge.
+    // Step 3: an out-of-band top-up sets the casino's cash and leaves trading's alone.
+    let trading_cash = sim.cash_balances()[Service::Trading];
+    let response = http
+        .post(format!("{}/sim/inject", sim.base_url()))
+        .json(&json!({"type":"balance","balances_usdc":{"casino":400}}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(sim.cash_balances()[Service::Casino], dec!(400));
+    assert_eq!(sim.cash_balances()[Service::Trading], trading_cash);
+
+    // Step 4: cancel the resting order (its reservation comes back) and close the hedge.
     let cancelled = markets
         .close_position(&resting.position_id, "s-4")
         .await
@@ -737,7 +749,7 @@ async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
             .expect("closes");
     }
 
-    // Step 4: the identity holds, and the stats count what happened.
+    // Step 5: the identity holds, and the stats count what happened.
     let stats = stats(&sim).await;
     assert!(stats.accounting.ok, "{:?}", stats.accounting);
     assert_eq!(stats.markets.orders_accepted, 2);

@@ -354,7 +354,8 @@ async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     );
     let now = shared.clock.now();
     let mut engine = shared.engine();
-    let injection = request.into_injection(&engine.balances());
+    // A `balance` injection sets cash; the services it leaves out keep theirs.
+    let injection = request.into_injection(&engine.cash_balances());
     let processed = engine.inject_request(&injection, key.as_deref(), &fingerprint, now);
     shared.publish(&processed.frames, None);
     drop(engine);
