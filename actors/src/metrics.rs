@@ -196,6 +196,41 @@ impl MetricsRecorder {
                 format!("{} drawdown {}", service.name(), pct(*drawdown))
             }
             EventKind::Price { prices } => format!("prices for {} assets", prices.len()),
+            EventKind::OrderPlaced {
+                market,
+                side,
+                limit_price,
+                ..
+            } => format!("{side:?} {market} limit order resting at {limit_price}"),
+            EventKind::PositionOpened {
+                market,
+                side,
+                notional_usdc,
+                fill_price,
+                ..
+            } => format!(
+                "{side:?} {market} {} opened at {fill_price}",
+                format_usdc(*notional_usdc)
+            ),
+            EventKind::PositionClosed {
+                market,
+                status,
+                realized_pnl_usdc,
+                ..
+            } => format!("{market} position {status}, realized {realized_pnl_usdc:+} USDC"),
+            EventKind::Funding { amount_usdc, .. } => {
+                format!("funding {amount_usdc:+} USDC")
+            }
+            EventKind::WalletTrade {
+                asset,
+                side,
+                quantity,
+                price_usdc,
+                ..
+            } => format!("wallet {side:?} {quantity} {asset} at {price_usdc}"),
+            EventKind::EscrowFee { amount_usdc, .. } => {
+                format!("escrow fee +{}", format_usdc(*amount_usdc))
+            }
             EventKind::Balance => "balances updated".to_owned(),
             EventKind::Heartbeat => String::new(),
             EventKind::Unknown { type_name } => format!("unknown event type `{type_name}`"),

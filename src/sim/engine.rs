@@ -5,6 +5,11 @@
 //! and broadcasts the frames it returns while still holding the lock, so frames reach
 //! subscribers in `seq` order. The activity task calls [`Engine::run_hour`] the same way.
 //!
+//! Simulated hours run in order from a cursor ([`Engine::next_hour_end`]): each runs the
+//! markets (mark moves, funding) and, with autoplay, the agent's own activity; at midnight
+//! the day's returns close. The activity task runs hours as the clock reaches them, and
+//! `/sim/advance` runs the hours it skips over at once, so an hour never runs twice.
+//!
 //! # Invariants
 //! - `seq` increases by one per announced event; heartbeats are not events and never take
 //!   a `seq`. Every frame carries the portfolio right after its event, with that `seq`.
@@ -12,6 +17,8 @@
 //! - A repeated `Idempotency-Key` with the same request returns the first reply and changes
 //!   nothing; with a different request it is refused (422) and changes nothing.
 //! - The event buffer, the idempotency map and the return history are bounded.
+//! - Closing a position that is already closed answers the first close again and changes
+//!   nothing, with or without an `Idempotency-Key`.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -20,16 +27,20 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
+    book::{ClosedPosition, floor_cents},
     inject::Injection,
+    markets::{Asset, AssetMap, MarketModel, MarketParams, PerpMarket},
     model::{ActivityModel, CasinoParams},
-    state::{AccountingCheck, Ledger, Op, StateError},
+    state::{AccountingCheck, Ledger, MarketStats, Op, StateError},
 };
 use crate::{
     money::{decimal_from_f64, wire},
     service::{Service, ServiceMap},
     venue::protocol::{
-        Direction, ErrorBody, EventFrame, EventKind, PortfolioResponse, RebalanceBody,
-        RebalanceResponse, ReturnsResponse, WireDecimal,
+        AssetHolding, ClosePositionResponse, Direction, ErrorBody, EventFrame, EventKind,
+        HoldingsResponse, OrderBody, OrderResponse, PortfolioResponse, Position, PositionsResponse,
+        RebalanceBody, RebalanceResponse, ReturnsResponse, TradeSide, WalletLot, WalletTradeBody,
+        WalletTradeResponse, WireDecimal,
     },
 };
 
@@ -46,6 +57,9 @@ pub const SYNTHETIC_HISTORY_DAYS: usize = 730;
 const HISTORY_SEED_SALT: u64 = 0x4157_0000_0000_0001;
 /// A service this far below its local peak is announced as a drawdown.
 const DRAWDOWN_ALERT: f64 = 0.2;
+/// Most simulated hours one `/sim/advance` runs (a leap year), so one request cannot hold
+/// the venue for long.
+pub const MAX_ADVANCE_HOURS: u32 = 24 * 366;
 
 /// The bounded buffer of announced frames, and the `seq` counter.
 #[derive(Debug, Clone)]
@@ -239,6 +253,12 @@ pub struct SimStats {
     pub portfolio: PortfolioResponse,
     /// The accounting identity, checked now.
     pub accounting: AccountingCheck,
+    /// Orders, positions, funding and wallet trades.
+    #[serde(default)]
+    pub markets: MarketStats,
+    /// `DELETE`s of positions already closed, answered with the first close.
+    #[serde(default)]
+    pub repeated_closes: u64,
 }
 
 /// A reply for the HTTP layer to send.
@@ -285,6 +305,7 @@ pub struct Processed {
 struct Counters {
     requests_by_endpoint: BTreeMap<String, u64>,
     idempotent_replays: u64,
+    repeated_closes: u64,
     rejected_requests: u64,
     faults_injected: BTreeMap<String, u64>,
     websocket_connections: u64,
@@ -343,6 +364,11 @@ pub struct Engine {
     idempotency: IdempotencyStore,
     returns: VecDeque<ServiceMap<f64>>,
     model: ActivityModel,
+    markets: MarketModel,
+    /// Whether hours run the agent's own activity (casino, income, marks) or only markets.
+    autoplay: bool,
+    /// The end of the next simulated hour to run.
+    next_hour_end: OffsetDateTime,
     transfers: Vec<AppliedTransfer>,
     counters: Counters,
     drawdowns: DrawdownWatch,
@@ -350,18 +376,24 @@ pub struct Engine {
 
 impl Engine {
     /// Opens the venue with these balances, a seeded market and a synthetic return history.
+    /// The first hour to run is the one after `start`'s (a partial hour is skipped).
     ///
     /// # Errors
-    /// Invalid initial balances.
+    /// Invalid initial balances or market parameters.
     pub fn new(
         agent_id: &str,
         initial_balances_usdc: ServiceMap<Decimal>,
         casino: &CasinoParams,
+        markets: &MarketParams,
         seed: u64,
         start: OffsetDateTime,
+        autoplay: bool,
     ) -> Result<Self, StateError> {
-        let ledger = Ledger::new(initial_balances_usdc)?;
+        let ledger = Ledger::with_markets(initial_balances_usdc, markets.clone())?;
         let returns = synthetic_history(initial_balances_usdc, casino, seed, start)?;
+        let next_hour_end = start
+            .replace_time(time::Time::from_hms(start.hour(), 0, 0).unwrap_or(time::Time::MIDNIGHT))
+            + time::Duration::HOUR;
         Ok(Engine {
             agent_id: agent_id.to_owned(),
             ledger,
@@ -369,6 +401,9 @@ impl Engine {
             idempotency: IdempotencyStore::new(IDEMPOTENCY_CAPACITY),
             returns,
             model: ActivityModel::new(casino.clone(), seed),
+            markets: MarketModel::new(seed),
+            autoplay,
+            next_hour_end,
             transfers: Vec::new(),
             counters: Counters::default(),
             drawdowns: DrawdownWatch::new(),
@@ -380,9 +415,20 @@ impl Engine {
         &self.agent_id
     }
 
-    /// Balances now.
+    /// Each service's value now (cash plus positions or lots), rounded down to the cent: what
+    /// the portfolio reports.
     pub fn balances(&self) -> ServiceMap<Decimal> {
+        self.ledger.reported_values()
+    }
+
+    /// Each service's cash now, outside positions and lots.
+    pub fn cash_balances(&self) -> ServiceMap<Decimal> {
         self.ledger.balances()
+    }
+
+    /// The books.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// `seq` of the last announced event.
@@ -392,12 +438,16 @@ impl Engine {
 
     /// The portfolio body, with the last `seq`.
     pub fn portfolio(&self) -> PortfolioResponse {
-        PortfolioResponse::from_balances(&self.ledger.balances(), Some(self.log.last_seq()))
+        PortfolioResponse::from_balances(&self.balances(), Some(self.log.last_seq()))
     }
 
-    /// Current prices.
+    /// Current prices (the marks), by asset symbol.
     pub fn prices(&self) -> BTreeMap<String, WireDecimal> {
-        self.model.prices()
+        self.ledger
+            .prices()
+            .iter()
+            .map(|(asset, price)| (asset.symbol().to_owned(), WireDecimal(*price)))
+            .collect()
     }
 
     /// Buffered frames after `since`.
@@ -410,22 +460,35 @@ impl Engine {
         &self.transfers
     }
 
-    /// Applies one operation and announces it (and any drawdown it causes).
+    /// Applies one operation and announces it, what it set off (fills, liquidations), and
+    /// any drawdown it causes.
     ///
     /// # Errors
     /// The ledger's refusal; nothing changes then.
     pub fn apply(&mut self, ts: OffsetDateTime, op: &Op) -> Result<Vec<EventFrame>, StateError> {
-        let before = self.ledger.balances();
-        let kind = self.ledger.apply(op)?;
-        let after = self.ledger.balances();
-        let mut frames = vec![self.log.push(ts, kind, &after)];
-        let performance_of = match op {
-            Op::CasinoWin { .. } | Op::CasinoLoss { .. } => Some(Service::Casino),
-            Op::DomainsIncome { .. } => Some(Service::Domains),
-            Op::MarkToMarket { service, .. } | Op::Drawdown { service, .. } => Some(*service),
-            _ => None,
+        let before = self.ledger.values();
+        let kinds = self.ledger.apply_all(op)?;
+        let after = self.ledger.values();
+        let reported = self.ledger.reported_values();
+        let mut frames: Vec<EventFrame> = kinds
+            .into_iter()
+            .map(|kind| self.log.push(ts, kind, &reported))
+            .collect();
+        let performance_of: &[Service] = match op {
+            Op::CasinoWin { .. } | Op::CasinoLoss { .. } => &[Service::Casino],
+            Op::DomainsIncome { .. } => &[Service::Domains],
+            Op::EscrowFee { .. } => &[Service::Escrow],
+            Op::MarkToMarket { service, .. } | Op::Drawdown { service, .. } => {
+                std::slice::from_ref(service)
+            }
+            Op::OpenPosition { .. } | Op::ClosePosition { .. } | Op::Funding { .. } => {
+                &[Service::Trading]
+            }
+            Op::WalletBuy { .. } | Op::WalletSell { .. } => &[Service::Wallet],
+            Op::MarkMove { .. } => &[Service::Trading, Service::Wallet],
+            Op::Transfer { .. } | Op::ReferralIncome { .. } | Op::SetBalances { .. } => &[],
         };
-        if let Some(service) = performance_of {
+        for service in performance_of.iter().copied() {
             let alert = self
                 .drawdowns
                 .observe(service, before[service], after[service]);
@@ -436,32 +499,79 @@ impl Engine {
                 let drawdown = decimal_from_f64(drawdown, "drawdown")
                     .map(|d| d.round_dp(4))
                     .unwrap_or(Decimal::ONE);
-                frames.push(
-                    self.log
-                        .push(ts, EventKind::Drawdown { service, drawdown }, &after),
-                );
+                frames.push(self.log.push(
+                    ts,
+                    EventKind::Drawdown { service, drawdown },
+                    &reported,
+                ));
             }
         }
         Ok(frames)
     }
 
-    /// Runs the simulated hour that ends at `hour_end`; at midnight also closes the day's
-    /// returns.
+    /// The end of the next simulated hour to run.
+    pub fn next_hour_end(&self) -> OffsetDateTime {
+        self.next_hour_end
+    }
+
+    /// Runs the next simulated hour if the clock has reached its end.
+    pub fn run_next_hour_if_due(&mut self, now: OffsetDateTime) -> Option<Vec<EventFrame>> {
+        if self.next_hour_end > now {
+            return None;
+        }
+        let hour_end = self.next_hour_end;
+        self.next_hour_end += time::Duration::HOUR;
+        Some(self.run_hour(hour_end))
+    }
+
+    /// Runs every hour whose end the clock has reached, at most [`MAX_ADVANCE_HOURS`];
+    /// returns the frames and the number of hours run.
+    pub fn run_due_hours(&mut self, now: OffsetDateTime) -> (Vec<EventFrame>, u32) {
+        let mut frames = Vec::new();
+        let mut hours = 0;
+        while hours < MAX_ADVANCE_HOURS {
+            let Some(mut emitted) = self.run_next_hour_if_due(now) else {
+                break;
+            };
+            frames.append(&mut emitted);
+            hours += 1;
+        }
+        (frames, hours)
+    }
+
+    /// Runs the simulated hour that ends at `hour_end`: the markets, then (with autoplay)
+    /// the agent's activity at the new prices; at midnight also closes the day's returns.
     pub fn run_hour(&mut self, hour_end: OffsetDateTime) -> Vec<EventFrame> {
         let mut frames = Vec::new();
-        for op in self.model.hour(&self.ledger.balances(), hour_end) {
-            match self.apply(hour_end, &op) {
-                Ok(mut emitted) => frames.append(&mut emitted),
-                // The model only produces operations the ledger accepts; if one is refused
-                // anyway the market simply skips it.
-                Err(error) => tracing::warn!(%error, ?op, "simulated activity refused"),
-            }
+        let market_ops = self.markets.hour(hour_end);
+        self.apply_model_ops(hour_end, market_ops, &mut frames);
+        if self.autoplay {
+            // The activity sees the cash and prices after this hour's market moves.
+            let (cash, prices) = (self.ledger.balances(), self.ledger.prices());
+            let activity_ops = self.model.hour(&cash, hour_end, &prices);
+            self.apply_model_ops(hour_end, activity_ops, &mut frames);
         }
         if hour_end.hour() == 0 && hour_end.minute() == 0 {
             let day = self.ledger.close_day();
             self.push_returns(day);
         }
         frames
+    }
+
+    fn apply_model_ops(
+        &mut self,
+        hour_end: OffsetDateTime,
+        ops: Vec<Op>,
+        frames: &mut Vec<EventFrame>,
+    ) {
+        for op in ops {
+            match self.apply(hour_end, &op) {
+                Ok(mut emitted) => frames.append(&mut emitted),
+                // The models only produce operations the ledger accepts; if one is refused
+                // anyway the market simply skips it.
+                Err(error) => tracing::warn!(%error, ?op, "simulated activity refused"),
+            }
+        }
     }
 
     /// Applies an injection now.
@@ -616,6 +726,319 @@ impl Engine {
         )
     }
 
+    /// `GET /trading/positions`: open positions and resting orders, oldest first.
+    pub fn positions(&self) -> PositionsResponse {
+        let prices = self.ledger.prices();
+        let positions = self
+            .ledger
+            .positions()
+            .map(|p| {
+                let mark = prices[p.market.underlying()];
+                Position {
+                    id: p.id.clone(),
+                    market: p.market.name().to_owned(),
+                    side: p.side,
+                    notional_usdc: p.notional_usdc,
+                    leverage: p.leverage,
+                    entry_price: p.entry_price,
+                    mark_price: mark,
+                    // Rounded as a close would realize it, so closing at this mark realizes
+                    // exactly this (before the closing fee).
+                    unrealized_pnl_usdc: floor_cents(p.unrealized_pnl_usdc(mark)),
+                    purpose: p.purpose.clone(),
+                    margin_usdc: p.margin_usdc,
+                    quantity: p.quantity,
+                    opened_at: Some(p.opened_at),
+                    status: p.status.name().to_owned(),
+                    order_type: Some(p.order_type),
+                    limit_price: p.limit_price,
+                    funding_usdc: p.funding_usdc,
+                    fees_paid_usdc: p.fees_paid_usdc,
+                }
+            })
+            .collect();
+        PositionsResponse { positions }
+    }
+
+    /// Handles `POST /trading/order` (already parsed; the agent checked).
+    pub fn order(
+        &mut self,
+        body: &OrderBody,
+        idempotency_key: Option<&str>,
+        fingerprint: &str,
+        ts: OffsetDateTime,
+    ) -> Processed {
+        self.idempotent(idempotency_key, fingerprint, |engine| {
+            let market = match PerpMarket::parse("market", &body.market) {
+                Ok(market) => market,
+                Err(error) => return refused(&error),
+            };
+            let op = Op::OpenPosition {
+                market,
+                side: body.side,
+                notional_usdc: body.notional_usdc,
+                leverage: body.leverage,
+                order_type: body.order_type,
+                limit_price: body.limit_price,
+                purpose: body.purpose.clone(),
+                at: ts,
+            };
+            let frames = match engine.apply(ts, &op) {
+                Ok(frames) => frames,
+                Err(error) => return refused(&error),
+            };
+            let Some(frame) = frames.first() else {
+                return refused(&StateError::Invalid {
+                    field: "notional_usdc",
+                    reason: "was not applied".into(),
+                });
+            };
+            let (order_id, position_id, status, fill_price, fee_usdc, quantity) = match &frame.kind
+            {
+                EventKind::PositionOpened {
+                    order_id,
+                    position_id,
+                    fill_price,
+                    fee_usdc,
+                    quantity,
+                    ..
+                } => (
+                    order_id.clone(),
+                    position_id.clone(),
+                    "filled",
+                    Some(*fill_price),
+                    *fee_usdc,
+                    *quantity,
+                ),
+                EventKind::OrderPlaced {
+                    order_id,
+                    position_id,
+                    ..
+                } => (
+                    order_id.clone(),
+                    position_id.clone(),
+                    "open",
+                    None,
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                ),
+                _ => (
+                    String::new(),
+                    String::new(),
+                    "filled",
+                    None,
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                ),
+            };
+            let margin_usdc = engine
+                .ledger
+                .positions()
+                .find(|p| p.id == position_id)
+                .map(|p| p.margin_usdc)
+                .unwrap_or_default();
+            tracing::info!(
+                order_id,
+                position_id,
+                market = market.name(),
+                side = ?body.side,
+                notional_usdc = %body.notional_usdc,
+                leverage = body.leverage,
+                status,
+                purpose = body.purpose,
+                "sim accepted order"
+            );
+            let response = OrderResponse {
+                order_id,
+                position_id,
+                status: status.to_owned(),
+                fill_price,
+                fee_usdc,
+                market: market.name().to_owned(),
+                side: Some(body.side),
+                notional_usdc: body.notional_usdc,
+                leverage: body.leverage,
+                margin_usdc,
+                quantity,
+                portfolio: frame.portfolio.clone(),
+            };
+            applied(&response, frames)
+        })
+    }
+
+    /// Handles `DELETE /trading/positions/{id}`: closes at the mark, cancels a resting
+    /// order, or (for a position already closed) answers the first close again.
+    pub fn close_position(
+        &mut self,
+        position_id: &str,
+        idempotency_key: Option<&str>,
+        fingerprint: &str,
+        ts: OffsetDateTime,
+    ) -> Processed {
+        self.idempotent(idempotency_key, fingerprint, |engine| {
+            if let Some(closed) = engine.ledger.closed_position(position_id) {
+                let response = close_response(closed, None);
+                engine.counters.repeated_closes += 1;
+                let mut processed = applied(&response, Vec::new());
+                processed.applied = false;
+                return processed;
+            }
+            let op = Op::ClosePosition {
+                position_id: position_id.to_owned(),
+                at: ts,
+            };
+            let frames = match engine.apply(ts, &op) {
+                Ok(frames) => frames,
+                Err(error) => return refused(&error),
+            };
+            let Some(closed) = engine.ledger.closed_position(position_id) else {
+                return refused(&StateError::PositionNotFound {
+                    position_id: position_id.to_owned(),
+                });
+            };
+            let portfolio = frames.first().and_then(|f| f.portfolio.clone());
+            let response = close_response(closed, portfolio);
+            tracing::info!(
+                position_id,
+                status = response.status,
+                realized_pnl_usdc = %response.realized_pnl_usdc,
+                fee_usdc = %response.fee_usdc,
+                "sim closed position"
+            );
+            applied(&response, frames)
+        })
+    }
+
+    /// Handles `POST /wallet/buy` and `/wallet/sell` (already parsed; the agent checked).
+    pub fn wallet_trade(
+        &mut self,
+        side: TradeSide,
+        body: &WalletTradeBody,
+        idempotency_key: Option<&str>,
+        fingerprint: &str,
+        ts: OffsetDateTime,
+    ) -> Processed {
+        self.idempotent(idempotency_key, fingerprint, |engine| {
+            if body.reason.trim().is_empty() {
+                return refused(&StateError::Invalid {
+                    field: "reason",
+                    reason: "must not be empty".into(),
+                });
+            }
+            let asset = match Asset::parse("asset", &body.asset) {
+                Ok(asset) => asset,
+                Err(error) => return refused(&error),
+            };
+            let op = match side {
+                TradeSide::Buy => Op::WalletBuy {
+                    asset,
+                    quantity: body.quantity,
+                    at: ts,
+                },
+                TradeSide::Sell => Op::WalletSell {
+                    asset,
+                    quantity: body.quantity,
+                    at: ts,
+                },
+            };
+            let frames = match engine.apply(ts, &op) {
+                Ok(frames) => frames,
+                Err(error) => return refused(&error),
+            };
+            let Some(frame) = frames.first() else {
+                return refused(&StateError::Invalid {
+                    field: "quantity",
+                    reason: "was not applied".into(),
+                });
+            };
+            let EventKind::WalletTrade {
+                trade_id,
+                quantity,
+                price_usdc,
+                notional_usdc,
+                realized_pnl_usdc,
+                mid_price_usdc,
+                spread_usdc,
+                lots,
+                ..
+            } = &frame.kind
+            else {
+                return refused(&StateError::Invalid {
+                    field: "quantity",
+                    reason: "was not applied".into(),
+                });
+            };
+            tracing::info!(
+                trade_id,
+                asset = asset.symbol(),
+                side = ?side,
+                quantity = %quantity,
+                price_usdc = %price_usdc,
+                reason = body.reason,
+                "sim applied wallet trade"
+            );
+            let response = WalletTradeResponse {
+                trade_id: trade_id.clone(),
+                asset: asset.symbol().to_owned(),
+                side,
+                quantity: *quantity,
+                price_usdc: *price_usdc,
+                notional_usdc: *notional_usdc,
+                fee_usdc: Decimal::ZERO,
+                mid_price_usdc: *mid_price_usdc,
+                spread_usdc: *spread_usdc,
+                realized_pnl_usdc: *realized_pnl_usdc,
+                lots: lots.clone(),
+                portfolio: frame.portfolio.clone(),
+            };
+            applied(&response, frames)
+        })
+    }
+
+    /// `GET /wallet/holdings`: cash, and each asset held with its FIFO lots.
+    pub fn holdings(&self) -> HoldingsResponse {
+        let prices = self.ledger.prices();
+        let holdings: Vec<AssetHolding> = Asset::ALL
+            .into_iter()
+            .filter_map(|asset| {
+                let lots = self.ledger.lots(asset);
+                if lots.is_empty() {
+                    return None;
+                }
+                let quantity: Decimal = lots.iter().map(|lot| lot.quantity).sum();
+                let cost_basis_usdc: Decimal = lots.iter().map(|lot| lot.cost_basis_usdc).sum();
+                let market_value_usdc = quantity * prices[asset];
+                Some(AssetHolding {
+                    asset: asset.symbol().to_owned(),
+                    quantity,
+                    price_usdc: prices[asset],
+                    market_value_usdc,
+                    cost_basis_usdc,
+                    unrealized_pnl_usdc: market_value_usdc - cost_basis_usdc,
+                    lots: lots
+                        .iter()
+                        .map(|lot| WalletLot {
+                            lot_id: lot.lot_id.clone(),
+                            quantity: lot.quantity,
+                            cost_basis_usdc: lot.cost_basis_usdc,
+                            acquired_at: lot.acquired_at,
+                            proceeds_usdc: None,
+                            realized_pnl_usdc: None,
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        let cash_usdc = self.ledger.balances()[Service::Wallet];
+        let holdings_value_usdc: Decimal = holdings.iter().map(|h| h.market_value_usdc).sum();
+        HoldingsResponse {
+            cash_usdc,
+            holdings_value_usdc,
+            wallet_value_usdc: cash_usdc + holdings_value_usdc,
+            holdings,
+        }
+    }
+
     /// Runs `process` unless the key was seen: then replays the first reply (same request)
     /// or refuses with 422 (different request), changing nothing.
     fn idempotent(
@@ -731,6 +1154,8 @@ impl Engine {
             websocket_connections: self.counters.websocket_connections,
             portfolio: self.portfolio(),
             accounting: self.ledger.accounting(),
+            markets: self.ledger.market_stats(),
+            repeated_closes: self.counters.repeated_closes,
         }
     }
 }
@@ -743,6 +1168,35 @@ fn duplicate_keys(transfers: &[AppliedTransfer]) -> u64 {
         .filter_map(|t| t.idempotency_key.as_deref())
         .filter(|key| !seen.insert(*key))
         .count() as u64
+}
+
+/// A 200 reply with `response` as its body, for a request that changed the books.
+fn applied<T: Serialize>(response: &T, frames: Vec<EventFrame>) -> Processed {
+    Processed {
+        reply: Reply {
+            status: 200,
+            body: serde_json::to_string(response).unwrap_or_default(),
+        },
+        frames,
+        transfer: None,
+        applied: true,
+    }
+}
+
+fn close_response(
+    closed: &ClosedPosition,
+    portfolio: Option<PortfolioResponse>,
+) -> ClosePositionResponse {
+    ClosePositionResponse {
+        position_id: closed.position_id.clone(),
+        realized_pnl_usdc: closed.realized_pnl_usdc,
+        fee_usdc: closed.fee_usdc,
+        status: closed.status.name().to_owned(),
+        market: closed.market.name().to_owned(),
+        close_price: closed.close_price,
+        returned_usdc: closed.returned_usdc,
+        portfolio,
+    }
 }
 
 fn refused(error: &StateError) -> Processed {
@@ -758,8 +1212,8 @@ fn refused_with(reply: Reply) -> Processed {
     }
 }
 
-/// Daily returns for the `SYNTHETIC_HISTORY_DAYS` before `start`, from the same model with
-/// its own seed. Each day starts again from the initial balances, as if the agent had
+/// Daily returns for the `SYNTHETIC_HISTORY_DAYS` before `start`, from the same models with
+/// their own seed. Each day starts again from the initial balances, as if the agent had
 /// rebalanced to them every midnight, so the history is stationary.
 fn synthetic_history(
     initial_balances_usdc: ServiceMap<Decimal>,
@@ -768,16 +1222,26 @@ fn synthetic_history(
     start: OffsetDateTime,
 ) -> Result<VecDeque<ServiceMap<f64>>, StateError> {
     let mut model = ActivityModel::new(casino.clone(), seed ^ HISTORY_SEED_SALT);
+    let mut markets = MarketModel::new(seed ^ HISTORY_SEED_SALT);
     let midnight = start.replace_time(time::Time::MIDNIGHT);
     let days = i64::try_from(SYNTHETIC_HISTORY_DAYS).unwrap_or(i64::MAX);
     let first_day = midnight - time::Duration::days(days);
     let mut history = VecDeque::with_capacity(SYNTHETIC_HISTORY_DAYS);
+    let mut prices = AssetMap::from_fn(Asset::start_price_usdc);
     for day in 0..days {
         let mut ledger = Ledger::new(initial_balances_usdc)?;
         let day_start = first_day + time::Duration::days(day);
         for hour in 1..=24 {
             let hour_end = day_start + time::Duration::hours(hour);
-            for op in model.hour(&ledger.balances(), hour_end) {
+            for op in markets.hour(hour_end) {
+                // The history holds no positions or lots: only the prices matter, for the
+                // wallet's basket.
+                if let Op::MarkMove { prices: moved, .. } = &op {
+                    prices = *moved;
+                }
+            }
+            let cash = ledger.balances();
+            for op in model.hour(&cash, hour_end, &prices) {
                 // Refusals cannot happen for model output; skipping keeps history going.
                 let _ = ledger.apply(&op);
             }
@@ -808,8 +1272,10 @@ mod tests {
                 dec!(100),
             ]),
             &CasinoParams::default(),
+            &MarketParams::default(),
             7,
             START,
+            true,
         )
         .expect("valid")
     }

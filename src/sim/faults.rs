@@ -44,7 +44,7 @@ pub struct FaultConfig {
     pub reorder: f64,
     /// Probability per frame that a malformed frame is sent just before it.
     pub malformed: f64,
-    /// Probability that a mutating POST is applied but its response never arrives.
+    /// Probability that a mutating POST or DELETE is applied but its response never arrives.
     pub lost_ack: f64,
 }
 

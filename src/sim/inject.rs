@@ -64,9 +64,10 @@ pub enum Injection {
         /// Fraction in (0, 1].
         drawdown: Decimal,
     },
-    /// Balances set out of band, announced as a `balance` event.
+    /// Cash balances set out of band, announced as a `balance` event; positions and lots
+    /// are untouched.
     Balance {
-        /// The new balances.
+        /// The new cash of every service.
         balances_usdc: ServiceMap<Decimal>,
     },
 }

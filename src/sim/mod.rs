@@ -8,17 +8,24 @@
 //! injects events and shuts everything down.
 //!
 //! How the parts fit:
-//! - [`state`]: the pure ledger, one [`state::Op`] at a time, with the accounting identity.
-//! - [`model`]: the seeded world (casino, income, prices, marks), one simulated hour at a
-//!   time.
+//! - [`state`]: the pure ledger, one [`state::Op`] at a time, with the accounting identity;
+//!   [`book`] holds its perp positions and FIFO lots and their arithmetic.
+//! - [`markets`]: the assets and perp markets, their parameters, and the seeded model of
+//!   mark prices and funding rates.
+//! - [`model`]: the agent's own seeded activity (casino, income, escrow deals, marks), one
+//!   simulated hour at a time.
 //! - [`engine`]: ledger + event log + idempotency + return history + counters, no I/O.
 //! - [`faults`]: the fault spec and its seeded dice.
 //! - `server` and `ws`: the thin axum layer (routes, auth, faults, the event stream).
 //! - [`scenario`]: TOML scripts of injections at simulated times.
 //!
-//! The clock: simulated time is `start + real elapsed × speed`, measured with
+//! The clock: simulated time is `start + real elapsed × speed + skipped`, measured with
 //! `tokio::time::Instant`, so under `tokio::time::pause()` it follows virtual time and a
-//! test can fast-forward days of activity.
+//! test can fast-forward days of activity. [`SimHandle::advance`] (and the simulator-only
+//! `POST /api/v1/sim/advance`) adds whole hours to `skipped` and runs the hours it jumps
+//! over at once: with autoplay off that is the markets alone (marks, funding, limit fills,
+//! liquidations) and the day closes, which is how a test steps a quiet venue's markets
+//! without any wall-clock wait.
 //!
 //! # Invariants
 //! - Every `/api/v1` route requires `Authorization: Bearer KEY` when a key is configured;
@@ -28,9 +35,11 @@
 //!   [`state`]).
 //! - Faults are off unless configured, and drawn from their own seeded stream.
 
+pub mod book;
 pub mod engine;
 pub mod faults;
 pub mod inject;
+pub mod markets;
 pub mod model;
 pub mod scenario;
 mod server;
@@ -41,7 +50,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc, Mutex, MutexGuard,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicI64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -60,12 +69,13 @@ use self::{
     faults::{Fault, FaultDice},
 };
 pub use self::{
-    engine::{AppliedTransfer, SimStats},
+    engine::{AppliedTransfer, MAX_ADVANCE_HOURS, SimStats},
     faults::{FaultConfig, FaultSpecError},
     inject::{InjectRequest, Injection},
+    markets::MarketParams,
     model::CasinoParams,
     scenario::Scenario,
-    state::StateError,
+    state::{MarketStats, StateError},
 };
 use crate::{
     secret::ApiKey,
@@ -108,7 +118,10 @@ pub struct SimConfig {
     pub api_key: Option<ApiKey>,
     /// How the agent plays the casino.
     pub casino: CasinoParams,
-    /// Whether background activity runs; off, only requests and injections move money.
+    /// Fees, the wallet's spread and the leverage limit of the markets.
+    pub markets: MarketParams,
+    /// Whether background activity runs; off, only requests, injections and
+    /// [`SimHandle::advance`] move money.
     pub autoplay: bool,
     /// Faults to inject (all off by default).
     pub faults: FaultConfig,
@@ -132,6 +145,7 @@ impl Default for SimConfig {
             ]),
             api_key: None,
             casino: CasinoParams::default(),
+            markets: MarketParams::default(),
             autoplay: true,
             faults: FaultConfig::default(),
         }
@@ -167,6 +181,9 @@ impl SimConfig {
         }
         if let Err(mut casino) = self.casino.validate() {
             problems.append(&mut casino);
+        }
+        if let Err(mut markets) = self.markets.validate() {
+            problems.append(&mut markets);
         }
         if let Err(mut faults) = self.faults.validate() {
             problems.append(&mut faults);
@@ -204,32 +221,46 @@ pub enum SimError {
     },
 }
 
-/// The simulated clock: `start + real elapsed × speed`, on tokio's (possibly virtual)
-/// clock.
-#[derive(Debug, Clone, Copy)]
+/// The simulated clock: `start + real elapsed × speed + skipped`, on tokio's (possibly
+/// virtual) clock.
+#[derive(Debug, Clone)]
 struct SimClock {
     start: OffsetDateTime,
     started_at: Instant,
     speed: f64,
+    /// Simulated seconds skipped by [`SimHandle::advance`]; only ever grows, so the clock
+    /// never goes backwards.
+    skipped_secs: Arc<AtomicI64>,
 }
 
 impl SimClock {
+    fn skipped(&self) -> time::Duration {
+        time::Duration::seconds(self.skipped_secs.load(Ordering::Acquire))
+    }
+
     fn now(&self) -> OffsetDateTime {
         let sim_nanos = self.started_at.elapsed().as_secs_f64() * self.speed * 1e9;
         // Clamped so that a clock run for centuries saturates instead of panicking.
         let sim_nanos = sim_nanos.clamp(0.0, i64::MAX as f64) as i64;
         self.start
             .checked_add(time::Duration::nanoseconds(sim_nanos))
+            .and_then(|t| t.checked_add(self.skipped()))
             .unwrap_or(self.start)
     }
 
     /// The real instant at which the simulated clock reads `at`.
     fn instant_for(&self, at: OffsetDateTime) -> Instant {
-        let real_secs = (at - self.start).as_seconds_f64() / self.speed;
+        let real_secs = (at - self.start - self.skipped()).as_seconds_f64() / self.speed;
         let real = Duration::try_from_secs_f64(real_secs.max(0.0)).unwrap_or(Duration::MAX);
         self.started_at
             .checked_add(real)
             .unwrap_or_else(|| self.started_at + Duration::from_secs(86_400 * 365 * 100))
+    }
+
+    /// Moves the clock forward by `hours`.
+    fn skip_hours(&self, hours: u32) {
+        self.skipped_secs
+            .fetch_add(i64::from(hours) * 3_600, Ordering::AcqRel);
     }
 }
 
@@ -246,6 +277,10 @@ struct Shared {
     shutdown_tx: watch::Sender<bool>,
     active_websockets: AtomicUsize,
     websocket_closed: Notify,
+    /// Wakes the activity task when the clock jumps, so it does not sleep through the jump.
+    clock_moved: Notify,
+    /// Serializes clock jumps, so two advances never interleave their hours.
+    advancing: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -328,8 +363,10 @@ pub async fn start(cfg: SimConfig, listener: TcpListener) -> Result<SimHandle, S
         &cfg.agent_id,
         cfg.initial_balances_usdc,
         &cfg.casino,
+        &cfg.markets,
         cfg.seed,
         cfg.start,
+        cfg.autoplay,
     )?;
     let (shutdown_tx, _) = watch::channel(false);
     let shared = Arc::new(Shared {
@@ -340,6 +377,7 @@ pub async fn start(cfg: SimConfig, listener: TcpListener) -> Result<SimHandle, S
             start: cfg.start,
             started_at: Instant::now(),
             speed: cfg.speed,
+            skipped_secs: Arc::new(AtomicI64::new(0)),
         },
         agent_id: cfg.agent_id.clone(),
         api_key: cfg.api_key.clone(),
@@ -347,6 +385,8 @@ pub async fn start(cfg: SimConfig, listener: TcpListener) -> Result<SimHandle, S
         shutdown_tx,
         active_websockets: AtomicUsize::new(0),
         websocket_closed: Notify::new(),
+        clock_moved: Notify::new(),
+        advancing: tokio::sync::Mutex::new(()),
     });
     let router = server::router(Arc::clone(&shared));
     let mut shutdown = shared.shutting_down();
@@ -379,29 +419,73 @@ pub async fn start(cfg: SimConfig, listener: TcpListener) -> Result<SimHandle, S
 
 /// Runs the simulated hours as the clock reaches their ends, until shutdown.
 async fn run_activity(shared: Arc<Shared>) {
-    let clock = shared.clock;
     let mut shutdown = shared.shutting_down();
-    // The first hour boundary after the start; activity of a partial hour is skipped.
-    let start = clock.start;
-    let mut hour_end = start
-        .replace_time(time::Time::from_hms(start.hour(), 0, 0).unwrap_or(time::Time::MIDNIGHT))
-        + time::Duration::HOUR;
     loop {
+        let ran = {
+            let mut engine = shared.engine();
+            let ran = engine.run_next_hour_if_due(shared.clock.now());
+            if let Some(frames) = &ran {
+                shared.publish(frames, None);
+            }
+            ran.is_some()
+        };
+        if ran {
+            // When the clock is far ahead (a very fast speed, a jump, or a stalled process),
+            // hours run back to back; yielding keeps requests and websockets served between.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        // Registered before the wake-up instant is computed, so a jump in between is not
+        // slept through.
+        let moved = shared.clock_moved.notified();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
+        let wake_at = shared.clock.instant_for(shared.engine().next_hour_end());
         tokio::select! {
             biased;
             () = stopped(&mut shutdown) => break,
-            () = tokio::time::sleep_until(clock.instant_for(hour_end)) => {}
+            () = &mut moved => {}
+            () = tokio::time::sleep_until(wake_at) => {}
         }
-        {
-            let mut engine = shared.engine();
-            let frames = engine.run_hour(hour_end);
-            shared.publish(&frames, None);
-        }
-        hour_end += time::Duration::HOUR;
-        // When the clock is far ahead (a very fast speed, or a stalled process), hours run
-        // back to back; yielding keeps requests and websockets served between them.
-        tokio::task::yield_now().await;
     }
+}
+
+/// What [`SimHandle::advance`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Advanced {
+    /// Simulated time after the jump.
+    #[serde(with = "time::serde::rfc3339")]
+    pub sim_time: OffsetDateTime,
+    /// Simulated hours run by the jump.
+    pub hours_run: u32,
+    /// `seq` of the last announced event.
+    pub last_seq: u64,
+}
+
+/// Moves the clock forward by `hours` and runs the hours it jumps over.
+async fn advance(shared: &Shared, hours: u32) -> Result<Advanced, SimError> {
+    if !(1..=MAX_ADVANCE_HOURS).contains(&hours) {
+        return Err(SimError::Rejected(StateError::Invalid {
+            field: "hours",
+            reason: format!("must be an integer in [1, {MAX_ADVANCE_HOURS}]"),
+        }));
+    }
+    let _one_at_a_time = shared.advancing.lock().await;
+    shared.clock.skip_hours(hours);
+    let now = shared.clock.now();
+    let (hours_run, last_seq) = {
+        let mut engine = shared.engine();
+        let (frames, hours_run) = engine.run_due_hours(now);
+        shared.publish(&frames, None);
+        (hours_run, engine.last_seq())
+    };
+    shared.clock_moved.notify_waiters();
+    tracing::info!(hours, hours_run, sim_time = %now, "sim clock advanced");
+    Ok(Advanced {
+        sim_time: now,
+        hours_run,
+        last_seq,
+    })
 }
 
 impl SimHandle {
@@ -445,9 +529,25 @@ impl SimHandle {
             }))
     }
 
-    /// Balances now.
+    /// Each service's value now (cash plus positions or lots), rounded down to the cent, as
+    /// the portfolio reports it.
     pub fn balances(&self) -> ServiceMap<Decimal> {
         self.shared.engine().balances()
+    }
+
+    /// Each service's cash now, outside positions and lots (what `balance` injections set).
+    pub fn cash_balances(&self) -> ServiceMap<Decimal> {
+        self.shared.engine().cash_balances()
+    }
+
+    /// Moves the simulated clock forward by `hours` (1 to [`MAX_ADVANCE_HOURS`]) and runs
+    /// every hour it jumps over at once: the markets always, the agent's activity with
+    /// autoplay. The same as `POST /api/v1/sim/advance`.
+    ///
+    /// # Errors
+    /// [`SimError::Rejected`] naming `hours` when it is out of range.
+    pub async fn advance(&self, hours: u32) -> Result<Advanced, SimError> {
+        advance(&self.shared, hours).await
     }
 
     /// One balance now.

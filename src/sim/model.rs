@@ -1,10 +1,12 @@
-//! The simulated agent's world: casino play, income and markets, one simulated hour at a
-//! time.
+//! The simulated agent's own activity: casino play, income and the untracked books of
+//! trading and wallet, one simulated hour at a time.
 //!
-//! [`ActivityModel::hour`] looks at the balances and returns the [`Op`]s that happened in
-//! the hour that just ended; the caller applies them to the ledger and announces them. It
-//! draws every random number from one seeded ChaCha stream, so a seed fixes the whole
-//! market: the same seed and the same balances give the same operations.
+//! [`ActivityModel::hour`] looks at the cash balances and the current prices and returns the
+//! [`Op`]s that happened in the hour that just ended; the caller applies them to the ledger
+//! and announces them. It draws every random number from one seeded ChaCha stream, so a seed
+//! fixes the whole activity: the same seed, balances and prices give the same operations.
+//! Prices, funding and the positions and lots opened through the API belong to the markets
+//! ([`super::markets`]), which have their own stream.
 //!
 //! What happens, and how often (simulated time):
 //! - **Casino**, every hour: `bets_per_hour` even-money bets of `stake_fraction` of the
@@ -15,20 +17,18 @@
 //!   is a win of 10–20% of a $1,000 bankroll with a 20% casino: the events a post-win
 //!   rebalance exists for. The casino stops betting when a stake would round to zero cents.
 //! - **Referral income**, a few times a day at random, small, to the reserve.
-//! - **Prices** of BTC, ETH, SOL and XMR follow correlated geometric random walks, stepped
-//!   hourly and announced every [`MARK_EVERY_HOURS`]; at the same cadence the wallet (an
-//!   equal-weight basket of those assets) and trading (a random walk with a small drift,
-//!   less trading fees every 8 h) are marked to market.
-//! - **Domains** earn rental income and move in value once a day; **escrow** earns a small,
-//!   steady yield once a day.
+//! - **Escrow fees**, a few deals a day at random, each a slice of the escrow balance, earn
+//!   the escrow service its 1% fee.
+//! - Every [`MARK_EVERY_HOURS`] the wallet's cash (an equal-weight basket of the quoted
+//!   assets, standing for the agent's own trading outside this API) and trading's cash (a
+//!   random walk with a small drift, less trading fees every 8 h) are marked to market.
+//! - **Domains** earn rental income and move in value once a day.
 //!
 //! # Invariants
 //! - No operation produced takes a balance below zero when applied in order to the balances
 //!   given: losses are bounded by what was staked, marks by the service's balance.
 //! - Every amount is whole cents; zero-amount operations are never produced.
 //! - No I/O and no clock: time comes in as an argument.
-
-use std::collections::BTreeMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -37,15 +37,15 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::state::{Op, round_multiplier};
+use super::{
+    markets::{Asset, AssetMap, MARK_EVERY_HOURS},
+    state::{Op, round_multiplier},
+};
 use crate::{
-    money::{decimal_from_f64, round_cents},
+    money::{decimal_from_f64, decimal_to_f64, round_cents},
     service::{Service, ServiceMap},
-    venue::protocol::WireDecimal,
 };
 
-/// Hours between price announcements and wallet/trading marks.
-pub const MARK_EVERY_HOURS: u8 = 4;
 /// Hours between trading-fee charges (perp funding cadence).
 const TRADING_FEE_EVERY_HOURS: u8 = 8;
 /// Trading fees charged per fee period, as a fraction of the trading balance.
@@ -56,21 +56,14 @@ const TRADING_DAILY_VOL: f64 = 0.02;
 /// Domains: daily rental yield (before noise) and daily value volatility.
 const DOMAINS_DAILY_YIELD: f64 = 0.002;
 const DOMAINS_DAILY_VOL: f64 = 0.008;
-/// Escrow: daily yield and its small noise.
-const ESCROW_DAILY_YIELD: f64 = 0.0003;
-const ESCROW_DAILY_VOL: f64 = 0.0001;
+/// Escrow deals settled per simulated day, and each one's size as a fraction of the escrow
+/// balance: about 0.035% of the balance a day in fees, the article's "very low vol, fee-based"
+/// service.
+const ESCROW_DEALS_PER_DAY: f64 = 2.0;
+const ESCROW_DEAL_FRACTION: std::ops::Range<f64> = 0.005..0.03;
 /// Referral payouts per simulated day, and their range in cents.
 const REFERRALS_PER_DAY: f64 = 3.0;
 const REFERRAL_CENTS: std::ops::RangeInclusive<i64> = 50..=500;
-/// Weight of the common crypto factor in each asset's hourly move.
-const CRYPTO_FACTOR_LOADING: f64 = 0.7;
-/// The assets with prices: symbol, starting price in USDC, daily volatility.
-const ASSETS: [(&str, f64, f64); 4] = [
-    ("BTC", 95_000.0, 0.025),
-    ("ETH", 3_400.0, 0.035),
-    ("SOL", 180.0, 0.045),
-    ("XMR", 160.0, 0.035),
-];
 
 /// How the simulated agent plays the casino.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,61 +160,42 @@ enum Streak {
     Hot,
 }
 
-/// The seeded world model.
+/// The seeded activity model.
 #[derive(Debug, Clone)]
 pub struct ActivityModel {
     casino: CasinoParams,
     rng: ChaCha8Rng,
     streak: Streak,
-    /// Current price per asset, in `ASSETS` order.
-    prices: [f64; 4],
     /// Prices at the last wallet mark, to compute the basket's return since.
-    marked_prices: [f64; 4],
+    marked_prices: AssetMap<f64>,
 }
 
 impl ActivityModel {
     /// A model whose whole future is fixed by `seed`.
     pub fn new(casino: CasinoParams, seed: u64) -> Self {
-        let prices = ASSETS.map(|(_, price, _)| price);
         ActivityModel {
             casino,
             rng: ChaCha8Rng::seed_from_u64(seed),
             streak: Streak::Normal,
-            prices,
-            marked_prices: prices,
+            marked_prices: AssetMap::from_fn(|asset| decimal_to_f64(asset.start_price_usdc())),
         }
     }
 
-    /// The asset symbols the venue quotes.
-    pub fn assets() -> impl Iterator<Item = &'static str> {
-        ASSETS.iter().map(|(symbol, _, _)| *symbol)
-    }
-
-    /// Current prices, in USDC per unit, to the cent.
-    pub fn prices(&self) -> BTreeMap<String, WireDecimal> {
-        ASSETS
-            .iter()
-            .zip(self.prices)
-            .map(|((symbol, _, _), price)| ((*symbol).to_owned(), WireDecimal(price_usdc(price))))
-            .collect()
-    }
-
-    /// The operations of the hour that ends at `hour_end`, given the balances at its start.
+    /// The operations of the hour that ends at `hour_end`, given the cash balances at its
+    /// start and the prices now.
     pub fn hour(
         &mut self,
         balances_usdc: &ServiceMap<Decimal>,
         hour_end: OffsetDateTime,
+        prices: &AssetMap<Decimal>,
     ) -> Vec<Op> {
         let mut ops = Vec::new();
         self.casino_hour(balances_usdc[Service::Casino], &mut ops);
         self.referrals(&mut ops);
-        self.step_prices();
+        self.escrow_deals(balances_usdc[Service::Escrow], &mut ops);
         let hour = hour_end.hour();
         if hour.is_multiple_of(MARK_EVERY_HOURS) {
-            ops.push(Op::Price {
-                prices: self.prices(),
-            });
-            self.mark_wallet(balances_usdc[Service::Wallet], &mut ops);
+            self.mark_wallet(balances_usdc[Service::Wallet], prices, &mut ops);
             let fee_due = hour.is_multiple_of(TRADING_FEE_EVERY_HOURS);
             self.mark_trading(balances_usdc[Service::Trading], fee_due, &mut ops);
         }
@@ -313,32 +287,34 @@ impl ActivityModel {
         }
     }
 
-    fn step_prices(&mut self) {
-        let common: f64 = self.rng.sample(StandardNormal);
-        let idiosyncratic_weight = (1.0 - CRYPTO_FACTOR_LOADING * CRYPTO_FACTOR_LOADING).sqrt();
-        for (price, (_, _, daily_vol)) in self.prices.iter_mut().zip(ASSETS) {
-            let own: f64 = self.rng.sample(StandardNormal);
-            let z = CRYPTO_FACTOR_LOADING * common + idiosyncratic_weight * own;
-            let hourly_vol = daily_vol / 24_f64.sqrt();
-            // Geometric walk without drift: the −σ²/2 term keeps the expected price flat.
-            let step = (hourly_vol * z - hourly_vol * hourly_vol / 2.0).exp();
-            if step.is_finite() {
-                *price = (*price * step).max(0.01);
+    fn escrow_deals(&mut self, escrow_usdc: Decimal, ops: &mut Vec<Op>) {
+        let count = Poisson::new(ESCROW_DEALS_PER_DAY / 24.0)
+            .map(|d| d.sample(&mut self.rng))
+            .unwrap_or(0.0);
+        // A Poisson draw is a whole number stored as f64; a handful at most per hour.
+        let count = count.clamp(0.0, 100.0) as u32;
+        for _ in 0..count {
+            let fraction = self.rng.random_range(ESCROW_DEAL_FRACTION);
+            let deal_usdc = round_cents(escrow_usdc * usdc(fraction).unwrap_or_default());
+            // A deal must earn at least a cent of fee; an empty escrow settles nothing.
+            if deal_usdc >= Decimal::ONE {
+                ops.push(Op::EscrowFee { deal_usdc });
             }
         }
     }
 
-    fn mark_wallet(&mut self, wallet_usdc: Decimal, ops: &mut Vec<Op>) {
+    fn mark_wallet(&mut self, wallet_usdc: Decimal, prices: &AssetMap<Decimal>, ops: &mut Vec<Op>) {
+        let now = AssetMap::from_fn(|asset| decimal_to_f64(prices[asset]));
         // An equal-weight basket, rebalanced at every mark.
-        let basket_return = self
-            .prices
+        let then = std::mem::replace(&mut self.marked_prices, now);
+        let basket_return = Asset::ALL
             .iter()
-            .zip(self.marked_prices)
-            .map(|(now, then)| now / then - 1.0)
+            .map(|asset| now[*asset] / then[*asset] - 1.0)
             .sum::<f64>()
-            / self.prices.len() as f64;
-        self.marked_prices = self.prices;
-        push_mark(ops, Service::Wallet, wallet_usdc, basket_return, 0.0);
+            / Asset::ALL.len() as f64;
+        if basket_return.is_finite() {
+            push_mark(ops, Service::Wallet, wallet_usdc, basket_return, 0.0);
+        }
     }
 
     fn mark_trading(&mut self, trading_usdc: Decimal, fee_due: bool, ops: &mut Vec<Op>) {
@@ -367,14 +343,6 @@ impl ActivityModel {
             DOMAINS_DAILY_VOL * z,
             0.0,
         );
-        let z: f64 = self.rng.sample(StandardNormal);
-        push_mark(
-            ops,
-            Service::Escrow,
-            balances_usdc[Service::Escrow],
-            ESCROW_DAILY_YIELD + ESCROW_DAILY_VOL * z,
-            0.0,
-        );
     }
 }
 
@@ -400,19 +368,13 @@ fn usdc(value: f64) -> Option<Decimal> {
     decimal_from_f64(value, "model value").ok()
 }
 
-fn price_usdc(price: f64) -> Decimal {
-    usdc(price)
-        .map(|p| p.round_dp(2).max(Decimal::new(1, 2)))
-        .unwrap_or(Decimal::new(1, 2))
-}
-
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
     use time::macros::datetime;
 
     use super::*;
-    use crate::sim::state::Ledger;
+    use crate::sim::{markets::MarketModel, state::Ledger};
 
     fn article_balances() -> ServiceMap<Decimal> {
         ServiceMap([
@@ -486,11 +448,15 @@ mod tests {
     fn same_seed_same_world_and_every_op_applies() {
         let run = |seed: u64| {
             let mut model = ActivityModel::new(CasinoParams::default(), seed);
+            let mut markets = MarketModel::new(seed);
             let mut ledger = Ledger::new(article_balances()).expect("valid");
             let mut hour_end = datetime!(2025-12-31 13:00 UTC);
             let mut all = Vec::new();
             for _ in 0..24 * 30 {
-                for op in model.hour(&ledger.balances(), hour_end) {
+                for op in markets.hour(hour_end) {
+                    ledger.apply(&op).expect("market op applies");
+                }
+                for op in model.hour(&ledger.balances(), hour_end, &ledger.prices()) {
                     ledger
                         .apply(&op)
                         .unwrap_or_else(|e| panic!("{op:?} refused: {e}"));
@@ -512,7 +478,7 @@ mod tests {
         assert!(has(|op| matches!(op, Op::CasinoLoss { .. })));
         assert!(has(|op| matches!(op, Op::ReferralIncome { .. })));
         assert!(has(|op| matches!(op, Op::DomainsIncome { .. })));
-        assert!(has(|op| matches!(op, Op::Price { .. })));
+        assert!(has(|op| matches!(op, Op::EscrowFee { .. })));
         assert!(has(|op| matches!(
             op,
             Op::MarkToMarket {
@@ -531,10 +497,11 @@ mod tests {
         // time; a win of at least 10% of the $1,000 bankroll must turn up well within that.
         let mut model = ActivityModel::new(CasinoParams::default(), 1);
         let balances = article_balances();
+        let prices = AssetMap::from_fn(Asset::start_price_usdc);
         let mut hour_end = datetime!(2025-12-31 13:00 UTC);
         let mut found = false;
         for _ in 0..24 * 10 {
-            found |= model.hour(&balances, hour_end).iter().any(
+            found |= model.hour(&balances, hour_end, &prices).iter().any(
                 |op| matches!(op, Op::CasinoWin { amount_usdc, .. } if *amount_usdc >= dec!(100)),
             );
             hour_end += time::Duration::HOUR;
@@ -547,11 +514,12 @@ mod tests {
         let mut model = ActivityModel::new(CasinoParams::default(), 3);
         let mut balances = article_balances();
         balances[Service::Casino] = dec!(0.5);
+        let prices = AssetMap::from_fn(Asset::start_price_usdc);
         let mut hour_end = datetime!(2025-12-31 13:00 UTC);
         for _ in 0..100 {
             assert!(
                 !model
-                    .hour(&balances, hour_end)
+                    .hour(&balances, hour_end, &prices)
                     .iter()
                     .any(|op| matches!(op, Op::CasinoWin { .. } | Op::CasinoLoss { .. }))
             );

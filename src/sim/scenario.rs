@@ -98,7 +98,7 @@ impl Scenario {
             let offset = time::Duration::seconds_f64(decimal_to_f64(step.after_hours) * 3600.0);
             let at = start.checked_add(offset).unwrap_or(start);
             tokio::time::sleep_until(sim.shared.clock.instant_for(at)).await;
-            let injection = step.inject.clone().into_injection(&sim.balances());
+            let injection = step.inject.clone().into_injection(&sim.cash_balances());
             sim.inject(injection)
                 .await
                 .map_err(|e| SimError::Scenario {

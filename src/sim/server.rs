@@ -22,16 +22,24 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::{Next, from_fn_with_state},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{delete, get, post},
 };
 use serde::de::DeserializeOwned;
 
 use super::{
-    Shared, engine::Reply, faults::Fault, inject::InjectRequest, model::ActivityModel, ws,
+    Shared,
+    engine::{Processed, Reply},
+    faults::Fault,
+    inject::InjectRequest,
+    markets::Asset,
+    ws,
 };
 use crate::{
     sim::engine::MAX_RETURN_DAYS,
-    venue::protocol::{API_BASE, IDEMPOTENCY_HEADER, PricesResponse, RebalanceBody, WireDecimal},
+    venue::protocol::{
+        API_BASE, IDEMPOTENCY_HEADER, OrderBody, PricesResponse, RebalanceBody, TradeSide,
+        WalletTradeBody, WireDecimal,
+    },
 };
 
 /// Longest `Idempotency-Key` accepted.
@@ -58,8 +66,15 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/agents/{id}/returns", get(returns))
         .route("/agents/{id}/events", get(ws::events))
         .route("/prices", get(prices))
+        .route("/trading/positions", get(positions))
+        .route("/trading/positions/{id}", delete(close_position))
+        .route("/trading/order", post(order))
+        .route("/wallet/buy", post(wallet_buy))
+        .route("/wallet/sell", post(wallet_sell))
+        .route("/wallet/holdings", get(holdings))
         .route("/sim/stats", get(stats))
         .route("/sim/inject", post(inject))
+        .route("/sim/advance", post(advance))
         .route_layer(from_fn_with_state(Arc::clone(&shared), faults_layer))
         .route_layer(from_fn_with_state(Arc::clone(&shared), auth_layer))
         .route_layer(from_fn_with_state(Arc::clone(&shared), count_layer))
@@ -270,7 +285,7 @@ async fn prices(
                 prices.insert(symbol, *price);
             }
             None => {
-                let known = ActivityModel::assets().collect::<Vec<_>>().join(", ");
+                let known = Asset::ALL.map(Asset::symbol).join(", ");
                 return error(
                     400,
                     "unknown_asset",
@@ -351,11 +366,193 @@ async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     );
     let now = shared.clock.now();
     let mut engine = shared.engine();
-    let injection = request.into_injection(&engine.balances());
+    // A `balance` injection sets cash; the services it leaves out keep theirs.
+    let injection = request.into_injection(&engine.cash_balances());
     let processed = engine.inject_request(&injection, key.as_deref(), &fingerprint, now);
     shared.publish(&processed.frames, None);
     drop(engine);
     reply(processed.reply)
+}
+
+/// The `agent_id` query parameter, which must name the simulated agent (`required`: whether
+/// leaving it out is an error).
+#[allow(clippy::result_large_err)]
+fn agent_query(
+    shared: &Shared,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    required: bool,
+) -> Result<(), Response> {
+    match query_param(query, "agent_id")? {
+        Some(id) => check_agent(shared, &id),
+        None if required => Err(error(
+            400,
+            "bad_request",
+            "`agent_id` query parameter is missing",
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn positions(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    if let Err(response) = agent_query(&shared, query, true) {
+        return response;
+    }
+    let positions = shared.engine().positions();
+    json(&positions)
+}
+
+async fn holdings(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Response {
+    if let Err(response) = agent_query(&shared, query, true) {
+        return response;
+    }
+    let holdings = shared.engine().holdings();
+    json(&holdings)
+}
+
+async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(response) => return response,
+    };
+    let body: OrderBody = match parse_fields_with(
+        &body,
+        &[
+            "agent_id",
+            "market",
+            "side",
+            "notional_usdc",
+            "leverage",
+            "order_type",
+            "purpose",
+        ],
+        &["limit_price"],
+    ) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_agent(&shared, &body.agent_id) {
+        return response;
+    }
+    let fingerprint = format!(
+        "POST {API_BASE}/trading/order {}",
+        serde_json::to_string(&body).unwrap_or_default()
+    );
+    let now = shared.clock.now();
+    let processed = {
+        let mut engine = shared.engine();
+        let processed = engine.order(&body, key.as_deref(), &fingerprint, now);
+        shared.publish(&processed.frames, None);
+        processed
+    };
+    finish(&shared, processed).await
+}
+
+async fn close_position(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    // The article's DELETE has no agent: the id is enough, and `agent_id`, when sent, must
+    // be this venue's agent.
+    if let Err(response) = agent_query(&shared, query, false) {
+        return response;
+    }
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(response) => return response,
+    };
+    let fingerprint = format!("DELETE {API_BASE}/trading/positions/{id}");
+    let now = shared.clock.now();
+    let processed = {
+        let mut engine = shared.engine();
+        let processed = engine.close_position(&id, key.as_deref(), &fingerprint, now);
+        shared.publish(&processed.frames, None);
+        processed
+    };
+    finish(&shared, processed).await
+}
+
+async fn wallet_buy(state: State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    wallet_trade(state, TradeSide::Buy, headers, body).await
+}
+
+async fn wallet_sell(state: State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    wallet_trade(state, TradeSide::Sell, headers, body).await
+}
+
+async fn wallet_trade(
+    State(shared): State<Arc<Shared>>,
+    side: TradeSide,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(response) => return response,
+    };
+    let body: WalletTradeBody =
+        match parse_fields(&body, &["agent_id", "asset", "quantity", "reason"]) {
+            Ok(body) => body,
+            Err(response) => return response,
+        };
+    if let Err(response) = check_agent(&shared, &body.agent_id) {
+        return response;
+    }
+    let path = match side {
+        TradeSide::Buy => "buy",
+        TradeSide::Sell => "sell",
+    };
+    let fingerprint = format!(
+        "POST {API_BASE}/wallet/{path} {}",
+        serde_json::to_string(&body).unwrap_or_default()
+    );
+    let now = shared.clock.now();
+    let processed = {
+        let mut engine = shared.engine();
+        let processed = engine.wallet_trade(side, &body, key.as_deref(), &fingerprint, now);
+        shared.publish(&processed.frames, None);
+        processed
+    };
+    finish(&shared, processed).await
+}
+
+/// Answers a processed mutating request, unless a lost-ack fault swallows the answer.
+async fn finish(shared: &Shared, processed: Processed) -> Response {
+    if processed.applied && shared.roll(Fault::LostAck) {
+        return lose_ack(shared).await;
+    }
+    reply(processed.reply)
+}
+
+/// `POST /sim/advance` body (simulator only).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceBody {
+    /// Simulated hours to jump.
+    hours: u32,
+}
+
+async fn advance(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body: AdvanceBody = match parse_fields(&body, &["hours"]) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    match super::advance(&shared, body.hours).await {
+        Ok(advanced) => json(&advanced),
+        Err(super::SimError::Rejected(rejected)) => error(
+            rejected.http_status(),
+            rejected.code(),
+            rejected.to_string(),
+        ),
+        Err(other) => error(400, "bad_request", other.to_string()),
+    }
 }
 
 /// The request was applied, but its response "never arrives": hold it until the client
@@ -414,16 +611,28 @@ fn query_param(
 /// missing, unknown or invalid.
 #[allow(clippy::result_large_err)]
 fn parse_fields<T: DeserializeOwned>(body: &[u8], fields: &[&str]) -> Result<T, Response> {
+    parse_fields_with(body, fields, &[])
+}
+
+/// [`parse_fields`] with `optional` fields that may also appear.
+#[allow(clippy::result_large_err)]
+fn parse_fields_with<T: DeserializeOwned>(
+    body: &[u8],
+    fields: &[&str],
+    optional: &[&str],
+) -> Result<T, Response> {
     let bad = |message: String| error(400, "bad_request", message);
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| bad(format!("body is not JSON: {e}")))?;
     let serde_json::Value::Object(object) = &value else {
         return Err(bad("body must be a JSON object".to_owned()));
     };
-    if let Some(unknown) = object.keys().find(|k| !fields.contains(&k.as_str())) {
+    let known = |k: &str| fields.contains(&k) || optional.contains(&k);
+    if let Some(unknown) = object.keys().find(|k| !known(k.as_str())) {
+        let expected = fields.iter().chain(optional).copied().collect::<Vec<_>>();
         return Err(bad(format!(
             "`{unknown}` is not a known field (expected {})",
-            fields.join(", ")
+            expected.join(", ")
         )));
     }
     if let Some(missing) = fields.iter().find(|f| !object.contains_key(**f)) {
@@ -434,6 +643,7 @@ fn parse_fields<T: DeserializeOwned>(body: &[u8], fields: &[&str]) -> Result<T, 
         // value alone fails, by trying each against a copy with a known-good body.
         let field = fields
             .iter()
+            .chain(optional)
             .find(|f| field_is_invalid::<T>(object, f))
             .copied()
             .unwrap_or("body");
@@ -441,8 +651,8 @@ fn parse_fields<T: DeserializeOwned>(body: &[u8], fields: &[&str]) -> Result<T, 
     })
 }
 
-/// Whether `field`'s value is what breaks the body (the others replaced by their own,
-/// the field removed: if the error then names it as missing, the value was the problem).
+/// Whether `field`'s value is what breaks the body: with the field removed, the body either
+/// parses (an optional field was the problem) or fails only for lacking it.
 fn field_is_invalid<T: DeserializeOwned>(
     object: &serde_json::Map<String, serde_json::Value>,
     field: &str,
@@ -451,6 +661,6 @@ fn field_is_invalid<T: DeserializeOwned>(
     without.remove(field);
     match serde_json::from_value::<T>(serde_json::Value::Object(without)) {
         Err(e) => e.to_string().contains(&format!("missing field `{field}`")),
-        Ok(_) => false,
+        Ok(_) => true,
     }
 }

@@ -1,39 +1,81 @@
-//! The simulated venue's books: a pure state machine over balances, income and fees.
+//! The simulated venue's books: a pure state machine over balances, positions, lots,
+//! income and fees.
 //!
 //! Everything that moves money on the simulated venue is an [`Op`]; [`Ledger::apply`]
-//! validates it, changes the balances and returns the [`EventKind`] the venue announces for
-//! it. Nothing here does I/O, reads a clock or draws a random number, so the same sequence
-//! of operations always gives the same books; the HTTP layer and the activity model only
-//! build operations and hand them in.
+//! validates it, changes the books and returns the [`EventKind`] the venue announces for it
+//! ([`Ledger::apply_all`] also returns what it set off: limit orders filled and positions
+//! liquidated by a mark move or a funding payment). Nothing here does I/O, reads a clock or
+//! draws a random number, so the same sequence of operations always gives the same books;
+//! the HTTP layer and the models only build operations and hand them in.
 //!
-//! Beside the balances the ledger keeps the day's performance book: what each service
-//! earned or lost today (excluding transfers, which are flows, not performance) and the
-//! money that flowed into it, so that the day's simple return per service can be closed at
-//! midnight ([`Ledger::close_day`]). Referral income is paid into the reserve but booked as
-//! performance of the service whose referrals earned it, so the reserve's return is zero.
+//! What a service is worth: every service holds USDC cash (its *balance* here, whole
+//! cents). Two services also hold tracked assets on top of their cash:
+//! - **trading**: perpetual positions ([`book::PerpPosition`]), worth their isolated margin
+//!   plus unrealized PnL at the mark (a resting limit order is worth its reservation);
+//! - **wallet**: FIFO tax lots of spot assets, worth quantity × mid price.
+//!
+//! A service's *value* ([`Ledger::values`]) is cash plus tracked assets; the portfolio
+//! reports values (rounded down to the cent), and transfers, casino play and the other cash
+//! operations move cash only. The background model's `MarkToMarket` of trading and wallet
+//! stands for the agent's own activity outside this API and also moves cash.
+//!
+//! Beside the books the ledger keeps the day's performance: what each service earned or
+//! lost today (excluding transfers, which are flows, not performance) and the money that
+//! flowed into it, so that the day's simple return per service can be closed at midnight
+//! ([`Ledger::close_day`]). Market operations book the change in the service's value, so
+//! trading fees, funding and realized and unrealized PnL all reach `/returns`. Referral
+//! income is paid into the reserve but booked as performance of the service whose referrals
+//! earned it, so the reserve's return is zero.
 //!
 //! # Invariants
-//! - Every balance is non-negative, in whole cents, after every operation; an operation
-//!   that would break this is rejected and changes nothing.
-//! - The accounting identity holds exactly in `Decimal` after every operation:
-//!   `Σ balances = initial funds + income − fees + out-of-band adjustments`, where income is
-//!   referral + domains + casino net + mark-to-market ([`Ledger::accounting`]).
-//! - A transfer never creates or destroys money: it moves it between one service and the
+//! - Every cash balance is non-negative, in whole cents, after every operation; an
+//!   operation that would break this is rejected and changes nothing.
+//! - The accounting identity holds exactly in `Decimal` after every operation
+//!   ([`Ledger::accounting`]):
+//!   `Σ cash + Σ position values + Σ holdings values = initial funds + realized income +
+//!   unrealized PnL − fees + out-of-band adjustments`, where realized income is referral +
+//!   domains + escrow fees + casino net + mark-to-market + realized trading PnL + funding +
+//!   realized wallet PnL.
+//! - A transfer never creates or destroys money: it moves cash between one service and the
 //!   reserve.
+//! - Every open position is above its maintenance margin after every operation (a mark
+//!   move or funding that takes it there liquidates it in the same operation).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
+use super::{
+    book::{
+        self, CloseStatus, ClosedPosition, Lot, PerpPosition, PositionStatus, QUANTITY_DP,
+        ceil_cents, floor_cents, quantity_for,
+    },
+    markets::{Asset, AssetMap, MAX_FUNDING_RATE, MAX_PRICE_USDC, MarketParams, PerpMarket},
+};
 use crate::{
     money::{CENT_DP, decimal_to_f64, round_cents, wire},
     service::{Service, ServiceMap},
-    venue::protocol::{Direction, EventKind, WireDecimal},
+    venue::protocol::{
+        Direction, EventKind, OrderType, PositionSide, TradeSide, WalletLot, WireDecimal,
+    },
 };
 
 /// Decimal places reported for casino multipliers.
 const MULTIPLIER_DP: u32 = 4;
+/// The escrow service's fee on the deals it settles (the article's 1%).
+pub const ESCROW_FEE_RATE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
+/// Largest order notional or escrow deal accepted, USDC. With [`MAX_PRICE_USDC`], whole-cent
+/// prices and [`MAX_QUANTITY`] it keeps every product of a quantity and a price within the
+/// 28 significant digits `Decimal` holds exactly, so values and PnL are never rounded.
+pub const MAX_NOTIONAL_USDC: Decimal = Decimal::from_parts(100_000_000, 0, 0, false, 0);
+/// Largest wallet trade, in units.
+pub const MAX_QUANTITY: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+/// Closed positions remembered so that a repeated close answers the same; oldest first out.
+pub const CLOSED_POSITIONS_KEPT: usize = 10_000;
+/// Longest `purpose` accepted.
+const PURPOSE_MAX_LEN: usize = 200;
 
 /// One thing that changes (or announces) the venue's books.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +115,12 @@ pub enum Op {
         /// Positive, whole cents.
         amount_usdc: Decimal,
     },
-    /// A change in the value of a service's holdings, less fees paid on them.
+    /// The escrow service settled deals and earned [`ESCROW_FEE_RATE`] of their volume.
+    EscrowFee {
+        /// Volume settled, positive, whole cents, at most [`MAX_NOTIONAL_USDC`].
+        deal_usdc: Decimal,
+    },
+    /// A change in the cash value of a service's untracked activity, less fees paid on it.
     MarkToMarket {
         /// The service (never the reserve).
         service: Service,
@@ -82,22 +129,80 @@ pub enum Op {
         /// Fees paid, non-negative, whole cents.
         fee_usdc: Decimal,
     },
-    /// A fall in a service's value by a fraction of its balance.
+    /// A fall in a service's cash by a fraction of it.
     Drawdown {
         /// The service (never the reserve).
         service: Service,
         /// Fraction lost, in (0, 1].
         drawdown: Decimal,
     },
-    /// Balances set out of band (an operator's correction, a deposit or withdrawal).
+    /// Cash balances set out of band (an operator's correction, a deposit or withdrawal);
+    /// positions and lots are untouched.
     SetBalances {
-        /// The new balance of every service, non-negative, whole cents.
+        /// The new cash of every service, non-negative, whole cents.
         balances_usdc: ServiceMap<Decimal>,
     },
-    /// New asset prices; changes no balance.
-    Price {
-        /// USDC per unit, positive.
-        prices: BTreeMap<String, WireDecimal>,
+    /// An order for a perpetual position: a market order fills at the mark (taker fee); a
+    /// limit order fills at the mark when its limit is already reached, or rests until a
+    /// mark move reaches it (maker fee either way: the simulator has no book to take from).
+    OpenPosition {
+        /// The market.
+        market: PerpMarket,
+        /// Long or short.
+        side: PositionSide,
+        /// Notional, positive whole cents, at most [`MAX_NOTIONAL_USDC`].
+        notional_usdc: Decimal,
+        /// In `1..=max_leverage`.
+        leverage: u32,
+        /// Market or limit.
+        order_type: OrderType,
+        /// Required for limit orders, refused for market orders.
+        limit_price: Option<Decimal>,
+        /// Why; non-empty.
+        purpose: String,
+        /// When the order arrived.
+        at: OffsetDateTime,
+    },
+    /// Closes an open position at the mark (taker fee), or cancels a resting limit order.
+    ClosePosition {
+        /// The position.
+        position_id: String,
+        /// When.
+        at: OffsetDateTime,
+    },
+    /// New mark (index) prices: revalues positions and lots, fills limit orders the price
+    /// reached, liquidates positions at their maintenance margin. Announced as `price`.
+    MarkMove {
+        /// Every asset's price, positive, whole cents, at most [`MAX_PRICE_USDC`].
+        prices: AssetMap<Decimal>,
+        /// When.
+        at: OffsetDateTime,
+    },
+    /// A funding payment on every open position at its mark: with a positive rate longs pay
+    /// shorts `quantity × mark × rate`, from and into the positions' isolated margin.
+    Funding {
+        /// Rate per market, within ±[`MAX_FUNDING_RATE`]; a market left out pays nothing.
+        rates: BTreeMap<PerpMarket, Decimal>,
+        /// When.
+        at: OffsetDateTime,
+    },
+    /// The wallet buys at `mid × (1 + half spread)` from its cash, opening a lot.
+    WalletBuy {
+        /// The asset.
+        asset: Asset,
+        /// Units, positive, at most [`QUANTITY_DP`] places and [`MAX_QUANTITY`].
+        quantity: Decimal,
+        /// When (the lot's acquisition time).
+        at: OffsetDateTime,
+    },
+    /// The wallet sells at `mid × (1 − half spread)` into its cash, from its oldest lots.
+    WalletSell {
+        /// The asset.
+        asset: Asset,
+        /// Units, as for a buy, at most what the lots hold.
+        quantity: Decimal,
+        /// When.
+        at: OffsetDateTime,
     },
 }
 
@@ -112,6 +217,18 @@ pub enum StateError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A symbol the venue does not list (HTTP 400 `unknown_asset` / `unknown_market`).
+    #[error("`{field}`: unknown {} `{value}` (known: {known})", .code.trim_start_matches("unknown_"))]
+    Unknown {
+        /// The request field at fault.
+        field: &'static str,
+        /// `unknown_asset` or `unknown_market`.
+        code: &'static str,
+        /// What was sent.
+        value: String,
+        /// What the venue lists.
+        known: String,
+    },
     /// A service holds less than the operation takes (HTTP 409 `insufficient_balance`).
     #[error(
         "insufficient balance: {service} holds {available_usdc} USDC, the request needs {requested_usdc} USDC"
@@ -124,6 +241,39 @@ pub enum StateError {
         /// What the service holds.
         available_usdc: Decimal,
     },
+    /// An order or a buy costs more cash than its service holds (HTTP 409
+    /// `insufficient_balance`), naming the request field that sized it.
+    #[error(
+        "`{field}`: insufficient balance: the request needs {requested_usdc} USDC ({detail}) but the {service} balance holds {available_usdc} USDC"
+    )]
+    InsufficientFunds {
+        /// The request field that sized the cost (`notional_usdc`, `quantity`).
+        field: &'static str,
+        /// The service paying.
+        service: Service,
+        /// What it would cost.
+        requested_usdc: Decimal,
+        /// The service's cash.
+        available_usdc: Decimal,
+        /// What the cost is made of.
+        detail: String,
+    },
+    /// A sale of more units than the wallet's lots hold (HTTP 409 `insufficient_holdings`).
+    #[error("`quantity`: selling {requested} {asset} but the wallet holds {available}")]
+    InsufficientHoldings {
+        /// The asset.
+        asset: Asset,
+        /// Units asked for.
+        requested: Decimal,
+        /// Units held.
+        available: Decimal,
+    },
+    /// No open position or resting order has this id (HTTP 404 `position_not_found`).
+    #[error("`id`: no open position `{position_id}`")]
+    PositionNotFound {
+        /// The id asked for.
+        position_id: String,
+    },
 }
 
 impl StateError {
@@ -131,20 +281,28 @@ impl StateError {
     pub fn code(&self) -> &'static str {
         match self {
             StateError::Invalid { .. } => "bad_request",
-            StateError::InsufficientBalance { .. } => "insufficient_balance",
+            StateError::Unknown { code, .. } => code,
+            StateError::InsufficientBalance { .. } | StateError::InsufficientFunds { .. } => {
+                "insufficient_balance"
+            }
+            StateError::InsufficientHoldings { .. } => "insufficient_holdings",
+            StateError::PositionNotFound { .. } => "position_not_found",
         }
     }
 
     /// The HTTP status the venue answers with.
     pub fn http_status(&self) -> u16 {
         match self {
-            StateError::Invalid { .. } => 400,
-            StateError::InsufficientBalance { .. } => 409,
+            StateError::Invalid { .. } | StateError::Unknown { .. } => 400,
+            StateError::InsufficientBalance { .. }
+            | StateError::InsufficientFunds { .. }
+            | StateError::InsufficientHoldings { .. } => 409,
+            StateError::PositionNotFound { .. } => 404,
         }
     }
 }
 
-/// Cumulative income by kind since the start.
+/// Cumulative realized income by kind since the start.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncomeTotals {
     /// Referral income credited to the reserve.
@@ -156,15 +314,34 @@ pub struct IncomeTotals {
     /// Casino wins minus casino losses.
     #[serde(with = "wire")]
     pub casino_net_usdc: Decimal,
-    /// Mark-to-market changes (including drawdowns), before fees.
+    /// Mark-to-market changes of untracked activity (including drawdowns), before fees.
     #[serde(with = "wire")]
     pub mark_to_market_usdc: Decimal,
+    /// Fees the escrow service earned.
+    #[serde(default, with = "wire")]
+    pub escrow_fees_usdc: Decimal,
+    /// Realized PnL of closed and liquidated positions, before closing fees.
+    #[serde(default, with = "wire")]
+    pub trading_realized_pnl_usdc: Decimal,
+    /// Net funding received (negative when paid).
+    #[serde(default, with = "wire")]
+    pub funding_usdc: Decimal,
+    /// Realized PnL of wallet sales (proceeds − basis of the lots used).
+    #[serde(default, with = "wire")]
+    pub wallet_realized_pnl_usdc: Decimal,
 }
 
 impl IncomeTotals {
     /// The sum of every kind.
     pub fn total_usdc(&self) -> Decimal {
-        self.referral_usdc + self.domains_usdc + self.casino_net_usdc + self.mark_to_market_usdc
+        self.referral_usdc
+            + self.domains_usdc
+            + self.casino_net_usdc
+            + self.mark_to_market_usdc
+            + self.escrow_fees_usdc
+            + self.trading_realized_pnl_usdc
+            + self.funding_usdc
+            + self.wallet_realized_pnl_usdc
     }
 }
 
@@ -173,40 +350,90 @@ impl IncomeTotals {
 pub struct AccountingCheck {
     /// Whether `total_usdc == expected_usdc` exactly.
     pub ok: bool,
-    /// Σ balances.
+    /// Σ service values: cash + position values + holdings values.
     #[serde(with = "wire")]
     pub total_usdc: Decimal,
-    /// Initial funds + income − fees + adjustments.
+    /// Initial funds + realized income + unrealized PnL − fees + adjustments.
     #[serde(with = "wire")]
     pub expected_usdc: Decimal,
     /// Funds at the start.
     #[serde(with = "wire")]
     pub initial_funds_usdc: Decimal,
-    /// Income by kind.
+    /// Realized income by kind.
     pub income: IncomeTotals,
-    /// Fees paid.
+    /// Fees paid (trading fees included).
     #[serde(with = "wire")]
     pub fees_usdc: Decimal,
     /// Net out-of-band balance changes (`SetBalances`).
     #[serde(with = "wire")]
     pub adjustments_usdc: Decimal,
+    /// Σ cash.
+    #[serde(default, with = "wire")]
+    pub cash_usdc: Decimal,
+    /// Σ (margin + unrealized PnL) of open positions, plus resting orders' reservations.
+    #[serde(default, with = "wire")]
+    pub positions_value_usdc: Decimal,
+    /// Σ quantity × mid of the wallet's lots.
+    #[serde(default, with = "wire")]
+    pub holdings_value_usdc: Decimal,
+    /// Unrealized PnL of positions (at the mark) and lots (mid − basis).
+    #[serde(default, with = "wire")]
+    pub unrealized_pnl_usdc: Decimal,
+    /// The part of `fees_usdc` paid on perp orders.
+    #[serde(default, with = "wire")]
+    pub trading_fees_usdc: Decimal,
+}
+
+/// What the markets did: `/sim/stats` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MarketStats {
+    /// Orders accepted (filled at once or resting).
+    pub orders_accepted: u64,
+    /// Positions opened (immediate fills and resting orders filled later).
+    pub positions_opened: u64,
+    /// Resting limit orders filled by a mark move.
+    pub limit_fills: u64,
+    /// Positions closed by the agent.
+    pub positions_closed: u64,
+    /// Resting orders cancelled.
+    pub orders_cancelled: u64,
+    /// Positions liquidated.
+    pub liquidations: u64,
+    /// Open positions now.
+    pub open_positions: u64,
+    /// Resting orders now.
+    pub pending_orders: u64,
+    /// Funding settlements: one per open position per period, even when it rounds to zero.
+    pub funding_payments: u64,
+    /// Wallet buys.
+    pub wallet_buys: u64,
+    /// Wallet sales.
+    pub wallet_sells: u64,
+    /// Open lots now.
+    pub open_lots: u64,
+    /// What crossing the wallet's spread has cost against the mid.
+    #[serde(with = "wire")]
+    pub wallet_spread_usdc: Decimal,
+    /// Escrow deals settled.
+    pub escrow_deals: u64,
 }
 
 /// The day's performance book, for daily returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct DayBook {
-    /// Balances when the day opened.
+    /// Service values when the day opened.
     start_usdc: ServiceMap<Decimal>,
-    /// Performance (income, casino, mark-to-market, less fees) earned today.
+    /// Performance (income, casino, markets, less fees) earned today.
     pnl_usdc: ServiceMap<Decimal>,
     /// Money that arrived today by transfer or out-of-band top-up.
     inflows_usdc: ServiceMap<Decimal>,
 }
 
 impl DayBook {
-    fn open(balances_usdc: ServiceMap<Decimal>) -> Self {
+    fn open(values_usdc: ServiceMap<Decimal>) -> Self {
         DayBook {
-            start_usdc: balances_usdc,
+            start_usdc: values_usdc,
             pnl_usdc: ServiceMap::default(),
             inflows_usdc: ServiceMap::default(),
         }
@@ -220,35 +447,97 @@ pub struct Ledger {
     initial_funds_usdc: Decimal,
     income: IncomeTotals,
     fees_usdc: Decimal,
+    trading_fees_usdc: Decimal,
     adjustments_usdc: Decimal,
     next_transfer_id: u64,
     day: DayBook,
+    params: MarketParams,
+    prices: AssetMap<Decimal>,
+    /// Open positions and resting orders by id (ids sort in creation order).
+    positions: BTreeMap<String, PerpPosition>,
+    /// Recently closed positions by id, bounded by [`CLOSED_POSITIONS_KEPT`].
+    closed: BTreeMap<String, ClosedPosition>,
+    lots: AssetMap<VecDeque<Lot>>,
+    next_position_id: u64,
+    next_trade_id: u64,
+    next_lot_id: u64,
+    stats: MarketStats,
+    /// Events set off by the operation being applied (fills, liquidations).
+    notices: Vec<EventKind>,
 }
 
 impl Ledger {
-    /// Opens the books with these balances.
+    /// Opens the books with these balances and the default market parameters.
     ///
     /// # Errors
     /// A negative balance, or one with fractions of a cent, naming the service.
     pub fn new(initial_balances_usdc: ServiceMap<Decimal>) -> Result<Self, StateError> {
+        Self::with_markets(initial_balances_usdc, MarketParams::default())
+    }
+
+    /// Opens the books with these balances and market parameters; prices start at each
+    /// asset's start price.
+    ///
+    /// # Errors
+    /// A negative balance, or one with fractions of a cent, naming the service; invalid
+    /// parameters, naming them.
+    pub fn with_markets(
+        initial_balances_usdc: ServiceMap<Decimal>,
+        params: MarketParams,
+    ) -> Result<Self, StateError> {
         for (service, value) in initial_balances_usdc.iter() {
             check_balance(service, *value)?;
         }
+        params.validate().map_err(|problems| StateError::Invalid {
+            field: "markets",
+            reason: problems.join("; "),
+        })?;
         let initial_funds_usdc = checked_sum(initial_balances_usdc.values())?;
         Ok(Ledger {
             balances_usdc: initial_balances_usdc,
             initial_funds_usdc,
             income: IncomeTotals::default(),
             fees_usdc: Decimal::ZERO,
+            trading_fees_usdc: Decimal::ZERO,
             adjustments_usdc: Decimal::ZERO,
             next_transfer_id: 1,
             day: DayBook::open(initial_balances_usdc),
+            params,
+            prices: AssetMap::from_fn(Asset::start_price_usdc),
+            positions: BTreeMap::new(),
+            closed: BTreeMap::new(),
+            lots: AssetMap::default(),
+            next_position_id: 1,
+            next_trade_id: 1,
+            next_lot_id: 1,
+            stats: MarketStats::default(),
+            notices: Vec::new(),
         })
     }
 
-    /// Current balances.
+    /// Cash per service: what transfers, casino play and income move.
     pub fn balances(&self) -> ServiceMap<Decimal> {
         self.balances_usdc
+    }
+
+    /// Each service's value, exact: cash, plus positions for trading and lots at the mid
+    /// for the wallet.
+    pub fn values(&self) -> ServiceMap<Decimal> {
+        let mut values = self.balances_usdc;
+        // Bounded inputs (prices, quantities, notionals) keep these sums in range; a
+        // saturated value would only show as a broken identity, never a panic.
+        values[Service::Trading] = values[Service::Trading]
+            .checked_add(self.positions_value())
+            .unwrap_or(Decimal::MAX);
+        values[Service::Wallet] = values[Service::Wallet]
+            .checked_add(self.holdings_value())
+            .unwrap_or(Decimal::MAX);
+        values
+    }
+
+    /// Each service's value rounded down to the cent, as the portfolio reports it.
+    pub fn reported_values(&self) -> ServiceMap<Decimal> {
+        self.values().map(|_, value| round_cents(*value))
     }
 
     /// Income by kind since the start.
@@ -256,19 +545,97 @@ impl Ledger {
         self.income
     }
 
+    /// Current mark (index) prices.
+    pub fn prices(&self) -> AssetMap<Decimal> {
+        self.prices
+    }
+
+    /// The market parameters.
+    pub fn params(&self) -> &MarketParams {
+        &self.params
+    }
+
+    /// Open positions and resting orders, in creation order.
+    pub fn positions(&self) -> impl Iterator<Item = &PerpPosition> {
+        self.positions.values()
+    }
+
+    /// A recently closed position.
+    pub fn closed_position(&self, position_id: &str) -> Option<&ClosedPosition> {
+        self.closed.get(position_id)
+    }
+
+    /// The wallet's open lots of `asset`, oldest first.
+    pub fn lots(&self, asset: Asset) -> &VecDeque<Lot> {
+        &self.lots[asset]
+    }
+
+    /// What the markets did, with the open counts now.
+    pub fn market_stats(&self) -> MarketStats {
+        let pending = self
+            .positions
+            .values()
+            .filter(|p| p.status == PositionStatus::Pending)
+            .count();
+        MarketStats {
+            open_positions: (self.positions.len() - pending) as u64,
+            pending_orders: pending as u64,
+            open_lots: self.lots.0.iter().map(|lots| lots.len() as u64).sum(),
+            ..self.stats.clone()
+        }
+    }
+
     /// Validates and applies one operation, returning the event that announces it.
     ///
     /// # Errors
     /// A [`StateError`] naming the field at fault; the ledger is then unchanged.
     pub fn apply(&mut self, op: &Op) -> Result<EventKind, StateError> {
+        self.apply_all(op)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| invalid("op", "announced nothing"))
+    }
+
+    /// Validates and applies one operation, returning the event that announces it followed
+    /// by the events it set off (limit fills, liquidations), in order.
+    ///
+    /// # Errors
+    /// A [`StateError`] naming the field at fault; the ledger is then unchanged.
+    pub fn apply_all(&mut self, op: &Op) -> Result<Vec<EventKind>, StateError> {
         // Work on a copy so a failure half-way leaves nothing behind.
         let mut next = self.clone();
         let kind = next.apply_in_place(op)?;
+        let mut kinds = Vec::with_capacity(1 + next.notices.len());
+        kinds.push(kind);
+        kinds.append(&mut next.notices);
         *self = next;
-        Ok(kind)
+        Ok(kinds)
     }
 
     fn apply_in_place(&mut self, op: &Op) -> Result<EventKind, StateError> {
+        match op {
+            Op::OpenPosition { .. }
+            | Op::ClosePosition { .. }
+            | Op::MarkMove { .. }
+            | Op::Funding { .. }
+            | Op::WalletBuy { .. }
+            | Op::WalletSell { .. } => {
+                // Market operations move nothing in or out of trading and the wallet, so
+                // the whole change in their values is performance: fees, funding, realized
+                // and unrealized PnL, the spread.
+                let before = self.values();
+                let kind = self.apply_market(op)?;
+                let after = self.values();
+                for service in [Service::Trading, Service::Wallet] {
+                    self.book_pnl(service, sub(after[service], before[service])?)?;
+                }
+                Ok(kind)
+            }
+            _ => self.apply_cash(op),
+        }
+    }
+
+    fn apply_cash(&mut self, op: &Op) -> Result<EventKind, StateError> {
         match op {
             Op::Transfer {
                 service,
@@ -351,6 +718,24 @@ impl Ledger {
                     amount_usdc: *amount_usdc,
                 })
             }
+            Op::EscrowFee { deal_usdc } => {
+                check_cents("deal_usdc", *deal_usdc)?;
+                if *deal_usdc > MAX_NOTIONAL_USDC {
+                    return Err(invalid("deal_usdc", "is too large"));
+                }
+                let fee_usdc = round_cents(*deal_usdc * ESCROW_FEE_RATE);
+                if fee_usdc.is_zero() {
+                    return Err(invalid("deal_usdc", "earns less than a cent of fee"));
+                }
+                self.credit(Service::Escrow, fee_usdc)?;
+                self.income.escrow_fees_usdc = add(self.income.escrow_fees_usdc, fee_usdc)?;
+                self.book_pnl(Service::Escrow, fee_usdc)?;
+                self.stats.escrow_deals += 1;
+                Ok(EventKind::EscrowFee {
+                    deal_usdc: *deal_usdc,
+                    amount_usdc: fee_usdc,
+                })
+            }
             Op::MarkToMarket {
                 service,
                 pnl_usdc,
@@ -414,24 +799,542 @@ impl Ledger {
                 self.balances_usdc = *balances_usdc;
                 Ok(EventKind::Balance)
             }
-            Op::Price { prices } => {
-                for price in prices.values() {
-                    if price.0 <= Decimal::ZERO {
-                        return Err(invalid("prices", "every price must be positive"));
-                    }
-                }
-                Ok(EventKind::Price {
-                    prices: prices.clone(),
-                })
-            }
+            // Routed to `apply_market` by `apply_in_place`.
+            Op::OpenPosition { .. }
+            | Op::ClosePosition { .. }
+            | Op::MarkMove { .. }
+            | Op::Funding { .. }
+            | Op::WalletBuy { .. }
+            | Op::WalletSell { .. } => self.apply_market(op),
         }
     }
 
+    fn apply_market(&mut self, op: &Op) -> Result<EventKind, StateError> {
+        match op {
+            Op::OpenPosition {
+                market,
+                side,
+                notional_usdc,
+                leverage,
+                order_type,
+                limit_price,
+                purpose,
+                at,
+            } => self.open_position(
+                *market,
+                *side,
+                *notional_usdc,
+                *leverage,
+                *order_type,
+                *limit_price,
+                purpose,
+                *at,
+            ),
+            Op::ClosePosition { position_id, at } => self.close_position(position_id, *at),
+            Op::MarkMove { prices, at } => {
+                for (_, price) in prices.iter() {
+                    check_price("prices", *price)?;
+                }
+                self.prices = *prices;
+                self.fill_limit_orders()?;
+                self.liquidate_underwater(*at)?;
+                Ok(EventKind::Price {
+                    prices: prices
+                        .iter()
+                        .map(|(asset, price)| (asset.symbol().to_owned(), WireDecimal(*price)))
+                        .collect(),
+                })
+            }
+            Op::Funding { rates, at } => self.pay_funding(rates, *at),
+            Op::WalletBuy {
+                asset,
+                quantity,
+                at,
+            } => self.wallet_buy(*asset, *quantity, *at),
+            Op::WalletSell {
+                asset, quantity, ..
+            } => self.wallet_sell(*asset, *quantity),
+            _ => self.apply_cash(op),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open_position(
+        &mut self,
+        market: PerpMarket,
+        side: PositionSide,
+        notional_usdc: Decimal,
+        leverage: u32,
+        order_type: OrderType,
+        limit_price: Option<Decimal>,
+        purpose: &str,
+        at: OffsetDateTime,
+    ) -> Result<EventKind, StateError> {
+        check_cents("notional_usdc", notional_usdc)?;
+        if notional_usdc > MAX_NOTIONAL_USDC {
+            return Err(invalid(
+                "notional_usdc",
+                &format!("must be at most {MAX_NOTIONAL_USDC}"),
+            ));
+        }
+        let max_leverage = self.params.max_leverage;
+        if !(1..=max_leverage).contains(&leverage) {
+            return Err(invalid(
+                "leverage",
+                &format!("{leverage} must be between 1 and {max_leverage}"),
+            ));
+        }
+        if purpose.trim().is_empty() {
+            return Err(invalid("purpose", "must not be empty"));
+        }
+        if purpose.len() > PURPOSE_MAX_LEN {
+            return Err(invalid(
+                "purpose",
+                &format!("must be at most {PURPOSE_MAX_LEN} bytes"),
+            ));
+        }
+        let mark = self.prices[market.underlying()];
+        let (fill_price, fee_rate, resting) = match (order_type, limit_price) {
+            (OrderType::Market, None) => (mark, self.params.taker_fee_rate, false),
+            (OrderType::Market, Some(_)) => {
+                return Err(invalid("limit_price", "only applies to limit orders"));
+            }
+            (OrderType::Limit, None) => {
+                return Err(invalid("limit_price", "is required for a limit order"));
+            }
+            (OrderType::Limit, Some(limit)) => {
+                check_price("limit_price", limit)?;
+                let reached = match side {
+                    PositionSide::Long => limit >= mark,
+                    PositionSide::Short => limit <= mark,
+                };
+                // A limit the mark has already reached fills at the mark (the better
+                // price); otherwise the order rests at its limit.
+                if reached {
+                    (mark, self.params.maker_fee_rate, false)
+                } else {
+                    (limit, self.params.maker_fee_rate, true)
+                }
+            }
+        };
+        let quantity = quantity_for(notional_usdc, fill_price);
+        if quantity.is_zero() {
+            return Err(invalid(
+                "notional_usdc",
+                "buys less than the smallest quantity (1e-8) of the underlying",
+            ));
+        }
+        let margin_usdc = ceil_cents(notional_usdc / Decimal::from(leverage));
+        let fee_usdc = ceil_cents(notional_usdc * fee_rate);
+        let required_usdc = add(margin_usdc, fee_usdc)?;
+        let available_usdc = self.balances_usdc[Service::Trading];
+        if required_usdc > available_usdc {
+            return Err(StateError::InsufficientFunds {
+                field: "notional_usdc",
+                service: Service::Trading,
+                requested_usdc: required_usdc,
+                available_usdc,
+                detail: format!("margin {margin_usdc} at {leverage}x + fee {fee_usdc}"),
+            });
+        }
+        self.debit(Service::Trading, required_usdc)?;
+        let number = self.next_position_id;
+        self.next_position_id += 1;
+        let mut position = PerpPosition {
+            id: format!("pos-{number:08}"),
+            order_id: format!("ord-{number:08}"),
+            market,
+            side,
+            order_type,
+            notional_usdc,
+            leverage,
+            quantity: Decimal::ZERO,
+            entry_price: fill_price,
+            limit_price,
+            margin_usdc,
+            reserved_fee_usdc: fee_usdc,
+            fees_paid_usdc: Decimal::ZERO,
+            funding_usdc: Decimal::ZERO,
+            opened_at: at,
+            purpose: purpose.trim().to_owned(),
+            status: PositionStatus::Pending,
+        };
+        self.stats.orders_accepted += 1;
+        let kind = if resting {
+            EventKind::OrderPlaced {
+                position_id: position.id.clone(),
+                order_id: position.order_id.clone(),
+                market: market.name().to_owned(),
+                side,
+                notional_usdc,
+                leverage,
+                limit_price: fill_price,
+                reserved_usdc: required_usdc,
+            }
+        } else {
+            self.fill(&mut position, fill_price)?
+        };
+        self.positions.insert(position.id.clone(), position);
+        Ok(kind)
+    }
+
+    /// Fills a pending position at `price`: the reserved fee is paid, the margin stays.
+    fn fill(
+        &mut self,
+        position: &mut PerpPosition,
+        price: Decimal,
+    ) -> Result<EventKind, StateError> {
+        let fee_usdc = position.reserved_fee_usdc;
+        position.status = PositionStatus::Open;
+        position.entry_price = price;
+        position.quantity = quantity_for(position.notional_usdc, price);
+        position.reserved_fee_usdc = Decimal::ZERO;
+        position.fees_paid_usdc = add(position.fees_paid_usdc, fee_usdc)?;
+        self.fees_usdc = add(self.fees_usdc, fee_usdc)?;
+        self.trading_fees_usdc = add(self.trading_fees_usdc, fee_usdc)?;
+        self.stats.positions_opened += 1;
+        Ok(EventKind::PositionOpened {
+            position_id: position.id.clone(),
+            order_id: position.order_id.clone(),
+            market: position.market.name().to_owned(),
+            side: position.side,
+            notional_usdc: position.notional_usdc,
+            leverage: position.leverage,
+            fill_price: price,
+            fee_usdc,
+            margin_usdc: position.margin_usdc,
+            quantity: position.quantity,
+        })
+    }
+
+    fn close_position(
+        &mut self,
+        position_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<EventKind, StateError> {
+        let position =
+            self.positions
+                .remove(position_id)
+                .ok_or_else(|| StateError::PositionNotFound {
+                    position_id: position_id.to_owned(),
+                })?;
+        let closed = match position.status {
+            PositionStatus::Pending => {
+                let returned_usdc = add(position.margin_usdc, position.reserved_fee_usdc)?;
+                self.credit(Service::Trading, returned_usdc)?;
+                self.stats.orders_cancelled += 1;
+                ClosedPosition {
+                    position_id: position.id,
+                    market: position.market,
+                    status: CloseStatus::Cancelled,
+                    close_price: None,
+                    realized_pnl_usdc: Decimal::ZERO,
+                    fee_usdc: Decimal::ZERO,
+                    returned_usdc,
+                    closed_at: at,
+                }
+            }
+            PositionStatus::Open => {
+                let mark = self.prices[position.market.underlying()];
+                // Rounded down, and never below losing the whole margin: positions above
+                // their maintenance margin cannot lose more, and the guard keeps the payout
+                // non-negative whatever the rounding.
+                let realized_pnl_usdc =
+                    floor_cents(position.unrealized_pnl_usdc(mark)).max(-position.margin_usdc);
+                let equity_usdc = add(position.margin_usdc, realized_pnl_usdc)?;
+                let fee_usdc = ceil_cents(position.quantity * mark * self.params.taker_fee_rate)
+                    .min(equity_usdc);
+                let returned_usdc = sub(equity_usdc, fee_usdc)?;
+                self.credit(Service::Trading, returned_usdc)?;
+                self.fees_usdc = add(self.fees_usdc, fee_usdc)?;
+                self.trading_fees_usdc = add(self.trading_fees_usdc, fee_usdc)?;
+                self.income.trading_realized_pnl_usdc =
+                    add(self.income.trading_realized_pnl_usdc, realized_pnl_usdc)?;
+                self.stats.positions_closed += 1;
+                ClosedPosition {
+                    position_id: position.id,
+                    market: position.market,
+                    status: CloseStatus::Closed,
+                    close_price: Some(mark),
+                    realized_pnl_usdc,
+                    fee_usdc,
+                    returned_usdc,
+                    closed_at: at,
+                }
+            }
+        };
+        let kind = closed_event(&closed);
+        self.remember_closed(closed);
+        Ok(kind)
+    }
+
+    fn remember_closed(&mut self, closed: ClosedPosition) {
+        if self.closed.len() >= CLOSED_POSITIONS_KEPT {
+            self.closed.pop_first();
+        }
+        self.closed.insert(closed.position_id.clone(), closed);
+    }
+
+    /// Fills every resting order whose limit the current mark has reached, at its limit.
+    fn fill_limit_orders(&mut self) -> Result<(), StateError> {
+        let reached: Vec<String> = self
+            .positions
+            .values()
+            .filter(|p| p.limit_crossed(self.prices[p.market.underlying()]))
+            .map(|p| p.id.clone())
+            .collect();
+        for id in reached {
+            let Some(mut position) = self.positions.remove(&id) else {
+                continue;
+            };
+            let limit = position.limit_price.unwrap_or(position.entry_price);
+            let kind = self.fill(&mut position, limit)?;
+            self.stats.limit_fills += 1;
+            self.notices.push(kind);
+            self.positions.insert(id, position);
+        }
+        Ok(())
+    }
+
+    /// Liquidates every open position at or below its maintenance margin: the venue takes
+    /// the margin (what is left of it goes to its insurance fund, which also absorbs any
+    /// loss beyond it).
+    fn liquidate_underwater(&mut self, at: OffsetDateTime) -> Result<(), StateError> {
+        let mm_rate = self.params.maintenance_margin_rate;
+        let underwater: Vec<String> = self
+            .positions
+            .values()
+            .filter(|p| p.is_liquidatable(self.prices[p.market.underlying()], mm_rate))
+            .map(|p| p.id.clone())
+            .collect();
+        for id in underwater {
+            let Some(position) = self.positions.remove(&id) else {
+                continue;
+            };
+            let realized_pnl_usdc = -position.margin_usdc;
+            self.income.trading_realized_pnl_usdc =
+                add(self.income.trading_realized_pnl_usdc, realized_pnl_usdc)?;
+            self.stats.liquidations += 1;
+            let closed = ClosedPosition {
+                position_id: position.id,
+                market: position.market,
+                status: CloseStatus::Liquidated,
+                close_price: Some(self.prices[position.market.underlying()]),
+                realized_pnl_usdc,
+                fee_usdc: Decimal::ZERO,
+                returned_usdc: Decimal::ZERO,
+                closed_at: at,
+            };
+            self.notices.push(closed_event(&closed));
+            self.remember_closed(closed);
+        }
+        Ok(())
+    }
+
+    fn pay_funding(
+        &mut self,
+        rates: &BTreeMap<PerpMarket, Decimal>,
+        at: OffsetDateTime,
+    ) -> Result<EventKind, StateError> {
+        for rate in rates.values() {
+            if rate.abs() > MAX_FUNDING_RATE {
+                return Err(invalid(
+                    "rates",
+                    &format!("every rate must be within ±{MAX_FUNDING_RATE}"),
+                ));
+            }
+        }
+        let mut net_usdc = Decimal::ZERO;
+        for position in self.positions.values_mut() {
+            if position.status != PositionStatus::Open {
+                continue;
+            }
+            let Some(rate) = rates.get(&position.market) else {
+                continue;
+            };
+            let mark = self.prices[position.market.underlying()];
+            let long_pays_usdc = (position.quantity * mark * rate)
+                .round_dp_with_strategy(CENT_DP, RoundingStrategy::MidpointAwayFromZero);
+            // Isolated margin: funding settles into the position's own margin, and a payment
+            // larger than the margin takes all of it (the position is then liquidated below).
+            let received_usdc = (-position.sign() * long_pays_usdc).max(-position.margin_usdc);
+            self.stats.funding_payments += 1;
+            position.margin_usdc = add(position.margin_usdc, received_usdc)?;
+            position.funding_usdc = add(position.funding_usdc, received_usdc)?;
+            net_usdc = add(net_usdc, received_usdc)?;
+        }
+        self.income.funding_usdc = add(self.income.funding_usdc, net_usdc)?;
+        self.liquidate_underwater(at)?;
+        Ok(EventKind::Funding {
+            rates: rates
+                .iter()
+                .map(|(market, rate)| (market.name().to_owned(), WireDecimal(*rate)))
+                .collect(),
+            amount_usdc: net_usdc,
+        })
+    }
+
+    fn wallet_buy(
+        &mut self,
+        asset: Asset,
+        quantity: Decimal,
+        at: OffsetDateTime,
+    ) -> Result<EventKind, StateError> {
+        check_quantity(quantity)?;
+        let mid = self.prices[asset];
+        let ask = mid * (Decimal::ONE + self.params.wallet_half_spread);
+        let cost_usdc = ceil_cents(quantity * ask);
+        let available_usdc = self.balances_usdc[Service::Wallet];
+        if cost_usdc > available_usdc {
+            return Err(StateError::InsufficientFunds {
+                field: "quantity",
+                service: Service::Wallet,
+                requested_usdc: cost_usdc,
+                available_usdc,
+                detail: format!("{quantity} {asset} at {ask}"),
+            });
+        }
+        self.debit(Service::Wallet, cost_usdc)?;
+        let lot = Lot {
+            lot_id: format!("lot-{:08}", self.next_lot_id),
+            quantity,
+            cost_basis_usdc: cost_usdc,
+            acquired_at: at,
+        };
+        self.next_lot_id += 1;
+        let spread_usdc = sub(cost_usdc, quantity * mid)?;
+        self.stats.wallet_buys += 1;
+        self.stats.wallet_spread_usdc = add(self.stats.wallet_spread_usdc, spread_usdc)?;
+        let wire_lot = WalletLot {
+            lot_id: lot.lot_id.clone(),
+            quantity,
+            cost_basis_usdc: cost_usdc,
+            acquired_at: at,
+            proceeds_usdc: None,
+            realized_pnl_usdc: None,
+        };
+        self.lots[asset].push_back(lot);
+        Ok(EventKind::WalletTrade {
+            trade_id: self.next_trade_id(),
+            asset: asset.symbol().to_owned(),
+            side: TradeSide::Buy,
+            quantity,
+            price_usdc: ask,
+            notional_usdc: cost_usdc,
+            realized_pnl_usdc: None,
+            mid_price_usdc: mid,
+            spread_usdc,
+            lots: vec![wire_lot],
+        })
+    }
+
+    fn wallet_sell(&mut self, asset: Asset, quantity: Decimal) -> Result<EventKind, StateError> {
+        check_quantity(quantity)?;
+        let available: Decimal = self.lots[asset].iter().map(|lot| lot.quantity).sum();
+        if quantity > available {
+            return Err(StateError::InsufficientHoldings {
+                asset,
+                requested: quantity,
+                available,
+            });
+        }
+        let mid = self.prices[asset];
+        let bid = mid * (Decimal::ONE - self.params.wallet_half_spread);
+        let proceeds_usdc = floor_cents(quantity * bid).max(Decimal::ZERO);
+        let used = book::take_fifo(&mut self.lots[asset], quantity).ok_or(
+            StateError::InsufficientHoldings {
+                asset,
+                requested: quantity,
+                available,
+            },
+        )?;
+        // Proceeds are shared across the lots used in proportion to their units (the last
+        // takes the remainder, so the shares add up exactly).
+        let mut lots = Vec::with_capacity(used.len());
+        let mut proceeds_left = proceeds_usdc;
+        let mut basis_usdc = Decimal::ZERO;
+        for (index, part) in used.iter().enumerate() {
+            let share_usdc = if index + 1 == used.len() {
+                proceeds_left
+            } else {
+                round_cents(proceeds_usdc * part.quantity / quantity).min(proceeds_left)
+            };
+            proceeds_left -= share_usdc;
+            basis_usdc = add(basis_usdc, part.cost_basis_usdc)?;
+            lots.push(WalletLot {
+                lot_id: part.lot_id.clone(),
+                quantity: part.quantity,
+                cost_basis_usdc: part.cost_basis_usdc,
+                acquired_at: part.acquired_at,
+                proceeds_usdc: Some(share_usdc),
+                realized_pnl_usdc: Some(share_usdc - part.cost_basis_usdc),
+            });
+        }
+        let realized_pnl_usdc = sub(proceeds_usdc, basis_usdc)?;
+        self.credit(Service::Wallet, proceeds_usdc)?;
+        self.income.wallet_realized_pnl_usdc =
+            add(self.income.wallet_realized_pnl_usdc, realized_pnl_usdc)?;
+        let spread_usdc = sub(quantity * mid, proceeds_usdc)?;
+        self.stats.wallet_sells += 1;
+        self.stats.wallet_spread_usdc = add(self.stats.wallet_spread_usdc, spread_usdc)?;
+        Ok(EventKind::WalletTrade {
+            trade_id: self.next_trade_id(),
+            asset: asset.symbol().to_owned(),
+            side: TradeSide::Sell,
+            quantity,
+            price_usdc: bid,
+            notional_usdc: proceeds_usdc,
+            realized_pnl_usdc: Some(realized_pnl_usdc),
+            mid_price_usdc: mid,
+            spread_usdc,
+            lots,
+        })
+    }
+
+    fn next_trade_id(&mut self) -> String {
+        let id = format!("wt-{:08}", self.next_trade_id);
+        self.next_trade_id += 1;
+        id
+    }
+
+    fn positions_value(&self) -> Decimal {
+        self.positions
+            .values()
+            .map(|p| p.value_usdc(self.prices[p.market.underlying()]))
+            .fold(Decimal::ZERO, |acc, v| {
+                acc.checked_add(v).unwrap_or(Decimal::MAX)
+            })
+    }
+
+    fn holdings_value(&self) -> Decimal {
+        self.lots
+            .iter()
+            .flat_map(|(asset, lots)| lots.iter().map(move |lot| (asset, lot)))
+            .map(|(asset, lot)| lot.quantity * self.prices[asset])
+            .fold(Decimal::ZERO, |acc, v| {
+                acc.checked_add(v).unwrap_or(Decimal::MAX)
+            })
+    }
+
+    fn unrealized_pnl(&self) -> Decimal {
+        let positions = self
+            .positions
+            .values()
+            .map(|p| p.unrealized_pnl_usdc(self.prices[p.market.underlying()]));
+        let lots = self.lots.iter().flat_map(|(asset, lots)| {
+            lots.iter()
+                .map(move |lot| lot.quantity * self.prices[asset] - lot.cost_basis_usdc)
+        });
+        positions.chain(lots).fold(Decimal::ZERO, |acc, v| {
+            acc.checked_add(v).unwrap_or(Decimal::MAX)
+        })
+    }
+
     /// Closes the day: returns each service's simple return for it and opens the next day
-    /// at the current balances.
+    /// at the current values.
     ///
     /// The return is the day's performance over the money at work that day (the opening
-    /// balance plus what flowed in), so a transfer in or out is never mistaken for a gain or
+    /// value plus what flowed in), so a transfer in or out is never mistaken for a gain or
     /// a loss. A service that held nothing all day returns 0.
     pub fn close_day(&mut self) -> ServiceMap<f64> {
         let returns = ServiceMap::from_fn(|service| {
@@ -446,16 +1349,24 @@ impl Ledger {
                 .unwrap_or_default();
             decimal_to_f64(r)
         });
-        self.day = DayBook::open(self.balances_usdc);
+        self.day = DayBook::open(self.values());
         returns
     }
 
     /// Checks the accounting identity.
     pub fn accounting(&self) -> AccountingCheck {
-        let total_usdc = checked_sum(self.balances_usdc.values()).unwrap_or(Decimal::MAX);
+        let cash_usdc = checked_sum(self.balances_usdc.values()).unwrap_or(Decimal::MAX);
+        let positions_value_usdc = self.positions_value();
+        let holdings_value_usdc = self.holdings_value();
+        let unrealized_pnl_usdc = self.unrealized_pnl();
+        let total_usdc = cash_usdc
+            .checked_add(positions_value_usdc)
+            .and_then(|v| v.checked_add(holdings_value_usdc))
+            .unwrap_or(Decimal::MAX);
         let expected_usdc = self
             .initial_funds_usdc
             .checked_add(self.income.total_usdc())
+            .and_then(|v| v.checked_add(unrealized_pnl_usdc))
             .and_then(|v| v.checked_sub(self.fees_usdc))
             .and_then(|v| v.checked_add(self.adjustments_usdc))
             .unwrap_or(Decimal::MIN);
@@ -467,6 +1378,11 @@ impl Ledger {
             income: self.income,
             fees_usdc: self.fees_usdc,
             adjustments_usdc: self.adjustments_usdc,
+            cash_usdc,
+            positions_value_usdc,
+            holdings_value_usdc,
+            unrealized_pnl_usdc,
+            trading_fees_usdc: self.trading_fees_usdc,
         }
     }
 
@@ -502,6 +1418,17 @@ impl Ledger {
     }
 }
 
+fn closed_event(closed: &ClosedPosition) -> EventKind {
+    EventKind::PositionClosed {
+        position_id: closed.position_id.clone(),
+        market: closed.market.name().to_owned(),
+        status: closed.status.name().to_owned(),
+        close_price: closed.close_price,
+        realized_pnl_usdc: closed.realized_pnl_usdc,
+        fee_usdc: closed.fee_usdc,
+    }
+}
+
 /// Checks that an amount is positive and in whole cents.
 ///
 /// # Errors
@@ -516,6 +1443,37 @@ pub fn check_cents(field: &'static str, amount_usdc: Decimal) -> Result<(), Stat
 fn check_signed_cents(field: &'static str, amount_usdc: Decimal) -> Result<(), StateError> {
     if amount_usdc.normalize().scale() > CENT_DP {
         return Err(invalid(field, "must have at most 2 decimal places"));
+    }
+    Ok(())
+}
+
+/// Checks a price: positive, whole cents, at most [`MAX_PRICE_USDC`].
+fn check_price(field: &'static str, price: Decimal) -> Result<(), StateError> {
+    if price <= Decimal::ZERO {
+        return Err(invalid(field, "must be positive"));
+    }
+    if price > MAX_PRICE_USDC {
+        return Err(invalid(field, &format!("must be at most {MAX_PRICE_USDC}")));
+    }
+    check_signed_cents(field, price)
+}
+
+/// Checks a wallet quantity: positive, at most [`MAX_QUANTITY`] and [`QUANTITY_DP`] places.
+fn check_quantity(quantity: Decimal) -> Result<(), StateError> {
+    if quantity <= Decimal::ZERO {
+        return Err(invalid("quantity", "must be positive"));
+    }
+    if quantity > MAX_QUANTITY {
+        return Err(invalid(
+            "quantity",
+            &format!("must be at most {MAX_QUANTITY}"),
+        ));
+    }
+    if quantity.normalize().scale() > QUANTITY_DP {
+        return Err(invalid(
+            "quantity",
+            &format!("must have at most {QUANTITY_DP} decimal places"),
+        ));
     }
     Ok(())
 }
@@ -817,6 +1775,444 @@ mod tests {
         }
         assert_eq!(ids, ["tr-00000001", "tr-00000002", "tr-00000003"]);
     }
+
+    const AT: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00 UTC);
+
+    fn prices(btc: Decimal, eth: Decimal, sol: Decimal) -> AssetMap<Decimal> {
+        AssetMap([btc, eth, sol, dec!(160)])
+    }
+
+    fn open(
+        market: PerpMarket,
+        side: PositionSide,
+        notional_usdc: Decimal,
+        leverage: u32,
+        limit_price: Option<Decimal>,
+    ) -> Op {
+        Op::OpenPosition {
+            market,
+            side,
+            notional_usdc,
+            leverage,
+            order_type: if limit_price.is_some() {
+                OrderType::Limit
+            } else {
+                OrderType::Market
+            },
+            limit_price,
+            purpose: "hedge".into(),
+            at: AT,
+        }
+    }
+
+    fn assert_identity(ledger: &Ledger, step: &str) {
+        let check = ledger.accounting();
+        assert!(check.ok, "{step}: identity broken: {check:?}");
+    }
+
+    #[test]
+    fn perp_story_fees_funding_pnl_and_liquidation() {
+        let mut ledger = Ledger::new(article_balances()).expect("valid");
+
+        // Step 1: a 5x long of 1,000 USDC of BTC at 95,000: margin 200 and a 0.1% taker
+        // fee of 1.00 leave the trading balance 300 − 201 = 99; the position is worth its
+        // margin, so trading is worth 299.
+        let kinds = ledger
+            .apply_all(&open(
+                PerpMarket::BtcPerp,
+                PositionSide::Long,
+                dec!(1000),
+                5,
+                None,
+            ))
+            .expect("opens");
+        assert_eq!(
+            kinds,
+            [EventKind::PositionOpened {
+                position_id: "pos-00000001".into(),
+                order_id: "ord-00000001".into(),
+                market: "BTC-PERP".into(),
+                side: PositionSide::Long,
+                notional_usdc: dec!(1000),
+                leverage: 5,
+                fill_price: dec!(95000),
+                fee_usdc: dec!(1.00),
+                margin_usdc: dec!(200),
+                quantity: dec!(0.01052631),
+            }]
+        );
+        assert_eq!(ledger.balances()[Service::Trading], dec!(99));
+        assert_eq!(ledger.values()[Service::Trading], dec!(299));
+        assert_identity(&ledger, "open");
+
+        // Step 2: BTC to 100,000: unrealized 0.01052631 × 5,000 = 52.63155, exact.
+        ledger
+            .apply(&Op::MarkMove {
+                prices: prices(dec!(100000), dec!(3400), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        assert_eq!(ledger.values()[Service::Trading], dec!(351.63155));
+        assert_eq!(ledger.reported_values()[Service::Trading], dec!(351.63));
+        assert_identity(&ledger, "mark");
+
+        // Step 3: a positive rate: the long pays 0.01052631 × 100,000 × 0.0001 = 0.105 → 0.11
+        // from its margin.
+        let funding = ledger
+            .apply(&Op::Funding {
+                rates: BTreeMap::from([(PerpMarket::BtcPerp, dec!(0.0001))]),
+                at: AT,
+            })
+            .expect("funds");
+        assert!(
+            matches!(funding, EventKind::Funding { amount_usdc, .. } if amount_usdc == dec!(-0.11))
+        );
+        let position = ledger.positions().next().expect("open");
+        assert_eq!(
+            (position.margin_usdc, position.funding_usdc),
+            (dec!(199.89), dec!(-0.11))
+        );
+        assert_identity(&ledger, "funding");
+
+        // Step 4: refusals name their field and change nothing.
+        let before = ledger.clone();
+        for (op, needle) in [
+            (
+                open(
+                    PerpMarket::EthPerp,
+                    PositionSide::Short,
+                    dec!(100),
+                    21,
+                    None,
+                ),
+                "`leverage`",
+            ),
+            (
+                open(PerpMarket::EthPerp, PositionSide::Short, dec!(100), 0, None),
+                "`leverage`",
+            ),
+            (
+                open(
+                    PerpMarket::EthPerp,
+                    PositionSide::Short,
+                    dec!(1000),
+                    2,
+                    None,
+                ),
+                "`notional_usdc`: insufficient balance",
+            ),
+            (
+                open(
+                    PerpMarket::EthPerp,
+                    PositionSide::Short,
+                    dec!(10.001),
+                    2,
+                    None,
+                ),
+                "`notional_usdc`",
+            ),
+            (
+                Op::OpenPosition {
+                    market: PerpMarket::EthPerp,
+                    side: PositionSide::Short,
+                    notional_usdc: dec!(10),
+                    leverage: 2,
+                    order_type: OrderType::Limit,
+                    limit_price: None,
+                    purpose: "hedge".into(),
+                    at: AT,
+                },
+                "`limit_price`",
+            ),
+            (
+                Op::ClosePosition {
+                    position_id: "pos-00000009".into(),
+                    at: AT,
+                },
+                "pos-00000009",
+            ),
+        ] {
+            let error = ledger.apply(&op).expect_err("refused");
+            assert!(error.to_string().contains(needle), "{error} lacks {needle}");
+            assert_eq!(ledger, before);
+        }
+
+        // Step 5: close at 100,000: realized floor(52.63155) = 52.63, taker fee
+        // ceil(1,052.631 × 0.1%) = 1.06; 199.89 + 52.63 − 1.06 = 251.46 comes back.
+        let closed = ledger
+            .apply(&Op::ClosePosition {
+                position_id: "pos-00000001".into(),
+                at: AT,
+            })
+            .expect("closes");
+        assert_eq!(
+            closed,
+            EventKind::PositionClosed {
+                position_id: "pos-00000001".into(),
+                market: "BTC-PERP".into(),
+                status: "closed".into(),
+                close_price: Some(dec!(100000)),
+                realized_pnl_usdc: dec!(52.63),
+                fee_usdc: dec!(1.06),
+            }
+        );
+        assert_eq!(ledger.balances()[Service::Trading], dec!(350.46));
+        assert_eq!(
+            ledger.accounting().income.trading_realized_pnl_usdc,
+            dec!(52.63)
+        );
+        assert_eq!(ledger.accounting().trading_fees_usdc, dec!(2.06));
+        assert_eq!(
+            ledger
+                .closed_position("pos-00000001")
+                .map(|c| c.returned_usdc),
+            Some(dec!(251.46))
+        );
+        assert_identity(&ledger, "close");
+
+        // Step 6: a short limit above the mark rests, reserving margin 175 and the maker fee
+        // 0.175 → 0.18; the mark reaching it fills it at the limit.
+        let placed = ledger
+            .apply(&open(
+                PerpMarket::EthPerp,
+                PositionSide::Short,
+                dec!(350),
+                2,
+                Some(dec!(3500)),
+            ))
+            .expect("rests");
+        assert!(
+            matches!(placed, EventKind::OrderPlaced { reserved_usdc, .. } if reserved_usdc == dec!(175.18))
+        );
+        assert_eq!(ledger.balances()[Service::Trading], dec!(175.28));
+        let kinds = ledger
+            .apply_all(&Op::MarkMove {
+                prices: prices(dec!(100000), dec!(3600), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        assert!(
+            matches!(&kinds[1], EventKind::PositionOpened { fill_price, fee_usdc, quantity, .. }
+            if *fill_price == dec!(3500) && *fee_usdc == dec!(0.18) && *quantity == dec!(0.1))
+        );
+        assert_identity(&ledger, "limit fill");
+
+        // Step 7: at 5,200 equity is 175 − 170 = 5, above maintenance (2.60); at 5,230 it is
+        // 2, below 2.615: liquidated, the margin lost.
+        let kinds = ledger
+            .apply_all(&Op::MarkMove {
+                prices: prices(dec!(100000), dec!(5200), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        assert_eq!(kinds.len(), 1);
+        let kinds = ledger
+            .apply_all(&Op::MarkMove {
+                prices: prices(dec!(100000), dec!(5230), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        assert!(
+            matches!(&kinds[1], EventKind::PositionClosed { status, realized_pnl_usdc, .. }
+            if status == "liquidated" && *realized_pnl_usdc == dec!(-175))
+        );
+        assert_eq!(ledger.positions().count(), 0);
+        let stats = ledger.market_stats();
+        assert_eq!(
+            (
+                stats.positions_opened,
+                stats.positions_closed,
+                stats.limit_fills,
+                stats.liquidations
+            ),
+            (2, 1, 1, 1)
+        );
+        assert_identity(&ledger, "liquidation");
+    }
+
+    #[test]
+    fn wallet_fifo_lots_spread_and_escrow_fees() {
+        let mut ledger = Ledger::new(article_balances()).expect("valid");
+
+        // Step 1: 0.5 SOL at the ask 180 × 1.001 = 180.18 costs 90.09, a lot of that basis.
+        let bought = ledger
+            .apply(&Op::WalletBuy {
+                asset: Asset::Sol,
+                quantity: dec!(0.5),
+                at: AT,
+            })
+            .expect("buys");
+        assert!(
+            matches!(bought, EventKind::WalletTrade { notional_usdc, spread_usdc, .. }
+            if notional_usdc == dec!(90.09) && spread_usdc == dec!(0.09))
+        );
+        assert_eq!(ledger.balances()[Service::Wallet], dec!(59.91));
+        // Wallet value: cash + 0.5 × 180 at the mid; the spread is already a loss.
+        assert_eq!(ledger.values()[Service::Wallet], dec!(149.91));
+        assert_identity(&ledger, "buy");
+
+        // Step 2: SOL to 200, 0.25 more at 200.20: 50.05.
+        ledger
+            .apply(&Op::MarkMove {
+                prices: prices(dec!(95000), dec!(3400), dec!(200)),
+                at: AT,
+            })
+            .expect("moves");
+        ledger
+            .apply(&Op::WalletBuy {
+                asset: Asset::Sol,
+                quantity: dec!(0.25),
+                at: AT + time::Duration::DAY,
+            })
+            .expect("buys");
+        assert_identity(&ledger, "second buy");
+
+        // Step 3: SOL to 150, sell 0.6 at the bid 149.85 for 89.91: all of the first lot and
+        // 0.1 of the second (basis 50.05 × 0.4 = 20.02).
+        ledger
+            .apply(&Op::MarkMove {
+                prices: prices(dec!(95000), dec!(3400), dec!(150)),
+                at: AT,
+            })
+            .expect("moves");
+        let sold = ledger
+            .apply(&Op::WalletSell {
+                asset: Asset::Sol,
+                quantity: dec!(0.6),
+                at: AT,
+            })
+            .expect("sells");
+        let EventKind::WalletTrade {
+            notional_usdc,
+            realized_pnl_usdc,
+            lots,
+            ..
+        } = sold
+        else {
+            panic!("not a trade: {sold:?}");
+        };
+        assert_eq!(notional_usdc, dec!(89.91));
+        assert_eq!(realized_pnl_usdc, Some(dec!(-20.20)));
+        let used: Vec<_> = lots
+            .iter()
+            .map(|l| {
+                (
+                    l.lot_id.as_str(),
+                    l.quantity,
+                    l.cost_basis_usdc,
+                    l.proceeds_usdc,
+                )
+            })
+            .collect();
+        assert_eq!(
+            used,
+            [
+                ("lot-00000001", dec!(0.5), dec!(90.09), Some(dec!(74.92))),
+                ("lot-00000002", dec!(0.1), dec!(20.02), Some(dec!(14.99))),
+            ]
+        );
+        let left = ledger.lots(Asset::Sol);
+        assert_eq!(left.len(), 1);
+        assert_eq!(
+            (left[0].quantity, left[0].cost_basis_usdc),
+            (dec!(0.15), dec!(30.03))
+        );
+        assert_eq!(ledger.balances()[Service::Wallet], dec!(99.77));
+        assert_identity(&ledger, "sell");
+
+        // Step 4: refusals name their field and change nothing.
+        let before = ledger.clone();
+        for (op, code, needle) in [
+            (
+                Op::WalletSell {
+                    asset: Asset::Sol,
+                    quantity: dec!(1),
+                    at: AT,
+                },
+                "insufficient_holdings",
+                "`quantity`",
+            ),
+            (
+                Op::WalletBuy {
+                    asset: Asset::Btc,
+                    quantity: dec!(1),
+                    at: AT,
+                },
+                "insufficient_balance",
+                "`quantity`",
+            ),
+            (
+                Op::WalletBuy {
+                    asset: Asset::Btc,
+                    quantity: dec!(0.000000001),
+                    at: AT,
+                },
+                "bad_request",
+                "`quantity`",
+            ),
+            (
+                Op::EscrowFee {
+                    deal_usdc: dec!(0.99),
+                },
+                "bad_request",
+                "`deal_usdc`",
+            ),
+        ] {
+            let error = ledger.apply(&op).expect_err("refused");
+            assert_eq!(error.code(), code, "{error}");
+            assert!(error.to_string().contains(needle), "{error} lacks {needle}");
+            assert_eq!(ledger, before);
+        }
+
+        // Step 5: escrow earns 1% of a settled deal, toward zero to the cent.
+        let fee = ledger
+            .apply(&Op::EscrowFee {
+                deal_usdc: dec!(1234.56),
+            })
+            .expect("earns");
+        assert_eq!(
+            fee,
+            EventKind::EscrowFee {
+                deal_usdc: dec!(1234.56),
+                amount_usdc: dec!(12.34)
+            }
+        );
+        assert_eq!(ledger.balances()[Service::Escrow], dec!(112.34));
+        assert_identity(&ledger, "escrow");
+        let stats = ledger.market_stats();
+        assert_eq!(
+            (stats.wallet_buys, stats.wallet_sells, stats.open_lots),
+            (2, 1, 1)
+        );
+    }
+
+    #[test]
+    fn market_performance_reaches_daily_returns() {
+        let mut ledger = Ledger::new(article_balances()).expect("valid");
+        // A 1x short of 0.001 BTC pays a taker fee of 0.095 → 0.10.
+        ledger
+            .apply(&open(
+                PerpMarket::BtcPerp,
+                PositionSide::Short,
+                dec!(95),
+                1,
+                None,
+            ))
+            .expect("opens");
+        // BTC down 10%: the short gains 0.001 × 9,500 = 9.50; trading's day is 9.40 on 300.
+        ledger
+            .apply(&Op::MarkMove {
+                prices: prices(dec!(85500), dec!(3400), dec!(180)),
+                at: AT,
+            })
+            .expect("moves");
+        let returns = ledger.close_day();
+        assert!(
+            (returns[Service::Trading] - 9.40 / 300.0).abs() < 1e-12,
+            "{returns:?}"
+        );
+        assert_eq!(returns[Service::Wallet], 0.0);
+    }
 }
 
 #[cfg(test)]
@@ -878,12 +2274,118 @@ mod property_tests {
             prop::array::uniform6(cents()).prop_map(|b| Op::SetBalances {
                 balances_usdc: ServiceMap(b),
             }),
+            cents().prop_map(|deal_usdc| Op::EscrowFee { deal_usdc }),
+            // Market operations are half the mix: they have the most ways to go wrong.
+            market_op(),
+            market_op(),
+            market_op(),
+            market_op(),
+            market_op(),
+            market_op(),
+            market_op(),
+        ]
+    }
+
+    const AT: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00 UTC);
+
+    /// A price between half and one and a half times the asset's start price, whole cents.
+    fn price(asset: Asset) -> impl Strategy<Value = Decimal> {
+        (50_u32..=150).prop_map(move |pct| {
+            (asset.start_price_usdc() * Decimal::from(pct) / Decimal::ONE_HUNDRED).round_dp(2)
+        })
+    }
+
+    /// Quantities from a satoshi up to `10^(6 − min_scale)` units, some with too many
+    /// decimals.
+    fn quantity(min_scale: u32) -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            9 => (1_i64..1_000_000, min_scale..=8).prop_map(|(m, scale)| Decimal::new(m, scale)),
+            1 => (1_i64..5_000, Just(9_u32)).prop_map(|(m, scale)| Decimal::new(m, scale)),
+        ]
+    }
+
+    fn market_op() -> impl Strategy<Value = Op> {
+        let market = prop::sample::select(PerpMarket::ALL.to_vec());
+        let asset = prop::sample::select(Asset::ALL.to_vec());
+        prop_oneof![
+            (
+                market.clone(),
+                any::<bool>(),
+                cents(),
+                0_u32..=25,
+                prop::option::of(50_u32..=150),
+                prop_oneof![9 => Just("hedge"), 1 => Just(" ")],
+            )
+                .prop_map(
+                    |(market, long, notional_usdc, leverage, limit_pct, purpose)| {
+                        let start = market.underlying().start_price_usdc();
+                        Op::OpenPosition {
+                            market,
+                            side: if long {
+                                PositionSide::Long
+                            } else {
+                                PositionSide::Short
+                            },
+                            notional_usdc,
+                            leverage,
+                            order_type: if limit_pct.is_some() {
+                                OrderType::Limit
+                            } else {
+                                OrderType::Market
+                            },
+                            limit_price: limit_pct.map(|pct| {
+                                (start * Decimal::from(pct) / Decimal::ONE_HUNDRED).round_dp(2)
+                            }),
+                            purpose: purpose.to_owned(),
+                            at: AT,
+                        }
+                    }
+                ),
+            // Mostly ids that exist; some already closed or never opened.
+            (1_u64..6).prop_map(|n| Op::ClosePosition {
+                position_id: format!("pos-{n:08}"),
+                at: AT,
+            }),
+            (
+                price(Asset::Btc),
+                price(Asset::Eth),
+                price(Asset::Sol),
+                price(Asset::Xmr)
+            )
+                .prop_map(|(btc, eth, sol, xmr)| Op::MarkMove {
+                    prices: AssetMap([btc, eth, sol, xmr]),
+                    at: AT,
+                }),
+            prop::collection::btree_map(market, -12_000_i64..=12_000, 0..=3).prop_map(|rates| {
+                Op::Funding {
+                    // Up to ±1.2%: a little beyond the ±1% accepted, to see refusals.
+                    rates: rates
+                        .into_iter()
+                        .map(|(market, r)| (market, Decimal::new(r, 6)))
+                        .collect(),
+                    at: AT,
+                }
+            }),
+            // Up to 10 units bought, up to 0.1 sold: sales mostly fit what was bought.
+            (asset.clone(), quantity(5)).prop_map(|(asset, quantity)| Op::WalletBuy {
+                asset,
+                quantity,
+                at: AT,
+            }),
+            (asset, quantity(7)).prop_map(|(asset, quantity)| Op::WalletSell {
+                asset,
+                quantity,
+                at: AT,
+            }),
         ]
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
+        /// Random sequences of every kind of operation: the identity holds exactly after each
+        /// one, refusals change nothing, cash stays non-negative whole cents, no position is
+        /// left below its maintenance margin, and lots stay well formed.
         #[test]
         fn prop_identity_holds_and_balances_stay_non_negative(
             initial in prop::array::uniform6((0_i64..100_000).prop_map(|c| Decimal::new(c, 2))),
@@ -907,6 +2409,24 @@ mod property_tests {
                 for (service, value) in ledger.balances().iter() {
                     prop_assert!(*value >= Decimal::ZERO, "{} negative after {:?}", service, op);
                     prop_assert!(value.normalize().scale() <= CENT_DP);
+                }
+                let prices = ledger.prices();
+                let mm_rate = ledger.params().maintenance_margin_rate;
+                for position in ledger.positions() {
+                    let mark = prices[position.market.underlying()];
+                    prop_assert!(
+                        !position.is_liquidatable(mark, mm_rate),
+                        "{} left below maintenance after {:?}", position.id, op
+                    );
+                    prop_assert!(position.value_usdc(mark) > Decimal::ZERO);
+                    prop_assert!(position.margin_usdc.normalize().scale() <= CENT_DP);
+                }
+                for asset in Asset::ALL {
+                    for lot in ledger.lots(asset) {
+                        prop_assert!(lot.quantity > Decimal::ZERO);
+                        prop_assert!(lot.cost_basis_usdc >= Decimal::ZERO);
+                        prop_assert!(lot.cost_basis_usdc.normalize().scale() <= CENT_DP);
+                    }
                 }
             }
             for r in ledger.close_day().values() {

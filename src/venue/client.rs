@@ -304,7 +304,8 @@ impl VenueClient {
             .await
     }
 
-    async fn call<B: Serialize, R: DeserializeOwned + RestPayload>(
+    /// The one request path: auth, idempotency key, status mapping, validated decoding.
+    pub(crate) async fn call<B: Serialize, R: DeserializeOwned + RestPayload>(
         &self,
         method: Method,
         path: &str,

@@ -14,8 +14,25 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{
-    ErrorBody, PortfolioResponse, PricesResponse, RebalanceResponse, ReturnsResponse,
+    ClosePositionResponse, ErrorBody, HoldingsResponse, OrderResponse, PortfolioResponse,
+    PositionsResponse, PricesResponse, RebalanceResponse, ReturnsResponse, WalletTradeResponse,
 };
+
+fn positive(field: &str, value: Decimal) -> Result<(), String> {
+    if value > Decimal::ZERO {
+        Ok(())
+    } else {
+        Err(format!("{field} is not positive"))
+    }
+}
+
+fn non_negative(field: &str, value: Decimal) -> Result<(), String> {
+    if value >= Decimal::ZERO {
+        Ok(())
+    } else {
+        Err(format!("{field} is negative"))
+    }
+}
 
 /// A REST response type with checks beyond its serde shape.
 pub trait RestPayload {
@@ -63,18 +80,16 @@ impl RestPayload for ReturnsResponse {
 
 impl RestPayload for PricesResponse {
     fn check(&self) -> Result<(), String> {
-        match self.prices.iter().find(|(_, p)| p.0 <= Decimal::ZERO) {
-            Some((asset, _)) => Err(format!("prices.{asset} is not positive")),
-            None => Ok(()),
+        for (asset, price) in &self.prices {
+            positive(&format!("prices.{asset}"), price.0)?;
         }
+        Ok(())
     }
 }
 
 impl RestPayload for RebalanceResponse {
     fn check(&self) -> Result<(), String> {
-        if self.amount_usdc <= Decimal::ZERO {
-            return Err("amount_usdc is not positive".to_owned());
-        }
+        positive("amount_usdc", self.amount_usdc)?;
         if self.transfer_id.trim().is_empty() {
             return Err("transfer_id is empty".to_owned());
         }
@@ -85,6 +100,61 @@ impl RestPayload for RebalanceResponse {
             Some(portfolio) => portfolio.check().map_err(|e| format!("portfolio: {e}")),
             None => Ok(()),
         }
+    }
+}
+
+impl RestPayload for PositionsResponse {
+    fn check(&self) -> Result<(), String> {
+        for (index, position) in self.positions.iter().enumerate() {
+            let field = |name: &str| format!("positions[{index}].{name}");
+            positive(&field("entry_price"), position.entry_price)?;
+            positive(&field("mark_price"), position.mark_price)?;
+            positive(&field("notional_usdc"), position.notional_usdc)?;
+            non_negative(&field("margin_usdc"), position.margin_usdc)?;
+        }
+        Ok(())
+    }
+}
+
+impl RestPayload for OrderResponse {
+    fn check(&self) -> Result<(), String> {
+        non_negative("fee_usdc", self.fee_usdc)?;
+        match self.fill_price {
+            Some(price) => positive("fill_price", price),
+            None => Ok(()),
+        }
+    }
+}
+
+impl RestPayload for ClosePositionResponse {
+    fn check(&self) -> Result<(), String> {
+        non_negative("fee_usdc", self.fee_usdc)
+    }
+}
+
+impl RestPayload for WalletTradeResponse {
+    fn check(&self) -> Result<(), String> {
+        positive("quantity", self.quantity)?;
+        positive("price_usdc", self.price_usdc)?;
+        non_negative("fee_usdc", self.fee_usdc)
+    }
+}
+
+impl RestPayload for HoldingsResponse {
+    fn check(&self) -> Result<(), String> {
+        non_negative("cash_usdc", self.cash_usdc)?;
+        for holding in &self.holdings {
+            let asset = &holding.asset;
+            positive(&format!("holdings.{asset}.quantity"), holding.quantity)?;
+            positive(&format!("holdings.{asset}.price_usdc"), holding.price_usdc)?;
+            for (index, lot) in holding.lots.iter().enumerate() {
+                positive(
+                    &format!("holdings.{asset}.lots[{index}].quantity"),
+                    lot.quantity,
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 

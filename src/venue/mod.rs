@@ -1,10 +1,12 @@
 //! The venue adapter: the Purple Flea wire protocol, and the REST and websocket clients.
 //!
-//! `protocol` is pure data (serde types and the event decoder); `client` and `stream` do
-//! the I/O. The simulated venue in [`crate::sim`] serves the same protocol.
+//! `protocol` is pure data (serde types and the event decoder); `client`, `markets` (perp
+//! orders, positions, wallet trades and lots) and `stream` do the I/O. The simulated venue in
+//! [`crate::sim`] serves the same protocol.
 
 pub mod backoff;
 pub mod client;
 pub mod decode;
+pub mod markets;
 pub mod protocol;
 pub mod stream;

@@ -3,8 +3,10 @@
 //! Paths and field names follow the source article so that real clients of that API work;
 //! the additions a production system needs are marked *addition* and documented in
 //! `docs/venue-protocol.md`: an `Idempotency-Key` header on every POST/DELETE, a `seq` on the
-//! portfolio, a websocket event stream with monotonically increasing `seq`, and error bodies
-//! with a code and a message.
+//! portfolio, a websocket event stream with monotonically increasing `seq`, error bodies
+//! with a code and a message, the wallet's tax lots (`GET /wallet/holdings`), and the fields
+//! that let a client reconcile orders, closes and trades to the cent (margin, quantity,
+//! funding, spread, lots used).
 //!
 //! Money fields are JSON numbers read exactly into `Decimal` (see [`crate::money::wire`]).
 //! Response types accept unknown fields (the venue may add some); request types reject them.
@@ -213,12 +215,31 @@ pub struct WalletTradeResponse {
     /// Fill price in USDC per unit.
     #[serde(with = "wire")]
     pub price_usdc: Decimal,
-    /// Quantity × price.
+    /// Cash paid (a buy, rounded up to the cent) or received (a sale, rounded down).
     #[serde(with = "wire")]
     pub notional_usdc: Decimal,
     /// Fee charged.
     #[serde(with = "wire")]
     pub fee_usdc: Decimal,
+    /// The mid price the spread was taken from (*addition*).
+    #[serde(default, with = "wire")]
+    pub mid_price_usdc: Decimal,
+    /// What the spread cost against the mid price, USDC (*addition*).
+    #[serde(default, with = "wire")]
+    pub spread_usdc: Decimal,
+    /// For a sale: proceeds − the basis of the lots used (*addition*).
+    #[serde(
+        default,
+        with = "wire::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub realized_pnl_usdc: Option<Decimal>,
+    /// The lot a buy created, or the lots (first in, first out) a sale used (*addition*).
+    #[serde(default)]
+    pub lots: Vec<WalletLot>,
+    /// Balances after the trade (*addition*).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portfolio: Option<PortfolioResponse>,
 }
 
 /// Side of a perpetual-futures position.
@@ -295,6 +316,43 @@ pub struct Position {
     /// Purpose given at open.
     #[serde(default)]
     pub purpose: String,
+    /// Isolated margin held for the position, USDC: notional / leverage at open, plus
+    /// funding received, less funding paid (*addition*).
+    #[serde(default, with = "wire")]
+    pub margin_usdc: Decimal,
+    /// Units of the underlying (*addition*).
+    #[serde(default, with = "wire")]
+    pub quantity: Decimal,
+    /// When the order was accepted (*addition*).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub opened_at: Option<OffsetDateTime>,
+    /// `open`, or `pending` for a limit order waiting for its price (*addition*).
+    #[serde(default = "open_status")]
+    pub status: String,
+    /// Market or limit (*addition*).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_type: Option<OrderType>,
+    /// The limit price of a limit order (*addition*).
+    #[serde(
+        default,
+        with = "wire::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limit_price: Option<Decimal>,
+    /// Net funding received so far, USDC; negative when paid (*addition*).
+    #[serde(default, with = "wire")]
+    pub funding_usdc: Decimal,
+    /// Fees paid so far, USDC (*addition*).
+    #[serde(default, with = "wire")]
+    pub fees_paid_usdc: Decimal,
+}
+
+fn open_status() -> String {
+    "open".to_owned()
 }
 
 /// `GET /trading/positions?agent_id=`.
@@ -323,6 +381,28 @@ pub struct OrderResponse {
     /// Fee charged, USDC.
     #[serde(with = "wire")]
     pub fee_usdc: Decimal,
+    /// Echo of the request (*addition*).
+    #[serde(default)]
+    pub market: String,
+    /// Echo of the request (*addition*).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<PositionSide>,
+    /// Echo of the request (*addition*).
+    #[serde(default, with = "wire")]
+    pub notional_usdc: Decimal,
+    /// Echo of the request (*addition*).
+    #[serde(default)]
+    pub leverage: u32,
+    /// Margin taken from the trading balance (reserved, with the fee, while the order is
+    /// `open`) (*addition*).
+    #[serde(default, with = "wire")]
+    pub margin_usdc: Decimal,
+    /// Units of the underlying, when filled (*addition*).
+    #[serde(default, with = "wire")]
+    pub quantity: Decimal,
+    /// Balances after the order (*addition*).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portfolio: Option<PortfolioResponse>,
 }
 
 /// Response to `DELETE /trading/positions/{id}`.
@@ -336,8 +416,95 @@ pub struct ClosePositionResponse {
     /// Fee charged on close, USDC.
     #[serde(with = "wire")]
     pub fee_usdc: Decimal,
-    /// `closed`.
+    /// `closed`; `cancelled` for a limit order that never filled, `liquidated` when the
+    /// venue closed it first (*addition*: the last two).
     pub status: String,
+    /// The market (*addition*).
+    #[serde(default)]
+    pub market: String,
+    /// The mark the position closed at (*addition*).
+    #[serde(
+        default,
+        with = "wire::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub close_price: Option<Decimal>,
+    /// Cash returned to the trading balance: margin + realized PnL − fee (*addition*).
+    #[serde(default, with = "wire")]
+    pub returned_usdc: Decimal,
+    /// Balances after the close, on the first reply only (*addition*).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portfolio: Option<PortfolioResponse>,
+}
+
+/// One tax lot of the wallet, or the part of a lot a sale used (*addition*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletLot {
+    /// Venue-assigned lot id.
+    pub lot_id: String,
+    /// Units (left in the lot, or sold from it).
+    #[serde(with = "wire")]
+    pub quantity: Decimal,
+    /// Cash paid for those units, spread included, USDC.
+    #[serde(with = "wire")]
+    pub cost_basis_usdc: Decimal,
+    /// When the lot was bought.
+    #[serde(with = "time::serde::rfc3339")]
+    pub acquired_at: OffsetDateTime,
+    /// For a sale: the proceeds allotted to these units.
+    #[serde(
+        default,
+        with = "wire::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub proceeds_usdc: Option<Decimal>,
+    /// For a sale: proceeds − basis.
+    #[serde(
+        default,
+        with = "wire::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub realized_pnl_usdc: Option<Decimal>,
+}
+
+/// One asset of `GET /wallet/holdings?agent_id=` (*addition*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetHolding {
+    /// Asset symbol.
+    pub asset: String,
+    /// Units held.
+    #[serde(with = "wire")]
+    pub quantity: Decimal,
+    /// Mid price, USDC per unit.
+    #[serde(with = "wire")]
+    pub price_usdc: Decimal,
+    /// Quantity × mid price.
+    #[serde(with = "wire")]
+    pub market_value_usdc: Decimal,
+    /// Σ lot bases.
+    #[serde(with = "wire")]
+    pub cost_basis_usdc: Decimal,
+    /// Market value − cost basis.
+    #[serde(with = "wire")]
+    pub unrealized_pnl_usdc: Decimal,
+    /// Open lots, oldest first (the order a sale uses them).
+    pub lots: Vec<WalletLot>,
+}
+
+/// `GET /wallet/holdings?agent_id=` (*addition*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldingsResponse {
+    /// USDC in the wallet, outside any asset.
+    #[serde(with = "wire")]
+    pub cash_usdc: Decimal,
+    /// Σ market values.
+    #[serde(with = "wire")]
+    pub holdings_value_usdc: Decimal,
+    /// Cash + holdings: the portfolio's `wallet_balance` (which rounds it down to the cent).
+    #[serde(with = "wire")]
+    pub wallet_value_usdc: Decimal,
+    /// Assets with a non-zero quantity.
+    pub holdings: Vec<AssetHolding>,
 }
 
 /// Every error response (*addition*): a stable machine code and a human message.
@@ -431,6 +598,129 @@ pub enum EventKind {
         /// USDC price per asset.
         prices: BTreeMap<String, WireDecimal>,
     },
+    /// A limit order is resting until the mark reaches its price (*addition*).
+    OrderPlaced {
+        /// The position it will open.
+        position_id: String,
+        /// The order.
+        order_id: String,
+        /// Market, e.g. `BTC-PERP`.
+        market: String,
+        /// Long or short.
+        side: PositionSide,
+        /// Notional, USDC.
+        #[serde(with = "wire")]
+        notional_usdc: Decimal,
+        /// Leverage.
+        leverage: u32,
+        /// Limit price.
+        #[serde(with = "wire")]
+        limit_price: Decimal,
+        /// Margin and maker fee held back from the trading balance, USDC.
+        #[serde(with = "wire")]
+        reserved_usdc: Decimal,
+    },
+    /// An order filled and a position opened (*addition*).
+    PositionOpened {
+        /// The position.
+        position_id: String,
+        /// The order.
+        order_id: String,
+        /// Market, e.g. `BTC-PERP`.
+        market: String,
+        /// Long or short.
+        side: PositionSide,
+        /// Notional, USDC.
+        #[serde(with = "wire")]
+        notional_usdc: Decimal,
+        /// Leverage.
+        leverage: u32,
+        /// Fill price.
+        #[serde(with = "wire")]
+        fill_price: Decimal,
+        /// Fee charged, USDC.
+        #[serde(with = "wire")]
+        fee_usdc: Decimal,
+        /// Margin taken, USDC.
+        #[serde(with = "wire")]
+        margin_usdc: Decimal,
+        /// Units of the underlying.
+        #[serde(with = "wire")]
+        quantity: Decimal,
+    },
+    /// A position closed, was liquidated, or a resting order was cancelled (*addition*).
+    PositionClosed {
+        /// The position.
+        position_id: String,
+        /// Market.
+        market: String,
+        /// `closed`, `cancelled` or `liquidated`.
+        status: String,
+        /// The mark it closed at (none for a cancelled order).
+        #[serde(
+            default,
+            with = "wire::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        close_price: Option<Decimal>,
+        /// Realized PnL before the fee, USDC.
+        #[serde(with = "wire")]
+        realized_pnl_usdc: Decimal,
+        /// Closing fee, USDC.
+        #[serde(with = "wire")]
+        fee_usdc: Decimal,
+    },
+    /// Funding was exchanged on the open positions (*addition*).
+    Funding {
+        /// Rate of the period per market; positive: longs pay shorts.
+        rates: BTreeMap<String, WireDecimal>,
+        /// Net funding the agent received, USDC (negative when it paid).
+        #[serde(with = "wire")]
+        amount_usdc: Decimal,
+    },
+    /// The wallet bought or sold an asset (*addition*).
+    WalletTrade {
+        /// Venue trade id.
+        trade_id: String,
+        /// Asset symbol.
+        asset: String,
+        /// Buy or sell.
+        side: TradeSide,
+        /// Units.
+        #[serde(with = "wire")]
+        quantity: Decimal,
+        /// Fill price, USDC per unit.
+        #[serde(with = "wire")]
+        price_usdc: Decimal,
+        /// Cash paid or received, USDC.
+        #[serde(with = "wire")]
+        notional_usdc: Decimal,
+        /// For a sale: proceeds − basis of the lots used.
+        #[serde(
+            default,
+            with = "wire::option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        realized_pnl_usdc: Option<Decimal>,
+        /// The mid price the spread was taken from.
+        #[serde(with = "wire")]
+        mid_price_usdc: Decimal,
+        /// What the spread cost against the mid, USDC.
+        #[serde(with = "wire")]
+        spread_usdc: Decimal,
+        /// The lot a buy created, or the lots a sale used, first in first out.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        lots: Vec<WalletLot>,
+    },
+    /// The escrow service earned its fee on settled deals (*addition*).
+    EscrowFee {
+        /// Volume of the deals settled, USDC.
+        #[serde(with = "wire")]
+        deal_usdc: Decimal,
+        /// Fee earned (1% of the volume), USDC.
+        #[serde(with = "wire")]
+        amount_usdc: Decimal,
+    },
     /// A balance snapshot with no other news.
     Balance,
     /// Keep-alive; carries no state.
@@ -455,6 +745,12 @@ impl EventKind {
             EventKind::Transfer { .. } => "transfer",
             EventKind::Drawdown { .. } => "drawdown",
             EventKind::Price { .. } => "price",
+            EventKind::OrderPlaced { .. } => "order_placed",
+            EventKind::PositionOpened { .. } => "position_opened",
+            EventKind::PositionClosed { .. } => "position_closed",
+            EventKind::Funding { .. } => "funding",
+            EventKind::WalletTrade { .. } => "wallet_trade",
+            EventKind::EscrowFee { .. } => "escrow_fee",
             EventKind::Balance => "balance",
             EventKind::Heartbeat => "heartbeat",
             EventKind::Unknown { type_name } => type_name,
@@ -462,7 +758,7 @@ impl EventKind {
     }
 }
 
-const KNOWN_EVENT_TYPES: [&str; 10] = [
+const KNOWN_EVENT_TYPES: [&str; 16] = [
     "casino_win",
     "casino_loss",
     "referral_income",
@@ -471,6 +767,12 @@ const KNOWN_EVENT_TYPES: [&str; 10] = [
     "transfer",
     "drawdown",
     "price",
+    "order_placed",
+    "position_opened",
+    "position_closed",
+    "funding",
+    "wallet_trade",
+    "escrow_fee",
     "balance",
     "heartbeat",
 ];
@@ -587,6 +889,13 @@ impl EventKind {
                 Ok(())
             }
         };
+        let positive = |field: &str, v: &Decimal| {
+            if *v <= Decimal::ZERO {
+                Err(invalid(field, "not positive"))
+            } else {
+                Ok(())
+            }
+        };
         match self {
             EventKind::CasinoWin {
                 amount_usdc,
@@ -610,7 +919,57 @@ impl EventKind {
                 }
                 Ok(())
             }
+            EventKind::OrderPlaced {
+                notional_usdc,
+                limit_price,
+                reserved_usdc,
+                ..
+            } => {
+                positive("notional_usdc", notional_usdc)?;
+                positive("limit_price", limit_price)?;
+                non_negative("reserved_usdc", reserved_usdc)
+            }
+            EventKind::PositionOpened {
+                notional_usdc,
+                fill_price,
+                fee_usdc,
+                margin_usdc,
+                ..
+            } => {
+                positive("notional_usdc", notional_usdc)?;
+                positive("fill_price", fill_price)?;
+                non_negative("fee_usdc", fee_usdc)?;
+                non_negative("margin_usdc", margin_usdc)
+            }
+            EventKind::PositionClosed {
+                close_price,
+                fee_usdc,
+                ..
+            } => {
+                if let Some(price) = close_price {
+                    positive("close_price", price)?;
+                }
+                non_negative("fee_usdc", fee_usdc)
+            }
+            EventKind::WalletTrade {
+                quantity,
+                price_usdc,
+                notional_usdc,
+                ..
+            } => {
+                positive("quantity", quantity)?;
+                positive("price_usdc", price_usdc)?;
+                non_negative("notional_usdc", notional_usdc)
+            }
+            EventKind::EscrowFee {
+                deal_usdc,
+                amount_usdc,
+            } => {
+                non_negative("deal_usdc", deal_usdc)?;
+                non_negative("amount_usdc", amount_usdc)
+            }
             EventKind::MarkToMarket { .. }
+            | EventKind::Funding { .. }
             | EventKind::Balance
             | EventKind::Heartbeat
             | EventKind::Unknown { .. } => Ok(()),
@@ -688,6 +1047,31 @@ mod tests {
             TestCase {
                 input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"price","prices":{"BTC":0}}"#,
                 expected: Err("prices.BTC"),
+            },
+            // TC10: a fill.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"position_opened","position_id":"pos-1","order_id":"ord-1","market":"BTC-PERP","side":"short","notional_usdc":100,"leverage":2,"fill_price":95000,"fee_usdc":0.1,"margin_usdc":50,"quantity":0.00105263}"#,
+                expected: Ok("position_opened"),
+            },
+            // TC11: a negative fee.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"position_closed","position_id":"pos-1","market":"BTC-PERP","status":"closed","close_price":1,"realized_pnl_usdc":-3,"fee_usdc":-0.1}"#,
+                expected: Err("fee_usdc"),
+            },
+            // TC12: funding is signed.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"funding","rates":{"BTC-PERP":0.0001},"amount_usdc":-0.11}"#,
+                expected: Ok("funding"),
+            },
+            // TC13: a wallet trade of nothing.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"wallet_trade","trade_id":"wt-1","asset":"SOL","side":"buy","quantity":0,"price_usdc":180.18,"notional_usdc":0,"mid_price_usdc":180,"spread_usdc":0}"#,
+                expected: Err("quantity"),
+            },
+            // TC14: escrow income.
+            TestCase {
+                input: r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","type":"escrow_fee","deal_usdc":1234.56,"amount_usdc":12.34}"#,
+                expected: Ok("escrow_fee"),
             },
         ];
         for (index, case) in cases.iter().enumerate() {

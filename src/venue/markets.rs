@@ -1,0 +1,197 @@
+//! Typed REST calls for the venue's markets: perpetual orders and positions, wallet trades
+//! and the wallet's tax lots.
+//!
+//! [`MarketsClient`] shares the venue client's request path: the same Bearer header,
+//! `Idempotency-Key` on every POST and DELETE, typed [`ClientError`]s with the same meaning
+//! of [`ClientError::is_ambiguous`], and the same validation door
+//! ([`super::decode::decode_rest`]), where each response's checks live.
+//!
+//! # Invariants
+//! - The API key only ever reaches the `Authorization` header; `Debug` omits it.
+//! - A non-positive price or quantity, or a negative fee or margin, is a
+//!   [`ClientError::Decode`] naming the field, never a default.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use rust_decimal::Decimal;
+
+use super::{
+    client::{ClientError, VenueClient},
+    protocol::{
+        ClosePositionResponse, HoldingsResponse, OrderBody, OrderResponse, PositionsResponse,
+        WalletTradeBody, WalletTradeResponse,
+    },
+};
+
+/// Async client for the market endpoints of one agent on one venue.
+#[derive(Debug, Clone)]
+pub struct MarketsClient {
+    venue: VenueClient,
+}
+
+impl MarketsClient {
+    /// A client for `venue`'s agent, with a total timeout per request.
+    ///
+    /// # Errors
+    /// [`ClientError::Setup`] when the HTTP client cannot be built.
+    pub fn new(venue: &VenueClient, timeout: Duration) -> Result<Self, ClientError> {
+        Ok(MarketsClient {
+            venue: VenueClient::new(
+                venue.base_url(),
+                venue.agent_id(),
+                venue.api_key().cloned(),
+                timeout,
+            )?,
+        })
+    }
+
+    fn agent_query(&self) -> [(&str, &str); 1] {
+        [("agent_id", self.venue.agent_id())]
+    }
+
+    /// `GET /trading/positions?agent_id=`: open positions (and, on the simulated venue,
+    /// resting limit orders with `status: pending`).
+    ///
+    /// # Errors
+    /// A [`ClientError`]; a non-positive price or a negative margin is a decode error
+    /// naming the position and field.
+    pub async fn positions(&self) -> Result<PositionsResponse, ClientError> {
+        self.venue
+            .call::<(), _>(
+                Method::GET,
+                "/trading/positions",
+                &self.agent_query(),
+                None,
+                None,
+            )
+            .await
+    }
+
+    /// `POST /trading/order` with an idempotency key. `body.agent_id` is this client's agent
+    /// whatever the caller set.
+    ///
+    /// # Errors
+    /// A [`ClientError`]; see [`ClientError::is_ambiguous`] before retrying.
+    pub async fn order(
+        &self,
+        body: &OrderBody,
+        idempotency_key: &str,
+    ) -> Result<OrderResponse, ClientError> {
+        let body = OrderBody {
+            agent_id: self.venue.agent_id().to_owned(),
+            ..body.clone()
+        };
+        self.venue
+            .call(
+                Method::POST,
+                "/trading/order",
+                &[],
+                Some(&body),
+                Some(idempotency_key),
+            )
+            .await
+    }
+
+    /// `DELETE /trading/positions/{id}` with an idempotency key: closes at the mark (or
+    /// cancels a resting order). Repeating it answers the first close.
+    ///
+    /// # Errors
+    /// A [`ClientError`]; `position_not_found` (404) for an id the venue never had.
+    pub async fn close_position(
+        &self,
+        position_id: &str,
+        idempotency_key: &str,
+    ) -> Result<ClosePositionResponse, ClientError> {
+        let path = format!("/trading/positions/{position_id}");
+        self.venue
+            .call::<(), _>(
+                Method::DELETE,
+                &path,
+                &self.agent_query(),
+                None,
+                Some(idempotency_key),
+            )
+            .await
+    }
+
+    /// `POST /wallet/buy` with an idempotency key.
+    ///
+    /// # Errors
+    /// A [`ClientError`]; see [`ClientError::is_ambiguous`] before retrying.
+    pub async fn wallet_buy(
+        &self,
+        asset: &str,
+        quantity: Decimal,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<WalletTradeResponse, ClientError> {
+        self.wallet_trade("/wallet/buy", asset, quantity, reason, idempotency_key)
+            .await
+    }
+
+    /// `POST /wallet/sell` with an idempotency key; the venue sells the oldest lots first.
+    ///
+    /// # Errors
+    /// A [`ClientError`]; `insufficient_holdings` (409) for more than the lots hold.
+    pub async fn wallet_sell(
+        &self,
+        asset: &str,
+        quantity: Decimal,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<WalletTradeResponse, ClientError> {
+        self.wallet_trade("/wallet/sell", asset, quantity, reason, idempotency_key)
+            .await
+    }
+
+    /// `GET /wallet/holdings?agent_id=` (*addition*): cash, and each asset with its lots.
+    ///
+    /// # Errors
+    /// A [`ClientError`]; a non-positive quantity or price is a decode error naming it.
+    pub async fn holdings(&self) -> Result<HoldingsResponse, ClientError> {
+        self.venue
+            .call::<(), _>(
+                Method::GET,
+                "/wallet/holdings",
+                &self.agent_query(),
+                None,
+                None,
+            )
+            .await
+    }
+
+    async fn wallet_trade(
+        &self,
+        path: &str,
+        asset: &str,
+        quantity: Decimal,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<WalletTradeResponse, ClientError> {
+        let body = WalletTradeBody {
+            agent_id: self.venue.agent_id().to_owned(),
+            asset: asset.to_owned(),
+            quantity,
+            reason: reason.to_owned(),
+        };
+        self.venue
+            .call(Method::POST, path, &[], Some(&body), Some(idempotency_key))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::ApiKey;
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let key = ApiKey::new("sk-SENTINEL").expect("non-empty");
+        let venue = VenueClient::new("http://127.0.0.1:1", "a", Some(key), Duration::from_secs(1))
+            .expect("builds");
+        let markets = MarketsClient::new(&venue, Duration::from_secs(1)).expect("builds");
+        assert!(!format!("{markets:?}").contains("SENTINEL"));
+    }
+}
