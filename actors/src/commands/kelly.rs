@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long, default_value_t = DEFAULT_MULTIPLIER)]
     pub fraction: f64,
     /// Bankroll in USDC (a decimal amount).
-    #[arg(long = "bankroll", default_value = "1000")]
+    #[arg(long = "bankroll", value_name = "USDC", default_value = "1000")]
     pub bankroll_usdc: Decimal,
     /// Print one JSON document; set from the global `--json` flag.
     #[arg(skip)]
