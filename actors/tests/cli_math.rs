@@ -134,6 +134,15 @@ fn black_litterman_and_kelly_run() {
     let out = optimize::execute(&args).expect("solves");
     assert!((sum(&out) - 1.0).abs() <= 1e-12);
     assert!(out.posterior_mean.is_some());
+    // The near-riskless reserve is held at its prior weight (equal weights: 1/6).
+    assert!((out.weights["reserve"] - 1.0 / 6.0).abs() < 1e-12, "{:?}", out.weights);
+
+    // Risk parity may now hold the reserve under bounds too.
+    let mut args = opt(Method::RiskParity);
+    args.bounds = Some("0.01,0.80".into());
+    let out = optimize::execute(&args).expect("solves");
+    assert!((out.weights["reserve"] - 0.10).abs() < 1e-15);
+    assert!(out.weights.values().all(|w| (0.01..=0.80).contains(w)));
 
     let mut args = opt(Method::Kelly);
     args.bounds = Some("0.02,0.60".into());

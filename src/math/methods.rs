@@ -2,10 +2,8 @@
 //! weights with their diagnostics, shared by `ballast optimize` (any assets, from a CSV) and the
 //! Optimizer actor (the six services, from the venue's `/returns`).
 //!
-//! - **risk-parity**: risk budgeting (equal contributions unless budgets are given). With an
-//!   asset held ([`MethodParams::hold`], the reserve by default in both callers) the rest is
-//!   split among the others; with bounds, the constrained formulation
-//!   ([`super::risk_parity::risk_budget_bounded`]).
+//! - **risk-parity**: risk budgeting (equal contributions unless budgets are given); with bounds,
+//!   the constrained formulation ([`super::risk_parity::risk_budget_bounded`]).
 //! - **min-variance**, **max-sharpe**: [`super::markowitz`] under the bounds.
 //! - **black-litterman**: the posterior of [`super::black_litterman::posterior`], then maximum Sharpe
 //!   under it. The equilibrium prior `δΣw` is an *excess* return, so the risk-free rate is added
@@ -15,15 +13,26 @@
 //!   the tangency of `(δΣw, (1 + τ)Σ)` is `w`.
 //! - **kelly**: the fractional-Kelly portfolio ([`super::kelly::kelly_portfolio`]); the multiplier acts.
 //!
+//! **Holding an asset** ([`MethodParams::hold`]): the asset keeps a given weight and the method
+//! runs on the other assets, for the rest of the budget, under their bounds rescaled to it (so
+//! the final weights respect the original bounds exactly). Both callers hold the reserve for
+//! risk parity and Black–Litterman: it is nearly riskless, so risk parity would pour the money
+//! into it, and a maximum-Sharpe portfolio is indifferent to how much of a riskless asset
+//! earning the risk-free rate it holds (the Sharpe ratio does not change), which leaves the
+//! reserve's weight to solver details unless it is fixed.
+//!
 //! # Invariants
 //! - Every result's weights are finite, within the bounds (long-only `[0, 1]` when none are
 //!   given) and sum to 1 within [`super::BUDGET_TOLERANCE`] (the solvers guarantee it; callers
 //!   that publish still check at their boundary).
 //! - Bad parameters are a [`MathError`] naming them, never a panic.
 
+use nalgebra::DMatrix;
+
 use super::{
     MarketModel, MathError, WeightBounds,
     black_litterman::{self, BlackLitterman, View},
+    finalize_weights,
     kelly::kelly_portfolio,
     markowitz::{self, Allocation},
     risk_parity::{
@@ -120,6 +129,9 @@ pub fn solve(model: &MarketModel, params: &MethodParams) -> Result<MethodResult,
     let long_only = WeightBounds::long_only(n);
     let bounds = params.bounds.as_ref().unwrap_or(&long_only);
     let rf = params.risk_free_rate;
+    if let (Some((held, held_weight)), false) = (params.hold, params.method == Method::RiskParity) {
+        return solve_holding(model, bounds, held, held_weight, params);
+    }
     match params.method {
         Method::RiskParity => {
             let budgets = params.budgets.as_deref();
@@ -179,6 +191,99 @@ pub fn solve(model: &MarketModel, params: &MethodParams) -> Result<MethodResult,
             Ok(result)
         }
     }
+}
+
+/// [`solve`] with asset `held` at `held_weight` and the method run on the others (see the module
+/// docs); risk parity has its own exact path and does not come here.
+fn solve_holding(
+    model: &MarketModel,
+    bounds: &WeightBounds,
+    held: usize,
+    held_weight: f64,
+    params: &MethodParams,
+) -> Result<MethodResult, MathError> {
+    let n = model.len();
+    bounds.check_len(n)?;
+    if held >= n || n < 2 {
+        return Err(MathError::InvalidArgument {
+            name: "held asset".into(),
+            reason: format!("index {held} with {n} assets"),
+        });
+    }
+    let (lo, hi) = (bounds.lo(), bounds.hi());
+    if !(held_weight.is_finite() && held_weight >= lo[held] && held_weight <= hi[held])
+        || held_weight >= 1.0
+    {
+        return Err(MathError::InfeasibleBounds(format!(
+            "held asset {held} at {held_weight} is outside its bounds [{}, {}] or leaves nothing \
+             to allocate",
+            lo[held], hi[held]
+        )));
+    }
+    // Checked before indexing by `keep` below.
+    if let Some(bl) = &params.black_litterman
+        && (bl.prior_weights.len() != n || bl.views.iter().any(|v| v.portfolio.len() != n))
+    {
+        return Err(MathError::InvalidArgument {
+            name: "black-litterman prior".into(),
+            reason: format!("prior and views must cover all {n} assets"),
+        });
+    }
+    let keep: Vec<usize> = (0..n).filter(|&i| i != held).collect();
+    let rest = 1.0 - held_weight;
+    let sub_bounds = WeightBounds::new(
+        keep.iter().map(|&i| lo[i] / rest).collect(),
+        keep.iter().map(|&i| (hi[i] / rest).min(1.0)).collect(),
+    )
+    .map_err(|e| {
+        MathError::InfeasibleBounds(format!(
+            "with asset {held} held at {held_weight}, the others cannot fill the rest: {e}"
+        ))
+    })?;
+    let sub_model = MarketModel::new(
+        keep.iter().map(|&i| model.names()[i].clone()).collect(),
+        keep.iter().map(|&i| model.mean()[i]).collect(),
+        DMatrix::from_fn(keep.len(), keep.len(), |a, b| {
+            model.cov()[(keep[a], keep[b])]
+        }),
+    )?;
+    let sub_params = MethodParams {
+        bounds: Some(sub_bounds),
+        hold: None,
+        black_litterman: params.black_litterman.as_ref().map(|bl| BlackLitterman {
+            // Reverse optimization is scale-free in the prior weights: only their mix matters.
+            prior_weights: keep.iter().map(|&i| bl.prior_weights[i]).collect(),
+            views: bl
+                .views
+                .iter()
+                .map(|v| View {
+                    portfolio: keep.iter().map(|&i| v.portfolio[i]).collect(),
+                    ..v.clone()
+                })
+                .collect(),
+            ..bl.clone()
+        }),
+        ..params.clone()
+    };
+    let mut result = solve(&sub_model, &sub_params)?;
+    let mut w = vec![held_weight; n];
+    for (k, &i) in keep.iter().enumerate() {
+        w[i] = result.weights[k] * rest;
+    }
+    let mut pinned_lo = lo.to_vec();
+    let mut pinned_hi = hi.to_vec();
+    pinned_lo[held] = held_weight;
+    pinned_hi[held] = held_weight;
+    result.weights = finalize_weights(w, &pinned_lo, &pinned_hi)?;
+    if let Some(sub_mean) = result.posterior_mean.take() {
+        // The held asset keeps its own expected return; the posterior covers the others.
+        let mut mean = model.mean().to_vec();
+        for (k, &i) in keep.iter().enumerate() {
+            mean[i] = sub_mean[k];
+        }
+        result.posterior_mean = Some(mean);
+    }
+    Ok(result)
 }
 
 /// The views restated as excess returns over `rf` (see the module docs).
@@ -284,6 +389,32 @@ mod tests {
                 assert_eq!(r.weights[k], w, "TC{i}");
             }
         }
+    }
+
+    #[test]
+    fn held_black_litterman_without_views_returns_the_prior_exactly() {
+        // With the near-riskless asset free, max-Sharpe is indifferent to its weight; held,
+        // the answer is the prior.
+        let mut p = params(Method::BlackLitterman);
+        p.hold = Some((3, 0.1));
+        let r = solve(&model(), &p).expect("solves");
+        for (w, prior) in r.weights.iter().zip([0.3, 0.3, 0.3, 0.1]) {
+            assert!((w - prior).abs() < 1e-9, "{:?}", r.weights);
+        }
+        assert_eq!(r.weights[3], 0.1);
+        assert_eq!(r.posterior_mean.expect("mean").len(), 4);
+    }
+
+    #[test]
+    fn holding_checks_the_held_weight() {
+        let mut p = params(Method::MinVariance);
+        p.hold = Some((3, 0.9));
+        let err = solve(&model(), &p).expect_err("0.9 is above the 0.8 cap");
+        assert!(err.to_string().contains("outside its bounds"), "{err}");
+        p.hold = Some((3, 0.1));
+        let r = solve(&model(), &p).expect("solves");
+        assert_eq!(r.weights[3], 0.1);
+        assert!((r.weights.iter().sum::<f64>() - 1.0).abs() <= 1e-12);
     }
 
     #[test]

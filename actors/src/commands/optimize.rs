@@ -5,6 +5,8 @@
 //!
 //! Risk parity holds an asset named `reserve` at 10% by default (the article's target): the
 //! reserve is nearly riskless and unconstrained risk parity would pour most of the money into it.
+//! Black–Litterman holds it at its prior weight, because maximum Sharpe is indifferent to how
+//! much of a riskless asset it holds.
 //! `--hold none` turns that off; `--hold NAME=W` holds another asset. The method dispatch is
 //! `ballast::math::methods::solve`, the same one the Optimizer actor runs; this command only
 //! turns flags into its parameters. Black–Litterman views state total annual returns (see that
@@ -81,8 +83,9 @@ pub struct Args {
     /// Risk budgets `name=b,...` summing to 1 (risk parity; over the assets not held).
     #[arg(long)]
     pub budgets: Option<String>,
-    /// Risk parity: hold `NAME=W` fixed and split the rest; `none` to hold nothing
-    /// (default: `reserve=0.1` when an asset is named `reserve`).
+    /// Risk parity and Black–Litterman: hold `NAME=W` fixed and allocate the rest; `none` to hold
+    /// nothing (default, when an asset is named `reserve`: it at 0.1 for risk parity, at its
+    /// prior weight for Black–Litterman).
     #[arg(long)]
     pub hold: Option<String>,
     /// Annual risk-free rate (max-Sharpe, Black–Litterman, Kelly, and the reported Sharpe).
@@ -178,7 +181,11 @@ pub struct Output {
     pub order: Vec<String>,
 }
 
-fn hold_target(args: &Args, names: &[String]) -> anyhow::Result<Option<(usize, String, f64)>> {
+fn hold_target(
+    args: &Args,
+    names: &[String],
+    default_weight: impl FnOnce(usize) -> f64,
+) -> anyhow::Result<Option<(usize, String, f64)>> {
     let (name, weight) = match args.hold.as_deref().map(str::trim) {
         Some("none") => return Ok(None),
         Some(text) => {
@@ -188,10 +195,10 @@ fn hold_target(args: &Args, names: &[String]) -> anyhow::Result<Option<(usize, S
             }
             pairs.into_iter().next().context("--hold: empty")?
         }
-        None if names.iter().any(|n| n == "reserve") => {
-            ("reserve".to_owned(), DEFAULT_RESERVE_WEIGHT)
-        }
-        None => return Ok(None),
+        None => match names.iter().position(|n| n == "reserve") {
+            Some(index) => ("reserve".to_owned(), default_weight(index)),
+            None => return Ok(None),
+        },
     };
     let index = names
         .iter()
@@ -258,7 +265,7 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
     let mut held = None;
     match args.method {
         Method::RiskParity => {
-            let hold = hold_target(args, &names)?;
+            let hold = hold_target(args, &names, |_| DEFAULT_RESERVE_WEIGHT)?;
             let budget_names: Vec<String> = match &hold {
                 Some((i, _, _)) => names
                     .iter()
@@ -285,7 +292,13 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
                 .views
                 .as_ref()
                 .context("--views FILE.toml is required for --method black-litterman")?;
-            params.black_litterman = Some(views_params(path, model)?);
+            let bl = views_params(path, model)?;
+            let hold = hold_target(args, &names, |index| bl.prior_weights[index])?;
+            if let Some((i, name, w)) = hold {
+                params.hold = Some((i, w));
+                held = Some((name, w));
+            }
+            params.black_litterman = Some(bl);
         }
         Method::MinVariance | Method::MaxSharpe | Method::Kelly => {}
     }
