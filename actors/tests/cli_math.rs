@@ -135,7 +135,11 @@ fn black_litterman_and_kelly_run() {
     assert!((sum(&out) - 1.0).abs() <= 1e-12);
     assert!(out.posterior_mean.is_some());
     // The near-riskless reserve is held at its prior weight (equal weights: 1/6).
-    assert!((out.weights["reserve"] - 1.0 / 6.0).abs() < 1e-12, "{:?}", out.weights);
+    assert!(
+        (out.weights["reserve"] - 1.0 / 6.0).abs() < 1e-12,
+        "{:?}",
+        out.weights
+    );
 
     // Risk parity may now hold the reserve under bounds too.
     let mut args = opt(Method::RiskParity);
