@@ -759,6 +759,16 @@ mod tests {
     }
 
     #[test]
+    fn the_live_example_loads() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/live.example.toml");
+        let validated = Settings::load_with_env(&[path], Vec::new())
+            .and_then(Settings::validate)
+            .expect("the example validates");
+        assert_eq!(validated.settings.venue.mode, VenueMode::Remote);
+        assert_eq!(validated.optimizer.method, OptimizerMethod::Fixed);
+    }
+
+    #[test]
     fn optimizer_settings_load_with_views() {
         let validated = load(
             "[optimizer]\nmethod = \"black-litterman\"\ncovariance = \"ledoit-wolf\"\n\
