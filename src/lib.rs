@@ -1,7 +1,8 @@
 //! ballast keeps an autonomous agent's capital on its target allocation.
 //!
 //! This crate is the library: a pure core of plain functions over plain data (services,
-//! money, targets, drift, the rebalance planner, portfolio math) and the adapters the
+//! money, targets, drift, the rebalance planner, portfolio math and the optimizer core built on
+//! it) and the adapters the
 //! companion needs (the venue protocol and clients, the simulated venue, the SQLite store).
 //! The actix actors and the `ballast` binary live in the `ballast-actors` package.
 //!
@@ -15,6 +16,7 @@
 pub mod drift;
 pub mod math;
 pub mod money;
+pub mod optimizer;
 pub mod planner;
 pub mod policy;
 pub mod portfolio;

@@ -6,7 +6,8 @@
 //! message catalogue; [`system`] wires everything; [`settings`] loads the configuration.
 //!
 //! A custom trigger is an actor that sends [`messages::RebalanceRequest`] to
-//! [`system::Handles::requests`]; see `examples/custom_trigger.rs`.
+//! [`system::Handles::requests`]; see `examples/custom_trigger.rs`. One that wants fresh
+//! targets sends [`messages::RecomputeTargets`] to [`system::Handles::optimizer`].
 //!
 //! # Invariants
 //! - Actors hold state and do I/O; every decision is a call into `ballast`'s pure core.

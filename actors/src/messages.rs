@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use actix::Message;
 use ballast::{
+    optimizer::{OptimizerMethod, TargetDiagnostics},
     policy::{Decision, Trigger},
     portfolio::PortfolioSnapshot,
     targets::TargetAllocation,
@@ -110,11 +111,46 @@ pub struct RebalanceRequest {
 pub struct TargetsUpdated {
     /// The targets.
     pub targets: TargetAllocation,
-    /// The method that produced them (`fixed`, `risk-parity`, ...).
-    pub method: String,
-    /// Solver diagnostics, human-readable.
-    pub diagnostics: String,
+    /// The method that produced them.
+    pub method: OptimizerMethod,
+    /// `configured`, or the solve's status, solver, iterations, expected return, volatility
+    /// and risk contributions (`Display` prints one line).
+    pub diagnostics: TargetDiagnostics,
+    /// What prompted them (`start-up`, `daily tick`, a drawdown, a request's reason, ...).
+    pub reason: String,
 }
+
+/// A solve the Optimizer refused to publish (not finite, out of bounds, not converged, bad
+/// history): the previous targets stay.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct TargetsRefused {
+    /// The method.
+    pub method: OptimizerMethod,
+    /// What prompted the solve.
+    pub reason: String,
+    /// A short stable name of the cause (`out_of_bounds`, `not_converged`, `fetch_failed`, ...).
+    pub kind: &'static str,
+    /// The cause, naming the service or field.
+    pub error: String,
+    /// Refusals so far in this run, this one included.
+    pub refusals: u64,
+}
+
+/// Asks the Optimizer to recompute its targets now, on demand (an operator, a custom actor).
+/// Like every trigger it respects `optimizer.min_interval_secs` (a request inside the interval
+/// runs at its end); with method `fixed` it republishes the configured targets.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct RecomputeTargets {
+    /// Why, for logs and the published update.
+    pub reason: String,
+}
+
+/// Asks the Optimizer for its counters.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "crate::optimizer::OptimizerStats")]
+pub struct GetOptimizerStats;
 
 /// A plan for the SpotExecutor.
 #[derive(Debug, Clone, Message)]
@@ -205,6 +241,8 @@ pub enum Event {
     Stream(StreamStatus),
     /// See [`TargetsUpdated`].
     Targets(TargetsUpdated),
+    /// See [`TargetsRefused`].
+    TargetsRefused(TargetsRefused),
     /// See [`RebalancePlanned`].
     Planned(RebalancePlanned),
     /// See [`TradeExecuted`].
@@ -231,6 +269,7 @@ event_from!(
     Venue(VenueEvent),
     Stream(StreamStatus),
     Targets(TargetsUpdated),
+    TargetsRefused(TargetsRefused),
     Planned(RebalancePlanned),
     Executed(TradeExecuted),
     Failed(TradeFailed),

@@ -74,6 +74,8 @@ pub struct Summary {
     pub final_weights: Option<ServiceMap<Decimal>>,
     /// Latest targets.
     pub targets: Option<ServiceMap<Decimal>>,
+    /// Optimizer results refused (the previous targets stayed).
+    pub targets_refused: u64,
 }
 
 /// The recorder.
@@ -317,10 +319,20 @@ impl Handler<Event> for MetricsRecorder {
             }
             Event::Targets(update) => {
                 self.summary.targets = Some(*update.targets.weights());
-                let method = update.method.clone();
+                let method = update.method;
                 self.line(
-                    || format!("                 targets ({method}) {}", update.diagnostics),
-                    || serde_json::json!({"kind": "targets", "method": method, "weights": update.targets.weights()}),
+                    || format!("                 targets ({method}, {}) {}", update.reason, update.diagnostics),
+                    || serde_json::json!({"kind": "targets", "method": method, "reason": update.reason, "weights": update.targets.weights(), "diagnostics": update.diagnostics}),
+                );
+            }
+            Event::TargetsRefused(refused) => {
+                self.summary.targets_refused += 1;
+                self.line(
+                    || format!(
+                        "                 targets ({}, {}) refused [{}]: {}; keeping the previous ones",
+                        refused.method, refused.reason, refused.kind, refused.error
+                    ),
+                    || serde_json::json!({"kind": "targets_refused", "method": refused.method, "reason": refused.reason, "cause": refused.kind, "error": refused.error}),
                 );
             }
             Event::Planned(planned) => {

@@ -12,10 +12,14 @@
 
 use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
 
+pub use ballast::optimizer::OptimizerMethod;
 use ballast::{
     drift::{DriftBands, RebalanceTo},
-    money::decimal_from_f64,
+    math::returns::CovarianceMethod,
+    money::{decimal_from_f64, decimal_to_f64},
+    optimizer::{BlackLittermanConfig, OptimizerConfig, ServiceView, VolSpikeConfig},
     policy::PolicyConfig,
+    service::{Service, ServiceMap},
     targets::TargetAllocation,
     venue::backoff::Backoff,
 };
@@ -156,15 +160,64 @@ pub struct ExecutorSettings {
 pub struct OptimizerSettings {
     /// Method name.
     pub method: OptimizerMethod,
+    /// Days of returns per estimate.
+    pub lookback_days: u32,
+    /// `sample` or `ledoit-wolf`.
+    pub covariance: CovarianceMethod,
+    /// Lowest weight of a service in computed targets.
+    pub bound_lo: f64,
+    /// Highest weight of a service in computed targets.
+    pub bound_hi: f64,
+    /// Annual risk-free rate.
+    pub risk_free_rate: f64,
+    /// Fraction of full Kelly.
+    pub kelly_multiplier: f64,
+    /// Least venue time between the starts of two solves, seconds.
+    pub min_interval_secs: u64,
+    /// Black–Litterman prior and views.
+    pub black_litterman: BlackLittermanSettings,
+    /// Volatility-spike trigger.
+    pub vol_spike: VolSpikeSettings,
 }
 
-/// How targets are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OptimizerMethod {
-    /// The configured `[targets]`.
-    Fixed,
+/// `[optimizer.black_litterman]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlackLittermanSettings {
+    /// Prior uncertainty τ.
+    pub tau: f64,
+    /// Risk aversion δ.
+    pub risk_aversion: f64,
+    /// Views, possibly none.
+    pub views: Vec<ViewSettings>,
 }
+
+/// One `[[optimizer.black_litterman.views]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewSettings {
+    /// Service weights of the view portfolio.
+    pub portfolio: BTreeMap<String, f64>,
+    /// Annual total return asserted.
+    pub expected_return: f64,
+    /// Idzorek confidence; absent for He–Litterman.
+    pub confidence: Option<f64>,
+}
+
+/// `[optimizer.vol_spike]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolSpikeSettings {
+    /// Recent over baseline volatility that counts as a spike.
+    pub ratio: f64,
+    /// Price moves in the recent window.
+    pub window: u32,
+    /// Price moves of baseline needed first.
+    pub history: u32,
+}
+
+/// Days of returns a covariance of the six services needs at least (n + 1).
+pub const MIN_LOOKBACK_DAYS: u32 = 7;
 
 /// `[store]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,6 +264,8 @@ pub struct Validated {
     pub idle_timeout: Duration,
     /// Reconnect schedule.
     pub reconnect: Backoff,
+    /// Optimizer settings.
+    pub optimizer: OptimizerConfig,
 }
 
 /// Sections whose keys are names chosen by the user (validated later, by meaning).
@@ -448,6 +503,7 @@ impl Settings {
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.output.log) {
             problems.push(format!("output.log: `{}`: {e}", self.output.log));
         }
+        let optimizer = validate_optimizer(&self.optimizer, targets.as_ref(), &mut problems);
         let (Some(targets), true) = (targets, problems.is_empty()) else {
             return Err(ConfigError(problems));
         };
@@ -474,8 +530,159 @@ impl Settings {
             targets,
             policy,
             tick_utc,
+            optimizer,
             settings: self,
         })
+    }
+}
+
+/// Checks `[optimizer]`, pushing one problem per bad key; the result is only used when there
+/// are none.
+fn validate_optimizer(
+    raw: &OptimizerSettings,
+    targets: Option<&TargetAllocation>,
+    problems: &mut Vec<String>,
+) -> OptimizerConfig {
+    let mut finite_in = |key: &str, value: f64, lo: f64, hi: f64, what: &str| {
+        if !(value.is_finite() && value > lo && value <= hi) {
+            problems.push(format!("optimizer.{key}: {value} must be {what}"));
+        }
+    };
+    finite_in(
+        "risk_free_rate",
+        raw.risk_free_rate,
+        -1.0,
+        1.0,
+        "a finite annual rate in (-1, 1]",
+    );
+    finite_in(
+        "kelly_multiplier",
+        raw.kelly_multiplier,
+        0.0,
+        1.0,
+        "in (0, 1] (1 is full Kelly)",
+    );
+    finite_in(
+        "black_litterman.tau",
+        raw.black_litterman.tau,
+        0.0,
+        f64::MAX,
+        "positive",
+    );
+    finite_in(
+        "black_litterman.risk_aversion",
+        raw.black_litterman.risk_aversion,
+        0.0,
+        f64::MAX,
+        "positive",
+    );
+    finite_in(
+        "vol_spike.ratio",
+        raw.vol_spike.ratio,
+        1.0,
+        f64::MAX,
+        "above 1",
+    );
+    let services = Service::ALL.len() as f64;
+    let (lo, hi) = (raw.bound_lo, raw.bound_hi);
+    if !(lo.is_finite() && lo >= 0.0 && lo * services <= 1.0) {
+        problems.push(format!(
+            "optimizer.bound_lo: {lo} must be in [0, 1/6] so six services can sum to 1"
+        ));
+    }
+    if !(hi.is_finite() && hi <= 1.0 && hi * services >= 1.0) {
+        problems.push(format!(
+            "optimizer.bound_hi: {hi} must be in [1/6, 1] so six services can sum to 1"
+        ));
+    }
+    if lo > hi {
+        problems.push(format!(
+            "optimizer.bound_lo: {lo} exceeds optimizer.bound_hi {hi}"
+        ));
+    }
+    if raw.lookback_days < MIN_LOOKBACK_DAYS {
+        problems.push(format!(
+            "optimizer.lookback_days: {} is too short; a covariance of six services needs at \
+             least {MIN_LOOKBACK_DAYS} days",
+            raw.lookback_days
+        ));
+    }
+    if raw.vol_spike.window < 2 {
+        problems.push(format!(
+            "optimizer.vol_spike.window: {} must be at least 2 price moves",
+            raw.vol_spike.window
+        ));
+    }
+    if raw.vol_spike.history < 1 {
+        problems.push("optimizer.vol_spike.history: must be at least 1 price move".to_owned());
+    }
+    // The methods that hold the reserve at its target need that target inside the bounds.
+    if matches!(
+        raw.method,
+        OptimizerMethod::RiskParity | OptimizerMethod::BlackLitterman
+    ) && let Some(targets) = targets
+    {
+        let reserve = decimal_to_f64(targets.weight(Service::Reserve));
+        if reserve < lo || reserve > hi || reserve >= 1.0 {
+            problems.push(format!(
+                "targets.reserve: {reserve} must lie within optimizer.bound_lo {lo} and \
+                 optimizer.bound_hi {hi}: method {} holds the reserve at its target",
+                raw.method
+            ));
+        }
+    }
+    let mut views = Vec::with_capacity(raw.black_litterman.views.len());
+    for (k, view) in raw.black_litterman.views.iter().enumerate() {
+        let key = format!("optimizer.black_litterman.views[{k}]");
+        let mut portfolio = ServiceMap::<f64>::default();
+        for (name, weight) in &view.portfolio {
+            match name.parse::<Service>() {
+                Ok(service) if weight.is_finite() => portfolio[service] = *weight,
+                Ok(_) => problems.push(format!("{key}.portfolio.{name}: {weight} is not finite")),
+                Err(e) => problems.push(format!("{key}.portfolio.{name}: {e}")),
+            }
+        }
+        if portfolio.values().all(|w| *w == 0.0) {
+            problems.push(format!(
+                "{key}.portfolio: names no service with a non-zero weight"
+            ));
+        }
+        if !view.expected_return.is_finite() {
+            problems.push(format!(
+                "{key}.expected_return: {} is not finite",
+                view.expected_return
+            ));
+        }
+        if let Some(c) = view.confidence
+            && !(c.is_finite() && c > 0.0 && c <= 1.0)
+        {
+            problems.push(format!("{key}.confidence: {c} must be in (0, 1]"));
+        }
+        views.push(ServiceView {
+            portfolio,
+            expected_return: view.expected_return,
+            confidence: view.confidence,
+        });
+    }
+    OptimizerConfig {
+        method: raw.method,
+        lookback_days: raw.lookback_days,
+        covariance: raw.covariance,
+        bound_lo: lo,
+        bound_hi: hi,
+        risk_free_rate: raw.risk_free_rate,
+        kelly_multiplier: raw.kelly_multiplier,
+        min_interval: Duration::from_secs(raw.min_interval_secs),
+        black_litterman: BlackLittermanConfig {
+            tau: raw.black_litterman.tau,
+            risk_aversion: raw.black_litterman.risk_aversion,
+            views,
+        },
+        vol_spike: VolSpikeConfig {
+            ratio: raw.vol_spike.ratio,
+            window: raw.vol_spike.window as usize,
+            history: raw.vol_spike.history as usize,
+        },
     }
 }
 
@@ -514,6 +721,13 @@ mod tests {
             .expect("defaults validate");
         assert_eq!(validated.targets, TargetAllocation::conservative());
         assert_eq!(validated.policy.bands.absolute, Decimal::new(5, 2));
+        assert_eq!(validated.optimizer.method, OptimizerMethod::Fixed);
+        assert_eq!(validated.optimizer.risk_free_rate, 0.045);
+        assert_eq!(
+            (validated.optimizer.bound_lo, validated.optimizer.bound_hi),
+            (0.01, 0.80)
+        );
+        assert!(validated.optimizer.black_litterman.views.is_empty());
     }
 
     #[test]
@@ -560,12 +774,104 @@ mod tests {
                 env: &[],
                 expected_fragment: "speed",
             },
+            // TC6: an unknown optimizer method.
+            TestCase {
+                toml: "[optimizer]\nmethod = \"magic\"\n",
+                env: &[],
+                expected_fragment: "magic",
+            },
+            // TC7: bounds six services cannot sum to 1 under.
+            TestCase {
+                toml: "[optimizer]\nbound_lo = 0.2\n",
+                env: &[],
+                expected_fragment: "optimizer.bound_lo",
+            },
+            // TC8: a cap below 1/6.
+            TestCase {
+                toml: "",
+                env: &[("BALLAST__OPTIMIZER__BOUND_HI", "0.1")],
+                expected_fragment: "optimizer.bound_hi",
+            },
+            // TC9: over-betting.
+            TestCase {
+                toml: "[optimizer]\nkelly_multiplier = 1.5\n",
+                env: &[],
+                expected_fragment: "optimizer.kelly_multiplier",
+            },
+            // TC10: too short a history.
+            TestCase {
+                toml: "[optimizer]\nlookback_days = 3\n",
+                env: &[],
+                expected_fragment: "optimizer.lookback_days",
+            },
+            // TC11: a view naming an unknown service.
+            TestCase {
+                toml: "[[optimizer.black_litterman.views]]\nportfolio = { poker = 1.0 }\nexpected_return = 0.1\n",
+                env: &[],
+                expected_fragment: "optimizer.black_litterman.views[0].portfolio.poker",
+            },
+            // TC12: a view confidence above 1.
+            TestCase {
+                toml: "[[optimizer.black_litterman.views]]\nportfolio = { trading = 1.0 }\nexpected_return = 0.1\nconfidence = 2.0\n",
+                env: &[],
+                expected_fragment: "optimizer.black_litterman.views[0].confidence",
+            },
+            // TC13: risk parity holds the reserve, whose target is under the floor.
+            TestCase {
+                toml: "[optimizer]\nmethod = \"risk-parity\"\nbound_lo = 0.12\n",
+                env: &[],
+                expected_fragment: "targets.reserve",
+            },
+            // TC14: an unknown covariance estimator.
+            TestCase {
+                toml: "[optimizer]\ncovariance = \"shrunk\"\n",
+                env: &[],
+                expected_fragment: "shrunk",
+            },
+            // TC15: a spike ratio that is not above 1.
+            TestCase {
+                toml: "[optimizer.vol_spike]\nratio = 0.5\n",
+                env: &[],
+                expected_fragment: "optimizer.vol_spike.ratio",
+            },
         ];
         for (i, case) in cases.iter().enumerate() {
             let error = load(case.toml, case.env).expect_err(&format!("TC{i} must fail"));
             let text = error.to_string();
             assert!(text.contains(case.expected_fragment), "TC{i}: {text}");
         }
+    }
+
+    #[test]
+    fn the_live_example_loads() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/live.example.toml");
+        let validated = Settings::load_with_env(&[path], Vec::new())
+            .and_then(Settings::validate)
+            .expect("the example validates");
+        assert_eq!(validated.settings.venue.mode, VenueMode::Remote);
+        assert_eq!(validated.optimizer.method, OptimizerMethod::Fixed);
+    }
+
+    #[test]
+    fn optimizer_settings_load_with_views() {
+        let validated = load(
+            "[optimizer]\nmethod = \"black-litterman\"\ncovariance = \"ledoit-wolf\"\n\
+             min_interval_secs = 0\n\
+             [[optimizer.black_litterman.views]]\nportfolio = { trading = 1.0, wallet = -1.0 }\n\
+             expected_return = 0.05\nconfidence = 0.6\n",
+            &[("BALLAST__OPTIMIZER__KELLY_MULTIPLIER", "0.5")],
+        )
+        .expect("valid");
+        let optimizer = &validated.optimizer;
+        assert_eq!(optimizer.method, OptimizerMethod::BlackLitterman);
+        assert_eq!(optimizer.covariance, CovarianceMethod::LedoitWolf);
+        assert_eq!(optimizer.kelly_multiplier, 0.5);
+        assert_eq!(optimizer.min_interval, Duration::ZERO);
+        let view = &optimizer.black_litterman.views[0];
+        assert_eq!(view.portfolio[Service::Trading], 1.0);
+        assert_eq!(view.portfolio[Service::Wallet], -1.0);
+        assert_eq!(view.portfolio[Service::Casino], 0.0);
+        assert_eq!(view.confidence, Some(0.6));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! `SystemBuilder::new(..)` only collects parts; [`SystemBuilder::start`] spawns the
 //! actors on the current actix system and returns a [`RunningSystem`] to query and stop.
 //! Custom triggers join with [`SystemBuilder::add_actor`]: the factory receives the
-//! [`Handles`] (notably `requests`, where `RebalanceRequest`s go) and may return a
-//! recipient to subscribe to every [`Event`].
+//! [`Handles`] (notably `requests`, where `RebalanceRequest`s go, and `optimizer`, which takes
+//! `RecomputeTargets`) and may return a recipient to subscribe to every [`Event`].
 //!
 //! # Invariants
 //! - The run is recorded in the store before any actor starts, and every plan carries the
@@ -39,6 +39,8 @@ use crate::{
 pub struct Handles {
     /// Where to send `RebalanceRequest { reason }`.
     pub requests: Recipient<RebalanceRequest>,
+    /// The Optimizer: send it `RecomputeTargets { reason }`, ask it `GetOptimizerStats`.
+    pub optimizer: Addr<Optimizer>,
     /// The bus, to publish or subscribe further actors.
     pub bus: Addr<EventBus>,
     /// The time source the system runs on.
@@ -222,8 +224,10 @@ impl SystemBuilder {
         let executor = executor_slot.ok_or_else(|| anyhow::anyhow!("executor did not start"))?;
 
         let optimizer = Optimizer::new(
-            validated.settings.optimizer.method,
+            validated.optimizer.clone(),
             validated.targets.clone(),
+            client.clone(),
+            time,
             detector.clone().recipient(),
             bus_recipient.clone(),
         )
@@ -239,6 +243,7 @@ impl SystemBuilder {
                 balances: detector.clone().recipient(),
                 events: detector.clone().recipient(),
                 status: detector.clone().recipient(),
+                optimizer: optimizer.clone().recipient(),
                 bus: bus_recipient.clone(),
             },
             gate,
@@ -248,12 +253,13 @@ impl SystemBuilder {
         Clock::new(
             time,
             validated.tick_utc,
-            vec![watcher.clone().recipient(), optimizer.recipient()],
+            vec![watcher.clone().recipient(), optimizer.clone().recipient()],
         )
         .start();
 
         let handles = Handles {
             requests: detector.recipient(),
+            optimizer,
             bus: bus.clone(),
             time,
         };

@@ -1,8 +1,8 @@
 //! The BalanceWatcher: keeps the venue's event stream open and balances fresh.
 //!
 //! On start it fetches a REST snapshot (the resync that arms the DriftDetector) and opens
-//! the websocket stream after the stored cursor. Each event goes to the detector in order,
-//! then to the bus. A disconnect pauses trading (`StreamStatus::Reconnecting`); a new
+//! the websocket stream after the stored cursor. Each event goes to the bus, to the Optimizer
+//! (best-effort), and to the detector in order. A disconnect pauses trading (`StreamStatus::Reconnecting`); a new
 //! connection or a sequence gap fetches a fresh REST snapshot before trading resumes. On
 //! each [`Tick`] it fetches a REST snapshot for the daily check.
 //!
@@ -53,6 +53,9 @@ pub struct WatcherPeers {
     pub events: Recipient<VenueEvent>,
     /// Stream health for the detector.
     pub status: Recipient<StreamStatus>,
+    /// Events for the Optimizer (drawdowns and prices trigger recomputes). Best-effort: it is
+    /// off the trading path, so a full mailbox loses the event (logged) instead of stalling.
+    pub optimizer: Recipient<VenueEvent>,
     /// Everything, for observers.
     pub bus: Recipient<Event>,
 }
@@ -237,6 +240,9 @@ impl StreamHandler<StreamItem> for BalanceWatcher {
                     frame: Arc::from(frame),
                 };
                 self.publish(event.clone().into());
+                if let Err(error) = self.peers.optimizer.try_send(event.clone()) {
+                    warn!(%error, seq, "optimizer mailbox full; event not delivered to it");
+                }
                 // Wait for the detector to take it: ordering plus backpressure.
                 self.send_in_order(ctx, self.peers.events.send(event));
             }

@@ -19,6 +19,8 @@ use std::path::PathBuf;
 
 use math_common::CovarianceArg;
 use optimize::Method;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
 
 fn anchor(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/data/anchors/data/{name}.csv"))
@@ -132,6 +134,19 @@ fn black_litterman_and_kelly_run() {
     let out = optimize::execute(&args).expect("solves");
     assert!((sum(&out) - 1.0).abs() <= 1e-12);
     assert!(out.posterior_mean.is_some());
+    // The near-riskless reserve is held at its prior weight (equal weights: 1/6).
+    assert!(
+        (out.weights["reserve"] - 1.0 / 6.0).abs() < 1e-12,
+        "{:?}",
+        out.weights
+    );
+
+    // Risk parity may now hold the reserve under bounds too.
+    let mut args = opt(Method::RiskParity);
+    args.bounds = Some("0.01,0.80".into());
+    let out = optimize::execute(&args).expect("solves");
+    assert!((out.weights["reserve"] - 0.10).abs() < 1e-15);
+    assert!(out.weights.values().all(|w| (0.01..=0.80).contains(w)));
 
     let mut args = opt(Method::Kelly);
     args.bounds = Some("0.02,0.60".into());
@@ -232,12 +247,84 @@ fn kelly_sizes_the_article_bet_and_refuses_no_edge() {
         win_prob: 0.52,
         odds: 1.0,
         fraction: 0.25,
-        bankroll: 1000.0,
+        bankroll_usdc: dec!(1000),
         json: true,
     };
     let k = kelly::execute(&args).expect("sizes");
-    assert!((k.stake - 10.0).abs() < 1e-9);
+    // 0.52 − 0.48 is 0.04000000000000004 in f64: the stake is still exactly $10.00.
+    assert_eq!(k.stake_usdc, dec!(10.00));
+    let json = serde_json::to_value(&k).expect("serializes");
+    assert_eq!(json["stake_usdc"], "10.00", "money is a decimal string");
+    assert_eq!(json["bankroll_usdc"], "1000");
+    assert!(json["fraction"].is_f64(), "ratios stay numbers");
     args.win_prob = 0.5;
     let err = kelly::execute(&args).expect_err("no edge");
     assert!(err.to_string().contains("no edge"), "{err}");
+}
+
+#[test]
+fn kelly_stakes_whole_cents_toward_zero() {
+    struct TestCase {
+        win_prob: f64,
+        odds: f64,
+        fraction: f64,
+        bankroll_usdc: Decimal,
+        expected: Result<Decimal, &'static str>,
+    }
+    let cases = [
+        // TC0: 5% of $333.33 is $16.6665: cents toward zero, never more than Kelly allows.
+        TestCase {
+            win_prob: 0.55,
+            odds: 1.0,
+            fraction: 0.5,
+            bankroll_usdc: dec!(333.33),
+            expected: Ok(dec!(16.66)),
+        },
+        // TC1: full Kelly at 60% and 2:1 stakes 40%.
+        TestCase {
+            win_prob: 0.6,
+            odds: 2.0,
+            fraction: 1.0,
+            bankroll_usdc: dec!(100),
+            expected: Ok(dec!(40.00)),
+        },
+        // TC2: an empty bankroll stakes nothing.
+        TestCase {
+            win_prob: 0.52,
+            odds: 1.0,
+            fraction: 0.25,
+            bankroll_usdc: dec!(0),
+            expected: Ok(dec!(0)),
+        },
+        // TC3: a negative bankroll names its flag.
+        TestCase {
+            win_prob: 0.52,
+            odds: 1.0,
+            fraction: 0.25,
+            bankroll_usdc: dec!(-5),
+            expected: Err("--bankroll"),
+        },
+        // TC4: over-betting beyond full Kelly is refused.
+        TestCase {
+            win_prob: 0.52,
+            odds: 1.0,
+            fraction: 1.5,
+            bankroll_usdc: dec!(1000),
+            expected: Err("kelly multiplier"),
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let args = kelly::Args {
+            win_prob: case.win_prob,
+            odds: case.odds,
+            fraction: case.fraction,
+            bankroll_usdc: case.bankroll_usdc,
+            json: false,
+        };
+        match (kelly::execute(&args), &case.expected) {
+            (Ok(k), Ok(want)) => assert_eq!(k.stake_usdc, *want, "TC{i}"),
+            (Err(e), Err(needle)) => assert!(e.to_string().contains(needle), "TC{i}: {e}"),
+            (got, want) => panic!("TC{i}: got {got:?}, want {want:?}"),
+        }
+    }
 }

@@ -4,9 +4,10 @@
 //! [`returns`] turns daily returns (CSV text or the venue's `/returns`) into a [`MarketModel`]
 //! (annualized mean and covariance, sample or Ledoit–Wolf, repaired when not positive definite);
 //! [`markowitz`], [`frontier`], [`risk_parity`], [`black_litterman`] and [`kelly`] turn a model
-//! into weights; [`hedge`] sizes a perp hedge. The box-and-budget quadratic programs of Markowitz
-//! and multi-asset Kelly share one structured solver in `qp` (an active-set method on the
-//! critical line), with clarabel as the general path and the fallback.
+//! into weights, and [`methods`] runs any of them by name; [`hedge`] sizes a perp hedge. The
+//! box-and-budget quadratic programs of Markowitz and multi-asset Kelly share one structured
+//! solver in `qp` (an active-set method on the critical line), with clarabel as the general path
+//! and the fallback.
 //!
 //! # Invariants
 //! - `f64` lives only in here; every input is checked finite at the boundary and every output
@@ -27,6 +28,7 @@ pub mod hedge;
 pub mod kelly;
 mod linalg;
 pub mod markowitz;
+pub mod methods;
 mod qp;
 pub mod returns;
 pub mod risk_parity;

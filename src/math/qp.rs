@@ -66,6 +66,18 @@ pub enum SolverPath {
     ClosedForm,
 }
 
+impl SolverPath {
+    /// The kebab-case name used in JSON and diagnostics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SolverPath::ActiveSet => "active-set",
+            SolverPath::ClarabelPolished => "clarabel-polished",
+            SolverPath::Clarabel => "clarabel",
+            SolverPath::ClosedForm => "closed-form",
+        }
+    }
+}
+
 /// Where an asset sits in an active set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {

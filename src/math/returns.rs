@@ -52,8 +52,9 @@ pub struct CovarianceEstimate {
     pub shrinkage: Option<f64>,
 }
 
-/// Which covariance estimator to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which covariance estimator to use (`sample` or `ledoit-wolf` in config and JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum CovarianceMethod {
     /// Sample covariance, ddof 1.
     Sample,

@@ -576,6 +576,81 @@ pub fn risk_parity_with_fixed(
     })
 }
 
+/// [`risk_parity_with_fixed`] under per-asset weight bounds (over all `n` assets, the held one
+/// included): the held asset must lie within its own bounds, and the others are split by
+/// constrained risk budgeting ([`risk_budget_bounded`]) under their bounds rescaled to the
+/// remaining `1 − fixed_weight` — exactly the bounds on the final weights, since each final
+/// weight is `(1 − fixed_weight)` times its share of the rest.
+///
+/// # Errors
+/// [`MathError::InfeasibleBounds`] when the held weight lies outside its bounds or the others'
+/// bounds cannot fill the rest; as [`risk_parity_with_fixed`] and [`risk_budget_bounded`].
+pub fn risk_parity_with_fixed_bounded(
+    cov: &DMatrix<f64>,
+    fixed: usize,
+    fixed_weight: f64,
+    budgets: Option<&[f64]>,
+    bounds: &WeightBounds,
+) -> Result<RiskBudgetSolution, MathError> {
+    let n = cov.nrows();
+    bounds.check_len(n)?;
+    if fixed >= n || n < 2 || cov.ncols() != n {
+        return Err(MathError::InvalidArgument {
+            name: "fixed asset".into(),
+            reason: format!("index {fixed} with {n} assets"),
+        });
+    }
+    if !(fixed_weight.is_finite() && (0.0..1.0).contains(&fixed_weight)) {
+        return Err(MathError::InvalidArgument {
+            name: "fixed weight".into(),
+            reason: format!("{fixed_weight} is outside [0, 1)"),
+        });
+    }
+    let (lo, hi) = (bounds.lo(), bounds.hi());
+    if fixed_weight < lo[fixed] || fixed_weight > hi[fixed] {
+        return Err(MathError::InfeasibleBounds(format!(
+            "held asset {fixed} at {fixed_weight} is outside its bounds [{}, {}]",
+            lo[fixed], hi[fixed]
+        )));
+    }
+    let keep: Vec<usize> = (0..n).filter(|&i| i != fixed).collect();
+    let rest = 1.0 - fixed_weight;
+    // Shares of the rest: w = rest·x, so lo ≤ w ≤ hi ⇔ lo/rest ≤ x ≤ hi/rest (capped at 1).
+    let sub_bounds = WeightBounds::new(
+        keep.iter().map(|&i| lo[i] / rest).collect(),
+        keep.iter().map(|&i| (hi[i] / rest).min(1.0)).collect(),
+    )
+    .map_err(|e| {
+        MathError::InfeasibleBounds(format!(
+            "with asset {fixed} held at {fixed_weight}, the others cannot fill the rest: {e}"
+        ))
+    })?;
+    let sub = DMatrix::from_fn(n - 1, n - 1, |i, j| cov[(keep[i], keep[j])]);
+    let inner = risk_budget_bounded(&sub, budgets, &sub_bounds)?;
+    let mut w = vec![0.0; n];
+    w[fixed] = fixed_weight;
+    for (k, &i) in keep.iter().enumerate() {
+        w[i] = inner.weights[k] * rest;
+    }
+    let mut held_lo = lo.to_vec();
+    let mut held_hi = hi.to_vec();
+    // The held weight is exact; pinning it keeps the final budget repair off it.
+    held_lo[fixed] = fixed_weight;
+    held_hi[fixed] = fixed_weight;
+    let weights = finalize_weights(w, &held_lo, &held_hi)?;
+    let rc = risk_contributions(cov, &weights);
+    let mut at_bound: Vec<usize> = inner.at_bound.iter().map(|&k| keep[k]).collect();
+    at_bound.push(fixed);
+    at_bound.sort_unstable();
+    Ok(RiskBudgetSolution {
+        weights,
+        risk_contributions: rc,
+        max_rel_error: inner.max_rel_error,
+        iterations: inner.iterations,
+        at_bound,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,5 +728,66 @@ mod tests {
         let s = risk_parity_with_fixed(&cov, 2, 0.1, None).expect("solves");
         assert!((s.weights[2] - 0.1).abs() < 1e-15);
         assert!((s.weights[0] - 0.6).abs() < 1e-12, "{:?}", s.weights);
+    }
+
+    #[test]
+    fn fixed_reserve_under_bounds() {
+        struct TestCase {
+            lo: f64,
+            hi: f64,
+            expected: Result<(), &'static str>,
+        }
+        // Asset 0 has 1/4 the variance of asset 1: unbounded, it takes 2/3 of the rest (0.6).
+        let cov = DMatrix::from_row_slice(3, 3, &[1.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 1e-6]);
+        let cases = [
+            // TC0: loose bounds: the unbounded answer.
+            TestCase {
+                lo: 0.01,
+                hi: 0.80,
+                expected: Ok(()),
+            },
+            // TC1: a 0.5 cap binds on asset 0; asset 1 takes the rest.
+            TestCase {
+                lo: 0.01,
+                hi: 0.50,
+                expected: Ok(()),
+            },
+            // TC2: the held 0.1 is below the floor.
+            TestCase {
+                lo: 0.15,
+                hi: 0.80,
+                expected: Err("outside its bounds"),
+            },
+            // TC3: the others cannot fill 0.9 under a 0.4 cap.
+            TestCase {
+                lo: 0.0,
+                hi: 0.40,
+                expected: Err("cannot fill"),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let bounds = WeightBounds::uniform(3, case.lo, case.hi).expect("bounds");
+            match (
+                risk_parity_with_fixed_bounded(&cov, 2, 0.1, None, &bounds),
+                case.expected,
+            ) {
+                (Ok(s), Ok(())) => {
+                    assert_eq!(s.weights[2], 0.1, "TC{i}");
+                    assert!(
+                        (s.weights.iter().sum::<f64>() - 1.0).abs() <= 1e-12,
+                        "TC{i}"
+                    );
+                    let want0 = 0.6f64.min(case.hi);
+                    assert!(
+                        (s.weights[0] - want0).abs() < 1e-9,
+                        "TC{i}: {:?}",
+                        s.weights
+                    );
+                    assert!(s.weights.iter().all(|w| *w >= case.lo && *w <= case.hi));
+                }
+                (Err(e), Err(needle)) => assert!(e.to_string().contains(needle), "TC{i}: {e}"),
+                (got, want) => panic!("TC{i}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 }

@@ -2,10 +2,27 @@
 //! Kelly stakes 1% of the bankroll. A bet without a positive edge is refused with an error that
 //! says so (Kelly stakes nothing), never sized.
 //!
+//! The fractions are `f64` (the math); the bankroll and the stake are money, `Decimal` USDC. The
+//! stake is `bankroll × fraction` in whole cents, rounded toward zero so it never exceeds what
+//! Kelly allows; the fraction is first rounded to [`FRACTION_DP`] places so that `f64` noise
+//! (0.52 − 0.48 is 0.04000000000000004) cannot tip a stake across a cent.
+//!
 //! # Invariants
 //! - `--json` prints exactly one JSON document; bad input exits non-zero naming its flag.
+//! - Money in the JSON is a decimal string (`"stake_usdc": "10.00"`), as in every command's
+//!   output; ratios are JSON numbers.
 
-use ballast::math::kelly::{BinaryKelly, DEFAULT_MULTIPLIER, binary_kelly};
+use anyhow::Context;
+use ballast::{
+    math::kelly::{DEFAULT_MULTIPLIER, binary_kelly},
+    money::{decimal_from_f64, decimal_to_f64, round_cents},
+};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// Decimal places the staked fraction keeps before it multiplies the bankroll: far below a cent
+/// for any bankroll under 10^10 USDC, far above `f64` rounding noise.
+pub const FRACTION_DP: u32 = 12;
 
 /// `ballast kelly` flags.
 #[derive(clap::Args, Debug)]
@@ -19,25 +36,62 @@ pub struct Args {
     /// Fraction of full Kelly to stake, in (0, 1].
     #[arg(long, default_value_t = DEFAULT_MULTIPLIER)]
     pub fraction: f64,
-    /// Bankroll in USDC.
-    #[arg(long, default_value_t = 1000.0)]
-    pub bankroll: f64,
+    /// Bankroll in USDC (a decimal amount).
+    #[arg(long = "bankroll", value_name = "USDC", default_value = "1000")]
+    pub bankroll_usdc: Decimal,
     /// Print one JSON document; set from the global `--json` flag.
     #[arg(skip)]
     pub json: bool,
+}
+
+/// A sized bet, as printed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Output {
+    /// Expected profit per unit staked: `odds·p − (1 − p)`.
+    pub edge: f64,
+    /// Full-Kelly fraction of the bankroll.
+    pub full_fraction: f64,
+    /// The multiplier applied (`--fraction`).
+    pub multiplier: f64,
+    /// Fraction of the bankroll staked.
+    pub fraction: f64,
+    /// The bankroll, USDC.
+    pub bankroll_usdc: Decimal,
+    /// The stake, USDC, whole cents rounded toward zero.
+    pub stake_usdc: Decimal,
+    /// Expected log growth per bet at the staked fraction.
+    pub growth_per_bet: f64,
 }
 
 /// Sizes the bet.
 ///
 /// # Errors
 /// Out-of-range arguments and a non-positive edge, each naming the cause.
-pub fn execute(args: &Args) -> anyhow::Result<BinaryKelly> {
-    Ok(binary_kelly(
+pub fn execute(args: &Args) -> anyhow::Result<Output> {
+    if args.bankroll_usdc < Decimal::ZERO {
+        anyhow::bail!("--bankroll: {} USDC is negative", args.bankroll_usdc);
+    }
+    let k = binary_kelly(
         args.win_prob,
         args.odds,
         args.fraction,
-        args.bankroll,
-    )?)
+        decimal_to_f64(args.bankroll_usdc),
+    )?;
+    let fraction = decimal_from_f64(k.fraction, "staked fraction")?.round_dp(FRACTION_DP);
+    let stake_usdc = args
+        .bankroll_usdc
+        .checked_mul(fraction)
+        .map(round_cents)
+        .with_context(|| format!("--bankroll: {} USDC is too large", args.bankroll_usdc))?;
+    Ok(Output {
+        edge: k.edge,
+        full_fraction: k.full_fraction,
+        multiplier: k.multiplier,
+        fraction: k.fraction,
+        bankroll_usdc: args.bankroll_usdc,
+        stake_usdc,
+        growth_per_bet: k.growth_per_bet,
+    })
 }
 
 /// Prints the bet size.
@@ -51,12 +105,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "edge {:.2}% per unit staked; full Kelly {:.2}% of bankroll; at {}× Kelly stake {:.2}% = {:.2} USDC",
+        "edge {:.2}% per unit staked; full Kelly {:.2}% of bankroll; at {}× Kelly stake {:.2}% = {} USDC",
         100.0 * k.edge,
         100.0 * k.full_fraction,
         k.multiplier,
         100.0 * k.fraction,
-        k.stake
+        k.stake_usdc
     );
     println!("expected log growth per bet {:.3e}", k.growth_per_bet);
     Ok(())

@@ -5,7 +5,12 @@
 //!
 //! Risk parity holds an asset named `reserve` at 10% by default (the article's target): the
 //! reserve is nearly riskless and unconstrained risk parity would pour most of the money into it.
-//! `--hold none` turns that off; `--hold NAME=W` holds another asset.
+//! Black–Litterman holds it at its prior weight, because maximum Sharpe is indifferent to how
+//! much of a riskless asset it holds.
+//! `--hold none` turns that off; `--hold NAME=W` holds another asset. The method dispatch is
+//! `ballast::math::methods::solve`, the same one the Optimizer actor runs; this command only
+//! turns flags into its parameters. Black–Litterman views state total annual returns (see that
+//! module for how the risk-free rate enters).
 //!
 //! # Invariants
 //! - `--json` prints exactly one JSON document; bad input is an error naming its flag.
@@ -15,12 +20,11 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use ballast::math::{
-    MarketModel, WeightBounds,
-    black_litterman::{self, BlackLitterman, View},
-    kelly::{DEFAULT_MULTIPLIER, kelly_portfolio},
-    markowitz::{self, Allocation},
+    MarketModel,
+    black_litterman::{BlackLitterman, View},
+    kelly::DEFAULT_MULTIPLIER,
+    methods::{self, MethodParams},
     returns::Repair,
-    risk_parity::{risk_budget, risk_budget_bounded, risk_parity_with_fixed},
 };
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +51,18 @@ pub enum Method {
     Kelly,
 }
 
+impl From<Method> for methods::Method {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::RiskParity => methods::Method::RiskParity,
+            Method::MinVariance => methods::Method::MinVariance,
+            Method::MaxSharpe => methods::Method::MaxSharpe,
+            Method::BlackLitterman => methods::Method::BlackLitterman,
+            Method::Kelly => methods::Method::Kelly,
+        }
+    }
+}
+
 /// `ballast optimize` flags.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -60,14 +76,16 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = CovarianceArg::Sample)]
     pub covariance: CovarianceArg,
     /// Weight bounds `LO,HI` for every asset (default long-only, uncapped; for risk parity,
-    /// bounds switch to the constrained risk-budgeting formulation).
+    /// bounds switch to the constrained risk-budgeting formulation, and bound the held asset's
+    /// weight too).
     #[arg(long)]
     pub bounds: Option<String>,
     /// Risk budgets `name=b,...` summing to 1 (risk parity; over the assets not held).
     #[arg(long)]
     pub budgets: Option<String>,
-    /// Risk parity: hold `NAME=W` fixed and split the rest; `none` to hold nothing
-    /// (default: `reserve=0.1` when an asset is named `reserve`).
+    /// Risk parity and Black–Litterman: hold `NAME=W` fixed and allocate the rest; `none` to hold
+    /// nothing (default, when an asset is named `reserve`: it at 0.1 for risk parity, at its
+    /// prior weight for Black–Litterman).
     #[arg(long)]
     pub hold: Option<String>,
     /// Annual risk-free rate (max-Sharpe, Black–Litterman, Kelly, and the reported Sharpe).
@@ -92,7 +110,7 @@ pub struct Args {
 /// prior = { casino = 0.2, trading = 0.3, wallet = 0.15, domains = 0.15, escrow = 0.1, reserve = 0.1 }
 /// [[views]]
 /// portfolio = { trading = 1.0, wallet = -1.0 }   # trading beats wallet ...
-/// expected_return = 0.05                          # ... by 5% a year
+/// expected_return = 0.05                          # ... by 5% a year (total return)
 /// confidence = 0.6                                # Idzorek; omit for He–Litterman
 /// ```
 #[derive(Debug, Deserialize)]
@@ -163,7 +181,11 @@ pub struct Output {
     pub order: Vec<String>,
 }
 
-fn hold_target(args: &Args, names: &[String]) -> anyhow::Result<Option<(usize, String, f64)>> {
+fn hold_target(
+    args: &Args,
+    names: &[String],
+    default_weight: impl FnOnce(usize) -> f64,
+) -> anyhow::Result<Option<(usize, String, f64)>> {
     let (name, weight) = match args.hold.as_deref().map(str::trim) {
         Some("none") => return Ok(None),
         Some(text) => {
@@ -173,10 +195,10 @@ fn hold_target(args: &Args, names: &[String]) -> anyhow::Result<Option<(usize, S
             }
             pairs.into_iter().next().context("--hold: empty")?
         }
-        None if names.iter().any(|n| n == "reserve") => {
-            ("reserve".to_owned(), DEFAULT_RESERVE_WEIGHT)
-        }
-        None => return Ok(None),
+        None => match names.iter().position(|n| n == "reserve") {
+            Some(index) => ("reserve".to_owned(), default_weight(index)),
+            None => return Ok(None),
+        },
     };
     let index = names
         .iter()
@@ -231,15 +253,19 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
         Some(text) => Some(parse_bounds(text, n)?),
         None => None,
     };
-    let long_only = WeightBounds::long_only(n);
-    let box_bounds = bounds.as_ref().unwrap_or(&long_only);
-    let mut rc_max_rel_error = None;
+    let mut params = MethodParams {
+        method: args.method.into(),
+        bounds,
+        hold: None,
+        budgets: None,
+        risk_free_rate: args.rf,
+        kelly_multiplier: args.kelly_multiplier,
+        black_litterman: None,
+    };
     let mut held = None;
-    let mut growth_rate = None;
-    let mut posterior_mean = None;
-    let (weights, solver): (Vec<f64>, String) = match args.method {
+    match args.method {
         Method::RiskParity => {
-            let hold = hold_target(args, &names)?;
+            let hold = hold_target(args, &names, |_| DEFAULT_RESERVE_WEIGHT)?;
             let budget_names: Vec<String> = match &hold {
                 Some((i, _, _)) => names
                     .iter()
@@ -249,52 +275,35 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
                     .collect(),
                 None => names.clone(),
             };
-            let budgets = match &args.budgets {
-                Some(text) => Some(ordered(
+            if let Some(text) = &args.budgets {
+                params.budgets = Some(ordered(
                     "budgets",
                     &budget_names,
                     &parse_named("budgets", text)?,
-                )?),
-                None => None,
-            };
-            let solution = match (&hold, &bounds) {
-                (Some(_), Some(_)) => bail!(
-                    "--bounds with a held asset is not supported: pass --hold none to bound every asset"
-                ),
-                (Some((i, name, w)), None) => {
-                    held = Some((name.clone(), *w));
-                    risk_parity_with_fixed(model.cov(), *i, *w, budgets.as_deref())?
-                }
-                (None, Some(b)) => risk_budget_bounded(model.cov(), budgets.as_deref(), b)?,
-                (None, None) => risk_budget(model.cov(), budgets.as_deref())?,
-            };
-            rc_max_rel_error = Some(solution.max_rel_error);
-            let solver = if bounds.is_some() {
-                "constrained-risk-budgeting"
-            } else {
-                "newton"
-            };
-            (solution.weights, solver.to_owned())
+                )?);
+            }
+            if let Some((i, name, w)) = hold {
+                params.hold = Some((i, w));
+                held = Some((name, w));
+            }
         }
-        Method::MinVariance => alloc(markowitz::min_variance(model, box_bounds)?),
-        Method::MaxSharpe => alloc(markowitz::max_sharpe(model, box_bounds, args.rf)?),
         Method::BlackLitterman => {
             let path = args
                 .views
                 .as_ref()
                 .context("--views FILE.toml is required for --method black-litterman")?;
-            let params = views_params(path, model)?;
-            let post = black_litterman::posterior(model, &params)?;
-            let post_model = post.model(model)?;
-            posterior_mean = Some(by_name(&names, &post.mean));
-            alloc(markowitz::max_sharpe(&post_model, box_bounds, args.rf)?)
+            let bl = views_params(path, model)?;
+            let hold = hold_target(args, &names, |index| bl.prior_weights[index])?;
+            if let Some((i, name, w)) = hold {
+                params.hold = Some((i, w));
+                held = Some((name, w));
+            }
+            params.black_litterman = Some(bl);
         }
-        Method::Kelly => {
-            let k = kelly_portfolio(model, box_bounds, args.rf, args.kelly_multiplier)?;
-            growth_rate = Some(k.growth_rate);
-            alloc(k.allocation)
-        }
-    };
+        Method::MinVariance | Method::MaxSharpe | Method::Kelly => {}
+    }
+    let result = methods::solve(model, &params)?;
+    let weights = result.weights;
     // Report statistics under the sample/LW model the user asked for (for Black–Litterman the
     // weights were chosen under the posterior, but they are judged against the data).
     let stats = model.stats(&weights, args.rf);
@@ -306,24 +315,16 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
         volatility: stats.volatility,
         sharpe: stats.sharpe,
         status: "optimal",
-        solver,
+        solver: result.solver.to_owned(),
         covariance: args.covariance,
         shrinkage: loaded.shrinkage,
         repair: loaded.repair,
-        rc_max_rel_error,
+        rc_max_rel_error: result.rc_max_rel_error,
         held,
-        growth_rate,
-        posterior_mean,
+        growth_rate: result.growth_rate,
+        posterior_mean: result.posterior_mean.map(|m| by_name(&names, &m)),
         order: names,
     })
-}
-
-fn alloc(a: Allocation) -> (Vec<f64>, String) {
-    let solver = serde_json::to_value(a.solver)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{:?}", a.solver));
-    (a.weights, solver)
 }
 
 /// Prints the optimized weights (a table, or one JSON document with `--json`).

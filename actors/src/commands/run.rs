@@ -164,6 +164,12 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         }
     );
     println!("turnover      {}", format_usdc(summary.turnover_usdc));
+    if summary.targets_refused > 0 {
+        println!(
+            "optimizer     {} result(s) refused; the previous targets stayed",
+            summary.targets_refused
+        );
+    }
     if summary.malformed_frames > 0 || summary.connections > 1 {
         println!(
             "stream        {} connections, {} malformed frames ignored",

@@ -1,0 +1,793 @@
+//! The Optimizer's pure core: from the venue's return history and the configuration to
+//! validated targets, and the two small state machines that decide when to recompute.
+//!
+//! - [`compute_targets`]: `/returns` → [`ReturnsTable`] → [`MarketModel`] (sample or
+//!   Ledoit–Wolf, repaired when not positive definite) → [`methods::solve`] → the boundary
+//!   check [`check_weights`] → [`weights_to_decimal`] → [`TargetAllocation`], with
+//!   [`SolveDiagnostics`]. Risk parity and Black–Litterman hold the reserve at its configured
+//!   target and allocate the rest among the risky services (see [`methods`] for why);
+//!   Black–Litterman's prior is the configured targets, so without views it returns them.
+//! - [`RecomputeGate`]: one solve at a time, at least `min_interval` apart; bursts of triggers
+//!   collapse into one deferred solve.
+//! - [`VolSpikeDetector`]: realized volatility of price moves against its history.
+//!
+//! The Optimizer actor only fetches `/returns`, calls these, and publishes.
+//!
+//! # Invariants
+//! - Only targets whose weights are finite, within the configured bounds (to
+//!   [`BOUND_TOLERANCE`]) and sum to 1 (to [`WEIGHT_SUM_TOLERANCE`]) leave [`compute_targets`];
+//!   anything else is an [`OptimizeError`] naming the service or the cause, and the caller keeps
+//!   its previous targets. A solver that misses its tolerance is an error, never a result.
+//! - `f64` stays inside; weights become `Decimal` only through [`weights_to_decimal`].
+//! - No I/O and no clock: time comes in as an argument.
+
+mod gate;
+mod spike;
+
+use std::{collections::BTreeMap, fmt};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+pub use self::{
+    gate::{GateDecision, RecomputeGate},
+    spike::{VolSpike, VolSpikeConfig, VolSpikeDetector},
+};
+use crate::{
+    math::{
+        MarketModel, MathError, WeightBounds,
+        black_litterman::{BlackLitterman, View},
+        methods::{self, Method, MethodParams},
+        returns::{CovarianceMethod, Repair, ReturnsTable},
+        weights_to_decimal,
+    },
+    money::decimal_to_f64,
+    service::{Service, ServiceMap},
+    targets::{TargetAllocation, TargetErrors},
+    venue::protocol::ReturnsResponse,
+};
+
+/// Slack of the boundary check on bounds. The solvers clamp to the bounds exactly; this only
+/// forgives a last-bit difference, far below anything that moves a cent.
+pub const BOUND_TOLERANCE: f64 = 1e-12;
+
+/// Slack of the boundary check on `Σw = 1` (the solvers deliver 1e-12; targets accept 1e-3).
+pub const WEIGHT_SUM_TOLERANCE: f64 = 1e-9;
+
+/// How targets are computed (`[optimizer] method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerMethod {
+    /// The configured `[targets]`, unchanged.
+    Fixed,
+    /// The reserve at its configured target, the rest by equal risk contribution.
+    RiskParity,
+    /// Minimum variance under the bounds.
+    MinVariance,
+    /// Maximum Sharpe ratio at the risk-free rate under the bounds.
+    MaxSharpe,
+    /// Black–Litterman around the configured targets (plus optional views), then max Sharpe.
+    BlackLitterman,
+    /// Multi-asset fractional Kelly at the configured multiplier.
+    Kelly,
+}
+
+impl OptimizerMethod {
+    /// The kebab-case name (config, logs, JSON).
+    pub const fn name(self) -> &'static str {
+        match self.estimator() {
+            None => "fixed",
+            Some(method) => method.name(),
+        }
+    }
+
+    /// The estimation method behind it, `None` for `fixed`.
+    pub const fn estimator(self) -> Option<Method> {
+        match self {
+            OptimizerMethod::Fixed => None,
+            OptimizerMethod::RiskParity => Some(Method::RiskParity),
+            OptimizerMethod::MinVariance => Some(Method::MinVariance),
+            OptimizerMethod::MaxSharpe => Some(Method::MaxSharpe),
+            OptimizerMethod::BlackLitterman => Some(Method::BlackLitterman),
+            OptimizerMethod::Kelly => Some(Method::Kelly),
+        }
+    }
+}
+
+impl fmt::Display for OptimizerMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One Black–Litterman view over services: `Σ portfolio[s]·μₛ = expected_return`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceView {
+    /// Weights of the view portfolio (absolute: one service at 1; relative: +1/−1).
+    pub portfolio: ServiceMap<f64>,
+    /// The annual total return the view asserts for that portfolio.
+    pub expected_return: f64,
+    /// Idzorek confidence in (0, 1]; `None` uses He–Litterman's Ω.
+    pub confidence: Option<f64>,
+}
+
+/// Black–Litterman settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlackLittermanConfig {
+    /// Uncertainty scale of the prior τ.
+    pub tau: f64,
+    /// Risk aversion δ of the equilibrium prior.
+    pub risk_aversion: f64,
+    /// Views; none leaves the prior (the configured targets, within the bounds).
+    pub views: Vec<ServiceView>,
+}
+
+/// Optimizer settings, validated by the caller's config layer (and defended again here: a bad
+/// value is an [`OptimizeError`], never a panic or a published target).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerConfig {
+    /// The method.
+    pub method: OptimizerMethod,
+    /// Days of daily returns fetched for each estimate.
+    pub lookback_days: u32,
+    /// Covariance estimator.
+    pub covariance: CovarianceMethod,
+    /// Lowest weight of any service in a computed allocation.
+    pub bound_lo: f64,
+    /// Highest weight of any service in a computed allocation.
+    pub bound_hi: f64,
+    /// Annual risk-free rate.
+    pub risk_free_rate: f64,
+    /// Fraction of full Kelly, in (0, 1].
+    pub kelly_multiplier: f64,
+    /// Least venue time between the starts of two solves.
+    pub min_interval: std::time::Duration,
+    /// Black–Litterman settings.
+    pub black_litterman: BlackLittermanConfig,
+    /// Volatility-spike trigger.
+    pub vol_spike: VolSpikeConfig,
+}
+
+/// What the solve reports about published targets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SolveDiagnostics {
+    /// The solver that produced the weights.
+    pub solver: &'static str,
+    /// Solver iterations, where counted (risk parity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<usize>,
+    /// Days of returns the estimate used.
+    pub observations: usize,
+    /// Covariance estimator.
+    pub covariance: CovarianceMethod,
+    /// Ledoit–Wolf shrinkage intensity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shrinkage: Option<f64>,
+    /// What the positive-definiteness repair did.
+    pub repair: Repair,
+    /// Annualized expected return of the targets (under the estimated model).
+    pub expected_return: f64,
+    /// Annualized volatility of the targets.
+    pub volatility: f64,
+    /// Sharpe ratio at the configured risk-free rate.
+    pub sharpe: f64,
+    /// Each service's share of the portfolio's risk (sums to 1).
+    pub risk_contributions: ServiceMap<f64>,
+    /// Risk parity: largest relative risk-contribution error among the risky services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rc_max_rel_error: Option<f64>,
+    /// Kelly: approximate annual log growth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub growth_rate: Option<f64>,
+}
+
+/// How a published allocation came about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum TargetDiagnostics {
+    /// The configured `[targets]` (start-up, and method `fixed`).
+    Configured,
+    /// A converged solve.
+    Optimal(SolveDiagnostics),
+}
+
+impl fmt::Display for TargetDiagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = match self {
+            TargetDiagnostics::Configured => return f.write_str("configured targets"),
+            TargetDiagnostics::Optimal(d) => d,
+        };
+        write!(f, "optimal ({}", d.solver)?;
+        if let Some(iterations) = d.iterations {
+            write!(f, ", {iterations} iterations")?;
+        }
+        write!(
+            f,
+            ", {} days): expected return {:.2}%, volatility {:.2}%, Sharpe {:.2}; risk",
+            d.observations,
+            100.0 * d.expected_return,
+            100.0 * d.volatility,
+            d.sharpe
+        )?;
+        for (service, rc) in d.risk_contributions.iter() {
+            write!(f, " {service} {:.1}%", 100.0 * rc)?;
+        }
+        Ok(())
+    }
+}
+
+/// Targets from a solve, with their diagnostics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComputedTargets {
+    /// The new targets.
+    pub targets: TargetAllocation,
+    /// What the solve reported.
+    pub diagnostics: SolveDiagnostics,
+}
+
+/// Why a solve produced no targets; the caller keeps its previous ones.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OptimizeError {
+    /// Method `fixed` has nothing to compute.
+    #[error("method `fixed` computes nothing: it publishes the configured targets")]
+    NotEstimated,
+    /// The return history names something that is not a service.
+    #[error("returns: `{0}` is not a service")]
+    UnknownService(String),
+    /// The return history lacks a service.
+    #[error("returns: no history for {0}")]
+    MissingService(Service),
+    /// The return history cannot be estimated (too short, unequal series, ...).
+    #[error("returns: {0}")]
+    Returns(MathError),
+    /// The solver refused or did not converge.
+    #[error("{method} solve failed: {source}")]
+    Solve {
+        /// The method.
+        method: OptimizerMethod,
+        /// The solver's error.
+        source: MathError,
+    },
+    /// A weight that is NaN or infinite.
+    #[error("weight of {service} is not finite ({weight})")]
+    NonFinite {
+        /// The service.
+        service: Service,
+        /// The weight.
+        weight: f64,
+    },
+    /// A weight outside the configured bounds.
+    #[error("weight of {service} is {weight}, outside the bounds [{lo}, {hi}]")]
+    OutOfBounds {
+        /// The service.
+        service: Service,
+        /// The weight.
+        weight: f64,
+        /// Lower bound.
+        lo: f64,
+        /// Upper bound.
+        hi: f64,
+    },
+    /// Weights that do not sum to 1.
+    #[error("weights sum to {sum}, expected 1")]
+    BadSum {
+        /// The sum.
+        sum: f64,
+    },
+    /// The weights could not become targets.
+    #[error("targets: {0}")]
+    Targets(TargetErrors),
+}
+
+impl OptimizeError {
+    /// A short stable name for logs and counters.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            OptimizeError::NotEstimated => "not_estimated",
+            OptimizeError::UnknownService(_) | OptimizeError::MissingService(_) => "bad_returns",
+            OptimizeError::Returns(_) => "bad_returns",
+            OptimizeError::Solve {
+                source: MathError::NonConvergence { .. },
+                ..
+            } => "not_converged",
+            OptimizeError::Solve { .. } => "solve_failed",
+            OptimizeError::NonFinite { .. } => "non_finite",
+            OptimizeError::OutOfBounds { .. } => "out_of_bounds",
+            OptimizeError::BadSum { .. } => "bad_sum",
+            OptimizeError::Targets(_) => "bad_targets",
+        }
+    }
+}
+
+/// The boundary check: every weight finite and within `[lo, hi]` (to [`BOUND_TOLERANCE`]), and
+/// the weights summing to 1 (to [`WEIGHT_SUM_TOLERANCE`]).
+///
+/// # Errors
+/// The first problem found, naming the service: non-finite, then out of bounds, then the sum.
+pub fn check_weights(
+    services: &[Service],
+    weights: &[f64],
+    lo: f64,
+    hi: f64,
+) -> Result<(), OptimizeError> {
+    for (&service, &weight) in services.iter().zip(weights) {
+        if !weight.is_finite() {
+            return Err(OptimizeError::NonFinite { service, weight });
+        }
+    }
+    for (&service, &weight) in services.iter().zip(weights) {
+        if weight < lo - BOUND_TOLERANCE || weight > hi + BOUND_TOLERANCE {
+            return Err(OptimizeError::OutOfBounds {
+                service,
+                weight,
+                lo,
+                hi,
+            });
+        }
+    }
+    let sum: f64 = weights.iter().sum();
+    if services.len() != weights.len() || (sum - 1.0).abs() > WEIGHT_SUM_TOLERANCE {
+        return Err(OptimizeError::BadSum { sum });
+    }
+    Ok(())
+}
+
+/// Computes targets by `config.method` from the venue's return history; `configured` supplies
+/// the reserve's held weight (risk parity) and the prior (Black–Litterman).
+///
+/// # Errors
+/// An [`OptimizeError`]: bad history, a solver failure or non-convergence, or a result that
+/// fails [`check_weights`].
+pub fn compute_targets(
+    returns: &ReturnsResponse,
+    config: &OptimizerConfig,
+    configured: &TargetAllocation,
+) -> Result<ComputedTargets, OptimizeError> {
+    let method = config
+        .method
+        .estimator()
+        .ok_or(OptimizeError::NotEstimated)?;
+    let table = ReturnsTable::from_response(returns).map_err(OptimizeError::Returns)?;
+    let services = table
+        .names()
+        .iter()
+        .map(|name| {
+            name.parse::<Service>()
+                .map_err(|_| OptimizeError::UnknownService(name.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(missing) = Service::ALL.into_iter().find(|s| !services.contains(s)) {
+        return Err(OptimizeError::MissingService(missing));
+    }
+    let (model, estimate, repair) = table
+        .model(config.covariance)
+        .map_err(OptimizeError::Returns)?;
+    let solve_error = |source| OptimizeError::Solve {
+        method: config.method,
+        source,
+    };
+    let bounds = WeightBounds::uniform(services.len(), config.bound_lo, config.bound_hi)
+        .map_err(solve_error)?;
+    let prior: Vec<f64> = services
+        .iter()
+        .map(|s| decimal_to_f64(configured.weight(*s)))
+        .collect();
+    let reserve = services
+        .iter()
+        .position(|s| *s == Service::Reserve)
+        .ok_or(OptimizeError::MissingService(Service::Reserve))?;
+    let params = MethodParams {
+        method,
+        bounds: Some(bounds),
+        // The reserve is nearly riskless: risk parity would pour money into it, and max-Sharpe
+        // (Black–Litterman's last step) is indifferent to its weight. Both hold it at its target.
+        hold: matches!(method, Method::RiskParity | Method::BlackLitterman)
+            .then_some((reserve, prior[reserve])),
+        budgets: None,
+        risk_free_rate: config.risk_free_rate,
+        kelly_multiplier: config.kelly_multiplier,
+        black_litterman: (method == Method::BlackLitterman).then(|| BlackLitterman {
+            prior_weights: prior.clone(),
+            risk_aversion: config.black_litterman.risk_aversion,
+            tau: config.black_litterman.tau,
+            views: config
+                .black_litterman
+                .views
+                .iter()
+                .map(|v| View {
+                    portfolio: services.iter().map(|s| v.portfolio[*s]).collect(),
+                    expected_return: v.expected_return,
+                    confidence: v.confidence,
+                })
+                .collect(),
+        }),
+    };
+    let result = methods::solve(&model, &params).map_err(solve_error)?;
+    let estimate = Estimate {
+        observations: table.rows(),
+        shrinkage: estimate.shrinkage,
+        repair,
+    };
+    finish(&model, &services, result, config, &estimate)
+}
+
+/// What the estimation step reports.
+struct Estimate {
+    observations: usize,
+    shrinkage: Option<f64>,
+    repair: Repair,
+}
+
+/// Checks a solver's result at the boundary and turns it into targets and diagnostics.
+fn finish(
+    model: &MarketModel,
+    services: &[Service],
+    result: methods::MethodResult,
+    config: &OptimizerConfig,
+    estimate: &Estimate,
+) -> Result<ComputedTargets, OptimizeError> {
+    check_weights(services, &result.weights, config.bound_lo, config.bound_hi)?;
+    let decimals =
+        weights_to_decimal(model.names(), &result.weights).map_err(|e| OptimizeError::Solve {
+            method: config.method,
+            source: e,
+        })?;
+    let named: BTreeMap<String, Decimal> = model.names().iter().cloned().zip(decimals).collect();
+    let targets = TargetAllocation::from_named(&named).map_err(OptimizeError::Targets)?;
+    let stats = model.stats(&result.weights, config.risk_free_rate);
+    let mut risk_contributions = ServiceMap::<f64>::default();
+    for (service, rc) in services
+        .iter()
+        .zip(model.risk_contributions(&result.weights))
+    {
+        risk_contributions[*service] = rc;
+    }
+    Ok(ComputedTargets {
+        targets,
+        diagnostics: SolveDiagnostics {
+            solver: result.solver,
+            iterations: result.iterations,
+            observations: estimate.observations,
+            covariance: config.covariance,
+            shrinkage: estimate.shrinkage,
+            repair: estimate.repair,
+            expected_return: stats.expected_return,
+            volatility: stats.volatility,
+            sharpe: stats.sharpe,
+            risk_contributions,
+            rc_max_rel_error: result.rc_max_rel_error,
+            growth_rate: result.growth_rate,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, Normal};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    /// A year of daily returns with the services' character: a losing, volatile casino, drifting
+    /// trading and wallet, high-yield domains, a steady escrow and a riskless reserve.
+    fn returns(days: usize) -> ReturnsResponse {
+        let character = [
+            (Service::Casino, -0.0005, 0.05),
+            (Service::Trading, 0.0008, 0.02),
+            (Service::Wallet, 0.0005, 0.03),
+            (Service::Domains, 0.002, 0.008),
+            (Service::Escrow, 0.0003, 0.0001),
+            (Service::Reserve, 0.0, 0.0),
+        ];
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let returns_by_service = character
+            .iter()
+            .map(|(service, mean, sd)| {
+                let normal = Normal::new(*mean, *sd).expect("valid");
+                let series = (0..days)
+                    .map(|_| {
+                        if *sd > 0.0 {
+                            normal.sample(&mut rng)
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                (service.name().to_owned(), series)
+            })
+            .collect();
+        ReturnsResponse { returns_by_service }
+    }
+
+    fn config(method: OptimizerMethod) -> OptimizerConfig {
+        OptimizerConfig {
+            method,
+            lookback_days: 365,
+            covariance: CovarianceMethod::Sample,
+            bound_lo: 0.01,
+            bound_hi: 0.80,
+            risk_free_rate: 0.045,
+            kelly_multiplier: 0.25,
+            min_interval: std::time::Duration::from_secs(3600),
+            black_litterman: BlackLittermanConfig {
+                tau: 0.05,
+                risk_aversion: 2.5,
+                views: Vec::new(),
+            },
+            vol_spike: VolSpikeConfig {
+                ratio: 2.0,
+                window: 6,
+                history: 30,
+            },
+        }
+    }
+
+    fn weight(targets: &TargetAllocation, service: Service) -> f64 {
+        decimal_to_f64(targets.weight(service))
+    }
+
+    #[test]
+    fn every_method_gives_valid_bounded_targets() {
+        let configured = TargetAllocation::conservative();
+        for method in [
+            OptimizerMethod::RiskParity,
+            OptimizerMethod::MinVariance,
+            OptimizerMethod::MaxSharpe,
+            OptimizerMethod::BlackLitterman,
+            OptimizerMethod::Kelly,
+        ] {
+            for covariance in [CovarianceMethod::Sample, CovarianceMethod::LedoitWolf] {
+                let mut c = config(method);
+                c.covariance = covariance;
+                let computed = compute_targets(&returns(365), &c, &configured)
+                    .unwrap_or_else(|e| panic!("{method} {covariance:?}: {e}"));
+                let sum: Decimal = computed.targets.weights().values().copied().sum();
+                assert!(
+                    (sum - Decimal::ONE).abs() < dec!(0.000000001),
+                    "{method}: {sum}"
+                );
+                for service in Service::ALL {
+                    let w = weight(&computed.targets, service);
+                    assert!((0.01..=0.80).contains(&w), "{method}: {service} {w}");
+                }
+                let d = &computed.diagnostics;
+                assert_eq!(d.observations, 365);
+                assert!(d.volatility.is_finite() && d.expected_return.is_finite());
+                let rc_sum: f64 = d.risk_contributions.values().sum();
+                assert!((rc_sum - 1.0).abs() < 1e-9, "{method}: {rc_sum}");
+            }
+        }
+    }
+
+    #[test]
+    fn risk_parity_holds_the_reserve_and_equalizes_the_rest() {
+        let computed = compute_targets(
+            &returns(365),
+            &config(OptimizerMethod::RiskParity),
+            &TargetAllocation::conservative(),
+        )
+        .expect("solves");
+        assert_eq!(computed.targets.weight(Service::Reserve), dec!(0.1));
+        // The near-riskless escrow hits the 80% cap; the services strictly inside their bounds
+        // carry equal risk.
+        let rc = computed.diagnostics.risk_contributions;
+        let free: Vec<f64> = Service::TRADABLE
+            .into_iter()
+            .filter(|s| {
+                let w = weight(&computed.targets, *s);
+                w > 0.01 + 1e-9 && w < 0.80 - 1e-9
+            })
+            .map(|s| rc[s])
+            .collect();
+        assert!(free.len() >= 3, "{:?}", computed.targets);
+        for pair in free.windows(2) {
+            assert!((pair[0] - pair[1]).abs() < 1e-9, "{free:?}");
+        }
+        assert_eq!(weight(&computed.targets, Service::Escrow), 0.80);
+        assert!(computed.diagnostics.rc_max_rel_error.expect("rc") <= 1e-9);
+    }
+
+    #[test]
+    fn black_litterman_without_views_keeps_the_configured_targets() {
+        let configured = TargetAllocation::conservative();
+        let computed = compute_targets(
+            &returns(365),
+            &config(OptimizerMethod::BlackLitterman),
+            &configured,
+        )
+        .expect("solves");
+        for service in Service::ALL {
+            let got = weight(&computed.targets, service);
+            let want = weight(&configured, service);
+            assert!((got - want).abs() < 1e-6, "{service}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn a_view_tilts_black_litterman() {
+        let configured = TargetAllocation::conservative();
+        let mut c = config(OptimizerMethod::BlackLitterman);
+        let mut portfolio = ServiceMap::<f64>::default();
+        portfolio[Service::Wallet] = 1.0;
+        c.black_litterman.views.push(ServiceView {
+            portfolio,
+            expected_return: 0.60,
+            confidence: Some(0.9),
+        });
+        let computed = compute_targets(&returns(365), &c, &configured).expect("solves");
+        assert!(weight(&computed.targets, Service::Wallet) > 0.20);
+    }
+
+    #[test]
+    fn the_kelly_multiplier_changes_the_targets() {
+        let configured = TargetAllocation::conservative();
+        let mut c = config(OptimizerMethod::Kelly);
+        c.kelly_multiplier = 0.01;
+        let cautious = compute_targets(&returns(365), &c, &configured).expect("solves");
+        c.kelly_multiplier = 1.0;
+        let full = compute_targets(&returns(365), &c, &configured).expect("solves");
+        assert_ne!(cautious.targets, full.targets);
+        assert!(full.diagnostics.volatility > cautious.diagnostics.volatility);
+    }
+
+    #[test]
+    fn refusals_name_their_cause() {
+        struct TestCase {
+            returns: ReturnsResponse,
+            config: OptimizerConfig,
+            expected_kind: &'static str,
+            expected_text: &'static str,
+        }
+        let mut unknown = returns(30);
+        let poker = unknown.returns_by_service["casino"].clone();
+        unknown.returns_by_service.insert("poker".into(), poker);
+        let mut missing = returns(30);
+        missing.returns_by_service.remove("escrow");
+        let mut infeasible = config(OptimizerMethod::MinVariance);
+        infeasible.bound_lo = 0.5;
+        let mut reserve_outside = config(OptimizerMethod::RiskParity);
+        reserve_outside.bound_lo = 0.15;
+        let mut no_edge = config(OptimizerMethod::MaxSharpe);
+        no_edge.risk_free_rate = 5.0;
+        let cases = [
+            // TC0: a name that is not a service.
+            TestCase {
+                returns: unknown,
+                config: config(OptimizerMethod::MinVariance),
+                expected_kind: "bad_returns",
+                expected_text: "poker",
+            },
+            // TC1: a service without history.
+            TestCase {
+                returns: missing,
+                config: config(OptimizerMethod::MinVariance),
+                expected_kind: "bad_returns",
+                expected_text: "escrow",
+            },
+            // TC2: too few days for a sample covariance of six services.
+            TestCase {
+                returns: returns(5),
+                config: config(OptimizerMethod::MinVariance),
+                expected_kind: "bad_returns",
+                expected_text: "rows of returns",
+            },
+            // TC3: bounds no allocation satisfies.
+            TestCase {
+                returns: returns(365),
+                config: infeasible,
+                expected_kind: "solve_failed",
+                expected_text: "infeasible",
+            },
+            // TC4: the held reserve (0.10) below the floor.
+            TestCase {
+                returns: returns(365),
+                config: reserve_outside,
+                expected_kind: "solve_failed",
+                expected_text: "outside its bounds",
+            },
+            // TC5: nothing beats the risk-free rate.
+            TestCase {
+                returns: returns(365),
+                config: no_edge,
+                expected_kind: "solve_failed",
+                expected_text: "risk-free rate",
+            },
+            // TC6: fixed computes nothing.
+            TestCase {
+                returns: returns(365),
+                config: config(OptimizerMethod::Fixed),
+                expected_kind: "not_estimated",
+                expected_text: "fixed",
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let err = compute_targets(
+                &case.returns,
+                &case.config,
+                &TargetAllocation::conservative(),
+            )
+            .expect_err(&format!("TC{i} must be refused"));
+            assert_eq!(err.kind(), case.expected_kind, "TC{i}: {err}");
+            assert!(err.to_string().contains(case.expected_text), "TC{i}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_boundary_check_refuses_bad_weights() {
+        struct TestCase {
+            weights: [f64; 6],
+            expected: Result<(), &'static str>,
+        }
+        let cases = [
+            // TC0: the conservative allocation passes.
+            TestCase {
+                weights: [0.2, 0.3, 0.15, 0.15, 0.1, 0.1],
+                expected: Ok(()),
+            },
+            // TC1: NaN is named first, whatever else is wrong.
+            TestCase {
+                weights: [f64::NAN, 0.9, 0.15, 0.15, 0.1, 0.1],
+                expected: Err("casino is not finite"),
+            },
+            // TC2: above the cap.
+            TestCase {
+                weights: [0.85, 0.05, 0.02, 0.02, 0.03, 0.03],
+                expected: Err("weight of casino is 0.85"),
+            },
+            // TC3: below the floor.
+            TestCase {
+                weights: [0.2, 0.3, 0.15, 0.15, 0.195, 0.005],
+                expected: Err("weight of reserve is 0.005"),
+            },
+            // TC4: not fully invested.
+            TestCase {
+                weights: [0.2, 0.3, 0.15, 0.15, 0.1, 0.05],
+                expected: Err("sum to 0.95"),
+            },
+            // TC5: infinity.
+            TestCase {
+                weights: [0.2, 0.3, 0.15, 0.15, 0.1, f64::INFINITY],
+                expected: Err("reserve is not finite"),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            match (
+                check_weights(&Service::ALL, &case.weights, 0.01, 0.80),
+                case.expected,
+            ) {
+                (Ok(()), Ok(())) => {}
+                (Err(e), Err(needle)) => assert!(e.to_string().contains(needle), "TC{i}: {e}"),
+                (got, want) => panic!("TC{i}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn diagnostics_print_and_serialize() {
+        let computed = compute_targets(
+            &returns(365),
+            &config(OptimizerMethod::RiskParity),
+            &TargetAllocation::conservative(),
+        )
+        .expect("solves");
+        let diagnostics = TargetDiagnostics::Optimal(computed.diagnostics);
+        let text = diagnostics.to_string();
+        assert!(
+            text.starts_with("optimal (constrained-risk-budgeting"),
+            "{text}"
+        );
+        assert!(
+            text.contains("iterations") && text.contains("reserve"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&diagnostics).expect("serializes");
+        assert_eq!(json["status"], "optimal");
+        assert!(json["risk_contributions"]["casino"].is_f64());
+        assert_eq!(
+            serde_json::to_value(TargetDiagnostics::Configured).expect("serializes")["status"],
+            "configured"
+        );
+    }
+}
