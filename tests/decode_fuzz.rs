@@ -5,13 +5,14 @@
 //!
 //! Inputs are arbitrary text, and valid payloads with one to three random mutations (a
 //! field removed, replaced by any JSON value, retyped, or an unknown field added), which
-//! reach much deeper into the decoders than random bytes do. 104,000 cases in all.
+//! reach much deeper into the decoders than random bytes do: event frames of every type and
+//! the bodies of every REST response ballast reads. 104,000 cases in all.
 
 use ballast::venue::{
     decode::decode_rest,
     protocol::{
-        EventFrame, EventKind, PortfolioResponse, PricesResponse, RebalanceResponse,
-        ReturnsResponse,
+        EventFrame, EventKind, OrderResponse, PortfolioResponse, PositionsResponse, PricesResponse,
+        RebalanceResponse, ReturnsResponse, WalletTradeResponse,
     },
 };
 use proptest::prelude::*;
@@ -79,6 +80,67 @@ fn valid_frames() -> Vec<Value> {
         json!({"seq": 9, "ts": ts, "type": "balance", "portfolio": portfolio_json()}),
         json!({"seq": 9, "ts": ts, "type": "heartbeat"}),
     ]
+}
+
+/// A valid body of each REST response ballast reads.
+fn valid_rest_bodies() -> Vec<Value> {
+    vec![
+        portfolio_json(),
+        json!({"returns_by_service": {"casino": [0.01, -0.02, 0.0], "trading": [0.001, 0.002, -0.001]}}),
+        json!({"prices": {"BTC": 97000.5, "ETH": 3100, "SOL": 180}}),
+        json!({"transfer_id": "t-1", "service": "casino", "direction": "decrease", "amount_usdc": 20, "status": "applied", "portfolio": portfolio_json()}),
+        json!({"positions": [{"id": "p-1", "market": "BTC-PERP", "side": "long", "notional_usdc": 100, "leverage": 2, "entry_price": 97000, "mark_price": 97100.5, "unrealized_pnl_usdc": 0.1, "margin_usdc": 50, "purpose": "hedge"}]}),
+        json!({"order_id": "o-1", "position_id": "p-1", "status": "filled", "fill_price": 97000, "fee_usdc": 0.1, "market": "BTC-PERP", "side": "short", "notional_usdc": 100, "leverage": 2, "margin_usdc": 50}),
+        json!({"trade_id": "w-1", "asset": "BTC", "side": "buy", "quantity": 0.001, "price_usdc": 97097, "notional_usdc": 97.1, "fee_usdc": 0, "lots": [{"lot_id": "l-1", "quantity": 0.001, "cost_basis_usdc": 97.1, "acquired_at": "2026-01-01T00:00:00Z"}]}),
+    ]
+}
+
+/// Decodes `bytes` as REST body kind `which`, checking the invariants of an `Ok`.
+fn decode_rest_kind(which: usize, bytes: &[u8]) -> Result<(), String> {
+    match which {
+        0 => decode_rest::<PortfolioResponse>(bytes).map(|p| {
+            assert!(p.to_snapshot().is_ok());
+        }),
+        1 => decode_rest::<ReturnsResponse>(bytes).map(|r| {
+            assert!(
+                r.returns_by_service
+                    .values()
+                    .flatten()
+                    .all(|x| x.is_finite() && *x >= -1.0)
+            );
+        }),
+        2 => decode_rest::<PricesResponse>(bytes).map(|p| {
+            assert!(p.prices.values().all(|x| x.0 > Decimal::ZERO));
+        }),
+        3 => decode_rest::<RebalanceResponse>(bytes).map(|r| {
+            assert!(r.amount_usdc > Decimal::ZERO);
+            assert!(r.portfolio.as_ref().is_none_or(|p| p.to_snapshot().is_ok()));
+        }),
+        4 => decode_rest::<PositionsResponse>(bytes).map(|r| {
+            assert!(r.positions.iter().all(|p| p.mark_price > Decimal::ZERO
+                && p.entry_price > Decimal::ZERO
+                && p.margin_usdc >= Decimal::ZERO));
+        }),
+        5 => decode_rest::<OrderResponse>(bytes).map(|r| {
+            assert!(r.fee_usdc >= Decimal::ZERO);
+            assert!(r.fill_price.is_none_or(|p| p > Decimal::ZERO));
+        }),
+        _ => decode_rest::<WalletTradeResponse>(bytes).map(|r| {
+            assert!(r.quantity > Decimal::ZERO && r.price_usdc > Decimal::ZERO);
+            assert!(r.fee_usdc >= Decimal::ZERO);
+        }),
+    }
+}
+
+#[test]
+fn every_seed_body_is_valid() {
+    for (which, body) in valid_rest_bodies().iter().enumerate() {
+        let result = decode_rest_kind(which, body.to_string().as_bytes());
+        assert!(result.is_ok(), "seed {which}: {result:?}");
+    }
+    for frame in valid_frames() {
+        assert!(EventFrame::decode(&frame.to_string()).is_ok(), "{frame}");
+    }
 }
 
 /// One mutation of a JSON object: what a buggy or hostile venue might send.
@@ -170,11 +232,9 @@ proptest! {
         if let Ok(frame) = EventFrame::decode(&text) {
             check_frame(&frame);
         }
-        let bytes = text.as_bytes();
-        let _ = decode_rest::<PortfolioResponse>(bytes);
-        let _ = decode_rest::<ReturnsResponse>(bytes);
-        let _ = decode_rest::<PricesResponse>(bytes);
-        let _ = decode_rest::<RebalanceResponse>(bytes);
+        for which in 0..valid_rest_bodies().len() {
+            let _ = decode_rest_kind(which, text.as_bytes());
+        }
     }
 }
 
@@ -207,35 +267,17 @@ proptest! {
 
     #[test]
     fn mutated_rest_bodies_decode_or_fail_cleanly(
-        which in 0..4_usize,
+        which in any::<prop::sample::Index>(),
         mutations in prop::collection::vec(mutation(), 1..4),
     ) {
-        let mut value = match which {
-            0 => portfolio_json(),
-            1 => json!({"returns_by_service": {"casino": [0.01, -0.02, 0.0], "trading": [0.001, 0.002, -0.001]}}),
-            2 => json!({"prices": {"BTC": 97000.5, "ETH": 3100, "SOL": 180}}),
-            _ => json!({"transfer_id": "t-1", "service": "casino", "direction": "decrease", "amount_usdc": 20, "status": "applied", "portfolio": portfolio_json()}),
-        };
+        let bodies = valid_rest_bodies();
+        let which = which.index(bodies.len());
+        let mut value = bodies[which].clone();
         for m in &mutations {
             apply(&mut value, m);
         }
-        let bytes = value.to_string().into_bytes();
-        match which {
-            0 => if let Ok(p) = decode_rest::<PortfolioResponse>(&bytes) {
-                prop_assert!(p.to_snapshot().is_ok());
-            },
-            1 => if let Ok(r) = decode_rest::<ReturnsResponse>(&bytes) {
-                prop_assert!(r.returns_by_service.values().flatten().all(|x| x.is_finite() && *x >= -1.0));
-            },
-            2 => if let Ok(p) = decode_rest::<PricesResponse>(&bytes) {
-                prop_assert!(p.prices.values().all(|x| x.0 > Decimal::ZERO));
-            },
-            _ => if let Ok(r) = decode_rest::<RebalanceResponse>(&bytes) {
-                prop_assert!(r.amount_usdc > Decimal::ZERO);
-                if let Some(p) = &r.portfolio {
-                    prop_assert!(p.to_snapshot().is_ok());
-                }
-            },
+        if let Err(error) = decode_rest_kind(which, value.to_string().as_bytes()) {
+            prop_assert!(!error.is_empty());
         }
     }
 }
