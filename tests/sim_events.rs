@@ -14,7 +14,7 @@ use ballast::{
 use futures_util::StreamExt;
 use rust_decimal_macros::dec;
 use serde_json::json;
-use sim_support::{client, connect, next_event, next_text, quiet, start};
+use sim_support::{client, connect, next_event, next_text, post_json, quiet, start};
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
 
 #[tokio::test]
@@ -83,12 +83,12 @@ async fn resumes_after_since_then_goes_live() {
 async fn rebalances_are_announced_and_shutdown_closes_the_stream() {
     let sim = start(quiet()).await;
     let mut ws = connect(&sim, 0).await;
-    let response = client()
-        .post(format!("{}/agents/agent-1/rebalance", sim.base_url()))
-        .json(&json!({"service":"wallet","direction":"decrease","amount_usdc":12.34,"reason":"drift"}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_json(
+        &client(),
+        format!("{}/agents/agent-1/rebalance", sim.base_url()),
+        &json!({"service":"wallet","direction":"decrease","amount_usdc":12.34,"reason":"drift"}),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let frame = next_event(&mut ws).await;
     match frame.kind {

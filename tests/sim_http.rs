@@ -8,7 +8,7 @@ use std::time::Duration;
 use ballast::{
     secret::ApiKey,
     service::Service,
-    sim::{FaultConfig, SimConfig, SimStats},
+    sim::{FaultConfig, SimConfig},
     venue::protocol::{
         ErrorBody, EventFrame, EventKind, PortfolioResponse, PricesResponse, RebalanceResponse,
         ReturnsResponse,
@@ -16,11 +16,9 @@ use ballast::{
 };
 use rust_decimal_macros::dec;
 use serde_json::json;
-use sim_support::{client, quiet, start};
-
-async fn error_body(response: reqwest::Response) -> ErrorBody {
-    response.json().await.expect("error body is ErrorBody JSON")
-}
+use sim_support::{
+    client, error_body, get_json, keyed_replies, post_json, post_keyed, quiet, start, stats,
+};
 
 #[tokio::test]
 async fn portfolio_round_trip_and_not_found() {
@@ -75,12 +73,12 @@ async fn rebalance_moves_money_and_rejects_bad_requests_naming_the_field() {
     let mut transfers = sim.subscribe_transfers();
 
     // Step 1: a decrease moves casino money into the reserve.
-    let response = http
-        .post(&url)
-        .json(&json!({"service":"casino","direction":"decrease","amount_usdc":50,"reason":"post-win"}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_json(
+        &http,
+        &url,
+        &json!({"service":"casino","direction":"decrease","amount_usdc":50,"reason":"post-win"}),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let applied: RebalanceResponse = response.json().await.expect("response");
     assert_eq!(applied.status, "applied");
@@ -93,12 +91,12 @@ async fn rebalance_moves_money_and_rejects_bad_requests_naming_the_field() {
     );
 
     // Step 2: an increase moves it on into trading.
-    let response = http
-        .post(&url)
-        .json(&json!({"service":"trading","direction":"increase","amount_usdc":25.5,"reason":"drift"}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_json(
+        &http,
+        &url,
+        &json!({"service":"trading","direction":"increase","amount_usdc":25.5,"reason":"drift"}),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     assert_eq!(sim.balance(Service::Trading), dec!(325.5));
     assert_eq!(sim.balance(Service::Reserve), dec!(124.5));
@@ -169,7 +167,7 @@ async fn rebalance_moves_money_and_rejects_bad_requests_naming_the_field() {
     ];
     let before = sim.balances();
     for (index, (body, status, needle)) in cases.into_iter().enumerate() {
-        let response = http.post(&url).json(&body).send().await.expect("request");
+        let response = post_json(&http, &url, &body).await;
         assert_eq!(response.status(), status, "TC{index}");
         let error = error_body(response).await;
         assert!(
@@ -206,19 +204,9 @@ async fn idempotent_replay_returns_the_first_result_and_changes_nothing() {
     let http = client();
     let url = format!("{}/agents/agent-1/rebalance", sim.base_url());
     let body = json!({"service":"casino","direction":"decrease","amount_usdc":20,"reason":"leg-1"});
-    let send = |key: &'static str, body: serde_json::Value| {
-        http.post(&url)
-            .header("Idempotency-Key", key)
-            .json(&body)
-            .send()
-    };
 
     // The same key and body, three times: one transfer, three identical replies.
-    let mut replies = Vec::new();
-    for _ in 0..3 {
-        let response = send("run-1/leg-1", body.clone()).await.expect("request");
-        replies.push((response.status(), response.text().await.expect("body")));
-    }
+    let replies = keyed_replies(&http, &url, "run-1/leg-1", &body, 3).await;
     assert!(replies.iter().all(|r| *r == replies[0]), "{replies:?}");
     assert_eq!(replies[0].0, 200);
     assert_eq!(sim.transfers().len(), 1);
@@ -231,13 +219,13 @@ async fn idempotent_replay_returns_the_first_result_and_changes_nothing() {
     // The same amount written differently is the same request.
     let same =
         json!({"service":"casino","direction":"decrease","amount_usdc":"20.00","reason":"leg-1"});
-    let response = send("run-1/leg-1", same).await.expect("request");
+    let response = post_keyed(&http, &url, "run-1/leg-1", &same).await;
     assert_eq!(response.status(), 200);
 
     // The key reused for another request is refused.
     let other =
         json!({"service":"casino","direction":"decrease","amount_usdc":21,"reason":"leg-1"});
-    let response = send("run-1/leg-1", other).await.expect("request");
+    let response = post_keyed(&http, &url, "run-1/leg-1", &other).await;
     assert_eq!(response.status(), 422);
     assert_eq!(error_body(response).await.code, "idempotency_key_reused");
 
@@ -245,9 +233,7 @@ async fn idempotent_replay_returns_the_first_result_and_changes_nothing() {
     let too_much =
         json!({"service":"escrow","direction":"decrease","amount_usdc":101,"reason":"leg-2"});
     for _ in 0..2 {
-        let response = send("run-1/leg-2", too_much.clone())
-            .await
-            .expect("request");
+        let response = post_keyed(&http, &url, "run-1/leg-2", &too_much).await;
         assert_eq!(response.status(), 409);
     }
 
@@ -318,14 +304,12 @@ async fn returns_prices_inject_and_stats() {
     let base = sim.base_url();
 
     // A year of daily returns for every service, at startup.
-    let returns: ReturnsResponse = http
-        .get(format!("{base}/agents/agent-1/returns?days=365"))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("returns");
+    let returns: ReturnsResponse = get_json(
+        &http,
+        format!("{base}/agents/agent-1/returns?days=365"),
+        "returns",
+    )
+    .await;
     assert_eq!(returns.returns_by_service.len(), 6);
     for (service, series) in &returns.returns_by_service {
         assert_eq!(series.len(), 365, "{service}");
@@ -341,14 +325,8 @@ async fn returns_prices_inject_and_stats() {
     }
 
     // Prices for the assets asked for, all positive; unknown assets are named.
-    let prices: PricesResponse = http
-        .get(format!("{base}/prices?assets=BTC,eth"))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("prices");
+    let prices: PricesResponse =
+        get_json(&http, format!("{base}/prices?assets=BTC,eth"), "prices").await;
     assert_eq!(prices.prices.keys().collect::<Vec<_>>(), ["BTC", "ETH"]);
     assert!(prices.prices.values().all(|p| p.0 > dec!(0)));
     let response = http
@@ -360,12 +338,13 @@ async fn returns_prices_inject_and_stats() {
     assert!(error_body(response).await.message.contains("DOGE"));
 
     // An injected win over HTTP answers with the announced frame and its portfolio.
-    let response = http
-        .post(format!("{base}/sim/inject"))
-        .json(&json!({"type":"casino_win","amount_usdc":150}))
-        .send()
-        .await
-        .expect("request");
+    let inject = format!("{base}/sim/inject");
+    let response = post_json(
+        &http,
+        &inject,
+        &json!({"type":"casino_win","amount_usdc":150}),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let frame = EventFrame::decode(&response.text().await.expect("body")).expect("frame");
     assert_eq!(frame.seq, 1);
@@ -381,31 +360,19 @@ async fn returns_prices_inject_and_stats() {
         frame.portfolio.expect("portfolio").casino_balance,
         dec!(350)
     );
-    let response = http
-        .post(format!("{base}/sim/inject"))
-        .json(&json!({"type":"casino_loss","amount_usdc":10000}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_json(
+        &http,
+        &inject,
+        &json!({"type":"casino_loss","amount_usdc":10000}),
+    )
+    .await;
     assert_eq!(response.status(), 409);
-    let response = http
-        .post(format!("{base}/sim/inject"))
-        .json(&json!({"type":"casino_win","amount":1}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_json(&http, &inject, &json!({"type":"casino_win","amount":1})).await;
     assert_eq!(response.status(), 400);
     assert!(error_body(response).await.message.contains("amount"));
 
     // Stats over HTTP equal the handle's, and count what happened.
-    let stats: SimStats = http
-        .get(format!("{base}/sim/stats"))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("stats");
+    let stats = stats(&sim).await;
     assert!(stats.accounting.ok);
     assert_eq!(stats.accounting.income.casino_net_usdc, dec!(150));
     assert_eq!(stats.last_seq, 1);
@@ -439,14 +406,7 @@ async fn http_faults_throttle_fail_and_lose_acks() {
         Some(&b"1"[..])
     );
     assert_eq!(error_body(response).await.code, "rate_limited");
-    let stats: SimStats = http
-        .get(format!("{}/sim/stats", sim.base_url()))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("stats");
+    let stats = stats(&sim).await;
     assert_eq!(stats.faults_injected["http429"], 1);
     assert_eq!(stats.rejected_requests, 0);
     sim.shutdown().await;
@@ -457,12 +417,12 @@ async fn http_faults_throttle_fail_and_lose_acks() {
         ..quiet()
     })
     .await;
-    let response = http
-        .post(format!("{}/agents/agent-1/rebalance", sim.base_url()))
-        .json(&json!({"service":"casino","direction":"decrease","amount_usdc":5,"reason":"x"}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_json(
+        &http,
+        format!("{}/agents/agent-1/rebalance", sim.base_url()),
+        &json!({"service":"casino","direction":"decrease","amount_usdc":5,"reason":"x"}),
+    )
+    .await;
     assert_eq!(response.status(), 503);
     assert!(sim.transfers().is_empty());
     sim.shutdown().await;
@@ -485,13 +445,7 @@ async fn http_faults_throttle_fail_and_lose_acks() {
         .await;
     assert!(lost.is_err_and(|e| e.is_timeout()));
     assert_eq!(sim.transfers().len(), 1);
-    let retry = http
-        .post(&url)
-        .header("Idempotency-Key", "leg-1")
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
+    let retry = post_keyed(&http, &url, "leg-1", &body).await;
     assert_eq!(retry.status(), 200);
     let retry: RebalanceResponse = retry.json().await.expect("response");
     assert_eq!(retry.transfer_id, sim.transfers()[0].transfer_id);

@@ -13,20 +13,24 @@ use std::time::Duration;
 
 use ballast::{
     service::Service,
-    sim::{SimConfig, SimHandle, SimStats},
+    sim::{SimConfig, SimHandle},
     venue::{
         client::VenueClient,
         markets::MarketsClient,
         protocol::{
-            ErrorBody, EventFrame, EventKind, HoldingsResponse, OrderBody, OrderType,
-            PortfolioResponse, Position, PositionSide, PositionsResponse, ReturnsResponse,
+            ClosePositionResponse, EventFrame, EventKind, HoldingsResponse, OrderBody, OrderType,
+            PortfolioResponse, Position, PositionSide, PositionsResponse, PricesResponse,
+            ReturnsResponse,
         },
     },
 };
 use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal_macros::dec;
 use serde_json::json;
-use sim_support::{client, quiet, start};
+use sim_support::{
+    assert_refused, client, error_body, get_json, keyed_replies, post_json, post_keyed, quiet,
+    start, stats,
+};
 use tokio::sync::broadcast;
 
 /// A quiet venue whose clock barely moves on its own: starts at 12:00, and a test lasting a
@@ -71,30 +75,9 @@ fn floor_cents(value: Decimal) -> Decimal {
     value.round_dp_with_strategy(2, RoundingStrategy::ToNegativeInfinity)
 }
 
-async fn stats(sim: &SimHandle) -> SimStats {
-    client()
-        .get(format!("{}/sim/stats", sim.base_url()))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("stats")
-}
-
 async fn portfolio(sim: &SimHandle) -> PortfolioResponse {
-    client()
-        .get(format!("{}/agents/agent-1/portfolio", sim.base_url()))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("portfolio")
-}
-
-async fn error_body(response: reqwest::Response) -> ErrorBody {
-    response.json().await.expect("error body is ErrorBody JSON")
+    let url = format!("{}/agents/agent-1/portfolio", sim.base_url());
+    get_json(&client(), url, "portfolio").await
 }
 
 /// Every frame announced so far.
@@ -122,16 +105,13 @@ async fn a_position_opens_and_closes_with_fee_and_pnl_at_the_mark() {
 
     // Step 1: a 5x long of 1,000 USDC of BTC fills at the mark with the 0.1% taker fee; the
     // margin (1,000 / 5) and the fee leave the trading cash, the position holds the margin.
-    let mark = client()
-        .get(format!("{}/prices?assets=BTC", sim.base_url()))
-        .send()
-        .await
-        .expect("request")
-        .json::<ballast::venue::protocol::PricesResponse>()
-        .await
-        .expect("prices")
-        .prices["BTC"]
-        .0;
+    let prices: PricesResponse = get_json(
+        &client(),
+        format!("{}/prices?assets=BTC", sim.base_url()),
+        "prices",
+    )
+    .await;
+    let mark = prices.prices["BTC"].0;
     let opened = markets
         .order(
             &order("BTC-PERP", PositionSide::Long, dec!(1000), 5),
@@ -209,7 +189,7 @@ async fn a_position_opens_and_closes_with_fee_and_pnl_at_the_mark() {
         sim.base_url(),
         opened.position_id
     );
-    let again: ballast::venue::protocol::ClosePositionResponse = http
+    let again: ClosePositionResponse = http
         .delete(&url)
         .send()
         .await
@@ -224,10 +204,14 @@ async fn a_position_opens_and_closes_with_fee_and_pnl_at_the_mark() {
         .send()
         .await
         .expect("request");
-    assert_eq!(response.status(), 404);
-    let error = error_body(response).await;
-    assert_eq!(error.code, "position_not_found");
-    assert!(error.message.contains("pos-99999999"));
+    assert_refused(
+        response,
+        404,
+        "position_not_found",
+        "pos-99999999",
+        "unknown id",
+    )
+    .await;
 
     // Step 6: the venue counted it and the books balance.
     let stats = stats(&sim).await;
@@ -421,14 +405,8 @@ async fn bad_orders_are_refused_naming_the_field_and_change_nothing() {
     ];
     let before = sim.balances();
     for (index, (body, status, code, needle)) in cases.into_iter().enumerate() {
-        let response = http.post(&url).json(&body).send().await.expect("request");
-        assert_eq!(response.status(), status, "TC{index}");
-        let error = error_body(response).await;
-        assert_eq!(error.code, code, "TC{index}: {error:?}");
-        assert!(
-            error.message.contains(needle),
-            "TC{index}: {error:?} lacks {needle}"
-        );
+        let response = post_json(&http, &url, &body).await;
+        assert_refused(response, status, code, needle, &format!("TC{index}")).await;
     }
     assert_eq!(sim.balances(), before);
     let stats = stats(&sim).await;
@@ -446,32 +424,17 @@ async fn an_order_replays_under_its_idempotency_key() {
         "agent_id": "agent-1", "market": "ETH-PERP", "side": "short", "notional_usdc": 68,
         "leverage": 4, "order_type": "limit", "purpose": "hedge", "limit_price": 3000
     });
-    let send = |key: &'static str, body: serde_json::Value| {
-        http.post(&url)
-            .header("Idempotency-Key", key)
-            .json(&body)
-            .send()
-    };
 
     // Step 1: the same key and order three times: one position, three identical replies.
-    let mut replies = Vec::new();
-    for _ in 0..3 {
-        let response = send("run-7/hedge", body.clone()).await.expect("request");
-        replies.push((response.status(), response.text().await.expect("body")));
-    }
+    let replies = keyed_replies(&http, &url, "run-7/hedge", &body, 3).await;
     assert_eq!(replies[0].0, 200, "{replies:?}");
     assert!(replies.iter().all(|r| *r == replies[0]), "{replies:?}");
-    let positions: PositionsResponse = http
-        .get(format!(
-            "{}/trading/positions?agent_id=agent-1",
-            sim.base_url()
-        ))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("positions");
+    let positions: PositionsResponse = get_json(
+        &http,
+        format!("{}/trading/positions?agent_id=agent-1", sim.base_url()),
+        "positions",
+    )
+    .await;
     assert_eq!(positions.positions.len(), 1);
     // A short limit below the mark is already reached: it filled at the mark, maker fee.
     assert_eq!(positions.positions[0].status, "open");
@@ -483,7 +446,7 @@ async fn an_order_replays_under_its_idempotency_key() {
     // Step 2: the key reused for another order is refused and changes nothing.
     let mut other = body.clone();
     other["notional_usdc"] = json!(69);
-    let response = send("run-7/hedge", other).await.expect("request");
+    let response = post_keyed(&http, &url, "run-7/hedge", &other).await;
     assert_eq!(response.status(), 422);
     assert_eq!(error_body(response).await.code, "idempotency_key_reused");
 
@@ -493,25 +456,17 @@ async fn an_order_replays_under_its_idempotency_key() {
         sim.base_url(),
         positions.positions[0].id
     );
-    let first = http
-        .delete(&close_url)
-        .header("Idempotency-Key", "run-7/unhedge")
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("body");
-    let second = http
-        .delete(&close_url)
-        .header("Idempotency-Key", "run-7/unhedge")
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("body");
-    assert_eq!(first, second);
+    let close = async || {
+        http.delete(&close_url)
+            .header("Idempotency-Key", "run-7/unhedge")
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("body")
+    };
+    assert_eq!(close().await, close().await);
 
     let stats = stats(&sim).await;
     assert_eq!(stats.markets.orders_accepted, 1);
@@ -643,11 +598,8 @@ async fn buys_create_lots_and_sales_consume_them_first_in_first_out() {
             "`reason`",
         ),
     ] {
-        let response = http.post(&url).json(&body).send().await.expect("request");
-        assert_eq!(response.status(), status, "{body}");
-        let error = error_body(response).await;
-        assert_eq!(error.code, code, "{error:?}");
-        assert!(error.message.contains(needle), "{error:?} lacks {needle}");
+        let response = post_json(&http, &url, &body).await;
+        assert_refused(response, status, code, needle, &body.to_string()).await;
     }
 
     let stats = stats(&sim).await;
@@ -668,12 +620,12 @@ async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
 
     // Step 1: money into trading, a hedge, a resting limit order far from the mark, a
     // wallet buy.
-    let response = http
-        .post(format!("{}/agents/agent-1/rebalance", sim.base_url()))
-        .json(&json!({"service":"trading","direction":"increase","amount_usdc":50,"reason":"hedge budget"}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_json(
+        &http,
+        format!("{}/agents/agent-1/rebalance", sim.base_url()),
+        &json!({"service":"trading","direction":"increase","amount_usdc":50,"reason":"hedge budget"}),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     markets
         .order(&order("BTC-PERP", PositionSide::Short, dec!(500), 2), "s-1")
@@ -701,14 +653,12 @@ async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
     let trading_before = portfolio(&sim).await.trading_balance;
     sim.advance(12).await.expect("advances");
     let trading_after = portfolio(&sim).await.trading_balance;
-    let returns: ReturnsResponse = http
-        .get(format!("{}/agents/agent-1/returns?days=1", sim.base_url()))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("returns");
+    let returns: ReturnsResponse = get_json(
+        &http,
+        format!("{}/agents/agent-1/returns?days=1", sim.base_url()),
+        "returns",
+    )
+    .await;
     let trading_return = returns.returns_by_service["trading"][0];
     // The day opened at 300 and took 50 in; its gain is what the portfolio shows, to the
     // cent (the portfolio rounds values down).
@@ -725,12 +675,12 @@ async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
 
     // Step 3: an out-of-band top-up sets the casino's cash and leaves trading's alone.
     let trading_cash = sim.cash_balances()[Service::Trading];
-    let response = http
-        .post(format!("{}/sim/inject", sim.base_url()))
-        .json(&json!({"type":"balance","balances_usdc":{"casino":400}}))
-        .send()
-        .await
-        .expect("request");
+    let response = post_json(
+        &http,
+        format!("{}/sim/inject", sim.base_url()),
+        &json!({"type":"balance","balances_usdc":{"casino":400}}),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     assert_eq!(sim.cash_balances()[Service::Casino], dec!(400));
     assert_eq!(sim.cash_balances()[Service::Trading], trading_cash);
@@ -782,12 +732,9 @@ async fn advancing_an_autoplay_venue_runs_everything_and_keeps_the_books_exact()
         .expect("buys");
 
     // Three simulated days over HTTP.
-    let response = client()
-        .post(format!("{}/sim/advance", sim.base_url()))
-        .json(&json!({"hours": 72}))
-        .send()
-        .await
-        .expect("request");
+    let http = client();
+    let advance_url = format!("{}/sim/advance", sim.base_url());
+    let response = post_json(&http, &advance_url, &json!({"hours": 72})).await;
     assert_eq!(response.status(), 200);
     let frames = drain(&mut events);
     let mut last = frames.first().map_or(0, |f| f.seq - 1);
@@ -809,12 +756,7 @@ async fn advancing_an_autoplay_venue_runs_everything_and_keeps_the_books_exact()
         json!({"hours": -1}),
         json!({"hours": 100000}),
     ] {
-        let response = client()
-            .post(format!("{}/sim/advance", sim.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
+        let response = post_json(&http, &advance_url, &body).await;
         assert_eq!(response.status(), 400, "{body}");
         assert!(error_body(response).await.message.contains("`hours`"));
     }

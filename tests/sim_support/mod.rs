@@ -1,16 +1,21 @@
 //! Shared helpers for the simulated-venue integration tests: start a venue on
-//! `127.0.0.1:0`, build an HTTP client, open the event stream.
+//! `127.0.0.1:0`, build an HTTP client, send the requests every test sends, and open the
+//! event stream.
 //!
 //! # Invariants
 //! - Every venue here binds loopback port 0, so tests run in parallel without clashing.
+//! - The request helpers panic on a transport error (the test failed) and return the
+//!   response whatever its status, so a test can assert on refusals too.
 
 #![allow(dead_code)]
 
 use ballast::{
-    sim::{SimConfig, SimHandle},
-    venue::protocol::{EventFrame, EventKind},
+    sim::{SimConfig, SimHandle, SimStats},
+    venue::protocol::{ErrorBody, EventFrame, EventKind, IDEMPOTENCY_HEADER},
 };
 use futures_util::StreamExt;
+use reqwest::{IntoUrl, Response, StatusCode};
+use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 
@@ -39,6 +44,90 @@ pub async fn start(cfg: SimConfig) -> SimHandle {
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().build().expect("client builds")
+}
+
+/// GETs `url` and decodes its JSON body; `what` names the body when it does not decode.
+pub async fn get_json<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    url: impl IntoUrl,
+    what: &str,
+) -> T {
+    http.get(url)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect(what)
+}
+
+/// POSTs `body` as JSON to `url`.
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: impl IntoUrl,
+    body: &serde_json::Value,
+) -> Response {
+    http.post(url).json(body).send().await.expect("request")
+}
+
+/// POSTs `body` as JSON to `url` under the idempotency key `key`.
+pub async fn post_keyed(
+    http: &reqwest::Client,
+    url: impl IntoUrl,
+    key: &str,
+    body: &serde_json::Value,
+) -> Response {
+    http.post(url)
+        .header(IDEMPOTENCY_HEADER, key)
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Sends the same keyed POST `times` times and returns each reply's status and body text,
+/// so a test can assert that the replays equal the first reply.
+pub async fn keyed_replies(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &serde_json::Value,
+    times: usize,
+) -> Vec<(StatusCode, String)> {
+    let mut replies = Vec::with_capacity(times);
+    for _ in 0..times {
+        let response = post_keyed(http, url, key, body).await;
+        replies.push((response.status(), response.text().await.expect("body")));
+    }
+    replies
+}
+
+/// The error body every refusal carries.
+pub async fn error_body(response: Response) -> ErrorBody {
+    response.json().await.expect("error body is ErrorBody JSON")
+}
+
+/// Asserts that `response` was refused with `status` and the error `code`, and that its
+/// message names `needle` (a field, an id); `context` tells the failing case apart.
+pub async fn assert_refused(
+    response: Response,
+    status: u16,
+    code: &str,
+    needle: &str,
+    context: &str,
+) {
+    assert_eq!(response.status(), status, "{context}");
+    let error = error_body(response).await;
+    assert_eq!(error.code, code, "{context}: {error:?}");
+    assert!(
+        error.message.contains(needle),
+        "{context}: {error:?} lacks {needle}"
+    );
+}
+
+/// The venue's `/sim/stats` over HTTP.
+pub async fn stats(sim: &SimHandle) -> SimStats {
+    get_json(&client(), format!("{}/sim/stats", sim.base_url()), "stats").await
 }
 
 /// Opens the event stream after `since`.
