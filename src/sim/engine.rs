@@ -597,27 +597,14 @@ impl Engine {
         ts: OffsetDateTime,
     ) -> Processed {
         self.idempotent(idempotency_key, fingerprint, |engine| {
-            if body.reason.trim().is_empty() {
-                return refused(&StateError::Invalid {
-                    field: "reason",
-                    reason: "must not be empty".into(),
-                });
-            }
+            require_reason(&body.reason)?;
             let op = Op::Transfer {
                 service: body.service,
                 direction: body.direction,
                 amount_usdc: body.amount_usdc,
             };
-            let frames = match engine.apply(ts, &op) {
-                Ok(frames) => frames,
-                Err(error) => return refused(&error),
-            };
-            let Some(frame) = frames.first() else {
-                return refused(&StateError::Invalid {
-                    field: "amount_usdc",
-                    reason: "was not applied".into(),
-                });
-            };
+            let frames = engine.apply(ts, &op)?;
+            let frame = first_applied(&frames, "amount_usdc")?;
             let transfer_id = match &frame.kind {
                 EventKind::Transfer { transfer_id, .. } => transfer_id.clone(),
                 _ => String::new(),
@@ -650,15 +637,10 @@ impl Engine {
                 status: "applied".to_owned(),
                 portfolio: frame.portfolio.clone(),
             };
-            Processed {
-                reply: Reply {
-                    status: 200,
-                    body: serde_json::to_string(&response).unwrap_or_default(),
-                },
-                frames,
+            Ok(Processed {
                 transfer: Some(transfer),
-                applied: true,
-            }
+                ..applied(&response, frames)
+            })
         })
     }
 
@@ -671,18 +653,16 @@ impl Engine {
         ts: OffsetDateTime,
     ) -> Processed {
         self.idempotent(idempotency_key, fingerprint, |engine| {
-            match engine.inject(ts, injection) {
-                Ok(frames) => Processed {
-                    reply: Reply {
-                        status: 200,
-                        body: frames.first().map(EventFrame::encode).unwrap_or_default(),
-                    },
-                    frames,
-                    transfer: None,
-                    applied: true,
+            let frames = engine.inject(ts, injection)?;
+            Ok(Processed {
+                reply: Reply {
+                    status: 200,
+                    body: frames.first().map(EventFrame::encode).unwrap_or_default(),
                 },
-                Err(error) => refused(&error),
-            }
+                frames,
+                transfer: None,
+                applied: true,
+            })
         })
     }
 
@@ -769,10 +749,7 @@ impl Engine {
         ts: OffsetDateTime,
     ) -> Processed {
         self.idempotent(idempotency_key, fingerprint, |engine| {
-            let market = match PerpMarket::parse("market", &body.market) {
-                Ok(market) => market,
-                Err(error) => return refused(&error),
-            };
+            let market = PerpMarket::parse("market", &body.market)?;
             let op = Op::OpenPosition {
                 market,
                 side: body.side,
@@ -783,16 +760,8 @@ impl Engine {
                 purpose: body.purpose.clone(),
                 at: ts,
             };
-            let frames = match engine.apply(ts, &op) {
-                Ok(frames) => frames,
-                Err(error) => return refused(&error),
-            };
-            let Some(frame) = frames.first() else {
-                return refused(&StateError::Invalid {
-                    field: "notional_usdc",
-                    reason: "was not applied".into(),
-                });
-            };
+            let frames = engine.apply(ts, &op)?;
+            let frame = first_applied(&frames, "notional_usdc")?;
             let (order_id, position_id, status, fill_price, fee_usdc, quantity) = match &frame.kind
             {
                 EventKind::PositionOpened {
@@ -862,7 +831,7 @@ impl Engine {
                 quantity,
                 portfolio: frame.portfolio.clone(),
             };
-            applied(&response, frames)
+            Ok(applied(&response, frames))
         })
     }
 
@@ -881,21 +850,18 @@ impl Engine {
                 engine.counters.repeated_closes += 1;
                 let mut processed = applied(&response, Vec::new());
                 processed.applied = false;
-                return processed;
+                return Ok(processed);
             }
             let op = Op::ClosePosition {
                 position_id: position_id.to_owned(),
                 at: ts,
             };
-            let frames = match engine.apply(ts, &op) {
-                Ok(frames) => frames,
-                Err(error) => return refused(&error),
-            };
-            let Some(closed) = engine.ledger.closed_position(position_id) else {
-                return refused(&StateError::PositionNotFound {
+            let frames = engine.apply(ts, &op)?;
+            let closed = engine.ledger.closed_position(position_id).ok_or_else(|| {
+                StateError::PositionNotFound {
                     position_id: position_id.to_owned(),
-                });
-            };
+                }
+            })?;
             let portfolio = frames.first().and_then(|f| f.portfolio.clone());
             let response = close_response(closed, portfolio);
             tracing::info!(
@@ -905,7 +871,7 @@ impl Engine {
                 fee_usdc = %response.fee_usdc,
                 "sim closed position"
             );
-            applied(&response, frames)
+            Ok(applied(&response, frames))
         })
     }
 
@@ -919,16 +885,8 @@ impl Engine {
         ts: OffsetDateTime,
     ) -> Processed {
         self.idempotent(idempotency_key, fingerprint, |engine| {
-            if body.reason.trim().is_empty() {
-                return refused(&StateError::Invalid {
-                    field: "reason",
-                    reason: "must not be empty".into(),
-                });
-            }
-            let asset = match Asset::parse("asset", &body.asset) {
-                Ok(asset) => asset,
-                Err(error) => return refused(&error),
-            };
+            require_reason(&body.reason)?;
+            let asset = Asset::parse("asset", &body.asset)?;
             let op = match side {
                 TradeSide::Buy => Op::WalletBuy {
                     asset,
@@ -941,16 +899,8 @@ impl Engine {
                     at: ts,
                 },
             };
-            let frames = match engine.apply(ts, &op) {
-                Ok(frames) => frames,
-                Err(error) => return refused(&error),
-            };
-            let Some(frame) = frames.first() else {
-                return refused(&StateError::Invalid {
-                    field: "quantity",
-                    reason: "was not applied".into(),
-                });
-            };
+            let frames = engine.apply(ts, &op)?;
+            let frame = first_applied(&frames, "quantity")?;
             let EventKind::WalletTrade {
                 trade_id,
                 quantity,
@@ -963,10 +913,7 @@ impl Engine {
                 ..
             } = &frame.kind
             else {
-                return refused(&StateError::Invalid {
-                    field: "quantity",
-                    reason: "was not applied".into(),
-                });
+                return Err(not_applied("quantity"));
             };
             tracing::info!(
                 trade_id,
@@ -991,7 +938,7 @@ impl Engine {
                 lots: lots.clone(),
                 portfolio: frame.portfolio.clone(),
             };
-            applied(&response, frames)
+            Ok(applied(&response, frames))
         })
     }
 
@@ -1040,13 +987,15 @@ impl Engine {
     }
 
     /// Runs `process` unless the key was seen: then replays the first reply (same request)
-    /// or refuses with 422 (different request), changing nothing.
+    /// or refuses with 422 (different request), changing nothing. A [`StateError`] from
+    /// `process` becomes its refusal, which is remembered under the key like a success.
     fn idempotent(
         &mut self,
         key: Option<&str>,
         fingerprint: &str,
-        process: impl FnOnce(&mut Engine) -> Processed,
+        process: impl FnOnce(&mut Engine) -> Result<Processed, StateError>,
     ) -> Processed {
+        let process = |engine: &mut Engine| process(engine).unwrap_or_else(|e| refused(&e));
         let Some(key) = key else {
             return process(self);
         };
@@ -1197,6 +1146,33 @@ fn close_response(
         returned_usdc: closed.returned_usdc,
         portfolio,
     }
+}
+
+/// The first frame of an applied op: the one whose fields the reply echoes. An op that
+/// announced nothing was not applied, which is refused naming `field`.
+fn first_applied<'a>(
+    frames: &'a [EventFrame],
+    field: &'static str,
+) -> Result<&'a EventFrame, StateError> {
+    frames.first().ok_or_else(|| not_applied(field))
+}
+
+fn not_applied(field: &'static str) -> StateError {
+    StateError::Invalid {
+        field,
+        reason: "was not applied".into(),
+    }
+}
+
+/// Every audited request carries a reason; a blank one is refused before anything moves.
+fn require_reason(reason: &str) -> Result<(), StateError> {
+    if reason.trim().is_empty() {
+        return Err(StateError::Invalid {
+            field: "reason",
+            reason: "must not be empty".into(),
+        });
+    }
+    Ok(())
 }
 
 fn refused(error: &StateError) -> Processed {
