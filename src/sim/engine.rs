@@ -31,7 +31,7 @@ use super::{
     inject::Injection,
     markets::{Asset, AssetMap, MarketModel, MarketParams, PerpMarket},
     model::{ActivityModel, CasinoParams},
-    state::{AccountingCheck, Ledger, MarketStats, Op, StateError},
+    state::{AccountingCheck, Ledger, MarketStats, Op, OpenOrder, StateError},
 };
 use crate::{
     money::{decimal_from_f64, wire},
@@ -481,7 +481,7 @@ impl Engine {
             Op::MarkToMarket { service, .. } | Op::Drawdown { service, .. } => {
                 std::slice::from_ref(service)
             }
-            Op::OpenPosition { .. } | Op::ClosePosition { .. } | Op::Funding { .. } => {
+            Op::OpenPosition(_) | Op::ClosePosition { .. } | Op::Funding { .. } => {
                 &[Service::Trading]
             }
             Op::WalletBuy { .. } | Op::WalletSell { .. } => &[Service::Wallet],
@@ -750,7 +750,7 @@ impl Engine {
     ) -> Processed {
         self.idempotent(idempotency_key, fingerprint, |engine| {
             let market = PerpMarket::parse("market", &body.market)?;
-            let op = Op::OpenPosition {
+            let op = Op::OpenPosition(OpenOrder {
                 market,
                 side: body.side,
                 notional_usdc: body.notional_usdc,
@@ -759,7 +759,7 @@ impl Engine {
                 limit_price: body.limit_price,
                 purpose: body.purpose.clone(),
                 at: ts,
-            };
+            });
             let frames = engine.apply(ts, &op)?;
             let frame = first_applied(&frames, "notional_usdc")?;
             let (order_id, position_id, status, fill_price, fee_usdc, quantity) = match &frame.kind
@@ -1233,20 +1233,14 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::sim::article_balances_usdc;
 
     const START: OffsetDateTime = datetime!(2025-12-31 12:00 UTC);
 
     fn engine() -> Engine {
         Engine::new(
             "agent-1",
-            ServiceMap([
-                dec!(200),
-                dec!(300),
-                dec!(150),
-                dec!(150),
-                dec!(100),
-                dec!(100),
-            ]),
+            article_balances_usdc(),
             &CasinoParams::default(),
             &MarketParams::default(),
             7,

@@ -101,6 +101,12 @@ const TRANSFER_CHANNEL_CAPACITY: usize = 4_096;
 /// How long [`SimHandle::shutdown`] waits for websocket sessions to close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The article's $1,000 agent on its conservative target (20/30/15/15/10/10), USDC: the
+/// default starting balances, and the books the simulator's unit tests start from.
+pub fn article_balances_usdc() -> ServiceMap<Decimal> {
+    ServiceMap([200, 300, 150, 150, 100, 100].map(Decimal::from))
+}
+
 /// Everything the simulated venue needs to start.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -134,15 +140,7 @@ impl Default for SimConfig {
             seed: DEFAULT_SEED,
             speed: DEFAULT_SPEED,
             start: time::macros::datetime!(2025-12-31 12:00 UTC),
-            // The article's $1,000 agent on its conservative target (20/30/15/15/10/10).
-            initial_balances_usdc: ServiceMap([
-                Decimal::from(200),
-                Decimal::from(300),
-                Decimal::from(150),
-                Decimal::from(150),
-                Decimal::from(100),
-                Decimal::from(100),
-            ]),
+            initial_balances_usdc: article_balances_usdc(),
             api_key: None,
             casino: CasinoParams::default(),
             markets: MarketParams::default(),

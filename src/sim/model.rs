@@ -374,18 +374,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::sim::{markets::MarketModel, state::Ledger};
-
-    fn article_balances() -> ServiceMap<Decimal> {
-        ServiceMap([
-            dec!(200),
-            dec!(300),
-            dec!(150),
-            dec!(150),
-            dec!(100),
-            dec!(100),
-        ])
-    }
+    use crate::sim::{article_balances_usdc, markets::MarketModel, state::Ledger};
 
     #[test]
     fn casino_params_validation_names_fields() {
@@ -449,7 +438,7 @@ mod tests {
         let run = |seed: u64| {
             let mut model = ActivityModel::new(CasinoParams::default(), seed);
             let mut markets = MarketModel::new(seed);
-            let mut ledger = Ledger::new(article_balances()).expect("valid");
+            let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
             let mut hour_end = datetime!(2025-12-31 13:00 UTC);
             let mut all = Vec::new();
             for _ in 0..24 * 30 {
@@ -496,7 +485,7 @@ mod tests {
         // At the default speed (6 simulated hours per real second) 10 days is 40 s of real
         // time; a win of at least 10% of the $1,000 bankroll must turn up well within that.
         let mut model = ActivityModel::new(CasinoParams::default(), 1);
-        let balances = article_balances();
+        let balances = article_balances_usdc();
         let prices = AssetMap::from_fn(Asset::start_price_usdc);
         let mut hour_end = datetime!(2025-12-31 13:00 UTC);
         let mut found = false;
@@ -512,7 +501,7 @@ mod tests {
     #[test]
     fn an_empty_casino_stops_betting() {
         let mut model = ActivityModel::new(CasinoParams::default(), 3);
-        let mut balances = article_balances();
+        let mut balances = article_balances_usdc();
         balances[Service::Casino] = dec!(0.5);
         let prices = AssetMap::from_fn(Asset::start_price_usdc);
         let mut hour_end = datetime!(2025-12-31 13:00 UTC);

@@ -77,6 +77,28 @@ pub const CLOSED_POSITIONS_KEPT: usize = 10_000;
 /// Longest `purpose` accepted.
 const PURPOSE_MAX_LEN: usize = 200;
 
+/// The order of an [`Op::OpenPosition`]; a struct of its own so the ledger's handler
+/// takes it whole instead of repeating its eight fields as arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOrder {
+    /// The market.
+    pub market: PerpMarket,
+    /// Long or short.
+    pub side: PositionSide,
+    /// Notional, positive whole cents, at most [`MAX_NOTIONAL_USDC`].
+    pub notional_usdc: Decimal,
+    /// In `1..=max_leverage`.
+    pub leverage: u32,
+    /// Market or limit.
+    pub order_type: OrderType,
+    /// Required for limit orders, refused for market orders.
+    pub limit_price: Option<Decimal>,
+    /// Why; non-empty.
+    pub purpose: String,
+    /// When the order arrived.
+    pub at: OffsetDateTime,
+}
+
 /// One thing that changes (or announces) the venue's books.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -145,24 +167,7 @@ pub enum Op {
     /// An order for a perpetual position: a market order fills at the mark (taker fee); a
     /// limit order fills at the mark when its limit is already reached, or rests until a
     /// mark move reaches it (maker fee either way: the simulator has no book to take from).
-    OpenPosition {
-        /// The market.
-        market: PerpMarket,
-        /// Long or short.
-        side: PositionSide,
-        /// Notional, positive whole cents, at most [`MAX_NOTIONAL_USDC`].
-        notional_usdc: Decimal,
-        /// In `1..=max_leverage`.
-        leverage: u32,
-        /// Market or limit.
-        order_type: OrderType,
-        /// Required for limit orders, refused for market orders.
-        limit_price: Option<Decimal>,
-        /// Why; non-empty.
-        purpose: String,
-        /// When the order arrived.
-        at: OffsetDateTime,
-    },
+    OpenPosition(OpenOrder),
     /// Closes an open position at the mark (taker fee), or cancels a resting limit order.
     ClosePosition {
         /// The position.
@@ -614,7 +619,7 @@ impl Ledger {
 
     fn apply_in_place(&mut self, op: &Op) -> Result<EventKind, StateError> {
         match op {
-            Op::OpenPosition { .. }
+            Op::OpenPosition(_)
             | Op::ClosePosition { .. }
             | Op::MarkMove { .. }
             | Op::Funding { .. }
@@ -800,7 +805,7 @@ impl Ledger {
                 Ok(EventKind::Balance)
             }
             // Routed to `apply_market` by `apply_in_place`.
-            Op::OpenPosition { .. }
+            Op::OpenPosition(_)
             | Op::ClosePosition { .. }
             | Op::MarkMove { .. }
             | Op::Funding { .. }
@@ -811,25 +816,7 @@ impl Ledger {
 
     fn apply_market(&mut self, op: &Op) -> Result<EventKind, StateError> {
         match op {
-            Op::OpenPosition {
-                market,
-                side,
-                notional_usdc,
-                leverage,
-                order_type,
-                limit_price,
-                purpose,
-                at,
-            } => self.open_position(
-                *market,
-                *side,
-                *notional_usdc,
-                *leverage,
-                *order_type,
-                *limit_price,
-                purpose,
-                *at,
-            ),
+            Op::OpenPosition(order) => self.open_position(order),
             Op::ClosePosition { position_id, at } => self.close_position(position_id, *at),
             Op::MarkMove { prices, at } => {
                 for (_, price) in prices.iter() {
@@ -858,18 +845,17 @@ impl Ledger {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn open_position(
-        &mut self,
-        market: PerpMarket,
-        side: PositionSide,
-        notional_usdc: Decimal,
-        leverage: u32,
-        order_type: OrderType,
-        limit_price: Option<Decimal>,
-        purpose: &str,
-        at: OffsetDateTime,
-    ) -> Result<EventKind, StateError> {
+    fn open_position(&mut self, order: &OpenOrder) -> Result<EventKind, StateError> {
+        let OpenOrder {
+            market,
+            side,
+            notional_usdc,
+            leverage,
+            order_type,
+            limit_price,
+            ref purpose,
+            at,
+        } = *order;
         check_cents("notional_usdc", notional_usdc)?;
         if notional_usdc > MAX_NOTIONAL_USDC {
             return Err(invalid(
@@ -1518,17 +1504,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-
-    fn article_balances() -> ServiceMap<Decimal> {
-        ServiceMap([
-            dec!(200),
-            dec!(300),
-            dec!(150),
-            dec!(150),
-            dec!(100),
-            dec!(100),
-        ])
-    }
+    use crate::sim::article_balances_usdc;
 
     #[test]
     fn apply_validates_and_moves_money() {
@@ -1714,7 +1690,7 @@ mod tests {
             },
         ];
         for (index, case) in cases.iter().enumerate() {
-            let mut ledger = Ledger::new(article_balances()).expect("valid");
+            let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
             let before = ledger.clone();
             match (ledger.apply(&case.op), &case.expected) {
                 (Ok(_), Ok(balances)) => assert_eq!(&ledger.balances(), balances, "TC{index}"),
@@ -1731,7 +1707,7 @@ mod tests {
 
     #[test]
     fn transfers_are_not_returns() {
-        let mut ledger = Ledger::new(article_balances()).expect("valid");
+        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
         // A transfer in, then a 10% gain on the opening balance plus the transfer.
         ledger
             .apply(&Op::Transfer {
@@ -1761,7 +1737,7 @@ mod tests {
 
     #[test]
     fn transfer_ids_are_unique_and_ordered() {
-        let mut ledger = Ledger::new(article_balances()).expect("valid");
+        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
         let mut ids = Vec::new();
         for _ in 0..3 {
             match ledger.apply(&Op::Transfer {
@@ -1789,7 +1765,7 @@ mod tests {
         leverage: u32,
         limit_price: Option<Decimal>,
     ) -> Op {
-        Op::OpenPosition {
+        Op::OpenPosition(OpenOrder {
             market,
             side,
             notional_usdc,
@@ -1802,7 +1778,7 @@ mod tests {
             limit_price,
             purpose: "hedge".into(),
             at: AT,
-        }
+        })
     }
 
     fn assert_identity(ledger: &Ledger, step: &str) {
@@ -1812,7 +1788,7 @@ mod tests {
 
     #[test]
     fn perp_story_fees_funding_pnl_and_liquidation() {
-        let mut ledger = Ledger::new(article_balances()).expect("valid");
+        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
 
         // Step 1: a 5x long of 1,000 USDC of BTC at 95,000: margin 200 and a 0.1% taker
         // fee of 1.00 leave the trading balance 300 − 201 = 99; the position is worth its
@@ -1912,7 +1888,7 @@ mod tests {
                 "`notional_usdc`",
             ),
             (
-                Op::OpenPosition {
+                Op::OpenPosition(OpenOrder {
                     market: PerpMarket::EthPerp,
                     side: PositionSide::Short,
                     notional_usdc: dec!(10),
@@ -1921,7 +1897,7 @@ mod tests {
                     limit_price: None,
                     purpose: "hedge".into(),
                     at: AT,
-                },
+                }),
                 "`limit_price`",
             ),
             (
@@ -2032,7 +2008,7 @@ mod tests {
 
     #[test]
     fn wallet_fifo_lots_spread_and_escrow_fees() {
-        let mut ledger = Ledger::new(article_balances()).expect("valid");
+        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
 
         // Step 1: 0.5 SOL at the ask 180 × 1.001 = 180.18 costs 90.09, a lot of that basis.
         let bought = ledger
@@ -2188,7 +2164,7 @@ mod tests {
 
     #[test]
     fn market_performance_reaches_daily_returns() {
-        let mut ledger = Ledger::new(article_balances()).expect("valid");
+        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
         // A 1x short of 0.001 BTC pays a taker fee of 0.095 → 0.10.
         ledger
             .apply(&open(
@@ -2319,7 +2295,7 @@ mod property_tests {
                 .prop_map(
                     |(market, long, notional_usdc, leverage, limit_pct, purpose)| {
                         let start = market.underlying().start_price_usdc();
-                        Op::OpenPosition {
+                        Op::OpenPosition(OpenOrder {
                             market,
                             side: if long {
                                 PositionSide::Long
@@ -2338,7 +2314,7 @@ mod property_tests {
                             }),
                             purpose: purpose.to_owned(),
                             at: AT,
-                        }
+                        })
                     }
                 ),
             // Mostly ids that exist; some already closed or never opened.
