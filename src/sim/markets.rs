@@ -386,6 +386,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::sim::test_support::assert_validation;
 
     #[test]
     fn parse_names_the_field_and_lists_known_values() {
@@ -466,14 +467,7 @@ mod tests {
             },
         ];
         for (index, case) in cases.iter().enumerate() {
-            match (case.params.validate(), case.expected) {
-                (Ok(()), None) => {}
-                (Err(problems), Some(needle)) => assert!(
-                    problems.iter().any(|p| p.contains(needle)),
-                    "TC{index}: {problems:?} lacks {needle}"
-                ),
-                (actual, expected) => panic!("TC{index}: got {actual:?}, expected {expected:?}"),
-            }
+            assert_validation(index, case.params.validate(), case.expected);
         }
     }
 

@@ -44,6 +44,8 @@ pub mod model;
 pub mod scenario;
 mod server;
 pub mod state;
+#[cfg(test)]
+mod test_support;
 mod ws;
 
 use std::{

@@ -374,7 +374,9 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::sim::{article_balances_usdc, markets::MarketModel, state::Ledger};
+    use crate::sim::{
+        article_balances_usdc, markets::MarketModel, state::Ledger, test_support::assert_validation,
+    };
 
     #[test]
     fn casino_params_validation_names_fields() {
@@ -422,14 +424,7 @@ mod tests {
             },
         ];
         for (index, case) in cases.iter().enumerate() {
-            match (case.params.validate(), case.expected) {
-                (Ok(()), None) => {}
-                (Err(problems), Some(needle)) => assert!(
-                    problems.iter().any(|p| p.contains(needle)),
-                    "TC{index}: {problems:?} lacks {needle}"
-                ),
-                (actual, expected) => panic!("TC{index}: got {actual:?}, expected {expected:?}"),
-            }
+            assert_validation(index, case.params.validate(), case.expected);
         }
     }
 
