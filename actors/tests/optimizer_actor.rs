@@ -5,6 +5,10 @@
 //! venue (no background activity, so its seeded 730-day history is all there is), and watches
 //! the bus with a collector for `TargetsUpdated` / `TargetsRefused`.
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::{builder, quiet_sim, settings_with, wait_synced};
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
@@ -14,17 +18,14 @@ use actix::{Actor, Context, Handler};
 use ballast::{
     optimizer::{OptimizerMethod, TargetDiagnostics},
     service::Service,
-    sim::{Injection, SimConfig, SimHandle},
-    store::Store,
+    sim::{Injection, SimHandle},
     targets::TargetAllocation,
 };
 use ballast_actors::{
-    clock::TimeSource,
     messages::{Event, GetOptimizerStats, RecomputeTargets, TargetsRefused, TargetsUpdated},
-    metrics::Console,
     optimizer::OptimizerStats,
-    settings::{Settings, Validated},
-    system::{RunningSystem, SystemBuilder},
+    settings::Validated,
+    system::RunningSystem,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -71,46 +72,21 @@ struct Harness {
     seen: Arc<Mutex<Seen>>,
 }
 
-async fn quiet_sim() -> SimHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds loopback");
-    ballast::sim::start(
-        SimConfig {
-            autoplay: false,
-            speed: 1.0,
-            ..SimConfig::default()
-        },
-        listener,
-    )
-    .await
-    .expect("sim starts")
-}
-
 /// Defaults plus dry run plus `env` (`BALLAST__...` pairs).
 fn settings(env: &[(&str, &str)]) -> Validated {
-    let mut vars = vec![("BALLAST__EXECUTOR__DRY_RUN".to_owned(), "true".to_owned())];
-    vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    Settings::load_with_env(&[], vars)
-        .and_then(Settings::validate)
-        .expect("valid settings")
+    let mut vars = vec![("BALLAST__EXECUTOR__DRY_RUN", "true")];
+    vars.extend_from_slice(env);
+    settings_with(&vars)
 }
 
 async fn start(sim: &SimHandle, validated: Validated) -> Harness {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let collector_seen = seen.clone();
-    let system = SystemBuilder::new(
-        validated,
-        &sim.base_url(),
-        None,
-        TimeSource::Wall,
-        Store::open_in_memory().expect("store"),
-        Console::Off,
-    )
-    .add_actor(move |_| Some(Collector(collector_seen).start().recipient()))
-    .start()
-    .await
-    .expect("system starts");
+    let system = builder(sim, validated)
+        .add_actor(move |_| Some(Collector(collector_seen).start().recipient()))
+        .start()
+        .await
+        .expect("system starts");
     Harness { system, seen }
 }
 
@@ -381,18 +357,7 @@ async fn a_drawdown_event_triggers_a_recompute() {
     .await;
     harness.solved().await;
     // The companion must be listening to the event stream before the venue announces it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while harness
-        .system
-        .summary()
-        .await
-        .expect("summary")
-        .final_balances_usdc
-        .is_none()
-    {
-        assert!(tokio::time::Instant::now() < deadline, "never synced");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_synced(&harness.system).await;
     sim.inject(Injection::Drawdown {
         service: Service::Trading,
         drawdown: dec!(0.20),

@@ -8,7 +8,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use common::{eventually, quiet_sim};
+use common::{builder_at, eventually, quiet_sim, settings_with, stop, summary_when};
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
@@ -23,12 +23,7 @@ use ballast::{
         protocol::{Direction, RebalanceBody},
     },
 };
-use ballast_actors::{
-    clock::TimeSource,
-    metrics::{Console, Summary},
-    settings::{Settings, Validated},
-    system::{RunningSystem, SystemBuilder},
-};
+use ballast_actors::{settings::Validated, system::RunningSystem};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio::{
@@ -36,55 +31,11 @@ use tokio::{
     task::AbortHandle,
 };
 
-fn settings(overrides: &[(&str, &str)]) -> Validated {
-    let env = overrides
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect::<Vec<_>>();
-    Settings::load_with_env(&[], env)
-        .and_then(Settings::validate)
-        .expect("valid settings")
-}
-
 async fn start(venue_url: &str, validated: Validated, store: Store) -> RunningSystem {
-    SystemBuilder::new(
-        validated,
-        venue_url,
-        None,
-        TimeSource::Wall,
-        store,
-        Console::Off,
-    )
-    .start()
-    .await
-    .expect("system starts")
-}
-
-async fn summary_when(
-    system: &RunningSystem,
-    limit: Duration,
-    what: &str,
-    done: impl Fn(&Summary) -> bool,
-) -> Summary {
-    let mut last = None;
-    let reached = eventually(limit, async || {
-        let summary = system.summary().await.expect("summary");
-        let ok = done(&summary);
-        last = Some(summary);
-        ok
-    })
-    .await;
-    let summary = last.expect("polled at least once");
-    assert!(reached, "{what}: {summary:?}");
-    summary
-}
-
-async fn stop(system: RunningSystem, sim: SimHandle) {
-    system
-        .shutdown(Duration::from_secs(5))
+    builder_at(venue_url, validated, store)
+        .start()
         .await
-        .expect("stops");
-    sim.shutdown().await;
+        .expect("system starts")
 }
 
 /// `(status, transfer_id, error)` of one leg, straight from the store.
@@ -122,7 +73,7 @@ async fn a_lost_ack_is_resolved_by_a_status_query_and_applied_exactly_once() {
     // can tell it what happened.
     let sim = quiet_sim().await;
     let store = Store::open_in_memory().expect("store");
-    let validated = settings(&[
+    let validated = settings_with(&[
         ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "300"),
         ("BALLAST__EXECUTOR__LEG_RETRY_LIMIT", "0"),
     ]);
@@ -243,7 +194,7 @@ async fn a_restart_reconciles_pending_legs_without_resending_them() {
 
     // Step 2: the companion restarts on the same store.
     let store = Store::open(&path).expect("store reopens");
-    let system = start(&sim.base_url(), settings(&[]), store.clone()).await;
+    let system = start(&sim.base_url(), settings_with(&[]), store.clone()).await;
     assert!(
         eventually(Duration::from_secs(10), async || store
             .pending_legs()
@@ -411,7 +362,7 @@ async fn a_disconnect_mid_rebalance_stops_orders_until_a_fresh_snapshot() {
     let sim = quiet_sim().await;
     let proxy = Proxy::start(sim.addr()).await;
     let store = Store::open_in_memory().expect("store");
-    let system = start(&proxy.url(), settings(&[]), store).await;
+    let system = start(&proxy.url(), settings_with(&[]), store).await;
     summary_when(&system, Duration::from_secs(10), "never synced", |s| {
         s.final_balances_usdc.is_some()
     })
@@ -468,7 +419,7 @@ async fn a_disconnect_mid_rebalance_stops_orders_until_a_fresh_snapshot() {
     })
     .await;
     assert!(resumed, "trading never resumed after the resync");
-    let validated = settings(&[]);
+    let validated = settings_with(&[]);
     let band = validated.policy.bands.absolute;
     let in_band = eventually(Duration::from_secs(20), async || {
         let balances = sim.balances();
@@ -493,7 +444,7 @@ async fn a_failed_resync_is_retried_until_trading_can_resume() {
     proxy.fail_portfolio(true);
     let system = start(
         &proxy.url(),
-        settings(&[]),
+        settings_with(&[]),
         Store::open_in_memory().expect("store"),
     )
     .await;

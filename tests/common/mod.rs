@@ -1,5 +1,11 @@
 //! Shared helpers for the end-to-end tests: a simulated venue on 127.0.0.1:0 with no
-//! background activity, and a companion system pointed at it.
+//! background activity, and a companion system pointed at it. The actors package's tests
+//! include this file too (`#[path = "../../tests/common/mod.rs"]`), so it uses only what
+//! both packages' tests can see.
+//!
+//! # Invariants
+//! - Every venue binds loopback port 0, so tests run in parallel without clashing.
+//! - Every wait is bounded and fails naming what it waited for; none asserts a duration.
 
 #![allow(dead_code)]
 
@@ -17,39 +23,69 @@ use ballast_actors::{
     system::{RunningSystem, SystemBuilder},
 };
 
-/// A quiet simulated venue: only requests and injections move money.
-pub async fn quiet_sim() -> SimHandle {
+/// How long a test waits for the companion to sync with the venue.
+const SYNC_LIMIT: Duration = Duration::from_secs(10);
+
+/// A quiet venue's configuration: only requests and injections move money, and its clock
+/// runs at one simulated second per real second, so it stays inside its first hour.
+pub fn quiet_config() -> SimConfig {
+    SimConfig {
+        autoplay: false,
+        speed: 1.0,
+        ..SimConfig::default()
+    }
+}
+
+/// Starts a venue with `cfg` on a free loopback port.
+pub async fn start_sim(cfg: SimConfig) -> SimHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds loopback");
-    ballast::sim::start(
-        SimConfig {
-            autoplay: false,
-            speed: 1.0,
-            ..SimConfig::default()
-        },
-        listener,
-    )
-    .await
-    .expect("sim starts")
+    ballast::sim::start(cfg, listener)
+        .await
+        .expect("sim starts")
+}
+
+/// A quiet simulated venue: only requests and injections move money.
+pub async fn quiet_sim() -> SimHandle {
+    start_sim(quiet_config()).await
+}
+
+/// The default settings with `env` (`BALLAST__...` pairs) on top, validated.
+pub fn settings_with(env: &[(&str, &str)]) -> Validated {
+    let vars = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect::<Vec<_>>();
+    Settings::load_with_env(&[], vars)
+        .and_then(Settings::validate)
+        .expect("valid settings")
 }
 
 /// The default settings, validated.
 pub fn default_settings() -> Validated {
-    Settings::load_with_env(&[], Vec::new())
-        .and_then(Settings::validate)
-        .expect("defaults are valid")
+    settings_with(&[])
+}
+
+/// A system on the venue at `venue_url` (the sim's, or a proxy in front of it), with
+/// `store` and no console.
+pub fn builder_at(venue_url: &str, validated: Validated, store: Store) -> SystemBuilder {
+    SystemBuilder::new(
+        validated,
+        venue_url,
+        None,
+        TimeSource::Wall,
+        store,
+        Console::Off,
+    )
 }
 
 /// A system on `sim`, in-memory store, no console.
 pub fn builder(sim: &SimHandle, validated: Validated) -> SystemBuilder {
-    SystemBuilder::new(
-        validated,
+    builder_at(
         &sim.base_url(),
-        None,
-        TimeSource::Wall,
+        validated,
         Store::open_in_memory().expect("store"),
-        Console::Off,
     )
 }
 
@@ -65,18 +101,45 @@ pub async fn eventually(limit: Duration, mut probe: impl AsyncFnMut() -> bool) -
     false
 }
 
+/// Polls the system's summary until `done` holds for it, at most `limit`; fails naming
+/// `what` with the last summary seen.
+pub async fn summary_when(
+    system: &RunningSystem,
+    limit: Duration,
+    what: &str,
+    done: impl Fn(&Summary) -> bool,
+) -> Summary {
+    let mut last = None;
+    let reached = eventually(limit, async || {
+        let summary = system.summary().await.expect("summary");
+        let ok = done(&summary);
+        last = Some(summary);
+        ok
+    })
+    .await;
+    let summary = last.expect("polled at least once");
+    assert!(reached, "{what}: {summary:?}");
+    summary
+}
+
 /// Waits until the companion holds the venue's start-up snapshot.
 pub async fn wait_synced(system: &RunningSystem) -> Summary {
-    assert!(
-        eventually(Duration::from_secs(10), async || system
-            .summary()
-            .await
-            .map(|s| s.final_balances_usdc.is_some())
-            .unwrap_or(false))
-        .await,
-        "companion never synced with the venue"
-    );
-    system.summary().await.expect("summary")
+    summary_when(
+        system,
+        SYNC_LIMIT,
+        "companion never synced with the venue",
+        |s| s.final_balances_usdc.is_some(),
+    )
+    .await
+}
+
+/// Stops the system, then the venue.
+pub async fn stop(system: RunningSystem, sim: SimHandle) {
+    system
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("stops");
+    sim.shutdown().await;
 }
 
 /// Balances as a plain array for readable assertions.
