@@ -529,6 +529,52 @@ pub fn risk_budget_bounded(
     })
 }
 
+/// Checks a held asset for [`risk_parity_with_fixed`] and its bounded form: `fixed` indexes
+/// one of at least two assets of a square `cov`, and `fixed_weight` in [0, 1) leaves a
+/// positive rest for the others.
+fn check_held(cov: &DMatrix<f64>, fixed: usize, fixed_weight: f64) -> Result<(), MathError> {
+    let n = cov.nrows();
+    if fixed >= n || n < 2 || cov.ncols() != n {
+        return Err(MathError::InvalidArgument {
+            name: "fixed asset".into(),
+            reason: format!("index {fixed} with {n} assets"),
+        });
+    }
+    if !(fixed_weight.is_finite() && (0.0..1.0).contains(&fixed_weight)) {
+        return Err(MathError::InvalidArgument {
+            name: "fixed weight".into(),
+            reason: format!("{fixed_weight} is outside [0, 1)"),
+        });
+    }
+    Ok(())
+}
+
+/// The indices of the assets other than `fixed`, in order, and their covariance.
+fn without_held(cov: &DMatrix<f64>, fixed: usize) -> (Vec<usize>, DMatrix<f64>) {
+    let n = cov.nrows();
+    let keep: Vec<usize> = (0..n).filter(|&i| i != fixed).collect();
+    let sub = DMatrix::from_fn(n - 1, n - 1, |i, j| cov[(keep[i], keep[j])]);
+    (keep, sub)
+}
+
+/// All `n` weights: `fixed` at `fixed_weight`, and asset `keep[k]` at `shares[k]` of the
+/// rest `1 − fixed_weight`.
+fn with_held(
+    n: usize,
+    fixed: usize,
+    fixed_weight: f64,
+    keep: &[usize],
+    shares: &[f64],
+) -> Vec<f64> {
+    let rest = 1.0 - fixed_weight;
+    let mut w = vec![0.0; n];
+    w[fixed] = fixed_weight;
+    for (k, &i) in keep.iter().enumerate() {
+        w[i] = shares[k] * rest;
+    }
+    w
+}
+
 /// Holds asset `fixed` at `fixed_weight` and splits the rest by risk budgeting among the other
 /// assets (`budgets`, over those assets in order, default equal) — the services default, with the
 /// reserve fixed at its target.
@@ -543,26 +589,10 @@ pub fn risk_parity_with_fixed(
     budgets: Option<&[f64]>,
 ) -> Result<RiskBudgetSolution, MathError> {
     let n = cov.nrows();
-    if fixed >= n || n < 2 || cov.ncols() != n {
-        return Err(MathError::InvalidArgument {
-            name: "fixed asset".into(),
-            reason: format!("index {fixed} with {n} assets"),
-        });
-    }
-    if !(fixed_weight.is_finite() && (0.0..1.0).contains(&fixed_weight)) {
-        return Err(MathError::InvalidArgument {
-            name: "fixed weight".into(),
-            reason: format!("{fixed_weight} is outside [0, 1)"),
-        });
-    }
-    let keep: Vec<usize> = (0..n).filter(|&i| i != fixed).collect();
-    let sub = DMatrix::from_fn(n - 1, n - 1, |i, j| cov[(keep[i], keep[j])]);
+    check_held(cov, fixed, fixed_weight)?;
+    let (keep, sub) = without_held(cov, fixed);
     let inner = risk_budget(&sub, budgets)?;
-    let mut w = vec![0.0; n];
-    w[fixed] = fixed_weight;
-    for (k, &i) in keep.iter().enumerate() {
-        w[i] = inner.weights[k] * (1.0 - fixed_weight);
-    }
+    let w = with_held(n, fixed, fixed_weight, &keep, &inner.weights);
     let lo = vec![0.0; n];
     let hi = vec![1.0; n];
     let weights = finalize_weights(w, &lo, &hi)?;
@@ -594,18 +624,7 @@ pub fn risk_parity_with_fixed_bounded(
 ) -> Result<RiskBudgetSolution, MathError> {
     let n = cov.nrows();
     bounds.check_len(n)?;
-    if fixed >= n || n < 2 || cov.ncols() != n {
-        return Err(MathError::InvalidArgument {
-            name: "fixed asset".into(),
-            reason: format!("index {fixed} with {n} assets"),
-        });
-    }
-    if !(fixed_weight.is_finite() && (0.0..1.0).contains(&fixed_weight)) {
-        return Err(MathError::InvalidArgument {
-            name: "fixed weight".into(),
-            reason: format!("{fixed_weight} is outside [0, 1)"),
-        });
-    }
+    check_held(cov, fixed, fixed_weight)?;
     let (lo, hi) = (bounds.lo(), bounds.hi());
     if fixed_weight < lo[fixed] || fixed_weight > hi[fixed] {
         return Err(MathError::InfeasibleBounds(format!(
@@ -613,7 +632,7 @@ pub fn risk_parity_with_fixed_bounded(
             lo[fixed], hi[fixed]
         )));
     }
-    let keep: Vec<usize> = (0..n).filter(|&i| i != fixed).collect();
+    let (keep, sub) = without_held(cov, fixed);
     let rest = 1.0 - fixed_weight;
     // Shares of the rest: w = rest·x, so lo ≤ w ≤ hi ⇔ lo/rest ≤ x ≤ hi/rest (capped at 1).
     let sub_bounds = WeightBounds::new(
@@ -625,13 +644,8 @@ pub fn risk_parity_with_fixed_bounded(
             "with asset {fixed} held at {fixed_weight}, the others cannot fill the rest: {e}"
         ))
     })?;
-    let sub = DMatrix::from_fn(n - 1, n - 1, |i, j| cov[(keep[i], keep[j])]);
     let inner = risk_budget_bounded(&sub, budgets, &sub_bounds)?;
-    let mut w = vec![0.0; n];
-    w[fixed] = fixed_weight;
-    for (k, &i) in keep.iter().enumerate() {
-        w[i] = inner.weights[k] * rest;
-    }
+    let w = with_held(n, fixed, fixed_weight, &keep, &inner.weights);
     let mut held_lo = lo.to_vec();
     let mut held_hi = hi.to_vec();
     // The held weight is exact; pinning it keeps the final budget repair off it.
