@@ -42,6 +42,18 @@ pub struct Allocation {
 }
 
 impl Allocation {
+    /// The allocation at risk tolerance `t` on the active-set path segment `seg`, which
+    /// `solver` found: every structured result is built this way.
+    fn on_segment(
+        model: &MarketModel,
+        bounds: &WeightBounds,
+        seg: &Segment,
+        t: f64,
+        solver: SolverPath,
+    ) -> Result<Self, MathError> {
+        Self::build(model, bounds, seg.weights_at(t), solver, Some(t))
+    }
+
     fn build(
         model: &MarketModel,
         bounds: &WeightBounds,
@@ -136,24 +148,14 @@ pub fn mean_variance(
     let mut solver = ActiveSetSolver::new(p);
     let start = solver.warm_start(t);
     match solver.solve_at(t, start) {
-        Ok(seg) => Allocation::build(
-            model,
-            bounds,
-            seg.weights_at(t),
-            SolverPath::ActiveSet,
-            Some(t),
-        ),
+        Ok(seg) => Allocation::on_segment(model, bounds, &seg, t, SolverPath::ActiveSet),
         Err(_) => {
             let c: Vec<f64> = model.mean().iter().map(|m| -t * m).collect();
             let x = clarabel_box_qp(p.n, p.h, &c, p.lo, p.hi, &[])?;
             match solver.solve_at(t, side_of(&x, p.lo, p.hi)) {
-                Ok(seg) => Allocation::build(
-                    model,
-                    bounds,
-                    seg.weights_at(t),
-                    SolverPath::ClarabelPolished,
-                    Some(t),
-                ),
+                Ok(seg) => {
+                    Allocation::on_segment(model, bounds, &seg, t, SolverPath::ClarabelPolished)
+                }
                 Err(_) => Allocation::build(model, bounds, x, SolverPath::Clarabel, Some(t)),
             }
         }
@@ -249,13 +251,7 @@ pub fn max_sharpe(
         path_start(&mut solver).and_then(|seg0| solver.find_on_path(0.0, seg0, &root, &residual))
     });
     match structured {
-        Ok((t, seg)) => Allocation::build(
-            model,
-            bounds,
-            seg.weights_at(t),
-            SolverPath::ActiveSet,
-            Some(t),
-        ),
+        Ok((t, seg)) => Allocation::on_segment(model, bounds, &seg, t, SolverPath::ActiveSet),
         Err(_) => {
             let x = clarabel_max_sharpe(p.n, p.h, p.mu, rf, p.lo, p.hi)?;
             let polished = solver
@@ -266,13 +262,9 @@ pub fn max_sharpe(
                     _ => None,
                 });
             match polished {
-                Some((t, seg)) => Allocation::build(
-                    model,
-                    bounds,
-                    seg.weights_at(t),
-                    SolverPath::ClarabelPolished,
-                    Some(t),
-                ),
+                Some((t, seg)) => {
+                    Allocation::on_segment(model, bounds, &seg, t, SolverPath::ClarabelPolished)
+                }
                 None => Allocation::build(model, bounds, x, SolverPath::Clarabel, None),
             }
         }
@@ -321,13 +313,9 @@ pub fn target_return(
         Ok((r0, _)) if target < r0 - tol => Err(MathError::TargetOutOfReach(format!(
             "expected return {target} is below the minimum-variance portfolio's {r0}: that part of the curve is inefficient"
         ))),
-        Ok((_, Ok((t, seg)))) => Allocation::build(
-            model,
-            bounds,
-            seg.weights_at(t),
-            SolverPath::ActiveSet,
-            Some(t),
-        ),
+        Ok((_, Ok((t, seg)))) => {
+            Allocation::on_segment(model, bounds, &seg, t, SolverPath::ActiveSet)
+        }
         _ => target_return_clarabel(model, bounds, target),
     }
 }
@@ -427,13 +415,7 @@ pub fn target_risk(
             Err(f) => return Err(fail_error("target-risk", f)),
         }
     };
-    Allocation::build(
-        model,
-        bounds,
-        seg.weights_at(t),
-        SolverPath::ActiveSet,
-        Some(t),
-    )
+    Allocation::on_segment(model, bounds, &seg, t, SolverPath::ActiveSet)
 }
 
 fn fail_error(what: &'static str, f: Fail) -> MathError {
