@@ -814,19 +814,10 @@ impl EventFrame {
             .ok_or(DecodeError::Missing("seq"))?
             .as_u64()
             .ok_or_else(|| invalid("seq", "not a non-negative integer"))?;
-        let ts_text = object
-            .get("ts")
-            .ok_or(DecodeError::Missing("ts"))?
-            .as_str()
-            .ok_or_else(|| invalid("ts", "not a string"))?;
+        let ts_text = required_str(&object, "ts")?;
         let ts = OffsetDateTime::parse(ts_text, &time::format_description::well_known::Rfc3339)
             .map_err(|e| invalid("ts", &e.to_string()))?;
-        let type_name = object
-            .get("type")
-            .ok_or(DecodeError::Missing("type"))?
-            .as_str()
-            .ok_or_else(|| invalid("type", "not a string"))?
-            .to_owned();
+        let type_name = required_str(&object, "type")?.to_owned();
         let portfolio = match object.remove("portfolio") {
             None | Some(serde_json::Value::Null) => None,
             Some(p) => {
@@ -975,6 +966,18 @@ impl EventKind {
             | EventKind::Unknown { .. } => Ok(()),
         }
     }
+}
+
+/// The string field `field` of a frame, which must be present.
+fn required_str<'a>(
+    object: &'a serde_json::Map<String, serde_json::Value>,
+    field: &'static str,
+) -> Result<&'a str, DecodeError> {
+    object
+        .get(field)
+        .ok_or(DecodeError::Missing(field))?
+        .as_str()
+        .ok_or_else(|| invalid(field, "not a string"))
 }
 
 fn invalid(field: &str, reason: &str) -> DecodeError {
