@@ -531,12 +531,8 @@ impl Ledger {
         let mut values = self.balances_usdc;
         // Bounded inputs (prices, quantities, notionals) keep these sums in range; a
         // saturated value would only show as a broken identity, never a panic.
-        values[Service::Trading] = values[Service::Trading]
-            .checked_add(self.positions_value())
-            .unwrap_or(Decimal::MAX);
-        values[Service::Wallet] = values[Service::Wallet]
-            .checked_add(self.holdings_value())
-            .unwrap_or(Decimal::MAX);
+        values[Service::Trading] = saturating_add(values[Service::Trading], self.positions_value());
+        values[Service::Wallet] = saturating_add(values[Service::Wallet], self.holdings_value());
         values
     }
 
@@ -647,12 +643,11 @@ impl Ledger {
                 direction,
                 amount_usdc,
             } => {
-                if *service == Service::Reserve {
-                    return Err(invalid(
-                        "service",
-                        "must not be `reserve`: the reserve is the other side of every transfer",
-                    ));
-                }
+                not_reserve(
+                    "service",
+                    *service,
+                    Some("the reserve is the other side of every transfer"),
+                )?;
                 check_cents("amount_usdc", *amount_usdc)?;
                 let (from, to) = direction.flow(*service);
                 self.debit(from, *amount_usdc)?;
@@ -700,9 +695,7 @@ impl Ledger {
                 source_service,
             } => {
                 check_cents("amount_usdc", *amount_usdc)?;
-                if *source_service == Service::Reserve {
-                    return Err(invalid("source_service", "must not be `reserve`"));
-                }
+                not_reserve("source_service", *source_service, None)?;
                 self.credit(Service::Reserve, *amount_usdc)?;
                 self.income.referral_usdc = add(self.income.referral_usdc, *amount_usdc)?;
                 // The cash lands in the reserve, but it is the source service's activity that
@@ -746,12 +739,11 @@ impl Ledger {
                 pnl_usdc,
                 fee_usdc,
             } => {
-                if *service == Service::Reserve {
-                    return Err(invalid(
-                        "service",
-                        "must not be `reserve`: idle USDC has no market value to mark",
-                    ));
-                }
+                not_reserve(
+                    "service",
+                    *service,
+                    Some("idle USDC has no market value to mark"),
+                )?;
                 check_signed_cents("change_usdc", *pnl_usdc)?;
                 if !fee_usdc.is_zero() {
                     check_cents("fee_usdc", *fee_usdc)?;
@@ -767,9 +759,7 @@ impl Ledger {
                 })
             }
             Op::Drawdown { service, drawdown } => {
-                if *service == Service::Reserve {
-                    return Err(invalid("service", "must not be `reserve`"));
-                }
+                not_reserve("service", *service, None)?;
                 if *drawdown <= Decimal::ZERO || *drawdown > Decimal::ONE {
                     return Err(invalid("drawdown", "must be in (0, 1]"));
                 }
@@ -1287,9 +1277,7 @@ impl Ledger {
         self.positions
             .values()
             .map(|p| p.value_usdc(self.prices[p.market.underlying()]))
-            .fold(Decimal::ZERO, |acc, v| {
-                acc.checked_add(v).unwrap_or(Decimal::MAX)
-            })
+            .fold(Decimal::ZERO, saturating_add)
     }
 
     fn holdings_value(&self) -> Decimal {
@@ -1297,9 +1285,7 @@ impl Ledger {
             .iter()
             .flat_map(|(asset, lots)| lots.iter().map(move |lot| (asset, lot)))
             .map(|(asset, lot)| lot.quantity * self.prices[asset])
-            .fold(Decimal::ZERO, |acc, v| {
-                acc.checked_add(v).unwrap_or(Decimal::MAX)
-            })
+            .fold(Decimal::ZERO, saturating_add)
     }
 
     fn unrealized_pnl(&self) -> Decimal {
@@ -1311,9 +1297,7 @@ impl Ledger {
             lots.iter()
                 .map(move |lot| lot.quantity * self.prices[asset] - lot.cost_basis_usdc)
         });
-        positions.chain(lots).fold(Decimal::ZERO, |acc, v| {
-            acc.checked_add(v).unwrap_or(Decimal::MAX)
-        })
+        positions.chain(lots).fold(Decimal::ZERO, saturating_add)
     }
 
     /// Closes the day: returns each service's simple return for it and opens the next day
@@ -1324,9 +1308,8 @@ impl Ledger {
     /// a loss. A service that held nothing all day returns 0.
     pub fn close_day(&mut self) -> ServiceMap<f64> {
         let returns = ServiceMap::from_fn(|service| {
-            let at_work = self.day.start_usdc[service]
-                .checked_add(self.day.inflows_usdc[service])
-                .unwrap_or(Decimal::MAX);
+            let at_work =
+                saturating_add(self.day.start_usdc[service], self.day.inflows_usdc[service]);
             if at_work <= Decimal::ZERO {
                 return 0.0;
             }
@@ -1490,6 +1473,25 @@ fn sub(a: Decimal, b: Decimal) -> Result<Decimal, StateError> {
 
 fn too_large() -> StateError {
     invalid("amount_usdc", "is too large")
+}
+
+/// Refuses the reserve in `field` where an op needs a tradable service, saying `why` when
+/// the reason is not obvious.
+fn not_reserve(field: &'static str, service: Service, why: Option<&str>) -> Result<(), StateError> {
+    if service != Service::Reserve {
+        return Ok(());
+    }
+    let reason = match why {
+        Some(why) => format!("must not be `reserve`: {why}"),
+        None => "must not be `reserve`".to_owned(),
+    };
+    Err(invalid(field, &reason))
+}
+
+/// `a + b`, or `Decimal::MAX` when that overflows: for reported values, which must not
+/// fail the request that reads them.
+fn saturating_add(a: Decimal, b: Decimal) -> Decimal {
+    a.checked_add(b).unwrap_or(Decimal::MAX)
 }
 
 fn invalid(field: &'static str, reason: &str) -> StateError {
