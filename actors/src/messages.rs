@@ -227,34 +227,20 @@ pub struct PlanFinished {
     pub at: OffsetDateTime,
 }
 
-/// Every message, for subscribers of the whole stream.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub enum Event {
-    /// See [`Tick`].
-    Tick(Tick),
-    /// See [`BalancesObserved`].
-    Balances(BalancesObserved),
-    /// See [`VenueEvent`].
-    Venue(VenueEvent),
-    /// See [`StreamStatus`].
-    Stream(StreamStatus),
-    /// See [`TargetsUpdated`].
-    Targets(TargetsUpdated),
-    /// See [`TargetsRefused`].
-    TargetsRefused(TargetsRefused),
-    /// See [`RebalancePlanned`].
-    Planned(RebalancePlanned),
-    /// See [`TradeExecuted`].
-    Executed(TradeExecuted),
-    /// See [`TradeFailed`].
-    Failed(TradeFailed),
-    /// See [`PlanFinished`].
-    Finished(PlanFinished),
-}
+/// Defines [`Event`] with one variant per message and a `From` for each, from one list, so
+/// a message added to the stream cannot miss its conversion.
+macro_rules! events {
+    ($($variant:ident($message:ident)),* $(,)?) => {
+        /// Every message, for subscribers of the whole stream.
+        #[derive(Debug, Clone, Message)]
+        #[rtype(result = "()")]
+        pub enum Event {
+            $(
+                #[doc = concat!("See [`", stringify!($message), "`].")]
+                $variant($message),
+            )*
+        }
 
-macro_rules! event_from {
-    ($($variant:ident($message:ty)),* $(,)?) => {
         $(impl From<$message> for Event {
             fn from(message: $message) -> Self {
                 Event::$variant(message)
@@ -263,7 +249,7 @@ macro_rules! event_from {
     };
 }
 
-event_from!(
+events!(
     Tick(Tick),
     Balances(BalancesObserved),
     Venue(VenueEvent),
