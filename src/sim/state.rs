@@ -903,17 +903,9 @@ impl Ledger {
         let margin_usdc = ceil_cents(notional_usdc / Decimal::from(leverage));
         let fee_usdc = ceil_cents(notional_usdc * fee_rate);
         let required_usdc = add(margin_usdc, fee_usdc)?;
-        let available_usdc = self.balances_usdc[Service::Trading];
-        if required_usdc > available_usdc {
-            return Err(StateError::InsufficientFunds {
-                field: "notional_usdc",
-                service: Service::Trading,
-                requested_usdc: required_usdc,
-                available_usdc,
-                detail: format!("margin {margin_usdc} at {leverage}x + fee {fee_usdc}"),
-            });
-        }
-        self.debit(Service::Trading, required_usdc)?;
+        self.debit_for("notional_usdc", Service::Trading, required_usdc, || {
+            format!("margin {margin_usdc} at {leverage}x + fee {fee_usdc}")
+        })?;
         let number = self.next_position_id;
         self.next_position_id += 1;
         let mut position = PerpPosition {
@@ -1160,17 +1152,9 @@ impl Ledger {
         let mid = self.prices[asset];
         let ask = mid * (Decimal::ONE + self.params.wallet_half_spread);
         let cost_usdc = ceil_cents(quantity * ask);
-        let available_usdc = self.balances_usdc[Service::Wallet];
-        if cost_usdc > available_usdc {
-            return Err(StateError::InsufficientFunds {
-                field: "quantity",
-                service: Service::Wallet,
-                requested_usdc: cost_usdc,
-                available_usdc,
-                detail: format!("{quantity} {asset} at {ask}"),
-            });
-        }
-        self.debit(Service::Wallet, cost_usdc)?;
+        self.debit_for("quantity", Service::Wallet, cost_usdc, || {
+            format!("{quantity} {asset} at {ask}")
+        })?;
         let lot = Lot {
             lot_id: format!("lot-{:08}", self.next_lot_id),
             quantity,
@@ -1371,6 +1355,29 @@ impl Ledger {
         }
         self.balances_usdc[service] = available_usdc - amount_usdc;
         Ok(())
+    }
+
+    /// Debits what a request costs, refusing a shortfall as [`StateError::InsufficientFunds`]
+    /// that names the request's `field` and says what the money was for (`detail`, built
+    /// only then).
+    fn debit_for(
+        &mut self,
+        field: &'static str,
+        service: Service,
+        amount_usdc: Decimal,
+        detail: impl FnOnce() -> String,
+    ) -> Result<(), StateError> {
+        let available_usdc = self.balances_usdc[service];
+        if amount_usdc > available_usdc {
+            return Err(StateError::InsufficientFunds {
+                field,
+                service,
+                requested_usdc: amount_usdc,
+                available_usdc,
+                detail: detail(),
+            });
+        }
+        self.debit(service, amount_usdc)
     }
 
     fn change(&mut self, service: Service, change_usdc: Decimal) -> Result<(), StateError> {
