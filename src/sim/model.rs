@@ -54,7 +54,7 @@ const TRADING_FEE_RATE: f64 = 0.0001;
 const TRADING_DAILY_DRIFT: f64 = 0.0008;
 const TRADING_DAILY_VOL: f64 = 0.02;
 /// Domains: daily rental yield (before noise) and daily value volatility.
-const DOMAINS_DAILY_YIELD: f64 = 0.002;
+const DOMAINS_DAILY_YIELD: f64 = 0.0005;
 const DOMAINS_DAILY_VOL: f64 = 0.008;
 /// Escrow deals settled per simulated day, and each one's size as a fraction of the escrow
 /// balance: about 0.035% of the balance a day in fees, the article's "very low vol, fee-based"
@@ -62,8 +62,8 @@ const DOMAINS_DAILY_VOL: f64 = 0.008;
 const ESCROW_DEALS_PER_DAY: f64 = 2.0;
 const ESCROW_DEAL_FRACTION: std::ops::Range<f64> = 0.005..0.03;
 /// Referral payouts per simulated day, and their range in cents.
-const REFERRALS_PER_DAY: f64 = 3.0;
-const REFERRAL_CENTS: std::ops::RangeInclusive<i64> = 50..=500;
+const REFERRALS_PER_DAY: f64 = 1.0;
+const REFERRAL_CENTS: std::ops::RangeInclusive<i64> = 10..=200;
 
 /// How the simulated agent plays the casino.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
