@@ -14,6 +14,10 @@
 //! `min_interval_secs` of venue time between starts, and triggers in between merged into one
 //! deferred solve.
 //!
+//! While the event stream is down or resyncing (the [`TradingGate`] is closed) a due solve
+//! waits: it starts only once a fresh snapshot has reopened the gate, so targets are never
+//! computed while the venue view is stale.
+//!
 //! # Invariants
 //! - Only validated [`TargetAllocation`]s are published, and a computed one only if every
 //!   weight is finite, within the bounds, and the solve converged. Otherwise the previous
@@ -44,6 +48,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     clock::TimeSource,
+    gate::TradingGate,
     messages::{
         Event, GetOptimizerStats, RecomputeTargets, TargetsRefused, TargetsUpdated, Tick,
         VenueEvent,
@@ -76,6 +81,9 @@ pub struct OptimizerStats {
     pub targets: ServiceMap<Decimal>,
 }
 
+/// How often a solve held by a closed trading gate looks again.
+const STALE_RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The optimizer.
 #[derive(Debug)]
 pub struct Optimizer {
@@ -84,6 +92,7 @@ pub struct Optimizer {
     client: VenueClient,
     time: TimeSource,
     gate: RecomputeGate,
+    trading: TradingGate,
     spikes: VolSpikeDetector,
     stats: OptimizerStats,
     detector: Recipient<TargetsUpdated>,
@@ -97,11 +106,13 @@ impl Optimizer {
         targets: TargetAllocation,
         client: VenueClient,
         time: TimeSource,
+        trading: TradingGate,
         detector: Recipient<TargetsUpdated>,
         bus: Recipient<Event>,
     ) -> Self {
         Self {
             gate: RecomputeGate::new(config.min_interval),
+            trading,
             spikes: VolSpikeDetector::new(config.vol_spike),
             stats: OptimizerStats {
                 targets: *targets.weights(),
@@ -206,6 +217,15 @@ impl Optimizer {
     }
 
     fn start_solve(&mut self, ctx: &mut Context<Self>, reason: String) {
+        if !self.trading.is_open() {
+            // Stale venue view: hold the solve (the recompute gate keeps it in flight, so
+            // triggers meanwhile merge into it) until a fresh snapshot reopens the gate.
+            debug!(%reason, "recompute waits for the stream to resync");
+            ctx.run_later(STALE_RECHECK, move |optimizer, ctx| {
+                optimizer.start_solve(ctx, reason);
+            });
+            return;
+        }
         self.stats.solves += 1;
         let client = self.client.clone();
         let days = self.config.lookback_days;

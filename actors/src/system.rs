@@ -228,6 +228,7 @@ impl SystemBuilder {
             validated.targets.clone(),
             client.clone(),
             time,
+            gate.clone(),
             detector.clone().recipient(),
             bus_recipient.clone(),
         )

@@ -479,3 +479,52 @@ async fn a_failed_resync_is_retried_until_trading_can_resume() {
 
     stop(system, sim).await;
 }
+
+#[actix_rt::test]
+async fn the_optimizer_waits_for_a_fresh_snapshot_before_solving() {
+    use ballast_actors::messages::{GetOptimizerStats, RecomputeTargets};
+
+    // Step 1: an estimating optimizer, synced; its start-up solve completes.
+    let sim = quiet_sim().await;
+    let proxy = Proxy::start(sim.addr()).await;
+    let validated = settings_with(&[
+        ("BALLAST__OPTIMIZER__METHOD", "min-variance"),
+        ("BALLAST__OPTIMIZER__MIN_INTERVAL_SECS", "0"),
+    ]);
+    let system = start(
+        &proxy.url(),
+        validated,
+        Store::open_in_memory().expect("store"),
+    )
+    .await;
+    let optimizer = system.handles.optimizer.clone();
+    let solves = async || {
+        optimizer
+            .send(GetOptimizerStats)
+            .await
+            .expect("stats")
+            .solves
+    };
+    assert!(
+        eventually(Duration::from_secs(10), async || solves().await >= 1).await,
+        "no start-up solve"
+    );
+    let before = solves().await;
+
+    // Step 2: the stream is cut and kept down; a requested recompute does not start.
+    proxy.cut_streams();
+    assert!(eventually(Duration::from_secs(10), async || proxy.refused() >= 1).await);
+    optimizer.do_send(RecomputeTargets {
+        reason: "operator".into(),
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(solves().await, before, "solved on a stale view");
+
+    // Step 3: after the resync it runs.
+    proxy.allow_streams();
+    assert!(
+        eventually(Duration::from_secs(20), async || solves().await > before).await,
+        "the held recompute never ran"
+    );
+    stop(system, sim).await;
+}
