@@ -160,11 +160,24 @@ fn plan_command(args: &plan::Args, validated: &Validated, json: bool) -> anyhow:
 }
 
 fn init_tracing(validated: &Validated) {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&validated.settings.output.log))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_filter(filter)
+        // Whatever the filter asks for: these events print whole HTTP requests, headers and
+        // the `Authorization: Bearer` key included.
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            !(meta.level() == &tracing::Level::TRACE
+                && HEADER_DUMPING_TARGETS
+                    .iter()
+                    .any(|target| meta.target().starts_with(target)))
+        }));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
+
+/// Log targets whose TRACE events dump raw requests with their headers (found by
+/// `tests/cli_secrets.rs`: tungstenite logs the websocket handshake verbatim).
+const HEADER_DUMPING_TARGETS: [&str; 1] = ["tungstenite::handshake"];
