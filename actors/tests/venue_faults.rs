@@ -528,3 +528,40 @@ async fn the_optimizer_waits_for_a_fresh_snapshot_before_solving() {
     );
     stop(system, sim).await;
 }
+
+#[actix_rt::test]
+async fn dry_run_plans_and_records_but_never_mutates_the_venue() {
+    let sim = quiet_sim().await;
+    let store = Store::open_in_memory().expect("store");
+    let validated = settings_with(&[("BALLAST__EXECUTOR__DRY_RUN", "true")]);
+    let system = start(&sim.base_url(), validated, store.clone()).await;
+    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
+        s.final_balances_usdc.is_some()
+    })
+    .await;
+    sim.inject(Injection::CasinoWin {
+        amount_usdc: dec!(176.47),
+    })
+    .await
+    .expect("injects");
+    let summary = summary_when(&system, Duration::from_secs(10), "no dry-run plan", |s| {
+        s.legs_dry_run >= 1
+    })
+    .await;
+    assert_eq!(summary.legs_applied, 0);
+    let stats = sim.stats();
+    let mutating: Vec<_> = stats
+        .requests_by_endpoint
+        .keys()
+        .filter(|endpoint| !endpoint.starts_with("GET"))
+        .collect();
+    assert!(mutating.is_empty(), "dry run sent {mutating:?}");
+    assert!(sim.transfers().is_empty());
+    let status = store.status().await.expect("status");
+    assert_eq!(
+        status.legs_dry_run, summary.legs_dry_run,
+        "every leg is recorded"
+    );
+    assert_eq!(status.legs_applied + status.legs_pending, 0);
+    stop(system, sim).await;
+}
