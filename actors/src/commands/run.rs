@@ -1,7 +1,7 @@
-//! `ballast run`: the companion, until Ctrl-C (or `--for SECONDS`), then a summary.
+//! `ballast run`: the companion, until Ctrl-C or SIGTERM (or `--for SECONDS`), then a summary.
 //!
 //! # Invariants
-//! - Ctrl-C stops new plans, lets the plan in progress finish (bounded by
+//! - Ctrl-C or SIGTERM stops new plans, lets the plan in progress finish (bounded by
 //!   [`SHUTDOWN_DEADLINE`]), records the clean stop, prints the summary and exits 0.
 //! - The API key reaches only the venue client and the embedded venue.
 
@@ -94,13 +94,11 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
     match args.run_for_secs {
         Some(secs) => {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                result = super::wait_for_stop() => result?,
                 () = tokio::time::sleep(Duration::from_secs_f64(secs)) => {}
             }
         }
-        None => {
-            tokio::signal::ctrl_c().await?;
-        }
+        None => super::wait_for_stop().await?,
     }
     let summary = running.shutdown(SHUTDOWN_DEADLINE).await?;
     if let Some(sim) = venue.sim {

@@ -133,7 +133,7 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
     });
     let printer = (!json).then(|| tokio::spawn(print_notable(venue.clone())));
 
-    wait_for_stop().await?;
+    super::wait_for_stop().await?;
 
     if let Some(task) = scenario_task {
         task.abort();
@@ -170,25 +170,6 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
         )?;
     }
     out.flush()?;
-    Ok(())
-}
-
-/// Resolves on Ctrl-C, or SIGTERM on Unix.
-async fn wait_for_stop() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .context("installing the SIGTERM handler")?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
     Ok(())
 }
 
