@@ -97,8 +97,7 @@ fn sigkill_at_any_moment_never_trades_twice_or_loses_a_leg() {
 
     // Kill after this many applied transfers have been seen since the (re)start: the kill
     // lands while later legs are in flight, held in the venue's latency or losing their ack.
-    let mut restarts = 0;
-    for kill_after_transfers in [1_u64, 3, 2, 5, 1, 4] {
+    for (restarts, kill_after_transfers) in [1_u64, 3, 2, 5, 1, 4].into_iter().enumerate() {
         let mut companion = start_companion(&base_url, &store);
         let lines = lines_of(&mut companion);
         let mut applied_here = 0;
@@ -111,7 +110,6 @@ fn sigkill_at_any_moment_never_trades_twice_or_loses_a_leg() {
         }
         companion.kill().expect("SIGKILL");
         companion.wait().expect("reaped");
-        restarts += 1;
     }
 
     // A last run that is stopped gracefully, after it has reconciled what the kills left.
