@@ -10,6 +10,7 @@ use std::time::Duration;
 use ballast::{money::format_usdc, secret::ApiKey, service::Service, store::Store};
 
 use crate::{
+    clock::TimeSource,
     commands::venue,
     metrics::{Console, Summary, pct},
     settings::{OutputFormat, Validated},
@@ -71,13 +72,15 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
             "ballast: keeping agent `{}` on target at {}{}{}",
             validated.settings.venue.agent_id,
             venue.url,
-            if venue.sim.is_some() {
-                format!(
+            match (&venue.sim, venue.time) {
+                (Some(_), _) => format!(
                     " (embedded simulated venue, {}x speed)",
                     validated.settings.sim.speed
-                )
-            } else {
-                String::new()
+                ),
+                (None, TimeSource::Scaled { speed, .. }) => {
+                    format!(" (a simulated venue; following its clock at {speed}x)")
+                }
+                (None, TimeSource::Wall) => String::new(),
             },
             if validated.settings.executor.dry_run {
                 " — DRY RUN"
@@ -85,7 +88,7 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
                 ""
             }
         );
-        println!("press Ctrl-C to stop\n");
+        println!("press Ctrl-C (or send SIGTERM) to stop\n");
     }
     let targets = validated.targets.clone();
     let running = SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console)
