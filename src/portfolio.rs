@@ -4,6 +4,8 @@
 //! - Every balance is non-negative (a snapshot is validated when it is built from venue
 //!   data; see [`PortfolioSnapshot::new`]).
 //! - `total_usdc` is the exact Decimal sum of the balances.
+//! - [`unexplained_changes`] compares two snapshots only when they are at the same venue
+//!   `seq`: then no announced event can explain a difference, so it happened out of band.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -17,6 +19,42 @@ pub struct PortfolioSnapshot {
     pub balances_usdc: ServiceMap<Decimal>,
     /// The last venue event sequence number reflected in these balances, when known.
     pub seq: Option<u64>,
+}
+
+/// A service whose balance changed with no venue event to explain it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UnexplainedChange {
+    /// The service.
+    pub service: Service,
+    /// What ballast held.
+    pub held_usdc: Decimal,
+    /// What the venue now reports.
+    pub venue_usdc: Decimal,
+}
+
+/// The services whose balance moved by more than `alert_fraction` of the held total
+/// between `held` and `fresh` although both are at the same venue `seq` (nothing announced
+/// in between). Empty when the seqs differ or are unknown (events may explain the change),
+/// or when `alert_fraction` is not positive (the check is off).
+pub fn unexplained_changes(
+    held: &PortfolioSnapshot,
+    fresh: &PortfolioSnapshot,
+    alert_fraction: Decimal,
+) -> Vec<UnexplainedChange> {
+    let same_point = matches!((held.seq, fresh.seq), (Some(a), Some(b)) if a == b);
+    if !same_point || alert_fraction <= Decimal::ZERO {
+        return Vec::new();
+    }
+    let threshold_usdc = held.total_usdc() * alert_fraction;
+    Service::ALL
+        .into_iter()
+        .filter(|service| (fresh.balance(*service) - held.balance(*service)).abs() > threshold_usdc)
+        .map(|service| UnexplainedChange {
+            service,
+            held_usdc: held.balance(service),
+            venue_usdc: fresh.balance(service),
+        })
+        .collect()
 }
 
 /// A snapshot that failed validation.
@@ -82,5 +120,80 @@ impl PortfolioSnapshot {
         }
         self.balances_usdc
             .map(|_, v| v.checked_div(total).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn snapshot(casino: Decimal, seq: Option<u64>) -> PortfolioSnapshot {
+        let mut balances = ServiceMap([
+            dec!(200),
+            dec!(300),
+            dec!(150),
+            dec!(150),
+            dec!(100),
+            dec!(100),
+        ]);
+        balances[Service::Casino] = casino;
+        PortfolioSnapshot::new(balances, seq).expect("valid")
+    }
+
+    #[test]
+    fn only_changes_no_event_explains_beyond_the_threshold_are_reported() {
+        struct TestCase {
+            held: PortfolioSnapshot,
+            fresh: PortfolioSnapshot,
+            alert_fraction: Decimal,
+            expected: Vec<Service>,
+        }
+        let cases = [
+            // TC0: $50 on $1,000 at the same seq: 5% > 2%.
+            TestCase {
+                held: snapshot(dec!(200), Some(7)),
+                fresh: snapshot(dec!(250), Some(7)),
+                alert_fraction: dec!(0.02),
+                expected: vec![Service::Casino],
+            },
+            // TC1: $15 is 1.5%: below the threshold.
+            TestCase {
+                held: snapshot(dec!(200), Some(7)),
+                fresh: snapshot(dec!(185), Some(7)),
+                alert_fraction: dec!(0.02),
+                expected: vec![],
+            },
+            // TC2: events happened in between (seq moved): they may explain it.
+            TestCase {
+                held: snapshot(dec!(200), Some(7)),
+                fresh: snapshot(dec!(300), Some(9)),
+                alert_fraction: dec!(0.02),
+                expected: vec![],
+            },
+            // TC3: an unknown seq proves nothing.
+            TestCase {
+                held: snapshot(dec!(200), None),
+                fresh: snapshot(dec!(300), None),
+                alert_fraction: dec!(0.02),
+                expected: vec![],
+            },
+            // TC4: a zero fraction switches the check off.
+            TestCase {
+                held: snapshot(dec!(200), Some(7)),
+                fresh: snapshot(dec!(900), Some(7)),
+                alert_fraction: Decimal::ZERO,
+                expected: vec![],
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let found: Vec<Service> =
+                unexplained_changes(&case.held, &case.fresh, case.alert_fraction)
+                    .iter()
+                    .map(|c| c.service)
+                    .collect();
+            assert_eq!(found, case.expected, "TC{i}");
+        }
     }
 }

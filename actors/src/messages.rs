@@ -59,6 +59,22 @@ pub struct BalancesObserved {
     pub source: SnapshotSource,
 }
 
+/// Balances changed at the venue with no event to explain them (an out-of-band deposit,
+/// withdrawal or correction, or an event the venue never sent): an alert for the operator.
+/// ballast adopts the venue's balances either way.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct BalanceMismatch {
+    /// Each service that moved by more than the alert threshold.
+    pub changes: Vec<ballast::portfolio::UnexplainedChange>,
+    /// The venue `seq` both views were at.
+    pub seq: u64,
+    /// When noticed.
+    pub at: OffsetDateTime,
+    /// Which snapshot showed it.
+    pub source: SnapshotSource,
+}
+
 /// A decoded venue event, in `seq` order, each delivered once.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
@@ -252,6 +268,7 @@ macro_rules! events {
 events!(
     Tick(Tick),
     Balances(BalancesObserved),
+    Mismatch(BalanceMismatch),
     Venue(VenueEvent),
     Stream(StreamStatus),
     Targets(TargetsUpdated),

@@ -76,6 +76,8 @@ pub struct Summary {
     pub targets: Option<ServiceMap<Decimal>>,
     /// Optimizer results refused (the previous targets stayed).
     pub targets_refused: u64,
+    /// Balance changes the venue did not announce (daily sync alerts).
+    pub balance_alerts: u64,
 }
 
 /// The recorder.
@@ -323,6 +325,32 @@ impl Handler<Event> for MetricsRecorder {
                 self.line(
                     || format!("                 targets ({method}, {}) {}", update.reason, update.diagnostics),
                     || serde_json::json!({"kind": "targets", "method": method, "reason": update.reason, "weights": update.targets.weights(), "diagnostics": update.diagnostics}),
+                );
+            }
+            Event::Mismatch(mismatch) => {
+                self.summary.balance_alerts += 1;
+                self.line(
+                    || {
+                        let changes: Vec<String> = mismatch
+                            .changes
+                            .iter()
+                            .map(|c| {
+                                format!(
+                                    "{} {} -> {}",
+                                    c.service.name(),
+                                    format_usdc(c.held_usdc),
+                                    format_usdc(c.venue_usdc)
+                                )
+                            })
+                            .collect();
+                        format!(
+                            "{} ALERT balances changed with no venue event (at event #{}): {}",
+                            short_time(mismatch.at),
+                            mismatch.seq,
+                            changes.join(", ")
+                        )
+                    },
+                    || serde_json::json!({"kind": "balance_alert", "seq": mismatch.seq, "source": mismatch.source, "changes": mismatch.changes}),
                 );
             }
             Event::TargetsRefused(refused) => {

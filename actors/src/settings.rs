@@ -90,6 +90,9 @@ pub struct VenueSettings {
     pub reconnect_base_ms: u64,
     /// Reconnect backoff cap.
     pub reconnect_max_ms: u64,
+    /// Alert when a fresh REST snapshot at the same event `seq` as the held view differs
+    /// by more than this fraction of the portfolio in any service (0 disables).
+    pub balance_alert_fraction: f64,
 }
 
 /// Where the venue runs.
@@ -264,6 +267,8 @@ pub struct Validated {
     pub idle_timeout: Duration,
     /// Reconnect schedule.
     pub reconnect: Backoff,
+    /// Unannounced balance changes above this fraction of the portfolio raise an alert.
+    pub balance_alert_fraction: Decimal,
     /// Optimizer settings.
     pub optimizer: OptimizerConfig,
 }
@@ -424,6 +429,10 @@ impl Settings {
         let min_trade_usdc = decimal("policy.min_trade_usdc", self.policy.min_trade_usdc);
         let large_win_fraction =
             decimal("policy.large_win_fraction", self.policy.large_win_fraction);
+        let balance_alert_fraction = decimal(
+            "venue.balance_alert_fraction",
+            self.venue.balance_alert_fraction,
+        );
         let targets = match TargetAllocation::from_named(&targets_named) {
             Ok(targets) => Some(targets),
             Err(errors) => {
@@ -447,6 +456,11 @@ impl Settings {
         if large_win_fraction <= Decimal::ZERO {
             problems.push(format!(
                 "policy.large_win_fraction: {large_win_fraction} must be positive"
+            ));
+        }
+        if !(Decimal::ZERO..Decimal::ONE).contains(&balance_alert_fraction) {
+            problems.push(format!(
+                "venue.balance_alert_fraction: {balance_alert_fraction} must be in [0, 1) (0 disables the alert)"
             ));
         }
         let tick_utc = match parse_hh_mm(&self.clock.tick_utc) {
@@ -527,6 +541,7 @@ impl Settings {
                 base: Duration::from_millis(self.venue.reconnect_base_ms),
                 max: Duration::from_millis(self.venue.reconnect_max_ms),
             },
+            balance_alert_fraction,
             targets,
             policy,
             tick_utc,

@@ -249,6 +249,7 @@ impl SystemBuilder {
             },
             gate,
         )
+        .balance_alert(validated.balance_alert_fraction)
         .start();
 
         Clock::new(

@@ -6,6 +6,10 @@
 //! connection or a sequence gap fetches a fresh REST snapshot before trading resumes. On
 //! each [`Tick`] it fetches a REST snapshot for the daily check.
 //!
+//! Each REST snapshot is also a sync check: when it is at the same event `seq` as the last
+//! balances ballast holds, no announced event can explain a difference, and one above
+//! `venue.balance_alert_fraction` of the portfolio raises a [`BalanceMismatch`] alert.
+//!
 //! # Invariants
 //! - The [`TradingGate`] closes on every disconnect or gap, before the status reaches the
 //!   detector, and reopens only when a snapshot fetched after the last close has been
@@ -22,19 +26,23 @@ use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, StreamHandler, WrapFuture,
 };
 use ballast::{
+    portfolio::{PortfolioSnapshot, unexplained_changes},
     store::Store,
     venue::{
         client::VenueClient,
         stream::{StreamConfig, StreamItem, run_event_stream},
     },
 };
+use rust_decimal::Decimal;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
     gate::TradingGate,
-    messages::{BalancesObserved, Event, SnapshotSource, StreamStatus, Tick, VenueEvent},
+    messages::{
+        BalanceMismatch, BalancesObserved, Event, SnapshotSource, StreamStatus, Tick, VenueEvent,
+    },
 };
 
 /// Stream items buffered between the socket task and the actor.
@@ -72,6 +80,9 @@ pub struct BalanceWatcher {
     gate: TradingGate,
     shutdown: Option<watch::Sender<bool>>,
     unsaved_seq: Option<u64>,
+    /// The latest balances known, from an event frame or a REST snapshot, with their `seq`.
+    held: Option<PortfolioSnapshot>,
+    balance_alert_fraction: Decimal,
 }
 
 impl BalanceWatcher {
@@ -95,7 +106,41 @@ impl BalanceWatcher {
             gate,
             shutdown: None,
             unsaved_seq: None,
+            held: None,
+            balance_alert_fraction: Decimal::ZERO,
         }
+    }
+
+    /// Raises a [`BalanceMismatch`] when a REST snapshot shows an unannounced change above
+    /// `fraction` of the portfolio (0, the default, disables the check).
+    #[must_use]
+    pub fn balance_alert(mut self, fraction: Decimal) -> Self {
+        self.balance_alert_fraction = fraction;
+        self
+    }
+
+    /// Compares a fresh REST snapshot with the held view, alerting on unexplained changes.
+    fn sync_check(&mut self, fresh: &PortfolioSnapshot, source: SnapshotSource) {
+        if let Some(held) = &self.held {
+            let changes = unexplained_changes(held, fresh, self.balance_alert_fraction);
+            if let (false, Some(seq)) = (changes.is_empty(), fresh.seq) {
+                for change in &changes {
+                    warn!(service = change.service.name(), held_usdc = %change.held_usdc,
+                          venue_usdc = %change.venue_usdc, seq, ?source,
+                          "balance changed with no venue event");
+                }
+                self.publish(
+                    BalanceMismatch {
+                        changes,
+                        seq,
+                        at: self.time.now(),
+                        source,
+                    }
+                    .into(),
+                );
+            }
+        }
+        self.held = Some(fresh.clone());
     }
 
     /// Fetches a REST snapshot and delivers it; failures are logged (the next trigger or
@@ -144,6 +189,7 @@ impl BalanceWatcher {
                     return;
                 }
             };
+            watcher.sync_check(&snapshot, source);
             let message = BalancesObserved {
                 snapshot,
                 at: watcher.time.now(),
@@ -234,6 +280,12 @@ impl StreamHandler<StreamItem> for BalanceWatcher {
         match item {
             StreamItem::Event(frame) => {
                 let seq = frame.seq;
+                if let Some(Ok(snapshot)) = frame.portfolio.as_ref().map(|p| p.to_snapshot()) {
+                    self.held = Some(PortfolioSnapshot {
+                        seq: Some(seq),
+                        ..snapshot
+                    });
+                }
                 self.since = seq;
                 self.unsaved_seq = Some(seq);
                 let event = VenueEvent {

@@ -565,3 +565,56 @@ async fn dry_run_plans_and_records_but_never_mutates_the_venue() {
     assert_eq!(status.legs_applied + status.legs_pending, 0);
     stop(system, sim).await;
 }
+
+#[actix_rt::test]
+async fn the_daily_sync_alerts_on_balances_the_venue_changed_without_an_event() {
+    use ballast_actors::{clock::TimeSource, metrics::Console, system::SystemBuilder};
+
+    // The companion's clock runs a simulated day per real second, so daily ticks come fast.
+    let sim = quiet_sim().await;
+    let system = SystemBuilder::new(
+        settings_with(&[]),
+        &sim.base_url(),
+        None,
+        TimeSource::scaled(sim.now(), 86_400.0),
+        Store::open_in_memory().expect("store"),
+        Console::Off,
+    )
+    .start()
+    .await
+    .expect("starts");
+    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
+        s.final_balances_usdc.is_some()
+    })
+    .await;
+
+    // Step 1: an announced change (a small win, with its event) is no surprise at the tick.
+    sim.inject(Injection::CasinoWin {
+        amount_usdc: dec!(30),
+    })
+    .await
+    .expect("injects");
+    let summary = summary_when(&system, Duration::from_secs(10), "no tick", |s| {
+        s.ticks >= 1
+    })
+    .await;
+    assert_eq!(summary.balance_alerts, 0, "{summary:?}");
+
+    // Step 2: the venue credits $50 to the casino and announces nothing.
+    let ticks = summary.ticks;
+    sim.adjust_unannounced(Service::Casino, dec!(50))
+        .expect("adjusts");
+    let summary = summary_when(&system, Duration::from_secs(10), "no alert", |s| {
+        s.balance_alerts >= 1 && s.ticks > ticks
+    })
+    .await;
+    assert_eq!(summary.balance_alerts, 1, "{summary:?}");
+    // The venue's balances were adopted: at 280 of 1,080 the casino is 5.9 points over its
+    // target (it was 2.3 before the unannounced credit), so the tick rebalances it.
+    let summary = summary_when(&system, Duration::from_secs(10), "no tick rebalance", |s| {
+        s.rebalances_by_trigger.get("tick").copied().unwrap_or(0) >= 1
+    })
+    .await;
+    assert_eq!(summary.balance_alerts, 1, "{summary:?}");
+    stop(system, sim).await;
+}

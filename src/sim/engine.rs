@@ -460,6 +460,24 @@ impl Engine {
         &self.transfers
     }
 
+    /// Moves one service's cash by `change_usdc` without announcing it: no event, no `seq`.
+    /// This is a venue that fails to tell its clients about a change, for rehearsing the
+    /// companion's sync check; the books still balance (it counts as an adjustment).
+    ///
+    /// # Errors
+    /// [`StateError`] when the cash would go negative.
+    pub fn adjust_unannounced(
+        &mut self,
+        service: Service,
+        change_usdc: Decimal,
+    ) -> Result<(), StateError> {
+        let mut balances_usdc = self.ledger.balances();
+        balances_usdc[service] += change_usdc;
+        self.ledger
+            .apply_all(&Op::SetBalances { balances_usdc })
+            .map(|_announcements_dropped| ())
+    }
+
     /// Applies one operation and announces it, what it set off (fills, liquidations), and
     /// any drawdown it causes.
     ///

@@ -529,6 +529,22 @@ impl SimHandle {
             }))
     }
 
+    /// Moves one service's cash without announcing it (no event, no `seq`): a venue that
+    /// fails to tell its clients, for rehearsing the companion's sync check.
+    ///
+    /// # Errors
+    /// [`SimError::Rejected`] when the cash would go negative.
+    pub fn adjust_unannounced(
+        &self,
+        service: Service,
+        change_usdc: Decimal,
+    ) -> Result<(), SimError> {
+        self.shared
+            .engine()
+            .adjust_unannounced(service, change_usdc)
+            .map_err(SimError::Rejected)
+    }
+
     /// Each service's value now (cash plus positions or lots), rounded down to the cent, as
     /// the portfolio reports it.
     pub fn balances(&self) -> ServiceMap<Decimal> {
