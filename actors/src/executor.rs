@@ -437,7 +437,11 @@ async fn execute_plan(
                 reason,
                 ambiguous,
                 attempts,
+                stream_down,
             }) => {
+                // A leg stopped by the stream going down interrupts the plan: its trigger
+                // resumes after the resync instead of waiting for the next one.
+                outcome.interrupted |= stream_down;
                 if ambiguous {
                     // Unknown outcome: the leg stays `pending` so reconciliation resolves it
                     // with the same key; nothing else runs on a guess.
@@ -464,6 +468,8 @@ struct LegError {
     reason: String,
     ambiguous: bool,
     attempts: u32,
+    /// A retry was due but the stream is down: the plan is interrupted, not refused.
+    stream_down: bool,
 }
 
 /// Sends one leg. An ambiguous failure is resolved by a status query first; only a leg the
@@ -494,17 +500,25 @@ async fn send_leg(
                         ambiguous: false,
                         reason: format!("{error}; status query: refused: {code}: {message}"),
                         attempts,
+                        stream_down: false,
                     });
                 }
                 // Not seen yet, or the venue cannot say: an idempotent retry is safe.
                 Ok(LegResolution::NeverArrived) | Err(_) => {}
             }
         }
-        if !error.is_retryable() || attempt >= config.leg_retry_limit || !gate.is_open() {
+        let retry_due = error.is_retryable() && attempt < config.leg_retry_limit;
+        if !retry_due || !gate.is_open() {
+            let stream_down = retry_due;
             return Err(LegError {
                 ambiguous: error.is_ambiguous(),
-                reason: error.to_string(),
+                reason: if stream_down {
+                    format!("{error}; not retried: stream down")
+                } else {
+                    error.to_string()
+                },
                 attempts,
+                stream_down,
             });
         }
         attempt += 1;
@@ -518,6 +532,7 @@ async fn send_leg(
                 ambiguous: error.is_ambiguous(),
                 reason: format!("{error}; not retried: stream down"),
                 attempts,
+                stream_down: true,
             });
         }
     }

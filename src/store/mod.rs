@@ -15,7 +15,7 @@
 
 mod schema;
 
-use std::{path::Path, str::FromStr, thread};
+use std::{collections::BTreeMap, path::Path, str::FromStr, thread};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use rust_decimal::Decimal;
@@ -171,6 +171,8 @@ pub struct StatusReport {
     pub last_snapshot: Option<SnapshotRecord>,
     /// The latest plans, newest first (at most 5).
     pub recent_plans: Vec<PlanRecord>,
+    /// Why each failed leg of those plans failed, by idempotency key.
+    pub failure_reasons: BTreeMap<String, String>,
 }
 
 /// One run of the companion.
@@ -546,6 +548,7 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
         })
         .transpose()?;
     let recent_plans = recent_plans(c, 5)?;
+    let failure_reasons = failure_reasons(c, &recent_plans)?;
     Ok(StatusReport {
         schema_version,
         cursor_seq: load_cursor(c, None)?,
@@ -559,7 +562,30 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
         turnover_usdc,
         last_snapshot,
         recent_plans,
+        failure_reasons,
     })
+}
+
+/// The recorded error of every failed leg of `plans`.
+fn failure_reasons(
+    c: &Connection,
+    plans: &[PlanRecord],
+) -> Result<BTreeMap<String, String>, StoreError> {
+    let mut statement = c.prepare(
+        "SELECT idempotency_key, error FROM legs
+         WHERE plan_id = ?1 AND status = 'failed' AND error IS NOT NULL",
+    )?;
+    let mut reasons = BTreeMap::new();
+    for plan in plans {
+        let rows = statement.query_map([&plan.plan_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (key, error) = row?;
+            reasons.insert(key, error);
+        }
+    }
+    Ok(reasons)
 }
 
 fn recent_plans(c: &Connection, limit: u32) -> Result<Vec<PlanRecord>, StoreError> {

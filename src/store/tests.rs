@@ -86,6 +86,24 @@ async fn plans_round_trip_exactly_and_pending_legs_are_found() {
     assert_eq!(status.turnover_usdc, dec!(120.01));
     assert_eq!(status.recent_plans[0].legs[1].amount_usdc, dec!(0.10));
     assert_eq!(status.last_run.expect("a run").run_id, "r1");
+    assert!(status.failure_reasons.is_empty());
+
+    // A failed leg's reason is part of the status.
+    store
+        .update_leg(
+            "r1:1:1".into(),
+            LegStatus::Failed,
+            None,
+            Some("POST /agents/a/rebalance: HTTP 409 insufficient_balance".into()),
+        )
+        .await
+        .expect("updates");
+    let status = store.status().await.expect("status");
+    assert_eq!(status.legs_failed, 1);
+    assert_eq!(
+        status.failure_reasons.get("r1:1:1").map(String::as_str),
+        Some("POST /agents/a/rebalance: HTTP 409 insufficient_balance")
+    );
 }
 
 #[tokio::test]

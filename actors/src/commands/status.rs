@@ -91,6 +91,9 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
                 format_usdc(leg.amount_usdc),
                 leg.status
             );
+            if let Some(reason) = report.failure_reasons.get(&leg.idempotency_key) {
+                println!("               why: {reason}");
+            }
         }
     }
     Ok(())
