@@ -130,14 +130,8 @@ mod tests {
     use super::*;
 
     fn snapshot(casino: Decimal, seq: Option<u64>) -> PortfolioSnapshot {
-        let mut balances = ServiceMap([
-            dec!(200),
-            dec!(300),
-            dec!(150),
-            dec!(150),
-            dec!(100),
-            dec!(100),
-        ]);
+        // The article's $1,000 agent on its conservative target.
+        let mut balances = crate::sim::article_balances_usdc();
         balances[Service::Casino] = casino;
         PortfolioSnapshot::new(balances, seq).expect("valid")
     }
