@@ -20,6 +20,7 @@ pub mod optimizer;
 pub mod planner;
 pub mod policy;
 pub mod portfolio;
+pub mod risk;
 pub mod secret;
 pub mod service;
 pub mod sim;

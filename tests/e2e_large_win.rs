@@ -1,6 +1,7 @@
 //! Story: a large casino win pushes casino 12 points over target; the companion, running
 //! against the simulated venue over real loopback sockets, restores every service to its
-//! band with decreases first and no transfer below the minimum trade.
+//! band with decreases first and no transfer below the minimum trade. With a per-transfer
+//! risk limit below the plan's largest leg, the same win is refused whole and nothing moves.
 
 mod common;
 
@@ -93,4 +94,42 @@ async fn a_large_win_is_rebalanced_back_into_every_band() {
     assert_eq!(summary.legs_failed, 0);
     assert_eq!(summary.rebalances_by_trigger.get("large_win"), Some(&1));
     sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_plan_beyond_the_risk_limits_is_refused_whole_and_nothing_is_sent() {
+    // A $50 cap per transfer: the large win's casino decrease (~$141) breaks it.
+    let sim = common::quiet_sim().await;
+    let store = ballast::store::Store::open_in_memory().expect("store");
+    let validated = common::settings_with(&[("BALLAST__RISK__MAX_LEG_USDC", "50")]);
+    let system = common::builder_at(&sim.base_url(), validated, store.clone())
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+    sim.inject(Injection::CasinoWin {
+        amount_usdc: dec!(176.47),
+    })
+    .await
+    .expect("injects");
+    let summary = common::summary_when(&system, Duration::from_secs(10), "no refusal", |s| {
+        s.legs_failed >= 1
+    })
+    .await;
+    assert_eq!(summary.legs_applied, 0, "{summary:?}");
+    assert!(sim.transfers().is_empty(), "a refused plan sent a leg");
+    let status = store.status().await.expect("status");
+    assert_eq!(
+        status.legs_failed as usize,
+        status.recent_plans[0].legs.len()
+    );
+    assert!(
+        status
+            .failure_reasons
+            .values()
+            .all(|why| why.contains("risk.max_leg_usdc")),
+        "{:?}",
+        status.failure_reasons
+    );
+    common::stop(system, sim).await;
 }

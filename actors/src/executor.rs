@@ -29,6 +29,7 @@ use actix::{
 };
 use ballast::{
     portfolio::PortfolioSnapshot,
+    risk::RiskLimits,
     store::{LegRecord, LegStatus, PlanRecord, Store},
     venue::{
         backoff::Backoff,
@@ -57,6 +58,8 @@ pub struct ExecutorConfig {
     pub leg_retry_limit: u32,
     /// Retry schedule.
     pub retry_backoff: Backoff,
+    /// Limits checked before anything of a plan is sent.
+    pub risk: RiskLimits,
 }
 
 /// The executor.
@@ -261,6 +264,18 @@ impl Handler<RebalancePlanned> for SpotExecutor {
             if !config.dry_run {
                 reconcile_pending(&client, &store, &bus, &run_id).await;
             }
+            // The day's turnover comes from the store, so the cap survives restarts; read
+            // only when the cap is on.
+            let used_today_usdc = match config.risk.max_daily_turnover_usdc {
+                None => Decimal::ZERO,
+                Some(_) => match store.applied_usdc_on(created_at.date()).await {
+                    Ok(used) => used,
+                    Err(error) => {
+                        warn!(%error, "today's turnover unknown; counting the cap as used");
+                        Decimal::MAX
+                    }
+                },
+            };
             let context = PlanContext {
                 client: &client,
                 store: &store,
@@ -268,6 +283,7 @@ impl Handler<RebalancePlanned> for SpotExecutor {
                 gate: &gate,
                 bus: &bus,
                 run_id: &run_id,
+                used_today_usdc,
             };
             execute_plan(&context, created_at, &planned).await
         };
@@ -300,6 +316,7 @@ struct PlanContext<'a> {
     gate: &'a TradingGate,
     bus: &'a Recipient<Event>,
     run_id: &'a str,
+    used_today_usdc: Decimal,
 }
 
 async fn execute_plan(
@@ -314,6 +331,7 @@ async fn execute_plan(
         gate,
         bus,
         run_id,
+        used_today_usdc,
     } = *context;
     let decision = &planned.decision;
     let initial_status = if config.dry_run {
@@ -354,6 +372,19 @@ async fn execute_plan(
     if let Err(error) = store.record_plan(record).await {
         warn!(%error, plan_id = %planned.plan_id, "plan not recorded; nothing sent");
         outcome.failed = legs.len();
+        return outcome;
+    }
+    if let Err(refusals) = config.risk.check(&decision.plan, used_today_usdc) {
+        let why = refusals
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        warn!(plan_id = %planned.plan_id, %why, "plan refused by risk limits; nothing sent");
+        for leg in &legs {
+            fail_leg(store, bus, planned, leg, format!("refused: {why}"), 0).await;
+            outcome.failed += 1;
+        }
         return outcome;
     }
     let reason = decision.trigger.describe();

@@ -19,6 +19,7 @@ use ballast::{
     money::{decimal_from_f64, decimal_to_f64},
     optimizer::{BlackLittermanConfig, OptimizerConfig, ServiceView, VolSpikeConfig},
     policy::PolicyConfig,
+    risk::RiskLimits,
     service::{Service, ServiceMap},
     targets::TargetAllocation,
     venue::backoff::Backoff,
@@ -64,6 +65,8 @@ pub struct Settings {
     pub clock: ClockSettings,
     /// Spot execution.
     pub executor: ExecutorSettings,
+    /// Limits every plan must respect before anything is sent.
+    pub risk: RiskSettings,
     /// Target computation.
     pub optimizer: OptimizerSettings,
     /// The SQLite store.
@@ -155,6 +158,16 @@ pub struct ExecutorSettings {
     pub leg_retry_limit: u32,
     /// Base delay between retries.
     pub leg_retry_base_ms: u64,
+}
+
+/// `[risk]`: USDC limits, 0 for off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskSettings {
+    /// Largest single transfer.
+    pub max_leg_usdc: f64,
+    /// Most USDC moved per UTC day.
+    pub max_daily_turnover_usdc: f64,
 }
 
 /// `[optimizer]`.
@@ -269,6 +282,8 @@ pub struct Validated {
     pub reconnect: Backoff,
     /// Unannounced balance changes above this fraction of the portfolio raise an alert.
     pub balance_alert_fraction: Decimal,
+    /// Risk limits (a `None` is off).
+    pub risk: RiskLimits,
     /// Optimizer settings.
     pub optimizer: OptimizerConfig,
 }
@@ -433,6 +448,11 @@ impl Settings {
             "venue.balance_alert_fraction",
             self.venue.balance_alert_fraction,
         );
+        let max_leg_usdc = decimal("risk.max_leg_usdc", self.risk.max_leg_usdc);
+        let max_daily_turnover_usdc = decimal(
+            "risk.max_daily_turnover_usdc",
+            self.risk.max_daily_turnover_usdc,
+        );
         let targets = match TargetAllocation::from_named(&targets_named) {
             Ok(targets) => Some(targets),
             Err(errors) => {
@@ -458,6 +478,21 @@ impl Settings {
                 "policy.large_win_fraction: {large_win_fraction} must be positive"
             ));
         }
+        for (key, usdc) in [
+            ("risk.max_leg_usdc", max_leg_usdc),
+            ("risk.max_daily_turnover_usdc", max_daily_turnover_usdc),
+        ] {
+            if usdc < Decimal::ZERO {
+                problems.push(format!(
+                    "{key}: {usdc} must not be negative (0 disables it)"
+                ));
+            }
+        }
+        let risk = RiskLimits {
+            max_leg_usdc: (max_leg_usdc > Decimal::ZERO).then_some(max_leg_usdc),
+            max_daily_turnover_usdc: (max_daily_turnover_usdc > Decimal::ZERO)
+                .then_some(max_daily_turnover_usdc),
+        };
         if !(Decimal::ZERO..Decimal::ONE).contains(&balance_alert_fraction) {
             problems.push(format!(
                 "venue.balance_alert_fraction: {balance_alert_fraction} must be in [0, 1) (0 disables the alert)"
@@ -542,6 +577,7 @@ impl Settings {
                 max: Duration::from_millis(self.venue.reconnect_max_ms),
             },
             balance_alert_fraction,
+            risk,
             targets,
             policy,
             tick_utc,

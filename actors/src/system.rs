@@ -193,6 +193,7 @@ impl SystemBuilder {
                 base: Duration::from_millis(validated.settings.executor.leg_retry_base_ms),
                 max: Duration::from_secs(30),
             },
+            risk: validated.risk,
         };
         let gate = TradingGate::new();
         let mut executor_slot = None;

@@ -413,6 +413,40 @@ impl Store {
         .await
     }
 
+    /// USDC moved by applied legs of plans made on `day` (UTC), newest plans first, so the
+    /// daily turnover cap survives a restart.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn applied_usdc_on(&self, day: time::Date) -> Result<Decimal, StoreError> {
+        self.call(move |c| {
+            let mut statement = c.prepare(
+                "SELECT plans.created_at, legs.amount_usdc FROM legs
+                 JOIN plans ON plans.plan_id = legs.plan_id
+                 WHERE legs.status = 'applied'
+                 ORDER BY plans.rowid DESC, legs.leg_index",
+            )?;
+            let mut rows = statement.query([])?;
+            let mut total = Decimal::ZERO;
+            while let Some(row) = rows.next()? {
+                let created_at: String = row.get(0)?;
+                let plan_day = parse_time("plans.created_at", &created_at)?
+                    .to_offset(time::UtcOffset::UTC)
+                    .date();
+                if plan_day < day {
+                    // Plans are in time order: nothing older can be on `day`.
+                    break;
+                }
+                if plan_day == day {
+                    let amount: String = row.get(1)?;
+                    total += parse_decimal("legs.amount_usdc", &amount)?;
+                }
+            }
+            Ok(total)
+        })
+        .await
+    }
+
     /// Records a balance snapshot.
     ///
     /// # Errors

@@ -161,3 +161,33 @@ fn a_database_from_a_newer_ballast_is_refused() {
         Err(StoreError::TooNew { .. })
     ));
 }
+
+#[tokio::test]
+async fn applied_turnover_is_summed_per_utc_day() {
+    let store = Store::open_in_memory().expect("opens");
+    store.start_run(run("r1")).await.expect("run");
+    let mut yesterday = plan("r1", 1, &[(Service::Casino, Direction::Decrease, dec!(40))]);
+    yesterday.created_at = datetime!(2025-12-31 23:00 UTC);
+    let today = plan(
+        "r1",
+        2,
+        &[
+            (Service::Casino, Direction::Decrease, dec!(25.50)),
+            (Service::Wallet, Direction::Increase, dec!(10)),
+        ],
+    );
+    for recorded in [yesterday, today] {
+        store.record_plan(recorded).await.expect("records");
+    }
+    for key in ["r1:1:0", "r1:2:0"] {
+        store
+            .update_leg(key.into(), LegStatus::Applied, Some("t".into()), None)
+            .await
+            .expect("updates");
+    }
+    // r1:2:1 stays pending: not money moved (yet).
+    let day = datetime!(2026-01-01 12:00 UTC).date();
+    assert_eq!(store.applied_usdc_on(day).await.expect("sums"), dec!(25.50));
+    let before = datetime!(2025-12-31 12:00 UTC).date();
+    assert_eq!(store.applied_usdc_on(before).await.expect("sums"), dec!(40));
+}

@@ -1,0 +1,255 @@
+//! Risk limits: the last check between a plan and the venue.
+//!
+//! A plan is accepted whole or refused whole, with every breached limit named. Dropping
+//! single legs would be worse than refusing: an increase is funded by the decreases before
+//! it, so a plan with a leg cut out can overdraw the reserve.
+//!
+//! The day's turnover so far is the caller's to supply; the executor reads it from the store
+//! (`Store::applied_usdc_on`), so the daily cap holds across plans and restarts.
+//!
+//! # Invariants
+//! - A plan that [`RiskLimits::check`] accepts has no leg above `max_leg_usdc` and keeps the
+//!   day's turnover at or below `max_daily_turnover_usdc`.
+//! - A limit of `None` is off; every refusal names the limit and the amounts.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::planner::RebalancePlan;
+
+/// The limits; `None` switches one off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RiskLimits {
+    /// Largest single transfer, USDC.
+    pub max_leg_usdc: Option<Decimal>,
+    /// Most USDC moved per UTC day, over all plans.
+    pub max_daily_turnover_usdc: Option<Decimal>,
+}
+
+/// One breached limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+pub enum RiskRefusal {
+    /// A leg is larger than `max_leg_usdc`.
+    #[error(
+        "risk.max_leg_usdc: leg {index} moves {amount_usdc} USDC, above the limit of {limit_usdc}"
+    )]
+    LegTooLarge {
+        /// Leg position in the plan.
+        index: usize,
+        /// Its amount.
+        amount_usdc: Decimal,
+        /// The limit.
+        limit_usdc: Decimal,
+    },
+    /// The plan would take the day's turnover above `max_daily_turnover_usdc`.
+    #[error(
+        "risk.max_daily_turnover_usdc: {used_usdc} USDC moved today plus this plan's {plan_usdc} exceeds the limit of {limit_usdc}"
+    )]
+    DailyTurnover {
+        /// Already moved today.
+        used_usdc: Decimal,
+        /// This plan's total.
+        plan_usdc: Decimal,
+        /// The limit.
+        limit_usdc: Decimal,
+    },
+}
+
+impl RiskLimits {
+    /// Accepts `plan` or lists every limit it breaches, given `used_today_usdc` already moved
+    /// on the plan's UTC day.
+    ///
+    /// # Errors
+    /// Every breached limit.
+    pub fn check(
+        &self,
+        plan: &RebalancePlan,
+        used_today_usdc: Decimal,
+    ) -> Result<(), Vec<RiskRefusal>> {
+        let mut refusals = Vec::new();
+        if let Some(limit_usdc) = self.max_leg_usdc {
+            refusals.extend(
+                plan.legs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, leg)| leg.amount_usdc > limit_usdc)
+                    .map(|(index, leg)| RiskRefusal::LegTooLarge {
+                        index,
+                        amount_usdc: leg.amount_usdc,
+                        limit_usdc,
+                    }),
+            );
+        }
+        if let Some(limit_usdc) = self.max_daily_turnover_usdc {
+            let plan_usdc = plan.moved_usdc();
+            // An overflowing sum (an unknown day counted as Decimal::MAX) is a breach too.
+            let breached = used_today_usdc
+                .checked_add(plan_usdc)
+                .is_none_or(|total| total > limit_usdc);
+            if breached {
+                refusals.push(RiskRefusal::DailyTurnover {
+                    used_usdc: used_today_usdc,
+                    plan_usdc,
+                    limit_usdc,
+                });
+            }
+        }
+        if refusals.is_empty() {
+            Ok(())
+        } else {
+            Err(refusals)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::{
+        planner::{PlanParams, plan_rebalance},
+        portfolio::PortfolioSnapshot,
+        service::ServiceMap,
+        targets::TargetAllocation,
+    };
+
+    fn plan_for(casino_usdc: Decimal) -> RebalancePlan {
+        let mut balances = crate::sim::article_balances_usdc();
+        balances[crate::service::Service::Casino] = casino_usdc;
+        let snapshot = PortfolioSnapshot::new(balances, None).expect("valid");
+        plan_rebalance(
+            &snapshot,
+            &TargetAllocation::conservative(),
+            &PlanParams::default(),
+        )
+    }
+
+    #[test]
+    fn limits_accept_or_refuse_whole_plans_naming_the_limit() {
+        struct TestCase {
+            limits: RiskLimits,
+            used_today_usdc: Decimal,
+            refused: &'static [&'static str],
+        }
+        // A $376.47 casino: the plan moves casino down by ~$141 and spreads it.
+        let plan = plan_for(dec!(376.47));
+        let cases = [
+            // TC0: no limits.
+            TestCase {
+                limits: RiskLimits::default(),
+                used_today_usdc: dec!(1_000_000),
+                refused: &[],
+            },
+            // TC1: legs below the per-leg limit.
+            TestCase {
+                limits: RiskLimits {
+                    max_leg_usdc: Some(dec!(500)),
+                    max_daily_turnover_usdc: None,
+                },
+                used_today_usdc: Decimal::ZERO,
+                refused: &[],
+            },
+            // TC2: the casino decrease is above a $100 leg limit.
+            TestCase {
+                limits: RiskLimits {
+                    max_leg_usdc: Some(dec!(100)),
+                    max_daily_turnover_usdc: None,
+                },
+                used_today_usdc: Decimal::ZERO,
+                refused: &["risk.max_leg_usdc"],
+            },
+            // TC3: the day's turnover would pass the cap.
+            TestCase {
+                limits: RiskLimits {
+                    max_leg_usdc: None,
+                    max_daily_turnover_usdc: Some(dec!(400)),
+                },
+                used_today_usdc: dec!(150),
+                refused: &["risk.max_daily_turnover_usdc"],
+            },
+            // TC4: an unknown day (counted as everything) never overflows: refused.
+            TestCase {
+                limits: RiskLimits {
+                    max_leg_usdc: None,
+                    max_daily_turnover_usdc: Some(dec!(400)),
+                },
+                used_today_usdc: Decimal::MAX,
+                refused: &["risk.max_daily_turnover_usdc"],
+            },
+            // TC5: both.
+            TestCase {
+                limits: RiskLimits {
+                    max_leg_usdc: Some(dec!(100)),
+                    max_daily_turnover_usdc: Some(dec!(10)),
+                },
+                used_today_usdc: Decimal::ZERO,
+                refused: &["risk.max_leg_usdc", "risk.max_daily_turnover_usdc"],
+            },
+        ];
+        assert!(!plan.legs.is_empty());
+        for (i, case) in cases.iter().enumerate() {
+            match (case.limits.check(&plan, case.used_today_usdc), case.refused) {
+                (Ok(()), []) => {}
+                (Err(refusals), expected) if !expected.is_empty() => {
+                    let text: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+                    for name in expected {
+                        assert!(
+                            text.iter().any(|t| t.starts_with(name)),
+                            "TC{i}: {text:?} lacks {name}"
+                        );
+                    }
+                }
+                (got, expected) => panic!("TC{i}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    fn cents() -> impl Strategy<Value = Decimal> {
+        (0_i64..=200_000).prop_map(|c| Decimal::new(c, 2))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// No accepted plan breaches a limit, and every refusal names one that it breaches.
+        #[test]
+        fn accepted_plans_never_breach_a_limit(
+            balances in prop::array::uniform6(cents()),
+            max_leg in prop::option::of(cents()),
+            max_daily in prop::option::of(cents()),
+            used in cents(),
+        ) {
+            let Ok(snapshot) = PortfolioSnapshot::new(ServiceMap(balances), None) else {
+                return Ok(());
+            };
+            let plan = plan_rebalance(&snapshot, &TargetAllocation::conservative(), &PlanParams::default());
+            let limits = RiskLimits { max_leg_usdc: max_leg, max_daily_turnover_usdc: max_daily };
+            match limits.check(&plan, used) {
+                Ok(()) => {
+                    if let Some(limit) = max_leg {
+                        prop_assert!(plan.legs.iter().all(|l| l.amount_usdc <= limit));
+                    }
+                    if let Some(limit) = max_daily {
+                        prop_assert!(used + plan.moved_usdc() <= limit);
+                    }
+                }
+                Err(refusals) => {
+                    prop_assert!(!refusals.is_empty());
+                    for refusal in refusals {
+                        match refusal {
+                            RiskRefusal::LegTooLarge { index, amount_usdc, limit_usdc } => {
+                                prop_assert_eq!(plan.legs[index].amount_usdc, amount_usdc);
+                                prop_assert!(amount_usdc > limit_usdc);
+                            }
+                            RiskRefusal::DailyTurnover { used_usdc, plan_usdc, limit_usdc } => {
+                                prop_assert!(used_usdc.checked_add(plan_usdc).is_none_or(|t| t > limit_usdc));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
