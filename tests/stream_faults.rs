@@ -8,6 +8,8 @@
 //! accepts the connection and then sends nothing: the client must give up on it within the
 //! idle timeout plus one second of (virtual) time.
 //!
+//! Every handshake, reconnects included, must carry the bearer key (the venue asserts it).
+//!
 //! Both run on tokio's paused clock: backoffs and idle timeouts elapse instantly, and the
 //! silent-socket bound is measured in virtual time, so a slow machine cannot fail them.
 
@@ -17,6 +19,7 @@ use std::{
 };
 
 use ballast::{
+    secret::ApiKey,
     service::Service,
     venue::{
         backoff::Backoff,
@@ -36,6 +39,8 @@ use tokio_tungstenite::tungstenite::{
 };
 
 const EVENTS_TOTAL: u64 = 210;
+/// The bearer key the client must present on every handshake, reconnects included.
+const KEY: &str = "sk-stream-test";
 const DISCONNECTS: usize = 20;
 const EVENTS_PER_CONNECTION: u64 = 10;
 
@@ -67,7 +72,7 @@ fn config(base_url: String, idle_timeout: Duration) -> StreamConfig {
     StreamConfig {
         base_url,
         agent_id: "agent-1".into(),
-        api_key: None,
+        api_key: ApiKey::new(KEY),
         idle_timeout,
         backoff: Backoff {
             base: Duration::from_millis(100),
@@ -76,7 +81,8 @@ fn config(base_url: String, idle_timeout: Duration) -> StreamConfig {
     }
 }
 
-/// Accepts one websocket and returns it with the `since` it asked for.
+/// Accepts one websocket and returns it with the `since` it asked for. The handshake must
+/// carry the bearer key: this venue refuses it otherwise, as the real one would.
 #[allow(clippy::result_large_err)] // the handshake callback's error type is tungstenite's
 async fn accept(
     listener: &TcpListener,
@@ -88,6 +94,12 @@ async fn accept(
     let since = Arc::new(Mutex::new(None));
     let seen = Arc::clone(&since);
     let socket = tokio_tungstenite::accept_hdr_async(tcp, move |request: &Request, response| {
+        let authorized = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            == Some(format!("Bearer {KEY}").as_str());
+        assert!(authorized, "a handshake came without the bearer key");
         *seen.lock().expect("lock") = since_of(request);
         Ok::<Response, _>(response)
     })
@@ -149,7 +161,16 @@ async fn twenty_forced_disconnects_resume_from_the_right_seq_and_lose_or_repeat_
     let mut delivered = Vec::new();
     let mut connects = Vec::new();
     let mut disconnects = 0;
+    // Virtual time: an hour is far more than 21 connections with capped backoff need, and a
+    // client stuck reconnecting (say, refused for a missing key) fails here instead of hanging.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3_600);
     while delivered.last() != Some(&EVENTS_TOTAL) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no progress: delivered up to {:?} after {} disconnects",
+            delivered.last(),
+            disconnects
+        );
         let item = tokio::time::timeout(Duration::from_secs(600), items_rx.recv())
             .await
             .expect("the stream keeps making progress")
