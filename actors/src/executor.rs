@@ -14,8 +14,13 @@
 //! stay `pending` in the store and are queried again before the next plan; at start-up,
 //! legs left pending by an earlier run are reconciled before any plan is handled.
 //!
+//! Before anything is sent the plan meets the [`RiskLimits`]; a plan that breaks one is
+//! refused whole (each leg recorded as failed, the limit named), with the day's turnover read
+//! from the store so a restart does not reset the daily cap.
+//!
 //! # Invariants
 //! - No leg is sent before the plan is on disk; if recording fails nothing is sent.
+//! - No leg of a plan that breaks a risk limit is sent.
 //! - No leg is sent, or retried, while the [`TradingGate`] is closed (stream down or
 //!   resyncing); the rest of the plan is skipped and the next plan starts from fresh state.
 //! - A leg is never resubmitted under a different key.
