@@ -193,18 +193,15 @@ pub async fn reconcile_pending(
                 report.applied += 1;
                 info!(key = %leg.idempotency_key, transfer_id = %response.transfer_id,
                       "pending leg was applied by the venue");
-                let _ = bus.try_send(
-                    TradeExecuted {
-                        plan_id,
-                        idempotency_key: leg.idempotency_key.clone(),
-                        service: leg.service,
-                        direction: leg.direction,
-                        amount_usdc: response.amount_usdc,
-                        transfer_id: response.transfer_id.clone(),
-                        dry_run: false,
-                        attempts: 0,
-                    }
-                    .into(),
+                // Resolved by asking, not by sending: no attempt of this run.
+                publish_executed(
+                    bus,
+                    &plan_id,
+                    &leg,
+                    response.amount_usdc,
+                    response.transfer_id.clone(),
+                    false,
+                    0,
                 );
                 (LegStatus::Applied, Some(response.transfer_id), None)
             }
@@ -401,18 +398,14 @@ async fn execute_plan(
             continue;
         }
         if config.dry_run {
-            let _ = bus.try_send(
-                TradeExecuted {
-                    plan_id: planned.plan_id.clone(),
-                    idempotency_key: leg.idempotency_key.clone(),
-                    service: leg.service,
-                    direction: leg.direction,
-                    amount_usdc: leg.amount_usdc,
-                    transfer_id: "dry-run".into(),
-                    dry_run: true,
-                    attempts: 0,
-                }
-                .into(),
+            publish_executed(
+                bus,
+                &planned.plan_id,
+                leg,
+                leg.amount_usdc,
+                DRY_RUN_TRANSFER_ID.to_owned(),
+                true,
+                0,
             );
             continue;
         }
@@ -455,18 +448,14 @@ async fn execute_plan(
                 {
                     outcome.snapshot = Some(snapshot);
                 }
-                let _ = bus.try_send(
-                    TradeExecuted {
-                        plan_id: planned.plan_id.clone(),
-                        idempotency_key: leg.idempotency_key.clone(),
-                        service: leg.service,
-                        direction: leg.direction,
-                        amount_usdc: response.amount_usdc,
-                        transfer_id: response.transfer_id,
-                        dry_run: false,
-                        attempts,
-                    }
-                    .into(),
+                publish_executed(
+                    bus,
+                    &planned.plan_id,
+                    leg,
+                    response.amount_usdc,
+                    response.transfer_id,
+                    false,
+                    attempts,
                 );
             }
             Err(LegError {
@@ -595,6 +584,34 @@ async fn fail_leg(
         warn!(%error, "failed leg not recorded");
     }
     publish_failed(bus, planned, leg, reason, attempts);
+}
+
+/// The transfer id reported for a leg recorded in dry run.
+const DRY_RUN_TRANSFER_ID: &str = "dry-run";
+
+/// Tells observers a leg was applied (or, in dry run, would have been).
+fn publish_executed(
+    bus: &Recipient<Event>,
+    plan_id: &str,
+    leg: &LegRecord,
+    amount_usdc: Decimal,
+    transfer_id: String,
+    dry_run: bool,
+    attempts: u32,
+) {
+    let _ = bus.try_send(
+        TradeExecuted {
+            plan_id: plan_id.to_owned(),
+            idempotency_key: leg.idempotency_key.clone(),
+            service: leg.service,
+            direction: leg.direction,
+            amount_usdc,
+            dry_run,
+            transfer_id,
+            attempts,
+        }
+        .into(),
+    );
 }
 
 /// Tells observers a leg did not apply (failed, skipped, or of unknown outcome).
