@@ -11,8 +11,9 @@
 //! An ambiguous outcome is first resolved by a status query
 //! (`GET /agents/{id}/rebalance/{key}`): applied legs are counted once, refused ones fail,
 //! and only a leg the venue never saw is retried, under the same key. Legs still unresolved
-//! stay `pending` in the store and are queried again before the next plan; at start-up,
-//! legs left pending by an earlier run are reconciled before any plan is handled.
+//! stay `pending` in the store and are queried again before the next plan (only then: a
+//! plan with nothing pending makes no extra store round trip); at start-up, legs left
+//! pending by an earlier run are reconciled before any plan is handled.
 //!
 //! Before anything is sent the plan meets the [`RiskLimits`]; a plan that breaks one is
 //! refused whole (each leg recorded as failed, the limit named), with the day's turnover read
@@ -78,6 +79,9 @@ pub struct SpotExecutor {
     gate: TradingGate,
     detector: Recipient<PlanFinished>,
     bus: Recipient<Event>,
+    /// Whether the store may hold legs of unknown outcome (left by the start-up
+    /// reconciliation or by a leg of this run): only then does a plan query them first.
+    unresolved_legs: bool,
 }
 
 /// Where the executor sends what it did.
@@ -109,6 +113,7 @@ impl SpotExecutor {
             gate,
             detector: peers.detector,
             bus: peers.bus,
+            unresolved_legs: false,
         }
     }
 }
@@ -127,7 +132,8 @@ impl Actor for SpotExecutor {
         let bus = self.bus.clone();
         let run_id = self.run_id.clone();
         let work = async move { reconcile_pending(&client, &store, &bus, &run_id).await };
-        ctx.wait(work.into_actor(self).map(|report, _, _| {
+        ctx.wait(work.into_actor(self).map(|report, executor, _| {
+            executor.unresolved_legs = report.unresolved > 0;
             if report.total() > 0 {
                 info!(
                     applied = report.applied,
@@ -246,6 +252,8 @@ struct Outcome {
     applied: usize,
     failed: usize,
     interrupted: bool,
+    /// A leg ended with an unknown outcome and stays `pending` in the store.
+    left_pending: bool,
     moved_usdc: Decimal,
     snapshot: Option<PortfolioSnapshot>,
 }
@@ -262,10 +270,14 @@ impl Handler<RebalancePlanned> for SpotExecutor {
         let gate = self.gate.clone();
         let created_at = self.time.now();
         let finished = planned.clone();
+        let reconcile_first = !config.dry_run && self.unresolved_legs;
         let work = async move {
-            if !config.dry_run {
-                reconcile_pending(&client, &store, &bus, &run_id).await;
-            }
+            // Off the hot path unless a leg of unknown outcome may exist.
+            let still_unresolved = reconcile_first
+                && reconcile_pending(&client, &store, &bus, &run_id)
+                    .await
+                    .unresolved
+                    > 0;
             // The day's turnover comes from the store, so the cap survives restarts; read
             // only when the cap is on.
             let used_today_usdc = match config.risk.max_daily_turnover_usdc {
@@ -287,10 +299,12 @@ impl Handler<RebalancePlanned> for SpotExecutor {
                 run_id: &run_id,
                 used_today_usdc,
             };
-            execute_plan(&context, created_at, &planned).await
+            let outcome = execute_plan(&context, created_at, &planned).await;
+            (outcome, still_unresolved)
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
-            move |outcome, executor, _ctx| {
+            move |(outcome, still_unresolved), executor, _ctx| {
+                executor.unresolved_legs = still_unresolved || outcome.left_pending;
                 let message = PlanFinished {
                     plan_id: finished.plan_id.clone(),
                     trigger: finished.decision.trigger.clone(),
@@ -359,6 +373,7 @@ async fn execute_plan(
         applied: 0,
         failed: 0,
         interrupted: false,
+        left_pending: false,
         moved_usdc: Decimal::ZERO,
         snapshot: None,
     };
@@ -471,6 +486,7 @@ async fn execute_plan(
                     // Unknown outcome: the leg stays `pending` so reconciliation resolves it
                     // with the same key; nothing else runs on a guess.
                     warn!(key = %leg.idempotency_key, %reason, "leg outcome unknown");
+                    outcome.left_pending = true;
                     publish_failed(
                         bus,
                         planned,
