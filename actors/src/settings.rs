@@ -307,16 +307,11 @@ fn known_keys() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Every key of `merged` that the defaults do not have, as `section.key`.
-fn unknown_keys(merged: &config::Config) -> Result<Vec<String>, ConfigError> {
-    let value = merged
-        .clone()
-        .try_deserialize::<serde_json::Value>()
-        .map_err(|e| ConfigError(vec![e.to_string()]))?;
-    let known = known_keys();
+fn unknown_keys(value: &serde_json::Value, known: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     let mut unknown = Vec::new();
     if let serde_json::Value::Object(sections) = value {
         for (section, body) in sections {
-            let Some(known_section) = known.get(&section) else {
+            let Some(known_section) = known.get(section) else {
                 unknown.push(format!("unknown section `{section}`"));
                 continue;
             };
@@ -324,7 +319,7 @@ fn unknown_keys(merged: &config::Config) -> Result<Vec<String>, ConfigError> {
                 continue;
             }
             if let serde_json::Value::Object(keys) = body {
-                for key in keys.keys().filter(|k| !known_section.contains(k)) {
+                for key in keys.keys().filter(|k| !known_section.contains(*k)) {
                     unknown.push(format!(
                         "unknown key `{section}.{key}` (known: {})",
                         known_section.join(", ")
@@ -333,7 +328,7 @@ fn unknown_keys(merged: &config::Config) -> Result<Vec<String>, ConfigError> {
             }
         }
     }
-    Ok(unknown)
+    unknown
 }
 
 /// Drops unknown sections and keys, so the known ones can still be checked.
@@ -399,17 +394,19 @@ impl Settings {
             .map_err(|e| ConfigError(vec![e.to_string()]))?;
         // Unknown keys first, all of them, then every value problem of the rest: serde's
         // `deny_unknown_fields` alone would stop at the first unknown key and hide the others.
-        let unknown = unknown_keys(&merged)?;
+        let mut cleaned = merged
+            .clone()
+            .try_deserialize::<serde_json::Value>()
+            .map_err(|e| ConfigError(vec![e.to_string()]))?;
+        let known = known_keys();
+        let unknown = unknown_keys(&cleaned, &known);
         if unknown.is_empty() {
             return merged
                 .try_deserialize::<Settings>()
                 .map_err(|e| ConfigError(vec![e.to_string()]));
         }
         let mut problems = unknown;
-        let mut cleaned = merged
-            .try_deserialize::<serde_json::Value>()
-            .map_err(|e| ConfigError(vec![e.to_string()]))?;
-        strip_unknown(&mut cleaned, &known_keys());
+        strip_unknown(&mut cleaned, &known);
         match serde_json::from_value::<Settings>(cleaned) {
             Ok(settings) => {
                 if let Err(ConfigError(more)) = settings.validate() {
