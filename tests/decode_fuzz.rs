@@ -8,12 +8,9 @@
 //! reach much deeper into the decoders than random bytes do: event frames of every type and
 //! the bodies of every REST response ballast reads. 104,000 cases in all.
 
-use ballast::venue::{
-    decode::decode_rest,
-    protocol::{
-        EventFrame, EventKind, OrderResponse, PortfolioResponse, PositionsResponse, PricesResponse,
-        RebalanceResponse, ReturnsResponse, WalletTradeResponse,
-    },
+use ballast::venue::protocol::{
+    EventFrame, EventKind, OrderResponse, PortfolioResponse, PositionsResponse, PricesResponse,
+    RebalanceResponse, ReturnsResponse, WalletTradeResponse, validation::decode_rest,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;

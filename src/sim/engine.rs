@@ -34,13 +34,13 @@ use super::{
     state::{AccountingCheck, Ledger, MarketStats, Op, OpenOrder, StateError},
 };
 use crate::{
-    money::{decimal_from_f64, wire},
+    money::decimal_from_f64,
     service::{Service, ServiceMap},
     venue::protocol::{
         AssetHolding, ClosePositionResponse, Direction, ErrorBody, EventFrame, EventKind,
         HoldingsResponse, OrderBody, OrderResponse, PortfolioResponse, Position, PositionsResponse,
         RebalanceBody, RebalanceResponse, ReturnsResponse, TradeSide, WalletLot, WalletTradeBody,
-        WalletTradeResponse, WireDecimal,
+        WalletTradeResponse, WireDecimal, wire,
     },
 };
 

@@ -19,9 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::state::{Op, StateError, check_cents, round_multiplier};
 use crate::{
-    money::wire,
     service::{Service, ServiceMap},
-    venue::protocol::WireDecimal,
+    venue::protocol::{WireDecimal, wire},
 };
 
 /// An event to apply and announce at once.

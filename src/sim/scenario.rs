@@ -30,7 +30,7 @@ use crate::money::decimal_to_f64;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ScenarioStep {
     /// Simulated hours after the start at which the step happens (fractions allowed).
-    #[serde(with = "crate::money::wire")]
+    #[serde(with = "crate::venue::protocol::wire")]
     pub after_hours: Decimal,
     /// What happens.
     #[serde(flatten)]

@@ -55,10 +55,10 @@ use super::{
     markets::{Asset, AssetMap, MAX_FUNDING_RATE, MAX_PRICE_USDC, MarketParams, PerpMarket},
 };
 use crate::{
-    money::{CENT_DP, decimal_to_f64, round_cents, wire},
+    money::{CENT_DP, decimal_to_f64, round_cents},
     service::{Service, ServiceMap},
     venue::protocol::{
-        Direction, EventKind, OrderType, PositionSide, TradeSide, WalletLot, WireDecimal,
+        Direction, EventKind, OrderType, PositionSide, TradeSide, WalletLot, WireDecimal, wire,
     },
 };
 

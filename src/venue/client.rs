@@ -19,7 +19,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header};
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::decode::{RestPayload, decode_rest};
+use super::protocol::validation::{RestPayload, decode_rest};
 use super::protocol::{
     API_BASE, ErrorBody, IDEMPOTENCY_HEADER, PortfolioResponse, PricesResponse, RebalanceBody,
     RebalanceResponse, ReturnsResponse,
@@ -128,7 +128,7 @@ pub struct SimClock {
     #[serde(with = "time::serde::rfc3339")]
     pub sim_time: time::OffsetDateTime,
     /// Simulated seconds per real second.
-    #[serde(with = "crate::money::wire")]
+    #[serde(with = "crate::venue::protocol::wire")]
     pub speed: rust_decimal::Decimal,
 }
 

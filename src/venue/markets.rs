@@ -4,7 +4,7 @@
 //! [`MarketsClient`] shares the venue client's request path: the same Bearer header,
 //! `Idempotency-Key` on every POST and DELETE, typed [`ClientError`]s with the same meaning
 //! of [`ClientError::is_ambiguous`], and the same validation door
-//! ([`super::decode::decode_rest`]), where each response's checks live.
+//! ([`super::protocol::validation::decode_rest`]), where each response's checks live.
 //!
 //! # Invariants
 //! - The API key only ever reaches the `Authorization` header; `Debug` omits it.

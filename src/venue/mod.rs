@@ -6,7 +6,6 @@
 
 pub mod backoff;
 pub mod client;
-pub mod decode;
 pub mod markets;
 pub mod protocol;
 pub mod stream;
