@@ -21,9 +21,8 @@ use crate::{
     drift::{DriftBands, DriftReport, RebalanceTo},
     money::round_cents,
     portfolio::PortfolioSnapshot,
-    service::{Service, ServiceMap},
+    service::{Direction, Service, ServiceMap},
     targets::TargetAllocation,
-    venue::protocol::Direction,
 };
 
 /// One transfer between a service and the reserve.

@@ -21,6 +21,12 @@ pub struct PortfolioSnapshot {
     pub seq: Option<u64>,
 }
 
+/// The article's $1,000 agent on its conservative target (20/30/15/15/10/10), USDC: the
+/// starting balances of examples and tests.
+pub fn article_balances_usdc() -> ServiceMap<Decimal> {
+    ServiceMap([200, 300, 150, 150, 100, 100].map(Decimal::from))
+}
+
 /// A service whose balance changed with no venue event to explain it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct UnexplainedChange {
@@ -131,7 +137,7 @@ mod tests {
 
     fn snapshot(casino: Decimal, seq: Option<u64>) -> PortfolioSnapshot {
         // The article's $1,000 agent on its conservative target.
-        let mut balances = crate::sim::article_balances_usdc();
+        let mut balances = article_balances_usdc();
         balances[Service::Casino] = casino;
         PortfolioSnapshot::new(balances, seq).expect("valid")
     }

@@ -110,13 +110,13 @@ mod tests {
     use super::*;
     use crate::{
         planner::{PlanParams, plan_rebalance},
-        portfolio::PortfolioSnapshot,
+        portfolio::{PortfolioSnapshot, article_balances_usdc},
         service::ServiceMap,
         targets::TargetAllocation,
     };
 
     fn plan_for(casino_usdc: Decimal) -> RebalancePlan {
-        let mut balances = crate::sim::article_balances_usdc();
+        let mut balances = article_balances_usdc();
         balances[crate::service::Service::Casino] = casino_usdc;
         let snapshot = PortfolioSnapshot::new(balances, None).expect("valid");
         plan_rebalance(

@@ -1,4 +1,5 @@
-//! The six places an agent's capital can sit on the venue, and a dense map keyed by them.
+//! The six places an agent's capital can sit on the venue, a dense map keyed by them, and the
+//! [`Direction`] of a transfer between one of them and the reserve.
 //!
 //! `Reserve` is the venue's `available_balance`: idle USDC that is the hub of every
 //! transfer (a rebalance moves money between one service and the reserve). The order of
@@ -6,7 +7,9 @@
 //!
 //! # Invariants
 //! - `Service as usize` indexes [`ServiceMap`] and `Service::ALL` in the same order.
-//! - Names are lowercase on the wire and in config (`casino`, ..., `reserve`).
+//! - Names are lowercase on the wire and in config (`casino`, ..., `reserve`; `increase`,
+//!   `decrease`).
+//! - The reserve is one side of every transfer ([`Direction::flow`]).
 
 use std::{fmt, ops, str::FromStr};
 
@@ -83,6 +86,34 @@ impl Service {
 impl fmt::Display for Service {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Which way a rebalance transfer moves money, seen from the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Move USDC from the reserve into the service.
+    Increase,
+    /// Move USDC from the service into the reserve.
+    Decrease,
+}
+
+impl Direction {
+    /// `(from, to)` of a transfer for `service`: the reserve is always the other side.
+    pub const fn flow(self, service: Service) -> (Service, Service) {
+        match self {
+            Direction::Increase => (Service::Reserve, service),
+            Direction::Decrease => (service, Service::Reserve),
+        }
+    }
+
+    /// The lowercase name used on the wire, in the store and in logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Direction::Increase => "increase",
+            Direction::Decrease => "decrease",
+        }
     }
 }
 

@@ -45,7 +45,7 @@ impl Handler<Event> for Probe {
                 let _ = self.0.send(Probed::Finished);
             }
             Event::Venue(venue) => {
-                let _ = self.0.send(Probed::Seq(venue.frame.seq));
+                let _ = self.0.send(Probed::Seq(venue.observation.seq));
             }
             _ => {}
         }

@@ -9,7 +9,7 @@
 //! plans from fresh balances, decreases first, never on stale state).
 
 use actix::{Actor, Context, Handler, Recipient};
-use ballast::venue::protocol::EventKind;
+use ballast::observation::Happening;
 use ballast_actors::messages::{Event, RebalanceRequest};
 use rust_decimal::Decimal;
 
@@ -31,7 +31,7 @@ impl Handler<Event> for DrawdownGuard {
 
     fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
         if let Event::Venue(venue) = event
-            && let EventKind::Drawdown { service, drawdown } = &venue.frame.kind
+            && let Happening::Drawdown { service, drawdown } = &venue.observation.what
             && *drawdown >= self.threshold
         {
             let reason = format!("{} fell {drawdown} from its peak", service.name());

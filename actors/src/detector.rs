@@ -114,7 +114,7 @@ impl Handler<VenueEvent> for DriftDetector {
     type Result = ();
 
     fn handle(&mut self, message: VenueEvent, _ctx: &mut Self::Context) {
-        self.feed(PolicyInput::Event(Box::new((*message.frame).clone())));
+        self.feed(PolicyInput::Event(message.observation));
     }
 }
 

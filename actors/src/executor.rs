@@ -458,9 +458,7 @@ async fn execute_plan(
                       "leg applied");
                 outcome.applied += 1;
                 outcome.moved_usdc += response.amount_usdc;
-                if let Some(portfolio) = &response.portfolio
-                    && let Ok(snapshot) = portfolio.to_snapshot()
-                {
+                if let Some(snapshot) = response.snapshot() {
                     outcome.snapshot = Some(snapshot);
                 }
                 publish_executed(

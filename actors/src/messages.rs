@@ -13,17 +13,16 @@ use std::sync::Arc;
 
 use actix::Message;
 use ballast::{
+    observation::Observation,
     optimizer::{OptimizerMethod, TargetDiagnostics},
     policy::{Decision, Trigger},
     portfolio::PortfolioSnapshot,
+    service::{Direction, Service},
     targets::TargetAllocation,
-    venue::protocol::{Direction, EventFrame},
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
 use time::OffsetDateTime;
-
-use ballast::service::Service;
 
 /// The daily tick from the Clock.
 #[derive(Debug, Clone, Copy, Message)]
@@ -75,12 +74,13 @@ pub struct BalanceMismatch {
     pub source: SnapshotSource,
 }
 
-/// A decoded venue event, in `seq` order, each delivered once.
+/// A venue event, in `seq` order, each delivered once: the frame as the venue adapter
+/// observed it (its balances already a snapshot).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct VenueEvent {
-    /// The frame.
-    pub frame: Arc<EventFrame>,
+    /// What the venue reported.
+    pub observation: Arc<Observation>,
 }
 
 /// The event stream's health.

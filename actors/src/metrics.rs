@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use actix::{Actor, Context, Handler, MessageResponse};
 use ballast::{
     money::format_usdc,
+    observation::{Happening, Observation},
     portfolio::PortfolioSnapshot,
     service::{Service, ServiceMap},
     store::Store,
     targets::TargetAllocation,
-    venue::protocol::{EventFrame, EventKind},
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -138,22 +138,22 @@ impl MetricsRecorder {
         )
     }
 
-    fn on_venue_event(&mut self, frame: &EventFrame) {
+    fn on_venue_event(&mut self, observation: &Observation) {
         let before_total = self.latest.as_ref().map(PortfolioSnapshot::total_usdc);
-        if let Some(snapshot) = frame.portfolio.as_ref().and_then(|p| p.to_snapshot().ok()) {
-            self.observe(snapshot);
+        if let Some(snapshot) = &observation.snapshot {
+            self.observe(snapshot.clone());
         }
-        if matches!(frame.kind, EventKind::Heartbeat) {
+        if matches!(observation.what, Happening::Heartbeat) {
             return;
         }
         self.summary.events_seen += 1;
         *self
             .summary
             .events_by_type
-            .entry(frame.kind.type_name().to_owned())
+            .entry(observation.what.name().to_owned())
             .or_default() += 1;
-        let detail = match &frame.kind {
-            EventKind::CasinoWin {
+        let detail = match &observation.what {
+            Happening::CasinoWin {
                 amount_usdc,
                 multiplier,
                 ..
@@ -167,25 +167,25 @@ impl MetricsRecorder {
                     format_usdc(*amount_usdc)
                 )
             }
-            EventKind::CasinoLoss { amount_usdc } => {
+            Happening::CasinoLoss { amount_usdc } => {
                 format!("casino loss -{}", format_usdc(*amount_usdc))
             }
-            EventKind::ReferralIncome {
+            Happening::ReferralIncome {
                 amount_usdc,
-                source_service,
+                source,
             } => format!(
                 "referral income +{} from {}",
                 format_usdc(*amount_usdc),
-                source_service.name()
+                source.name()
             ),
-            EventKind::DomainsIncome { amount_usdc } => {
+            Happening::DomainsIncome { amount_usdc } => {
                 format!("domains income +{}", format_usdc(*amount_usdc))
             }
-            EventKind::MarkToMarket {
+            Happening::MarkToMarket {
                 service,
                 change_usdc,
             } => format!("{} marked {change_usdc:+} USDC", service.name()),
-            EventKind::Transfer {
+            Happening::Transfer {
                 service,
                 direction,
                 amount_usdc,
@@ -196,17 +196,19 @@ impl MetricsRecorder {
                 service.name(),
                 format_usdc(*amount_usdc)
             ),
-            EventKind::Drawdown { service, drawdown } => {
+            Happening::Drawdown { service, drawdown } => {
                 format!("{} drawdown {}", service.name(), pct(*drawdown))
             }
-            EventKind::Price { prices } => format!("prices for {} assets", prices.len()),
-            EventKind::OrderPlaced {
+            Happening::Prices { prices_usdc } => {
+                format!("prices for {} assets", prices_usdc.len())
+            }
+            Happening::OrderPlaced {
                 market,
                 side,
                 limit_price,
                 ..
             } => format!("{side:?} {market} limit order resting at {limit_price}"),
-            EventKind::PositionOpened {
+            Happening::PositionOpened {
                 market,
                 side,
                 notional_usdc,
@@ -216,32 +218,32 @@ impl MetricsRecorder {
                 "{side:?} {market} {} opened at {fill_price}",
                 format_usdc(*notional_usdc)
             ),
-            EventKind::PositionClosed {
+            Happening::PositionClosed {
                 market,
                 status,
                 realized_pnl_usdc,
                 ..
             } => format!("{market} position {status}, realized {realized_pnl_usdc:+} USDC"),
-            EventKind::Funding { amount_usdc, .. } => {
+            Happening::Funding { amount_usdc } => {
                 format!("funding {amount_usdc:+} USDC")
             }
-            EventKind::WalletTrade {
+            Happening::WalletTrade {
                 asset,
                 side,
                 quantity,
                 price_usdc,
                 ..
             } => format!("wallet {side:?} {quantity} {asset} at {price_usdc}"),
-            EventKind::EscrowFee { amount_usdc, .. } => {
+            Happening::EscrowFee { amount_usdc, .. } => {
                 format!("escrow fee +{}", format_usdc(*amount_usdc))
             }
-            EventKind::Balance => "balances updated".to_owned(),
-            EventKind::Heartbeat => String::new(),
-            EventKind::Unknown { type_name } => format!("unknown event type `{type_name}`"),
+            Happening::Balance => "balances updated".to_owned(),
+            Happening::Heartbeat => String::new(),
+            Happening::Other { type_name } => format!("unknown event type `{type_name}`"),
         };
-        let ts = frame.ts;
-        let seq = frame.seq;
-        let type_name = frame.kind.type_name().to_owned();
+        let ts = observation.at;
+        let seq = observation.seq;
+        let type_name = observation.what.name().to_owned();
         self.line(
             || format!("{} event #{seq:<6} {detail}", short_time(ts)),
             || serde_json::json!({"kind": "event", "seq": seq, "ts": ts.to_string(), "type": type_name, "detail": detail}),
@@ -262,7 +264,7 @@ impl Handler<Event> for MetricsRecorder {
 
     fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
         match event {
-            Event::Venue(venue) => self.on_venue_event(&venue.frame),
+            Event::Venue(venue) => self.on_venue_event(&venue.observation),
             Event::Balances(observed) => {
                 if observed.source != SnapshotSource::Event {
                     let store = self.store.clone();

@@ -5,8 +5,9 @@
 //! `black-litterman`, `kelly`) also publish the configured targets at start-up, then solve:
 //! at start-up, on each daily [`Tick`], on a venue `drawdown` event, on a volatility spike in
 //! the venue's `price` events, and on [`RecomputeTargets`]. A solve fetches
-//! `GET /returns?days=lookback_days` and hands it to [`compute_targets`] in `ballast`'s pure
-//! core; this actor only does the I/O and the publishing.
+//! `GET /returns?days=lookback_days`, has the venue adapter turn it into a
+//! [`ReturnHistory`](ballast::optimizer::ReturnHistory) and hands that to [`compute_targets`]
+//! in `ballast`'s pure core; this actor only does the I/O and the publishing.
 //!
 //! Responsiveness: the fetch runs as a spawned future, so the mailbox keeps draining while it
 //! is in flight; the solve itself is a few milliseconds of CPU at six services and runs inline.
@@ -31,15 +32,16 @@ use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, MessageResponse, Recipient, WrapFuture,
 };
 use ballast::{
+    observation::Happening,
     optimizer::{
-        GateDecision, OptimizerConfig, RecomputeGate, TargetDiagnostics, VolSpikeDetector,
-        compute_targets,
+        GateDecision, OptimizeError, OptimizerConfig, RecomputeGate, TargetDiagnostics,
+        VolSpikeDetector, compute_targets,
     },
     service::ServiceMap,
     targets::TargetAllocation,
     venue::{
         client::{ClientError, VenueClient},
-        protocol::{EventKind, ReturnsResponse},
+        protocol::ReturnsResponse,
     },
 };
 use rust_decimal::Decimal;
@@ -244,7 +246,11 @@ impl Optimizer {
             Err(error) => return self.refuse(reason, FETCH_FAILED, error.to_string()),
         };
         // CPU work, inline: a few milliseconds for six services.
-        match compute_targets(&returns, &self.config, &self.configured) {
+        let computed = returns
+            .to_history()
+            .map_err(OptimizeError::from)
+            .and_then(|history| compute_targets(&history, &self.config, &self.configured));
+        match computed {
             Ok(computed) => self.publish(
                 computed.targets,
                 TargetDiagnostics::Optimal(computed.diagnostics),
@@ -291,12 +297,12 @@ impl Handler<VenueEvent> for Optimizer {
         if !self.estimates() {
             return;
         }
-        match &event.frame.kind {
-            EventKind::Drawdown { service, drawdown } => {
+        match &event.observation.what {
+            Happening::Drawdown { service, drawdown } => {
                 self.trigger(ctx, format!("{service} drawdown {drawdown}"));
             }
-            EventKind::Price { prices } => {
-                for spike in self.spikes.observe_prices(prices) {
+            Happening::Prices { prices_usdc } => {
+                for spike in self.spikes.observe_prices(prices_usdc) {
                     info!(
                         asset = %spike.asset,
                         recent_vol = spike.recent_vol,

@@ -278,18 +278,15 @@ impl Actor for BalanceWatcher {
 impl StreamHandler<StreamItem> for BalanceWatcher {
     fn handle(&mut self, item: StreamItem, ctx: &mut Self::Context) {
         match item {
-            StreamItem::Event(frame) => {
-                let seq = frame.seq;
-                if let Some(Ok(snapshot)) = frame.portfolio.as_ref().map(|p| p.to_snapshot()) {
-                    self.held = Some(PortfolioSnapshot {
-                        seq: Some(seq),
-                        ..snapshot
-                    });
+            StreamItem::Event(observation) => {
+                let seq = observation.seq;
+                if let Some(snapshot) = &observation.snapshot {
+                    self.held = Some(snapshot.clone());
                 }
                 self.since = seq;
                 self.unsaved_seq = Some(seq);
                 let event = VenueEvent {
-                    frame: Arc::from(frame),
+                    observation: Arc::from(observation),
                 };
                 self.publish(event.clone().into());
                 if let Err(error) = self.peers.optimizer.try_send(event.clone()) {

@@ -11,7 +11,10 @@ use common::{builder, default_settings, quiet_config, start_sim, stop, summary_w
 use std::time::Duration;
 
 use actix::Actor;
-use ballast::{service::Service, sim::Injection};
+use ballast::{
+    service::{Direction, Service},
+    sim::Injection,
+};
 use rust_decimal_macros::dec;
 
 #[actix_rt::test]
@@ -57,10 +60,7 @@ async fn a_drawdown_triggers_a_requested_rebalance() {
     // decreased first and ends on its 20% target.
     let transfers = sim.transfers();
     assert_eq!(transfers[0].service, Service::Casino);
-    assert_eq!(
-        transfers[0].direction,
-        ballast::venue::protocol::Direction::Decrease
-    );
+    assert_eq!(transfers[0].direction, Direction::Decrease);
     let total: rust_decimal::Decimal = sim.balances().values().copied().sum();
     let casino_weight = sim.balance(Service::Casino) / total;
     assert!(

@@ -1,5 +1,5 @@
-//! Daily returns in, annualized statistics out: CSV parsing, the venue's `/returns`, sample mean
-//! and covariance, Ledoit–Wolf shrinkage, and the repair of covariance matrices that are not
+//! Daily returns in, annualized statistics out: CSV parsing, named series (the optimizer's
+//! return history), sample mean and covariance, Ledoit–Wolf shrinkage, and the repair of covariance matrices that are not
 //! positive definite.
 //!
 //! Conventions (the anchors' and sklearn's): the sample mean and covariance (ddof 1) are
@@ -25,7 +25,6 @@ use nalgebra::{DMatrix, DMatrixView, SymmetricEigen};
 use matrixmultiply as _;
 
 use super::{DAYS_PER_YEAR, MarketModel, MathError, linalg::cholesky_in_place};
-use crate::venue::protocol::ReturnsResponse;
 
 /// Header names that mark a first column of dates rather than returns.
 const DATE_HEADERS: [&str; 5] = ["date", "day", "time", "timestamp", "datetime"];
@@ -163,34 +162,38 @@ impl ReturnsTable {
         Self::new(names, data)
     }
 
-    /// Takes the venue's `/returns` payload (services in name order).
+    /// Takes named series of equal length, in name order.
     ///
     /// # Errors
-    /// [`MathError::UnequalLengths`] when series differ in length; as [`ReturnsTable::new`].
-    pub fn from_response(response: &ReturnsResponse) -> Result<Self, MathError> {
-        Self::from_series(&response.returns_by_service)
+    /// As [`ReturnsTable::from_columns`].
+    pub fn from_series(series: &BTreeMap<String, Vec<f64>>) -> Result<Self, MathError> {
+        Self::from_columns(series.iter().map(|(name, s)| (name.as_str(), s.as_slice())))
     }
 
-    /// Takes named series of equal length.
+    /// Takes named series of equal length, one column each, in the order given.
     ///
     /// # Errors
-    /// As [`ReturnsTable::from_response`].
-    pub fn from_series(series: &BTreeMap<String, Vec<f64>>) -> Result<Self, MathError> {
-        let names: Vec<String> = series.keys().cloned().collect();
-        let rows = series.values().next().map_or(0, Vec::len);
-        for (name, s) in series {
+    /// [`MathError::UnequalLengths`] naming the first series whose length differs from the
+    /// first one's; as [`ReturnsTable::new`].
+    pub fn from_columns<'a>(
+        columns: impl IntoIterator<Item = (&'a str, &'a [f64])>,
+    ) -> Result<Self, MathError> {
+        let columns: Vec<(&str, &[f64])> = columns.into_iter().collect();
+        let rows = columns.first().map_or(0, |(_, s)| s.len());
+        for (name, s) in &columns {
             if s.len() != rows {
                 return Err(MathError::UnequalLengths {
-                    name: name.clone(),
+                    name: (*name).to_owned(),
                     len: s.len(),
                     expected: rows,
                 });
             }
         }
-        let mut data = Vec::with_capacity(rows * names.len());
+        let mut data = Vec::with_capacity(rows * columns.len());
         for t in 0..rows {
-            data.extend(series.values().map(|s| s[t]));
+            data.extend(columns.iter().map(|(_, s)| s[t]));
         }
+        let names = columns.iter().map(|(name, _)| (*name).to_owned()).collect();
         Self::new(names, data)
     }
 

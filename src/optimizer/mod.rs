@@ -1,17 +1,18 @@
 //! The Optimizer's pure core: from the venue's return history and the configuration to
 //! validated targets, and the two small state machines that decide when to recompute.
 //!
-//! - [`compute_targets`]: `/returns` → [`ReturnsTable`] → [`MarketModel`] (sample or
-//!   Ledoit–Wolf, repaired when not positive definite) → [`methods::solve`] → the boundary
-//!   check [`check_weights`] → [`weights_to_decimal`] → [`TargetAllocation`], with
-//!   [`SolveDiagnostics`]. Risk parity and Black–Litterman hold the reserve at its configured
+//! - [`compute_targets`]: [`ReturnHistory`] → [`ReturnsTable`](crate::math::returns::ReturnsTable)
+//!   → [`MarketModel`] (sample or Ledoit–Wolf, repaired when not positive definite) →
+//!   [`methods::solve`] → the boundary check [`check_weights`] → [`weights_to_decimal`] →
+//!   [`TargetAllocation`], with [`SolveDiagnostics`]. Risk parity and Black–Litterman hold the reserve at its configured
 //!   target and allocate the rest among the risky services (see [`methods`] for why);
 //!   Black–Litterman's prior is the configured targets, so without views it returns them.
 //! - [`RecomputeGate`]: one solve at a time, at least `min_interval` apart; bursts of triggers
 //!   collapse into one deferred solve.
 //! - [`VolSpikeDetector`]: realized volatility of price moves against its history.
 //!
-//! The Optimizer actor only fetches `/returns`, calls these, and publishes.
+//! The Optimizer actor only fetches `/returns` (which the venue adapter turns into a
+//! [`ReturnHistory`]), calls these, and publishes.
 //!
 //! # Invariants
 //! - Only targets whose weights are finite, within the configured bounds (to
@@ -22,15 +23,17 @@
 //! - No I/O and no clock: time comes in as an argument.
 
 mod gate;
+mod history;
 mod spike;
 
-use std::{collections::BTreeMap, fmt};
+use std::fmt;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use self::{
     gate::{GateDecision, RecomputeGate},
+    history::ReturnHistory,
     spike::{VolSpike, VolSpikeConfig, VolSpikeDetector},
 };
 use crate::{
@@ -38,13 +41,12 @@ use crate::{
         MarketModel, MathError, WeightBounds,
         black_litterman::{BlackLitterman, View},
         methods::{self, Method, MethodParams},
-        returns::{CovarianceMethod, Repair, ReturnsTable},
+        returns::{CovarianceMethod, Repair},
         weights_to_decimal,
     },
     money::decimal_to_f64,
     service::{Service, ServiceMap},
     targets::{TargetAllocation, TargetErrors},
-    venue::protocol::ReturnsResponse,
 };
 
 /// Slack of the boundary check on bounds. The solvers clamp to the bounds exactly; this only
@@ -231,7 +233,8 @@ pub enum OptimizeError {
     /// Method `fixed` has nothing to compute.
     #[error("method `fixed` computes nothing: it publishes the configured targets")]
     NotEstimated,
-    /// The return history names something that is not a service.
+    /// The venue's return history names something that is not a service (found by the venue
+    /// adapter when it builds the [`ReturnHistory`]).
     #[error("returns: `{0}` is not a service")]
     UnknownService(String),
     /// The return history lacks a service.
@@ -339,7 +342,7 @@ pub fn check_weights(
 /// An [`OptimizeError`]: bad history, a solver failure or non-convergence, or a result that
 /// fails [`check_weights`].
 pub fn compute_targets(
-    returns: &ReturnsResponse,
+    returns: &ReturnHistory,
     config: &OptimizerConfig,
     configured: &TargetAllocation,
 ) -> Result<ComputedTargets, OptimizeError> {
@@ -347,15 +350,7 @@ pub fn compute_targets(
         .method
         .estimator()
         .ok_or(OptimizeError::NotEstimated)?;
-    let table = ReturnsTable::from_response(returns).map_err(OptimizeError::Returns)?;
-    let services = table
-        .names()
-        .iter()
-        .map(|name| {
-            name.parse::<Service>()
-                .map_err(|_| OptimizeError::UnknownService(name.clone()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let (services, table) = returns.table().map_err(OptimizeError::Returns)?;
     if let Some(missing) = Service::ALL.into_iter().find(|s| !services.contains(s)) {
         return Err(OptimizeError::MissingService(missing));
     }
@@ -432,8 +427,11 @@ fn finish(
             method: config.method,
             source: e,
         })?;
-    let named: BTreeMap<String, Decimal> = model.names().iter().cloned().zip(decimals).collect();
-    let targets = TargetAllocation::from_named(&named).map_err(OptimizeError::Targets)?;
+    let mut weights = ServiceMap::<Decimal>::default();
+    for (service, weight) in services.iter().zip(decimals) {
+        weights[*service] = weight;
+    }
+    let targets = TargetAllocation::new(weights).map_err(OptimizeError::Targets)?;
     let stats = model.stats(&result.weights, config.risk_free_rate);
     let mut risk_contributions = ServiceMap::<f64>::default();
     for (service, rc) in services
@@ -472,7 +470,7 @@ mod tests {
 
     /// A year of daily returns with the services' character: a losing, volatile casino, drifting
     /// trading and wallet, high-yield domains, a steady escrow and a riskless reserve.
-    fn returns(days: usize) -> ReturnsResponse {
+    fn returns(days: usize) -> ReturnHistory {
         let character = [
             (Service::Casino, -0.0005, 0.05),
             (Service::Trading, 0.0008, 0.02),
@@ -482,7 +480,7 @@ mod tests {
             (Service::Reserve, 0.0, 0.0),
         ];
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let returns_by_service = character
+        character
             .iter()
             .map(|(service, mean, sd)| {
                 let normal = Normal::new(*mean, *sd).expect("valid");
@@ -495,10 +493,9 @@ mod tests {
                         }
                     })
                     .collect();
-                (service.name().to_owned(), series)
+                (*service, series)
             })
-            .collect();
-        ReturnsResponse { returns_by_service }
+            .collect()
     }
 
     fn config(method: OptimizerMethod) -> OptimizerConfig {
@@ -635,16 +632,19 @@ mod tests {
     #[test]
     fn refusals_name_their_cause() {
         struct TestCase {
-            returns: ReturnsResponse,
+            returns: ReturnHistory,
             config: OptimizerConfig,
             expected_kind: &'static str,
             expected_text: &'static str,
         }
-        let mut unknown = returns(30);
-        let poker = unknown.returns_by_service["casino"].clone();
-        unknown.returns_by_service.insert("poker".into(), poker);
+        // A name that is not a service is refused by the venue adapter before it gets here
+        // (`ReturnsResponse::to_history`); a ragged history is the core's to refuse.
+        let mut ragged = returns(30);
+        if let Some(wallet) = ragged.series_by_service.get_mut(&Service::Wallet) {
+            wallet.pop();
+        }
         let mut missing = returns(30);
-        missing.returns_by_service.remove("escrow");
+        missing.series_by_service.remove(&Service::Escrow);
         let mut infeasible = config(OptimizerMethod::MinVariance);
         infeasible.bound_lo = 0.5;
         let mut reserve_outside = config(OptimizerMethod::RiskParity);
@@ -652,12 +652,12 @@ mod tests {
         let mut no_edge = config(OptimizerMethod::MaxSharpe);
         no_edge.risk_free_rate = 5.0;
         let cases = [
-            // TC0: a name that is not a service.
+            // TC0: a series shorter than the others, named.
             TestCase {
-                returns: unknown,
+                returns: ragged,
                 config: config(OptimizerMethod::MinVariance),
                 expected_kind: "bad_returns",
-                expected_text: "poker",
+                expected_text: "series `wallet` has 29 observations",
             },
             // TC1: a service without history.
             TestCase {

@@ -15,7 +15,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::{money::decimal_to_f64, venue::protocol::WireDecimal};
+use rust_decimal::Decimal;
+
+use crate::money::decimal_to_f64;
 
 /// Detector settings (validated by the caller's config layer).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,11 +106,12 @@ impl VolSpikeDetector {
         })
     }
 
-    /// Observes a venue `price` event's prices; returns the spikes that began.
-    pub fn observe_prices(&mut self, prices: &BTreeMap<String, WireDecimal>) -> Vec<VolSpike> {
-        prices
+    /// Observes one set of prices (USDC per unit, by asset), in asset order; returns the
+    /// spikes that began.
+    pub fn observe_prices(&mut self, prices_usdc: &BTreeMap<String, Decimal>) -> Vec<VolSpike> {
+        prices_usdc
             .iter()
-            .filter_map(|(asset, price)| self.observe(asset, decimal_to_f64(price.0)))
+            .filter_map(|(asset, price)| self.observe(asset, decimal_to_f64(*price)))
             .collect()
     }
 }

@@ -22,6 +22,8 @@
 //! - Every emitted plan comes from [`plan_rebalance`], so it never overdraws, trades whole
 //!   cents, respects the minimum trade, and runs decreases first.
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -29,11 +31,11 @@ use time::OffsetDateTime;
 use crate::{
     drift::{DriftBands, RebalanceTo},
     money::round_cents,
+    observation::{Happening, Observation},
     planner::{Leg, PlanParams, RebalancePlan, plan_rebalance},
     portfolio::PortfolioSnapshot,
-    service::Service,
+    service::{Direction, Service},
     targets::TargetAllocation,
-    venue::protocol::{Direction, EventFrame, EventKind},
 };
 
 /// Policy settings (validated by the caller's config layer).
@@ -168,8 +170,9 @@ pub enum PolicyInput {
         /// Taken for the daily tick.
         tick: bool,
     },
-    /// A venue event (its snapshot, if any, is applied first).
-    Event(Box<EventFrame>),
+    /// A venue event (its snapshot, if any, is applied first), shared with the other
+    /// subscribers.
+    Event(Arc<Observation>),
     /// A rebalance request.
     Request {
         /// Why.
@@ -292,7 +295,7 @@ impl PolicyState {
                     None
                 }
             }
-            PolicyInput::Event(frame) => self.on_event(*frame),
+            PolicyInput::Event(observation) => self.on_event(&observation),
             PolicyInput::Request { reason, at } => self.fire(Trigger::Request { reason }, at),
             PolicyInput::Targets(targets) => {
                 self.targets = targets;
@@ -335,20 +338,16 @@ impl PolicyState {
         }
     }
 
-    fn on_event(&mut self, frame: EventFrame) -> Option<Decision> {
+    fn on_event(&mut self, observation: &Observation) -> Option<Decision> {
         let before_total = self.latest.as_ref().map(PortfolioSnapshot::total_usdc);
-        if let Some(portfolio) = &frame.portfolio
-            && let Ok(snapshot) = portfolio.to_snapshot()
-        {
-            self.observe(PortfolioSnapshot {
-                seq: Some(frame.seq),
-                ..snapshot
-            });
+        if let Some(snapshot) = &observation.snapshot {
+            self.observe(snapshot.clone());
         }
-        let at = frame.ts;
+        let at = observation.at;
+        let seq = observation.seq;
         self.started_at.get_or_insert(at);
-        match &frame.kind {
-            EventKind::CasinoWin { amount_usdc, .. } => {
+        match &observation.what {
+            Happening::CasinoWin { amount_usdc, .. } => {
                 // The bankroll is the whole portfolio before the win.
                 let bankroll = before_total
                     .or_else(|| self.latest.as_ref().map(|s| s.total_usdc() - amount_usdc))
@@ -360,26 +359,26 @@ impl PolicyState {
                             Trigger::LargeWin {
                                 amount_usdc: *amount_usdc,
                                 fraction: fraction.round_dp(4),
-                                seq: frame.seq,
+                                seq,
                             },
                             at,
                         );
                     }
                 }
             }
-            EventKind::ReferralIncome { amount_usdc, .. } if self.config.route_referral_income => {
+            Happening::ReferralIncome { amount_usdc, .. } if self.config.route_referral_income => {
                 return self.fire(
                     Trigger::ReferralIncome {
                         amount_usdc: *amount_usdc,
-                        seq: frame.seq,
+                        seq,
                     },
                     at,
                 );
             }
             _ => {}
         }
-        if self.config.threshold_on_events && frame.portfolio.is_some() {
-            return self.fire(Trigger::Threshold { seq: frame.seq }, at);
+        if self.config.threshold_on_events && observation.snapshot.is_some() {
+            return self.fire(Trigger::Threshold { seq }, at);
         }
         None
     }

@@ -6,10 +6,7 @@ use time::macros::datetime;
 use time::Duration;
 
 use super::*;
-use crate::{
-    service::ServiceMap,
-    venue::protocol::{EventFrame, PortfolioResponse},
-};
+use crate::service::ServiceMap;
 
 /// Balances in the order casino, trading, wallet, domains, escrow, reserve.
 fn snapshot(b: [Decimal; 6], seq: Option<u64>) -> PortfolioSnapshot {
@@ -39,18 +36,15 @@ fn synced_policy() -> PolicyState {
 }
 
 fn win(seq: u64, amount: Decimal, after: [Decimal; 6]) -> PolicyInput {
-    PolicyInput::Event(Box::new(EventFrame {
+    PolicyInput::Event(Arc::new(Observation {
         seq,
-        ts: T0 + Duration::hours(1),
-        kind: EventKind::CasinoWin {
+        at: T0 + Duration::hours(1),
+        snapshot: Some(snapshot(after, Some(seq))),
+        what: Happening::CasinoWin {
             amount_usdc: amount,
             stake_usdc: amount,
             multiplier: dec!(2),
         },
-        portfolio: Some(PortfolioResponse::from_balances(
-            &ServiceMap::from_fn(|s| after[s.index()]),
-            Some(seq),
-        )),
     }))
 }
 
@@ -266,17 +260,14 @@ fn referral_income_goes_to_the_most_underweight_service() {
         dec!(140),
     ];
     let decision = policy
-        .process(PolicyInput::Event(Box::new(EventFrame {
+        .process(PolicyInput::Event(Arc::new(Observation {
             seq: 2,
-            ts: T0,
-            kind: EventKind::ReferralIncome {
+            at: T0,
+            snapshot: Some(snapshot(balances, Some(2))),
+            what: Happening::ReferralIncome {
                 amount_usdc: dec!(40),
-                source_service: Service::Casino,
+                source: Service::Casino,
             },
-            portfolio: Some(PortfolioResponse::from_balances(
-                &ServiceMap::from_fn(|s| balances[s.index()]),
-                Some(2),
-            )),
         })))
         .expect("routes");
     assert_eq!(decision.plan.legs.len(), 1);

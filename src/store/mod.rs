@@ -25,8 +25,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     portfolio::PortfolioSnapshot,
-    service::{Service, ServiceMap},
-    venue::protocol::Direction,
+    service::{Direction, Service, ServiceMap},
 };
 
 /// Jobs that may wait for the writer thread before senders block.

@@ -1,7 +1,7 @@
 //! The venue's websocket event stream, kept open forever.
 //!
-//! [`run_event_stream`] connects to `GET /agents/{id}/events?since=SEQ`, decodes frames and
-//! hands them on as [`StreamItem`]s. When the socket drops, errs or goes silent for longer
+//! [`run_event_stream`] connects to `GET /agents/{id}/events?since=SEQ`, decodes frames, turns
+//! each into the core's [`Observation`] (once, here) and hands them on as [`StreamItem`]s. When the socket drops, errs or goes silent for longer
 //! than the idle timeout, it reports [`StreamItem::Disconnected`] and reconnects with the
 //! capped, jittered backoff of [`Backoff`], resuming after the last `seq` it delivered.
 //!
@@ -25,7 +25,7 @@ use super::{
     backoff::Backoff,
     protocol::{DecodeError, EventFrame},
 };
-use crate::secret::ApiKey;
+use crate::{observation::Observation, secret::ApiKey};
 
 /// Default time without any frame (events or heartbeats) after which a socket is dead.
 pub const IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(15);
@@ -47,8 +47,8 @@ pub enum StreamItem {
         /// The `seq` that arrived.
         next: u64,
     },
-    /// A decoded event, in `seq` order.
-    Event(Box<EventFrame>),
+    /// A decoded event, in `seq` order, in the core's words.
+    Event(Box<Observation>),
     /// A frame that failed validation.
     Malformed(DecodeError),
     /// The connection is gone; a reconnect follows after `retry_in`.
@@ -220,7 +220,7 @@ async fn connect_and_read(
             .map_err(|_| ConsumerGone)?;
         }
         *since = frame.seq;
-        out.send(StreamItem::Event(Box::new(frame)))
+        out.send(StreamItem::Event(Box::new(frame.to_observation())))
             .await
             .map_err(|_| ConsumerGone)?;
     }

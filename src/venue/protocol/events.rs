@@ -1,5 +1,5 @@
 //! The event stream `GET /agents/{id}/events?since=SEQ` (*addition*): its frames, what each
-//! reports, and the decoder.
+//! reports, and the decoder. `venue::observe` turns a frame into the core's observation.
 //!
 //! # Invariants
 //! - Decoding never panics; [`EventFrame::decode`] returns a typed error for every bad frame,
@@ -13,12 +13,15 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    markets::{PositionSide, TradeSide, WalletLot},
-    portfolio::{Direction, PortfolioResponse, WireDecimal},
+    markets::WalletLot,
+    portfolio::{PortfolioResponse, WireDecimal},
     validation::{invalid, required_str},
     wire,
 };
-use crate::service::Service;
+use crate::{
+    observation::{PositionSide, TradeSide},
+    service::{Direction, Service},
+};
 
 /// One frame of the event stream `GET /agents/{id}/events?since=SEQ` (*addition*).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,7 +265,8 @@ impl EventKind {
     }
 }
 
-const KNOWN_EVENT_TYPES: [&str; 16] = [
+/// The `type` names this version decodes; any other is [`EventKind::Unknown`].
+pub(crate) const KNOWN_EVENT_TYPES: [&str; 16] = [
     "casino_win",
     "casino_loss",
     "referral_income",

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{portfolio::PortfolioResponse, wire};
+// The sides are the core's (what an observation reports); the wire spells them the same.
+pub use crate::observation::{PositionSide, TradeSide};
 
 /// `POST /wallet/sell` and `POST /wallet/buy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,16 +24,6 @@ pub struct WalletTradeBody {
     pub quantity: Decimal,
     /// Reason for the audit trail, e.g. `tax_loss_harvest`.
     pub reason: String,
-}
-
-/// Side of a wallet trade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TradeSide {
-    /// Bought.
-    Buy,
-    /// Sold.
-    Sell,
 }
 
 /// Response to a wallet trade.
@@ -74,16 +66,6 @@ pub struct WalletTradeResponse {
     /// Balances after the trade (*addition*).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portfolio: Option<PortfolioResponse>,
-}
-
-/// Side of a perpetual-futures position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PositionSide {
-    /// Gains when the price rises.
-    Long,
-    /// Gains when the price falls.
-    Short,
 }
 
 /// Order type.
