@@ -4,9 +4,10 @@
 //! - [`compute_targets`]: [`ReturnHistory`] → [`ReturnsTable`](crate::math::returns::ReturnsTable)
 //!   → [`MarketModel`] (sample or Ledoit–Wolf, repaired when not positive definite) →
 //!   [`methods::solve`] → the boundary check [`check_weights`] → [`weights_to_decimal`] →
-//!   [`TargetAllocation`], with [`SolveDiagnostics`]. Risk parity and Black–Litterman hold the reserve at its configured
-//!   target and allocate the rest among the risky services (see [`methods`] for why);
-//!   Black–Litterman's prior is the configured targets, so without views it returns them.
+//!   [`TargetAllocation`], with [`SolveDiagnostics`]. Risk parity and Black–Litterman hold
+//!   the reserve at its configured target and allocate the rest among the risky services (see
+//!   [`methods`] for why); Black–Litterman's prior is the configured targets, so without views
+//!   it returns them.
 //! - [`RecomputeGate`]: one solve at a time, at least `min_interval` apart; bursts of triggers
 //!   collapse into one deferred solve.
 //! - [`VolSpikeDetector`]: realized volatility of price moves against its history.
