@@ -1,4 +1,4 @@
-//! What serde cannot check: the one door for REST payloads, and the event values.
+//! What serde cannot check: the one door for REST payloads.
 //!
 //! Serde guarantees shape and types; the venue can still send a negative balance, a `NaN`
 //! return, a zero price or a transfer of a negative amount. [`decode_rest`] parses a body
@@ -15,7 +15,6 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ErrorBody,
-    events::{DecodeError, EventKind},
     markets::{
         ClosePositionResponse, HoldingsResponse, OrderResponse, PositionsResponse,
         WalletTradeResponse,
@@ -166,126 +165,6 @@ impl RestPayload for HoldingsResponse {
 impl RestPayload for ErrorBody {
     fn check(&self) -> Result<(), String> {
         Ok(())
-    }
-}
-
-impl EventKind {
-    /// Checks the values serde accepted: sizes non-negative, prices positive.
-    ///
-    /// # Errors
-    /// A [`DecodeError::Invalid`] naming the field.
-    pub(super) fn validate(&self) -> Result<(), DecodeError> {
-        let non_negative = |field: &str, v: &Decimal| {
-            if v.is_sign_negative() && !v.is_zero() {
-                Err(invalid(field, "negative"))
-            } else {
-                Ok(())
-            }
-        };
-        let positive = |field: &str, v: &Decimal| {
-            if *v <= Decimal::ZERO {
-                Err(invalid(field, "not positive"))
-            } else {
-                Ok(())
-            }
-        };
-        match self {
-            EventKind::CasinoWin {
-                amount_usdc,
-                stake_usdc,
-                multiplier,
-            } => {
-                non_negative("amount_usdc", amount_usdc)?;
-                non_negative("stake_usdc", stake_usdc)?;
-                non_negative("multiplier", multiplier)
-            }
-            EventKind::CasinoLoss { amount_usdc }
-            | EventKind::ReferralIncome { amount_usdc, .. }
-            | EventKind::DomainsIncome { amount_usdc }
-            | EventKind::Transfer { amount_usdc, .. } => non_negative("amount_usdc", amount_usdc),
-            EventKind::Drawdown { drawdown, .. } => non_negative("drawdown", drawdown),
-            EventKind::Price { prices } => {
-                for (asset, price) in prices {
-                    if price.0 <= Decimal::ZERO {
-                        return Err(invalid(&format!("prices.{asset}"), "not positive"));
-                    }
-                }
-                Ok(())
-            }
-            EventKind::OrderPlaced {
-                notional_usdc,
-                limit_price,
-                reserved_usdc,
-                ..
-            } => {
-                positive("notional_usdc", notional_usdc)?;
-                positive("limit_price", limit_price)?;
-                non_negative("reserved_usdc", reserved_usdc)
-            }
-            EventKind::PositionOpened {
-                notional_usdc,
-                fill_price,
-                fee_usdc,
-                margin_usdc,
-                ..
-            } => {
-                positive("notional_usdc", notional_usdc)?;
-                positive("fill_price", fill_price)?;
-                non_negative("fee_usdc", fee_usdc)?;
-                non_negative("margin_usdc", margin_usdc)
-            }
-            EventKind::PositionClosed {
-                close_price,
-                fee_usdc,
-                ..
-            } => {
-                if let Some(price) = close_price {
-                    positive("close_price", price)?;
-                }
-                non_negative("fee_usdc", fee_usdc)
-            }
-            EventKind::WalletTrade {
-                quantity,
-                price_usdc,
-                notional_usdc,
-                ..
-            } => {
-                positive("quantity", quantity)?;
-                positive("price_usdc", price_usdc)?;
-                non_negative("notional_usdc", notional_usdc)
-            }
-            EventKind::EscrowFee {
-                deal_usdc,
-                amount_usdc,
-            } => {
-                non_negative("deal_usdc", deal_usdc)?;
-                non_negative("amount_usdc", amount_usdc)
-            }
-            EventKind::MarkToMarket { .. }
-            | EventKind::Funding { .. }
-            | EventKind::Balance
-            | EventKind::Heartbeat
-            | EventKind::Unknown { .. } => Ok(()),
-        }
-    }
-}
-
-/// The string field `field` of a frame, which must be present.
-pub(super) fn required_str<'a>(
-    object: &'a serde_json::Map<String, serde_json::Value>,
-    field: &'static str,
-) -> Result<&'a str, DecodeError> {
-    object
-        .get(field)
-        .ok_or(DecodeError::Missing(field))?
-        .as_str()
-        .ok_or_else(|| invalid(field, "not a string"))
-}
-
-pub(super) fn invalid(field: &str, reason: &str) -> DecodeError {
-    DecodeError::Invalid {
-        field: field.to_owned(),
-        reason: reason.to_owned(),
     }
 }
 
