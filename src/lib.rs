@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod drift;
+pub mod execution;
 pub mod math;
 pub mod money;
 pub mod optimizer;
