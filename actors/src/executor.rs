@@ -206,13 +206,14 @@ pub async fn reconcile_pending(
                       "pending leg was applied by the venue");
                 match key {
                     // Resolved by asking, not by sending: no attempt of this run.
-                    Ok(key) => Leg { key, record }.executed(
-                        bus,
-                        response.amount_usdc,
-                        response.transfer_id.clone(),
-                        false,
-                        0,
-                    ),
+                    Ok(key) => {
+                        let report = Report::Executed {
+                            amount_usdc: response.amount_usdc,
+                            transfer_id: response.transfer_id.clone(),
+                            dry_run: false,
+                        };
+                        Leg { key, record }.publish(bus, report, 0);
+                    }
                     Err(_) => warn!("applied leg under a foreign key not reported"),
                 }
                 (LegStatus::Applied, Some(response.transfer_id), None)
@@ -362,8 +363,12 @@ async fn execute_plan(
                 continue;
             }
             NextLeg::DryRun => {
-                let amount_usdc = leg.record.amount_usdc;
-                leg.executed(bus, amount_usdc, DRY_RUN_TRANSFER_ID.to_owned(), true, 0);
+                let report = Report::Executed {
+                    amount_usdc: leg.record.amount_usdc,
+                    transfer_id: DRY_RUN_TRANSFER_ID.to_owned(),
+                    dry_run: true,
+                };
+                leg.publish(bus, report, 0);
                 continue;
             }
             NextLeg::Send => {}
@@ -395,24 +400,20 @@ async fn execute_plan(
                     .as_ref()
                     .and_then(|portfolio| portfolio.to_snapshot().ok());
                 outcome.applied(response.amount_usdc, snapshot);
-                leg.executed(
-                    bus,
-                    response.amount_usdc,
-                    response.transfer_id,
-                    false,
-                    attempts,
-                );
+                let report = Report::Executed {
+                    amount_usdc: response.amount_usdc,
+                    transfer_id: response.transfer_id,
+                    dry_run: false,
+                };
+                leg.publish(bus, report, attempts);
             }
             Err((failure, attempts)) => {
                 if failure.ambiguous {
                     // Unknown outcome: the leg stays `pending` so reconciliation resolves it
                     // with the same key; nothing else runs on a guess.
                     warn!(key = %leg.key, reason = %failure.reason, "leg outcome unknown");
-                    leg.failed(
-                        bus,
-                        format!("outcome unknown: {}", failure.reason),
-                        attempts,
-                    );
+                    let reason = format!("outcome unknown: {}", failure.reason);
+                    leg.publish(bus, Report::Failed { reason }, attempts);
                 } else {
                     leg.fail(store, bus, failure.reason.clone(), attempts).await;
                 }
@@ -479,6 +480,18 @@ async fn send_leg(
 /// The transfer id reported for a leg recorded in dry run.
 const DRY_RUN_TRANSFER_ID: &str = "dry-run";
 
+/// What observers are told about a leg.
+enum Report {
+    /// Applied (or, in dry run, would have been).
+    Executed {
+        amount_usdc: Decimal,
+        transfer_id: String,
+        dry_run: bool,
+    },
+    /// Did not apply (failed, skipped, or of unknown outcome), and why.
+    Failed { reason: String },
+}
+
 impl Leg {
     /// Records the leg failed with `reason` and tells observers.
     async fn fail(&self, store: &Store, bus: &Recipient<Event>, reason: String, attempts: u32) {
@@ -494,46 +507,41 @@ impl Leg {
         {
             warn!(%error, "failed leg not recorded");
         }
-        self.failed(bus, reason, attempts);
+        self.publish(bus, Report::Failed { reason }, attempts);
     }
 
-    /// Tells observers the leg was applied (or, in dry run, would have been).
-    fn executed(
-        &self,
-        bus: &Recipient<Event>,
-        amount_usdc: Decimal,
-        transfer_id: String,
-        dry_run: bool,
-        attempts: u32,
-    ) {
-        let _ = bus.try_send(
-            TradeExecuted {
-                plan_id: self.key.plan_id().clone(),
-                idempotency_key: self.key.clone(),
-                service: self.record.service,
-                direction: self.record.direction,
+    /// Tells observers what became of the leg, after `attempts` POSTs.
+    fn publish(&self, bus: &Recipient<Event>, report: Report, attempts: u32) {
+        let plan_id = self.key.plan_id().clone();
+        let idempotency_key = self.key.clone();
+        let (service, direction) = (self.record.service, self.record.direction);
+        let event: Event = match report {
+            Report::Executed {
+                amount_usdc,
+                transfer_id,
+                dry_run,
+            } => TradeExecuted {
+                plan_id,
+                idempotency_key,
+                service,
+                direction,
                 amount_usdc,
                 dry_run,
                 transfer_id,
                 attempts,
             }
             .into(),
-        );
-    }
-
-    /// Tells observers the leg did not apply (failed, skipped, or of unknown outcome).
-    fn failed(&self, bus: &Recipient<Event>, reason: String, attempts: u32) {
-        let _ = bus.try_send(
-            TradeFailed {
-                plan_id: self.key.plan_id().clone(),
-                idempotency_key: self.key.clone(),
-                service: self.record.service,
-                direction: self.record.direction,
+            Report::Failed { reason } => TradeFailed {
+                plan_id,
+                idempotency_key,
+                service,
+                direction,
                 amount_usdc: self.record.amount_usdc,
                 reason,
                 attempts,
             }
             .into(),
-        );
+        };
+        let _ = bus.try_send(event);
     }
 }
