@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod drift;
+pub mod execution;
 pub mod math;
 pub mod money;
 pub mod observation;

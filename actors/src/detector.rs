@@ -62,7 +62,7 @@ impl DriftDetector {
         let Some(decision) = self.policy.process(input) else {
             return;
         };
-        let plan_id = format!("{}:{}", self.run_id, decision.plan_seq);
+        let plan_id = ballast::execution::PlanId::new(self.run_id.clone(), decision.plan_seq);
         info!(
             %plan_id,
             trigger = decision.trigger.name(),

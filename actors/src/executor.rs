@@ -27,19 +27,24 @@
 //! - A leg is never resubmitted under a different key.
 //! - Dry run records legs as `dry_run` and sends nothing to the venue.
 //! - One plan at a time: the handler holds the actor until the plan is finished.
-
-use std::time::Duration;
+//!
+//! The decisions (keys, what a pending leg becomes, whether a failed send is retried, what
+//! the next leg does) are `ballast::execution`'s; this actor does the I/O around them.
 
 use actix::{
     Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Recipient, WrapFuture,
 };
+pub use ballast::execution::Reconciled;
 use ballast::{
-    portfolio::PortfolioSnapshot,
+    execution::{
+        LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, RetryDecision, RetryInput,
+        SendFailure, classify_pending, decide_retry,
+    },
     risk::RiskLimits,
     store::{LegRecord, LegStatus, PlanRecord, Store},
     venue::{
         backoff::Backoff,
-        client::{LegResolution, VenueClient},
+        client::VenueClient,
         protocol::{RebalanceBody, RebalanceResponse},
     },
 };
@@ -71,17 +76,30 @@ pub struct ExecutorConfig {
 /// The executor.
 #[derive(Debug)]
 pub struct SpotExecutor {
-    client: VenueClient,
-    store: Store,
-    config: ExecutorConfig,
+    shared: Shared,
     time: TimeSource,
-    run_id: String,
-    gate: TradingGate,
     detector: Recipient<PlanFinished>,
-    bus: Recipient<Event>,
     /// Whether the store may hold legs of unknown outcome (left by the start-up
     /// reconciliation or by a leg of this run): only then does a plan query them first.
     unresolved_legs: bool,
+}
+
+/// What the work on a plan takes along: cheap clones of the executor's handles, so the
+/// future owns them while the actor is held.
+#[derive(Debug, Clone)]
+struct Shared {
+    client: VenueClient,
+    store: Store,
+    config: ExecutorConfig,
+    gate: TradingGate,
+    bus: Recipient<Event>,
+    run_id: String,
+}
+
+impl Shared {
+    async fn reconcile(&self) -> Reconciled {
+        reconcile_pending(&self.client, &self.store, &self.bus, &self.run_id).await
+    }
 }
 
 /// Where the executor sends what it did.
@@ -104,15 +122,18 @@ impl SpotExecutor {
         gate: TradingGate,
         peers: ExecutorPeers,
     ) -> Self {
-        Self {
+        let shared = Shared {
             client,
             store,
             config,
-            time,
-            run_id,
             gate,
-            detector: peers.detector,
             bus: peers.bus,
+            run_id,
+        };
+        Self {
+            shared,
+            time,
+            detector: peers.detector,
             unresolved_legs: false,
         }
     }
@@ -123,15 +144,12 @@ impl Actor for SpotExecutor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(EXECUTOR_MAILBOX_CAPACITY);
-        if self.config.dry_run {
+        if self.shared.config.dry_run {
             return;
         }
         // Before the first plan: resolve legs an earlier run left with unknown outcomes.
-        let client = self.client.clone();
-        let store = self.store.clone();
-        let bus = self.bus.clone();
-        let run_id = self.run_id.clone();
-        let work = async move { reconcile_pending(&client, &store, &bus, &run_id).await };
+        let shared = self.shared.clone();
+        let work = async move { shared.reconcile().await };
         ctx.wait(work.into_actor(self).map(|report, executor, _| {
             executor.unresolved_legs = report.unresolved > 0;
             if report.total() > 0 {
@@ -144,26 +162,6 @@ impl Actor for SpotExecutor {
                 );
             }
         }));
-    }
-}
-
-/// What reconciling pending legs found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Reconciled {
-    /// Applied by the venue; now recorded (and reported) once.
-    pub applied: usize,
-    /// Refused by the venue; recorded as failed.
-    pub refused: usize,
-    /// Never received by the venue (earlier runs only); recorded as failed, not resent.
-    pub never_arrived: usize,
-    /// Still unknown; left pending for the next attempt.
-    pub unresolved: usize,
-}
-
-impl Reconciled {
-    /// Legs looked at.
-    pub fn total(&self) -> usize {
-        self.applied + self.refused + self.never_arrived + self.unresolved
     }
 }
 
@@ -186,103 +184,72 @@ pub async fn reconcile_pending(
             return report;
         }
     };
-    for leg in pending {
-        let plan_id = leg
-            .idempotency_key
-            .rsplit_once(':')
-            .map_or(leg.idempotency_key.as_str(), |(plan, _)| plan)
-            .to_owned();
-        let this_run = plan_id.starts_with(&format!("{run_id}:"));
-        let (status, transfer_id, error) = match client.rebalance_status(&leg.idempotency_key).await
-        {
-            Ok(LegResolution::Applied(response)) => {
-                report.applied += 1;
-                info!(key = %leg.idempotency_key, transfer_id = %response.transfer_id,
+    for record in pending {
+        let key_text = record.idempotency_key.clone();
+        let key = key_text.parse::<LegKey>();
+        if let Err(error) = &key {
+            // Not a key ballast writes (a hand-edited store): no run of ours made it.
+            warn!(%error, "pending leg under a foreign key; treated as an earlier run's");
+        }
+        let this_run = key
+            .as_ref()
+            .is_ok_and(|key| key.plan_id().belongs_to(run_id));
+        let answer = client.rebalance_status(&key_text).await;
+        if let Err(error) = &answer {
+            warn!(%error, key = %key_text, "pending leg still unresolved");
+        }
+        let action = classify_pending(answer.ok(), this_run);
+        report.count(&action);
+        let (status, transfer_id, error) = match action {
+            ReconcileAction::RecordApplied(response) => {
+                info!(key = %key_text, transfer_id = %response.transfer_id,
                       "pending leg was applied by the venue");
-                // Resolved by asking, not by sending: no attempt of this run.
-                publish_executed(
-                    bus,
-                    &plan_id,
-                    &leg,
-                    response.amount_usdc,
-                    response.transfer_id.clone(),
-                    false,
-                    0,
-                );
+                match key {
+                    // Resolved by asking, not by sending: no attempt of this run.
+                    Ok(key) => {
+                        let report = Report::Executed {
+                            amount_usdc: response.amount_usdc,
+                            transfer_id: response.transfer_id.clone(),
+                            dry_run: false,
+                        };
+                        Leg { key, record }.publish(bus, report, 0);
+                    }
+                    Err(_) => warn!("applied leg under a foreign key not reported"),
+                }
                 (LegStatus::Applied, Some(response.transfer_id), None)
             }
-            Ok(LegResolution::Refused { code, message }) => {
-                report.refused += 1;
-                (
-                    LegStatus::Failed,
-                    None,
-                    Some(format!("venue refused it: {code}: {message}")),
-                )
+            ReconcileAction::RecordRefused { reason }
+            | ReconcileAction::RecordAbandoned { reason } => {
+                (LegStatus::Failed, None, Some(reason))
             }
-            Ok(LegResolution::NeverArrived) if !this_run => {
-                report.never_arrived += 1;
-                (
-                    LegStatus::Failed,
-                    None,
-                    Some("never reached the venue; abandoned, not resent".to_owned()),
-                )
-            }
-            Ok(LegResolution::NeverArrived) => {
-                report.unresolved += 1;
-                continue;
-            }
-            Err(error) => {
-                warn!(%error, key = %leg.idempotency_key, "pending leg still unresolved");
-                report.unresolved += 1;
-                continue;
-            }
+            ReconcileAction::LeavePending => continue,
         };
         if let Err(error) = store
-            .update_leg(leg.idempotency_key.clone(), status, transfer_id, error)
+            .update_leg(key_text.clone(), status, transfer_id, error)
             .await
         {
-            warn!(%error, key = %leg.idempotency_key, "reconciled leg not recorded");
+            warn!(%error, key = %key_text, "reconciled leg not recorded");
         }
     }
     report
-}
-
-/// What executing one plan produced.
-struct Outcome {
-    applied: usize,
-    failed: usize,
-    interrupted: bool,
-    /// A leg ended with an unknown outcome and stays `pending` in the store.
-    left_pending: bool,
-    moved_usdc: Decimal,
-    snapshot: Option<PortfolioSnapshot>,
 }
 
 impl Handler<RebalancePlanned> for SpotExecutor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, planned: RebalancePlanned, _ctx: &mut Self::Context) -> Self::Result {
-        let client = self.client.clone();
-        let store = self.store.clone();
-        let config = self.config.clone();
-        let bus = self.bus.clone();
-        let run_id = self.run_id.clone();
-        let gate = self.gate.clone();
+        let shared = self.shared.clone();
         let created_at = self.time.now();
         let finished = planned.clone();
-        let reconcile_first = !config.dry_run && self.unresolved_legs;
+        let reconcile_first = !shared.config.dry_run && self.unresolved_legs;
         let work = async move {
             // Off the hot path unless a leg of unknown outcome may exist.
-            let still_unresolved = reconcile_first
-                && reconcile_pending(&client, &store, &bus, &run_id)
-                    .await
-                    .unresolved
-                    > 0;
+            let still_unresolved = reconcile_first && shared.reconcile().await.unresolved > 0;
             // The day's turnover comes from the store, so the cap survives restarts; read
             // only when the cap is on.
-            let used_today_usdc = match config.risk.max_daily_turnover_usdc {
+            let used_today_usdc = match shared.config.risk.max_daily_turnover_usdc {
                 None => Decimal::ZERO,
-                Some(_) => match store.applied_usdc_on(created_at.date()).await {
+                Some(_) => match shared.store.applied_usdc_on(created_at.date()).await {
                     Ok(used) => used,
                     Err(error) => {
                         warn!(%error, "today's turnover unknown; counting the cap as used");
@@ -290,16 +257,7 @@ impl Handler<RebalancePlanned> for SpotExecutor {
                     }
                 },
             };
-            let context = PlanContext {
-                client: &client,
-                store: &store,
-                config: &config,
-                gate: &gate,
-                bus: &bus,
-                run_id: &run_id,
-                used_today_usdc,
-            };
-            let outcome = execute_plan(&context, created_at, &planned).await;
+            let outcome = execute_plan(&shared, used_today_usdc, created_at, &planned).await;
             (outcome, still_unresolved)
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
@@ -315,7 +273,7 @@ impl Handler<RebalancePlanned> for SpotExecutor {
                     snapshot: outcome.snapshot,
                     at: executor.time.now(),
                 };
-                let _ = executor.bus.try_send(message.clone().into());
+                let _ = executor.shared.bus.try_send(message.clone().into());
                 if let Err(error) = executor.detector.try_send(message) {
                     warn!(%error, "detector unavailable for plan completion");
                 }
@@ -324,71 +282,64 @@ impl Handler<RebalancePlanned> for SpotExecutor {
     }
 }
 
-/// What one plan's execution reads.
-struct PlanContext<'a> {
-    client: &'a VenueClient,
-    store: &'a Store,
-    config: &'a ExecutorConfig,
-    gate: &'a TradingGate,
-    bus: &'a Recipient<Event>,
-    run_id: &'a str,
-    used_today_usdc: Decimal,
+/// One leg of a plan: its key, and its record as stored (the key's text).
+struct Leg {
+    key: LegKey,
+    record: LegRecord,
 }
 
 async fn execute_plan(
-    context: &PlanContext<'_>,
+    shared: &Shared,
+    used_today_usdc: Decimal,
     created_at: time::OffsetDateTime,
     planned: &RebalancePlanned,
-) -> Outcome {
-    let PlanContext {
-        client,
+) -> PlanOutcome {
+    let Shared {
         store,
         config,
         gate,
         bus,
         run_id,
-        used_today_usdc,
-    } = *context;
+        ..
+    } = shared;
     let decision = &planned.decision;
     let initial_status = if config.dry_run {
         LegStatus::DryRun
     } else {
         LegStatus::Pending
     };
-    let legs: Vec<LegRecord> = decision
+    let legs: Vec<Leg> = decision
         .plan
         .legs
         .iter()
         .enumerate()
-        .map(|(index, leg)| LegRecord {
-            idempotency_key: format!("{}:{index}", planned.plan_id),
-            leg_index: u32::try_from(index).unwrap_or(u32::MAX),
-            service: leg.service,
-            direction: leg.direction,
-            amount_usdc: leg.amount_usdc,
-            status: initial_status,
+        .map(|(index, leg)| {
+            let leg_index = u32::try_from(index).unwrap_or(u32::MAX);
+            let key = planned.plan_id.leg(leg_index);
+            let record = LegRecord {
+                idempotency_key: key.to_string(),
+                leg_index,
+                service: leg.service,
+                direction: leg.direction,
+                amount_usdc: leg.amount_usdc,
+                status: initial_status,
+            };
+            Leg { key, record }
         })
         .collect();
-    let mut outcome = Outcome {
-        applied: 0,
-        failed: 0,
-        interrupted: false,
-        left_pending: false,
-        moved_usdc: Decimal::ZERO,
-        snapshot: None,
-    };
+    let mut outcome = PlanOutcome::default();
     let record = PlanRecord {
-        plan_id: planned.plan_id.clone(),
-        run_id: run_id.to_owned(),
+        plan_id: planned.plan_id.to_string(),
+        run_id: run_id.clone(),
         created_at,
         trigger: decision.trigger.name().to_owned(),
         reason: decision.trigger.describe(),
         total_usdc: decision.plan.total_usdc,
-        legs: legs.clone(),
+        legs: legs.iter().map(|leg| leg.record.clone()).collect(),
     };
     if let Err(error) = store.record_plan(record).await {
         warn!(%error, plan_id = %planned.plan_id, "plan not recorded; nothing sent");
-        outcome.failed = legs.len();
+        outcome.failed_unsent(legs.len());
         return outcome;
     }
     if let Err(refusals) = config.risk.check(&decision.plan, used_today_usdc) {
@@ -399,253 +350,194 @@ async fn execute_plan(
             .join("; ");
         warn!(plan_id = %planned.plan_id, %why, "plan refused by risk limits; nothing sent");
         for leg in &legs {
-            fail_leg(store, bus, planned, leg, format!("refused: {why}"), 0).await;
-            outcome.failed += 1;
+            leg.fail(store, bus, format!("refused: {why}"), 0).await;
         }
+        outcome.failed_unsent(legs.len());
         return outcome;
     }
     let reason = decision.trigger.describe();
-    let mut stop_reason: Option<String> = None;
     for leg in &legs {
-        if let Some(why) = &stop_reason {
-            fail_leg(store, bus, planned, leg, format!("skipped: {why}"), 0).await;
-            outcome.failed += 1;
-            continue;
-        }
-        if config.dry_run {
-            publish_executed(
-                bus,
-                &planned.plan_id,
-                leg,
-                leg.amount_usdc,
-                DRY_RUN_TRANSFER_ID.to_owned(),
-                true,
-                0,
-            );
-            continue;
-        }
-        if !gate.is_open() {
-            // The stream dropped or skipped events since the plan was made: the view it
-            // was planned on may be stale. Skip the rest; the detector replans after resync.
-            let why = "stream down; waiting for a fresh snapshot".to_owned();
-            fail_leg(store, bus, planned, leg, format!("skipped: {why}"), 0).await;
-            outcome.failed += 1;
-            outcome.interrupted = true;
-            stop_reason = Some(why);
-            continue;
+        match outcome.next_leg(config.dry_run, gate.is_open()) {
+            NextLeg::Skip { reason } => {
+                leg.fail(store, bus, reason, 0).await;
+                continue;
+            }
+            NextLeg::DryRun => {
+                let report = Report::Executed {
+                    amount_usdc: leg.record.amount_usdc,
+                    transfer_id: DRY_RUN_TRANSFER_ID.to_owned(),
+                    dry_run: true,
+                };
+                leg.publish(bus, report, 0);
+                continue;
+            }
+            NextLeg::Send => {}
         }
         let body = RebalanceBody {
-            service: leg.service,
-            direction: leg.direction,
-            amount_usdc: leg.amount_usdc,
+            service: leg.record.service,
+            direction: leg.record.direction,
+            amount_usdc: leg.record.amount_usdc,
             reason: reason.clone(),
         };
-        match send_leg(client, config, gate, &body, &leg.idempotency_key).await {
+        match send_leg(shared, &body, &leg.record.idempotency_key).await {
             Ok((response, attempts)) => {
                 if let Err(error) = store
                     .update_leg(
-                        leg.idempotency_key.clone(),
+                        leg.record.idempotency_key.clone(),
                         LegStatus::Applied,
                         Some(response.transfer_id.clone()),
                         None,
                     )
                     .await
                 {
-                    warn!(%error, key = %leg.idempotency_key, "applied leg not recorded");
+                    warn!(%error, key = %leg.key, "applied leg not recorded");
                 }
-                info!(key = %leg.idempotency_key, service = leg.service.name(),
-                      direction = leg.direction.name(), amount_usdc = %response.amount_usdc,
-                      "leg applied");
-                outcome.applied += 1;
-                outcome.moved_usdc += response.amount_usdc;
-                if let Some(snapshot) = response.snapshot() {
-                    outcome.snapshot = Some(snapshot);
-                }
-                publish_executed(
-                    bus,
-                    &planned.plan_id,
-                    leg,
-                    response.amount_usdc,
-                    response.transfer_id,
-                    false,
-                    attempts,
-                );
+                info!(key = %leg.key, service = leg.record.service.name(),
+                      direction = leg.record.direction.name(),
+                      amount_usdc = %response.amount_usdc, "leg applied");
+                outcome.applied(response.amount_usdc, response.snapshot());
+                let report = Report::Executed {
+                    amount_usdc: response.amount_usdc,
+                    transfer_id: response.transfer_id,
+                    dry_run: false,
+                };
+                leg.publish(bus, report, attempts);
             }
-            Err(LegError {
-                reason,
-                ambiguous,
-                attempts,
-                stream_down,
-            }) => {
-                // A leg stopped by the stream going down interrupts the plan: its trigger
-                // resumes after the resync instead of waiting for the next one.
-                outcome.interrupted |= stream_down;
-                if ambiguous {
+            Err((failure, attempts)) => {
+                if failure.ambiguous {
                     // Unknown outcome: the leg stays `pending` so reconciliation resolves it
                     // with the same key; nothing else runs on a guess.
-                    warn!(key = %leg.idempotency_key, %reason, "leg outcome unknown");
-                    outcome.left_pending = true;
-                    publish_failed(
-                        bus,
-                        planned,
-                        leg,
-                        format!("outcome unknown: {reason}"),
-                        attempts,
-                    );
+                    warn!(key = %leg.key, reason = %failure.reason, "leg outcome unknown");
+                    let reason = format!("outcome unknown: {}", failure.reason);
+                    leg.publish(bus, Report::Failed { reason }, attempts);
                 } else {
-                    fail_leg(store, bus, planned, leg, reason.clone(), attempts).await;
+                    leg.fail(store, bus, failure.reason.clone(), attempts).await;
                 }
-                outcome.failed += 1;
-                stop_reason = Some(format!("leg {} failed", leg.leg_index));
+                outcome.gave_up(leg.key.leg_index(), &failure);
             }
         }
     }
     outcome
 }
 
-struct LegError {
-    reason: String,
-    ambiguous: bool,
-    attempts: u32,
-    /// A retry was due but the stream is down: the plan is interrupted, not refused.
-    stream_down: bool,
-}
-
-/// Sends one leg. An ambiguous failure is resolved by a status query first; only a leg the
-/// venue has not seen is retried, always under the same idempotency key, within the retry
-/// budget and only while the gate stays open.
+/// Sends one leg, under its one key, until it applies or the retry rule gives it up; an
+/// ambiguous failure is put to a status query before the rule decides. The POSTs sent ride
+/// along either way.
 async fn send_leg(
-    client: &VenueClient,
-    config: &ExecutorConfig,
-    gate: &TradingGate,
+    shared: &Shared,
     body: &RebalanceBody,
     key: &str,
-) -> Result<(RebalanceResponse, u32), LegError> {
-    let mut attempt: u32 = 0;
+) -> Result<(RebalanceResponse, u32), (LegFailure, u32)> {
+    let Shared {
+        client,
+        config,
+        gate,
+        ..
+    } = shared;
+    let mut retries_made: u32 = 0;
     loop {
-        let attempts = attempt + 1;
+        let attempts = retries_made + 1;
         let error = match client.rebalance(body, key).await {
             Ok(response) => return Ok((response, attempts)),
             Err(error) => error,
         };
-        if error.is_ambiguous() {
-            match client.rebalance_status(key).await {
-                Ok(LegResolution::Applied(response)) => {
-                    info!(key, %error, "ambiguous leg resolved by status query: applied");
-                    return Ok((response, attempts));
+        let failure = SendFailure::from(&error);
+        let status = if failure.needs_status_query() {
+            client.rebalance_status(key).await.ok()
+        } else {
+            None
+        };
+        let input = RetryInput {
+            failure: &failure,
+            status,
+            retries_made,
+            retry_limit: config.leg_retry_limit,
+            gate_open: gate.is_open(),
+        };
+        match decide_retry(input, |retry| config.retry_backoff.jittered_delay(retry)) {
+            RetryDecision::Applied(response) => {
+                info!(key, %error, "ambiguous leg resolved by status query: applied");
+                return Ok((response, attempts));
+            }
+            RetryDecision::GiveUp(given_up) => return Err((given_up, attempts)),
+            RetryDecision::Retry { delay } => {
+                retries_made += 1;
+                warn!(%error, attempt = retries_made, delay_ms = delay.as_millis() as u64, key,
+                      "retrying leg with the same key");
+                tokio::time::sleep(delay).await;
+                if !gate.is_open() {
+                    return Err((failure.interrupted(), attempts));
                 }
-                Ok(LegResolution::Refused { code, message }) => {
-                    return Err(LegError {
-                        ambiguous: false,
-                        reason: format!("{error}; status query: refused: {code}: {message}"),
-                        attempts,
-                        stream_down: false,
-                    });
-                }
-                // Not seen yet, or the venue cannot say: an idempotent retry is safe.
-                Ok(LegResolution::NeverArrived) | Err(_) => {}
             }
         }
-        let retry_due = error.is_retryable() && attempt < config.leg_retry_limit;
-        if !retry_due || !gate.is_open() {
-            let stream_down = retry_due;
-            return Err(LegError {
-                ambiguous: error.is_ambiguous(),
-                reason: if stream_down {
-                    format!("{error}; not retried: stream down")
-                } else {
-                    error.to_string()
-                },
-                attempts,
-                stream_down,
-            });
-        }
-        attempt += 1;
-        let delay = error
-            .retry_after()
-            .unwrap_or_else(|| config.retry_backoff.jittered_delay(attempt));
-        warn!(%error, attempt, delay_ms = delay.as_millis() as u64, key, "retrying leg with the same key");
-        tokio::time::sleep(delay.min(Duration::from_secs(60))).await;
-        if !gate.is_open() {
-            return Err(LegError {
-                ambiguous: error.is_ambiguous(),
-                reason: format!("{error}; not retried: stream down"),
-                attempts,
-                stream_down: true,
-            });
-        }
     }
-}
-
-async fn fail_leg(
-    store: &Store,
-    bus: &Recipient<Event>,
-    planned: &RebalancePlanned,
-    leg: &LegRecord,
-    reason: String,
-    attempts: u32,
-) {
-    warn!(key = %leg.idempotency_key, %reason, "leg failed");
-    if let Err(error) = store
-        .update_leg(
-            leg.idempotency_key.clone(),
-            LegStatus::Failed,
-            None,
-            Some(reason.clone()),
-        )
-        .await
-    {
-        warn!(%error, "failed leg not recorded");
-    }
-    publish_failed(bus, planned, leg, reason, attempts);
 }
 
 /// The transfer id reported for a leg recorded in dry run.
 const DRY_RUN_TRANSFER_ID: &str = "dry-run";
 
-/// Tells observers a leg was applied (or, in dry run, would have been).
-fn publish_executed(
-    bus: &Recipient<Event>,
-    plan_id: &str,
-    leg: &LegRecord,
-    amount_usdc: Decimal,
-    transfer_id: String,
-    dry_run: bool,
-    attempts: u32,
-) {
-    let _ = bus.try_send(
-        TradeExecuted {
-            plan_id: plan_id.to_owned(),
-            idempotency_key: leg.idempotency_key.clone(),
-            service: leg.service,
-            direction: leg.direction,
-            amount_usdc,
-            dry_run,
-            transfer_id,
-            attempts,
-        }
-        .into(),
-    );
+/// What observers are told about a leg.
+enum Report {
+    /// Applied (or, in dry run, would have been).
+    Executed {
+        amount_usdc: Decimal,
+        transfer_id: String,
+        dry_run: bool,
+    },
+    /// Did not apply (failed, skipped, or of unknown outcome), and why.
+    Failed { reason: String },
 }
 
-/// Tells observers a leg did not apply (failed, skipped, or of unknown outcome).
-fn publish_failed(
-    bus: &Recipient<Event>,
-    planned: &RebalancePlanned,
-    leg: &LegRecord,
-    reason: String,
-    attempts: u32,
-) {
-    let _ = bus.try_send(
-        TradeFailed {
-            plan_id: planned.plan_id.clone(),
-            idempotency_key: leg.idempotency_key.clone(),
-            service: leg.service,
-            direction: leg.direction,
-            amount_usdc: leg.amount_usdc,
-            reason,
-            attempts,
+impl Leg {
+    /// Records the leg failed with `reason` and tells observers.
+    async fn fail(&self, store: &Store, bus: &Recipient<Event>, reason: String, attempts: u32) {
+        warn!(key = %self.key, %reason, "leg failed");
+        if let Err(error) = store
+            .update_leg(
+                self.record.idempotency_key.clone(),
+                LegStatus::Failed,
+                None,
+                Some(reason.clone()),
+            )
+            .await
+        {
+            warn!(%error, "failed leg not recorded");
         }
-        .into(),
-    );
+        self.publish(bus, Report::Failed { reason }, attempts);
+    }
+
+    /// Tells observers what became of the leg, after `attempts` POSTs.
+    fn publish(&self, bus: &Recipient<Event>, report: Report, attempts: u32) {
+        let plan_id = self.key.plan_id().clone();
+        let idempotency_key = self.key.clone();
+        let (service, direction) = (self.record.service, self.record.direction);
+        let event: Event = match report {
+            Report::Executed {
+                amount_usdc,
+                transfer_id,
+                dry_run,
+            } => TradeExecuted {
+                plan_id,
+                idempotency_key,
+                service,
+                direction,
+                amount_usdc,
+                dry_run,
+                transfer_id,
+                attempts,
+            }
+            .into(),
+            Report::Failed { reason } => TradeFailed {
+                plan_id,
+                idempotency_key,
+                service,
+                direction,
+                amount_usdc: self.record.amount_usdc,
+                reason,
+                attempts,
+            }
+            .into(),
+        };
+        let _ = bus.try_send(event);
+    }
 }

@@ -173,7 +173,7 @@ pub struct GetOptimizerStats;
 #[rtype(result = "()")]
 pub struct RebalancePlanned {
     /// `{run_id}:{plan_seq}`.
-    pub plan_id: String,
+    pub plan_id: ballast::execution::PlanId,
     /// The decision (trigger, legs, drift report).
     pub decision: Arc<Decision>,
 }
@@ -183,9 +183,9 @@ pub struct RebalancePlanned {
 #[rtype(result = "()")]
 pub struct TradeExecuted {
     /// Plan id.
-    pub plan_id: String,
+    pub plan_id: ballast::execution::PlanId,
     /// Idempotency key of the leg.
-    pub idempotency_key: String,
+    pub idempotency_key: ballast::execution::LegKey,
     /// Service.
     pub service: Service,
     /// Direction.
@@ -206,9 +206,9 @@ pub struct TradeExecuted {
 #[rtype(result = "()")]
 pub struct TradeFailed {
     /// Plan id.
-    pub plan_id: String,
+    pub plan_id: ballast::execution::PlanId,
     /// Idempotency key of the leg.
-    pub idempotency_key: String,
+    pub idempotency_key: ballast::execution::LegKey,
     /// Service.
     pub service: Service,
     /// Direction.
@@ -226,7 +226,7 @@ pub struct TradeFailed {
 #[rtype(result = "()")]
 pub struct PlanFinished {
     /// Plan id.
-    pub plan_id: String,
+    pub plan_id: ballast::execution::PlanId,
     /// Trigger of the plan.
     pub trigger: Trigger,
     /// Legs applied.

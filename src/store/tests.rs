@@ -1,6 +1,7 @@
 //! Store tests: round trips are exact, the cursor never moves back, legs keep their status,
 //! and the schema refuses files from the future.
 
+use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use time::macros::datetime;
 

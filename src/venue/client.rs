@@ -102,24 +102,25 @@ impl ClientError {
     }
 }
 
+/// The retry rule's view of a failed send.
+impl From<&ClientError> for crate::execution::SendFailure {
+    fn from(error: &ClientError) -> Self {
+        Self {
+            description: error.to_string(),
+            ambiguous: error.is_ambiguous(),
+            retryable: error.is_retryable(),
+            retry_after: error.retry_after(),
+        }
+    }
+}
+
 /// The error code of a status query for a key the venue never saw.
 pub const UNKNOWN_KEY_CODE: &str = "unknown_idempotency_key";
 
-/// What became of a rebalance whose outcome was unknown.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LegResolution {
-    /// The venue applied it; this is its first reply.
-    Applied(RebalanceResponse),
-    /// The venue received it and refused it (insufficient balance, ...).
-    Refused {
-        /// The venue's error code.
-        code: String,
-        /// The venue's message.
-        message: String,
-    },
-    /// The venue never received a rebalance under this key.
-    NeverArrived,
-}
+/// What became of a rebalance whose outcome was unknown: the core's
+/// [`KeyStatus`](crate::execution::KeyStatus), carrying the venue's first reply when it was
+/// applied.
+pub type LegResolution = crate::execution::KeyStatus<RebalanceResponse>;
 
 /// A simulated venue's clock, from `/sim/stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

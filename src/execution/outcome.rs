@@ -1,0 +1,246 @@
+//! One plan's progress, leg by leg: what the next leg does, and the tally the plan ends with.
+//!
+//! Legs run in order. After a leg fails, every later leg of the plan is skipped: the next
+//! plan starts from fresh balances instead of guessing. A closed trading gate (stream down
+//! or resyncing) skips the leg in hand and the rest, and marks the plan interrupted so its
+//! trigger resumes after the resync.
+//!
+//! # Invariants
+//! - Every leg is counted once: applied, or failed (failed, skipped, or of unknown outcome).
+//! - Once a leg is skipped or given up, no later leg of the plan is sent.
+//! - The skip texts are fixed: `skipped: leg {i} failed`,
+//!   `skipped: stream down; waiting for a fresh snapshot`.
+
+use rust_decimal::Decimal;
+
+use super::retry::LegFailure;
+use crate::portfolio::PortfolioSnapshot;
+
+/// Why the legs after a closed gate are skipped.
+pub const STREAM_DOWN_REASON: &str = "stream down; waiting for a fresh snapshot";
+
+/// What the next leg of a plan does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextLeg {
+    /// Record it failed with `reason` and send nothing (already counted).
+    Skip {
+        /// The failure text.
+        reason: String,
+    },
+    /// Dry run: report it as if applied, send nothing.
+    DryRun,
+    /// Send it.
+    Send,
+}
+
+/// What executing one plan produced so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOutcome {
+    /// Legs applied.
+    pub applied: usize,
+    /// Legs failed, skipped or of unknown outcome.
+    pub failed: usize,
+    /// Legs were skipped, or a retry dropped, because the stream went down.
+    pub interrupted: bool,
+    /// A leg ended with an unknown outcome and stays `pending` in the store.
+    pub left_pending: bool,
+    /// USDC moved by applied legs.
+    pub moved_usdc: Decimal,
+    /// Balances after the last applied leg that carried them.
+    pub snapshot: Option<PortfolioSnapshot>,
+    /// Why the rest of the plan is skipped, once it is.
+    stop_reason: Option<String>,
+}
+
+impl PlanOutcome {
+    /// Decides the next leg given the mode and the gate, counting a skip as a failure.
+    pub fn next_leg(&mut self, dry_run: bool, gate_open: bool) -> NextLeg {
+        if let Some(why) = &self.stop_reason {
+            let reason = format!("skipped: {why}");
+            self.failed += 1;
+            return NextLeg::Skip { reason };
+        }
+        if dry_run {
+            return NextLeg::DryRun;
+        }
+        if !gate_open {
+            // The stream dropped or skipped events since the plan was made: the view it
+            // was planned on may be stale. The detector replans after the resync.
+            self.failed += 1;
+            self.interrupted = true;
+            self.stop_reason = Some(STREAM_DOWN_REASON.to_owned());
+            return NextLeg::Skip {
+                reason: format!("skipped: {STREAM_DOWN_REASON}"),
+            };
+        }
+        NextLeg::Send
+    }
+
+    /// Counts a leg the venue applied, keeping the balances it returned, if any.
+    pub fn applied(&mut self, amount_usdc: Decimal, snapshot: Option<PortfolioSnapshot>) {
+        self.applied += 1;
+        self.moved_usdc += amount_usdc;
+        if snapshot.is_some() {
+            self.snapshot = snapshot;
+        }
+    }
+
+    /// Counts a leg given up; the rest of the plan is skipped.
+    pub fn gave_up(&mut self, leg_index: u32, failure: &LegFailure) {
+        // A leg stopped by the stream going down interrupts the plan: its trigger resumes
+        // after the resync instead of waiting for the next one.
+        self.interrupted |= failure.interrupted;
+        self.left_pending |= failure.ambiguous;
+        self.failed += 1;
+        self.stop_reason = Some(format!("leg {leg_index} failed"));
+    }
+
+    /// Counts `legs` legs failed before any was sent (plan not recorded, or refused).
+    pub fn failed_unsent(&mut self, legs: usize) {
+        self.failed += legs;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    /// One step of a plan, as the executor would take it.
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        /// Ask for the next leg with this gate state.
+        Next { gate_open: bool },
+        /// The leg sent was applied.
+        Applied,
+        /// The leg sent was given up (ambiguous?, interrupted?).
+        GaveUp { ambiguous: bool, interrupted: bool },
+    }
+
+    #[test]
+    fn plans_progress_leg_by_leg() {
+        struct TestCase {
+            dry_run: bool,
+            steps: Vec<Step>,
+            expected_next: Vec<NextLeg>,
+            expected: (usize, usize, bool, bool),
+        }
+        let open = Step::Next { gate_open: true };
+        let closed = Step::Next { gate_open: false };
+        let skip = |reason: &str| NextLeg::Skip {
+            reason: reason.into(),
+        };
+        let cases = [
+            // TC0: every leg applied.
+            TestCase {
+                dry_run: false,
+                steps: vec![open, Step::Applied, open, Step::Applied],
+                expected_next: vec![NextLeg::Send, NextLeg::Send],
+                expected: (2, 0, false, false),
+            },
+            // TC1: dry run sends nothing and counts nothing.
+            TestCase {
+                dry_run: true,
+                steps: vec![closed, open],
+                expected_next: vec![NextLeg::DryRun, NextLeg::DryRun],
+                expected: (0, 0, false, false),
+            },
+            // TC2: a failed leg skips the rest, naming it.
+            TestCase {
+                dry_run: false,
+                steps: vec![
+                    open,
+                    Step::GaveUp {
+                        ambiguous: false,
+                        interrupted: false,
+                    },
+                    open,
+                    open,
+                ],
+                expected_next: vec![
+                    NextLeg::Send,
+                    skip("skipped: leg 0 failed"),
+                    skip("skipped: leg 0 failed"),
+                ],
+                expected: (0, 3, false, false),
+            },
+            // TC3: a closed gate skips the leg in hand and the rest, and interrupts.
+            TestCase {
+                dry_run: false,
+                steps: vec![open, Step::Applied, closed, open],
+                expected_next: vec![
+                    NextLeg::Send,
+                    skip("skipped: stream down; waiting for a fresh snapshot"),
+                    skip("skipped: stream down; waiting for a fresh snapshot"),
+                ],
+                expected: (1, 2, true, false),
+            },
+            // TC4: an unknown outcome stays pending; an interrupted retry interrupts.
+            TestCase {
+                dry_run: false,
+                steps: vec![
+                    open,
+                    Step::GaveUp {
+                        ambiguous: true,
+                        interrupted: true,
+                    },
+                    open,
+                ],
+                expected_next: vec![NextLeg::Send, skip("skipped: leg 0 failed")],
+                expected: (0, 2, true, true),
+            },
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            let mut outcome = PlanOutcome::default();
+            let mut next = Vec::new();
+            let mut leg_index = 0;
+            for step in case.steps {
+                match step {
+                    Step::Next { gate_open } => {
+                        next.push(outcome.next_leg(case.dry_run, gate_open));
+                    }
+                    Step::Applied => outcome.applied(dec!(10), None),
+                    Step::GaveUp {
+                        ambiguous,
+                        interrupted,
+                    } => {
+                        let failure = LegFailure {
+                            reason: "x".into(),
+                            ambiguous,
+                            interrupted,
+                        };
+                        outcome.gave_up(leg_index, &failure);
+                    }
+                }
+                if !matches!(step, Step::Next { .. }) {
+                    leg_index += 1;
+                }
+            }
+            assert_eq!(next, case.expected_next, "TC{i}");
+            let (applied, failed, interrupted, left_pending) = case.expected;
+            assert_eq!(outcome.applied, applied, "TC{i}");
+            assert_eq!(outcome.failed, failed, "TC{i}");
+            assert_eq!(outcome.interrupted, interrupted, "TC{i}");
+            assert_eq!(outcome.left_pending, left_pending, "TC{i}");
+            assert_eq!(
+                outcome.moved_usdc,
+                dec!(10) * Decimal::from(applied),
+                "TC{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_last_returned_balances_are_kept() {
+        let balances = crate::service::ServiceMap::from_fn(|_| dec!(1));
+        let snapshot = PortfolioSnapshot::new(balances, Some(3)).expect("valid");
+        let mut outcome = PlanOutcome::default();
+        outcome.applied(dec!(1), Some(snapshot.clone()));
+        // A later reply without balances does not erase the last known ones.
+        outcome.applied(dec!(2), None);
+        assert_eq!(outcome.snapshot, Some(snapshot));
+        outcome.failed_unsent(3);
+        assert_eq!((outcome.applied, outcome.failed), (2, 3));
+    }
+}
