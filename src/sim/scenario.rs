@@ -23,8 +23,8 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{SimError, SimHandle, inject::InjectRequest};
-use crate::money::decimal_to_f64;
+use super::{config::SimError, runtime::SimHandle};
+use crate::{money::decimal_to_f64, venue::protocol::sim::InjectRequest};
 
 /// One scripted step.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -93,13 +93,13 @@ impl Scenario {
     /// # Errors
     /// The first step the venue refuses, naming its index.
     pub async fn run(&self, sim: &SimHandle) -> Result<(), SimError> {
-        let start = sim.shared.clock.start;
+        let clock = sim.clock();
         for (index, step) in self.steps.iter().enumerate() {
             let offset = time::Duration::seconds_f64(decimal_to_f64(step.after_hours) * 3600.0);
-            let at = start.checked_add(offset).unwrap_or(start);
-            tokio::time::sleep_until(sim.shared.clock.instant_for(at)).await;
-            let injection = step.inject.clone().into_injection(&sim.cash_balances());
-            sim.inject(injection)
+            let at = clock.start.checked_add(offset).unwrap_or(clock.start);
+            tokio::time::sleep_until(clock.instant_for(at)).await;
+            // A `balance` step keeps the cash of the services it leaves out.
+            sim.inject(step.inject.clone())
                 .await
                 .map_err(|e| SimError::Scenario {
                     path: "scenario".to_owned(),

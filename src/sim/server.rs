@@ -19,7 +19,7 @@ use axum::{
     Router,
     body::Bytes,
     extract::{MatchedPath, OriginalUri, Path, Query, Request, State, rejection::QueryRejection},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, header},
     middleware::{Next, from_fn_with_state},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
@@ -27,19 +27,18 @@ use axum::{
 use serde::de::DeserializeOwned;
 
 use super::{
-    Shared,
-    engine::{Processed, Reply},
+    config::SimError,
+    engine::{MAX_RETURN_DAYS, Processed},
     faults::Fault,
-    inject::InjectRequest,
+    http::{Reply, check_agent, error, json},
     markets::Asset,
+    shared::{Shared, stopped},
     ws,
 };
-use crate::{
-    sim::engine::MAX_RETURN_DAYS,
-    venue::protocol::{
-        API_BASE, IDEMPOTENCY_HEADER, OrderBody, PricesResponse, RebalanceBody, TradeSide,
-        WalletTradeBody, WireDecimal,
-    },
+use crate::venue::protocol::{
+    API_BASE, IDEMPOTENCY_HEADER, OrderBody, PricesResponse, RebalanceBody, TradeSide,
+    WalletTradeBody, WireDecimal,
+    sim::{AdvanceBody, InjectRequest},
 };
 
 /// Longest `Idempotency-Key` accepted.
@@ -83,32 +82,6 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .nest(API_BASE, api)
         .fallback(not_found)
         .with_state(shared)
-}
-
-/// Builds a JSON response from an engine reply.
-pub(super) fn reply(reply: Reply) -> Response {
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        reply.body,
-    )
-        .into_response()
-}
-
-/// An `ErrorBody` response.
-pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
-    reply(Reply::error(status, code, message))
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Response {
-    match serde_json::to_string(value) {
-        Ok(body) => reply(Reply { status: 200, body }),
-        Err(e) => error(500, "internal", format!("encoding the response: {e}")),
-    }
 }
 
 async fn count_layer(
@@ -215,22 +188,8 @@ async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Re
     )
 }
 
-/// 404 unless `id` is the simulated agent.
-#[allow(clippy::result_large_err)]
-pub(super) fn check_agent(shared: &Shared, id: &str) -> Result<(), Response> {
-    if id == shared.agent_id {
-        Ok(())
-    } else {
-        Err(error(
-            404,
-            "agent_not_found",
-            format!("no agent `{id}` on this venue"),
-        ))
-    }
-}
-
 async fn portfolio(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    if let Err(response) = check_agent(&shared, &id) {
+    if let Err(response) = check_agent(&shared.agent_id, &id) {
         return response;
     }
     let portfolio = shared.engine().portfolio();
@@ -242,7 +201,7 @@ async fn returns(
     Path(id): Path<String>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Response {
-    if let Err(response) = check_agent(&shared, &id) {
+    if let Err(response) = check_agent(&shared.agent_id, &id) {
         return response;
     }
     let days = match query_param(query, "days") {
@@ -310,7 +269,7 @@ async fn rebalance(
     body: Bytes,
 ) -> Response {
     let received_at = received_at.map_or_else(tokio::time::Instant::now, |r| r.0.0);
-    if let Err(response) = check_agent(&shared, &id) {
+    if let Err(response) = check_agent(&shared.agent_id, &id) {
         return response;
     }
     let key = match idempotency_key(&headers) {
@@ -336,19 +295,19 @@ async fn rebalance(
     if processed.applied && shared.roll(Fault::LostAck) {
         return lose_ack(&shared).await;
     }
-    reply(processed.reply)
+    processed.reply.into_response()
 }
 
 async fn rebalance_status(
     State(shared): State<Arc<Shared>>,
     Path((id, key)): Path<(String, String)>,
 ) -> Response {
-    if let Err(response) = check_agent(&shared, &id) {
+    if let Err(response) = check_agent(&shared.agent_id, &id) {
         return response;
     }
     let prefix = format!("POST {API_BASE}/agents/{id}/rebalance ");
     let status = shared.engine().rebalance_status(&prefix, &key);
-    reply(status)
+    status.into_response()
 }
 
 async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -367,11 +326,10 @@ async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let now = shared.clock.now();
     let mut engine = shared.engine();
     // A `balance` injection sets cash; the services it leaves out keep theirs.
-    let injection = request.into_injection(&engine.cash_balances());
-    let processed = engine.inject_request(&injection, key.as_deref(), &fingerprint, now);
+    let processed = engine.inject_request(&request, key.as_deref(), &fingerprint, now);
     shared.publish(&processed.frames, None);
     drop(engine);
-    reply(processed.reply)
+    processed.reply.into_response()
 }
 
 /// The `agent_id` query parameter, which must name the simulated agent (`required`: whether
@@ -383,7 +341,7 @@ fn agent_query(
     required: bool,
 ) -> Result<(), Response> {
     match query_param(query, "agent_id")? {
-        Some(id) => check_agent(shared, &id),
+        Some(id) => check_agent(&shared.agent_id, &id),
         None if required => Err(error(
             400,
             "bad_request",
@@ -436,7 +394,7 @@ async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         Ok(body) => body,
         Err(response) => return response,
     };
-    if let Err(response) = check_agent(&shared, &body.agent_id) {
+    if let Err(response) = check_agent(&shared.agent_id, &body.agent_id) {
         return response;
     }
     let fingerprint = format!(
@@ -502,7 +460,7 @@ async fn wallet_trade(
             Ok(body) => body,
             Err(response) => return response,
         };
-    if let Err(response) = check_agent(&shared, &body.agent_id) {
+    if let Err(response) = check_agent(&shared.agent_id, &body.agent_id) {
         return response;
     }
     let path = match side {
@@ -528,15 +486,7 @@ async fn finish(shared: &Shared, processed: Processed) -> Response {
     if processed.applied && shared.roll(Fault::LostAck) {
         return lose_ack(shared).await;
     }
-    reply(processed.reply)
-}
-
-/// `POST /sim/advance` body (simulator only).
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdvanceBody {
-    /// Simulated hours to jump.
-    hours: u32,
+    processed.reply.into_response()
 }
 
 async fn advance(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -544,13 +494,9 @@ async fn advance(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         Ok(body) => body,
         Err(response) => return response,
     };
-    match super::advance(&shared, body.hours).await {
+    match shared.advance(body.hours).await {
         Ok(advanced) => json(&advanced),
-        Err(super::SimError::Rejected(rejected)) => error(
-            rejected.http_status(),
-            rejected.code(),
-            rejected.to_string(),
-        ),
+        Err(SimError::Rejected(rejected)) => Reply::refusal(&rejected).into_response(),
         Err(other) => error(400, "bad_request", other.to_string()),
     }
 }
@@ -559,7 +505,7 @@ async fn advance(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
 /// gives up (or the venue shuts down, which releases it with a 503).
 async fn lose_ack(shared: &Shared) -> Response {
     let mut shutdown = shared.shutting_down();
-    super::stopped(&mut shutdown).await;
+    stopped(&mut shutdown).await;
     let mut response = error(503, "unavailable", "venue shutting down");
     response.extensions_mut().insert(FaultResponse);
     response
