@@ -88,16 +88,7 @@ impl Asset {
     /// # Errors
     /// [`UnknownSymbol`] naming `field` and listing the known tickers.
     pub fn parse(field: &'static str, text: &str) -> Result<Asset, UnknownSymbol> {
-        let upper = text.trim().to_ascii_uppercase();
-        Asset::ALL
-            .into_iter()
-            .find(|asset| asset.symbol() == upper)
-            .ok_or_else(|| UnknownSymbol {
-                field,
-                code: "unknown_asset",
-                value: text.to_owned(),
-                known: Asset::ALL.map(Asset::symbol).join(", "),
-            })
+        parse_symbol(field, "unknown_asset", text, Asset::ALL, Asset::symbol)
     }
 }
 
@@ -179,16 +170,13 @@ impl PerpMarket {
     /// # Errors
     /// [`UnknownSymbol`] naming `field` and listing the known markets.
     pub fn parse(field: &'static str, text: &str) -> Result<PerpMarket, UnknownSymbol> {
-        let upper = text.trim().to_ascii_uppercase();
-        PerpMarket::ALL
-            .into_iter()
-            .find(|market| market.name() == upper)
-            .ok_or_else(|| UnknownSymbol {
-                field,
-                code: "unknown_market",
-                value: text.to_owned(),
-                known: PerpMarket::ALL.map(PerpMarket::name).join(", "),
-            })
+        parse_symbol(
+            field,
+            "unknown_market",
+            text,
+            PerpMarket::ALL,
+            PerpMarket::name,
+        )
     }
 }
 
@@ -196,6 +184,26 @@ impl fmt::Display for PerpMarket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The one of `all` whose `name` is `text` (trimmed, any case), or an [`UnknownSymbol`]
+/// with `code` listing them.
+fn parse_symbol<T: Copy, const N: usize>(
+    field: &'static str,
+    code: &'static str,
+    text: &str,
+    all: [T; N],
+    name: fn(T) -> &'static str,
+) -> Result<T, UnknownSymbol> {
+    let upper = text.trim().to_ascii_uppercase();
+    all.into_iter()
+        .find(|item| name(*item) == upper)
+        .ok_or_else(|| UnknownSymbol {
+            field,
+            code,
+            value: text.to_owned(),
+            known: all.map(name).join(", "),
+        })
 }
 
 /// Fees, spreads and limits of the simulated markets.

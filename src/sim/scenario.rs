@@ -115,6 +115,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+    use crate::sim::test_support::assert_outcome;
 
     #[test]
     fn parse_scenarios() {
@@ -160,16 +161,8 @@ mod tests {
             },
         ];
         for (index, case) in cases.iter().enumerate() {
-            match (Scenario::parse(case.input, "test.toml"), case.expected) {
-                (Ok(scenario), Ok(len)) => assert_eq!(scenario.steps.len(), len, "TC{index}"),
-                (Err(err), Err(needle)) => {
-                    assert!(
-                        err.to_string().contains(needle),
-                        "TC{index}: {err} lacks {needle}"
-                    )
-                }
-                (actual, expected) => panic!("TC{index}: got {actual:?}, expected {expected:?}"),
-            }
+            let steps = Scenario::parse(case.input, "test.toml").map(|s| s.steps.len());
+            assert_outcome(index, steps, case.expected);
         }
         let scenario = Scenario::parse(cases[0].input, "t").expect("parses");
         assert_eq!(scenario.steps[0].after_hours, dec!(2.5));

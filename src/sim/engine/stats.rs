@@ -27,11 +27,7 @@ pub(super) struct Counters {
 impl Engine {
     /// Counts a request to an endpoint.
     pub fn count_request(&mut self, endpoint: &str) {
-        *self
-            .counters
-            .requests_by_endpoint
-            .entry(endpoint.to_owned())
-            .or_default() += 1;
+        bump(&mut self.counters.requests_by_endpoint, endpoint);
     }
 
     /// Counts a request the venue itself refused.
@@ -41,11 +37,7 @@ impl Engine {
 
     /// Counts an injected fault.
     pub fn count_fault(&mut self, name: &str) {
-        *self
-            .counters
-            .faults_injected
-            .entry(name.to_owned())
-            .or_default() += 1;
+        bump(&mut self.counters.faults_injected, name);
     }
 
     /// Counts an accepted websocket.
@@ -74,4 +66,9 @@ impl Engine {
             repeated_closes: self.counters.repeated_closes,
         }
     }
+}
+
+/// Counts one more under `key`.
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    *counts.entry(key.to_owned()).or_default() += 1;
 }

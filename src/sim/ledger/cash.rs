@@ -13,8 +13,8 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use super::{
     Ledger,
     checks::{
-        MAX_NOTIONAL_USDC, add, check_balance, check_cents, check_signed_cents, checked_sum,
-        not_reserve, sub, too_large,
+        MAX_NOTIONAL_USDC, add_to, check_balance, check_cents, check_signed_cents, checked_sum,
+        not_reserve, sub, sub_from, too_large,
     },
     error::{StateError, invalid},
 };
@@ -75,7 +75,7 @@ impl Ledger {
             return Err(invalid("multiplier", "must be above 1 for a win"));
         }
         self.credit(Service::Casino, amount_usdc)?;
-        self.income.casino_net_usdc = add(self.income.casino_net_usdc, amount_usdc)?;
+        add_to(&mut self.income.casino_net_usdc, amount_usdc)?;
         self.book_pnl(Service::Casino, amount_usdc)?;
         Ok(EventKind::CasinoWin {
             amount_usdc,
@@ -88,7 +88,7 @@ impl Ledger {
     pub(super) fn casino_loss(&mut self, amount_usdc: Decimal) -> Result<EventKind, StateError> {
         check_cents("amount_usdc", amount_usdc)?;
         self.debit(Service::Casino, amount_usdc)?;
-        self.income.casino_net_usdc = sub(self.income.casino_net_usdc, amount_usdc)?;
+        sub_from(&mut self.income.casino_net_usdc, amount_usdc)?;
         self.book_pnl(Service::Casino, -amount_usdc)?;
         Ok(EventKind::CasinoLoss { amount_usdc })
     }
@@ -102,7 +102,7 @@ impl Ledger {
         check_cents("amount_usdc", amount_usdc)?;
         not_reserve("source_service", source_service, None)?;
         self.credit(Service::Reserve, amount_usdc)?;
-        self.income.referral_usdc = add(self.income.referral_usdc, amount_usdc)?;
+        add_to(&mut self.income.referral_usdc, amount_usdc)?;
         // The cash lands in the reserve, but it is the source service's activity that
         // earned it: booking it there keeps the reserve's returns at zero (riskless), as the
         // optimizers assume.
@@ -117,7 +117,7 @@ impl Ledger {
     pub(super) fn domains_income(&mut self, amount_usdc: Decimal) -> Result<EventKind, StateError> {
         check_cents("amount_usdc", amount_usdc)?;
         self.credit(Service::Domains, amount_usdc)?;
-        self.income.domains_usdc = add(self.income.domains_usdc, amount_usdc)?;
+        add_to(&mut self.income.domains_usdc, amount_usdc)?;
         self.book_pnl(Service::Domains, amount_usdc)?;
         Ok(EventKind::DomainsIncome { amount_usdc })
     }
@@ -133,7 +133,7 @@ impl Ledger {
             return Err(invalid("deal_usdc", "earns less than a cent of fee"));
         }
         self.credit(Service::Escrow, fee_usdc)?;
-        self.income.escrow_fees_usdc = add(self.income.escrow_fees_usdc, fee_usdc)?;
+        add_to(&mut self.income.escrow_fees_usdc, fee_usdc)?;
         self.book_pnl(Service::Escrow, fee_usdc)?;
         self.stats.escrow_deals += 1;
         Ok(EventKind::EscrowFee {
@@ -160,8 +160,8 @@ impl Ledger {
         }
         let change_usdc = sub(pnl_usdc, fee_usdc)?;
         self.change(service, change_usdc)?;
-        self.income.mark_to_market_usdc = add(self.income.mark_to_market_usdc, pnl_usdc)?;
-        self.fees_usdc = add(self.fees_usdc, fee_usdc)?;
+        add_to(&mut self.income.mark_to_market_usdc, pnl_usdc)?;
+        add_to(&mut self.fees_usdc, fee_usdc)?;
         self.book_pnl(service, change_usdc)?;
         Ok(EventKind::MarkToMarket {
             service,
@@ -185,7 +185,7 @@ impl Ledger {
                 .ok_or_else(too_large)?,
         );
         self.change(service, -loss_usdc)?;
-        self.income.mark_to_market_usdc = sub(self.income.mark_to_market_usdc, loss_usdc)?;
+        sub_from(&mut self.income.mark_to_market_usdc, loss_usdc)?;
         self.book_pnl(service, -loss_usdc)?;
         Ok(EventKind::Drawdown { service, drawdown })
     }
@@ -200,7 +200,7 @@ impl Ledger {
         }
         let old_total = checked_sum(self.balances_usdc.values())?;
         let new_total = checked_sum(balances_usdc.values())?;
-        self.adjustments_usdc = add(self.adjustments_usdc, sub(new_total, old_total)?)?;
+        add_to(&mut self.adjustments_usdc, sub(new_total, old_total)?)?;
         for service in Service::ALL {
             // A top-up is money arriving, like a transfer in: a flow, not performance.
             let delta = sub(balances_usdc[service], self.balances_usdc[service])?;
@@ -218,8 +218,7 @@ impl Ledger {
         service: Service,
         amount_usdc: Decimal,
     ) -> Result<(), StateError> {
-        self.balances_usdc[service] = add(self.balances_usdc[service], amount_usdc)?;
-        Ok(())
+        add_to(&mut self.balances_usdc[service], amount_usdc)
     }
 
     /// Takes `amount_usdc` from `service`'s cash, refusing a shortfall.

@@ -117,6 +117,18 @@ pub(super) fn sub(a: Decimal, b: Decimal) -> Result<Decimal, StateError> {
     a.checked_sub(b).ok_or_else(too_large)
 }
 
+/// `total += amount`, refusing an overflow (and then leaving `total` as it was).
+pub(super) fn add_to(total: &mut Decimal, amount: Decimal) -> Result<(), StateError> {
+    *total = add(*total, amount)?;
+    Ok(())
+}
+
+/// `total −= amount`, refusing an overflow (and then leaving `total` as it was).
+pub(super) fn sub_from(total: &mut Decimal, amount: Decimal) -> Result<(), StateError> {
+    *total = sub(*total, amount)?;
+    Ok(())
+}
+
 /// The refusal of an amount whose arithmetic overflows.
 pub(super) fn too_large() -> StateError {
     invalid("amount_usdc", "is too large")

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use super::{
     Ledger,
-    checks::{add, saturating_add},
+    checks::{add_to, saturating_add},
     error::StateError,
 };
 use crate::{
@@ -69,8 +69,7 @@ impl Ledger {
         service: Service,
         pnl_usdc: Decimal,
     ) -> Result<(), StateError> {
-        self.day.pnl_usdc[service] = add(self.day.pnl_usdc[service], pnl_usdc)?;
-        Ok(())
+        add_to(&mut self.day.pnl_usdc[service], pnl_usdc)
     }
 
     /// Books `amount_usdc` arriving in `service` today as a flow, not performance.
@@ -79,8 +78,7 @@ impl Ledger {
         service: Service,
         amount_usdc: Decimal,
     ) -> Result<(), StateError> {
-        self.day.inflows_usdc[service] = add(self.day.inflows_usdc[service], amount_usdc)?;
-        Ok(())
+        add_to(&mut self.day.inflows_usdc[service], amount_usdc)
     }
 }
 

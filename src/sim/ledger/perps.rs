@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 
 use super::{
     Ledger, OpenOrder,
-    checks::{MAX_NOTIONAL_USDC, add, check_cents, check_price, sub},
+    checks::{MAX_NOTIONAL_USDC, add, add_to, check_cents, check_price, sub},
     error::{StateError, invalid},
 };
 use crate::{
@@ -162,9 +162,9 @@ impl Ledger {
         position.entry_price = price;
         position.quantity = quantity_for(position.notional_usdc, price);
         position.reserved_fee_usdc = Decimal::ZERO;
-        position.fees_paid_usdc = add(position.fees_paid_usdc, fee_usdc)?;
-        self.fees_usdc = add(self.fees_usdc, fee_usdc)?;
-        self.trading_fees_usdc = add(self.trading_fees_usdc, fee_usdc)?;
+        add_to(&mut position.fees_paid_usdc, fee_usdc)?;
+        add_to(&mut self.fees_usdc, fee_usdc)?;
+        add_to(&mut self.trading_fees_usdc, fee_usdc)?;
         self.stats.positions_opened += 1;
         Ok(EventKind::PositionOpened {
             position_id: position.id.clone(),
@@ -220,8 +220,8 @@ impl Ledger {
                     .min(equity_usdc);
                 let returned_usdc = sub(equity_usdc, fee_usdc)?;
                 self.credit(Service::Trading, returned_usdc)?;
-                self.fees_usdc = add(self.fees_usdc, fee_usdc)?;
-                self.trading_fees_usdc = add(self.trading_fees_usdc, fee_usdc)?;
+                add_to(&mut self.fees_usdc, fee_usdc)?;
+                add_to(&mut self.trading_fees_usdc, fee_usdc)?;
                 self.income.trading_realized_pnl_usdc =
                     add(self.income.trading_realized_pnl_usdc, realized_pnl_usdc)?;
                 self.stats.positions_closed += 1;
@@ -335,11 +335,11 @@ impl Ledger {
             // larger than the margin takes all of it (the position is then liquidated below).
             let received_usdc = (-position.sign() * long_pays_usdc).max(-position.margin_usdc);
             self.stats.funding_payments += 1;
-            position.margin_usdc = add(position.margin_usdc, received_usdc)?;
-            position.funding_usdc = add(position.funding_usdc, received_usdc)?;
-            net_usdc = add(net_usdc, received_usdc)?;
+            add_to(&mut position.margin_usdc, received_usdc)?;
+            add_to(&mut position.funding_usdc, received_usdc)?;
+            add_to(&mut net_usdc, received_usdc)?;
         }
-        self.income.funding_usdc = add(self.income.funding_usdc, net_usdc)?;
+        add_to(&mut self.income.funding_usdc, net_usdc)?;
         self.liquidate_underwater(at)?;
         Ok(EventKind::Funding {
             rates: rates

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::{
     Ledger,
-    checks::{add, check_quantity, sub},
+    checks::{add, add_to, check_quantity, sub},
     error::StateError,
 };
 use crate::{
@@ -49,7 +49,7 @@ impl Ledger {
         self.next_lot_id += 1;
         let spread_usdc = sub(cost_usdc, quantity * mid)?;
         self.stats.wallet_buys += 1;
-        self.stats.wallet_spread_usdc = add(self.stats.wallet_spread_usdc, spread_usdc)?;
+        add_to(&mut self.stats.wallet_spread_usdc, spread_usdc)?;
         let wire_lot = WalletLot {
             lot_id: lot.lot_id.clone(),
             quantity,
@@ -110,7 +110,7 @@ impl Ledger {
                 round_cents(proceeds_usdc * part.quantity / quantity).min(proceeds_left)
             };
             proceeds_left -= share_usdc;
-            basis_usdc = add(basis_usdc, part.cost_basis_usdc)?;
+            add_to(&mut basis_usdc, part.cost_basis_usdc)?;
             lots.push(WalletLot {
                 lot_id: part.lot_id.clone(),
                 quantity: part.quantity,
@@ -126,7 +126,7 @@ impl Ledger {
             add(self.income.wallet_realized_pnl_usdc, realized_pnl_usdc)?;
         let spread_usdc = sub(quantity * mid, proceeds_usdc)?;
         self.stats.wallet_sells += 1;
-        self.stats.wallet_spread_usdc = add(self.stats.wallet_spread_usdc, spread_usdc)?;
+        add_to(&mut self.stats.wallet_spread_usdc, spread_usdc)?;
         Ok(EventKind::WalletTrade {
             trade_id: self.next_trade_id(),
             asset: asset.symbol().to_owned(),
