@@ -21,7 +21,7 @@
 //!   [`SimError`].
 //! - `clock` and `shared`: the simulated clock, and the state the tasks share behind the
 //!   engine lock.
-//! - `server` and `ws`: the thin axum layer (routes, auth, faults, the event stream).
+//! - `ws` and `server`: the thin axum layer (the event stream; routes, auth, faults).
 //! - [`runtime`]: [`start`] and [`SimHandle`]; [`scenario`]: TOML scripts of injections at
 //!   simulated times.
 //!

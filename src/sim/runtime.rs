@@ -224,9 +224,10 @@ impl SimHandle {
         self.shared.engine().cash_balances()
     }
 
-    /// Moves the simulated clock forward by `hours` (1 to [`MAX_ADVANCE_HOURS`](super::MAX_ADVANCE_HOURS)) and runs
-    /// every hour it jumps over at once: the markets always, the agent's activity with
-    /// autoplay. The same as `POST /api/v1/sim/advance`.
+    /// Moves the simulated clock forward by `hours` (1 to
+    /// [`MAX_ADVANCE_HOURS`](super::MAX_ADVANCE_HOURS)) and runs every hour it jumps over at
+    /// once: the markets always, the agent's activity with autoplay. The same as
+    /// `POST /api/v1/sim/advance`.
     ///
     /// # Errors
     /// [`SimError::Rejected`] naming `hours` when it is out of range.

@@ -6,8 +6,15 @@
 //! - An injected drawdown is announced by its own event, never again by the watch.
 
 use rust_decimal::Decimal;
+use time::OffsetDateTime;
 
-use crate::service::{Service, ServiceMap};
+use super::Engine;
+use crate::{
+    money::decimal_from_f64,
+    service::{Service, ServiceMap},
+    sim::ledger::Op,
+    venue::protocol::{EventFrame, EventKind},
+};
 
 /// A service this far below its local peak is announced as a drawdown.
 const DRAWDOWN_ALERT: f64 = 0.2;
@@ -55,6 +62,56 @@ impl DrawdownWatch {
     /// Measures the next fall of `service` from where it is now.
     pub(super) fn reset(&mut self, service: Service) {
         self.peak[service] = self.index[service];
+    }
+}
+
+impl Engine {
+    /// Watches the services whose performance `op` moved (values `before` and `after` it)
+    /// and announces a `drawdown` (with the `reported` portfolio) for each that fell past
+    /// the alert level.
+    pub(super) fn announce_drawdowns(
+        &mut self,
+        ts: OffsetDateTime,
+        op: &Op,
+        before: &ServiceMap<Decimal>,
+        after: &ServiceMap<Decimal>,
+        reported: &ServiceMap<Decimal>,
+        frames: &mut Vec<EventFrame>,
+    ) {
+        for service in performance_of(op).iter().copied() {
+            let alert = self
+                .drawdowns
+                .observe(service, before[service], after[service]);
+            if matches!(op, Op::Drawdown { .. }) {
+                // The injected drawdown was announced as such already.
+                self.drawdowns.reset(service);
+            } else if let Some(drawdown) = alert {
+                let drawdown = decimal_from_f64(drawdown, "drawdown")
+                    .map(|d| d.round_dp(4))
+                    .unwrap_or(Decimal::ONE);
+                frames.push(
+                    self.log
+                        .push(ts, EventKind::Drawdown { service, drawdown }, reported),
+                );
+            }
+        }
+    }
+}
+
+/// The services whose value the watch follows through `op`: none for transfers, referral
+/// income (paid into the reserve) and out-of-band balances.
+fn performance_of(op: &Op) -> &[Service] {
+    match op {
+        Op::CasinoWin { .. } | Op::CasinoLoss { .. } => &[Service::Casino],
+        Op::DomainsIncome { .. } => &[Service::Domains],
+        Op::EscrowFee { .. } => &[Service::Escrow],
+        Op::MarkToMarket { service, .. } | Op::Drawdown { service, .. } => {
+            std::slice::from_ref(service)
+        }
+        Op::OpenPosition(_) | Op::ClosePosition { .. } | Op::Funding { .. } => &[Service::Trading],
+        Op::WalletBuy { .. } | Op::WalletSell { .. } => &[Service::Wallet],
+        Op::MarkMove { .. } => &[Service::Trading, Service::Wallet],
+        Op::Transfer { .. } | Op::ReferralIncome { .. } | Op::SetBalances { .. } => &[],
     }
 }
 

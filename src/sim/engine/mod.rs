@@ -58,9 +58,8 @@ use super::{
     prices::PriceModel,
 };
 use crate::{
-    money::decimal_from_f64,
     service::{Service, ServiceMap},
-    venue::protocol::{EventFrame, EventKind, PortfolioResponse, WireDecimal, sim::InjectRequest},
+    venue::protocol::{EventFrame, PortfolioResponse, WireDecimal, sim::InjectRequest},
 };
 
 /// The whole simulated venue for one agent.
@@ -195,38 +194,7 @@ impl Engine {
             .into_iter()
             .map(|kind| self.log.push(ts, kind, &reported))
             .collect();
-        let performance_of: &[Service] = match op {
-            Op::CasinoWin { .. } | Op::CasinoLoss { .. } => &[Service::Casino],
-            Op::DomainsIncome { .. } => &[Service::Domains],
-            Op::EscrowFee { .. } => &[Service::Escrow],
-            Op::MarkToMarket { service, .. } | Op::Drawdown { service, .. } => {
-                std::slice::from_ref(service)
-            }
-            Op::OpenPosition(_) | Op::ClosePosition { .. } | Op::Funding { .. } => {
-                &[Service::Trading]
-            }
-            Op::WalletBuy { .. } | Op::WalletSell { .. } => &[Service::Wallet],
-            Op::MarkMove { .. } => &[Service::Trading, Service::Wallet],
-            Op::Transfer { .. } | Op::ReferralIncome { .. } | Op::SetBalances { .. } => &[],
-        };
-        for service in performance_of.iter().copied() {
-            let alert = self
-                .drawdowns
-                .observe(service, before[service], after[service]);
-            if matches!(op, Op::Drawdown { .. }) {
-                // The injected drawdown was announced as such already.
-                self.drawdowns.reset(service);
-            } else if let Some(drawdown) = alert {
-                let drawdown = decimal_from_f64(drawdown, "drawdown")
-                    .map(|d| d.round_dp(4))
-                    .unwrap_or(Decimal::ONE);
-                frames.push(self.log.push(
-                    ts,
-                    EventKind::Drawdown { service, drawdown },
-                    &reported,
-                ));
-            }
-        }
+        self.announce_drawdowns(ts, op, &before, &after, &reported, &mut frames);
         Ok(frames)
     }
 
