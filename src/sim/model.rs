@@ -5,8 +5,8 @@
 //! [`Op`]s that happened in the hour that just ended; the caller applies them to the ledger
 //! and announces them. It draws every random number from one seeded ChaCha stream, so a seed
 //! fixes the whole activity: the same seed, balances and prices give the same operations.
-//! Prices, funding and the positions and lots opened through the API belong to the markets
-//! ([`super::markets`]), which have their own stream.
+//! Prices and funding belong to the price model ([`super::prices`]), which has its own
+//! stream; the positions and lots opened through the API belong to the ledger.
 //!
 //! What happens, and how often (simulated time):
 //! - **Casino**, every hour: `bets_per_hour` even-money bets of `stake_fraction` of the
@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
+    ledger::{Op, round_multiplier},
     markets::{Asset, AssetMap, MARK_EVERY_HOURS},
-    state::{Op, round_multiplier},
 };
 use crate::{
     money::{decimal_from_f64, decimal_to_f64, round_cents},
@@ -375,7 +375,9 @@ mod tests {
 
     use super::*;
     use crate::sim::{
-        article_balances_usdc, markets::MarketModel, state::Ledger, test_support::assert_validation,
+        ledger::{Ledger, article_balances_usdc},
+        prices::PriceModel,
+        test_support::assert_validation,
     };
 
     #[test]
@@ -432,7 +434,7 @@ mod tests {
     fn same_seed_same_world_and_every_op_applies() {
         let run = |seed: u64| {
             let mut model = ActivityModel::new(CasinoParams::default(), seed);
-            let mut markets = MarketModel::new(seed);
+            let mut markets = PriceModel::new(seed);
             let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
             let mut hour_end = datetime!(2025-12-31 13:00 UTC);
             let mut all = Vec::new();

@@ -1,0 +1,50 @@
+//! What the ledger's room tests share: a fixed time, price sets, orders and the identity
+//! check.
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use time::OffsetDateTime;
+
+use super::{Ledger, Op, OpenOrder};
+use crate::{
+    sim::markets::{AssetMap, PerpMarket},
+    venue::protocol::{OrderType, PositionSide},
+};
+
+/// When the tests' operations happen.
+pub(super) const AT: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00 UTC);
+
+/// Prices of BTC, ETH and SOL, with XMR at 160.
+pub(super) fn prices(btc: Decimal, eth: Decimal, sol: Decimal) -> AssetMap<Decimal> {
+    AssetMap([btc, eth, sol, dec!(160)])
+}
+
+/// A market order, or a limit order when `limit_price` is set, at [`AT`].
+pub(super) fn open(
+    market: PerpMarket,
+    side: PositionSide,
+    notional_usdc: Decimal,
+    leverage: u32,
+    limit_price: Option<Decimal>,
+) -> Op {
+    Op::OpenPosition(OpenOrder {
+        market,
+        side,
+        notional_usdc,
+        leverage,
+        order_type: if limit_price.is_some() {
+            OrderType::Limit
+        } else {
+            OrderType::Market
+        },
+        limit_price,
+        purpose: "hedge".into(),
+        at: AT,
+    })
+}
+
+/// Fails the test at `step` when the accounting identity is broken.
+pub(super) fn assert_identity(ledger: &Ledger, step: &str) {
+    let check = ledger.accounting();
+    assert!(check.ok, "{step}: identity broken: {check:?}");
+}
