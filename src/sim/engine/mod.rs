@@ -46,8 +46,8 @@ pub use self::{
     history::{MAX_RETURN_DAYS, SYNTHETIC_HISTORY_DAYS},
     hours::MAX_ADVANCE_HOURS,
     idempotency::{IDEMPOTENCY_CAPACITY, IdempotencyStore, Lookup, StoredReply},
+    outcome::AppliedTransfer,
     outcome::Processed,
-    transfers::AppliedTransfer,
 };
 use super::{
     http::Reply,

@@ -4,16 +4,39 @@
 //! # Invariants
 //! - A refused request announces nothing and applies nothing.
 
+use rust_decimal::Decimal;
 use serde::Serialize;
+use time::OffsetDateTime;
 
-use super::transfers::AppliedTransfer;
 use crate::{
+    service::{Direction, Service},
     sim::{
         http::Reply,
         ledger::{StateError, invalid},
     },
     venue::protocol::EventFrame,
 };
+
+/// A rebalance transfer the venue applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedTransfer {
+    /// `seq` of the `transfer` event that announced it.
+    pub seq: u64,
+    /// Venue transfer id.
+    pub transfer_id: String,
+    /// The service.
+    pub service: Service,
+    /// Increase or decrease.
+    pub direction: Direction,
+    /// Amount moved.
+    pub amount_usdc: Decimal,
+    /// The request's `Idempotency-Key`, if it had one.
+    pub idempotency_key: Option<String>,
+    /// When the request reached the venue (before any injected latency or processing).
+    pub received_at: tokio::time::Instant,
+    /// Simulated time it was applied.
+    pub sim_time: OffsetDateTime,
+}
 
 /// The outcome of a mutating request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,39 +5,16 @@
 //! - A rebalance is applied at most once per `Idempotency-Key`; its status is answered from
 //!   the first reply while the key is remembered, and from the transfer log after.
 
-use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
 use super::{
     Engine,
-    outcome::{Processed, applied, first_applied, require_reason},
+    outcome::{AppliedTransfer, Processed, applied, first_applied, require_reason},
 };
 use crate::{
-    service::Service,
     sim::{http::Reply, ledger::Op},
-    venue::protocol::{Direction, EventKind, RebalanceBody, RebalanceResponse},
+    venue::protocol::{EventKind, RebalanceBody, RebalanceResponse},
 };
-
-/// A rebalance transfer the venue applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppliedTransfer {
-    /// `seq` of the `transfer` event that announced it.
-    pub seq: u64,
-    /// Venue transfer id.
-    pub transfer_id: String,
-    /// The service.
-    pub service: Service,
-    /// Increase or decrease.
-    pub direction: Direction,
-    /// Amount moved.
-    pub amount_usdc: Decimal,
-    /// The request's `Idempotency-Key`, if it had one.
-    pub idempotency_key: Option<String>,
-    /// When the request reached the venue (before any injected latency or processing).
-    pub received_at: tokio::time::Instant,
-    /// Simulated time it was applied.
-    pub sim_time: OffsetDateTime,
-}
 
 impl Engine {
     /// Every applied transfer, in order.
@@ -157,8 +134,13 @@ pub(super) fn duplicate_keys(transfers: &[AppliedTransfer]) -> u64 {
 mod tests {
     use rust_decimal_macros::dec;
 
+    use rust_decimal::Decimal;
+
     use super::*;
-    use crate::sim::engine::testing::{START, engine};
+    use crate::{
+        service::{Direction, Service},
+        sim::engine::testing::{START, engine},
+    };
 
     fn body(direction: Direction, amount_usdc: Decimal) -> RebalanceBody {
         RebalanceBody {
