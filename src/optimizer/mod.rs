@@ -21,23 +21,29 @@
 //! - `f64` stays inside; weights become `Decimal` only through [`weights_to_decimal`].
 //! - No I/O and no clock: time comes in as an argument.
 
+mod config;
 mod gate;
 mod spike;
 
 use std::{collections::BTreeMap, fmt};
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use self::{
+    config::{
+        BlackLittermanConfig, MIN_LOOKBACK_DAYS, MethodInputs, OptimizerConfig,
+        OptimizerConfigError, ServiceView, method_params,
+    },
     gate::{GateDecision, RecomputeGate},
     spike::{VolSpike, VolSpikeConfig, VolSpikeDetector},
 };
+pub use crate::math::methods::OptimizerMethod;
 use crate::{
     math::{
         MarketModel, MathError, WeightBounds,
-        black_litterman::{BlackLitterman, View},
-        methods::{self, Method, MethodParams},
+        black_litterman::View,
+        methods,
         returns::{CovarianceMethod, Repair, ReturnsTable},
         weights_to_decimal,
     },
@@ -53,100 +59,6 @@ pub const BOUND_TOLERANCE: f64 = 1e-12;
 
 /// Slack of the boundary check on `Σw = 1` (the solvers deliver 1e-12; targets accept 1e-3).
 pub const WEIGHT_SUM_TOLERANCE: f64 = 1e-9;
-
-/// How targets are computed (`[optimizer] method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OptimizerMethod {
-    /// The configured `[targets]`, unchanged.
-    Fixed,
-    /// The reserve at its configured target, the rest by equal risk contribution.
-    RiskParity,
-    /// Minimum variance under the bounds.
-    MinVariance,
-    /// Maximum Sharpe ratio at the risk-free rate under the bounds.
-    MaxSharpe,
-    /// Black–Litterman around the configured targets (plus optional views), then max Sharpe.
-    BlackLitterman,
-    /// Multi-asset fractional Kelly at the configured multiplier.
-    Kelly,
-}
-
-impl OptimizerMethod {
-    /// The kebab-case name (config, logs, JSON).
-    pub const fn name(self) -> &'static str {
-        match self.estimator() {
-            None => "fixed",
-            Some(method) => method.name(),
-        }
-    }
-
-    /// The estimation method behind it, `None` for `fixed`.
-    pub const fn estimator(self) -> Option<Method> {
-        match self {
-            OptimizerMethod::Fixed => None,
-            OptimizerMethod::RiskParity => Some(Method::RiskParity),
-            OptimizerMethod::MinVariance => Some(Method::MinVariance),
-            OptimizerMethod::MaxSharpe => Some(Method::MaxSharpe),
-            OptimizerMethod::BlackLitterman => Some(Method::BlackLitterman),
-            OptimizerMethod::Kelly => Some(Method::Kelly),
-        }
-    }
-}
-
-impl fmt::Display for OptimizerMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One Black–Litterman view over services: `Σ portfolio[s]·μₛ = expected_return`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceView {
-    /// Weights of the view portfolio (absolute: one service at 1; relative: +1/−1).
-    pub portfolio: ServiceMap<f64>,
-    /// The annual total return the view asserts for that portfolio.
-    pub expected_return: f64,
-    /// Idzorek confidence in (0, 1]; `None` uses He–Litterman's Ω.
-    pub confidence: Option<f64>,
-}
-
-/// Black–Litterman settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlackLittermanConfig {
-    /// Uncertainty scale of the prior τ.
-    pub tau: f64,
-    /// Risk aversion δ of the equilibrium prior.
-    pub risk_aversion: f64,
-    /// Views; none leaves the prior (the configured targets, within the bounds).
-    pub views: Vec<ServiceView>,
-}
-
-/// Optimizer settings, validated by the caller's config layer (and defended again here: a bad
-/// value is an [`OptimizeError`], never a panic or a published target).
-#[derive(Debug, Clone, PartialEq)]
-pub struct OptimizerConfig {
-    /// The method.
-    pub method: OptimizerMethod,
-    /// Days of daily returns fetched for each estimate.
-    pub lookback_days: u32,
-    /// Covariance estimator.
-    pub covariance: CovarianceMethod,
-    /// Lowest weight of any service in a computed allocation.
-    pub bound_lo: f64,
-    /// Highest weight of any service in a computed allocation.
-    pub bound_hi: f64,
-    /// Annual risk-free rate.
-    pub risk_free_rate: f64,
-    /// Fraction of full Kelly, in (0, 1].
-    pub kelly_multiplier: f64,
-    /// Least venue time between the starts of two solves.
-    pub min_interval: std::time::Duration,
-    /// Black–Litterman settings.
-    pub black_litterman: BlackLittermanConfig,
-    /// Volatility-spike trigger.
-    pub vol_spike: VolSpikeConfig,
-}
 
 /// What the solve reports about published targets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -343,10 +255,9 @@ pub fn compute_targets(
     config: &OptimizerConfig,
     configured: &TargetAllocation,
 ) -> Result<ComputedTargets, OptimizeError> {
-    let method = config
-        .method
-        .estimator()
-        .ok_or(OptimizeError::NotEstimated)?;
+    if !config.method.estimates() {
+        return Err(OptimizeError::NotEstimated);
+    }
     let table = ReturnsTable::from_response(returns).map_err(OptimizeError::Returns)?;
     let services = table
         .names()
@@ -376,32 +287,25 @@ pub fn compute_targets(
         .iter()
         .position(|s| *s == Service::Reserve)
         .ok_or(OptimizeError::MissingService(Service::Reserve))?;
-    let params = MethodParams {
-        method,
+    // The reserve is nearly riskless: risk parity would pour money into it, and max-Sharpe
+    // (Black–Litterman's last step) is indifferent to its weight. Both hold it at its target.
+    let inputs = MethodInputs {
         bounds: Some(bounds),
-        // The reserve is nearly riskless: risk parity would pour money into it, and max-Sharpe
-        // (Black–Litterman's last step) is indifferent to its weight. Both hold it at its target.
-        hold: matches!(method, Method::RiskParity | Method::BlackLitterman)
-            .then_some((reserve, prior[reserve])),
+        hold: Some((reserve, prior[reserve])),
         budgets: None,
-        risk_free_rate: config.risk_free_rate,
-        kelly_multiplier: config.kelly_multiplier,
-        black_litterman: (method == Method::BlackLitterman).then(|| BlackLitterman {
-            prior_weights: prior.clone(),
-            risk_aversion: config.black_litterman.risk_aversion,
-            tau: config.black_litterman.tau,
-            views: config
-                .black_litterman
-                .views
-                .iter()
-                .map(|v| View {
-                    portfolio: services.iter().map(|s| v.portfolio[*s]).collect(),
-                    expected_return: v.expected_return,
-                    confidence: v.confidence,
-                })
-                .collect(),
-        }),
+        views: config
+            .black_litterman
+            .views
+            .iter()
+            .map(|v| View {
+                portfolio: services.iter().map(|s| v.portfolio[*s]).collect(),
+                expected_return: v.expected_return,
+                confidence: v.confidence,
+            })
+            .collect(),
+        prior,
     };
+    let params = method_params(config, inputs)?;
     let result = methods::solve(&model, &params).map_err(solve_error)?;
     let estimate = Estimate {
         observations: table.rows(),
