@@ -404,32 +404,34 @@ pub fn method_params(
     })
 }
 
+/// The configuration of `config/default.toml` with `method`, for tests.
+#[cfg(test)]
+pub(super) fn example(method: OptimizerMethod) -> OptimizerConfig {
+    OptimizerConfig {
+        method,
+        lookback_days: 365,
+        covariance: CovarianceMethod::Sample,
+        bound_lo: 0.01,
+        bound_hi: 0.80,
+        risk_free_rate: 0.045,
+        kelly_multiplier: 0.25,
+        min_interval: Duration::from_secs(3600),
+        black_litterman: BlackLittermanConfig {
+            tau: 0.05,
+            risk_aversion: 2.5,
+            views: Vec::new(),
+        },
+        vol_spike: VolSpikeConfig {
+            ratio: 2.0,
+            window: 6,
+            history: 30,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(method: OptimizerMethod) -> OptimizerConfig {
-        OptimizerConfig {
-            method,
-            lookback_days: 365,
-            covariance: CovarianceMethod::Sample,
-            bound_lo: 0.01,
-            bound_hi: 0.80,
-            risk_free_rate: 0.045,
-            kelly_multiplier: 0.25,
-            min_interval: Duration::from_secs(3600),
-            black_litterman: BlackLittermanConfig {
-                tau: 0.05,
-                risk_aversion: 2.5,
-                views: Vec::new(),
-            },
-            vol_spike: VolSpikeConfig {
-                ratio: 2.0,
-                window: 6,
-                history: 30,
-            },
-        }
-    }
 
     #[test]
     fn validation_names_every_key_under_its_section() {
@@ -437,22 +439,22 @@ mod tests {
             config: OptimizerConfig,
             expected: &'static [&'static str],
         }
-        let mut rates = config(OptimizerMethod::Kelly);
+        let mut rates = example(OptimizerMethod::Kelly);
         rates.risk_free_rate = 2.0;
         rates.kelly_multiplier = 1.5;
         rates.black_litterman.tau = -1.0;
         rates.black_litterman.risk_aversion = 0.0;
         rates.vol_spike.ratio = 0.5;
-        let mut bounds = config(OptimizerMethod::MinVariance);
+        let mut bounds = example(OptimizerMethod::MinVariance);
         bounds.bound_lo = 0.3;
         bounds.bound_hi = 0.2;
         bounds.lookback_days = 3;
-        let mut spikes = config(OptimizerMethod::Fixed);
+        let mut spikes = example(OptimizerMethod::Fixed);
         spikes.vol_spike.window = 1;
         spikes.vol_spike.history = 0;
-        let mut reserve = config(OptimizerMethod::RiskParity);
+        let mut reserve = example(OptimizerMethod::RiskParity);
         reserve.bound_lo = 0.12;
-        let mut views = config(OptimizerMethod::BlackLitterman);
+        let mut views = example(OptimizerMethod::BlackLitterman);
         let mut portfolio = ServiceMap::<f64>::default();
         portfolio[Service::Trading] = f64::NAN;
         views.black_litterman.views.push(ServiceView {
@@ -463,7 +465,7 @@ mod tests {
         let cases = [
             // TC0: the defaults pass.
             TestCase {
-                config: config(OptimizerMethod::BlackLitterman),
+                config: example(OptimizerMethod::BlackLitterman),
                 expected: &[],
             },
             // TC1: every rate and multiplier out of range.
@@ -582,7 +584,7 @@ mod tests {
                 prior: vec![1.0 / 6.0; 6],
                 views: Vec::new(),
             };
-            let params = method_params(&config(case.method), inputs)
+            let params = method_params(&example(case.method), inputs)
                 .unwrap_or_else(|e| panic!("TC{i}: {e}"));
             assert_eq!(params.method, case.method, "TC{i}");
             assert_eq!(params.hold.is_some(), case.expected_hold, "TC{i}");
@@ -601,7 +603,7 @@ mod tests {
                 assert_eq!((bl.tau, bl.risk_aversion), (0.05, 2.5), "TC{i}");
             }
         }
-        let fixed = method_params(&config(OptimizerMethod::Fixed), MethodInputs::default());
+        let fixed = method_params(&example(OptimizerMethod::Fixed), MethodInputs::default());
         assert_eq!(fixed, Err(OptimizeError::NotEstimated));
     }
 }

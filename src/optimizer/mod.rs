@@ -10,6 +10,9 @@
 //! - [`RecomputeGate`]: one solve at a time, at least `min_interval` apart; bursts of triggers
 //!   collapse into one deferred solve.
 //! - [`VolSpikeDetector`]: realized volatility of price moves against its history.
+//! - [`OptimizerConfig`] with its checks ([`OptimizerConfig::validate`]), and [`method_params`]:
+//!   the solver's parameters from the configuration, built the same way for
+//!   [`compute_targets`] and `ballast optimize`.
 //!
 //! The Optimizer actor only fetches `/returns`, calls these, and publishes.
 //!
@@ -406,26 +409,7 @@ mod tests {
     }
 
     fn config(method: OptimizerMethod) -> OptimizerConfig {
-        OptimizerConfig {
-            method,
-            lookback_days: 365,
-            covariance: CovarianceMethod::Sample,
-            bound_lo: 0.01,
-            bound_hi: 0.80,
-            risk_free_rate: 0.045,
-            kelly_multiplier: 0.25,
-            min_interval: std::time::Duration::from_secs(3600),
-            black_litterman: BlackLittermanConfig {
-                tau: 0.05,
-                risk_aversion: 2.5,
-                views: Vec::new(),
-            },
-            vol_spike: VolSpikeConfig {
-                ratio: 2.0,
-                window: 6,
-                history: 30,
-            },
-        }
+        config::example(method)
     }
 
     fn weight(targets: &TargetAllocation, service: Service) -> f64 {

@@ -1,8 +1,6 @@
 //! Settings tests: layers, unknown keys, and every problem named under its key.
 
-use std::io::Write;
-
-use std::{path::PathBuf, time::Duration};
+use std::{io::Write, path::PathBuf, time::Duration};
 
 use ballast::{
     math::returns::CovarianceMethod, optimizer::OptimizerMethod, service::Service,
