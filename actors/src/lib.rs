@@ -4,7 +4,7 @@
 //! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`metrics`]
 //! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
 //! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
-//! [`format`] is how numbers read on the console.
+//! [`format`](mod@format) is how numbers read on the console.
 //!
 //! A custom trigger is an actor that sends [`messages::RebalanceRequest`] to
 //! [`system::Handles::requests`]; see `examples/custom_trigger.rs`. One that wants fresh

@@ -5,9 +5,9 @@
 //! variables. Every struct denies unknown keys, and [`Settings::validate`] collects every
 //! problem into one [`ConfigError`] whose lines each name the offending key.
 //!
-//! The parts: [`layers`] merges the layers and lists unknown keys; [`sections`] holds the serde
-//! structs, one per section; [`validate`] converts them into the core's types through the
-//! core's own checks, so a rule such as "`policy.band` in (0, 1)" is written once, in the core.
+//! The parts: `layers` merges the layers and lists unknown keys; `sections` holds the serde
+//! structs, one per section; `validate` converts them into the core's types through the core's
+//! own checks, so a rule such as "`policy.band` in (0, 1)" is written once, in the core.
 //!
 //! # Invariants
 //! - No default lives in Rust code: a key missing from every layer is an error naming it.
