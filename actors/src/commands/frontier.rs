@@ -28,7 +28,10 @@ use ballast::{
 use plotters::{coord::Shift, prelude::*};
 use serde::Serialize;
 
-use super::math_common::{by_name, config_names, load_model, parse_bounds};
+use super::{
+    flags::config_names,
+    math_common::{by_name, load_model, parse_bounds},
+};
 use crate::format::pct_f64;
 
 /// `ballast frontier` flags. Those without a value take the configuration's.

@@ -34,7 +34,10 @@ use ballast::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::math_common::{by_name, config_names, load_model, ordered, parse_bounds, parse_named};
+use super::{
+    flags::config_names,
+    math_common::{by_name, load_model, ordered, parse_bounds, parse_named},
+};
 use crate::{format::pct_f64, settings::Validated};
 
 /// `ballast optimize` flags. Those without a value take the configuration's (`--config FILE`

@@ -22,9 +22,9 @@ use ballast::{
     service::{Service, ServiceMap},
     targets::TargetAllocation,
 };
-use clap::ValueEnum;
 use rust_decimal::Decimal;
 
+use super::flags::config_names;
 use crate::format::pct;
 
 #[derive(Debug, clap::Args)]
@@ -42,9 +42,10 @@ pub struct Args {
     /// `policy.relative_band`).
     #[arg(long)]
     pub relative_band: Option<Decimal>,
-    /// Where drifted services go (default: `policy.rebalance_to`).
-    #[arg(long, value_enum)]
-    pub to: Option<To>,
+    /// Where drifted services go: all the way back to target, or only to the edge of the band
+    /// (default: `policy.rebalance_to`).
+    #[arg(long, value_parser = config_names(|_: &RebalanceTo| true))]
+    pub to: Option<RebalanceTo>,
     /// Legs smaller than this many USDC are dropped (default: `policy.min_trade_usdc`).
     #[arg(long)]
     pub min_trade_usdc: Option<Decimal>,
@@ -57,15 +58,6 @@ pub struct Args {
     /// Print JSON; set from the global `--json` flag.
     #[arg(skip)]
     pub json: bool,
-}
-
-/// `--to`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum To {
-    /// All the way back to target.
-    Target,
-    /// Only to the edge of the band.
-    BandEdge,
 }
 
 /// Parses `name=value,name=value` into a map, naming the argument on error.
@@ -123,11 +115,7 @@ pub fn plan_for(
     .map_err(flag_problem)?;
     let policy = PolicyConfig {
         bands,
-        rebalance_to: match args.to {
-            Some(To::Target) => RebalanceTo::Target,
-            Some(To::BandEdge) => RebalanceTo::BandEdge,
-            None => configured.rebalance_to,
-        },
+        rebalance_to: args.to.unwrap_or(configured.rebalance_to),
         min_trade_usdc: args.min_trade_usdc.unwrap_or(configured.min_trade_usdc),
         ..configured.clone()
     };

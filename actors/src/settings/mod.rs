@@ -11,7 +11,9 @@
 //!
 //! # Invariants
 //! - No default lives in Rust code: a key missing from every layer is an error naming it.
-//! - No domain rule lives here: the settings load, merge, convert units and report.
+//! - No rule the core knows is written here: the settings load, merge, convert units, call the
+//!   core's checks and report. Only values no core type holds (the venue connection, the clock,
+//!   the simulated venue's speed, the store, the log filter) are checked here.
 //! - The API key is not part of the settings; it comes from `PURPLE_FLEA_API_KEY` and is
 //!   held as an [`ApiKey`](ballast::secret::ApiKey), so dumping the settings can never print it.
 
