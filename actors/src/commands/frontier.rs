@@ -8,6 +8,8 @@
 //! # Invariants
 //! - Exactly `--points` points spanning the achievable return range, every one feasible.
 //! - `--json` prints exactly one JSON document.
+//! - The estimator and risk-free rate a flag leaves open come from `[optimizer]` (the
+//!   configuration's `covariance` and `risk_free_rate`), never from a value written here.
 
 use std::{
     collections::BTreeMap,
