@@ -5,6 +5,8 @@
 //! tighter of that and `relative × target`.
 //!
 //! # Invariants
+//! - [`DriftBands::new`] is the one check of band values, for the configuration and the CLI
+//!   alike: an absolute band in (0, 1), a relative band that is positive or absent.
 //! - Drift is signed: positive means overweight. Drifts sum to zero (exactly, up to
 //!   Decimal division rounding) because weights and targets both sum to one.
 //! - Pure: no I/O, no clock.
@@ -47,7 +49,40 @@ impl Default for DriftBands {
     }
 }
 
+/// One problem with drift bands; `Display` names the key relative to its section (`band`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BandError {
+    /// The absolute band is not in (0, 1).
+    #[error("band: {0} must be in (0, 1)")]
+    Absolute(Decimal),
+    /// A relative band below zero.
+    #[error("relative_band: {0} must not be negative (0 disables it)")]
+    Relative(Decimal),
+}
+
 impl DriftBands {
+    /// Checked bands from the configuration's two numbers: `band`, in (0, 1), and
+    /// `relative_band`, a fraction of each target where 0 means none.
+    ///
+    /// # Errors
+    /// Every problem, each naming its key.
+    pub fn new(band: Decimal, relative_band: Decimal) -> Result<Self, Vec<BandError>> {
+        let mut problems = Vec::new();
+        if band <= Decimal::ZERO || band >= Decimal::ONE {
+            problems.push(BandError::Absolute(band));
+        }
+        if relative_band < Decimal::ZERO {
+            problems.push(BandError::Relative(relative_band));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(DriftBands {
+            absolute: band,
+            relative: (relative_band > Decimal::ZERO).then_some(relative_band),
+        })
+    }
+
     /// The band for a service with the given target weight.
     pub fn band(&self, target: Decimal) -> Decimal {
         match self.relative {
@@ -187,6 +222,56 @@ mod tests {
         for (index, case) in cases.iter().enumerate() {
             let report = DriftReport::measure(&snapshot(case.balances), &targets, &case.bands);
             assert_eq!(report.breaches(), case.expected, "TC{index}");
+        }
+    }
+
+    #[test]
+    fn bands_are_checked_when_built() {
+        struct TestCase {
+            band: Decimal,
+            relative_band: Decimal,
+            expected: Result<DriftBands, Vec<&'static str>>,
+        }
+        let cases = [
+            // TC0: the article's 5 points, no relative band.
+            TestCase {
+                band: dec!(0.05),
+                relative_band: dec!(0),
+                expected: Ok(DriftBands::default()),
+            },
+            // TC1: a relative band is kept.
+            TestCase {
+                band: dec!(0.05),
+                relative_band: dec!(0.25),
+                expected: Ok(DriftBands {
+                    absolute: dec!(0.05),
+                    relative: Some(dec!(0.25)),
+                }),
+            },
+            // TC2: both wrong, both named.
+            TestCase {
+                band: dec!(-0.05),
+                relative_band: dec!(-0.1),
+                expected: Err(vec![
+                    "band: -0.05 must be in (0, 1)",
+                    "relative_band: -0.1 must not be negative (0 disables it)",
+                ]),
+            },
+            // TC3: a band of 1 leaves nothing outside it.
+            TestCase {
+                band: dec!(1),
+                relative_band: dec!(0),
+                expected: Err(vec!["band: 1 must be in (0, 1)"]),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let got = DriftBands::new(case.band, case.relative_band)
+                .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+            match (&got, &case.expected) {
+                (Ok(bands), Ok(want)) => assert_eq!(bands, want, "TC{i}"),
+                (Err(got), Err(want)) => assert_eq!(got, want, "TC{i}"),
+                _ => panic!("TC{i}: got {got:?}, want {:?}", case.expected),
+            }
         }
     }
 }

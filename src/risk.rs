@@ -11,6 +11,7 @@
 //! - A plan that [`RiskLimits::check`] accepts has no leg above `max_leg_usdc` and keeps the
 //!   day's turnover at or below `max_daily_turnover_usdc`.
 //! - A limit of `None` is off; every refusal names the limit and the amounts.
+//! - Limits built by [`RiskLimits::new`] are never negative.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -24,6 +25,16 @@ pub struct RiskLimits {
     pub max_leg_usdc: Option<Decimal>,
     /// Most USDC moved per UTC day, over all plans.
     pub max_daily_turnover_usdc: Option<Decimal>,
+}
+
+/// One problem with configured limits; `Display` names the key relative to its section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {usdc} must not be negative (0 disables it)")]
+pub struct RiskLimitError {
+    /// The limit's key (`max_leg_usdc`, `max_daily_turnover_usdc`).
+    pub key: &'static str,
+    /// The value given.
+    pub usdc: Decimal,
 }
 
 /// One breached limit.
@@ -56,6 +67,32 @@ pub enum RiskRefusal {
 }
 
 impl RiskLimits {
+    /// Checked limits from the configuration's numbers, where 0 switches a limit off.
+    ///
+    /// # Errors
+    /// Every negative limit, each naming its key.
+    pub fn new(
+        max_leg_usdc: Decimal,
+        max_daily_turnover_usdc: Decimal,
+    ) -> Result<Self, Vec<RiskLimitError>> {
+        let problems: Vec<RiskLimitError> = [
+            ("max_leg_usdc", max_leg_usdc),
+            ("max_daily_turnover_usdc", max_daily_turnover_usdc),
+        ]
+        .into_iter()
+        .filter(|(_, usdc)| *usdc < Decimal::ZERO)
+        .map(|(key, usdc)| RiskLimitError { key, usdc })
+        .collect();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let on = |usdc: Decimal| (usdc > Decimal::ZERO).then_some(usdc);
+        Ok(RiskLimits {
+            max_leg_usdc: on(max_leg_usdc),
+            max_daily_turnover_usdc: on(max_daily_turnover_usdc),
+        })
+    }
+
     /// Accepts `plan` or lists every limit it breaches, given `used_today_usdc` already moved
     /// on the plan's UTC day.
     ///
@@ -114,6 +151,50 @@ mod tests {
         service::ServiceMap,
         targets::TargetAllocation,
     };
+
+    #[test]
+    fn limits_are_checked_when_built() {
+        struct TestCase {
+            max_leg_usdc: Decimal,
+            max_daily_turnover_usdc: Decimal,
+            expected: Result<RiskLimits, Vec<&'static str>>,
+        }
+        let cases = [
+            // TC0: zeros switch both limits off.
+            TestCase {
+                max_leg_usdc: dec!(0),
+                max_daily_turnover_usdc: dec!(0),
+                expected: Ok(RiskLimits::default()),
+            },
+            // TC1: positive limits are kept.
+            TestCase {
+                max_leg_usdc: dec!(100),
+                max_daily_turnover_usdc: dec!(500),
+                expected: Ok(RiskLimits {
+                    max_leg_usdc: Some(dec!(100)),
+                    max_daily_turnover_usdc: Some(dec!(500)),
+                }),
+            },
+            // TC2: both negative, both named.
+            TestCase {
+                max_leg_usdc: dec!(-1),
+                max_daily_turnover_usdc: dec!(-5),
+                expected: Err(vec![
+                    "max_leg_usdc: -1 must not be negative (0 disables it)",
+                    "max_daily_turnover_usdc: -5 must not be negative (0 disables it)",
+                ]),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let got = RiskLimits::new(case.max_leg_usdc, case.max_daily_turnover_usdc)
+                .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+            match (&got, &case.expected) {
+                (Ok(limits), Ok(want)) => assert_eq!(limits, want, "TC{i}"),
+                (Err(got), Err(want)) => assert_eq!(got, want, "TC{i}"),
+                _ => panic!("TC{i}: got {got:?}, want {:?}", case.expected),
+            }
+        }
+    }
 
     fn plan_for(casino_usdc: Decimal) -> RebalancePlan {
         let mut balances = article_balances_usdc();

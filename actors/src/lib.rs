@@ -3,7 +3,8 @@
 //! One file per actor: [`clock`], [`watcher`] (BalanceWatcher), [`detector`]
 //! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`metrics`]
 //! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
-//! message catalogue; [`system`] wires everything; [`settings`] loads the configuration.
+//! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
+//! [`format`](mod@format) is how numbers read on the console.
 //!
 //! A custom trigger is an actor that sends [`messages::RebalanceRequest`] to
 //! [`system::Handles::requests`]; see `examples/custom_trigger.rs`. One that wants fresh
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod commands;
 pub mod detector;
 pub mod executor;
+pub mod format;
 pub mod gate;
 pub mod messages;
 pub mod metrics;

@@ -96,7 +96,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             run::run(&args, validated, cli.json)
         }
         Command::Sim(args) => {
-            let validated = Settings::load(&cli.config)?.validate()?;
+            let validated = settings(&cli.config)?;
             init_tracing(&validated);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -106,27 +106,29 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(sim::run(&args, cli.json))
         }
         Command::Status(args) => {
-            let validated = Settings::load(&cli.config)?.validate()?;
+            let validated = settings(&cli.config)?;
             let path = args.store.unwrap_or(validated.settings.store.path);
             status::run(&path, cli.json)
         }
         Command::Optimize(mut args) => {
             args.json |= cli.json;
-            optimize::run(&args)
+            optimize::run(&args, &settings(&cli.config)?)
         }
         Command::Frontier(mut args) => {
             args.json |= cli.json;
-            frontier::run(&args)
+            frontier::run(&args, &settings(&cli.config)?.optimizer)
         }
         Command::Kelly(mut args) => {
             args.json |= cli.json;
             kelly::run(&args)
         }
-        Command::Plan(args) => {
-            let validated = Settings::load(&cli.config)?.validate()?;
-            plan_command(&args, &validated, cli.json)
-        }
+        Command::Plan(args) => plan_command(&args, &settings(&cli.config)?, cli.json),
     }
+}
+
+/// The configuration: the defaults, then `files`, then the environment, checked.
+fn settings(files: &[PathBuf]) -> anyhow::Result<Validated> {
+    Ok(Settings::load(files)?.validate()?)
 }
 
 fn plan_command(args: &plan::Args, validated: &Validated, json: bool) -> anyhow::Result<()> {

@@ -25,6 +25,7 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::{
+    format::pct,
     messages::{Event, GetSummary, SnapshotSource},
     settings::OutputFormat,
 };
@@ -448,11 +449,6 @@ impl Handler<GetSummary> for MetricsRecorder {
     fn handle(&mut self, _message: GetSummary, _ctx: &mut Self::Context) -> Summary {
         self.summary.clone()
     }
-}
-
-/// `12.3%`.
-pub fn pct(weight: Decimal) -> String {
-    format!("{:.1}%", weight * Decimal::ONE_HUNDRED)
 }
 
 fn short_time(at: time::OffsetDateTime) -> String {

@@ -38,7 +38,7 @@ use crate::{
     targets::TargetAllocation,
 };
 
-/// Policy settings (validated by the caller's config layer).
+/// Policy settings, checked by [`PolicyConfig::validate`] (the bands by [`DriftBands::new`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyConfig {
     /// Drift bands.
@@ -67,6 +67,39 @@ impl Default for PolicyConfig {
             threshold_on_events: false,
             calendar_floor_days: Some(30),
             route_referral_income: true,
+        }
+    }
+}
+
+/// One problem with a [`PolicyConfig`]; `Display` names the key relative to its section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyConfigError {
+    /// A negative minimum leg.
+    #[error("min_trade_usdc: {0} must not be negative")]
+    MinTrade(Decimal),
+    /// A large-win threshold that is not positive (every win would trigger).
+    #[error("large_win_fraction: {0} must be positive")]
+    LargeWinFraction(Decimal),
+}
+
+impl PolicyConfig {
+    /// Checks the amounts and fractions; the bands were checked when built
+    /// ([`DriftBands::new`]).
+    ///
+    /// # Errors
+    /// Every problem, each naming its key.
+    pub fn validate(&self) -> Result<(), Vec<PolicyConfigError>> {
+        let mut problems = Vec::new();
+        if self.min_trade_usdc < Decimal::ZERO {
+            problems.push(PolicyConfigError::MinTrade(self.min_trade_usdc));
+        }
+        if self.large_win_fraction <= Decimal::ZERO {
+            problems.push(PolicyConfigError::LargeWinFraction(self.large_win_fraction));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
         }
     }
 }

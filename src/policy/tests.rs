@@ -344,3 +344,26 @@ fn a_plan_that_failed_for_other_reasons_is_not_retried_by_itself() {
     assert!(next.is_none(), "a refused plan waits for the next trigger");
     assert_eq!(policy.readiness(), Readiness::Ready);
 }
+
+#[test]
+fn policy_config_names_every_bad_value() {
+    let config = PolicyConfig {
+        min_trade_usdc: dec!(-1),
+        large_win_fraction: dec!(0),
+        ..PolicyConfig::default()
+    };
+    let problems: Vec<String> = config
+        .validate()
+        .expect_err("two problems")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "min_trade_usdc: -1 must not be negative",
+            "large_win_fraction: 0 must be positive",
+        ]
+    );
+    assert_eq!(PolicyConfig::default().validate(), Ok(()));
+}

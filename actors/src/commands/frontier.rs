@@ -8,6 +8,8 @@
 //! # Invariants
 //! - Exactly `--points` points spanning the achievable return range, every one feasible.
 //! - `--json` prints exactly one JSON document.
+//! - The estimator and risk-free rate a flag leaves open come from `[optimizer]` (the
+//!   configuration's `covariance` and `risk_free_rate`), never from a value written here.
 
 use std::{
     collections::BTreeMap,
@@ -16,17 +18,25 @@ use std::{
 };
 
 use anyhow::{anyhow, bail};
-use ballast::math::{
-    WeightBounds,
-    frontier::efficient_frontier,
-    markowitz::{max_sharpe, min_variance},
+use ballast::{
+    math::{
+        WeightBounds,
+        frontier::efficient_frontier,
+        markowitz::{max_sharpe, min_variance},
+        returns::CovarianceMethod,
+    },
+    optimizer::OptimizerConfig,
 };
 use plotters::{coord::Shift, prelude::*};
 use serde::Serialize;
 
-use super::math_common::{CovarianceArg, by_name, load_model, parse_bounds, pct};
+use super::{
+    flags::config_names,
+    math_common::{by_name, load_model, parse_bounds},
+};
+use crate::format::pct_f64;
 
-/// `ballast frontier` flags.
+/// `ballast frontier` flags. Those without a value take the configuration's.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Daily returns CSV: a header of asset names (an optional first date column), one row a day.
@@ -38,12 +48,12 @@ pub struct Args {
     /// Weight bounds `LO,HI` for every asset (default long-only, uncapped).
     #[arg(long)]
     pub bounds: Option<String>,
-    /// Covariance estimator.
-    #[arg(long, value_enum, default_value_t = CovarianceArg::Sample)]
-    pub covariance: CovarianceArg,
-    /// Annual risk-free rate for the maximum-Sharpe point.
-    #[arg(long, default_value_t = 0.045)]
-    pub rf: f64,
+    /// Covariance estimator (default: `optimizer.covariance`).
+    #[arg(long, value_parser = config_names(|_: &CovarianceMethod| true))]
+    pub covariance: Option<CovarianceMethod>,
+    /// Annual risk-free rate for the maximum-Sharpe point (default: `optimizer.risk_free_rate`).
+    #[arg(long)]
+    pub rf: Option<f64>,
     /// Write a plot to this file (`.png` or `.svg`).
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -89,15 +99,18 @@ pub struct Output {
     pub plot: Option<String>,
 }
 
-/// Computes the frontier (and writes the plot if asked).
+/// Computes the frontier (and writes the plot if asked); the estimator and the risk-free rate
+/// default to `configured`'s.
 ///
 /// # Errors
 /// Bad input naming its flag; optimizer and plotting errors.
-pub fn execute(args: &Args) -> anyhow::Result<Output> {
+pub fn execute(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<Output> {
     if args.points == 0 {
         bail!("--points: the frontier needs at least one point");
     }
-    let loaded = load_model(&args.returns, args.covariance)?;
+    let covariance = args.covariance.unwrap_or(configured.covariance);
+    let rf = args.rf.unwrap_or(configured.risk_free_rate);
+    let loaded = load_model(&args.returns, covariance)?;
     let model = &loaded.model;
     let names = model.names().to_vec();
     let n = names.len();
@@ -116,7 +129,7 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
         })
         .collect();
     let point_of = |w: &[f64]| {
-        let s = model.stats(w, args.rf);
+        let s = model.stats(w, rf);
         PointOut {
             expected_return: s.expected_return,
             volatility: s.volatility,
@@ -124,7 +137,7 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
         }
     };
     let mv = min_variance(model, &bounds)?;
-    let ms = max_sharpe(model, &bounds, args.rf).ok();
+    let ms = max_sharpe(model, &bounds, rf).ok();
     let assets: Vec<AssetOut> = (0..n)
         .map(|i| AssetOut {
             name: names[i].clone(),
@@ -261,26 +274,26 @@ where
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args) -> anyhow::Result<()> {
-    let out = execute(args)?;
+pub fn run(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<()> {
+    let out = execute(args, configured)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     println!("{:>10} {:>10}", "return", "volatility");
     for p in &out.points {
-        println!("{} {}", pct(p.expected_return), pct(p.volatility));
+        println!("{} {}", pct_f64(p.expected_return), pct_f64(p.volatility));
     }
     println!(
         "min variance: return {} volatility {}",
-        pct(out.min_variance.expected_return).trim(),
-        pct(out.min_variance.volatility).trim()
+        pct_f64(out.min_variance.expected_return).trim(),
+        pct_f64(out.min_variance.volatility).trim()
     );
     if let Some(ms) = &out.max_sharpe {
         println!(
             "max Sharpe:   return {} volatility {}",
-            pct(ms.expected_return).trim(),
-            pct(ms.volatility).trim()
+            pct_f64(ms.expected_return).trim(),
+            pct_f64(ms.volatility).trim()
         );
     }
     if let Some(p) = &out.plot {

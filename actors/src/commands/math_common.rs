@@ -12,17 +12,6 @@ use ballast::math::{
     MarketModel, WeightBounds,
     returns::{CovarianceMethod, Repair, ReturnsTable},
 };
-use serde::Serialize;
-
-/// The covariance estimator flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CovarianceArg {
-    /// Sample covariance (ddof 1), annualized ×365.
-    Sample,
-    /// Ledoit–Wolf shrinkage toward a scaled identity (sklearn's estimator), annualized ×365.
-    LedoitWolf,
-}
 
 /// Returns loaded and turned into a model.
 #[derive(Debug, Clone)]
@@ -39,17 +28,13 @@ pub struct LoadedModel {
 ///
 /// # Errors
 /// Unreadable file, bad CSV (ragged row, NaN, too few rows), each naming `--returns`.
-pub fn load_model(path: &Path, covariance: CovarianceArg) -> anyhow::Result<LoadedModel> {
+pub fn load_model(path: &Path, covariance: CovarianceMethod) -> anyhow::Result<LoadedModel> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--returns {}: cannot read the file", path.display()))?;
     let table =
         ReturnsTable::from_csv(&text).map_err(|e| anyhow!("--returns {}: {e}", path.display()))?;
-    let method = match covariance {
-        CovarianceArg::Sample => CovarianceMethod::Sample,
-        CovarianceArg::LedoitWolf => CovarianceMethod::LedoitWolf,
-    };
     let (model, estimate, repair) = table
-        .model(method)
+        .model(covariance)
         .map_err(|e| anyhow!("--returns {}: {e}", path.display()))?;
     Ok(LoadedModel {
         model,
@@ -124,9 +109,4 @@ pub fn ordered(
 /// `name → value` for output.
 pub fn by_name(names: &[String], values: &[f64]) -> BTreeMap<String, f64> {
     names.iter().cloned().zip(values.iter().copied()).collect()
-}
-
-/// A percentage with two decimals.
-pub fn pct(x: f64) -> String {
-    format!("{:>7.2}%", 100.0 * x)
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; `main.rs` only parses and dispatches.
 
+pub mod flags;
 pub mod frontier;
 pub mod kelly;
 pub mod math_common;

@@ -12,7 +12,8 @@ use ballast::{money::format_usdc, secret::ApiKey, service::Service, store::Store
 use crate::{
     clock::TimeSource,
     commands::venue,
-    metrics::{Console, Summary, pct},
+    format::pct,
+    metrics::{Console, Summary},
     settings::{OutputFormat, Validated},
     system::SystemBuilder,
 };

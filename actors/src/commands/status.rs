@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use ballast::{money::format_usdc, service::Service, store::read_status};
 
-use crate::metrics::pct;
+use crate::format::pct;
 
 /// Prints the status of the store at `path`.
 ///
