@@ -13,10 +13,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backtest;
 pub mod drift;
 pub mod math;
 pub mod money;
 pub mod optimizer;
+pub mod performance;
 pub mod planner;
 pub mod policy;
 pub mod portfolio;

@@ -495,5 +495,7 @@ pub fn route_income(
     plan
 }
 
+pub mod rules;
+
 #[cfg(test)]
 mod tests;
