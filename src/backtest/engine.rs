@@ -27,7 +27,9 @@
 use serde::Serialize;
 
 use super::{BacktestError, HUB, N, Row};
-use crate::policy::rules::{Decision, Reason, RebalanceTo, RuleConfig, RuleState, VolatilityIndex};
+use crate::policy::rules::{
+    Band, Decision, Reason, RebalanceTo, RuleConfig, RuleState, Threshold, VolatilityIndex,
+};
 
 /// One backtest's settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,25 +88,17 @@ impl BacktestConfig {
             ));
         }
         let band_ok = |b: f64| b > 0.0 && b < 1.0;
-        match self.rule.threshold {
-            Some(crate::policy::rules::Threshold::Fixed { band }) => {
-                let ok = match band {
-                    crate::policy::rules::Band::Absolute { points } => band_ok(points),
-                    crate::policy::rules::Band::Relative { fraction } => fraction > 0.0,
-                    crate::policy::rules::Band::Tighter { points, fraction } => {
-                        band_ok(points) && fraction > 0.0
-                    }
-                };
-                if !ok {
-                    return Err(BacktestError::parameter("band", "must be in (0, 1)"));
-                }
-            }
-            Some(crate::policy::rules::Threshold::VolatilityAdjusted { base }) => {
-                if !band_ok(base) {
-                    return Err(BacktestError::parameter("band", "must be in (0, 1)"));
-                }
-            }
-            None => {}
+        let bands_ok = match self.rule.threshold {
+            Some(Threshold::Fixed { band }) => match band {
+                Band::Absolute { points } => band_ok(points),
+                Band::Relative { fraction } => fraction > 0.0,
+                Band::Tighter { points, fraction } => band_ok(points) && fraction > 0.0,
+            },
+            Some(Threshold::VolatilityAdjusted { base }) => band_ok(base),
+            None => true,
+        };
+        if !bands_ok {
+            return Err(BacktestError::parameter("band", "must be in (0, 1)"));
         }
         if self.rule.calendar_days == Some(0) {
             return Err(BacktestError::parameter(

@@ -442,7 +442,7 @@ fn f64_and_decimal_differ_only_where_f64_cannot_hold_the_weight() {
 }
 
 fn to_f64(x: [Decimal; 6]) -> [f64; 6] {
-    x.map(|d| Weight::to_f64(d))
+    x.map(Weight::to_f64)
 }
 
 /// Six weights on a 1/1024 grid summing to one: exact in both f64 and Decimal.
