@@ -208,26 +208,45 @@ pub struct Metrics {
     pub warnings: Vec<RangeWarning>,
 }
 
-/// Mean and sum of squared deviations, updated one value at a time (Welford).
+/// Count, mean and variance of a stream, from sums shifted by the first value (no division
+/// per value; as stable as Welford's for returns, whose first value is near their mean
+/// compared with their spread).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 struct Running {
     n: u64,
-    mean: f64,
-    m2: f64,
+    shift: f64,
+    sum: f64,
+    sum_sq: f64,
 }
 
 impl Running {
     #[inline]
     fn push(&mut self, x: f64) {
+        if self.n == 0 {
+            self.shift = x;
+        }
         self.n += 1;
-        let delta = x - self.mean;
-        self.mean += delta / self.n as f64;
-        self.m2 += delta * (x - self.mean);
+        let d = x - self.shift;
+        self.sum += d;
+        self.sum_sq += d * d;
+    }
+
+    fn mean(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.shift + self.sum / self.n as f64
+        }
     }
 
     /// Sample standard deviation (ddof 1); `None` below two values.
     fn sample_std(&self) -> Option<f64> {
-        (self.n >= 2).then(|| (self.m2 / (self.n - 1) as f64).max(0.0).sqrt())
+        (self.n >= 2).then(|| {
+            let n = self.n as f64;
+            ((self.sum_sq - self.sum * self.sum / n) / (n - 1.0))
+                .max(0.0)
+                .sqrt()
+        })
     }
 }
 
@@ -281,7 +300,7 @@ impl MetricsAccumulator {
         self.rebalances += u64::from(day.rebalanced);
         self.days_outside_band += u64::from(day.outside_band);
         let before_trade = day.value_usdc + day.cost_usdc;
-        if before_trade > 0.0 {
+        if day.moved_usdc != 0.0 && before_trade > 0.0 {
             self.turnover_sum += day.moved_usdc / before_trade;
             self.cost_fraction_sum += day.cost_usdc / before_trade;
         }
@@ -344,14 +363,14 @@ impl MetricsAccumulator {
             .zip(buy_and_hold_annual_return)
             .map(|(a, b)| a - b);
         let sharpe = match daily_std {
-            Some(std) if std <= NOISE_ABS.max(NOISE_REL * self.returns.mean.abs()) => {
+            Some(std) if std <= NOISE_ABS.max(NOISE_REL * self.returns.mean().abs()) => {
                 degenerate.push(Degenerate::ConstantReturns {
                     statistic: "sharpe",
                 });
                 None
             }
             Some(std) => {
-                Some((self.returns.mean * DAYS_PER_YEAR - risk_free_rate) / annualize_std(std))
+                Some((self.returns.mean() * DAYS_PER_YEAR - risk_free_rate) / annualize_std(std))
             }
             None => None,
         };

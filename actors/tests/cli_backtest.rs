@@ -54,7 +54,21 @@ fn ballast(args: &[&str]) -> Output {
 }
 
 fn json(args: &[&str]) -> Value {
-    let out = ballast(&[args, &["--json"]].concat());
+    json_with_env(args, &[])
+}
+
+fn json_with_env(args: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ballast"));
+    command
+        .arg("backtest")
+        .args(args)
+        .arg("--json")
+        .env_remove("RUST_LOG");
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BALLAST__")) {
+        command.env_remove(key);
+    }
+    command.envs(env.iter().copied());
+    let out = command.output().expect("runs");
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -150,6 +164,41 @@ fn reference_path_with_the_default_configuration() {
     let moved = number(&out, "amount_moved_usdc");
     assert!((number(&out, "costs_usdc") - moved * 0.001).abs() < 1e-9);
     assert_eq!(out["metrics"]["rebalances"], 164);
+    assert_eq!(out["skipped_rebalances"], 0);
+}
+
+#[test]
+fn defaults_follow_the_configuration() {
+    let file = anchor();
+    let path = file.to_str().unwrap();
+    // policy.band 0.10 without a floor is the table's threshold-10.
+    let ten = json_with_env(
+        &["--returns", path],
+        &[
+            ("BALLAST__POLICY__BAND", "0.1"),
+            ("BALLAST__POLICY__CALENDAR_FLOOR_DAYS", "0"),
+        ],
+    );
+    let table = json(&["--compare", "--returns", path]);
+    assert_eq!(
+        ten["metrics"]["annual_rebalances"],
+        table["policies"][4]["annual_rebalances"]
+    );
+    // policy.rebalance_to = band-edge moves less than to target.
+    let edge = json_with_env(
+        &["--returns", path],
+        &[("BALLAST__POLICY__REBALANCE_TO", "band-edge")],
+    );
+    let full = json(&["--returns", path]);
+    assert!(number(&edge, "amount_moved_usdc") < number(&full, "amount_moved_usdc"));
+    // optimizer.risk_free_rate is the Sharpe ratio's: 0 gives mean × 365 / volatility.
+    let rf0 = json_with_env(
+        &["--returns", path],
+        &[("BALLAST__OPTIMIZER__RISK_FREE_RATE", "0")],
+    );
+    let vol = number(&rf0["metrics"], "volatility");
+    let gap = number(&rf0["metrics"], "sharpe") - number(&full["metrics"], "sharpe");
+    assert!((gap - 0.045 / vol).abs() < 1e-9, "{gap}");
 }
 
 #[test]

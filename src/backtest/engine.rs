@@ -29,6 +29,7 @@ use serde::Serialize;
 use super::{BacktestError, HUB, N, Row};
 use crate::policy::rules::{
     Band, Decision, Reason, RebalanceTo, RuleConfig, RuleState, Threshold, VolatilityIndex,
+    volatility_adjusted_band,
 };
 
 /// One backtest's settings.
@@ -245,6 +246,8 @@ pub fn run_path<O: DayObserver, H: TargetsHook>(
     let mut prev_value = sum(&h);
     let mut vol = VolatilityIndex::default();
     let mut last_rebalance_day = 0usize;
+    let mut fixed_bands = fixed_bands_of(rule, &targets);
+    let mut bands_for = targets;
     let mut out = PathOutcome {
         days: path.returns.len(),
         final_value_usdc: prev_value,
@@ -271,15 +274,32 @@ pub fn run_path<O: DayObserver, H: TargetsHook>(
             vol.push((total - flow_usdc) / prev_value - 1.0);
         }
         let event = hook.on_day(day, r, &h, &mut targets);
+        if targets != bands_for {
+            fixed_bands = fixed_bands_of(rule, &targets);
+            bands_for = targets;
+        }
         let state = RuleState {
             days_since_rebalance: u32::try_from(day - last_rebalance_day).unwrap_or(u32::MAX),
             vol_index: if needs_vol { vol.index() } else { 0.5 },
         };
+        let calendar_due = rule
+            .calendar_days
+            .is_some_and(|days| state.days_since_rebalance >= days);
+        let bands = match rule.threshold {
+            Some(Threshold::VolatilityAdjusted { base }) => {
+                Some([volatility_adjusted_band(base, state.vol_index); N])
+            }
+            _ => fixed_bands,
+        };
+        // Most days nothing can trigger: prove it without six divisions, and ask the rule
+        // (on the exact weights) only when it might.
+        let ask = event
+            || calendar_due
+            || bands.is_some_and(|b| !clearly_inside(&h, total, &targets, &b));
         let mut weights = [0.0; N];
-        for i in 0..N {
-            weights[i] = h[i] / total;
-        }
-        let decision = if event {
+        let decision = if !ask {
+            None
+        } else if event {
             Some((
                 Decision {
                     reason: Reason::Calendar {
@@ -290,6 +310,9 @@ pub fn run_path<O: DayObserver, H: TargetsHook>(
                 TradeTrigger::Event,
             ))
         } else {
+            for i in 0..N {
+                weights[i] = h[i] / total;
+            }
             rule.decide(&state, &weights, &targets).map(|d| {
                 let trigger = match d.reason {
                     Reason::Calendar { .. } => TradeTrigger::Calendar,
@@ -298,6 +321,11 @@ pub fn run_path<O: DayObserver, H: TargetsHook>(
                 (d, trigger)
             })
         };
+        if event {
+            for i in 0..N {
+                weights[i] = h[i] / total;
+            }
+        }
         let mut trade = None;
         if let Some((decision, trigger)) = decision {
             let desired = rule.desired_weights(&decision, &state, &weights, &targets, HUB);
@@ -350,6 +378,31 @@ pub fn run_path<O: DayObserver, H: TargetsHook>(
     out.final_value_usdc = sum(&h);
     out.final_holdings_usdc = h;
     out
+}
+
+/// Margin of [`clearly_inside`]: far above rounding (~1e-16 of the total), far below any band.
+const INSIDE_MARGIN: f64 = 1e-9;
+
+/// Per-service bands of a fixed-band rule (`None` otherwise).
+fn fixed_bands_of(rule: &RuleConfig<f64>, targets: &Row) -> Option<Row> {
+    match rule.threshold {
+        Some(Threshold::Fixed { band }) => Some(targets.map(|t| band.for_target(t))),
+        _ => None,
+    }
+}
+
+/// True when every service is inside its band by more than rounding can blur:
+/// `|h − t × total| < band × total × (1 − 1e-9)`. Then the rule's own test on the weights
+/// (`|h / total − t| ≥ band`) cannot fire, and the engine skips it; otherwise the rule
+/// decides, so the decision is always the rule's.
+#[inline]
+fn clearly_inside(h: &Row, total: f64, targets: &Row, bands: &Row) -> bool {
+    let scale = total * (1.0 - INSIDE_MARGIN);
+    let mut inside = true;
+    for i in 0..N {
+        inside &= (h[i] - targets[i] * total).abs() < bands[i] * scale;
+    }
+    inside
 }
 
 /// Moves `h` (worth `total`) to `desired` weights; returns (moved, cost), or `None` when

@@ -15,7 +15,14 @@ use super::{
 use crate::performance::{DailyObservation, Metrics, MetricsAccumulator};
 
 fn outside(record: &DayRecord<'_>, band: f64) -> bool {
-    (0..N).any(|i| (record.holdings_usdc[i] / record.value_usdc - record.targets[i]).abs() > band)
+    // `|h − t × value| > band × value`: the weight test without six divisions a day.
+    let value = record.value_usdc;
+    let limit = band * value;
+    let mut out = false;
+    for i in 0..N {
+        out |= (record.holdings_usdc[i] - record.targets[i] * value).abs() > limit;
+    }
+    out
 }
 
 fn observation(record: &DayRecord<'_>, band: f64) -> DailyObservation {
