@@ -125,6 +125,14 @@ fn main() {
             })
             .collect::<Vec<f64>>()
     });
+    // The floor any kernel reading these paths meets: summing every return once (48 bytes a
+    // path-day from memory), on the same threads.
+    let stream_ms = median_ms(3000, 50, || {
+        generated
+            .par_iter()
+            .map(|p| p.iter().map(|r| r.iter().sum::<f64>()).sum::<f64>())
+            .sum::<f64>()
+    });
     let outcomes = run_paths_bare(&config, &generated);
     let mut finals: Vec<f64> = outcomes.iter().map(|o| o.final_value_usdc).collect();
     finals.sort_by(f64::total_cmp);
@@ -149,6 +157,8 @@ fn main() {
             "with_metrics_median_ms": mc_metrics_ms,
             "with_metrics_path_days_per_s": path_days / (mc_metrics_ms / 1e3),
             "generation_ms": generate_ms,
+            "stream_sum_median_ms": stream_ms,
+            "stream_sum_path_days_per_s": path_days / (stream_ms / 1e3),
             "median_final_value": finals[finals.len() / 2],
             "mean_rebalances": mean_rebalances,
         }

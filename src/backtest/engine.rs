@@ -29,7 +29,6 @@ use serde::Serialize;
 use super::{BacktestError, HUB, N, Row};
 use crate::policy::rules::{
     Band, Decision, Reason, RebalanceTo, RuleConfig, RuleState, Threshold, VolatilityIndex,
-    volatility_adjusted_band,
 };
 
 /// One backtest's settings.
@@ -182,6 +181,10 @@ impl DayObserver for () {
 
 /// Event responses: may change the targets in force each day, before the rule decides.
 pub trait TargetsHook {
+    /// False when the hook never rewrites the targets, so the engine need not re-derive
+    /// anything from them each day.
+    const CHANGES_TARGETS: bool = true;
+
     /// Sees the day's returns and holdings (after returns and flows); may rewrite `targets`.
     /// Returns true to rebalance to the (new) targets now, whatever the rule says.
     fn on_day(&mut self, day: usize, returns: &Row, holdings_usdc: &Row, targets: &mut Row)
@@ -193,6 +196,8 @@ pub trait TargetsHook {
 pub struct NoEvents;
 
 impl TargetsHook for NoEvents {
+    const CHANGES_TARGETS: bool = false;
+
     #[inline]
     fn on_day(&mut self, _: usize, _: &Row, _: &Row, _: &mut Row) -> bool {
         false
@@ -246,8 +251,14 @@ pub fn run_path<O: DayObserver, H: TargetsHook>(
     let mut prev_value = sum(&h);
     let mut vol = VolatilityIndex::default();
     let mut last_rebalance_day = 0usize;
-    let mut fixed_bands = fixed_bands_of(rule, &targets);
-    let mut bands_for = targets;
+    // The rule's shape, read once: the day loop below only compares numbers.
+    let floor_days = rule.calendar_days.map_or(usize::MAX, |d| d as usize);
+    let vol_base = match rule.threshold {
+        Some(Threshold::VolatilityAdjusted { base }) => Some(base),
+        _ => None,
+    };
+    let has_threshold = rule.threshold.is_some();
+    let mut limits = inside_limits(rule, &targets, 0.5);
     let mut out = PathOutcome {
         days: path.returns.len(),
         final_value_usdc: prev_value,
@@ -274,28 +285,20 @@ pub fn run_path<O: DayObserver, H: TargetsHook>(
             vol.push((total - flow_usdc) / prev_value - 1.0);
         }
         let event = hook.on_day(day, r, &h, &mut targets);
-        if targets != bands_for {
-            fixed_bands = fixed_bands_of(rule, &targets);
-            bands_for = targets;
+        let days_since = day - last_rebalance_day;
+        let vol_index = if needs_vol { vol.index() } else { 0.5 };
+        if H::CHANGES_TARGETS || vol_base.is_some() {
+            limits = inside_limits(rule, &targets, vol_index);
         }
-        let state = RuleState {
-            days_since_rebalance: u32::try_from(day - last_rebalance_day).unwrap_or(u32::MAX),
-            vol_index: if needs_vol { vol.index() } else { 0.5 },
-        };
-        let calendar_due = rule
-            .calendar_days
-            .is_some_and(|days| state.days_since_rebalance >= days);
-        let bands = match rule.threshold {
-            Some(Threshold::VolatilityAdjusted { base }) => {
-                Some([volatility_adjusted_band(base, state.vol_index); N])
-            }
-            _ => fixed_bands,
-        };
         // Most days nothing can trigger: prove it without six divisions, and ask the rule
         // (on the exact weights) only when it might.
         let ask = event
-            || calendar_due
-            || bands.is_some_and(|b| !clearly_inside(&h, total, &targets, &b));
+            || days_since >= floor_days
+            || (has_threshold && !clearly_inside(&h, total, &targets, &limits));
+        let state = RuleState {
+            days_since_rebalance: u32::try_from(days_since).unwrap_or(u32::MAX),
+            vol_index,
+        };
         let mut weights = [0.0; N];
         let decision = if !ask {
             None
@@ -383,24 +386,20 @@ pub fn run_path<O: DayObserver, H: TargetsHook>(
 /// Margin of [`clearly_inside`]: far above rounding (~1e-16 of the total), far below any band.
 const INSIDE_MARGIN: f64 = 1e-9;
 
-/// Per-service bands of a fixed-band rule (`None` otherwise).
-fn fixed_bands_of(rule: &RuleConfig<f64>, targets: &Row) -> Option<Row> {
-    match rule.threshold {
-        Some(Threshold::Fixed { band }) => Some(targets.map(|t| band.for_target(t))),
-        _ => None,
-    }
+/// Per-service `band × (1 − INSIDE_MARGIN)` of a threshold rule now (zeros without one).
+fn inside_limits(rule: &RuleConfig<f64>, targets: &Row, vol_index: f64) -> Row {
+    targets.map(|t| rule.band_for(t, vol_index).unwrap_or(0.0) * (1.0 - INSIDE_MARGIN))
 }
 
 /// True when every service is inside its band by more than rounding can blur:
-/// `|h − t × total| < band × total × (1 − 1e-9)`. Then the rule's own test on the weights
+/// `|h − t × total| < band × (1 − 1e-9) × total`. Then the rule's own test on the weights
 /// (`|h / total − t| ≥ band`) cannot fire, and the engine skips it; otherwise the rule
 /// decides, so the decision is always the rule's.
 #[inline]
-fn clearly_inside(h: &Row, total: f64, targets: &Row, bands: &Row) -> bool {
-    let scale = total * (1.0 - INSIDE_MARGIN);
+fn clearly_inside(h: &Row, total: f64, targets: &Row, limits: &Row) -> bool {
     let mut inside = true;
     for i in 0..N {
-        inside &= (h[i] - targets[i] * total).abs() < bands[i] * scale;
+        inside &= (h[i] - targets[i] * total).abs() < limits[i] * total;
     }
     inside
 }

@@ -19,8 +19,9 @@
 //! [`RuleConfig::desired_weights`] gives the weights to move to.
 //!
 //! # The band edge: `≥`, not `>`
-//! A service breaches its band when `|weight − target| ≥ band`: a drift exactly on the edge
-//! triggers. The article uses both (`check_drift` tests `>`, `calculate_drift` `≥`); the
+//! A service breaches its band when `|weight − target| ≥ band` (and the drift is not zero,
+//! so a zero band, a relative band around a zero target, does not fire on target): a drift
+//! exactly on the edge triggers. The article uses both (`check_drift` tests `>`, `calculate_drift` `≥`); the
 //! reference backtest (`run_backtest.py`, whose 164 rebalances the backtester reproduces)
 //! uses `>=`, so this module does too. The comparison is made in the caller's number type,
 //! with no conversion: `f64` weights in the backtester, `Decimal` weights live, so a weight
@@ -350,7 +351,10 @@ impl<T: Weight> RuleConfig<T> {
                 }
             };
             let drift = weights[index] - target;
-            if drift.abs() >= band && worst.is_none_or(|(_, d, _)| drift.abs() > d.abs()) {
+            let size = drift.abs();
+            // `size > 0`: a service exactly on target never breaches, even where its band
+            // is zero (a relative band around a zero target).
+            if size >= band && size > T::ZERO && worst.is_none_or(|(_, d, _)| size > d.abs()) {
                 worst = Some((index, drift, band));
             }
         }

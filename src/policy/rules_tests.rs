@@ -191,6 +191,19 @@ fn decide_every_rule() {
         let actual = case.rule.decide(&case.state, &case.weights, &CONSERVATIVE);
         assert_eq!(actual, case.expected, "TC{index}");
     }
+    // A relative band around a zero target is zero: on target it does not fire, off it does.
+    let half = [dec!(0.5), dec!(0), dec!(0), dec!(0), dec!(0), dec!(0.5)];
+    let relative = RuleConfig::threshold(
+        Band::Relative {
+            fraction: dec!(0.25),
+        },
+        RebalanceTo::Target,
+    );
+    assert_eq!(relative.decide(&state(0, 0.5), &half, &half), None);
+    let mut off = half;
+    off[1] = dec!(0.001);
+    off[5] = dec!(0.499);
+    assert!(relative.decide(&state(0, 0.5), &off, &half).is_some());
 }
 
 #[test]
