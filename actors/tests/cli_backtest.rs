@@ -165,6 +165,18 @@ fn reference_path_with_the_default_configuration() {
     assert!((number(&out, "costs_usdc") - moved * 0.001).abs() < 1e-9);
     assert_eq!(out["metrics"]["rebalances"], 164);
     assert_eq!(out["skipped_rebalances"], 0);
+    // With a 500 USDC minimum trade some decisions find nothing worth sending, and say so.
+    let text = ballast(&[
+        "--returns",
+        anchor().to_str().unwrap(),
+        "--min-trade-usdc",
+        "500",
+    ]);
+    let text = String::from_utf8(text.stdout).expect("utf-8");
+    assert!(
+        text.contains("decisions made no trade: every leg was below --min-trade-usdc 500"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -536,10 +536,11 @@ fn sweep_command(args: &Args, r: &Resolved, sweep: &Sweep, json: bool) -> anyhow
         return Ok(());
     }
     println!(
-        "{} swept over band; {}; {} bps",
+        "{} swept over band; {}; {} bps; days outside a {:.0}-point band",
         args.policy,
         describe(&source),
-        r.base.cost_bps
+        r.base.cost_bps,
+        100.0 * r.params.band
     );
     print_table(&rows, "band");
     if let Some(p) = plot {
@@ -615,6 +616,12 @@ fn single(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
         "rebalances {} ({:.1} a year), moved {:.2} USDC, costs {:.2} USDC",
         out.rebalances, m.annual_rebalances, out.amount_moved_usdc, out.costs_usdc
     );
+    if out.skipped_rebalances > 0 {
+        println!(
+            "{} decisions made no trade: every leg was below --min-trade-usdc {}",
+            out.skipped_rebalances, args.min_trade_usdc
+        );
+    }
     println!(
         "tracking error {}  turnover {}  cost drag {:.3}%  alpha {}",
         opt_pct(m.tracking_error).trim(),
