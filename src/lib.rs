@@ -16,12 +16,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backtest;
 pub mod drift;
 pub mod execution;
 pub mod math;
 pub mod money;
 pub mod observation;
 pub mod optimizer;
+pub mod performance;
 pub mod planner;
 pub mod policy;
 pub mod portfolio;

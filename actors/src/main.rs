@@ -12,7 +12,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
-    commands::{frontier, kelly, optimize, plan, run, sim, status, venue},
+    commands::{backtest, frontier, kelly, optimize, plan, run, sim, status, venue},
     settings::{Settings, Validated},
 };
 use clap::{Parser, Subcommand};
@@ -54,6 +54,9 @@ enum Command {
     Frontier(frontier::Args),
     /// Fractional-Kelly bet size for a binary bet.
     Kelly(kelly::Args),
+    /// Replay daily returns through a trigger policy: one path, Monte Carlo, the article's
+    /// trigger table (--compare) or a band sweep, with the article's metrics.
+    Backtest(backtest::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -122,6 +125,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             args.json |= cli.json;
             kelly::run(&args)
         }
+        Command::Backtest(args) => backtest::run(&args, &settings(&cli.config)?, cli.json),
         Command::Plan(args) => plan_command(&args, &settings(&cli.config)?, cli.json),
     }
 }

@@ -527,5 +527,7 @@ pub fn route_income(
     plan
 }
 
+pub mod rules;
+
 #[cfg(test)]
 mod tests;

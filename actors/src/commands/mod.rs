@@ -1,5 +1,7 @@
 //! One module per subcommand; `main.rs` only parses and dispatches.
 
+pub mod backtest;
+pub mod backtest_plot;
 pub mod flags;
 pub mod frontier;
 pub mod kelly;
