@@ -33,4 +33,5 @@ pub mod service;
 pub mod sim;
 pub mod store;
 pub mod targets;
+pub mod tax;
 pub mod venue;
