@@ -151,6 +151,11 @@ pub enum Happening {
         quantity: Decimal,
         /// Fill price, USDC per unit.
         price_usdc: Decimal,
+        /// Cash paid (a buy) or received (a sale), USDC.
+        notional_usdc: Decimal,
+        /// The lot a buy opened, or the lots a sale used with their proceeds (empty when the
+        /// venue did not say).
+        lots: Vec<TradeLot>,
     },
     /// The escrow service earned its fee on settled deals.
     EscrowFee {
@@ -194,6 +199,21 @@ impl Happening {
             Happening::Other { type_name } => type_name,
         }
     }
+}
+
+/// A lot a wallet trade opened or used, as the venue reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeLot {
+    /// The venue's lot id.
+    pub lot_id: String,
+    /// Units (bought into the lot, or sold from it).
+    pub quantity: Decimal,
+    /// Basis of those units (cash paid, spread included), USDC.
+    pub cost_basis_usdc: Decimal,
+    /// When the lot was bought.
+    pub acquired_at: OffsetDateTime,
+    /// For a sale: the proceeds allotted to these units, USDC.
+    pub proceeds_usdc: Option<Decimal>,
 }
 
 /// Side of a perpetual-futures position.

@@ -244,33 +244,86 @@ pub fn take_fifo(lots: &mut VecDeque<Lot>, quantity: Decimal) -> Option<Vec<LotU
     let mut used = Vec::new();
     while left > Decimal::ZERO {
         let lot = lots.front_mut()?;
-        if lot.quantity <= left {
-            left -= lot.quantity;
-            let lot = lots.pop_front()?;
-            used.push(LotUse {
-                lot_id: lot.lot_id,
-                quantity: lot.quantity,
-                cost_basis_usdc: lot.cost_basis_usdc,
-                acquired_at: lot.acquired_at,
-            });
-        } else {
-            // A proportional share of the basis, to the cent; the remainder stays on the lot
-            // so the lot's and the sale's bases still add up to what was paid.
-            let basis_usdc = (lot.cost_basis_usdc * left / lot.quantity)
-                .round_dp_with_strategy(CENT_DP, RoundingStrategy::MidpointNearestEven)
-                .min(lot.cost_basis_usdc);
-            lot.quantity -= left;
-            lot.cost_basis_usdc -= basis_usdc;
-            used.push(LotUse {
-                lot_id: lot.lot_id.clone(),
-                quantity: left,
-                cost_basis_usdc: basis_usdc,
-                acquired_at: lot.acquired_at,
-            });
-            left = Decimal::ZERO;
+        let units = lot.quantity.min(left);
+        used.push(take_from(lot, units));
+        left -= units;
+        if lot.quantity.is_zero() {
+            lots.pop_front();
         }
     }
     Some(used)
+}
+
+/// Takes `units` (at most the lot's quantity) from `lot`: all of it with its whole basis,
+/// or a proportional share of the basis to the cent, the remainder staying on the lot so
+/// the lot's and the sale's bases still add up to what was paid.
+fn take_from(lot: &mut Lot, units: Decimal) -> LotUse {
+    let basis_usdc = if units >= lot.quantity {
+        lot.cost_basis_usdc
+    } else {
+        (lot.cost_basis_usdc * units / lot.quantity)
+            .round_dp_with_strategy(CENT_DP, RoundingStrategy::MidpointNearestEven)
+            .min(lot.cost_basis_usdc)
+    };
+    lot.quantity -= units;
+    lot.cost_basis_usdc -= basis_usdc;
+    LotUse {
+        lot_id: lot.lot_id.clone(),
+        quantity: units,
+        cost_basis_usdc: basis_usdc,
+        acquired_at: lot.acquired_at,
+    }
+}
+
+/// Why a sale of named lots cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedLotsError {
+    /// A lot id the asset has no open lot under.
+    Unknown(String),
+    /// The named lots hold fewer units than asked.
+    Insufficient {
+        /// Units they hold.
+        available: Decimal,
+    },
+}
+
+/// Takes `quantity` from the lots named by `lot_ids`, in the order named (a repeated id
+/// counts once), splitting the last lot used; the lots left keep their FIFO order. Nothing
+/// changes on an error.
+///
+/// # Errors
+/// An unknown lot id, or named lots holding less than `quantity`.
+pub fn take_named(
+    lots: &mut VecDeque<Lot>,
+    quantity: Decimal,
+    lot_ids: &[String],
+) -> Result<Vec<LotUse>, NamedLotsError> {
+    let mut order: Vec<usize> = Vec::with_capacity(lot_ids.len());
+    for id in lot_ids {
+        let index = lots
+            .iter()
+            .position(|lot| &lot.lot_id == id)
+            .ok_or_else(|| NamedLotsError::Unknown(id.clone()))?;
+        if !order.contains(&index) {
+            order.push(index);
+        }
+    }
+    let available: Decimal = order.iter().map(|i| lots[*i].quantity).sum();
+    if quantity > available || quantity <= Decimal::ZERO {
+        return Err(NamedLotsError::Insufficient { available });
+    }
+    let mut left = quantity;
+    let mut used = Vec::new();
+    for index in order {
+        if left.is_zero() {
+            break;
+        }
+        let units = lots[index].quantity.min(left);
+        used.push(take_from(&mut lots[index], units));
+        left -= units;
+    }
+    lots.retain(|lot| !lot.quantity.is_zero());
+    Ok(used)
 }
 
 #[cfg(test)]
@@ -286,6 +339,67 @@ mod tests {
             quantity,
             cost_basis_usdc: basis,
             acquired_at: datetime!(2026-01-01 00:00 UTC),
+        }
+    }
+
+    #[test]
+    fn named_lots_are_taken_in_the_order_named() {
+        struct TestCase {
+            take: Decimal,
+            ids: Vec<&'static str>,
+            expected:
+                Result<(Vec<(&'static str, Decimal, Decimal)>, Vec<&'static str>), NamedLotsError>,
+        }
+        let cases = [
+            // TC0: the newer lot first, splitting it; the older stays first in line.
+            TestCase {
+                take: dec!(1),
+                ids: vec!["b", "a"],
+                expected: Ok((vec![("b", dec!(1), dec!(125))], vec!["a", "b"])),
+            },
+            // TC1: all of b, then part of a.
+            TestCase {
+                take: dec!(2.5),
+                ids: vec!["b", "a"],
+                expected: Ok((
+                    vec![("b", dec!(2), dec!(250)), ("a", dec!(0.5), dec!(50))],
+                    vec!["a"],
+                )),
+            },
+            // TC2: more than the named lot holds.
+            TestCase {
+                take: dec!(1.5),
+                ids: vec!["a"],
+                expected: Err(NamedLotsError::Insufficient { available: dec!(1) }),
+            },
+            // TC3: an unknown lot.
+            TestCase {
+                take: dec!(1),
+                ids: vec!["z"],
+                expected: Err(NamedLotsError::Unknown("z".to_owned())),
+            },
+        ];
+        for (index, case) in cases.into_iter().enumerate() {
+            let mut lots =
+                VecDeque::from([lot("a", dec!(1), dec!(100)), lot("b", dec!(2), dec!(250))]);
+            let before = lots.clone();
+            let ids: Vec<String> = case.ids.iter().map(|s| (*s).to_owned()).collect();
+            match (take_named(&mut lots, case.take, &ids), case.expected) {
+                (Ok(used), Ok((want_used, want_left))) => {
+                    let used: Vec<_> = used
+                        .iter()
+                        .map(|u| (u.lot_id.as_str(), u.quantity, u.cost_basis_usdc))
+                        .collect();
+                    assert_eq!(used, want_used, "TC{index}");
+                    let left: Vec<_> = lots.iter().map(|l| l.lot_id.as_str()).collect();
+                    assert_eq!(left, want_left, "TC{index}");
+                }
+                (Err(got), Err(want)) => {
+                    assert_eq!(got, want, "TC{index}");
+                    assert_eq!(lots, before, "TC{index}");
+                }
+                (got, want) => panic!("TC{index}: got {got:?}, want {want:?}"),
+            }
         }
     }
 

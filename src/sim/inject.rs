@@ -19,7 +19,12 @@ use std::collections::BTreeMap;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::ledger::{Op, StateError, check_cents, invalid, round_multiplier};
+use time::OffsetDateTime;
+
+use super::{
+    ledger::{Op, StateError, check_cents, invalid, round_multiplier},
+    markets::{Asset, AssetMap},
+};
 use crate::{
     service::{Service, ServiceMap},
     venue::protocol::{WireDecimal, sim::InjectRequest},
@@ -55,14 +60,18 @@ impl NewBalances for BTreeMap<Service, WireDecimal> {
 /// smallest long shot whose stake the bankroll covers.
 const LONG_SHOT_MULTIPLIERS: [i64; 9] = [3, 5, 11, 21, 51, 101, 201, 501, 1001];
 
-/// The ledger operation an injection is, given the cash it will apply to (a win's stake
-/// is sized from the casino's, a partial `balance` keeps the rest).
+/// The ledger operation an injection is, given the cash and prices it will apply to (a
+/// win's stake is sized from the casino's, a partial `balance` keeps the rest, a `price`
+/// keeps the other assets' prices) and the time now.
 ///
 /// # Errors
-/// A win that is not positive whole cents, or a zero mark, naming the field.
+/// A win that is not positive whole cents, a zero mark, or an unknown asset, naming the
+/// field.
 pub fn to_op<B: NewBalances>(
     injection: &InjectRequest<B>,
     cash_usdc: &ServiceMap<Decimal>,
+    prices_usdc: &AssetMap<Decimal>,
+    at: OffsetDateTime,
 ) -> Result<Op, StateError> {
     Ok(match injection {
         InjectRequest::CasinoWin { amount_usdc } => {
@@ -106,6 +115,17 @@ pub fn to_op<B: NewBalances>(
         },
         InjectRequest::Balance { balances_usdc } => Op::SetBalances {
             balances_usdc: balances_usdc.resolve(cash_usdc),
+        },
+        InjectRequest::Price { asset, price_usdc } => {
+            let asset = Asset::parse("asset", asset)?;
+            let mut prices = *prices_usdc;
+            prices[asset] = *price_usdc;
+            Op::MarkMove { prices, at }
+        }
+        InjectRequest::ExternalBuy { asset, quantity } => Op::WalletBuy {
+            asset: Asset::parse("asset", asset)?,
+            quantity: *quantity,
+            at,
         },
     })
 }
@@ -187,13 +207,15 @@ mod tests {
         let expected = Op::SetBalances {
             balances_usdc: filled,
         };
-        assert_eq!(to_op(&request, &current), Ok(expected.clone()));
+        let prices = AssetMap::from_fn(Asset::start_price_usdc);
+        let at = time::macros::datetime!(2026-01-01 00:00 UTC);
+        assert_eq!(to_op(&request, &current, &prices, at), Ok(expected.clone()));
         // The library form names every service: the same op whatever the cash now.
         let injection = Injection::Balance {
             balances_usdc: filled,
         };
         assert_eq!(
-            to_op(&injection, &ServiceMap::default()),
+            to_op(&injection, &ServiceMap::default(), &prices, at),
             Ok(expected.clone())
         );
         // The wire form of every service set round-trips to the same op.
@@ -206,7 +228,38 @@ mod tests {
         let text = serde_json::to_string(&full).expect("encodes");
         let back: InjectRequest = serde_json::from_str(&text).expect("parses");
         assert_eq!(back, full);
-        assert_eq!(to_op(&back, &ServiceMap::default()), Ok(expected));
+        assert_eq!(
+            to_op(&back, &ServiceMap::default(), &prices, at),
+            Ok(expected)
+        );
+        // A price keeps the other assets' marks; an external buy is a wallet buy now.
+        let price: InjectRequest =
+            serde_json::from_str(r#"{"type":"price","asset":"btc","price_usdc":80000}"#)
+                .expect("parses");
+        let mut moved = prices;
+        moved[Asset::Btc] = Decimal::from(80_000);
+        assert_eq!(
+            to_op(&price, &current, &prices, at),
+            Ok(Op::MarkMove { prices: moved, at })
+        );
+        let buy: InjectRequest =
+            serde_json::from_str(r#"{"type":"external_buy","asset":"SOL","quantity":"0.5"}"#)
+                .expect("parses");
+        assert_eq!(
+            to_op(&buy, &current, &prices, at),
+            Ok(Op::WalletBuy {
+                asset: Asset::Sol,
+                quantity: Decimal::new(5, 1),
+                at
+            })
+        );
+        let unknown: InjectRequest =
+            serde_json::from_str(r#"{"type":"price","asset":"DOGE","price_usdc":1}"#)
+                .expect("parses");
+        assert!(
+            to_op(&unknown, &current, &prices, at)
+                .is_err_and(|e| e.to_string().contains("`asset`"))
+        );
         let unknown = serde_json::from_str::<InjectRequest>(r#"{"type":"casino_win","amount":1}"#);
         assert!(unknown.is_err_and(|e| e.to_string().contains("amount")));
     }

@@ -68,6 +68,13 @@ impl PriceModel {
         }
     }
 
+    /// Moves the walk to `prices` (an injected mark): the next steps start from there.
+    pub fn set_prices(&mut self, prices: &AssetMap<Decimal>) {
+        for (asset, price) in prices.iter() {
+            self.prices[asset] = decimal_to_f64(*price);
+        }
+    }
+
     /// The operations of the hour that ends at `hour_end`: a mark move every
     /// [`MARK_EVERY_HOURS`], then funding every [`FUNDING_EVERY_HOURS`] (after the move, so
     /// funding is paid on the fresh mark).

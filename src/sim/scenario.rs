@@ -159,6 +159,28 @@ mod tests {
                 input: "[[step]]\nafter_hours = 1\ntype = \"casino_loss\"\n",
                 expected: Err("amount_usdc"),
             },
+            // TC5: a scripted price drop and a buy outside the companion's control.
+            TestCase {
+                input: r#"
+                    [[step]]
+                    after_hours = 1
+                    type = "external_buy"
+                    asset = "BTC"
+                    quantity = 0.001
+
+                    [[step]]
+                    after_hours = 2
+                    type = "price"
+                    asset = "BTC"
+                    price_usdc = 80000
+                "#,
+                expected: Ok(2),
+            },
+            // TC6: a price without its value.
+            TestCase {
+                input: "[[step]]\nafter_hours = 1\ntype = \"price\"\nasset = \"BTC\"\n",
+                expected: Err("price_usdc"),
+            },
         ];
         for (index, case) in cases.iter().enumerate() {
             let steps = Scenario::parse(case.input, "test.toml").map(|s| s.steps.len());

@@ -76,6 +76,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/wallet/buy", post(wallet_buy))
         .route("/wallet/sell", post(wallet_sell))
         .route("/wallet/holdings", get(holdings))
+        .route("/wallet/trades/{key}", get(wallet_trade_status))
         .route("/sim/stats", get(stats))
         .route("/sim/inject", post(inject))
         .route("/sim/advance", post(advance))
@@ -335,6 +336,17 @@ async fn holdings(
     Ok(json(&holdings))
 }
 
+async fn wallet_trade_status(
+    State(shared): State<Arc<Shared>>,
+    Path(key): Path<String>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer {
+    agent_query(&shared, query, false)?;
+    let prefix = format!("POST {API_BASE}/wallet/");
+    let status = shared.engine().wallet_trade_status(&prefix, &key);
+    Ok(status.into_response())
+}
+
 async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
     let key = idempotency_key(&headers)?;
     let body: OrderBody = parse_fields_with(
@@ -393,7 +405,11 @@ async fn wallet_trade(
     body: Bytes,
 ) -> Answer {
     let key = idempotency_key(&headers)?;
-    let body: WalletTradeBody = parse_fields(&body, &["agent_id", "asset", "quantity", "reason"])?;
+    let body: WalletTradeBody = parse_fields_with(
+        &body,
+        &["agent_id", "asset", "quantity", "reason"],
+        &["lot_ids"],
+    )?;
     check_agent(&shared.agent_id, &body.agent_id)?;
     let path = match side {
         TradeSide::Buy => "buy",

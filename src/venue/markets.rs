@@ -16,8 +16,10 @@ use std::time::Duration;
 use reqwest::Method;
 use rust_decimal::Decimal;
 
+use crate::execution::KeyStatus;
+
 use super::{
-    client::{ClientError, VenueClient},
+    client::{ClientError, VenueClient, key_status},
     protocol::{
         ClosePositionResponse, HoldingsResponse, OrderBody, OrderResponse, PositionsResponse,
         WalletTradeBody, WalletTradeResponse,
@@ -141,8 +143,63 @@ impl MarketsClient {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<WalletTradeResponse, ClientError> {
-        self.wallet_trade("/wallet/sell", asset, quantity, reason, idempotency_key)
+        self.wallet_sell_lots(asset, quantity, &[], reason, idempotency_key)
             .await
+    }
+
+    /// `POST /wallet/sell` naming the lots to sell from, in order (`lot_ids`, an
+    /// *addition*; empty for first in, first out).
+    ///
+    /// # Errors
+    /// A [`ClientError`]; `insufficient_holdings` (409) for more than the lots named hold,
+    /// `bad_request` naming `lot_ids` for a lot the venue does not hold.
+    pub async fn wallet_sell_lots(
+        &self,
+        asset: &str,
+        quantity: Decimal,
+        lot_ids: &[String],
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<WalletTradeResponse, ClientError> {
+        let body = WalletTradeBody {
+            agent_id: self.venue.agent_id().to_owned(),
+            asset: asset.to_owned(),
+            quantity,
+            reason: reason.to_owned(),
+            lot_ids: lot_ids.to_vec(),
+        };
+        self.venue
+            .call(
+                Method::POST,
+                "/wallet/sell",
+                &[],
+                Some(&body),
+                Some(idempotency_key),
+            )
+            .await
+    }
+
+    /// `GET /wallet/trades/{key}` (*addition*): what became of the wallet trade sent under
+    /// `idempotency_key`, asked without resubmitting it.
+    ///
+    /// # Errors
+    /// A [`ClientError`] when the venue cannot say; the order then stays unresolved.
+    pub async fn wallet_trade_status(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<KeyStatus<WalletTradeResponse>, ClientError> {
+        let path = format!("/wallet/trades/{idempotency_key}");
+        key_status(
+            self.venue
+                .call::<(), WalletTradeResponse>(
+                    Method::GET,
+                    &path,
+                    &self.agent_query(),
+                    None,
+                    None,
+                )
+                .await,
+        )
     }
 
     /// `GET /wallet/holdings?agent_id=` (*addition*): cash, and each asset with its lots.
@@ -174,6 +231,7 @@ impl MarketsClient {
             asset: asset.to_owned(),
             quantity,
             reason: reason.to_owned(),
+            lot_ids: Vec::new(),
         };
         self.venue
             .call(Method::POST, path, &[], Some(&body), Some(idempotency_key))

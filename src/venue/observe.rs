@@ -8,9 +8,9 @@
 //! - A decoded frame's portfolio always becomes the observation's snapshot (the decoder has
 //!   already validated it), stamped with the frame's `seq`.
 
-use super::protocol::{EventFrame, EventKind};
+use super::protocol::{EventFrame, EventKind, WalletLot};
 use crate::{
-    observation::{Happening, Observation},
+    observation::{Happening, Observation, TradeLot},
     portfolio::PortfolioSnapshot,
 };
 
@@ -139,6 +139,8 @@ impl EventKind {
                 side,
                 quantity,
                 price_usdc,
+                notional_usdc,
+                lots,
                 ..
             } => Happening::WalletTrade {
                 trade_id: trade_id.clone(),
@@ -146,6 +148,8 @@ impl EventKind {
                 side: *side,
                 quantity: *quantity,
                 price_usdc: *price_usdc,
+                notional_usdc: *notional_usdc,
+                lots: lots.iter().map(WalletLot::to_trade_lot).collect(),
             },
             EventKind::EscrowFee {
                 deal_usdc,
@@ -159,6 +163,19 @@ impl EventKind {
             EventKind::Unknown { type_name } => Happening::Other {
                 type_name: type_name.clone(),
             },
+        }
+    }
+}
+
+impl WalletLot {
+    /// The lot in the core's words.
+    pub fn to_trade_lot(&self) -> TradeLot {
+        TradeLot {
+            lot_id: self.lot_id.clone(),
+            quantity: self.quantity,
+            cost_basis_usdc: self.cost_basis_usdc,
+            acquired_at: self.acquired_at,
+            proceeds_usdc: self.proceeds_usdc,
         }
     }
 }
@@ -298,6 +315,27 @@ mod tests {
                     side: TradeSide::Sell,
                     quantity: dec!(2),
                     price_usdc: dec!(179.82),
+                    notional_usdc: dec!(359.64),
+                    lots: vec![],
+                },
+            },
+            // TC12b: a wallet buy with the lot it opened.
+            TestCase {
+                input: r#""type":"wallet_trade","trade_id":"wt-2","asset":"BTC","side":"buy","quantity":0.001,"price_usdc":95095,"notional_usdc":95.1,"mid_price_usdc":95000,"spread_usdc":0.1,"lots":[{"lot_id":"lot-00000001","quantity":0.001,"cost_basis_usdc":95.1,"acquired_at":"2026-01-01T00:00:00Z"}]"#,
+                expected: Happening::WalletTrade {
+                    trade_id: "wt-2".into(),
+                    asset: "BTC".into(),
+                    side: TradeSide::Buy,
+                    quantity: dec!(0.001),
+                    price_usdc: dec!(95095),
+                    notional_usdc: dec!(95.1),
+                    lots: vec![crate::observation::TradeLot {
+                        lot_id: "lot-00000001".into(),
+                        quantity: dec!(0.001),
+                        cost_basis_usdc: dec!(95.1),
+                        acquired_at: time::macros::datetime!(2026-01-01 00:00 UTC),
+                        proceeds_usdc: None,
+                    }],
                 },
             },
             // TC13: escrow income.

@@ -77,6 +77,9 @@ pub struct Engine {
     /// The end of the next simulated hour to run.
     next_hour_end: OffsetDateTime,
     transfers: Vec<AppliedTransfer>,
+    /// Every wallet trade applied under an idempotency key, for the status query after the
+    /// replay memory has forgotten the key.
+    wallet_trades: std::collections::HashMap<String, crate::venue::protocol::WalletTradeResponse>,
     counters: Counters,
     drawdowns: DrawdownWatch,
 }
@@ -112,6 +115,7 @@ impl Engine {
             autoplay,
             next_hour_end,
             transfers: Vec::new(),
+            wallet_trades: std::collections::HashMap::new(),
             counters: Counters::default(),
             drawdowns: DrawdownWatch::new(),
         })
@@ -207,8 +211,18 @@ impl Engine {
         ts: OffsetDateTime,
         injection: &InjectRequest<B>,
     ) -> Result<Vec<EventFrame>, StateError> {
-        let op = to_op(injection, &self.ledger.balances())?;
-        self.apply(ts, &op)
+        let op = to_op(
+            injection,
+            &self.ledger.balances(),
+            &self.ledger.prices(),
+            ts,
+        )?;
+        let frames = self.apply(ts, &op)?;
+        if let Op::MarkMove { prices, .. } = &op {
+            // The seeded walk continues from the injected marks, not from where it was.
+            self.price_model.set_prices(prices);
+        }
+        Ok(frames)
     }
 
     /// Handles `POST /sim/inject` (already parsed); a `balance` that leaves services out

@@ -12,9 +12,13 @@ use super::{
     Engine,
     outcome::{Processed, applied, first_applied, not_applied, require_reason},
 };
+use crate::sim::http::Reply;
 use crate::{
     service::Service,
-    sim::{ledger::Op, markets::Asset},
+    sim::{
+        ledger::{Op, invalid},
+        markets::Asset,
+    },
     venue::protocol::{
         AssetHolding, EventKind, HoldingsResponse, TradeSide, WalletLot, WalletTradeBody,
         WalletTradeResponse,
@@ -35,6 +39,9 @@ impl Engine {
             require_reason(&body.reason)?;
             let asset = Asset::parse("asset", &body.asset)?;
             let op = match side {
+                TradeSide::Buy if !body.lot_ids.is_empty() => {
+                    return Err(invalid("lot_ids", "names lots to sell; a buy opens one"));
+                }
                 TradeSide::Buy => Op::WalletBuy {
                     asset,
                     quantity: body.quantity,
@@ -43,6 +50,7 @@ impl Engine {
                 TradeSide::Sell => Op::WalletSell {
                     asset,
                     quantity: body.quantity,
+                    lot_ids: body.lot_ids.clone(),
                     at: ts,
                 },
             };
@@ -85,8 +93,42 @@ impl Engine {
                 lots: lots.clone(),
                 portfolio: frame.portfolio.clone(),
             };
+            if let Some(key) = idempotency_key {
+                let logged = WalletTradeResponse {
+                    portfolio: None,
+                    ..response.clone()
+                };
+                engine.wallet_trades.insert(key.to_owned(), logged);
+            }
             Ok(applied(&response, frames))
         })
+    }
+
+    /// Handles `GET /wallet/trades/{key}` (*addition*): the first reply to the wallet trade
+    /// POSTed under `key`, as a replay would return it, without applying anything; 404
+    /// `unknown_idempotency_key` when no wallet trade arrived under that key. How a client
+    /// resolves a buy or sale whose reply it never saw, without resubmitting it.
+    pub fn wallet_trade_status(&self, wallet_fingerprint_prefix: &str, key: &str) -> Reply {
+        if let Some(stored) = self.idempotency.get(key)
+            && stored.fingerprint.starts_with(wallet_fingerprint_prefix)
+        {
+            return Reply {
+                status: stored.status,
+                body: stored.body.clone(),
+            };
+        }
+        // Evicted from the bounded replay map: the trade log still knows applied ones.
+        if let Some(trade) = self.wallet_trades.get(key) {
+            return match serde_json::to_string(trade) {
+                Ok(body) => Reply { status: 200, body },
+                Err(e) => Reply::error(500, "internal", format!("encoding the status: {e}")),
+            };
+        }
+        Reply::error(
+            404,
+            "unknown_idempotency_key",
+            format!("no wallet trade was received under Idempotency-Key `{key}`"),
+        )
     }
 
     /// `GET /wallet/holdings`: cash, and each asset held with its FIFO lots.

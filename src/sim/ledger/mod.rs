@@ -270,8 +270,11 @@ impl Ledger {
                 at,
             } => self.market_op(|ledger| ledger.wallet_buy(*asset, *quantity, *at)),
             Op::WalletSell {
-                asset, quantity, ..
-            } => self.market_op(|ledger| ledger.wallet_sell(*asset, *quantity)),
+                asset,
+                quantity,
+                lot_ids,
+                ..
+            } => self.market_op(|ledger| ledger.wallet_sell(*asset, *quantity, lot_ids)),
         }
     }
 

@@ -147,12 +147,15 @@ pub enum Op {
         /// When (the lot's acquisition time).
         at: OffsetDateTime,
     },
-    /// The wallet sells at `mid × (1 − half spread)` into its cash, from its oldest lots.
+    /// The wallet sells at `mid × (1 − half spread)` into its cash, from its oldest lots
+    /// (or from the lots named, in that order).
     WalletSell {
         /// The asset.
         asset: Asset,
         /// Units, as for a buy, at most what the lots hold.
         quantity: Decimal,
+        /// The lots to sell from, in order; empty for first in, first out.
+        lot_ids: Vec<String>,
         /// When.
         at: OffsetDateTime,
     },

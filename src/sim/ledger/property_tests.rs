@@ -163,10 +163,18 @@ fn market_op() -> impl Strategy<Value = Op> {
             quantity,
             at: AT,
         }),
-        (asset, quantity(7)).prop_map(|(asset, quantity)| Op::WalletSell {
-            asset,
-            quantity,
-            at: AT,
+        // FIFO, or named lots (which may not exist: then a refusal that changes nothing).
+        (asset, quantity(7), proptest::bool::ANY).prop_map(|(asset, quantity, named)| {
+            Op::WalletSell {
+                asset,
+                quantity,
+                lot_ids: if named {
+                    vec!["lot-00000003".to_owned(), "lot-00000001".to_owned()]
+                } else {
+                    Vec::new()
+                },
+                at: AT,
+            }
         }),
     ]
 }

@@ -13,13 +13,13 @@ use time::OffsetDateTime;
 use super::{
     Ledger,
     checks::{add, add_to, check_quantity, sub},
-    error::StateError,
+    error::{StateError, invalid},
 };
 use crate::{
     money::round_cents,
     service::Service,
     sim::{
-        book::{self, Lot, ceil_cents, floor_cents},
+        book::{self, Lot, NamedLotsError, ceil_cents, floor_cents},
         markets::Asset,
     },
     venue::protocol::{EventKind, TradeSide, WalletLot},
@@ -73,11 +73,13 @@ impl Ledger {
         })
     }
 
-    /// Sells `quantity` of `asset` at the bid into the wallet's cash, from the oldest lots.
+    /// Sells `quantity` of `asset` at the bid into the wallet's cash, from the oldest lots
+    /// or, when `lot_ids` names some, from those in that order.
     pub(super) fn wallet_sell(
         &mut self,
         asset: Asset,
         quantity: Decimal,
+        lot_ids: &[String],
     ) -> Result<EventKind, StateError> {
         check_quantity(quantity)?;
         let available: Decimal = self.lots[asset].iter().map(|lot| lot.quantity).sum();
@@ -91,13 +93,21 @@ impl Ledger {
         let mid = self.prices[asset];
         let bid = mid * (Decimal::ONE - self.params.wallet_half_spread);
         let proceeds_usdc = floor_cents(quantity * bid).max(Decimal::ZERO);
-        let used = book::take_fifo(&mut self.lots[asset], quantity).ok_or(
-            StateError::InsufficientHoldings {
-                asset,
-                requested: quantity,
-                available,
-            },
-        )?;
+        let insufficient = |available| StateError::InsufficientHoldings {
+            asset,
+            requested: quantity,
+            available,
+        };
+        let used = if lot_ids.is_empty() {
+            book::take_fifo(&mut self.lots[asset], quantity).ok_or(insufficient(available))?
+        } else {
+            book::take_named(&mut self.lots[asset], quantity, lot_ids).map_err(|e| match e {
+                NamedLotsError::Unknown(id) => {
+                    invalid("lot_ids", &format!("`{id}` is not an open lot of {asset}"))
+                }
+                NamedLotsError::Insufficient { available } => insufficient(available),
+            })?
+        };
         // Proceeds are shared across the lots used in proportion to their units (the last
         // takes the remainder, so the shares add up exactly).
         let mut lots = Vec::with_capacity(used.len());
@@ -207,6 +217,7 @@ mod tests {
             .apply(&Op::WalletSell {
                 asset: Asset::Sol,
                 quantity: dec!(0.6),
+                lot_ids: Vec::new(),
                 at: AT,
             })
             .expect("sells");
@@ -255,6 +266,7 @@ mod tests {
                 Op::WalletSell {
                     asset: Asset::Sol,
                     quantity: dec!(1),
+                    lot_ids: Vec::new(),
                     at: AT,
                 },
                 "insufficient_holdings",

@@ -24,6 +24,10 @@ pub struct WalletTradeBody {
     pub quantity: Decimal,
     /// Reason for the audit trail, e.g. `tax_loss_harvest`.
     pub reason: String,
+    /// For a sale: the lots to sell from, in that order (*addition*; the simulator honours
+    /// it); empty, and then left out, for first in, first out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lot_ids: Vec<String>,
 }
 
 /// Response to a wallet trade.

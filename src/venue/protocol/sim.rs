@@ -268,6 +268,25 @@ pub enum InjectRequest<Balances = BTreeMap<Service, WireDecimal>> {
         /// The new cash by service (`casino`, ..., `reserve`).
         balances_usdc: Balances,
     },
+    /// An asset's mark (index) price set now, announced as a `price` event; the seeded walk
+    /// continues from it.
+    Price {
+        /// The asset (`BTC`, `ETH`, `SOL`, `XMR`).
+        asset: String,
+        /// The new price, USDC per unit: positive, whole cents.
+        #[serde(with = "wire")]
+        price_usdc: Decimal,
+    },
+    /// A wallet buy made outside the API's callers (the agent itself, another program):
+    /// bought at the ask from the wallet's cash like `POST /wallet/buy`, announced as a
+    /// `wallet_trade` event.
+    ExternalBuy {
+        /// The asset.
+        asset: String,
+        /// Units, positive, at most 8 decimals.
+        #[serde(with = "wire")]
+        quantity: Decimal,
+    },
 }
 
 /// `POST /api/v1/sim/advance` body.
