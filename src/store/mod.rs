@@ -16,7 +16,8 @@
 //! # Layout
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
 //! for its tables: the event cursor (`cursor.rs`), runs (`runs.rs`), plans and their legs
-//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the status report (`status.rs`).
+//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the status report (`status.rs`),
+//! the tax book, harvest decisions and wallet orders (`tax.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
 //! migrations in `schema.rs`.
 
@@ -29,6 +30,7 @@ mod runs;
 mod schema;
 mod snapshots;
 mod status;
+mod tax;
 
 use std::{path::Path, thread};
 
@@ -43,6 +45,7 @@ use crate::{
 
 pub use records::{LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord, StatusReport};
 pub use status::read_status;
+pub use tax::{TaxStatus, WalletOrderRecord, read_tax_disposals};
 
 /// Jobs that may wait for the writer thread before senders block.
 pub const STORE_QUEUE_CAPACITY: usize = 1_024;

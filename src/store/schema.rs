@@ -53,6 +53,71 @@ const MIGRATIONS: &[&str] = &[
          balances   TEXT NOT NULL,
          total_usdc TEXT NOT NULL
      );",
+    // v2: the tax book (open lots in book order, every disposal), harvest decisions with
+    // their figures, and wallet orders recorded before they are sent.
+    "CREATE TABLE tax_lots (
+         lot_id               TEXT PRIMARY KEY,
+         position             INTEGER NOT NULL,
+         venue_lot_id         TEXT NOT NULL,
+         asset                TEXT NOT NULL,
+         quantity             TEXT NOT NULL,
+         cost_basis_usdc      TEXT NOT NULL,
+         wash_adjustment_usdc TEXT NOT NULL,
+         bought_at            TEXT NOT NULL,
+         acquired_at          TEXT NOT NULL,
+         origin               TEXT NOT NULL CHECK (origin IN ('ballast', 'external')),
+         replacement          INTEGER NOT NULL
+     );
+     CREATE TABLE tax_disposals (
+         disposal_id          TEXT PRIMARY KEY,
+         trade_id             TEXT NOT NULL,
+         asset                TEXT NOT NULL,
+         lot_id               TEXT NOT NULL,
+         quantity             TEXT NOT NULL,
+         acquired_at          TEXT NOT NULL,
+         sold_at              TEXT NOT NULL,
+         proceeds_usdc        TEXT NOT NULL,
+         cost_basis_usdc      TEXT NOT NULL,
+         disallowed_loss_usdc TEXT NOT NULL,
+         unmatched_quantity   TEXT NOT NULL,
+         unmatched_loss_usdc  TEXT NOT NULL,
+         term                 TEXT NOT NULL CHECK (term IN ('short', 'long')),
+         harvest_id           TEXT
+     );
+     CREATE INDEX tax_disposals_by_sold ON tax_disposals(sold_at);
+     CREATE TABLE tax_decisions (
+         id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+         at                  TEXT NOT NULL,
+         asset               TEXT NOT NULL,
+         outcome             TEXT NOT NULL,
+         harvest_id          TEXT,
+         dry_run             INTEGER NOT NULL,
+         lot_ids             TEXT NOT NULL,
+         quantity            TEXT NOT NULL,
+         loss_usdc           TEXT NOT NULL,
+         tax_value_usdc      TEXT NOT NULL,
+         trade_cost_usdc     TEXT NOT NULL,
+         holding_cost_usdc   TEXT NOT NULL,
+         substitute          TEXT,
+         blocked_substitutes TEXT NOT NULL,
+         detail              TEXT NOT NULL
+     );
+     CREATE TABLE wallet_orders (
+         idempotency_key TEXT PRIMARY KEY,
+         harvest_id      TEXT NOT NULL,
+         side            TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+         asset           TEXT NOT NULL,
+         quantity        TEXT NOT NULL,
+         lot_ids         TEXT NOT NULL,
+         reason          TEXT NOT NULL,
+         status          TEXT NOT NULL,
+         trade_id        TEXT,
+         notional_usdc   TEXT,
+         error           TEXT,
+         created_at      TEXT NOT NULL,
+         updated_at      TEXT NOT NULL
+     );
+     CREATE INDEX wallet_orders_by_status ON wallet_orders(status);",
 ];
 
 /// The version this build writes.

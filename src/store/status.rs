@@ -87,5 +87,6 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
         last_snapshot,
         recent_plans,
         failure_reasons,
+        tax: super::tax::tax_status(c)?,
     })
 }

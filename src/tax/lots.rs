@@ -229,8 +229,14 @@ impl LotBook {
 
     /// A book restored from stored lots and disposals.
     pub fn restore(lots: Vec<Lot>, disposals: Vec<Disposal>) -> Self {
-        let splits = lots.iter().filter(|l| l.lot_id != l.venue_lot_id).count() as u64
-            + disposals.iter().filter(|d| d.lot_id.contains('/')).count() as u64;
+        // Part ids go on from the highest number used so far, so none is ever reused.
+        let splits = lots
+            .iter()
+            .map(|l| l.lot_id.as_str())
+            .chain(disposals.iter().map(|d| d.lot_id.as_str()))
+            .filter_map(|id| id.rsplit_once('/').and_then(|(_, n)| n.parse::<u64>().ok()))
+            .max()
+            .unwrap_or(0);
         LotBook {
             lots,
             disposals,
