@@ -71,6 +71,8 @@ pub struct Settings {
     pub risk: RiskSettings,
     /// Target computation.
     pub optimizer: OptimizerSettings,
+    /// Tax lots and tax-loss harvesting.
+    pub tax: TaxSettings,
     /// The SQLite store.
     pub store: StoreSettings,
     /// Console output.

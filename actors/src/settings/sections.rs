@@ -8,7 +8,12 @@
 
 use std::{collections::BTreeMap, path::PathBuf};
 
-use ballast::{drift::RebalanceTo, math::returns::CovarianceMethod, optimizer::OptimizerMethod};
+use ballast::{
+    drift::RebalanceTo,
+    math::returns::CovarianceMethod,
+    optimizer::OptimizerMethod,
+    tax::{DisposalMethod, Jurisdiction},
+};
 use serde::{Deserialize, Serialize};
 
 /// `[venue]`.
@@ -194,4 +199,30 @@ pub enum OutputFormat {
     Text,
     /// JSON lines.
     Json,
+}
+
+/// `[tax]`: tax lots and tax-loss harvesting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxSettings {
+    /// Run the TaxHarvester.
+    pub enabled: bool,
+    /// `fifo`, `hifo` or `specific`.
+    pub method: DisposalMethod,
+    /// Days held beyond which a lot is long-term.
+    pub long_term_days: u32,
+    /// Least loss a harvest realizes, USDC.
+    pub min_loss_usdc: f64,
+    /// Tax rate a harvested loss saves.
+    pub rate: f64,
+    /// `us` or `none`.
+    pub jurisdiction: Jurisdiction,
+    /// Wash-sale window, days each side of a loss sale.
+    pub wash_sale_days: u32,
+    /// Cost of one wallet trade, basis points of its notional.
+    pub trade_cost_bps: f64,
+    /// Expected cost of holding a substitute through the window, basis points.
+    pub holding_cost_bps: f64,
+    /// Substitutes by asset, tried in order.
+    pub substitutes: BTreeMap<String, Vec<String>>,
 }

@@ -201,3 +201,48 @@ fn the_environment_overrides_files() {
     .expect("valid");
     assert_eq!(validated.policy.bands.absolute, Decimal::new(3, 2));
 }
+
+#[test]
+fn tax_settings_load_and_name_their_keys() {
+    use ballast::tax::{DisposalMethod, WashRule};
+    // The defaults: off, FIFO, the article's substitutes, a 30-day window.
+    let defaults = Settings::load_with_env(&[], Vec::new())
+        .and_then(Settings::validate)
+        .expect("defaults validate");
+    assert!(!defaults.settings.tax.enabled);
+    assert_eq!(defaults.tax.method, DisposalMethod::Fifo);
+    assert_eq!(defaults.tax.wash, WashRule::Window { days: 30 });
+    assert_eq!(defaults.tax.substitutes_of("XMR"), ["BTC".to_owned()]);
+    assert_eq!(defaults.tax.trade_cost_rate, Decimal::new(1, 3));
+    // A file switches it on, changes the method, and maps SOL to two substitutes; the
+    // `none` jurisdiction turns the wash-sale rule off; the environment sets the rate.
+    let validated = load(
+        "[tax]\nenabled = true\nmethod = \"hifo\"\njurisdiction = \"none\"\n\
+         [tax.substitutes]\nSOL = [\"ETH\", \"BTC\"]\n",
+        &[("BALLAST__TAX__RATE", "0.37")],
+    )
+    .expect("valid");
+    assert!(validated.settings.tax.enabled);
+    assert_eq!(validated.tax.method, DisposalMethod::Hifo);
+    assert_eq!(validated.tax.wash, WashRule::None);
+    assert_eq!(validated.tax.rate, Decimal::new(37, 2));
+    assert_eq!(
+        validated.tax.substitutes_of("SOL"),
+        ["ETH".to_owned(), "BTC".to_owned()]
+    );
+    // Bad values name their keys, all at once.
+    let error = load(
+        "[tax]\nrate = 24\nwash_sale_days = 0\nmethod = \"lifo\"\n",
+        &[],
+    )
+    .expect_err("fails");
+    assert!(error.to_string().contains("lifo"), "{error}");
+    let error = load("[tax]\nrate = 24\nwash_sale_days = 0\n[tax.substitutes]\nBTC = [\"BTC\"]\n", &[])
+        .expect_err("fails");
+    let text = error.to_string();
+    for key in ["tax.rate", "tax.wash_sale_days", "tax.substitutes.BTC"] {
+        assert!(text.contains(key), "{key}: {text}");
+    }
+    let error = load("[tax]\nharvest = true\n", &[]).expect_err("fails");
+    assert!(error.to_string().contains("unknown key `tax.harvest`"), "{error}");
+}

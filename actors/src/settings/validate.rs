@@ -1,8 +1,9 @@
 //! From the sections as read to the types the system runs on, every problem collected.
 //!
-//! The rules live with the types: targets, drift bands, the policy, risk limits and the
-//! optimizer check themselves ([`TargetAllocation::from_named`], [`DriftBands::new`],
-//! [`PolicyConfig::validate`], [`RiskLimits::new`], [`OptimizerConfig::validate`]), naming keys
+//! The rules live with the types: targets, drift bands, the policy, risk limits, the
+//! optimizer and the tax rules check themselves ([`TargetAllocation::from_named`], [`DriftBands::new`],
+//! [`PolicyConfig::validate`], [`RiskLimits::new`], [`OptimizerConfig::validate`],
+//! [`TaxConfig::validate`]), naming keys
 //! relative to their section; this module converts units (`f64` to `Decimal`, milliseconds to
 //! durations, service names to services), calls them, and puts each problem under its section.
 //! Only what no core type holds is checked here: the venue connection, the clock, the simulated
@@ -22,6 +23,7 @@ use ballast::{
     risk::RiskLimits,
     service::{Service, ServiceMap},
     targets::TargetAllocation,
+    tax::TaxConfig,
     venue::backoff::Backoff,
 };
 use rust_decimal::Decimal;
@@ -51,6 +53,8 @@ pub struct Validated {
     pub risk: RiskLimits,
     /// Optimizer settings.
     pub optimizer: OptimizerConfig,
+    /// Tax rules (checked whether or not `tax.enabled` is on).
+    pub tax: TaxConfig,
 }
 
 /// The value of a core check, its problems moved to `problems`, each written by `describe`
@@ -98,6 +102,17 @@ impl Settings {
             "risk.max_daily_turnover_usdc",
             self.risk.max_daily_turnover_usdc,
         );
+        let tax = TaxConfig::from_settings(
+            self.tax.method,
+            self.tax.long_term_days,
+            decimal("tax.min_loss_usdc", self.tax.min_loss_usdc),
+            decimal("tax.rate", self.tax.rate),
+            self.tax.jurisdiction,
+            self.tax.wash_sale_days,
+            self.tax.substitutes.clone(),
+            decimal("tax.trade_cost_bps", self.tax.trade_cost_bps),
+            decimal("tax.holding_cost_bps", self.tax.holding_cost_bps),
+        );
         // Target errors name `targets.<service>` themselves.
         let targets = checked(
             TargetAllocation::from_named(&targets_named).map_err(|errors| errors.0),
@@ -137,6 +152,7 @@ impl Settings {
             ));
         }
         self.check_connections(&mut problems);
+        checked(tax.validate(), &mut problems, |e| format!("tax.{e}"));
         let optimizer = optimizer_config(&self.optimizer, &mut problems);
         checked(optimizer.validate(targets.as_ref()), &mut problems, |e| {
             e.in_section("optimizer")
@@ -159,6 +175,7 @@ impl Settings {
             policy,
             tick_utc,
             optimizer,
+            tax,
             settings: self,
         })
     }
