@@ -103,22 +103,37 @@ impl RiskLimits {
         plan: &RebalancePlan,
         used_today_usdc: Decimal,
     ) -> Result<(), Vec<RiskRefusal>> {
+        let amounts: Vec<Decimal> = plan.legs.iter().map(|leg| leg.amount_usdc).collect();
+        self.check_amounts(&amounts, plan.moved_usdc(), used_today_usdc)
+    }
+
+    /// Accepts orders of `amounts_usdc` (legs of a plan, or a harvest's sale and buy) that
+    /// add `moved_usdc` to the day's turnover, or lists every limit they breach.
+    ///
+    /// # Errors
+    /// Every breached limit.
+    pub fn check_amounts(
+        &self,
+        amounts_usdc: &[Decimal],
+        moved_usdc: Decimal,
+        used_today_usdc: Decimal,
+    ) -> Result<(), Vec<RiskRefusal>> {
         let mut refusals = Vec::new();
         if let Some(limit_usdc) = self.max_leg_usdc {
             refusals.extend(
-                plan.legs
+                amounts_usdc
                     .iter()
                     .enumerate()
-                    .filter(|(_, leg)| leg.amount_usdc > limit_usdc)
-                    .map(|(index, leg)| RiskRefusal::LegTooLarge {
+                    .filter(|(_, amount)| **amount > limit_usdc)
+                    .map(|(index, amount)| RiskRefusal::LegTooLarge {
                         index,
-                        amount_usdc: leg.amount_usdc,
+                        amount_usdc: *amount,
                         limit_usdc,
                     }),
             );
         }
         if let Some(limit_usdc) = self.max_daily_turnover_usdc {
-            let plan_usdc = plan.moved_usdc();
+            let plan_usdc = moved_usdc;
             // An overflowing sum (an unknown day counted as Decimal::MAX) is a breach too.
             let breached = used_today_usdc
                 .checked_add(plan_usdc)

@@ -1,7 +1,8 @@
 //! The ballast companion: actix actors around the `ballast` core.
 //!
 //! One file per actor: [`clock`], [`watcher`] (BalanceWatcher), [`detector`]
-//! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`metrics`]
+//! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`harvester`]
+//! (TaxHarvester, with the wallet's guarded order path in [`wallet_orders`]), [`metrics`]
 //! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
 //! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
 //! [`format`](mod@format) is how numbers read on the console.
@@ -24,9 +25,11 @@ pub mod detector;
 pub mod executor;
 pub mod format;
 pub mod gate;
+pub mod harvester;
 pub mod messages;
 pub mod metrics;
 pub mod optimizer;
 pub mod settings;
 pub mod system;
+pub mod wallet_orders;
 pub mod watcher;

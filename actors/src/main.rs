@@ -12,7 +12,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
-    commands::{backtest, frontier, kelly, optimize, plan, run, sim, status, venue},
+    commands::{backtest, frontier, kelly, optimize, plan, report, run, sim, status, venue},
     settings::{Settings, Validated},
 };
 use clap::{Parser, Subcommand};
@@ -57,6 +57,8 @@ enum Command {
     /// Replay daily returns through a trigger policy: one path, Monte Carlo, the article's
     /// trigger table (--compare) or a band sweep, with the article's metrics.
     Backtest(backtest::Args),
+    /// Reports from the store: `report tax --year YYYY` (IRS Form 8949 columns).
+    Report(report::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +129,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Backtest(args) => backtest::run(&args, &settings(&cli.config)?, cli.json),
         Command::Plan(args) => plan_command(&args, &settings(&cli.config)?, cli.json),
+        Command::Report(args) => report::run(&args, &settings(&cli.config)?, cli.json),
     }
 }
 

@@ -243,6 +243,67 @@ pub struct PlanFinished {
     pub at: OffsetDateTime,
 }
 
+/// A harvest decision the TaxHarvester recorded: a harvest, or a candidate skipped (with
+/// the figures of the benefit test, or the wash-sale window that deferred it).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HarvestDecided {
+    /// The decision and its figures.
+    pub decision: Arc<ballast::tax::HarvestDecision>,
+    /// `{run_id}:h{n}` for a harvest.
+    pub harvest_id: Option<String>,
+    /// Recorded in dry run (nothing sent).
+    pub dry_run: bool,
+}
+
+/// A harvest the venue executed: the losing lots sold and, when configured, the substitute
+/// bought with the proceeds.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HarvestExecuted {
+    /// `{run_id}:h{n}`; its orders' keys are `{harvest_id}:sell` and `{harvest_id}:buy`.
+    pub harvest_id: String,
+    /// The asset sold.
+    pub asset: String,
+    /// Units sold.
+    pub quantity: Decimal,
+    /// Proceeds, USDC.
+    pub proceeds_usdc: Decimal,
+    /// Loss realized (basis − proceeds of the lots sold), USDC.
+    pub loss_usdc: Decimal,
+    /// The substitute bought, if any.
+    pub substitute: Option<String>,
+    /// Units of it bought.
+    pub substitute_quantity: Decimal,
+    /// What they cost, USDC.
+    pub substitute_cost_usdc: Decimal,
+    /// Recorded in dry run (nothing sent).
+    pub dry_run: bool,
+    /// When (venue time).
+    pub at: OffsetDateTime,
+}
+
+/// A wallet buy the wash-sale guard refused, whichever buy path asked.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct WashSaleBuyPrevented {
+    /// The asset and the window that forbids buying it.
+    pub block: ballast::tax::WashBlock,
+    /// Who asked (the reason the order carried).
+    pub reason: String,
+}
+
+/// A buy outside ballast's control fell inside a wash-sale window: the disallowed loss moved
+/// into the replacement lot's basis and its holding period carried over.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct WashSaleRecorded {
+    /// The asset.
+    pub asset: String,
+    /// Each loss matched with its replacement.
+    pub matches: Vec<ballast::tax::wash::WashMatch>,
+}
+
 /// Defines [`Event`] with one variant per message and a `From` for each, from one list, so
 /// a message added to the stream cannot miss its conversion.
 macro_rules! events {
@@ -277,6 +338,10 @@ events!(
     Executed(TradeExecuted),
     Failed(TradeFailed),
     Finished(PlanFinished),
+    HarvestDecided(HarvestDecided),
+    Harvested(HarvestExecuted),
+    WashBuyPrevented(WashSaleBuyPrevented),
+    WashSale(WashSaleRecorded),
 );
 
 /// Asks the MetricsRecorder for its running summary.

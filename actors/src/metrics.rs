@@ -79,6 +79,29 @@ pub struct Summary {
     pub targets_refused: u64,
     /// Balance changes the venue did not announce (daily sync alerts).
     pub balance_alerts: u64,
+    /// Tax-loss harvesting.
+    pub tax: TaxSummary,
+}
+
+/// What the TaxHarvester did in this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TaxSummary {
+    /// Harvests executed (or recorded in dry run).
+    pub harvests: u64,
+    /// Losses they realized, USDC.
+    pub harvested_loss_usdc: Decimal,
+    /// Substitutes bought.
+    pub substitutes_bought: u64,
+    /// Harvests skipped because they did not pay (once per asset and day).
+    pub skipped_not_worth: u64,
+    /// Harvests deferred by a wash-sale window or a missing substitute.
+    pub deferred: u64,
+    /// Harvests refused by a risk limit or the venue.
+    pub refused: u64,
+    /// Buys the wash-sale rule prevented (substitutes passed over, buys refused).
+    pub wash_buys_prevented: u64,
+    /// Losses disallowed by buys outside ballast's control, moved into replacement lots.
+    pub wash_sales_recorded: u64,
 }
 
 /// The recorder.
@@ -252,6 +275,29 @@ impl MetricsRecorder {
     }
 }
 
+impl MetricsRecorder {
+    fn on_harvest_decided(&mut self, decided: &crate::messages::HarvestDecided) {
+        use ballast::tax::HarvestOutcome;
+        let decision = &decided.decision;
+        let tax = &mut self.summary.tax;
+        tax.wash_buys_prevented += decision.blocked_substitutes.len() as u64;
+        match decision.outcome {
+            // Counted when executed (HarvestExecuted).
+            HarvestOutcome::Harvest => return,
+            HarvestOutcome::NotWorth => tax.skipped_not_worth += 1,
+            HarvestOutcome::WashSaleWindow { .. } | HarvestOutcome::NoSubstitute => {
+                tax.deferred += 1;
+            }
+            HarvestOutcome::Refused { .. } => tax.refused += 1,
+        }
+        let text = decision.describe();
+        self.line(
+            || format!("{} tax {text}", short_time(decision.at)),
+            || serde_json::json!({"kind": "harvest_decision", "decision": &**decision}),
+        );
+    }
+}
+
 impl Actor for MetricsRecorder {
     type Context = Context<Self>;
 
@@ -419,6 +465,52 @@ impl Handler<Event> for MetricsRecorder {
                         failed.reason
                     ),
                     || serde_json::json!({"kind": "leg", "status": "failed", "key": failed.idempotency_key, "reason": failed.reason}),
+                );
+            }
+            Event::HarvestDecided(decided) => self.on_harvest_decided(&decided),
+            Event::Harvested(harvest) => {
+                let tax = &mut self.summary.tax;
+                tax.harvests += 1;
+                tax.harvested_loss_usdc += harvest.loss_usdc;
+                if harvest.substitute.is_some() {
+                    tax.substitutes_bought += 1;
+                }
+                let bought = harvest
+                    .substitute
+                    .as_deref()
+                    .map(|s| format!(", bought {} {s}", harvest.substitute_quantity))
+                    .unwrap_or_default();
+                let tag = if harvest.dry_run { " (dry run)" } else { "" };
+                self.line(
+                    || format!(
+                        "{} harvest {} sold {} {} for {}, loss {}{bought}{tag}",
+                        short_time(harvest.at),
+                        harvest.harvest_id,
+                        harvest.quantity,
+                        harvest.asset,
+                        format_usdc(harvest.proceeds_usdc),
+                        format_usdc(harvest.loss_usdc)
+                    ),
+                    || serde_json::json!({"kind": "harvest", "harvest_id": harvest.harvest_id, "asset": harvest.asset, "quantity": harvest.quantity, "proceeds_usdc": harvest.proceeds_usdc, "loss_usdc": harvest.loss_usdc, "substitute": harvest.substitute, "substitute_quantity": harvest.substitute_quantity, "dry_run": harvest.dry_run}),
+                );
+            }
+            Event::WashBuyPrevented(prevented) => {
+                self.summary.tax.wash_buys_prevented += 1;
+                self.line(
+                    || format!("                 buy prevented ({}): {}", prevented.reason, prevented.block),
+                    || serde_json::json!({"kind": "wash_buy_prevented", "reason": prevented.reason, "block": prevented.block}),
+                );
+            }
+            Event::WashSale(wash) => {
+                self.summary.tax.wash_sales_recorded += wash.matches.len() as u64;
+                let disallowed: Decimal = wash.matches.iter().map(|m| m.disallowed_usdc).sum();
+                self.line(
+                    || format!(
+                        "                 wash sale: a {} buy in the window moved a {} loss into its basis",
+                        wash.asset,
+                        format_usdc(disallowed)
+                    ),
+                    || serde_json::json!({"kind": "wash_sale", "asset": wash.asset, "matches": wash.matches}),
                 );
             }
             Event::Finished(finished) => {

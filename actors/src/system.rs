@@ -18,7 +18,8 @@ use ballast::{
     policy::PolicyState,
     secret::ApiKey,
     store::{RunRecord, Store},
-    venue::{backoff::Backoff, client::VenueClient, stream::StreamConfig},
+    tax::LotBook,
+    venue::{backoff::Backoff, client::VenueClient, markets::MarketsClient, stream::StreamConfig},
 };
 
 use crate::{
@@ -27,10 +28,12 @@ use crate::{
     detector::DriftDetector,
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
     gate::TradingGate,
+    harvester::TaxHarvester,
     messages::{Event, GetSummary, RebalanceRequest},
     metrics::{Console, MetricsRecorder, Summary},
     optimizer::Optimizer,
     settings::Validated,
+    wallet_orders::{DeskConfig, TaxLedger, WalletDesk},
     watcher::{BalanceWatcher, WatcherPeers, cursor_key},
 };
 
@@ -45,6 +48,9 @@ pub struct Handles {
     pub bus: Addr<EventBus>,
     /// The time source the system runs on.
     pub time: TimeSource,
+    /// The wallet's order path, guarded by the wash-sale rule (when `tax.enabled`): every
+    /// actor that buys wallet assets buys through it.
+    pub wallet: Option<WalletDesk>,
 }
 
 type Factory = Box<dyn FnOnce(&Handles) -> Option<Recipient<Event>>>;
@@ -84,6 +90,7 @@ pub struct RunningSystem {
     metrics: Addr<MetricsRecorder>,
     watcher: Addr<BalanceWatcher>,
     executor: Addr<SpotExecutor>,
+    harvester: Option<Addr<TaxHarvester>>,
     store: Store,
 }
 
@@ -196,6 +203,7 @@ impl SystemBuilder {
             risk: validated.risk,
         };
         let gate = TradingGate::new();
+        let (client_for_tax, tax_gate) = (client.clone(), gate.clone());
         let mut executor_slot = None;
         let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone());
         let detector = DriftDetector::create(|ctx| {
@@ -260,11 +268,15 @@ impl SystemBuilder {
         )
         .start();
 
+        let (wallet, harvester) =
+            start_tax_harvester(&validated, &client_for_tax, &store, &tax_gate, &run_id, &bus)
+                .await?;
         let handles = Handles {
             requests: detector.recipient(),
             optimizer,
             bus: bus.clone(),
             time,
+            wallet,
         };
         for factory in factories {
             if let Some(subscriber) = factory(&handles) {
@@ -277,9 +289,64 @@ impl SystemBuilder {
             metrics,
             watcher,
             executor,
+            harvester,
             store,
         })
     }
+}
+
+/// Starts the TaxHarvester and the wallet's guarded order path when `tax.enabled`: the lot
+/// book is loaded from the store, and the harvester subscribes to the bus.
+///
+/// # Errors
+/// When the stored book cannot be read or the markets client built.
+async fn start_tax_harvester(
+    validated: &Validated,
+    client: &VenueClient,
+    store: &Store,
+    gate: &TradingGate,
+    run_id: &str,
+    bus: &Addr<EventBus>,
+) -> anyhow::Result<(Option<WalletDesk>, Option<Addr<TaxHarvester>>)> {
+    if !validated.settings.tax.enabled {
+        return Ok((None, None));
+    }
+    let (lots, disposals) = store.load_tax_book().await?;
+    let ledger = TaxLedger::new(LotBook::restore(lots, disposals), validated.tax.wash);
+    let executor = &validated.settings.executor;
+    let desk = WalletDesk::new(
+        MarketsClient::new(client, validated.request_timeout)?,
+        store.clone(),
+        ledger,
+        gate.clone(),
+        DeskConfig {
+            dry_run: executor.dry_run,
+            retry_limit: executor.leg_retry_limit,
+            retry_backoff: Backoff {
+                base: Duration::from_millis(executor.leg_retry_base_ms),
+                max: Duration::from_secs(30),
+            },
+            risk: validated.risk,
+        },
+        bus.clone().recipient(),
+    );
+    let harvester = TaxHarvester::new(
+        desk.clone(),
+        client.clone(),
+        store.clone(),
+        validated.tax.clone(),
+        run_id.to_owned(),
+        bus.clone().recipient(),
+    )
+    .start();
+    bus.do_send(Subscribe(harvester.clone().recipient()));
+    Ok((Some(desk), Some(harvester)))
+}
+
+impl Handler<Drain> for TaxHarvester {
+    type Result = ();
+
+    fn handle(&mut self, _message: Drain, _ctx: &mut Context<Self>) {}
 }
 
 impl RunningSystem {
@@ -307,6 +374,14 @@ impl RunningSystem {
                 deadline_ms = deadline.as_millis() as u64,
                 "plan still executing at shutdown deadline"
             );
+        }
+        // A harvest in flight finishes its orders (each is durable either way).
+        if let Some(harvester) = &self.harvester
+            && tokio::time::timeout(deadline, harvester.send(Drain))
+                .await
+                .is_err()
+        {
+            tracing::warn!("harvest still executing at shutdown deadline");
         }
         // Give the bus a moment to hand the last events to the recorder.
         let _ = tokio::time::timeout(Duration::from_millis(200), async {

@@ -53,16 +53,24 @@ pub enum HarvestOutcome {
     },
     /// Every substitute is unpriced or in a wash-sale window of its own.
     NoSubstitute,
+    /// Decided, but not executed: a risk limit, or the venue, refused an order (the lot
+    /// book shows what did execute).
+    Refused {
+        /// Why, naming the limit or the venue's error.
+        reason: String,
+    },
 }
 
 impl HarvestOutcome {
-    /// A short stable name: `harvested`, `not_worth`, `wash_sale_window`, `no_substitute`.
+    /// A short stable name: `harvested`, `not_worth`, `wash_sale_window`, `no_substitute`,
+    /// `refused`.
     pub const fn name(&self) -> &'static str {
         match self {
             HarvestOutcome::Harvest => "harvested",
             HarvestOutcome::NotWorth => "not_worth",
             HarvestOutcome::WashSaleWindow { .. } => "wash_sale_window",
             HarvestOutcome::NoSubstitute => "no_substitute",
+            HarvestOutcome::Refused { .. } => "refused",
         }
     }
 }
@@ -126,6 +134,7 @@ impl HarvestDecision {
             ),
             HarvestOutcome::NotWorth => format!("skip {what}: does not pay: {figures}"),
             HarvestOutcome::WashSaleWindow { block } => format!("skip {what}: {block}"),
+            HarvestOutcome::Refused { reason } => format!("refused {what}: {reason}"),
             HarvestOutcome::NoSubstitute => format!(
                 "skip {what}: no substitute can be bought ({})",
                 self.blocked_substitutes
@@ -269,14 +278,21 @@ impl DecisionMemo {
     /// Whether `decision` is worth recording: every harvest is; a skip is when the asset's
     /// last recorded decision was on another UTC day or for another reason.
     pub fn admit(&mut self, decision: &HarvestDecision) -> bool {
-        let key = (
-            decision.at.to_offset(time::UtcOffset::UTC).date(),
-            decision.outcome.name(),
-        );
         if decision.outcome == HarvestOutcome::Harvest {
             self.last.remove(&decision.asset);
             return true;
         }
+        self.once_a_day(decision)
+    }
+
+    /// Whether `decision` is new for its asset today (any outcome): for what is decided
+    /// but does not change the book (a dry-run harvest, a refusal), so it is not repeated
+    /// on every price move.
+    pub fn once_a_day(&mut self, decision: &HarvestDecision) -> bool {
+        let key = (
+            decision.at.to_offset(time::UtcOffset::UTC).date(),
+            decision.outcome.name(),
+        );
         if self.last.get(&decision.asset) == Some(&key) {
             return false;
         }

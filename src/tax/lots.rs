@@ -178,6 +178,19 @@ pub struct VenueLot {
     pub acquired_at: OffsetDateTime,
 }
 
+impl VenueLot {
+    /// The lot of `asset` a venue event or reply reported.
+    pub fn from_trade_lot(asset: &str, lot: &crate::observation::TradeLot) -> Self {
+        VenueLot {
+            venue_lot_id: lot.lot_id.clone(),
+            asset: asset.to_owned(),
+            quantity: lot.quantity,
+            cost_basis_usdc: lot.cost_basis_usdc,
+            acquired_at: lot.acquired_at,
+        }
+    }
+}
+
 /// The part of a venue lot a sale used, as the venue reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SoldPart {
@@ -187,6 +200,17 @@ pub struct SoldPart {
     pub quantity: Decimal,
     /// The proceeds allotted to them, USDC.
     pub proceeds_usdc: Decimal,
+}
+
+impl SoldPart {
+    /// The part of a lot a venue sale reported using (no proceeds reported: none).
+    pub fn from_trade_lot(lot: &crate::observation::TradeLot) -> Self {
+        SoldPart {
+            venue_lot_id: lot.lot_id.clone(),
+            quantity: lot.quantity,
+            proceeds_usdc: lot.proceeds_usdc.unwrap_or(Decimal::ZERO),
+        }
+    }
 }
 
 /// What a reconciliation with the venue's holdings changed.

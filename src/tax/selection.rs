@@ -21,7 +21,7 @@ pub fn ordered<'a>(
     // Stable sorts: equal keys keep book order, which is the venue's lot order.
     lots.sort_by_key(|lot| lot.bought_at);
     if method == DisposalMethod::Hifo {
-        lots.sort_by(|a, b| unit_basis(b).cmp(&unit_basis(a)));
+        lots.sort_by_key(|lot| std::cmp::Reverse(unit_basis(lot)));
     }
     lots
 }

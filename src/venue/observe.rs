@@ -8,9 +8,14 @@
 //! - A decoded frame's portfolio always becomes the observation's snapshot (the decoder has
 //!   already validated it), stamped with the frame's `seq`.
 
-use super::protocol::{EventFrame, EventKind, WalletLot};
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::protocol::{EventFrame, EventKind, HoldingsResponse, WalletLot};
 use crate::{
     observation::{Happening, Observation, TradeLot},
+    tax::VenueLot,
     portfolio::PortfolioSnapshot,
 };
 
@@ -164,6 +169,29 @@ impl EventKind {
                 type_name: type_name.clone(),
             },
         }
+    }
+}
+
+impl HoldingsResponse {
+    /// Every lot the wallet holds, in the tax book's words.
+    pub fn tax_lots(&self) -> Vec<VenueLot> {
+        self.holdings
+            .iter()
+            .flat_map(|holding| {
+                holding
+                    .lots
+                    .iter()
+                    .map(|lot| VenueLot::from_trade_lot(&holding.asset, &lot.to_trade_lot()))
+            })
+            .collect()
+    }
+
+    /// The mid price of each asset held, by ticker.
+    pub fn prices_usdc(&self) -> BTreeMap<String, Decimal> {
+        self.holdings
+            .iter()
+            .map(|h| (h.asset.clone(), h.price_usdc))
+            .collect()
     }
 }
 

@@ -172,6 +172,20 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
             summary.targets_refused
         );
     }
+    if summary.tax != crate::metrics::TaxSummary::default() {
+        let tax = &summary.tax;
+        println!(
+            "tax           {} harvest(s), {} of losses harvested ({} substitutes bought); skipped: {} did not pay, {} deferred by wash-sale windows, {} refused; {} wash-sale buys prevented, {} outside buys washed",
+            tax.harvests,
+            format_usdc(tax.harvested_loss_usdc),
+            tax.substitutes_bought,
+            tax.skipped_not_worth,
+            tax.deferred,
+            tax.refused,
+            tax.wash_buys_prevented,
+            tax.wash_sales_recorded
+        );
+    }
     if summary.malformed_frames > 0 || summary.connections > 1 {
         println!(
             "stream        {} connections, {} malformed frames ignored",

@@ -55,6 +55,21 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
         report.legs_dry_run
     );
     println!("turnover   {}", format_usdc(report.turnover_usdc));
+    let tax = &report.tax;
+    if *tax != ballast::store::TaxStatus::default() {
+        println!(
+            "tax        {} open lots, {} disposals; {} harvests ({} of losses); skipped: {} did not pay, {} in wash-sale windows; {} wash-sale buys prevented; {} disallowed into replacements; {} orders of unknown outcome",
+            tax.open_lots,
+            tax.disposals,
+            tax.harvests,
+            format_usdc(tax.harvested_loss_usdc),
+            tax.skipped_not_worth,
+            tax.skipped_wash_window,
+            tax.wash_buys_prevented,
+            format_usdc(tax.disallowed_loss_usdc),
+            tax.orders_pending
+        );
+    }
     if let Some(snapshot) = &report.last_snapshot {
         let total: rust_decimal::Decimal = snapshot.balances_usdc.values().copied().sum();
         println!(

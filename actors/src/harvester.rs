@@ -1,0 +1,628 @@
+//! The TaxHarvester: keeps the lot book in step with the venue and harvests losses.
+//!
+//! It subscribes to the bus. A `wallet_trade` event adds the lots of a buy it did not make
+//! (and applies the wash-sale rule to them) or records a sale it did not make; a price event
+//! and the daily tick (which first reconciles the book with `/wallet/holdings`) run a
+//! harvest round: `ballast::tax::plan_harvests` decides, and each harvest is sold, and its
+//! substitute bought, through the [`WalletDesk`] (durable, idempotent, guarded, gated,
+//! within the risk limits). Every decision is recorded in the store with its figures (a
+//! skip once per asset, reason and day) and announced as [`HarvestDecided`]; an executed
+//! harvest as [`HarvestExecuted`].
+//!
+//! At start-up, before any event: wallet orders left pending by a crash are resolved by a
+//! status query (an applied one is booked), and the book is reconciled with the venue's
+//! holdings.
+//!
+//! # Invariants
+//! - The book changes only through the core's operations, and is saved whole after each
+//!   change, before the next message is handled.
+//! - One harvest at a time: the handler holds the actor while orders are in flight, and
+//!   after a harvest the candidates are decided again on the new book.
+//! - Decisions use venue time (the events' `at`), as the lots' purchase times do.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use actix::{Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Recipient, WrapFuture};
+use ballast::{
+    observation::{Happening, Observation, TradeLot, TradeSide},
+    store::Store,
+    tax::{
+        DecisionMemo, DisposalMethod, HarvestDecision, HarvestOutcome, LotOrigin, SoldPart,
+        TaxConfig, VenueLot, harvest::substitute_quantity, lots::SaleRules, plan_harvests,
+        wash::WashMatch,
+    },
+    venue::{client::VenueClient, protocol::WalletTradeResponse},
+};
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+use crate::{
+    messages::{Event, HarvestDecided, HarvestExecuted, WashSaleRecorded},
+    wallet_orders::{OrderOutcome, WalletDesk, WalletOrder},
+};
+
+/// Mailbox capacity: the bus drops (and counts) what does not fit.
+pub const HARVESTER_MAILBOX_CAPACITY: usize = 4_096;
+/// The reason sent with a harvest's orders.
+pub const HARVEST_REASON: &str = "tax_loss_harvest";
+/// Most harvests in one round (one per asset held is the most there can be).
+const MAX_HARVESTS_PER_ROUND: usize = 16;
+
+/// The harvester.
+#[derive(Debug)]
+pub struct TaxHarvester {
+    shared: Shared,
+    prices: BTreeMap<String, Decimal>,
+    venue_now: Option<OffsetDateTime>,
+}
+
+/// Cheap clones of what a round needs, so its future owns them while the actor is held.
+#[derive(Debug, Clone)]
+struct Shared {
+    desk: WalletDesk,
+    client: VenueClient,
+    store: Store,
+    config: Arc<TaxConfig>,
+    bus: Recipient<Event>,
+    run_id: String,
+    memo: Arc<Mutex<DecisionMemo>>,
+    next_harvest: Arc<AtomicU64>,
+}
+
+/// What a message asks of the harvester.
+enum Work {
+    Nothing,
+    /// A wallet trade the venue announced.
+    Trade(Arc<Observation>),
+    /// Prices moved: a harvest round.
+    Round {
+        prices: BTreeMap<String, Decimal>,
+        at: OffsetDateTime,
+    },
+    /// The daily tick: reconcile with the holdings, then a round.
+    Tick {
+        prices: BTreeMap<String, Decimal>,
+        at: OffsetDateTime,
+    },
+}
+
+impl TaxHarvester {
+    /// A harvester for run `run_id`, trading through `desk`.
+    pub fn new(
+        desk: WalletDesk,
+        client: VenueClient,
+        store: Store,
+        config: TaxConfig,
+        run_id: String,
+        bus: Recipient<Event>,
+    ) -> Self {
+        Self {
+            shared: Shared {
+                desk,
+                client,
+                store,
+                config: Arc::new(config),
+                bus,
+                run_id,
+                memo: Arc::new(Mutex::new(DecisionMemo::default())),
+                next_harvest: Arc::new(AtomicU64::new(1)),
+            },
+            prices: BTreeMap::new(),
+            venue_now: None,
+        }
+    }
+}
+
+impl Actor for TaxHarvester {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(HARVESTER_MAILBOX_CAPACITY);
+        let shared = self.shared.clone();
+        let work = async move {
+            if !shared.desk.dry_run() {
+                for (record, reply) in shared.desk.reconcile_pending(&shared.run_id).await {
+                    shared.book_reply(record.side, &reply, record.created_at, Some(&record.harvest_id), &[]);
+                }
+            }
+            shared.reconcile_holdings().await
+        };
+        ctx.wait(work.into_actor(self).map(|prices, harvester, _| {
+            harvester.prices.extend(prices);
+        }));
+    }
+}
+
+impl Handler<Event> for TaxHarvester {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) -> Self::Result {
+        let work = match event {
+            Event::Venue(venue) => {
+                let observation = venue.observation;
+                self.venue_now = Some(observation.at);
+                match &observation.what {
+                    Happening::Prices { prices_usdc } => {
+                        self.prices.extend(prices_usdc.iter().map(|(a, p)| (a.clone(), *p)));
+                        Work::Round {
+                            prices: self.prices.clone(),
+                            at: observation.at,
+                        }
+                    }
+                    Happening::WalletTrade { .. } => Work::Trade(observation),
+                    _ => Work::Nothing,
+                }
+            }
+            Event::Tick(tick) => Work::Tick {
+                prices: self.prices.clone(),
+                // Lots carry venue times; a tick on wall time would misjudge the windows.
+                at: self.venue_now.unwrap_or(tick.at),
+            },
+            _ => Work::Nothing,
+        };
+        let shared = self.shared.clone();
+        let future = async move {
+            match work {
+                Work::Nothing => BTreeMap::new(),
+                Work::Trade(observation) => {
+                    shared.book_observed_trade(&observation);
+                    shared.save_book().await;
+                    BTreeMap::new()
+                }
+                Work::Round { prices, at } => {
+                    shared.round(&prices, at).await;
+                    BTreeMap::new()
+                }
+                Work::Tick { mut prices, at } => {
+                    prices.extend(shared.reconcile_holdings().await);
+                    if let Ok(all) = shared.client.prices(&[]).await {
+                        prices.extend(all.prices.into_iter().map(|(a, p)| (a, p.0)));
+                    }
+                    shared.round(&prices, at).await;
+                    prices
+                }
+            }
+        };
+        AtomicResponse::new(Box::pin(future.into_actor(self).map(
+            |prices, harvester, _| harvester.prices.extend(prices),
+        )))
+    }
+}
+
+impl Shared {
+    fn rules(&self) -> SaleRules {
+        SaleRules {
+            long_term_days: self.config.long_term_days,
+            wash: self.config.wash,
+        }
+    }
+
+    /// Saves the whole book.
+    async fn save_book(&self) {
+        let book = self.desk.ledger().snapshot();
+        if let Err(error) = self
+            .store
+            .save_tax_book(book.lots().to_vec(), book.disposals().to_vec())
+            .await
+        {
+            warn!(%error, "tax book not saved");
+        }
+    }
+
+    /// Reconciles the book with the venue's holdings and saves it; returns the held assets'
+    /// prices (none when the holdings could not be read).
+    async fn reconcile_holdings(&self) -> BTreeMap<String, Decimal> {
+        let holdings = match self.desk.markets().holdings().await {
+            Ok(holdings) => holdings,
+            Err(error) => {
+                warn!(%error, "wallet holdings not read; the book is not reconciled");
+                return BTreeMap::new();
+            }
+        };
+        let ledger = self.desk.ledger();
+        let report = ledger.lock().reconcile(&holdings.tax_lots(), ledger.rule());
+        match report {
+            Ok(report) => {
+                if !report.added.is_empty() {
+                    info!(lots = ?report.added, "lots bought outside ballast added to the tax book");
+                }
+                if !report.dropped.is_empty() {
+                    warn!(dropped = ?report.dropped, "lots sold without ballast seeing the sale dropped from the tax book (no disposal recorded)");
+                }
+                self.announce_washes(&report.washed);
+            }
+            Err(error) => warn!(%error, "venue holdings not reconciled"),
+        }
+        self.save_book().await;
+        holdings.prices_usdc()
+    }
+
+    /// Applies a `wallet_trade` the venue announced, unless the book has it already (the
+    /// harvester's own trades are booked from the replies).
+    fn book_observed_trade(&self, observation: &Observation) {
+        let Happening::WalletTrade {
+            trade_id,
+            asset,
+            side,
+            lots,
+            ..
+        } = &observation.what
+        else {
+            return;
+        };
+        let ledger = self.desk.ledger();
+        let rule = ledger.rule();
+        match side {
+            TradeSide::Buy => {
+                for lot in lots {
+                    if ledger.lock().knows_venue_lot(&lot.lot_id) {
+                        continue;
+                    }
+                    let opened = ledger.lock().open_lot(
+                        &VenueLot::from_trade_lot(asset, lot),
+                        LotOrigin::External,
+                        rule,
+                    );
+                    match opened {
+                        Ok(matches) => {
+                            info!(%asset, lot_id = %lot.lot_id, %trade_id, "buy outside ballast added to the tax book");
+                            self.announce_washes(&matches);
+                        }
+                        Err(error) => warn!(%error, %trade_id, "bought lot not booked"),
+                    }
+                }
+            }
+            TradeSide::Sell => {
+                if lots.is_empty() || ledger.lock().knows_trade(trade_id) {
+                    return;
+                }
+                self.book_sale(asset, trade_id, lots, observation.at, &[], None);
+            }
+        }
+    }
+
+    /// Records a sale the venue reported (its lots and their proceeds).
+    fn book_sale(
+        &self,
+        asset: &str,
+        trade_id: &str,
+        lots: &[TradeLot],
+        sold_at: OffsetDateTime,
+        prefer: &[String],
+        harvest_id: Option<&str>,
+    ) -> Option<Decimal> {
+        let parts: Vec<SoldPart> = lots.iter().map(SoldPart::from_trade_lot).collect();
+        let recorded = self.desk.ledger().lock().record_sale(
+            asset,
+            &parts,
+            sold_at,
+            trade_id,
+            prefer,
+            harvest_id,
+            self.rules(),
+        );
+        match recorded {
+            Ok((disposals, matches)) => {
+                self.announce_washes(&matches);
+                Some(disposals.iter().map(|d| d.cost_basis_usdc - d.proceeds_usdc).sum())
+            }
+            Err(error) => {
+                // The book disagrees with the venue: the next reconciliation with the
+                // holdings brings the lots back in line.
+                warn!(%error, %trade_id, "sale not booked");
+                None
+            }
+        }
+    }
+
+    /// Books the reply of an order the desk sent (or found applied).
+    fn book_reply(
+        &self,
+        side: TradeSide,
+        reply: &WalletTradeResponse,
+        at: OffsetDateTime,
+        harvest_id: Option<&str>,
+        prefer: &[String],
+    ) -> Option<Decimal> {
+        let lots: Vec<TradeLot> = reply.lots.iter().map(|l| l.to_trade_lot()).collect();
+        let ledger = self.desk.ledger();
+        match side {
+            TradeSide::Sell => {
+                if ledger.lock().knows_trade(&reply.trade_id) {
+                    return None;
+                }
+                self.book_sale(&reply.asset, &reply.trade_id, &lots, at, prefer, harvest_id)
+            }
+            TradeSide::Buy => {
+                for lot in &lots {
+                    if ledger.lock().knows_venue_lot(&lot.lot_id) {
+                        continue;
+                    }
+                    let opened = ledger.lock().open_lot(
+                        &VenueLot::from_trade_lot(&reply.asset, lot),
+                        LotOrigin::Ballast,
+                        ledger.rule(),
+                    );
+                    match opened {
+                        Ok(matches) => self.announce_washes(&matches),
+                        Err(error) => warn!(%error, trade_id = %reply.trade_id, "bought lot not booked"),
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    fn announce_washes(&self, matches: &[WashMatch]) {
+        if matches.is_empty() {
+            return;
+        }
+        let asset = self
+            .desk
+            .ledger()
+            .lock()
+            .disposals()
+            .iter()
+            .find(|d| d.disposal_id == matches[0].disposal_id)
+            .map(|d| d.asset.clone())
+            .unwrap_or_default();
+        info!(%asset, matches = matches.len(), disallowed_usdc = %matches.iter().map(|m| m.disallowed_usdc).sum::<Decimal>(),
+              "wash sale: a disallowed loss moved into its replacement's basis");
+        let _ = self.bus.try_send(
+            WashSaleRecorded {
+                asset,
+                matches: matches.to_vec(),
+            }
+            .into(),
+        );
+    }
+
+    /// Decides on the book as it is, executes one harvest, and decides again, until
+    /// nothing is left to harvest; skips are recorded (once per asset, reason and day).
+    async fn round(&self, prices: &BTreeMap<String, Decimal>, at: OffsetDateTime) {
+        for _ in 0..MAX_HARVESTS_PER_ROUND {
+            let decisions = {
+                let book = self.desk.ledger().lock();
+                plan_harvests(&book, prices, &self.config, at)
+            };
+            let mut changed = false;
+            for decision in decisions {
+                if decision.outcome == HarvestOutcome::Harvest {
+                    // After a harvest the book changed: the rest are decided again.
+                    if !changed && let Some(confirmed) = self.confirm(&decision, prices).await {
+                        changed = self.harvest(confirmed).await;
+                    }
+                } else {
+                    let admitted = self.memo().admit(&decision);
+                    if admitted {
+                        self.record(decision, None, false).await;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// The harvest decided again on a fresh quote from the venue: the prices of the event
+    /// that prompted it may be stale (events replayed after a restart). `None` when it no
+    /// longer stands, or the quote cannot be read.
+    async fn confirm(
+        &self,
+        decision: &HarvestDecision,
+        prices: &BTreeMap<String, Decimal>,
+    ) -> Option<HarvestDecision> {
+        let quote = match self.client.prices(&[]).await {
+            Ok(quote) => quote,
+            Err(error) => {
+                warn!(%error, asset = %decision.asset, "no fresh quote; harvest not confirmed");
+                return None;
+            }
+        };
+        let mut fresh = prices.clone();
+        fresh.extend(quote.prices.into_iter().map(|(asset, price)| (asset, price.0)));
+        let book = self.desk.ledger().lock();
+        plan_harvests(&book, &fresh, &self.config, decision.at)
+            .into_iter()
+            .find(|d| d.asset == decision.asset && d.outcome == HarvestOutcome::Harvest)
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, DecisionMemo> {
+        self.memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a decision and announces it.
+    async fn record(&self, decision: HarvestDecision, harvest_id: Option<String>, dry_run: bool) {
+        info!(decision = %decision.describe(), ?harvest_id, dry_run, "harvest decision");
+        if let Err(error) = self
+            .store
+            .record_harvest_decision(decision.clone(), harvest_id.clone(), dry_run)
+            .await
+        {
+            warn!(%error, "harvest decision not recorded");
+        }
+        let _ = self.bus.try_send(
+            HarvestDecided {
+                decision: Arc::new(decision),
+                harvest_id,
+                dry_run,
+            }
+            .into(),
+        );
+    }
+
+    /// Executes one harvest: the sale, then the substitute. Returns whether the book
+    /// changed.
+    async fn harvest(&self, decision: HarvestDecision) -> bool {
+        let at = decision.at;
+        let dry_run = self.desk.dry_run();
+        if !dry_run && !self.desk.gate_open() {
+            // No order on a stale view; the next price move or tick decides again.
+            return false;
+        }
+        let refuse = |decision: &HarvestDecision, reason: String| HarvestDecision {
+            outcome: HarvestOutcome::Refused { reason },
+            ..decision.clone()
+        };
+        let mut amounts = vec![decision.proceeds_usdc];
+        if decision.substitute.is_some() {
+            amounts.push(decision.proceeds_usdc);
+        }
+        if let Err(why) = self.desk.check_risk(&amounts, at).await {
+            let refused = refuse(&decision, why);
+            if self.memo().once_a_day(&refused) {
+                self.record(refused, None, dry_run).await;
+            }
+            return false;
+        }
+        if dry_run && !self.memo().once_a_day(&decision) {
+            return false;
+        }
+        let harvest_id = format!(
+            "{}:h{}",
+            self.run_id,
+            self.next_harvest.fetch_add(1, Ordering::Relaxed)
+        );
+        let venue_lots = if self.config.method == DisposalMethod::Fifo {
+            Vec::new()
+        } else {
+            let mut ids: Vec<String> = Vec::new();
+            for id in &decision.lot_ids {
+                let venue = ballast::tax::lots::venue_id_of(id).to_owned();
+                if !ids.contains(&venue) {
+                    ids.push(venue);
+                }
+            }
+            ids
+        };
+        let sale = self
+            .desk
+            .sell(WalletOrder {
+                key: format!("{harvest_id}:sell"),
+                harvest_id: harvest_id.clone(),
+                side: TradeSide::Sell,
+                asset: decision.asset.clone(),
+                quantity: decision.quantity,
+                lot_ids: venue_lots,
+                reason: HARVEST_REASON.to_owned(),
+                at,
+            })
+            .await;
+        let reply = match sale {
+            OrderOutcome::Applied { reply, .. } => reply,
+            OrderOutcome::DryRun => {
+                self.announce_dry_run(decision, harvest_id).await;
+                return false;
+            }
+            OrderOutcome::Failed { reason } | OrderOutcome::Unknown { reason } => {
+                let refused = refuse(&decision, format!("sale: {reason}"));
+                if self.memo().once_a_day(&refused) {
+                    self.record(refused, Some(harvest_id), false).await;
+                }
+                return false;
+            }
+        };
+        let loss_usdc = self
+            .book_reply(TradeSide::Sell, &reply, at, Some(&harvest_id), &decision.lot_ids)
+            .unwrap_or(decision.loss_usdc);
+        self.save_book().await;
+        let (substitute, substitute_quantity, substitute_cost_usdc) =
+            self.buy_substitute(&decision, &harvest_id, reply.notional_usdc).await;
+        self.record(decision.clone(), Some(harvest_id.clone()), false)
+            .await;
+        info!(%harvest_id, asset = %decision.asset, proceeds_usdc = %reply.notional_usdc,
+              %loss_usdc, ?substitute, "harvested");
+        let _ = self.bus.try_send(
+            HarvestExecuted {
+                harvest_id,
+                asset: decision.asset,
+                quantity: reply.quantity,
+                proceeds_usdc: reply.notional_usdc,
+                loss_usdc,
+                substitute,
+                substitute_quantity,
+                substitute_cost_usdc,
+                dry_run: false,
+                at,
+            }
+            .into(),
+        );
+        true
+    }
+
+    /// Buys the decision's substitute with `proceeds_usdc`; returns what was bought.
+    async fn buy_substitute(
+        &self,
+        decision: &HarvestDecision,
+        harvest_id: &str,
+        proceeds_usdc: Decimal,
+    ) -> (Option<String>, Decimal, Decimal) {
+        let (Some(substitute), Some(price)) = (&decision.substitute, decision.substitute_price_usdc)
+        else {
+            return (None, Decimal::ZERO, Decimal::ZERO);
+        };
+        let quantity = substitute_quantity(proceeds_usdc, price, self.config.trade_cost_rate);
+        if quantity.is_zero() {
+            return (None, Decimal::ZERO, Decimal::ZERO);
+        }
+        let bought = self
+            .desk
+            .buy(WalletOrder {
+                key: format!("{harvest_id}:buy"),
+                harvest_id: harvest_id.to_owned(),
+                side: TradeSide::Buy,
+                asset: substitute.clone(),
+                quantity,
+                lot_ids: Vec::new(),
+                reason: HARVEST_REASON.to_owned(),
+                at: decision.at,
+            })
+            .await;
+        match bought {
+            OrderOutcome::Applied { reply, .. } => {
+                self.book_reply(TradeSide::Buy, &reply, decision.at, Some(harvest_id), &[]);
+                self.save_book().await;
+                (Some(substitute.clone()), reply.quantity, reply.notional_usdc)
+            }
+            OrderOutcome::DryRun => (Some(substitute.clone()), quantity, Decimal::ZERO),
+            OrderOutcome::Failed { reason } | OrderOutcome::Unknown { reason } => {
+                warn!(%harvest_id, %substitute, %reason, "substitute not bought: the exposure is not restored");
+                (None, Decimal::ZERO, Decimal::ZERO)
+            }
+        }
+    }
+
+    /// Records a dry-run harvest (its sale and buy recorded, nothing sent).
+    async fn announce_dry_run(&self, decision: HarvestDecision, harvest_id: String) {
+        let (substitute, substitute_quantity, _) = self
+            .buy_substitute(&decision, &harvest_id, decision.proceeds_usdc)
+            .await;
+        self.record(decision.clone(), Some(harvest_id.clone()), true)
+            .await;
+        let _ = self.bus.try_send(
+            HarvestExecuted {
+                harvest_id,
+                asset: decision.asset,
+                quantity: decision.quantity,
+                proceeds_usdc: decision.proceeds_usdc,
+                loss_usdc: decision.loss_usdc,
+                substitute,
+                substitute_quantity,
+                substitute_cost_usdc: Decimal::ZERO,
+                dry_run: true,
+                at: decision.at,
+            }
+            .into(),
+        );
+    }
+}

@@ -1,0 +1,437 @@
+//! The one path for wallet orders: the wash-sale guard, risk limits, the trading gate, and
+//! the durable, idempotent send — the wallet's counterpart of the SpotExecutor's legs.
+//!
+//! [`TaxLedger`] is the lot book shared by everything that trades the wallet: the
+//! TaxHarvester writes it; every buy path reads it before buying ([`WalletDesk::buy`]
+//! refuses, and announces, a buy of an asset sold at a loss within the wash-sale window).
+//! [`WalletDesk`] sends an order the way a rebalance leg is sent: recorded in the store
+//! (`pending`) under its key before anything is sent; an ambiguous failure (timeout, 5xx,
+//! lost reply) is put to the venue's status query for that key (`GET /wallet/trades/{key}`)
+//! before the retry rule decides, and a retry only ever goes under the same key; an order
+//! still unknown stays `pending` and [`WalletDesk::reconcile_pending`] resolves it at the
+//! next start-up, by asking, never by resending.
+//!
+//! # Invariants
+//! - No buy is sent for an asset the wash-sale rule blocks at the order's time.
+//! - No order is sent before it is on disk, while the trading gate is closed, in dry run, or
+//!   beyond a risk limit (the day's turnover counts transfers and wallet orders).
+//! - An order is only ever sent, retried and asked about under its one key.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use actix::Recipient;
+use ballast::{
+    execution::{
+        ReconcileAction, RetryDecision, RetryInput, SendFailure, classify_pending, decide_retry,
+    },
+    observation::TradeSide,
+    risk::RiskLimits,
+    store::{LegStatus, Store, WalletOrderRecord},
+    tax::{LotBook, WashBlock, WashRule, wash::buy_block},
+    venue::{backoff::Backoff, markets::MarketsClient, protocol::WalletTradeResponse},
+};
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+use crate::{
+    gate::TradingGate,
+    messages::{Event, WashSaleBuyPrevented},
+};
+
+/// The lot book shared by the wallet's buy paths, with the wash-sale rule in force.
+#[derive(Debug, Clone)]
+pub struct TaxLedger {
+    book: Arc<Mutex<LotBook>>,
+    rule: WashRule,
+}
+
+impl TaxLedger {
+    /// A ledger over `book` under `rule`.
+    pub fn new(book: LotBook, rule: WashRule) -> Self {
+        Self {
+            book: Arc::new(Mutex::new(book)),
+            rule,
+        }
+    }
+
+    /// The wash-sale rule in force.
+    pub fn rule(&self) -> WashRule {
+        self.rule
+    }
+
+    /// The book, locked briefly (never across an await).
+    pub fn lock(&self) -> MutexGuard<'_, LotBook> {
+        // A panic while holding the lock leaves the book as it was before the failed
+        // operation (every book operation is all-or-nothing), so the data is still good.
+        self.book
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of the book.
+    pub fn snapshot(&self) -> LotBook {
+        self.lock().clone()
+    }
+
+    /// Whether a buy of `asset` at `at` is forbidden by the wash-sale rule.
+    pub fn buy_block(&self, asset: &str, at: OffsetDateTime) -> Option<WashBlock> {
+        buy_block(&self.lock(), asset, at, self.rule)
+    }
+}
+
+/// How the desk trades.
+#[derive(Debug, Clone)]
+pub struct DeskConfig {
+    /// Record, never send.
+    pub dry_run: bool,
+    /// Retries per order (same key).
+    pub retry_limit: u32,
+    /// Retry schedule.
+    pub retry_backoff: Backoff,
+    /// Limits checked before an order is sent.
+    pub risk: RiskLimits,
+}
+
+/// One wallet order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletOrder {
+    /// The idempotency key: `{harvest_id}:sell` or `{harvest_id}:buy`.
+    pub key: String,
+    /// The harvest (or other action) it belongs to.
+    pub harvest_id: String,
+    /// Buy or sell.
+    pub side: TradeSide,
+    /// Asset ticker.
+    pub asset: String,
+    /// Units.
+    pub quantity: Decimal,
+    /// For a sale: the venue lots to sell from (empty: first in, first out).
+    pub lot_ids: Vec<String>,
+    /// The reason sent with it.
+    pub reason: String,
+    /// When (venue time): the wash-sale guard and the daily turnover read it.
+    pub at: OffsetDateTime,
+}
+
+/// What became of an order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderOutcome {
+    /// The venue applied it (possibly found by a status query).
+    Applied {
+        /// The venue's reply.
+        reply: Box<WalletTradeResponse>,
+        /// POSTs sent.
+        attempts: u32,
+    },
+    /// Dry run: recorded, not sent.
+    DryRun,
+    /// Not applied: refused by the venue, a limit or the guard, or given up; recorded as
+    /// failed.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Outcome unknown: left `pending` for reconciliation.
+    Unknown {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The wallet's order path. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct WalletDesk {
+    markets: MarketsClient,
+    store: Store,
+    ledger: TaxLedger,
+    gate: TradingGate,
+    config: DeskConfig,
+    bus: Recipient<Event>,
+}
+
+impl WalletDesk {
+    /// A desk sending through `markets` while `gate` is open, guarded by `ledger`.
+    pub fn new(
+        markets: MarketsClient,
+        store: Store,
+        ledger: TaxLedger,
+        gate: TradingGate,
+        config: DeskConfig,
+        bus: Recipient<Event>,
+    ) -> Self {
+        Self {
+            markets,
+            store,
+            ledger,
+            gate,
+            config,
+            bus,
+        }
+    }
+
+    /// The shared lot book.
+    pub fn ledger(&self) -> &TaxLedger {
+        &self.ledger
+    }
+
+    /// The venue's markets client (holdings, prices).
+    pub fn markets(&self) -> &MarketsClient {
+        &self.markets
+    }
+
+    /// Whether orders are recorded only.
+    pub fn dry_run(&self) -> bool {
+        self.config.dry_run
+    }
+
+    /// Whether orders may be sent now (the event stream is up and fresh).
+    pub fn gate_open(&self) -> bool {
+        self.gate.is_open()
+    }
+
+    /// Checks orders of `amounts_usdc` against the risk limits, the day's turnover read
+    /// from the store (transfers and wallet orders).
+    ///
+    /// # Errors
+    /// Every breached limit, as one line.
+    pub async fn check_risk(&self, amounts_usdc: &[Decimal], at: OffsetDateTime) -> Result<(), String> {
+        let risk = self.config.risk;
+        let used_today_usdc = match risk.max_daily_turnover_usdc {
+            None => Decimal::ZERO,
+            Some(_) => {
+                let day = at.to_offset(time::UtcOffset::UTC).date();
+                let transfers = self.store.applied_usdc_on(day).await;
+                let orders = self.store.wallet_orders_usdc_on(day).await;
+                match (transfers, orders) {
+                    (Ok(a), Ok(b)) => a + b,
+                    _ => {
+                        warn!("today's turnover unknown; counting the cap as used");
+                        Decimal::MAX
+                    }
+                }
+            }
+        };
+        let moved: Decimal = amounts_usdc.iter().copied().sum();
+        risk.check_amounts(amounts_usdc, moved, used_today_usdc)
+            .map_err(|refusals| {
+                refusals
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+    }
+
+    /// Buys, unless the wash-sale rule forbids the asset at `order.at` (then the refusal is
+    /// announced as [`WashSaleBuyPrevented`] and nothing is recorded or sent).
+    pub async fn buy(&self, order: WalletOrder) -> OrderOutcome {
+        if let Some(block) = self.ledger.buy_block(&order.asset, order.at) {
+            warn!(asset = %order.asset, %block, reason = %order.reason, "wallet buy prevented by the wash-sale rule");
+            let reason = block.to_string();
+            let _ = self.bus.try_send(
+                WashSaleBuyPrevented {
+                    block,
+                    reason: order.reason.clone(),
+                }
+                .into(),
+            );
+            return OrderOutcome::Failed { reason };
+        }
+        self.execute(order).await
+    }
+
+    /// Sells (the lots named, or first in, first out).
+    pub async fn sell(&self, order: WalletOrder) -> OrderOutcome {
+        self.execute(order).await
+    }
+
+    async fn execute(&self, order: WalletOrder) -> OrderOutcome {
+        let status = if self.config.dry_run {
+            LegStatus::DryRun
+        } else {
+            LegStatus::Pending
+        };
+        let record = WalletOrderRecord {
+            idempotency_key: order.key.clone(),
+            harvest_id: order.harvest_id.clone(),
+            side: order.side,
+            asset: order.asset.clone(),
+            quantity: order.quantity,
+            lot_ids: order.lot_ids.clone(),
+            reason: order.reason.clone(),
+            status,
+            created_at: order.at,
+        };
+        if let Err(error) = self.store.record_wallet_order(record).await {
+            warn!(%error, key = %order.key, "wallet order not recorded; nothing sent");
+            return OrderOutcome::Failed {
+                reason: format!("not recorded: {error}"),
+            };
+        }
+        if self.config.dry_run {
+            return OrderOutcome::DryRun;
+        }
+        if !self.gate.is_open() {
+            let reason = format!("skipped: {}", ballast::execution::outcome::STREAM_DOWN_REASON);
+            self.finish(&order.key, LegStatus::Failed, None, Some(reason.clone())).await;
+            return OrderOutcome::Failed { reason };
+        }
+        match self.send(&order).await {
+            Ok((reply, attempts)) => {
+                info!(key = %order.key, trade_id = %reply.trade_id, asset = %order.asset,
+                      quantity = %reply.quantity, notional_usdc = %reply.notional_usdc,
+                      "wallet order applied");
+                self.finish(
+                    &order.key,
+                    LegStatus::Applied,
+                    Some((reply.trade_id.clone(), reply.notional_usdc)),
+                    None,
+                )
+                .await;
+                OrderOutcome::Applied {
+                    reply: Box::new(reply),
+                    attempts,
+                }
+            }
+            Err(failure) if failure.ambiguous => {
+                warn!(key = %order.key, reason = %failure.reason, "wallet order outcome unknown");
+                OrderOutcome::Unknown {
+                    reason: failure.reason,
+                }
+            }
+            Err(failure) => {
+                warn!(key = %order.key, reason = %failure.reason, "wallet order failed");
+                self.finish(&order.key, LegStatus::Failed, None, Some(failure.reason.clone()))
+                    .await;
+                OrderOutcome::Failed {
+                    reason: failure.reason,
+                }
+            }
+        }
+    }
+
+    /// Sends under the order's one key until it applies or the retry rule gives it up; an
+    /// ambiguous failure is put to a status query first.
+    async fn send(
+        &self,
+        order: &WalletOrder,
+    ) -> Result<(WalletTradeResponse, u32), ballast::execution::LegFailure> {
+        let mut retries_made: u32 = 0;
+        loop {
+            let attempts = retries_made + 1;
+            let sent = match order.side {
+                TradeSide::Buy => {
+                    self.markets
+                        .wallet_buy(&order.asset, order.quantity, &order.reason, &order.key)
+                        .await
+                }
+                TradeSide::Sell => {
+                    self.markets
+                        .wallet_sell_lots(
+                            &order.asset,
+                            order.quantity,
+                            &order.lot_ids,
+                            &order.reason,
+                            &order.key,
+                        )
+                        .await
+                }
+            };
+            let error = match sent {
+                Ok(reply) => return Ok((reply, attempts)),
+                Err(error) => error,
+            };
+            let failure = SendFailure::from(&error);
+            let status = if failure.needs_status_query() {
+                self.markets.wallet_trade_status(&order.key).await.ok()
+            } else {
+                None
+            };
+            let input = RetryInput {
+                failure: &failure,
+                status,
+                retries_made,
+                retry_limit: self.config.retry_limit,
+                gate_open: self.gate.is_open(),
+            };
+            match decide_retry(input, |retry| self.config.retry_backoff.jittered_delay(retry)) {
+                RetryDecision::Applied(reply) => {
+                    info!(key = %order.key, %error, "ambiguous wallet order resolved by status query: applied");
+                    return Ok((reply, attempts));
+                }
+                RetryDecision::GiveUp(given_up) => return Err(given_up),
+                RetryDecision::Retry { delay } => {
+                    retries_made += 1;
+                    warn!(%error, attempt = retries_made, delay_ms = delay.as_millis() as u64,
+                          key = %order.key, "retrying wallet order with the same key");
+                    tokio::time::sleep(delay).await;
+                    if !self.gate.is_open() {
+                        return Err(failure.interrupted());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        key: &str,
+        status: LegStatus,
+        applied: Option<(String, Decimal)>,
+        error: Option<String>,
+    ) {
+        let (trade_id, notional) = applied.map_or((None, None), |(t, n)| (Some(t), Some(n)));
+        if let Err(e) = self
+            .store
+            .update_wallet_order(key.to_owned(), status, trade_id, notional, error)
+            .await
+        {
+            warn!(error = %e, key, "wallet order outcome not recorded");
+        }
+    }
+
+    /// Resolves every `pending` wallet order by a status query, never by resending: applied
+    /// ones are recorded and returned (for the book), refused ones and earlier runs' orders
+    /// the venue never saw are failed, the rest stay pending.
+    pub async fn reconcile_pending(
+        &self,
+        run_id: &str,
+    ) -> Vec<(WalletOrderRecord, WalletTradeResponse)> {
+        let pending = match self.store.pending_wallet_orders().await {
+            Ok(pending) => pending,
+            Err(error) => {
+                warn!(%error, "pending wallet orders not read; reconciliation deferred");
+                return Vec::new();
+            }
+        };
+        let mut applied = Vec::new();
+        for record in pending {
+            let key = record.idempotency_key.clone();
+            let this_run = key.starts_with(&format!("{run_id}:"));
+            let answer = self.markets.wallet_trade_status(&key).await;
+            if let Err(error) = &answer {
+                warn!(%error, %key, "pending wallet order still unresolved");
+            }
+            match classify_pending(answer.ok(), this_run) {
+                ReconcileAction::RecordApplied(reply) => {
+                    info!(%key, trade_id = %reply.trade_id, "pending wallet order was applied by the venue");
+                    self.finish(
+                        &key,
+                        LegStatus::Applied,
+                        Some((reply.trade_id.clone(), reply.notional_usdc)),
+                        None,
+                    )
+                    .await;
+                    applied.push((record, reply));
+                }
+                ReconcileAction::RecordRefused { reason }
+                | ReconcileAction::RecordAbandoned { reason } => {
+                    self.finish(&key, LegStatus::Failed, None, Some(reason)).await;
+                }
+                ReconcileAction::LeavePending => {}
+            }
+        }
+        applied
+    }
+}
