@@ -28,7 +28,9 @@ use std::{
     },
 };
 
-use actix::{Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Recipient, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Recipient, WrapFuture,
+};
 use ballast::{
     observation::{Happening, Observation, TradeLot, TradeSide},
     store::Store,
@@ -129,7 +131,13 @@ impl Actor for TaxHarvester {
         let work = async move {
             if !shared.desk.dry_run() {
                 for (record, reply) in shared.desk.reconcile_pending(&shared.run_id).await {
-                    shared.book_reply(record.side, &reply, record.created_at, Some(&record.harvest_id), &[]);
+                    shared.book_reply(
+                        record.side,
+                        &reply,
+                        record.created_at,
+                        Some(&record.harvest_id),
+                        &[],
+                    );
                 }
             }
             shared.reconcile_holdings().await
@@ -150,7 +158,8 @@ impl Handler<Event> for TaxHarvester {
                 self.venue_now = Some(observation.at);
                 match &observation.what {
                     Happening::Prices { prices_usdc } => {
-                        self.prices.extend(prices_usdc.iter().map(|(a, p)| (a.clone(), *p)));
+                        self.prices
+                            .extend(prices_usdc.iter().map(|(a, p)| (a.clone(), *p)));
                         Work::Round {
                             prices: self.prices.clone(),
                             at: observation.at,
@@ -190,9 +199,11 @@ impl Handler<Event> for TaxHarvester {
                 }
             }
         };
-        AtomicResponse::new(Box::pin(future.into_actor(self).map(
-            |prices, harvester, _| harvester.prices.extend(prices),
-        )))
+        AtomicResponse::new(Box::pin(
+            future
+                .into_actor(self)
+                .map(|prices, harvester, _| harvester.prices.extend(prices)),
+        ))
     }
 }
 
@@ -311,7 +322,12 @@ impl Shared {
         match recorded {
             Ok((disposals, matches)) => {
                 self.announce_washes(&matches);
-                Some(disposals.iter().map(|d| d.cost_basis_usdc - d.proceeds_usdc).sum())
+                Some(
+                    disposals
+                        .iter()
+                        .map(|d| d.cost_basis_usdc - d.proceeds_usdc)
+                        .sum(),
+                )
             }
             Err(error) => {
                 // The book disagrees with the venue: the next reconciliation with the
@@ -352,7 +368,9 @@ impl Shared {
                     );
                     match opened {
                         Ok(matches) => self.announce_washes(&matches),
-                        Err(error) => warn!(%error, trade_id = %reply.trade_id, "bought lot not booked"),
+                        Err(error) => {
+                            warn!(%error, trade_id = %reply.trade_id, "bought lot not booked")
+                        }
                     }
                 }
                 None
@@ -428,7 +446,12 @@ impl Shared {
             }
         };
         let mut fresh = prices.clone();
-        fresh.extend(quote.prices.into_iter().map(|(asset, price)| (asset, price.0)));
+        fresh.extend(
+            quote
+                .prices
+                .into_iter()
+                .map(|(asset, price)| (asset, price.0)),
+        );
         let book = self.desk.ledger().lock();
         plan_harvests(&book, &fresh, &self.config, decision.at)
             .into_iter()
@@ -498,7 +521,7 @@ impl Shared {
         } else {
             let mut ids: Vec<String> = Vec::new();
             for id in &decision.lot_ids {
-                let venue = ballast::tax::lots::venue_id_of(id).to_owned();
+                let venue = ballast::tax::lot::venue_id_of(id).to_owned();
                 if !ids.contains(&venue) {
                     ids.push(venue);
                 }
@@ -533,11 +556,18 @@ impl Shared {
             }
         };
         let loss_usdc = self
-            .book_reply(TradeSide::Sell, &reply, at, Some(&harvest_id), &decision.lot_ids)
+            .book_reply(
+                TradeSide::Sell,
+                &reply,
+                at,
+                Some(&harvest_id),
+                &decision.lot_ids,
+            )
             .unwrap_or(decision.loss_usdc);
         self.save_book().await;
-        let (substitute, substitute_quantity, substitute_cost_usdc) =
-            self.buy_substitute(&decision, &harvest_id, reply.notional_usdc).await;
+        let (substitute, substitute_quantity, substitute_cost_usdc) = self
+            .buy_substitute(&decision, &harvest_id, reply.notional_usdc)
+            .await;
         self.record(decision.clone(), Some(harvest_id.clone()), false)
             .await;
         info!(%harvest_id, asset = %decision.asset, proceeds_usdc = %reply.notional_usdc,
@@ -567,7 +597,8 @@ impl Shared {
         harvest_id: &str,
         proceeds_usdc: Decimal,
     ) -> (Option<String>, Decimal, Decimal) {
-        let (Some(substitute), Some(price)) = (&decision.substitute, decision.substitute_price_usdc)
+        let (Some(substitute), Some(price)) =
+            (&decision.substitute, decision.substitute_price_usdc)
         else {
             return (None, Decimal::ZERO, Decimal::ZERO);
         };
@@ -592,7 +623,11 @@ impl Shared {
             OrderOutcome::Applied { reply, .. } => {
                 self.book_reply(TradeSide::Buy, &reply, decision.at, Some(harvest_id), &[]);
                 self.save_book().await;
-                (Some(substitute.clone()), reply.quantity, reply.notional_usdc)
+                (
+                    Some(substitute.clone()),
+                    reply.quantity,
+                    reply.notional_usdc,
+                )
             }
             OrderOutcome::DryRun => (Some(substitute.clone()), quantity, Decimal::ZERO),
             OrderOutcome::Failed { reason } | OrderOutcome::Unknown { reason } => {

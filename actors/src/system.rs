@@ -268,9 +268,15 @@ impl SystemBuilder {
         )
         .start();
 
-        let (wallet, harvester) =
-            start_tax_harvester(&validated, &client_for_tax, &store, &tax_gate, &run_id, &bus)
-                .await?;
+        let (wallet, harvester) = start_tax_harvester(
+            &validated,
+            &client_for_tax,
+            &store,
+            &tax_gate,
+            &run_id,
+            &bus,
+        )
+        .await?;
         let handles = Handles {
             requests: detector.recipient(),
             optimizer,

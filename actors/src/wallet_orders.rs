@@ -27,7 +27,7 @@ use ballast::{
     observation::TradeSide,
     risk::RiskLimits,
     store::{LegStatus, Store, WalletOrderRecord},
-    tax::{LotBook, WashBlock, WashRule, wash::buy_block},
+    tax::{LotBook, WashBlock, WashRule},
     venue::{backoff::Backoff, markets::MarketsClient, protocol::WalletTradeResponse},
 };
 use rust_decimal::Decimal;
@@ -76,7 +76,7 @@ impl TaxLedger {
 
     /// Whether a buy of `asset` at `at` is forbidden by the wash-sale rule.
     pub fn buy_block(&self, asset: &str, at: OffsetDateTime) -> Option<WashBlock> {
-        buy_block(&self.lock(), asset, at, self.rule)
+        self.lock().buy_block(asset, at, self.rule)
     }
 }
 
@@ -195,7 +195,11 @@ impl WalletDesk {
     ///
     /// # Errors
     /// Every breached limit, as one line.
-    pub async fn check_risk(&self, amounts_usdc: &[Decimal], at: OffsetDateTime) -> Result<(), String> {
+    pub async fn check_risk(
+        &self,
+        amounts_usdc: &[Decimal],
+        at: OffsetDateTime,
+    ) -> Result<(), String> {
         let risk = self.config.risk;
         let used_today_usdc = match risk.max_daily_turnover_usdc {
             None => Decimal::ZERO,
@@ -273,8 +277,12 @@ impl WalletDesk {
             return OrderOutcome::DryRun;
         }
         if !self.gate.is_open() {
-            let reason = format!("skipped: {}", ballast::execution::outcome::STREAM_DOWN_REASON);
-            self.finish(&order.key, LegStatus::Failed, None, Some(reason.clone())).await;
+            let reason = format!(
+                "skipped: {}",
+                ballast::execution::outcome::STREAM_DOWN_REASON
+            );
+            self.finish(&order.key, LegStatus::Failed, None, Some(reason.clone()))
+                .await;
             return OrderOutcome::Failed { reason };
         }
         match self.send(&order).await {
@@ -302,8 +310,13 @@ impl WalletDesk {
             }
             Err(failure) => {
                 warn!(key = %order.key, reason = %failure.reason, "wallet order failed");
-                self.finish(&order.key, LegStatus::Failed, None, Some(failure.reason.clone()))
-                    .await;
+                self.finish(
+                    &order.key,
+                    LegStatus::Failed,
+                    None,
+                    Some(failure.reason.clone()),
+                )
+                .await;
                 OrderOutcome::Failed {
                     reason: failure.reason,
                 }
@@ -355,7 +368,9 @@ impl WalletDesk {
                 retry_limit: self.config.retry_limit,
                 gate_open: self.gate.is_open(),
             };
-            match decide_retry(input, |retry| self.config.retry_backoff.jittered_delay(retry)) {
+            match decide_retry(input, |retry| {
+                self.config.retry_backoff.jittered_delay(retry)
+            }) {
                 RetryDecision::Applied(reply) => {
                     info!(key = %order.key, %error, "ambiguous wallet order resolved by status query: applied");
                     return Ok((reply, attempts));
@@ -427,7 +442,8 @@ impl WalletDesk {
                 }
                 ReconcileAction::RecordRefused { reason }
                 | ReconcileAction::RecordAbandoned { reason } => {
-                    self.finish(&key, LegStatus::Failed, None, Some(reason)).await;
+                    self.finish(&key, LegStatus::Failed, None, Some(reason))
+                        .await;
                 }
                 ReconcileAction::LeavePending => {}
             }

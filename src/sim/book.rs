@@ -342,13 +342,15 @@ mod tests {
         }
     }
 
+    /// Lots used (id, units, basis) and lots left (ids), or the refusal.
+    type Taken = Result<(Vec<(&'static str, Decimal, Decimal)>, Vec<&'static str>), NamedLotsError>;
+
     #[test]
     fn named_lots_are_taken_in_the_order_named() {
         struct TestCase {
             take: Decimal,
             ids: Vec<&'static str>,
-            expected:
-                Result<(Vec<(&'static str, Decimal, Decimal)>, Vec<&'static str>), NamedLotsError>,
+            expected: Taken,
         }
         let cases = [
             // TC0: the newer lot first, splitting it; the older stays first in line.

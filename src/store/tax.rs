@@ -445,8 +445,18 @@ fn load_lots(c: &Connection) -> Result<Vec<Lot>, StoreError> {
         ))
     })?;
     rows.map(|row| {
-        let (lot_id, venue_lot_id, asset, q, basis, adjustment, bought, acquired, origin, replacement) =
-            row?;
+        let (
+            lot_id,
+            venue_lot_id,
+            asset,
+            q,
+            basis,
+            adjustment,
+            bought,
+            acquired,
+            origin,
+            replacement,
+        ) = row?;
         Ok(Lot {
             lot_id,
             venue_lot_id,
@@ -548,16 +558,25 @@ mod tests {
 
     use super::*;
     use crate::tax::{
-        DisposalMethod, LotBook, VenueLot, WashRule, lots::SaleRules, plan_harvests,
-        TaxConfig,
+        DisposalMethod, LotBook, TaxConfig, VenueLot, WashRule, lots::SaleRules, plan_harvests,
     };
 
     fn book() -> LotBook {
         let rule = WashRule::Window { days: 30 };
         let mut book = LotBook::new();
         for (id, q, basis, at) in [
-            ("lot-1", dec!(0.002), dec!(190.20), datetime!(2025-01-01 12:00 UTC)),
-            ("lot-2", dec!(0.001), dec!(95.10), datetime!(2025-06-01 12:00 UTC)),
+            (
+                "lot-1",
+                dec!(0.002),
+                dec!(190.20),
+                datetime!(2025-01-01 12:00 UTC),
+            ),
+            (
+                "lot-2",
+                dec!(0.001),
+                dec!(95.10),
+                datetime!(2025-06-01 12:00 UTC),
+            ),
         ] {
             book.open_lot(
                 &VenueLot {
@@ -580,7 +599,10 @@ mod tests {
             &[],
             datetime!(2026-02-01 00:00 UTC),
             "wt-9",
-            SaleRules { long_term_days: 365, wash: rule },
+            SaleRules {
+                long_term_days: 365,
+                wash: rule,
+            },
         )
         .expect("sells");
         book
@@ -634,11 +656,20 @@ mod tests {
                 .is_err()
         );
         store
-            .update_wallet_order("r1:h1:sell".into(), LegStatus::Applied, Some("wt-1".into()), Some(dec!(79.92)), None)
+            .update_wallet_order(
+                "r1:h1:sell".into(),
+                LegStatus::Applied,
+                Some("wt-1".into()),
+                Some(dec!(79.92)),
+                None,
+            )
             .await
             .expect("updates");
         let pending = store.pending_wallet_orders().await.expect("reads");
-        assert_eq!(pending, [order(TradeSide::Buy, "r1:h1:buy", LegStatus::Pending)]);
+        assert_eq!(
+            pending,
+            [order(TradeSide::Buy, "r1:h1:buy", LegStatus::Pending)]
+        );
         assert_eq!(
             store
                 .wallet_orders_usdc_on(datetime!(2026-02-01 00:00 UTC).date())
@@ -646,12 +677,15 @@ mod tests {
                 .expect("sums"),
             dec!(79.92)
         );
-        let prices = [("BTC".to_owned(), dec!(80000)), ("ETH".to_owned(), dec!(3000))]
-            .into_iter()
-            .collect();
+        let prices = [
+            ("BTC".to_owned(), dec!(80000)),
+            ("ETH".to_owned(), dec!(3000)),
+        ]
+        .into_iter()
+        .collect();
         let config = TaxConfig::default();
-        let decision = plan_harvests(&book(), &prices, &config, datetime!(2026-03-15 00:00 UTC))
-            .remove(0);
+        let decision =
+            plan_harvests(&book(), &prices, &config, datetime!(2026-03-15 00:00 UTC)).remove(0);
         store
             .record_harvest_decision(decision.clone(), Some("r1:h1".into()), false)
             .await

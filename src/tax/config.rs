@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::wash::WashRule;
+use time::{Duration, OffsetDateTime};
 
 /// Which lots a sale uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -49,6 +49,35 @@ pub enum Jurisdiction {
     Us,
     /// No wash-sale rule.
     None,
+}
+
+/// The wash-sale rule in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum WashRule {
+    /// No rule (jurisdiction `none`).
+    None,
+    /// Buys within `days` before or after a loss sale disallow the loss.
+    Window {
+        /// The window, days each side of the sale.
+        days: u32,
+    },
+}
+
+impl WashRule {
+    /// The window, if any.
+    pub fn window(self) -> Option<Duration> {
+        match self {
+            WashRule::None => None,
+            WashRule::Window { days } => Some(Duration::days(i64::from(days))),
+        }
+    }
+
+    /// Whether `later` falls within the window after `earlier` (inclusive).
+    pub fn within(self, earlier: OffsetDateTime, later: OffsetDateTime) -> bool {
+        self.window()
+            .is_some_and(|window| later >= earlier && later - earlier <= window)
+    }
 }
 
 /// The rules, in the core's units (fractions, not basis points).

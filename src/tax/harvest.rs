@@ -33,9 +33,10 @@ use time::{Date, OffsetDateTime};
 use super::{
     cents,
     config::{DisposalMethod, TaxConfig},
-    lots::{Lot, LotBook},
+    lot::Lot,
+    lots::LotBook,
     selection,
-    wash::{WashBlock, buy_block, sale_block},
+    wash::WashBlock,
 };
 
 /// What became of a harvest candidate.
@@ -200,7 +201,7 @@ fn decide(
         else {
             continue;
         };
-        match buy_block(book, candidate, at, config.wash) {
+        match book.buy_block(candidate, at, config.wash) {
             Some(block) => blocked_substitutes.push(block),
             None => {
                 substitute = Some((candidate.clone(), *candidate_price));
@@ -220,7 +221,7 @@ fn decide(
     };
     let trade_cost = sale_cost.checked_add(buy_cost)?;
     let tax_value = loss_usdc.checked_mul(config.rate)?;
-    let outcome = if let Some(block) = sale_block(book, asset, &lot_ids, at, config.wash) {
+    let outcome = if let Some(block) = book.sale_block(asset, &lot_ids, at, config.wash) {
         HarvestOutcome::WashSaleWindow { block }
     } else if substitute.is_none() && !config.substitutes_of(asset).is_empty() {
         HarvestOutcome::NoSubstitute
@@ -308,8 +309,9 @@ mod tests {
 
     use super::*;
     use crate::tax::{
-        lots::{LotOrigin, SaleRules, venue_lot},
-        wash::WashRule,
+        config::WashRule,
+        lot::{LotOrigin, venue_lot},
+        lots::SaleRules,
     };
 
     const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);

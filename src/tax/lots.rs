@@ -1,11 +1,5 @@
-//! The lot book: the lots ballast knows of, and every disposal it recorded.
-//!
-//! A lot is one purchase of an asset (or, after a partial wash-sale replacement, one part
-//! of it): units, a fee-inclusive cost basis (spread and fees paid, plus any loss a wash
-//! sale carried in), when it was bought, and when its holding period started (the purchase,
-//! or earlier when a wash sale carried a sold lot's holding period over). A disposal is the
-//! part of a lot a sale used: its share of the sale's proceeds and of the lot's basis, its
-//! term, and any loss the wash-sale rule disallowed.
+//! The lot book: the lots ballast knows of (see [`super::lot`] for the records), and every
+//! disposal it recorded.
 //!
 //! The book follows the venue: lots arrive from the venue's replies, its `wallet_trade`
 //! events and its holdings, each under the venue's lot id; a sale is recorded with the lots
@@ -23,195 +17,16 @@
 //!   adjustment, which Form 8949 adds back as column (g)).
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
     TaxError, add, cents,
-    config::DisposalMethod,
-    div, mul, selection, sub,
-    wash::{self, WashMatch, WashRule},
+    config::{DisposalMethod, WashRule},
+    div,
+    lot::{Disposal, Lot, LotOrigin, SoldPart, Term, VenueLot, venue_id_of},
+    mul, selection, sub,
+    wash::{self, Books, WashBlock, WashMatch},
 };
-
-/// Who bought a lot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LotOrigin {
-    /// ballast (a harvest's substitute, or another of its buy paths).
-    Ballast,
-    /// Someone else: the agent itself, an operator; seen in events or holdings.
-    External,
-}
-
-impl LotOrigin {
-    /// The stored name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            LotOrigin::Ballast => "ballast",
-            LotOrigin::External => "external",
-        }
-    }
-}
-
-/// Short- or long-term.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Term {
-    /// Held `long_term_days` or less.
-    Short,
-    /// Held more than `long_term_days`.
-    Long,
-}
-
-impl Term {
-    /// A lot whose holding period started at `acquired_at` and ended at `sold_at` is
-    /// long-term when more than `long_term_days` calendar days (UTC) lie between them: the
-    /// US rule is "more than one year", so 365 days held is short-term and 366 long.
-    pub fn of(acquired_at: OffsetDateTime, sold_at: OffsetDateTime, long_term_days: u32) -> Term {
-        let utc = time::UtcOffset::UTC;
-        let days = (sold_at.to_offset(utc).date() - acquired_at.to_offset(utc).date()).whole_days();
-        if days > i64::from(long_term_days) {
-            Term::Long
-        } else {
-            Term::Short
-        }
-    }
-
-    /// The stored and reported name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Term::Short => "short",
-            Term::Long => "long",
-        }
-    }
-}
-
-/// One lot (or part of one) in the book.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Lot {
-    /// Book id: the venue's lot id, or `{venue_lot_id}/{n}` for a part split off by a
-    /// partial wash-sale replacement.
-    pub lot_id: String,
-    /// The venue's lot id.
-    pub venue_lot_id: String,
-    /// Asset ticker.
-    pub asset: String,
-    /// Units held.
-    pub quantity: Decimal,
-    /// What the units cost, spread and fees included, plus any disallowed loss carried in,
-    /// USDC.
-    pub cost_basis_usdc: Decimal,
-    /// The part of the basis that is a disallowed loss carried in by the wash-sale rule.
-    pub wash_adjustment_usdc: Decimal,
-    /// When the units were bought.
-    #[serde(with = "time::serde::rfc3339")]
-    pub bought_at: OffsetDateTime,
-    /// When the holding period started (earlier than `bought_at` when a wash sale carried
-    /// a sold lot's holding period over).
-    #[serde(with = "time::serde::rfc3339")]
-    pub acquired_at: OffsetDateTime,
-    /// Who bought it.
-    pub origin: LotOrigin,
-    /// Already the replacement of a disallowed loss (units replace one loss only).
-    pub replacement: bool,
-}
-
-/// The part of a lot a sale used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Disposal {
-    /// `{trade_id}:{lot_id}`, unique.
-    pub disposal_id: String,
-    /// The venue trade that sold it.
-    pub trade_id: String,
-    /// Asset ticker.
-    pub asset: String,
-    /// The book lot.
-    pub lot_id: String,
-    /// Units sold.
-    pub quantity: Decimal,
-    /// Start of the holding period.
-    #[serde(with = "time::serde::rfc3339")]
-    pub acquired_at: OffsetDateTime,
-    /// When sold.
-    #[serde(with = "time::serde::rfc3339")]
-    pub sold_at: OffsetDateTime,
-    /// Its share of the sale's proceeds, USDC.
-    pub proceeds_usdc: Decimal,
-    /// Its share of the lot's basis, USDC.
-    pub cost_basis_usdc: Decimal,
-    /// Loss disallowed by the wash-sale rule (Form 8949 code W), USDC, non-negative.
-    pub disallowed_loss_usdc: Decimal,
-    /// Of a loss: units not yet matched with a replacement.
-    pub unmatched_quantity: Decimal,
-    /// Of a loss: the loss on those units, USDC.
-    pub unmatched_loss_usdc: Decimal,
-    /// Short- or long-term.
-    pub term: Term,
-    /// The harvest that sold it, when one did.
-    pub harvest_id: Option<String>,
-}
-
-impl Disposal {
-    /// Proceeds − basis, before any wash-sale adjustment.
-    pub fn gain_usdc(&self) -> Decimal {
-        self.proceeds_usdc - self.cost_basis_usdc
-    }
-
-    /// What Form 8949 reports: proceeds − basis + the disallowed loss.
-    pub fn reported_gain_usdc(&self) -> Decimal {
-        self.gain_usdc() + self.disallowed_loss_usdc
-    }
-}
-
-/// A lot as the venue reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VenueLot {
-    /// The venue's lot id.
-    pub venue_lot_id: String,
-    /// Asset ticker.
-    pub asset: String,
-    /// Units left in the lot.
-    pub quantity: Decimal,
-    /// Their basis (the cash paid, spread included), USDC.
-    pub cost_basis_usdc: Decimal,
-    /// When bought.
-    pub acquired_at: OffsetDateTime,
-}
-
-impl VenueLot {
-    /// The lot of `asset` a venue event or reply reported.
-    pub fn from_trade_lot(asset: &str, lot: &crate::observation::TradeLot) -> Self {
-        VenueLot {
-            venue_lot_id: lot.lot_id.clone(),
-            asset: asset.to_owned(),
-            quantity: lot.quantity,
-            cost_basis_usdc: lot.cost_basis_usdc,
-            acquired_at: lot.acquired_at,
-        }
-    }
-}
-
-/// The part of a venue lot a sale used, as the venue reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SoldPart {
-    /// The venue's lot id.
-    pub venue_lot_id: String,
-    /// Units sold from it.
-    pub quantity: Decimal,
-    /// The proceeds allotted to them, USDC.
-    pub proceeds_usdc: Decimal,
-}
-
-impl SoldPart {
-    /// The part of a lot a venue sale reported using (no proceeds reported: none).
-    pub fn from_trade_lot(lot: &crate::observation::TradeLot) -> Self {
-        SoldPart {
-            venue_lot_id: lot.lot_id.clone(),
-            quantity: lot.quantity,
-            proceeds_usdc: lot.proceeds_usdc.unwrap_or(Decimal::ZERO),
-        }
-    }
-}
 
 /// What a reconciliation with the venue's holdings changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -238,11 +53,11 @@ pub struct SaleRules {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LotBook {
     /// Open lots, in the order they joined the book.
-    pub(super) lots: Vec<Lot>,
+    lots: Vec<Lot>,
     /// Every disposal, in order.
-    pub(super) disposals: Vec<Disposal>,
+    disposals: Vec<Disposal>,
     /// Parts split off so far (for unique part ids).
-    pub(super) splits: u64,
+    splits: u64,
 }
 
 impl LotBook {
@@ -305,6 +120,33 @@ impl LotBook {
         self.disposals.iter().any(|d| d.trade_id == trade_id)
     }
 
+    /// Whether a buy of `asset` at `at` is forbidden by the wash-sale rule `rule` (see
+    /// [`wash::buy_block`]): every buy path of ballast asks this first.
+    pub fn buy_block(&self, asset: &str, at: OffsetDateTime, rule: WashRule) -> Option<WashBlock> {
+        wash::buy_block(&self.disposals, asset, at, rule)
+    }
+
+    /// Whether a loss sale at `at` of `asset`'s lots `selling` (book ids) is forbidden by
+    /// the wash-sale rule `rule` (see [`wash::sale_block`]).
+    pub fn sale_block(
+        &self,
+        asset: &str,
+        selling: &[String],
+        at: OffsetDateTime,
+        rule: WashRule,
+    ) -> Option<WashBlock> {
+        wash::sale_block(&self.lots, asset, selling, at, rule)
+    }
+
+    /// The book's parts, for the wash-sale matching to work on.
+    fn books(&mut self) -> Books<'_> {
+        Books {
+            lots: &mut self.lots,
+            disposals: &mut self.disposals,
+            splits: &mut self.splits,
+        }
+    }
+
     /// Adds a lot bought at the venue, then applies the wash-sale rule to it as a
     /// replacement of losses sold in the window before it.
     ///
@@ -361,7 +203,7 @@ impl LotBook {
             origin,
             replacement: false,
         });
-        wash::match_buy(self, &venue.venue_lot_id, wash)
+        wash::match_buy(&mut self.books(), &venue.venue_lot_id, wash)
     }
 
     /// Records a sale the venue made: for each venue lot it used, the book's parts of that
@@ -423,7 +265,7 @@ impl LotBook {
             )?);
         }
         let ids: Vec<String> = made.iter().map(|d| d.disposal_id.clone()).collect();
-        let matches = wash::match_sale(&mut next, &ids, rules.wash)?;
+        let matches = wash::match_sale(&mut next.books(), &ids, rules.wash)?;
         let disposals = next
             .disposals
             .iter()
@@ -546,7 +388,7 @@ impl LotBook {
                     asset: asset.to_owned(),
                     lot_id: lot_id.clone(),
                 })?;
-            let (basis_share, _adjustment_share) = self.shrink(index, *units)?;
+            let (basis_share, _adjustment_share) = self.lots[index].take(*units)?;
             let lot = &self.lots[index];
             let gain = sub(proceeds_share, basis_share, "gain")?;
             let loss = if gain < Decimal::ZERO {
@@ -581,37 +423,6 @@ impl LotBook {
             made.push(disposal);
         }
         Ok(made)
-    }
-
-    /// Takes `units` from lot `index`: all of it, or a proportional share of its basis
-    /// (and of its carried-in adjustment) to the cent. Returns the basis and adjustment
-    /// taken; the lot keeps the rest (it is left empty when all was taken).
-    pub(super) fn shrink(
-        &mut self,
-        index: usize,
-        units: Decimal,
-    ) -> Result<(Decimal, Decimal), TaxError> {
-        let lot = &mut self.lots[index];
-        if units <= Decimal::ZERO || units > lot.quantity {
-            return Err(TaxError::InsufficientLots {
-                asset: lot.asset.clone(),
-                requested: units,
-                available: lot.quantity,
-            });
-        }
-        let (basis, adjustment) = if units == lot.quantity {
-            (lot.cost_basis_usdc, lot.wash_adjustment_usdc)
-        } else {
-            let fraction = div(units, lot.quantity, "lot fraction")?;
-            (
-                cents(mul(lot.cost_basis_usdc, fraction, "basis share")?),
-                cents(mul(lot.wash_adjustment_usdc, fraction, "adjustment share")?),
-            )
-        };
-        lot.quantity = sub(lot.quantity, units, "lot quantity")?;
-        lot.cost_basis_usdc = sub(lot.cost_basis_usdc, basis, "lot basis")?;
-        lot.wash_adjustment_usdc = sub(lot.wash_adjustment_usdc, adjustment, "lot adjustment")?;
-        Ok((basis, adjustment))
     }
 
     /// Brings the book in line with the venue's lots (every asset): venue lots the book
@@ -678,7 +489,7 @@ impl LotBook {
                 break;
             };
             let take = self.lots[index].quantity.min(units);
-            self.shrink(index, take)?;
+            self.lots[index].take(take)?;
             dropped.push((self.lots[index].lot_id.clone(), take));
             if self.lots[index].quantity.is_zero() {
                 self.lots.remove(index);
@@ -687,11 +498,6 @@ impl LotBook {
         }
         Ok(dropped)
     }
-}
-
-/// The venue lot id of a book lot id (`lot-7/2` → `lot-7`).
-pub fn venue_id_of(lot_id: &str) -> &str {
-    lot_id.split_once('/').map_or(lot_id, |(venue, _)| venue)
 }
 
 /// Shares `amount_usdc` in proportion to `weights` (which sum to `total`), to the cent,
@@ -715,112 +521,18 @@ fn split(
     Ok(shares)
 }
 
-/// A lot for tests: bought and acquired at `at`, external, not a replacement.
-#[cfg(test)]
-pub(crate) fn test_lot(
-    id: &str,
-    asset: &str,
-    quantity: Decimal,
-    basis: Decimal,
-    at: OffsetDateTime,
-) -> Lot {
-    Lot {
-        lot_id: id.to_owned(),
-        venue_lot_id: id.to_owned(),
-        asset: asset.to_owned(),
-        quantity,
-        cost_basis_usdc: basis,
-        wash_adjustment_usdc: Decimal::ZERO,
-        bought_at: at,
-        acquired_at: at,
-        origin: LotOrigin::External,
-        replacement: false,
-    }
-}
-
-/// A venue lot for tests.
-#[cfg(test)]
-pub(crate) fn venue_lot(
-    id: &str,
-    asset: &str,
-    quantity: Decimal,
-    basis: Decimal,
-    at: OffsetDateTime,
-) -> VenueLot {
-    VenueLot {
-        venue_lot_id: id.to_owned(),
-        asset: asset.to_owned(),
-        quantity,
-        cost_basis_usdc: basis,
-        acquired_at: at,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
     use time::macros::datetime;
 
     use super::*;
+    use crate::tax::lot::venue_lot;
 
     const NO_WASH: SaleRules = SaleRules {
         long_term_days: 365,
         wash: WashRule::None,
     };
-
-    #[test]
-    fn term_is_more_than_the_threshold() {
-        struct TestCase {
-            acquired: OffsetDateTime,
-            sold: OffsetDateTime,
-            days: u32,
-            expected: Term,
-        }
-        let cases = [
-            // TC0: exactly 365 days is short-term ("more than one year" is long).
-            TestCase {
-                acquired: datetime!(2025-01-10 09:00 UTC),
-                sold: datetime!(2026-01-10 23:00 UTC),
-                days: 365,
-                expected: Term::Short,
-            },
-            // TC1: 366 days is long-term.
-            TestCase {
-                acquired: datetime!(2025-01-10 09:00 UTC),
-                sold: datetime!(2026-01-11 00:30 UTC),
-                days: 365,
-                expected: Term::Long,
-            },
-            // TC2: the same day.
-            TestCase {
-                acquired: datetime!(2026-03-01 00:00 UTC),
-                sold: datetime!(2026-03-01 23:59 UTC),
-                days: 365,
-                expected: Term::Short,
-            },
-            // TC3: a configured threshold of 30 days.
-            TestCase {
-                acquired: datetime!(2026-03-01 00:00 UTC),
-                sold: datetime!(2026-04-01 00:00 UTC),
-                days: 30,
-                expected: Term::Long,
-            },
-            // TC4: dates are taken in UTC, whatever the offset written.
-            TestCase {
-                acquired: datetime!(2025-01-10 23:30 -05:00),
-                sold: datetime!(2026-01-11 01:00 UTC),
-                days: 365,
-                expected: Term::Short,
-            },
-        ];
-        for (index, case) in cases.iter().enumerate() {
-            assert_eq!(
-                Term::of(case.acquired, case.sold, case.days),
-                case.expected,
-                "TC{index}"
-            );
-        }
-    }
 
     #[test]
     fn a_sale_shares_proceeds_and_basis_exactly() {

@@ -3,9 +3,9 @@
 //!
 //! The parts: [`config`] holds the rules a user chooses (disposal method, long-term
 //! threshold, minimum loss, tax rate, wash-sale window, substitutes, cost estimates), each
-//! validated and named by its key; [`lots`] is the [`LotBook`]: the lots ballast knows of
-//! (quantity, fee-inclusive basis, acquisition time, where they came from) and the
-//! disposals it recorded; [`selection`] orders lots by the disposal method and picks the
+//! validated and named by its key; [`lot`] holds the records (a lot: quantity,
+//! fee-inclusive basis, acquisition time, where it came from; a disposal; the term);
+//! [`lots`] is the [`LotBook`]: the lots ballast knows of and the disposals it recorded; [`selection`] orders lots by the disposal method and picks the
 //! ones a sale uses; [`wash`] is the wash-sale rule in both directions (which buys and
 //! sales it forbids, and what it does to a loss whose replacement was bought anyway);
 //! [`harvest`] decides what to harvest and whether it pays; [`report`] turns disposals into
@@ -27,6 +27,7 @@
 
 pub mod config;
 pub mod harvest;
+pub mod lot;
 pub mod lots;
 pub mod report;
 pub mod selection;
@@ -34,11 +35,12 @@ pub mod wash;
 
 use rust_decimal::Decimal;
 
-pub use config::{DisposalMethod, Jurisdiction, TaxConfig, TaxConfigError};
+pub use config::{DisposalMethod, Jurisdiction, TaxConfig, TaxConfigError, WashRule};
 pub use harvest::{DecisionMemo, HarvestDecision, HarvestOutcome, plan_harvests};
-pub use lots::{Disposal, Lot, LotBook, LotOrigin, SoldPart, Term, VenueLot};
+pub use lot::{Disposal, Lot, LotOrigin, SoldPart, Term, VenueLot};
+pub use lots::LotBook;
 pub use report::{Form8949Row, TaxReport, TermTotals};
-pub use wash::{WashBlock, WashRule};
+pub use wash::WashBlock;
 
 /// What the tax book refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::lots::{Disposal, Term};
+use super::lot::{Disposal, Term};
 
 /// The CSV header: Form 8949's columns.
 pub const CSV_HEADER: &str = "description,date_acquired,date_sold,proceeds,cost_basis,adjustment_code,adjustment_amount,gain_or_loss,term";
@@ -187,6 +187,7 @@ mod tests {
 
     use super::*;
 
+    #[allow(clippy::too_many_arguments)]
     fn disposal(
         asset: &str,
         quantity: Decimal,

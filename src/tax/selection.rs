@@ -9,7 +9,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{TaxError, config::DisposalMethod, div, lots::Lot};
+use super::{TaxError, config::DisposalMethod, div, lot::Lot};
 
 /// The lots of one asset in the order `method` sells them (specific: purchase order, for
 /// the caller to pick from).
@@ -91,7 +91,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::tax::lots::{LotOrigin, test_lot};
+    use crate::tax::lot::{LotOrigin, test_lot};
 
     #[test]
     fn each_method_takes_its_lots() {

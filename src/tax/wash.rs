@@ -10,7 +10,8 @@
 //! - [`buy_block`]: no buy by any of ballast's buy paths of an asset sold at a loss in the
 //!   window before it;
 //! - what ballast does not control (the agent's own trades, seen in events or holdings) is
-//!   recorded as the rule says: [`LotBook::open_lot`] and [`LotBook::record_sale`] match
+//!   recorded as the rule says: [`LotBook::open_lot`](super::LotBook::open_lot) and
+//!   [`LotBook::record_sale`](super::LotBook::record_sale) match
 //!   each loss with replacements in its window, moving the loss into their basis.
 //!
 //! Units replace one loss only ([`Lot::replacement`]); a lot larger than the loss it
@@ -27,41 +28,25 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
+pub use super::config::WashRule;
 use super::{
     TaxError, add, cents, div,
-    lots::{Lot, LotBook, venue_id_of},
+    lot::{Disposal, Lot, venue_id_of},
     mul, sub,
 };
 
-/// The wash-sale rule in force.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "rule")]
-pub enum WashRule {
-    /// No rule (jurisdiction `none`).
-    None,
-    /// Buys within `days` before or after a loss sale disallow the loss.
-    Window {
-        /// The window, days each side of the sale.
-        days: u32,
-    },
-}
-
-impl WashRule {
-    /// The window, if any.
-    pub fn window(self) -> Option<Duration> {
-        match self {
-            WashRule::None => None,
-            WashRule::Window { days } => Some(Duration::days(i64::from(days))),
-        }
-    }
-
-    /// Whether `later` falls within the window after `earlier` (inclusive).
-    pub fn within(self, earlier: OffsetDateTime, later: OffsetDateTime) -> bool {
-        self.window()
-            .is_some_and(|window| later >= earlier && later - earlier <= window)
-    }
+/// The book's parts the matching changes: open lots (in book order), disposals, and the
+/// count of parts split off (for unique part ids).
+#[derive(Debug)]
+pub(super) struct Books<'a> {
+    /// Open lots.
+    pub lots: &'a mut Vec<Lot>,
+    /// Every disposal.
+    pub disposals: &'a mut Vec<Disposal>,
+    /// Parts split off so far.
+    pub splits: &'a mut u64,
 }
 
 /// Which side of the rule blocks an order.
@@ -130,13 +115,13 @@ pub struct WashMatch {
 /// Whether a buy of `asset` at `at` is forbidden: the latest loss sale of it within the
 /// window before. Every buy path of ballast asks this before sending a buy.
 pub fn buy_block(
-    book: &LotBook,
+    disposals: &[Disposal],
     asset: &str,
     at: OffsetDateTime,
     rule: WashRule,
 ) -> Option<WashBlock> {
     let window = rule.window()?;
-    book.disposals()
+    disposals
         .iter()
         .filter(|d| d.asset == asset && d.gain_usdc() < Decimal::ZERO && rule.within(d.sold_at, at))
         .map(|d| d.sold_at)
@@ -153,7 +138,7 @@ pub fn buy_block(
 /// latest other purchase of the asset still held, not yet a replacement, within the window
 /// before.
 pub fn sale_block(
-    book: &LotBook,
+    lots: &[Lot],
     asset: &str,
     selling: &[String],
     at: OffsetDateTime,
@@ -161,9 +146,10 @@ pub fn sale_block(
 ) -> Option<WashBlock> {
     let window = rule.window()?;
     let sold_venue_ids: Vec<&str> = selling.iter().map(|id| venue_id_of(id)).collect();
-    book.lots_of(asset)
+    lots.iter()
         .filter(|lot| {
-            !lot.replacement
+            lot.asset == asset
+                && !lot.replacement
                 && !sold_venue_ids.contains(&lot.venue_lot_id.as_str())
                 && rule.within(lot.bought_at, at)
         })
@@ -180,7 +166,7 @@ pub fn sale_block(
 /// Matches the lot `lot_id`, just bought, with the unmatched losses of its asset sold in
 /// the window before its purchase, oldest first.
 pub(super) fn match_buy(
-    book: &mut LotBook,
+    book: &mut Books<'_>,
     lot_id: &str,
     rule: WashRule,
 ) -> Result<Vec<WashMatch>, TaxError> {
@@ -220,7 +206,7 @@ pub(super) fn match_buy(
 /// Matches each of the disposals `disposal_ids`, just recorded, with the lots of its asset
 /// bought in the window before the sale and still held, oldest first.
 pub(super) fn match_sale(
-    book: &mut LotBook,
+    book: &mut Books<'_>,
     disposal_ids: &[String],
     rule: WashRule,
 ) -> Result<Vec<WashMatch>, TaxError> {
@@ -260,7 +246,7 @@ pub(super) fn match_sale(
 
 /// Makes (part of) lot `lot_id` the replacement of disposal `disposal`'s unmatched loss:
 /// as many units as both have; the lot is split when it has more.
-fn replace(book: &mut LotBook, disposal: usize, lot_id: &str) -> Result<WashMatch, TaxError> {
+fn replace(book: &mut Books<'_>, disposal: usize, lot_id: &str) -> Result<WashMatch, TaxError> {
     let lot_index = book
         .lots
         .iter()
@@ -273,8 +259,8 @@ fn replace(book: &mut LotBook, disposal: usize, lot_id: &str) -> Result<WashMatc
     let units = unmatched.min(book.lots[lot_index].quantity);
     let part_index = if units < book.lots[lot_index].quantity {
         // Split: the matched units become a part of their own, right after the rest.
-        let (basis, adjustment) = book.shrink(lot_index, units)?;
-        book.splits += 1;
+        let (basis, adjustment) = book.lots[lot_index].take(units)?;
+        *book.splits += 1;
         let mut part = book.lots[lot_index].clone();
         part.lot_id = format!("{}/{}", part.venue_lot_id, book.splits);
         part.quantity = units;
@@ -323,12 +309,13 @@ fn replace(book: &mut LotBook, disposal: usize, lot_id: &str) -> Result<WashMatc
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
-    use time::macros::datetime;
+    use time::{Duration, macros::datetime};
 
     use super::*;
     use crate::tax::{
         config::DisposalMethod,
-        lots::{LotOrigin, SaleRules, Term, venue_lot},
+        lot::{LotOrigin, Term, venue_lot},
+        lots::{LotBook, SaleRules},
     };
 
     const RULE: WashRule = WashRule::Window { days: 30 };
@@ -413,7 +400,7 @@ mod tests {
         ];
         let book = book_with_loss();
         for (index, case) in cases.iter().enumerate() {
-            let block = buy_block(&book, case.asset, case.at, case.rule);
+            let block = book.buy_block(case.asset, case.at, case.rule);
             assert_eq!(block.map(|b| b.until), case.expected_until, "TC{index}");
         }
         // A gain never blocks.
@@ -435,7 +422,7 @@ mod tests {
             RULES,
         )
         .expect("sells");
-        assert_eq!(buy_block(&gain, "BTC", day(11), RULE), None);
+        assert_eq!(gain.buy_block("BTC", day(11), RULE), None);
     }
 
     #[test]
@@ -483,10 +470,13 @@ mod tests {
         ];
         for (index, case) in cases.iter().enumerate() {
             let selling: Vec<String> = case.selling.iter().map(|s| (*s).to_owned()).collect();
-            let block = sale_block(&book, "SOL", &selling, case.at, RULE);
+            let block = book.sale_block("SOL", &selling, case.at, RULE);
             assert_eq!(block.map(|b| b.since), case.expected_since, "TC{index}");
         }
     }
+
+    /// A lot as the table checks it: (id, units, basis, acquired day, replacement).
+    type LotView = (&'static str, Decimal, Decimal, i64, bool);
 
     #[test]
     fn a_replacement_takes_the_disallowed_loss_and_the_holding_period() {
@@ -495,7 +485,7 @@ mod tests {
             buy: (Decimal, Decimal, i64),
             /// Expected: (disallowed on the disposal, parts of the replacement as
             /// (id, units, basis, acquired day relative to T0, replacement)).
-            expected: (Decimal, Vec<(&'static str, Decimal, Decimal, i64, bool)>),
+            expected: (Decimal, Vec<LotView>),
         }
         let cases = [
             // TC0: a full replacement 10 days later: the whole 40 loss moves into its basis,
@@ -618,6 +608,6 @@ mod tests {
             )
             .expect("sells");
         assert_eq!(second[0].disallowed_loss_usdc, dec!(0));
-        assert_eq!(sale_block(&book, "XMR", &[], day(103), RULE), None);
+        assert_eq!(book.sale_block("XMR", &[], day(103), RULE), None);
     }
 }

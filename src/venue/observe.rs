@@ -15,8 +15,8 @@ use rust_decimal::Decimal;
 use super::protocol::{EventFrame, EventKind, HoldingsResponse, WalletLot};
 use crate::{
     observation::{Happening, Observation, TradeLot},
-    tax::VenueLot,
     portfolio::PortfolioSnapshot,
+    tax::VenueLot,
 };
 
 impl EventFrame {

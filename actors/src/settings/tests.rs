@@ -237,12 +237,18 @@ fn tax_settings_load_and_name_their_keys() {
     )
     .expect_err("fails");
     assert!(error.to_string().contains("lifo"), "{error}");
-    let error = load("[tax]\nrate = 24\nwash_sale_days = 0\n[tax.substitutes]\nBTC = [\"BTC\"]\n", &[])
-        .expect_err("fails");
+    let error = load(
+        "[tax]\nrate = 24\nwash_sale_days = 0\n[tax.substitutes]\nBTC = [\"BTC\"]\n",
+        &[],
+    )
+    .expect_err("fails");
     let text = error.to_string();
     for key in ["tax.rate", "tax.wash_sale_days", "tax.substitutes.BTC"] {
         assert!(text.contains(key), "{key}: {text}");
     }
     let error = load("[tax]\nharvest = true\n", &[]).expect_err("fails");
-    assert!(error.to_string().contains("unknown key `tax.harvest`"), "{error}");
+    assert!(
+        error.to_string().contains("unknown key `tax.harvest`"),
+        "{error}"
+    );
 }

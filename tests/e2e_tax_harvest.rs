@@ -1,0 +1,209 @@
+//! Story: tax-loss harvesting against the simulated venue over real loopback sockets.
+//!
+//! The agent bought BTC a year ago and again today (outside ballast). A scripted BTC drop
+//! makes both lots losses; the TaxHarvester sells them and buys ETH with the proceeds. In
+//! the 30 days after, nothing of ballast buys BTC back: the wallet's order path refuses
+//! it, a falling ETH cannot be harvested into BTC (recorded as a wash-sale buy prevented),
+//! and a rebalance moves only USDC. The agent's own BTC buy inside the window is recorded
+//! as the rule says: the disallowed loss moves into its basis, with the old lot's holding
+//! period. `ballast report tax` lists the disposals with the right terms and the W code.
+
+mod common;
+
+use std::{path::PathBuf, time::Duration};
+
+use ballast::{
+    observation::TradeSide,
+    sim::{Injection, SimHandle},
+    store::Store,
+};
+use ballast_actors::{
+    commands::report::tax::{Format, render},
+    wallet_orders::{OrderOutcome, WalletOrder},
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn store_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ballast-tax-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join("ballast.db")
+}
+
+async fn inject(sim: &SimHandle, injection: Injection) {
+    sim.inject(injection).await.expect("injects");
+}
+
+fn price(asset: &str, price_usdc: Decimal) -> Injection {
+    Injection::Price {
+        asset: asset.to_owned(),
+        price_usdc,
+    }
+}
+
+fn external_buy(asset: &str, quantity: Decimal) -> Injection {
+    Injection::ExternalBuy {
+        asset: asset.to_owned(),
+        quantity,
+    }
+}
+
+#[actix_rt::test]
+async fn a_btc_drop_is_harvested_and_btc_is_not_bought_back_in_the_window() {
+    // Step 1: a quiet venue. The agent buys 0.001 BTC at 95,000 (basis 95.10) on
+    // 2025-12-31; a year and a day pass (the markets move); prices are set back to the
+    // start, and the agent buys 0.0005 BTC more (basis 47.55) on 2027-01-01.
+    let sim = common::quiet_sim().await;
+    inject(&sim, external_buy("BTC", dec!(0.001))).await;
+    sim.advance(24 * 366).await.expect("advances a year");
+    inject(&sim, price("BTC", dec!(95000))).await;
+    inject(&sim, price("ETH", dec!(3400))).await;
+    inject(&sim, external_buy("BTC", dec!(0.0005))).await;
+
+    // Step 2: the companion with harvesting on, on a store whose event cursor is at the
+    // venue's last event (it has seen the year already).
+    let path = store_path("e2e");
+    let store = Store::open(&path).expect("store");
+    let cursor = format!("{}#{}", sim.base_url(), sim.agent_id());
+    store
+        .save_cursor(&cursor, sim.stats().last_seq)
+        .await
+        .expect("cursor");
+    let validated = common::settings_with(&[("BALLAST__TAX__ENABLED", "true")]);
+    let system = common::builder_at(&sim.base_url(), validated, store.clone())
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+    let booked = common::eventually(WAIT, async || {
+        store.tax_status().await.is_ok_and(|s| s.open_lots == 2)
+    })
+    .await;
+    assert!(booked, "the two BTC lots were not booked from the holdings");
+
+    // Step 3: BTC drops to 80,000: losses of 15.18 and 7.59 at the bid. The harvest pays
+    // (22.77 × 24% = 5.46 against 0.24 of spread and 1.20 of holding cost): both lots are
+    // sold, and ETH is bought with the 119.88 of proceeds.
+    inject(&sim, price("BTC", dec!(80000))).await;
+    let summary = common::summary_when(&system, WAIT, "no harvest", |s| s.tax.harvests >= 1).await;
+    assert_eq!(summary.tax.harvests, 1);
+    assert_eq!(summary.tax.harvested_loss_usdc, dec!(22.77));
+    assert_eq!(summary.tax.substitutes_bought, 1);
+    let holdings = sim_holdings(&sim).await;
+    assert_eq!(holdings, [("ETH".to_owned(), dec!(0.03522066))]);
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.markets.wallet_sells, stats.markets.wallet_buys),
+        (1, 3)
+    );
+
+    // Step 4: in the window after, the wallet's order path refuses to buy BTC, whoever asks.
+    let desk = system.handles.wallet.clone().expect("tax is on");
+    let refused = desk
+        .buy(WalletOrder {
+            key: "test:rebuy".into(),
+            harvest_id: "test".into(),
+            side: TradeSide::Buy,
+            asset: "BTC".into(),
+            quantity: dec!(0.0001),
+            lot_ids: vec![],
+            reason: "a custom actor".into(),
+            at: sim.now() + time::Duration::days(10),
+        })
+        .await;
+    let OrderOutcome::Failed { reason } = refused else {
+        panic!("a BTC buy inside the window went through: {refused:?}");
+    };
+    assert!(reason.contains("wash-sale window"), "{reason}");
+
+    // Step 5: ETH falls 26%: a loss worth harvesting, but its substitute is BTC, inside the
+    // window: deferred, the buy prevented, nothing sold.
+    inject(&sim, price("ETH", dec!(2500))).await;
+    let summary = common::summary_when(&system, WAIT, "no deferral", |s| s.tax.deferred >= 1).await;
+    assert_eq!(summary.tax.wash_buys_prevented, 2, "{:?}", summary.tax);
+    assert_eq!(sim.stats().markets.wallet_sells, 1);
+
+    // Step 6: a large win triggers a rebalance in the window: it moves USDC, never BTC.
+    let buys_before = sim.stats().markets.wallet_buys;
+    inject(
+        &sim,
+        Injection::CasinoWin {
+            amount_usdc: dec!(176.47),
+        },
+    )
+    .await;
+    common::summary_when(&system, WAIT, "no rebalance", |s| s.rebalances >= 1).await;
+    assert_eq!(sim.stats().markets.wallet_buys, buys_before);
+    assert!(
+        sim_holdings(&sim)
+            .await
+            .iter()
+            .all(|(asset, _)| asset != "BTC")
+    );
+
+    // Step 7: a day later the agent itself buys 0.0005 BTC: a replacement inside the
+    // window. Half of the first lot's loss (7.59) is disallowed and moves into its basis.
+    sim.advance(24).await.expect("advances a day");
+    inject(&sim, external_buy("BTC", dec!(0.0005))).await;
+    let summary = common::summary_when(&system, WAIT, "no wash sale", |s| {
+        s.tax.wash_sales_recorded >= 1
+    })
+    .await;
+    assert_eq!(summary.tax.wash_sales_recorded, 1);
+    let status = store.tax_status().await.expect("status");
+    assert_eq!(status.disallowed_loss_usdc, dec!(7.59));
+    system
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("stops");
+
+    // Step 8: the report: the year-old lot's loss is long-term and carries the W
+    // adjustment; the new lot's loss is short-term; totals by term at the end.
+    let csv = render(&path, 2027, Format::Csv).expect("report");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert_eq!(
+        lines[1],
+        "0.001 BTC,2025-12-31,2027-01-01,79.92,95.10,W,7.59,-7.59,long"
+    );
+    assert_eq!(
+        lines[2],
+        "0.0005 BTC,2027-01-01,2027-01-01,39.96,47.55,,0.00,-7.59,short"
+    );
+    assert_eq!(lines[3], "Total short-term,,,39.96,47.55,,0.00,-7.59,short");
+    assert_eq!(lines[4], "Total long-term,,,79.92,95.10,,7.59,-7.59,long");
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&path, 2027, Format::Json).expect("report")).expect("json");
+    assert_eq!(json["disposals"][0]["adjustment_code"], "W");
+    assert_eq!(json["totals"]["long"]["disposals"], 1);
+    // Nothing was sold in 2026.
+    let empty = render(&path, 2026, Format::Csv).expect("report");
+    assert_eq!(empty.lines().count(), 3, "{empty}");
+    let stats = sim.stats();
+    assert!(stats.accounting.ok, "{:?}", stats.accounting);
+    sim.shutdown().await;
+}
+
+/// The wallet's holdings at the venue: (asset, quantity).
+async fn sim_holdings(sim: &SimHandle) -> Vec<(String, Decimal)> {
+    let venue = ballast::venue::client::VenueClient::new(
+        &sim.base_url(),
+        sim.agent_id(),
+        None,
+        Duration::from_secs(5),
+    )
+    .expect("client");
+    let markets = ballast::venue::markets::MarketsClient::new(&venue, Duration::from_secs(5))
+        .expect("client");
+    markets
+        .holdings()
+        .await
+        .expect("holdings")
+        .holdings
+        .into_iter()
+        .map(|h| (h.asset, h.quantity))
+        .collect()
+}

@@ -1,0 +1,219 @@
+//! The wallet's order path under the harvester, against the simulated venue over loopback:
+//! a lost reply is resolved by asking the venue about the key (never by a fresh key), a
+//! restart books an order an earlier run left pending, and dry run sends nothing.
+
+mod common;
+
+use std::time::Duration;
+
+use ballast::{
+    observation::TradeSide,
+    sim::{FaultConfig, Injection, SimHandle},
+    store::{LegStatus, Store, WalletOrderRecord},
+    venue::{client::VenueClient, markets::MarketsClient},
+};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn markets(sim: &SimHandle) -> MarketsClient {
+    let venue = VenueClient::new(
+        &sim.base_url(),
+        sim.agent_id(),
+        None,
+        Duration::from_secs(5),
+    )
+    .expect("client");
+    MarketsClient::new(&venue, Duration::from_secs(5)).expect("client")
+}
+
+/// A venue where the agent holds 0.001 BTC bought at 95,000 (basis 95.10).
+async fn venue_with_btc() -> SimHandle {
+    let sim = common::quiet_sim().await;
+    sim.inject(Injection::ExternalBuy {
+        asset: "BTC".into(),
+        quantity: dec!(0.001),
+    })
+    .await
+    .expect("buys");
+    sim
+}
+
+async fn drop_btc(sim: &SimHandle) {
+    sim.inject(Injection::Price {
+        asset: "BTC".into(),
+        price_usdc: dec!(80000),
+    })
+    .await
+    .expect("drops");
+}
+
+#[actix_rt::test]
+async fn lost_replies_are_resolved_by_status_queries_and_applied_once() {
+    // Every POST is applied but its reply withheld; a short timeout makes the desk ask.
+    let sim = venue_with_btc().await;
+    let store = Store::open_in_memory().expect("store");
+    let validated = common::settings_with(&[
+        ("BALLAST__TAX__ENABLED", "true"),
+        ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "300"),
+    ]);
+    let system = common::builder_at(&sim.base_url(), validated, store.clone())
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+    sim.set_faults(FaultConfig {
+        lost_ack: 1.0,
+        ..FaultConfig::default()
+    })
+    .expect("faults");
+    drop_btc(&sim).await;
+    let summary = common::summary_when(&system, WAIT, "no harvest", |s| s.tax.harvests >= 1).await;
+    assert_eq!(summary.tax.substitutes_bought, 1, "{:?}", summary.tax);
+    // One sale and one buy at the venue (plus the agent's buy): nothing twice.
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.markets.wallet_sells, stats.markets.wallet_buys),
+        (1, 2)
+    );
+    assert!(stats.faults_injected["lost_ack"] >= 2);
+    assert!(
+        store
+            .pending_wallet_orders()
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+    common::stop(system, sim).await;
+}
+
+#[actix_rt::test]
+async fn a_restart_books_what_an_earlier_run_left_pending_and_resends_nothing() {
+    let sim = venue_with_btc().await;
+    drop_btc(&sim).await;
+    let store = Store::open_in_memory().expect("store");
+    let at = sim.now();
+    let order = |key: &str, side, asset: &str, quantity| WalletOrderRecord {
+        idempotency_key: key.into(),
+        harvest_id: "r-old:h1".into(),
+        side,
+        asset: asset.into(),
+        quantity,
+        lot_ids: vec![],
+        reason: "tax_loss_harvest".into(),
+        status: LegStatus::Pending,
+        created_at: at,
+    };
+    // Step 1: an earlier run recorded its sale and sent it (the venue applied it), then
+    // crashed before the reply; its buy was recorded but never sent.
+    store
+        .record_wallet_order(order("r-old:h1:sell", TradeSide::Sell, "BTC", dec!(0.001)))
+        .await
+        .expect("records");
+    store
+        .record_wallet_order(order("r-old:h1:buy", TradeSide::Buy, "ETH", dec!(0.02)))
+        .await
+        .expect("records");
+    let sold = markets(&sim)
+        .wallet_sell("BTC", dec!(0.001), "tax_loss_harvest", "r-old:h1:sell")
+        .await
+        .expect("sells");
+    // The book still holds the lot (the crash came before it was booked).
+    let lot = sold.lots[0].clone();
+    let book = ballast::tax::LotBook::restore(
+        vec![ballast::tax::Lot {
+            lot_id: lot.lot_id.clone(),
+            venue_lot_id: lot.lot_id.clone(),
+            asset: "BTC".into(),
+            quantity: lot.quantity,
+            cost_basis_usdc: lot.cost_basis_usdc,
+            wash_adjustment_usdc: Decimal::ZERO,
+            bought_at: lot.acquired_at,
+            acquired_at: lot.acquired_at,
+            origin: ballast::tax::LotOrigin::External,
+            replacement: false,
+        }],
+        vec![],
+    );
+    store
+        .save_tax_book(book.lots().to_vec(), book.disposals().to_vec())
+        .await
+        .expect("saves");
+
+    // Step 2: the restart resolves both by asking: the sale is booked once, under its
+    // harvest; the buy the venue never saw is abandoned, not sent.
+    let validated = common::settings_with(&[("BALLAST__TAX__ENABLED", "true")]);
+    let system = common::builder_at(&sim.base_url(), validated, store.clone())
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+    let resolved = common::eventually(WAIT, async || {
+        store
+            .pending_wallet_orders()
+            .await
+            .is_ok_and(|pending| pending.is_empty())
+    })
+    .await;
+    assert!(resolved, "pending orders not reconciled");
+    let (lots, disposals) = store.load_tax_book().await.expect("loads");
+    assert!(lots.is_empty(), "{lots:?}");
+    assert_eq!(disposals.len(), 1);
+    assert_eq!(disposals[0].trade_id, sold.trade_id);
+    assert_eq!(disposals[0].harvest_id.as_deref(), Some("r-old:h1"));
+    assert_eq!(disposals[0].proceeds_usdc, dec!(79.92));
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.markets.wallet_sells, stats.markets.wallet_buys),
+        (1, 1)
+    );
+    common::stop(system, sim).await;
+}
+
+#[actix_rt::test]
+async fn dry_run_records_the_harvest_and_sends_nothing() {
+    let sim = venue_with_btc().await;
+    let store = Store::open_in_memory().expect("store");
+    let validated = common::settings_with(&[
+        ("BALLAST__TAX__ENABLED", "true"),
+        ("BALLAST__EXECUTOR__DRY_RUN", "true"),
+    ]);
+    let system = common::builder_at(&sim.base_url(), validated, store.clone())
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+    drop_btc(&sim).await;
+    let summary =
+        common::summary_when(&system, WAIT, "no dry-run harvest", |s| s.tax.harvests >= 1).await;
+    assert_eq!(summary.tax.harvests, 1);
+    // A second price move the same day does not record it again: once the recorder has
+    // seen the event, the harvester has it queued, and shutting down drains it first.
+    sim.inject(Injection::Price {
+        asset: "BTC".into(),
+        price_usdc: dec!(79000),
+    })
+    .await
+    .expect("moves");
+    common::summary_when(&system, WAIT, "second price not seen", |s| {
+        s.events_by_type.get("price").copied().unwrap_or(0) >= 2
+    })
+    .await;
+    let summary = system
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("stops");
+    assert_eq!(summary.tax.harvests, 1, "{:?}", summary.tax);
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.markets.wallet_sells, stats.markets.wallet_buys),
+        (0, 1)
+    );
+    let status = store.tax_status().await.expect("status");
+    assert_eq!(
+        (status.open_lots, status.disposals, status.harvests),
+        (1, 0, 1)
+    );
+    sim.shutdown().await;
+}
