@@ -217,3 +217,85 @@ async fn dry_run_records_the_harvest_and_sends_nothing() {
     );
     sim.shutdown().await;
 }
+
+#[actix_rt::test]
+async fn hifo_sells_the_losing_lot_the_venue_would_not_sell_first() {
+    // Step 1: an old BTC lot bought at 50,000 (a gain at 80,000) and, 31 days later (outside
+    // its wash-sale window), a new one at 95,000.
+    let sim = common::quiet_sim().await;
+    let buy_at = async |price_usdc| {
+        sim.inject(Injection::Price {
+            asset: "BTC".into(),
+            price_usdc,
+        })
+        .await
+        .expect("prices");
+        sim.inject(Injection::ExternalBuy {
+            asset: "BTC".into(),
+            quantity: dec!(0.001),
+        })
+        .await
+        .expect("buys");
+    };
+    buy_at(dec!(50000)).await;
+    sim.advance(24 * 31).await.expect("advances");
+    buy_at(dec!(95000)).await;
+    // The companion has seen the month already (its cursor is at the venue's last event).
+    let store = Store::open_in_memory().expect("store");
+    let cursor = format!("{}#{}", sim.base_url(), sim.agent_id());
+    store
+        .save_cursor(&cursor, sim.stats().last_seq)
+        .await
+        .expect("cursor");
+    let validated = common::settings_with(&[
+        ("BALLAST__TAX__ENABLED", "true"),
+        ("BALLAST__TAX__METHOD", "hifo"),
+    ]);
+    let system = common::builder_at(&sim.base_url(), validated, store)
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+
+    // Step 2: at 80,000 only the new lot is at a loss: HIFO sells it, by name; first in,
+    // first out would have sold the old lot, at a gain.
+    drop_btc(&sim).await;
+    let summary = common::summary_when(&system, WAIT, "no harvest", |s| s.tax.harvests >= 1).await;
+    assert_eq!(summary.tax.harvested_loss_usdc, dec!(15.18));
+    let holdings = markets(&sim).holdings().await.expect("holdings");
+    let btc = holdings
+        .holdings
+        .iter()
+        .find(|h| h.asset == "BTC")
+        .expect("the old lot stays");
+    let left: Vec<_> = btc
+        .lots
+        .iter()
+        .map(|l| (l.lot_id.as_str(), l.cost_basis_usdc))
+        .collect();
+    assert_eq!(left, [("lot-00000001", dec!(50.05))]);
+    common::stop(system, sim).await;
+}
+
+#[actix_rt::test]
+async fn a_harvest_beyond_the_risk_limits_is_refused_and_nothing_is_sold() {
+    // A $50 cap per order: the harvest's sale of 79.92 breaks it.
+    let sim = venue_with_btc().await;
+    let store = Store::open_in_memory().expect("store");
+    let validated = common::settings_with(&[
+        ("BALLAST__TAX__ENABLED", "true"),
+        ("BALLAST__RISK__MAX_LEG_USDC", "50"),
+    ]);
+    let system = common::builder_at(&sim.base_url(), validated, store.clone())
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+    drop_btc(&sim).await;
+    let summary = common::summary_when(&system, WAIT, "no refusal", |s| s.tax.refused >= 1).await;
+    assert_eq!(summary.tax.harvests, 0);
+    assert_eq!(sim.stats().markets.wallet_sells, 0);
+    let status = store.tax_status().await.expect("status");
+    assert_eq!((status.open_lots, status.harvests), (1, 0));
+    common::stop(system, sim).await;
+}

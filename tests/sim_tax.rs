@@ -79,8 +79,19 @@ async fn price_and_external_buy_injections_move_the_books_exactly() {
         holdings.holdings[0].unrealized_pnl_usdc,
         dec!(80) - dec!(95.10)
     );
-    let prices = sim.stats().portfolio;
-    assert_eq!(prices.wallet_balance, dec!(150) - dec!(95.10) + dec!(80));
+    let portfolio = sim.stats().portfolio;
+    assert_eq!(portfolio.wallet_balance, dec!(150) - dec!(95.10) + dec!(80));
+    // A quote of no asset in particular is every asset's (what the harvester confirms on).
+    let venue = VenueClient::new(
+        &sim.base_url(),
+        sim.agent_id(),
+        None,
+        Duration::from_secs(5),
+    )
+    .expect("client");
+    let quote = venue.prices(&[]).await.expect("prices");
+    assert_eq!(quote.prices.len(), 4);
+    assert_eq!(quote.prices["BTC"].0, dec!(80000));
 
     // Step 3: the walk continues from the injected mark: four hours later BTC is near
     // 80,000, not near 95,000.
@@ -184,4 +195,12 @@ async fn sales_can_name_their_lots_and_trades_are_found_by_key() {
     assert_eq!(stats.markets.wallet_sells, 1);
     assert!(stats.accounting.ok, "{:?}", stats.accounting);
     sim.shutdown().await;
+}
+
+#[test]
+fn the_tax_year_scenario_parses() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/scenarios/tax-year.toml");
+    let scenario = ballast::sim::Scenario::load(&path).expect("the README's scenario loads");
+    assert_eq!(scenario.steps.len(), 15);
 }

@@ -261,13 +261,19 @@ impl VenueClient {
             .await
     }
 
-    /// `GET /prices?assets=A,B`.
+    /// `GET /prices?assets=A,B`; with no assets, `GET /prices`: every asset the venue
+    /// quotes.
     ///
     /// # Errors
     /// A [`ClientError`]; a non-positive price is a decode error naming the asset.
     pub async fn prices(&self, assets: &[&str]) -> Result<PricesResponse, ClientError> {
         let joined = assets.join(",");
-        self.call::<(), _>(Method::GET, "/prices", &[("assets", &joined)], None, None)
+        let query: &[(&str, &str)] = if assets.is_empty() {
+            &[]
+        } else {
+            &[("assets", &joined)]
+        };
+        self.call::<(), _>(Method::GET, "/prices", query, None, None)
             .await
     }
 
