@@ -1,6 +1,7 @@
 //! The TaxHarvester: keeps the lot book in step with the venue and harvests losses.
 //!
-//! It subscribes to the bus. A `wallet_trade` event adds the lots of a buy it did not make
+//! It subscribes to the bus. (A `TradeExecuted` transfer moves USDC between services, never
+//! lots, so it changes nothing here.) A `wallet_trade` event adds the lots of a buy it did not make
 //! (and applies the wash-sale rule to them) or records a sale it did not make; a price event
 //! and the daily tick (which first reconciles the book with `/wallet/holdings`) run a
 //! harvest round: `ballast::tax::plan_harvests` decides, and each harvest is sold, and its

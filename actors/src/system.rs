@@ -3,8 +3,9 @@
 //! `SystemBuilder::new(..)` only collects parts; [`SystemBuilder::start`] spawns the
 //! actors on the current actix system and returns a [`RunningSystem`] to query and stop.
 //! Custom triggers join with [`SystemBuilder::add_actor`]: the factory receives the
-//! [`Handles`] (notably `requests`, where `RebalanceRequest`s go, and `optimizer`, which takes
-//! `RecomputeTargets`) and may return a recipient to subscribe to every [`Event`].
+//! [`Handles`] (notably `requests`, where `RebalanceRequest`s go, `optimizer`, which takes
+//! `RecomputeTargets`, and `wallet`, the wash-sale-guarded wallet order path when
+//! `tax.enabled`) and may return a recipient to subscribe to every [`Event`].
 //!
 //! # Invariants
 //! - The run is recorded in the store before any actor starts, and every plan carries the
