@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backtest;
+pub mod control;
 pub mod drift;
 pub mod execution;
 pub mod math;

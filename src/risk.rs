@@ -66,6 +66,16 @@ pub enum RiskRefusal {
     },
 }
 
+impl RiskRefusal {
+    /// The limit breached, as its configuration key (`max_leg_usdc`, `max_daily_turnover_usdc`).
+    pub const fn limit(&self) -> &'static str {
+        match self {
+            RiskRefusal::LegTooLarge { .. } => "max_leg_usdc",
+            RiskRefusal::DailyTurnover { .. } => "max_daily_turnover_usdc",
+        }
+    }
+}
+
 impl RiskLimits {
     /// Checked limits from the configuration's numbers, where 0 switches a limit off.
     ///

@@ -217,6 +217,15 @@ pub enum PolicyInput {
     Targets(TargetAllocation),
     /// The event stream dropped; state is stale until a resync snapshot.
     StreamDown,
+    /// The operator paused or halted trading (`held`), or resumed it: while held, triggers
+    /// wait (the most urgent kept, as while stale) and fire on resume against the latest
+    /// balances.
+    Hold {
+        /// Whether plans wait.
+        held: bool,
+        /// When.
+        at: OffsetDateTime,
+    },
     /// The in-flight plan finished (applied, failed or abandoned).
     PlanFinished {
         /// Balances after it, when known.
@@ -251,6 +260,8 @@ pub struct Decision {
 pub enum Readiness {
     /// No snapshot yet, or the stream is down: plan nothing.
     Stale,
+    /// The operator paused or halted trading: plan nothing until resumed.
+    Held,
     /// Synced with the venue.
     Ready,
     /// A plan is executing.
@@ -268,6 +279,7 @@ pub struct PolicyState {
     synced: bool,
     in_flight: Option<Trigger>,
     deferred: Option<Trigger>,
+    held: bool,
     last_rebalance_at: Option<OffsetDateTime>,
     started_at: Option<OffsetDateTime>,
     next_plan_seq: u64,
@@ -283,6 +295,7 @@ impl PolicyState {
             synced: false,
             in_flight: None,
             deferred: None,
+            held: false,
             last_rebalance_at: None,
             started_at: None,
             next_plan_seq: 1,
@@ -298,6 +311,8 @@ impl PolicyState {
     pub fn readiness(&self) -> Readiness {
         if !self.synced || self.latest.is_none() {
             Readiness::Stale
+        } else if self.held {
+            Readiness::Held
         } else if self.in_flight.is_some() {
             Readiness::InFlight
         } else {
@@ -337,6 +352,10 @@ impl PolicyState {
             PolicyInput::StreamDown => {
                 self.synced = false;
                 None
+            }
+            PolicyInput::Hold { held, at } => {
+                self.held = held;
+                if held { None } else { self.retry_deferred(at) }
             }
             PolicyInput::PlanFinished {
                 snapshot,

@@ -367,3 +367,45 @@ fn policy_config_names_every_bad_value() {
     );
     assert_eq!(PolicyConfig::default().validate(), Ok(()));
 }
+
+#[test]
+fn a_held_policy_plans_nothing_and_fires_the_waiting_trigger_on_resume() {
+    let mut policy = synced_policy();
+    // The operator pauses (or halts): a large win must not plan.
+    assert!(
+        policy
+            .process(PolicyInput::Hold { held: true, at: T0 })
+            .is_none()
+    );
+    assert_eq!(policy.readiness(), Readiness::Held);
+    assert!(
+        policy
+            .process(win(2, dec!(300), after_win(dec!(300))))
+            .is_none()
+    );
+    // Neither does the daily check nor a resync while held.
+    assert!(
+        policy
+            .process(PolicyInput::Snapshot {
+                snapshot: snapshot(after_win(dec!(300)), Some(2)),
+                at: T0,
+                resync: true,
+                tick: true,
+            })
+            .is_none()
+    );
+    // Holding again changes nothing; resuming fires the most urgent waiting trigger.
+    assert!(
+        policy
+            .process(PolicyInput::Hold { held: true, at: T0 })
+            .is_none()
+    );
+    let decision = policy
+        .process(PolicyInput::Hold {
+            held: false,
+            at: T0,
+        })
+        .expect("the waiting win fires on resume");
+    assert_eq!(decision.trigger.name(), "large_win");
+    assert_eq!(policy.readiness(), Readiness::InFlight);
+}

@@ -16,11 +16,13 @@
 //! # Layout
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
 //! for its tables: the event cursor (`cursor.rs`), runs (`runs.rs`), plans and their legs
-//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the status report (`status.rs`).
+//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the operator's control actions
+//! (`control.rs`), the status report (`status.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
 //! migrations in `schema.rs`.
 
 mod codec;
+mod control;
 mod cursor;
 mod legs;
 mod plans;

@@ -53,6 +53,17 @@ const MIGRATIONS: &[&str] = &[
          balances   TEXT NOT NULL,
          total_usdc TEXT NOT NULL
      );",
+    // v2: the operator's control actions (pause, resume, halt, ...); the latest row's mode is
+    // the one a restart comes back in.
+    "CREATE TABLE control_actions (
+         id       INTEGER PRIMARY KEY AUTOINCREMENT,
+         at       TEXT NOT NULL,
+         command  TEXT NOT NULL,
+         previous TEXT NOT NULL,
+         mode     TEXT NOT NULL CHECK (mode IN ('running', 'paused', 'halted')),
+         by       TEXT NOT NULL,
+         reason   TEXT NOT NULL
+     );",
 ];
 
 /// The version this build writes.
