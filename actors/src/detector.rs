@@ -6,6 +6,9 @@
 //!
 //! # Invariants
 //! - Plans go to the executor only from here, at most one in flight (the policy's rule).
+//! - No plan is made while the operator's [`ControlSwitch`] is paused or halted: before each
+//!   input the policy's hold is synced with the switch, so a trigger waits (as while stale)
+//!   and fires on resume. The switch is read directly, never queued behind events.
 //! - Plan ids are `{run_id}:{plan_seq}`; with the leg index they form idempotency keys that
 //!   are unique across runs because run ids are.
 
@@ -17,10 +20,11 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
+    control::ControlSwitch,
     gate::TradingGate,
     messages::{
-        BalancesObserved, Event, PlanFinished, RebalancePlanned, RebalanceRequest, SnapshotSource,
-        StreamStatus, TargetsUpdated, VenueEvent,
+        BalancesObserved, ControlApplied, Event, PlanFinished, RebalancePlanned, RebalanceRequest,
+        SnapshotSource, StreamStatus, TargetsUpdated, VenueEvent,
     },
 };
 
@@ -36,6 +40,9 @@ pub struct DriftDetector {
     gate: TradingGate,
     executor: Recipient<RebalancePlanned>,
     bus: Recipient<Event>,
+    control: ControlSwitch,
+    /// The hold the policy was last told of.
+    held: bool,
 }
 
 impl DriftDetector {
@@ -55,10 +62,35 @@ impl DriftDetector {
             gate,
             executor,
             bus,
+            control: ControlSwitch::default(),
+            held: false,
+        }
+    }
+
+    /// Obeys the operator's `control` switch (the default switch always runs).
+    #[must_use]
+    pub fn with_control(mut self, control: ControlSwitch) -> Self {
+        self.control = control;
+        self
+    }
+
+    /// Tells the policy of a pause, halt or resume it has not heard of yet.
+    fn sync_hold(&mut self) {
+        let held = self.control.holds_plans();
+        if held != self.held {
+            self.held = held;
+            info!(held, mode = %self.control.mode(), "operator hold synced");
+            let at = self.time.now();
+            self.dispatch(PolicyInput::Hold { held, at });
         }
     }
 
     fn feed(&mut self, input: PolicyInput) {
+        self.sync_hold();
+        self.dispatch(input);
+    }
+
+    fn dispatch(&mut self, input: PolicyInput) {
         let Some(decision) = self.policy.process(input) else {
             return;
         };
@@ -140,6 +172,15 @@ impl Handler<RebalanceRequest> for DriftDetector {
             reason: message.reason,
             at: self.time.now(),
         });
+    }
+}
+
+impl Handler<ControlApplied> for DriftDetector {
+    type Result = ();
+
+    fn handle(&mut self, _message: ControlApplied, _ctx: &mut Self::Context) {
+        // The switch already holds the mode; this only makes a resume act at once.
+        self.sync_hold();
     }
 }
 

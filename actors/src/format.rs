@@ -7,6 +7,7 @@
 //! - One function per look: a weight is always `12.3%`, a ratio of the math commands always
 //!   two decimals right-aligned in eight columns.
 
+use ballast::{money::format_usdc, observation::Happening};
 use rust_decimal::Decimal;
 
 /// A weight as a percentage with one decimal: `12.3%`.
@@ -18,6 +19,100 @@ pub fn pct(weight: Decimal) -> String {
 /// decimals, right-aligned for tables: `  12.34%`.
 pub fn pct_f64(ratio: f64) -> String {
     format!("{:>7.2}%", 100.0 * ratio)
+}
+
+/// One line saying what a venue event was (`casino win +$99.71 at 60x, 10.3% of bankroll`);
+/// `before_total` is the portfolio's value before it, for a win's share of the bankroll.
+pub fn event_detail(what: &Happening, before_total: Option<Decimal>) -> String {
+    match what {
+        Happening::CasinoWin {
+            amount_usdc,
+            multiplier,
+            ..
+        } => {
+            let share = before_total
+                .filter(|t| *t > Decimal::ZERO)
+                .map(|t| format!(", {} of bankroll", pct(amount_usdc / t)))
+                .unwrap_or_default();
+            format!(
+                "casino win +{} at {multiplier}x{share}",
+                format_usdc(*amount_usdc)
+            )
+        }
+        Happening::CasinoLoss { amount_usdc } => {
+            format!("casino loss -{}", format_usdc(*amount_usdc))
+        }
+        Happening::ReferralIncome {
+            amount_usdc,
+            source,
+        } => format!(
+            "referral income +{} from {}",
+            format_usdc(*amount_usdc),
+            source.name()
+        ),
+        Happening::DomainsIncome { amount_usdc } => {
+            format!("domains income +{}", format_usdc(*amount_usdc))
+        }
+        Happening::MarkToMarket {
+            service,
+            change_usdc,
+        } => format!("{} marked {change_usdc:+} USDC", service.name()),
+        Happening::Transfer {
+            service,
+            direction,
+            amount_usdc,
+            ..
+        } => format!(
+            "transfer {} {} {}",
+            direction.name(),
+            service.name(),
+            format_usdc(*amount_usdc)
+        ),
+        Happening::Drawdown { service, drawdown } => {
+            format!("{} drawdown {}", service.name(), pct(*drawdown))
+        }
+        Happening::Prices { prices_usdc } => {
+            format!("prices for {} assets", prices_usdc.len())
+        }
+        Happening::OrderPlaced {
+            market,
+            side,
+            limit_price,
+            ..
+        } => format!("{side:?} {market} limit order resting at {limit_price}"),
+        Happening::PositionOpened {
+            market,
+            side,
+            notional_usdc,
+            fill_price,
+            ..
+        } => format!(
+            "{side:?} {market} {} opened at {fill_price}",
+            format_usdc(*notional_usdc)
+        ),
+        Happening::PositionClosed {
+            market,
+            status,
+            realized_pnl_usdc,
+            ..
+        } => format!("{market} position {status}, realized {realized_pnl_usdc:+} USDC"),
+        Happening::Funding { amount_usdc } => {
+            format!("funding {amount_usdc:+} USDC")
+        }
+        Happening::WalletTrade {
+            asset,
+            side,
+            quantity,
+            price_usdc,
+            ..
+        } => format!("wallet {side:?} {quantity} {asset} at {price_usdc}"),
+        Happening::EscrowFee { amount_usdc, .. } => {
+            format!("escrow fee +{}", format_usdc(*amount_usdc))
+        }
+        Happening::Balance => "balances updated".to_owned(),
+        Happening::Heartbeat => String::new(),
+        Happening::Other { type_name } => format!("unknown event type `{type_name}`"),
+    }
 }
 
 #[cfg(test)]

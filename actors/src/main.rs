@@ -12,7 +12,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
-    commands::{backtest, frontier, kelly, optimize, plan, run, sim, status, venue},
+    commands::{backtest, ctl, frontier, kelly, optimize, plan, run, sim, status, venue},
     settings::{Settings, Validated},
 };
 use clap::{Parser, Subcommand};
@@ -46,6 +46,9 @@ enum Command {
     Sim(sim::Args),
     /// Show what the store knows: runs, plans, legs, turnover, last balances.
     Status(StatusArgs),
+    /// Steer a running companion through its HTTP API: pause, resume, halt, rebalance,
+    /// recompute, or show its status.
+    Ctl(ctl::Args),
     /// Print the rebalance ballast would make now, executing nothing.
     Plan(plan::Args),
     /// Target weights from daily returns by an optimizer.
@@ -94,6 +97,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             if args.dry_run {
                 settings.executor.dry_run = true;
             }
+            if let Some(listen) = &args.http {
+                settings.http.listen.clone_from(listen);
+            }
+            if args.allow_remote {
+                settings.http.allow_remote = true;
+            }
             let validated = settings.validate()?;
             init_tracing(&validated);
             run::run(&args, validated, cli.json)
@@ -113,6 +122,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let path = args.store.unwrap_or(validated.settings.store.path);
             status::run(&path, cli.json)
         }
+        Command::Ctl(args) => ctl::run(&args, &Settings::load(&cli.config)?, cli.json),
         Command::Optimize(mut args) => {
             args.json |= cli.json;
             optimize::run(&args, &settings(&cli.config)?)

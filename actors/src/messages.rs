@@ -243,6 +243,27 @@ pub struct PlanFinished {
     pub at: OffsetDateTime,
 }
 
+/// A plan the risk limits refused whole before anything was sent (its legs are reported
+/// failed as well); the limits it broke, by name.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PlanRefused {
+    /// Plan id.
+    pub plan_id: ballast::execution::PlanId,
+    /// Every limit broken.
+    pub refusals: Vec<ballast::risk::RiskRefusal>,
+}
+
+/// The operator's control action, accepted and recorded: the detector syncs its hold with the
+/// [`ControlSwitch`](crate::control::ControlSwitch) at once (a resume fires the triggers that
+/// waited), and observers show it.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ControlApplied {
+    /// Who asked what, when and why, and the mode after it.
+    pub record: ballast::control::ControlRecord,
+}
+
 /// Defines [`Event`] with one variant per message and a `From` for each, from one list, so
 /// a message added to the stream cannot miss its conversion.
 macro_rules! events {
@@ -277,9 +298,16 @@ events!(
     Executed(TradeExecuted),
     Failed(TradeFailed),
     Finished(PlanFinished),
+    Refused(PlanRefused),
+    Control(ControlApplied),
 );
 
 /// Asks the MetricsRecorder for its running summary.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "crate::metrics::Summary")]
 pub struct GetSummary;
+
+/// Asks the StatusBoard (the HTTP API's view of the run) for its snapshot.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "crate::http::board::Board")]
+pub struct GetBoard;

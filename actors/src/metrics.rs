@@ -25,7 +25,7 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::{
-    format::pct,
+    format::{event_detail, pct},
     messages::{Event, GetSummary, SnapshotSource},
     settings::OutputFormat,
 };
@@ -153,95 +153,7 @@ impl MetricsRecorder {
             .events_by_type
             .entry(observation.what.name().to_owned())
             .or_default() += 1;
-        let detail = match &observation.what {
-            Happening::CasinoWin {
-                amount_usdc,
-                multiplier,
-                ..
-            } => {
-                let share = before_total
-                    .filter(|t| *t > Decimal::ZERO)
-                    .map(|t| format!(", {} of bankroll", pct(amount_usdc / t)))
-                    .unwrap_or_default();
-                format!(
-                    "casino win +{} at {multiplier}x{share}",
-                    format_usdc(*amount_usdc)
-                )
-            }
-            Happening::CasinoLoss { amount_usdc } => {
-                format!("casino loss -{}", format_usdc(*amount_usdc))
-            }
-            Happening::ReferralIncome {
-                amount_usdc,
-                source,
-            } => format!(
-                "referral income +{} from {}",
-                format_usdc(*amount_usdc),
-                source.name()
-            ),
-            Happening::DomainsIncome { amount_usdc } => {
-                format!("domains income +{}", format_usdc(*amount_usdc))
-            }
-            Happening::MarkToMarket {
-                service,
-                change_usdc,
-            } => format!("{} marked {change_usdc:+} USDC", service.name()),
-            Happening::Transfer {
-                service,
-                direction,
-                amount_usdc,
-                ..
-            } => format!(
-                "transfer {} {} {}",
-                direction.name(),
-                service.name(),
-                format_usdc(*amount_usdc)
-            ),
-            Happening::Drawdown { service, drawdown } => {
-                format!("{} drawdown {}", service.name(), pct(*drawdown))
-            }
-            Happening::Prices { prices_usdc } => {
-                format!("prices for {} assets", prices_usdc.len())
-            }
-            Happening::OrderPlaced {
-                market,
-                side,
-                limit_price,
-                ..
-            } => format!("{side:?} {market} limit order resting at {limit_price}"),
-            Happening::PositionOpened {
-                market,
-                side,
-                notional_usdc,
-                fill_price,
-                ..
-            } => format!(
-                "{side:?} {market} {} opened at {fill_price}",
-                format_usdc(*notional_usdc)
-            ),
-            Happening::PositionClosed {
-                market,
-                status,
-                realized_pnl_usdc,
-                ..
-            } => format!("{market} position {status}, realized {realized_pnl_usdc:+} USDC"),
-            Happening::Funding { amount_usdc } => {
-                format!("funding {amount_usdc:+} USDC")
-            }
-            Happening::WalletTrade {
-                asset,
-                side,
-                quantity,
-                price_usdc,
-                ..
-            } => format!("wallet {side:?} {quantity} {asset} at {price_usdc}"),
-            Happening::EscrowFee { amount_usdc, .. } => {
-                format!("escrow fee +{}", format_usdc(*amount_usdc))
-            }
-            Happening::Balance => "balances updated".to_owned(),
-            Happening::Heartbeat => String::new(),
-            Happening::Other { type_name } => format!("unknown event type `{type_name}`"),
-        };
+        let detail = event_detail(&observation.what, before_total);
         let ts = observation.at;
         let seq = observation.seq;
         let type_name = observation.what.name().to_owned();
@@ -421,6 +333,29 @@ impl Handler<Event> for MetricsRecorder {
                     || serde_json::json!({"kind": "leg", "status": "failed", "key": failed.idempotency_key, "reason": failed.reason}),
                 );
             }
+            Event::Control(control) => {
+                let record = &control.record;
+                self.line(
+                    || {
+                        format!(
+                            "{} operator {}: trading {} (was {}), by {}{}",
+                            short_time(record.at),
+                            record.command,
+                            record.mode,
+                            record.previous,
+                            record.by,
+                            if record.reason.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", record.reason)
+                            }
+                        )
+                    },
+                    || serde_json::json!({"kind": "control", "record": record}),
+                );
+            }
+            // Its legs are reported failed, each with the limits named.
+            Event::Refused(_) => {}
             Event::Finished(finished) => {
                 if finished.applied > 0 || finished.failed == 0 {
                     self.summary.rebalances += 1;

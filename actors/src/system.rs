@@ -10,6 +10,8 @@
 //! - The run is recorded in the store before any actor starts, and every plan carries the
 //!   run id, so idempotency keys never repeat across runs.
 //! - Trading waits for the watcher's start-up resync snapshot (the policy starts stale).
+//! - The operator's last control action in the store sets the [`ControlSwitch`] before any
+//!   actor starts, so a halt survives a restart.
 
 use std::{fmt, time::Duration};
 
@@ -24,10 +26,12 @@ use ballast::{
 use crate::{
     bus::{EventBus, Subscribe},
     clock::{Clock, TimeSource},
+    control::ControlSwitch,
     detector::DriftDetector,
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
     gate::TradingGate,
-    messages::{Event, GetSummary, RebalanceRequest},
+    http::{HttpOptions, HttpPeers, HttpServer, RunInfo, board::StatusBoard},
+    messages::{Event, GetSummary, RebalanceRequest, VenueEvent},
     metrics::{Console, MetricsRecorder, Summary},
     optimizer::Optimizer,
     settings::Validated,
@@ -60,6 +64,7 @@ pub struct SystemBuilder {
     console: Console,
     run_id: String,
     factories: Vec<Factory>,
+    http: Option<HttpOptions>,
 }
 
 impl fmt::Debug for SystemBuilder {
@@ -70,6 +75,7 @@ impl fmt::Debug for SystemBuilder {
             .field("api_key", &self.api_key)
             .field("run_id", &self.run_id)
             .field("custom_actors", &self.factories.len())
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -85,6 +91,9 @@ pub struct RunningSystem {
     watcher: Addr<BalanceWatcher>,
     executor: Addr<SpotExecutor>,
     store: Store,
+    detector: Addr<DriftDetector>,
+    control: ControlSwitch,
+    http: Option<HttpServer>,
 }
 
 /// Waits until the executor has finished whatever plan it is executing (it handles
@@ -120,6 +129,7 @@ impl SystemBuilder {
             console,
             run_id: new_run_id(),
             factories: Vec::new(),
+            http: None,
         }
     }
 
@@ -141,6 +151,13 @@ impl SystemBuilder {
         self
     }
 
+    /// Serves the HTTP API (status, metrics, dashboard, control) with `options`.
+    #[must_use]
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = Some(options);
+        self
+    }
+
     /// Starts every actor on the current actix system.
     ///
     /// # Errors
@@ -156,6 +173,7 @@ impl SystemBuilder {
             console,
             run_id,
             factories,
+            http,
         } = self;
         let client = VenueClient::new(
             &venue_url,
@@ -171,6 +189,9 @@ impl SystemBuilder {
             backoff: validated.reconnect,
         };
         let since = store.load_cursor(&cursor_key(&stream)).await?;
+        let last_action = store.last_control().await?;
+        let control = ControlSwitch::new(last_action.as_ref().map(|a| a.mode).unwrap_or_default());
+        let started_at = time::OffsetDateTime::now_utc();
         store
             .start_run(RunRecord {
                 run_id: run_id.clone(),
@@ -211,6 +232,7 @@ impl SystemBuilder {
                     bus: bus_recipient.clone(),
                 },
             )
+            .with_control(control.clone())
             .start();
             executor_slot = Some(executor.clone());
             DriftDetector::new(
@@ -221,6 +243,7 @@ impl SystemBuilder {
                 executor.recipient(),
                 bus_recipient.clone(),
             )
+            .with_control(control.clone())
         });
         let executor = executor_slot.ok_or_else(|| anyhow::anyhow!("executor did not start"))?;
 
@@ -235,6 +258,7 @@ impl SystemBuilder {
         )
         .start();
 
+        let client_url = client.base_url().to_owned();
         let watcher = BalanceWatcher::new(
             client,
             stream,
@@ -248,7 +272,7 @@ impl SystemBuilder {
                 optimizer: optimizer.clone().recipient(),
                 bus: bus_recipient.clone(),
             },
-            gate,
+            gate.clone(),
         )
         .balance_alert(validated.balance_alert_fraction)
         .start();
@@ -260,8 +284,36 @@ impl SystemBuilder {
         )
         .start();
 
+        let http = match http {
+            None => None,
+            Some(options) => Some(start_http(
+                options,
+                &bus,
+                &validated.targets,
+                |board| HttpPeers {
+                    board,
+                    metrics: metrics.clone(),
+                    detector: detector.clone().recipient(),
+                    requests: detector.clone().recipient(),
+                    optimizer: optimizer.clone().recipient(),
+                    bus: bus_recipient.clone(),
+                    store: store.clone(),
+                    switch: control.clone(),
+                    gate,
+                    bands: validated.policy.bands,
+                    run: RunInfo {
+                        run_id: run_id.clone(),
+                        venue: client_url,
+                        dry_run: validated.settings.executor.dry_run,
+                        started_at,
+                        version: env!("CARGO_PKG_VERSION"),
+                    },
+                },
+                last_action,
+            )?),
+        };
         let handles = Handles {
-            requests: detector.recipient(),
+            requests: detector.clone().recipient(),
             optimizer,
             bus: bus.clone(),
             time,
@@ -278,11 +330,44 @@ impl SystemBuilder {
             watcher,
             executor,
             store,
+            detector,
+            control,
+            http,
         })
     }
 }
 
+/// Starts a [`StatusBoard`] on the bus and serves the HTTP API with `options`; `peers`
+/// names everything else it talks to (its `board` is replaced by the new one).
+fn start_http(
+    options: HttpOptions,
+    bus: &Addr<EventBus>,
+    targets: &ballast::targets::TargetAllocation,
+    peers: impl FnOnce(Addr<StatusBoard>) -> HttpPeers,
+    last_action: Option<ballast::control::ControlRecord>,
+) -> anyhow::Result<HttpServer> {
+    let board = StatusBoard::new(targets).start();
+    bus.do_send(Subscribe(board.clone().recipient()));
+    crate::http::start(options, peers(board), last_action)
+}
+
 impl RunningSystem {
+    /// Where the HTTP API listens, when it was asked for.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().map(HttpServer::addr)
+    }
+
+    /// The operator's control switch.
+    pub fn control(&self) -> &ControlSwitch {
+        &self.control
+    }
+
+    /// The trading path's inbox (the DriftDetector's), where the watcher delivers venue
+    /// events: for load tests that queue events behind which nothing may wait.
+    pub fn detector_events(&self) -> Recipient<VenueEvent> {
+        self.detector.clone().recipient()
+    }
+
     /// The running summary.
     ///
     /// # Errors
@@ -317,6 +402,9 @@ impl RunningSystem {
         self.store
             .finish_run(self.run_id.clone(), self.handles.time.now())
             .await?;
+        if let Some(http) = self.http {
+            http.stop();
+        }
         Ok(summary)
     }
 }

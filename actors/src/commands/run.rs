@@ -4,6 +4,8 @@
 //! - Ctrl-C or SIGTERM stops new plans, lets the plan in progress finish (bounded by
 //!   [`SHUTDOWN_DEADLINE`]), records the clean stop, prints the summary and exits 0.
 //! - The API key reaches only the venue client and the embedded venue.
+//! - With the HTTP API on (`[http] listen`, `--http`), its bound address is printed before the
+//!   first event and written to `http.addr` in the data directory; the control token is not.
 
 use std::time::Duration;
 
@@ -13,6 +15,10 @@ use crate::{
     clock::TimeSource,
     commands::venue,
     format::pct,
+    http::{
+        HttpOptions,
+        token::{self, ControlToken, TokenSource},
+    },
     metrics::{Console, Summary},
     settings::{OutputFormat, Validated},
     system::SystemBuilder,
@@ -39,6 +45,13 @@ pub struct Args {
     /// Print only the final summary.
     #[arg(long)]
     pub quiet: bool,
+    /// Serve the HTTP API and dashboard on this IP:port (overrides `http.listen`; port 0
+    /// picks a free port, "" switches it off).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Allow `--http` to bind an address other than loopback (sets `http.allow_remote`).
+    #[arg(long)]
+    pub allow_remote: bool,
 }
 
 /// Runs the companion on a fresh actix system until Ctrl-C or `--for`.
@@ -92,9 +105,25 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
         println!("press Ctrl-C (or send SIGTERM) to stop\n");
     }
     let targets = validated.targets.clone();
-    let running = SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console)
-        .start()
-        .await?;
+    let http = http_options(&validated)?;
+    let mut builder =
+        SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console);
+    if let Some((options, _)) = &http {
+        builder = builder.http(options.clone());
+    }
+    let running = builder.start().await?;
+    if let (Some(addr), Some((_, source))) = (running.http_addr(), &http)
+        && !args.quiet
+    {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"kind": "http", "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
+            );
+        } else {
+            println!("http: dashboard and API at http://{addr}/ (control token: {source})\n");
+        }
+    }
     match args.run_for_secs {
         Some(secs) => {
             tokio::select! {
@@ -118,6 +147,24 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
     }
     actix_rt::System::current().stop();
     Ok(())
+}
+
+/// The HTTP API's options, when `[http] listen` is set: the token (read, or generated into the
+/// data directory) and where to write the bound address.
+fn http_options(validated: &Validated) -> anyhow::Result<Option<(HttpOptions, TokenSource)>> {
+    let Some(listen) = validated.http_listen else {
+        return Ok(None);
+    };
+    let data_dir = token::data_dir(&validated.settings.store.path);
+    let configured = &validated.settings.control.token_file;
+    let configured = (!configured.as_os_str().is_empty()).then_some(configured.as_path());
+    let (token, source) = ControlToken::load_or_create(configured, &data_dir)?;
+    let options = HttpOptions {
+        listen,
+        token,
+        address_file: Some(data_dir.join(token::ADDRESS_FILE_NAME)),
+    };
+    Ok(Some((options, source)))
 }
 
 fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation) {

@@ -45,6 +45,20 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
         );
     }
     println!("runs       {}", report.runs);
+    if let Some(action) = &report.control {
+        println!(
+            "control    {} — {} by {} at {}{}",
+            action.mode,
+            action.command,
+            action.by,
+            action.at,
+            if action.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", action.reason)
+            }
+        );
+    }
     println!("cursor     event {}", report.cursor_seq);
     println!(
         "plans      {} (legs: {} applied, {} failed, {} unknown outcome, {} dry run)",

@@ -73,6 +73,10 @@ pub struct Settings {
     pub optimizer: OptimizerSettings,
     /// The SQLite store.
     pub store: StoreSettings,
+    /// The HTTP API.
+    pub http: HttpSettings,
+    /// Operator control.
+    pub control: ControlSettings,
     /// Console output.
     pub output: OutputSettings,
 }

@@ -176,6 +176,24 @@ pub struct StoreSettings {
     pub path: PathBuf,
 }
 
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// `IP:port` to serve the HTTP API on; empty switches it off.
+    pub listen: String,
+    /// Whether an address other than loopback may be bound.
+    pub allow_remote: bool,
+}
+
+/// `[control]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSettings {
+    /// The token file; empty for `control.token` in the data directory.
+    pub token_file: PathBuf,
+}
+
 /// `[output]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -51,6 +51,8 @@ pub struct Validated {
     pub risk: RiskLimits,
     /// Optimizer settings.
     pub optimizer: OptimizerConfig,
+    /// Where the HTTP API listens (`None`: off).
+    pub http_listen: Option<std::net::SocketAddr>,
 }
 
 /// The value of a core check, its problems moved to `problems`, each written by `describe`
@@ -137,6 +139,10 @@ impl Settings {
             ));
         }
         self.check_connections(&mut problems);
+        let http_listen = crate::http::listen_address(&self.http).unwrap_or_else(|problem| {
+            problems.push(problem);
+            None
+        });
         let optimizer = optimizer_config(&self.optimizer, &mut problems);
         checked(optimizer.validate(targets.as_ref()), &mut problems, |e| {
             e.in_section("optimizer")
@@ -159,6 +165,7 @@ impl Settings {
             policy,
             tick_utc,
             optimizer,
+            http_listen,
             settings: self,
         })
     }
