@@ -1,7 +1,8 @@
 //! Story: an operator runs `ballast run` with its HTTP API on a free port, and steers it from
 //! a shell with `ballast ctl`, which finds the API and the token in the data directory. The
-//! token is generated private (0600) and never printed; a wrong token is refused; the halt is
-//! in the store after the run stops; and with no run, `ballast ctl` says so.
+//! token is generated private (0600) and never printed, not even in the run's trace-level logs
+//! of the control requests; a wrong token is refused; the halt is in the store after the run
+//! stops; and with no run, `ballast ctl` says so.
 //!
 //! Both sides are the real binary; the venue is the embedded simulated one.
 
@@ -43,13 +44,16 @@ fn ballast_ctl_steers_a_running_companion_through_its_api() {
     let store = dir.join("ballast.db");
 
     // Step 1: the run, its API on a free loopback port; the address is printed.
+    let log = dir.join("stderr.log");
     let mut run = Command::new(BIN)
         .args(["--json", "run", "--http", "127.0.0.1:0"])
         .env("BALLAST__STORE__PATH", &store)
+        .env("RUST_LOG", "trace")
+        .env("BALLAST__OUTPUT__LOG", "trace")
         .env_remove("PURPLE_FLEA_API_KEY")
         .env_remove("BALLAST_CONTROL_TOKEN")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("run starts");
     let stdout = run.stdout.take().expect("stdout");
@@ -131,6 +135,13 @@ fn ballast_ctl_steers_a_running_companion_through_its_api() {
     assert!(interrupted.success());
     assert!(run.wait().expect("exits").success());
     assert!(!dir.join("http.addr").exists());
+    let logged = std::fs::read_to_string(&log).expect("log");
+    assert!(logged.lines().count() > 100, "trace logging was not on");
+    assert!(logged.contains("control action"), "the halt was not logged");
+    assert!(
+        !logged.contains(token.trim()),
+        "the token leaked into the logs"
+    );
     let report = Command::new(BIN)
         .args(["status", "--store"])
         .arg(&store)

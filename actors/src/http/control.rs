@@ -48,18 +48,35 @@ struct ControlBody {
     by: Option<String>,
 }
 
-/// Checks the bearer token: `Err` is the response to send.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        let mut response = error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "control needs `Authorization: Bearer <token>` (the token is in the data directory's control.token, or BALLAST_CONTROL_TOKEN)".to_owned(),
-        );
+/// A refused request: the status, a short code, and the message naming what is wrong.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = error(self.status, self.code, self.message);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
         response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
-        return Err(response);
+    }
+}
+
+/// Checks the bearer token.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Refusal> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(Refusal {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "control needs `Authorization: Bearer <token>` (the token is in the data directory's control.token, or BALLAST_CONTROL_TOKEN)".to_owned(),
+        });
     };
     let presented = value
         .to_str()
@@ -70,16 +87,20 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
         Ok(())
     } else {
         warn!("control request with a wrong token refused");
-        Err(error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the control token does not match".to_owned(),
-        ))
+        Err(Refusal {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: "the control token does not match".to_owned(),
+        })
     }
 }
 
-fn parse_body(body: &Bytes) -> Result<ControlBody, Response> {
-    let bad = |message: String| error(StatusCode::BAD_REQUEST, "bad_request", message);
+fn parse_body(body: &Bytes) -> Result<ControlBody, Refusal> {
+    let bad = |message: String| Refusal {
+        status: StatusCode::BAD_REQUEST,
+        code: "bad_request",
+        message,
+    };
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(ControlBody::default());
     }
@@ -114,12 +135,12 @@ pub(super) async fn control(
             format!("`{name}`: the commands are pause, resume, halt, rebalance, recompute"),
         );
     };
-    if let Err(response) = authorize(&state, &headers) {
-        return response;
+    if let Err(refusal) = authorize(&state, &headers) {
+        return refusal.into_response();
     }
     let body = match parse_body(&body) {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let by = body.by.unwrap_or_else(|| format!("http {peer}"));
     // One command at a time: the mode read here is the mode the command applies to.
@@ -261,7 +282,7 @@ mod tests {
                     assert_eq!(body.reason, reason, "TC{i}");
                     assert_eq!(body.by.as_deref(), by, "TC{i}");
                 }
-                (Err(response), Err(status)) => assert_eq!(response.status(), status, "TC{i}"),
+                (Err(refusal), Err(status)) => assert_eq!(refusal.status, status, "TC{i}"),
                 (got, expected) => panic!("TC{i}: {:?} vs {expected:?}", got.map(|b| b.reason)),
             }
         }

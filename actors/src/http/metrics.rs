@@ -98,6 +98,9 @@ fn count(value: u64) -> f64 {
     value as f64
 }
 
+/// Reads one field of a service's line.
+type ServiceField = fn(&super::status::ServiceLine) -> Decimal;
+
 /// Renders `report` as a Prometheus text exposition.
 pub fn render(report: &StatusReport) -> String {
     let mut x = Exposition::default();
@@ -151,7 +154,7 @@ pub fn render(report: &StatusReport) -> String {
             "Largest absolute drift of a service from its target (weight units).",
             float(allocation.max_abs_drift),
         );
-        let per_service: [(&str, &str, fn(&super::status::ServiceLine) -> Decimal); 5] = [
+        let per_service: [(&str, &str, ServiceField); 5] = [
             ("ballast_balance_usdc", "Balance per service, USDC.", |l| {
                 l.balance_usdc
             }),
