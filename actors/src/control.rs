@@ -65,15 +65,24 @@ impl ControlSwitch {
         self.mode() == Mode::Halted
     }
 
-    /// Sets the mode. Setting `halted` returns once no leg POST is in flight; a POST that was
-    /// already under way when the halt arrived is let finish (its outcome is booked as usual),
-    /// and no POST starts after.
-    pub async fn set(&self, mode: Mode) {
+    /// Sets the mode, in force at once: the next leg, POST or plan checked sees it.
+    pub fn set_mode(&self, mode: Mode) {
         self.mode.store(encode(mode), Ordering::Release);
+    }
+
+    /// Returns once no leg POST is in flight. After [`Self::set_mode`] with `halted`, no POST
+    /// starts after this: permits asked for from now on queue behind this wait (the lock is
+    /// write-preferring), then see `halted` and are refused. A POST already under way is let
+    /// finish (its outcome is booked as usual).
+    pub async fn sends_settled(&self) {
+        drop(self.sending.write().await);
+    }
+
+    /// [`Self::set_mode`], and for `halted` also [`Self::sends_settled`].
+    pub async fn set(&self, mode: Mode) {
+        self.set_mode(mode);
         if mode == Mode::Halted {
-            // Write-preferring: permits asked for from now on queue behind this, then see
-            // `halted` and are refused.
-            drop(self.sending.write().await);
+            self.sends_settled().await;
         }
     }
 

@@ -139,10 +139,11 @@ async fn a_halt_under_a_100k_event_flood_stops_every_order_survives_a_restart_an
     let answer: serde_json::Value =
         serde_json::from_str(response.split("\r\n\r\n").nth(1).expect("a body")).expect("JSON");
     println!(
-        "halt in force {:.2} ms after the API received it and acknowledged {:.1} ms after it was \
-         sent (the wait is for the leg POST in flight), with {FLOOD} events queued; the backlog \
+        "halt in force {:.2} ms after the API received it, the leg POST in flight back at {:.1} ms, \
+         acknowledged {:.1} ms after it was sent, with {FLOOD} events queued; the backlog \
          drained {:.1} ms after it was queued ({})",
         answer["effective_ms"].as_f64().expect("effective_ms"),
+        answer["settled_ms"].as_f64().expect("settled_ms"),
         latency.as_secs_f64() * 1e3,
         (drained - queued_at).as_secs_f64() * 1e3,
         if acknowledged < drained {

@@ -116,7 +116,9 @@ pub fn run(args: &Args, settings: &Settings, json: bool) -> anyhow::Result<()> {
                     (!configured.as_os_str().is_empty()).then_some(configured.as_path());
                 let token = ControlToken::load(configured, &data_dir)?;
                 let by = args.by.clone().unwrap_or_else(|| {
-                    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+                    let user = std::env::var("USER")
+                        .or_else(|_| std::env::var("LOGNAME"))
+                        .unwrap_or_else(|_| "unknown".to_owned());
                     format!("ballast ctl ({user})")
                 });
                 let url = format!("{base}/control/{command}");

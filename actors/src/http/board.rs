@@ -90,7 +90,8 @@ pub struct TargetsInfo {
     pub reason: String,
     /// The solve's diagnostics in one line (`configured` for the configured targets).
     pub diagnostics: String,
-    /// When they were published (`None`: the configuration, at start-up).
+    /// When they were published, in venue time (`None`: the configuration, or published
+    /// before the first snapshot).
     #[serde(with = "time::serde::rfc3339::option")]
     pub at: Option<OffsetDateTime>,
 }
@@ -457,7 +458,9 @@ impl Handler<Event> for StatusBoard {
                     method: update.method.to_string(),
                     reason: update.reason,
                     diagnostics: update.diagnostics.to_string(),
-                    at: Some(self.now()),
+                    // Venue time, like everything else on the board; unknown before the
+                    // first snapshot (targets published at start-up).
+                    at: self.board.latest.as_ref().map(|latest| latest.at),
                 };
             }
             Event::TargetsRefused(refused) => {

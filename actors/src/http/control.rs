@@ -153,8 +153,13 @@ pub(super) async fn control(
         }
     };
     // Ahead of everything queued: the executor reads the switch before every leg and POST.
-    state.peers.switch.set(mode).await;
+    state.peers.switch.set_mode(mode);
     let effective_ms = received.elapsed().as_secs_f64() * 1e3;
+    if mode == Mode::Halted {
+        // No order after the answer: wait out the leg POST in flight, if any.
+        state.peers.switch.sends_settled().await;
+    }
+    let settled_ms = received.elapsed().as_secs_f64() * 1e3;
     let record = ControlRecord {
         at: OffsetDateTime::now_utc(),
         command,
@@ -192,7 +197,7 @@ pub(super) async fn control(
     );
     let acknowledged_ms = received.elapsed().as_secs_f64() * 1e3;
     info!(command = command.name(), mode = mode.name(), previous = previous.name(),
-          by = %record.by, effective_ms, acknowledged_ms, "control action");
+          by = %record.by, effective_ms, settled_ms, acknowledged_ms, "control action");
     if let Err(store_error) = recorded {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -211,6 +216,7 @@ pub(super) async fn control(
         "reason": record.reason,
         "recorded": true,
         "effective_ms": effective_ms,
+        "settled_ms": settled_ms,
         "acknowledged_ms": acknowledged_ms,
         "note": note(command, mode),
     });
