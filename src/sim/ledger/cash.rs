@@ -277,7 +277,10 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::sim::ledger::{Op, article_balances_usdc};
+    use crate::{
+        sim::ledger::{Op, article_balances_usdc},
+        testing::usdc,
+    };
 
     #[test]
     fn apply_validates_and_moves_money() {
@@ -293,14 +296,7 @@ mod tests {
                     direction: Direction::Increase,
                     amount_usdc: dec!(50),
                 },
-                expected: Ok(ServiceMap([
-                    dec!(250),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(50),
-                ])),
+                expected: Ok(ServiceMap(usdc![250, 300, 150, 150, 100, 50])),
             },
             // TC1: a decrease moves it back.
             TestCase {
@@ -309,14 +305,7 @@ mod tests {
                     direction: Direction::Decrease,
                     amount_usdc: dec!(0.01),
                 },
-                expected: Ok(ServiceMap([
-                    dec!(200),
-                    dec!(299.99),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100.01),
-                ])),
+                expected: Ok(ServiceMap(usdc![200, 299.99, 150, 150, 100, 100.01])),
             },
             // TC2: a decrease beyond the balance.
             TestCase {
@@ -368,14 +357,7 @@ mod tests {
                 op: Op::CasinoLoss {
                     amount_usdc: dec!(1.500),
                 },
-                expected: Ok(ServiceMap([
-                    dec!(198.5),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ])),
+                expected: Ok(ServiceMap(usdc![198.5, 300, 150, 150, 100, 100])),
             },
             // TC8: a casino loss larger than the bankroll.
             TestCase {
@@ -391,14 +373,7 @@ mod tests {
                     pnl_usdc: dec!(-10),
                     fee_usdc: dec!(0.5),
                 },
-                expected: Ok(ServiceMap([
-                    dec!(200),
-                    dec!(300),
-                    dec!(139.5),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ])),
+                expected: Ok(ServiceMap(usdc![200, 300, 139.5, 150, 100, 100])),
             },
             // TC10: a 25% drawdown of trading.
             TestCase {
@@ -406,14 +381,7 @@ mod tests {
                     service: Service::Trading,
                     drawdown: dec!(0.25),
                 },
-                expected: Ok(ServiceMap([
-                    dec!(200),
-                    dec!(225),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ])),
+                expected: Ok(ServiceMap(usdc![200, 225, 150, 150, 100, 100])),
             },
             // TC11: a drawdown above 100%.
             TestCase {
@@ -429,26 +397,12 @@ mod tests {
                     amount_usdc: dec!(2.5),
                     source_service: Service::Casino,
                 },
-                expected: Ok(ServiceMap([
-                    dec!(200),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(102.5),
-                ])),
+                expected: Ok(ServiceMap(usdc![200, 300, 150, 150, 100, 102.5])),
             },
             // TC13: a negative out-of-band balance.
             TestCase {
                 op: Op::SetBalances {
-                    balances_usdc: ServiceMap([
-                        dec!(-1),
-                        dec!(0),
-                        dec!(0),
-                        dec!(0),
-                        dec!(0),
-                        dec!(0),
-                    ]),
+                    balances_usdc: ServiceMap(usdc![-1, 0, 0, 0, 0, 0]),
                 },
                 expected: Err("casino_balance"),
             },
