@@ -24,7 +24,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 use time::OffsetDateTime;
 
 use super::{
@@ -32,6 +32,7 @@ use super::{
     engine::{Engine, MAX_RETURN_DAYS, Processed},
     faults::Fault,
     http::{Reply, check_agent, error, json},
+    ledger::StateError,
     markets::Asset,
     shared::{Shared, stopped},
     ws,
@@ -262,12 +263,9 @@ async fn rebalance(
     let key = idempotency_key(&headers)?;
     let body: RebalanceBody =
         parse_fields(&body, &["service", "direction", "amount_usdc", "reason"])?;
-    let fingerprint = format!(
-        "POST {API_BASE}/agents/{id}/rebalance {}",
-        serde_json::to_string(&body).unwrap_or_default()
-    );
-    let processed = process(&shared, |engine, now| {
-        engine.rebalance(&body, key.as_deref(), &fingerprint, received_at, now)
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/agents/{id}/rebalance"), &body);
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.rebalance(&body, key.as_deref(), received_at, now)
     });
     Ok(finish(&shared, processed).await)
 }
@@ -286,14 +284,11 @@ async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let key = idempotency_key(&headers)?;
     let request: InjectRequest = serde_json::from_slice(&body)
         .map_err(|e| error(400, "bad_request", format!("inject body: {e}")))?;
-    let fingerprint = format!(
-        "POST {API_BASE}/sim/inject {}",
-        serde_json::to_string(&request).unwrap_or_default()
-    );
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/sim/inject"), &request);
     // A `balance` injection sets cash; the services it leaves out keep theirs. Simulator
     // routes are exempt from faults, so no lost ack either.
-    let processed = process(&shared, |engine, now| {
-        engine.inject_request(&request, key.as_deref(), &fingerprint, now)
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.inject_request(&request, now)
     });
     Ok(processed.reply.into_response())
 }
@@ -351,12 +346,9 @@ async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         &["limit_price"],
     )?;
     check_agent(&shared.agent_id, &body.agent_id)?;
-    let fingerprint = format!(
-        "POST {API_BASE}/trading/order {}",
-        serde_json::to_string(&body).unwrap_or_default()
-    );
-    let processed = process(&shared, |engine, now| {
-        engine.order(&body, key.as_deref(), &fingerprint, now)
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/trading/order"), &body);
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.order(&body, now)
     });
     Ok(finish(&shared, processed).await)
 }
@@ -372,8 +364,8 @@ async fn close_position(
     agent_query(&shared, query, false)?;
     let key = idempotency_key(&headers)?;
     let fingerprint = format!("DELETE {API_BASE}/trading/positions/{id}");
-    let processed = process(&shared, |engine, now| {
-        engine.close_position(&id, key.as_deref(), &fingerprint, now)
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.close_position(&id, now)
     });
     Ok(finish(&shared, processed).await)
 }
@@ -399,28 +391,36 @@ async fn wallet_trade(
         TradeSide::Buy => "buy",
         TradeSide::Sell => "sell",
     };
-    let fingerprint = format!(
-        "POST {API_BASE}/wallet/{path} {}",
-        serde_json::to_string(&body).unwrap_or_default()
-    );
-    let processed = process(&shared, |engine, now| {
-        engine.wallet_trade(side, &body, key.as_deref(), &fingerprint, now)
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/wallet/{path}"), &body);
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.wallet_trade(side, &body, now)
     });
     Ok(finish(&shared, processed).await)
 }
 
-/// Runs one mutating request on the engine at the simulated time now, and broadcasts what
-/// it announced (and the transfer it applied) before the lock is released, so subscribers
-/// see frames in `seq` order.
+/// Runs one mutating request on the engine at the simulated time now, under its
+/// `Idempotency-Key` when it has one ([`Engine::idempotent`]: a repeat replays the first
+/// reply), and broadcasts what it announced (and the transfer it applied) before the lock is
+/// released, so subscribers see frames in `seq` order.
 fn process(
     shared: &Shared,
-    handle: impl FnOnce(&mut Engine, OffsetDateTime) -> Processed,
+    idempotency_key: Option<&str>,
+    fingerprint: &str,
+    handle: impl FnOnce(&mut Engine, OffsetDateTime) -> Result<Processed, StateError>,
 ) -> Processed {
     let now = shared.clock.now();
     let mut engine = shared.engine();
-    let processed = handle(&mut engine, now);
+    let processed = engine.idempotent(idempotency_key, fingerprint, |engine| handle(engine, now));
     shared.publish(&processed.frames, processed.transfer.as_ref());
     processed
+}
+
+/// What identifies a request for its `Idempotency-Key`: the route and the parsed body.
+fn fingerprint(route: &str, body: &impl Serialize) -> String {
+    format!(
+        "{route} {}",
+        serde_json::to_string(body).unwrap_or_default()
+    )
 }
 
 /// Answers a processed mutating request, unless a lost-ack fault swallows the answer.
