@@ -54,6 +54,10 @@ const DEFAULT_RETURN_DAYS: usize = 30;
 #[derive(Debug, Clone, Copy)]
 struct ReceivedAt(tokio::time::Instant);
 
+/// A request's query parameters, or why axum could not read them (answered as an
+/// `ErrorBody` naming the parameter).
+type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
+
 /// What a handler answers: its response, or the error response that stopped it early (both
 /// are sent as they are).
 type Answer = Result<Response, Response>;
@@ -203,7 +207,7 @@ async fn portfolio(State(shared): State<Arc<Shared>>, Path(id): Path<String>) ->
 async fn returns(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryParams,
 ) -> Answer {
     check_agent(&shared.agent_id, &id)?;
     let days = match query_param(query, "days")? {
@@ -223,10 +227,7 @@ async fn returns(
     Ok(json(&returns))
 }
 
-async fn prices(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+async fn prices(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
     let all = shared.engine().prices();
     let Some(requested) = query_param(query, "assets")? else {
         return Ok(json(&PricesResponse { prices: all }));
@@ -296,11 +297,7 @@ async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
 /// The `agent_id` query parameter, which must name the simulated agent (`required`: whether
 /// leaving it out is an error).
 #[allow(clippy::result_large_err)]
-fn agent_query(
-    shared: &Shared,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    required: bool,
-) -> Result<(), Response> {
+fn agent_query(shared: &Shared, query: QueryParams, required: bool) -> Result<(), Response> {
     match query_param(query, "agent_id")? {
         Some(id) => check_agent(&shared.agent_id, &id),
         None if required => Err(error(
@@ -312,19 +309,13 @@ fn agent_query(
     }
 }
 
-async fn positions(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+async fn positions(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
     agent_query(&shared, query, true)?;
     let positions = shared.engine().positions();
     Ok(json(&positions))
 }
 
-async fn holdings(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+async fn holdings(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
     agent_query(&shared, query, true)?;
     let holdings = shared.engine().holdings();
     Ok(json(&holdings))
@@ -356,7 +347,7 @@ async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 async fn close_position(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryParams,
     headers: HeaderMap,
 ) -> Answer {
     // The article's DELETE has no agent: the id is enough, and `agent_id`, when sent, must
@@ -478,10 +469,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
 }
 
 #[allow(clippy::result_large_err)]
-fn query_param(
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    name: &str,
-) -> Result<Option<String>, Response> {
+fn query_param(query: QueryParams, name: &str) -> Result<Option<String>, Response> {
     match query {
         Ok(Query(mut params)) => Ok(params.remove(name)),
         Err(rejection) => Err(error(
