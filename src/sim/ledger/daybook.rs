@@ -91,7 +91,7 @@ mod tests {
         sim::{
             ledger::{
                 Op, article_balances_usdc,
-                testing::{AT, open, prices},
+                testing::{mark_move, open},
             },
             markets::PerpMarket,
         },
@@ -143,10 +143,7 @@ mod tests {
             .expect("opens");
         // BTC down 10%: the short gains 0.001 × 9,500 = 9.50; trading's day is 9.40 on 300.
         ledger
-            .apply(&Op::MarkMove {
-                prices: prices(dec!(85500), dec!(3400), dec!(180)),
-                at: AT,
-            })
+            .apply(&mark_move(dec!(85500), dec!(3400), dec!(180)))
             .expect("moves");
         let returns = ledger.close_day();
         assert!(

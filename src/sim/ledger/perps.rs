@@ -391,7 +391,7 @@ mod tests {
     use super::*;
     use crate::sim::ledger::{
         Op, article_balances_usdc,
-        testing::{AT, assert_identity, open, prices},
+        testing::{AT, assert_identity, mark_move, open},
     };
 
     #[test]
@@ -431,10 +431,7 @@ mod tests {
 
         // Step 2: BTC to 100,000: unrealized 0.01052631 × 5,000 = 52.63155, exact.
         ledger
-            .apply(&Op::MarkMove {
-                prices: prices(dec!(100000), dec!(3400), dec!(180)),
-                at: AT,
-            })
+            .apply(&mark_move(dec!(100000), dec!(3400), dec!(180)))
             .expect("moves");
         assert_eq!(ledger.values()[Service::Trading], dec!(351.63155));
         assert_eq!(ledger.reported_values()[Service::Trading], dec!(351.63));
@@ -570,10 +567,7 @@ mod tests {
         );
         assert_eq!(ledger.balances()[Service::Trading], dec!(175.28));
         let kinds = ledger
-            .apply_all(&Op::MarkMove {
-                prices: prices(dec!(100000), dec!(3600), dec!(180)),
-                at: AT,
-            })
+            .apply_all(&mark_move(dec!(100000), dec!(3600), dec!(180)))
             .expect("moves");
         assert!(
             matches!(&kinds[1], EventKind::PositionOpened { fill_price, fee_usdc, quantity, .. }
@@ -584,17 +578,11 @@ mod tests {
         // Step 7: at 5,200 equity is 175 − 170 = 5, above maintenance (2.60); at 5,230 it is
         // 2, below 2.615: liquidated, the margin lost.
         let kinds = ledger
-            .apply_all(&Op::MarkMove {
-                prices: prices(dec!(100000), dec!(5200), dec!(180)),
-                at: AT,
-            })
+            .apply_all(&mark_move(dec!(100000), dec!(5200), dec!(180)))
             .expect("moves");
         assert_eq!(kinds.len(), 1);
         let kinds = ledger
-            .apply_all(&Op::MarkMove {
-                prices: prices(dec!(100000), dec!(5230), dec!(180)),
-                at: AT,
-            })
+            .apply_all(&mark_move(dec!(100000), dec!(5230), dec!(180)))
             .expect("moves");
         assert!(
             matches!(&kinds[1], EventKind::PositionClosed { status, realized_pnl_usdc, .. }

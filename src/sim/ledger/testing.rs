@@ -19,6 +19,14 @@ pub(super) fn prices(btc: Decimal, eth: Decimal, sol: Decimal) -> AssetMap<Decim
     AssetMap([btc, eth, sol, dec!(160)])
 }
 
+/// Marks moved to these prices of BTC, ETH and SOL (XMR at 160), at [`AT`].
+pub(super) fn mark_move(btc: Decimal, eth: Decimal, sol: Decimal) -> Op {
+    Op::MarkMove {
+        prices: prices(btc, eth, sol),
+        at: AT,
+    }
+}
+
 /// A market order, or a limit order when `limit_price` is set, at [`AT`].
 pub(super) fn open(
     market: PerpMarket,

@@ -155,7 +155,7 @@ mod tests {
     use super::*;
     use crate::sim::ledger::{
         Op, article_balances_usdc,
-        testing::{AT, assert_identity, prices},
+        testing::{AT, assert_identity, mark_move},
     };
 
     #[test]
@@ -181,10 +181,7 @@ mod tests {
 
         // Step 2: SOL to 200, 0.25 more at 200.20: 50.05.
         ledger
-            .apply(&Op::MarkMove {
-                prices: prices(dec!(95000), dec!(3400), dec!(200)),
-                at: AT,
-            })
+            .apply(&mark_move(dec!(95000), dec!(3400), dec!(200)))
             .expect("moves");
         ledger
             .apply(&Op::WalletBuy {
@@ -198,10 +195,7 @@ mod tests {
         // Step 3: SOL to 150, sell 0.6 at the bid 149.85 for 89.91: all of the first lot and
         // 0.1 of the second (basis 50.05 × 0.4 = 20.02).
         ledger
-            .apply(&Op::MarkMove {
-                prices: prices(dec!(95000), dec!(3400), dec!(150)),
-                at: AT,
-            })
+            .apply(&mark_move(dec!(95000), dec!(3400), dec!(150)))
             .expect("moves");
         let sold = ledger
             .apply(&Op::WalletSell {
