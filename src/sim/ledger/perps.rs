@@ -28,7 +28,7 @@ use crate::{
             CloseStatus, ClosedPosition, PerpPosition, PositionStatus, ceil_cents, floor_cents,
             quantity_for,
         },
-        markets::{AssetMap, MAX_FUNDING_RATE, PerpMarket},
+        markets::{Asset, AssetMap, MAX_FUNDING_RATE, PerpMarket},
     },
     venue::protocol::{EventKind, OrderType, PositionSide, WireDecimal},
 };
@@ -342,10 +342,7 @@ impl Ledger {
         add_to(&mut self.income.funding_usdc, net_usdc)?;
         self.liquidate_underwater(at)?;
         Ok(EventKind::Funding {
-            rates: rates
-                .iter()
-                .map(|(market, rate)| (market.name().to_owned(), WireDecimal(*rate)))
-                .collect(),
+            rates: by_name(rates.iter(), |market| market.name()),
             amount_usdc: net_usdc,
         })
     }
@@ -364,10 +361,7 @@ impl Ledger {
         self.fill_limit_orders()?;
         self.liquidate_underwater(at)?;
         Ok(EventKind::Price {
-            prices: prices
-                .iter()
-                .map(|(asset, price)| (asset.symbol().to_owned(), WireDecimal(*price)))
-                .collect(),
+            prices: by_name(prices.iter(), Asset::symbol),
         })
     }
 }
@@ -382,6 +376,16 @@ fn closed_event(closed: &ClosedPosition) -> EventKind {
         realized_pnl_usdc: closed.realized_pnl_usdc,
         fee_usdc: closed.fee_usdc,
     }
+}
+
+/// Values keyed by market or asset as the wire keys them: by name.
+fn by_name<'a, K>(
+    entries: impl Iterator<Item = (K, &'a Decimal)>,
+    name: impl Fn(K) -> &'static str,
+) -> BTreeMap<String, WireDecimal> {
+    entries
+        .map(|(key, value)| (name(key).to_owned(), WireDecimal(*value)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -27,8 +27,20 @@ pub(super) fn mark_move(btc: Decimal, eth: Decimal, sol: Decimal) -> Op {
     }
 }
 
-/// A market order, or a limit order when `limit_price` is set, at [`AT`].
+/// A hedge: a market order, or a limit order when `limit_price` is set, at [`AT`].
 pub(super) fn open(
+    market: PerpMarket,
+    side: PositionSide,
+    notional_usdc: Decimal,
+    leverage: u32,
+    limit_price: Option<Decimal>,
+) -> Op {
+    order_for("hedge", market, side, notional_usdc, leverage, limit_price)
+}
+
+/// [`open`] for any `purpose`.
+pub(super) fn order_for(
+    purpose: &str,
     market: PerpMarket,
     side: PositionSide,
     notional_usdc: Decimal,
@@ -46,7 +58,7 @@ pub(super) fn open(
             OrderType::Market
         },
         limit_price,
-        purpose: "hedge".into(),
+        purpose: purpose.into(),
         at: AT,
     })
 }
