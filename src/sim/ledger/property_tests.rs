@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 
 use super::{
     Ledger, Op,
-    testing::{AT, order_for},
+    testing::{AT, open},
 };
 use crate::{
     money::CENT_DP,
@@ -117,7 +117,11 @@ fn market_op() -> impl Strategy<Value = Op> {
                     };
                     let limit_price = limit_pct
                         .map(|pct| (start * Decimal::from(pct) / Decimal::ONE_HUNDRED).round_dp(2));
-                    order_for(purpose, market, side, notional_usdc, leverage, limit_price)
+                    let mut op = open(market, side, notional_usdc, leverage, limit_price);
+                    if let Op::OpenPosition(order) = &mut op {
+                        order.purpose = purpose.to_owned();
+                    }
+                    op
                 }
             ),
         // Mostly ids that exist; some already closed or never opened.

@@ -35,18 +35,6 @@ pub(super) fn open(
     leverage: u32,
     limit_price: Option<Decimal>,
 ) -> Op {
-    order_for("hedge", market, side, notional_usdc, leverage, limit_price)
-}
-
-/// [`open`] for any `purpose`.
-pub(super) fn order_for(
-    purpose: &str,
-    market: PerpMarket,
-    side: PositionSide,
-    notional_usdc: Decimal,
-    leverage: u32,
-    limit_price: Option<Decimal>,
-) -> Op {
     Op::OpenPosition(OpenOrder {
         market,
         side,
@@ -58,7 +46,7 @@ pub(super) fn order_for(
             OrderType::Market
         },
         limit_price,
-        purpose: purpose.into(),
+        purpose: "hedge".into(),
         at: AT,
     })
 }
