@@ -40,7 +40,6 @@ fn opt(method: OptimizerMethod) -> optimize::Args {
         rf: Some(0.045),
         views: None,
         kelly_multiplier: Some(0.25),
-        json: true,
     }
 }
 
@@ -254,7 +253,6 @@ fn frontier_has_every_point_and_plots() {
             covariance: Some(CovarianceMethod::Sample),
             rf: Some(0.045),
             plot: Some(plot.clone()),
-            json: true,
         };
         let out = frontier::execute(&args, &defaults().optimizer).expect("frontier");
         assert_eq!(out.points.len(), 50);
@@ -271,7 +269,6 @@ fn kelly_sizes_the_article_bet_and_refuses_no_edge() {
         odds: 1.0,
         fraction: 0.25,
         bankroll_usdc: dec!(1000),
-        json: true,
     };
     let k = kelly::execute(&args).expect("sizes");
     // 0.52 − 0.48 is 0.04000000000000004 in f64: the stake is still exactly $10.00.
@@ -342,7 +339,6 @@ fn kelly_stakes_whole_cents_toward_zero() {
             odds: case.odds,
             fraction: case.fraction,
             bankroll_usdc: case.bankroll_usdc,
-            json: false,
         };
         match (kelly::execute(&args), &case.expected) {
             (Ok(k), Ok(want)) => assert_eq!(k.stake_usdc, *want, "TC{i}"),

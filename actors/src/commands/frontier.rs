@@ -57,9 +57,6 @@ pub struct Args {
     /// Write a plot to this file (`.png` or `.svg`).
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Print one JSON document; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// One portfolio in the output.
@@ -274,9 +271,9 @@ where
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<()> {
+pub fn run(args: &Args, configured: &OptimizerConfig, json: bool) -> anyhow::Result<()> {
     let out = execute(args, configured)?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }

@@ -78,9 +78,6 @@ pub struct Args {
     /// Fraction of full Kelly (method kelly), in (0, 1] (default: `optimizer.kelly_multiplier`).
     #[arg(long)]
     pub kelly_multiplier: Option<f64>,
-    /// Print one JSON document; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// The `--views` file:
@@ -308,9 +305,9 @@ pub fn execute(args: &Args, validated: &Validated) -> anyhow::Result<Output> {
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args, validated: &Validated) -> anyhow::Result<()> {
+pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
     let out = execute(args, validated)?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
