@@ -236,26 +236,22 @@ where
                 + Text::new(a.name.clone(), (6, -6), ("sans-serif", 14))
         }))
         .map_err(err)?;
-    let mv = &out.min_variance;
-    chart
-        .draw_series(std::iter::once(Circle::new(
-            (mv.volatility, mv.expected_return),
-            7,
-            GREEN.filled(),
-        )))
-        .map_err(err)?
-        .label("min variance")
-        .legend(|(x, y)| Circle::new((x + 8, y), 5, GREEN.filled()));
-    if let Some(ms) = &out.max_sharpe {
+    // The marked portfolios: a large dot each, with a legend entry.
+    let marked = [
+        (Some(&out.min_variance), "min variance", GREEN),
+        (out.max_sharpe.as_ref(), "max Sharpe", RED),
+    ];
+    for (point, label, color) in marked {
+        let Some(p) = point else { continue };
         chart
             .draw_series(std::iter::once(Circle::new(
-                (ms.volatility, ms.expected_return),
+                (p.volatility, p.expected_return),
                 7,
-                RED.filled(),
+                color.filled(),
             )))
             .map_err(err)?
-            .label("max Sharpe")
-            .legend(|(x, y)| Circle::new((x + 8, y), 5, RED.filled()));
+            .label(label)
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
     }
     chart
         .configure_series_labels()

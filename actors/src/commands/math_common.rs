@@ -51,14 +51,7 @@ pub fn parse_bounds(text: &str, n: usize) -> anyhow::Result<WeightBounds> {
     let (lo, hi) = text
         .split_once(',')
         .with_context(|| format!("--bounds: `{text}` is not LO,HI"))?;
-    let lo: f64 = lo
-        .trim()
-        .parse()
-        .with_context(|| format!("--bounds: `{}` is not a number", lo.trim()))?;
-    let hi: f64 = hi
-        .trim()
-        .parse()
-        .with_context(|| format!("--bounds: `{}` is not a number", hi.trim()))?;
+    let (lo, hi) = (number("bounds", lo)?, number("bounds", hi)?);
     WeightBounds::uniform(n, lo, hi).map_err(|e| anyhow!("--bounds {text}: {e}"))
 }
 
@@ -72,15 +65,19 @@ pub fn parse_named(flag: &str, text: &str) -> anyhow::Result<BTreeMap<String, f6
         let (name, value) = pair
             .split_once('=')
             .with_context(|| format!("--{flag}: `{pair}` is not name=value"))?;
-        let value: f64 = value
-            .trim()
-            .parse()
-            .with_context(|| format!("--{flag}: `{}` is not a number", value.trim()))?;
+        let value = number(flag, value)?;
         if out.insert(name.trim().to_owned(), value).is_some() {
             bail!("--{flag}: `{}` given twice", name.trim());
         }
     }
     Ok(out)
+}
+
+/// Parses one number of `--flag`, naming the flag on error.
+fn number(flag: &str, text: &str) -> anyhow::Result<f64> {
+    text.trim()
+        .parse()
+        .with_context(|| format!("--{flag}: `{}` is not a number", text.trim()))
 }
 
 /// Orders named values by `names`, refusing unknown and missing names.
