@@ -1,17 +1,62 @@
-//! Shared pieces of the portfolio-math commands (`optimize`, `frontier`): loading returns into
-//! a market model, and parsing `--bounds` and `name=value` lists.
+//! Shared pieces of the portfolio-math commands (`optimize`, `frontier`): their data and model
+//! flags, loading returns into a market model, and parsing `--bounds` and `name=value` lists.
 //!
 //! # Invariants
 //! - Every error names the flag it came from (`--returns`, `--bounds`, `--budgets`, ...).
 //! - Nothing here panics on user input.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context, anyhow, bail};
 use ballast::math::{
     MarketModel, WeightBounds,
     returns::{CovarianceMethod, Repair, ReturnsTable},
 };
+
+use super::flags::config_names;
+
+/// The flags that say which data and which model, shared by `optimize` and `frontier`.
+#[derive(clap::Args, Debug)]
+pub struct ModelArgs {
+    /// Daily returns CSV: a header of asset names (an optional first date column), one row a day.
+    #[arg(long)]
+    pub returns: PathBuf,
+    /// Covariance estimator (default: `optimizer.covariance`).
+    #[arg(long, value_parser = config_names(|_: &CovarianceMethod| true))]
+    pub covariance: Option<CovarianceMethod>,
+    /// Weight bounds `LO,HI` for every asset (default long-only, uncapped).
+    #[arg(long)]
+    pub bounds: Option<String>,
+}
+
+impl ModelArgs {
+    /// `--returns` estimated by `--covariance`, or by `configured` when the flag is left open;
+    /// the estimator used comes back with the model.
+    ///
+    /// # Errors
+    /// As [`load_model`].
+    pub fn load(
+        &self,
+        configured: CovarianceMethod,
+    ) -> anyhow::Result<(CovarianceMethod, LoadedModel)> {
+        let covariance = self.covariance.unwrap_or(configured);
+        Ok((covariance, load_model(&self.returns, covariance)?))
+    }
+
+    /// `--bounds` over `n` assets, when given.
+    ///
+    /// # Errors
+    /// As [`parse_bounds`].
+    pub fn bounds(&self, n: usize) -> anyhow::Result<Option<WeightBounds>> {
+        self.bounds
+            .as_deref()
+            .map(|text| parse_bounds(text, n))
+            .transpose()
+    }
+}
 
 /// Returns loaded and turned into a model.
 #[derive(Debug, Clone)]
