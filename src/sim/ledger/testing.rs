@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use super::{Ledger, Op, OpenOrder};
 use crate::{
-    sim::markets::{AssetMap, PerpMarket},
-    venue::protocol::{OrderType, PositionSide},
+    sim::markets::{Asset, AssetMap, PerpMarket},
+    venue::protocol::{OrderType, PositionSide, TradeSide},
 };
 
 /// When the tests' operations happen.
@@ -24,6 +24,22 @@ pub(super) fn mark_move(btc: Decimal, eth: Decimal, sol: Decimal) -> Op {
     Op::MarkMove {
         prices: prices(btc, eth, sol),
         at: AT,
+    }
+}
+
+/// The wallet buys (`Buy`) or sells `quantity` of `asset` at [`AT`].
+pub(super) fn wallet(side: TradeSide, asset: Asset, quantity: Decimal) -> Op {
+    match side {
+        TradeSide::Buy => Op::WalletBuy {
+            asset,
+            quantity,
+            at: AT,
+        },
+        TradeSide::Sell => Op::WalletSell {
+            asset,
+            quantity,
+            at: AT,
+        },
     }
 }
 

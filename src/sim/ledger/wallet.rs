@@ -155,7 +155,7 @@ mod tests {
     use super::*;
     use crate::sim::ledger::{
         Op, article_balances_usdc,
-        testing::{AT, assert_identity, mark_move},
+        testing::{AT, assert_identity, mark_move, wallet},
     };
 
     #[test]
@@ -164,11 +164,7 @@ mod tests {
 
         // Step 1: 0.5 SOL at the ask 180 × 1.001 = 180.18 costs 90.09, a lot of that basis.
         let bought = ledger
-            .apply(&Op::WalletBuy {
-                asset: Asset::Sol,
-                quantity: dec!(0.5),
-                at: AT,
-            })
+            .apply(&wallet(TradeSide::Buy, Asset::Sol, dec!(0.5)))
             .expect("buys");
         assert!(
             matches!(bought, EventKind::WalletTrade { notional_usdc, spread_usdc, .. }
@@ -198,11 +194,7 @@ mod tests {
             .apply(&mark_move(dec!(95000), dec!(3400), dec!(150)))
             .expect("moves");
         let sold = ledger
-            .apply(&Op::WalletSell {
-                asset: Asset::Sol,
-                quantity: dec!(0.6),
-                at: AT,
-            })
+            .apply(&wallet(TradeSide::Sell, Asset::Sol, dec!(0.6)))
             .expect("sells");
         let EventKind::WalletTrade {
             notional_usdc,
@@ -246,29 +238,17 @@ mod tests {
         let before = ledger.clone();
         for (op, code, needle) in [
             (
-                Op::WalletSell {
-                    asset: Asset::Sol,
-                    quantity: dec!(1),
-                    at: AT,
-                },
+                wallet(TradeSide::Sell, Asset::Sol, dec!(1)),
                 "insufficient_holdings",
                 "`quantity`",
             ),
             (
-                Op::WalletBuy {
-                    asset: Asset::Btc,
-                    quantity: dec!(1),
-                    at: AT,
-                },
+                wallet(TradeSide::Buy, Asset::Btc, dec!(1)),
                 "insufficient_balance",
                 "`quantity`",
             ),
             (
-                Op::WalletBuy {
-                    asset: Asset::Btc,
-                    quantity: dec!(0.000000001),
-                    at: AT,
-                },
+                wallet(TradeSide::Buy, Asset::Btc, dec!(0.000000001)),
                 "bad_request",
                 "`quantity`",
             ),
