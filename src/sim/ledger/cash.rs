@@ -278,7 +278,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        sim::ledger::{Op, article_balances_usdc},
+        sim::ledger::{Op, testing::article_ledger},
         testing::usdc,
     };
 
@@ -417,7 +417,7 @@ mod tests {
             },
         ];
         for (index, case) in cases.iter().enumerate() {
-            let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+            let mut ledger = article_ledger();
             let before = ledger.clone();
             match (ledger.apply(&case.op), &case.expected) {
                 (Ok(_), Ok(balances)) => assert_eq!(&ledger.balances(), balances, "TC{index}"),
@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn transfer_ids_are_unique_and_ordered() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
         let mut ids = Vec::new();
         for _ in 0..3 {
             match ledger.apply(&Op::Transfer {

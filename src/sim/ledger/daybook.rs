@@ -90,8 +90,8 @@ mod tests {
     use crate::{
         sim::{
             ledger::{
-                Op, article_balances_usdc,
-                testing::{mark_move, open},
+                Op,
+                testing::{article_ledger, mark_move, open},
             },
             markets::PerpMarket,
         },
@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn transfers_are_not_returns() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
         // A transfer in, then a 10% gain on the opening balance plus the transfer.
         ledger
             .apply(&Op::Transfer {
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn market_performance_reaches_daily_returns() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
         // A 1x short of 0.001 BTC pays a taker fee of 0.095 → 0.10.
         ledger
             .apply(&open(

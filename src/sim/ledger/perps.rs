@@ -394,13 +394,13 @@ mod tests {
 
     use super::*;
     use crate::sim::ledger::{
-        Op, article_balances_usdc,
-        testing::{AT, assert_identity, mark_move, open},
+        Op,
+        testing::{AT, article_ledger, assert_identity, mark_move, open},
     };
 
     #[test]
     fn perp_story_fees_funding_pnl_and_liquidation() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
 
         // Step 1: a 5x long of 1,000 USDC of BTC at 95,000: margin 200 and a 0.1% taker
         // fee of 1.00 leave the trading balance 300 − 201 = 99; the position is worth its

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use time::OffsetDateTime;
 
-use super::{Ledger, Op, OpenOrder};
+use super::{Ledger, Op, OpenOrder, article_balances_usdc};
 use crate::{
     sim::markets::{Asset, AssetMap, PerpMarket},
     venue::protocol::{OrderType, PositionSide, TradeSide},
@@ -13,6 +13,11 @@ use crate::{
 
 /// When the tests' operations happen.
 pub(super) const AT: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00 UTC);
+
+/// A ledger of the article's $1,000 agent on target, at the start prices.
+pub(super) fn article_ledger() -> Ledger {
+    Ledger::new(article_balances_usdc()).expect("valid")
+}
 
 /// Prices of BTC, ETH and SOL, with XMR at 160.
 pub(super) fn prices(btc: Decimal, eth: Decimal, sol: Decimal) -> AssetMap<Decimal> {

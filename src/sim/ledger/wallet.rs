@@ -154,13 +154,13 @@ mod tests {
 
     use super::*;
     use crate::sim::ledger::{
-        Op, article_balances_usdc,
-        testing::{AT, assert_identity, mark_move, wallet},
+        Op,
+        testing::{AT, article_ledger, assert_identity, mark_move, wallet},
     };
 
     #[test]
     fn wallet_fifo_lots_spread_and_escrow_fees() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
 
         // Step 1: 0.5 SOL at the ask 180 × 1.001 = 180.18 costs 90.09, a lot of that basis.
         let bought = ledger
