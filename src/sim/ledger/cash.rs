@@ -282,6 +282,15 @@ mod tests {
         testing::usdc,
     };
 
+    /// A rebalance transfer of `amount_usdc` into (`Increase`) or out of `service`.
+    fn transfer(service: Service, direction: Direction, amount_usdc: Decimal) -> Op {
+        Op::Transfer {
+            service,
+            direction,
+            amount_usdc,
+        }
+    }
+
     #[test]
     fn apply_validates_and_moves_money() {
         struct TestCase {
@@ -291,65 +300,37 @@ mod tests {
         let cases = [
             // TC0: an increase moves money from the reserve into the service.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Casino,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(50),
-                },
+                op: transfer(Service::Casino, Direction::Increase, dec!(50)),
                 expected: Ok(ServiceMap(usdc![250, 300, 150, 150, 100, 50])),
             },
             // TC1: a decrease moves it back.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Trading,
-                    direction: Direction::Decrease,
-                    amount_usdc: dec!(0.01),
-                },
+                op: transfer(Service::Trading, Direction::Decrease, dec!(0.01)),
                 expected: Ok(ServiceMap(usdc![200, 299.99, 150, 150, 100, 100.01])),
             },
             // TC2: a decrease beyond the balance.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Escrow,
-                    direction: Direction::Decrease,
-                    amount_usdc: dec!(100.01),
-                },
+                op: transfer(Service::Escrow, Direction::Decrease, dec!(100.01)),
                 expected: Err("insufficient_balance"),
             },
             // TC3: an increase beyond the reserve.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Casino,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(100.01),
-                },
+                op: transfer(Service::Casino, Direction::Increase, dec!(100.01)),
                 expected: Err("insufficient_balance"),
             },
             // TC4: the reserve is not a transfer target.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Reserve,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(1),
-                },
+                op: transfer(Service::Reserve, Direction::Increase, dec!(1)),
                 expected: Err("service"),
             },
             // TC5: fractions of a cent.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Casino,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(1.001),
-                },
+                op: transfer(Service::Casino, Direction::Increase, dec!(1.001)),
                 expected: Err("amount_usdc"),
             },
             // TC6: zero.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Casino,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(0),
-                },
+                op: transfer(Service::Casino, Direction::Increase, dec!(0)),
                 expected: Err("amount_usdc"),
             },
             // TC7: trailing zeros are still whole cents.
