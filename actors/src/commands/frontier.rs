@@ -23,43 +23,29 @@ use ballast::{
         WeightBounds,
         frontier::efficient_frontier,
         markowitz::{max_sharpe, min_variance},
-        returns::CovarianceMethod,
     },
     optimizer::OptimizerConfig,
 };
 use plotters::{coord::Shift, prelude::*};
 use serde::Serialize;
 
-use super::{
-    flags::config_names,
-    math_common::{by_name, load_model, parse_bounds},
-};
+use super::math_common::{ModelArgs, by_name};
 use crate::format::pct_f64;
 
 /// `ballast frontier` flags. Those without a value take the configuration's.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Daily returns CSV: a header of asset names (an optional first date column), one row a day.
-    #[arg(long)]
-    pub returns: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Number of frontier points.
     #[arg(long, default_value_t = 50)]
     pub points: usize,
-    /// Weight bounds `LO,HI` for every asset (default long-only, uncapped).
-    #[arg(long)]
-    pub bounds: Option<String>,
-    /// Covariance estimator (default: `optimizer.covariance`).
-    #[arg(long, value_parser = config_names(|_: &CovarianceMethod| true))]
-    pub covariance: Option<CovarianceMethod>,
     /// Annual risk-free rate for the maximum-Sharpe point (default: `optimizer.risk_free_rate`).
     #[arg(long)]
     pub rf: Option<f64>,
     /// Write a plot to this file (`.png` or `.svg`).
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Print one JSON document; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// One portfolio in the output.
@@ -108,16 +94,15 @@ pub fn execute(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<Outp
     if args.points == 0 {
         bail!("--points: the frontier needs at least one point");
     }
-    let covariance = args.covariance.unwrap_or(configured.covariance);
     let rf = args.rf.unwrap_or(configured.risk_free_rate);
-    let loaded = load_model(&args.returns, covariance)?;
+    let (_, loaded) = args.model.load(configured.covariance)?;
     let model = &loaded.model;
     let names = model.names().to_vec();
     let n = names.len();
-    let bounds = match &args.bounds {
-        Some(text) => parse_bounds(text, n)?,
-        None => WeightBounds::long_only(n),
-    };
+    let bounds = args
+        .model
+        .bounds(n)?
+        .unwrap_or_else(|| WeightBounds::long_only(n));
     let f = efficient_frontier(model, &bounds, args.points)?;
     let points: Vec<PointOut> = f
         .points
@@ -239,26 +224,22 @@ where
                 + Text::new(a.name.clone(), (6, -6), ("sans-serif", 14))
         }))
         .map_err(err)?;
-    let mv = &out.min_variance;
-    chart
-        .draw_series(std::iter::once(Circle::new(
-            (mv.volatility, mv.expected_return),
-            7,
-            GREEN.filled(),
-        )))
-        .map_err(err)?
-        .label("min variance")
-        .legend(|(x, y)| Circle::new((x + 8, y), 5, GREEN.filled()));
-    if let Some(ms) = &out.max_sharpe {
+    // The marked portfolios: a large dot each, with a legend entry.
+    let marked = [
+        (Some(&out.min_variance), "min variance", GREEN),
+        (out.max_sharpe.as_ref(), "max Sharpe", RED),
+    ];
+    for (point, label, color) in marked {
+        let Some(p) = point else { continue };
         chart
             .draw_series(std::iter::once(Circle::new(
-                (ms.volatility, ms.expected_return),
+                (p.volatility, p.expected_return),
                 7,
-                RED.filled(),
+                color.filled(),
             )))
             .map_err(err)?
-            .label("max Sharpe")
-            .legend(|(x, y)| Circle::new((x + 8, y), 5, RED.filled()));
+            .label(label)
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
     }
     chart
         .configure_series_labels()
@@ -274,9 +255,9 @@ where
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<()> {
+pub fn run(args: &Args, configured: &OptimizerConfig, json: bool) -> anyhow::Result<()> {
     let out = execute(args, configured)?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
