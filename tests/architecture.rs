@@ -753,9 +753,20 @@ fn the_readme_names_every_part_as_it_is() {
             .to_owned()
     };
     let (core_row, adapter_row) = (row("core"), row("adapters"));
+    // Modules compiled only for tests (`#[cfg(test)] mod testing;` in lib.rs) are no part.
+    let lib = strip_comments_and_strings(
+        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
+            .unwrap_or_default(),
+    );
+    let test_only = |module: &str| {
+        lib.split(';').any(|item| {
+            item.contains("cfg(test)") && item.trim_end().ends_with(&format!("mod {module}"))
+        })
+    };
     let top_level: BTreeSet<String> = library_files()
         .into_iter()
         .filter_map(|(_, module)| module.first().cloned())
+        .filter(|module| !test_only(module))
         .collect();
     for module in top_level {
         let named = format!("`{module}`");
