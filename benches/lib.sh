@@ -14,3 +14,23 @@ fresh_work() {
     mkdir -p "$WORK/$sub"
   done
 }
+
+# anchors_venv: sets ANCHORS (default ../shared/anchors, or $ANCHORS) and VENV (default
+# $TARGET/anchors-venv, or $VENV), building the anchors' Python environment from their
+# requirements.txt once, and again only when those requirements change.
+anchors_venv() {
+  ANCHORS="${ANCHORS:-$ROOT/../shared/anchors}"
+  [ -d "$ANCHORS/bench" ] || { echo "no anchors at $ANCHORS (set ANCHORS=...)" >&2; exit 2; }
+  if [ -n "${VENV:-}" ]; then
+    [ -x "$VENV/bin/python" ] || { echo "VENV=$VENV has no bin/python" >&2; exit 2; }
+    return
+  fi
+  VENV="$TARGET/anchors-venv"
+  if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$ANCHORS/bench/requirements.txt" "$VENV/requirements.txt"; then
+    echo "== building the anchors' Python environment (once)" >&2
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ANCHORS/bench/requirements.txt"
+    cp "$ANCHORS/bench/requirements.txt" "$VENV/requirements.txt"
+  fi
+}

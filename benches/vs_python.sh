@@ -13,11 +13,8 @@ set -euo pipefail
 # shellcheck source=benches/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ANCHORS="${ANCHORS:-$ROOT/../shared/anchors}"
-VENV="$TARGET/anchors-venv"
 DATASETS="${DATASETS:-services_730 factor_20 factor_100 factor_500}"
-
-[ -d "$ANCHORS/bench" ] || { echo "no anchors at $ANCHORS (set ANCHORS=...)" >&2; exit 2; }
+anchors_venv
 
 fresh_work vs_python data expected results
 cp -r "$ANCHORS/bench" "$WORK/bench"
@@ -26,14 +23,6 @@ for d in $DATASETS; do
   cp "$ANCHORS/expected/$d.json" "$WORK/expected/"
 done
 chmod -R u+w "$WORK"
-
-if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$ANCHORS/bench/requirements.txt" "$VENV/requirements.txt"; then
-  echo "== building the anchors' Python environment (once)" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ANCHORS/bench/requirements.txt"
-  cp "$ANCHORS/bench/requirements.txt" "$VENV/requirements.txt"
-fi
 
 echo "== Rust (cargo bench --bench timings, release)" >&2
 # shellcheck disable=SC2086

@@ -14,10 +14,9 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::Once,
 };
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use ballast::{
     math::{
         WeightBounds,
@@ -29,7 +28,10 @@ use ballast::{
 use plotters::{coord::Shift, prelude::*};
 use serde::Serialize;
 
-use super::math_common::{ModelArgs, by_name};
+use super::{
+    math_common::{ModelArgs, by_name},
+    plot::{Axes, err, percent_chart, render},
+};
 use crate::format::pct_f64;
 
 /// `ballast frontier` flags. Those without a value take the configuration's.
@@ -144,40 +146,19 @@ pub fn execute(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<Outp
     Ok(out)
 }
 
-static FONT: Once = Once::new();
-
-fn register_font() {
-    FONT.call_once(|| {
-        // A failure here only loses text in bitmap plots; SVG text needs no font file.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            include_bytes!("fonts/DejaVuSans.ttf"),
-        );
-    });
-}
-
 fn plot(path: &Path, out: &Output) -> anyhow::Result<()> {
-    register_font();
-    let size = (960, 640);
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("svg") => draw(SVGBackend::new(path, size).into_drawing_area(), out),
-        Some("png") => draw(BitMapBackend::new(path, size).into_drawing_area(), out),
-        _ => bail!("--plot {}: use a .png or .svg file name", path.display()),
-    }
-    .map_err(|e| anyhow!("--plot {}: {e}", path.display()))
+    render(
+        path,
+        (960, 640),
+        |root| draw(root, out),
+        |root| draw(root, out),
+    )
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, out: &Output) -> anyhow::Result<()>
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
     root.fill(&WHITE).map_err(err)?;
     let xs = out
         .points
@@ -194,21 +175,14 @@ where
         |(xm, ylo, yhi), (x, y)| (xm.max(x), ylo.min(y), yhi.max(y)),
     );
     let pad = 0.05 * (y_max - y_min).abs().max(1e-6);
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Efficient frontier", ("sans-serif", 28))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..x_max * 1.08 + 1e-9, (y_min - pad)..(y_max + pad))
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("volatility (annual)")
-        .y_desc("expected return (annual)")
-        .x_label_formatter(&|x| format!("{:.0}%", 100.0 * x))
-        .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
-        .draw()
-        .map_err(err)?;
+    let mut chart = percent_chart(
+        &root,
+        Axes {
+            caption: ("Efficient frontier", 28),
+            x: (0.0..x_max * 1.08 + 1e-9, "volatility (annual)", 0),
+            y: ((y_min - pad)..(y_max + pad), "expected return (annual)", 0),
+        },
+    )?;
     chart
         .draw_series(LineSeries::new(
             out.points.iter().map(|p| (p.volatility, p.expected_return)),
