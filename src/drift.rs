@@ -147,10 +147,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-
-    fn snapshot(balances: [Decimal; 6]) -> PortfolioSnapshot {
-        PortfolioSnapshot::new(ServiceMap(balances), None).expect("valid")
-    }
+    use crate::testing::{snapshot, usdc};
 
     #[test]
     fn breaches_by_band() {
@@ -167,60 +164,33 @@ mod tests {
         let cases = [
             // TC0: on target.
             TestCase {
-                balances: [
-                    dec!(200),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ],
+                balances: usdc![200, 300, 150, 150, 100, 100],
                 bands: abs,
                 expected: vec![],
             },
             // TC1: casino 12 points over (32%), reserve and trading under.
             TestCase {
-                balances: [
-                    dec!(320),
-                    dec!(240),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(40),
-                ],
+                balances: usdc![320, 240, 150, 150, 100, 40],
                 bands: abs,
                 expected: vec![Service::Casino, Service::Trading, Service::Reserve],
             },
             // TC2: exactly 5 points is inside the band.
             TestCase {
-                balances: [
-                    dec!(250),
-                    dec!(250),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ],
+                balances: usdc![250, 250, 150, 150, 100, 100],
                 bands: abs,
                 expected: vec![],
             },
             // TC3: escrow 3 points under: inside 5 points, outside 25% of 10% = 2.5 points.
             TestCase {
-                balances: [
-                    dec!(200),
-                    dec!(330),
-                    dec!(150),
-                    dec!(150),
-                    dec!(70),
-                    dec!(100),
-                ],
+                balances: usdc![200, 330, 150, 150, 70, 100],
                 bands: rel,
                 expected: vec![Service::Escrow],
             },
         ];
         let targets = TargetAllocation::conservative();
         for (index, case) in cases.iter().enumerate() {
-            let report = DriftReport::measure(&snapshot(case.balances), &targets, &case.bands);
+            let report =
+                DriftReport::measure(&snapshot(case.balances, None), &targets, &case.bands);
             assert_eq!(report.breaches(), case.expected, "TC{index}");
         }
     }

@@ -35,3 +35,6 @@ pub mod sim;
 pub mod store;
 pub mod targets;
 pub mod venue;
+
+#[cfg(test)]
+mod testing;

@@ -256,10 +256,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-
-    fn snapshot(balances: [Decimal; 6]) -> PortfolioSnapshot {
-        PortfolioSnapshot::new(ServiceMap(balances), None).expect("valid")
-    }
+    use crate::testing::{snapshot, usdc};
 
     #[test]
     fn plans_table() {
@@ -272,28 +269,14 @@ mod tests {
         let cases = [
             // TC0: on target: nothing to do.
             TestCase {
-                balances: [
-                    dec!(200),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ],
+                balances: usdc![200, 300, 150, 150, 100, 100],
                 params: base,
                 expected: vec![],
             },
             // TC1: a large casino win (casino at 32%): casino decreases first, then the
             // under-allocated services are refilled from the reserve.
             TestCase {
-                balances: [
-                    dec!(376.47),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ],
+                balances: usdc![376.47, 300, 150, 150, 100, 100],
                 params: base,
                 expected: vec![
                     (Service::Casino, Direction::Decrease, dec!(141.17)),
@@ -305,27 +288,13 @@ mod tests {
             },
             // TC2: inside every band: nothing, unless forced.
             TestCase {
-                balances: [
-                    dec!(230),
-                    dec!(280),
-                    dec!(150),
-                    dec!(150),
-                    dec!(95),
-                    dec!(95),
-                ],
+                balances: usdc![230, 280, 150, 150, 95, 95],
                 params: base,
                 expected: vec![],
             },
             // TC3: forced, with a minimum trade of 10: the 5-dollar legs are dropped.
             TestCase {
-                balances: [
-                    dec!(230),
-                    dec!(280),
-                    dec!(150),
-                    dec!(150),
-                    dec!(95),
-                    dec!(95),
-                ],
+                balances: usdc![230, 280, 150, 150, 95, 95],
                 params: PlanParams {
                     force: true,
                     min_trade_usdc: dec!(10),
@@ -338,14 +307,7 @@ mod tests {
             },
             // TC4: band edge: casino 12 points over goes to 25%, the reserve stays in band.
             TestCase {
-                balances: [
-                    dec!(320),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(80),
-                    dec!(0),
-                ],
+                balances: usdc![320, 300, 150, 150, 80, 0],
                 params: PlanParams {
                     rebalance_to: RebalanceTo::BandEdge,
                     ..base
@@ -364,7 +326,7 @@ mod tests {
         ];
         let targets = TargetAllocation::conservative();
         for (index, case) in cases.iter().enumerate() {
-            let snap = snapshot(case.balances);
+            let snap = snapshot(case.balances, None);
             let plan = plan_rebalance(&snap, &targets, &case.params);
             let actual: Vec<_> = plan
                 .legs

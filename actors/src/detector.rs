@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use actix::{Actor, Context, Handler, Recipient};
+use actix::{Actor, Context, Handler, Message, Recipient};
 use ballast::policy::{PolicyInput, PolicyState};
 use tracing::{info, warn};
 
@@ -129,49 +129,30 @@ impl Actor for DriftDetector {
     }
 }
 
-impl Handler<BalancesObserved> for DriftDetector {
-    type Result = ();
-
-    fn handle(&mut self, message: BalancesObserved, _ctx: &mut Self::Context) {
-        self.feed(PolicyInput::Snapshot {
-            snapshot: message.snapshot,
-            at: message.at,
-            resync: message.source == SnapshotSource::Resync,
-            tick: message.source == SnapshotSource::Tick,
-        });
-    }
+/// A message the detector hands to the policy, and what the policy sees of it: the one
+/// handler below feeds each input in turn.
+trait PolicyMessage: Message<Result = ()> {
+    fn inputs(self, detector: &DriftDetector) -> Vec<PolicyInput>;
 }
 
-impl Handler<VenueEvent> for DriftDetector {
+impl<M: PolicyMessage> Handler<M> for DriftDetector {
     type Result = ();
 
-    fn handle(&mut self, message: VenueEvent, _ctx: &mut Self::Context) {
-        self.feed(PolicyInput::Event(message.observation));
-    }
-}
-
-impl Handler<StreamStatus> for DriftDetector {
-    type Result = ();
-
-    fn handle(&mut self, message: StreamStatus, _ctx: &mut Self::Context) {
-        if matches!(
-            message,
-            StreamStatus::Reconnecting { .. } | StreamStatus::Gap { .. }
-        ) {
-            self.feed(PolicyInput::StreamDown);
+    fn handle(&mut self, message: M, _ctx: &mut Self::Context) {
+        for input in message.inputs(self) {
+            self.feed(input);
         }
     }
 }
 
-impl Handler<RebalanceRequest> for DriftDetector {
-    type Result = ();
-
-    fn handle(&mut self, message: RebalanceRequest, _ctx: &mut Self::Context) {
-        info!(reason = %message.reason, "rebalance requested");
-        self.feed(PolicyInput::Request {
-            reason: message.reason,
-            at: self.time.now(),
-        });
+impl PolicyMessage for BalancesObserved {
+    fn inputs(self, _detector: &DriftDetector) -> Vec<PolicyInput> {
+        vec![PolicyInput::Snapshot {
+            snapshot: self.snapshot,
+            at: self.at,
+            resync: self.source == SnapshotSource::Resync,
+            tick: self.source == SnapshotSource::Tick,
+        }]
     }
 }
 
@@ -184,28 +165,53 @@ impl Handler<ControlApplied> for DriftDetector {
     }
 }
 
-impl Handler<TargetsUpdated> for DriftDetector {
-    type Result = ();
-
-    fn handle(&mut self, message: TargetsUpdated, _ctx: &mut Self::Context) {
-        self.feed(PolicyInput::Targets(message.targets));
+impl PolicyMessage for VenueEvent {
+    fn inputs(self, _detector: &DriftDetector) -> Vec<PolicyInput> {
+        vec![PolicyInput::Event(self.observation)]
     }
 }
 
-impl Handler<PlanFinished> for DriftDetector {
-    type Result = ();
+impl PolicyMessage for StreamStatus {
+    fn inputs(self, _detector: &DriftDetector) -> Vec<PolicyInput> {
+        match self {
+            StreamStatus::Reconnecting { .. } | StreamStatus::Gap { .. } => {
+                vec![PolicyInput::StreamDown]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
 
-    fn handle(&mut self, message: PlanFinished, _ctx: &mut Self::Context) {
-        if message.interrupted && !self.gate.is_open() {
+impl PolicyMessage for RebalanceRequest {
+    fn inputs(self, detector: &DriftDetector) -> Vec<PolicyInput> {
+        info!(reason = %self.reason, "rebalance requested");
+        vec![PolicyInput::Request {
+            reason: self.reason,
+            at: detector.time.now(),
+        }]
+    }
+}
+
+impl PolicyMessage for TargetsUpdated {
+    fn inputs(self, _detector: &DriftDetector) -> Vec<PolicyInput> {
+        vec![PolicyInput::Targets(self.targets)]
+    }
+}
+
+impl PolicyMessage for PlanFinished {
+    fn inputs(self, detector: &DriftDetector) -> Vec<PolicyInput> {
+        let finished = PolicyInput::PlanFinished {
+            snapshot: self.snapshot,
+            at: self.at,
+            moved: self.applied > 0,
+            interrupted: self.interrupted,
+        };
+        if self.interrupted && !detector.gate.is_open() {
             // The watcher's stream-down status may still be queued behind this message;
             // the gate already knows. The interrupted plan resumes after the resync.
-            self.feed(PolicyInput::StreamDown);
+            vec![PolicyInput::StreamDown, finished]
+        } else {
+            vec![finished]
         }
-        self.feed(PolicyInput::PlanFinished {
-            snapshot: message.snapshot,
-            at: message.at,
-            moved: message.applied > 0,
-            interrupted: message.interrupted,
-        });
     }
 }

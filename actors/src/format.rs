@@ -1,11 +1,13 @@
 //! How numbers read on the console, shared by the actors' feed and the commands' tables.
 //!
 //! Money has its own formatter in the core ([`ballast::money::format_usdc`]); this module holds
-//! the percentages.
+//! the percentages and the counts by name.
 //!
 //! # Invariants
 //! - One function per look: a weight is always `12.3%`, a ratio of the math commands always
 //!   two decimals right-aligned in eight columns.
+
+use std::collections::BTreeMap;
 
 use ballast::{money::format_usdc, observation::Happening};
 use rust_decimal::Decimal;
@@ -115,6 +117,15 @@ pub fn event_detail(what: &Happening, before_total: Option<Decimal>) -> String {
     }
 }
 
+/// Counts by name, in the map's order: `casino_win 3, price 12`.
+pub fn counts(by_name: &BTreeMap<String, u64>) -> String {
+    by_name
+        .iter()
+        .map(|(name, count)| format!("{name} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -142,6 +153,14 @@ mod tests {
             TestCase {
                 got: pct_f64(0.1234),
                 expected: "  12.34%",
+            },
+            // TC3: counts by name, in name order.
+            TestCase {
+                got: counts(&BTreeMap::from([
+                    ("price".into(), 12),
+                    ("casino_win".into(), 3),
+                ])),
+                expected: "casino_win 3, price 12",
             },
         ];
         for (i, case) in cases.iter().enumerate() {

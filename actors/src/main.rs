@@ -123,19 +123,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             status::run(&path, cli.json)
         }
         Command::Ctl(args) => ctl::run(&args, &Settings::load(&cli.config)?, cli.json),
-        Command::Optimize(mut args) => {
-            args.json |= cli.json;
-            optimize::run(&args, &settings(&cli.config)?)
-        }
-        Command::Frontier(mut args) => {
-            args.json |= cli.json;
-            frontier::run(&args, &settings(&cli.config)?.optimizer)
-        }
-        Command::Kelly(mut args) => {
-            args.json |= cli.json;
-            kelly::run(&args)
+        Command::Optimize(args) => optimize::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Frontier(args) => {
+            frontier::run(&args, &settings(&cli.config)?.optimizer, cli.json)
         }
         Command::Backtest(args) => backtest::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Kelly(args) => kelly::run(&args, cli.json),
         Command::Plan(args) => plan_command(&args, &settings(&cli.config)?, cli.json),
     }
 }
@@ -146,7 +139,6 @@ fn settings(files: &[PathBuf]) -> anyhow::Result<Validated> {
 }
 
 fn plan_command(args: &plan::Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
-    let json = json || args.json;
     let snapshot = match &args.balances {
         Some(text) => plan::parse_balances(text)?,
         None => {

@@ -384,6 +384,30 @@ impl WeightBounds {
         self.lo.is_empty()
     }
 
+    /// The bounds of the assets `keep` (every asset but `held`) as shares of what `held` at
+    /// `held_weight` leaves: a final weight is `rest·x`, so `lo ≤ rest·x ≤ hi` is
+    /// `lo/rest ≤ x ≤ hi/rest` (capped at 1).
+    ///
+    /// # Errors
+    /// [`MathError::InfeasibleBounds`] when the others cannot fill the rest.
+    pub(crate) fn for_the_rest(
+        &self,
+        keep: &[usize],
+        held: usize,
+        held_weight: f64,
+    ) -> Result<WeightBounds, MathError> {
+        let rest = 1.0 - held_weight;
+        WeightBounds::new(
+            keep.iter().map(|&i| self.lo[i] / rest).collect(),
+            keep.iter().map(|&i| (self.hi[i] / rest).min(1.0)).collect(),
+        )
+        .map_err(|e| {
+            MathError::InfeasibleBounds(format!(
+                "with asset {held} held at {held_weight}, the others cannot fill the rest: {e}"
+            ))
+        })
+    }
+
     pub(crate) fn check_len(&self, n: usize) -> Result<(), MathError> {
         if self.len() == n {
             Ok(())
@@ -394,6 +418,64 @@ impl WeightBounds {
             )))
         }
     }
+}
+
+/// All `n` weights: asset `held` at `held_weight`, and asset `keep[k]` at `shares[k]` of the
+/// rest `1 − held_weight` (see [`WeightBounds::for_the_rest`]).
+pub(crate) fn with_held(
+    n: usize,
+    held: usize,
+    held_weight: f64,
+    keep: &[usize],
+    shares: &[f64],
+) -> Vec<f64> {
+    let rest = 1.0 - held_weight;
+    let mut w = vec![0.0; n];
+    w[held] = held_weight;
+    for (k, &i) in keep.iter().enumerate() {
+        w[i] = shares[k] * rest;
+    }
+    w
+}
+
+/// [`finalize_weights`] under `bounds` with asset `held` pinned at `held_weight`: the held
+/// weight is exact, and pinning it keeps the final budget repair off it.
+///
+/// # Errors
+/// As [`finalize_weights`].
+pub(crate) fn finalize_held(
+    w: Vec<f64>,
+    bounds: &WeightBounds,
+    held: usize,
+    held_weight: f64,
+) -> Result<Vec<f64>, MathError> {
+    let mut lo = bounds.lo().to_vec();
+    let mut hi = bounds.hi().to_vec();
+    lo[held] = held_weight;
+    hi[held] = held_weight;
+    finalize_weights(w, &lo, &hi)
+}
+
+/// Refuses a parameter `name` that is not finite.
+pub(crate) fn check_finite(name: &str, value: f64) -> Result<(), MathError> {
+    if value.is_finite() {
+        return Ok(());
+    }
+    Err(MathError::InvalidArgument {
+        name: name.into(),
+        reason: format!("{value} is not finite"),
+    })
+}
+
+/// Refuses a parameter `name` that is negative or not finite.
+pub(crate) fn check_non_negative(name: &str, value: f64) -> Result<(), MathError> {
+    if value.is_finite() && value >= 0.0 {
+        return Ok(());
+    }
+    Err(MathError::InvalidArgument {
+        name: name.into(),
+        reason: format!("{value} is not a finite non-negative number"),
+    })
 }
 
 /// Converts optimizer weights to money-side decimals, refusing non-finite values.

@@ -9,6 +9,7 @@ pub mod kelly;
 pub mod math_common;
 pub mod optimize;
 pub mod plan;
+pub mod plot;
 pub mod run;
 pub mod sim;
 pub mod status;

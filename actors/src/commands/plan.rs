@@ -55,9 +55,6 @@ pub struct Args {
     /// Venue to read the portfolio from (default: the configured venue).
     #[arg(long)]
     pub venue: Option<String>,
-    /// Print JSON; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// Parses `name=value,name=value` into a map, naming the argument on error.

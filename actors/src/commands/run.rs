@@ -14,7 +14,7 @@ use ballast::{money::format_usdc, secret::ApiKey, service::Service, store::Store
 use crate::{
     clock::TimeSource,
     commands::venue,
-    format::pct,
+    format::{counts, pct},
     http::{
         HttpOptions,
         token::{self, ControlToken, TokenSource},
@@ -172,12 +172,7 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
     println!(
         "events seen   {} ({})",
         summary.events_seen,
-        summary
-            .events_by_type
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        counts(&summary.events_by_type)
     );
     println!("daily ticks   {}", summary.ticks);
     println!(
@@ -186,15 +181,7 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         if summary.rebalances_by_trigger.is_empty() {
             String::new()
         } else {
-            format!(
-                " ({})",
-                summary
-                    .rebalances_by_trigger
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!(" ({})", counts(&summary.rebalances_by_trigger))
         }
     );
     println!(
