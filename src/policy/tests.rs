@@ -6,6 +6,7 @@ use time::macros::datetime;
 use time::Duration;
 
 use super::*;
+use crate::observation::Happening;
 use crate::service::ServiceMap;
 
 /// Balances in the order casino, trading, wallet, domains, escrow, reserve.
