@@ -106,7 +106,7 @@ pub enum PlanNote {
 
 impl std::fmt::Display for PlanNote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let pct = |x: Decimal| format!("{}%", (x * Decimal::ONE_HUNDRED).round_dp(1));
+        let pct = |x: Decimal| format!("{:.1}%", x * Decimal::ONE_HUNDRED);
         match self {
             PlanNote::FellBackToTarget {
                 reserve_weight,

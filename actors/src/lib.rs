@@ -24,6 +24,7 @@ pub mod detector;
 pub mod executor;
 pub mod format;
 pub mod gate;
+pub mod live_metrics;
 pub mod messages;
 pub mod metrics;
 pub mod optimizer;

@@ -11,7 +11,7 @@
 //!   run id, so idempotency keys never repeat across runs.
 //! - Trading waits for the watcher's start-up resync snapshot (the policy starts stale).
 
-use std::{fmt, time::Duration};
+use std::{fmt, path::PathBuf, time::Duration};
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Recipient};
 use ballast::{
@@ -24,10 +24,10 @@ use ballast::{
 use crate::{
     bus::{EventBus, Subscribe},
     clock::{Clock, TimeSource},
-    detector::DriftDetector,
+    detector::{DriftDetector, Recording},
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
     gate::TradingGate,
-    messages::{Event, GetSummary, RebalanceRequest},
+    messages::{Event, GetSummary, RebalanceRequest, Tick},
     metrics::{Console, MetricsRecorder, Summary},
     optimizer::Optimizer,
     settings::Validated,
@@ -45,6 +45,9 @@ pub struct Handles {
     pub bus: Addr<EventBus>,
     /// The time source the system runs on.
     pub time: TimeSource,
+    /// The daily check: a [`Tick`] sent here makes the watcher fetch the tick's snapshot and
+    /// the policy close the day and decide, as the Clock's daily tick does.
+    pub ticks: Recipient<Tick>,
 }
 
 type Factory = Box<dyn FnOnce(&Handles) -> Option<Recipient<Event>>>;
@@ -60,6 +63,7 @@ pub struct SystemBuilder {
     console: Console,
     run_id: String,
     factories: Vec<Factory>,
+    record_events: Option<PathBuf>,
 }
 
 impl fmt::Debug for SystemBuilder {
@@ -120,7 +124,16 @@ impl SystemBuilder {
             console,
             run_id: new_run_id(),
             factories: Vec::new(),
+            record_events: None,
         }
+    }
+
+    /// Records every input of the trigger policy and every decision to `path` as JSON lines
+    /// (`ballast run --record-events`; replayed by `ballast backtest --events`).
+    #[must_use]
+    pub fn record_events(mut self, path: impl Into<PathBuf>) -> Self {
+        self.record_events = Some(path.into());
+        self
     }
 
     /// Adds a custom actor. The factory runs during [`SystemBuilder::start`], after the
@@ -156,7 +169,11 @@ impl SystemBuilder {
             console,
             run_id,
             factories,
+            record_events,
         } = self;
+        let recording = record_events
+            .map(|path| Recording::create(&path, &validated.policy, &validated.targets))
+            .transpose()?;
         let client = VenueClient::new(
             &venue_url,
             &agent_id,
@@ -182,7 +199,9 @@ impl SystemBuilder {
             .await?;
 
         let bus = EventBus::default().start();
-        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets).start();
+        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets)
+            .with_run(&run_id, validated.optimizer.risk_free_rate)
+            .start();
         bus.do_send(Subscribe(metrics.clone().recipient()));
         let bus_recipient: Recipient<Event> = bus.clone().recipient();
 
@@ -213,14 +232,18 @@ impl SystemBuilder {
             )
             .start();
             executor_slot = Some(executor.clone());
-            DriftDetector::new(
+            let detector = DriftDetector::new(
                 policy,
                 run_id.clone(),
                 time,
                 gate.clone(),
                 executor.recipient(),
                 bus_recipient.clone(),
-            )
+            );
+            match recording {
+                Some(recording) => detector.record_to(recording),
+                None => detector,
+            }
         });
         let executor = executor_slot.ok_or_else(|| anyhow::anyhow!("executor did not start"))?;
 
@@ -265,6 +288,7 @@ impl SystemBuilder {
             optimizer,
             bus: bus.clone(),
             time,
+            ticks: watcher.clone().recipient(),
         };
         for factory in factories {
             if let Some(subscriber) = factory(&handles) {

@@ -282,7 +282,7 @@ pub enum Adjustment {
 }
 
 fn pct(x: Decimal) -> String {
-    format!("{}%", (x * Decimal::ONE_HUNDRED).round_dp(1))
+    format!("{:.1}%", x * Decimal::ONE_HUNDRED)
 }
 
 impl Adjustment {

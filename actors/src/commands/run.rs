@@ -39,6 +39,10 @@ pub struct Args {
     /// Print only the final summary.
     #[arg(long)]
     pub quiet: bool,
+    /// Record every input of the trigger policy and every decision to FILE as JSON lines;
+    /// `ballast backtest --events FILE` replays them through the same policy.
+    #[arg(long, value_name = "FILE")]
+    pub record_events: Option<std::path::PathBuf>,
 }
 
 /// Runs the companion on a fresh actix system until Ctrl-C or `--for`.
@@ -92,9 +96,12 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
         println!("press Ctrl-C (or send SIGTERM) to stop\n");
     }
     let targets = validated.targets.clone();
-    let running = SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console)
-        .start()
-        .await?;
+    let mut builder =
+        SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console);
+    if let Some(path) = &args.record_events {
+        builder = builder.record_events(path);
+    }
+    let running = builder.start().await?;
     match args.run_for_secs {
         Some(secs) => {
             tokio::select! {
@@ -166,6 +173,29 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         }
     );
     println!("turnover      {}", format_usdc(summary.turnover_usdc));
+    if !summary.target_adjustments.is_empty() {
+        println!(
+            "targets       adjusted by event responses: {}",
+            summary
+                .target_adjustments
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    match &summary.performance {
+        Some(metrics) => {
+            println!(
+                "performance   over {} day(s) closed at ticks, {} rebalance(s) ({:.1} a year):",
+                metrics.days, metrics.rebalances, metrics.annual_rebalances
+            );
+            for line in crate::format::metrics_lines(metrics) {
+                println!("  {line}");
+            }
+        }
+        None => println!("performance   no day closed yet (metrics start at the first daily tick)"),
+    }
     if summary.targets_refused > 0 {
         println!(
             "optimizer     {} result(s) refused; the previous targets stayed",
