@@ -592,3 +592,6 @@ fn row(map: &ServiceMap<Decimal>) -> [f64; 6] {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod kinds_tests;

@@ -3,15 +3,18 @@
 //! day's returns and its [`DailyObservation`] for the metrics.
 //!
 //! A step is one adopted observation, read by its [`StepKind`]:
-//! - a **performance** step (a venue event that is neither a transfer nor an out-of-band
-//!   balance: wins, losses, marks, income, fees, funding, drawdowns) changes each service by
-//!   its return: growth `after / before`; money arriving in an empty service has no rate of
-//!   return and is a flow;
-//! - a **transfer** (a rebalance leg) moves money between a service and the reserve: no
-//!   return, and the portfolio's value does not change;
-//! - an **unexplained** change (a REST snapshot: start-up, resync, the tick's, a plan's
-//!   result; an out-of-band `balance` event) is a flow in or out of the portfolio, not a
-//!   return (the daily sync check alerts on large ones).
+//! - a **performance** step changes each service by its return: growth `after / before`
+//!   (money arriving in an empty service has no rate of return and is a flow). These are
+//!   the venue events that are neither transfers nor out-of-band balances (wins, losses,
+//!   marks, income, fees, funding, drawdowns), and the REST snapshots of start-up, resyncs
+//!   and ticks: what they show beyond the events is the market (marks not itemized, events
+//!   missed in a gap). An unannounced deposit would count as a return too; the daily sync
+//!   check alerts on it (`venue.balance_alert_fraction`);
+//! - a **transfer** moves money between a service and the reserve: no return, and the
+//!   portfolio's value does not change. These are the venue's `transfer` events and the
+//!   balances a finished plan reports;
+//! - an **unexplained** change (an out-of-band `balance` event, an unknown event type) is a
+//!   flow in or out of the portfolio, not a return.
 //!
 //! Each service's return of a day is the product of its step growths, minus 1; the
 //! portfolio's is the time-weighted product of its step growths `(Σafter − flows) / Σbefore`.
@@ -264,7 +267,7 @@ mod tests {
                 kind: StepKind::Performance,
                 expected_growth: [1.0, 0.9, 1.0, 1.0, 1.0, 1.0],
             },
-            // S3: the tick's REST snapshot shows 20 more in the reserve, unannounced: a flow.
+            // S3: an out-of-band `balance` event puts 20 more in the reserve: a flow.
             Step {
                 after: [
                     dec!(200),

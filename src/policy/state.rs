@@ -128,17 +128,23 @@ impl PolicyState {
                 tick,
             } => {
                 self.started_at.get_or_insert(at);
-                self.observe(snapshot, StepKind::Unexplained);
+                let growth = self.observe(snapshot, StepKind::Performance);
                 if resync {
                     self.synced = true;
                 }
                 if tick {
-                    self.on_tick(at)
-                } else if resync {
+                    return self.on_tick(at, growth);
+                }
+                let adjustments = match growth {
+                    Some(growth) => self.respond_to_drawdown(Some(&growth), None, at),
+                    None => Vec::new(),
+                };
+                let decision = self.adjusted(adjustments, at);
+                if resync {
                     // Catch up on whatever was deferred while stale.
-                    self.retry_deferred(at)
+                    decision.or_else(|| self.retry_deferred(at))
                 } else {
-                    None
+                    decision
                 }
             }
             PolicyInput::Event(observation) => self.on_event(&observation),
@@ -165,7 +171,8 @@ impl PolicyState {
                     self.last_rebalance_at = Some(finished.as_ref().map_or(at, |(_, when)| *when));
                 }
                 if let Some(snapshot) = snapshot {
-                    self.observe(snapshot, StepKind::Unexplained);
+                    // What the plan moved; the drawdown protection sees no fall in it.
+                    self.observe(snapshot, StepKind::Transfer);
                 }
                 if interrupted && let Some((trigger, _)) = finished {
                     // Finish the job, against the resync snapshot if the stream is still
@@ -359,9 +366,10 @@ impl PolicyState {
         decision
     }
 
-    /// The daily tick: closes the day (returns, volatility, the spike response), lets
-    /// expired drawdown cuts go, then asks the rule.
-    fn on_tick(&mut self, at: OffsetDateTime) -> Option<Decision> {
+    /// The daily tick (its snapshot's `growth` when adopted): closes the day (returns,
+    /// volatility, the spike response), follows the drawdowns (and lets expired cuts go),
+    /// then asks the rule.
+    fn on_tick(&mut self, at: OffsetDateTime, growth: Option<[f64; N]>) -> Option<Decision> {
         let mut adjustments = Vec::new();
         if let Some(snapshot) = self.latest.clone() {
             let report = self.report(&snapshot);
@@ -392,7 +400,7 @@ impl PolicyState {
                 self.notices.push(Notice::DayClosed { at, close });
             }
         }
-        adjustments.extend(self.respond_to_drawdown(None, None, at));
+        adjustments.extend(self.respond_to_drawdown(growth.as_ref(), None, at));
         if !adjustments.is_empty() {
             return self.adjusted(adjustments, at);
         }
