@@ -99,7 +99,7 @@ impl Default for DayBook {
 }
 
 fn row(balances: &ServiceMap<Decimal>) -> [f64; N] {
-    balances.0.map(|b| decimal_to_f64(b))
+    balances.0.map(decimal_to_f64)
 }
 
 impl DayBook {
@@ -148,9 +148,9 @@ impl DayBook {
                 self.portfolio_growth *= step;
             }
         }
-        for i in 0..N {
-            self.growth[i] *= growth[i];
-            self.buy_and_hold_usdc[i] *= growth[i];
+        for (i, g) in growth.iter().enumerate() {
+            self.growth[i] *= g;
+            self.buy_and_hold_usdc[i] *= g;
         }
         // External money reaches buy-and-hold too (as cash, in the reserve); transfers are
         // the portfolio's own and net to zero.
