@@ -86,7 +86,8 @@ fn plan_band_edge_says_why() {
         assert!(text.contains(case.expected_text), "TC{index}: {text}");
         let mut json_args = vec!["--json", "plan"];
         json_args.extend(&case.args);
-        let json: Value = serde_json::from_str(&stdout(&ballast(&json_args))).expect("one document");
+        let json: Value =
+            serde_json::from_str(&stdout(&ballast(&json_args))).expect("one document");
         assert_eq!(
             json["legs"].as_array().map(Vec::len),
             Some(case.expected_legs),
@@ -179,6 +180,21 @@ fn a_run_prints_its_metrics_and_its_recording_replays() {
     ]));
     let json: Value = serde_json::from_str(&replayed).expect("one document");
     assert_eq!(json["identical"], true, "{json}");
-    assert!(json["days_closed"].as_u64().is_some_and(|d| d >= 1), "{json}");
+    assert!(
+        json["days_closed"].as_u64().is_some_and(|d| d >= 1),
+        "{json}"
+    );
+    let decisions = json["recorded_decisions"].as_u64().expect("a count");
+    let text = stdout(&ballast(&[
+        "backtest",
+        "--events",
+        recording.to_str().expect("utf-8"),
+    ]));
+    assert!(
+        text.contains(&format!(
+            "identical to the recorded run: all {decisions} decisions, byte for byte"
+        )),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -282,6 +282,42 @@ fn every_kind_decides_at_the_tick() {
     }
 }
 
+/// A band-edge decision whose only leg is below the minimum trades nothing and says why.
+#[test]
+fn a_decision_with_no_leg_above_the_minimum_is_noticed() {
+    let mut policy = synced(PolicyConfig {
+        rebalance_to: RebalanceTo::BandEdge,
+        min_trade_usdc: dec!(10),
+        ..PolicyConfig::default()
+    });
+    // Casino 5.5 points over, the reserve 5.5 under: the band edge moves $5.
+    let balances = [
+        dec!(255),
+        dec!(300),
+        dec!(150),
+        dec!(150),
+        dec!(100),
+        dec!(45),
+    ];
+    assert!(
+        policy
+            .process(tick(balances, T0 + Duration::days(1)))
+            .is_none()
+    );
+    let notices = policy.take_notices();
+    let Some(Notice::NoTrade { trigger, notes, .. }) = notices.last() else {
+        panic!("{notices:?}");
+    };
+    assert_eq!(trigger, &Trigger::Tick);
+    assert_eq!(
+        notes,
+        &vec![PlanNote::BelowMinimumTrade {
+            min_trade_usdc: dec!(10),
+            largest_leg_usdc: dec!(5),
+        }]
+    );
+}
+
 fn drawdown_config() -> PolicyConfig {
     PolicyConfig {
         drawdown: Some(DrawdownConfig {
