@@ -595,3 +595,6 @@ mod tests;
 
 #[cfg(test)]
 mod kinds_tests;
+
+#[cfg(test)]
+mod parity_tests;

@@ -372,7 +372,9 @@ impl PolicyState {
     fn on_tick(&mut self, at: OffsetDateTime, growth: Option<[f64; N]>) -> Option<Decision> {
         let mut adjustments = Vec::new();
         if let Some(snapshot) = self.latest.clone() {
-            let report = self.report(&snapshot);
+            // The metrics' measure of where the portfolio sits, as the backtester's: strictly
+            // beyond the configured bands (whatever band the rule triggers on).
+            let report = DriftReport::measure(&snapshot, &self.in_force, &self.config.bands);
             let outside = Service::ALL
                 .into_iter()
                 .any(|s| report.drift[s].abs() > report.bands[s]);
