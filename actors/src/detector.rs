@@ -1,8 +1,11 @@
 //! The DriftDetector: turns observations into plans via the pure trigger policy.
 //!
 //! The actor only translates messages into [`PolicyInput`]s, feeds
-//! [`PolicyState::process`], and sends any resulting plan to the SpotExecutor; every
-//! decision lives in `ballast::policy`.
+//! [`PolicyState::process`], sends any resulting plan to the SpotExecutor and publishes the
+//! policy's notices (targets adjusted, days closed, decisions with nothing to trade) on the
+//! bus; every decision lives in `ballast::policy`. With a [`Recording`] it also writes each
+//! input and each decision as JSON lines (`ballast run --record-events FILE`), which
+//! `ballast backtest --events FILE` replays through the same policy.
 //!
 //! # Invariants
 //! - Plans go to the executor only from here, at most one in flight (the policy's rule).
@@ -11,11 +14,25 @@
 //!   and fires on resume. The switch is read directly, never queued behind events.
 //! - Plan ids are `{run_id}:{plan_seq}`; with the leg index they form idempotency keys that
 //!   are unique across runs because run ids are.
+//! - Every input the policy takes passes through [`DriftDetector::process`], so a recording
+//!   holds all of them, in order, each line flushed as written.
 
-use std::sync::Arc;
+use std::{
+    fs::File,
+    io::{LineWriter, Write as _},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use actix::{Actor, Context, Handler, Message, Recipient};
-use ballast::policy::{PolicyInput, PolicyState};
+use anyhow::Context as _;
+use ballast::{
+    policy::{
+        Decision, PolicyConfig, PolicyInput, PolicyState,
+        replay::{RecordedLine, decision_line},
+    },
+    targets::TargetAllocation,
+};
 use tracing::{info, warn};
 
 use crate::{
@@ -23,10 +40,61 @@ use crate::{
     control::ControlSwitch,
     gate::TradingGate,
     messages::{
-        BalancesObserved, ControlApplied, Event, PlanFinished, RebalancePlanned, RebalanceRequest,
-        SnapshotSource, StreamStatus, TargetsUpdated, VenueEvent,
+        BalancesObserved, ControlApplied, Event, PlanFinished, PolicyNoticed, RebalancePlanned,
+        RebalanceRequest, SnapshotSource, StreamStatus, TargetsUpdated, VenueEvent,
     },
 };
+
+/// A recording of the policy's inputs and decisions, one JSON line each
+/// (`ballast::policy::replay` defines the lines).
+#[derive(Debug)]
+pub struct Recording {
+    path: PathBuf,
+    out: Option<LineWriter<File>>,
+}
+
+impl Recording {
+    /// Creates (truncating) `path` and writes the `start` line.
+    ///
+    /// # Errors
+    /// When the file cannot be created or written, naming it.
+    pub fn create(
+        path: &Path,
+        policy: &PolicyConfig,
+        targets: &TargetAllocation,
+    ) -> anyhow::Result<Self> {
+        let file = File::create(path)
+            .with_context(|| format!("--record-events {}: cannot create", path.display()))?;
+        let mut recording = Recording {
+            path: path.to_owned(),
+            out: Some(LineWriter::new(file)),
+        };
+        let start = RecordedLine::start(policy, targets).to_line()?;
+        recording.write(&start);
+        if recording.out.is_none() {
+            anyhow::bail!("--record-events {}: cannot write", path.display());
+        }
+        Ok(recording)
+    }
+
+    /// Writes one line; after a failure the recording stops (with one warning), the run
+    /// goes on.
+    fn write(&mut self, line: &str) {
+        if let Some(out) = &mut self.out
+            && let Err(error) = writeln!(out, "{line}")
+        {
+            warn!(%error, path = %self.path.display(), "recording stopped");
+            self.out = None;
+        }
+    }
+
+    fn line(&mut self, line: Result<String, serde_json::Error>) {
+        match line {
+            Ok(line) => self.write(&line),
+            Err(error) => warn!(%error, "a recording line could not be encoded"),
+        }
+    }
+}
 
 /// Mailbox capacity: events arrive with backpressure from the watcher.
 pub const DETECTOR_MAILBOX_CAPACITY: usize = 256;
@@ -43,6 +111,7 @@ pub struct DriftDetector {
     control: ControlSwitch,
     /// The hold the policy was last told of.
     held: bool,
+    recording: Option<Recording>,
 }
 
 impl DriftDetector {
@@ -64,6 +133,7 @@ impl DriftDetector {
             bus,
             control: ControlSwitch::default(),
             held: false,
+            recording: None,
         }
     }
 
@@ -85,13 +155,41 @@ impl DriftDetector {
         }
     }
 
+    /// Records every input and decision to `recording`.
+    #[must_use]
+    pub fn record_to(mut self, recording: Recording) -> Self {
+        self.recording = Some(recording);
+        self
+    }
+
+    /// The one way into the policy: records the input, processes it, publishes the notices,
+    /// records the decision.
+    fn process(&mut self, input: PolicyInput) -> Option<Decision> {
+        if let Some(recording) = &mut self.recording {
+            recording.line(RecordedLine::input(&input).to_line());
+        }
+        let decision = self.policy.process(input);
+        for notice in self.policy.take_notices() {
+            let _ = self.bus.try_send(
+                PolicyNoticed {
+                    notice: Arc::new(notice),
+                }
+                .into(),
+            );
+        }
+        if let (Some(recording), Some(decision)) = (&mut self.recording, &decision) {
+            recording.line(decision_line(decision));
+        }
+        decision
+    }
+
     fn feed(&mut self, input: PolicyInput) {
         self.sync_hold();
         self.dispatch(input);
     }
 
     fn dispatch(&mut self, input: PolicyInput) {
-        let Some(decision) = self.policy.process(input) else {
+        let Some(decision) = self.process(input) else {
             return;
         };
         let plan_id = ballast::execution::PlanId::new(self.run_id.clone(), decision.plan_seq);
@@ -111,7 +209,7 @@ impl DriftDetector {
             // Only possible if the executor died: release the in-flight slot so the policy
             // does not wait forever, and let the next trigger retry.
             warn!(%error, "executor unavailable; plan dropped");
-            self.policy.process(PolicyInput::PlanFinished {
+            self.process(PolicyInput::PlanFinished {
                 snapshot: None,
                 at: self.time.now(),
                 moved: false,

@@ -126,6 +126,40 @@ pub fn counts(by_name: &BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
+/// A time as the console shows it: `2026-01-01 05:00`.
+pub fn short_time(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    at.format(&format).unwrap_or_default()
+}
+
+/// The article's metrics as three lines (what rebalancing did, how the portfolio did, and
+/// one line per good-range warning), shared by the run summary, `ballast status` and
+/// `ballast backtest`. A statistic that cannot be estimated yet reads `–`.
+pub fn metrics_lines(m: &ballast::performance::Metrics) -> Vec<String> {
+    let opt = |x: Option<f64>| x.map_or_else(|| "–".to_owned(), |x| pct_f64(x).trim().to_owned());
+    let mut lines = vec![
+        format!(
+            "tracking error {}  turnover {}  cost drag {:.3}%  alpha {}",
+            opt(m.tracking_error),
+            pct_f64(m.annual_turnover).trim(),
+            100.0 * m.cost_drag,
+            opt(m.rebalancing_alpha)
+        ),
+        format!(
+            "annual return {}  buy-and-hold {}  volatility {}  Sharpe {}  max drawdown {}  days outside band {}",
+            opt(m.annual_return),
+            opt(m.buy_and_hold_annual_return),
+            opt(m.volatility),
+            m.sharpe
+                .map_or_else(|| "–".to_owned(), |s| format!("{s:.2}")),
+            pct_f64(m.max_drawdown).trim(),
+            m.days_outside_band
+        ),
+    ];
+    lines.extend(m.warnings.iter().map(|w| format!("warning: {w}")));
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;

@@ -28,6 +28,7 @@ pub mod executor;
 pub mod format;
 pub mod gate;
 pub mod http;
+pub mod live_metrics;
 pub mod messages;
 pub mod metrics;
 pub mod optimizer;

@@ -120,7 +120,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => {
             let validated = settings(&cli.config)?;
             let path = args.store.unwrap_or(validated.settings.store.path);
-            status::run(&path, cli.json)
+            status::run(&path, cli.json, validated.settings.optimizer.risk_free_rate)
         }
         Command::Ctl(args) => ctl::run(&args, &Settings::load(&cli.config)?, cli.json),
         Command::Optimize(args) => optimize::run(&args, &settings(&cli.config)?, cli.json),

@@ -15,7 +15,7 @@ use actix::Message;
 use ballast::{
     observation::Observation,
     optimizer::{OptimizerMethod, TargetDiagnostics},
-    policy::{Decision, Trigger},
+    policy::{Decision, Notice, Trigger},
     portfolio::PortfolioSnapshot,
     service::{Direction, Service},
     targets::TargetAllocation,
@@ -264,6 +264,17 @@ pub struct ControlApplied {
     pub record: ballast::control::ControlRecord,
 }
 
+/// Something the trigger policy reports besides plans ([`Notice`]): targets adjusted by an
+/// event response (drawdown protection, a volatility spike) with the reason, a day closed at
+/// the tick (its returns and its observation for the metrics), or a decision whose every leg
+/// was below the minimum trade.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PolicyNoticed {
+    /// What the policy reported.
+    pub notice: Arc<Notice>,
+}
+
 /// Defines [`Event`] with one variant per message and a `From` for each, from one list, so
 /// a message added to the stream cannot miss its conversion.
 macro_rules! events {
@@ -300,6 +311,7 @@ events!(
     Finished(PlanFinished),
     Refused(PlanRefused),
     Control(ControlApplied),
+    Noticed(PolicyNoticed),
 );
 
 /// Asks the MetricsRecorder for its running summary.

@@ -5,9 +5,17 @@
 //! Balance snapshots from REST (start-up, reconnects, ticks) are stored; the console gets
 //! one line per event and per action, as text or JSON lines.
 //!
+//! With [`MetricsRecorder::with_run`] it also keeps the run's performance metrics
+//! ([`LiveMetrics`]: tracking error, turnover, rebalances, cost drag, alpha against
+//! buy-and-hold on the same observed path, drawdown, volatility, Sharpe, and the article's
+//! good-range warnings) from the days the policy closes at each tick, and stores each day and
+//! each target adjustment (drawdown cut or restore, volatility spike or calm, printed with its
+//! reason) so `ballast status` can show them.
+//!
 //! # Invariants
 //! - Turnover counts only legs the venue applied (dry-run legs are counted separately).
-//! - The summary's final allocation is the latest snapshot seen, against the latest targets.
+//! - The summary's final allocation is the latest snapshot seen, against the targets in force
+//!   (the latest published, adjusted by the event responses).
 
 use std::collections::BTreeMap;
 
@@ -25,8 +33,9 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::{
-    format::{event_detail, pct},
-    messages::{Event, GetSummary, SnapshotSource},
+    format::{event_detail, pct, short_time},
+    live_metrics::LiveMetrics,
+    messages::{Event, GetSummary, PolicyNoticed, SnapshotSource},
     settings::OutputFormat,
 };
 
@@ -43,7 +52,7 @@ pub enum Console {
 }
 
 /// The run's summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, MessageResponse)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, MessageResponse)]
 pub struct Summary {
     /// Venue events processed (heartbeats excluded).
     pub events_seen: u64,
@@ -79,6 +88,10 @@ pub struct Summary {
     pub targets_refused: u64,
     /// Balance changes the venue did not announce (daily sync alerts).
     pub balance_alerts: u64,
+    /// Target adjustments by the event responses, per kind (`drawdown_cut`, ...).
+    pub target_adjustments: BTreeMap<String, u64>,
+    /// The run's performance so far (from the days closed at ticks), with warnings.
+    pub performance: Option<ballast::performance::Metrics>,
 }
 
 /// The recorder.
@@ -89,6 +102,7 @@ pub struct MetricsRecorder {
     summary: Summary,
     latest: Option<PortfolioSnapshot>,
     previous_total: Option<Decimal>,
+    run: Option<(String, LiveMetrics)>,
 }
 
 impl MetricsRecorder {
@@ -103,6 +117,82 @@ impl MetricsRecorder {
             },
             latest: None,
             previous_total: None,
+            run: None,
+        }
+    }
+
+    /// Keeps `run_id`'s performance metrics (Sharpe at `risk_free_rate`) and stores its days
+    /// and target adjustments.
+    #[must_use]
+    pub fn with_run(mut self, run_id: &str, risk_free_rate: f64) -> Self {
+        self.run = Some((run_id.to_owned(), LiveMetrics::new(risk_free_rate)));
+        self
+    }
+
+    fn on_notice(&mut self, noticed: &PolicyNoticed) {
+        use ballast::policy::Notice;
+        match &*noticed.notice {
+            Notice::TargetsAdjusted {
+                at,
+                adjustments,
+                targets,
+            } => {
+                self.summary.targets = Some(*targets);
+                for adjustment in adjustments {
+                    *self
+                        .summary
+                        .target_adjustments
+                        .entry(adjustment.name().to_owned())
+                        .or_default() += 1;
+                    let reason = adjustment.describe();
+                    let name = adjustment.name();
+                    self.line(
+                        || format!("{} targets [{name}] {reason}", short_time(*at)),
+                        || serde_json::json!({"kind": "targets_adjusted", "at": at.to_string(), "adjustment": adjustment, "reason": reason, "targets": targets}),
+                    );
+                    if let Some((run_id, _)) = &self.run {
+                        let (store, run_id, at, targets) =
+                            (self.store.clone(), run_id.clone(), *at, *targets);
+                        actix::spawn(async move {
+                            if let Err(error) = store
+                                .record_adjustment(run_id, at, name, reason, targets)
+                                .await
+                            {
+                                warn!(%error, "target adjustment not recorded");
+                            }
+                        });
+                    }
+                }
+            }
+            Notice::DayClosed { at, close } => {
+                let Some((run_id, metrics)) = &mut self.run else {
+                    return;
+                };
+                let (day, performance) = metrics.day_closed(close);
+                self.summary.performance = Some(performance);
+                let stored = ballast::store::StoredDay {
+                    previous_value_usdc: close.previous_value_usdc,
+                    observation: day,
+                };
+                let (store, run_id, at, index) =
+                    (self.store.clone(), run_id.clone(), *at, close.day);
+                actix::spawn(async move {
+                    if let Err(error) = store.record_day(run_id, index, at, stored).await {
+                        warn!(%error, "day not recorded");
+                    }
+                });
+            }
+            Notice::NoTrade { at, trigger, notes } => {
+                let why = notes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.line(
+                    || format!("{} no trade [{}] {}: {why}", short_time(*at), trigger.name(), trigger.describe()),
+                    || serde_json::json!({"kind": "no_trade", "at": at.to_string(), "trigger": trigger, "notes": notes}),
+                );
+            }
         }
     }
 
@@ -303,6 +393,14 @@ impl Handler<Event> for MetricsRecorder {
                 } else {
                     self.summary.legs_applied += 1;
                     self.summary.turnover_usdc += trade.amount_usdc;
+                    if let Some((_, metrics)) = &mut self.run {
+                        metrics.leg_applied(
+                            &trade.plan_id.to_string(),
+                            trade.service,
+                            trade.direction,
+                            trade.amount_usdc,
+                        );
+                    }
                 }
                 let tag = if trade.dry_run {
                     "dry run"
@@ -356,7 +454,11 @@ impl Handler<Event> for MetricsRecorder {
             }
             // Its legs are reported failed, each with the limits named.
             Event::Refused(_) => {}
+            Event::Noticed(noticed) => self.on_notice(&noticed),
             Event::Finished(finished) => {
+                if let Some((_, metrics)) = &mut self.run {
+                    metrics.plan_finished(&finished.plan_id.to_string());
+                }
                 if finished.applied > 0 || finished.failed == 0 {
                     self.summary.rebalances += 1;
                     *self
@@ -384,9 +486,4 @@ impl Handler<GetSummary> for MetricsRecorder {
     fn handle(&mut self, _message: GetSummary, _ctx: &mut Self::Context) -> Summary {
         self.summary.clone()
     }
-}
-
-fn short_time(at: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    at.format(&format).unwrap_or_default()
 }

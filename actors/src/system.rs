@@ -13,7 +13,7 @@
 //! - The operator's last control action in the store sets the [`ControlSwitch`] before any
 //!   actor starts, so a halt survives a restart.
 
-use std::{fmt, time::Duration};
+use std::{fmt, path::PathBuf, time::Duration};
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Recipient};
 use ballast::{
@@ -27,11 +27,11 @@ use crate::{
     bus::{EventBus, Subscribe},
     clock::{Clock, TimeSource},
     control::ControlSwitch,
-    detector::DriftDetector,
+    detector::{DriftDetector, Recording},
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
     gate::TradingGate,
     http::{HttpOptions, HttpPeers, HttpServer, RunInfo, board::StatusBoard},
-    messages::{Event, GetSummary, RebalanceRequest, VenueEvent},
+    messages::{Event, GetSummary, RebalanceRequest, Tick, VenueEvent},
     metrics::{Console, MetricsRecorder, Summary},
     optimizer::Optimizer,
     settings::Validated,
@@ -49,6 +49,9 @@ pub struct Handles {
     pub bus: Addr<EventBus>,
     /// The time source the system runs on.
     pub time: TimeSource,
+    /// The daily check: a [`Tick`] sent here makes the watcher fetch the tick's snapshot and
+    /// the policy close the day and decide, as the Clock's daily tick does.
+    pub ticks: Recipient<Tick>,
 }
 
 type Factory = Box<dyn FnOnce(&Handles) -> Option<Recipient<Event>>>;
@@ -65,6 +68,7 @@ pub struct SystemBuilder {
     run_id: String,
     factories: Vec<Factory>,
     http: Option<HttpOptions>,
+    record_events: Option<PathBuf>,
 }
 
 impl fmt::Debug for SystemBuilder {
@@ -130,7 +134,16 @@ impl SystemBuilder {
             run_id: new_run_id(),
             factories: Vec::new(),
             http: None,
+            record_events: None,
         }
+    }
+
+    /// Records every input of the trigger policy and every decision to `path` as JSON lines
+    /// (`ballast run --record-events`; replayed by `ballast backtest --events`).
+    #[must_use]
+    pub fn record_events(mut self, path: impl Into<PathBuf>) -> Self {
+        self.record_events = Some(path.into());
+        self
     }
 
     /// Adds a custom actor. The factory runs during [`SystemBuilder::start`], after the
@@ -174,7 +187,11 @@ impl SystemBuilder {
             run_id,
             factories,
             http,
+            record_events,
         } = self;
+        let recording = record_events
+            .map(|path| Recording::create(&path, &validated.policy, &validated.targets))
+            .transpose()?;
         let client = VenueClient::new(
             &venue_url,
             &agent_id,
@@ -203,7 +220,9 @@ impl SystemBuilder {
             .await?;
 
         let bus = EventBus::default().start();
-        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets).start();
+        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets)
+            .with_run(&run_id, validated.optimizer.risk_free_rate)
+            .start();
         bus.do_send(Subscribe(metrics.clone().recipient()));
         let bus_recipient: Recipient<Event> = bus.clone().recipient();
 
@@ -235,7 +254,7 @@ impl SystemBuilder {
             .with_control(control.clone())
             .start();
             executor_slot = Some(executor.clone());
-            DriftDetector::new(
+            let detector = DriftDetector::new(
                 policy,
                 run_id.clone(),
                 time,
@@ -243,7 +262,11 @@ impl SystemBuilder {
                 executor.recipient(),
                 bus_recipient.clone(),
             )
-            .with_control(control.clone())
+            .with_control(control.clone());
+            match recording {
+                Some(recording) => detector.record_to(recording),
+                None => detector,
+            }
         });
         let executor = executor_slot.ok_or_else(|| anyhow::anyhow!("executor did not start"))?;
 
@@ -317,6 +340,7 @@ impl SystemBuilder {
             optimizer,
             bus: bus.clone(),
             time,
+            ticks: watcher.clone().recipient(),
         };
         for factory in factories {
             if let Some(subscriber) = factory(&handles) {

@@ -6,6 +6,7 @@ use time::macros::datetime;
 use time::Duration;
 
 use super::*;
+use crate::observation::Happening;
 use crate::testing::{snapshot, usdc};
 
 const ON_TARGET: [Decimal; 6] = usdc![200, 300, 150, 150, 100, 100];

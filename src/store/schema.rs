@@ -64,6 +64,23 @@ const MIGRATIONS: &[&str] = &[
          by       TEXT NOT NULL,
          reason   TEXT NOT NULL
      );",
+    // v3: the live policy's record: targets changed by event responses (drawdown cuts and
+    // restores, volatility spikes), and each day's observation for the run's metrics.
+    "CREATE TABLE target_adjustments (
+         id         INTEGER PRIMARY KEY AUTOINCREMENT,
+         run_id     TEXT NOT NULL REFERENCES runs(run_id),
+         at         TEXT NOT NULL,
+         kind       TEXT NOT NULL,
+         reason     TEXT NOT NULL,
+         targets    TEXT NOT NULL
+     );
+     CREATE TABLE run_days (
+         run_id      TEXT NOT NULL REFERENCES runs(run_id),
+         day         INTEGER NOT NULL,
+         at          TEXT NOT NULL,
+         observation TEXT NOT NULL,
+         PRIMARY KEY (run_id, day)
+     );",
 ];
 
 /// The version this build writes.

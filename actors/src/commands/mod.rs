@@ -10,6 +10,7 @@ pub mod math_common;
 pub mod optimize;
 pub mod plan;
 pub mod plot;
+pub mod replay;
 pub mod run;
 pub mod sim;
 pub mod status;

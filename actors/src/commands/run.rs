@@ -52,6 +52,10 @@ pub struct Args {
     /// Allow `--http` to bind an address other than loopback (sets `http.allow_remote`).
     #[arg(long)]
     pub allow_remote: bool,
+    /// Record every input of the trigger policy and every decision to FILE as JSON lines;
+    /// `ballast backtest --events FILE` replays them through the same policy.
+    #[arg(long, value_name = "FILE")]
+    pub record_events: Option<std::path::PathBuf>,
 }
 
 /// Runs the companion on a fresh actix system until Ctrl-C or `--for`.
@@ -110,6 +114,9 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
         SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console);
     if let Some((options, _)) = &http {
         builder = builder.http(options.clone());
+    }
+    if let Some(path) = &args.record_events {
+        builder = builder.record_events(path);
     }
     let running = builder.start().await?;
     if let (Some(addr), Some((_, source))) = (running.http_addr(), &http)
@@ -200,6 +207,29 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         }
     );
     println!("turnover      {}", format_usdc(summary.turnover_usdc));
+    if !summary.target_adjustments.is_empty() {
+        println!(
+            "targets       adjusted by event responses: {}",
+            summary
+                .target_adjustments
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    match &summary.performance {
+        Some(metrics) => {
+            println!(
+                "performance   over {} day(s) closed at ticks, {} rebalance(s) ({:.1} a year):",
+                metrics.days, metrics.rebalances, metrics.annual_rebalances
+            );
+            for line in crate::format::metrics_lines(metrics) {
+                println!("  {line}");
+            }
+        }
+        None => println!("performance   no day closed yet (metrics start at the first daily tick)"),
+    }
     if summary.targets_refused > 0 {
         println!(
             "optimizer     {} result(s) refused; the previous targets stayed",

@@ -273,7 +273,10 @@ fn trigger_seq(trigger: &Trigger) -> Option<u64> {
         Trigger::LargeWin { seq, .. }
         | Trigger::Threshold { seq }
         | Trigger::ReferralIncome { seq, .. } => Some(*seq),
-        Trigger::Tick | Trigger::Calendar { .. } | Trigger::Request { .. } => None,
+        Trigger::Tick
+        | Trigger::Calendar { .. }
+        | Trigger::Request { .. }
+        | Trigger::Adjusted { .. } => None,
     }
 }
 
@@ -462,6 +465,31 @@ impl Handler<Event> for StatusBoard {
                     // first snapshot (targets published at start-up).
                     at: self.board.latest.as_ref().map(|latest| latest.at),
                 };
+            }
+            Event::Noticed(noticed) => {
+                // An event response (drawdown cut or restore, volatility spike) changed the
+                // targets in force: the board shows those, with the reason.
+                if let ballast::policy::Notice::TargetsAdjusted {
+                    at,
+                    adjustments,
+                    targets,
+                } = &*noticed.notice
+                {
+                    self.board.targets = TargetsInfo {
+                        weights: *targets,
+                        method: adjustments
+                            .first()
+                            .map_or("adjusted", |a| a.name())
+                            .to_owned(),
+                        reason: adjustments
+                            .iter()
+                            .map(|a| a.describe())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        diagnostics: "event response".to_owned(),
+                        at: Some(*at),
+                    };
+                }
             }
             Event::TargetsRefused(refused) => {
                 let message = format!(

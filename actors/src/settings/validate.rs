@@ -18,7 +18,10 @@ use ballast::{
     drift::DriftBands,
     money::decimal_from_f64,
     optimizer::{BlackLittermanConfig, OptimizerConfig, ServiceView, VolSpikeConfig},
-    policy::PolicyConfig,
+    policy::{
+        PolicyConfig, VolSpikeResponse,
+        responses::{DrawdownConfig, SpikeConfig},
+    },
     risk::RiskLimits,
     service::{Service, ServiceMap},
     targets::TargetAllocation,
@@ -86,6 +89,18 @@ impl Settings {
             .iter()
             .map(|(name, weight)| (name.clone(), decimal(&format!("targets.{name}"), *weight)))
             .collect();
+        let conservative_named: Option<BTreeMap<String, Decimal>> =
+            self.policy.vol_spike.enabled.then(|| {
+                self.policy
+                    .vol_spike
+                    .targets
+                    .iter()
+                    .map(|(name, weight)| {
+                        let key = format!("policy.vol_spike.targets.{name}");
+                        (name.clone(), decimal(&key, *weight))
+                    })
+                    .collect()
+            });
         let band = decimal("policy.band", self.policy.band);
         let relative_band = decimal("policy.relative_band", self.policy.relative_band);
         let min_trade_usdc = decimal("policy.min_trade_usdc", self.policy.min_trade_usdc);
@@ -109,16 +124,44 @@ impl Settings {
         let bands = checked(DriftBands::new(band, relative_band), &mut problems, |e| {
             format!("policy.{e}")
         });
+        let raw = &self.policy;
+        let drawdown = &raw.drawdown;
+        let spike = &raw.vol_spike;
+        let conservative = conservative_named.and_then(|named| {
+            checked(
+                TargetAllocation::from_named(&named).map_err(|errors| errors.0),
+                &mut problems,
+                |e| format!("policy.vol_spike.{e}"),
+            )
+        });
         let policy = PolicyConfig {
+            kind: raw.kind,
             // A stand-in while the bands are wrong: their problems are listed already.
             bands: bands.unwrap_or_default(),
-            rebalance_to: self.policy.rebalance_to,
+            rebalance_to: raw.rebalance_to,
             min_trade_usdc,
             large_win_fraction,
-            threshold_on_events: self.policy.threshold_on_events,
-            calendar_floor_days: (self.policy.calendar_floor_days > 0)
-                .then_some(self.policy.calendar_floor_days),
-            route_referral_income: self.policy.route_referral_income,
+            threshold_on_events: raw.threshold_on_events,
+            calendar_floor_days: (raw.calendar_floor_days > 0).then_some(raw.calendar_floor_days),
+            calendar_days: raw.calendar_days,
+            route_referral_income: raw.route_referral_income,
+            drawdown: drawdown.enabled.then_some(DrawdownConfig {
+                threshold: drawdown.threshold,
+                cut_factor: drawdown.cut_factor,
+                recovery: drawdown.recovery,
+                restore_after_days: (drawdown.restore_after_days > 0)
+                    .then_some(drawdown.restore_after_days),
+                freed_to: drawdown.freed_to,
+            }),
+            vol_spike: conservative.map(|targets| VolSpikeResponse {
+                spike: SpikeConfig {
+                    window: spike.window,
+                    history: spike.history,
+                    ratio: spike.ratio,
+                    calm_ratio: spike.calm_ratio,
+                },
+                targets,
+            }),
         };
         checked(policy.validate(), &mut problems, |e| format!("policy.{e}"));
         let risk = checked(
