@@ -6,12 +6,16 @@
 //!
 //! # Invariants
 //! - Plans go to the executor only from here, at most one in flight (the policy's rule).
+//! - A jump the policy holds (`ballast::policy::plausibility`) is sent to the watcher as a
+//!   [`ConfirmBalances`] request, and its fresh snapshot comes back as a confirmation; every
+//!   notice is published as an [`ImplausibleChange`].
 //! - Plan ids are `{run_id}:{plan_seq}`; with the leg index they form idempotency keys that
 //!   are unique across runs because run ids are.
 
 use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Recipient};
+use ballast::policy::plausibility::PlausibilityNotice;
 use ballast::policy::{PolicyInput, PolicyState};
 use tracing::{info, warn};
 
@@ -19,8 +23,9 @@ use crate::{
     clock::TimeSource,
     gate::TradingGate,
     messages::{
-        BalancesObserved, Event, PlanFinished, RebalancePlanned, RebalanceRequest, SnapshotSource,
-        StreamStatus, TargetsUpdated, VenueEvent,
+        BalancesObserved, ConfirmBalances, Event, ImplausibleChange, PlanFinished,
+        RebalancePlanned, RebalanceRequest, SnapshotSource, StreamStatus, TargetsUpdated,
+        VenueEvent,
     },
 };
 
@@ -36,6 +41,8 @@ pub struct DriftDetector {
     gate: TradingGate,
     executor: Recipient<RebalancePlanned>,
     bus: Recipient<Event>,
+    /// Where fresh snapshots are asked for when a jump is held (the watcher).
+    confirmer: Option<Recipient<ConfirmBalances>>,
 }
 
 impl DriftDetector {
@@ -55,11 +62,57 @@ impl DriftDetector {
             gate,
             executor,
             bus,
+            confirmer: None,
+        }
+    }
+
+    /// Asks `confirmer` for a fresh REST snapshot whenever the policy holds a jump.
+    #[must_use]
+    pub fn confirm_with(mut self, confirmer: Recipient<ConfirmBalances>) -> Self {
+        self.confirmer = Some(confirmer);
+        self
+    }
+
+    /// Publishes the policy's plausibility notices, asking for a snapshot on each hold.
+    fn relay_plausibility(&mut self) {
+        for notice in self.policy.take_plausibility_notices() {
+            let text = notice.describe();
+            match &notice {
+                PlausibilityNotice::Held { .. } => {
+                    warn!(%text, "implausible change held");
+                    let asked = self.confirmer.as_ref().map(|confirmer| {
+                        confirmer.try_send(ConfirmBalances {
+                            reason: text.clone(),
+                        })
+                    });
+                    if !matches!(asked, Some(Ok(()))) {
+                        // The next tick or resync snapshot settles the hold instead.
+                        warn!(
+                            "no confirming snapshot requested; waiting for the next REST snapshot"
+                        );
+                    }
+                }
+                PlausibilityNotice::Confirmed { .. } => {
+                    info!(%text, "implausible change confirmed")
+                }
+                PlausibilityNotice::Unconfirmed { .. } => {
+                    warn!(%text, "implausible change not confirmed; trigger dropped");
+                }
+            }
+            let _ = self.bus.try_send(
+                ImplausibleChange {
+                    notice,
+                    at: self.time.now(),
+                }
+                .into(),
+            );
         }
     }
 
     fn feed(&mut self, input: PolicyInput) {
-        let Some(decision) = self.policy.process(input) else {
+        let decision = self.policy.process(input);
+        self.relay_plausibility();
+        let Some(decision) = decision else {
             return;
         };
         let plan_id = ballast::execution::PlanId::new(self.run_id.clone(), decision.plan_seq);
@@ -101,6 +154,13 @@ impl Handler<BalancesObserved> for DriftDetector {
     type Result = ();
 
     fn handle(&mut self, message: BalancesObserved, _ctx: &mut Self::Context) {
+        if message.source == SnapshotSource::Confirm {
+            self.feed(PolicyInput::Confirmation {
+                snapshot: message.snapshot,
+                at: message.at,
+            });
+            return;
+        }
         self.feed(PolicyInput::Snapshot {
             snapshot: message.snapshot,
             at: message.at,

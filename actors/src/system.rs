@@ -197,7 +197,12 @@ impl SystemBuilder {
         };
         let gate = TradingGate::new();
         let mut executor_slot = None;
-        let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone());
+        // The watcher's address exists before it starts: the detector asks it for confirming
+        // snapshots, and the watcher needs the detector's address to start.
+        let watcher_context = Context::<BalanceWatcher>::new();
+        let confirmer = watcher_context.address().recipient();
+        let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone())
+            .with_max_jump_factor(validated.risk.max_jump_factor);
         let detector = DriftDetector::create(|ctx| {
             let executor = SpotExecutor::new(
                 client.clone(),
@@ -221,6 +226,7 @@ impl SystemBuilder {
                 executor.recipient(),
                 bus_recipient.clone(),
             )
+            .confirm_with(confirmer)
         });
         let executor = executor_slot.ok_or_else(|| anyhow::anyhow!("executor did not start"))?;
 
@@ -235,23 +241,24 @@ impl SystemBuilder {
         )
         .start();
 
-        let watcher = BalanceWatcher::new(
-            client,
-            stream,
-            store.clone(),
-            time,
-            since,
-            WatcherPeers {
-                balances: detector.clone().recipient(),
-                events: detector.clone().recipient(),
-                status: detector.clone().recipient(),
-                optimizer: optimizer.clone().recipient(),
-                bus: bus_recipient.clone(),
-            },
-            gate,
-        )
-        .balance_alert(validated.balance_alert_fraction)
-        .start();
+        let watcher = watcher_context.run(
+            BalanceWatcher::new(
+                client,
+                stream,
+                store.clone(),
+                time,
+                since,
+                WatcherPeers {
+                    balances: detector.clone().recipient(),
+                    events: detector.clone().recipient(),
+                    status: detector.clone().recipient(),
+                    optimizer: optimizer.clone().recipient(),
+                    bus: bus_recipient.clone(),
+                },
+                gate,
+            )
+            .balance_alert(validated.balance_alert_fraction),
+        );
 
         Clock::new(
             time,

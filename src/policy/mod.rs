@@ -19,6 +19,8 @@
 //! - At most one plan is in flight; triggers that arrive meanwhile are kept (the most
 //!   urgent) and re-evaluated against the latest snapshot when the plan finishes.
 //! - A snapshot older (lower `seq`) than the one held is ignored.
+//! - A change of the portfolio by `risk.max_jump_factor` or more is held until a fresh REST
+//!   snapshot confirms it; nothing is planned meanwhile ([`plausibility`]).
 //! - Every emitted plan comes from [`plan_rebalance`], so it never overdraws, trades whole
 //!   cents, respects the minimum trade, and runs decreases first.
 
@@ -37,6 +39,8 @@ use crate::{
     service::{Direction, Service},
     targets::TargetAllocation,
 };
+
+use self::plausibility::{JumpGuard, PlausibilityNotice};
 
 /// Policy settings, checked by [`PolicyConfig::validate`] (the bands by [`DriftBands::new`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -217,6 +221,13 @@ pub enum PolicyInput {
     Targets(TargetAllocation),
     /// The event stream dropped; state is stale until a resync snapshot.
     StreamDown,
+    /// A fresh REST snapshot fetched to settle a held jump ([`plausibility`]).
+    Confirmation {
+        /// The balances.
+        snapshot: PortfolioSnapshot,
+        /// Observation time.
+        at: OffsetDateTime,
+    },
     /// The in-flight plan finished (applied, failed or abandoned).
     PlanFinished {
         /// Balances after it, when known.
@@ -249,7 +260,7 @@ pub struct Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Readiness {
-    /// No snapshot yet, or the stream is down: plan nothing.
+    /// No snapshot yet, the stream is down, or a jump awaits confirmation: plan nothing.
     Stale,
     /// Synced with the venue.
     Ready,
@@ -271,6 +282,7 @@ pub struct PolicyState {
     last_rebalance_at: Option<OffsetDateTime>,
     started_at: Option<OffsetDateTime>,
     next_plan_seq: u64,
+    guard: JumpGuard,
 }
 
 impl PolicyState {
@@ -286,7 +298,22 @@ impl PolicyState {
             last_rebalance_at: None,
             started_at: None,
             next_plan_seq: 1,
+            guard: JumpGuard::default(),
         }
+    }
+
+    /// Holds changes of the portfolio by `factor` or more for a confirming snapshot (`None`,
+    /// the default, holds nothing).
+    #[must_use]
+    pub fn with_max_jump_factor(mut self, factor: Option<Decimal>) -> Self {
+        self.guard = JumpGuard::new(factor);
+        self
+    }
+
+    /// What the plausibility guard has to say since the last call: a [`PlausibilityNotice::Held`]
+    /// asks the owner for a fresh REST snapshot, fed back as [`PolicyInput::Confirmation`].
+    pub fn take_plausibility_notices(&mut self) -> Vec<PlausibilityNotice> {
+        self.guard.take_notices()
     }
 
     /// The latest snapshot held.
@@ -296,7 +323,7 @@ impl PolicyState {
 
     /// Whether a plan may be made now.
     pub fn readiness(&self) -> Readiness {
-        if !self.synced || self.latest.is_none() {
+        if !self.synced || self.latest.is_none() || self.guard.holding() {
             Readiness::Stale
         } else if self.in_flight.is_some() {
             Readiness::InFlight
@@ -315,7 +342,11 @@ impl PolicyState {
                 tick,
             } => {
                 self.started_at.get_or_insert(at);
-                self.observe(snapshot);
+                if resync || tick {
+                    self.observe_fresh(snapshot);
+                } else {
+                    self.observe(snapshot);
+                }
                 if resync {
                     self.synced = true;
                 }
@@ -329,6 +360,10 @@ impl PolicyState {
                 }
             }
             PolicyInput::Event(observation) => self.on_event(&observation),
+            PolicyInput::Confirmation { snapshot, at } => {
+                self.observe_fresh(snapshot);
+                self.retry_deferred(at)
+            }
             PolicyInput::Request { reason, at } => self.fire(Trigger::Request { reason }, at),
             PolicyInput::Targets(targets) => {
                 self.targets = targets;
@@ -366,8 +401,21 @@ impl PolicyState {
             (&self.latest, snapshot.seq),
             (Some(PortfolioSnapshot { seq: Some(held), .. }), Some(new)) if new < *held
         );
-        if !stale {
+        if !stale && self.guard.admits(self.latest.as_ref(), &snapshot) {
             self.latest = Some(snapshot);
+        }
+    }
+
+    /// A fresh REST snapshot: it settles an open hold (re-queueing the held trigger if it
+    /// confirms the jump) and is adopted either way; without a hold it is observed as usual.
+    fn observe_fresh(&mut self, snapshot: PortfolioSnapshot) {
+        if self.guard.holding() {
+            if let Some(trigger) = self.guard.settle(&snapshot) {
+                self.defer(trigger);
+            }
+            self.latest = Some(snapshot);
+        } else {
+            self.observe(snapshot);
         }
     }
 
@@ -385,6 +433,7 @@ impl PolicyState {
                 let bankroll = before_total
                     .or_else(|| self.latest.as_ref().map(|s| s.total_usdc() - amount_usdc))
                     .unwrap_or_default();
+                self.guard.check_win(bankroll, *amount_usdc, seq);
                 if bankroll > Decimal::ZERO {
                     let fraction = amount_usdc / bankroll;
                     if fraction >= self.config.large_win_fraction {
@@ -434,6 +483,8 @@ impl PolicyState {
 
     /// Plans for `trigger` now, or defers it if the policy cannot act.
     fn fire(&mut self, trigger: Trigger, at: OffsetDateTime) -> Option<Decision> {
+        // A held jump keeps every trigger until a fresh snapshot settles it.
+        let trigger = self.guard.intercept(trigger)?;
         if self.readiness() != Readiness::Ready {
             self.defer(trigger);
             return None;
@@ -527,6 +578,7 @@ pub fn route_income(
     plan
 }
 
+pub mod plausibility;
 pub mod rules;
 
 #[cfg(test)]
