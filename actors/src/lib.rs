@@ -22,6 +22,7 @@ pub mod clock;
 pub mod commands;
 pub mod detector;
 pub mod executor;
+pub mod files;
 pub mod format;
 pub mod gate;
 pub mod messages;

@@ -21,7 +21,7 @@ use anyhow::{anyhow, bail};
 use ballast::{
     math::{
         WeightBounds,
-        frontier::efficient_frontier,
+        frontier::{MAX_FRONTIER_POINTS, efficient_frontier},
         markowitz::{max_sharpe, min_variance},
         returns::CovarianceMethod,
     },
@@ -42,7 +42,7 @@ pub struct Args {
     /// Daily returns CSV: a header of asset names (an optional first date column), one row a day.
     #[arg(long)]
     pub returns: PathBuf,
-    /// Number of frontier points.
+    /// Number of frontier points (1 to 10,000).
     #[arg(long, default_value_t = 50)]
     pub points: usize,
     /// Weight bounds `LO,HI` for every asset (default long-only, uncapped).
@@ -105,8 +105,12 @@ pub struct Output {
 /// # Errors
 /// Bad input naming its flag; optimizer and plotting errors.
 pub fn execute(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<Output> {
-    if args.points == 0 {
-        bail!("--points: the frontier needs at least one point");
+    // Checked before the returns are read: each point holds a weight per asset.
+    if !(1..=MAX_FRONTIER_POINTS).contains(&args.points) {
+        bail!(
+            "--points {}: the frontier takes 1 to {MAX_FRONTIER_POINTS} points",
+            args.points
+        );
     }
     let covariance = args.covariance.unwrap_or(configured.covariance);
     let rf = args.rf.unwrap_or(configured.risk_free_rate);
