@@ -18,9 +18,12 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{
     Router,
     body::Bytes,
-    extract::{MatchedPath, OriginalUri, Path, Query, Request, State, rejection::QueryRejection},
+    extract::{
+        DefaultBodyLimit, MatchedPath, OriginalUri, Path, Query, Request, State,
+        rejection::QueryRejection,
+    },
     http::{HeaderMap, HeaderValue, Method, header},
-    middleware::{Next, from_fn_with_state},
+    middleware::{Next, from_fn_with_state, map_response},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
@@ -31,7 +34,7 @@ use super::{
     config::SimError,
     engine::{Engine, MAX_RETURN_DAYS, Processed},
     faults::Fault,
-    http::{Reply, check_agent, error, json},
+    http::{Reply, check_agent, error, json, json_errors},
     markets::Asset,
     shared::{Shared, stopped},
     ws,
@@ -42,6 +45,9 @@ use crate::venue::protocol::{
     sim::{AdvanceBody, InjectRequest},
 };
 
+/// Largest request body accepted (axum's default, written down); a larger one is answered
+/// `413 payload_too_large` in the usual error body.
+pub const MAX_REQUEST_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Longest `Idempotency-Key` accepted.
 const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
 /// `Retry-After` seconds sent with an injected 429.
@@ -86,6 +92,9 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest(API_BASE, api)
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+        // Outermost: whatever answered, an error leaves as an `ErrorBody`.
+        .layer(map_response(json_errors))
         .with_state(shared)
 }
 
