@@ -92,6 +92,10 @@ pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Resp
     Reply::error(status, code, message).into_response()
 }
 
+/// Largest request body accepted (axum's default, written down); a larger one is answered
+/// `413 payload_too_large` in the usual error body.
+pub const MAX_REQUEST_BODY_BYTES: usize = 2 * 1024 * 1024;
+
 /// Longest plain-text error body read to become a JSON message (axum's are one line).
 const PLAIN_ERROR_MAX_BYTES: usize = 4096;
 
@@ -131,10 +135,9 @@ pub(super) async fn json_errors(response: Response) -> Response {
         .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
         .unwrap_or_default();
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => format!(
-            "the request body is larger than the {} bytes accepted",
-            super::server::MAX_REQUEST_BODY_BYTES
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body is larger than the {MAX_REQUEST_BODY_BYTES} bytes accepted")
+        }
         _ if text.is_empty() => status
             .canonical_reason()
             .unwrap_or("error")

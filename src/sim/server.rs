@@ -34,7 +34,7 @@ use super::{
     config::SimError,
     engine::{Engine, MAX_RETURN_DAYS, Processed},
     faults::Fault,
-    http::{Reply, check_agent, error, json, json_errors},
+    http::{MAX_REQUEST_BODY_BYTES, Reply, check_agent, error, json, json_errors},
     markets::Asset,
     shared::{Shared, stopped},
     ws,
@@ -45,9 +45,6 @@ use crate::venue::protocol::{
     sim::{AdvanceBody, InjectRequest},
 };
 
-/// Largest request body accepted (axum's default, written down); a larger one is answered
-/// `413 payload_too_large` in the usual error body.
-pub const MAX_REQUEST_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Longest `Idempotency-Key` accepted.
 const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
 /// `Retry-After` seconds sent with an injected 429.
