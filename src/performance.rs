@@ -135,6 +135,28 @@ pub enum RangeWarning {
     },
 }
 
+impl std::fmt::Display for Degenerate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Degenerate::TooFewDays {
+                statistic,
+                days,
+                needed,
+            } => write!(
+                f,
+                "{statistic} undefined: {days} days observed, {needed} needed"
+            ),
+            Degenerate::ConstantReturns { statistic } => write!(
+                f,
+                "{statistic} undefined: volatility is zero (constant returns)"
+            ),
+            Degenerate::Ruined { statistic } => {
+                write!(f, "{statistic} undefined: the portfolio was wiped out")
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for RangeWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let pct = |x: f64| format!("{:.2}%", 100.0 * x);

@@ -103,7 +103,7 @@ fn decode_rest_kind(which: usize, bytes: &[u8]) -> Result<(), String> {
                 r.returns_by_service
                     .values()
                     .flatten()
-                    .all(|x| x.is_finite() && *x >= -1.0)
+                    .all(|x| x.is_finite() && *x > -1.0)
             );
         }),
         2 => decode_rest::<PricesResponse>(bytes).map(|p| {

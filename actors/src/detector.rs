@@ -12,6 +12,9 @@
 //! - No plan is made while the operator's [`ControlSwitch`] is paused or halted: before each
 //!   input the policy's hold is synced with the switch, so a trigger waits (as while stale)
 //!   and fires on resume. The switch is read directly, never queued behind events.
+//! - A jump the policy holds (`ballast::policy::plausibility`) is sent to the watcher as a
+//!   [`ConfirmBalances`] request, and its fresh snapshot comes back as a confirmation; every
+//!   notice is published as an [`ImplausibleChange`].
 //! - Plan ids are `{run_id}:{plan_seq}`; with the leg index they form idempotency keys that
 //!   are unique across runs because run ids are.
 //! - Every input the policy takes passes through [`DriftDetector::process`], so a recording
@@ -29,6 +32,7 @@ use anyhow::Context as _;
 use ballast::{
     policy::{
         Decision, PolicyConfig, PolicyInput, PolicyState,
+        plausibility::PlausibilityNotice,
         replay::{RecordedLine, decision_line},
     },
     targets::TargetAllocation,
@@ -40,8 +44,9 @@ use crate::{
     control::ControlSwitch,
     gate::TradingGate,
     messages::{
-        BalancesObserved, ControlApplied, Event, PlanFinished, PolicyNoticed, RebalancePlanned,
-        RebalanceRequest, SnapshotSource, StreamStatus, TargetsUpdated, VenueEvent,
+        BalancesObserved, ConfirmBalances, ControlApplied, Event, ImplausibleChange, PlanFinished,
+        PolicyNoticed, RebalancePlanned, RebalanceRequest, SnapshotSource, StreamStatus,
+        TargetsUpdated, VenueEvent,
     },
 };
 
@@ -62,6 +67,7 @@ impl Recording {
         path: &Path,
         policy: &PolicyConfig,
         targets: &TargetAllocation,
+        max_jump_factor: Option<rust_decimal::Decimal>,
     ) -> anyhow::Result<Self> {
         let file = File::create(path)
             .with_context(|| format!("--record-events {}: cannot create", path.display()))?;
@@ -69,7 +75,7 @@ impl Recording {
             path: path.to_owned(),
             out: Some(LineWriter::new(file)),
         };
-        let start = RecordedLine::start(policy, targets).to_line()?;
+        let start = RecordedLine::start(policy, targets, max_jump_factor).to_line()?;
         recording.write(&start);
         if recording.out.is_none() {
             anyhow::bail!("--record-events {}: cannot write", path.display());
@@ -112,6 +118,8 @@ pub struct DriftDetector {
     /// The hold the policy was last told of.
     held: bool,
     recording: Option<Recording>,
+    /// Where fresh snapshots are asked for when a jump is held (the watcher).
+    confirmer: Option<Recipient<ConfirmBalances>>,
 }
 
 impl DriftDetector {
@@ -134,6 +142,50 @@ impl DriftDetector {
             control: ControlSwitch::default(),
             held: false,
             recording: None,
+            confirmer: None,
+        }
+    }
+
+    /// Asks `confirmer` for a fresh REST snapshot whenever the policy holds a jump.
+    #[must_use]
+    pub fn confirm_with(mut self, confirmer: Recipient<ConfirmBalances>) -> Self {
+        self.confirmer = Some(confirmer);
+        self
+    }
+
+    /// Publishes the policy's plausibility notices, asking for a snapshot on each hold.
+    fn relay_plausibility(&mut self) {
+        for notice in self.policy.take_plausibility_notices() {
+            let text = notice.describe();
+            match &notice {
+                PlausibilityNotice::Held { .. } => {
+                    warn!(%text, "implausible change held");
+                    let asked = self.confirmer.as_ref().map(|confirmer| {
+                        confirmer.try_send(ConfirmBalances {
+                            reason: text.clone(),
+                        })
+                    });
+                    if !matches!(asked, Some(Ok(()))) {
+                        // The next tick or resync snapshot settles the hold instead.
+                        warn!(
+                            "no confirming snapshot requested; waiting for the next REST snapshot"
+                        );
+                    }
+                }
+                PlausibilityNotice::Confirmed { .. } => {
+                    info!(%text, "implausible change confirmed")
+                }
+                PlausibilityNotice::Unconfirmed { .. } => {
+                    warn!(%text, "implausible change not confirmed; trigger dropped");
+                }
+            }
+            let _ = self.bus.try_send(
+                ImplausibleChange {
+                    notice,
+                    at: self.time.now(),
+                }
+                .into(),
+            );
         }
     }
 
@@ -189,7 +241,9 @@ impl DriftDetector {
     }
 
     fn dispatch(&mut self, input: PolicyInput) {
-        let Some(decision) = self.process(input) else {
+        let decision = self.process(input);
+        self.relay_plausibility();
+        let Some(decision) = decision else {
             return;
         };
         let plan_id = ballast::execution::PlanId::new(self.run_id.clone(), decision.plan_seq);
@@ -245,6 +299,13 @@ impl<M: PolicyMessage> Handler<M> for DriftDetector {
 
 impl PolicyMessage for BalancesObserved {
     fn inputs(self, _detector: &DriftDetector) -> Vec<PolicyInput> {
+        if self.source == SnapshotSource::Confirm {
+            // The fresh snapshot a held jump asked for.
+            return vec![PolicyInput::Confirmation {
+                snapshot: self.snapshot,
+                at: self.at,
+            }];
+        }
         vec![PolicyInput::Snapshot {
             snapshot: self.snapshot,
             at: self.at,

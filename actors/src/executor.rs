@@ -263,9 +263,9 @@ impl Handler<RebalancePlanned> for SpotExecutor {
             let still_unresolved = reconcile_first && shared.reconcile().await.unresolved > 0;
             // The day's turnover comes from the store, so the cap survives restarts; read
             // only when the cap is on.
-            let used_today_usdc = match shared.config.risk.max_daily_turnover_usdc {
-                None => Decimal::ZERO,
-                Some(_) => match shared.store.applied_usdc_on(created_at.date()).await {
+            let used_today_usdc = match shared.config.risk.counts_daily_turnover() {
+                false => Decimal::ZERO,
+                true => match shared.store.applied_usdc_on(created_at.date()).await {
                     Ok(used) => used,
                     Err(error) => {
                         warn!(%error, "today's turnover unknown; counting the cap as used");

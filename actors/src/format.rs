@@ -156,6 +156,7 @@ pub fn metrics_lines(m: &ballast::performance::Metrics) -> Vec<String> {
             m.days_outside_band
         ),
     ];
+    lines.extend(m.degenerate.iter().map(|d| format!("note: {d}")));
     lines.extend(m.warnings.iter().map(|w| format!("warning: {w}")));
     lines
 }

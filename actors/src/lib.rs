@@ -25,6 +25,7 @@ pub mod commands;
 pub mod control;
 pub mod detector;
 pub mod executor;
+pub mod files;
 pub mod format;
 pub mod gate;
 pub mod http;

@@ -44,6 +44,8 @@ pub enum SnapshotSource {
     Event,
     /// Balances returned after the executor's last transfer.
     Execution,
+    /// A REST fetch to confirm or refute an implausible jump ([`ConfirmBalances`]).
+    Confirm,
 }
 
 /// Fresh balances.
@@ -72,6 +74,27 @@ pub struct BalanceMismatch {
     pub at: OffsetDateTime,
     /// Which snapshot showed it.
     pub source: SnapshotSource,
+}
+
+/// Asks the BalanceWatcher for a fresh REST snapshot to settle a jump the DriftDetector holds
+/// (`ballast::policy::plausibility`); it arrives as [`BalancesObserved`] with
+/// [`SnapshotSource::Confirm`].
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ConfirmBalances {
+    /// The jump held, for logs.
+    pub reason: String,
+}
+
+/// The plausibility guard held, confirmed or dropped a jump in what the venue reported; an
+/// unconfirmed one is an alert for the operator.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ImplausibleChange {
+    /// What happened to the jump.
+    pub notice: ballast::policy::plausibility::PlausibilityNotice,
+    /// When.
+    pub at: OffsetDateTime,
 }
 
 /// A venue event, in `seq` order, each delivered once: the frame as the venue adapter
@@ -312,6 +335,7 @@ events!(
     Refused(PlanRefused),
     Control(ControlApplied),
     Noticed(PolicyNoticed),
+    Implausible(ImplausibleChange),
 );
 
 /// Asks the MetricsRecorder for its running summary.

@@ -92,6 +92,10 @@ pub struct Summary {
     pub target_adjustments: BTreeMap<String, u64>,
     /// The run's performance so far (from the days closed at ticks), with warnings.
     pub performance: Option<ballast::performance::Metrics>,
+    /// Implausible jumps held for a confirming snapshot.
+    pub jumps_held: u64,
+    /// Held jumps a fresh snapshot did not confirm (alerts; their triggers were dropped).
+    pub jumps_unconfirmed: u64,
 }
 
 /// The recorder.
@@ -278,6 +282,7 @@ impl Handler<Event> for MetricsRecorder {
                         SnapshotSource::Tick => "tick",
                         SnapshotSource::Event => "event",
                         SnapshotSource::Execution => "execution",
+                        SnapshotSource::Confirm => "confirm",
                     };
                     actix::spawn(async move {
                         if let Err(error) = store.record_snapshot(at, source, snapshot).await {
@@ -475,6 +480,24 @@ impl Handler<Event> for MetricsRecorder {
                     );
                     self.observe(snapshot);
                 }
+            }
+            Event::Implausible(change) => {
+                use ballast::policy::plausibility::PlausibilityNotice;
+                let label = match &change.notice {
+                    PlausibilityNotice::Held { .. } => {
+                        self.summary.jumps_held += 1;
+                        "HOLD"
+                    }
+                    PlausibilityNotice::Confirmed { .. } => "CONFIRMED",
+                    PlausibilityNotice::Unconfirmed { .. } => {
+                        self.summary.jumps_unconfirmed += 1;
+                        "ALERT"
+                    }
+                };
+                self.line(
+                    || format!("{} {label} {}", short_time(change.at), change.notice.describe()),
+                    || serde_json::json!({"kind": "implausible", "at": change.at.to_string(), "notice": change.notice}),
+                );
             }
         }
     }

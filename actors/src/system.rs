@@ -190,7 +190,14 @@ impl SystemBuilder {
             record_events,
         } = self;
         let recording = record_events
-            .map(|path| Recording::create(&path, &validated.policy, &validated.targets))
+            .map(|path| {
+                Recording::create(
+                    &path,
+                    &validated.policy,
+                    &validated.targets,
+                    validated.risk.max_jump_factor,
+                )
+            })
             .transpose()?;
         let client = VenueClient::new(
             &venue_url,
@@ -237,7 +244,12 @@ impl SystemBuilder {
         };
         let gate = TradingGate::new();
         let mut executor_slot = None;
-        let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone());
+        // The watcher's address exists before it starts: the detector asks it for confirming
+        // snapshots, and the watcher needs the detector's address to start.
+        let watcher_context = Context::<BalanceWatcher>::new();
+        let confirmer = watcher_context.address().recipient();
+        let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone())
+            .with_max_jump_factor(validated.risk.max_jump_factor);
         let detector = DriftDetector::create(|ctx| {
             let executor = SpotExecutor::new(
                 client.clone(),
@@ -262,7 +274,8 @@ impl SystemBuilder {
                 executor.recipient(),
                 bus_recipient.clone(),
             )
-            .with_control(control.clone());
+            .with_control(control.clone())
+            .confirm_with(confirmer);
             match recording {
                 Some(recording) => detector.record_to(recording),
                 None => detector,
@@ -282,23 +295,24 @@ impl SystemBuilder {
         .start();
 
         let client_url = client.base_url().to_owned();
-        let watcher = BalanceWatcher::new(
-            client,
-            stream,
-            store.clone(),
-            time,
-            since,
-            WatcherPeers {
-                balances: detector.clone().recipient(),
-                events: detector.clone().recipient(),
-                status: detector.clone().recipient(),
-                optimizer: optimizer.clone().recipient(),
-                bus: bus_recipient.clone(),
-            },
-            gate.clone(),
-        )
-        .balance_alert(validated.balance_alert_fraction)
-        .start();
+        let watcher = watcher_context.run(
+            BalanceWatcher::new(
+                client,
+                stream,
+                store.clone(),
+                time,
+                since,
+                WatcherPeers {
+                    balances: detector.clone().recipient(),
+                    events: detector.clone().recipient(),
+                    status: detector.clone().recipient(),
+                    optimizer: optimizer.clone().recipient(),
+                    bus: bus_recipient.clone(),
+                },
+                gate.clone(),
+            )
+            .balance_alert(validated.balance_alert_fraction),
+        );
 
         Clock::new(
             time,

@@ -195,14 +195,14 @@ fn bad_input_names_its_cause() {
             csv: Some("a,b\n0.1,0.2\n0.3\n0.1,0.1\n"),
             bounds: None,
             budgets: None,
-            expected: "row 3 has 1 fields",
+            expected: "row 3: 1 fields",
         },
         // TC1: NaN.
         TestCase {
             csv: Some("a,b\n0.1,0.2\n0.3,nan\n0.1,0.1\n"),
             bounds: None,
             budgets: None,
-            expected: "column `b`",
+            expected: "column b: `nan` is not finite",
         },
         // TC2: fewer rows than assets.
         TestCase {

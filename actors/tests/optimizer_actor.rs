@@ -192,7 +192,11 @@ fn assert_valid_bounded(update: &TargetsUpdated, lo: Decimal, hi: Decimal) {
     let TargetDiagnostics::Optimal(d) = &update.diagnostics else {
         panic!("{method}: not a solve: {:?}", update.diagnostics);
     };
-    assert!(d.expected_return.is_finite() && d.volatility.is_finite() && d.sharpe.is_finite());
+    assert!(
+        d.expected_return.is_finite()
+            && d.volatility.is_finite()
+            && d.sharpe.is_some_and(f64::is_finite)
+    );
     assert!(d.observations >= 365, "{method}: {} days", d.observations);
     let rc: f64 = d.risk_contributions.values().sum();
     assert!(

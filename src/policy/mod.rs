@@ -41,6 +41,8 @@
 //!   trades whole cents, respects the minimum trade, and runs decreases first.
 //! - The same inputs give the same decisions and notices ([`replay`] relies on it): nothing
 //!   here reads a clock or a random number.
+//! - A change of the portfolio by `risk.max_jump_factor` or more is held until a fresh REST
+//!   snapshot confirms it; nothing is planned meanwhile ([`plausibility`]).
 
 use std::sync::Arc;
 
@@ -59,6 +61,7 @@ use crate::{
 };
 
 pub mod observed;
+pub mod plausibility;
 pub mod replay;
 pub mod responses;
 pub mod rules;
@@ -517,6 +520,13 @@ pub enum PolicyInput {
         /// When.
         at: OffsetDateTime,
     },
+    /// A fresh REST snapshot fetched to settle a held jump ([`plausibility`]).
+    Confirmation {
+        /// The balances.
+        snapshot: PortfolioSnapshot,
+        /// Observation time.
+        at: OffsetDateTime,
+    },
     /// The in-flight plan finished (applied, failed or abandoned).
     PlanFinished {
         /// Balances after it, when known.
@@ -549,7 +559,7 @@ pub struct Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Readiness {
-    /// No snapshot yet, or the stream is down: plan nothing.
+    /// No snapshot yet, the stream is down, or a jump awaits confirmation: plan nothing.
     Stale,
     /// The operator paused or halted trading: plan nothing until resumed.
     Held,

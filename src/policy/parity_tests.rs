@@ -306,7 +306,7 @@ fn a_recording_replays_identically_and_a_changed_one_does_not() {
     let record = |inputs: &[PolicyInput]| {
         let mut policy = PolicyState::new(config.clone(), TargetAllocation::conservative());
         let mut lines = vec![
-            replay::RecordedLine::start(&config, &TargetAllocation::conservative())
+            replay::RecordedLine::start(&config, &TargetAllocation::conservative(), None)
                 .to_line()
                 .expect("encodes"),
         ];

@@ -8,7 +8,8 @@
 //! - then every input the policy took, in order: `snapshot` (REST balances; `resync` and
 //!   `tick` say which), `event` (a venue event as observed: its `seq`, time, balances and
 //!   what happened, tagged by the venue's event `type`), `request`, `targets`,
-//!   `stream_down`, `hold` (the operator paused, halted or resumed), `plan_finished`;
+//!   `stream_down`, `hold` (the operator paused, halted or resumed), `confirmation` (a fresh
+//!   snapshot settling a held jump), `plan_finished`;
 //! - after an input that produced a plan, a `decision` line holding the decision exactly as
 //!   serialized live (`{"kind":"decision","decision":` + the decision's JSON + `}`).
 //!
@@ -47,6 +48,10 @@ pub enum RecordedLine {
         policy: PolicyConfig,
         /// The base targets at the start.
         targets: TargetAllocation,
+        /// The plausibility guard's jump factor (`risk.max_jump_factor`), when on: a held jump
+        /// changes what the policy decides, so a replay must hold the same ones.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_jump_factor: Option<rust_decimal::Decimal>,
     },
     /// REST balances.
     Snapshot {
@@ -88,6 +93,14 @@ pub enum RecordedLine {
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
+    /// A fresh REST snapshot fetched to settle a held jump.
+    Confirmation {
+        /// The balances.
+        snapshot: PortfolioSnapshot,
+        /// When observed.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// The plan in flight finished.
     PlanFinished {
         /// Balances after it.
@@ -104,11 +117,16 @@ pub enum RecordedLine {
 
 impl RecordedLine {
     /// The `start` line.
-    pub fn start(policy: &PolicyConfig, targets: &TargetAllocation) -> Self {
+    pub fn start(
+        policy: &PolicyConfig,
+        targets: &TargetAllocation,
+        max_jump_factor: Option<rust_decimal::Decimal>,
+    ) -> Self {
         RecordedLine::Start {
             version: FORMAT_VERSION,
             policy: policy.clone(),
             targets: targets.clone(),
+            max_jump_factor,
         }
     }
 
@@ -137,6 +155,10 @@ impl RecordedLine {
                 targets: targets.clone(),
             },
             PolicyInput::StreamDown => RecordedLine::StreamDown,
+            PolicyInput::Confirmation { snapshot, at } => RecordedLine::Confirmation {
+                snapshot: snapshot.clone(),
+                at: *at,
+            },
             PolicyInput::Hold { held, at } => RecordedLine::Hold {
                 held: *held,
                 at: *at,
@@ -179,6 +201,10 @@ impl RecordedLine {
             },
             RecordedLine::Targets { targets } => PolicyInput::Targets(targets.clone()),
             RecordedLine::StreamDown => PolicyInput::StreamDown,
+            RecordedLine::Confirmation { snapshot, at } => PolicyInput::Confirmation {
+                snapshot: snapshot.clone(),
+                at: *at,
+            },
             RecordedLine::Hold { held, at } => PolicyInput::Hold {
                 held: *held,
                 at: *at,
@@ -292,6 +318,7 @@ pub fn replay(text: &str) -> Result<Replay, ReplayError> {
         version,
         policy,
         targets,
+        max_jump_factor,
     } = parse(first, text).map_err(|_| ReplayError::NoStart)?
     else {
         return Err(ReplayError::NoStart);
@@ -299,7 +326,7 @@ pub fn replay(text: &str) -> Result<Replay, ReplayError> {
     if version != FORMAT_VERSION {
         return Err(ReplayError::Version(version));
     }
-    let mut state = PolicyState::new(policy, targets);
+    let mut state = PolicyState::new(policy, targets).with_max_jump_factor(max_jump_factor);
     let mut out = Replay {
         inputs: 0,
         decisions: Vec::new(),

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use super::{
     Adjustment, Decision, Notice, PolicyConfig, PolicyInput, Readiness, Trigger,
     observed::{DayBook, StepKind},
+    plausibility::{JumpGuard, PlausibilityNotice},
     responses::{
         CutChange, DrawdownProtection, HUB, N, SpikeChange, VolatilitySpike, adjusted_targets,
     },
@@ -54,6 +55,8 @@ pub struct PolicyState {
     drawdown: Option<DrawdownProtection>,
     spike: Option<VolatilitySpike>,
     notices: Vec<Notice>,
+    /// Holds implausible jumps until a fresh REST snapshot settles them.
+    pub(super) guard: JumpGuard,
 }
 
 fn decimal(x: f64, places: u32) -> Decimal {
@@ -87,7 +90,22 @@ impl PolicyState {
             drawdown,
             spike,
             notices: Vec::new(),
+            guard: JumpGuard::default(),
         }
+    }
+
+    /// Holds changes of the portfolio by `factor` or more for a confirming snapshot (`None`,
+    /// the default, holds nothing).
+    #[must_use]
+    pub fn with_max_jump_factor(mut self, factor: Option<Decimal>) -> Self {
+        self.guard = JumpGuard::new(factor);
+        self
+    }
+
+    /// What the plausibility guard has to say since the last call: a [`PlausibilityNotice::Held`]
+    /// asks the owner for a fresh REST snapshot, fed back as [`PolicyInput::Confirmation`].
+    pub fn take_plausibility_notices(&mut self) -> Vec<PlausibilityNotice> {
+        self.guard.take_notices()
     }
 
     /// The latest snapshot held.
@@ -112,7 +130,7 @@ impl PolicyState {
 
     /// Whether a plan may be made now.
     pub fn readiness(&self) -> Readiness {
-        if !self.synced || self.latest.is_none() {
+        if !self.synced || self.latest.is_none() || self.guard.holding() {
             Readiness::Stale
         } else if self.held {
             Readiness::Held
@@ -133,7 +151,11 @@ impl PolicyState {
                 tick,
             } => {
                 self.started_at.get_or_insert(at);
-                let growth = self.observe(snapshot, StepKind::Performance);
+                let growth = if resync || tick {
+                    self.observe_fresh(snapshot, StepKind::Performance)
+                } else {
+                    self.observe(snapshot, StepKind::Performance)
+                };
                 if resync {
                     self.synced = true;
                 }
@@ -153,6 +175,10 @@ impl PolicyState {
                 }
             }
             PolicyInput::Event(observation) => self.on_event(&observation),
+            PolicyInput::Confirmation { snapshot, at } => {
+                self.observe_fresh(snapshot, StepKind::Performance);
+                self.retry_deferred(at)
+            }
             PolicyInput::Request { reason, at } => self.fire(Trigger::Request { reason }, at),
             PolicyInput::Targets(targets) => {
                 self.targets = targets;
@@ -200,8 +226,26 @@ impl PolicyState {
             (&self.latest, snapshot.seq),
             (Some(PortfolioSnapshot { seq: Some(held), .. }), Some(new)) if new < *held
         );
-        if stale {
+        if stale || !self.guard.admits(self.latest.as_ref(), &snapshot) {
             return None;
+        }
+        let growth = self.book.step(
+            self.latest.as_ref().map(|s| &s.balances_usdc),
+            &snapshot.balances_usdc,
+            kind,
+        );
+        self.latest = Some(snapshot);
+        Some(growth)
+    }
+
+    /// A fresh REST snapshot: it settles an open hold (re-queueing the held trigger if it
+    /// confirms the jump) and is adopted either way; without a hold it is observed as usual.
+    fn observe_fresh(&mut self, snapshot: PortfolioSnapshot, kind: StepKind) -> Option<[f64; N]> {
+        if !self.guard.holding() {
+            return self.observe(snapshot, kind);
+        }
+        if let Some(trigger) = self.guard.settle(&snapshot) {
+            self.defer(trigger);
         }
         let growth = self.book.step(
             self.latest.as_ref().map(|s| &s.balances_usdc),
@@ -343,6 +387,7 @@ impl PolicyState {
                 let bankroll = before_total
                     .or_else(|| self.latest.as_ref().map(|s| s.total_usdc() - amount_usdc))
                     .unwrap_or_default();
+                self.guard.check_win(bankroll, *amount_usdc, seq);
                 let fraction = if bankroll > Decimal::ZERO {
                     amount_usdc / bankroll
                 } else {
@@ -509,6 +554,8 @@ impl PolicyState {
 
     /// Plans for `trigger` now, or defers it if the policy cannot act.
     fn fire(&mut self, trigger: Trigger, at: OffsetDateTime) -> Option<Decision> {
+        // A held jump keeps every trigger until a fresh snapshot settles it.
+        let trigger = self.guard.intercept(trigger)?;
         if self.readiness() != Readiness::Ready {
             self.defer(trigger);
             return None;

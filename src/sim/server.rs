@@ -18,9 +18,12 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{
     Router,
     body::Bytes,
-    extract::{MatchedPath, OriginalUri, Path, Query, Request, State, rejection::QueryRejection},
+    extract::{
+        DefaultBodyLimit, MatchedPath, OriginalUri, Path, Query, Request, State,
+        rejection::QueryRejection,
+    },
     http::{HeaderMap, HeaderValue, Method, header},
-    middleware::{Next, from_fn_with_state},
+    middleware::{Next, from_fn_with_state, map_response},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
@@ -31,7 +34,7 @@ use super::{
     config::SimError,
     engine::{Engine, MAX_RETURN_DAYS, Processed},
     faults::Fault,
-    http::{Reply, check_agent, error, json},
+    http::{MAX_REQUEST_BODY_BYTES, Reply, check_agent, error, json, json_errors},
     ledger::StateError,
     markets::Asset,
     shared::{Shared, stopped},
@@ -91,6 +94,9 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest(API_BASE, api)
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+        // Outermost: whatever answered, an error leaves as an `ErrorBody`.
+        .layer(map_response(json_errors))
         .with_state(shared)
 }
 

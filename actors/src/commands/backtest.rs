@@ -24,7 +24,7 @@
 
 use std::{collections::BTreeMap, io::IsTerminal as _, path::PathBuf};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use ballast::{
     backtest::{
         N, Row,
@@ -49,9 +49,6 @@ use serde::Serialize;
 use super::math_common::parse_named;
 use crate::format::{metrics_lines, pct_f64};
 use crate::settings::Validated;
-
-/// Largest returns file read (bytes).
-pub const MAX_RETURNS_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// `ballast backtest` flags.
 #[derive(clap::Args, Debug)]
@@ -250,16 +247,7 @@ fn resolve(args: &Args, validated: &Validated) -> anyhow::Result<Resolved> {
 
 fn read_returns(path: &std::path::Path) -> anyhow::Result<Vec<Row>> {
     let shown = path.display();
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("--returns {shown}: cannot read the file"))?
-        .len();
-    if size > MAX_RETURNS_FILE_BYTES {
-        bail!(
-            "--returns {shown}: {size} bytes is more than the {MAX_RETURNS_FILE_BYTES} a returns file may have"
-        );
-    }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("--returns {shown}: cannot read the file"))?;
+    let text = super::math_common::read_returns_file(path)?;
     parse_returns_csv(&text).map_err(|e| anyhow!("--returns {shown}: {e}"))
 }
 

@@ -20,7 +20,7 @@ use anyhow::bail;
 use ballast::{
     math::{
         WeightBounds,
-        frontier::efficient_frontier,
+        frontier::{MAX_FRONTIER_POINTS, efficient_frontier},
         markowitz::{max_sharpe, min_variance},
     },
     optimizer::OptimizerConfig,
@@ -39,7 +39,7 @@ use crate::format::pct_f64;
 pub struct Args {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Number of frontier points.
+    /// Number of frontier points (1 to 10,000).
     #[arg(long, default_value_t = 50)]
     pub points: usize,
     /// Annual risk-free rate for the maximum-Sharpe point (default: `optimizer.risk_free_rate`).
@@ -93,8 +93,12 @@ pub struct Output {
 /// # Errors
 /// Bad input naming its flag; optimizer and plotting errors.
 pub fn execute(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<Output> {
-    if args.points == 0 {
-        bail!("--points: the frontier needs at least one point");
+    // Checked before the returns are read: each point holds a weight per asset.
+    if !(1..=MAX_FRONTIER_POINTS).contains(&args.points) {
+        bail!(
+            "--points {}: the frontier takes 1 to {MAX_FRONTIER_POINTS} points",
+            args.points
+        );
     }
     let rf = args.rf.unwrap_or(configured.risk_free_rate);
     let (_, loaded) = args.model.load(configured.covariance)?;

@@ -1,5 +1,6 @@
-//! Shared pieces of the portfolio-math commands (`optimize`, `frontier`): their data and model
-//! flags, loading returns into a market model, and parsing `--bounds` and `name=value` lists.
+//! Shared pieces of the portfolio-math commands (`optimize`, `frontier`, and `backtest`'s file):
+//! their data and model flags, reading a returns file within its size cap, loading returns
+//! into a market model, and parsing `--bounds` and `name=value` lists.
 //!
 //! # Invariants
 //! - Every error names the flag it came from (`--returns`, `--bounds`, `--budgets`, ...).
@@ -14,6 +15,7 @@ use anyhow::{Context, anyhow, bail};
 use ballast::math::{
     MarketModel, WeightBounds,
     returns::{CovarianceMethod, Repair, ReturnsTable},
+    returns_csv::MAX_RETURN_FILE_BYTES,
 };
 
 use super::flags::config_names;
@@ -69,13 +71,22 @@ pub struct LoadedModel {
     pub repair: Repair,
 }
 
+/// The text of the returns file at `path`, refused before reading when it is larger than
+/// [`MAX_RETURN_FILE_BYTES`]: the one way `optimize`, `frontier` and `backtest` read it.
+///
+/// # Errors
+/// A missing, directory, unreadable, oversized or non-text path, naming `--returns`.
+pub fn read_returns_file(path: &Path) -> anyhow::Result<String> {
+    crate::files::read_named("--returns", path, MAX_RETURN_FILE_BYTES).map_err(|e| anyhow!(e))
+}
+
 /// Reads a daily-returns CSV and estimates the model.
 ///
 /// # Errors
-/// Unreadable file, bad CSV (ragged row, NaN, too few rows), each naming `--returns`.
+/// Unreadable file, bad CSV (ragged row, NaN, too few rows, too large, constant returns),
+/// each naming `--returns`.
 pub fn load_model(path: &Path, covariance: CovarianceMethod) -> anyhow::Result<LoadedModel> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("--returns {}: cannot read the file", path.display()))?;
+    let text = read_returns_file(path)?;
     let table =
         ReturnsTable::from_csv(&text).map_err(|e| anyhow!("--returns {}: {e}", path.display()))?;
     let (model, estimate, repair) = table

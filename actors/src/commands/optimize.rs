@@ -122,8 +122,8 @@ pub struct Output {
     pub expected_return: f64,
     /// Annualized volatility.
     pub volatility: f64,
-    /// Sharpe ratio at `rf`.
-    pub sharpe: f64,
+    /// Sharpe ratio at `rf`; `null` when the portfolio's volatility is zero (undefined).
+    pub sharpe: Option<f64>,
     /// Always `optimal`: anything else is an error.
     pub status: &'static str,
     /// The solver that produced the weights.
@@ -318,10 +318,13 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
         println!("{name:<12} {} {}", pct_f64(w), pct_f64(rc));
     }
     println!(
-        "expected return {}  volatility {}  Sharpe {:.3}",
+        "expected return {}  volatility {}  {}",
         pct_f64(out.expected_return).trim(),
         pct_f64(out.volatility).trim(),
-        out.sharpe
+        out.sharpe.map_or_else(
+            || "Sharpe undefined (volatility is zero)".to_owned(),
+            |s| format!("Sharpe {s:.3}")
+        )
     );
     if let Some(e) = out.rc_max_rel_error {
         println!("risk-contribution error {e:.1e}");

@@ -491,6 +491,17 @@ impl Handler<Event> for StatusBoard {
                     };
                 }
             }
+            Event::Implausible(change) => {
+                // A held jump, and what its confirming snapshot said: an operator wants to
+                // see both; an unconfirmed one is an alert.
+                use ballast::policy::plausibility::PlausibilityNotice;
+                let kind = match change.notice {
+                    PlausibilityNotice::Held { .. } => "implausible_held",
+                    PlausibilityNotice::Confirmed { .. } => "implausible_confirmed",
+                    PlausibilityNotice::Unconfirmed { .. } => "implausible_unconfirmed",
+                };
+                self.warn(change.at, kind, change.notice.describe());
+            }
             Event::TargetsRefused(refused) => {
                 let message = format!(
                     "{} targets ({}) refused [{}]: {}; keeping the previous ones",

@@ -145,7 +145,7 @@ pub struct ExecutorSettings {
     pub leg_retry_base_ms: u64,
 }
 
-/// `[risk]`: USDC limits, 0 for off.
+/// `[risk]`: limits, 0 for off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RiskSettings {
@@ -153,6 +153,12 @@ pub struct RiskSettings {
     pub max_leg_usdc: f64,
     /// Most USDC moved per UTC day.
     pub max_daily_turnover_usdc: f64,
+    /// Largest single transfer as a fraction of the portfolio.
+    pub max_leg_fraction: f64,
+    /// Most moved per UTC day as a multiple of the portfolio.
+    pub max_daily_turnover_fraction: f64,
+    /// A portfolio change by this factor waits for a confirming snapshot.
+    pub max_jump_factor: f64,
 }
 
 /// `[optimizer]`.

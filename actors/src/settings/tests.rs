@@ -303,3 +303,21 @@ fn the_environment_overrides_files() {
     .expect("valid");
     assert_eq!(validated.policy.bands.absolute, Decimal::new(3, 2));
 }
+
+#[test]
+fn environment_values_take_the_type_of_their_key() {
+    // A string key keeps digits as written; a number key still parses.
+    let validated = load(
+        "",
+        &[
+            ("BALLAST__VENUE__AGENT_ID", "007"),
+            ("BALLAST__POLICY__BAND", "0.04"),
+            ("BALLAST__EXECUTOR__DRY_RUN", "true"),
+            ("BALLAST__TARGETS__CASINO", "0.2"),
+        ],
+    )
+    .expect("valid");
+    assert_eq!(validated.settings.venue.agent_id, "007");
+    assert_eq!(validated.policy.bands.absolute, Decimal::new(4, 2));
+    assert!(validated.settings.executor.dry_run);
+}

@@ -22,7 +22,7 @@ use ballast::{
         PolicyConfig, VolSpikeResponse,
         responses::{DrawdownConfig, SpikeConfig},
     },
-    risk::RiskLimits,
+    risk::{RiskLimits, RiskSettingsValues},
     service::{Service, ServiceMap},
     targets::TargetAllocation,
     venue::backoff::Backoff,
@@ -110,11 +110,19 @@ impl Settings {
             "venue.balance_alert_fraction",
             self.venue.balance_alert_fraction,
         );
-        let max_leg_usdc = decimal("risk.max_leg_usdc", self.risk.max_leg_usdc);
-        let max_daily_turnover_usdc = decimal(
-            "risk.max_daily_turnover_usdc",
-            self.risk.max_daily_turnover_usdc,
-        );
+        let risk_values = RiskSettingsValues {
+            max_leg_usdc: decimal("risk.max_leg_usdc", self.risk.max_leg_usdc),
+            max_daily_turnover_usdc: decimal(
+                "risk.max_daily_turnover_usdc",
+                self.risk.max_daily_turnover_usdc,
+            ),
+            max_leg_fraction: decimal("risk.max_leg_fraction", self.risk.max_leg_fraction),
+            max_daily_turnover_fraction: decimal(
+                "risk.max_daily_turnover_fraction",
+                self.risk.max_daily_turnover_fraction,
+            ),
+            max_jump_factor: decimal("risk.max_jump_factor", self.risk.max_jump_factor),
+        };
         // Target errors name `targets.<service>` themselves.
         let targets = checked(
             TargetAllocation::from_named(&targets_named).map_err(|errors| errors.0),
@@ -164,11 +172,9 @@ impl Settings {
             }),
         };
         checked(policy.validate(), &mut problems, |e| format!("policy.{e}"));
-        let risk = checked(
-            RiskLimits::new(max_leg_usdc, max_daily_turnover_usdc),
-            &mut problems,
-            |e| format!("risk.{e}"),
-        );
+        let risk = checked(RiskLimits::new(risk_values), &mut problems, |e| {
+            format!("risk.{e}")
+        });
         if !(Decimal::ZERO..Decimal::ONE).contains(&balance_alert_fraction) {
             problems.push(format!(
                 "venue.balance_alert_fraction: {balance_alert_fraction} must be in [0, 1) (0 disables the alert)"
