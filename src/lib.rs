@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backtest;
+pub mod control;
 pub mod drift;
 pub mod execution;
 pub mod math;
@@ -35,3 +36,6 @@ pub mod store;
 pub mod targets;
 pub mod tax;
 pub mod venue;
+
+#[cfg(test)]
+mod testing;

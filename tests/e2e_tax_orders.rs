@@ -1,12 +1,15 @@
 //! The wallet's order path under the harvester, against the simulated venue over loopback:
 //! a lost reply is resolved by asking the venue about the key (never by a fresh key), a
-//! restart books an order an earlier run left pending, and dry run sends nothing.
+//! restart books an order an earlier run left pending, dry run sends nothing, the risk
+//! limits refuse a harvest whole, and the operator's halt stops the orders of a harvest
+//! under way once the POST in flight has returned.
 
 mod common;
 
 use std::time::Duration;
 
 use ballast::{
+    control::Mode,
     observation::TradeSide,
     sim::{FaultConfig, Injection, SimHandle},
     store::{LegStatus, Store, WalletOrderRecord},
@@ -116,7 +119,13 @@ async fn a_restart_books_what_an_earlier_run_left_pending_and_resends_nothing() 
         .await
         .expect("records");
     let sold = markets(&sim)
-        .wallet_sell("BTC", dec!(0.001), "tax_loss_harvest", "r-old:h1:sell")
+        .wallet_trade(
+            TradeSide::Sell,
+            "BTC",
+            dec!(0.001),
+            "tax_loss_harvest",
+            "r-old:h1:sell",
+        )
         .await
         .expect("sells");
     // The book still holds the lot (the crash came before it was booked).
@@ -279,23 +288,82 @@ async fn hifo_sells_the_losing_lot_the_venue_would_not_sell_first() {
 
 #[actix_rt::test]
 async fn a_harvest_beyond_the_risk_limits_is_refused_and_nothing_is_sold() {
-    // A $50 cap per order: the harvest's sale of 79.92 breaks it.
+    struct TestCase {
+        limit: (&'static str, &'static str),
+    }
+    let cases = [
+        // TC0: a $50 cap per order: the harvest's sale of 79.92 breaks it.
+        TestCase {
+            limit: ("BALLAST__RISK__MAX_LEG_USDC", "50"),
+        },
+        // TC1: orders of at most 1% of the portfolio (about $11): the sale breaks it too.
+        TestCase {
+            limit: ("BALLAST__RISK__MAX_LEG_FRACTION", "0.01"),
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let sim = venue_with_btc().await;
+        let store = Store::open_in_memory().expect("store");
+        let validated = common::settings_with(&[("BALLAST__TAX__ENABLED", "true"), case.limit]);
+        let system = common::builder_at(&sim.base_url(), validated, store.clone())
+            .start()
+            .await
+            .expect("starts");
+        common::wait_synced(&system).await;
+        drop_btc(&sim).await;
+        let summary =
+            common::summary_when(&system, WAIT, "no refusal", |s| s.tax.refused >= 1).await;
+        assert_eq!(summary.tax.harvests, 0, "TC{i}");
+        assert_eq!(sim.stats().markets.wallet_sells, 0, "TC{i}");
+        let status = store.tax_status().await.expect("status");
+        assert_eq!((status.open_lots, status.harvests), (1, 0), "TC{i}");
+        common::stop(system, sim).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_halt_waits_for_the_sale_in_flight_and_stops_the_substitutes_buy() {
+    // Every reply is withheld until the client gives up: the sale's POST stays in flight.
     let sim = venue_with_btc().await;
     let store = Store::open_in_memory().expect("store");
     let validated = common::settings_with(&[
         ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__RISK__MAX_LEG_USDC", "50"),
+        ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "1000"),
     ]);
     let system = common::builder_at(&sim.base_url(), validated, store.clone())
         .start()
         .await
         .expect("starts");
     common::wait_synced(&system).await;
+    sim.set_faults(FaultConfig {
+        lost_ack: 1.0,
+        ..FaultConfig::default()
+    })
+    .expect("faults");
     drop_btc(&sim).await;
-    let summary = common::summary_when(&system, WAIT, "no refusal", |s| s.tax.refused >= 1).await;
-    assert_eq!(summary.tax.harvests, 0);
-    assert_eq!(sim.stats().markets.wallet_sells, 0);
-    let status = store.tax_status().await.expect("status");
-    assert_eq!((status.open_lots, status.harvests), (1, 0));
+    let selling = common::eventually(WAIT, async || sim.stats().markets.wallet_sells == 1).await;
+    assert!(selling, "the sale never reached the venue");
+
+    // The halt returns once the sale's POST has (its reply lost, the venue asked about the
+    // key); from then on nothing is sent: the substitute's buy is recorded failed, unsent.
+    system.control().set(Mode::Halted).await;
+    let summary = common::summary_when(&system, WAIT, "no harvest", |s| s.tax.harvests >= 1).await;
+    assert_eq!(summary.tax.substitutes_bought, 0, "{:?}", summary.tax);
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.markets.wallet_sells, stats.markets.wallet_buys),
+        (1, 1),
+        "one sale; no buy beyond the agent's own"
+    );
+    let (lots, disposals) = store.load_tax_book().await.expect("loads");
+    assert!(lots.is_empty(), "{lots:?}");
+    assert_eq!(disposals.len(), 1, "the sale is booked once");
+    assert!(
+        store
+            .pending_wallet_orders()
+            .await
+            .expect("reads")
+            .is_empty()
+    );
     common::stop(system, sim).await;
 }

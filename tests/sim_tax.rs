@@ -11,7 +11,11 @@ use std::time::Duration;
 use ballast::{
     execution::KeyStatus,
     sim::{SimConfig, SimHandle},
-    venue::{client::VenueClient, markets::MarketsClient, protocol::EventKind},
+    venue::{
+        client::VenueClient,
+        markets::MarketsClient,
+        protocol::{EventKind, TradeSide},
+    },
 };
 use rust_decimal_macros::dec;
 use serde_json::json;
@@ -132,11 +136,11 @@ async fn sales_can_name_their_lots_and_trades_are_found_by_key() {
 
     // Step 1: two SOL lots at the same price.
     let first = markets
-        .wallet_buy("SOL", dec!(0.2), "test", "b-1")
+        .wallet_trade(TradeSide::Buy, "SOL", dec!(0.2), "test", "b-1")
         .await
         .expect("buys");
     let second = markets
-        .wallet_buy("SOL", dec!(0.3), "test", "b-2")
+        .wallet_trade(TradeSide::Buy, "SOL", dec!(0.3), "test", "b-2")
         .await
         .expect("buys");
     let (lot1, lot2) = (first.lots[0].lot_id.clone(), second.lots[0].lot_id.clone());

@@ -6,9 +6,12 @@
 //! and the daily tick (which first reconciles the book with `/wallet/holdings`) run a
 //! harvest round: `ballast::tax::plan_harvests` decides, and each harvest is sold, and its
 //! substitute bought, through the [`WalletDesk`] (durable, idempotent, guarded, gated,
-//! within the risk limits). Every decision is recorded in the store with its figures (a
-//! skip once per asset, reason and day) and announced as [`HarvestDecided`]; an executed
-//! harvest as [`HarvestExecuted`].
+//! within the risk limits, the relative ones taken of the latest portfolio the bus
+//! reported: a snapshot, or the portfolio a venue event carried). Every decision is recorded in the store with its figures (a skip once per
+//! asset, reason and day) and announced as [`HarvestDecided`]; an executed harvest as
+//! [`HarvestExecuted`]. While the operator has paused or halted trading no harvest starts:
+//! the decision is recorded as refused (once per asset and day), and the next price move or
+//! tick after `resume` decides again; a halt also stops the orders of a harvest under way.
 //!
 //! At start-up, before any event: wallet orders left pending by a crash are resolved by a
 //! status query (an applied one is booked), and the book is reconciled with the venue's
@@ -19,6 +22,7 @@
 //!   change, before the next message is handled.
 //! - One harvest at a time: the handler holds the actor while orders are in flight, and
 //!   after a harvest the candidates are decided again on the new book.
+//! - No harvest starts while the operator's switch holds plans (paused or halted).
 //! - Decisions use venue time (the events' `at`), as the lots' purchase times do.
 
 use std::{
@@ -77,6 +81,9 @@ struct Shared {
     run_id: String,
     memo: Arc<Mutex<DecisionMemo>>,
     next_harvest: Arc<AtomicU64>,
+    /// The latest portfolio value the bus reported (a snapshot, or the portfolio a venue
+    /// event carried), USDC: what the relative risk limits are taken of.
+    portfolio_usdc: Arc<Mutex<Option<Decimal>>>,
 }
 
 /// What a message asks of the harvester.
@@ -116,6 +123,7 @@ impl TaxHarvester {
                 run_id,
                 memo: Arc::new(Mutex::new(DecisionMemo::default())),
                 next_harvest: Arc::new(AtomicU64::new(1)),
+                portfolio_usdc: Arc::new(Mutex::new(None)),
             },
             prices: BTreeMap::new(),
             venue_now: None,
@@ -157,6 +165,9 @@ impl Handler<Event> for TaxHarvester {
             Event::Venue(venue) => {
                 let observation = venue.observation;
                 self.venue_now = Some(observation.at);
+                if let Some(snapshot) = &observation.snapshot {
+                    *lock(&self.shared.portfolio_usdc) = Some(snapshot.total_usdc());
+                }
                 match &observation.what {
                     Happening::Prices { prices_usdc } => {
                         self.prices
@@ -169,6 +180,10 @@ impl Handler<Event> for TaxHarvester {
                     Happening::WalletTrade { .. } => Work::Trade(observation),
                     _ => Work::Nothing,
                 }
+            }
+            Event::Balances(observed) => {
+                *lock(&self.shared.portfolio_usdc) = Some(observed.snapshot.total_usdc());
+                Work::Nothing
             }
             Event::Tick(tick) => Work::Tick {
                 prices: self.prices.clone(),
@@ -415,7 +430,13 @@ impl Shared {
             for decision in decisions {
                 if decision.outcome == HarvestOutcome::Harvest {
                     // After a harvest the book changed: the rest are decided again.
-                    if !changed && let Some(confirmed) = self.confirm(&decision, prices).await {
+                    if changed {
+                        continue;
+                    }
+                    if let Some(hold) = self.desk.operator_hold() {
+                        self.refuse(&decision, hold, None, self.desk.dry_run())
+                            .await;
+                    } else if let Some(confirmed) = self.confirm(&decision, prices).await {
                         changed = self.harvest(confirmed).await;
                     }
                 } else {
@@ -460,9 +481,24 @@ impl Shared {
     }
 
     fn memo(&self) -> std::sync::MutexGuard<'_, DecisionMemo> {
-        self.memo
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.memo)
+    }
+
+    /// Records `decision` refused for `reason`, once per asset and day.
+    async fn refuse(
+        &self,
+        decision: &HarvestDecision,
+        reason: String,
+        harvest_id: Option<String>,
+        dry_run: bool,
+    ) {
+        let refused = HarvestDecision {
+            outcome: HarvestOutcome::Refused { reason },
+            ..decision.clone()
+        };
+        if self.memo().once_a_day(&refused) {
+            self.record(refused, harvest_id, dry_run).await;
+        }
     }
 
     /// Records a decision and announces it.
@@ -494,19 +530,18 @@ impl Shared {
             // No order on a stale view; the next price move or tick decides again.
             return false;
         }
-        let refuse = |decision: &HarvestDecision, reason: String| HarvestDecision {
-            outcome: HarvestOutcome::Refused { reason },
-            ..decision.clone()
-        };
         let mut amounts = vec![decision.proceeds_usdc];
         if decision.substitute.is_some() {
             amounts.push(decision.proceeds_usdc);
         }
-        if let Err(why) = self.desk.check_risk(&amounts, at).await {
-            let refused = refuse(&decision, why);
-            if self.memo().once_a_day(&refused) {
-                self.record(refused, None, dry_run).await;
-            }
+        let portfolio_usdc = *lock(&self.portfolio_usdc);
+        if let Err(why) = self.desk.check_risk(&amounts, portfolio_usdc, at).await {
+            self.refuse(&decision, why, None, dry_run).await;
+            return false;
+        }
+        // The operator may have paused since the round began (the quote took a request).
+        if let Some(hold) = self.desk.operator_hold() {
+            self.refuse(&decision, hold, None, dry_run).await;
             return false;
         }
         if dry_run && !self.memo().once_a_day(&decision) {
@@ -549,10 +584,13 @@ impl Shared {
                 return false;
             }
             OrderOutcome::Failed { reason } | OrderOutcome::Unknown { reason } => {
-                let refused = refuse(&decision, format!("sale: {reason}"));
-                if self.memo().once_a_day(&refused) {
-                    self.record(refused, Some(harvest_id), false).await;
-                }
+                self.refuse(
+                    &decision,
+                    format!("sale: {reason}"),
+                    Some(harvest_id),
+                    false,
+                )
+                .await;
                 return false;
             }
         };
@@ -661,4 +699,12 @@ impl Shared {
             .into(),
         );
     }
+}
+
+/// Locks `mutex`; a panic while it was held leaves plain data (a value replaced whole), so a
+/// poisoned lock is still good.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -5,7 +5,9 @@
 //! (TaxHarvester, with the wallet's guarded order path in [`wallet_orders`]), [`metrics`]
 //! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
 //! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
-//! [`format`](mod@format) is how numbers read on the console.
+//! [`format`](mod@format) is how numbers read on the console; [`control`] is the operator's
+//! switch and [`http`] the HTTP API (status, metrics, dashboard, control) with its
+//! StatusBoard.
 //!
 //! A custom trigger is an actor that sends [`messages::RebalanceRequest`] to
 //! [`system::Handles::requests`]; see `examples/custom_trigger.rs`. One that wants fresh
@@ -21,11 +23,15 @@
 pub mod bus;
 pub mod clock;
 pub mod commands;
+pub mod control;
 pub mod detector;
 pub mod executor;
+pub mod files;
 pub mod format;
 pub mod gate;
 pub mod harvester;
+pub mod http;
+pub mod live_metrics;
 pub mod messages;
 pub mod metrics;
 pub mod optimizer;

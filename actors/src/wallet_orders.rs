@@ -1,5 +1,6 @@
-//! The one path for wallet orders: the wash-sale guard, risk limits, the trading gate, and
-//! the durable, idempotent send — the wallet's counterpart of the SpotExecutor's legs.
+//! The one path for wallet orders: the wash-sale guard, risk limits, the trading gate, the
+//! operator's control switch, and the durable, idempotent send — the wallet's counterpart of
+//! the SpotExecutor's legs.
 //!
 //! [`TaxLedger`] is the lot book shared by everything that trades the wallet: the
 //! TaxHarvester writes it; every buy path reads it before buying ([`WalletDesk::buy`]
@@ -11,10 +12,16 @@
 //! still unknown stays `pending` and [`WalletDesk::reconcile_pending`] resolves it at the
 //! next start-up, by asking, never by resending.
 //!
+//! The operator's [`ControlSwitch`] is obeyed as the SpotExecutor obeys it: every POST is made
+//! under a send permit, so once a halt has returned no wallet order is in flight and none
+//! starts or is retried; [`WalletDesk::operator_hold`] tells a caller not to start new work
+//! (a harvest) while trading is paused or halted.
+//!
 //! # Invariants
 //! - No buy is sent for an asset the wash-sale rule blocks at the order's time.
-//! - No order is sent before it is on disk, while the trading gate is closed, in dry run, or
-//!   beyond a risk limit (the day's turnover counts transfers and wallet orders).
+//! - No order is sent before it is on disk, while the trading gate is closed, in dry run,
+//!   while the operator has halted trading, or beyond a risk limit (absolute, or relative to
+//!   the latest portfolio; the day's turnover counts transfers and wallet orders).
 //! - An order is only ever sent, retried and asked about under its one key.
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,7 +29,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use actix::Recipient;
 use ballast::{
     execution::{
-        ReconcileAction, RetryDecision, RetryInput, SendFailure, classify_pending, decide_retry,
+        LegFailure, ReconcileAction, RetryDecision, RetryInput, SendFailure, classify_pending,
+        decide_retry,
     },
     observation::TradeSide,
     risk::RiskLimits,
@@ -35,6 +43,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::{
+    control::ControlSwitch,
     gate::TradingGate,
     messages::{Event, WashSaleBuyPrevented},
 };
@@ -148,6 +157,7 @@ pub struct WalletDesk {
     gate: TradingGate,
     config: DeskConfig,
     bus: Recipient<Event>,
+    control: ControlSwitch,
 }
 
 impl WalletDesk {
@@ -167,7 +177,22 @@ impl WalletDesk {
             gate,
             config,
             bus,
+            control: ControlSwitch::default(),
         }
+    }
+
+    /// Obeys the operator's `control` switch (the default switch always runs).
+    #[must_use]
+    pub fn with_control(mut self, control: ControlSwitch) -> Self {
+        self.control = control;
+        self
+    }
+
+    /// Why new work (a harvest) must not start now: trading paused or halted by the operator.
+    pub fn operator_hold(&self) -> Option<String> {
+        let mode = self.control.mode();
+        mode.holds_plans()
+            .then(|| format!("{mode} by the operator"))
     }
 
     /// The shared lot book.
@@ -190,20 +215,35 @@ impl WalletDesk {
         self.gate.is_open()
     }
 
-    /// Checks orders of `amounts_usdc` against the risk limits, the day's turnover read
-    /// from the store (transfers and wallet orders).
+    /// Checks orders of `amounts_usdc` against the risk limits: the relative ones of
+    /// `portfolio_usdc` (the latest portfolio observed), the daily ones with the day's
+    /// turnover read from the store (transfers and wallet orders).
     ///
     /// # Errors
-    /// Every breached limit, as one line.
+    /// Every breached limit, as one line; a relative limit with no portfolio known yet.
     pub async fn check_risk(
         &self,
         amounts_usdc: &[Decimal],
+        portfolio_usdc: Option<Decimal>,
         at: OffsetDateTime,
     ) -> Result<(), String> {
         let risk = self.config.risk;
-        let used_today_usdc = match risk.max_daily_turnover_usdc {
+        let relative =
+            risk.max_leg_fraction.is_some() || risk.max_daily_turnover_fraction.is_some();
+        let portfolio_usdc = match portfolio_usdc {
+            Some(total) => total,
+            // Zero would make every order a breach, naming a limit for the wrong reason.
+            None if relative => {
+                return Err(
+                    "risk.max_leg_fraction / risk.max_daily_turnover_fraction: no portfolio observed yet"
+                        .to_owned(),
+                );
+            }
             None => Decimal::ZERO,
-            Some(_) => {
+        };
+        let used_today_usdc = match risk.counts_daily_turnover() {
+            false => Decimal::ZERO,
+            true => {
                 let day = at.to_offset(time::UtcOffset::UTC).date();
                 let transfers = self.store.applied_usdc_on(day).await;
                 let orders = self.store.wallet_orders_usdc_on(day).await;
@@ -216,8 +256,7 @@ impl WalletDesk {
                 }
             }
         };
-        let moved: Decimal = amounts_usdc.iter().copied().sum();
-        risk.check_amounts(amounts_usdc, moved, used_today_usdc)
+        risk.check_amounts(amounts_usdc, portfolio_usdc, used_today_usdc)
             .map_err(|refusals| {
                 refusals
                     .iter()
@@ -276,6 +315,12 @@ impl WalletDesk {
         if self.config.dry_run {
             return OrderOutcome::DryRun;
         }
+        if self.control.is_halted() {
+            let reason = LegFailure::halted(None).reason;
+            self.finish(&order.key, LegStatus::Failed, None, Some(reason.clone()))
+                .await;
+            return OrderOutcome::Failed { reason };
+        }
         if !self.gate.is_open() {
             let reason = format!(
                 "skipped: {}",
@@ -325,18 +370,26 @@ impl WalletDesk {
     }
 
     /// Sends under the order's one key until it applies or the retry rule gives it up; an
-    /// ambiguous failure is put to a status query first.
-    async fn send(
-        &self,
-        order: &WalletOrder,
-    ) -> Result<(WalletTradeResponse, u32), ballast::execution::LegFailure> {
+    /// ambiguous failure is put to a status query first. Each POST is made under a send
+    /// permit: a halt either comes before it (nothing is sent) or waits for it to return.
+    async fn send(&self, order: &WalletOrder) -> Result<(WalletTradeResponse, u32), LegFailure> {
         let mut retries_made: u32 = 0;
+        let mut last_failure: Option<SendFailure> = None;
         loop {
             let attempts = retries_made + 1;
+            let Some(permit) = self.control.send_permit().await else {
+                return Err(LegFailure::halted(last_failure.as_ref()));
+            };
             let sent = match order.side {
                 TradeSide::Buy => {
                     self.markets
-                        .wallet_buy(&order.asset, order.quantity, &order.reason, &order.key)
+                        .wallet_trade(
+                            TradeSide::Buy,
+                            &order.asset,
+                            order.quantity,
+                            &order.reason,
+                            &order.key,
+                        )
                         .await
                 }
                 TradeSide::Sell => {
@@ -351,6 +404,7 @@ impl WalletDesk {
                         .await
                 }
             };
+            drop(permit);
             let error = match sent {
                 Ok(reply) => return Ok((reply, attempts)),
                 Err(error) => error,
@@ -384,6 +438,7 @@ impl WalletDesk {
                     if !self.gate.is_open() {
                         return Err(failure.interrupted());
                     }
+                    last_failure = Some(failure);
                 }
             }
         }
@@ -449,5 +504,122 @@ impl WalletDesk {
             }
         }
         applied
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix::Actor;
+    use ballast::{
+        risk::RiskSettingsValues,
+        tax::{LotBook, WashRule},
+        venue::client::VenueClient,
+    };
+    use rust_decimal_macros::dec;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::bus::EventBus;
+
+    /// A desk under `risk` whose venue is never called (the checks are local).
+    fn desk(risk: RiskLimits) -> WalletDesk {
+        let timeout = std::time::Duration::from_secs(1);
+        let venue = VenueClient::new("http://127.0.0.1:1", "agent", None, timeout).expect("client");
+        WalletDesk::new(
+            MarketsClient::new(&venue, timeout).expect("client"),
+            Store::open_in_memory().expect("store"),
+            TaxLedger::new(LotBook::default(), WashRule::None),
+            TradingGate::new(),
+            DeskConfig {
+                dry_run: false,
+                retry_limit: 0,
+                retry_backoff: Backoff::default(),
+                risk,
+            },
+            EventBus::default().start().recipient(),
+        )
+    }
+
+    #[actix_rt::test]
+    async fn a_harvests_orders_are_checked_against_the_latest_portfolio() {
+        struct TestCase {
+            portfolio_usdc: Option<Decimal>,
+            refused_by: Option<&'static str>,
+        }
+        // The defaults: half the portfolio per order, twice it per day.
+        let risk = RiskLimits::new(RiskSettingsValues {
+            max_leg_fraction: dec!(0.5),
+            max_daily_turnover_fraction: dec!(2),
+            ..RiskSettingsValues::default()
+        })
+        .expect("valid");
+        let cases = [
+            // TC0: $80 orders of a $1,000 portfolio pass.
+            TestCase {
+                portfolio_usdc: Some(dec!(1000)),
+                refused_by: None,
+            },
+            // TC1: of a $100 portfolio they are above half of it.
+            TestCase {
+                portfolio_usdc: Some(dec!(100)),
+                refused_by: Some("risk.max_leg_fraction"),
+            },
+            // TC2: no portfolio observed yet: refused, saying so, not measured against zero.
+            TestCase {
+                portfolio_usdc: None,
+                refused_by: Some("no portfolio observed yet"),
+            },
+        ];
+        let desk = desk(risk);
+        let at = datetime!(2026-01-01 00:00 UTC);
+        for (i, case) in cases.iter().enumerate() {
+            let got = desk
+                .check_risk(&[dec!(80), dec!(80)], case.portfolio_usdc, at)
+                .await;
+            match (got, case.refused_by) {
+                (Ok(()), None) => {}
+                (Err(why), Some(expected)) => assert!(why.contains(expected), "TC{i}: {why}"),
+                (got, expected) => panic!("TC{i}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[actix_rt::test]
+    async fn no_order_is_sent_while_halted_and_new_work_waits_while_paused() {
+        let control = ControlSwitch::default();
+        let desk = desk(RiskLimits::default()).with_control(control.clone());
+        assert_eq!(desk.operator_hold(), None);
+        control.set(ballast::control::Mode::Paused).await;
+        assert_eq!(
+            desk.operator_hold().as_deref(),
+            Some("paused by the operator")
+        );
+        control.set(ballast::control::Mode::Halted).await;
+        // Recorded, then failed unsent: the venue (unreachable here) is never asked.
+        let outcome = desk
+            .sell(WalletOrder {
+                key: "r:h1:sell".into(),
+                harvest_id: "r:h1".into(),
+                side: TradeSide::Sell,
+                asset: "BTC".into(),
+                quantity: dec!(0.001),
+                lot_ids: Vec::new(),
+                reason: "tax_loss_harvest".into(),
+                at: datetime!(2026-01-01 00:00 UTC),
+            })
+            .await;
+        assert_eq!(
+            outcome,
+            OrderOutcome::Failed {
+                reason: "not sent: halted by the operator".into()
+            }
+        );
+        assert!(
+            desk.store
+                .pending_wallet_orders()
+                .await
+                .expect("reads")
+                .is_empty()
+        );
     }
 }

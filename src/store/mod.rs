@@ -16,14 +16,18 @@
 //! # Layout
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
 //! for its tables: the event cursor (`cursor.rs`), runs (`runs.rs`), plans and their legs
-//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the status report (`status.rs`),
-//! the tax book, harvest decisions and wallet orders (`tax.rs`).
+//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the operator's control actions
+//! (`control.rs`), the status report (`status.rs`), the live policy's target adjustments
+//! and daily observations (`performance.rs`), the tax book, harvest decisions and wallet
+//! orders (`tax.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
 //! migrations in `schema.rs`.
 
 mod codec;
+mod control;
 mod cursor;
 mod legs;
+mod performance;
 mod plans;
 mod records;
 mod runs;
@@ -43,6 +47,7 @@ use crate::{
     service::{Direction, Service, ServiceMap},
 };
 
+pub use performance::{AdjustmentRecord, RunPerformance, StoredDay, read_run_performance};
 pub use records::{LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord, StatusReport};
 pub use status::read_status;
 pub use tax::{TaxStatus, WalletOrderRecord, read_tax_disposals};

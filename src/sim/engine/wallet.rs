@@ -16,7 +16,7 @@ use crate::sim::http::Reply;
 use crate::{
     service::Service,
     sim::{
-        ledger::{Op, invalid},
+        ledger::{Op, StateError, invalid},
         markets::Asset,
     },
     venue::protocol::{
@@ -26,82 +26,80 @@ use crate::{
 };
 
 impl Engine {
-    /// Handles `POST /wallet/buy` and `/wallet/sell` (already parsed; the agent checked).
+    /// Handles `POST /wallet/buy` and `/wallet/sell` (already parsed; the agent checked); a
+    /// trade applied under `idempotency_key` is logged for [`Engine::wallet_trade_status`].
     pub fn wallet_trade(
         &mut self,
         side: TradeSide,
         body: &WalletTradeBody,
         idempotency_key: Option<&str>,
-        fingerprint: &str,
         ts: OffsetDateTime,
-    ) -> Processed {
-        self.idempotent(idempotency_key, fingerprint, |engine| {
-            require_reason(&body.reason)?;
-            let asset = Asset::parse("asset", &body.asset)?;
-            let op = match side {
-                TradeSide::Buy if !body.lot_ids.is_empty() => {
-                    return Err(invalid("lot_ids", "names lots to sell; a buy opens one"));
-                }
-                TradeSide::Buy => Op::WalletBuy {
-                    asset,
-                    quantity: body.quantity,
-                    at: ts,
-                },
-                TradeSide::Sell => Op::WalletSell {
-                    asset,
-                    quantity: body.quantity,
-                    lot_ids: body.lot_ids.clone(),
-                    at: ts,
-                },
-            };
-            let frames = engine.apply(ts, &op)?;
-            let frame = first_applied(&frames, "quantity")?;
-            let EventKind::WalletTrade {
-                trade_id,
-                quantity,
-                price_usdc,
-                notional_usdc,
-                realized_pnl_usdc,
-                mid_price_usdc,
-                spread_usdc,
-                lots,
-                ..
-            } = &frame.kind
-            else {
-                return Err(not_applied("quantity"));
-            };
-            tracing::info!(
-                trade_id,
-                asset = asset.symbol(),
-                side = ?side,
-                quantity = %quantity,
-                price_usdc = %price_usdc,
-                reason = body.reason,
-                "sim applied wallet trade"
-            );
-            let response = WalletTradeResponse {
-                trade_id: trade_id.clone(),
-                asset: asset.symbol().to_owned(),
-                side,
-                quantity: *quantity,
-                price_usdc: *price_usdc,
-                notional_usdc: *notional_usdc,
-                fee_usdc: Decimal::ZERO,
-                mid_price_usdc: *mid_price_usdc,
-                spread_usdc: *spread_usdc,
-                realized_pnl_usdc: *realized_pnl_usdc,
-                lots: lots.clone(),
-                portfolio: frame.portfolio.clone(),
-            };
-            if let Some(key) = idempotency_key {
-                let logged = WalletTradeResponse {
-                    portfolio: None,
-                    ..response.clone()
-                };
-                engine.wallet_trades.insert(key.to_owned(), logged);
+    ) -> Result<Processed, StateError> {
+        require_reason(&body.reason)?;
+        let asset = Asset::parse("asset", &body.asset)?;
+        let op = match side {
+            TradeSide::Buy if !body.lot_ids.is_empty() => {
+                return Err(invalid("lot_ids", "names lots to sell; a buy opens one"));
             }
-            Ok(applied(&response, frames))
-        })
+            TradeSide::Buy => Op::WalletBuy {
+                asset,
+                quantity: body.quantity,
+                at: ts,
+            },
+            TradeSide::Sell => Op::WalletSell {
+                asset,
+                quantity: body.quantity,
+                lot_ids: body.lot_ids.clone(),
+                at: ts,
+            },
+        };
+        let frames = self.apply(ts, &op)?;
+        let frame = first_applied(&frames, "quantity")?;
+        let EventKind::WalletTrade {
+            trade_id,
+            quantity,
+            price_usdc,
+            notional_usdc,
+            realized_pnl_usdc,
+            mid_price_usdc,
+            spread_usdc,
+            lots,
+            ..
+        } = &frame.kind
+        else {
+            return Err(not_applied("quantity"));
+        };
+        tracing::info!(
+            trade_id,
+            asset = asset.symbol(),
+            side = ?side,
+            quantity = %quantity,
+            price_usdc = %price_usdc,
+            reason = body.reason,
+            "sim applied wallet trade"
+        );
+        let response = WalletTradeResponse {
+            trade_id: trade_id.clone(),
+            asset: asset.symbol().to_owned(),
+            side,
+            quantity: *quantity,
+            price_usdc: *price_usdc,
+            notional_usdc: *notional_usdc,
+            fee_usdc: Decimal::ZERO,
+            mid_price_usdc: *mid_price_usdc,
+            spread_usdc: *spread_usdc,
+            realized_pnl_usdc: *realized_pnl_usdc,
+            lots: lots.clone(),
+            portfolio: frame.portfolio.clone(),
+        };
+        if let Some(key) = idempotency_key {
+            let logged = WalletTradeResponse {
+                portfolio: None,
+                ..response.clone()
+            };
+            self.wallet_trades.insert(key.to_owned(), logged);
+        }
+        Ok(applied(&response, frames))
     }
 
     /// Handles `GET /wallet/trades/{key}` (*addition*): the first reply to the wallet trade
