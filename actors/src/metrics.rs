@@ -238,6 +238,20 @@ impl MetricsRecorder {
             Happening::EscrowFee { amount_usdc, .. } => {
                 format!("escrow fee +{}", format_usdc(*amount_usdc))
             }
+            Happening::FundsLocked {
+                service,
+                amount_usdc,
+                until,
+            } => format!(
+                "{} {} locked until {}",
+                service.name(),
+                format_usdc(*amount_usdc),
+                short_time(*until)
+            ),
+            Happening::FundsReleased {
+                service,
+                amount_usdc,
+            } => format!("{} {} released", service.name(), format_usdc(*amount_usdc)),
             Happening::Balance => "balances updated".to_owned(),
             Happening::Heartbeat => String::new(),
             Happening::Other { type_name } => format!("unknown event type `{type_name}`"),

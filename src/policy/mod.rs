@@ -11,7 +11,9 @@
 //!   rebalances everything even inside the bands;
 //! - **referral routing**: referral income (credited to the reserve) is moved straight to
 //!   the most under-allocated service;
-//! - **requests**: any actor may ask for a rebalance with a reason (custom triggers).
+//! - **requests**: any actor may ask for a rebalance with a reason (custom triggers);
+//! - **lock released**: when the venue releases a lock on a service's funds, the bands are
+//!   checked at once, so the remainder a plan left locked moves as soon as it may.
 //!
 //! # Invariants
 //! - No decision while the event stream is down or resyncing: only a fresh REST snapshot
@@ -407,6 +409,11 @@ impl PolicyState {
                     },
                     at,
                 );
+            }
+            // A lock lifted: the remainder a plan had to leave behind may move now, so the
+            // bands are checked against the balances right after the release.
+            Happening::FundsReleased { .. } if observation.snapshot.is_some() => {
+                return self.fire(Trigger::Threshold { seq }, at);
             }
             _ => {}
         }
