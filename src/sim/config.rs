@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
 use super::{
+    engine::LockParams,
     faults::{FaultConfig, FaultSpecError},
     ledger::{Ledger, StateError, article_balances_usdc},
     markets::MarketParams,
@@ -51,6 +52,8 @@ pub struct SimConfig {
     pub autoplay: bool,
     /// Faults to inject (all off by default).
     pub faults: FaultConfig,
+    /// When the venue locks winnings on its own (off by default).
+    pub locks: LockParams,
 }
 
 impl Default for SimConfig {
@@ -66,6 +69,7 @@ impl Default for SimConfig {
             markets: MarketParams::default(),
             autoplay: true,
             faults: FaultConfig::default(),
+            locks: LockParams::default(),
         }
     }
 }
@@ -105,6 +109,9 @@ impl SimConfig {
         }
         if let Err(mut faults) = self.faults.validate() {
             problems.append(&mut faults);
+        }
+        if let Err(mut locks) = self.locks.validate() {
+            problems.append(&mut locks);
         }
         if problems.is_empty() {
             Ok(())

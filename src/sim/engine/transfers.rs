@@ -4,6 +4,7 @@
 //! # Invariants
 //! - A rebalance is applied at most once per `Idempotency-Key`; its status is answered from
 //!   the first reply while the key is remembered, and from the transfer log after.
+//! - A decrease never takes locked funds (`locks`).
 
 use time::OffsetDateTime;
 
@@ -33,6 +34,7 @@ impl Engine {
     ) -> Processed {
         self.idempotent(idempotency_key, fingerprint, |engine| {
             require_reason(&body.reason)?;
+            engine.check_unlocked(body)?;
             let op = Op::Transfer {
                 service: body.service,
                 direction: body.direction,
