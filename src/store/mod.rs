@@ -1,7 +1,8 @@
 //! The embedded store: one SQLite file in WAL mode holding what must survive a restart.
 //!
 //! It keeps the event-stream cursor, every run, every planned rebalance with each leg's
-//! idempotency key and status, and balance snapshots. One writer thread owns the
+//! idempotency key and status, every perp hedge with its keys, costs and status, and
+//! balance snapshots. One writer thread owns the
 //! connection; async callers hand it jobs over a bounded crossbeam channel and await the
 //! reply on a oneshot, so SQLite's blocking calls never stall the async runtime.
 //!
@@ -16,12 +17,14 @@
 //! # Layout
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
 //! for its tables: the event cursor (`cursor.rs`), runs (`runs.rs`), plans and their legs
-//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the status report (`status.rs`).
+//! (`plans.rs`, `legs.rs`), hedges (`hedges.rs`), snapshots (`snapshots.rs`), the status
+//! report (`status.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
 //! migrations in `schema.rs`.
 
 mod codec;
 mod cursor;
+mod hedges;
 mod legs;
 mod plans;
 mod records;
@@ -41,7 +44,10 @@ use crate::{
     service::{Direction, Service, ServiceMap},
 };
 
-pub use records::{LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord, StatusReport};
+pub use records::{
+    HedgeRecord, HedgeReport, LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord,
+    StatusReport,
+};
 pub use status::read_status;
 
 /// Jobs that may wait for the writer thread before senders block.

@@ -53,6 +53,32 @@ const MIGRATIONS: &[&str] = &[
          balances   TEXT NOT NULL,
          total_usdc TEXT NOT NULL
      );",
+    // v2: perp hedges, each recorded before its order is sent (see hedges.rs).
+    "CREATE TABLE hedges (
+         hedge_id          TEXT PRIMARY KEY,
+         run_id            TEXT NOT NULL,
+         service           TEXT NOT NULL,
+         market            TEXT NOT NULL,
+         side              TEXT NOT NULL CHECK (side IN ('long', 'short')),
+         notional_usdc     TEXT NOT NULL,
+         leverage          INTEGER NOT NULL,
+         ratio             TEXT NOT NULL,
+         reason            TEXT NOT NULL,
+         status            TEXT NOT NULL,
+         open_key          TEXT NOT NULL UNIQUE,
+         close_key         TEXT,
+         position_id       TEXT,
+         created_at        TEXT NOT NULL,
+         opened_at         TEXT,
+         closed_at         TEXT,
+         close_reason      TEXT,
+         fees_usdc         TEXT NOT NULL,
+         funding_usdc      TEXT NOT NULL,
+         realized_pnl_usdc TEXT NOT NULL,
+         error             TEXT,
+         updated_at        TEXT NOT NULL
+     );
+     CREATE INDEX hedges_by_status ON hedges(status);",
 ];
 
 /// The version this build writes.

@@ -11,7 +11,8 @@ use rust_decimal::Decimal;
 
 use super::{
     LegStatus, StatusReport, Store, StoreError, codec::parse_decimal, cursor::load_cursor,
-    legs::failure_reasons, plans::recent_plans, runs::last_run, schema, snapshots::last_snapshot,
+    hedges::hedge_report, legs::failure_reasons, plans::recent_plans, runs::last_run, schema,
+    snapshots::last_snapshot,
 };
 
 /// Plans the report lists, newest first.
@@ -87,5 +88,6 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
         last_snapshot,
         recent_plans,
         failure_reasons,
+        hedges: hedge_report(c)?,
     })
 }
