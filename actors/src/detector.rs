@@ -2,7 +2,9 @@
 //!
 //! The actor only translates messages into [`PolicyInput`]s, feeds
 //! [`PolicyState::process`], and sends any resulting plan to the SpotExecutor; every
-//! decision lives in `ballast::policy`.
+//! decision lives in `ballast::policy`. With hedging on it also sends the HedgeExecutor a
+//! [`HedgeRequest`] when a plan leaves a locked overweight behind or the set of such
+//! services changes (`ballast::hedge::request_due`).
 //!
 //! # Invariants
 //! - Plans go to the executor only from here, at most one in flight (the policy's rule).
@@ -12,15 +14,19 @@
 use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Recipient};
-use ballast::policy::{PolicyInput, PolicyState};
+use ballast::{
+    hedge::{locked_excess, request_due, services_of},
+    policy::{PolicyInput, PolicyState},
+    service::Service,
+};
 use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
     gate::TradingGate,
     messages::{
-        BalancesObserved, Event, PlanFinished, RebalancePlanned, RebalanceRequest, SnapshotSource,
-        StreamStatus, TargetsUpdated, VenueEvent,
+        BalancesObserved, Event, HedgeRequest, PlanFinished, RebalancePlanned, RebalanceRequest,
+        SnapshotSource, StreamStatus, TargetsUpdated, VenueEvent,
     },
 };
 
@@ -36,6 +42,10 @@ pub struct DriftDetector {
     gate: TradingGate,
     executor: Recipient<RebalancePlanned>,
     bus: Recipient<Event>,
+    /// The HedgeExecutor, when hedging is on.
+    hedger: Option<Recipient<HedgeRequest>>,
+    /// The services with a locked overweight it was last told about.
+    hedger_told: Vec<Service>,
 }
 
 impl DriftDetector {
@@ -55,11 +65,22 @@ impl DriftDetector {
             gate,
             executor,
             bus,
+            hedger: None,
+            hedger_told: Vec::new(),
         }
     }
 
+    /// Tells `hedger` about overweights a plan cannot move because the venue locked them.
+    #[must_use]
+    pub fn with_hedger(mut self, hedger: Recipient<HedgeRequest>) -> Self {
+        self.hedger = Some(hedger);
+        self
+    }
+
     fn feed(&mut self, input: PolicyInput) {
-        let Some(decision) = self.policy.process(input) else {
+        let decision = self.policy.process(input);
+        self.tell_hedger(decision.is_some());
+        let Some(decision) = decision else {
             return;
         };
         let plan_id = ballast::execution::PlanId::new(self.run_id.clone(), decision.plan_seq);
@@ -85,6 +106,34 @@ impl DriftDetector {
                 moved: false,
                 interrupted: false,
             });
+        }
+    }
+}
+
+impl DriftDetector {
+    /// Sends the hedger the locked part of any overweight, when the core's rule says it is
+    /// news (after a plan, or when the set of such services changed).
+    fn tell_hedger(&mut self, planned: bool) {
+        let (Some(hedger), Some(snapshot)) = (&self.hedger, self.policy.latest()) else {
+            return;
+        };
+        let excess = locked_excess(snapshot, &self.policy.targets);
+        if !request_due(&self.hedger_told, &excess, planned) {
+            return;
+        }
+        self.hedger_told = services_of(&excess);
+        let request = HedgeRequest {
+            snapshot: snapshot.clone(),
+            targets: self.policy.targets.clone(),
+            excess,
+            planned,
+            at: self.time.now(),
+        };
+        if let Err(error) = hedger.try_send(request) {
+            // Remember a set no snapshot can have (the reserve is never overweight in this
+            // sense), so the next input tells it again.
+            warn!(%error, "hedger unavailable; hedge request dropped");
+            self.hedger_told = vec![Service::Reserve];
         }
     }
 }

@@ -1,10 +1,10 @@
 //! The ballast companion: actix actors around the `ballast` core.
 //!
 //! One file per actor: [`clock`], [`watcher`] (BalanceWatcher), [`detector`]
-//! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`metrics`]
-//! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
-//! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
-//! [`format`](mod@format) is how numbers read on the console.
+//! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`hedger`]
+//! (HedgeExecutor), [`metrics`] (MetricsRecorder), plus the [`bus`] that fans events out.
+//! [`messages`] is the one message catalogue; [`system`] wires everything; [`settings`]
+//! loads the configuration; [`format`](mod@format) is how numbers read on the console.
 //!
 //! A custom trigger is an actor that sends [`messages::RebalanceRequest`] to
 //! [`system::Handles::requests`]; see `examples/custom_trigger.rs`. One that wants fresh
@@ -24,6 +24,7 @@ pub mod detector;
 pub mod executor;
 pub mod format;
 pub mod gate;
+pub mod hedger;
 pub mod messages;
 pub mod metrics;
 pub mod optimizer;

@@ -243,6 +243,103 @@ pub struct PlanFinished {
     pub at: OffsetDateTime,
 }
 
+/// The DriftDetector's news for the HedgeExecutor: the part of an overweight the venue will
+/// not let move now. Sent after a plan that left such a part behind, and whenever the set of
+/// services with one changes (an empty `excess` says every lock lifted).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgeRequest {
+    /// The balances (with their locks) the excess was measured on.
+    pub snapshot: PortfolioSnapshot,
+    /// The targets it was measured against.
+    pub targets: TargetAllocation,
+    /// Each service whose overweight is partly locked.
+    pub excess: Vec<ballast::hedge::LockedExcess>,
+    /// Whether a rebalance was just planned on these balances.
+    pub planned: bool,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A perp hedge opened (or, in dry run, would have).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgeOpened {
+    /// `{run_id}:h{seq}`.
+    pub hedge_id: String,
+    /// The service whose stuck overweight it covers.
+    pub service: Service,
+    /// The perp market.
+    pub market: String,
+    /// Notional of the short, USDC.
+    pub notional_usdc: Decimal,
+    /// Leverage.
+    pub leverage: u32,
+    /// Perp dollars per dollar of stuck overweight.
+    pub ratio: Decimal,
+    /// The stuck overweight it covers, USDC.
+    pub stuck_usdc: Decimal,
+    /// Opening fee, USDC.
+    pub fee_usdc: Decimal,
+    /// The venue's position id (`None` in dry run).
+    pub position_id: Option<String>,
+    /// Why, with the ratio's estimate and any cap that bit.
+    pub reason: String,
+    /// Nothing was sent.
+    pub dry_run: bool,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A perp hedge closed: by ballast (the lock lifted, the drift resolved, a resize) or by
+/// the venue.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgeClosed {
+    /// `{run_id}:h{seq}`.
+    pub hedge_id: String,
+    /// The service it covered.
+    pub service: Service,
+    /// The perp market.
+    pub market: String,
+    /// Why.
+    pub reason: ballast::hedge::CloseReason,
+    /// What the hedge cost and earned over its life.
+    pub costs: ballast::hedge::HedgeCosts,
+    /// Nothing was sent.
+    pub dry_run: bool,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A hedge that did not open (or close), and why: below the threshold, too weak a
+/// correlation, not material, the stream down, refused by the venue.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgeSkipped {
+    /// The service.
+    pub service: Service,
+    /// Why, naming the key or figure.
+    pub reason: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// What the HedgeExecutor found at start-up: hedges resolved from the store, and venue
+/// positions no hedge holds (reported, left alone).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgesReconciled {
+    /// Live hedges still open at the venue.
+    pub kept: usize,
+    /// Hedges whose unknown outcome was resolved (opened, closed or failed).
+    pub resolved: usize,
+    /// Hedges still of unknown outcome (the venue could not say).
+    pub unresolved: usize,
+    /// Venue positions no hedge of the store holds, by id: never closed by ballast.
+    pub foreign_positions: Vec<String>,
+}
+
 /// Defines [`Event`] with one variant per message and a `From` for each, from one list, so
 /// a message added to the stream cannot miss its conversion.
 macro_rules! events {
@@ -277,6 +374,10 @@ events!(
     Executed(TradeExecuted),
     Failed(TradeFailed),
     Finished(PlanFinished),
+    HedgeOpened(HedgeOpened),
+    HedgeClosed(HedgeClosed),
+    HedgeSkipped(HedgeSkipped),
+    HedgesReconciled(HedgesReconciled),
 );
 
 /// Asks the MetricsRecorder for its running summary.

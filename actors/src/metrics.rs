@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use actix::{Actor, Context, Handler, MessageResponse};
 use ballast::{
+    hedge::HedgeCosts,
     money::format_usdc,
     observation::{Happening, Observation},
     portfolio::PortfolioSnapshot,
@@ -79,6 +80,28 @@ pub struct Summary {
     pub targets_refused: u64,
     /// Balance changes the venue did not announce (daily sync alerts).
     pub balance_alerts: u64,
+    /// Perp hedges opened and closed, and what they cost.
+    pub hedges: HedgeSummary,
+}
+
+/// The hedges of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HedgeSummary {
+    /// Hedges the venue filled.
+    pub opened: u64,
+    /// Hedges closed (by ballast or the venue).
+    pub closed: u64,
+    /// Hedges skipped, each reason once per service until it changes.
+    pub skipped: u64,
+    /// Hedges recorded in dry run.
+    pub dry_run: u64,
+    /// Fees of every hedge (open and close), funding and realized PnL of the closed ones.
+    pub costs: HedgeCosts,
+    /// Venue positions no hedge holds, found at start-up and left alone.
+    pub foreign_positions: u64,
+    /// The opening fee of each hedge still open, so its close adds only the rest.
+    #[serde(skip)]
+    open_fees: BTreeMap<String, Decimal>,
 }
 
 /// The recorder.
@@ -266,6 +289,96 @@ impl MetricsRecorder {
     }
 }
 
+impl MetricsRecorder {
+    fn on_hedge_event(&mut self, event: &Event) {
+        let hedges = &mut self.summary.hedges;
+        match event {
+            Event::HedgeOpened(opened) => {
+                if opened.dry_run {
+                    hedges.dry_run += 1;
+                } else {
+                    hedges.opened += 1;
+                    hedges.costs.fees_usdc += opened.fee_usdc;
+                    hedges
+                        .open_fees
+                        .insert(opened.hedge_id.clone(), opened.fee_usdc);
+                }
+                let tag = if opened.dry_run { "DRY RUN " } else { "" };
+                self.line(
+                    || format!(
+                        "{} {tag}hedge {} short {} {} at {}x for {} ({}; fee {})",
+                        short_time(opened.at),
+                        opened.hedge_id,
+                        opened.market,
+                        format_usdc(opened.notional_usdc),
+                        opened.leverage,
+                        opened.service.name(),
+                        opened.reason,
+                        format_usdc(opened.fee_usdc)
+                    ),
+                    || serde_json::json!({"kind": "hedge_opened", "hedge_id": opened.hedge_id, "service": opened.service, "market": opened.market, "notional_usdc": opened.notional_usdc, "leverage": opened.leverage, "ratio": opened.ratio, "stuck_usdc": opened.stuck_usdc, "fee_usdc": opened.fee_usdc, "position_id": opened.position_id, "reason": opened.reason, "dry_run": opened.dry_run}),
+                );
+            }
+            Event::HedgeClosed(closed) => {
+                if !closed.dry_run {
+                    hedges.closed += 1;
+                    let open_fee = hedges
+                        .open_fees
+                        .remove(&closed.hedge_id)
+                        .unwrap_or_default();
+                    hedges.costs += ballast::hedge::HedgeCosts {
+                        fees_usdc: closed.costs.fees_usdc - open_fee,
+                        ..closed.costs
+                    };
+                }
+                self.line(
+                    || format!(
+                        "{} hedge {} closed ({}): realized {:+} USDC, fees {}, funding {:+} USDC",
+                        short_time(closed.at),
+                        closed.hedge_id,
+                        closed.reason.name(),
+                        closed.costs.realized_pnl_usdc,
+                        format_usdc(closed.costs.fees_usdc),
+                        closed.costs.funding_usdc
+                    ),
+                    || serde_json::json!({"kind": "hedge_closed", "hedge_id": closed.hedge_id, "reason": closed.reason, "costs": closed.costs, "dry_run": closed.dry_run}),
+                );
+            }
+            Event::HedgeSkipped(skipped) => {
+                hedges.skipped += 1;
+                self.line(
+                    || format!(
+                        "{} hedge of {} skipped: {}",
+                        short_time(skipped.at),
+                        skipped.service.name(),
+                        skipped.reason
+                    ),
+                    || serde_json::json!({"kind": "hedge_skipped", "service": skipped.service, "reason": skipped.reason}),
+                );
+            }
+            Event::HedgesReconciled(report) => {
+                hedges.foreign_positions += report.foreign_positions.len() as u64;
+                self.line(
+                    || format!(
+                        "                 hedges reconciled: {} kept, {} resolved, {} unknown; {} venue position(s) ballast does not hold, left alone{}",
+                        report.kept,
+                        report.resolved,
+                        report.unresolved,
+                        report.foreign_positions.len(),
+                        if report.foreign_positions.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", report.foreign_positions.join(", "))
+                        }
+                    ),
+                    || serde_json::json!({"kind": "hedges_reconciled", "kept": report.kept, "resolved": report.resolved, "unresolved": report.unresolved, "foreign_positions": report.foreign_positions}),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
 impl Actor for MetricsRecorder {
     type Context = Context<Self>;
 
@@ -279,6 +392,10 @@ impl Handler<Event> for MetricsRecorder {
 
     fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
         match event {
+            Event::HedgeOpened(_)
+            | Event::HedgeClosed(_)
+            | Event::HedgeSkipped(_)
+            | Event::HedgesReconciled(_) => self.on_hedge_event(&event),
             Event::Venue(venue) => self.on_venue_event(&venue.observation),
             Event::Balances(observed) => {
                 if observed.source != SnapshotSource::Event {

@@ -27,6 +27,7 @@ use crate::{
     detector::DriftDetector,
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
     gate::TradingGate,
+    hedger::{DrainHedges, HedgeExecutor, HedgerConfig},
     messages::{Event, GetSummary, RebalanceRequest},
     metrics::{Console, MetricsRecorder, Summary},
     optimizer::Optimizer,
@@ -84,6 +85,7 @@ pub struct RunningSystem {
     metrics: Addr<MetricsRecorder>,
     watcher: Addr<BalanceWatcher>,
     executor: Addr<SpotExecutor>,
+    hedger: Option<Addr<HedgeExecutor>>,
     store: Store,
 }
 
@@ -196,6 +198,7 @@ impl SystemBuilder {
             risk: validated.risk,
         };
         let gate = TradingGate::new();
+        let hedger = start_hedger(&validated, &client, &store, (&run_id, time), &gate, &bus)?;
         let mut executor_slot = None;
         let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone());
         let detector = DriftDetector::create(|ctx| {
@@ -213,14 +216,18 @@ impl SystemBuilder {
             )
             .start();
             executor_slot = Some(executor.clone());
-            DriftDetector::new(
+            let detector = DriftDetector::new(
                 policy,
                 run_id.clone(),
                 time,
                 gate.clone(),
                 executor.recipient(),
                 bus_recipient.clone(),
-            )
+            );
+            match &hedger {
+                Some(hedger) => detector.with_hedger(hedger.clone().recipient()),
+                None => detector,
+            }
         });
         let executor = executor_slot.ok_or_else(|| anyhow::anyhow!("executor did not start"))?;
 
@@ -277,9 +284,51 @@ impl SystemBuilder {
             metrics,
             watcher,
             executor,
+            hedger,
             store,
         })
     }
+}
+
+/// Starts the HedgeExecutor when `hedge.enabled`, subscribed to the bus for snapshots,
+/// finished plans and the venue's closes; the DriftDetector sends it requests.
+///
+/// # Errors
+/// When its markets client cannot be built.
+fn start_hedger(
+    validated: &Validated,
+    client: &VenueClient,
+    store: &Store,
+    run: (&str, TimeSource),
+    gate: &TradingGate,
+    bus: &Addr<EventBus>,
+) -> anyhow::Result<Option<Addr<HedgeExecutor>>> {
+    if !validated.hedge.enabled {
+        return Ok(None);
+    }
+    let executor = &validated.settings.executor;
+    let config = HedgerConfig {
+        hedge: validated.hedge.clone(),
+        dry_run: executor.dry_run,
+        risk: validated.risk,
+        retry_limit: executor.leg_retry_limit,
+        retry_backoff: Backoff {
+            base: Duration::from_millis(executor.leg_retry_base_ms),
+            max: Duration::from_secs(30),
+        },
+    };
+    let hedger = HedgeExecutor::new(
+        client.clone(),
+        store.clone(),
+        config,
+        validated.targets.clone(),
+        (run.0.to_owned(), run.1),
+        gate.clone(),
+        bus.clone().recipient(),
+    )?
+    .start();
+    bus.do_send(Subscribe(hedger.clone().recipient()));
+    Ok(Some(hedger))
 }
 
 impl RunningSystem {
@@ -307,6 +356,14 @@ impl RunningSystem {
                 deadline_ms = deadline.as_millis() as u64,
                 "plan still executing at shutdown deadline"
             );
+        }
+        if let Some(hedger) = &self.hedger
+            && tokio::time::timeout(deadline, hedger.send(DrainHedges))
+                .await
+                .is_err()
+        {
+            // Whatever was in flight is on disk with its key; the next start resolves it.
+            tracing::warn!("hedge order still in flight at shutdown deadline");
         }
         // Give the bus a moment to hand the last events to the recorder.
         let _ = tokio::time::timeout(Duration::from_millis(200), async {

@@ -30,5 +30,5 @@ pub use config::{HedgeConfig, HedgeConfigError, RatioMethod};
 pub use ratio::{RatioDecision, decide_ratio};
 pub use rules::{
     CloseReason, HeldHedge, HoldDecision, LockedExcess, OpenOrder, SizeLimits, SkipReason,
-    decide_hold, decide_open, locked_excess, request_due, services_of,
+    decide_hold, decide_open, eligible, locked_excess, margin_available, request_due, services_of,
 };

@@ -192,6 +192,31 @@ fn sized(
     (notional, capped_by)
 }
 
+/// Whether `excess` is overweight enough to hedge at all, before any ratio is estimated.
+///
+/// # Errors
+/// [`SkipReason::BelowThreshold`] when the drift is not above `hedge.threshold`.
+pub fn eligible(config: &HedgeConfig, excess: &LockedExcess) -> Result<(), SkipReason> {
+    if excess.drift <= config.threshold {
+        return Err(SkipReason::BelowThreshold {
+            drift: excess.drift,
+            threshold: config.threshold,
+        });
+    }
+    Ok(())
+}
+
+/// Trading cash free for a new hedge's margin and fee: the trading balance less what its
+/// open positions and resting orders hold (each position's margin plus unrealized PnL),
+/// never below zero.
+pub fn margin_available(
+    trading_balance_usdc: Decimal,
+    held_usdc: impl IntoIterator<Item = Decimal>,
+) -> Decimal {
+    let held: Decimal = held_usdc.into_iter().sum();
+    (trading_balance_usdc - held).max(Decimal::ZERO)
+}
+
 /// Whether to open a hedge for `excess` at `ratio`.
 ///
 /// # Errors
@@ -202,12 +227,7 @@ pub fn decide_open(
     ratio: Decimal,
     limits: &SizeLimits,
 ) -> Result<OpenOrder, SkipReason> {
-    if excess.drift <= config.threshold {
-        return Err(SkipReason::BelowThreshold {
-            drift: excess.drift,
-            threshold: config.threshold,
-        });
-    }
+    eligible(config, excess)?;
     let (notional_usdc, capped_by) = sized(config, excess.stuck_usdc, ratio, limits);
     if notional_usdc < config.min_notional_usdc || notional_usdc <= Decimal::ZERO {
         return Err(SkipReason::NotMaterial {

@@ -166,6 +166,7 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         }
     );
     println!("turnover      {}", format_usdc(summary.turnover_usdc));
+    print_hedges(&summary.hedges);
     if summary.targets_refused > 0 {
         println!(
             "optimizer     {} result(s) refused; the previous targets stayed",
@@ -198,5 +199,38 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         }
         let total: rust_decimal::Decimal = balances.values().copied().sum();
         println!("  {:<8} {:>12}", "total", format_usdc(total));
+    }
+}
+
+/// The hedge lines of the summary, when any hedge was decided.
+fn print_hedges(hedges: &crate::metrics::HedgeSummary) {
+    if hedges.opened + hedges.closed + hedges.skipped + hedges.dry_run + hedges.foreign_positions
+        == 0
+    {
+        return;
+    }
+    println!(
+        "hedges        {} opened, {} closed, {} skipped{}",
+        hedges.opened,
+        hedges.closed,
+        hedges.skipped,
+        if hedges.dry_run > 0 {
+            format!(", {} dry run", hedges.dry_run)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "hedge costs   fees {}, funding {:+} USDC received, cost {}, realized PnL {:+} USDC",
+        format_usdc(hedges.costs.fees_usdc),
+        hedges.costs.funding_usdc,
+        format_usdc(hedges.costs.cost_usdc()),
+        hedges.costs.realized_pnl_usdc
+    );
+    if hedges.foreign_positions > 0 {
+        println!(
+            "positions     {} venue position(s) ballast does not hold, left alone",
+            hedges.foreign_positions
+        );
     }
 }

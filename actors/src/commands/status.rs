@@ -78,6 +78,40 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
             );
         }
     }
+    let hedges = &report.hedges;
+    if hedges.opened + hedges.failed + hedges.dry_run + hedges.open_now > 0 {
+        println!(
+            "hedges     {} opened, {} closed, {} open or unknown, {} failed, {} dry run",
+            hedges.opened, hedges.closed, hedges.open_now, hedges.failed, hedges.dry_run
+        );
+        println!(
+            "           fees {}, funding {:+} USDC received, realized PnL {:+} USDC",
+            format_usdc(hedges.costs.fees_usdc),
+            hedges.costs.funding_usdc,
+            hedges.costs.realized_pnl_usdc
+        );
+        for hedge in &hedges.recent {
+            println!(
+                "hedge      {} {:?} {} {} {} at {}x, ratio {} — {:?}{}",
+                hedge.hedge_id,
+                hedge.side,
+                hedge.market,
+                format_usdc(hedge.notional_usdc),
+                hedge.service.name(),
+                hedge.leverage,
+                hedge.ratio,
+                hedge.status,
+                hedge
+                    .close_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            );
+            if let Some(error) = &hedge.error {
+                println!("               why: {error}");
+            }
+        }
+    }
     for plan in &report.recent_plans {
         println!(
             "plan       {} [{}] {} — {}",

@@ -71,6 +71,8 @@ pub struct Settings {
     pub risk: RiskSettings,
     /// Target computation.
     pub optimizer: OptimizerSettings,
+    /// Perp hedges of locked overweights.
+    pub hedge: HedgeSettings,
     /// The SQLite store.
     pub store: StoreSettings,
     /// Console output.

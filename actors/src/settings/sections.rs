@@ -8,7 +8,10 @@
 
 use std::{collections::BTreeMap, path::PathBuf};
 
-use ballast::{drift::RebalanceTo, math::returns::CovarianceMethod, optimizer::OptimizerMethod};
+use ballast::{
+    drift::RebalanceTo, hedge::RatioMethod, math::returns::CovarianceMethod,
+    optimizer::OptimizerMethod,
+};
 use serde::{Deserialize, Serialize};
 
 /// `[venue]`.
@@ -52,6 +55,10 @@ pub struct SimSettings {
     pub seed: u64,
     /// Simulated seconds per real second.
     pub speed: f64,
+    /// Hours a large casino win stays locked; 0 never locks.
+    pub win_lock_hours: u32,
+    /// Correlation of the casino's returns with BTC's; 0 for none.
+    pub casino_btc_correlation: f64,
 }
 
 /// `[policy]`.
@@ -166,6 +173,30 @@ pub struct VolSpikeSettings {
     pub window: u32,
     /// Price moves of baseline needed first.
     pub history: u32,
+}
+
+/// `[hedge]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeSettings {
+    /// Whether the HedgeExecutor runs.
+    pub enabled: bool,
+    /// Overweight (weight units) above which a locked part is hedged.
+    pub threshold: f64,
+    /// `estimated` or `fixed`.
+    pub ratio: RatioMethod,
+    /// Perp market to short.
+    pub market: String,
+    /// Correlation floor of an estimated ratio.
+    pub min_correlation: f64,
+    /// Leverage of every hedge order.
+    pub max_leverage: u32,
+    /// Largest hedge notional.
+    pub max_notional_usdc: f64,
+    /// Smallest hedge notional.
+    pub min_notional_usdc: f64,
+    /// Days of returns for the estimate.
+    pub lookback_days: u32,
 }
 
 /// `[store]`.

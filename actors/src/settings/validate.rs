@@ -1,8 +1,9 @@
 //! From the sections as read to the types the system runs on, every problem collected.
 //!
-//! The rules live with the types: targets, drift bands, the policy, risk limits and the
-//! optimizer check themselves ([`TargetAllocation::from_named`], [`DriftBands::new`],
-//! [`PolicyConfig::validate`], [`RiskLimits::new`], [`OptimizerConfig::validate`]), naming keys
+//! The rules live with the types: targets, drift bands, the policy, risk limits, the
+//! optimizer and the hedge check themselves ([`TargetAllocation::from_named`],
+//! [`DriftBands::new`], [`PolicyConfig::validate`], [`RiskLimits::new`],
+//! [`OptimizerConfig::validate`], [`HedgeConfig::validate`]), naming keys
 //! relative to their section; this module converts units (`f64` to `Decimal`, milliseconds to
 //! durations, service names to services), calls them, and puts each problem under its section.
 //! Only what no core type holds is checked here: the venue connection, the clock, the simulated
@@ -16,6 +17,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use ballast::{
     drift::DriftBands,
+    hedge::HedgeConfig,
     money::decimal_from_f64,
     optimizer::{BlackLittermanConfig, OptimizerConfig, ServiceView, VolSpikeConfig},
     policy::PolicyConfig,
@@ -51,6 +53,8 @@ pub struct Validated {
     pub risk: RiskLimits,
     /// Optimizer settings.
     pub optimizer: OptimizerConfig,
+    /// Hedge settings.
+    pub hedge: HedgeConfig,
 }
 
 /// The value of a core check, its problems moved to `problems`, each written by `describe`
@@ -98,6 +102,11 @@ impl Settings {
             "risk.max_daily_turnover_usdc",
             self.risk.max_daily_turnover_usdc,
         );
+        let hedge_threshold = decimal("hedge.threshold", self.hedge.threshold);
+        let hedge_max_notional_usdc =
+            decimal("hedge.max_notional_usdc", self.hedge.max_notional_usdc);
+        let hedge_min_notional_usdc =
+            decimal("hedge.min_notional_usdc", self.hedge.min_notional_usdc);
         // Target errors name `targets.<service>` themselves.
         let targets = checked(
             TargetAllocation::from_named(&targets_named).map_err(|errors| errors.0),
@@ -137,10 +146,22 @@ impl Settings {
             ));
         }
         self.check_connections(&mut problems);
+        let hedge = HedgeConfig {
+            enabled: self.hedge.enabled,
+            threshold: hedge_threshold,
+            ratio: self.hedge.ratio,
+            market: self.hedge.market.clone(),
+            min_correlation: self.hedge.min_correlation,
+            max_leverage: self.hedge.max_leverage,
+            max_notional_usdc: hedge_max_notional_usdc,
+            min_notional_usdc: hedge_min_notional_usdc,
+            lookback_days: self.hedge.lookback_days,
+        };
         let optimizer = optimizer_config(&self.optimizer, &mut problems);
         checked(optimizer.validate(targets.as_ref()), &mut problems, |e| {
             e.in_section("optimizer")
         });
+        checked(hedge.validate(), &mut problems, |e| format!("hedge.{e}"));
         let (Some(targets), Some(risk), Some(tick_utc), true) =
             (targets, risk, tick_utc, problems.is_empty())
         else {
@@ -159,6 +180,7 @@ impl Settings {
             policy,
             tick_utc,
             optimizer,
+            hedge,
             settings: self,
         })
     }
@@ -170,6 +192,21 @@ impl Settings {
             problems.push(format!(
                 "sim.speed: {} must be a positive number",
                 self.sim.speed
+            ));
+        }
+        if !(self.sim.casino_btc_correlation.is_finite()
+            && self.sim.casino_btc_correlation.abs() < 1.0)
+        {
+            problems.push(format!(
+                "sim.casino_btc_correlation: {} must be in (-1, 1)",
+                self.sim.casino_btc_correlation
+            ));
+        }
+        if self.sim.win_lock_hours > ballast::sim::MAX_ADVANCE_HOURS {
+            problems.push(format!(
+                "sim.win_lock_hours: {} must be at most {}",
+                self.sim.win_lock_hours,
+                ballast::sim::MAX_ADVANCE_HOURS
             ));
         }
         let venue = &self.venue;

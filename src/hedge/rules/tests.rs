@@ -302,3 +302,39 @@ fn hold_close_or_resize() {
         assert_eq!(decision, case.expected, "TC{i}");
     }
 }
+
+#[test]
+fn margin_available_is_what_positions_do_not_hold() {
+    struct TestCase {
+        balance: Decimal,
+        held: Vec<Decimal>,
+        expected: Decimal,
+    }
+    let cases = [
+        // TC0: no positions: all of it.
+        TestCase {
+            balance: dec!(300),
+            held: vec![],
+            expected: dec!(300),
+        },
+        // TC1: a 60 margin that gained 2.50.
+        TestCase {
+            balance: dec!(302.50),
+            held: vec![dec!(62.50)],
+            expected: dec!(240),
+        },
+        // TC2: never below zero.
+        TestCase {
+            balance: dec!(10),
+            held: vec![dec!(20)],
+            expected: dec!(0),
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        assert_eq!(
+            margin_available(case.balance, case.held.iter().copied()),
+            case.expected,
+            "TC{i}"
+        );
+    }
+}
