@@ -142,10 +142,10 @@ async fn a_large_win_locks_its_winnings_when_configured() {
         })
         .await
         .expect("injects");
-    // The win's own frame already carries the lock.
+    // The win's own frame already carries the lock: the whole bankroll is in play.
     let locked = frame.portfolio.expect("balances").locked();
-    assert_eq!(locked[Service::Casino], dec!(231));
-    assert_eq!(portfolio(&sim).await.locked()[Service::Casino], dec!(231));
+    assert_eq!(locked[Service::Casino], dec!(431));
+    assert_eq!(portfolio(&sim).await.locked()[Service::Casino], dec!(431));
     sim.advance(49).await.expect("advances");
     assert!(portfolio(&sim).await.locked_usdc.is_empty());
     sim.shutdown().await;

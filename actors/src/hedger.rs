@@ -42,8 +42,8 @@ use ballast::{
     hedge::{
         CloseReason, HedgeConfig, HedgeCosts, HedgeId, HedgeStatus, HeldHedge, HoldDecision,
         LockedExcess, OpenOrder, RatioDecision, RatioMethod, SizeLimits, StartupAction,
-        decide_hold, decide_open, decide_ratio, eligible, foreign_positions, margin_available,
-        startup_action,
+        decide_hold, decide_open, decide_ratio, eligible, foreign_positions, locked_excess,
+        margin_available, startup_action,
     },
     math::hedge::min_variance_hedge,
     observation::{Happening, PositionSide},
@@ -200,7 +200,7 @@ impl Handler<HedgeRequest> for HedgeExecutor {
     fn handle(&mut self, request: HedgeRequest, _ctx: &mut Self::Context) -> Self::Result {
         self.hold(move |shared, mut state| async move {
             state.targets = Some(request.targets.clone());
-            evaluate(&shared, state, &request.snapshot, Some(&request.excess)).await
+            evaluate(&shared, state, &request.snapshot, Some(request.excess)).await
         })
     }
 }
@@ -210,14 +210,15 @@ impl Handler<Event> for HedgeExecutor {
 
     fn handle(&mut self, event: Event, _ctx: &mut Self::Context) -> Self::Result {
         let has_book = !self.state.book.is_empty();
-        let snapshot = match &event {
-            // REST snapshots: start-up, resyncs (the gate reopens) and the daily tick.
+        // REST snapshots (start-up, resyncs that reopen the gate, the daily tick) are checked
+        // for a stuck overweight too, so a request that met a closed gate is not lost; a
+        // finished plan's balances (the spot transfer may have landed) only for closes.
+        let (snapshot, rest) = match &event {
             Event::Balances(observed) if observed.source != SnapshotSource::Event => {
-                Some(observed.snapshot.clone())
+                (Some(observed.snapshot.clone()), true)
             }
-            // A plan finished: the spot transfer may have landed.
-            Event::Finished(finished) => finished.snapshot.clone(),
-            _ => None,
+            Event::Finished(finished) => (finished.snapshot.clone(), false),
+            _ => (None, false),
         };
         let closed_by_venue = match &event {
             Event::Venue(venue) => match &venue.observation.what {
@@ -232,17 +233,24 @@ impl Handler<Event> for HedgeExecutor {
             _ => None,
         };
         self.hold(move |shared, state| async move {
-            if !has_book {
-                return state;
-            }
             if let Some((position_id, status, realized_pnl_usdc)) = closed_by_venue {
+                if !has_book {
+                    return state;
+                }
                 return closed_at_venue(&shared, state, &position_id, &status, realized_pnl_usdc)
                     .await;
             }
-            match snapshot {
-                Some(snapshot) => evaluate(&shared, state, &snapshot, None).await,
-                None => state,
+            let Some(snapshot) = snapshot else {
+                return state;
+            };
+            let excess = match (&state.targets, rest) {
+                (Some(targets), true) => Some(locked_excess(&snapshot, targets)),
+                _ => None,
+            };
+            if !has_book && excess.as_ref().is_none_or(Vec::is_empty) {
+                return state;
             }
+            evaluate(&shared, state, &snapshot, excess).await
         })
     }
 }
@@ -375,10 +383,10 @@ async fn evaluate(
     shared: &Shared,
     mut state: State,
     snapshot: &PortfolioSnapshot,
-    excess: Option<&[LockedExcess]>,
+    excess: Option<Vec<LockedExcess>>,
 ) -> State {
     state = resolve_opening(shared, state).await;
-    let positions = if state.book.is_empty() && excess.is_none_or(<[_]>::is_empty) {
+    let positions = if state.book.is_empty() && excess.as_ref().is_none_or(Vec::is_empty) {
         None
     } else {
         match shared.markets.positions().await {
@@ -393,7 +401,7 @@ async fn evaluate(
         state = refresh_costs(shared, state, positions).await;
     }
     state = hold_or_close(shared, state, snapshot, positions.as_ref()).await;
-    let (Some(excess), Some(positions)) = (excess, positions.as_ref()) else {
+    let (Some(excess), Some(positions)) = (excess.as_deref(), positions.as_ref()) else {
         return state;
     };
     let hedged: BTreeSet<Service> = state.book.iter().map(|h| h.service).collect();

@@ -93,6 +93,8 @@ pub struct HedgeSummary {
     pub closed: u64,
     /// Hedges skipped, each reason once per service until it changes.
     pub skipped: u64,
+    /// Why the last one was skipped.
+    pub last_skip_reason: Option<String>,
     /// Hedges recorded in dry run.
     pub dry_run: u64,
     /// Fees of every hedge (open and close), funding and realized PnL of the closed ones.
@@ -346,6 +348,7 @@ impl MetricsRecorder {
             }
             Event::HedgeSkipped(skipped) => {
                 hedges.skipped += 1;
+                hedges.last_skip_reason = Some(skipped.reason.clone());
                 self.line(
                     || format!(
                         "{} hedge of {} skipped: {}",

@@ -1,8 +1,8 @@
 //! When to hedge, how much, and when to let go: the HedgeExecutor's decisions.
 //!
 //! The bridge: a service overweight by more than `threshold` whose excess the venue will not
-//! let move now (locked: funds in play, a settlement delay) gets a short perp for that stuck
-//! part, sized by the hedge ratio and capped; when the lock lifts the spot rebalance can move
+//! let move now (locked: funds in play, a settlement delay; the part of the excess its free
+//! balance does not cover) gets a short perp for that stuck part, sized by the hedge ratio and capped; when the lock lifts the spot rebalance can move
 //! the excess, and when the excess shrinks below what is worth covering the drift has
 //! resolved: either way the hedge closes. It is a bridge with an automatic unwind, never a
 //! permanent position.
@@ -39,7 +39,8 @@ pub struct LockedExcess {
     pub excess_usdc: Decimal,
     /// What the venue has locked, USDC.
     pub locked_usdc: Decimal,
-    /// The part of the excess that cannot move now: `min(excess, locked)`, whole cents.
+    /// The part of the excess that cannot move now: what the free part of the balance does
+    /// not cover, `max(0, excess − free)`, whole cents. The planner moves the rest.
     pub stuck_usdc: Decimal,
 }
 
@@ -58,7 +59,7 @@ pub fn locked_excess(
         .filter_map(|service| {
             let excess_usdc = snapshot.balance(service) - total * targets.weight(service);
             let locked_usdc = snapshot.locked_usdc[service];
-            let stuck_usdc = round_cents(excess_usdc.min(locked_usdc));
+            let stuck_usdc = round_cents(excess_usdc - snapshot.free_usdc(service));
             (stuck_usdc > Decimal::ZERO).then(|| LockedExcess {
                 service,
                 drift: weights[service] - targets.weight(service),

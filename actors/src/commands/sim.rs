@@ -50,8 +50,9 @@ pub struct Args {
     /// No background activity: only requests, `/sim/inject` and the scenario move money.
     #[arg(long)]
     pub no_autoplay: bool,
-    /// Lock a large casino win (at least 10% of the portfolio) for this many simulated hours:
-    /// a `decrease` of the casino cannot take it until then.
+    /// After a large casino win (at least 10% of the portfolio), lock the casino's whole
+    /// bankroll (in play) for this many simulated hours: a `decrease` of the casino cannot
+    /// take it until then.
     #[arg(long, value_name = "HOURS")]
     pub win_lock_hours: Option<u32>,
     /// Correlation of the casino's daily returns with BTC's, in (-1, 1) (payouts held in

@@ -55,7 +55,7 @@ pub struct SimSettings {
     pub seed: u64,
     /// Simulated seconds per real second.
     pub speed: f64,
-    /// Hours a large casino win stays locked; 0 never locks.
+    /// Hours the casino's bankroll stays locked after a large win; 0 never locks.
     pub win_lock_hours: u32,
     /// Correlation of the casino's returns with BTC's; 0 for none.
     pub casino_btc_correlation: f64,

@@ -31,36 +31,44 @@ fn limits(margin_available_usdc: Decimal) -> SizeLimits {
 }
 
 #[test]
-fn stuck_excess_is_the_locked_part_of_the_overweight() {
+fn stuck_excess_is_what_the_free_part_cannot_cover() {
     struct TestCase {
         casino: Decimal,
         locked: Decimal,
         expected: Vec<(Decimal, Decimal)>,
     }
     let cases = [
-        // TC0: a win of 230.77 puts the casino 15 points over (35% of 1,230.77); 150 of the
-        // 184.62 excess is locked.
+        // TC0: a win of 230.77 puts the casino 15 points over (35% of 1,230.77: 184.61 over
+        // its 246.15 share); with 380 of its 430.77 locked, the free 50.77 leaves now and
+        // 133.84 is stuck.
+        TestCase {
+            casino: dec!(430.77),
+            locked: dec!(380),
+            expected: vec![(dec!(184.61), dec!(133.84))],
+        },
+        // TC1: all of it locked (the bankroll in play): the whole excess is stuck.
+        TestCase {
+            casino: dec!(430.77),
+            locked: dec!(430.77),
+            expected: vec![(dec!(184.61), dec!(184.61))],
+        },
+        // TC2: a lock the free part covers: 150 locked leaves 280.77 free, more than the
+        // excess: nothing stuck.
         TestCase {
             casino: dec!(430.77),
             locked: dec!(150),
-            expected: vec![(dec!(184.61), dec!(150))],
+            expected: vec![],
         },
-        // TC1: more locked than the excess: only the excess is stuck.
-        TestCase {
-            casino: dec!(430.77),
-            locked: dec!(400),
-            expected: vec![(dec!(184.61), dec!(184.61))],
-        },
-        // TC2: nothing locked: it can all move.
+        // TC3: nothing locked: it can all move.
         TestCase {
             casino: dec!(430.77),
             locked: Decimal::ZERO,
             expected: vec![],
         },
-        // TC3: locked but not overweight (on target): nothing stuck.
+        // TC4: locked but not overweight (on target): nothing stuck.
         TestCase {
             casino: dec!(200),
-            locked: dec!(150),
+            locked: dec!(200),
             expected: vec![],
         },
     ];
@@ -76,7 +84,7 @@ fn stuck_excess_is_the_locked_part_of_the_overweight() {
                 .collect();
         assert_eq!(found, case.expected, "TC{i}");
     }
-    let excess = &locked_excess(&snapshot(dec!(430.77), dec!(150)), &targets)[0];
+    let excess = &locked_excess(&snapshot(dec!(430.77), dec!(380)), &targets)[0];
     assert_eq!(excess.drift.round_dp(4), dec!(0.15));
 }
 
@@ -127,7 +135,11 @@ fn requests_go_after_a_plan_that_left_a_stuck_part_or_when_the_set_changes() {
     ];
     let targets = TargetAllocation::conservative();
     for (i, case) in cases.iter().enumerate() {
-        let locked = if case.now_locked { dec!(150) } else { dec!(0) };
+        let locked = if case.now_locked {
+            dec!(430.77)
+        } else {
+            dec!(0)
+        };
         let now = locked_excess(&snapshot(dec!(430.77), locked), &targets);
         assert_eq!(
             request_due(&case.previous, &now, case.planned),
@@ -245,10 +257,11 @@ fn hold_close_or_resize() {
         expected: HoldDecision,
     }
     let cases = [
-        // TC0: nothing changed: keep the 120 short.
+        // TC0: nothing changed: 149.99 stuck (396.16 of 430.77 locked) still wants 119.99
+        // of cover: keep the 120 short.
         TestCase {
             casino: dec!(430.77),
-            locked: dec!(150),
+            locked: dec!(396.16),
             expected: HoldDecision::Keep,
         },
         // TC1: the lock lifted: the spot rebalance can move it now.
@@ -257,30 +270,31 @@ fn hold_close_or_resize() {
             locked: Decimal::ZERO,
             expected: HoldDecision::Close(CloseReason::LockReleased),
         },
-        // TC2: the casino lost most of the excess: 12 over, 9.60 of cover is immaterial.
+        // TC2: the casino lost most of the excess: 12 over, all locked: 9.60 of cover is
+        // immaterial.
         TestCase {
             casino: dec!(215),
-            locked: dec!(150),
+            locked: dec!(215),
             expected: HoldDecision::Close(CloseReason::DriftResolved),
         },
         // TC3: back on target, still locked: nothing is stuck.
         TestCase {
             casino: dec!(200),
-            locked: dec!(150),
+            locked: dec!(200),
             expected: HoldDecision::Close(CloseReason::DriftResolved),
         },
-        // TC4: the excess fell to 40: 32 of cover, far from 120: resize.
+        // TC4: the excess fell to 40, all locked: 32 of cover, far from 120: resize.
         TestCase {
             casino: dec!(250),
-            locked: dec!(150),
+            locked: dec!(250),
             expected: HoldDecision::Resize {
                 notional_usdc: dec!(32.00),
             },
         },
-        // TC5: a small move (150 → 140 stuck: 112 of cover) is not worth the fees.
+        // TC5: a small move (137.50 stuck: 110.00 of cover) is not worth the fees.
         TestCase {
             casino: dec!(430.77),
-            locked: dec!(140),
+            locked: dec!(383.66),
             expected: HoldDecision::Keep,
         },
     ];

@@ -9,8 +9,8 @@
 //! (`funds_released`). A lock moves no money and the books never see it.
 //!
 //! After a casino win of at least `large_win_fraction` of the portfolio, with
-//! `after_large_win_hours` set, the amount won is locked for that long: the article's "2–3
-//! day spot rebalance window", made real.
+//! `after_large_win_hours` set, the casino's bankroll is in play: all of its cash is locked
+//! for that long (the article's "2–3 day spot rebalance window", made real).
 //!
 //! # Invariants
 //! - A decrease never takes locked cash; every other operation is untouched by locks.
@@ -32,7 +32,7 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LockParams {
-    /// Hours a large win stays locked; 0 never locks.
+    /// Hours the casino's bankroll stays locked after a large win; 0 never locks.
     pub after_large_win_hours: u32,
     /// A casino win at least this fraction of the portfolio (before it) is large.
     pub large_win_fraction: Decimal,
@@ -191,9 +191,10 @@ impl Engine {
         if hours == 0 || !large || before_total_usdc <= Decimal::ZERO {
             return None;
         }
+        // The whole bankroll is in play, winnings included.
         let lock = Lock {
             service: Service::Casino,
-            amount_usdc: *amount_usdc,
+            amount_usdc: self.ledger.balances()[Service::Casino],
             until: ts + time::Duration::hours(i64::from(hours)),
         };
         self.locks.active.push(lock.clone());
@@ -433,11 +434,12 @@ mod tests {
         let frames = engine.apply(START, &large).expect("applies");
         let kinds: Vec<&str> = frames.iter().map(|f| f.kind.type_name()).collect();
         assert_eq!(kinds, ["casino_win", "funds_locked"]);
+        // The whole bankroll (200 + 50 + 240) is in play.
         for frame in &frames {
             let locked = frame.portfolio.as_ref().expect("balances").locked();
             assert_eq!(
                 locked[Service::Casino],
-                dec!(240),
+                dec!(490),
                 "{}",
                 frame.kind.type_name()
             );
