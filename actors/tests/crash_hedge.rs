@@ -105,6 +105,31 @@ fn start_companion(base_url: &str, store: &std::path::Path, timeout_ms: &str) ->
         .expect("companion starts")
 }
 
+/// A child process killed when the test ends, passing or not, so a failed step leaves no
+/// venue or companion running.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// When the first companion is killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kill {
@@ -154,13 +179,15 @@ fn story(kill: Kill) {
     } else {
         "10000"
     };
-    let mut sim = Command::new(BIN)
-        .args(&args)
-        .env_remove("PURPLE_FLEA_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sim starts");
+    let mut sim = Reaped(
+        Command::new(BIN)
+            .args(&args)
+            .env_remove("PURPLE_FLEA_API_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sim starts"),
+    );
     let sim_lines = lines_of(&mut sim);
     let first: serde_json::Value = serde_json::from_str(
         &sim_lines
@@ -172,7 +199,7 @@ fn story(kill: Kill) {
     let addr = first["addr"].as_str().expect("addr").to_owned();
 
     // Step 2: the companion syncs; then 380 of the casino is locked and it wins 230.77.
-    let mut companion = start_companion(&base_url, &store, timeout_ms);
+    let mut companion = Reaped(start_companion(&base_url, &store, timeout_ms));
     let lines = lines_of(&mut companion);
     wait_for(&lines, "balances (resync)");
     for step in [
@@ -227,7 +254,7 @@ fn story(kill: Kill) {
 
     // Step 4: the restart keeps its hedge (asking the venue about the order's key when its
     // outcome was unknown), reports the other position, and opens nothing.
-    let mut companion = start_companion(&base_url, &store, timeout_ms);
+    let mut companion = Reaped(start_companion(&base_url, &store, timeout_ms));
     let lines = lines_of(&mut companion);
     let found = wait_for_all(&lines, &["hedges reconciled", "balances (resync)"]);
     let reconciled = &found[0];
