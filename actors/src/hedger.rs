@@ -116,8 +116,8 @@ struct State {
     targets: Option<TargetAllocation>,
     /// The next hedge's number in this run.
     next_seq: u64,
-    /// The last skip reported per service, so a repeated reason is not reported again.
-    last_skip: BTreeMap<Service, String>,
+    /// The kind of the last skip reported per service, so it is not reported again.
+    last_skip: BTreeMap<Service, &'static str>,
 }
 
 /// The actor.
@@ -306,12 +306,7 @@ async fn reconcile(shared: &Shared, mut state: State) -> State {
             }
             Some(StartupAction::Gone) => {
                 report.resolved += 1;
-                let at = shared.time.now();
-                hedge.status = HedgeStatus::Closed;
-                hedge.closed_at = Some(at);
-                hedge.close_reason = Some(CloseReason::ClosedByVenue.name().to_owned());
-                save(shared, &hedge).await;
-                publish_closed(shared, &hedge, CloseReason::ClosedByVenue);
+                closed(shared, &mut hedge, CloseReason::ClosedByVenue).await;
             }
             Some(StartupAction::AskOrderStatus) => {
                 let answer = shared.markets.order_status(&hedge.open_key).await;
@@ -366,14 +361,14 @@ async fn reconcile(shared: &Shared, mut state: State) -> State {
     state
 }
 
-/// The reason a hedge recorded `closing` was being closed for.
+/// The reason a hedge recorded `closing` was being closed for (a lock released, when the
+/// store does not say).
 fn close_reason_of(hedge: &HedgeRecord) -> CloseReason {
-    match hedge.close_reason.as_deref() {
-        Some("drift_resolved") => CloseReason::DriftResolved,
-        Some("resize") => CloseReason::Resize,
-        Some("closed_by_venue") => CloseReason::ClosedByVenue,
-        _ => CloseReason::LockReleased,
-    }
+    hedge
+        .close_reason
+        .as_deref()
+        .and_then(CloseReason::parse)
+        .unwrap_or(CloseReason::LockReleased)
 }
 
 /// Brings the book up to date with fresh balances: resolves orders of unknown outcome,
@@ -525,7 +520,8 @@ async fn hold_or_close(
     state
 }
 
-/// What bounds a hedge's size now.
+/// What bounds a hedge's size, given the trading balance of `snapshot` and the venue's
+/// `positions`.
 fn size_limits(
     shared: &Shared,
     snapshot: &PortfolioSnapshot,
@@ -556,21 +552,41 @@ async fn try_open(
 ) -> State {
     let config = &shared.config.hedge;
     if let Err(reason) = eligible(config, stuck) {
-        skip(shared, &mut state, stuck.service, reason.to_string());
+        skip(
+            shared,
+            &mut state,
+            stuck.service,
+            reason.kind(),
+            reason.to_string(),
+        );
         return state;
     }
     let (ratio, estimate) = match ratio(shared, stuck.service).await {
         RatioDecision::Use { ratio, estimate } => (ratio, estimate),
         RatioDecision::Skip { reason } => {
-            skip(shared, &mut state, stuck.service, reason);
+            skip(shared, &mut state, stuck.service, "ratio", reason);
             return state;
         }
     };
-    let limits = size_limits(shared, snapshot, Some(positions));
+    // Size against the trading balance now, not the request's: the cash may have moved
+    // since (marks, fills), and the venue refuses an order its cash cannot carry.
+    let fresh = shared
+        .venue
+        .portfolio()
+        .await
+        .ok()
+        .and_then(|p| p.to_snapshot().ok());
+    let limits = size_limits(shared, fresh.as_ref().unwrap_or(snapshot), Some(positions));
     let order = match decide_open(config, stuck, ratio, &limits) {
         Ok(order) => order,
         Err(reason) => {
-            skip(shared, &mut state, stuck.service, reason.to_string());
+            skip(
+                shared,
+                &mut state,
+                stuck.service,
+                reason.kind(),
+                reason.to_string(),
+            );
             return state;
         }
     };
@@ -629,13 +645,15 @@ async fn ratio(shared: &Shared, service: Service) -> RatioDecision {
     decide_ratio(config, estimate)
 }
 
-/// Reports a skip once per reason and service.
-fn skip(shared: &Shared, state: &mut State, service: Service, reason: String) {
-    if state.last_skip.get(&service) == Some(&reason) {
+/// Reports a skip once per kind of reason and service, until the kind changes or the
+/// service has nothing stuck any more (a drift that creeps below the threshold is one
+/// skip, not one per snapshot).
+fn skip(shared: &Shared, state: &mut State, service: Service, kind: &'static str, reason: String) {
+    if state.last_skip.get(&service).copied() == Some(kind) {
         return;
     }
-    info!(service = service.name(), %reason, "hedge skipped");
-    state.last_skip.insert(service, reason.clone());
+    info!(service = service.name(), kind, %reason, "hedge skipped");
+    state.last_skip.insert(service, kind);
     let _ = shared.bus.try_send(
         HedgeSkipped {
             service,
@@ -650,11 +668,13 @@ fn skip(shared: &Shared, state: &mut State, service: Service, reason: String) {
 async fn open(shared: &Shared, mut state: State, order: OpenOrder, reason: String) -> State {
     let config = &shared.config;
     if !config.dry_run && !shared.gate.is_open() {
+        let reason = ballast::hedge::SkipReason::StreamDown;
         skip(
             shared,
             &mut state,
             order.service,
-            ballast::hedge::SkipReason::StreamDown.to_string(),
+            reason.kind(),
+            reason.to_string(),
         );
         return state;
     }
@@ -718,12 +738,8 @@ async fn open(shared: &Shared, mut state: State, order: OpenOrder, reason: Strin
         }
         Err((description, false)) => {
             failed(shared, &mut hedge, description.clone()).await;
-            skip(
-                shared,
-                &mut state,
-                order.service,
-                format!("order refused: {description}"),
-            );
+            let reason = format!("order refused: {description}");
+            skip(shared, &mut state, order.service, "refused", reason);
         }
     }
     state
@@ -793,26 +809,15 @@ async fn close(
             } else {
                 reason
             };
-            hedge.status = HedgeStatus::Closed;
-            hedge.closed_at = Some(at);
-            hedge.close_reason = Some(reason.name().to_owned());
             hedge.costs.fees_usdc += reply.fee_usdc;
             hedge.costs.funding_usdc = reply.funding_usdc;
             hedge.costs.realized_pnl_usdc = reply.realized_pnl_usdc;
-            info!(hedge_id = %hedge.hedge_id, reason = reason.name(),
-                  realized_pnl_usdc = %reply.realized_pnl_usdc, fee_usdc = %reply.fee_usdc,
-                  "hedge closed");
-            save(shared, &hedge).await;
-            publish_closed(shared, &hedge, reason);
+            closed(shared, &mut hedge, reason).await;
         }
         Err((description, _)) if description.contains("position_not_found") => {
             // The venue has no such position (closed long ago, or never filled): nothing
             // left to close.
-            hedge.status = HedgeStatus::Closed;
-            hedge.closed_at = Some(at);
-            hedge.close_reason = Some(CloseReason::ClosedByVenue.name().to_owned());
-            save(shared, &hedge).await;
-            publish_closed(shared, &hedge, CloseReason::ClosedByVenue);
+            closed(shared, &mut hedge, CloseReason::ClosedByVenue).await;
         }
         Err((description, _)) => {
             warn!(hedge_id = %hedge.hedge_id, reason = %description,
@@ -838,13 +843,21 @@ async fn closed_at_venue(
     };
     let mut hedge = state.book.remove(index);
     warn!(hedge_id = %hedge.hedge_id, %status, "hedge position closed by the venue");
+    hedge.costs.realized_pnl_usdc = realized_pnl_usdc;
+    closed(shared, &mut hedge, CloseReason::ClosedByVenue).await;
+    state
+}
+
+/// Records a hedge closed for `reason` (its costs already set) and tells observers.
+async fn closed(shared: &Shared, hedge: &mut HedgeRecord, reason: CloseReason) {
     hedge.status = HedgeStatus::Closed;
     hedge.closed_at = Some(shared.time.now());
-    hedge.close_reason = Some(CloseReason::ClosedByVenue.name().to_owned());
-    hedge.costs.realized_pnl_usdc = realized_pnl_usdc;
-    save(shared, &hedge).await;
-    publish_closed(shared, &hedge, CloseReason::ClosedByVenue);
-    state
+    hedge.close_reason = Some(reason.name().to_owned());
+    info!(hedge_id = %hedge.hedge_id, reason = reason.name(),
+          realized_pnl_usdc = %hedge.costs.realized_pnl_usdc, fees_usdc = %hedge.costs.fees_usdc,
+          "hedge closed");
+    save(shared, hedge).await;
+    publish_closed(shared, hedge, reason);
 }
 
 /// Sends one order under its one key until it fills or the retry rule gives up; an

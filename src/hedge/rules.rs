@@ -108,6 +108,20 @@ pub enum SkipReason {
     AlreadyHedged,
 }
 
+impl SkipReason {
+    /// A short stable name of the kind of reason (`below_threshold`, `not_material`,
+    /// `ratio`, `stream_down`, `already_hedged`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SkipReason::BelowThreshold { .. } => "below_threshold",
+            SkipReason::NotMaterial { .. } => "not_material",
+            SkipReason::Ratio { .. } => "ratio",
+            SkipReason::StreamDown => "stream_down",
+            SkipReason::AlreadyHedged => "already_hedged",
+        }
+    }
+}
+
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -171,9 +185,9 @@ fn sized(
     let mut notional = round_cents(stuck_usdc * ratio);
     let mut capped_by = Vec::new();
     let leverage = Decimal::from(config.max_leverage);
-    // margin + fee = n / L + n × f ≤ available  ⇔  n ≤ available × L / (1 + L × f); margin is
-    // rounded up to the cent by the venue, so one cent is kept aside.
-    let margin_cap = ((limits.margin_available_usdc - Decimal::new(1, 2)).max(Decimal::ZERO)
+    // margin + fee = n / L + n × f ≤ available  ⇔  n ≤ available × L / (1 + L × f); the
+    // venue rounds the margin and the fee each up to the cent, so two cents are kept aside.
+    let margin_cap = ((limits.margin_available_usdc - Decimal::new(2, 2)).max(Decimal::ZERO)
         * leverage
         / (Decimal::ONE + leverage * limits.taker_fee_rate))
         .round_dp_with_strategy(2, RoundingStrategy::ToZero);
@@ -261,6 +275,14 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// Every reason.
+    pub const ALL: [CloseReason; 4] = [
+        CloseReason::LockReleased,
+        CloseReason::DriftResolved,
+        CloseReason::Resize,
+        CloseReason::ClosedByVenue,
+    ];
+
     /// The stored spelling.
     pub fn name(self) -> &'static str {
         match self {
@@ -269,6 +291,11 @@ impl CloseReason {
             CloseReason::Resize => "resize",
             CloseReason::ClosedByVenue => "closed_by_venue",
         }
+    }
+
+    /// Parses the stored spelling; `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.name() == text)
     }
 }
 
