@@ -41,7 +41,7 @@ use ballast::{
     },
     hedge::{
         CloseReason, HedgeConfig, HedgeCosts, HedgeId, HedgeStatus, HeldHedge, HoldDecision,
-        LockedExcess, OpenOrder, RatioDecision, RatioMethod, SizeLimits, StartupAction,
+        LockedExcess, OpenOrder, RatioDecision, RatioMethod, SizeLimits, SkipReason, StartupAction,
         decide_hold, decide_open, decide_ratio, eligible, foreign_positions, locked_excess,
         margin_available, startup_action,
     },
@@ -564,7 +564,14 @@ async fn try_open(
     let (ratio, estimate) = match ratio(shared, stuck.service).await {
         RatioDecision::Use { ratio, estimate } => (ratio, estimate),
         RatioDecision::Skip { reason } => {
-            skip(shared, &mut state, stuck.service, "ratio", reason);
+            let reason = SkipReason::Ratio { reason };
+            skip(
+                shared,
+                &mut state,
+                stuck.service,
+                reason.kind(),
+                reason.to_string(),
+            );
             return state;
         }
     };
@@ -668,7 +675,7 @@ fn skip(shared: &Shared, state: &mut State, service: Service, kind: &'static str
 async fn open(shared: &Shared, mut state: State, order: OpenOrder, reason: String) -> State {
     let config = &shared.config;
     if !config.dry_run && !shared.gate.is_open() {
-        let reason = ballast::hedge::SkipReason::StreamDown;
+        let reason = SkipReason::StreamDown;
         skip(
             shared,
             &mut state,

@@ -59,6 +59,18 @@ pub struct HedgeConfig {
     pub lookback_days: u32,
 }
 
+/// One problem with a [`HedgeConfig`]; `Display` names the key relative to `[hedge]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {value} {rule}")]
+pub struct HedgeConfigError {
+    /// The key.
+    pub key: &'static str,
+    /// The value given.
+    pub value: String,
+    /// What it must be.
+    pub rule: &'static str,
+}
+
 impl HedgeConfig {
     /// The article's numbers (a 10-point threshold, 2× leverage on BTC-PERP), off: where
     /// tests and examples start. The configuration's defaults are `config/default.toml`'s.
@@ -75,21 +87,7 @@ impl HedgeConfig {
             lookback_days: 365,
         }
     }
-}
 
-/// One problem with a [`HedgeConfig`]; `Display` names the key relative to `[hedge]`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {value} {rule}")]
-pub struct HedgeConfigError {
-    /// The key.
-    pub key: &'static str,
-    /// The value given.
-    pub value: String,
-    /// What it must be.
-    pub rule: &'static str,
-}
-
-impl HedgeConfig {
     /// Checks every key.
     ///
     /// # Errors

@@ -104,20 +104,17 @@ pub enum SkipReason {
     },
     /// The stream is down: no order while the view may be stale.
     StreamDown,
-    /// A hedge for this service is already open.
-    AlreadyHedged,
 }
 
 impl SkipReason {
     /// A short stable name of the kind of reason (`below_threshold`, `not_material`,
-    /// `ratio`, `stream_down`, `already_hedged`).
+    /// `ratio`, `stream_down`).
     pub fn kind(&self) -> &'static str {
         match self {
             SkipReason::BelowThreshold { .. } => "below_threshold",
             SkipReason::NotMaterial { .. } => "not_material",
             SkipReason::Ratio { .. } => "ratio",
             SkipReason::StreamDown => "stream_down",
-            SkipReason::AlreadyHedged => "already_hedged",
         }
     }
 }
@@ -140,7 +137,6 @@ impl fmt::Display for SkipReason {
             ),
             SkipReason::Ratio { reason } => f.write_str(reason),
             SkipReason::StreamDown => f.write_str("stream down; no order until a fresh snapshot"),
-            SkipReason::AlreadyHedged => f.write_str("already hedged"),
         }
     }
 }
