@@ -10,12 +10,14 @@
 //!   ([`PortfolioSnapshot::with_locked`] caps it), so `free + locked = balance`.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::service::{Service, ServiceMap};
 
 /// Balances per service at one moment, optionally tied to the venue's event sequence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Deserializing validates like [`PortfolioSnapshot::new`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SnapshotFields")]
 pub struct PortfolioSnapshot {
     /// USDC per service; `Reserve` is the venue's `available_balance`.
     pub balances_usdc: ServiceMap<Decimal>,
@@ -30,6 +32,21 @@ pub struct PortfolioSnapshot {
 /// Whether nothing is locked (the field is then left out of JSON, as before locks existed).
 fn no_lock(locked_usdc: &ServiceMap<Decimal>) -> bool {
     locked_usdc.values().all(Decimal::is_zero)
+}
+
+/// A snapshot as read, before validation.
+#[derive(Deserialize)]
+struct SnapshotFields {
+    balances_usdc: ServiceMap<Decimal>,
+    seq: Option<u64>,
+}
+
+impl TryFrom<SnapshotFields> for PortfolioSnapshot {
+    type Error = SnapshotError;
+
+    fn try_from(fields: SnapshotFields) -> Result<Self, SnapshotError> {
+        PortfolioSnapshot::new(fields.balances_usdc, fields.seq)
+    }
 }
 
 /// The article's $1,000 agent on its conservative target (20/30/15/15/10/10), USDC: the

@@ -26,6 +26,9 @@
 //!   resyncing); the rest of the plan is skipped and the next plan starts from fresh state.
 //! - A leg is never resubmitted under a different key.
 //! - Dry run records legs as `dry_run` and sends nothing to the venue.
+//! - No leg is sent while the operator's [`ControlSwitch`] is paused or halted (the leg in
+//!   flight finishes; the rest of the plan is skipped and resumes with its trigger), and no
+//!   POST starts, or is retried, once it is halted: each is made under a send permit.
 //! - One plan at a time: the handler holds the actor until the plan is finished.
 //!
 //! The decisions (keys, what a pending leg becomes, whether a failed send is retried, what
@@ -36,6 +39,7 @@ use actix::{
 };
 pub use ballast::execution::Reconciled;
 use ballast::{
+    control::Mode,
     execution::{
         LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, RetryDecision, RetryInput,
         SendFailure, classify_pending, decide_retry,
@@ -53,8 +57,9 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
+    control::ControlSwitch,
     gate::TradingGate,
-    messages::{Event, PlanFinished, RebalancePlanned, TradeExecuted, TradeFailed},
+    messages::{Event, PlanFinished, PlanRefused, RebalancePlanned, TradeExecuted, TradeFailed},
 };
 
 /// Plans waiting behind the one executing; the policy keeps only one in flight.
@@ -94,6 +99,7 @@ struct Shared {
     gate: TradingGate,
     bus: Recipient<Event>,
     run_id: String,
+    control: ControlSwitch,
 }
 
 impl Shared {
@@ -129,6 +135,7 @@ impl SpotExecutor {
             gate,
             bus: peers.bus,
             run_id,
+            control: ControlSwitch::default(),
         };
         Self {
             shared,
@@ -136,6 +143,15 @@ impl SpotExecutor {
             detector: peers.detector,
             unresolved_legs: false,
         }
+    }
+}
+
+impl SpotExecutor {
+    /// Obeys the operator's `control` switch (the default switch always runs).
+    #[must_use]
+    pub fn with_control(mut self, control: ControlSwitch) -> Self {
+        self.shared.control = control;
+        self
     }
 }
 
@@ -247,9 +263,9 @@ impl Handler<RebalancePlanned> for SpotExecutor {
             let still_unresolved = reconcile_first && shared.reconcile().await.unresolved > 0;
             // The day's turnover comes from the store, so the cap survives restarts; read
             // only when the cap is on.
-            let used_today_usdc = match shared.config.risk.max_daily_turnover_usdc {
-                None => Decimal::ZERO,
-                Some(_) => match shared.store.applied_usdc_on(created_at.date()).await {
+            let used_today_usdc = match shared.config.risk.counts_daily_turnover() {
+                false => Decimal::ZERO,
+                true => match shared.store.applied_usdc_on(created_at.date()).await {
                     Ok(used) => used,
                     Err(error) => {
                         warn!(%error, "today's turnover unknown; counting the cap as used");
@@ -349,6 +365,11 @@ async fn execute_plan(
             .collect::<Vec<_>>()
             .join("; ");
         warn!(plan_id = %planned.plan_id, %why, "plan refused by risk limits; nothing sent");
+        let refused = PlanRefused {
+            plan_id: planned.plan_id.clone(),
+            refusals,
+        };
+        let _ = bus.try_send(refused.into());
         for leg in &legs {
             leg.fail(store, bus, format!("refused: {why}"), 0).await;
         }
@@ -357,7 +378,12 @@ async fn execute_plan(
     }
     let reason = decision.trigger.describe();
     for leg in &legs {
-        match outcome.next_leg(config.dry_run, gate.is_open()) {
+        // The operator's word first: a paused or halted companion sends no further leg.
+        let next = match shared.control.mode() {
+            Mode::Running => outcome.next_leg(config.dry_run, gate.is_open()),
+            held => outcome.hold(&format!("{held} by the operator")),
+        };
+        match next {
             NextLeg::Skip { reason } => {
                 leg.fail(store, bus, reason, 0).await;
                 continue;
@@ -435,9 +461,17 @@ async fn send_leg(
         ..
     } = shared;
     let mut retries_made: u32 = 0;
+    let mut last_failure: Option<SendFailure> = None;
     loop {
         let attempts = retries_made + 1;
-        let error = match client.rebalance(body, key).await {
+        // Under a permit: a halt either comes before it (nothing is sent) or waits for
+        // this POST to return.
+        let Some(permit) = shared.control.send_permit().await else {
+            return Err((LegFailure::halted(last_failure.as_ref()), retries_made));
+        };
+        let sent = client.rebalance(body, key).await;
+        drop(permit);
+        let error = match sent {
             Ok(response) => return Ok((response, attempts)),
             Err(error) => error,
         };
@@ -468,6 +502,7 @@ async fn send_leg(
                 if !gate.is_open() {
                     return Err((failure.interrupted(), attempts));
                 }
+                last_failure = Some(failure);
             }
         }
     }

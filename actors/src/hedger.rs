@@ -21,7 +21,8 @@
 //! - No order or close is sent before the hedge is on disk; if recording fails nothing is
 //!   sent.
 //! - No order or close is sent while the [`TradingGate`] is closed; the decision is taken
-//!   again on the resync snapshot.
+//!   again on the resync snapshot. No hedge opens while the operator has paused or halted
+//!   trading ([`ControlSwitch`]); closes still go.
 //! - An order is never resubmitted under a different key, and a position ballast does not
 //!   know is never closed.
 //! - Dry run records hedges as `dry_run` and sends nothing.
@@ -64,6 +65,7 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
+    control::ControlSwitch,
     gate::TradingGate,
     messages::{
         Event, HedgeClosed, HedgeOpened, HedgeRequest, HedgeSkipped, HedgesReconciled,
@@ -102,6 +104,7 @@ struct Shared {
     store: Store,
     config: HedgerConfig,
     gate: TradingGate,
+    control: ControlSwitch,
     bus: Recipient<Event>,
     run_id: String,
     time: TimeSource,
@@ -151,6 +154,7 @@ impl HedgeExecutor {
                 store,
                 config,
                 gate,
+                control: ControlSwitch::default(),
                 bus,
                 run_id,
                 time,
@@ -161,6 +165,14 @@ impl HedgeExecutor {
                 ..State::default()
             },
         })
+    }
+
+    /// Obeys the operator's `control` switch: no hedge opens while trading is paused or
+    /// halted (closes, which reduce exposure, still go).
+    #[must_use]
+    pub fn with_control(mut self, control: ControlSwitch) -> Self {
+        self.shared.control = control;
+        self
     }
 
     /// Runs `work` on the state, holding the actor until it is done.
@@ -674,8 +686,14 @@ fn skip(shared: &Shared, state: &mut State, service: Service, kind: &'static str
 /// Records and sends one hedge order.
 async fn open(shared: &Shared, mut state: State, order: OpenOrder, reason: String) -> State {
     let config = &shared.config;
-    if !config.dry_run && !shared.gate.is_open() {
-        let reason = SkipReason::StreamDown;
+    let closed = if shared.control.holds_plans() {
+        Some(SkipReason::Held)
+    } else if !config.dry_run && !shared.gate.is_open() {
+        Some(SkipReason::StreamDown)
+    } else {
+        None
+    };
+    if let Some(reason) = closed {
         skip(
             shared,
             &mut state,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ballast::{math::returns::CovarianceMethod, optimizer::OptimizerMethod};
 use ballast_actors::{
-    commands::{frontier, kelly, optimize},
+    commands::{frontier, kelly, math_common::ModelArgs, optimize},
     settings::{Settings, Validated},
 };
 use rust_decimal::Decimal;
@@ -31,16 +31,17 @@ fn scratch(name: &str) -> PathBuf {
 
 fn opt(method: OptimizerMethod) -> optimize::Args {
     optimize::Args {
-        returns: anchor("services_730"),
+        model: ModelArgs {
+            returns: anchor("services_730"),
+            covariance: Some(CovarianceMethod::Sample),
+            bounds: None,
+        },
         method,
-        covariance: Some(CovarianceMethod::Sample),
-        bounds: None,
         budgets: None,
         hold: None,
         rf: Some(0.045),
         views: None,
         kelly_multiplier: Some(0.25),
-        json: true,
     }
 }
 
@@ -76,7 +77,7 @@ fn open_flags_take_the_configuration() {
     // answer as the explicit values it holds.
     let explicit = optimize::execute(&opt(OptimizerMethod::Kelly), &defaults()).expect("solves");
     let mut open = opt(OptimizerMethod::Kelly);
-    (open.rf, open.kelly_multiplier, open.covariance) = (None, None, None);
+    (open.rf, open.kelly_multiplier, open.model.covariance) = (None, None, None);
     let configured = optimize::execute(&open, &defaults()).expect("solves");
     assert_eq!(configured.weights, explicit.weights);
     assert_eq!(configured.sharpe, explicit.sharpe);
@@ -100,7 +101,7 @@ fn open_flags_take_the_configuration() {
 fn risk_parity_with_article_budgets_and_bounds() {
     let mut args = opt(OptimizerMethod::RiskParity);
     args.hold = Some("none".into());
-    args.bounds = Some("0.01,0.80".into());
+    args.model.bounds = Some("0.01,0.80".into());
     args.budgets =
         Some("casino=0.30,trading=0.25,wallet=0.15,domains=0.15,escrow=0.10,reserve=0.05".into());
     let out = optimize::execute(&args, &defaults()).expect("solves");
@@ -134,7 +135,7 @@ fn markowitz_methods_match_the_references() {
         (OptimizerMethod::MaxSharpe, "max_sharpe"),
     ] {
         let mut args = opt(method);
-        args.bounds = Some("0.02,0.60".into());
+        args.model.bounds = Some("0.02,0.60".into());
         let out = optimize::execute(&args, &defaults()).expect("solves");
         for (i, name) in names.iter().enumerate() {
             let want = expected[key]["weights"][i].as_f64().expect("weight");
@@ -153,7 +154,7 @@ fn black_litterman_and_kelly_run() {
     .expect("write views");
     let mut args = opt(OptimizerMethod::BlackLitterman);
     args.views = Some(views);
-    args.bounds = Some("0.02,0.60".into());
+    args.model.bounds = Some("0.02,0.60".into());
     let out = optimize::execute(&args, &defaults()).expect("solves");
     assert!((sum(&out) - 1.0).abs() <= 1e-12);
     assert!(out.posterior_mean.is_some());
@@ -166,13 +167,13 @@ fn black_litterman_and_kelly_run() {
 
     // Risk parity may now hold the reserve under bounds too.
     let mut args = opt(OptimizerMethod::RiskParity);
-    args.bounds = Some("0.01,0.80".into());
+    args.model.bounds = Some("0.01,0.80".into());
     let out = optimize::execute(&args, &defaults()).expect("solves");
     assert!((out.weights["reserve"] - 0.10).abs() < 1e-15);
     assert!(out.weights.values().all(|w| (0.01..=0.80).contains(w)));
 
     let mut args = opt(OptimizerMethod::Kelly);
-    args.bounds = Some("0.02,0.60".into());
+    args.model.bounds = Some("0.02,0.60".into());
     let quarter = optimize::execute(&args, &defaults()).expect("solves");
     args.kelly_multiplier = Some(1.0);
     let full = optimize::execute(&args, &defaults()).expect("solves");
@@ -194,14 +195,14 @@ fn bad_input_names_its_cause() {
             csv: Some("a,b\n0.1,0.2\n0.3\n0.1,0.1\n"),
             bounds: None,
             budgets: None,
-            expected: "row 3 has 1 fields",
+            expected: "row 3: 1 fields",
         },
         // TC1: NaN.
         TestCase {
             csv: Some("a,b\n0.1,0.2\n0.3,nan\n0.1,0.1\n"),
             bounds: None,
             budgets: None,
-            expected: "column `b`",
+            expected: "column b: `nan` is not finite",
         },
         // TC2: fewer rows than assets.
         TestCase {
@@ -230,10 +231,10 @@ fn bad_input_names_its_cause() {
         if let Some(csv) = case.csv {
             let path = scratch(&format!("bad{i}.csv"));
             std::fs::write(&path, csv).expect("write");
-            args.returns = path;
+            args.model.returns = path;
             args.method = OptimizerMethod::MinVariance;
         }
-        args.bounds = case.bounds.map(str::to_owned);
+        args.model.bounds = case.bounds.map(str::to_owned);
         args.budgets = case.budgets.map(str::to_owned);
         if case.bounds.is_some() {
             args.method = OptimizerMethod::MinVariance;
@@ -248,13 +249,14 @@ fn frontier_has_every_point_and_plots() {
     for ext in ["svg", "png"] {
         let plot = scratch(&format!("frontier.{ext}"));
         let args = frontier::Args {
-            returns: anchor("services_730"),
+            model: ModelArgs {
+                returns: anchor("services_730"),
+                covariance: Some(CovarianceMethod::Sample),
+                bounds: Some("0.01,0.70".into()),
+            },
             points: 50,
-            bounds: Some("0.01,0.70".into()),
-            covariance: Some(CovarianceMethod::Sample),
             rf: Some(0.045),
             plot: Some(plot.clone()),
-            json: true,
         };
         let out = frontier::execute(&args, &defaults().optimizer).expect("frontier");
         assert_eq!(out.points.len(), 50);
@@ -271,7 +273,6 @@ fn kelly_sizes_the_article_bet_and_refuses_no_edge() {
         odds: 1.0,
         fraction: 0.25,
         bankroll_usdc: dec!(1000),
-        json: true,
     };
     let k = kelly::execute(&args).expect("sizes");
     // 0.52 − 0.48 is 0.04000000000000004 in f64: the stake is still exactly $10.00.
@@ -342,7 +343,6 @@ fn kelly_stakes_whole_cents_toward_zero() {
             odds: case.odds,
             fraction: case.fraction,
             bankroll_usdc: case.bankroll_usdc,
-            json: false,
         };
         match (kelly::execute(&args), &case.expected) {
             (Ok(k), Ok(want)) => assert_eq!(k.stake_usdc, *want, "TC{i}"),

@@ -104,17 +104,20 @@ pub enum SkipReason {
     },
     /// The stream is down: no order while the view may be stale.
     StreamDown,
+    /// The operator paused or halted trading.
+    Held,
 }
 
 impl SkipReason {
     /// A short stable name of the kind of reason (`below_threshold`, `not_material`,
-    /// `ratio`, `stream_down`).
+    /// `ratio`, `stream_down`, `held`).
     pub fn kind(&self) -> &'static str {
         match self {
             SkipReason::BelowThreshold { .. } => "below_threshold",
             SkipReason::NotMaterial { .. } => "not_material",
             SkipReason::Ratio { .. } => "ratio",
             SkipReason::StreamDown => "stream_down",
+            SkipReason::Held => "held",
         }
     }
 }
@@ -137,6 +140,7 @@ impl fmt::Display for SkipReason {
             ),
             SkipReason::Ratio { reason } => f.write_str(reason),
             SkipReason::StreamDown => f.write_str("stream down; no order until a fresh snapshot"),
+            SkipReason::Held => f.write_str("trading paused or halted by the operator"),
         }
     }
 }

@@ -17,15 +17,18 @@
 //! # Layout
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
 //! for its tables: the event cursor (`cursor.rs`), runs (`runs.rs`), plans and their legs
-//! (`plans.rs`, `legs.rs`), hedges (`hedges.rs`), snapshots (`snapshots.rs`), the status
-//! report (`status.rs`).
+//! (`plans.rs`, `legs.rs`), hedges (`hedges.rs`), snapshots (`snapshots.rs`), the
+//! operator's control actions (`control.rs`), the status report (`status.rs`), the live
+//! policy's target adjustments and daily observations (`performance.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
 //! migrations in `schema.rs`.
 
 mod codec;
+mod control;
 mod cursor;
 mod hedges;
 mod legs;
+mod performance;
 mod plans;
 mod records;
 mod runs;
@@ -44,6 +47,7 @@ use crate::{
     service::{Direction, Service, ServiceMap},
 };
 
+pub use performance::{AdjustmentRecord, RunPerformance, StoredDay, read_run_performance};
 pub use records::{
     HedgeRecord, HedgeReport, LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord,
     StatusReport,

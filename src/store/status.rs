@@ -10,9 +10,9 @@ use rusqlite::{Connection, OpenFlags};
 use rust_decimal::Decimal;
 
 use super::{
-    LegStatus, StatusReport, Store, StoreError, codec::parse_decimal, cursor::load_cursor,
-    hedges::hedge_report, legs::failure_reasons, plans::recent_plans, runs::last_run, schema,
-    snapshots::last_snapshot,
+    LegStatus, StatusReport, Store, StoreError, codec::parse_decimal, control::last_control,
+    cursor::load_cursor, hedges::hedge_report, legs::failure_reasons, plans::recent_plans,
+    runs::last_run, schema, snapshots::last_snapshot,
 };
 
 /// Plans the report lists, newest first.
@@ -89,5 +89,6 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
         recent_plans,
         failure_reasons,
         hedges: hedge_report(c)?,
+        control: last_control(c)?,
     })
 }
