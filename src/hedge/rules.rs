@@ -11,7 +11,8 @@
 //! - Nothing opens unless the service is overweight by more than the threshold and its
 //!   stuck part, and the notional after every cap, are at least `min_notional_usdc`.
 //! - An opened notional is whole cents, at most `max_notional_usdc` and the risk cap, and
-//!   its margin plus taker fee fits the margin available.
+//!   its margin plus taker fee fits the margin available less a cushion
+//!   ([`MARGIN_CUSHION`]).
 //! - An open hedge is closed as soon as its service has nothing locked or its stuck part
 //!   is immaterial; it is resized only when the cover it should give moved by more than
 //!   half of its notional (and by at least `min_notional_usdc`), so small moves never churn
@@ -145,6 +146,10 @@ impl fmt::Display for SkipReason {
     }
 }
 
+/// The share of the trading cash a hedge's margin leaves alone, for moves of the cash
+/// between sizing and the fill.
+pub const MARGIN_CUSHION: Decimal = Decimal::from_parts(2, 0, 0, false, 2);
+
 /// What bounds the size of a hedge besides its own configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizeLimits {
@@ -185,10 +190,12 @@ fn sized(
     let mut notional = round_cents(stuck_usdc * ratio);
     let mut capped_by = Vec::new();
     let leverage = Decimal::from(config.max_leverage);
-    // margin + fee = n / L + n × f ≤ available  ⇔  n ≤ available × L / (1 + L × f); the
-    // venue rounds the margin and the fee each up to the cent, so two cents are kept aside.
-    let margin_cap = ((limits.margin_available_usdc - Decimal::new(2, 2)).max(Decimal::ZERO)
-        * leverage
+    // margin + fee = n / L + n × f ≤ available  ⇔  n ≤ available × L / (1 + L × f). The
+    // venue rounds the margin and the fee each up to the cent, so two cents are kept aside,
+    // and the cash can move between sizing and the fill (marks, the spot plan running
+    // beside), so MARGIN_CUSHION of it is left alone too.
+    let usable = limits.margin_available_usdc * (Decimal::ONE - MARGIN_CUSHION);
+    let margin_cap = ((usable - Decimal::new(2, 2)).max(Decimal::ZERO) * leverage
         / (Decimal::ONE + leverage * limits.taker_fee_rate))
         .round_dp_with_strategy(2, RoundingStrategy::ToZero);
     let caps = [
