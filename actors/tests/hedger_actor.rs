@@ -1,6 +1,7 @@
 //! The HedgeExecutor alone against the simulated venue over loopback: no hedge order while
-//! the trading gate is closed (the stream down or resyncing), the same request sent once the
-//! gate opens, and the hedge on disk with its key before the venue sees it.
+//! the trading gate is closed (the stream down or resyncing) or the operator has paused
+//! trading, the same request sent once the gate opens (or trading resumes), and the hedge on
+//! disk with its key before the venue sees it.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -22,6 +23,7 @@ use ballast::{
 };
 use ballast_actors::{
     clock::TimeSource,
+    control::ControlSwitch,
     gate::TradingGate,
     hedger::{HedgeExecutor, HedgerConfig},
     messages::{Event, HedgeOpened, HedgeRequest, HedgeSkipped},
@@ -85,16 +87,13 @@ async fn request(sim: &SimHandle, client: &VenueClient) -> HedgeRequest {
     }
 }
 
-#[actix_rt::test]
-async fn no_hedge_order_while_the_gate_is_closed() {
-    let sim = common::quiet_sim().await;
-    let client =
-        VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
-    let store = Store::open_in_memory().expect("store");
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let bus = Collector(Arc::clone(&seen)).start();
-    // A gate starts closed: nothing has been resynced.
-    let gate = TradingGate::new();
+/// A 1:1 hedger of run `r1` sending through `gate`.
+fn hedger(
+    client: &VenueClient,
+    store: &Store,
+    gate: &TradingGate,
+    bus: actix::Recipient<Event>,
+) -> HedgeExecutor {
     let config = HedgerConfig {
         hedge: HedgeConfig {
             enabled: true,
@@ -109,17 +108,61 @@ async fn no_hedge_order_while_the_gate_is_closed() {
             max: Duration::from_millis(50),
         },
     };
-    let hedger = HedgeExecutor::new(
+    HedgeExecutor::new(
         client.clone(),
         store.clone(),
         config,
         TargetAllocation::conservative(),
         ("r1".to_owned(), TimeSource::Wall),
         gate.clone(),
-        bus.recipient(),
+        bus,
     )
     .expect("builds")
-    .start();
+}
+
+#[actix_rt::test]
+async fn no_hedge_opens_while_trading_is_paused() {
+    let sim = common::quiet_sim().await;
+    let client =
+        VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
+    let store = Store::open_in_memory().expect("store");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let bus = Collector(Arc::clone(&seen)).start();
+    let gate = TradingGate::new();
+    assert!(gate.open_if(gate.epoch()));
+    let control = ControlSwitch::new(ballast::control::Mode::Paused);
+    let hedger = hedger(&client, &store, &gate, bus.recipient())
+        .with_control(control.clone())
+        .start();
+    let request = request(&sim, &client).await;
+    // Paused: skipped, said so, nothing sent.
+    hedger.send(request.clone()).await.expect("handled");
+    let told = common::eventually(Duration::from_secs(5), async || {
+        !seen.lock().expect("lock").skipped.is_empty()
+    })
+    .await;
+    assert!(told, "no skip reported");
+    let reason = seen.lock().expect("lock").skipped[0].reason.clone();
+    assert!(reason.contains("paused or halted"), "{reason}");
+    assert_eq!(sim.stats().markets.orders_accepted, 0);
+    // Resumed: the same request opens the hedge.
+    control.set_mode(ballast::control::Mode::Running);
+    hedger.send(request).await.expect("handled");
+    assert_eq!(sim.stats().markets.orders_accepted, 1);
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn no_hedge_order_while_the_gate_is_closed() {
+    let sim = common::quiet_sim().await;
+    let client =
+        VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
+    let store = Store::open_in_memory().expect("store");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let bus = Collector(Arc::clone(&seen)).start();
+    // A gate starts closed: nothing has been resynced.
+    let gate = TradingGate::new();
+    let hedger = hedger(&client, &store, &gate, bus.recipient()).start();
     let request = request(&sim, &client).await;
     assert_eq!(request.excess[0].stuck_usdc, dec!(133.84));
 
