@@ -136,7 +136,9 @@ fn ballast_ctl_steers_a_running_companion_through_its_api() {
     assert!(run.wait().expect("exits").success());
     assert!(!dir.join("http.addr").exists());
     let logged = std::fs::read_to_string(&log).expect("log");
-    assert!(logged.lines().count() > 100, "trace logging was not on");
+    // Trace level on (the secret check below means something only then): a fast run may log
+    // few lines, so look for the level itself rather than count them.
+    assert!(logged.contains("TRACE"), "trace logging was not on");
     assert!(logged.contains("control action"), "the halt was not logged");
     assert!(
         !logged.contains(token.trim()),
