@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerting;
 pub mod backtest;
 pub mod drift;
 pub mod execution;
@@ -27,6 +28,7 @@ pub mod performance;
 pub mod planner;
 pub mod policy;
 pub mod portfolio;
+pub mod report;
 pub mod risk;
 pub mod secret;
 pub mod service;

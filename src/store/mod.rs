@@ -16,7 +16,8 @@
 //! # Layout
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
 //! for its tables: the event cursor (`cursor.rs`), runs (`runs.rs`), plans and their legs
-//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the status report (`status.rs`).
+//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the status report (`status.rs`), and
+//! what `ballast report` reads: target changes, alerts and a period's rows (`report.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
 //! migrations in `schema.rs`.
 
@@ -25,6 +26,7 @@ mod cursor;
 mod legs;
 mod plans;
 mod records;
+mod report;
 mod runs;
 mod schema;
 mod snapshots;
@@ -42,6 +44,7 @@ use crate::{
 };
 
 pub use records::{LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord, StatusReport};
+pub use report::{AlertRecord, read_period};
 pub use status::read_status;
 
 /// Jobs that may wait for the writer thread before senders block.

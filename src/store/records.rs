@@ -120,6 +120,8 @@ pub struct StatusReport {
     pub recent_plans: Vec<PlanRecord>,
     /// Why each failed leg of those plans failed, by idempotency key.
     pub failure_reasons: BTreeMap<String, String>,
+    /// The latest alerts, newest first (at most 5).
+    pub recent_alerts: Vec<super::AlertRecord>,
 }
 
 /// One run of the companion.

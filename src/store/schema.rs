@@ -1,11 +1,20 @@
 //! Schema migrations, applied in order; `PRAGMA user_version` records the last one applied.
 //!
+//! # Clocks
+//! Two clocks meet in the store. The *companion's clock* is venue time when ballast follows a
+//! simulated venue's accelerated clock, wall time otherwise; it stamps what happened on the
+//! venue (`plans.created_at`, `legs.updated_venue_at`, `snapshots.at`, `target_changes.at`,
+//! `alerts.at`, `runs.started_at`/`stopped_at`). *Wall time* stamps when a row was written
+//! (`legs.updated_at`, `plans.created_wall_at`, `cursor.updated_at`, `*.recorded_at`).
+//!
 //! # Invariants
 //! - Each migration runs in its own transaction together with its version bump, so a crash
 //!   mid-migration leaves the previous version intact.
 //! - Migrations are append-only: a released step is never edited, only followed.
 
-use rusqlite::Connection;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
 
 use super::StoreError;
 
@@ -53,6 +62,31 @@ const MIGRATIONS: &[&str] = &[
          balances   TEXT NOT NULL,
          total_usdc TEXT NOT NULL
      );",
+    // v2: operating. Each of plans and legs names both clocks: `plans.created_at` and the new
+    // `legs.updated_venue_at` are the companion's clock (venue time when it follows a simulated
+    // venue), `legs.updated_at` and the new `plans.created_wall_at` are wall time. Target
+    // changes and alerts are kept for `ballast report`; snapshots get an index by time.
+    "ALTER TABLE plans ADD COLUMN created_wall_at TEXT;
+     ALTER TABLE legs ADD COLUMN updated_venue_at TEXT;
+     CREATE TABLE target_changes (
+         id          INTEGER PRIMARY KEY AUTOINCREMENT,
+         at          TEXT NOT NULL,
+         recorded_at TEXT NOT NULL,
+         method      TEXT NOT NULL,
+         reason      TEXT NOT NULL,
+         weights     TEXT NOT NULL
+     );
+     CREATE TABLE alerts (
+         id          INTEGER PRIMARY KEY AUTOINCREMENT,
+         at          TEXT NOT NULL,
+         recorded_at TEXT NOT NULL,
+         run_id      TEXT NOT NULL,
+         kind        TEXT NOT NULL,
+         severity    TEXT NOT NULL,
+         message     TEXT NOT NULL,
+         details     TEXT NOT NULL
+     );
+     CREATE INDEX snapshots_by_time ON snapshots(at);",
 ];
 
 /// The version this build writes.
@@ -81,4 +115,23 @@ pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Opens a store file read-only, refusing one from a newer ballast; never migrates.
+///
+/// # Errors
+/// [`StoreError`] when the file is missing, unreadable or from a newer ballast.
+pub(super) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let version: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > CURRENT_VERSION {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported: CURRENT_VERSION,
+        });
+    }
+    Ok(connection)
 }

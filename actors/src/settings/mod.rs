@@ -71,6 +71,8 @@ pub struct Settings {
     pub risk: RiskSettings,
     /// Target computation.
     pub optimizer: OptimizerSettings,
+    /// Alert delivery.
+    pub notify: NotifySettings,
     /// The SQLite store.
     pub store: StoreSettings,
     /// Console output.

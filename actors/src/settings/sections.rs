@@ -94,6 +94,8 @@ pub struct ExecutorSettings {
     pub leg_retry_limit: u32,
     /// Base delay between retries.
     pub leg_retry_base_ms: u64,
+    /// Oldest plan (companion's clock) that may still send a leg.
+    pub max_plan_age_secs: u64,
 }
 
 /// `[risk]`: USDC limits, 0 for off.
@@ -126,6 +128,10 @@ pub struct OptimizerSettings {
     pub kelly_multiplier: f64,
     /// Least venue time between the starts of two solves, seconds.
     pub min_interval_secs: u64,
+    /// Penalty per unit of distance from the current weights; 0 off.
+    pub turnover_penalty: f64,
+    /// Most of the portfolio one solve may move; 1 uncapped.
+    pub max_turnover: f64,
     /// Black–Litterman prior and views.
     pub black_litterman: BlackLittermanSettings,
     /// Volatility-spike trigger.
@@ -166,6 +172,32 @@ pub struct VolSpikeSettings {
     pub window: u32,
     /// Price moves of baseline needed first.
     pub history: u32,
+}
+
+/// `[notify]`: where alerts are delivered, and when they are raised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Webhook URL; empty for none.
+    pub webhook_url: String,
+    /// Command and arguments; empty for none.
+    pub command: Vec<String>,
+    /// Least severity delivered.
+    pub min_severity: ballast::alerting::Severity,
+    /// Attempts per delivery.
+    pub max_attempts: u32,
+    /// Backoff base.
+    pub retry_base_ms: u64,
+    /// Backoff cap.
+    pub retry_max_ms: u64,
+    /// Per-delivery timeout.
+    pub timeout_ms: u64,
+    /// Alerts waiting for delivery.
+    pub queue_capacity: usize,
+    /// Consecutive sent legs failing that raise an alert.
+    pub leg_failures: u32,
+    /// Stream-down seconds that raise an alert.
+    pub stream_down_secs: u64,
 }
 
 /// `[store]`.

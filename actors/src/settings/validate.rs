@@ -242,6 +242,8 @@ fn optimizer_config(raw: &OptimizerSettings, problems: &mut Vec<String>) -> Opti
         risk_free_rate: raw.risk_free_rate,
         kelly_multiplier: raw.kelly_multiplier,
         min_interval: Duration::from_secs(raw.min_interval_secs),
+        turnover_penalty: raw.turnover_penalty,
+        max_turnover: raw.max_turnover,
         black_litterman: BlackLittermanConfig {
             tau: raw.black_litterman.tau,
             risk_aversion: raw.black_litterman.risk_aversion,

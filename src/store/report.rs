@@ -1,0 +1,303 @@
+//! What `ballast report` reads: target changes and alerts as they are recorded, and a period's
+//! snapshots, applied legs, plans, target changes and alerts, turned into the core's
+//! [`PeriodData`].
+//!
+//! # Invariants
+//! - A period is selected by the companion's clock (`at`, `created_at`), never by wall time;
+//!   rows are filtered after parsing, so a time written with another offset still sorts right.
+//! - [`read_period`] opens the file read-only and never migrates it (as `ballast status`).
+//! - Target weights and alert details are JSON; a stored value that does not parse is
+//!   [`StoreError::Corrupt`] naming its column.
+
+use std::{collections::BTreeMap, path::Path, str::FromStr};
+
+use rusqlite::{Connection, params};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::{
+    Direction, Service, ServiceMap, Store, StoreError,
+    codec::{now_text, parse_decimal, parse_time, time_text},
+    schema::open_read_only,
+    snapshots::parse_balances,
+};
+use crate::{
+    report::{AppliedLeg, BalancePoint, LegCounts, PeriodData, PlanPoint, TargetPoint},
+    targets::TargetAllocation,
+};
+
+/// One alert as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertRecord {
+    /// When raised (the companion's clock).
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The run that raised it.
+    pub run_id: String,
+    /// Its kind (`balance_mismatch`, `risk_refused`, `halt`, ...).
+    pub kind: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// One line for humans.
+    pub message: String,
+    /// Structured details (a JSON object).
+    pub details: serde_json::Value,
+}
+
+impl Store {
+    /// Records new targets in force from `at`.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn record_target_change(
+        &self,
+        at: OffsetDateTime,
+        method: String,
+        reason: String,
+        weights: ServiceMap<Decimal>,
+    ) -> Result<(), StoreError> {
+        self.call(move |c| {
+            let text = serde_json::to_string(&weights.map(|_, w| w.to_string())).map_err(|e| {
+                StoreError::Corrupt {
+                    column: "target_changes.weights",
+                    value: e.to_string(),
+                }
+            })?;
+            c.execute(
+                "INSERT INTO target_changes (at, recorded_at, method, reason, weights)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![time_text(at), now_text(), method, reason, text],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records an alert.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn record_alert(&self, alert: AlertRecord) -> Result<(), StoreError> {
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO alerts (at, recorded_at, run_id, kind, severity, message, details)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    time_text(alert.at),
+                    now_text(),
+                    alert.run_id,
+                    alert.kind,
+                    alert.severity,
+                    alert.message,
+                    alert.details.to_string()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// What `ballast report` reads about the period from `since` on (everything when `None`).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn period(&self, since: Option<OffsetDateTime>) -> Result<PeriodData, StoreError> {
+        self.call(move |c| period(c, since)).await
+    }
+}
+
+/// [`Store::period`] straight from a store file, read-only, beside a running companion.
+///
+/// # Errors
+/// [`StoreError`] when the file is missing, unreadable or from a newer ballast.
+pub fn read_period(path: &Path, since: Option<OffsetDateTime>) -> Result<PeriodData, StoreError> {
+    period(&open_read_only(path)?, since)
+}
+
+fn period(c: &Connection, since: Option<OffsetDateTime>) -> Result<PeriodData, StoreError> {
+    let inside = |at: &OffsetDateTime| since.is_none_or(|s| *at >= s);
+    let mut snapshots = Vec::new();
+    {
+        let mut statement = c.prepare("SELECT at, balances FROM snapshots ORDER BY id")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let at = parse_time("snapshots.at", &row.get::<_, String>(0)?)?;
+            if inside(&at) {
+                snapshots.push(BalancePoint {
+                    at,
+                    balances_usdc: parse_balances(&row.get::<_, String>(1)?)?,
+                });
+            }
+        }
+    }
+    // Recorded in arrival order; the report reads them in time order.
+    snapshots.sort_by_key(|p| p.at);
+    let mut legs = Vec::new();
+    {
+        let mut statement = c.prepare(
+            "SELECT coalesce(legs.updated_venue_at, plans.created_at), legs.service,
+                    legs.direction, legs.amount_usdc
+             FROM legs JOIN plans ON plans.plan_id = legs.plan_id
+             WHERE legs.status = 'applied' ORDER BY plans.rowid, legs.leg_index",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let at = parse_time("legs.updated_venue_at", &row.get::<_, String>(0)?)?;
+            if !inside(&at) {
+                continue;
+            }
+            let service: String = row.get(1)?;
+            let direction: String = row.get(2)?;
+            legs.push(AppliedLeg {
+                at,
+                service: Service::from_str(&service).map_err(|_| StoreError::Corrupt {
+                    column: "legs.service",
+                    value: service.clone(),
+                })?,
+                direction: match direction.as_str() {
+                    "increase" => Direction::Increase,
+                    "decrease" => Direction::Decrease,
+                    _ => {
+                        return Err(StoreError::Corrupt {
+                            column: "legs.direction",
+                            value: direction,
+                        });
+                    }
+                },
+                amount_usdc: parse_decimal("legs.amount_usdc", &row.get::<_, String>(3)?)?,
+            });
+        }
+    }
+    legs.sort_by_key(|l| l.at);
+    Ok(PeriodData {
+        snapshots,
+        legs,
+        plans: plans(c, since)?,
+        targets: target_changes(c, since)?,
+        alerts: alerts(c, since)?
+            .into_iter()
+            .map(|a| (a.at, a.kind))
+            .collect(),
+    })
+}
+
+/// Plans from `since` on, with their legs counted by status.
+fn plans(c: &Connection, since: Option<OffsetDateTime>) -> Result<Vec<PlanPoint>, StoreError> {
+    let mut statement = c.prepare(
+        "SELECT plans.plan_id, plans.created_at, plans.trigger, legs.status, count(legs.rowid)
+         FROM plans LEFT JOIN legs ON legs.plan_id = plans.plan_id
+         GROUP BY plans.plan_id, legs.status ORDER BY plans.rowid",
+    )?;
+    let mut rows = statement.query([])?;
+    let mut by_plan: BTreeMap<String, PlanPoint> = BTreeMap::new();
+    while let Some(row) = rows.next()? {
+        let plan_id: String = row.get(0)?;
+        let at = parse_time("plans.created_at", &row.get::<_, String>(1)?)?;
+        if since.is_some_and(|s| at < s) {
+            continue;
+        }
+        let plan = by_plan.entry(plan_id).or_insert_with(|| PlanPoint {
+            at,
+            trigger: String::new(),
+            legs: LegCounts::default(),
+        });
+        plan.trigger = row.get(2)?;
+        let count = u64::try_from(row.get::<_, i64>(4)?).unwrap_or(0);
+        match row.get::<_, Option<String>>(3)?.as_deref() {
+            Some("applied") => plan.legs.applied += count,
+            Some("failed") => plan.legs.failed += count,
+            Some("pending") => plan.legs.pending += count,
+            Some("dry_run") => plan.legs.dry_run += count,
+            None => {}
+            Some(other) => {
+                return Err(StoreError::Corrupt {
+                    column: "legs.status",
+                    value: other.to_owned(),
+                });
+            }
+        }
+    }
+    let mut plans: Vec<PlanPoint> = by_plan.into_values().collect();
+    plans.sort_by_key(|p| p.at);
+    Ok(plans)
+}
+
+/// The last target change before `since` (the targets in force when the period starts), then
+/// every change in the period.
+fn target_changes(
+    c: &Connection,
+    since: Option<OffsetDateTime>,
+) -> Result<Vec<TargetPoint>, StoreError> {
+    let mut statement = c.prepare("SELECT at, weights FROM target_changes ORDER BY id")?;
+    let mut rows = statement.query([])?;
+    let mut all = Vec::new();
+    while let Some(row) = rows.next()? {
+        let at = parse_time("target_changes.at", &row.get::<_, String>(0)?)?;
+        let text: String = row.get(1)?;
+        let corrupt = || StoreError::Corrupt {
+            column: "target_changes.weights",
+            value: text.clone(),
+        };
+        let named: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|_| corrupt())?;
+        let named = named
+            .into_iter()
+            .map(|(k, v)| Ok((k, parse_decimal("target_changes.weights", &v)?)))
+            .collect::<Result<BTreeMap<String, Decimal>, StoreError>>()?;
+        let targets = TargetAllocation::from_named(&named).map_err(|_| corrupt())?;
+        all.push(TargetPoint { at, targets });
+    }
+    all.sort_by_key(|t| t.at);
+    let Some(since) = since else {
+        return Ok(all);
+    };
+    let first_inside = all.iter().position(|t| t.at >= since).unwrap_or(all.len());
+    Ok(all.split_off(first_inside.saturating_sub(1)))
+}
+
+/// Alerts from `since` on, oldest first.
+fn alerts(c: &Connection, since: Option<OffsetDateTime>) -> Result<Vec<AlertRecord>, StoreError> {
+    let mut statement =
+        c.prepare("SELECT at, run_id, kind, severity, message, details FROM alerts ORDER BY id")?;
+    let rows = statement.query_map([], alert_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let alert = row??;
+        if since.is_none_or(|s| alert.at >= s) {
+            out.push(alert);
+        }
+    }
+    Ok(out)
+}
+
+/// The latest `limit` alerts, newest first.
+pub(super) fn recent_alerts(c: &Connection, limit: u32) -> Result<Vec<AlertRecord>, StoreError> {
+    let mut statement = c.prepare(
+        "SELECT at, run_id, kind, severity, message, details FROM alerts
+         ORDER BY id DESC LIMIT ?1",
+    )?;
+    let rows = statement.query_map([limit], alert_row)?;
+    rows.map(|row| row?).collect()
+}
+
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AlertRecord, StoreError>> {
+    let at: String = r.get(0)?;
+    let run_id: String = r.get(1)?;
+    let kind: String = r.get(2)?;
+    let severity: String = r.get(3)?;
+    let message: String = r.get(4)?;
+    let details: String = r.get(5)?;
+    Ok((|| {
+        Ok(AlertRecord {
+            at: parse_time("alerts.at", &at)?,
+            run_id,
+            kind,
+            severity,
+            message,
+            details: serde_json::from_str(&details).map_err(|_| StoreError::Corrupt {
+                column: "alerts.details",
+                value: details.clone(),
+            })?,
+        })
+    })())
+}
