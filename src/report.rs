@@ -100,16 +100,24 @@ pub enum PlanResult {
     Failed,
 }
 
-impl PlanPoint {
-    /// What the plan came to: a plan with 4 of 5 legs failed is partial, not a rebalance.
+impl LegCounts {
+    /// What a plan with these legs came to: one with 4 of 5 legs failed is partial, not a
+    /// rebalance. The live summary and the report both count plans by this.
     pub fn result(&self) -> PlanResult {
-        let done = self.legs.applied + self.legs.dry_run;
-        let not_done = self.legs.failed + self.legs.pending;
+        let done = self.applied + self.dry_run;
+        let not_done = self.failed + self.pending;
         match (done, not_done) {
             (_, 0) => PlanResult::Complete,
             (0, _) => PlanResult::Failed,
             _ => PlanResult::Partial,
         }
+    }
+}
+
+impl PlanPoint {
+    /// What the plan came to ([`LegCounts::result`]).
+    pub fn result(&self) -> PlanResult {
+        self.legs.result()
     }
 }
 
@@ -127,7 +135,8 @@ pub struct PlanCounts {
 }
 
 impl PlanCounts {
-    fn count(&mut self, result: PlanResult) {
+    /// Counts one plan.
+    pub fn count(&mut self, result: PlanResult) {
         self.attempted += 1;
         match result {
             PlanResult::Complete => self.complete += 1,

@@ -1,8 +1,12 @@
 //! Risk limits: the last check between a plan and the venue.
 //!
-//! A plan is accepted whole or refused whole, with every breached limit named. Dropping
-//! single legs would be worse than refusing: an increase is funded by the decreases before
-//! it, so a plan with a leg cut out can overdraw the reserve.
+//! A leg above `max_leg_usdc` is first split into legs at or under the cap
+//! ([`RiskLimits::split_oversized`]), each its own leg (and so its own idempotency key), in the
+//! place of the leg it replaces: the plan moves the same money in smaller transfers. Then a
+//! plan is accepted whole or refused whole, with every breached limit named. Dropping single
+//! legs would be worse than refusing: an increase is funded by the decreases before it, so a
+//! plan with a leg cut out can overdraw the reserve. Each leg of a refused plan is recorded
+//! with the refusals that concern it ([`leg_refusal`]), not another leg's.
 //!
 //! The day's turnover so far is the caller's to supply; the executor reads it from the store
 //! (`Store::applied_usdc_on`), so the daily cap holds across plans and restarts.
@@ -11,12 +15,15 @@
 //! - A plan that [`RiskLimits::check`] accepts has no leg above `max_leg_usdc` and keeps the
 //!   day's turnover at or below `max_daily_turnover_usdc`.
 //! - A limit of `None` is off; every refusal names the limit and the amounts.
+//! - [`RiskLimits::split_oversized`] keeps every leg's service, direction and order, moves the
+//!   same total per original leg in whole cents, and leaves no leg above the cap (a cap below
+//!   one cent splits nothing; the check then refuses).
 //! - Limits built by [`RiskLimits::new`] are never negative.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::planner::RebalancePlan;
+use crate::planner::{Leg, RebalancePlan};
 
 /// The limits; `None` switches one off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -93,6 +100,40 @@ impl RiskLimits {
         })
     }
 
+    /// `plan` with each leg above `max_leg_usdc` replaced, where it stood, by legs of nearly
+    /// equal whole-cent amounts at or under the cap (the first ones a cent larger when the
+    /// cents do not divide evenly). Without the limit, or with every leg under it, the plan
+    /// comes back unchanged.
+    pub fn split_oversized(&self, plan: &RebalancePlan) -> RebalancePlan {
+        let Some(cap) = self.max_leg_usdc else {
+            return plan.clone();
+        };
+        let cap_cents = (cap * Decimal::ONE_HUNDRED).trunc();
+        let mut legs = Vec::with_capacity(plan.legs.len());
+        for leg in &plan.legs {
+            let cents = (leg.amount_usdc * Decimal::ONE_HUNDRED).trunc();
+            if leg.amount_usdc <= cap || cap_cents <= Decimal::ZERO {
+                legs.push(leg.clone());
+                continue;
+            }
+            let parts = (cents / cap_cents).ceil();
+            let (each, extra) = ((cents / parts).trunc(), cents % parts);
+            let mut k = Decimal::ZERO;
+            while k < parts {
+                let part_cents = if k < extra { each + Decimal::ONE } else { each };
+                legs.push(Leg {
+                    amount_usdc: part_cents / Decimal::ONE_HUNDRED,
+                    ..leg.clone()
+                });
+                k += Decimal::ONE;
+            }
+        }
+        RebalancePlan {
+            legs,
+            ..plan.clone()
+        }
+    }
+
     /// Accepts `plan` or lists every limit it breaches, given `used_today_usdc` already moved
     /// on the plan's UTC day.
     ///
@@ -136,6 +177,26 @@ impl RiskLimits {
         } else {
             Err(refusals)
         }
+    }
+}
+
+/// Why leg `index` of a refused plan was not sent: the refusals that name it and those of the
+/// whole plan (the daily cap); a leg refused only because another leg broke a limit says so.
+pub fn leg_refusal(refusals: &[RiskRefusal], index: usize) -> String {
+    let concerns = |r: &&RiskRefusal| match r {
+        RiskRefusal::LegTooLarge { index: i, .. } => *i == index,
+        RiskRefusal::DailyTurnover { .. } => true,
+    };
+    let own: Vec<String> = refusals
+        .iter()
+        .filter(concerns)
+        .map(ToString::to_string)
+        .collect();
+    if own.is_empty() {
+        let others: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+        format!("refused with its plan: {}", others.join("; "))
+    } else {
+        format!("refused: {}", own.join("; "))
     }
 }
 
@@ -287,6 +348,81 @@ mod tests {
         }
     }
 
+    #[test]
+    fn oversized_legs_are_split_under_the_cap_in_place() {
+        struct TestCase {
+            cap: Option<Decimal>,
+            expected: Vec<Decimal>,
+        }
+        // The $376.47 casino plan: casino −141.17, then trading, wallet, domains, escrow.
+        let plan = plan_for(dec!(376.47));
+        let cases = [
+            // TC0: no cap, no change.
+            TestCase {
+                cap: None,
+                expected: vec![
+                    dec!(141.17),
+                    dec!(52.94),
+                    dec!(26.47),
+                    dec!(26.47),
+                    dec!(17.64),
+                ],
+            },
+            // TC1: a $50 cap: 141.17 becomes three legs of 47.06, 47.06, 47.05; 52.94 two of
+            // 26.47.
+            TestCase {
+                cap: Some(dec!(50)),
+                expected: vec![
+                    dec!(47.06),
+                    dec!(47.06),
+                    dec!(47.05),
+                    dec!(26.47),
+                    dec!(26.47),
+                    dec!(26.47),
+                    dec!(26.47),
+                    dec!(17.64),
+                ],
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let limits = RiskLimits {
+                max_leg_usdc: case.cap,
+                max_daily_turnover_usdc: None,
+            };
+            let split = limits.split_oversized(&plan);
+            let amounts: Vec<Decimal> = split.legs.iter().map(|l| l.amount_usdc).collect();
+            assert_eq!(amounts, case.expected, "TC{i}");
+            assert_eq!(split.moved_usdc(), plan.moved_usdc(), "TC{i}");
+            assert!(limits.check(&split, Decimal::ZERO).is_ok(), "TC{i}");
+        }
+    }
+
+    #[test]
+    fn each_refused_leg_gets_its_own_reason() {
+        let refusals = vec![
+            RiskRefusal::LegTooLarge {
+                index: 0,
+                amount_usdc: dec!(141.17),
+                limit_usdc: dec!(100),
+            },
+            RiskRefusal::LegTooLarge {
+                index: 2,
+                amount_usdc: dec!(120),
+                limit_usdc: dec!(100),
+            },
+        ];
+        assert!(leg_refusal(&refusals, 0).contains("leg 0 moves 141.17"));
+        assert!(leg_refusal(&refusals, 2).contains("leg 2 moves 120"));
+        let other = leg_refusal(&refusals, 1);
+        assert!(other.starts_with("refused with its plan"), "{other}");
+        let daily = [RiskRefusal::DailyTurnover {
+            used_usdc: dec!(1),
+            plan_usdc: dec!(2),
+            limit_usdc: dec!(2),
+        }];
+        assert!(leg_refusal(&daily, 3).starts_with("refused: risk.max_daily_turnover_usdc"));
+    }
+
     fn cents() -> impl Strategy<Value = Decimal> {
         (0_i64..=200_000).prop_map(|c| Decimal::new(c, 2))
     }
@@ -318,6 +454,12 @@ mod tests {
                 }
                 Err(refusals) => {
                     prop_assert!(!refusals.is_empty());
+                    // A per-leg cap of at least a cent never refuses once legs are split.
+                    let split = limits.split_oversized(&plan);
+                    if max_daily.is_none() && max_leg.is_some_and(|c| c >= Decimal::new(1, 2)) {
+                        prop_assert!(limits.check(&split, used).is_ok());
+                        prop_assert_eq!(split.moved_usdc(), plan.moved_usdc());
+                    }
                     for refusal in refusals {
                         match refusal {
                             RiskRefusal::LegTooLarge { index, amount_usdc, limit_usdc } => {

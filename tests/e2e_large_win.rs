@@ -1,7 +1,8 @@
 //! Story: a large casino win pushes casino 12 points over target; the companion, running
 //! against the simulated venue over real loopback sockets, restores every service to its
 //! band with decreases first and no transfer below the minimum trade. With a per-transfer
-//! risk limit below the plan's largest leg, the same win is refused whole and nothing moves.
+//! risk limit below the plan's largest leg, that leg is split into transfers under the limit;
+//! with a daily cap below the plan, the win is refused whole and nothing moves.
 
 mod common;
 
@@ -97,11 +98,68 @@ async fn a_large_win_is_rebalanced_back_into_every_band() {
 }
 
 #[actix_rt::test]
-async fn a_plan_beyond_the_risk_limits_is_refused_whole_and_nothing_is_sent() {
-    // A $50 cap per transfer: the large win's casino decrease (~$141) breaks it.
+async fn r13_a_leg_above_the_per_leg_cap_is_split_into_legs_under_it() {
+    // A $50 cap per transfer: the large win's casino decrease (~$141) is split into three
+    // legs under it, each with its own key, and the portfolio still goes back to target.
+    let sim = common::quiet_sim().await;
+    let validated = common::settings_with(&[("BALLAST__RISK__MAX_LEG_USDC", "50")]);
+    let band = validated.policy.bands.absolute;
+    let system = common::builder(&sim, validated)
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+    sim.inject(Injection::CasinoWin {
+        amount_usdc: dec!(176.47),
+    })
+    .await
+    .expect("injects");
+    let summary = common::summary_when(&system, Duration::from_secs(10), "no rebalance", |s| {
+        s.plans_attempted >= 1
+    })
+    .await;
+    assert_eq!(
+        (summary.legs_failed, summary.rebalances),
+        (0, 1),
+        "{summary:?}"
+    );
+    let transfers = sim.transfers();
+    assert!(
+        transfers.iter().all(|t| t.amount_usdc <= dec!(50)),
+        "{transfers:?}"
+    );
+    let casino: Vec<_> = transfers
+        .iter()
+        .filter(|t| t.service == Service::Casino)
+        .collect();
+    assert_eq!(casino.len(), 3, "{transfers:?}");
+    let mut keys: Vec<_> = transfers
+        .iter()
+        .filter_map(|t| t.idempotency_key.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        keys.len(),
+        transfers.len(),
+        "every split leg has its own key"
+    );
+    let targets = TargetAllocation::conservative();
+    let weights = common::weights(&sim.balances());
+    for service in Service::ALL {
+        let drift = weights[service.index()] - targets.weight(service);
+        assert!(drift.abs() <= band, "{service:?} drift {drift}");
+    }
+    common::stop(system, sim).await;
+}
+
+#[actix_rt::test]
+async fn r13_a_plan_beyond_the_daily_cap_is_refused_whole_each_leg_naming_its_reason() {
+    // A $100 daily cap: the ~$265 plan breaks it; nothing is sent, every leg is recorded with
+    // the daily cap as its reason (not leg 0's), and a risk alert is raised.
     let sim = common::quiet_sim().await;
     let store = ballast::store::Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[("BALLAST__RISK__MAX_LEG_USDC", "50")]);
+    let validated = common::settings_with(&[("BALLAST__RISK__MAX_DAILY_TURNOVER_USDC", "100")]);
     let system = common::builder_at(&sim.base_url(), validated, store.clone())
         .start()
         .await
@@ -113,10 +171,14 @@ async fn a_plan_beyond_the_risk_limits_is_refused_whole_and_nothing_is_sent() {
     .await
     .expect("injects");
     let summary = common::summary_when(&system, Duration::from_secs(10), "no refusal", |s| {
-        s.legs_failed >= 1
+        s.plans_failed >= 1 && s.alerts_by_kind.contains_key("risk_refused")
     })
     .await;
-    assert_eq!(summary.legs_applied, 0, "{summary:?}");
+    assert_eq!(
+        (summary.legs_applied, summary.rebalances),
+        (0, 0),
+        "{summary:?}"
+    );
     assert!(sim.transfers().is_empty(), "a refused plan sent a leg");
     let status = store.status().await.expect("status");
     assert_eq!(
@@ -127,9 +189,17 @@ async fn a_plan_beyond_the_risk_limits_is_refused_whole_and_nothing_is_sent() {
         status
             .failure_reasons
             .values()
-            .all(|why| why.contains("risk.max_leg_usdc")),
+            .all(|why| why.starts_with("refused: risk.max_daily_turnover_usdc")),
         "{:?}",
         status.failure_reasons
     );
+    let alerts = common::eventually(Duration::from_secs(5), async || {
+        store
+            .status()
+            .await
+            .is_ok_and(|s| s.recent_alerts.iter().any(|a| a.kind == "risk_refused"))
+    })
+    .await;
+    assert!(alerts, "the refusal was not recorded as an alert");
     common::stop(system, sim).await;
 }

@@ -2,7 +2,8 @@
 //!
 //! One file per actor: [`clock`], [`watcher`] (BalanceWatcher), [`detector`]
 //! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`metrics`]
-//! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
+//! (MetricsRecorder), [`notify`] (Notifier: alerts to a webhook or a command), plus the [`bus`]
+//! that fans events out. [`messages`] is the one
 //! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
 //! [`format`](mod@format) is how numbers read on the console.
 //!
@@ -26,6 +27,7 @@ pub mod format;
 pub mod gate;
 pub mod messages;
 pub mod metrics;
+pub mod notify;
 pub mod optimizer;
 pub mod settings;
 pub mod system;

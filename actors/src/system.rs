@@ -29,6 +29,7 @@ use crate::{
     gate::TradingGate,
     messages::{Event, GetSummary, RebalanceRequest},
     metrics::{Console, MetricsRecorder, Summary},
+    notify::Notifier,
     optimizer::Optimizer,
     settings::Validated,
     watcher::{BalanceWatcher, WatcherPeers, cursor_key},
@@ -81,6 +82,8 @@ pub struct RunningSystem {
     pub handles: Handles,
     /// This run's id.
     pub run_id: String,
+    /// The Notifier (ask it `GetNotifierStats`).
+    pub notifier: Addr<Notifier>,
     metrics: Addr<MetricsRecorder>,
     watcher: Addr<BalanceWatcher>,
     executor: Addr<SpotExecutor>,
@@ -182,9 +185,11 @@ impl SystemBuilder {
             .await?;
 
         let bus = EventBus::default().start();
-        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets).start();
+        let metrics =
+            MetricsRecorder::new(store.clone(), console, time, &validated.targets).start();
         bus.do_send(Subscribe(metrics.clone().recipient()));
         let bus_recipient: Recipient<Event> = bus.clone().recipient();
+        let notifier = start_notifier(&validated, &store, time, &run_id, &bus);
 
         let executor_config = ExecutorConfig {
             dry_run: validated.settings.executor.dry_run,
@@ -194,6 +199,7 @@ impl SystemBuilder {
                 max: Duration::from_secs(30),
             },
             risk: validated.risk,
+            max_plan_age: validated.max_plan_age,
         };
         let gate = TradingGate::new();
         let mut executor_slot = None;
@@ -274,6 +280,7 @@ impl SystemBuilder {
         Ok(RunningSystem {
             handles,
             run_id,
+            notifier,
             metrics,
             watcher,
             executor,
@@ -319,6 +326,27 @@ impl RunningSystem {
             .await?;
         Ok(summary)
     }
+}
+
+/// Starts the Notifier on the bus: it raises alerts from events, records every alert and
+/// delivers them per `[notify]`, off the trading path.
+fn start_notifier(
+    validated: &Validated,
+    store: &Store,
+    time: TimeSource,
+    run_id: &str,
+    bus: &Addr<EventBus>,
+) -> Addr<Notifier> {
+    let notifier = Notifier::new(
+        validated.notify.clone(),
+        store.clone(),
+        time,
+        run_id.to_owned(),
+        bus.clone().recipient(),
+    )
+    .start();
+    bus.do_send(Subscribe(notifier.clone().recipient()));
+    notifier
 }
 
 /// Stops an actor (the watcher at shutdown).

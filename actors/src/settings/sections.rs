@@ -174,8 +174,9 @@ pub struct VolSpikeSettings {
     pub history: u32,
 }
 
-/// `[notify]`: where alerts are delivered, and when they are raised.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `[notify]`: where alerts are delivered, and when they are raised. `Debug` shows the webhook
+/// URL's host only: webhook URLs often carry a token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifySettings {
     /// Webhook URL; empty for none.
@@ -198,6 +199,25 @@ pub struct NotifySettings {
     pub leg_failures: u32,
     /// Stream-down seconds that raise an alert.
     pub stream_down_secs: u64,
+}
+
+impl std::fmt::Debug for NotifySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let webhook =
+            (!self.webhook_url.is_empty()).then(|| crate::notify::redact_url(&self.webhook_url));
+        f.debug_struct("NotifySettings")
+            .field("webhook_url", &webhook)
+            .field("command", &self.command)
+            .field("min_severity", &self.min_severity)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_base_ms", &self.retry_base_ms)
+            .field("retry_max_ms", &self.retry_max_ms)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("leg_failures", &self.leg_failures)
+            .field("stream_down_secs", &self.stream_down_secs)
+            .finish()
+    }
 }
 
 /// `[store]`.

@@ -27,6 +27,7 @@ use ballast::{
 use rust_decimal::Decimal;
 
 use super::{ConfigError, OptimizerSettings, Settings, VenueMode};
+use crate::notify::NotifyConfig;
 
 /// Settings checked and converted into the types the system runs on.
 #[derive(Debug, Clone)]
@@ -51,6 +52,10 @@ pub struct Validated {
     pub risk: RiskLimits,
     /// Optimizer settings.
     pub optimizer: OptimizerConfig,
+    /// Where alerts go, and when they are raised.
+    pub notify: NotifyConfig,
+    /// The oldest plan (the companion's clock) that may still send a leg.
+    pub max_plan_age: Duration,
 }
 
 /// The value of a core check, its problems moved to `problems`, each written by `describe`
@@ -137,6 +142,7 @@ impl Settings {
             ));
         }
         self.check_connections(&mut problems);
+        let notify = self.notify_config(&mut problems);
         let optimizer = optimizer_config(&self.optimizer, &mut problems);
         checked(optimizer.validate(targets.as_ref()), &mut problems, |e| {
             e.in_section("optimizer")
@@ -159,6 +165,8 @@ impl Settings {
             policy,
             tick_utc,
             optimizer,
+            notify,
+            max_plan_age: Duration::from_secs(self.executor.max_plan_age_secs),
             settings: self,
         })
     }
@@ -209,6 +217,67 @@ impl Settings {
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.output.log) {
             problems.push(format!("output.log: `{}`: {e}", self.output.log));
+        }
+    }
+}
+
+impl Settings {
+    /// `[notify]` checked and converted. The webhook URL is never echoed: it may hold a token.
+    fn notify_config(&self, problems: &mut Vec<String>) -> NotifyConfig {
+        let n = &self.notify;
+        let webhook_url =
+            (!n.webhook_url.trim().is_empty()).then(|| n.webhook_url.trim().to_owned());
+        if let Some(url) = &webhook_url {
+            let ok = reqwest::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if !ok {
+                problems.push(
+                    "notify.webhook_url: must be an http:// or https:// URL (or empty for none)"
+                        .to_owned(),
+                );
+            }
+        }
+        let command = (!n.command.is_empty()).then(|| n.command.clone());
+        if command
+            .as_ref()
+            .is_some_and(|c| c.first().is_none_or(|p| p.trim().is_empty()))
+        {
+            problems.push("notify.command: the first element must name a program".to_owned());
+        }
+        for (key, value) in [
+            ("notify.max_attempts", u64::from(n.max_attempts)),
+            ("notify.timeout_ms", n.timeout_ms),
+            ("notify.queue_capacity", n.queue_capacity as u64),
+            ("notify.leg_failures", u64::from(n.leg_failures)),
+            ("notify.stream_down_secs", n.stream_down_secs),
+            ("notify.retry_max_ms", n.retry_max_ms),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key}: must be positive"));
+            }
+        }
+        if n.retry_base_ms > n.retry_max_ms {
+            problems.push(format!(
+                "notify.retry_base_ms: {} exceeds notify.retry_max_ms {}",
+                n.retry_base_ms, n.retry_max_ms
+            ));
+        }
+        if self.executor.max_plan_age_secs == 0 {
+            problems.push("executor.max_plan_age_secs: must be positive".to_owned());
+        }
+        NotifyConfig {
+            webhook_url,
+            command,
+            min_severity: n.min_severity,
+            max_attempts: n.max_attempts,
+            backoff: Backoff {
+                base: Duration::from_millis(n.retry_base_ms),
+                max: Duration::from_millis(n.retry_max_ms),
+            },
+            timeout: Duration::from_millis(n.timeout_ms),
+            queue_capacity: n.queue_capacity,
+            leg_failures: n.leg_failures,
+            stream_down: Duration::from_secs(n.stream_down_secs),
         }
     }
 }
