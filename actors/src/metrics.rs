@@ -38,7 +38,7 @@ use tracing::warn;
 
 use crate::{
     clock::TimeSource,
-    format::pct,
+    format::{pct, rfc3339},
     messages::{Event, GetSummary, SnapshotSource},
     settings::OutputFormat,
 };
@@ -540,12 +540,6 @@ impl MetricsRecorder {
             || serde_json::json!({"kind": "reconciled", "at": rfc3339(at), "plan_id": plan_id}),
         );
     }
-}
-
-/// RFC 3339 (`2026-01-02T08:00:00Z`), the one time format of JSON lines.
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// Balances as two-decimal strings.

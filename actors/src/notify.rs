@@ -473,3 +473,110 @@ async fn run_command(command: &[String], body: &str, timeout: Duration) -> Resul
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use actix::{Actor, Context, Handler};
+    use ballast::alerting::AlertKind;
+
+    use super::*;
+
+    /// Stands in for the bus: keeps the alerts the Notifier raises.
+    struct Collect(Arc<Mutex<Vec<AlertKind>>>);
+
+    impl Actor for Collect {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Event> for Collect {
+        type Result = ();
+
+        fn handle(&mut self, event: Event, _ctx: &mut Context<Self>) {
+            if let Event::Alert(alert) = event {
+                self.0.lock().expect("lock").push(alert.kind);
+            }
+        }
+    }
+
+    fn config() -> NotifyConfig {
+        NotifyConfig {
+            webhook_url: None,
+            command: None,
+            min_severity: Severity::Warning,
+            max_attempts: 1,
+            backoff: Backoff::default(),
+            timeout: Duration::from_secs(1),
+            queue_capacity: 4,
+            leg_failures: 3,
+            stream_down: Duration::from_secs(60),
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_stream_down_longer_than_the_threshold_raises_one_alert() {
+        struct TestCase {
+            reconnect_after: Option<Duration>,
+            expected: Vec<AlertKind>,
+        }
+        let cases = [
+            // TC0: still down after 60 s: one alert, however long it stays down.
+            TestCase {
+                reconnect_after: None,
+                expected: vec![AlertKind::StreamDown],
+            },
+            // TC1: back after 30 s: nothing.
+            TestCase {
+                reconnect_after: Some(Duration::from_secs(30)),
+                expected: vec![],
+            },
+        ];
+        tokio::time::pause();
+        for (i, case) in cases.iter().enumerate() {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let bus = Collect(seen.clone()).start();
+            let store = Store::open_in_memory().expect("store");
+            let notifier = Notifier::new(
+                config(),
+                store,
+                TimeSource::Wall,
+                "r1".into(),
+                bus.recipient(),
+            )
+            .start();
+            let down = StreamStatus::Reconnecting {
+                reason: "socket closed".into(),
+            };
+            notifier.do_send(Event::Stream(down.clone()));
+            // A second loss report during the same outage starts no second timer.
+            notifier.do_send(Event::Stream(down));
+            if let Some(after) = case.reconnect_after {
+                tokio::time::sleep(after).await;
+                notifier.do_send(Event::Stream(StreamStatus::Connected {
+                    since: 0,
+                    connection: 2,
+                }));
+            }
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            assert_eq!(*seen.lock().expect("lock"), case.expected, "TC{i}");
+        }
+    }
+
+    #[test]
+    fn webhook_urls_are_shown_by_host_only() {
+        assert_eq!(
+            redact_url("https://hooks.example.com/services/T000/B000/XXXXSECRET"),
+            "https://hooks.example.com/…"
+        );
+        assert_eq!(redact_url("not a url"), "(not a URL)");
+        let shown = format!(
+            "{:?}",
+            NotifyConfig {
+                webhook_url: Some("https://hooks.example.com/secret-token".into()),
+                ..config()
+            }
+        );
+        assert!(!shown.contains("secret-token"), "{shown}");
+    }
+}

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use ballast::{money::format_usdc, service::Service, store::read_status};
 
-use crate::format::pct;
+use crate::format::{pct, rfc3339};
 
 /// Prints the status of the store at `path`.
 ///
@@ -34,7 +34,7 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
     );
     if let Some(run) = &report.last_run {
         let state = match run.stopped_at {
-            Some(at) => format!("stopped {at}"),
+            Some(at) => format!("stopped {}", rfc3339(at)),
             None => "running, or ended without a clean stop".to_owned(),
         };
         println!(
@@ -57,10 +57,11 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
     println!("turnover   {}", format_usdc(report.turnover_usdc));
     if let Some(snapshot) = &report.last_snapshot {
         let total: rust_decimal::Decimal = snapshot.balances_usdc.values().copied().sum();
+        // The last known balances: an event's, a plan's result, a tick's or a resync's.
         println!(
-            "balances   {} at {} ({})",
+            "balances   {} at {} (last known, from {})",
             format_usdc(total),
-            snapshot.at,
+            rfc3339(snapshot.at),
             snapshot.source
         );
         for service in Service::ALL {
@@ -81,7 +82,10 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
     for plan in &report.recent_plans {
         println!(
             "plan       {} [{}] {} — {}",
-            plan.plan_id, plan.trigger, plan.created_at, plan.reason
+            plan.plan_id,
+            plan.trigger,
+            rfc3339(plan.created_at),
+            plan.reason
         );
         for leg in &plan.legs {
             println!(
@@ -95,6 +99,15 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
                 println!("               why: {reason}");
             }
         }
+    }
+    for alert in &report.recent_alerts {
+        println!(
+            "alert      {} [{}] {} — {}",
+            rfc3339(alert.at),
+            alert.kind,
+            alert.severity,
+            alert.message
+        );
     }
     Ok(())
 }
