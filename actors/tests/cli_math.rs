@@ -31,8 +31,9 @@ fn scratch(name: &str) -> PathBuf {
 
 fn opt(method: OptimizerMethod) -> optimize::Args {
     optimize::Args {
-        returns: anchor("services_730"),
-        method,
+        returns: Some(anchor("services_730")),
+        venue: None,
+        method: Some(method),
         covariance: Some(CovarianceMethod::Sample),
         bounds: None,
         budgets: None,
@@ -230,17 +231,49 @@ fn bad_input_names_its_cause() {
         if let Some(csv) = case.csv {
             let path = scratch(&format!("bad{i}.csv"));
             std::fs::write(&path, csv).expect("write");
-            args.returns = path;
-            args.method = OptimizerMethod::MinVariance;
+            args.returns = Some(path);
+            args.method = Some(OptimizerMethod::MinVariance);
         }
         args.bounds = case.bounds.map(str::to_owned);
         args.budgets = case.budgets.map(str::to_owned);
         if case.bounds.is_some() {
-            args.method = OptimizerMethod::MinVariance;
+            args.method = Some(OptimizerMethod::MinVariance);
         }
         let err = optimize::execute(&args, &defaults()).expect_err("must fail");
         assert!(format!("{err:#}").contains(case.expected), "TC{i}: {err:#}");
     }
+}
+
+#[test]
+fn r13_optimize_previews_the_targets_a_run_would_use_from_the_venue() {
+    // No --returns: the embedded simulated venue's /returns and portfolio, solved with
+    // [optimizer] as the live Optimizer does (bounds 0.01..0.80, the reserve held).
+    let mut args = opt(OptimizerMethod::RiskParity);
+    args.returns = None;
+    args.covariance = None;
+    args.rf = None;
+    let out = optimize::execute(&args, &defaults()).expect("previews");
+    assert!(out.source.contains("/returns"), "{}", out.source);
+    assert!((sum(&out) - 1.0).abs() <= 1e-9);
+    assert!(
+        out.weights
+            .values()
+            .all(|w| (0.01 - 1e-9..=0.80 + 1e-9).contains(w))
+    );
+    assert!((out.weights["reserve"] - 0.10).abs() < 1e-9);
+    let turnover = out.turnover.expect("measured from the current portfolio");
+    assert!(turnover.turnover >= 0.0);
+    // The status says whether equal risk was possible within the bounds.
+    assert_eq!(out.status == "bounded", out.equal_risk_gap.is_some());
+    // A turnover cap moves at most that much of the portfolio.
+    let mut capped = defaults();
+    capped.optimizer.max_turnover = 0.05;
+    let out = optimize::execute(&args, &capped).expect("previews");
+    assert!(out.turnover.expect("measured").turnover <= 0.05 + 1e-6);
+    // Flags of the CSV path are refused, naming themselves.
+    args.hold = Some("none".into());
+    let err = optimize::execute(&args, &defaults()).expect_err("refused");
+    assert!(err.to_string().contains("--hold"), "{err}");
 }
 
 #[test]
