@@ -76,6 +76,20 @@ pub fn serialize_usdc<S: serde::Serializer>(
     serializer.serialize_str(&usdc_text(*amount_usdc))
 }
 
+/// [`serialize_usdc`] for an optional amount (`null` when absent).
+///
+/// # Errors
+/// The serializer's.
+pub fn serialize_usdc_option<S: serde::Serializer>(
+    amount_usdc: &Option<Decimal>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match amount_usdc {
+        Some(amount) => serializer.serialize_some(&usdc_text(*amount)),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// Formats an amount as `$1,234.56` for humans.
 pub fn format_usdc(amount_usdc: Decimal) -> String {
     let rounded =

@@ -212,8 +212,10 @@ pub struct PeriodReport {
     #[serde(with = "time::serde::rfc3339::option")]
     pub to: Option<OffsetDateTime>,
     /// Value at the start.
+    #[serde(serialize_with = "crate::money::serialize_usdc_option")]
     pub start_value_usdc: Option<Decimal>,
     /// Value at the end.
+    #[serde(serialize_with = "crate::money::serialize_usdc_option")]
     pub end_value_usdc: Option<Decimal>,
     /// Time-weighted return over the period (not annualized).
     pub period_return: Option<f64>,
@@ -222,10 +224,13 @@ pub struct PeriodReport {
     /// The article's metrics over the period (annualized where they say so).
     pub metrics: Metrics,
     /// USDC sent in applied legs.
+    #[serde(serialize_with = "crate::money::serialize_usdc")]
     pub turnover_usdc: Decimal,
     /// Amount moved (the backtest's definition).
+    #[serde(serialize_with = "crate::money::serialize_usdc")]
     pub moved_usdc: Decimal,
     /// Costs at `cost_bps` of the applied legs.
+    #[serde(serialize_with = "crate::money::serialize_usdc")]
     pub costs_usdc: Decimal,
     /// Plans by what they came to.
     pub plans: PlanCounts,

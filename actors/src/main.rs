@@ -12,7 +12,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
-    commands::{backtest, frontier, kelly, optimize, plan, run, sim, status},
+    commands::{backtest, frontier, kelly, optimize, plan, report, run, sim, status},
     settings::{Settings, Validated},
 };
 use clap::{Parser, Subcommand};
@@ -57,6 +57,9 @@ enum Command {
     /// Replay daily returns through a trigger policy: one path, Monte Carlo, the article's
     /// trigger table (--compare) or a band sweep, with the article's metrics.
     Backtest(backtest::Args),
+    /// What the store says about a period: returns, tracking error, turnover, costs,
+    /// rebalancing alpha, rebalances by trigger, legs by outcome, alerts (and a plot).
+    Report(report::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +130,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Backtest(args) => backtest::run(&args, &settings(&cli.config)?, cli.json),
         Command::Plan(args) => plan::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Report(args) => report::run(&args, &settings(&cli.config)?, cli.json),
     }
 }
 

@@ -320,6 +320,12 @@ events!(
 #[rtype(result = "crate::metrics::Summary")]
 pub struct GetSummary;
 
+/// Asks the MetricsRecorder to store the latest balances it has seen (at a clean stop, so
+/// `ballast status` shows the last known balances).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct RecordLatest;
+
 /// Asks the Notifier for its counters.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "crate::notify::NotifierStats")]

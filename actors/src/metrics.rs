@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use std::time::Duration;
 
-use actix::{Actor, Context, Handler, MessageResponse};
+use actix::{Actor, Context, Handler, MessageResponse, ResponseFuture};
 use ballast::{
     execution::PlanId,
     money::{format_usdc, usdc_text},
@@ -39,7 +39,7 @@ use tracing::warn;
 use crate::{
     clock::TimeSource,
     format::{pct, rfc3339},
-    messages::{Event, GetSummary, SnapshotSource},
+    messages::{Event, GetSummary, RecordLatest, SnapshotSource},
     settings::OutputFormat,
 };
 
@@ -119,6 +119,8 @@ pub struct MetricsRecorder {
     previous_total: Option<Decimal>,
     /// The last stored snapshot: the companion's clock and wall time.
     last_stored: Option<(OffsetDateTime, tokio::time::Instant)>,
+    /// When the latest snapshot was seen.
+    latest_at: Option<OffsetDateTime>,
     /// The plan whose legs are printed now, and the last reconciled plan given a header.
     current_plan: Option<PlanId>,
 }
@@ -142,6 +144,7 @@ impl MetricsRecorder {
             latest: None,
             previous_total: None,
             last_stored: None,
+            latest_at: None,
             current_plan: None,
         }
     }
@@ -180,7 +183,8 @@ impl MetricsRecorder {
         }
     }
 
-    fn observe(&mut self, snapshot: PortfolioSnapshot) {
+    fn observe(&mut self, snapshot: PortfolioSnapshot, at: OffsetDateTime) {
+        self.latest_at = Some(at);
         self.summary.final_balances_usdc = Some(snapshot.balances_usdc);
         self.summary.final_weights = Some(snapshot.weights());
         self.latest = Some(snapshot);
@@ -209,7 +213,7 @@ impl MetricsRecorder {
         let before_total = self.latest.as_ref().map(PortfolioSnapshot::total_usdc);
         if let Some(snapshot) = &observation.snapshot {
             self.maybe_store_event_snapshot(observation.at, snapshot);
-            self.observe(snapshot.clone());
+            self.observe(snapshot.clone(), observation.at);
         }
         if matches!(observation.what, Happening::Heartbeat) {
             return;
@@ -220,96 +224,8 @@ impl MetricsRecorder {
             .events_by_type
             .entry(observation.what.name().to_owned())
             .or_default() += 1;
-        let detail = match &observation.what {
-            Happening::CasinoWin {
-                amount_usdc,
-                multiplier,
-                ..
-            } => {
-                let share = before_total
-                    .filter(|t| *t > Decimal::ZERO)
-                    .map(|t| format!(", {} of bankroll", pct(amount_usdc / t)))
-                    .unwrap_or_default();
-                format!(
-                    "casino win +{} at {multiplier}x{share}",
-                    format_usdc(*amount_usdc)
-                )
-            }
-            Happening::CasinoLoss { amount_usdc } => {
-                format!("casino loss -{}", format_usdc(*amount_usdc))
-            }
-            Happening::ReferralIncome {
-                amount_usdc,
-                source,
-            } => format!(
-                "referral income +{} from {}",
-                format_usdc(*amount_usdc),
-                source.name()
-            ),
-            Happening::DomainsIncome { amount_usdc } => {
-                format!("domains income +{}", format_usdc(*amount_usdc))
-            }
-            Happening::MarkToMarket {
-                service,
-                change_usdc,
-            } => format!("{} marked {change_usdc:+} USDC", service.name()),
-            Happening::Transfer {
-                service,
-                direction,
-                amount_usdc,
-                ..
-            } => format!(
-                "transfer {} {} {}",
-                direction.name(),
-                service.name(),
-                format_usdc(*amount_usdc)
-            ),
-            Happening::Drawdown { service, drawdown } => {
-                format!("{} drawdown {}", service.name(), pct(*drawdown))
-            }
-            Happening::Prices { prices_usdc } => {
-                format!("prices for {} assets", prices_usdc.len())
-            }
-            Happening::OrderPlaced {
-                market,
-                side,
-                limit_price,
-                ..
-            } => format!("{side:?} {market} limit order resting at {limit_price}"),
-            Happening::PositionOpened {
-                market,
-                side,
-                notional_usdc,
-                fill_price,
-                ..
-            } => format!(
-                "{side:?} {market} {} opened at {fill_price}",
-                format_usdc(*notional_usdc)
-            ),
-            Happening::PositionClosed {
-                market,
-                status,
-                realized_pnl_usdc,
-                ..
-            } => format!("{market} position {status}, realized {realized_pnl_usdc:+} USDC"),
-            // A zero funding payment moved nothing: counted, not printed.
-            Happening::Funding { amount_usdc } if amount_usdc.is_zero() => return,
-            Happening::Funding { amount_usdc } => {
-                format!("funding {amount_usdc:+} USDC")
-            }
-            Happening::WalletTrade {
-                asset,
-                side,
-                quantity,
-                price_usdc,
-                ..
-            } => format!("wallet {side:?} {quantity} {asset} at {price_usdc}"),
-            Happening::EscrowFee { amount_usdc, .. } => {
-                format!("escrow fee +{}", format_usdc(*amount_usdc))
-            }
-            Happening::Balance => "balances updated".to_owned(),
-            Happening::Heartbeat => String::new(),
-            Happening::Other { type_name } => format!("unknown event type `{type_name}`"),
+        let Some(detail) = event_detail(&observation.what, before_total) else {
+            return;
         };
         let ts = observation.at;
         let seq = observation.seq;
@@ -319,6 +235,103 @@ impl MetricsRecorder {
             || serde_json::json!({"kind": "event", "at": rfc3339(ts), "seq": seq, "type": type_name, "detail": detail}),
         );
     }
+}
+
+/// The console text of a venue event, `None` for what is not worth a line (heartbeats, a zero
+/// funding payment); `before_total` is the portfolio before it (a win's share of the bankroll).
+fn event_detail(what: &Happening, before_total: Option<Decimal>) -> Option<String> {
+    let text = match what {
+        Happening::CasinoWin {
+            amount_usdc,
+            multiplier,
+            ..
+        } => {
+            let share = before_total
+                .filter(|t| *t > Decimal::ZERO)
+                .map(|t| format!(", {} of bankroll", pct(amount_usdc / t)))
+                .unwrap_or_default();
+            format!(
+                "casino win +{} at {multiplier}x{share}",
+                format_usdc(*amount_usdc)
+            )
+        }
+        Happening::CasinoLoss { amount_usdc } => {
+            format!("casino loss -{}", format_usdc(*amount_usdc))
+        }
+        Happening::ReferralIncome {
+            amount_usdc,
+            source,
+        } => format!(
+            "referral income +{} from {}",
+            format_usdc(*amount_usdc),
+            source.name()
+        ),
+        Happening::DomainsIncome { amount_usdc } => {
+            format!("domains income +{}", format_usdc(*amount_usdc))
+        }
+        Happening::MarkToMarket {
+            service,
+            change_usdc,
+        } => format!("{} marked {change_usdc:+} USDC", service.name()),
+        Happening::Transfer {
+            service,
+            direction,
+            amount_usdc,
+            ..
+        } => format!(
+            "transfer {} {} {}",
+            direction.name(),
+            service.name(),
+            format_usdc(*amount_usdc)
+        ),
+        Happening::Drawdown { service, drawdown } => {
+            format!("{} drawdown {}", service.name(), pct(*drawdown))
+        }
+        Happening::Prices { prices_usdc } => {
+            format!("prices for {} assets", prices_usdc.len())
+        }
+        Happening::OrderPlaced {
+            market,
+            side,
+            limit_price,
+            ..
+        } => format!("{side:?} {market} limit order resting at {limit_price}"),
+        Happening::PositionOpened {
+            market,
+            side,
+            notional_usdc,
+            fill_price,
+            ..
+        } => format!(
+            "{side:?} {market} {} opened at {fill_price}",
+            format_usdc(*notional_usdc)
+        ),
+        Happening::PositionClosed {
+            market,
+            status,
+            realized_pnl_usdc,
+            ..
+        } => format!("{market} position {status}, realized {realized_pnl_usdc:+} USDC"),
+        // A zero funding payment moved nothing: counted, not printed.
+        Happening::Funding { amount_usdc } if amount_usdc.is_zero() => return None,
+        Happening::Funding { amount_usdc } => {
+            format!("funding {amount_usdc:+} USDC")
+        }
+        Happening::WalletTrade {
+            asset,
+            side,
+            quantity,
+            price_usdc,
+            ..
+        } => format!("wallet {side:?} {quantity} {asset} at {price_usdc}"),
+        Happening::EscrowFee { amount_usdc, .. } => {
+            format!("escrow fee +{}", format_usdc(*amount_usdc))
+        }
+        Happening::Balance => "balances updated".to_owned(),
+        Happening::Heartbeat => return None,
+        Happening::Other { type_name } => format!("unknown event type `{type_name}`"),
+    };
+    Some(text)
 }
 
 impl Actor for MetricsRecorder {
@@ -355,7 +368,7 @@ impl Handler<Event> for MetricsRecorder {
                     self.maybe_store_event_snapshot(observed.at, &observed.snapshot);
                 }
                 self.previous_total = Some(observed.snapshot.total_usdc());
-                self.observe(observed.snapshot);
+                self.observe(observed.snapshot, observed.at);
             }
             Event::Tick(tick) => {
                 self.summary.ticks += 1;
@@ -506,10 +519,30 @@ impl Handler<Event> for MetricsRecorder {
                         || format!("                 after: {text}"),
                         || serde_json::json!({"kind": "after", "at": rfc3339(finished.at), "plan_id": finished.plan_id, "balances_usdc": usdc_map(&snapshot.balances_usdc)}),
                     );
-                    self.observe(snapshot);
+                    self.observe(snapshot, finished.at);
                 }
             }
         }
+    }
+}
+
+impl Handler<RecordLatest> for MetricsRecorder {
+    type Result = ResponseFuture<()>;
+
+    /// Stores the latest balances seen (a clean stop), and resolves once they are on disk.
+    fn handle(&mut self, _message: RecordLatest, _ctx: &mut Self::Context) -> Self::Result {
+        // Always one row more: comparing times would mix the venue's event times with the
+        // companion's clock, and one row per clean stop costs nothing.
+        let (Some(at), Some(snapshot)) = (self.latest_at, self.latest.clone()) else {
+            return Box::pin(async {});
+        };
+        self.last_stored = Some((at, tokio::time::Instant::now()));
+        let store = self.store.clone();
+        Box::pin(async move {
+            if let Err(error) = store.record_snapshot(at, "latest", snapshot).await {
+                warn!(%error, "latest balances not recorded");
+            }
+        })
     }
 }
 
@@ -550,4 +583,56 @@ fn usdc_map(balances: &ServiceMap<Decimal>) -> ServiceMap<String> {
 fn short_time(at: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     at.format(&format).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn event_lines_say_what_happened_and_skip_noise() {
+        struct TestCase {
+            what: Happening,
+            expected: Option<&'static str>,
+        }
+        let cases = [
+            // TC0: a zero funding payment is not worth a line.
+            TestCase {
+                what: Happening::Funding {
+                    amount_usdc: dec!(0),
+                },
+                expected: None,
+            },
+            // TC1: a real one is.
+            TestCase {
+                what: Happening::Funding {
+                    amount_usdc: dec!(-0.42),
+                },
+                expected: Some("funding -0.42 USDC"),
+            },
+            // TC2: heartbeats never print.
+            TestCase {
+                what: Happening::Heartbeat,
+                expected: None,
+            },
+            // TC3: a win names its share of the bankroll.
+            TestCase {
+                what: Happening::CasinoWin {
+                    amount_usdc: dec!(100),
+                    multiplier: dec!(60),
+                    stake_usdc: dec!(1.67),
+                },
+                expected: Some("casino win +$100.00 at 60x, 10.0% of bankroll"),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            assert_eq!(
+                event_detail(&case.what, Some(dec!(1000))).as_deref(),
+                case.expected,
+                "TC{i}"
+            );
+        }
+    }
 }

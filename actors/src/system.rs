@@ -320,6 +320,7 @@ impl RunningSystem {
             self.handles.bus.send(crate::bus::Flush).await
         })
         .await;
+        let _ = self.metrics.send(crate::messages::RecordLatest).await;
         let summary = self.metrics.send(GetSummary).await?;
         self.store
             .finish_run(self.run_id.clone(), self.handles.time.now())

@@ -20,7 +20,8 @@ use plotters::{coord::Shift, prelude::*};
 
 use super::backtest::CompareRow;
 
-const SIZE: (u32, u32) = (1100, 760);
+/// Plot size in pixels (also `ballast report --plot`'s).
+pub(crate) const SIZE: (u32, u32) = (1100, 760);
 
 fn register_font() {
     static FONT: std::sync::Once = std::sync::Once::new();
@@ -34,7 +35,9 @@ fn register_font() {
     });
 }
 
-fn with_backend(
+/// Draws with `draw` into an SVG or `draw_png` into a PNG, by `path`'s extension, with the
+/// embedded font registered (also `ballast report --plot`'s).
+pub(crate) fn with_backend(
     path: &Path,
     draw: impl Fn(DrawingArea<SVGBackend<'_>, Shift>) -> anyhow::Result<()>,
     draw_png: impl Fn(DrawingArea<BitMapBackend<'_>, Shift>) -> anyhow::Result<()>,

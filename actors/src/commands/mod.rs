@@ -8,6 +8,7 @@ pub mod kelly;
 pub mod math_common;
 pub mod optimize;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod sim;
 pub mod status;
