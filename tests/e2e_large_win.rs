@@ -203,3 +203,55 @@ async fn r13_a_plan_beyond_the_daily_cap_is_refused_whole_each_leg_naming_its_re
     assert!(alerts, "the refusal was not recorded as an alert");
     common::stop(system, sim).await;
 }
+
+#[actix_rt::test]
+async fn r13_legs_are_not_sent_from_a_plan_that_grew_older_than_the_bound() {
+    // Every venue reply takes 100 ms of wall time, and the companion's clock runs 3,600 times
+    // faster: each leg takes six venue minutes, past a 60-second bound. After its first leg a
+    // plan therefore stops, fresh balances are fetched, and the trigger is planned again on
+    // them, one leg per plan, until the portfolio is back in its bands.
+    let mut config = common::quiet_config();
+    config.faults.latency = Duration::from_millis(100);
+    let sim = common::start_sim(config).await;
+    let validated = common::settings_with(&[("BALLAST__EXECUTOR__MAX_PLAN_AGE_SECS", "60")]);
+    let band = validated.policy.bands.absolute;
+    let store = ballast::store::Store::open_in_memory().expect("store");
+    let system = ballast_actors::system::SystemBuilder::new(
+        validated,
+        &sim.base_url(),
+        None,
+        ballast_actors::clock::TimeSource::scaled(sim.now(), 3600.0),
+        store.clone(),
+        ballast_actors::metrics::Console::Off,
+    )
+    .start()
+    .await
+    .expect("starts");
+    common::wait_synced(&system).await;
+    sim.inject(Injection::CasinoWin {
+        amount_usdc: dec!(176.47),
+    })
+    .await
+    .expect("injects");
+    let targets = TargetAllocation::conservative();
+    let in_bands = common::eventually(Duration::from_secs(30), async || {
+        let weights = common::weights(&sim.balances());
+        Service::ALL
+            .iter()
+            .all(|s| (weights[s.index()] - targets.weight(*s)).abs() <= band)
+    })
+    .await;
+    assert!(in_bands, "never back in the bands: {:?}", sim.balances());
+    let summary = system.summary().await.expect("summary");
+    assert!(summary.plans_partial >= 1, "{summary:?}");
+    let data = store.period(None).await.expect("reads");
+    assert!(data.plans.len() >= 2, "planned again: {:?}", data.plans);
+    let status = store.status().await.expect("status");
+    let stale: Vec<_> = status
+        .failure_reasons
+        .values()
+        .filter(|why| why.contains("s old (limit 60 s)"))
+        .collect();
+    assert!(!stale.is_empty(), "{:?}", status.failure_reasons);
+    common::stop(system, sim).await;
+}

@@ -301,3 +301,163 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AlertRecord, Stor
         })
     })())
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::store::schema;
+
+    #[test]
+    fn a_version_1_file_keeps_its_plans_and_legs_and_gains_both_clocks() {
+        let mut c = Connection::open_in_memory().expect("opens");
+        schema::migrate_to(&mut c, 1).expect("v1");
+        c.execute_batch(
+            "INSERT INTO runs VALUES ('r1', '2026-01-01T00:00:00Z', NULL, 'v', 0);
+             INSERT INTO plans VALUES ('r1:1', 'r1', '2026-01-01T05:00:00Z', 'tick', 'x', '1000');
+             INSERT INTO legs (idempotency_key, plan_id, leg_index, service, direction,
+                               amount_usdc, status, updated_at)
+             VALUES ('r1:1:0', 'r1:1', 0, 'casino', 'decrease', '12.50', 'applied',
+                     '2026-06-01T00:00:00Z');",
+        )
+        .expect("v1 rows");
+        schema::migrate(&mut c).expect("migrates");
+        let (wall, venue): (Option<String>, Option<String>) = c
+            .query_row(
+                "SELECT plans.created_wall_at, legs.updated_venue_at FROM plans
+                 JOIN legs ON legs.plan_id = plans.plan_id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the old rows");
+        assert_eq!((wall, venue), (None, None), "old rows keep what they knew");
+        // The report falls back on the plan's time for a leg without its own.
+        let data = period(&c, None).expect("reads");
+        assert_eq!(data.legs.len(), 1);
+        assert_eq!(data.legs[0].at, datetime!(2026-01-01 05:00 UTC));
+        assert_eq!(data.plans[0].legs.applied, 1);
+    }
+
+    #[tokio::test]
+    async fn new_plans_and_legs_carry_both_clocks_by_name() {
+        use crate::store::{LegRecord, LegStatus, PlanRecord, RunRecord};
+        let store = Store::open_in_memory().expect("opens");
+        let venue_time = datetime!(2026-01-01 05:00 UTC);
+        store
+            .start_run(RunRecord {
+                run_id: "r1".into(),
+                started_at: venue_time,
+                stopped_at: None,
+                venue: "v".into(),
+                dry_run: false,
+            })
+            .await
+            .expect("run");
+        store
+            .record_plan(PlanRecord {
+                plan_id: "r1:1".into(),
+                run_id: "r1".into(),
+                created_at: venue_time,
+                trigger: "tick".into(),
+                reason: "x".into(),
+                total_usdc: dec!(1000),
+                legs: vec![LegRecord {
+                    idempotency_key: "r1:1:0".into(),
+                    leg_index: 0,
+                    service: Service::Casino,
+                    direction: Direction::Decrease,
+                    amount_usdc: dec!(5),
+                    status: LegStatus::Pending,
+                }],
+            })
+            .await
+            .expect("records");
+        let applied_at = datetime!(2026-01-01 05:30 UTC);
+        store
+            .update_leg_at(
+                "r1:1:0".into(),
+                LegStatus::Applied,
+                None,
+                None,
+                Some(applied_at),
+            )
+            .await
+            .expect("updates");
+        let (wall, venue, updated): (String, String, String) = store
+            .call(|c| {
+                Ok(c.query_row(
+                    "SELECT plans.created_wall_at, legs.updated_venue_at, legs.updated_at
+                     FROM plans JOIN legs ON legs.plan_id = plans.plan_id",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?)
+            })
+            .await
+            .expect("reads");
+        assert_eq!(venue, "2026-01-01T05:30:00Z", "the companion's clock");
+        // Wall time is now, not 2026-01-01.
+        let now = OffsetDateTime::now_utc();
+        for text in [wall, updated] {
+            let at = parse_time("wall", &text).expect("RFC 3339");
+            assert!((now - at).whole_minutes().abs() < 10, "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn target_changes_and_alerts_round_trip_and_periods_filter_by_time() {
+        let store = Store::open_in_memory().expect("opens");
+        let targets = TargetAllocation::conservative();
+        for (at, reason) in [
+            (datetime!(2026-01-01 00:00 UTC), "start-up"),
+            (datetime!(2026-01-03 00:00 UTC), "daily tick"),
+        ] {
+            store
+                .record_target_change(at, "risk-parity".into(), reason.into(), *targets.weights())
+                .await
+                .expect("records");
+        }
+        store
+            .record_alert(AlertRecord {
+                at: datetime!(2026-01-02 08:00 UTC),
+                run_id: "r1".into(),
+                kind: "balance_mismatch".into(),
+                severity: "warning".into(),
+                message: "casino $10.00 -> $20.00".into(),
+                details: serde_json::json!({"seq": 7}),
+            })
+            .await
+            .expect("records");
+        let balances = ServiceMap::from_fn(|_| dec!(100));
+        let snapshot = crate::portfolio::PortfolioSnapshot::new(balances, None).expect("valid");
+        for at in [
+            datetime!(2026-01-01 12:00 UTC),
+            datetime!(2026-01-02 12:00 UTC),
+        ] {
+            store
+                .record_snapshot(at, "tick", snapshot.clone())
+                .await
+                .expect("records");
+        }
+        let all = store.period(None).await.expect("reads");
+        assert_eq!(
+            (all.snapshots.len(), all.targets.len(), all.alerts.len()),
+            (2, 2, 1)
+        );
+        // From the 2nd: the targets in force then (set on the 1st) come along.
+        let since = store
+            .period(Some(datetime!(2026-01-02 00:00 UTC)))
+            .await
+            .expect("reads");
+        assert_eq!(since.snapshots.len(), 1);
+        assert_eq!(since.targets.len(), 2);
+        assert_eq!(since.targets[0].at, datetime!(2026-01-01 00:00 UTC));
+        assert_eq!(
+            since.alerts,
+            vec![(datetime!(2026-01-02 08:00 UTC), "balance_mismatch".into())]
+        );
+        let status = store.status().await.expect("status");
+        assert_eq!(status.recent_alerts[0].details["seq"], 7);
+    }
+}

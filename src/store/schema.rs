@@ -97,6 +97,15 @@ pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 /// # Errors
 /// [`StoreError::TooNew`] for a database from a newer ballast, or SQLite's error.
 pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(connection, CURRENT_VERSION)
+}
+
+/// Brings the database up to `version` (at most [`CURRENT_VERSION`]): [`migrate`], and the
+/// tests that start from an older file.
+///
+/// # Errors
+/// As [`migrate`].
+pub(super) fn migrate_to(connection: &mut Connection, version: i64) -> Result<(), StoreError> {
     let found: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > CURRENT_VERSION {
         return Err(StoreError::TooNew {
@@ -104,9 +113,11 @@ pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
             supported: CURRENT_VERSION,
         });
     }
+    let wanted = usize::try_from(version.min(CURRENT_VERSION)).unwrap_or(0);
     for (index, sql) in MIGRATIONS
         .iter()
         .enumerate()
+        .take(wanted)
         .skip(usize::try_from(found).unwrap_or(0))
     {
         let tx = connection.transaction()?;
