@@ -12,7 +12,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
-    commands::{backtest, frontier, kelly, optimize, plan, report, run, sim, status},
+    commands::{backtest, config, frontier, kelly, optimize, plan, report, run, sim, status},
     settings::{Settings, Validated},
 };
 use clap::{Parser, Subcommand};
@@ -60,6 +60,9 @@ enum Command {
     /// What the store says about a period: returns, tracking error, turnover, costs,
     /// rebalancing alpha, rebalances by trigger, legs by outcome, alerts (and a plot).
     Report(report::Args),
+    /// The configuration: its reference, or the merged configuration in force.
+    #[command(subcommand)]
+    Config(config::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -131,6 +134,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Backtest(args) => backtest::run(&args, &settings(&cli.config)?, cli.json),
         Command::Plan(args) => plan::run(&args, &settings(&cli.config)?, cli.json),
         Command::Report(args) => report::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Config(args) => config::run(&args, Settings::load(&cli.config)?, cli.json),
     }
 }
 

@@ -18,6 +18,7 @@
 //!   held as an [`ApiKey`](ballast::secret::ApiKey), so dumping the settings can never print it.
 
 mod layers;
+pub mod reference;
 mod sections;
 #[cfg(test)]
 mod tests;
