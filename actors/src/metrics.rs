@@ -27,6 +27,7 @@ use ballast::{
     observation::{Happening, Observation},
     portfolio::PortfolioSnapshot,
     report::{LegCounts, PlanResult},
+    risk::RiskLimits,
     service::{Service, ServiceMap},
     store::Store,
     targets::TargetAllocation,
@@ -114,6 +115,7 @@ pub struct MetricsRecorder {
     store: Store,
     console: Console,
     time: TimeSource,
+    risk: RiskLimits,
     summary: Summary,
     latest: Option<PortfolioSnapshot>,
     previous_total: Option<Decimal>,
@@ -126,17 +128,20 @@ pub struct MetricsRecorder {
 }
 
 impl MetricsRecorder {
-    /// A recorder writing snapshots to `store`, reading the time from `time`.
+    /// A recorder writing snapshots to `store`, reading the time from `time`; `risk` says how
+    /// the executor will split legs above the per-leg cap, so plan lines count the legs sent.
     pub fn new(
         store: Store,
         console: Console,
         time: TimeSource,
         targets: &TargetAllocation,
+        risk: RiskLimits,
     ) -> Self {
         Self {
             store,
             console,
             time,
+            risk,
             summary: Summary {
                 targets: Some(*targets.weights()),
                 ..Summary::default()
@@ -438,7 +443,9 @@ impl Handler<Event> for MetricsRecorder {
             Event::Planned(planned) => {
                 let decision = &planned.decision;
                 let reason = decision.trigger.describe();
-                let legs = decision.plan.legs.len();
+                // The legs the executor sends: those above the per-leg cap split under it.
+                let sent = self.risk.split_oversized(&decision.plan);
+                let legs = sent.legs.len();
                 let moved = decision.plan.moved_usdc();
                 let drift = decision.plan.report.max_abs_drift();
                 self.current_plan = Some(planned.plan_id.clone());
@@ -451,7 +458,7 @@ impl Handler<Event> for MetricsRecorder {
                         format_usdc(moved),
                         pct(drift)
                     ),
-                    || serde_json::json!({"kind": "plan", "at": rfc3339(decision.at), "plan_id": planned.plan_id, "trigger": decision.trigger, "legs": decision.plan.legs, "moved_usdc": usdc_text(moved)}),
+                    || serde_json::json!({"kind": "plan", "at": rfc3339(decision.at), "plan_id": planned.plan_id, "trigger": decision.trigger, "legs": sent.legs, "moved_usdc": usdc_text(moved)}),
                 );
             }
             Event::Executed(trade) => {

@@ -185,8 +185,14 @@ impl SystemBuilder {
             .await?;
 
         let bus = EventBus::default().start();
-        let metrics =
-            MetricsRecorder::new(store.clone(), console, time, &validated.targets).start();
+        let metrics = MetricsRecorder::new(
+            store.clone(),
+            console,
+            time,
+            &validated.targets,
+            validated.risk,
+        )
+        .start();
         bus.do_send(Subscribe(metrics.clone().recipient()));
         let bus_recipient: Recipient<Event> = bus.clone().recipient();
         let notifier = start_notifier(&validated, &store, time, &run_id, &bus);
