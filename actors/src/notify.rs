@@ -563,6 +563,77 @@ mod tests {
         }
     }
 
+    #[actix_rt::test]
+    async fn events_raise_their_alerts() {
+        use ballast::{
+            execution::PlanId,
+            optimizer::OptimizerMethod,
+            portfolio::UnexplainedChange,
+            service::{Direction, Service},
+        };
+        use rust_decimal_macros::dec;
+
+        use crate::messages::{BalanceMismatch, SnapshotSource, TargetsRefused, TradeFailed};
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let bus = Collect(seen.clone()).start();
+        let notifier = Notifier::new(
+            config(),
+            Store::open_in_memory().expect("store"),
+            TimeSource::Wall,
+            "r1".into(),
+            bus.recipient(),
+        )
+        .start();
+        let now = time::OffsetDateTime::now_utc();
+        notifier.do_send(Event::Mismatch(BalanceMismatch {
+            changes: vec![UnexplainedChange {
+                service: Service::Casino,
+                held_usdc: dec!(10),
+                venue_usdc: dec!(20),
+            }],
+            seq: 7,
+            at: now,
+            source: SnapshotSource::Tick,
+        }));
+        notifier.do_send(Event::TargetsRefused(TargetsRefused {
+            method: OptimizerMethod::RiskParity,
+            reason: "daily tick".into(),
+            kind: "out_of_bounds",
+            error: "weight of casino is 0.9".into(),
+            refusals: 1,
+        }));
+        let plan_id = PlanId::new("r1", 1);
+        for (leg, attempts) in [(0, 1), (1, 0), (2, 2), (3, 1)] {
+            notifier.do_send(Event::Failed(TradeFailed {
+                plan_id: plan_id.clone(),
+                idempotency_key: plan_id.leg(leg),
+                service: Service::Casino,
+                direction: Direction::Decrease,
+                amount_usdc: dec!(5),
+                reason: "HTTP 500".into(),
+                attempts,
+            }));
+        }
+        // Let the notifier publish and the stand-in bus take what it raised.
+        for _ in 0..1_000 {
+            if seen.lock().expect("lock").len() >= 3 {
+                break;
+            }
+            actix_rt::task::yield_now().await;
+        }
+        actix_rt::task::yield_now().await;
+        let raised = seen.lock().expect("lock").clone();
+        assert_eq!(
+            raised,
+            vec![
+                AlertKind::BalanceMismatch,
+                AlertKind::TargetsRefused,
+                // Three sent legs failed in a row (the skipped one does not count).
+                AlertKind::LegFailures,
+            ]
+        );
+    }
+
     #[test]
     fn webhook_urls_are_shown_by_host_only() {
         assert_eq!(

@@ -265,7 +265,7 @@ impl Optimizer {
                 }
                 self.publish(
                     computed.targets,
-                    TargetDiagnostics::Optimal(computed.diagnostics),
+                    TargetDiagnostics::Optimal(Box::new(computed.diagnostics)),
                     reason,
                 )
             }

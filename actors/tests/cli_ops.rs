@@ -48,11 +48,15 @@ fn rfc3339(text: &str) -> bool {
 #[test]
 fn r13_a_run_then_status_and_report_read_its_store() {
     let dir = scratch("run");
-    // Step 1: four seconds of the embedded venue (a simulated day), JSON lines, logs on.
+    // Step 1: four seconds of the embedded venue (a simulated day: its seeded large win comes
+    // a quarter in), JSON lines, logs on, and a daily cap of $1 so every plan is refused.
     let run = ballast(
         &dir,
         &["run", "--json", "--for", "4"],
-        &[("RUST_LOG", "info")],
+        &[
+            ("RUST_LOG", "info"),
+            ("BALLAST__RISK__MAX_DAILY_TURNOVER_USDC", "1"),
+        ],
     );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     // Colour codes only belong on a terminal; this stderr is a pipe.
@@ -62,9 +66,10 @@ fn r13_a_run_then_status_and_report_read_its_store() {
     for line in run.stdout.lines() {
         let json: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
         let kind = json["kind"].as_str().expect("kind").to_owned();
-        if kind != "summary" {
-            let at = json["at"].as_str().unwrap_or_default();
-            assert!(rfc3339(at), "{kind} line without an RFC 3339 time: {line}");
+        let at = json["at"].as_str().unwrap_or_default();
+        assert!(rfc3339(at), "{kind} line without an RFC 3339 time: {line}");
+        if kind == "alert" {
+            assert_eq!(json["alert"], "risk_refused", "{line}");
         }
         if kind == "leg" {
             let amount = json["amount_usdc"].as_str().expect("amount");
@@ -75,10 +80,9 @@ fn r13_a_run_then_status_and_report_read_its_store() {
         }
         kinds.insert(kind);
     }
-    assert!(
-        kinds.contains("event") && kinds.contains("balances"),
-        "{kinds:?}"
-    );
+    for kind in ["event", "balances", "plan", "leg", "alert", "summary"] {
+        assert!(kinds.contains(kind), "no {kind} line: {kinds:?}");
+    }
 
     // Step 2: status shows the last balances the run knew, with RFC 3339 times.
     let status = ballast(&dir, &["status"], &[]);
@@ -89,6 +93,14 @@ fn r13_a_run_then_status_and_report_read_its_store() {
         .find(|l| l.starts_with("balances"))
         .expect("a balances line");
     assert!(balances.contains("(last known, from"), "{balances}");
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("alert") && l.contains("[risk_refused]")),
+        "{}",
+        status.stdout
+    );
     let json = ballast(&dir, &["status", "--json"], &[]);
     let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
     let summary: serde_json::Value =

@@ -106,7 +106,7 @@ fn settings(toml: &str) -> Validated {
     std::fs::File::create(&path)
         .and_then(|mut f| f.write_all(toml.as_bytes()))
         .expect("writes");
-    let validated = Settings::load_with_env(&[path.clone()], Vec::new())
+    let validated = Settings::load_with_env(std::slice::from_ref(&path), Vec::new())
         .and_then(Settings::validate)
         .expect("valid settings");
     let _ = std::fs::remove_file(&path);

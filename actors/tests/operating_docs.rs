@@ -13,8 +13,8 @@ fn read(path: &str) -> String {
 /// The value of `key=` in the unit (the last one, as systemd takes it).
 fn setting(unit: &str, key: &str) -> Option<String> {
     unit.lines()
-        .filter_map(|l| l.trim().strip_prefix(&format!("{key}=")))
-        .last()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix(&format!("{key}=")))
         .map(str::to_owned)
 }
 

@@ -174,8 +174,8 @@ impl fmt::Display for EqualRiskGap {
 pub enum TargetDiagnostics {
     /// The configured `[targets]` (start-up, and method `fixed`).
     Configured,
-    /// A converged solve.
-    Optimal(SolveDiagnostics),
+    /// A converged solve (boxed: the diagnostics are large and published rarely).
+    Optimal(Box<SolveDiagnostics>),
 }
 
 impl fmt::Display for TargetDiagnostics {
@@ -679,7 +679,7 @@ mod tests {
             .expect("the cap binds");
         assert_eq!(gap.at_cap, vec![Service::Escrow]);
         assert!((gap.equal_share - 0.2).abs() < 1e-12);
-        let text = TargetDiagnostics::Optimal(computed.diagnostics).to_string();
+        let text = TargetDiagnostics::Optimal(Box::new(computed.diagnostics)).to_string();
         assert!(text.starts_with("bounded ("), "{text}");
         assert!(text.contains("equal risk is impossible"), "{text}");
         // Without binding bounds, nothing to say.
@@ -925,7 +925,7 @@ mod tests {
             &TargetAllocation::conservative(),
         )
         .expect("solves");
-        let diagnostics = TargetDiagnostics::Optimal(computed.diagnostics);
+        let diagnostics = TargetDiagnostics::Optimal(Box::new(computed.diagnostics));
         let text = diagnostics.to_string();
         // The cap binds on escrow: the text says "bounded", the JSON names the gap (its
         // status stays `optimal`: the solve converged to the best the bounds allow).

@@ -111,7 +111,7 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
     if json {
         println!(
             "{}",
-            serde_json::json!({"kind": "summary", "summary": summary})
+            serde_json::json!({"kind": "summary", "at": crate::format::rfc3339(venue.time.now()), "summary": summary})
         );
     } else {
         print_summary(&summary, &targets);
@@ -150,6 +150,23 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
             )
         }
     );
+    if summary.plans_partial + summary.plans_failed > 0 {
+        println!(
+            "plans         {} attempted: {} partly applied, {} with no leg applied",
+            summary.plans_attempted, summary.plans_partial, summary.plans_failed
+        );
+    }
+    if !summary.alerts_by_kind.is_empty() {
+        println!(
+            "alerts        {}",
+            summary
+                .alerts_by_kind
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!(
         "legs          {} applied, {} failed{}{}",
         summary.legs_applied,
