@@ -223,3 +223,92 @@ fn r13_plan_without_flags_plans_a_drifted_example_and_amounts_have_two_decimals(
         assert!(two_decimals(&leg["amount_usdc"]), "{leg}");
     }
 }
+
+#[test]
+fn r13_legs_reconciled_at_start_up_print_under_a_header() {
+    use ballast::{
+        service::{Direction, Service},
+        sim::SimConfig,
+        store::{LegRecord, LegStatus, PlanRecord, RunRecord, Store},
+        venue::{client::VenueClient, protocol::RebalanceBody},
+    };
+    use rust_decimal_macros::dec;
+    let dir = scratch("reconcile");
+    let store_path = dir.join("ballast.db");
+    // A quiet venue on loopback, served by this runtime's threads while the binary runs.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let sim = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let config = SimConfig {
+            autoplay: false,
+            speed: 1.0,
+            ..SimConfig::default()
+        };
+        ballast::sim::start(config, listener).await.expect("sim")
+    });
+    let url = sim.base_url();
+    // An earlier run left a leg pending in the store; the venue applied it under its key.
+    runtime.block_on(async {
+        let store = Store::open(&store_path).expect("store");
+        let at = time::OffsetDateTime::now_utc();
+        store
+            .start_run(RunRecord {
+                run_id: "r0".into(),
+                started_at: at,
+                stopped_at: None,
+                venue: url.clone(),
+                dry_run: false,
+            })
+            .await
+            .expect("run");
+        store
+            .record_plan(PlanRecord {
+                plan_id: "r0:1".into(),
+                run_id: "r0".into(),
+                created_at: at,
+                trigger: "tick".into(),
+                reason: "earlier".into(),
+                total_usdc: dec!(1000),
+                legs: vec![LegRecord {
+                    idempotency_key: "r0:1:0".into(),
+                    leg_index: 0,
+                    service: Service::Casino,
+                    direction: Direction::Decrease,
+                    amount_usdc: dec!(5),
+                    status: LegStatus::Pending,
+                }],
+            })
+            .await
+            .expect("plan");
+        let client = VenueClient::new(&url, "agent-1", None, std::time::Duration::from_secs(5))
+            .expect("client");
+        let body = RebalanceBody {
+            service: Service::Casino,
+            direction: Direction::Decrease,
+            amount_usdc: dec!(5),
+            reason: "earlier".into(),
+        };
+        client.rebalance(&body, "r0:1:0").await.expect("applied");
+    });
+    let store_env = store_path.to_string_lossy().into_owned();
+    let run = ballast(
+        &dir,
+        &["run", "--venue", &url, "--for", "2"],
+        &[("BALLAST__STORE__PATH", &store_env)],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.contains("legs of plan r0:1, resolved by asking the venue:"))
+        .unwrap_or_else(|| panic!("no header: {}", run.stdout));
+    assert!(
+        lines[header + 1].contains("decrease casino"),
+        "{}",
+        run.stdout
+    );
+    runtime.block_on(sim.shutdown());
+    let _ = std::fs::remove_dir_all(&dir);
+}
