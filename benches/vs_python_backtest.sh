@@ -17,32 +17,16 @@
 # The anchors directory is read-only shared material, so the scripts and data are copied
 # into target/ and run there (run_backtest.py writes its results next to its data).
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ANCHORS="${ANCHORS:-$ROOT/../shared/anchors}"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-WORK="$TARGET/vs_python_backtest"
 PATHS="${PATHS:-1000}"
+anchors_venv
 
-[ -d "$ANCHORS/bench" ] || { echo "no anchors at $ANCHORS (set ANCHORS=...)" >&2; exit 2; }
-
-rm -rf "$WORK" && mkdir -p "$WORK/data" "$WORK/results"
+fresh_work vs_python_backtest data results
 cp -r "$ANCHORS/bench" "$WORK/bench"
 cp "$ANCHORS/data/services_3650.csv" "$WORK/data/"
 chmod -R u+w "$WORK"
-
-if [ -n "${VENV:-}" ]; then
-  [ -x "$VENV/bin/python" ] || { echo "VENV=$VENV has no bin/python" >&2; exit 2; }
-else
-  VENV="$TARGET/anchors-venv"
-  if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$ANCHORS/bench/requirements.txt" "$VENV/requirements.txt"; then
-    echo "== building the anchors' Python environment (once)" >&2
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ANCHORS/bench/requirements.txt"
-    cp "$ANCHORS/bench/requirements.txt" "$VENV/requirements.txt"
-  fi
-fi
 
 echo "== Rust (cargo bench --bench backtest, release)" >&2
 (cd "$ROOT" && cargo bench -j1 -q -p ballast --bench backtest -- \

@@ -20,6 +20,7 @@
 //!   reaches the threshold; an applied leg ends the run.
 //! - Pure: no I/O, no clock.
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -64,17 +65,21 @@ pub enum AlertKind {
     StreamDown,
     /// The optimizer's result was refused; the previous targets stay.
     TargetsRefused,
+    /// An implausible jump of the portfolio was not confirmed by a fresh snapshot; its
+    /// trigger was dropped.
+    JumpUnconfirmed,
 }
 
 impl AlertKind {
     /// Every kind, in documentation order.
-    pub const ALL: [AlertKind; 6] = [
+    pub const ALL: [AlertKind; 7] = [
         AlertKind::BalanceMismatch,
         AlertKind::RiskRefused,
         AlertKind::Halt,
         AlertKind::LegFailures,
         AlertKind::StreamDown,
         AlertKind::TargetsRefused,
+        AlertKind::JumpUnconfirmed,
     ];
 
     /// The snake-case name used in bodies, the store and logs.
@@ -86,6 +91,7 @@ impl AlertKind {
             AlertKind::LegFailures => "leg_failures",
             AlertKind::StreamDown => "stream_down",
             AlertKind::TargetsRefused => "targets_refused",
+            AlertKind::JumpUnconfirmed => "jump_unconfirmed",
         }
     }
 
@@ -93,9 +99,10 @@ impl AlertKind {
     pub const fn severity(self) -> Severity {
         match self {
             AlertKind::Halt | AlertKind::StreamDown | AlertKind::LegFailures => Severity::Critical,
-            AlertKind::BalanceMismatch | AlertKind::RiskRefused | AlertKind::TargetsRefused => {
-                Severity::Warning
-            }
+            AlertKind::BalanceMismatch
+            | AlertKind::RiskRefused
+            | AlertKind::TargetsRefused
+            | AlertKind::JumpUnconfirmed => Severity::Warning,
         }
     }
 }
@@ -152,6 +159,19 @@ pub enum AlertDetails {
         /// Refusals so far in the run.
         refusals: u64,
     },
+    /// See [`AlertKind::JumpUnconfirmed`].
+    JumpUnconfirmed {
+        /// The venue `seq` that reported the jump, when known.
+        seq: Option<u64>,
+        /// The portfolio's total held before it, USDC.
+        held_usdc: Decimal,
+        /// The total it reported, USDC.
+        reported_usdc: Decimal,
+        /// The fresh snapshot's total, USDC (adopted).
+        fresh_usdc: Decimal,
+        /// The trigger dropped (its description), if one was waiting.
+        dropped: Option<String>,
+    },
 }
 
 impl AlertDetails {
@@ -164,6 +184,7 @@ impl AlertDetails {
             AlertDetails::LegFailures { .. } => AlertKind::LegFailures,
             AlertDetails::StreamDown { .. } => AlertKind::StreamDown,
             AlertDetails::TargetsRefused { .. } => AlertKind::TargetsRefused,
+            AlertDetails::JumpUnconfirmed { .. } => AlertKind::JumpUnconfirmed,
         }
     }
 }

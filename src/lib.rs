@@ -18,6 +18,7 @@
 
 pub mod alerting;
 pub mod backtest;
+pub mod control;
 pub mod drift;
 pub mod execution;
 pub mod math;
@@ -36,3 +37,6 @@ pub mod sim;
 pub mod store;
 pub mod targets;
 pub mod venue;
+
+#[cfg(test)]
+mod testing;

@@ -27,7 +27,7 @@
 //! - The article's good ranges are checked on every computed metric and reported as typed
 //!   [`RangeWarning`]s.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Days a year (the venue trades every day).
 pub const DAYS_PER_YEAR: f64 = 365.0;
@@ -49,7 +49,7 @@ const NOISE_ABS: f64 = 1e-12;
 const NOISE_REL: f64 = 1e-10;
 
 /// One day of a strategy, at the end of the day (after returns, flows, trades and costs).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct DailyObservation {
     /// Portfolio value after the day's trades and costs.
     pub value_usdc: f64,
@@ -133,6 +133,28 @@ pub enum RangeWarning {
         /// The limit.
         limit: f64,
     },
+}
+
+impl std::fmt::Display for Degenerate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Degenerate::TooFewDays {
+                statistic,
+                days,
+                needed,
+            } => write!(
+                f,
+                "{statistic} undefined: {days} days observed, {needed} needed"
+            ),
+            Degenerate::ConstantReturns { statistic } => write!(
+                f,
+                "{statistic} undefined: volatility is zero (constant returns)"
+            ),
+            Degenerate::Ruined { statistic } => {
+                write!(f, "{statistic} undefined: the portfolio was wiped out")
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for RangeWarning {
@@ -411,6 +433,13 @@ pub fn metrics_of(
         acc.push(day);
     }
     acc.metrics(risk_free_rate)
+}
+
+/// The amount a rebalance moved, from each balance's change (every service and the
+/// reserve): half the sum of their absolute values, the reference loop's definition (money
+/// leaving one balance arrives in another, so this counts each dollar moved once).
+pub fn amount_moved(changes_usdc: &[f64]) -> f64 {
+    changes_usdc.iter().map(|c| c.abs()).sum::<f64>() / 2.0
 }
 
 /// The article's good ranges, checked on the metrics that exist (no day: nothing to say).

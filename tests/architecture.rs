@@ -201,7 +201,8 @@ fn longest_module(modules: &BTreeSet<Vec<String>>, path: &[String]) -> Vec<Strin
 }
 
 /// Every `.rs` file of `src/` with its module path (`src/sim/ledger/cash.rs` ->
-/// `[sim, ledger, cash]`; `mod.rs` and `lib.rs` name their folder).
+/// `[sim, ledger, cash]`; `mod.rs` and `lib.rs` name their folder; `x_tests.rs` is the
+/// `tests` module of `x`).
 fn library_files() -> Vec<(PathBuf, Vec<String>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -216,7 +217,11 @@ fn library_files() -> Vec<(PathBuf, Vec<String>)> {
                 .collect();
             if let Some(last) = module.pop() {
                 let stem = last.trim_end_matches(".rs").to_owned();
-                if stem != "mod" && stem != "lib" {
+                if let Some(parent) = stem.strip_suffix("_tests") {
+                    // `#[path = "x_tests.rs"] mod tests;` inside `x.rs`.
+                    module.push(parent.to_owned());
+                    module.push("tests".to_owned());
+                } else if stem != "mod" && stem != "lib" {
                     module.push(stem);
                 }
             }
@@ -254,7 +259,7 @@ fn library_references() -> Vec<Reference> {
             .to_string();
         let file_is_test = module
             .last()
-            .is_some_and(|m| m == "tests" || m.ends_with("_tests") || m == "test_support");
+            .is_some_and(|m| m == "tests" || m == "test_support");
         let inline = inline_modules(&text);
         for (offset, path) in paths_in(&text) {
             // The innermost inline module containing the reference.
@@ -732,4 +737,46 @@ fn the_checker_sees_what_it_must() {
         1
     );
     assert!(find_cycles(&edges(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
+}
+
+#[test]
+fn the_readme_names_every_part_as_it_is() {
+    // The README's layout table lists the core modules; a new module must be named there, and
+    // under the right part, or a newcomer reads a wrong map.
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .unwrap_or_default();
+    let row = |part: &str| {
+        readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| **{part}** |")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (core_row, adapter_row) = (row("core"), row("adapters"));
+    // Modules compiled only for tests (`#[cfg(test)] mod testing;` in lib.rs) are no part.
+    let lib = strip_comments_and_strings(
+        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
+            .unwrap_or_default(),
+    );
+    let test_only = |module: &str| {
+        lib.split(';').any(|item| {
+            item.contains("cfg(test)") && item.trim_end().ends_with(&format!("mod {module}"))
+        })
+    };
+    let top_level: BTreeSet<String> = library_files()
+        .into_iter()
+        .filter_map(|(_, module)| module.first().cloned())
+        .filter(|module| !test_only(module))
+        .collect();
+    for module in top_level {
+        let named = format!("`{module}`");
+        if ADAPTERS.contains(&module.as_str()) {
+            assert!(
+                adapter_row.contains(&named),
+                "README's adapters row lacks {named}"
+            );
+        } else {
+            assert!(core_row.contains(&named), "README's core row lacks {named}");
+        }
+    }
 }

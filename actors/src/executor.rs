@@ -18,8 +18,9 @@
 //! Before anything is recorded, a leg above `risk.max_leg_usdc` is split into legs under the
 //! cap, each with its own key. Before anything is sent the plan meets the [`RiskLimits`]; a
 //! plan that breaks one is refused whole (each leg recorded as failed with the refusal that
-//! concerns it, an alert raised), with the day's turnover read from the store so a restart
-//! does not reset the daily cap.
+//! concerns it, a [`PlanRefused`] published, which the Notifier raises as an alert), with the
+//! day's turnover read from the store so a restart does not reset the daily cap. Splitting
+//! fits only the absolute cap: the relative caps (`max_leg_fraction`, ...) still refuse.
 //!
 //! Between legs, a plan older than `executor.max_plan_age_secs` on the companion's clock (a
 //! slow or retried leg at a high simulator speed) sends nothing more: fresh balances are
@@ -34,6 +35,9 @@
 //!   resyncing); the rest of the plan is skipped and the next plan starts from fresh state.
 //! - A leg is never resubmitted under a different key.
 //! - Dry run records legs as `dry_run` and sends nothing to the venue.
+//! - No leg is sent while the operator's [`ControlSwitch`] is paused or halted (the leg in
+//!   flight finishes; the rest of the plan is skipped and resumes with its trigger), and no
+//!   POST starts, or is retried, once it is halted: each is made under a send permit.
 //! - One plan at a time: the handler holds the actor until the plan is finished.
 //!
 //! The decisions (keys, what a pending leg becomes, whether a failed send is retried, what
@@ -44,6 +48,7 @@ use actix::{
 };
 pub use ballast::execution::Reconciled;
 use ballast::{
+    control::Mode,
     execution::{
         LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, RetryDecision, RetryInput,
         SendFailure, classify_pending, decide_retry,
@@ -61,10 +66,9 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
+    control::ControlSwitch,
     gate::TradingGate,
-    messages::{
-        Alert, AlertDetails, Event, PlanFinished, RebalancePlanned, TradeExecuted, TradeFailed,
-    },
+    messages::{Event, PlanFinished, PlanRefused, RebalancePlanned, TradeExecuted, TradeFailed},
 };
 
 /// Plans waiting behind the one executing; the policy keeps only one in flight.
@@ -106,6 +110,7 @@ struct Shared {
     gate: TradingGate,
     bus: Recipient<Event>,
     run_id: String,
+    control: ControlSwitch,
 }
 
 impl Shared {
@@ -141,6 +146,7 @@ impl SpotExecutor {
             gate,
             bus: peers.bus,
             run_id,
+            control: ControlSwitch::default(),
         };
         Self {
             shared,
@@ -148,6 +154,15 @@ impl SpotExecutor {
             detector: peers.detector,
             unresolved_legs: false,
         }
+    }
+}
+
+impl SpotExecutor {
+    /// Obeys the operator's `control` switch (the default switch always runs).
+    #[must_use]
+    pub fn with_control(mut self, control: ControlSwitch) -> Self {
+        self.shared.control = control;
+        self
     }
 }
 
@@ -260,9 +275,9 @@ impl Handler<RebalancePlanned> for SpotExecutor {
             let still_unresolved = reconcile_first && shared.reconcile().await.unresolved > 0;
             // The day's turnover comes from the store, so the cap survives restarts; read
             // only when the cap is on.
-            let used_today_usdc = match shared.config.risk.max_daily_turnover_usdc {
-                None => Decimal::ZERO,
-                Some(_) => match shared.store.applied_usdc_on(created_at.date()).await {
+            let used_today_usdc = match shared.config.risk.counts_daily_turnover() {
+                false => Decimal::ZERO,
+                true => match shared.store.applied_usdc_on(created_at.date()).await {
                     Ok(used) => used,
                     Err(error) => {
                         warn!(%error, "today's turnover unknown; counting the cap as used");
@@ -315,6 +330,7 @@ async fn execute_plan(
         bus,
         run_id,
         client,
+        control,
     } = shared;
     let decision = &planned.decision;
     // Legs above the per-leg cap become several legs under it, each with its own key.
@@ -362,21 +378,18 @@ async fn execute_plan(
         return outcome;
     }
     if let Err(refusals) = config.risk.check(&plan, used_today_usdc) {
-        let texts: Vec<String> = refusals.iter().map(ToString::to_string).collect();
-        let why = texts.join("; ");
+        let why = refusals
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
         warn!(plan_id = %planned.plan_id, %why, "plan refused by risk limits; nothing sent");
-        let alert = Alert::new(
-            AlertDetails::RiskRefused {
-                plan_id: planned.plan_id.to_string(),
-                refusals: texts,
-            },
-            format!(
-                "plan {} refused by risk limits; nothing sent: {why}",
-                planned.plan_id
-            ),
-            time.now(),
-        );
-        let _ = bus.try_send(alert.into());
+        let refused = PlanRefused {
+            plan_id: planned.plan_id.clone(),
+            refusals: refusals.clone(),
+        };
+        // Observers show it; the Notifier raises it as a `risk_refused` alert.
+        let _ = bus.try_send(refused.into());
         for (index, leg) in legs.iter().enumerate() {
             leg.fail(store, bus, leg_refusal(&refusals, index), 0).await;
         }
@@ -385,24 +398,32 @@ async fn execute_plan(
     }
     let reason = decision.trigger.describe();
     for (done, leg) in legs.iter().enumerate() {
-        let age = (time.now() - created_at).unsigned_abs();
-        if !config.dry_run && outcome.is_stale(done, age, config.max_plan_age) {
-            // Sized on balances this old: fetch fresh ones, and let the trigger plan again.
-            let fresh = match client.portfolio().await.map(|p| p.to_snapshot()) {
-                Ok(Ok(snapshot)) => Some(snapshot),
-                Ok(Err(error)) => {
-                    warn!(%error, "fresh balances invalid; the next trigger plans again");
-                    None
+        // The operator's word first: a paused or halted companion sends no further leg.
+        let next = match control.mode() {
+            Mode::Running => {
+                let age = (time.now() - created_at).unsigned_abs();
+                if !config.dry_run && outcome.is_stale(done, age, config.max_plan_age) {
+                    // Sized on balances this old: fetch fresh ones, and let the trigger plan
+                    // again.
+                    let fresh = match client.portfolio().await.map(|p| p.to_snapshot()) {
+                        Ok(Ok(snapshot)) => Some(snapshot),
+                        Ok(Err(error)) => {
+                            warn!(%error, "fresh balances invalid; the next trigger plans again");
+                            None
+                        }
+                        Err(error) => {
+                            warn!(%error, "fresh balances unavailable; the next trigger plans again");
+                            None
+                        }
+                    };
+                    warn!(plan_id = %planned.plan_id, age_secs = age.as_secs(), "plan too old to send its next leg");
+                    outcome.stale(age, config.max_plan_age, fresh);
                 }
-                Err(error) => {
-                    warn!(%error, "fresh balances unavailable; the next trigger plans again");
-                    None
-                }
-            };
-            warn!(plan_id = %planned.plan_id, age_secs = age.as_secs(), "plan too old to send its next leg");
-            outcome.stale(age, config.max_plan_age, fresh);
-        }
-        match outcome.next_leg(config.dry_run, gate.is_open()) {
+                outcome.next_leg(config.dry_run, gate.is_open())
+            }
+            held => outcome.hold(&format!("{held} by the operator")),
+        };
+        match next {
             NextLeg::Skip { reason } => {
                 leg.fail(store, bus, reason, 0).await;
                 continue;
@@ -481,9 +502,17 @@ async fn send_leg(
         ..
     } = shared;
     let mut retries_made: u32 = 0;
+    let mut last_failure: Option<SendFailure> = None;
     loop {
         let attempts = retries_made + 1;
-        let error = match client.rebalance(body, key).await {
+        // Under a permit: a halt either comes before it (nothing is sent) or waits for
+        // this POST to return.
+        let Some(permit) = shared.control.send_permit().await else {
+            return Err((LegFailure::halted(last_failure.as_ref()), retries_made));
+        };
+        let sent = client.rebalance(body, key).await;
+        drop(permit);
+        let error = match sent {
             Ok(response) => return Ok((response, attempts)),
             Err(error) => error,
         };
@@ -514,6 +543,7 @@ async fn send_leg(
                 if !gate.is_open() {
                     return Err((failure.interrupted(), attempts));
                 }
+                last_failure = Some(failure);
             }
         }
     }

@@ -12,7 +12,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
-    commands::{backtest, config, frontier, kelly, optimize, plan, report, run, sim, status},
+    commands::{backtest, config, ctl, frontier, kelly, optimize, plan, report, run, sim, status},
     settings::{Settings, Validated},
 };
 use clap::{Parser, Subcommand};
@@ -46,6 +46,9 @@ enum Command {
     Sim(sim::Args),
     /// Show what the store knows: runs, plans, legs, turnover, last balances.
     Status(StatusArgs),
+    /// Steer a running companion through its HTTP API: pause, resume, halt, rebalance,
+    /// recompute, or show its status.
+    Ctl(ctl::Args),
     /// Print the rebalance ballast would make now, executing nothing.
     Plan(plan::Args),
     /// Target weights from daily returns by an optimizer.
@@ -100,6 +103,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             if args.dry_run {
                 settings.executor.dry_run = true;
             }
+            if let Some(listen) = &args.http {
+                settings.http.listen.clone_from(listen);
+            }
+            if args.allow_remote {
+                settings.http.allow_remote = true;
+            }
             let validated = settings.validate()?;
             init_tracing(&validated);
             run::run(&args, validated, cli.json)
@@ -117,21 +126,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => {
             let validated = settings(&cli.config)?;
             let path = args.store.unwrap_or(validated.settings.store.path);
-            status::run(&path, cli.json)
+            status::run(&path, cli.json, validated.settings.optimizer.risk_free_rate)
         }
-        Command::Optimize(mut args) => {
-            args.json |= cli.json;
-            optimize::run(&args, &settings(&cli.config)?)
-        }
-        Command::Frontier(mut args) => {
-            args.json |= cli.json;
-            frontier::run(&args, &settings(&cli.config)?.optimizer)
-        }
-        Command::Kelly(mut args) => {
-            args.json |= cli.json;
-            kelly::run(&args)
+        Command::Ctl(args) => ctl::run(&args, &Settings::load(&cli.config)?, cli.json),
+        Command::Optimize(args) => optimize::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Frontier(args) => {
+            frontier::run(&args, &settings(&cli.config)?.optimizer, cli.json)
         }
         Command::Backtest(args) => backtest::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Kelly(args) => kelly::run(&args, cli.json),
         Command::Plan(args) => plan::run(&args, &settings(&cli.config)?, cli.json),
         Command::Report(args) => report::run(&args, &settings(&cli.config)?, cli.json),
         Command::Config(args) => config::run(&args, Settings::load(&cli.config)?, cli.json),

@@ -9,11 +9,20 @@
 //! `ballast report`. The console gets one line per event and per action, as text or JSON lines;
 //! every JSON line carries `kind` and `at` (RFC 3339), and USDC amounts as two-decimal strings.
 //!
+//! With [`MetricsRecorder::with_run`] it also keeps the run's performance metrics
+//! ([`LiveMetrics`]: tracking error, turnover, rebalances, cost drag, alpha against
+//! buy-and-hold on the same observed path, drawdown, volatility, Sharpe, and the article's
+//! good-range warnings) from the days the policy closes at each tick, and stores each day and
+//! each change of the targets (the optimizer's new targets, and each target adjustment: drawdown
+//! cut or restore, volatility spike or calm, printed with its reason) so `ballast status` and
+//! `ballast report` can show them.
+//!
 //! # Invariants
 //! - Turnover counts only legs the venue applied (dry-run legs are counted separately).
 //! - A plan counts as a rebalance only when every leg applied (or was recorded in dry run);
 //!   partly applied and failed plans are counted apart ([`ballast::report::LegCounts::result`]).
-//! - The summary's final allocation is the latest snapshot seen, against the latest targets.
+//! - The summary's final allocation is the latest snapshot seen, against the targets in force
+//!   (the latest published, adjusted by the event responses).
 //! - Legs resolved by a status query (reconciled) come under a header naming their plan.
 
 use std::collections::BTreeMap;
@@ -29,7 +38,7 @@ use ballast::{
     report::{LegCounts, PlanResult},
     risk::RiskLimits,
     service::{Service, ServiceMap},
-    store::Store,
+    store::{OPTIMIZER_TARGETS, Store},
     targets::TargetAllocation,
 };
 use rust_decimal::Decimal;
@@ -39,8 +48,9 @@ use tracing::warn;
 
 use crate::{
     clock::TimeSource,
-    format::{pct, rfc3339},
-    messages::{Event, GetSummary, RecordLatest, SnapshotSource},
+    format::{event_detail, pct, rfc3339, short_time},
+    live_metrics::LiveMetrics,
+    messages::{Event, GetSummary, PolicyNoticed, RecordLatest, SnapshotSource},
     settings::OutputFormat,
 };
 
@@ -63,7 +73,7 @@ pub enum Console {
 }
 
 /// The run's summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, MessageResponse)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, MessageResponse)]
 pub struct Summary {
     /// Venue events processed (heartbeats excluded).
     pub events_seen: u64,
@@ -107,6 +117,14 @@ pub struct Summary {
     pub balance_alerts: u64,
     /// Alerts raised, per kind.
     pub alerts_by_kind: BTreeMap<String, u64>,
+    /// Target adjustments by the event responses, per kind (`drawdown_cut`, ...).
+    pub target_adjustments: BTreeMap<String, u64>,
+    /// The run's performance so far (from the days closed at ticks), with warnings.
+    pub performance: Option<ballast::performance::Metrics>,
+    /// Implausible jumps held for a confirming snapshot.
+    pub jumps_held: u64,
+    /// Held jumps a fresh snapshot did not confirm (alerts; their triggers were dropped).
+    pub jumps_unconfirmed: u64,
 }
 
 /// The recorder.
@@ -125,6 +143,8 @@ pub struct MetricsRecorder {
     latest_at: Option<OffsetDateTime>,
     /// The plan whose legs are printed now, and the last reconciled plan given a header.
     current_plan: Option<PlanId>,
+    /// The run whose metrics are kept and whose days and target changes are stored.
+    run: Option<(String, LiveMetrics)>,
 }
 
 impl MetricsRecorder {
@@ -151,6 +171,94 @@ impl MetricsRecorder {
             last_stored: None,
             latest_at: None,
             current_plan: None,
+            run: None,
+        }
+    }
+
+    /// Keeps `run_id`'s performance metrics (Sharpe at `risk_free_rate`) and stores its days
+    /// and target changes.
+    #[must_use]
+    pub fn with_run(mut self, run_id: &str, risk_free_rate: f64) -> Self {
+        self.run = Some((run_id.to_owned(), LiveMetrics::new(risk_free_rate)));
+        self
+    }
+
+    /// Stores a change of the targets in force (`kind`: the optimizer's, or an event
+    /// response's) for `ballast status` and `ballast report`, when a run is kept.
+    fn store_target_change(
+        &self,
+        at: OffsetDateTime,
+        kind: &'static str,
+        reason: String,
+        targets: ServiceMap<Decimal>,
+    ) {
+        let Some((run_id, _)) = &self.run else {
+            return;
+        };
+        let (store, run_id) = (self.store.clone(), run_id.clone());
+        actix::spawn(async move {
+            if let Err(error) = store
+                .record_adjustment(run_id, at, kind, reason, targets)
+                .await
+            {
+                warn!(%error, kind, "target change not recorded");
+            }
+        });
+    }
+
+    fn on_notice(&mut self, noticed: &PolicyNoticed) {
+        use ballast::policy::Notice;
+        match &*noticed.notice {
+            Notice::TargetsAdjusted {
+                at,
+                adjustments,
+                targets,
+            } => {
+                self.summary.targets = Some(*targets);
+                for adjustment in adjustments {
+                    *self
+                        .summary
+                        .target_adjustments
+                        .entry(adjustment.name().to_owned())
+                        .or_default() += 1;
+                    let reason = adjustment.describe();
+                    let name = adjustment.name();
+                    self.line(
+                        || format!("{} targets [{name}] {reason}", short_time(*at)),
+                        || serde_json::json!({"kind": "targets_adjusted", "at": rfc3339(*at), "adjustment": adjustment, "reason": reason, "targets": targets}),
+                    );
+                    self.store_target_change(*at, name, reason, *targets);
+                }
+            }
+            Notice::DayClosed { at, close } => {
+                let Some((run_id, metrics)) = &mut self.run else {
+                    return;
+                };
+                let (day, performance) = metrics.day_closed(close);
+                self.summary.performance = Some(performance);
+                let stored = ballast::store::StoredDay {
+                    previous_value_usdc: close.previous_value_usdc,
+                    observation: day,
+                };
+                let (store, run_id, at, index) =
+                    (self.store.clone(), run_id.clone(), *at, close.day);
+                actix::spawn(async move {
+                    if let Err(error) = store.record_day(run_id, index, at, stored).await {
+                        warn!(%error, "day not recorded");
+                    }
+                });
+            }
+            Notice::NoTrade { at, trigger, notes } => {
+                let why = notes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.line(
+                    || format!("{} no trade [{}] {}: {why}", short_time(*at), trigger.name(), trigger.describe()),
+                    || serde_json::json!({"kind": "no_trade", "at": rfc3339(*at), "trigger": trigger, "notes": notes}),
+                );
+            }
         }
     }
 
@@ -242,103 +350,6 @@ impl MetricsRecorder {
     }
 }
 
-/// The console text of a venue event, `None` for what is not worth a line (heartbeats, a zero
-/// funding payment); `before_total` is the portfolio before it (a win's share of the bankroll).
-fn event_detail(what: &Happening, before_total: Option<Decimal>) -> Option<String> {
-    let text = match what {
-        Happening::CasinoWin {
-            amount_usdc,
-            multiplier,
-            ..
-        } => {
-            let share = before_total
-                .filter(|t| *t > Decimal::ZERO)
-                .map(|t| format!(", {} of bankroll", pct(amount_usdc / t)))
-                .unwrap_or_default();
-            format!(
-                "casino win +{} at {multiplier}x{share}",
-                format_usdc(*amount_usdc)
-            )
-        }
-        Happening::CasinoLoss { amount_usdc } => {
-            format!("casino loss -{}", format_usdc(*amount_usdc))
-        }
-        Happening::ReferralIncome {
-            amount_usdc,
-            source,
-        } => format!(
-            "referral income +{} from {}",
-            format_usdc(*amount_usdc),
-            source.name()
-        ),
-        Happening::DomainsIncome { amount_usdc } => {
-            format!("domains income +{}", format_usdc(*amount_usdc))
-        }
-        Happening::MarkToMarket {
-            service,
-            change_usdc,
-        } => format!("{} marked {change_usdc:+} USDC", service.name()),
-        Happening::Transfer {
-            service,
-            direction,
-            amount_usdc,
-            ..
-        } => format!(
-            "transfer {} {} {}",
-            direction.name(),
-            service.name(),
-            format_usdc(*amount_usdc)
-        ),
-        Happening::Drawdown { service, drawdown } => {
-            format!("{} drawdown {}", service.name(), pct(*drawdown))
-        }
-        Happening::Prices { prices_usdc } => {
-            format!("prices for {} assets", prices_usdc.len())
-        }
-        Happening::OrderPlaced {
-            market,
-            side,
-            limit_price,
-            ..
-        } => format!("{side:?} {market} limit order resting at {limit_price}"),
-        Happening::PositionOpened {
-            market,
-            side,
-            notional_usdc,
-            fill_price,
-            ..
-        } => format!(
-            "{side:?} {market} {} opened at {fill_price}",
-            format_usdc(*notional_usdc)
-        ),
-        Happening::PositionClosed {
-            market,
-            status,
-            realized_pnl_usdc,
-            ..
-        } => format!("{market} position {status}, realized {realized_pnl_usdc:+} USDC"),
-        // A zero funding payment moved nothing: counted, not printed.
-        Happening::Funding { amount_usdc } if amount_usdc.is_zero() => return None,
-        Happening::Funding { amount_usdc } => {
-            format!("funding {amount_usdc:+} USDC")
-        }
-        Happening::WalletTrade {
-            asset,
-            side,
-            quantity,
-            price_usdc,
-            ..
-        } => format!("wallet {side:?} {quantity} {asset} at {price_usdc}"),
-        Happening::EscrowFee { amount_usdc, .. } => {
-            format!("escrow fee +{}", format_usdc(*amount_usdc))
-        }
-        Happening::Balance => "balances updated".to_owned(),
-        Happening::Heartbeat => return None,
-        Happening::Other { type_name } => format!("unknown event type `{type_name}`"),
-    };
-    Some(text)
-}
-
 impl Actor for MetricsRecorder {
     type Context = Context<Self>;
 
@@ -361,6 +372,7 @@ impl Handler<Event> for MetricsRecorder {
                         SnapshotSource::Tick => "tick",
                         SnapshotSource::Event => "event",
                         SnapshotSource::Execution => "execution",
+                        SnapshotSource::Confirm => "confirm",
                     };
                     self.store_snapshot(at, source, observed.snapshot.clone());
                     let text = self.allocation_text(&observed.snapshot);
@@ -410,16 +422,12 @@ impl Handler<Event> for MetricsRecorder {
                 self.summary.targets = Some(*update.targets.weights());
                 let method = update.method;
                 let at = self.time.now();
-                let store = self.store.clone();
-                let (reason, weights) = (update.reason.clone(), *update.targets.weights());
-                actix::spawn(async move {
-                    if let Err(error) = store
-                        .record_target_change(at, method.name().to_owned(), reason, weights)
-                        .await
-                    {
-                        warn!(%error, "target change not recorded");
-                    }
-                });
+                self.store_target_change(
+                    at,
+                    OPTIMIZER_TARGETS,
+                    format!("{method} ({})", update.reason),
+                    *update.targets.weights(),
+                );
                 self.line(
                     || format!("{} targets ({method}, {}) {}", short_time(at), update.reason, update.diagnostics),
                     || serde_json::json!({"kind": "targets", "at": rfc3339(at), "method": method, "reason": update.reason, "weights": update.targets.weights(), "diagnostics": update.diagnostics}),
@@ -469,6 +477,14 @@ impl Handler<Event> for MetricsRecorder {
                 } else {
                     self.summary.legs_applied += 1;
                     self.summary.turnover_usdc += trade.amount_usdc;
+                    if let Some((_, metrics)) = &mut self.run {
+                        metrics.leg_applied(
+                            &trade.plan_id.to_string(),
+                            trade.service,
+                            trade.direction,
+                            trade.amount_usdc,
+                        );
+                    }
                 }
                 let tag = if trade.dry_run {
                     "dry run"
@@ -500,7 +516,35 @@ impl Handler<Event> for MetricsRecorder {
                     || serde_json::json!({"kind": "leg", "at": rfc3339(self.time.now()), "status": "failed", "plan_id": failed.plan_id, "key": failed.idempotency_key, "service": failed.service, "direction": failed.direction, "amount_usdc": usdc_text(failed.amount_usdc), "reason": failed.reason}),
                 );
             }
+            Event::Control(control) => {
+                let record = &control.record;
+                self.line(
+                    || {
+                        format!(
+                            "{} operator {}: trading {} (was {}), by {}{}",
+                            short_time(record.at),
+                            record.command,
+                            record.mode,
+                            record.previous,
+                            record.by,
+                            if record.reason.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", record.reason)
+                            }
+                        )
+                    },
+                    || serde_json::json!({"kind": "control", "at": rfc3339(record.at), "record": record}),
+                );
+            }
+            // Its legs are reported failed, each with the limits that concern it, and the
+            // Notifier raises it as an alert, printed below.
+            Event::Refused(_) => {}
+            Event::Noticed(noticed) => self.on_notice(&noticed),
             Event::Finished(finished) => {
+                if let Some((_, metrics)) = &mut self.run {
+                    metrics.plan_finished(&finished.plan_id.to_string());
+                }
                 self.summary.plans_attempted += 1;
                 let legs = LegCounts {
                     applied: finished.applied as u64,
@@ -528,6 +572,25 @@ impl Handler<Event> for MetricsRecorder {
                     );
                     self.observe(snapshot, finished.at);
                 }
+            }
+            Event::Implausible(change) => {
+                use ballast::policy::plausibility::PlausibilityNotice;
+                let label = match &change.notice {
+                    PlausibilityNotice::Held { .. } => {
+                        self.summary.jumps_held += 1;
+                        "HOLD"
+                    }
+                    PlausibilityNotice::Confirmed { .. } => "CONFIRMED",
+                    // The Notifier raises it as a `jump_unconfirmed` alert, printed as such.
+                    PlausibilityNotice::Unconfirmed { .. } => {
+                        self.summary.jumps_unconfirmed += 1;
+                        "UNCONFIRMED"
+                    }
+                };
+                self.line(
+                    || format!("{} {label} {}", short_time(change.at), change.notice.describe()),
+                    || serde_json::json!({"kind": "implausible", "at": rfc3339(change.at), "notice": change.notice}),
+                );
             }
         }
     }
@@ -585,61 +648,4 @@ impl MetricsRecorder {
 /// Balances as two-decimal strings.
 fn usdc_map(balances: &ServiceMap<Decimal>) -> ServiceMap<String> {
     balances.map(|_, b| usdc_text(*b))
-}
-
-fn short_time(at: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    at.format(&format).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use rust_decimal_macros::dec;
-
-    use super::*;
-
-    #[test]
-    fn event_lines_say_what_happened_and_skip_noise() {
-        struct TestCase {
-            what: Happening,
-            expected: Option<&'static str>,
-        }
-        let cases = [
-            // TC0: a zero funding payment is not worth a line.
-            TestCase {
-                what: Happening::Funding {
-                    amount_usdc: dec!(0),
-                },
-                expected: None,
-            },
-            // TC1: a real one is.
-            TestCase {
-                what: Happening::Funding {
-                    amount_usdc: dec!(-0.42),
-                },
-                expected: Some("funding -0.42 USDC"),
-            },
-            // TC2: heartbeats never print.
-            TestCase {
-                what: Happening::Heartbeat,
-                expected: None,
-            },
-            // TC3: a win names its share of the bankroll.
-            TestCase {
-                what: Happening::CasinoWin {
-                    amount_usdc: dec!(100),
-                    multiplier: dec!(60),
-                    stake_usdc: dec!(1.67),
-                },
-                expected: Some("casino win +$100.00 at 60x, 10.0% of bankroll"),
-            },
-        ];
-        for (i, case) in cases.iter().enumerate() {
-            assert_eq!(
-                event_detail(&case.what, Some(dec!(1000))).as_deref(),
-                case.expected,
-                "TC{i}"
-            );
-        }
-    }
 }

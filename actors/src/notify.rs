@@ -4,10 +4,11 @@
 //! It subscribes to the bus like the MetricsRecorder, so it never sits on the trading path.
 //! From the events it raises balance mismatches, repeated leg failures ([`LegFailureCounter`]),
 //! a stream down too long (a timer of `notify.stream_down_secs` wall seconds from the stream's
-//! loss) and refused targets; it publishes them to the bus, where they come back as [`Alert`]s
-//! like those other actors send (the executor's plans refused by a risk limit, an operator's
-//! halt). Each [`Alert`] is recorded,
-//! and, at or above `notify.min_severity`, put on a bounded delivery queue.
+//! loss), refused targets, plans the risk limits refused ([`crate::messages::PlanRefused`]),
+//! the operator's halts ([`crate::messages::ControlApplied`]) and implausible jumps a fresh
+//! snapshot did not confirm ([`crate::messages::ImplausibleChange`]); it publishes them to the bus,
+//! where they come back as [`Alert`]s like those any other actor sends. Each [`Alert`] is
+//! recorded, and, at or above `notify.min_severity`, put on a bounded delivery queue.
 //!
 //! A delivery worker (a task of its own) takes alerts off the queue one at a time and hands
 //! the JSON body ([`NotificationBody`]) to each target, retrying with capped, jittered backoff
@@ -29,7 +30,9 @@ use std::{
 use actix::{Actor, AsyncContext, Context, Handler, MessageResponse, Recipient};
 use ballast::{
     alerting::{AlertDetails, LegFailureCounter, NotificationBody, Severity},
+    control::Command,
     money::format_usdc,
+    policy::plausibility::PlausibilityNotice,
     store::{AlertRecord, Store},
     venue::backoff::Backoff,
 };
@@ -310,6 +313,57 @@ impl Handler<Event> for Notifier {
                     refused.method, refused.kind, refused.error
                 ),
             ),
+            Event::Refused(refused) => {
+                let refusals: Vec<String> =
+                    refused.refusals.iter().map(ToString::to_string).collect();
+                let message = format!(
+                    "plan {} refused by risk limits; nothing sent: {}",
+                    refused.plan_id,
+                    refusals.join("; ")
+                );
+                self.raise(
+                    AlertDetails::RiskRefused {
+                        plan_id: refused.plan_id.to_string(),
+                        refusals,
+                    },
+                    message,
+                );
+            }
+            Event::Control(control) if control.record.command == Command::Halt => {
+                let record = control.record;
+                let message = if record.reason.is_empty() {
+                    format!("trading halted by {}", record.by)
+                } else {
+                    format!("trading halted by {}: {}", record.by, record.reason)
+                };
+                self.raise(
+                    AlertDetails::Halt {
+                        source: record.by,
+                        reason: record.reason,
+                    },
+                    message,
+                );
+            }
+            Event::Implausible(change) => {
+                let message = change.notice.describe();
+                if let PlausibilityNotice::Unconfirmed {
+                    jump,
+                    fresh_usdc,
+                    dropped,
+                } = change.notice
+                {
+                    self.raise(
+                        AlertDetails::JumpUnconfirmed {
+                            seq: jump.seq,
+                            held_usdc: jump.held_usdc,
+                            reported_usdc: jump.reported_usdc,
+                            fresh_usdc,
+                            dropped,
+                        },
+                        message,
+                    );
+                }
+            }
             Event::Executed(trade) if !trade.dry_run => self.legs.applied(),
             Event::Failed(failed) => {
                 let key = failed.idempotency_key.to_string();
@@ -566,14 +620,21 @@ mod tests {
     #[actix_rt::test]
     async fn events_raise_their_alerts() {
         use ballast::{
+            control::{ControlRecord, Mode},
             execution::PlanId,
             optimizer::OptimizerMethod,
             portfolio::UnexplainedChange,
+            risk::RiskRefusal,
             service::{Direction, Service},
         };
         use rust_decimal_macros::dec;
 
-        use crate::messages::{BalanceMismatch, SnapshotSource, TargetsRefused, TradeFailed};
+        use ballast::policy::plausibility::{Jump, JumpKind};
+
+        use crate::messages::{
+            BalanceMismatch, ControlApplied, ImplausibleChange, PlanRefused, SnapshotSource,
+            TargetsRefused, TradeFailed,
+        };
         let seen = Arc::new(Mutex::new(Vec::new()));
         let bus = Collect(seen.clone()).start();
         let notifier = Notifier::new(
@@ -614,9 +675,51 @@ mod tests {
                 attempts,
             }));
         }
+        notifier.do_send(Event::Refused(PlanRefused {
+            plan_id: PlanId::new("r1", 2),
+            refusals: vec![RiskRefusal::LegTooLarge {
+                index: 0,
+                amount_usdc: dec!(600),
+                limit_usdc: dec!(500),
+            }],
+        }));
+        // A pause notifies nobody; a halt does.
+        for (command, mode) in [
+            (Command::Pause, Mode::Paused),
+            (Command::Halt, Mode::Halted),
+        ] {
+            notifier.do_send(Event::Control(ControlApplied {
+                record: ControlRecord {
+                    at: now,
+                    command,
+                    previous: Mode::Running,
+                    mode,
+                    by: "ops".into(),
+                    reason: "maintenance".into(),
+                },
+            }));
+        }
+        // A held jump notifies nobody; one a fresh snapshot contradicts does.
+        let jump = Jump {
+            kind: JumpKind::Total,
+            seq: Some(9),
+            held_usdc: dec!(1000),
+            reported_usdc: dec!(800000000000000),
+            factor: dec!(10),
+        };
+        for notice in [
+            PlausibilityNotice::Held { jump: jump.clone() },
+            PlausibilityNotice::Unconfirmed {
+                jump,
+                fresh_usdc: dec!(1000),
+                dropped: Some("casino win".into()),
+            },
+        ] {
+            notifier.do_send(Event::Implausible(ImplausibleChange { notice, at: now }));
+        }
         // Let the notifier publish and the stand-in bus take what it raised.
         for _ in 0..1_000 {
-            if seen.lock().expect("lock").len() >= 3 {
+            if seen.lock().expect("lock").len() >= 6 {
                 break;
             }
             actix_rt::task::yield_now().await;
@@ -630,6 +733,9 @@ mod tests {
                 AlertKind::TargetsRefused,
                 // Three sent legs failed in a row (the skipped one does not count).
                 AlertKind::LegFailures,
+                AlertKind::RiskRefused,
+                AlertKind::Halt,
+                AlertKind::JumpUnconfirmed,
             ]
         );
     }

@@ -10,8 +10,10 @@
 //! - The run is recorded in the store before any actor starts, and every plan carries the
 //!   run id, so idempotency keys never repeat across runs.
 //! - Trading waits for the watcher's start-up resync snapshot (the policy starts stale).
+//! - The operator's last control action in the store sets the [`ControlSwitch`] before any
+//!   actor starts, so a halt survives a restart.
 
-use std::{fmt, time::Duration};
+use std::{fmt, path::PathBuf, time::Duration};
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Recipient};
 use ballast::{
@@ -24,10 +26,12 @@ use ballast::{
 use crate::{
     bus::{EventBus, Subscribe},
     clock::{Clock, TimeSource},
-    detector::DriftDetector,
+    control::ControlSwitch,
+    detector::{DriftDetector, Recording},
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
     gate::TradingGate,
-    messages::{Event, GetSummary, RebalanceRequest},
+    http::{HttpOptions, HttpPeers, HttpServer, RunInfo, board::StatusBoard},
+    messages::{Event, GetSummary, RebalanceRequest, Tick, VenueEvent},
     metrics::{Console, MetricsRecorder, Summary},
     notify::Notifier,
     optimizer::Optimizer,
@@ -46,6 +50,9 @@ pub struct Handles {
     pub bus: Addr<EventBus>,
     /// The time source the system runs on.
     pub time: TimeSource,
+    /// The daily check: a [`Tick`] sent here makes the watcher fetch the tick's snapshot and
+    /// the policy close the day and decide, as the Clock's daily tick does.
+    pub ticks: Recipient<Tick>,
 }
 
 type Factory = Box<dyn FnOnce(&Handles) -> Option<Recipient<Event>>>;
@@ -61,6 +68,8 @@ pub struct SystemBuilder {
     console: Console,
     run_id: String,
     factories: Vec<Factory>,
+    http: Option<HttpOptions>,
+    record_events: Option<PathBuf>,
 }
 
 impl fmt::Debug for SystemBuilder {
@@ -71,6 +80,7 @@ impl fmt::Debug for SystemBuilder {
             .field("api_key", &self.api_key)
             .field("run_id", &self.run_id)
             .field("custom_actors", &self.factories.len())
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +98,9 @@ pub struct RunningSystem {
     watcher: Addr<BalanceWatcher>,
     executor: Addr<SpotExecutor>,
     store: Store,
+    detector: Addr<DriftDetector>,
+    control: ControlSwitch,
+    http: Option<HttpServer>,
 }
 
 /// Waits until the executor has finished whatever plan it is executing (it handles
@@ -123,7 +136,17 @@ impl SystemBuilder {
             console,
             run_id: new_run_id(),
             factories: Vec::new(),
+            http: None,
+            record_events: None,
         }
+    }
+
+    /// Records every input of the trigger policy and every decision to `path` as JSON lines
+    /// (`ballast run --record-events`; replayed by `ballast backtest --events`).
+    #[must_use]
+    pub fn record_events(mut self, path: impl Into<PathBuf>) -> Self {
+        self.record_events = Some(path.into());
+        self
     }
 
     /// Adds a custom actor. The factory runs during [`SystemBuilder::start`], after the
@@ -144,6 +167,13 @@ impl SystemBuilder {
         self
     }
 
+    /// Serves the HTTP API (status, metrics, dashboard, control) with `options`.
+    #[must_use]
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = Some(options);
+        self
+    }
+
     /// Starts every actor on the current actix system.
     ///
     /// # Errors
@@ -159,7 +189,19 @@ impl SystemBuilder {
             console,
             run_id,
             factories,
+            http,
+            record_events,
         } = self;
+        let recording = record_events
+            .map(|path| {
+                Recording::create(
+                    &path,
+                    &validated.policy,
+                    &validated.targets,
+                    validated.risk.max_jump_factor,
+                )
+            })
+            .transpose()?;
         let client = VenueClient::new(
             &venue_url,
             &agent_id,
@@ -174,6 +216,9 @@ impl SystemBuilder {
             backoff: validated.reconnect,
         };
         let since = store.load_cursor(&cursor_key(&stream)).await?;
+        let last_action = store.last_control().await?;
+        let control = ControlSwitch::new(last_action.as_ref().map(|a| a.mode).unwrap_or_default());
+        let started_at = time::OffsetDateTime::now_utc();
         store
             .start_run(RunRecord {
                 run_id: run_id.clone(),
@@ -192,6 +237,7 @@ impl SystemBuilder {
             &validated.targets,
             validated.risk,
         )
+        .with_run(&run_id, validated.optimizer.risk_free_rate)
         .start();
         bus.do_send(Subscribe(metrics.clone().recipient()));
         let bus_recipient: Recipient<Event> = bus.clone().recipient();
@@ -209,7 +255,12 @@ impl SystemBuilder {
         };
         let gate = TradingGate::new();
         let mut executor_slot = None;
-        let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone());
+        // The watcher's address exists before it starts: the detector asks it for confirming
+        // snapshots, and the watcher needs the detector's address to start.
+        let watcher_context = Context::<BalanceWatcher>::new();
+        let confirmer = watcher_context.address().recipient();
+        let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone())
+            .with_max_jump_factor(validated.risk.max_jump_factor);
         let detector = DriftDetector::create(|ctx| {
             let executor = SpotExecutor::new(
                 client.clone(),
@@ -223,9 +274,10 @@ impl SystemBuilder {
                     bus: bus_recipient.clone(),
                 },
             )
+            .with_control(control.clone())
             .start();
             executor_slot = Some(executor.clone());
-            DriftDetector::new(
+            let detector = DriftDetector::new(
                 policy,
                 run_id.clone(),
                 time,
@@ -233,6 +285,12 @@ impl SystemBuilder {
                 executor.recipient(),
                 bus_recipient.clone(),
             )
+            .with_control(control.clone())
+            .confirm_with(confirmer);
+            match recording {
+                Some(recording) => detector.record_to(recording),
+                None => detector,
+            }
         });
         let executor = executor_slot.ok_or_else(|| anyhow::anyhow!("executor did not start"))?;
 
@@ -247,23 +305,25 @@ impl SystemBuilder {
         )
         .start();
 
-        let watcher = BalanceWatcher::new(
-            client,
-            stream,
-            store.clone(),
-            time,
-            since,
-            WatcherPeers {
-                balances: detector.clone().recipient(),
-                events: detector.clone().recipient(),
-                status: detector.clone().recipient(),
-                optimizer: optimizer.clone().recipient(),
-                bus: bus_recipient.clone(),
-            },
-            gate,
-        )
-        .balance_alert(validated.balance_alert_fraction)
-        .start();
+        let client_url = client.base_url().to_owned();
+        let watcher = watcher_context.run(
+            BalanceWatcher::new(
+                client,
+                stream,
+                store.clone(),
+                time,
+                since,
+                WatcherPeers {
+                    balances: detector.clone().recipient(),
+                    events: detector.clone().recipient(),
+                    status: detector.clone().recipient(),
+                    optimizer: optimizer.clone().recipient(),
+                    bus: bus_recipient.clone(),
+                },
+                gate.clone(),
+            )
+            .balance_alert(validated.balance_alert_fraction),
+        );
 
         Clock::new(
             time,
@@ -272,11 +332,40 @@ impl SystemBuilder {
         )
         .start();
 
+        let http = match http {
+            None => None,
+            Some(options) => Some(start_http(
+                options,
+                &bus,
+                &validated.targets,
+                |board| HttpPeers {
+                    board,
+                    metrics: metrics.clone(),
+                    detector: detector.clone().recipient(),
+                    requests: detector.clone().recipient(),
+                    optimizer: optimizer.clone().recipient(),
+                    bus: bus_recipient.clone(),
+                    store: store.clone(),
+                    switch: control.clone(),
+                    gate,
+                    bands: validated.policy.bands,
+                    run: RunInfo {
+                        run_id: run_id.clone(),
+                        venue: client_url,
+                        dry_run: validated.settings.executor.dry_run,
+                        started_at,
+                        version: env!("CARGO_PKG_VERSION"),
+                    },
+                },
+                last_action,
+            )?),
+        };
         let handles = Handles {
-            requests: detector.recipient(),
+            requests: detector.clone().recipient(),
             optimizer,
             bus: bus.clone(),
             time,
+            ticks: watcher.clone().recipient(),
         };
         for factory in factories {
             if let Some(subscriber) = factory(&handles) {
@@ -291,11 +380,44 @@ impl SystemBuilder {
             watcher,
             executor,
             store,
+            detector,
+            control,
+            http,
         })
     }
 }
 
+/// Starts a [`StatusBoard`] on the bus and serves the HTTP API with `options`; `peers`
+/// names everything else it talks to (its `board` is replaced by the new one).
+fn start_http(
+    options: HttpOptions,
+    bus: &Addr<EventBus>,
+    targets: &ballast::targets::TargetAllocation,
+    peers: impl FnOnce(Addr<StatusBoard>) -> HttpPeers,
+    last_action: Option<ballast::control::ControlRecord>,
+) -> anyhow::Result<HttpServer> {
+    let board = StatusBoard::new(targets).start();
+    bus.do_send(Subscribe(board.clone().recipient()));
+    crate::http::start(options, peers(board), last_action)
+}
+
 impl RunningSystem {
+    /// Where the HTTP API listens, when it was asked for.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().map(HttpServer::addr)
+    }
+
+    /// The operator's control switch.
+    pub fn control(&self) -> &ControlSwitch {
+        &self.control
+    }
+
+    /// The trading path's inbox (the DriftDetector's), where the watcher delivers venue
+    /// events: for load tests that queue events behind which nothing may wait.
+    pub fn detector_events(&self) -> Recipient<VenueEvent> {
+        self.detector.clone().recipient()
+    }
+
     /// The running summary.
     ///
     /// # Errors
@@ -331,6 +453,9 @@ impl RunningSystem {
         self.store
             .finish_run(self.run_id.clone(), self.handles.time.now())
             .await?;
+        if let Some(http) = self.http {
+            http.stop();
+        }
         Ok(summary)
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ballast::{math::returns::CovarianceMethod, optimizer::OptimizerMethod};
 use ballast_actors::{
-    commands::{frontier, kelly, optimize},
+    commands::{frontier, kelly, math_common::ModelArgs, optimize},
     settings::{Settings, Validated},
 };
 use rust_decimal::Decimal;
@@ -31,17 +31,18 @@ fn scratch(name: &str) -> PathBuf {
 
 fn opt(method: OptimizerMethod) -> optimize::Args {
     optimize::Args {
-        returns: Some(anchor("services_730")),
+        model: ModelArgs {
+            returns: Some(anchor("services_730")),
+            covariance: Some(CovarianceMethod::Sample),
+            bounds: None,
+        },
         venue: None,
         method: Some(method),
-        covariance: Some(CovarianceMethod::Sample),
-        bounds: None,
         budgets: None,
         hold: None,
         rf: Some(0.045),
         views: None,
         kelly_multiplier: Some(0.25),
-        json: true,
     }
 }
 
@@ -77,7 +78,7 @@ fn open_flags_take_the_configuration() {
     // answer as the explicit values it holds.
     let explicit = optimize::execute(&opt(OptimizerMethod::Kelly), &defaults()).expect("solves");
     let mut open = opt(OptimizerMethod::Kelly);
-    (open.rf, open.kelly_multiplier, open.covariance) = (None, None, None);
+    (open.rf, open.kelly_multiplier, open.model.covariance) = (None, None, None);
     let configured = optimize::execute(&open, &defaults()).expect("solves");
     assert_eq!(configured.weights, explicit.weights);
     assert_eq!(configured.sharpe, explicit.sharpe);
@@ -101,7 +102,7 @@ fn open_flags_take_the_configuration() {
 fn risk_parity_with_article_budgets_and_bounds() {
     let mut args = opt(OptimizerMethod::RiskParity);
     args.hold = Some("none".into());
-    args.bounds = Some("0.01,0.80".into());
+    args.model.bounds = Some("0.01,0.80".into());
     args.budgets =
         Some("casino=0.30,trading=0.25,wallet=0.15,domains=0.15,escrow=0.10,reserve=0.05".into());
     let out = optimize::execute(&args, &defaults()).expect("solves");
@@ -135,7 +136,7 @@ fn markowitz_methods_match_the_references() {
         (OptimizerMethod::MaxSharpe, "max_sharpe"),
     ] {
         let mut args = opt(method);
-        args.bounds = Some("0.02,0.60".into());
+        args.model.bounds = Some("0.02,0.60".into());
         let out = optimize::execute(&args, &defaults()).expect("solves");
         for (i, name) in names.iter().enumerate() {
             let want = expected[key]["weights"][i].as_f64().expect("weight");
@@ -154,7 +155,7 @@ fn black_litterman_and_kelly_run() {
     .expect("write views");
     let mut args = opt(OptimizerMethod::BlackLitterman);
     args.views = Some(views);
-    args.bounds = Some("0.02,0.60".into());
+    args.model.bounds = Some("0.02,0.60".into());
     let out = optimize::execute(&args, &defaults()).expect("solves");
     assert!((sum(&out) - 1.0).abs() <= 1e-12);
     assert!(out.posterior_mean.is_some());
@@ -167,13 +168,13 @@ fn black_litterman_and_kelly_run() {
 
     // Risk parity may now hold the reserve under bounds too.
     let mut args = opt(OptimizerMethod::RiskParity);
-    args.bounds = Some("0.01,0.80".into());
+    args.model.bounds = Some("0.01,0.80".into());
     let out = optimize::execute(&args, &defaults()).expect("solves");
     assert!((out.weights["reserve"] - 0.10).abs() < 1e-15);
     assert!(out.weights.values().all(|w| (0.01..=0.80).contains(w)));
 
     let mut args = opt(OptimizerMethod::Kelly);
-    args.bounds = Some("0.02,0.60".into());
+    args.model.bounds = Some("0.02,0.60".into());
     let quarter = optimize::execute(&args, &defaults()).expect("solves");
     args.kelly_multiplier = Some(1.0);
     let full = optimize::execute(&args, &defaults()).expect("solves");
@@ -195,14 +196,14 @@ fn bad_input_names_its_cause() {
             csv: Some("a,b\n0.1,0.2\n0.3\n0.1,0.1\n"),
             bounds: None,
             budgets: None,
-            expected: "row 3 has 1 fields",
+            expected: "row 3: 1 fields",
         },
         // TC1: NaN.
         TestCase {
             csv: Some("a,b\n0.1,0.2\n0.3,nan\n0.1,0.1\n"),
             bounds: None,
             budgets: None,
-            expected: "column `b`",
+            expected: "column b: `nan` is not finite",
         },
         // TC2: fewer rows than assets.
         TestCase {
@@ -231,10 +232,10 @@ fn bad_input_names_its_cause() {
         if let Some(csv) = case.csv {
             let path = scratch(&format!("bad{i}.csv"));
             std::fs::write(&path, csv).expect("write");
-            args.returns = Some(path);
+            args.model.returns = Some(path);
             args.method = Some(OptimizerMethod::MinVariance);
         }
-        args.bounds = case.bounds.map(str::to_owned);
+        args.model.bounds = case.bounds.map(str::to_owned);
         args.budgets = case.budgets.map(str::to_owned);
         if case.bounds.is_some() {
             args.method = Some(OptimizerMethod::MinVariance);
@@ -249,8 +250,8 @@ fn r13_optimize_previews_the_targets_a_run_would_use_from_the_venue() {
     // No --returns: the embedded simulated venue's /returns and portfolio, solved with
     // [optimizer] as the live Optimizer does (bounds 0.01..0.80, the reserve held).
     let mut args = opt(OptimizerMethod::RiskParity);
-    args.returns = None;
-    args.covariance = None;
+    args.model.returns = None;
+    args.model.covariance = None;
     args.rf = None;
     let out = optimize::execute(&args, &defaults()).expect("previews");
     assert!(out.source.contains("/returns"), "{}", out.source);
@@ -281,13 +282,14 @@ fn frontier_has_every_point_and_plots() {
     for ext in ["svg", "png"] {
         let plot = scratch(&format!("frontier.{ext}"));
         let args = frontier::Args {
-            returns: anchor("services_730"),
+            model: ModelArgs {
+                returns: Some(anchor("services_730")),
+                covariance: Some(CovarianceMethod::Sample),
+                bounds: Some("0.01,0.70".into()),
+            },
             points: 50,
-            bounds: Some("0.01,0.70".into()),
-            covariance: Some(CovarianceMethod::Sample),
             rf: Some(0.045),
             plot: Some(plot.clone()),
-            json: true,
         };
         let out = frontier::execute(&args, &defaults().optimizer).expect("frontier");
         assert_eq!(out.points.len(), 50);
@@ -304,7 +306,6 @@ fn kelly_sizes_the_article_bet_and_stakes_nothing_without_an_edge() {
         odds: 1.0,
         fraction: 0.25,
         bankroll_usdc: dec!(1000),
-        json: true,
     };
     let k = kelly::execute(&args).expect("sizes");
     // 0.52 − 0.48 is 0.04000000000000004 in f64: the stake is still exactly $10.00.
@@ -386,7 +387,6 @@ fn kelly_stakes_whole_cents_toward_zero() {
             odds: case.odds,
             fraction: case.fraction,
             bankroll_usdc: case.bankroll_usdc,
-            json: false,
         };
         match (kelly::execute(&args), &case.expected) {
             (Ok(k), Ok(want)) => assert_eq!(k.stake_usdc, *want, "TC{i}"),

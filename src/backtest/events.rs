@@ -1,14 +1,12 @@
 //! Event responses as [`TargetsHook`]s: the article's drawdown protection and volatility-spike
-//! response, acting on the targets in force (so they work with fixed targets too).
+//! response, acting on the targets in force (so they work with fixed targets too). The logic
+//! is the live policy's own ([`crate::policy::responses`]); this module only feeds it one
+//! simulated day at a time.
 //!
-//! - [`DrawdownProtection`]: a service whose price index (the product of its `1 + r`) is at
-//!   least `threshold` below its running peak has its target cut by `cut_factor`; the freed
-//!   weight goes to the reserve or pro rata to the other services. The cut is undone once
-//!   the index is back within `recovery` of that peak. Each change rebalances at once.
-//! - [`VolatilitySpike`]: when the realized volatility of the portfolio's last `window`
-//!   returns exceeds `ratio ×` that of its last `history` returns, the targets switch to a
-//!   conservative set; they switch back when it falls below `calm_ratio ×` (hysteresis:
-//!   `calm_ratio < ratio`). Each switch rebalances at once.
+//! - [`DrawdownHook`]: each service's index grows by its daily return; a cut or a restore
+//!   rewrites the targets ([`adjusted_targets`] of the base) and rebalances at once.
+//! - [`SpikeHook`]: the portfolio's daily return feeds the spike detector; a switch moves
+//!   the targets to the conservative set or back and rebalances at once.
 //!
 //! # Invariants
 //! - Targets in force always sum to the base targets' sum.
@@ -16,183 +14,75 @@
 
 use serde::Serialize;
 
-use super::{HUB, N, Row, engine::TargetsHook};
+pub use crate::policy::responses::{
+    CutChange, DrawdownConfig, DrawdownProtection, FreedWeightTo, SpikeChange, SpikeConfig,
+    VolatilitySpike, adjusted_targets,
+};
 
-/// Where a drawdown cut's freed weight goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FreedWeightTo {
-    /// All to the reserve.
-    Reserve,
-    /// To the services not cut, in proportion to their targets.
-    ProRata,
-}
+use super::{N, Row, engine::TargetsHook};
 
-/// The article's drawdown protection.
+/// Drawdown protection over a simulated path.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DrawdownProtection {
+pub struct DrawdownHook {
     /// Targets before any cut.
     pub base: Row,
-    /// Fall from the peak that cuts (article: 0.20).
-    pub threshold: f64,
-    /// The cut target is `base × cut_factor`.
-    pub cut_factor: f64,
-    /// Restored once within this fall of the peak.
-    pub recovery: f64,
-    /// Where the freed weight goes.
-    pub freed_to: FreedWeightTo,
-    index: Row,
-    peak: Row,
-    cut: [bool; N],
-    /// Cuts made.
-    pub cuts: u64,
-    /// Cuts undone.
-    pub restores: u64,
+    /// The live policy's protection.
+    pub protection: DrawdownProtection,
 }
 
-impl DrawdownProtection {
-    /// Starts with every index at 1 and nothing cut.
-    pub fn new(
-        base: Row,
-        threshold: f64,
-        cut_factor: f64,
-        recovery: f64,
-        freed_to: FreedWeightTo,
-    ) -> Self {
-        DrawdownProtection {
+impl DrawdownHook {
+    /// Nothing cut yet.
+    pub fn new(base: Row, config: DrawdownConfig) -> Self {
+        DrawdownHook {
             base,
-            threshold,
-            cut_factor,
-            recovery,
-            freed_to,
-            index: [1.0; N],
-            peak: [1.0; N],
-            cut: [false; N],
-            cuts: 0,
-            restores: 0,
+            protection: DrawdownProtection::new(config),
         }
-    }
-
-    /// Which services are cut now.
-    pub fn cut(&self) -> [bool; N] {
-        self.cut
-    }
-
-    fn targets(&self) -> Row {
-        let mut out = self.base;
-        let mut freed = 0.0;
-        for i in 0..N {
-            if self.cut[i] {
-                out[i] = self.base[i] * self.cut_factor;
-                freed += self.base[i] - out[i];
-            }
-        }
-        match self.freed_to {
-            FreedWeightTo::Reserve => out[HUB] += freed,
-            FreedWeightTo::ProRata => {
-                let receivers: f64 = (0..N).filter(|i| !self.cut[*i]).map(|i| self.base[i]).sum();
-                if receivers > 0.0 {
-                    for i in 0..N {
-                        if !self.cut[i] {
-                            out[i] += freed * self.base[i] / receivers;
-                        }
-                    }
-                } else {
-                    out[HUB] += freed;
-                }
-            }
-        }
-        out
     }
 }
 
-impl TargetsHook for DrawdownProtection {
-    fn on_day(&mut self, _day: usize, returns: &Row, _: &Row, targets: &mut Row) -> bool {
-        let mut changed = false;
+impl TargetsHook for DrawdownHook {
+    fn on_day(&mut self, day: usize, returns: &Row, _: &Row, targets: &mut Row) -> bool {
+        let mut growth = [1.0; N];
         for i in 0..N {
-            self.index[i] *= 1.0 + returns[i];
-            self.peak[i] = self.peak[i].max(self.index[i]);
-            let fall = 1.0 - self.index[i] / self.peak[i];
-            if !self.cut[i] && i != HUB && fall >= self.threshold {
-                self.cut[i] = true;
-                self.cuts += 1;
-                changed = true;
-            } else if self.cut[i] && fall <= self.recovery {
-                self.cut[i] = false;
-                self.restores += 1;
-                changed = true;
-            }
+            growth[i] = 1.0 + returns[i];
         }
-        if changed {
-            *targets = self.targets();
+        let changes = self.protection.observe(&growth, day as f64);
+        if changes.iter().all(|c| *c == CutChange::None) {
+            return false;
         }
-        changed
+        *targets = adjusted_targets(
+            &self.base,
+            None,
+            &self.protection.cut(),
+            Some(&self.protection.config),
+        );
+        true
     }
 }
 
-/// The article's volatility-spike response.
+/// The volatility-spike response over a simulated path.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VolatilitySpike {
+pub struct SpikeHook {
     /// Targets when calm.
     pub base: Row,
     /// Targets during a spike.
     pub conservative: Row,
-    /// Recent returns measured.
-    pub window: usize,
-    /// Longer history measured against.
-    pub history: usize,
-    /// Spike when recent volatility > `ratio ×` history's (article: 2).
-    pub ratio: f64,
-    /// Calm again below `calm_ratio ×` history's.
-    pub calm_ratio: f64,
-    ring: Vec<f64>,
-    len: usize,
-    next: usize,
-    active: bool,
-    /// Switches to the conservative targets.
-    pub spikes: u64,
+    /// The live policy's detector.
+    pub spike: VolatilitySpike,
 }
 
-impl VolatilitySpike {
-    /// Allocates the return history once.
-    pub fn new(
-        base: Row,
-        conservative: Row,
-        window: usize,
-        history: usize,
-        ratio: f64,
-        calm_ratio: f64,
-    ) -> Self {
-        let history = history.max(window).max(2);
-        VolatilitySpike {
+impl SpikeHook {
+    /// Calm, with no history yet.
+    pub fn new(base: Row, conservative: Row, config: SpikeConfig) -> Self {
+        SpikeHook {
             base,
             conservative,
-            window: window.max(2),
-            history,
-            ratio,
-            calm_ratio,
-            ring: vec![0.0; history],
-            len: 0,
-            next: 0,
-            active: false,
-            spikes: 0,
+            spike: VolatilitySpike::new(config),
         }
-    }
-
-    /// Whether the conservative targets are in force.
-    pub fn active(&self) -> bool {
-        self.active
-    }
-
-    fn std_of_last(&self, n: usize) -> f64 {
-        let cap = self.ring.len();
-        let at = |k: usize| self.ring[(self.next + cap - 1 - k) % cap];
-        let mean = (0..n).map(at).sum::<f64>() / n as f64;
-        ((0..n).map(|k| (at(k) - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
     }
 }
 
-impl TargetsHook for VolatilitySpike {
+impl TargetsHook for SpikeHook {
     fn on_day(&mut self, _day: usize, returns: &Row, holdings: &Row, targets: &mut Row) -> bool {
         // The portfolio's return today, weighting each service by what it held this morning.
         let (mut before, mut after) = (0.0, 0.0);
@@ -200,30 +90,16 @@ impl TargetsHook for VolatilitySpike {
             after += holdings[i];
             before += holdings[i] / (1.0 + returns[i]);
         }
-        let r = after / before - 1.0;
-        if !r.is_finite() {
-            return false;
-        }
-        let cap = self.ring.len();
-        self.ring[self.next] = r;
-        self.next = (self.next + 1) % cap;
-        self.len = (self.len + 1).min(cap);
-        if self.len < self.history {
-            return false;
-        }
-        let long = self.std_of_last(self.history);
-        let short = self.std_of_last(self.window);
-        if !self.active && short > self.ratio * long {
-            self.active = true;
-            self.spikes += 1;
-            *targets = self.conservative;
-            true
-        } else if self.active && short < self.calm_ratio * long {
-            self.active = false;
-            *targets = self.base;
-            true
-        } else {
-            false
+        match self.spike.push(after / before - 1.0) {
+            Some(SpikeChange::Began { .. }) => {
+                *targets = self.conservative;
+                true
+            }
+            Some(SpikeChange::Ended { .. }) => {
+                *targets = self.base;
+                true
+            }
+            None => false,
         }
     }
 }

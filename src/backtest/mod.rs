@@ -30,7 +30,7 @@
 
 use thiserror::Error;
 
-use crate::service::Service;
+use crate::{math::returns_csv::CsvError, service::Service};
 
 pub mod engine;
 pub mod events;
@@ -51,8 +51,9 @@ pub type Row = [f64; N];
 /// The reserve: every transfer goes through it, and it takes the remainder at a band edge.
 pub const HUB: usize = Service::Reserve.index();
 
-/// Most rows × columns a returns file may have (about 4,500 years of six services).
-pub const MAX_RETURN_CELLS: usize = 10_000_000;
+/// Most rows × columns a returns file may have (about 4,500 years of six services): the
+/// one reader's cap.
+pub use crate::math::returns_csv::MAX_RETURN_CELLS;
 
 /// Most paths × days a Monte Carlo run may ask for (before × policies).
 pub const MAX_PATH_DAYS: u64 = 2_000_000_000;
@@ -60,9 +61,10 @@ pub const MAX_PATH_DAYS: u64 = 2_000_000_000;
 /// What can be wrong with backtest input.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum BacktestError {
-    /// The returns text has no header or no rows.
-    #[error("{0}")]
-    Empty(String),
+    /// The returns file as a file: empty, ragged, not numbers, −100%, too large (the one
+    /// reader's refusals, `math::returns_csv`).
+    #[error(transparent)]
+    Csv(#[from] CsvError),
     /// A header name that is not a service, or a service named twice.
     #[error("header column {column}: {problem}")]
     BadHeader {
@@ -70,38 +72,6 @@ pub enum BacktestError {
         column: usize,
         /// What is wrong.
         problem: String,
-    },
-    /// A row with the wrong number of fields.
-    #[error("row {row}: {found} fields, the header has {expected}")]
-    RaggedRow {
-        /// 1-based line number.
-        row: usize,
-        /// Fields in the header.
-        expected: usize,
-        /// Fields found.
-        found: usize,
-    },
-    /// A value that is not a finite number, or a return of −100% or worse.
-    #[error("row {row}, column {column}: {problem}")]
-    BadValue {
-        /// 1-based line number.
-        row: usize,
-        /// Column name.
-        column: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// More cells than [`MAX_RETURN_CELLS`].
-    #[error(
-        "{rows} rows × {columns} columns is more than the {max} values a returns file may hold"
-    )]
-    TooLarge {
-        /// Data rows seen so far.
-        rows: usize,
-        /// Columns.
-        columns: usize,
-        /// The cap.
-        max: usize,
     },
     /// A configuration value out of range, naming it.
     #[error("{name}: {problem}")]

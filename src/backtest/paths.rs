@@ -3,7 +3,8 @@
 //!
 //! The CSV has a header naming services (`casino,trading,wallet,domains,escrow,reserve`, in
 //! any order; a service without a column earns nothing, like idle USDC) and one row of simple
-//! daily returns per day. A UTF-8 byte-order mark is stripped, blank lines are skipped.
+//! daily returns per day, read by the one reader of returns files (`math::returns_csv`: a
+//! UTF-8 byte-order mark stripped, blank lines and a date column skipped, sizes capped).
 //!
 //! The model is the anchors' `common.services_returns` (Student-t market factor with
 //! 5 degrees of freedom × 0.6, loadings, Student-t(4) × 0.7 idiosyncratic noise, the article's
@@ -19,92 +20,52 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StudentT};
 
-use super::{BacktestError, MAX_RETURN_CELLS, N, Row};
-use crate::service::Service;
+use super::{BacktestError, N, Row};
+use crate::{math::returns_csv, service::Service};
 
-/// Parses a returns CSV into one [`Row`] per day.
+/// Parses a returns CSV into one [`Row`] per day, through the one reader
+/// (`math::returns_csv`: BOM, blank lines, a date column, caps, −100% refused).
 ///
 /// # Errors
-/// [`BacktestError`] naming the row and column at fault: unknown or repeated service,
-/// ragged rows, non-numbers, NaN/inf, returns ≤ −100%, more than [`MAX_RETURN_CELLS`].
+/// [`BacktestError::Csv`] naming the row and column at fault (ragged rows, non-numbers,
+/// NaN/inf, returns ≤ −100%, more than [`MAX_RETURN_CELLS`](super::MAX_RETURN_CELLS));
+/// [`BacktestError::BadHeader`] for a name that is not a service.
 pub fn parse_returns_csv(text: &str) -> Result<Vec<Row>, BacktestError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty());
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| BacktestError::Empty("the returns file is empty".into()))?;
-    let mut columns: Vec<(usize, String)> = Vec::new();
-    for (column, name) in header.split(',').enumerate() {
-        let name = name.trim().trim_matches('"');
+    let csv = returns_csv::parse_returns_csv(text)?;
+    // A date column, when present, is the file's first: names start at column 2 then.
+    let first_column = usize::from(
+        text.trim_start_matches('\u{feff}')
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|header| header.split(',').count() > csv.names.len()),
+    ) + 1;
+    let mut indices = Vec::with_capacity(csv.names.len());
+    for (k, name) in csv.names.iter().enumerate() {
         let service: Service = name.parse().map_err(|_| BacktestError::BadHeader {
-            column: column + 1,
+            column: first_column + k,
             problem: format!(
                 "`{name}` is not a service (expected casino, trading, wallet, domains, escrow, reserve)"
             ),
         })?;
-        if columns.iter().any(|(index, _)| *index == service.index()) {
+        if indices.contains(&service.index()) {
             return Err(BacktestError::BadHeader {
-                column: column + 1,
+                column: first_column + k,
                 problem: format!("`{name}` is named twice"),
             });
         }
-        columns.push((service.index(), service.name().to_owned()));
+        indices.push(service.index());
     }
-    let mut rows = Vec::new();
-    for (line_no, line) in lines {
-        if (rows.len() + 1) * columns.len() > MAX_RETURN_CELLS {
-            return Err(BacktestError::TooLarge {
-                rows: rows.len() + 1,
-                columns: columns.len(),
-                max: MAX_RETURN_CELLS,
-            });
-        }
-        let mut row = [0.0; N];
-        let mut found = 0;
-        for (field, (index, name)) in line.split(',').zip(columns.iter()) {
-            found += 1;
-            let field = field.trim();
-            let value: f64 = field.parse().map_err(|_| BacktestError::BadValue {
-                row: line_no,
-                column: name.clone(),
-                problem: format!("`{field}` is not a number"),
-            })?;
-            if !value.is_finite() {
-                return Err(BacktestError::BadValue {
-                    row: line_no,
-                    column: name.clone(),
-                    problem: format!("`{field}` is not finite"),
-                });
+    Ok(csv
+        .data
+        .chunks_exact(indices.len())
+        .map(|values| {
+            let mut row = [0.0; N];
+            for (index, value) in indices.iter().zip(values) {
+                row[*index] = *value;
             }
-            if value <= -1.0 {
-                return Err(BacktestError::BadValue {
-                    row: line_no,
-                    column: name.clone(),
-                    problem: format!("a return of {value} is −100% or worse"),
-                });
-            }
-            row[*index] = value;
-        }
-        let fields = line.split(',').count();
-        if fields != columns.len() || found != columns.len() {
-            return Err(BacktestError::RaggedRow {
-                row: line_no,
-                expected: columns.len(),
-                found: fields,
-            });
-        }
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        return Err(BacktestError::Empty(
-            "the returns file has a header but no rows".into(),
-        ));
-    }
-    Ok(rows)
+            row
+        })
+        .collect())
 }
 
 /// The anchors' six-service model (`common.services_returns`), per service in
@@ -209,7 +170,7 @@ impl PathSource<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{super::MAX_RETURN_CELLS, *};
 
     #[test]
     fn parse_returns_csv_accepts_and_refuses() {
@@ -292,7 +253,13 @@ mod tests {
             text.push_str("0,0,0,0,0,0\n");
         }
         let error = parse_returns_csv(&text).expect_err("capped");
-        assert!(matches!(error, BacktestError::TooLarge { .. }), "{error}");
+        assert!(
+            matches!(
+                error,
+                BacktestError::Csv(returns_csv::CsvError::TooLarge { .. })
+            ),
+            "{error}"
+        );
     }
 
     #[test]

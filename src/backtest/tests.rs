@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use super::{
     HUB, N, Row,
     engine::{BacktestConfig, NoEvents, PathInput, TargetsHook, TradeTrigger, rebalance, run_path},
-    events::{DrawdownProtection, FreedWeightTo, VolatilitySpike},
+    events::{DrawdownConfig, DrawdownHook, FreedWeightTo, SpikeConfig, SpikeHook},
     montecarlo::{MonteCarloConfig, run_monte_carlo, summarize_policy},
     observe::Recorder,
     paths::{PathSource, ServicesModel, parse_returns_csv},
@@ -281,11 +281,21 @@ fn monte_carlo_is_the_same_on_any_thread_count() {
     assert_eq!(one[0].len(), 12);
 }
 
+fn drawdown(freed_to: FreedWeightTo) -> DrawdownConfig {
+    DrawdownConfig {
+        threshold: 0.20,
+        cut_factor: 0.5,
+        recovery: 0.05,
+        restore_after_days: None,
+        freed_to,
+    }
+}
+
 #[test]
 fn drawdown_protection_cuts_and_restores() {
     // Casino falls 25% (cut: 20% → 10%, the 10 points to the reserve), then recovers to
     // within 5% of its peak (restored).
-    let mut hook = DrawdownProtection::new(CONSERVATIVE, 0.20, 0.5, 0.05, FreedWeightTo::Reserve);
+    let mut hook = DrawdownHook::new(CONSERVATIVE, drawdown(FreedWeightTo::Reserve));
     let mut targets = CONSERVATIVE;
     let h = [0.0; N];
     let casino = |r: f64| [r, 0.0, 0.0, 0.0, 0.0, 0.0];
@@ -295,9 +305,9 @@ fn drawdown_protection_cuts_and_restores() {
     assert!(!hook.on_day(2, &casino(0.1), &h, &mut targets));
     assert!(hook.on_day(3, &casino(0.2), &h, &mut targets));
     assert_eq!(targets, CONSERVATIVE);
-    assert_eq!((hook.cuts, hook.restores), (1, 1));
+    assert_eq!((hook.protection.cuts, hook.protection.restores), (1, 1));
     // Pro rata: the freed 10 points go to the other services in proportion to their targets.
-    let mut hook = DrawdownProtection::new(CONSERVATIVE, 0.20, 0.5, 0.05, FreedWeightTo::ProRata);
+    let mut hook = DrawdownHook::new(CONSERVATIVE, drawdown(FreedWeightTo::ProRata));
     let mut targets = CONSERVATIVE;
     assert!(hook.on_day(0, &casino(-0.3), &h, &mut targets));
     assert!((targets[1] - (0.30 + 0.10 * 0.30 / 0.80)).abs() < 1e-12);
@@ -307,7 +317,16 @@ fn drawdown_protection_cuts_and_restores() {
 #[test]
 fn volatility_spike_switches_and_switches_back() {
     let conservative: Row = [0.05, 0.15, 0.10, 0.20, 0.25, 0.25];
-    let mut hook = VolatilitySpike::new(CONSERVATIVE, conservative, 5, 40, 2.0, 1.2);
+    let mut hook = SpikeHook::new(
+        CONSERVATIVE,
+        conservative,
+        SpikeConfig {
+            window: 5,
+            history: 40,
+            ratio: 2.0,
+            calm_ratio: 1.2,
+        },
+    );
     let mut targets = CONSERVATIVE;
     let h = [100.0; N];
     let all = |r: f64| [r; N];
@@ -321,7 +340,7 @@ fn volatility_spike_switches_and_switches_back() {
         .collect();
     for (day, r) in days.iter().enumerate() {
         if hook.on_day(day, &all(*r), &h, &mut targets) {
-            switches.push((day, hook.active()));
+            switches.push((day, hook.spike.active()));
         }
     }
     assert_eq!(switches.first().map(|s| s.1), Some(true));
@@ -334,7 +353,7 @@ fn volatility_spike_switches_and_switches_back() {
 fn event_hooks_rebalance_through_the_engine() {
     // Casino −30% on day 0: the cut makes the engine trade at once, on an event.
     let returns = vec![[-0.3, 0.0, 0.0, 0.0, 0.0, 0.0]];
-    let mut hook = DrawdownProtection::new(CONSERVATIVE, 0.20, 0.5, 0.05, FreedWeightTo::Reserve);
+    let mut hook = DrawdownHook::new(CONSERVATIVE, drawdown(FreedWeightTo::Reserve));
     let mut recorder = Recorder::new(10_000.0, 0.05, 1);
     let out = run_path(
         &reference_config(),

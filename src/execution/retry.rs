@@ -48,6 +48,29 @@ pub struct LegFailure {
     pub interrupted: bool,
 }
 
+/// Why a leg is not sent, or not retried, once the operator halted trading.
+pub const HALTED_REASON: &str = "halted by the operator";
+
+impl LegFailure {
+    /// The leg given up because the operator halted trading: before its first send (`None`)
+    /// or after the failed send `after`. The plan is interrupted, so its trigger fires again
+    /// on resume; an ambiguous send stays ambiguous (pending, for reconciliation).
+    pub fn halted(after: Option<&SendFailure>) -> Self {
+        match after {
+            None => LegFailure {
+                reason: format!("not sent: {HALTED_REASON}"),
+                ambiguous: false,
+                interrupted: true,
+            },
+            Some(failure) => LegFailure {
+                reason: format!("{}; not retried: {HALTED_REASON}", failure.description),
+                ambiguous: failure.ambiguous,
+                interrupted: true,
+            },
+        }
+    }
+}
+
 impl SendFailure {
     /// Whether the venue must be asked about the key before anything else is decided.
     pub fn needs_status_query(&self) -> bool {
@@ -168,6 +191,19 @@ mod tests {
             ambiguous,
             interrupted,
         })
+    }
+
+    #[test]
+    fn a_halt_interrupts_and_keeps_an_unknown_outcome_unknown() {
+        let before = LegFailure::halted(None);
+        assert_eq!(before.reason, "not sent: halted by the operator");
+        assert!(before.interrupted && !before.ambiguous);
+        let after = LegFailure::halted(Some(&failure(true, true, None)));
+        assert_eq!(
+            after.reason,
+            format!("{DESCRIPTION}; not retried: halted by the operator")
+        );
+        assert!(after.interrupted && after.ambiguous);
     }
 
     #[test]

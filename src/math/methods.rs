@@ -43,12 +43,13 @@ use serde::{
 use super::{
     MarketModel, MathError, WeightBounds,
     black_litterman::{self, BlackLitterman, View},
-    finalize_weights,
+    check_finite, finalize_held,
     kelly::kelly_portfolio,
     markowitz::{self, Allocation},
     risk_parity::{
         risk_budget, risk_budget_bounded, risk_parity_with_fixed, risk_parity_with_fixed_bounded,
     },
+    with_held,
 };
 
 /// How targets are computed: the configuration's `[optimizer] method`, the `--method` of
@@ -277,12 +278,7 @@ pub fn solve(model: &MarketModel, params: &MethodParams) -> Result<MethodResult,
                     name: "black-litterman prior".into(),
                     reason: "no prior weights were given".into(),
                 })?;
-            if !rf.is_finite() {
-                return Err(MathError::InvalidArgument {
-                    name: "risk-free rate".into(),
-                    reason: format!("{rf} is not finite"),
-                });
-            }
+            check_finite("risk-free rate", rf)?;
             let post = black_litterman::posterior(model, &excess_views(bl, rf))?;
             let mean = post.mean.iter().map(|m| m + rf).collect();
             let post_model = MarketModel::new(model.names().to_vec(), mean, post.cov)?;
@@ -337,16 +333,7 @@ fn solve_holding(
         });
     }
     let keep: Vec<usize> = (0..n).filter(|&i| i != held).collect();
-    let rest = 1.0 - held_weight;
-    let sub_bounds = WeightBounds::new(
-        keep.iter().map(|&i| lo[i] / rest).collect(),
-        keep.iter().map(|&i| (hi[i] / rest).min(1.0)).collect(),
-    )
-    .map_err(|e| {
-        MathError::InfeasibleBounds(format!(
-            "with asset {held} held at {held_weight}, the others cannot fill the rest: {e}"
-        ))
-    })?;
+    let sub_bounds = bounds.for_the_rest(&keep, held, held_weight)?;
     let sub_model = MarketModel::new(
         keep.iter().map(|&i| model.names()[i].clone()).collect(),
         keep.iter().map(|&i| model.mean()[i]).collect(),
@@ -373,15 +360,8 @@ fn solve_holding(
         ..params.clone()
     };
     let mut result = solve(&sub_model, &sub_params)?;
-    let mut w = vec![held_weight; n];
-    for (k, &i) in keep.iter().enumerate() {
-        w[i] = result.weights[k] * rest;
-    }
-    let mut pinned_lo = lo.to_vec();
-    let mut pinned_hi = hi.to_vec();
-    pinned_lo[held] = held_weight;
-    pinned_hi[held] = held_weight;
-    result.weights = finalize_weights(w, &pinned_lo, &pinned_hi)?;
+    let w = with_held(n, held, held_weight, &keep, &result.weights);
+    result.weights = finalize_held(w, bounds, held, held_weight)?;
     if let Some(sub_mean) = result.posterior_mean.take() {
         // The held asset keeps its own expected return; the posterior covers the others.
         let mut mean = model.mean().to_vec();

@@ -40,8 +40,8 @@ pub struct SolveDiagnostics {
     pub expected_return: f64,
     /// Annualized volatility of the targets.
     pub volatility: f64,
-    /// Sharpe ratio at the configured risk-free rate.
-    pub sharpe: f64,
+    /// Sharpe ratio at the configured risk-free rate (`None`: volatility is zero).
+    pub sharpe: Option<f64>,
     /// Each service's share of the portfolio's risk (sums to 1).
     pub risk_contributions: ServiceMap<f64>,
     /// Risk parity: largest relative risk-contribution error among the risky services.
@@ -145,11 +145,14 @@ impl fmt::Display for TargetDiagnostics {
         }
         write!(
             f,
-            ", {} days): expected return {:.2}%, volatility {:.2}%, Sharpe {:.2}; risk",
+            ", {} days): expected return {:.2}%, volatility {:.2}%, {}; risk",
             d.observations,
             100.0 * d.expected_return,
             100.0 * d.volatility,
-            d.sharpe
+            d.sharpe.map_or_else(
+                || "Sharpe undefined (volatility is zero)".to_owned(),
+                |s| format!("Sharpe {s:.2}")
+            )
         )?;
         for (service, rc) in d.risk_contributions.iter() {
             write!(f, " {service} {:.1}%", 100.0 * rc)?;

@@ -413,6 +413,11 @@ mod tests {
         config::example(method)
     }
 
+    /// `config` solved on a year of [`returns`].
+    fn solve_a_year(config: &OptimizerConfig, configured: &TargetAllocation) -> ComputedTargets {
+        compute_targets(&returns(365), config, configured).expect("solves")
+    }
+
     fn weight(targets: &TargetAllocation, service: Service) -> f64 {
         decimal_to_f64(targets.weight(service))
     }
@@ -452,12 +457,10 @@ mod tests {
 
     #[test]
     fn risk_parity_holds_the_reserve_and_equalizes_the_rest() {
-        let computed = compute_targets(
-            &returns(365),
+        let computed = solve_a_year(
             &config(OptimizerMethod::RiskParity),
             &TargetAllocation::conservative(),
-        )
-        .expect("solves");
+        );
         assert_eq!(computed.targets.weight(Service::Reserve), dec!(0.1));
         // The near-riskless escrow hits the 80% cap; the services strictly inside their bounds
         // carry equal risk.
@@ -558,12 +561,7 @@ mod tests {
     #[test]
     fn black_litterman_without_views_keeps_the_configured_targets() {
         let configured = TargetAllocation::conservative();
-        let computed = compute_targets(
-            &returns(365),
-            &config(OptimizerMethod::BlackLitterman),
-            &configured,
-        )
-        .expect("solves");
+        let computed = solve_a_year(&config(OptimizerMethod::BlackLitterman), &configured);
         for service in Service::ALL {
             let got = weight(&computed.targets, service);
             let want = weight(&configured, service);
@@ -582,7 +580,7 @@ mod tests {
             expected_return: 0.60,
             confidence: Some(0.9),
         });
-        let computed = compute_targets(&returns(365), &c, &configured).expect("solves");
+        let computed = solve_a_year(&c, &configured);
         assert!(weight(&computed.targets, Service::Wallet) > 0.20);
     }
 
@@ -591,9 +589,9 @@ mod tests {
         let configured = TargetAllocation::conservative();
         let mut c = config(OptimizerMethod::Kelly);
         c.kelly_multiplier = 0.01;
-        let cautious = compute_targets(&returns(365), &c, &configured).expect("solves");
+        let cautious = solve_a_year(&c, &configured);
         c.kelly_multiplier = 1.0;
-        let full = compute_targets(&returns(365), &c, &configured).expect("solves");
+        let full = solve_a_year(&c, &configured);
         assert_ne!(cautious.targets, full.targets);
         assert!(full.diagnostics.volatility > cautious.diagnostics.volatility);
     }
@@ -735,12 +733,10 @@ mod tests {
 
     #[test]
     fn diagnostics_print_and_serialize() {
-        let computed = compute_targets(
-            &returns(365),
+        let computed = solve_a_year(
             &config(OptimizerMethod::RiskParity),
             &TargetAllocation::conservative(),
-        )
-        .expect("solves");
+        );
         let diagnostics = TargetDiagnostics::Optimal(Box::new(computed.diagnostics));
         let text = diagnostics.to_string();
         // The cap binds on escrow: the text says "bounded", the JSON names the gap (its

@@ -26,14 +26,15 @@
 //! uses `>=`, so this module does too. The comparison is made in the caller's number type,
 //! with no conversion: `f64` weights in the backtester, `Decimal` weights live, so a weight
 //! that is exactly on the edge in decimal (e.g. 0.25 against 0.20 ± 0.05) triggers live.
-//! (The live planner, `drift::DriftReport::breaches`, still tests `>`; it adopts this rule
-//! when the live detector is wired to this module.)
+//! The comparison itself is [`crate::drift::outside_band`], the one the live planner and
+//! `ballast plan` use too.
 //!
 //! # Where a rebalance goes
 //! - A calendar step (its days have passed) rebalances *everything to target*, whatever
 //!   [`RebalanceTo`] says: it is the floor that catches slow creep.
 //! - A threshold step goes to target, or with [`RebalanceTo::BandEdge`] moves only the
-//!   breached services to the nearest edge of their band (`target ± band`); the hub (the
+//!   breached services to the nearest edge of their band (`target ± band`,
+//!   [`crate::drift::band_edge_weights`], shared with the planner); the hub (the
 //!   reserve, which funds every transfer) takes the remainder, and when that leaves the
 //!   hub strictly beyond its band (by more than [`EDGE_SLACK`] of it, the rounding of a sum
 //!   of weights) the whole step falls back to target, as the live planner does. A hub left
@@ -51,7 +52,7 @@
 
 use std::{
     fmt::Debug,
-    ops::{Add, Mul, Sub},
+    ops::{Add, Div, Mul, Sub},
 };
 
 use rust_decimal::{
@@ -60,7 +61,8 @@ use rust_decimal::{
 };
 use serde::Serialize;
 
-pub use crate::drift::RebalanceTo;
+pub use crate::drift::{EDGE_SLACK, RebalanceTo};
+use crate::drift::{band_edge_weights, outside_band};
 
 /// Returns kept by the volatility index (the article's `window = 20`).
 pub const VOL_WINDOW: usize = 20;
@@ -80,17 +82,18 @@ pub const VOL_BAND_MIN: f64 = 0.02;
 /// Widest volatility-adjusted band (the article's 10%).
 pub const VOL_BAND_MAX: f64 = 0.10;
 
-/// Relative slack on the hub's band when checking a band-edge destination: the hub's
-/// weight is a remainder of rounded weights, so exact arithmetic's "on the edge" may come
-/// out a few ulps beyond it in `f64`.
-pub const EDGE_SLACK: f64 = 1e-9;
-
 /// Days a year: the venue trades every day, so volatility is annualized with √365.
 pub const DAYS_PER_YEAR: f64 = 365.0;
 
 /// The number types a rule is evaluated in: `f64` (backtester) and `Decimal` (live).
 pub trait Weight:
-    Copy + PartialOrd + Debug + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
+    Copy
+    + PartialOrd
+    + Debug
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
 {
     /// Zero.
     const ZERO: Self;
@@ -257,6 +260,8 @@ pub struct Desired<T, const N: usize> {
     pub weights: [T; N],
     /// A band-edge step that went to target because the hub would have breached.
     pub fell_back_to_target: bool,
+    /// The hub's weight at the band edge, when that is why it fell back.
+    pub hub_at_edge: Option<T>,
 }
 
 impl<T: Weight> RuleConfig<T> {
@@ -352,9 +357,9 @@ impl<T: Weight> RuleConfig<T> {
             };
             let drift = weights[index] - target;
             let size = drift.abs();
-            // `size > 0`: a service exactly on target never breaches, even where its band
-            // is zero (a relative band around a zero target).
-            if size >= band && size > T::ZERO && worst.is_none_or(|(_, d, _)| size > d.abs()) {
+            // A service exactly on target never breaches, even where its band is zero (a
+            // relative band around a zero target).
+            if outside_band(size, band, T::ZERO) && worst.is_none_or(|(_, d, _)| size > d.abs()) {
                 worst = Some((index, drift, band));
             }
         }
@@ -378,42 +383,25 @@ impl<T: Weight> RuleConfig<T> {
         let to_target = Desired {
             weights: *targets,
             fell_back_to_target: false,
+            hub_at_edge: None,
         };
         if decision.to == RebalanceTo::Target {
             return to_target;
         }
-        let mut out = *weights;
-        let mut others = T::ZERO;
-        for index in 0..N {
-            if index == hub {
-                continue;
-            }
-            let target = targets[index];
-            if let Some(band) = self.band_for(target, state.vol_index) {
-                let drift = weights[index] - target;
-                if drift.abs() >= band {
-                    out[index] = if drift < T::ZERO {
-                        target - band
-                    } else {
-                        target + band
-                    };
-                }
-            }
-            others = others + out[index];
-        }
-        let total: T = targets.iter().fold(T::ZERO, |sum, t| sum + *t);
-        out[hub] = total - others;
-        let hub_band = self.band_for(targets[hub], state.vol_index);
+        let bands: [Option<T>; N] =
+            std::array::from_fn(|index| self.band_for(targets[index], state.vol_index));
         let slack = T::from_ratio(EDGE_SLACK, T::ZERO);
-        if hub_band.is_some_and(|band| (out[hub] - targets[hub]).abs() > band + band * slack) {
-            return Desired {
+        match band_edge_weights(weights, targets, &bands, hub, T::ZERO, slack) {
+            Ok(weights) => Desired {
+                weights,
+                fell_back_to_target: false,
+                hub_at_edge: None,
+            },
+            Err(hub_weight) => Desired {
                 weights: *targets,
                 fell_back_to_target: true,
-            };
-        }
-        Desired {
-            weights: out,
-            fell_back_to_target: false,
+                hub_at_edge: Some(hub_weight),
+            },
         }
     }
 }

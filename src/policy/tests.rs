@@ -6,21 +6,10 @@ use time::macros::datetime;
 use time::Duration;
 
 use super::*;
-use crate::service::ServiceMap;
+use crate::observation::Happening;
+use crate::testing::{snapshot, usdc};
 
-/// Balances in the order casino, trading, wallet, domains, escrow, reserve.
-fn snapshot(b: [Decimal; 6], seq: Option<u64>) -> PortfolioSnapshot {
-    PortfolioSnapshot::new(ServiceMap::from_fn(|s| b[s.index()]), seq).expect("valid")
-}
-
-const ON_TARGET: [Decimal; 6] = [
-    dec!(200),
-    dec!(300),
-    dec!(150),
-    dec!(150),
-    dec!(100),
-    dec!(100),
-];
+const ON_TARGET: [Decimal; 6] = usdc![200, 300, 150, 150, 100, 100];
 const T0: OffsetDateTime = datetime!(2026-01-01 00:05 UTC);
 
 fn synced_policy() -> PolicyState {
@@ -52,6 +41,15 @@ fn after_win(amount: Decimal) -> [Decimal; 6] {
     let mut b = ON_TARGET;
     b[0] += amount;
     b
+}
+
+/// A synced policy whose $200 casino win (seq 2) fired the plan now in flight, and that plan.
+fn policy_after_a_large_win() -> (PolicyState, Decision) {
+    let mut policy = synced_policy();
+    let first = policy
+        .process(win(2, dec!(200), after_win(dec!(200))))
+        .expect("fires");
+    (policy, first)
 }
 
 #[test]
@@ -139,10 +137,7 @@ fn nothing_is_planned_on_stale_state_and_the_trigger_waits_for_resync() {
 
 #[test]
 fn one_plan_in_flight_and_the_next_trigger_runs_after_it() {
-    let mut policy = synced_policy();
-    let first = policy
-        .process(win(2, dec!(200), after_win(dec!(200))))
-        .expect("fires");
+    let (mut policy, first) = policy_after_a_large_win();
     assert_eq!(first.plan_seq, 1);
     assert_eq!(policy.readiness(), Readiness::InFlight);
     // A request during execution is deferred, not dropped.
@@ -152,14 +147,7 @@ fn one_plan_in_flight_and_the_next_trigger_runs_after_it() {
     });
     assert!(during.is_none());
     // The market moved during execution, so the requested rebalance has work to do.
-    let drifted = [
-        dec!(230),
-        dec!(290),
-        dec!(140),
-        dec!(150),
-        dec!(95),
-        dec!(95),
-    ];
+    let drifted = usdc![230, 290, 140, 150, 95, 95];
     let next = policy
         .process(PolicyInput::PlanFinished {
             snapshot: Some(snapshot(drifted, Some(9))),
@@ -188,27 +176,13 @@ fn ticks_check_bands_and_enforce_the_calendar_floor() {
         },
         // TC1: casino 6 points over: the tick rebalances.
         TestCase {
-            balances: [
-                dec!(260),
-                dec!(280),
-                dec!(140),
-                dec!(140),
-                dec!(90),
-                dec!(90),
-            ],
+            balances: usdc![260, 280, 140, 140, 90, 90],
             days_after_start: 1,
             expected_trigger: Some("tick"),
         },
         // TC2: small drift but 30 days without a rebalance: the calendar floor forces one.
         TestCase {
-            balances: [
-                dec!(230),
-                dec!(290),
-                dec!(140),
-                dec!(150),
-                dec!(95),
-                dec!(95),
-            ],
+            balances: usdc![230, 290, 140, 150, 95, 95],
             days_after_start: 30,
             expected_trigger: Some("calendar"),
         },
@@ -251,14 +225,7 @@ fn older_snapshots_never_replace_newer_ones() {
 fn referral_income_goes_to_the_most_underweight_service() {
     let mut policy = synced_policy();
     // $40 of referral income arrives in the reserve; trading is the most underweight.
-    let balances = [
-        dec!(200),
-        dec!(270),
-        dec!(150),
-        dec!(150),
-        dec!(100),
-        dec!(140),
-    ];
+    let balances = usdc![200, 270, 150, 150, 100, 140];
     let decision = policy
         .process(PolicyInput::Event(Arc::new(Observation {
             seq: 2,
@@ -282,21 +249,11 @@ fn referral_income_goes_to_the_most_underweight_service() {
 
 #[test]
 fn a_plan_interrupted_by_the_stream_resumes_against_the_resync_snapshot() {
-    let mut policy = synced_policy();
-    let first = policy
-        .process(win(2, dec!(200), after_win(dec!(200))))
-        .expect("fires");
+    let (mut policy, first) = policy_after_a_large_win();
     assert_eq!(first.trigger.name(), "large_win");
     // The stream drops mid-plan; the executor skips the rest and reports the interruption.
     assert!(policy.process(PolicyInput::StreamDown).is_none());
-    let partly_done = [
-        dec!(240),
-        dec!(300),
-        dec!(150),
-        dec!(150),
-        dec!(100),
-        dec!(260),
-    ];
+    let partly_done = usdc![240, 300, 150, 150, 100, 260];
     assert!(
         policy
             .process(PolicyInput::PlanFinished {
@@ -331,10 +288,7 @@ fn a_plan_interrupted_by_the_stream_resumes_against_the_resync_snapshot() {
 
 #[test]
 fn a_plan_that_failed_for_other_reasons_is_not_retried_by_itself() {
-    let mut policy = synced_policy();
-    policy
-        .process(win(2, dec!(200), after_win(dec!(200))))
-        .expect("fires");
+    let (mut policy, _) = policy_after_a_large_win();
     let next = policy.process(PolicyInput::PlanFinished {
         snapshot: None,
         at: T0,
@@ -366,4 +320,46 @@ fn policy_config_names_every_bad_value() {
         ]
     );
     assert_eq!(PolicyConfig::default().validate(), Ok(()));
+}
+
+#[test]
+fn a_held_policy_plans_nothing_and_fires_the_waiting_trigger_on_resume() {
+    let mut policy = synced_policy();
+    // The operator pauses (or halts): a large win must not plan.
+    assert!(
+        policy
+            .process(PolicyInput::Hold { held: true, at: T0 })
+            .is_none()
+    );
+    assert_eq!(policy.readiness(), Readiness::Held);
+    assert!(
+        policy
+            .process(win(2, dec!(300), after_win(dec!(300))))
+            .is_none()
+    );
+    // Neither does the daily check nor a resync while held.
+    assert!(
+        policy
+            .process(PolicyInput::Snapshot {
+                snapshot: snapshot(after_win(dec!(300)), Some(2)),
+                at: T0,
+                resync: true,
+                tick: true,
+            })
+            .is_none()
+    );
+    // Holding again changes nothing; resuming fires the most urgent waiting trigger.
+    assert!(
+        policy
+            .process(PolicyInput::Hold { held: true, at: T0 })
+            .is_none()
+    );
+    let decision = policy
+        .process(PolicyInput::Hold {
+            held: false,
+            at: T0,
+        })
+        .expect("the waiting win fires on resume");
+    assert_eq!(decision.trigger.name(), "large_win");
+    assert_eq!(policy.readiness(), Readiness::InFlight);
 }

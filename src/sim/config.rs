@@ -4,6 +4,11 @@
 //! # Invariants
 //! - [`SimConfig::validate`] lists every bad field at once, each naming it; a config that
 //!   passes starts.
+//! - A venue listens beyond loopback only when [`SimConfig::allow_remote`] is set *and* it
+//!   requires an API key ([`SimConfig::check_listen`]): a venue anyone on the network can move
+//!   money on is never started by accident.
+
+use std::net::SocketAddr;
 
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
@@ -51,6 +56,9 @@ pub struct SimConfig {
     pub autoplay: bool,
     /// Faults to inject (all off by default).
     pub faults: FaultConfig,
+    /// Whether the venue may listen on an address other machines can reach (it must then
+    /// require `api_key`); off by default, loopback only.
+    pub allow_remote: bool,
 }
 
 impl Default for SimConfig {
@@ -66,6 +74,7 @@ impl Default for SimConfig {
             markets: MarketParams::default(),
             autoplay: true,
             faults: FaultConfig::default(),
+            allow_remote: false,
         }
     }
 }
@@ -105,6 +114,35 @@ impl SimConfig {
         }
         if let Err(mut faults) = self.faults.validate() {
             problems.append(&mut faults);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SimError::Config(problems))
+        }
+    }
+}
+
+impl SimConfig {
+    /// Checks that the venue may listen on `addr`: loopback always; any other address only
+    /// with `allow_remote` and an `api_key`.
+    ///
+    /// # Errors
+    /// [`SimError::Config`] naming each missing permission.
+    pub fn check_listen(&self, addr: SocketAddr) -> Result<(), SimError> {
+        if addr.ip().is_loopback() {
+            return Ok(());
+        }
+        let mut problems = Vec::new();
+        if !self.allow_remote {
+            problems.push(format!(
+                "listen: {addr} is not a loopback address; serving the venue to other machines needs allow_remote (`--allow-remote`)"
+            ));
+        }
+        if self.api_key.is_none() {
+            problems.push(format!(
+                "api_key: a venue listening on {addr} must require a key, or anyone who reaches it moves the money (set PURPLE_FLEA_API_KEY)"
+            ));
         }
         if problems.is_empty() {
             Ok(())

@@ -6,12 +6,17 @@
 //! whole); the server and the event stream turn them into responses here, so both answer
 //! errors the same way.
 //!
+//! Errors axum produces itself (a body over the size limit, a path segment that is not UTF-8,
+//! anything an extractor rejects) are plain text; [`json_errors`], the outermost layer,
+//! rewrites each into the same [`ErrorBody`] with the code its status has in the protocol.
+//!
 //! # Invariants
-//! - Every error reply is an [`ErrorBody`] JSON with a stable code.
+//! - Every error reply is an [`ErrorBody`] JSON with a stable code, whoever produced it.
 //! - A refusal's status follows its kind: 400 for a bad or unknown field, 409 for money or
 //!   holdings the books do not have, 404 for a position that does not exist.
 
 use axum::{
+    body::to_bytes,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -85,6 +90,67 @@ fn refusal_status(error: &StateError) -> u16 {
 /// An [`ErrorBody`] response.
 pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
     Reply::error(status, code, message).into_response()
+}
+
+/// Largest request body accepted (axum's default, written down); a larger one is answered
+/// `413 payload_too_large` in the usual error body.
+pub const MAX_REQUEST_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Longest plain-text error body read to become a JSON message (axum's are one line).
+const PLAIN_ERROR_MAX_BYTES: usize = 4096;
+
+/// The protocol's code for an error status that a handler did not produce itself.
+fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "unprocessable_entity",
+        429 => "rate_limited",
+        503 => "unavailable",
+        s if s >= 500 => "internal",
+        _ => "bad_request",
+    }
+}
+
+/// Rewrites an error response that is not JSON (axum's own rejections) into an
+/// [`ErrorBody`] with its status's code and the text as message; headers such as `Allow` or
+/// `Retry-After` are kept. Everything else passes unchanged.
+pub(super) async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = to_bytes(body, PLAIN_ERROR_MAX_BYTES)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body is larger than the {MAX_REQUEST_BODY_BYTES} bytes accepted")
+        }
+        _ if text.is_empty() => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
+        _ => text,
+    };
+    let json = Reply::error(status.as_u16(), code_for(status), message).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, json.into_body())
 }
 
 /// A 200 response with `value` as its JSON body.

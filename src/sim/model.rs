@@ -270,13 +270,17 @@ impl ActivityModel {
         }
     }
 
-    fn referrals(&mut self, ops: &mut Vec<Op>) {
-        let count = Poisson::new(REFERRALS_PER_DAY / 24.0)
+    /// How many of an event that happens `per_day` times a day on average happen this hour.
+    fn hourly_count(&mut self, per_day: f64) -> u32 {
+        let count = Poisson::new(per_day / 24.0)
             .map(|d| d.sample(&mut self.rng))
             .unwrap_or(0.0);
         // A Poisson draw is a whole number stored as f64; a handful at most per hour.
-        let count = count.clamp(0.0, 100.0) as u32;
-        for _ in 0..count {
+        count.clamp(0.0, 100.0) as u32
+    }
+
+    fn referrals(&mut self, ops: &mut Vec<Op>) {
+        for _ in 0..self.hourly_count(REFERRALS_PER_DAY) {
             let cents = self.rng.random_range(REFERRAL_CENTS);
             let source_service =
                 [Service::Casino, Service::Trading, Service::Domains][self.rng.random_range(0..3)];
@@ -288,12 +292,7 @@ impl ActivityModel {
     }
 
     fn escrow_deals(&mut self, escrow_usdc: Decimal, ops: &mut Vec<Op>) {
-        let count = Poisson::new(ESCROW_DEALS_PER_DAY / 24.0)
-            .map(|d| d.sample(&mut self.rng))
-            .unwrap_or(0.0);
-        // A Poisson draw is a whole number stored as f64; a handful at most per hour.
-        let count = count.clamp(0.0, 100.0) as u32;
-        for _ in 0..count {
+        for _ in 0..self.hourly_count(ESCROW_DEALS_PER_DAY) {
             let fraction = self.rng.random_range(ESCROW_DEAL_FRACTION);
             let deal_usdc = round_cents(escrow_usdc * usdc(fraction).unwrap_or_default());
             // A deal must earn at least a cent of fee; an empty escrow settles nothing.

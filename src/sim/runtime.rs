@@ -59,10 +59,12 @@ pub struct SimHandle {
 /// `autoplay`) the activity task on the current tokio runtime.
 ///
 /// # Errors
-/// An invalid config ([`SimError::Config`]) or a listener without an address.
+/// An invalid config ([`SimError::Config`]), a listener beyond loopback that the config does
+/// not allow ([`SimConfig::check_listen`]), or a listener without an address.
 pub async fn start(cfg: SimConfig, listener: TcpListener) -> Result<SimHandle, SimError> {
     cfg.validate()?;
     let addr = listener.local_addr().map_err(SimError::Listener)?;
+    cfg.check_listen(addr)?;
     let engine = Engine::new(
         &cfg.agent_id,
         cfg.initial_balances_usdc,

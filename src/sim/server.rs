@@ -18,20 +18,24 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{
     Router,
     body::Bytes,
-    extract::{MatchedPath, OriginalUri, Path, Query, Request, State, rejection::QueryRejection},
+    extract::{
+        DefaultBodyLimit, MatchedPath, OriginalUri, Path, Query, Request, State,
+        rejection::QueryRejection,
+    },
     http::{HeaderMap, HeaderValue, Method, header},
-    middleware::{Next, from_fn_with_state},
+    middleware::{Next, from_fn_with_state, map_response},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 use time::OffsetDateTime;
 
 use super::{
     config::SimError,
     engine::{Engine, MAX_RETURN_DAYS, Processed},
     faults::Fault,
-    http::{Reply, check_agent, error, json},
+    http::{MAX_REQUEST_BODY_BYTES, Reply, check_agent, error, json, json_errors},
+    ledger::StateError,
     markets::Asset,
     shared::{Shared, stopped},
     ws,
@@ -52,6 +56,10 @@ const DEFAULT_RETURN_DAYS: usize = 30;
 /// When the request reached the venue, before any injected latency.
 #[derive(Debug, Clone, Copy)]
 struct ReceivedAt(tokio::time::Instant);
+
+/// A request's query parameters, or why axum could not read them (answered as an
+/// `ErrorBody` naming the parameter).
+type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
 /// What a handler answers: its response, or the error response that stopped it early (both
 /// are sent as they are).
@@ -86,6 +94,9 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest(API_BASE, api)
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+        // Outermost: whatever answered, an error leaves as an `ErrorBody`.
+        .layer(map_response(json_errors))
         .with_state(shared)
 }
 
@@ -202,7 +213,7 @@ async fn portfolio(State(shared): State<Arc<Shared>>, Path(id): Path<String>) ->
 async fn returns(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryParams,
 ) -> Answer {
     check_agent(&shared.agent_id, &id)?;
     let days = match query_param(query, "days")? {
@@ -222,10 +233,7 @@ async fn returns(
     Ok(json(&returns))
 }
 
-async fn prices(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+async fn prices(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
     let all = shared.engine().prices();
     let Some(requested) = query_param(query, "assets")? else {
         return Ok(json(&PricesResponse { prices: all }));
@@ -262,12 +270,9 @@ async fn rebalance(
     let key = idempotency_key(&headers)?;
     let body: RebalanceBody =
         parse_fields(&body, &["service", "direction", "amount_usdc", "reason"])?;
-    let fingerprint = format!(
-        "POST {API_BASE}/agents/{id}/rebalance {}",
-        serde_json::to_string(&body).unwrap_or_default()
-    );
-    let processed = process(&shared, |engine, now| {
-        engine.rebalance(&body, key.as_deref(), &fingerprint, received_at, now)
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/agents/{id}/rebalance"), &body);
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.rebalance(&body, key.as_deref(), received_at, now)
     });
     Ok(finish(&shared, processed).await)
 }
@@ -286,14 +291,11 @@ async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let key = idempotency_key(&headers)?;
     let request: InjectRequest = serde_json::from_slice(&body)
         .map_err(|e| error(400, "bad_request", format!("inject body: {e}")))?;
-    let fingerprint = format!(
-        "POST {API_BASE}/sim/inject {}",
-        serde_json::to_string(&request).unwrap_or_default()
-    );
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/sim/inject"), &request);
     // A `balance` injection sets cash; the services it leaves out keep theirs. Simulator
     // routes are exempt from faults, so no lost ack either.
-    let processed = process(&shared, |engine, now| {
-        engine.inject_request(&request, key.as_deref(), &fingerprint, now)
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.inject_request(&request, now)
     });
     Ok(processed.reply.into_response())
 }
@@ -301,11 +303,7 @@ async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
 /// The `agent_id` query parameter, which must name the simulated agent (`required`: whether
 /// leaving it out is an error).
 #[allow(clippy::result_large_err)]
-fn agent_query(
-    shared: &Shared,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    required: bool,
-) -> Result<(), Response> {
+fn agent_query(shared: &Shared, query: QueryParams, required: bool) -> Result<(), Response> {
     match query_param(query, "agent_id")? {
         Some(id) => check_agent(&shared.agent_id, &id),
         None if required => Err(error(
@@ -317,19 +315,13 @@ fn agent_query(
     }
 }
 
-async fn positions(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+async fn positions(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
     agent_query(&shared, query, true)?;
     let positions = shared.engine().positions();
     Ok(json(&positions))
 }
 
-async fn holdings(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer {
+async fn holdings(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
     agent_query(&shared, query, true)?;
     let holdings = shared.engine().holdings();
     Ok(json(&holdings))
@@ -351,12 +343,9 @@ async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         &["limit_price"],
     )?;
     check_agent(&shared.agent_id, &body.agent_id)?;
-    let fingerprint = format!(
-        "POST {API_BASE}/trading/order {}",
-        serde_json::to_string(&body).unwrap_or_default()
-    );
-    let processed = process(&shared, |engine, now| {
-        engine.order(&body, key.as_deref(), &fingerprint, now)
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/trading/order"), &body);
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.order(&body, now)
     });
     Ok(finish(&shared, processed).await)
 }
@@ -364,7 +353,7 @@ async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 async fn close_position(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryParams,
     headers: HeaderMap,
 ) -> Answer {
     // The article's DELETE has no agent: the id is enough, and `agent_id`, when sent, must
@@ -372,8 +361,8 @@ async fn close_position(
     agent_query(&shared, query, false)?;
     let key = idempotency_key(&headers)?;
     let fingerprint = format!("DELETE {API_BASE}/trading/positions/{id}");
-    let processed = process(&shared, |engine, now| {
-        engine.close_position(&id, key.as_deref(), &fingerprint, now)
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.close_position(&id, now)
     });
     Ok(finish(&shared, processed).await)
 }
@@ -399,28 +388,36 @@ async fn wallet_trade(
         TradeSide::Buy => "buy",
         TradeSide::Sell => "sell",
     };
-    let fingerprint = format!(
-        "POST {API_BASE}/wallet/{path} {}",
-        serde_json::to_string(&body).unwrap_or_default()
-    );
-    let processed = process(&shared, |engine, now| {
-        engine.wallet_trade(side, &body, key.as_deref(), &fingerprint, now)
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/wallet/{path}"), &body);
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.wallet_trade(side, &body, now)
     });
     Ok(finish(&shared, processed).await)
 }
 
-/// Runs one mutating request on the engine at the simulated time now, and broadcasts what
-/// it announced (and the transfer it applied) before the lock is released, so subscribers
-/// see frames in `seq` order.
+/// Runs one mutating request on the engine at the simulated time now, under its
+/// `Idempotency-Key` when it has one ([`Engine::idempotent`]: a repeat replays the first
+/// reply), and broadcasts what it announced (and the transfer it applied) before the lock is
+/// released, so subscribers see frames in `seq` order.
 fn process(
     shared: &Shared,
-    handle: impl FnOnce(&mut Engine, OffsetDateTime) -> Processed,
+    idempotency_key: Option<&str>,
+    fingerprint: &str,
+    handle: impl FnOnce(&mut Engine, OffsetDateTime) -> Result<Processed, StateError>,
 ) -> Processed {
     let now = shared.clock.now();
     let mut engine = shared.engine();
-    let processed = handle(&mut engine, now);
+    let processed = engine.idempotent(idempotency_key, fingerprint, |engine| handle(engine, now));
     shared.publish(&processed.frames, processed.transfer.as_ref());
     processed
+}
+
+/// What identifies a request for its `Idempotency-Key`: the route and the parsed body.
+fn fingerprint(route: &str, body: &impl Serialize) -> String {
+    format!(
+        "{route} {}",
+        serde_json::to_string(body).unwrap_or_default()
+    )
 }
 
 /// Answers a processed mutating request, unless a lost-ack fault swallows the answer.
@@ -478,10 +475,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
 }
 
 #[allow(clippy::result_large_err)]
-fn query_param(
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    name: &str,
-) -> Result<Option<String>, Response> {
+fn query_param(query: QueryParams, name: &str) -> Result<Option<String>, Response> {
     match query {
         Ok(Query(mut params)) => Ok(params.remove(name)),
         Err(rejection) => Err(error(

@@ -122,6 +122,8 @@ pub struct StatusReport {
     pub failure_reasons: BTreeMap<String, String>,
     /// The latest alerts, newest first (at most 5).
     pub recent_alerts: Vec<super::AlertRecord>,
+    /// The operator's latest control action (its mode is in force), if any.
+    pub control: Option<crate::control::ControlRecord>,
 }
 
 /// One run of the companion.

@@ -1,13 +1,14 @@
-//! What `ballast report` reads: target changes and alerts as they are recorded, and a period's
-//! snapshots, applied legs, plans, target changes and alerts, turned into the core's
-//! [`PeriodData`].
+//! What `ballast report` reads: alerts as they are recorded, and a period's snapshots, applied
+//! legs, plans, target changes (`target_adjustments`: the optimizer's and the event
+//! responses', written by `performance.rs`) and alerts, turned into the core's [`PeriodData`].
 //!
 //! # Invariants
 //! - A period is selected by the companion's clock (`at`, `created_at`), never by wall time;
 //!   rows are filtered after parsing, so a time written with another offset still sorts right.
 //! - [`read_period`] opens the file read-only and never migrates it (as `ballast status`).
-//! - Target weights and alert details are JSON; a stored value that does not parse is
+//! - Targets and alert details are JSON; a stored value that does not parse is
 //!   [`StoreError::Corrupt`] naming its column.
+//! - A file from before the alerts table lists no alerts in `ballast status`.
 
 use std::{collections::BTreeMap, path::Path, str::FromStr};
 
@@ -17,9 +18,9 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{
-    Direction, Service, ServiceMap, Store, StoreError,
+    Direction, Service, Store, StoreError,
     codec::{now_text, parse_decimal, parse_time, time_text},
-    schema::open_read_only,
+    schema::{self, open_read_only},
     snapshots::parse_balances,
 };
 use crate::{
@@ -46,34 +47,6 @@ pub struct AlertRecord {
 }
 
 impl Store {
-    /// Records new targets in force from `at`.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn record_target_change(
-        &self,
-        at: OffsetDateTime,
-        method: String,
-        reason: String,
-        weights: ServiceMap<Decimal>,
-    ) -> Result<(), StoreError> {
-        self.call(move |c| {
-            let text = serde_json::to_string(&weights.map(|_, w| w.to_string())).map_err(|e| {
-                StoreError::Corrupt {
-                    column: "target_changes.weights",
-                    value: e.to_string(),
-                }
-            })?;
-            c.execute(
-                "INSERT INTO target_changes (at, recorded_at, method, reason, weights)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![time_text(at), now_text(), method, reason, text],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
     /// Records an alert.
     ///
     /// # Errors
@@ -224,25 +197,25 @@ fn plans(c: &Connection, since: Option<OffsetDateTime>) -> Result<Vec<PlanPoint>
 }
 
 /// The last target change before `since` (the targets in force when the period starts), then
-/// every change in the period.
+/// every change in the period: the optimizer's and the event responses', of every run.
 fn target_changes(
     c: &Connection,
     since: Option<OffsetDateTime>,
 ) -> Result<Vec<TargetPoint>, StoreError> {
-    let mut statement = c.prepare("SELECT at, weights FROM target_changes ORDER BY id")?;
+    let mut statement = c.prepare("SELECT at, targets FROM target_adjustments ORDER BY id")?;
     let mut rows = statement.query([])?;
     let mut all = Vec::new();
     while let Some(row) = rows.next()? {
-        let at = parse_time("target_changes.at", &row.get::<_, String>(0)?)?;
+        let at = parse_time("target_adjustments.at", &row.get::<_, String>(0)?)?;
         let text: String = row.get(1)?;
         let corrupt = || StoreError::Corrupt {
-            column: "target_changes.weights",
+            column: "target_adjustments.targets",
             value: text.clone(),
         };
         let named: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|_| corrupt())?;
         let named = named
             .into_iter()
-            .map(|(k, v)| Ok((k, parse_decimal("target_changes.weights", &v)?)))
+            .map(|(k, v)| Ok((k, parse_decimal("target_adjustments.targets", &v)?)))
             .collect::<Result<BTreeMap<String, Decimal>, StoreError>>()?;
         let targets = TargetAllocation::from_named(&named).map_err(|_| corrupt())?;
         all.push(TargetPoint { at, targets });
@@ -270,8 +243,11 @@ fn alerts(c: &Connection, since: Option<OffsetDateTime>) -> Result<Vec<AlertReco
     Ok(out)
 }
 
-/// The latest `limit` alerts, newest first.
+/// The latest `limit` alerts, newest first (none in a file from before the alerts table).
 pub(super) fn recent_alerts(c: &Connection, limit: u32) -> Result<Vec<AlertRecord>, StoreError> {
+    if !schema::has_table(c, "alerts")? {
+        return Ok(Vec::new());
+    }
     let mut statement = c.prepare(
         "SELECT at, run_id, kind, severity, message, details FROM alerts
          ORDER BY id DESC LIMIT ?1",
@@ -308,7 +284,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::store::schema;
+    use crate::{service::ServiceMap, store::schema};
 
     #[test]
     fn a_version_1_file_keeps_its_plans_and_legs_and_gains_both_clocks() {
@@ -407,14 +383,34 @@ mod tests {
 
     #[tokio::test]
     async fn target_changes_and_alerts_round_trip_and_periods_filter_by_time() {
+        use crate::store::{OPTIMIZER_TARGETS, RunRecord};
         let store = Store::open_in_memory().expect("opens");
+        store
+            .start_run(RunRecord {
+                run_id: "r1".into(),
+                started_at: datetime!(2026-01-01 00:00 UTC),
+                stopped_at: None,
+                venue: "v".into(),
+                dry_run: false,
+            })
+            .await
+            .expect("run");
         let targets = TargetAllocation::conservative();
-        for (at, reason) in [
-            (datetime!(2026-01-01 00:00 UTC), "start-up"),
-            (datetime!(2026-01-03 00:00 UTC), "daily tick"),
+        // The optimizer's targets, then an event response's: one kind of row each.
+        for (at, kind, reason) in [
+            (
+                datetime!(2026-01-01 00:00 UTC),
+                OPTIMIZER_TARGETS,
+                "risk-parity (start-up)",
+            ),
+            (
+                datetime!(2026-01-03 00:00 UTC),
+                "drawdown_cut",
+                "trading cut",
+            ),
         ] {
             store
-                .record_target_change(at, "risk-parity".into(), reason.into(), *targets.weights())
+                .record_adjustment("r1".into(), at, kind, reason.into(), *targets.weights())
                 .await
                 .expect("records");
         }
@@ -459,5 +455,24 @@ mod tests {
         );
         let status = store.status().await.expect("status");
         assert_eq!(status.recent_alerts[0].details["seq"], 7);
+        // The run's adjustments (`ballast status`) are the event responses' only.
+        let performance = store
+            .run_performance()
+            .await
+            .expect("reads")
+            .expect("a run");
+        let kinds: Vec<&str> = performance
+            .adjustments
+            .iter()
+            .map(|a| a.kind.as_str())
+            .collect();
+        assert_eq!(kinds, ["drawdown_cut"]);
+    }
+
+    #[test]
+    fn a_version_3_file_reads_as_status_without_alerts() {
+        let mut c = Connection::open_in_memory().expect("opens");
+        schema::migrate_to(&mut c, 3).expect("v3");
+        assert_eq!(recent_alerts(&c, 5).expect("reads"), Vec::new());
     }
 }

@@ -3,9 +3,10 @@
 //! # Clocks
 //! Two clocks meet in the store. The *companion's clock* is venue time when ballast follows a
 //! simulated venue's accelerated clock, wall time otherwise; it stamps what happened on the
-//! venue (`plans.created_at`, `legs.updated_venue_at`, `snapshots.at`, `target_changes.at`,
-//! `alerts.at`, `runs.started_at`/`stopped_at`). *Wall time* stamps when a row was written
-//! (`legs.updated_at`, `plans.created_wall_at`, `cursor.updated_at`, `*.recorded_at`).
+//! venue (`plans.created_at`, `legs.updated_venue_at`, `snapshots.at`, `target_adjustments.at`,
+//! `run_days.at`, `alerts.at`, `runs.started_at`/`stopped_at`). *Wall time* stamps when a row
+//! was written or an operator acted (`legs.updated_at`, `plans.created_wall_at`,
+//! `cursor.updated_at`, `control_actions.at`, `*.recorded_at`).
 //!
 //! # Invariants
 //! - Each migration runs in its own transaction together with its version bump, so a crash
@@ -62,20 +63,41 @@ const MIGRATIONS: &[&str] = &[
          balances   TEXT NOT NULL,
          total_usdc TEXT NOT NULL
      );",
-    // v2: operating. Each of plans and legs names both clocks: `plans.created_at` and the new
+    // v2: the operator's control actions (pause, resume, halt, ...); the latest row's mode is
+    // the one a restart comes back in.
+    "CREATE TABLE control_actions (
+         id       INTEGER PRIMARY KEY AUTOINCREMENT,
+         at       TEXT NOT NULL,
+         command  TEXT NOT NULL,
+         previous TEXT NOT NULL,
+         mode     TEXT NOT NULL CHECK (mode IN ('running', 'paused', 'halted')),
+         by       TEXT NOT NULL,
+         reason   TEXT NOT NULL
+     );",
+    // v3: the live policy's record: targets changed by event responses (drawdown cuts and
+    // restores, volatility spikes), and each day's observation for the run's metrics.
+    "CREATE TABLE target_adjustments (
+         id         INTEGER PRIMARY KEY AUTOINCREMENT,
+         run_id     TEXT NOT NULL REFERENCES runs(run_id),
+         at         TEXT NOT NULL,
+         kind       TEXT NOT NULL,
+         reason     TEXT NOT NULL,
+         targets    TEXT NOT NULL
+     );
+     CREATE TABLE run_days (
+         run_id      TEXT NOT NULL REFERENCES runs(run_id),
+         day         INTEGER NOT NULL,
+         at          TEXT NOT NULL,
+         observation TEXT NOT NULL,
+         PRIMARY KEY (run_id, day)
+     );",
+    // v4: operating. Each of plans and legs names both clocks: `plans.created_at` and the new
     // `legs.updated_venue_at` are the companion's clock (venue time when it follows a simulated
-    // venue), `legs.updated_at` and the new `plans.created_wall_at` are wall time. Target
-    // changes and alerts are kept for `ballast report`; snapshots get an index by time.
+    // venue), `legs.updated_at` and the new `plans.created_wall_at` are wall time. Alerts are
+    // kept for `ballast status` and `ballast report`; snapshots get an index by time. (The
+    // optimizer's target changes go to v3's `target_adjustments`, kind `optimizer`.)
     "ALTER TABLE plans ADD COLUMN created_wall_at TEXT;
      ALTER TABLE legs ADD COLUMN updated_venue_at TEXT;
-     CREATE TABLE target_changes (
-         id          INTEGER PRIMARY KEY AUTOINCREMENT,
-         at          TEXT NOT NULL,
-         recorded_at TEXT NOT NULL,
-         method      TEXT NOT NULL,
-         reason      TEXT NOT NULL,
-         weights     TEXT NOT NULL
-     );
      CREATE TABLE alerts (
          id          INTEGER PRIMARY KEY AUTOINCREMENT,
          at          TEXT NOT NULL,
@@ -126,6 +148,19 @@ pub(super) fn migrate_to(connection: &mut Connection, version: i64) -> Result<()
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Whether `c` holds the table `name` (a file read as it is may predate it).
+///
+/// # Errors
+/// SQLite's error.
+pub(super) fn has_table(c: &Connection, name: &str) -> Result<bool, StoreError> {
+    let n: i64 = c.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
 }
 
 /// Opens a store file read-only, refusing one from a newer ballast; never migrates.

@@ -10,9 +10,9 @@ use rusqlite::Connection;
 use rust_decimal::Decimal;
 
 use super::{
-    LegStatus, StatusReport, Store, StoreError, codec::parse_decimal, cursor::load_cursor,
-    legs::failure_reasons, plans::recent_plans, report::recent_alerts, runs::last_run, schema,
-    snapshots::last_snapshot,
+    LegStatus, StatusReport, Store, StoreError, codec::parse_decimal, control::last_control,
+    cursor::load_cursor, legs::failure_reasons, plans::recent_plans, report::recent_alerts,
+    runs::last_run, schema, snapshots::last_snapshot,
 };
 
 /// Plans the report lists, newest first.
@@ -82,5 +82,6 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
         recent_plans,
         failure_reasons,
         recent_alerts,
+        control: last_control(c)?,
     })
 }

@@ -7,7 +7,10 @@
 //! - `--compare`: the article's trigger table, every policy on the same path(s);
 //! - `--sweep band=START:END:STEP`: the cost / tracking-error trade-off;
 //! - `--plot out.png|svg`: allocation with bands and trades and value against buy-and-hold
-//!   (one path; with `--simulate`, its first path), or the sweep's trade-off curve.
+//!   (one path; with `--simulate`, its first path), or the sweep's trade-off curve;
+//! - `--events FILE`: a run recorded by `ballast run --record-events FILE`, replayed through
+//!   the live policy (`ballast::policy::replay`): the decisions it makes, and whether they are
+//!   the recorded ones byte for byte.
 //!
 //! Defaults for targets, band, floor and where a rebalance goes come from the configuration
 //! (`[targets]`, `policy.band`, `policy.calendar_floor_days`, `policy.rebalance_to`), the
@@ -21,7 +24,7 @@
 
 use std::{collections::BTreeMap, io::IsTerminal as _, path::PathBuf};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use ballast::{
     backtest::{
         N, Row,
@@ -44,11 +47,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::math_common::parse_named;
-use crate::format::pct_f64;
+use crate::format::{metrics_lines, pct_f64};
 use crate::settings::Validated;
-
-/// Largest returns file read (bytes).
-pub const MAX_RETURNS_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// `ballast backtest` flags.
 #[derive(clap::Args, Debug)]
@@ -105,6 +105,10 @@ pub struct Args {
     /// Write a plot (`.png` or `.svg`).
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Replay a run recorded with `ballast run --record-events FILE` through the live policy
+    /// and compare its decisions with the recorded ones.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["returns", "simulate", "compare", "sweep", "plot"])]
+    pub events: Option<PathBuf>,
 }
 
 /// `--rebalance-to`.
@@ -243,16 +247,7 @@ fn resolve(args: &Args, validated: &Validated) -> anyhow::Result<Resolved> {
 
 fn read_returns(path: &std::path::Path) -> anyhow::Result<Vec<Row>> {
     let shown = path.display();
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("--returns {shown}: cannot read the file"))?
-        .len();
-    if size > MAX_RETURNS_FILE_BYTES {
-        bail!(
-            "--returns {shown}: {size} bytes is more than the {MAX_RETURNS_FILE_BYTES} a returns file may have"
-        );
-    }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("--returns {shown}: cannot read the file"))?;
+    let text = super::math_common::read_returns_file(path)?;
     parse_returns_csv(&text).map_err(|e| anyhow!("--returns {shown}: {e}"))
 }
 
@@ -409,6 +404,9 @@ fn describe(source: &SourceOut) -> String {
 /// # Errors
 /// Bad flags or input, naming the flag; plotting errors.
 pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
+    if let Some(path) = &args.events {
+        return super::replay::run(path, json);
+    }
     let r = resolve(args, validated)?;
     if args.compare {
         if args.plot.is_some() {
@@ -623,25 +621,8 @@ fn single(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
             out.skipped_rebalances, args.min_trade_usdc
         );
     }
-    println!(
-        "tracking error {}  turnover {}  cost drag {:.3}%  alpha {}",
-        opt_pct(m.tracking_error).trim(),
-        pct_f64(m.annual_turnover).trim(),
-        100.0 * m.cost_drag,
-        opt_pct(m.rebalancing_alpha).trim()
-    );
-    println!(
-        "annual return {}  buy-and-hold {}  volatility {}  Sharpe {}  max drawdown {}  days outside band {}",
-        opt_pct(m.annual_return).trim(),
-        opt_pct(m.buy_and_hold_annual_return).trim(),
-        opt_pct(m.volatility).trim(),
-        m.sharpe
-            .map_or_else(|| "–".to_owned(), |s| format!("{s:.2}")),
-        pct_f64(m.max_drawdown).trim(),
-        m.days_outside_band
-    );
-    for warning in &m.warnings {
-        println!("warning: {warning}");
+    for line in metrics_lines(m) {
+        println!("{line}");
     }
     if let Some(p) = &out.plot {
         println!("plot written to {p}");

@@ -10,7 +10,6 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail};
 use ballast::{
     backtest::{N, engine::BacktestConfig, observe::RecordedDay},
     policy::rules::VOL_INDEX_DEFAULT,
@@ -18,43 +17,10 @@ use ballast::{
 };
 use plotters::{coord::Shift, prelude::*};
 
-use super::backtest::CompareRow;
-
-/// Plot size in pixels (also `ballast report --plot`'s).
-pub(crate) const SIZE: (u32, u32) = (1100, 760);
-
-fn register_font() {
-    static FONT: std::sync::Once = std::sync::Once::new();
-    FONT.call_once(|| {
-        // A failure here only loses text in bitmap plots; SVG text needs no font file.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            include_bytes!("fonts/DejaVuSans.ttf"),
-        );
-    });
-}
-
-/// Draws with `draw` into an SVG or `draw_png` into a PNG, by `path`'s extension, with the
-/// embedded font registered (also `ballast report --plot`'s).
-pub(crate) fn with_backend(
-    path: &Path,
-    draw: impl Fn(DrawingArea<SVGBackend<'_>, Shift>) -> anyhow::Result<()>,
-    draw_png: impl Fn(DrawingArea<BitMapBackend<'_>, Shift>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    register_font();
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("svg") => draw(SVGBackend::new(path, SIZE).into_drawing_area()),
-        Some("png") => draw_png(BitMapBackend::new(path, SIZE).into_drawing_area()),
-        _ => bail!("--plot {}: use a .png or .svg file name", path.display()),
-    }
-    .map_err(|e| anyhow!("--plot {}: {e}", path.display()))
-}
+use super::{
+    backtest::CompareRow,
+    plot::{Axes, PANELS_SIZE as SIZE, err, percent_chart, render},
+};
 
 /// Allocation with bands and trades, and value against buy-and-hold, of one path.
 ///
@@ -67,8 +33,9 @@ pub fn path_plot(
     measure_band: f64,
     days: &[RecordedDay],
 ) -> anyhow::Result<()> {
-    with_backend(
+    render(
         path,
+        SIZE,
         |root| draw_path(root, policy, config, measure_band, days),
         |root| draw_path(root, policy, config, measure_band, days),
     )
@@ -84,7 +51,6 @@ fn draw_path<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
     root.fill(&WHITE).map_err(err)?;
     let (upper, lower) = root.split_vertically(SIZE.1 * 3 / 5);
     let x_max = days.len().max(1) as f64;
@@ -216,8 +182,9 @@ where
 /// # Errors
 /// A bad file name or a drawing error, naming `--plot`.
 pub fn tradeoff(path: &Path, bands: &[f64], rows: &[CompareRow]) -> anyhow::Result<()> {
-    with_backend(
+    render(
         path,
+        SIZE,
         |root| draw_tradeoff(root, bands, rows),
         |root| draw_tradeoff(root, bands, rows),
     )
@@ -231,7 +198,6 @@ fn draw_tradeoff<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
     root.fill(&WHITE).map_err(err)?;
     let points: Vec<(f64, f64, f64)> = bands
         .iter()
@@ -241,24 +207,14 @@ where
         .collect();
     let x_max = points.iter().map(|p| p.0).fold(0.0f64, f64::max) * 1.15 + 1e-6;
     let y_max = points.iter().map(|p| p.1).fold(0.0f64, f64::max) * 1.15 + 1e-6;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "band sweep: tracking error against cost drag",
-            ("sans-serif", 24),
-        )
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("cost drag (a year)")
-        .y_desc("tracking error (a year)")
-        .x_label_formatter(&|x| format!("{:.2}%", 100.0 * x))
-        .y_label_formatter(&|y| format!("{:.1}%", 100.0 * y))
-        .draw()
-        .map_err(err)?;
+    let mut chart = percent_chart(
+        &root,
+        Axes {
+            caption: ("band sweep: tracking error against cost drag", 24),
+            x: (0.0..x_max, "cost drag (a year)", 2),
+            y: (0.0..y_max, "tracking error (a year)", 1),
+        },
+    )?;
     chart
         .draw_series(LineSeries::new(
             points.iter().map(|p| (p.0, p.1)),

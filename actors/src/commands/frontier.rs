@@ -14,16 +14,14 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::Once,
 };
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use ballast::{
     math::{
         WeightBounds,
-        frontier::efficient_frontier,
+        frontier::{MAX_FRONTIER_POINTS, efficient_frontier},
         markowitz::{max_sharpe, min_variance},
-        returns::CovarianceMethod,
     },
     optimizer::OptimizerConfig,
 };
@@ -31,35 +29,27 @@ use plotters::{coord::Shift, prelude::*};
 use serde::Serialize;
 
 use super::{
-    flags::config_names,
-    math_common::{by_name, load_model, parse_bounds},
+    math_common::{ModelArgs, by_name},
+    plot::{Axes, err, percent_chart, render},
 };
 use crate::format::pct_f64;
 
 /// `ballast frontier` flags. Those without a value take the configuration's.
 #[derive(clap::Args, Debug)]
+// The frontier has no venue source: the shared model flags' `--returns` is required here.
+#[command(mut_arg("returns", |arg| arg.required(true)))]
 pub struct Args {
-    /// Daily returns CSV: a header of asset names (an optional first date column), one row a day.
-    #[arg(long)]
-    pub returns: PathBuf,
-    /// Number of frontier points.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Number of frontier points (1 to 10,000).
     #[arg(long, default_value_t = 50)]
     pub points: usize,
-    /// Weight bounds `LO,HI` for every asset (default long-only, uncapped).
-    #[arg(long)]
-    pub bounds: Option<String>,
-    /// Covariance estimator (default: `optimizer.covariance`).
-    #[arg(long, value_parser = config_names(|_: &CovarianceMethod| true))]
-    pub covariance: Option<CovarianceMethod>,
     /// Annual risk-free rate for the maximum-Sharpe point (default: `optimizer.risk_free_rate`).
     #[arg(long)]
     pub rf: Option<f64>,
     /// Write a plot to this file (`.png` or `.svg`).
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Print one JSON document; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// One portfolio in the output.
@@ -105,19 +95,22 @@ pub struct Output {
 /// # Errors
 /// Bad input naming its flag; optimizer and plotting errors.
 pub fn execute(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<Output> {
-    if args.points == 0 {
-        bail!("--points: the frontier needs at least one point");
+    // Checked before the returns are read: each point holds a weight per asset.
+    if !(1..=MAX_FRONTIER_POINTS).contains(&args.points) {
+        bail!(
+            "--points {}: the frontier takes 1 to {MAX_FRONTIER_POINTS} points",
+            args.points
+        );
     }
-    let covariance = args.covariance.unwrap_or(configured.covariance);
     let rf = args.rf.unwrap_or(configured.risk_free_rate);
-    let loaded = load_model(&args.returns, covariance)?;
+    let (_, loaded) = args.model.load(configured.covariance)?;
     let model = &loaded.model;
     let names = model.names().to_vec();
     let n = names.len();
-    let bounds = match &args.bounds {
-        Some(text) => parse_bounds(text, n)?,
-        None => WeightBounds::long_only(n),
-    };
+    let bounds = args
+        .model
+        .bounds(n)?
+        .unwrap_or_else(|| WeightBounds::long_only(n));
     let f = efficient_frontier(model, &bounds, args.points)?;
     let points: Vec<PointOut> = f
         .points
@@ -159,40 +152,19 @@ pub fn execute(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<Outp
     Ok(out)
 }
 
-static FONT: Once = Once::new();
-
-fn register_font() {
-    FONT.call_once(|| {
-        // A failure here only loses text in bitmap plots; SVG text needs no font file.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            include_bytes!("fonts/DejaVuSans.ttf"),
-        );
-    });
-}
-
 fn plot(path: &Path, out: &Output) -> anyhow::Result<()> {
-    register_font();
-    let size = (960, 640);
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("svg") => draw(SVGBackend::new(path, size).into_drawing_area(), out),
-        Some("png") => draw(BitMapBackend::new(path, size).into_drawing_area(), out),
-        _ => bail!("--plot {}: use a .png or .svg file name", path.display()),
-    }
-    .map_err(|e| anyhow!("--plot {}: {e}", path.display()))
+    render(
+        path,
+        (960, 640),
+        |root| draw(root, out),
+        |root| draw(root, out),
+    )
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, out: &Output) -> anyhow::Result<()>
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
     root.fill(&WHITE).map_err(err)?;
     let xs = out
         .points
@@ -209,21 +181,14 @@ where
         |(xm, ylo, yhi), (x, y)| (xm.max(x), ylo.min(y), yhi.max(y)),
     );
     let pad = 0.05 * (y_max - y_min).abs().max(1e-6);
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Efficient frontier", ("sans-serif", 28))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..x_max * 1.08 + 1e-9, (y_min - pad)..(y_max + pad))
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("volatility (annual)")
-        .y_desc("expected return (annual)")
-        .x_label_formatter(&|x| format!("{:.0}%", 100.0 * x))
-        .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
-        .draw()
-        .map_err(err)?;
+    let mut chart = percent_chart(
+        &root,
+        Axes {
+            caption: ("Efficient frontier", 28),
+            x: (0.0..x_max * 1.08 + 1e-9, "volatility (annual)", 0),
+            y: ((y_min - pad)..(y_max + pad), "expected return (annual)", 0),
+        },
+    )?;
     chart
         .draw_series(LineSeries::new(
             out.points.iter().map(|p| (p.volatility, p.expected_return)),
@@ -239,26 +204,22 @@ where
                 + Text::new(a.name.clone(), (6, -6), ("sans-serif", 14))
         }))
         .map_err(err)?;
-    let mv = &out.min_variance;
-    chart
-        .draw_series(std::iter::once(Circle::new(
-            (mv.volatility, mv.expected_return),
-            7,
-            GREEN.filled(),
-        )))
-        .map_err(err)?
-        .label("min variance")
-        .legend(|(x, y)| Circle::new((x + 8, y), 5, GREEN.filled()));
-    if let Some(ms) = &out.max_sharpe {
+    // The marked portfolios: a large dot each, with a legend entry.
+    let marked = [
+        (Some(&out.min_variance), "min variance", GREEN),
+        (out.max_sharpe.as_ref(), "max Sharpe", RED),
+    ];
+    for (point, label, color) in marked {
+        let Some(p) = point else { continue };
         chart
             .draw_series(std::iter::once(Circle::new(
-                (ms.volatility, ms.expected_return),
+                (p.volatility, p.expected_return),
                 7,
-                RED.filled(),
+                color.filled(),
             )))
             .map_err(err)?
-            .label("max Sharpe")
-            .legend(|(x, y)| Circle::new((x + 8, y), 5, RED.filled()));
+            .label(label)
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
     }
     chart
         .configure_series_labels()
@@ -274,9 +235,9 @@ where
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<()> {
+pub fn run(args: &Args, configured: &OptimizerConfig, json: bool) -> anyhow::Result<()> {
     let out = execute(args, configured)?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }

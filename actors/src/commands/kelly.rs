@@ -53,9 +53,6 @@ pub struct Args {
     /// Bankroll in USDC (a decimal amount).
     #[arg(long = "bankroll", value_name = "USDC", default_value = "1000")]
     pub bankroll_usdc: Decimal,
-    /// Print one JSON document; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// A sized bet, as printed.
@@ -130,9 +127,9 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args, json: bool) -> anyhow::Result<()> {
     let k = execute(args)?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&k)?);
         return Ok(());
     }

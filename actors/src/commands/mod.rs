@@ -3,12 +3,15 @@
 pub mod backtest;
 pub mod backtest_plot;
 pub mod config;
+pub mod ctl;
 pub mod flags;
 pub mod frontier;
 pub mod kelly;
 pub mod math_common;
 pub mod optimize;
 pub mod plan;
+pub mod plot;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod sim;

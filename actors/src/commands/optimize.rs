@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     flags::config_names,
-    math_common::{by_name, load_model, ordered, parse_bounds, parse_named},
+    math_common::{ModelArgs, by_name, ordered, parse_bounds, parse_named},
     venue,
 };
 use crate::{format::pct_f64, settings::Validated};
@@ -57,27 +57,20 @@ use crate::{format::pct_f64, settings::Validated};
 /// and `BALLAST__OPTIMIZER__...` apply, as to every command).
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Daily returns CSV: a header of asset names (an optional first date column), one row a
-    /// day. Without it, the venue's `/returns` (see `--venue`).
-    #[arg(long)]
-    pub returns: Option<PathBuf>,
+    /// Without `--returns`, the venue's `/returns` (see `--venue`); there `--bounds` defaults
+    /// to `optimizer.bound_lo`/`bound_hi`.
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Without `--returns`: the venue to read `/returns` and the portfolio from (default: the
     /// configured venue; the embedded simulated one unless `venue.mode = "remote"`).
     #[arg(long, conflicts_with = "returns")]
     pub venue: Option<String>,
-    /// The optimizer: risk budgeting (equal risk contributions unless `--budgets`), minimum
-    /// variance, maximum Sharpe at `--rf`, Black–Litterman from `--views` then maximum Sharpe,
-    /// or fractional Kelly (`--kelly-multiplier`) (default: `optimizer.method`).
+    /// The optimizer: risk budgeting (equal risk contributions unless `--budgets`; `--bounds`
+    /// switch it to the constrained formulation and bound the held asset's weight too),
+    /// minimum variance, maximum Sharpe at `--rf`, Black–Litterman from `--views` then maximum
+    /// Sharpe, or fractional Kelly (`--kelly-multiplier`) (default: `optimizer.method`).
     #[arg(long, value_parser = config_names(|method: &OptimizerMethod| method.estimates()))]
     pub method: Option<OptimizerMethod>,
-    /// Covariance estimator (default: `optimizer.covariance`).
-    #[arg(long, value_parser = config_names(|_: &CovarianceMethod| true))]
-    pub covariance: Option<CovarianceMethod>,
-    /// Weight bounds `LO,HI` for every asset (with `--returns`, default long-only, uncapped;
-    /// for risk parity, bounds switch to the constrained risk-budgeting formulation, and bound
-    /// the held asset's weight too; from the venue, default `optimizer.bound_lo`/`bound_hi`).
-    #[arg(long)]
-    pub bounds: Option<String>,
     /// Risk budgets `name=b,...` summing to 1 (risk parity; over the assets not held).
     #[arg(long)]
     pub budgets: Option<String>,
@@ -96,9 +89,6 @@ pub struct Args {
     /// Fraction of full Kelly (method kelly), in (0, 1] (default: `optimizer.kelly_multiplier`).
     #[arg(long)]
     pub kelly_multiplier: Option<f64>,
-    /// Print one JSON document; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// The `--views` file:
@@ -151,8 +141,8 @@ pub struct Output {
     pub expected_return: f64,
     /// Annualized volatility.
     pub volatility: f64,
-    /// Sharpe ratio at `rf`.
-    pub sharpe: f64,
+    /// Sharpe ratio at `rf`; `null` when the portfolio's volatility is zero (undefined).
+    pub sharpe: Option<f64>,
     /// `optimal`, or `bounded` when the bounds make equal risk impossible (risk parity from the
     /// venue); anything else is an error.
     pub status: &'static str,
@@ -266,20 +256,18 @@ pub fn execute(args: &Args, validated: &Validated) -> anyhow::Result<Output> {
              optimizer.method) to preview computed targets"
         );
     }
-    config.covariance = args.covariance.unwrap_or(config.covariance);
     config.risk_free_rate = args.rf.unwrap_or(config.risk_free_rate);
     config.kelly_multiplier = args.kelly_multiplier.unwrap_or(config.kelly_multiplier);
-    let Some(returns) = &args.returns else {
+    let Some(returns) = &args.model.returns else {
+        config.covariance = args.model.covariance.unwrap_or(config.covariance);
         return from_venue(args, validated, config);
     };
-    let loaded = load_model(returns, config.covariance)?;
+    let (covariance, loaded) = args.model.load(config.covariance)?;
+    config.covariance = covariance;
     let model = &loaded.model;
     let names = model.names().to_vec();
     let mut inputs = MethodInputs {
-        bounds: match &args.bounds {
-            Some(text) => Some(parse_bounds(text, names.len())?),
-            None => None,
-        },
+        bounds: args.model.bounds(names.len())?,
         ..MethodInputs::default()
     };
     if config.method == OptimizerMethod::BlackLitterman {
@@ -361,7 +349,7 @@ fn from_venue(
             );
         }
     }
-    if let Some(text) = &args.bounds {
+    if let Some(text) = &args.model.bounds {
         let bounds = parse_bounds(text, Service::ALL.len())?;
         (config.bound_lo, config.bound_hi) = (bounds.lo()[0], bounds.hi()[0]);
     }
@@ -447,9 +435,9 @@ fn from_venue(
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args, validated: &Validated) -> anyhow::Result<()> {
+pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
     let out = execute(args, validated)?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -473,10 +461,13 @@ pub fn run(args: &Args, validated: &Validated) -> anyhow::Result<()> {
         println!("{name:<12} {} {}", pct_f64(w), pct_f64(rc));
     }
     println!(
-        "expected return {}  volatility {}  Sharpe {:.3}",
+        "expected return {}  volatility {}  {}",
         pct_f64(out.expected_return).trim(),
         pct_f64(out.volatility).trim(),
-        out.sharpe
+        out.sharpe.map_or_else(
+            || "Sharpe undefined (volatility is zero)".to_owned(),
+            |s| format!("Sharpe {s:.3}")
+        )
     );
     if let Some(e) = out.rc_max_rel_error {
         println!("risk-contribution error {e:.1e}");

@@ -11,6 +11,9 @@
 //! - Flags are checked by the core checks the configuration goes through
 //!   ([`DriftBands::new`], [`PolicyConfig::validate`]); a problem names the flag.
 //! - `--json` prints exactly one JSON document.
+//! - A plan that is not what `--to` asked for says why, in text and in its JSON `notes`: a
+//!   band-edge plan that had to go to target (the reserve would have left its band), or a
+//!   rebalance whose every leg is below the minimum trade.
 
 use std::{collections::BTreeMap, fmt::Display, str::FromStr};
 
@@ -60,9 +63,6 @@ pub struct Args {
     /// Venue to read the portfolio from (default: the configured venue).
     #[arg(long)]
     pub venue: Option<String>,
-    /// Print JSON; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// Parses `name=value,name=value` into a map, naming the argument on error.
@@ -158,7 +158,6 @@ a running venue, or --balances casino=...,reserve=... for your own figures.";
 /// # Errors
 /// Bad flags (naming them), an unreachable venue, or invalid balances.
 pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
-    let json = json || args.json;
     let remote = args.venue.is_some() || validated.settings.venue.mode == VenueMode::Remote;
     let snapshot = match &args.balances {
         Some(text) => parse_balances(text)?,
@@ -180,8 +179,11 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
                     api_key,
                     validated.request_timeout,
                 )?;
-                let portfolio = client.portfolio().await?;
-                Ok::<_, anyhow::Error>(portfolio.to_snapshot()?)
+                let portfolio = client.portfolio().await;
+                if let Some(sim) = venue.sim {
+                    sim.shutdown().await;
+                }
+                Ok::<_, anyhow::Error>(portfolio?.to_snapshot()?)
             })?
         }
     };
@@ -222,7 +224,7 @@ pub fn print_plan(plan: &RebalancePlan) {
     );
     for service in Service::ALL {
         let report = &plan.report;
-        let breach = if report.drift[service].abs() > report.bands[service] {
+        let breach = if report.breached(service) {
             "  outside band"
         } else {
             ""
@@ -237,8 +239,16 @@ pub fn print_plan(plan: &RebalancePlan) {
         );
     }
     if plan.is_empty() {
-        println!("\nno rebalance needed");
+        if plan.notes.is_empty() {
+            println!("\nno rebalance needed");
+        }
+        for note in &plan.notes {
+            println!("\n{note}");
+        }
         return;
+    }
+    for note in &plan.notes {
+        println!("\nnote: {note}");
     }
     println!(
         "\nplan ({} legs, {} moved; decreases first, the reserve is the hub):",

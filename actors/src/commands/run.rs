@@ -4,6 +4,8 @@
 //! - Ctrl-C or SIGTERM stops new plans, lets the plan in progress finish (bounded by
 //!   [`SHUTDOWN_DEADLINE`]), records the clean stop, prints the summary and exits 0.
 //! - The API key reaches only the venue client and the embedded venue.
+//! - With the HTTP API on (`[http] listen`, `--http`), its bound address is printed before the
+//!   first event and written to `http.addr` in the data directory; the control token is not.
 
 use std::time::Duration;
 
@@ -12,7 +14,11 @@ use ballast::{money::format_usdc, secret::ApiKey, service::Service, store::Store
 use crate::{
     clock::TimeSource,
     commands::venue,
-    format::pct,
+    format::{counts, pct},
+    http::{
+        HttpOptions,
+        token::{self, ControlToken, TokenSource},
+    },
     metrics::{Console, Summary},
     settings::{OutputFormat, Validated},
     system::SystemBuilder,
@@ -39,6 +45,17 @@ pub struct Args {
     /// Print only the final summary.
     #[arg(long)]
     pub quiet: bool,
+    /// Serve the HTTP API and dashboard on this IP:port (overrides `http.listen`; port 0
+    /// picks a free port, "" switches it off).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Allow `--http` to bind an address other than loopback (sets `http.allow_remote`).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Record every input of the trigger policy and every decision to FILE as JSON lines;
+    /// `ballast backtest --events FILE` replays them through the same policy.
+    #[arg(long, value_name = "FILE")]
+    pub record_events: Option<std::path::PathBuf>,
 }
 
 /// Runs the companion on a fresh actix system until Ctrl-C or `--for`.
@@ -92,9 +109,28 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
         println!("press Ctrl-C (or send SIGTERM) to stop\n");
     }
     let targets = validated.targets.clone();
-    let running = SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console)
-        .start()
-        .await?;
+    let http = http_options(&validated)?;
+    let mut builder =
+        SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console);
+    if let Some((options, _)) = &http {
+        builder = builder.http(options.clone());
+    }
+    if let Some(path) = &args.record_events {
+        builder = builder.record_events(path);
+    }
+    let running = builder.start().await?;
+    if let (Some(addr), Some((_, source))) = (running.http_addr(), &http)
+        && !args.quiet
+    {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"kind": "http", "at": crate::format::rfc3339(running.handles.time.now()), "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
+            );
+        } else {
+            println!("http: dashboard and API at http://{addr}/ (control token: {source})\n");
+        }
+    }
     match args.run_for_secs {
         Some(secs) => {
             tokio::select! {
@@ -120,17 +156,30 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
     Ok(())
 }
 
+/// The HTTP API's options, when `[http] listen` is set: the token (read, or generated into the
+/// data directory) and where to write the bound address.
+fn http_options(validated: &Validated) -> anyhow::Result<Option<(HttpOptions, TokenSource)>> {
+    let Some(listen) = validated.http_listen else {
+        return Ok(None);
+    };
+    let data_dir = token::data_dir(&validated.settings.store.path);
+    let configured = &validated.settings.control.token_file;
+    let configured = (!configured.as_os_str().is_empty()).then_some(configured.as_path());
+    let (token, source) = ControlToken::load_or_create(configured, &data_dir)?;
+    let options = HttpOptions {
+        listen,
+        token,
+        address_file: Some(data_dir.join(token::ADDRESS_FILE_NAME)),
+    };
+    Ok(Some((options, source)))
+}
+
 fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation) {
     println!("\n— ballast summary —");
     println!(
         "events seen   {} ({})",
         summary.events_seen,
-        summary
-            .events_by_type
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        counts(&summary.events_by_type)
     );
     println!("daily ticks   {}", summary.ticks);
     println!(
@@ -139,15 +188,7 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         if summary.rebalances_by_trigger.is_empty() {
             String::new()
         } else {
-            format!(
-                " ({})",
-                summary
-                    .rebalances_by_trigger
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!(" ({})", counts(&summary.rebalances_by_trigger))
         }
     );
     if summary.plans_partial + summary.plans_failed > 0 {
@@ -157,15 +198,7 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         );
     }
     if !summary.alerts_by_kind.is_empty() {
-        println!(
-            "alerts        {}",
-            summary
-                .alerts_by_kind
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        println!("alerts        {}", counts(&summary.alerts_by_kind));
     }
     println!(
         "legs          {} applied, {} failed{}{}",
@@ -183,6 +216,24 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         }
     );
     println!("turnover      {}", format_usdc(summary.turnover_usdc));
+    if !summary.target_adjustments.is_empty() {
+        println!(
+            "targets       adjusted by event responses: {}",
+            counts(&summary.target_adjustments)
+        );
+    }
+    match &summary.performance {
+        Some(metrics) => {
+            println!(
+                "performance   over {} day(s) closed at ticks, {} rebalance(s) ({:.1} a year):",
+                metrics.days, metrics.rebalances, metrics.annual_rebalances
+            );
+            for line in crate::format::metrics_lines(metrics) {
+                println!("  {line}");
+            }
+        }
+        None => println!("performance   no day closed yet (metrics start at the first daily tick)"),
+    }
     if summary.targets_refused > 0 {
         println!(
             "optimizer     {} result(s) refused; the previous targets stayed",

@@ -1,20 +1,51 @@
-//! `ballast status`: what the store knows, readable beside a running `ballast run`.
+//! `ballast status`: what the store knows, readable beside a running `ballast run`: runs,
+//! the operator's last control action, plans, legs, the last known balances, recent alerts,
+//! and the last run's performance so far (the article's metrics from the days it closed at
+//! ticks, with the good-range warnings) and its target adjustments. Times are RFC 3339.
 //!
 //! # Invariants
 //! - Opens the store read-only; never migrates or writes it.
+//! - The metrics are the core's (`ballast::performance::metrics_of`) over the stored days.
 
 use std::path::Path;
 
 use anyhow::Context;
-use ballast::{money::format_usdc, service::Service, store::read_status};
+use ballast::{
+    money::format_usdc,
+    performance::{Metrics, metrics_of},
+    service::Service,
+    store::{RunPerformance, read_run_performance, read_status},
+};
+use serde::Serialize;
 
-use crate::format::{pct, rfc3339};
+use crate::format::{metrics_lines, pct, rfc3339};
 
-/// Prints the status of the store at `path`.
+/// The last run's performance as `ballast status` shows it.
+#[derive(Debug, Serialize)]
+struct PerformanceOut<'a> {
+    run_id: &'a str,
+    /// `None` until the first day closed.
+    metrics: Option<Metrics>,
+    adjustments: &'a [ballast::store::AdjustmentRecord],
+}
+
+fn performance(run: &RunPerformance, risk_free_rate: f64) -> PerformanceOut<'_> {
+    let days: Vec<_> = run.days.iter().map(|d| d.observation).collect();
+    PerformanceOut {
+        run_id: &run.run_id,
+        metrics: run
+            .days
+            .first()
+            .map(|first| metrics_of(first.previous_value_usdc, &days, risk_free_rate)),
+        adjustments: &run.adjustments,
+    }
+}
+
+/// Prints the status of the store at `path`; Sharpe at `risk_free_rate`.
 ///
 /// # Errors
 /// When the store file is missing or unreadable (the message names `store.path`).
-pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
+pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
     if !path.is_file() {
         anyhow::bail!(
             "store.path: no store at {} (has `ballast run` been started here?)",
@@ -23,8 +54,17 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
     }
     let report =
         read_status(path).with_context(|| format!("store.path: reading {}", path.display()))?;
+    let run_performance = read_run_performance(path)
+        .with_context(|| format!("store.path: reading {}", path.display()))?;
+    let performance = run_performance
+        .as_ref()
+        .map(|run| performance(run, risk_free_rate));
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("performance".into(), serde_json::to_value(&performance)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     println!(
@@ -45,6 +85,20 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
         );
     }
     println!("runs       {}", report.runs);
+    if let Some(action) = &report.control {
+        println!(
+            "control    {} — {} by {} at {}{}",
+            action.mode,
+            action.command,
+            action.by,
+            rfc3339(action.at),
+            if action.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", action.reason)
+            }
+        );
+    }
     println!("cursor     event {}", report.cursor_seq);
     println!(
         "plans      {} (legs: {} applied, {} failed, {} unknown outcome, {} dry run)",
@@ -108,6 +162,31 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
             alert.severity,
             alert.message
         );
+    }
+    if let Some(p) = &performance {
+        match &p.metrics {
+            Some(metrics) => {
+                println!(
+                    "performance run {} over {} day(s), {} rebalance(s):",
+                    p.run_id, metrics.days, metrics.rebalances
+                );
+                for line in metrics_lines(metrics) {
+                    println!("  {line}");
+                }
+            }
+            None => println!(
+                "performance run {}: no day closed yet (metrics start at the first daily tick)",
+                p.run_id
+            ),
+        }
+        for adjustment in p.adjustments {
+            println!(
+                "targets    {} [{}] {}",
+                rfc3339(adjustment.at),
+                adjustment.kind,
+                adjustment.reason
+            );
+        }
     }
     Ok(())
 }

@@ -5,12 +5,15 @@
 //! variables. Every struct denies unknown keys, and [`Settings::validate`] collects every
 //! problem into one [`ConfigError`] whose lines each name the offending key.
 //!
-//! The parts: `layers` merges the layers and lists unknown keys; `sections` holds the serde
+//! The parts: `layers` reads and merges the layers, lists unknown keys and keys of the wrong
+//! type (each named, all at once); `sections` holds the serde
 //! structs, one per section; `validate` converts them into the core's types through the core's
 //! own checks, so a rule such as "`policy.band` in (0, 1)" is written once, in the core.
 //!
 //! # Invariants
 //! - No default lives in Rust code: a key missing from every layer is an error naming it.
+//! - Every problem is reported at once, each naming its key: unknown keys, values of the wrong
+//!   type (a string for a path, a number too large for its key), and values out of range.
 //! - No rule the core knows is written here: the settings load, merge, convert units, call the
 //!   core's checks and report. Only values no core type holds (the venue connection, the clock,
 //!   the simulated venue's speed, the store, the log filter) are checked here.
@@ -76,6 +79,10 @@ pub struct Settings {
     pub notify: NotifySettings,
     /// The SQLite store.
     pub store: StoreSettings,
+    /// The HTTP API.
+    pub http: HttpSettings,
+    /// Operator control.
+    pub control: ControlSettings,
     /// Console output.
     pub output: OutputSettings,
 }
@@ -98,15 +105,15 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let merged = layers::merge(files, env)?;
-        let (unknown, known) = layers::split_unknown(&merged)?;
-        if unknown.is_empty() {
-            return merged
-                .try_deserialize::<Settings>()
+        // Unknown keys first, all of them, then every key of the wrong type, then every value
+        // problem of the rest: serde alone would stop at the first unknown key or type error
+        // and hide the others.
+        let (mut problems, mut known) = layers::split_unknown(merged);
+        problems.extend(layers::check_types(&mut known));
+        if problems.is_empty() {
+            return serde_json::from_value::<Settings>(known)
                 .map_err(|e| ConfigError(vec![e.to_string()]));
         }
-        // Unknown keys first, all of them, then every value problem of the rest: serde's
-        // `deny_unknown_fields` alone would stop at the first unknown key and hide the others.
-        let mut problems = unknown;
         match serde_json::from_value::<Settings>(known) {
             Ok(settings) => {
                 if let Err(ConfigError(more)) = settings.validate() {

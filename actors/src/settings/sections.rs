@@ -8,7 +8,12 @@
 
 use std::{collections::BTreeMap, path::PathBuf};
 
-use ballast::{drift::RebalanceTo, math::returns::CovarianceMethod, optimizer::OptimizerMethod};
+use ballast::{
+    drift::RebalanceTo,
+    math::returns::CovarianceMethod,
+    optimizer::OptimizerMethod,
+    policy::{PolicyKind, responses::FreedWeightTo},
+};
 use serde::{Deserialize, Serialize};
 
 /// `[venue]`.
@@ -58,7 +63,9 @@ pub struct SimSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySettings {
-    /// Absolute band.
+    /// The trigger rule.
+    pub kind: PolicyKind,
+    /// Absolute band; 0 switches it off.
     pub band: f64,
     /// Relative band; 0 disables.
     pub relative_band: f64,
@@ -72,8 +79,50 @@ pub struct PolicySettings {
     pub threshold_on_events: bool,
     /// Calendar floor in days; 0 disables.
     pub calendar_floor_days: u32,
+    /// The calendar policy's period in days.
+    pub calendar_days: u32,
     /// Referral routing.
     pub route_referral_income: bool,
+    /// Drawdown protection.
+    pub drawdown: DrawdownSettings,
+    /// Volatility-spike response.
+    pub vol_spike: PolicyVolSpikeSettings,
+}
+
+/// `[policy.drawdown]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrawdownSettings {
+    /// On or off.
+    pub enabled: bool,
+    /// Fall from the running peak that cuts.
+    pub threshold: f64,
+    /// Cut target = target × this.
+    pub cut_factor: f64,
+    /// Restored within this fall of the peak.
+    pub recovery: f64,
+    /// Or after this many days; 0: only on recovery.
+    pub restore_after_days: u32,
+    /// `reserve` or `pro-rata`.
+    pub freed_to: FreedWeightTo,
+}
+
+/// `[policy.vol_spike]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyVolSpikeSettings {
+    /// On or off.
+    pub enabled: bool,
+    /// Daily returns in the recent window.
+    pub window: u32,
+    /// Daily returns in the longer history.
+    pub history: u32,
+    /// Spike above this ratio.
+    pub ratio: f64,
+    /// Calm below this ratio.
+    pub calm_ratio: f64,
+    /// Conservative targets by service name.
+    pub targets: BTreeMap<String, f64>,
 }
 
 /// `[clock]`.
@@ -98,7 +147,7 @@ pub struct ExecutorSettings {
     pub max_plan_age_secs: u64,
 }
 
-/// `[risk]`: USDC limits, 0 for off.
+/// `[risk]`: limits, 0 for off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RiskSettings {
@@ -106,6 +155,12 @@ pub struct RiskSettings {
     pub max_leg_usdc: f64,
     /// Most USDC moved per UTC day.
     pub max_daily_turnover_usdc: f64,
+    /// Largest single transfer as a fraction of the portfolio.
+    pub max_leg_fraction: f64,
+    /// Most moved per UTC day as a multiple of the portfolio.
+    pub max_daily_turnover_fraction: f64,
+    /// A portfolio change by this factor waits for a confirming snapshot.
+    pub max_jump_factor: f64,
 }
 
 /// `[optimizer]`.
@@ -226,6 +281,24 @@ impl std::fmt::Debug for NotifySettings {
 pub struct StoreSettings {
     /// Database file.
     pub path: PathBuf,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// `IP:port` to serve the HTTP API on; empty switches it off.
+    pub listen: String,
+    /// Whether an address other than loopback may be bound.
+    pub allow_remote: bool,
+}
+
+/// `[control]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSettings {
+    /// The token file; empty for `control.token` in the data directory.
+    pub token_file: PathBuf,
 }
 
 /// `[output]`.

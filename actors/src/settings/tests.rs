@@ -146,6 +146,54 @@ fn bad_config_names_the_field() {
             env: &[],
             expected_fragment: "optimizer.vol_spike.ratio",
         },
+        // TC16: an unknown policy kind.
+        TestCase {
+            toml: "[policy]\nkind = \"monthly\"\n",
+            env: &[],
+            expected_fragment: "monthly",
+        },
+        // TC17: a calendar that never comes round.
+        TestCase {
+            toml: "[policy]\nkind = \"calendar\"\ncalendar_days = 0\n",
+            env: &[],
+            expected_fragment: "policy.calendar_days",
+        },
+        // TC18: no band at all.
+        TestCase {
+            toml: "[policy]\nband = 0.0\n",
+            env: &[],
+            expected_fragment: "policy.band: 0 needs a relative_band",
+        },
+        // TC19: a recovery at or beyond the threshold would restore at once.
+        TestCase {
+            toml: "[policy.drawdown]\nrecovery = 0.3\n",
+            env: &[],
+            expected_fragment: "policy.drawdown.recovery",
+        },
+        // TC20: an unknown home for freed weight.
+        TestCase {
+            toml: "[policy.drawdown]\nfreed_to = \"casino\"\n",
+            env: &[],
+            expected_fragment: "casino",
+        },
+        // TC21: no hysteresis.
+        TestCase {
+            toml: "",
+            env: &[("BALLAST__POLICY__VOL_SPIKE__CALM_RATIO", "2.5")],
+            expected_fragment: "policy.vol_spike.calm_ratio",
+        },
+        // TC22: conservative targets that do not sum to 1, named under their section.
+        TestCase {
+            toml: "[policy.vol_spike.targets]\ncasino = 0.5\n",
+            env: &[],
+            expected_fragment: "policy.vol_spike.targets",
+        },
+        // TC23: a volatility-adjusted band needs its base.
+        TestCase {
+            toml: "[policy]\nkind = \"volatility-adjusted\"\nband = 0.0\nrelative_band = 0.25\n",
+            env: &[],
+            expected_fragment: "policy.band: 0 must be above 0 for kind",
+        },
     ];
     for (i, case) in cases.iter().enumerate() {
         let error = load(case.toml, case.env).expect_err(&format!("TC{i} must fail"));
@@ -187,6 +235,60 @@ fn optimizer_settings_load_with_views() {
 }
 
 #[test]
+fn policy_kinds_and_event_responses_load() {
+    use ballast::policy::{
+        PolicyKind,
+        responses::FreedWeightTo,
+        rules::{Band, RuleConfig},
+    };
+    // The defaults: the hybrid, both event responses on.
+    let defaults = load("", &[]).expect("valid");
+    let policy = &defaults.policy;
+    assert_eq!(policy.kind, PolicyKind::Hybrid);
+    assert_eq!(
+        policy.rule(),
+        RuleConfig::hybrid(
+            Band::Absolute {
+                points: Decimal::new(5, 2)
+            },
+            30,
+            Default::default()
+        )
+    );
+    let drawdown = policy.drawdown.expect("on by default");
+    assert_eq!((drawdown.threshold, drawdown.cut_factor), (0.20, 0.5));
+    let spike = policy.vol_spike.as_ref().expect("on by default");
+    assert_eq!((spike.spike.window, spike.spike.history), (10, 30));
+    assert_eq!(spike.targets.weight(Service::Reserve), Decimal::new(25, 2));
+    // A weekly calendar with the band switched off for a relative one, pro-rata cuts restored
+    // after 7 days, no spike response.
+    let validated = load(
+        "[policy]\nkind = \"calendar\"\ncalendar_days = 7\nband = 0.0\nrelative_band = 0.25\n\
+         [policy.drawdown]\nfreed_to = \"pro-rata\"\nrestore_after_days = 7\n\
+         [policy.vol_spike]\nenabled = false\n",
+        &[],
+    )
+    .expect("valid");
+    let policy = &validated.policy;
+    assert_eq!(policy.rule(), RuleConfig::calendar(7));
+    assert_eq!(
+        policy.band(),
+        Band::Relative {
+            fraction: Decimal::new(25, 2)
+        }
+    );
+    let drawdown = policy.drawdown.expect("on");
+    assert_eq!(
+        (drawdown.freed_to, drawdown.restore_after_days),
+        (FreedWeightTo::ProRata, Some(7))
+    );
+    assert!(policy.vol_spike.is_none());
+    // Off is off.
+    let off = load("", &[("BALLAST__POLICY__DRAWDOWN__ENABLED", "false")]).expect("valid");
+    assert!(off.policy.drawdown.is_none());
+}
+
+#[test]
 fn all_problems_are_reported_at_once() {
     let error = load("[policy]\nband = 2.0\nmin_trade_usdc = -1.0\n", &[]).expect_err("fails");
     assert_eq!(error.0.len(), 2, "{error}");
@@ -200,4 +302,22 @@ fn the_environment_overrides_files() {
     )
     .expect("valid");
     assert_eq!(validated.policy.bands.absolute, Decimal::new(3, 2));
+}
+
+#[test]
+fn environment_values_take_the_type_of_their_key() {
+    // A string key keeps digits as written; a number key still parses.
+    let validated = load(
+        "",
+        &[
+            ("BALLAST__VENUE__AGENT_ID", "007"),
+            ("BALLAST__POLICY__BAND", "0.04"),
+            ("BALLAST__EXECUTOR__DRY_RUN", "true"),
+            ("BALLAST__TARGETS__CASINO", "0.2"),
+        ],
+    )
+    .expect("valid");
+    assert_eq!(validated.settings.venue.agent_id, "007");
+    assert_eq!(validated.policy.bands.absolute, Decimal::new(4, 2));
+    assert!(validated.settings.executor.dry_run);
 }

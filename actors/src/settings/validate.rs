@@ -18,8 +18,11 @@ use ballast::{
     drift::DriftBands,
     money::decimal_from_f64,
     optimizer::{BlackLittermanConfig, OptimizerConfig, ServiceView, VolSpikeConfig},
-    policy::PolicyConfig,
-    risk::RiskLimits,
+    policy::{
+        PolicyConfig, VolSpikeResponse,
+        responses::{DrawdownConfig, SpikeConfig},
+    },
+    risk::{RiskLimits, RiskSettingsValues},
     service::{Service, ServiceMap},
     targets::TargetAllocation,
     venue::backoff::Backoff,
@@ -56,6 +59,8 @@ pub struct Validated {
     pub notify: NotifyConfig,
     /// The oldest plan (the companion's clock) that may still send a leg.
     pub max_plan_age: Duration,
+    /// Where the HTTP API listens (`None`: off).
+    pub http_listen: Option<std::net::SocketAddr>,
 }
 
 /// The value of a core check, its problems moved to `problems`, each written by `describe`
@@ -89,6 +94,18 @@ impl Settings {
             .iter()
             .map(|(name, weight)| (name.clone(), decimal(&format!("targets.{name}"), *weight)))
             .collect();
+        let conservative_named: Option<BTreeMap<String, Decimal>> =
+            self.policy.vol_spike.enabled.then(|| {
+                self.policy
+                    .vol_spike
+                    .targets
+                    .iter()
+                    .map(|(name, weight)| {
+                        let key = format!("policy.vol_spike.targets.{name}");
+                        (name.clone(), decimal(&key, *weight))
+                    })
+                    .collect()
+            });
         let band = decimal("policy.band", self.policy.band);
         let relative_band = decimal("policy.relative_band", self.policy.relative_band);
         let min_trade_usdc = decimal("policy.min_trade_usdc", self.policy.min_trade_usdc);
@@ -98,11 +115,19 @@ impl Settings {
             "venue.balance_alert_fraction",
             self.venue.balance_alert_fraction,
         );
-        let max_leg_usdc = decimal("risk.max_leg_usdc", self.risk.max_leg_usdc);
-        let max_daily_turnover_usdc = decimal(
-            "risk.max_daily_turnover_usdc",
-            self.risk.max_daily_turnover_usdc,
-        );
+        let risk_values = RiskSettingsValues {
+            max_leg_usdc: decimal("risk.max_leg_usdc", self.risk.max_leg_usdc),
+            max_daily_turnover_usdc: decimal(
+                "risk.max_daily_turnover_usdc",
+                self.risk.max_daily_turnover_usdc,
+            ),
+            max_leg_fraction: decimal("risk.max_leg_fraction", self.risk.max_leg_fraction),
+            max_daily_turnover_fraction: decimal(
+                "risk.max_daily_turnover_fraction",
+                self.risk.max_daily_turnover_fraction,
+            ),
+            max_jump_factor: decimal("risk.max_jump_factor", self.risk.max_jump_factor),
+        };
         // Target errors name `targets.<service>` themselves.
         let targets = checked(
             TargetAllocation::from_named(&targets_named).map_err(|errors| errors.0),
@@ -112,23 +137,49 @@ impl Settings {
         let bands = checked(DriftBands::new(band, relative_band), &mut problems, |e| {
             format!("policy.{e}")
         });
+        let raw = &self.policy;
+        let drawdown = &raw.drawdown;
+        let spike = &raw.vol_spike;
+        let conservative = conservative_named.and_then(|named| {
+            checked(
+                TargetAllocation::from_named(&named).map_err(|errors| errors.0),
+                &mut problems,
+                |e| format!("policy.vol_spike.{e}"),
+            )
+        });
         let policy = PolicyConfig {
+            kind: raw.kind,
             // A stand-in while the bands are wrong: their problems are listed already.
             bands: bands.unwrap_or_default(),
-            rebalance_to: self.policy.rebalance_to,
+            rebalance_to: raw.rebalance_to,
             min_trade_usdc,
             large_win_fraction,
-            threshold_on_events: self.policy.threshold_on_events,
-            calendar_floor_days: (self.policy.calendar_floor_days > 0)
-                .then_some(self.policy.calendar_floor_days),
-            route_referral_income: self.policy.route_referral_income,
+            threshold_on_events: raw.threshold_on_events,
+            calendar_floor_days: (raw.calendar_floor_days > 0).then_some(raw.calendar_floor_days),
+            calendar_days: raw.calendar_days,
+            route_referral_income: raw.route_referral_income,
+            drawdown: drawdown.enabled.then_some(DrawdownConfig {
+                threshold: drawdown.threshold,
+                cut_factor: drawdown.cut_factor,
+                recovery: drawdown.recovery,
+                restore_after_days: (drawdown.restore_after_days > 0)
+                    .then_some(drawdown.restore_after_days),
+                freed_to: drawdown.freed_to,
+            }),
+            vol_spike: conservative.map(|targets| VolSpikeResponse {
+                spike: SpikeConfig {
+                    window: spike.window,
+                    history: spike.history,
+                    ratio: spike.ratio,
+                    calm_ratio: spike.calm_ratio,
+                },
+                targets,
+            }),
         };
         checked(policy.validate(), &mut problems, |e| format!("policy.{e}"));
-        let risk = checked(
-            RiskLimits::new(max_leg_usdc, max_daily_turnover_usdc),
-            &mut problems,
-            |e| format!("risk.{e}"),
-        );
+        let risk = checked(RiskLimits::new(risk_values), &mut problems, |e| {
+            format!("risk.{e}")
+        });
         if !(Decimal::ZERO..Decimal::ONE).contains(&balance_alert_fraction) {
             problems.push(format!(
                 "venue.balance_alert_fraction: {balance_alert_fraction} must be in [0, 1) (0 disables the alert)"
@@ -143,6 +194,10 @@ impl Settings {
         }
         self.check_connections(&mut problems);
         let notify = self.notify_config(&mut problems);
+        let http_listen = crate::http::listen_address(&self.http).unwrap_or_else(|problem| {
+            problems.push(problem);
+            None
+        });
         let optimizer = optimizer_config(&self.optimizer, &mut problems);
         checked(optimizer.validate(targets.as_ref()), &mut problems, |e| {
             e.in_section("optimizer")
@@ -167,6 +222,7 @@ impl Settings {
             optimizer,
             notify,
             max_plan_age: Duration::from_secs(self.executor.max_plan_age_secs),
+            http_listen,
             settings: self,
         })
     }

@@ -131,15 +131,18 @@ mod tests {
     #[test]
     fn drawdowns_are_announced_once_per_fall() {
         let mut engine = engine();
-        let frames = engine
-            .inject(
-                START,
-                &Injection::MarkToMarket {
-                    service: Service::Trading,
-                    change_usdc: dec!(-75),
-                },
-            )
-            .expect("applies");
+        let mut trading_moves = |change_usdc| {
+            engine
+                .inject(
+                    START,
+                    &Injection::MarkToMarket {
+                        service: Service::Trading,
+                        change_usdc,
+                    },
+                )
+                .expect("applies")
+        };
+        let frames = trading_moves(dec!(-75));
         assert_eq!(frames.len(), 2, "{frames:?}");
         assert_eq!(
             frames[1].kind,
@@ -149,15 +152,7 @@ mod tests {
             }
         );
         // A further small fall is not a new 20% drawdown from the reset peak.
-        let frames = engine
-            .inject(
-                START,
-                &Injection::MarkToMarket {
-                    service: Service::Trading,
-                    change_usdc: dec!(-10),
-                },
-            )
-            .expect("applies");
+        let frames = trading_moves(dec!(-10));
         assert_eq!(frames.len(), 1);
     }
 }

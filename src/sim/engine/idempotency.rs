@@ -101,7 +101,7 @@ impl Engine {
     /// Runs `process` unless the key was seen: then replays the first reply (same request)
     /// or refuses with 422 (different request), changing nothing. A [`StateError`] from
     /// `process` becomes its refusal, which is remembered under the key like a success.
-    pub(super) fn idempotent(
+    pub(in crate::sim) fn idempotent(
         &mut self,
         key: Option<&str>,
         fingerprint: &str,

@@ -216,21 +216,17 @@ impl Engine {
     pub fn inject_request(
         &mut self,
         injection: &InjectRequest,
-        idempotency_key: Option<&str>,
-        fingerprint: &str,
         ts: OffsetDateTime,
-    ) -> Processed {
-        self.idempotent(idempotency_key, fingerprint, |engine| {
-            let frames = engine.inject(ts, injection)?;
-            Ok(Processed {
-                reply: Reply {
-                    status: 200,
-                    body: frames.first().map(EventFrame::encode).unwrap_or_default(),
-                },
-                frames,
-                transfer: None,
-                applied: true,
-            })
+    ) -> Result<Processed, StateError> {
+        let frames = self.inject(ts, injection)?;
+        Ok(Processed {
+            reply: Reply {
+                status: 200,
+                body: frames.first().map(EventFrame::encode).unwrap_or_default(),
+            },
+            frames,
+            transfer: None,
+            applied: true,
         })
     }
 }

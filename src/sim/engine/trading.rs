@@ -62,98 +62,89 @@ impl Engine {
     }
 
     /// Handles `POST /trading/order` (already parsed; the agent checked).
-    pub fn order(
-        &mut self,
-        body: &OrderBody,
-        idempotency_key: Option<&str>,
-        fingerprint: &str,
-        ts: OffsetDateTime,
-    ) -> Processed {
-        self.idempotent(idempotency_key, fingerprint, |engine| {
-            let market = PerpMarket::parse("market", &body.market)?;
-            let op = Op::OpenPosition(OpenOrder {
-                market,
-                side: body.side,
-                notional_usdc: body.notional_usdc,
-                leverage: body.leverage,
-                order_type: body.order_type,
-                limit_price: body.limit_price,
-                purpose: body.purpose.clone(),
-                at: ts,
-            });
-            let frames = engine.apply(ts, &op)?;
-            let frame = first_applied(&frames, "notional_usdc")?;
-            let (order_id, position_id, status, fill_price, fee_usdc, quantity) = match &frame.kind
-            {
-                EventKind::PositionOpened {
-                    order_id,
-                    position_id,
-                    fill_price,
-                    fee_usdc,
-                    quantity,
-                    ..
-                } => (
-                    order_id.clone(),
-                    position_id.clone(),
-                    "filled",
-                    Some(*fill_price),
-                    *fee_usdc,
-                    *quantity,
-                ),
-                EventKind::OrderPlaced {
-                    order_id,
-                    position_id,
-                    ..
-                } => (
-                    order_id.clone(),
-                    position_id.clone(),
-                    "open",
-                    None,
-                    Decimal::ZERO,
-                    Decimal::ZERO,
-                ),
-                _ => (
-                    String::new(),
-                    String::new(),
-                    "filled",
-                    None,
-                    Decimal::ZERO,
-                    Decimal::ZERO,
-                ),
-            };
-            let margin_usdc = engine
-                .ledger
-                .positions()
-                .find(|p| p.id == position_id)
-                .map(|p| p.margin_usdc)
-                .unwrap_or_default();
-            tracing::info!(
+    pub fn order(&mut self, body: &OrderBody, ts: OffsetDateTime) -> Result<Processed, StateError> {
+        let market = PerpMarket::parse("market", &body.market)?;
+        let op = Op::OpenPosition(OpenOrder {
+            market,
+            side: body.side,
+            notional_usdc: body.notional_usdc,
+            leverage: body.leverage,
+            order_type: body.order_type,
+            limit_price: body.limit_price,
+            purpose: body.purpose.clone(),
+            at: ts,
+        });
+        let frames = self.apply(ts, &op)?;
+        let frame = first_applied(&frames, "notional_usdc")?;
+        let (order_id, position_id, status, fill_price, fee_usdc, quantity) = match &frame.kind {
+            EventKind::PositionOpened {
                 order_id,
                 position_id,
-                market = market.name(),
-                side = ?body.side,
-                notional_usdc = %body.notional_usdc,
-                leverage = body.leverage,
-                status,
-                purpose = body.purpose,
-                "sim accepted order"
-            );
-            let response = OrderResponse {
-                order_id,
-                position_id,
-                status: status.to_owned(),
                 fill_price,
                 fee_usdc,
-                market: market.name().to_owned(),
-                side: Some(body.side),
-                notional_usdc: body.notional_usdc,
-                leverage: body.leverage,
-                margin_usdc,
                 quantity,
-                portfolio: frame.portfolio.clone(),
-            };
-            Ok(applied(&response, frames))
-        })
+                ..
+            } => (
+                order_id.clone(),
+                position_id.clone(),
+                "filled",
+                Some(*fill_price),
+                *fee_usdc,
+                *quantity,
+            ),
+            EventKind::OrderPlaced {
+                order_id,
+                position_id,
+                ..
+            } => (
+                order_id.clone(),
+                position_id.clone(),
+                "open",
+                None,
+                Decimal::ZERO,
+                Decimal::ZERO,
+            ),
+            _ => (
+                String::new(),
+                String::new(),
+                "filled",
+                None,
+                Decimal::ZERO,
+                Decimal::ZERO,
+            ),
+        };
+        let margin_usdc = self
+            .ledger
+            .positions()
+            .find(|p| p.id == position_id)
+            .map(|p| p.margin_usdc)
+            .unwrap_or_default();
+        tracing::info!(
+            order_id,
+            position_id,
+            market = market.name(),
+            side = ?body.side,
+            notional_usdc = %body.notional_usdc,
+            leverage = body.leverage,
+            status,
+            purpose = body.purpose,
+            "sim accepted order"
+        );
+        let response = OrderResponse {
+            order_id,
+            position_id,
+            status: status.to_owned(),
+            fill_price,
+            fee_usdc,
+            market: market.name().to_owned(),
+            side: Some(body.side),
+            notional_usdc: body.notional_usdc,
+            leverage: body.leverage,
+            margin_usdc,
+            quantity,
+            portfolio: frame.portfolio.clone(),
+        };
+        Ok(applied(&response, frames))
     }
 
     /// Handles `DELETE /trading/positions/{id}`: closes at the mark, cancels a resting
@@ -161,39 +152,35 @@ impl Engine {
     pub fn close_position(
         &mut self,
         position_id: &str,
-        idempotency_key: Option<&str>,
-        fingerprint: &str,
         ts: OffsetDateTime,
-    ) -> Processed {
-        self.idempotent(idempotency_key, fingerprint, |engine| {
-            if let Some(closed) = engine.ledger.closed_position(position_id) {
-                let response = close_response(closed, None);
-                engine.counters.repeated_closes += 1;
-                let mut processed = applied(&response, Vec::new());
-                processed.applied = false;
-                return Ok(processed);
-            }
-            let op = Op::ClosePosition {
+    ) -> Result<Processed, StateError> {
+        if let Some(closed) = self.ledger.closed_position(position_id) {
+            let response = close_response(closed, None);
+            self.counters.repeated_closes += 1;
+            let mut processed = applied(&response, Vec::new());
+            processed.applied = false;
+            return Ok(processed);
+        }
+        let op = Op::ClosePosition {
+            position_id: position_id.to_owned(),
+            at: ts,
+        };
+        let frames = self.apply(ts, &op)?;
+        let closed = self.ledger.closed_position(position_id).ok_or_else(|| {
+            StateError::PositionNotFound {
                 position_id: position_id.to_owned(),
-                at: ts,
-            };
-            let frames = engine.apply(ts, &op)?;
-            let closed = engine.ledger.closed_position(position_id).ok_or_else(|| {
-                StateError::PositionNotFound {
-                    position_id: position_id.to_owned(),
-                }
-            })?;
-            let portfolio = frames.first().and_then(|f| f.portfolio.clone());
-            let response = close_response(closed, portfolio);
-            tracing::info!(
-                position_id,
-                status = response.status,
-                realized_pnl_usdc = %response.realized_pnl_usdc,
-                fee_usdc = %response.fee_usdc,
-                "sim closed position"
-            );
-            Ok(applied(&response, frames))
-        })
+            }
+        })?;
+        let portfolio = frames.first().and_then(|f| f.portfolio.clone());
+        let response = close_response(closed, portfolio);
+        tracing::info!(
+            position_id,
+            status = response.status,
+            realized_pnl_usdc = %response.realized_pnl_usdc,
+            fee_usdc = %response.fee_usdc,
+            "sim closed position"
+        );
+        Ok(applied(&response, frames))
     }
 }
 

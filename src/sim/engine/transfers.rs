@@ -12,7 +12,10 @@ use super::{
     outcome::{AppliedTransfer, Processed, applied, first_applied, require_reason},
 };
 use crate::{
-    sim::{http::Reply, ledger::Op},
+    sim::{
+        http::Reply,
+        ledger::{Op, StateError},
+    },
     venue::protocol::{EventKind, RebalanceBody, RebalanceResponse},
 };
 
@@ -27,55 +30,52 @@ impl Engine {
         &mut self,
         body: &RebalanceBody,
         idempotency_key: Option<&str>,
-        fingerprint: &str,
         received_at: tokio::time::Instant,
         ts: OffsetDateTime,
-    ) -> Processed {
-        self.idempotent(idempotency_key, fingerprint, |engine| {
-            require_reason(&body.reason)?;
-            let op = Op::Transfer {
-                service: body.service,
-                direction: body.direction,
-                amount_usdc: body.amount_usdc,
-            };
-            let frames = engine.apply(ts, &op)?;
-            let frame = first_applied(&frames, "amount_usdc")?;
-            let transfer_id = match &frame.kind {
-                EventKind::Transfer { transfer_id, .. } => transfer_id.clone(),
-                _ => String::new(),
-            };
-            let transfer = AppliedTransfer {
-                seq: frame.seq,
-                transfer_id: transfer_id.clone(),
-                service: body.service,
-                direction: body.direction,
-                amount_usdc: body.amount_usdc,
-                idempotency_key: idempotency_key.map(str::to_owned),
-                received_at,
-                sim_time: frame.ts,
-            };
-            engine.transfers.push(transfer.clone());
-            tracing::info!(
-                transfer_id,
-                service = %body.service,
-                direction = body.direction.name(),
-                amount_usdc = %body.amount_usdc,
-                reason = body.reason,
-                seq = frame.seq,
-                "sim applied transfer"
-            );
-            let response = RebalanceResponse {
-                transfer_id,
-                service: body.service,
-                direction: body.direction,
-                amount_usdc: body.amount_usdc,
-                status: "applied".to_owned(),
-                portfolio: frame.portfolio.clone(),
-            };
-            Ok(Processed {
-                transfer: Some(transfer),
-                ..applied(&response, frames)
-            })
+    ) -> Result<Processed, StateError> {
+        require_reason(&body.reason)?;
+        let op = Op::Transfer {
+            service: body.service,
+            direction: body.direction,
+            amount_usdc: body.amount_usdc,
+        };
+        let frames = self.apply(ts, &op)?;
+        let frame = first_applied(&frames, "amount_usdc")?;
+        let transfer_id = match &frame.kind {
+            EventKind::Transfer { transfer_id, .. } => transfer_id.clone(),
+            _ => String::new(),
+        };
+        let transfer = AppliedTransfer {
+            seq: frame.seq,
+            transfer_id: transfer_id.clone(),
+            service: body.service,
+            direction: body.direction,
+            amount_usdc: body.amount_usdc,
+            idempotency_key: idempotency_key.map(str::to_owned),
+            received_at,
+            sim_time: frame.ts,
+        };
+        self.transfers.push(transfer.clone());
+        tracing::info!(
+            transfer_id,
+            service = %body.service,
+            direction = body.direction.name(),
+            amount_usdc = %body.amount_usdc,
+            reason = body.reason,
+            seq = frame.seq,
+            "sim applied transfer"
+        );
+        let response = RebalanceResponse {
+            transfer_id,
+            service: body.service,
+            direction: body.direction,
+            amount_usdc: body.amount_usdc,
+            status: "applied".to_owned(),
+            portfolio: frame.portfolio.clone(),
+        };
+        Ok(Processed {
+            transfer: Some(transfer),
+            ..applied(&response, frames)
         })
     }
 
@@ -160,6 +160,13 @@ mod tests {
             expected_status: u16,
             expected_applied: bool,
         }
+        let more_than_the_casino_holds = || TestCase {
+            body: body(Direction::Decrease, dec!(1000)),
+            key: Some("k2"),
+            fingerprint: "f3",
+            expected_status: 409,
+            expected_applied: false,
+        };
         let cases = [
             // TC0: a decrease applies.
             TestCase {
@@ -186,21 +193,9 @@ mod tests {
                 expected_applied: false,
             },
             // TC3: more than the casino holds.
-            TestCase {
-                body: body(Direction::Decrease, dec!(1000)),
-                key: Some("k2"),
-                fingerprint: "f3",
-                expected_status: 409,
-                expected_applied: false,
-            },
+            more_than_the_casino_holds(),
             // TC4: a refusal is remembered too: the retry gets the same 409.
-            TestCase {
-                body: body(Direction::Decrease, dec!(1000)),
-                key: Some("k2"),
-                fingerprint: "f3",
-                expected_status: 409,
-                expected_applied: false,
-            },
+            more_than_the_casino_holds(),
             // TC5: an empty reason.
             TestCase {
                 body: RebalanceBody {
@@ -216,7 +211,9 @@ mod tests {
         let mut engine = engine();
         let now = tokio::time::Instant::now();
         for (index, case) in cases.iter().enumerate() {
-            let processed = engine.rebalance(&case.body, case.key, case.fingerprint, now, START);
+            let processed = engine.idempotent(case.key, case.fingerprint, |engine| {
+                engine.rebalance(&case.body, case.key, now, START)
+            });
             assert_eq!(
                 processed.reply.status, case.expected_status,
                 "TC{index}: {processed:?}"

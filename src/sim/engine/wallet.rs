@@ -14,7 +14,10 @@ use super::{
 };
 use crate::{
     service::Service,
-    sim::{ledger::Op, markets::Asset},
+    sim::{
+        ledger::{Op, StateError},
+        markets::Asset,
+    },
     venue::protocol::{
         AssetHolding, EventKind, HoldingsResponse, TradeSide, WalletLot, WalletTradeBody,
         WalletTradeResponse,
@@ -27,66 +30,62 @@ impl Engine {
         &mut self,
         side: TradeSide,
         body: &WalletTradeBody,
-        idempotency_key: Option<&str>,
-        fingerprint: &str,
         ts: OffsetDateTime,
-    ) -> Processed {
-        self.idempotent(idempotency_key, fingerprint, |engine| {
-            require_reason(&body.reason)?;
-            let asset = Asset::parse("asset", &body.asset)?;
-            let op = match side {
-                TradeSide::Buy => Op::WalletBuy {
-                    asset,
-                    quantity: body.quantity,
-                    at: ts,
-                },
-                TradeSide::Sell => Op::WalletSell {
-                    asset,
-                    quantity: body.quantity,
-                    at: ts,
-                },
-            };
-            let frames = engine.apply(ts, &op)?;
-            let frame = first_applied(&frames, "quantity")?;
-            let EventKind::WalletTrade {
-                trade_id,
-                quantity,
-                price_usdc,
-                notional_usdc,
-                realized_pnl_usdc,
-                mid_price_usdc,
-                spread_usdc,
-                lots,
-                ..
-            } = &frame.kind
-            else {
-                return Err(not_applied("quantity"));
-            };
-            tracing::info!(
-                trade_id,
-                asset = asset.symbol(),
-                side = ?side,
-                quantity = %quantity,
-                price_usdc = %price_usdc,
-                reason = body.reason,
-                "sim applied wallet trade"
-            );
-            let response = WalletTradeResponse {
-                trade_id: trade_id.clone(),
-                asset: asset.symbol().to_owned(),
-                side,
-                quantity: *quantity,
-                price_usdc: *price_usdc,
-                notional_usdc: *notional_usdc,
-                fee_usdc: Decimal::ZERO,
-                mid_price_usdc: *mid_price_usdc,
-                spread_usdc: *spread_usdc,
-                realized_pnl_usdc: *realized_pnl_usdc,
-                lots: lots.clone(),
-                portfolio: frame.portfolio.clone(),
-            };
-            Ok(applied(&response, frames))
-        })
+    ) -> Result<Processed, StateError> {
+        require_reason(&body.reason)?;
+        let asset = Asset::parse("asset", &body.asset)?;
+        let op = match side {
+            TradeSide::Buy => Op::WalletBuy {
+                asset,
+                quantity: body.quantity,
+                at: ts,
+            },
+            TradeSide::Sell => Op::WalletSell {
+                asset,
+                quantity: body.quantity,
+                at: ts,
+            },
+        };
+        let frames = self.apply(ts, &op)?;
+        let frame = first_applied(&frames, "quantity")?;
+        let EventKind::WalletTrade {
+            trade_id,
+            quantity,
+            price_usdc,
+            notional_usdc,
+            realized_pnl_usdc,
+            mid_price_usdc,
+            spread_usdc,
+            lots,
+            ..
+        } = &frame.kind
+        else {
+            return Err(not_applied("quantity"));
+        };
+        tracing::info!(
+            trade_id,
+            asset = asset.symbol(),
+            side = ?side,
+            quantity = %quantity,
+            price_usdc = %price_usdc,
+            reason = body.reason,
+            "sim applied wallet trade"
+        );
+        let response = WalletTradeResponse {
+            trade_id: trade_id.clone(),
+            asset: asset.symbol().to_owned(),
+            side,
+            quantity: *quantity,
+            price_usdc: *price_usdc,
+            notional_usdc: *notional_usdc,
+            fee_usdc: Decimal::ZERO,
+            mid_price_usdc: *mid_price_usdc,
+            spread_usdc: *spread_usdc,
+            realized_pnl_usdc: *realized_pnl_usdc,
+            lots: lots.clone(),
+            portfolio: frame.portfolio.clone(),
+        };
+        Ok(applied(&response, frames))
     }
 
     /// `GET /wallet/holdings`: cash, and each asset held with its FIFO lots.

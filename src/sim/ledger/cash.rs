@@ -277,7 +277,19 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::sim::ledger::{Op, article_balances_usdc};
+    use crate::{
+        sim::ledger::{Op, testing::article_ledger},
+        testing::usdc,
+    };
+
+    /// A rebalance transfer of `amount_usdc` into (`Increase`) or out of `service`.
+    fn transfer(service: Service, direction: Direction, amount_usdc: Decimal) -> Op {
+        Op::Transfer {
+            service,
+            direction,
+            amount_usdc,
+        }
+    }
 
     #[test]
     fn apply_validates_and_moves_money() {
@@ -288,79 +300,37 @@ mod tests {
         let cases = [
             // TC0: an increase moves money from the reserve into the service.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Casino,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(50),
-                },
-                expected: Ok(ServiceMap([
-                    dec!(250),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(50),
-                ])),
+                op: transfer(Service::Casino, Direction::Increase, dec!(50)),
+                expected: Ok(ServiceMap(usdc![250, 300, 150, 150, 100, 50])),
             },
             // TC1: a decrease moves it back.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Trading,
-                    direction: Direction::Decrease,
-                    amount_usdc: dec!(0.01),
-                },
-                expected: Ok(ServiceMap([
-                    dec!(200),
-                    dec!(299.99),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100.01),
-                ])),
+                op: transfer(Service::Trading, Direction::Decrease, dec!(0.01)),
+                expected: Ok(ServiceMap(usdc![200, 299.99, 150, 150, 100, 100.01])),
             },
             // TC2: a decrease beyond the balance.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Escrow,
-                    direction: Direction::Decrease,
-                    amount_usdc: dec!(100.01),
-                },
+                op: transfer(Service::Escrow, Direction::Decrease, dec!(100.01)),
                 expected: Err("insufficient_balance"),
             },
             // TC3: an increase beyond the reserve.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Casino,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(100.01),
-                },
+                op: transfer(Service::Casino, Direction::Increase, dec!(100.01)),
                 expected: Err("insufficient_balance"),
             },
             // TC4: the reserve is not a transfer target.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Reserve,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(1),
-                },
+                op: transfer(Service::Reserve, Direction::Increase, dec!(1)),
                 expected: Err("service"),
             },
             // TC5: fractions of a cent.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Casino,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(1.001),
-                },
+                op: transfer(Service::Casino, Direction::Increase, dec!(1.001)),
                 expected: Err("amount_usdc"),
             },
             // TC6: zero.
             TestCase {
-                op: Op::Transfer {
-                    service: Service::Casino,
-                    direction: Direction::Increase,
-                    amount_usdc: dec!(0),
-                },
+                op: transfer(Service::Casino, Direction::Increase, dec!(0)),
                 expected: Err("amount_usdc"),
             },
             // TC7: trailing zeros are still whole cents.
@@ -368,14 +338,7 @@ mod tests {
                 op: Op::CasinoLoss {
                     amount_usdc: dec!(1.500),
                 },
-                expected: Ok(ServiceMap([
-                    dec!(198.5),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ])),
+                expected: Ok(ServiceMap(usdc![198.5, 300, 150, 150, 100, 100])),
             },
             // TC8: a casino loss larger than the bankroll.
             TestCase {
@@ -391,14 +354,7 @@ mod tests {
                     pnl_usdc: dec!(-10),
                     fee_usdc: dec!(0.5),
                 },
-                expected: Ok(ServiceMap([
-                    dec!(200),
-                    dec!(300),
-                    dec!(139.5),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ])),
+                expected: Ok(ServiceMap(usdc![200, 300, 139.5, 150, 100, 100])),
             },
             // TC10: a 25% drawdown of trading.
             TestCase {
@@ -406,14 +362,7 @@ mod tests {
                     service: Service::Trading,
                     drawdown: dec!(0.25),
                 },
-                expected: Ok(ServiceMap([
-                    dec!(200),
-                    dec!(225),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ])),
+                expected: Ok(ServiceMap(usdc![200, 225, 150, 150, 100, 100])),
             },
             // TC11: a drawdown above 100%.
             TestCase {
@@ -429,26 +378,12 @@ mod tests {
                     amount_usdc: dec!(2.5),
                     source_service: Service::Casino,
                 },
-                expected: Ok(ServiceMap([
-                    dec!(200),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(102.5),
-                ])),
+                expected: Ok(ServiceMap(usdc![200, 300, 150, 150, 100, 102.5])),
             },
             // TC13: a negative out-of-band balance.
             TestCase {
                 op: Op::SetBalances {
-                    balances_usdc: ServiceMap([
-                        dec!(-1),
-                        dec!(0),
-                        dec!(0),
-                        dec!(0),
-                        dec!(0),
-                        dec!(0),
-                    ]),
+                    balances_usdc: ServiceMap(usdc![-1, 0, 0, 0, 0, 0]),
                 },
                 expected: Err("casino_balance"),
             },
@@ -463,7 +398,7 @@ mod tests {
             },
         ];
         for (index, case) in cases.iter().enumerate() {
-            let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+            let mut ledger = article_ledger();
             let before = ledger.clone();
             match (ledger.apply(&case.op), &case.expected) {
                 (Ok(_), Ok(balances)) => assert_eq!(&ledger.balances(), balances, "TC{index}"),
@@ -480,7 +415,7 @@ mod tests {
 
     #[test]
     fn transfer_ids_are_unique_and_ordered() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
         let mut ids = Vec::new();
         for _ in 0..3 {
             match ledger.apply(&Op::Transfer {

@@ -90,8 +90,8 @@ mod tests {
     use crate::{
         sim::{
             ledger::{
-                Op, article_balances_usdc,
-                testing::{AT, open, prices},
+                Op,
+                testing::{article_ledger, mark_move, open},
             },
             markets::PerpMarket,
         },
@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn transfers_are_not_returns() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
         // A transfer in, then a 10% gain on the opening balance plus the transfer.
         ledger
             .apply(&Op::Transfer {
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn market_performance_reaches_daily_returns() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
         // A 1x short of 0.001 BTC pays a taker fee of 0.095 → 0.10.
         ledger
             .apply(&open(
@@ -143,10 +143,7 @@ mod tests {
             .expect("opens");
         // BTC down 10%: the short gains 0.001 × 9,500 = 9.50; trading's day is 9.40 on 300.
         ledger
-            .apply(&Op::MarkMove {
-                prices: prices(dec!(85500), dec!(3400), dec!(180)),
-                at: AT,
-            })
+            .apply(&mark_move(dec!(85500), dec!(3400), dec!(180)))
             .expect("moves");
         let returns = ledger.close_day();
         assert!(

@@ -28,7 +28,7 @@ use crate::{
             CloseStatus, ClosedPosition, PerpPosition, PositionStatus, ceil_cents, floor_cents,
             quantity_for,
         },
-        markets::{AssetMap, MAX_FUNDING_RATE, PerpMarket},
+        markets::{Asset, AssetMap, MAX_FUNDING_RATE, PerpMarket},
     },
     venue::protocol::{EventKind, OrderType, PositionSide, WireDecimal},
 };
@@ -342,10 +342,7 @@ impl Ledger {
         add_to(&mut self.income.funding_usdc, net_usdc)?;
         self.liquidate_underwater(at)?;
         Ok(EventKind::Funding {
-            rates: rates
-                .iter()
-                .map(|(market, rate)| (market.name().to_owned(), WireDecimal(*rate)))
-                .collect(),
+            rates: by_name(rates.iter(), |market| market.name()),
             amount_usdc: net_usdc,
         })
     }
@@ -364,10 +361,7 @@ impl Ledger {
         self.fill_limit_orders()?;
         self.liquidate_underwater(at)?;
         Ok(EventKind::Price {
-            prices: prices
-                .iter()
-                .map(|(asset, price)| (asset.symbol().to_owned(), WireDecimal(*price)))
-                .collect(),
+            prices: by_name(prices.iter(), Asset::symbol),
         })
     }
 }
@@ -384,19 +378,29 @@ fn closed_event(closed: &ClosedPosition) -> EventKind {
     }
 }
 
+/// Values keyed by market or asset as the wire keys them: by name.
+fn by_name<'a, K>(
+    entries: impl Iterator<Item = (K, &'a Decimal)>,
+    name: impl Fn(K) -> &'static str,
+) -> BTreeMap<String, WireDecimal> {
+    entries
+        .map(|(key, value)| (name(key).to_owned(), WireDecimal(*value)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
     use crate::sim::ledger::{
-        Op, article_balances_usdc,
-        testing::{AT, assert_identity, open, prices},
+        Op,
+        testing::{AT, article_ledger, assert_identity, mark_move, open},
     };
 
     #[test]
     fn perp_story_fees_funding_pnl_and_liquidation() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
 
         // Step 1: a 5x long of 1,000 USDC of BTC at 95,000: margin 200 and a 0.1% taker
         // fee of 1.00 leave the trading balance 300 − 201 = 99; the position is worth its
@@ -431,10 +435,7 @@ mod tests {
 
         // Step 2: BTC to 100,000: unrealized 0.01052631 × 5,000 = 52.63155, exact.
         ledger
-            .apply(&Op::MarkMove {
-                prices: prices(dec!(100000), dec!(3400), dec!(180)),
-                at: AT,
-            })
+            .apply(&mark_move(dec!(100000), dec!(3400), dec!(180)))
             .expect("moves");
         assert_eq!(ledger.values()[Service::Trading], dec!(351.63155));
         assert_eq!(ledger.reported_values()[Service::Trading], dec!(351.63));
@@ -570,10 +571,7 @@ mod tests {
         );
         assert_eq!(ledger.balances()[Service::Trading], dec!(175.28));
         let kinds = ledger
-            .apply_all(&Op::MarkMove {
-                prices: prices(dec!(100000), dec!(3600), dec!(180)),
-                at: AT,
-            })
+            .apply_all(&mark_move(dec!(100000), dec!(3600), dec!(180)))
             .expect("moves");
         assert!(
             matches!(&kinds[1], EventKind::PositionOpened { fill_price, fee_usdc, quantity, .. }
@@ -584,17 +582,11 @@ mod tests {
         // Step 7: at 5,200 equity is 175 − 170 = 5, above maintenance (2.60); at 5,230 it is
         // 2, below 2.615: liquidated, the margin lost.
         let kinds = ledger
-            .apply_all(&Op::MarkMove {
-                prices: prices(dec!(100000), dec!(5200), dec!(180)),
-                at: AT,
-            })
+            .apply_all(&mark_move(dec!(100000), dec!(5200), dec!(180)))
             .expect("moves");
         assert_eq!(kinds.len(), 1);
         let kinds = ledger
-            .apply_all(&Op::MarkMove {
-                prices: prices(dec!(100000), dec!(5230), dec!(180)),
-                at: AT,
-            })
+            .apply_all(&mark_move(dec!(100000), dec!(5230), dec!(180)))
             .expect("moves");
         assert!(
             matches!(&kinds[1], EventKind::PositionClosed { status, realized_pnl_usdc, .. }

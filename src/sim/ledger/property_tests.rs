@@ -2,14 +2,16 @@
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
-use time::OffsetDateTime;
 
-use super::{Ledger, Op, OpenOrder};
+use super::{
+    Ledger, Op,
+    testing::{AT, open},
+};
 use crate::{
     money::CENT_DP,
     service::{Service, ServiceMap},
     sim::markets::{Asset, AssetMap, PerpMarket},
-    venue::protocol::{Direction, OrderType, PositionSide},
+    venue::protocol::{Direction, PositionSide},
 };
 
 fn cents() -> impl Strategy<Value = Decimal> {
@@ -77,8 +79,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-const AT: OffsetDateTime = time::macros::datetime!(2026-01-01 00:00 UTC);
-
 /// A price between half and one and a half times the asset's start price, whole cents.
 fn price(asset: Asset) -> impl Strategy<Value = Decimal> {
     (50_u32..=150).prop_map(move |pct| {
@@ -110,26 +110,18 @@ fn market_op() -> impl Strategy<Value = Op> {
             .prop_map(
                 |(market, long, notional_usdc, leverage, limit_pct, purpose)| {
                     let start = market.underlying().start_price_usdc();
-                    Op::OpenPosition(OpenOrder {
-                        market,
-                        side: if long {
-                            PositionSide::Long
-                        } else {
-                            PositionSide::Short
-                        },
-                        notional_usdc,
-                        leverage,
-                        order_type: if limit_pct.is_some() {
-                            OrderType::Limit
-                        } else {
-                            OrderType::Market
-                        },
-                        limit_price: limit_pct.map(|pct| {
-                            (start * Decimal::from(pct) / Decimal::ONE_HUNDRED).round_dp(2)
-                        }),
-                        purpose: purpose.to_owned(),
-                        at: AT,
-                    })
+                    let side = if long {
+                        PositionSide::Long
+                    } else {
+                        PositionSide::Short
+                    };
+                    let limit_price = limit_pct
+                        .map(|pct| (start * Decimal::from(pct) / Decimal::ONE_HUNDRED).round_dp(2));
+                    let mut op = open(market, side, notional_usdc, leverage, limit_price);
+                    if let Op::OpenPosition(order) = &mut op {
+                        order.purpose = purpose.to_owned();
+                    }
+                    op
                 }
             ),
         // Mostly ids that exist; some already closed or never opened.

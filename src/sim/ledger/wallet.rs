@@ -154,21 +154,17 @@ mod tests {
 
     use super::*;
     use crate::sim::ledger::{
-        Op, article_balances_usdc,
-        testing::{AT, assert_identity, prices},
+        Op,
+        testing::{AT, article_ledger, assert_identity, mark_move, wallet},
     };
 
     #[test]
     fn wallet_fifo_lots_spread_and_escrow_fees() {
-        let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
+        let mut ledger = article_ledger();
 
         // Step 1: 0.5 SOL at the ask 180 × 1.001 = 180.18 costs 90.09, a lot of that basis.
         let bought = ledger
-            .apply(&Op::WalletBuy {
-                asset: Asset::Sol,
-                quantity: dec!(0.5),
-                at: AT,
-            })
+            .apply(&wallet(TradeSide::Buy, Asset::Sol, dec!(0.5)))
             .expect("buys");
         assert!(
             matches!(bought, EventKind::WalletTrade { notional_usdc, spread_usdc, .. }
@@ -181,10 +177,7 @@ mod tests {
 
         // Step 2: SOL to 200, 0.25 more at 200.20: 50.05.
         ledger
-            .apply(&Op::MarkMove {
-                prices: prices(dec!(95000), dec!(3400), dec!(200)),
-                at: AT,
-            })
+            .apply(&mark_move(dec!(95000), dec!(3400), dec!(200)))
             .expect("moves");
         ledger
             .apply(&Op::WalletBuy {
@@ -198,17 +191,10 @@ mod tests {
         // Step 3: SOL to 150, sell 0.6 at the bid 149.85 for 89.91: all of the first lot and
         // 0.1 of the second (basis 50.05 × 0.4 = 20.02).
         ledger
-            .apply(&Op::MarkMove {
-                prices: prices(dec!(95000), dec!(3400), dec!(150)),
-                at: AT,
-            })
+            .apply(&mark_move(dec!(95000), dec!(3400), dec!(150)))
             .expect("moves");
         let sold = ledger
-            .apply(&Op::WalletSell {
-                asset: Asset::Sol,
-                quantity: dec!(0.6),
-                at: AT,
-            })
+            .apply(&wallet(TradeSide::Sell, Asset::Sol, dec!(0.6)))
             .expect("sells");
         let EventKind::WalletTrade {
             notional_usdc,
@@ -252,29 +238,17 @@ mod tests {
         let before = ledger.clone();
         for (op, code, needle) in [
             (
-                Op::WalletSell {
-                    asset: Asset::Sol,
-                    quantity: dec!(1),
-                    at: AT,
-                },
+                wallet(TradeSide::Sell, Asset::Sol, dec!(1)),
                 "insufficient_holdings",
                 "`quantity`",
             ),
             (
-                Op::WalletBuy {
-                    asset: Asset::Btc,
-                    quantity: dec!(1),
-                    at: AT,
-                },
+                wallet(TradeSide::Buy, Asset::Btc, dec!(1)),
                 "insufficient_balance",
                 "`quantity`",
             ),
             (
-                Op::WalletBuy {
-                    asset: Asset::Btc,
-                    quantity: dec!(0.000000001),
-                    at: AT,
-                },
+                wallet(TradeSide::Buy, Asset::Btc, dec!(0.000000001)),
                 "bad_request",
                 "`quantity`",
             ),

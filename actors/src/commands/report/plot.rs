@@ -1,6 +1,6 @@
 //! `ballast report --plot`: weights over time with each service's target and band above, value
-//! against buy-and-hold below; drawn like the backtest's path plot, with the same embedded
-//! font and backends.
+//! against buy-and-hold below; drawn like the backtest's path plot, through the shared
+//! [`crate::commands::plot`] (embedded font, backend by file name).
 //!
 //! # Invariants
 //! - A file name that is not `.png` or `.svg` is refused before anything is drawn.
@@ -8,11 +8,11 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail};
+use anyhow::bail;
 use ballast::{report::PeriodReport, service::Service};
 use plotters::{coord::Shift, prelude::*};
 
-use crate::commands::backtest_plot::{SIZE, with_backend};
+use crate::commands::plot::{PANELS_SIZE as SIZE, err, render};
 
 /// Draws `report` to `path`.
 ///
@@ -26,8 +26,9 @@ pub fn draw(path: &Path, report: &PeriodReport) -> anyhow::Result<()> {
             report.series.len()
         );
     }
-    with_backend(
+    render(
         path,
+        SIZE,
         |root| draw_report(root, report),
         |root| draw_report(root, report),
     )
@@ -40,7 +41,6 @@ fn draw_report<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
     root.fill(&WHITE).map_err(err)?;
     let (upper, lower) = root.split_vertically(SIZE.1 * 3 / 5);
     let series = &report.series;
