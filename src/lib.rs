@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerting;
 pub mod backtest;
 pub mod control;
 pub mod drift;
@@ -30,6 +31,7 @@ pub mod performance;
 pub mod planner;
 pub mod policy;
 pub mod portfolio;
+pub mod report;
 pub mod risk;
 pub mod secret;
 pub mod service;

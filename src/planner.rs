@@ -36,7 +36,8 @@ pub struct Leg {
     pub service: Service,
     /// Increase (reserve → service) or decrease (service → reserve).
     pub direction: Direction,
-    /// Amount, positive whole cents.
+    /// Amount, positive whole cents (two decimals in JSON).
+    #[serde(serialize_with = "crate::money::serialize_usdc")]
     pub amount_usdc: Decimal,
     /// The service's weight before the plan.
     pub current_weight: Decimal,
@@ -74,7 +75,8 @@ impl Default for PlanParams {
 pub struct RebalancePlan {
     /// Legs in execution order.
     pub legs: Vec<Leg>,
-    /// Total portfolio value when planned.
+    /// Total portfolio value when planned (two decimals in JSON).
+    #[serde(serialize_with = "crate::money::serialize_usdc")]
     pub total_usdc: Decimal,
     /// Drift measured before planning.
     pub report: DriftReport,

@@ -2,11 +2,12 @@
 //!
 //! One file per actor: [`clock`], [`watcher`] (BalanceWatcher), [`detector`]
 //! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`hedger`]
-//! (HedgeExecutor), [`metrics`] (MetricsRecorder), plus the [`bus`] that fans events out.
-//! [`messages`] is the one message catalogue; [`system`] wires everything; [`settings`]
-//! loads the configuration; [`format`](mod@format) is how numbers read on the console;
-//! [`control`] is the operator's switch and [`http`] the HTTP API (status, metrics,
-//! dashboard, control) with its StatusBoard.
+//! (HedgeExecutor), [`metrics`] (MetricsRecorder), [`notify`] (Notifier: alerts to a webhook
+//! or a command), plus the [`bus`] that fans events out. [`messages`] is the one message
+//! catalogue; [`system`] wires everything; [`settings`] loads the configuration;
+//! [`format`](mod@format) is how numbers read on the console; [`control`] is the operator's
+//! switch and [`http`] the HTTP API (status, metrics, dashboard, control) with its
+//! StatusBoard.
 //!
 //! A custom trigger is an actor that sends [`messages::RebalanceRequest`] to
 //! [`system::Handles::requests`]; see `examples/custom_trigger.rs`. One that wants fresh
@@ -33,6 +34,7 @@ pub mod http;
 pub mod live_metrics;
 pub mod messages;
 pub mod metrics;
+pub mod notify;
 pub mod optimizer;
 pub mod settings;
 pub mod system;

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use actix::Message;
+pub use ballast::alerting::{AlertDetails, AlertKind, Severity};
 use ballast::{
     observation::Observation,
     optimizer::{OptimizerMethod, TargetDiagnostics},
@@ -395,6 +396,40 @@ pub struct PolicyNoticed {
     pub notice: Arc<Notice>,
 }
 
+/// An alert for the operator. The Notifier records every one in the store and delivers those
+/// at or above `notify.min_severity` (webhook, command); the MetricsRecorder prints it. Any
+/// actor may send one to the bus ([`crate::system::Handles::bus`]); the Notifier itself raises
+/// balance mismatches, repeated leg failures, a stream down too long and refused targets from
+/// the events it sees, and the SpotExecutor raises plans refused by a risk limit.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Alert {
+    /// What it is about (always `details.kind()`).
+    pub kind: AlertKind,
+    /// How urgent (the kind's).
+    pub severity: Severity,
+    /// One line for humans.
+    pub message: String,
+    /// When (the companion's clock).
+    pub at: OffsetDateTime,
+    /// The kind's fields.
+    pub details: AlertDetails,
+}
+
+impl Alert {
+    /// An alert of `details`' kind and that kind's severity.
+    pub fn new(details: AlertDetails, message: impl Into<String>, at: OffsetDateTime) -> Self {
+        let kind = details.kind();
+        Self {
+            kind,
+            severity: kind.severity(),
+            message: message.into(),
+            at,
+            details,
+        }
+    }
+}
+
 /// Defines [`Event`] with one variant per message and a `From` for each, from one list, so
 /// a message added to the stream cannot miss its conversion.
 macro_rules! events {
@@ -437,12 +472,24 @@ events!(
     Control(ControlApplied),
     Noticed(PolicyNoticed),
     Implausible(ImplausibleChange),
+    Alert(Alert),
 );
 
 /// Asks the MetricsRecorder for its running summary.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "crate::metrics::Summary")]
 pub struct GetSummary;
+
+/// Asks the MetricsRecorder to store the latest balances it has seen (at a clean stop, so
+/// `ballast status` shows the last known balances).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct RecordLatest;
+
+/// Asks the Notifier for its counters.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "crate::notify::NotifierStats")]
+pub struct GetNotifierStats;
 
 /// Asks the StatusBoard (the HTTP API's view of the run) for its snapshot.
 #[derive(Debug, Clone, Copy, Message)]

@@ -34,6 +34,7 @@ use crate::{
     http::{HttpOptions, HttpPeers, HttpServer, RunInfo, board::StatusBoard},
     messages::{Event, GetSummary, RebalanceRequest, Tick, VenueEvent},
     metrics::{Console, MetricsRecorder, Summary},
+    notify::Notifier,
     optimizer::Optimizer,
     settings::Validated,
     watcher::{BalanceWatcher, WatcherPeers, cursor_key},
@@ -92,6 +93,8 @@ pub struct RunningSystem {
     pub handles: Handles,
     /// This run's id.
     pub run_id: String,
+    /// The Notifier (ask it `GetNotifierStats`).
+    pub notifier: Addr<Notifier>,
     metrics: Addr<MetricsRecorder>,
     watcher: Addr<BalanceWatcher>,
     executor: Addr<SpotExecutor>,
@@ -229,11 +232,18 @@ impl SystemBuilder {
             .await?;
 
         let bus = EventBus::default().start();
-        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets)
-            .with_run(&run_id, validated.optimizer.risk_free_rate)
-            .start();
+        let metrics = MetricsRecorder::new(
+            store.clone(),
+            console,
+            time,
+            &validated.targets,
+            validated.risk,
+        )
+        .with_run(&run_id, validated.optimizer.risk_free_rate)
+        .start();
         bus.do_send(Subscribe(metrics.clone().recipient()));
         let bus_recipient: Recipient<Event> = bus.clone().recipient();
+        let notifier = start_notifier(&validated, &store, time, &run_id, &bus);
 
         let executor_config = ExecutorConfig {
             dry_run: validated.settings.executor.dry_run,
@@ -243,6 +253,7 @@ impl SystemBuilder {
                 max: Duration::from_secs(30),
             },
             risk: validated.risk,
+            max_plan_age: validated.max_plan_age,
         };
         let gate = TradingGate::new();
         let hedger = start_hedger(
@@ -378,6 +389,7 @@ impl SystemBuilder {
         Ok(RunningSystem {
             handles,
             run_id,
+            notifier,
             metrics,
             watcher,
             executor,
@@ -501,6 +513,7 @@ impl RunningSystem {
             self.handles.bus.send(crate::bus::Flush).await
         })
         .await;
+        let _ = self.metrics.send(crate::messages::RecordLatest).await;
         let summary = self.metrics.send(GetSummary).await?;
         self.store
             .finish_run(self.run_id.clone(), self.handles.time.now())
@@ -510,6 +523,27 @@ impl RunningSystem {
         }
         Ok(summary)
     }
+}
+
+/// Starts the Notifier on the bus: it raises alerts from events, records every alert and
+/// delivers them per `[notify]`, off the trading path.
+fn start_notifier(
+    validated: &Validated,
+    store: &Store,
+    time: TimeSource,
+    run_id: &str,
+    bus: &Addr<EventBus>,
+) -> Addr<Notifier> {
+    let notifier = Notifier::new(
+        validated.notify.clone(),
+        store.clone(),
+        time,
+        run_id.to_owned(),
+        bus.clone().recipient(),
+    )
+    .start();
+    bus.do_send(Subscribe(notifier.clone().recipient()));
+    notifier
 }
 
 /// Stops an actor (the watcher at shutdown).

@@ -18,8 +18,10 @@
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
 //! for its tables: the event cursor (`cursor.rs`), runs (`runs.rs`), plans and their legs
 //! (`plans.rs`, `legs.rs`), hedges (`hedges.rs`), snapshots (`snapshots.rs`), the
-//! operator's control actions (`control.rs`), the status report (`status.rs`), the live
-//! policy's target adjustments and daily observations (`performance.rs`).
+//! operator's control actions (`control.rs`), the status report (`status.rs`), the changes
+//! of the targets (the optimizer's and the live policy's adjustments) and daily observations
+//! (`performance.rs`), and what `ballast report` reads: alerts and a period's rows
+//! (`report.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
 //! migrations in `schema.rs`.
 
@@ -31,6 +33,7 @@ mod legs;
 mod performance;
 mod plans;
 mod records;
+mod report;
 mod runs;
 mod schema;
 mod snapshots;
@@ -47,11 +50,14 @@ use crate::{
     service::{Direction, Service, ServiceMap},
 };
 
-pub use performance::{AdjustmentRecord, RunPerformance, StoredDay, read_run_performance};
+pub use performance::{
+    AdjustmentRecord, OPTIMIZER_TARGETS, RunPerformance, StoredDay, read_run_performance,
+};
 pub use records::{
     HedgeRecord, HedgeReport, LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord,
     StatusReport,
 };
+pub use report::{AlertRecord, read_period};
 pub use status::read_status;
 
 /// Jobs that may wait for the writer thread before senders block.

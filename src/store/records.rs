@@ -124,6 +124,8 @@ pub struct StatusReport {
     pub recent_plans: Vec<PlanRecord>,
     /// Why each failed leg of those plans failed, by idempotency key.
     pub failure_reasons: BTreeMap<String, String>,
+    /// The latest alerts, newest first (at most 5).
+    pub recent_alerts: Vec<super::AlertRecord>,
     /// The operator's latest control action (its mode is in force), if any.
     pub control: Option<crate::control::ControlRecord>,
     /// Perp hedges: counts, costs and the latest ones.

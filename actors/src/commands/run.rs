@@ -125,7 +125,7 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
         if json {
             println!(
                 "{}",
-                serde_json::json!({"kind": "http", "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
+                serde_json::json!({"kind": "http", "at": crate::format::rfc3339(running.handles.time.now()), "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
             );
         } else {
             println!("http: dashboard and API at http://{addr}/ (control token: {source})\n");
@@ -147,7 +147,7 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
     if json {
         println!(
             "{}",
-            serde_json::json!({"kind": "summary", "summary": summary})
+            serde_json::json!({"kind": "summary", "at": crate::format::rfc3339(venue.time.now()), "summary": summary})
         );
     } else {
         print_summary(&summary, &targets);
@@ -191,6 +191,15 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
             format!(" ({})", counts(&summary.rebalances_by_trigger))
         }
     );
+    if summary.plans_partial + summary.plans_failed > 0 {
+        println!(
+            "plans         {} attempted: {} partly applied, {} with no leg applied",
+            summary.plans_attempted, summary.plans_partial, summary.plans_failed
+        );
+    }
+    if !summary.alerts_by_kind.is_empty() {
+        println!("alerts        {}", counts(&summary.alerts_by_kind));
+    }
     println!(
         "legs          {} applied, {} failed{}{}",
         summary.legs_applied,
@@ -211,12 +220,7 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
     if !summary.target_adjustments.is_empty() {
         println!(
             "targets       adjusted by event responses: {}",
-            summary
-                .target_adjustments
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            counts(&summary.target_adjustments)
         );
     }
     match &summary.performance {

@@ -163,7 +163,8 @@ pub struct Warning {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     /// `balance_mismatch`, `targets_refused`, `malformed_frame`, `stream_down`,
-    /// `plan_refused` or `leg_failed`.
+    /// `plan_refused`, `leg_failed`, `implausible_*` or `alert` (an operator alert not
+    /// shown under one of the others).
     pub kind: &'static str,
     /// What, naming the service, field or limit.
     pub message: String,
@@ -391,13 +392,17 @@ impl StatusBoard {
             (observation.seq, Instant::now()),
             ARRIVALS_KEPT,
         );
+        // Not worth a line (a zero funding payment): the feed skips it, as the console does.
+        let Some(detail) = event_detail(&observation.what, before_total) else {
+            return;
+        };
         push_bounded(
             &mut self.board.recent_events,
             EventLine {
                 seq: observation.seq,
                 at: observation.at,
                 kind: observation.what.name().to_owned(),
-                detail: event_detail(&observation.what, before_total),
+                detail,
             },
             RECENT_EVENTS,
         );
@@ -682,6 +687,28 @@ impl Handler<Event> for StatusBoard {
                     control.record,
                     RECENT_CONTROL,
                 );
+            }
+            Event::Alert(alert) => {
+                // The alerts raised from events the board already shows (a mismatch, refused
+                // targets, a refused plan, an unconfirmed jump) are there under their own kinds; the rest (legs
+                // failing in a row, a stream down past the threshold, a halt, and whatever
+                // else an actor raises) appear once, as `alert`.
+                use ballast::alerting::AlertKind;
+                if !matches!(
+                    alert.kind,
+                    AlertKind::BalanceMismatch
+                        | AlertKind::TargetsRefused
+                        | AlertKind::RiskRefused
+                        | AlertKind::JumpUnconfirmed
+                ) {
+                    let message = format!(
+                        "[{}, {}] {}",
+                        alert.kind.name(),
+                        alert.severity.name(),
+                        alert.message
+                    );
+                    self.warn(alert.at, "alert", message);
+                }
             }
             Event::Tick(_) => {}
         }

@@ -21,6 +21,7 @@
 //!   held as an [`ApiKey`](ballast::secret::ApiKey), so dumping the settings can never print it.
 
 mod layers;
+pub mod reference;
 mod sections;
 #[cfg(test)]
 mod tests;
@@ -76,6 +77,8 @@ pub struct Settings {
     pub optimizer: OptimizerSettings,
     /// Perp hedges of locked overweights.
     pub hedge: HedgeSettings,
+    /// Alert delivery.
+    pub notify: NotifySettings,
     /// The SQLite store.
     pub store: StoreSettings,
     /// The HTTP API.

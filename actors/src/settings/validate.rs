@@ -32,6 +32,7 @@ use ballast::{
 use rust_decimal::Decimal;
 
 use super::{ConfigError, OptimizerSettings, Settings, VenueMode};
+use crate::notify::NotifyConfig;
 
 /// Settings checked and converted into the types the system runs on.
 #[derive(Debug, Clone)]
@@ -58,6 +59,10 @@ pub struct Validated {
     pub optimizer: OptimizerConfig,
     /// Hedge settings.
     pub hedge: HedgeConfig,
+    /// Where alerts go, and when they are raised.
+    pub notify: NotifyConfig,
+    /// The oldest plan (the companion's clock) that may still send a leg.
+    pub max_plan_age: Duration,
     /// Where the HTTP API listens (`None`: off).
     pub http_listen: Option<std::net::SocketAddr>,
 }
@@ -208,6 +213,7 @@ impl Settings {
             min_notional_usdc: hedge_min_notional_usdc,
             lookback_days: self.hedge.lookback_days,
         };
+        let notify = self.notify_config(&mut problems);
         let http_listen = crate::http::listen_address(&self.http).unwrap_or_else(|problem| {
             problems.push(problem);
             None
@@ -236,6 +242,8 @@ impl Settings {
             tick_utc,
             optimizer,
             hedge,
+            notify,
+            max_plan_age: Duration::from_secs(self.executor.max_plan_age_secs),
             http_listen,
             settings: self,
         })
@@ -306,6 +314,67 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// `[notify]` checked and converted. The webhook URL is never echoed: it may hold a token.
+    fn notify_config(&self, problems: &mut Vec<String>) -> NotifyConfig {
+        let n = &self.notify;
+        let webhook_url =
+            (!n.webhook_url.trim().is_empty()).then(|| n.webhook_url.trim().to_owned());
+        if let Some(url) = &webhook_url {
+            let ok = reqwest::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if !ok {
+                problems.push(
+                    "notify.webhook_url: must be an http:// or https:// URL (or empty for none)"
+                        .to_owned(),
+                );
+            }
+        }
+        let command = (!n.command.is_empty()).then(|| n.command.clone());
+        if command
+            .as_ref()
+            .is_some_and(|c| c.first().is_none_or(|p| p.trim().is_empty()))
+        {
+            problems.push("notify.command: the first element must name a program".to_owned());
+        }
+        for (key, value) in [
+            ("notify.max_attempts", u64::from(n.max_attempts)),
+            ("notify.timeout_ms", n.timeout_ms),
+            ("notify.queue_capacity", n.queue_capacity as u64),
+            ("notify.leg_failures", u64::from(n.leg_failures)),
+            ("notify.stream_down_secs", n.stream_down_secs),
+            ("notify.retry_max_ms", n.retry_max_ms),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key}: must be positive"));
+            }
+        }
+        if n.retry_base_ms > n.retry_max_ms {
+            problems.push(format!(
+                "notify.retry_base_ms: {} exceeds notify.retry_max_ms {}",
+                n.retry_base_ms, n.retry_max_ms
+            ));
+        }
+        if self.executor.max_plan_age_secs == 0 {
+            problems.push("executor.max_plan_age_secs: must be positive".to_owned());
+        }
+        NotifyConfig {
+            webhook_url,
+            command,
+            min_severity: n.min_severity,
+            max_attempts: n.max_attempts,
+            backoff: Backoff {
+                base: Duration::from_millis(n.retry_base_ms),
+                max: Duration::from_millis(n.retry_max_ms),
+            },
+            timeout: Duration::from_millis(n.timeout_ms),
+            queue_capacity: n.queue_capacity,
+            leg_failures: n.leg_failures,
+            stream_down: Duration::from_secs(n.stream_down_secs),
+        }
+    }
+}
+
 /// `[optimizer]` in the core's types, the services of each view parsed from their names (a
 /// name that is not a service is a problem here: the core only sees services).
 fn optimizer_config(raw: &OptimizerSettings, problems: &mut Vec<String>) -> OptimizerConfig {
@@ -335,6 +404,8 @@ fn optimizer_config(raw: &OptimizerSettings, problems: &mut Vec<String>) -> Opti
         risk_free_rate: raw.risk_free_rate,
         kelly_multiplier: raw.kelly_multiplier,
         min_interval: Duration::from_secs(raw.min_interval_secs),
+        turnover_penalty: raw.turnover_penalty,
+        max_turnover: raw.max_turnover,
         black_litterman: BlackLittermanConfig {
             tau: raw.black_litterman.tau,
             risk_aversion: raw.black_litterman.risk_aversion,
