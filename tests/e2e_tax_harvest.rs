@@ -7,6 +7,9 @@
 //! and a rebalance moves only USDC. The agent's own BTC buy inside the window is recorded
 //! as the rule says: the disallowed loss moves into its basis, with the old lot's holding
 //! period. `ballast report tax` lists the disposals with the right terms and the W code.
+//!
+//! And: a wallet made mostly of coins, overweight after they rise, gives up only its cash in
+//! a rebalance (the venue reports the coins as locked), so no leg asks for the coins' value.
 
 mod common;
 
@@ -14,11 +17,13 @@ use std::{path::PathBuf, time::Duration};
 
 use ballast::{
     observation::TradeSide,
+    service::{Direction, Service},
     sim::{Injection, SimHandle},
     store::Store,
 };
 use ballast_actors::{
     commands::report::tax::{Format, render},
+    messages::RebalanceRequest,
     wallet_orders::{OrderOutcome, WalletOrder},
 };
 use rust_decimal::Decimal;
@@ -191,6 +196,52 @@ async fn a_btc_drop_is_harvested_and_btc_is_not_bought_back_in_the_window() {
     let stats = sim.stats();
     assert!(stats.accounting.ok, "{:?}", stats.accounting);
     sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn an_overweight_wallet_of_coins_gives_up_only_its_cash() {
+    // Step 1: the agent puts most of the wallet's $150 into BTC (outside ballast): about
+    // $142.64 of coins and $7.36 of cash.
+    let sim = common::quiet_sim().await;
+    inject(&sim, external_buy("BTC", dec!(0.0015))).await;
+    let cash_usdc = sim.cash_balances()[Service::Wallet];
+    assert!(cash_usdc < dec!(10), "{cash_usdc}");
+    let store = Store::open_in_memory().expect("store");
+    let system = common::builder_at(&sim.base_url(), common::default_settings(), store.clone())
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+
+    // Step 2: BTC doubles: the wallet is about 25% of the portfolio against its 15% target,
+    // and a rebalance is asked for. It takes the wallet's cash, never the coins' value, and
+    // every leg applies.
+    inject(&sim, price("BTC", dec!(190000))).await;
+    common::summary_when(&system, WAIT, "no price event", |s| {
+        s.events_by_type.contains_key("price")
+    })
+    .await;
+    system
+        .handles
+        .requests
+        .try_send(RebalanceRequest {
+            reason: "test".into(),
+        })
+        .expect("asks");
+    let summary = common::summary_when(&system, WAIT, "no rebalance", |s| s.rebalances >= 1).await;
+    assert_eq!(summary.legs_failed, 0, "{summary:?}");
+    let taken_usdc: Decimal = sim
+        .transfers()
+        .iter()
+        .filter(|t| t.service == Service::Wallet && t.direction == Direction::Decrease)
+        .map(|t| t.amount_usdc)
+        .sum();
+    assert!(taken_usdc > Decimal::ZERO, "the wallet's cash was not used");
+    assert!(taken_usdc <= cash_usdc, "{taken_usdc} > {cash_usdc}");
+    let status = store.status().await.expect("status");
+    assert_eq!(status.legs_failed, 0, "{:?}", status.failure_reasons);
+    assert_eq!(sim_holdings(&sim).await, [("BTC".to_owned(), dec!(0.0015))]);
+    common::stop(system, sim).await;
 }
 
 /// The wallet's holdings at the venue: (asset, quantity).

@@ -311,8 +311,18 @@ async fn a_harvest_beyond_the_risk_limits_is_refused_and_nothing_is_sold() {
             .expect("starts");
         common::wait_synced(&system).await;
         drop_btc(&sim).await;
-        let summary =
-            common::summary_when(&system, WAIT, "no refusal", |s| s.tax.refused >= 1).await;
+        // Refused once, and the operator alerted once (the Notifier's alert comes back
+        // through the bus).
+        let summary = common::summary_when(&system, WAIT, "no refusal alert", |s| {
+            s.tax.refused >= 1 && s.alerts_by_kind.contains_key("harvest_refused")
+        })
+        .await;
+        assert_eq!(summary.tax.refused, 1, "TC{i}");
+        assert_eq!(
+            summary.alerts_by_kind.get("harvest_refused"),
+            Some(&1),
+            "TC{i}"
+        );
         assert_eq!(summary.tax.harvests, 0, "TC{i}");
         assert_eq!(sim.stats().markets.wallet_sells, 0, "TC{i}");
         let status = store.tax_status().await.expect("status");

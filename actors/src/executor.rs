@@ -15,13 +15,22 @@
 //! plan with nothing pending makes no extra store round trip); at start-up, legs left
 //! pending by an earlier run are reconciled before any plan is handled.
 //!
-//! Before anything is sent the plan meets the [`RiskLimits`]; a plan that breaks one is
-//! refused whole (each leg recorded as failed, the limit named), with the day's turnover read
-//! from the store so a restart does not reset the daily cap.
+//! Before anything is recorded, a leg above `risk.max_leg_usdc` is split into legs under the
+//! cap, each with its own key. Before anything is sent the plan meets the [`RiskLimits`]; a
+//! plan that breaks one is refused whole (each leg recorded as failed with the refusal that
+//! concerns it, a [`PlanRefused`] published, which the Notifier raises as an alert), with the
+//! day's turnover read from the store so a restart does not reset the daily cap. Splitting
+//! fits only the absolute cap: the relative caps (`max_leg_fraction`, ...) still refuse.
+//!
+//! Between legs, a plan older than `executor.max_plan_age_secs` on the companion's clock (a
+//! slow or retried leg at a high simulator speed) sends nothing more: fresh balances are
+//! fetched and the plan ends interrupted, so its trigger is planned again on them.
 //!
 //! # Invariants
 //! - No leg is sent before the plan is on disk; if recording fails nothing is sent.
-//! - No leg of a plan that breaks a risk limit is sent.
+//! - No leg of a plan that breaks a risk limit is sent, and no leg above the per-leg cap is
+//!   recorded (it is split first).
+//! - No leg after the first is sent from a plan older than `executor.max_plan_age_secs`.
 //! - No leg is sent, or retried, while the [`TradingGate`] is closed (stream down or
 //!   resyncing); the rest of the plan is skipped and the next plan starts from fresh state.
 //! - A leg is never resubmitted under a different key.
@@ -44,7 +53,7 @@ use ballast::{
         LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, RetryDecision, RetryInput,
         SendFailure, classify_pending, decide_retry,
     },
-    risk::RiskLimits,
+    risk::{RiskLimits, leg_refusal},
     store::{LegRecord, LegStatus, PlanRecord, Store},
     venue::{
         backoff::Backoff,
@@ -76,6 +85,8 @@ pub struct ExecutorConfig {
     pub retry_backoff: Backoff,
     /// Limits checked before anything of a plan is sent.
     pub risk: RiskLimits,
+    /// The oldest a plan may grow (the companion's clock) and still send a leg.
+    pub max_plan_age: std::time::Duration,
 }
 
 /// The executor.
@@ -255,7 +266,8 @@ impl Handler<RebalancePlanned> for SpotExecutor {
 
     fn handle(&mut self, planned: RebalancePlanned, _ctx: &mut Self::Context) -> Self::Result {
         let shared = self.shared.clone();
-        let created_at = self.time.now();
+        let time = self.time;
+        let created_at = time.now();
         let finished = planned.clone();
         let reconcile_first = !shared.config.dry_run && self.unresolved_legs;
         let work = async move {
@@ -273,7 +285,7 @@ impl Handler<RebalancePlanned> for SpotExecutor {
                     }
                 },
             };
-            let outcome = execute_plan(&shared, used_today_usdc, created_at, &planned).await;
+            let outcome = execute_plan(&shared, used_today_usdc, time, created_at, &planned).await;
             (outcome, still_unresolved)
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
@@ -307,6 +319,7 @@ struct Leg {
 async fn execute_plan(
     shared: &Shared,
     used_today_usdc: Decimal,
+    time: TimeSource,
     created_at: time::OffsetDateTime,
     planned: &RebalancePlanned,
 ) -> PlanOutcome {
@@ -316,16 +329,22 @@ async fn execute_plan(
         gate,
         bus,
         run_id,
-        ..
+        client,
+        control,
     } = shared;
     let decision = &planned.decision;
+    // Legs above the per-leg cap become several legs under it, each with its own key.
+    let plan = config.risk.split_oversized(&decision.plan);
+    if plan.legs.len() != decision.plan.legs.len() {
+        info!(plan_id = %planned.plan_id, legs = plan.legs.len(),
+              "legs split under risk.max_leg_usdc");
+    }
     let initial_status = if config.dry_run {
         LegStatus::DryRun
     } else {
         LegStatus::Pending
     };
-    let legs: Vec<Leg> = decision
-        .plan
+    let legs: Vec<Leg> = plan
         .legs
         .iter()
         .enumerate()
@@ -358,7 +377,7 @@ async fn execute_plan(
         outcome.failed_unsent(legs.len());
         return outcome;
     }
-    if let Err(refusals) = config.risk.check(&decision.plan, used_today_usdc) {
+    if let Err(refusals) = config.risk.check(&plan, used_today_usdc) {
         let why = refusals
             .iter()
             .map(ToString::to_string)
@@ -367,20 +386,41 @@ async fn execute_plan(
         warn!(plan_id = %planned.plan_id, %why, "plan refused by risk limits; nothing sent");
         let refused = PlanRefused {
             plan_id: planned.plan_id.clone(),
-            refusals,
+            refusals: refusals.clone(),
         };
+        // Observers show it; the Notifier raises it as a `risk_refused` alert.
         let _ = bus.try_send(refused.into());
-        for leg in &legs {
-            leg.fail(store, bus, format!("refused: {why}"), 0).await;
+        for (index, leg) in legs.iter().enumerate() {
+            leg.fail(store, bus, leg_refusal(&refusals, index), 0).await;
         }
         outcome.failed_unsent(legs.len());
         return outcome;
     }
     let reason = decision.trigger.describe();
-    for leg in &legs {
+    for (done, leg) in legs.iter().enumerate() {
         // The operator's word first: a paused or halted companion sends no further leg.
-        let next = match shared.control.mode() {
-            Mode::Running => outcome.next_leg(config.dry_run, gate.is_open()),
+        let next = match control.mode() {
+            Mode::Running => {
+                let age = (time.now() - created_at).unsigned_abs();
+                if !config.dry_run && outcome.is_stale(done, age, config.max_plan_age) {
+                    // Sized on balances this old: fetch fresh ones, and let the trigger plan
+                    // again.
+                    let fresh = match client.portfolio().await.map(|p| p.to_snapshot()) {
+                        Ok(Ok(snapshot)) => Some(snapshot),
+                        Ok(Err(error)) => {
+                            warn!(%error, "fresh balances invalid; the next trigger plans again");
+                            None
+                        }
+                        Err(error) => {
+                            warn!(%error, "fresh balances unavailable; the next trigger plans again");
+                            None
+                        }
+                    };
+                    warn!(plan_id = %planned.plan_id, age_secs = age.as_secs(), "plan too old to send its next leg");
+                    outcome.stale(age, config.max_plan_age, fresh);
+                }
+                outcome.next_leg(config.dry_run, gate.is_open())
+            }
             held => outcome.hold(&format!("{held} by the operator")),
         };
         match next {
@@ -408,11 +448,12 @@ async fn execute_plan(
         match send_leg(shared, &body, &leg.record.idempotency_key).await {
             Ok((response, attempts)) => {
                 if let Err(error) = store
-                    .update_leg(
+                    .update_leg_at(
                         leg.record.idempotency_key.clone(),
                         LegStatus::Applied,
                         Some(response.transfer_id.clone()),
                         None,
+                        Some(time.now()),
                     )
                     .await
                 {

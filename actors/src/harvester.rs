@@ -40,9 +40,9 @@ use ballast::{
     observation::{Happening, Observation, TradeLot, TradeSide},
     store::Store,
     tax::{
-        DecisionMemo, DisposalMethod, HarvestDecision, HarvestOutcome, LotOrigin, SoldPart,
-        TaxConfig, VenueLot, harvest::substitute_quantity, lots::SaleRules, plan_harvests,
-        wash::WashMatch,
+        DecisionMemo, DisposalMethod, HarvestDecision, HarvestOutcome, LotOrigin, RefusedBy,
+        SoldPart, TaxConfig, VenueLot, harvest::substitute_quantity, lots::SaleRules,
+        plan_harvests, wash::WashMatch,
     },
     venue::{client::VenueClient, protocol::WalletTradeResponse},
 };
@@ -434,7 +434,8 @@ impl Shared {
                         continue;
                     }
                     if let Some(hold) = self.desk.operator_hold() {
-                        self.refuse(&decision, hold, None, self.desk.dry_run())
+                        let refusal = (RefusedBy::Operator, hold);
+                        self.refuse(&decision, refusal, None, self.desk.dry_run())
                             .await;
                     } else if let Some(confirmed) = self.confirm(&decision, prices).await {
                         changed = self.harvest(confirmed).await;
@@ -484,16 +485,16 @@ impl Shared {
         lock(&self.memo)
     }
 
-    /// Records `decision` refused for `reason`, once per asset and day.
+    /// Records `decision` refused by `by` for `reason`, once per asset and day.
     async fn refuse(
         &self,
         decision: &HarvestDecision,
-        reason: String,
+        (by, reason): (RefusedBy, String),
         harvest_id: Option<String>,
         dry_run: bool,
     ) {
         let refused = HarvestDecision {
-            outcome: HarvestOutcome::Refused { reason },
+            outcome: HarvestOutcome::Refused { by, reason },
             ..decision.clone()
         };
         if self.memo().once_a_day(&refused) {
@@ -536,12 +537,14 @@ impl Shared {
         }
         let portfolio_usdc = *lock(&self.portfolio_usdc);
         if let Err(why) = self.desk.check_risk(&amounts, portfolio_usdc, at).await {
-            self.refuse(&decision, why, None, dry_run).await;
+            self.refuse(&decision, (RefusedBy::RiskLimit, why), None, dry_run)
+                .await;
             return false;
         }
         // The operator may have paused since the round began (the quote took a request).
         if let Some(hold) = self.desk.operator_hold() {
-            self.refuse(&decision, hold, None, dry_run).await;
+            self.refuse(&decision, (RefusedBy::Operator, hold), None, dry_run)
+                .await;
             return false;
         }
         if dry_run && !self.memo().once_a_day(&decision) {
@@ -586,7 +589,7 @@ impl Shared {
             OrderOutcome::Failed { reason } | OrderOutcome::Unknown { reason } => {
                 self.refuse(
                     &decision,
-                    format!("sale: {reason}"),
+                    (RefusedBy::Venue, format!("sale: {reason}")),
                     Some(harvest_id),
                     false,
                 )

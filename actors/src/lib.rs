@@ -1,10 +1,11 @@
 //! The ballast companion: actix actors around the `ballast` core.
 //!
 //! One file per actor: [`clock`], [`watcher`] (BalanceWatcher), [`detector`]
-//! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`harvester`]
-//! (TaxHarvester, with the wallet's guarded order path in [`wallet_orders`]), [`metrics`]
-//! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
-//! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
+//! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`hedger`]
+//! (HedgeExecutor), [`harvester`] (TaxHarvester, with the wallet's guarded order path in
+//! [`wallet_orders`]), [`metrics`] (MetricsRecorder), [`notify`] (Notifier: alerts to a
+//! webhook or a command), plus the [`bus`] that fans events out. [`messages`] is the one message
+//! catalogue; [`system`] wires everything; [`settings`] loads the configuration;
 //! [`format`](mod@format) is how numbers read on the console; [`control`] is the operator's
 //! switch and [`http`] the HTTP API (status, metrics, dashboard, control) with its
 //! StatusBoard.
@@ -30,10 +31,12 @@ pub mod files;
 pub mod format;
 pub mod gate;
 pub mod harvester;
+pub mod hedger;
 pub mod http;
 pub mod live_metrics;
 pub mod messages;
 pub mod metrics;
+pub mod notify;
 pub mod optimizer;
 pub mod settings;
 pub mod system;

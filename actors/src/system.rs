@@ -33,9 +33,11 @@ use crate::{
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
     gate::TradingGate,
     harvester::TaxHarvester,
+    hedger::{DrainHedges, HedgeExecutor, HedgerConfig},
     http::{HttpOptions, HttpPeers, HttpServer, RunInfo, board::StatusBoard},
     messages::{Event, GetSummary, RebalanceRequest, Tick, VenueEvent},
     metrics::{Console, MetricsRecorder, Summary},
+    notify::Notifier,
     optimizer::Optimizer,
     settings::Validated,
     wallet_orders::{DeskConfig, TaxLedger, WalletDesk},
@@ -98,10 +100,13 @@ pub struct RunningSystem {
     pub handles: Handles,
     /// This run's id.
     pub run_id: String,
+    /// The Notifier (ask it `GetNotifierStats`).
+    pub notifier: Addr<Notifier>,
     metrics: Addr<MetricsRecorder>,
     watcher: Addr<BalanceWatcher>,
     executor: Addr<SpotExecutor>,
     harvester: Option<Addr<TaxHarvester>>,
+    hedger: Option<Addr<HedgeExecutor>>,
     store: Store,
     detector: Addr<DriftDetector>,
     control: ControlSwitch,
@@ -235,11 +240,18 @@ impl SystemBuilder {
             .await?;
 
         let bus = EventBus::default().start();
-        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets)
-            .with_run(&run_id, validated.optimizer.risk_free_rate)
-            .start();
+        let metrics = MetricsRecorder::new(
+            store.clone(),
+            console,
+            time,
+            &validated.targets,
+            validated.risk,
+        )
+        .with_run(&run_id, validated.optimizer.risk_free_rate)
+        .start();
         bus.do_send(Subscribe(metrics.clone().recipient()));
         let bus_recipient: Recipient<Event> = bus.clone().recipient();
+        let notifier = start_notifier(&validated, &store, time, &run_id, &bus);
 
         let executor_config = ExecutorConfig {
             dry_run: validated.settings.executor.dry_run,
@@ -249,9 +261,18 @@ impl SystemBuilder {
                 max: Duration::from_secs(30),
             },
             risk: validated.risk,
+            max_plan_age: validated.max_plan_age,
         };
         let gate = TradingGate::new();
         let (client_for_tax, tax_gate) = (client.clone(), gate.clone());
+        let hedger = start_hedger(
+            &validated,
+            &client,
+            &store,
+            (&run_id, time),
+            (&gate, &control),
+            &bus,
+        )?;
         let mut executor_slot = None;
         // The watcher's address exists before it starts: the detector asks it for confirming
         // snapshots, and the watcher needs the detector's address to start.
@@ -285,6 +306,10 @@ impl SystemBuilder {
             )
             .with_control(control.clone())
             .confirm_with(confirmer);
+            let detector = match &hedger {
+                Some(hedger) => detector.with_hedger(hedger.clone().recipient()),
+                None => detector,
+            };
             match recording {
                 Some(recording) => detector.record_to(recording),
                 None => detector,
@@ -383,10 +408,12 @@ impl SystemBuilder {
         Ok(RunningSystem {
             handles,
             run_id,
+            notifier,
             metrics,
             watcher,
             executor,
             harvester,
+            hedger,
             store,
             detector,
             control,
@@ -449,6 +476,48 @@ impl Handler<Drain> for TaxHarvester {
     type Result = ();
 
     fn handle(&mut self, _message: Drain, _ctx: &mut Context<Self>) {}
+}
+
+/// Starts the HedgeExecutor when `hedge.enabled`, subscribed to the bus for snapshots,
+/// finished plans and the venue's closes; the DriftDetector sends it requests.
+///
+/// # Errors
+/// When its markets client cannot be built.
+fn start_hedger(
+    validated: &Validated,
+    client: &VenueClient,
+    store: &Store,
+    run: (&str, TimeSource),
+    (gate, control): (&TradingGate, &ControlSwitch),
+    bus: &Addr<EventBus>,
+) -> anyhow::Result<Option<Addr<HedgeExecutor>>> {
+    if !validated.hedge.enabled {
+        return Ok(None);
+    }
+    let executor = &validated.settings.executor;
+    let config = HedgerConfig {
+        hedge: validated.hedge.clone(),
+        dry_run: executor.dry_run,
+        risk: validated.risk,
+        retry_limit: executor.leg_retry_limit,
+        retry_backoff: Backoff {
+            base: Duration::from_millis(executor.leg_retry_base_ms),
+            max: Duration::from_secs(30),
+        },
+    };
+    let hedger = HedgeExecutor::new(
+        client.clone(),
+        store.clone(),
+        config,
+        validated.targets.clone(),
+        (run.0.to_owned(), run.1),
+        gate.clone(),
+        bus.clone().recipient(),
+    )?
+    .with_control(control.clone())
+    .start();
+    bus.do_send(Subscribe(hedger.clone().recipient()));
+    Ok(Some(hedger))
 }
 
 /// Starts a [`StatusBoard`] on the bus and serves the HTTP API with `options`; `peers`
@@ -515,11 +584,20 @@ impl RunningSystem {
         {
             tracing::warn!("harvest still executing at shutdown deadline");
         }
+        if let Some(hedger) = &self.hedger
+            && tokio::time::timeout(deadline, hedger.send(DrainHedges))
+                .await
+                .is_err()
+        {
+            // Whatever was in flight is on disk with its key; the next start resolves it.
+            tracing::warn!("hedge order still in flight at shutdown deadline");
+        }
         // Give the bus a moment to hand the last events to the recorder.
         let _ = tokio::time::timeout(Duration::from_millis(200), async {
             self.handles.bus.send(crate::bus::Flush).await
         })
         .await;
+        let _ = self.metrics.send(crate::messages::RecordLatest).await;
         let summary = self.metrics.send(GetSummary).await?;
         self.store
             .finish_run(self.run_id.clone(), self.handles.time.now())
@@ -529,6 +607,27 @@ impl RunningSystem {
         }
         Ok(summary)
     }
+}
+
+/// Starts the Notifier on the bus: it raises alerts from events, records every alert and
+/// delivers them per `[notify]`, off the trading path.
+fn start_notifier(
+    validated: &Validated,
+    store: &Store,
+    time: TimeSource,
+    run_id: &str,
+    bus: &Addr<EventBus>,
+) -> Addr<Notifier> {
+    let notifier = Notifier::new(
+        validated.notify.clone(),
+        store.clone(),
+        time,
+        run_id.to_owned(),
+        bus.clone().recipient(),
+    )
+    .start();
+    bus.do_send(Subscribe(notifier.clone().recipient()));
+    notifier
 }
 
 /// Stops an actor (the watcher at shutdown).

@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -352,37 +352,16 @@ impl Store {
 /// # Errors
 /// [`StoreError`] when the file is missing, unreadable or from a newer ballast.
 pub fn read_tax_disposals(path: &Path) -> Result<Vec<Disposal>, StoreError> {
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    let version: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > schema::CURRENT_VERSION {
-        return Err(StoreError::TooNew {
-            found: version,
-            supported: schema::CURRENT_VERSION,
-        });
-    }
-    if !has_tax_tables(&connection)? {
+    let connection = schema::open_read_only(path)?;
+    if !schema::has_table(&connection, "tax_disposals")? {
         return Ok(Vec::new());
     }
     load_disposals(&connection)
 }
 
-/// Whether the file has the tax room's tables (a store from before them has none).
-fn has_tax_tables(c: &Connection) -> Result<bool, StoreError> {
-    Ok(c.query_row(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tax_disposals'",
-        [],
-        |_| Ok(()),
-    )
-    .optional()?
-    .is_some())
-}
-
 /// The tax part of the status report; empty for a store from before the tax room.
 pub(super) fn tax_status(c: &Connection) -> Result<TaxStatus, StoreError> {
-    if !has_tax_tables(c)? {
+    if !schema::has_table(c, "tax_disposals")? {
         return Ok(TaxStatus::default());
     }
     let count = |sql: &str| -> Result<u64, StoreError> {

@@ -54,12 +54,33 @@ pub enum HarvestOutcome {
     },
     /// Every substitute is unpriced or in a wash-sale window of its own.
     NoSubstitute,
-    /// Decided, but not executed: a risk limit, or the venue, refused an order (the lot
-    /// book shows what did execute).
+    /// Decided, but not executed: the operator's hold, a risk limit, or the venue refused it
+    /// (the lot book shows what did execute).
     Refused {
-        /// Why, naming the limit or the venue's error.
+        /// Who refused it.
+        by: RefusedBy,
+        /// Why, naming the mode, the limit or the venue's error.
         reason: String,
     },
+}
+
+/// Who stopped a harvest that was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusedBy {
+    /// Trading is paused or halted: the operator's own doing.
+    Operator,
+    /// A risk limit (`risk.*`).
+    RiskLimit,
+    /// The venue refused, or never answered, the sale.
+    Venue,
+}
+
+impl RefusedBy {
+    /// Whether the operator should be alerted: they did not ask for it.
+    pub const fn alerts(self) -> bool {
+        !matches!(self, RefusedBy::Operator)
+    }
 }
 
 impl HarvestOutcome {
@@ -135,7 +156,7 @@ impl HarvestDecision {
             ),
             HarvestOutcome::NotWorth => format!("skip {what}: does not pay: {figures}"),
             HarvestOutcome::WashSaleWindow { block } => format!("skip {what}: {block}"),
-            HarvestOutcome::Refused { reason } => format!("refused {what}: {reason}"),
+            HarvestOutcome::Refused { reason, .. } => format!("refused {what}: {reason}"),
             HarvestOutcome::NoSubstitute => format!(
                 "skip {what}: no substitute can be bought ({})",
                 self.blocked_substitutes

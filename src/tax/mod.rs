@@ -36,7 +36,7 @@ pub mod wash;
 use rust_decimal::Decimal;
 
 pub use config::{DisposalMethod, Jurisdiction, TaxConfig, TaxConfigError, WashRule};
-pub use harvest::{DecisionMemo, HarvestDecision, HarvestOutcome, plan_harvests};
+pub use harvest::{DecisionMemo, HarvestDecision, HarvestOutcome, RefusedBy, plan_harvests};
 pub use lot::{Disposal, Lot, LotOrigin, SoldPart, Term, VenueLot};
 pub use lots::LotBook;
 pub use report::{Form8949Row, TaxReport, TermTotals};

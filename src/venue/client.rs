@@ -350,17 +350,17 @@ impl VenueClient {
     }
 }
 
-/// A status query's reply as a [`KeyStatus`](crate::execution::KeyStatus): the first reply
-/// when the request was applied, the stored refusal, or "never arrived"; an error when the
-/// venue cannot say (transport, 5xx, 429, no such endpoint, a body that does not decode).
+/// What a status query by idempotency key says: the first reply (applied), the stored
+/// refusal, or no request under that key.
 ///
 /// # Errors
-/// The query's own failure.
+/// The query's own failure (transport, 5xx, 429, an undecodable body, or a venue without
+/// the endpoint): the venue could not say.
 pub(crate) fn key_status<R>(
-    reply: Result<R, ClientError>,
+    answer: Result<R, ClientError>,
 ) -> Result<crate::execution::KeyStatus<R>, ClientError> {
     use crate::execution::KeyStatus;
-    match reply {
+    match answer {
         Ok(response) => Ok(KeyStatus::Applied(response)),
         Err(ClientError::Status { code, .. }) if code == UNKNOWN_KEY_CODE => {
             Ok(KeyStatus::NeverArrived)

@@ -2,6 +2,7 @@
 
 pub mod backtest;
 pub mod backtest_plot;
+pub mod config;
 pub mod ctl;
 pub mod flags;
 pub mod frontier;

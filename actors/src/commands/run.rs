@@ -125,7 +125,7 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
         if json {
             println!(
                 "{}",
-                serde_json::json!({"kind": "http", "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
+                serde_json::json!({"kind": "http", "at": crate::format::rfc3339(running.handles.time.now()), "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
             );
         } else {
             println!("http: dashboard and API at http://{addr}/ (control token: {source})\n");
@@ -147,7 +147,7 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
     if json {
         println!(
             "{}",
-            serde_json::json!({"kind": "summary", "summary": summary})
+            serde_json::json!({"kind": "summary", "at": crate::format::rfc3339(venue.time.now()), "summary": summary})
         );
     } else {
         print_summary(&summary, &targets);
@@ -191,6 +191,15 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
             format!(" ({})", counts(&summary.rebalances_by_trigger))
         }
     );
+    if summary.plans_partial + summary.plans_failed > 0 {
+        println!(
+            "plans         {} attempted: {} partly applied, {} with no leg applied",
+            summary.plans_attempted, summary.plans_partial, summary.plans_failed
+        );
+    }
+    if !summary.alerts_by_kind.is_empty() {
+        println!("alerts        {}", counts(&summary.alerts_by_kind));
+    }
     println!(
         "legs          {} applied, {} failed{}{}",
         summary.legs_applied,
@@ -207,15 +216,11 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         }
     );
     println!("turnover      {}", format_usdc(summary.turnover_usdc));
+    print_hedges(&summary.hedges);
     if !summary.target_adjustments.is_empty() {
         println!(
             "targets       adjusted by event responses: {}",
-            summary
-                .target_adjustments
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            counts(&summary.target_adjustments)
         );
     }
     match &summary.performance {
@@ -276,5 +281,38 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         }
         let total: rust_decimal::Decimal = balances.values().copied().sum();
         println!("  {:<8} {:>12}", "total", format_usdc(total));
+    }
+}
+
+/// The hedge lines of the summary, when any hedge was decided.
+fn print_hedges(hedges: &crate::metrics::HedgeSummary) {
+    if hedges.opened + hedges.closed + hedges.skipped + hedges.dry_run + hedges.foreign_positions
+        == 0
+    {
+        return;
+    }
+    println!(
+        "hedges        {} opened, {} closed, {} skipped{}",
+        hedges.opened,
+        hedges.closed,
+        hedges.skipped,
+        if hedges.dry_run > 0 {
+            format!(", {} dry run", hedges.dry_run)
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "hedge costs   fees {}, funding {:+} USDC received, cost {}, realized PnL {:+} USDC",
+        format_usdc(hedges.costs.fees_usdc),
+        hedges.costs.funding_usdc,
+        format_usdc(hedges.costs.cost_usdc()),
+        hedges.costs.realized_pnl_usdc
+    );
+    if hedges.foreign_positions > 0 {
+        println!(
+            "positions     {} venue position(s) ballast does not hold, left alone",
+            hedges.foreign_positions
+        );
     }
 }

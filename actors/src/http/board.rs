@@ -189,8 +189,8 @@ pub struct Warning {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     /// `balance_mismatch`, `targets_refused`, `malformed_frame`, `stream_down`,
-    /// `plan_refused`, `leg_failed`, `implausible_*`, `harvest_refused`, `wash_buy_prevented`
-    /// or `wash_sale`.
+    /// `plan_refused`, `leg_failed`, `implausible_*`, `harvest_refused`, `wash_buy_prevented`,
+    /// `wash_sale` or `alert` (an operator alert not shown under one of the others).
     pub kind: &'static str,
     /// What, naming the service, field or limit.
     pub message: String,
@@ -421,13 +421,17 @@ impl StatusBoard {
             (observation.seq, Instant::now()),
             ARRIVALS_KEPT,
         );
+        // Not worth a line (a zero funding payment): the feed skips it, as the console does.
+        let Some(detail) = event_detail(&observation.what, before_total) else {
+            return;
+        };
         push_bounded(
             &mut self.board.recent_events,
             EventLine {
                 seq: observation.seq,
                 at: observation.at,
                 kind: observation.what.name().to_owned(),
-                detail: event_detail(&observation.what, before_total),
+                detail,
             },
             RECENT_EVENTS,
         );
@@ -521,6 +525,20 @@ impl Handler<Event> for StatusBoard {
                     };
                 }
             }
+            Event::HedgesReconciled(report) if !report.foreign_positions.is_empty() => {
+                // A position ballast does not hold is left alone; an operator should know.
+                let message = format!(
+                    "venue position(s) no hedge of ballast holds, left alone: {}",
+                    report.foreign_positions.join(", ")
+                );
+                let at = self.now();
+                self.warn(at, "foreign_positions", message);
+            }
+            // Hedges are in the store and the run summary; the board does not show them.
+            Event::HedgeOpened(_)
+            | Event::HedgeClosed(_)
+            | Event::HedgeSkipped(_)
+            | Event::HedgesReconciled(_) => {}
             Event::Implausible(change) => {
                 // A held jump, and what its confirming snapshot said: an operator wants to
                 // see both; an unconfirmed one is an alert.
@@ -718,7 +736,7 @@ impl Handler<Event> for StatusBoard {
                 // Skips are routine; a refusal (a risk limit, the venue, the operator's
                 // hold) is worth a look.
                 let decision = &decided.decision;
-                if let ballast::tax::HarvestOutcome::Refused { reason } = &decision.outcome {
+                if let ballast::tax::HarvestOutcome::Refused { reason, .. } = &decision.outcome {
                     let message = format!("{} harvest not executed: {reason}", decision.asset);
                     self.warn(decision.at, "harvest_refused", message);
                 }
@@ -736,6 +754,31 @@ impl Handler<Event> for StatusBoard {
                 );
                 let at = self.now();
                 self.warn(at, "wash_sale", message);
+            }
+            Event::Alert(alert) => {
+                // The alerts raised from events the board already shows (a mismatch, refused
+                // targets, a refused plan, an unconfirmed jump, a refused harvest, a prevented
+                // wash-sale buy) are there under their own kinds; the rest (legs
+                // failing in a row, a stream down past the threshold, a halt, and whatever
+                // else an actor raises) appear once, as `alert`.
+                use ballast::alerting::AlertKind;
+                if !matches!(
+                    alert.kind,
+                    AlertKind::BalanceMismatch
+                        | AlertKind::TargetsRefused
+                        | AlertKind::RiskRefused
+                        | AlertKind::JumpUnconfirmed
+                        | AlertKind::HarvestRefused
+                        | AlertKind::WashBuyPrevented
+                ) {
+                    let message = format!(
+                        "[{}, {}] {}",
+                        alert.kind.name(),
+                        alert.severity.name(),
+                        alert.message
+                    );
+                    self.warn(alert.at, "alert", message);
+                }
             }
             Event::Tick(_) => {}
         }

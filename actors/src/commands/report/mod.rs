@@ -1,32 +1,52 @@
-//! `ballast report`: reports read from the store. Each report is a subcommand of its own
-//! (`ballast report tax`), so others can sit beside it.
+//! `ballast report`: what the store says about a period. `ballast report [FLAGS]` is the
+//! performance report ([`performance`]); further reports are subcommands of the group:
+//! `ballast report performance` names the default explicitly, `ballast report tax --year
+//! YYYY` exports a tax year's disposals in the columns of IRS Form 8949 ([`tax`]).
+//!
+//! # Invariants
+//! - The group's default form and its `performance` subcommand take the same flags and give
+//!   the same output.
+//! - Reports open the store read-only: they run beside a live `ballast run`.
 
+pub mod performance;
+mod plot;
 pub mod tax;
 
 use crate::settings::Validated;
 
-/// `ballast report` arguments.
+/// `ballast report` flags: a report subcommand, or the performance report's flags.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
-    /// Which report.
+    /// A report other than the default.
     #[command(subcommand)]
-    pub command: ReportCommand,
+    pub command: Option<ReportCommand>,
+    /// The performance report's flags (the default form).
+    #[command(flatten)]
+    pub performance: performance::Args,
 }
 
-/// The reports.
+/// The reports of the group.
 #[derive(Debug, clap::Subcommand)]
 pub enum ReportCommand {
+    /// The performance report (the default): returns, tracking error, turnover, costs,
+    /// rebalancing alpha, rebalances by trigger, legs by outcome, alerts.
+    Performance(performance::Args),
     /// Realized gains and losses of a tax year in the columns of IRS Form 8949, with
     /// wash-sale adjustments (code W) and totals by term.
     Tax(tax::Args),
 }
 
-/// Runs the chosen report.
+/// Runs the report asked for.
 ///
 /// # Errors
-/// When the store cannot be read (the message names `store.path` or `--store`).
+/// As the report's own `run`.
 pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
     match &args.command {
-        ReportCommand::Tax(tax) => tax::run(tax, validated, json),
+        Some(ReportCommand::Performance(performance)) => {
+            performance::run(performance, validated, json)
+        }
+        Some(ReportCommand::Tax(tax)) => tax::run(tax, validated, json),
+        None => performance::run(&args.performance, validated, json),
     }
 }
