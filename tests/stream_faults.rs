@@ -181,6 +181,9 @@ async fn twenty_forced_disconnects_resume_from_the_right_seq_and_lose_or_repeat_
             StreamItem::Disconnected { .. } => disconnects += 1,
             StreamItem::Gap { after, next } => panic!("no gap was sent: {after} -> {next}"),
             StreamItem::Malformed(error) => panic!("nothing malformed was sent: {error}"),
+            StreamItem::Renumbered { since, first } => {
+                panic!("the numbering never started over: {since} -> {first}")
+            }
         }
     }
 

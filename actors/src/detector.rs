@@ -1,25 +1,30 @@
 //! The DriftDetector: turns observations into plans via the pure trigger policy.
 //!
 //! The actor only translates messages into [`PolicyInput`]s, feeds
-//! [`PolicyState::process`], and sends any resulting plan to the SpotExecutor; every
-//! decision lives in `ballast::policy`.
+//! [`PolicyState::process`], names each resulting plan with [`PlanNamer`] and sends it to
+//! the SpotExecutor; every decision lives in `ballast::policy` and `ballast::execution`.
 //!
 //! # Invariants
 //! - Plans go to the executor only from here, at most one in flight (the policy's rule).
-//! - Plan ids are `{run_id}:{plan_seq}`; with the leg index they form idempotency keys that
-//!   are unique across runs because run ids are.
+//! - Plans are named after their trigger (`{trigger}@{attempt}`), so two companions reacting
+//!   to the same trigger send the same idempotency keys; the namer follows the venue's event
+//!   numbering (its epoch changes on [`StreamStatus::Renumbered`]).
+//! - After [`StopPlanning`] (a shutdown), no plan leaves: the one in flight finishes.
 
 use std::sync::Arc;
 
-use actix::{Actor, Context, Handler, Recipient};
-use ballast::policy::{PolicyInput, PolicyState};
+use actix::{Actor, Context, Handler, Message, Recipient};
+use ballast::{
+    execution::PlanNamer,
+    policy::{PolicyInput, PolicyState},
+};
 use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
     gate::TradingGate,
     messages::{
-        BalancesObserved, Event, PlanFinished, RebalancePlanned, RebalanceRequest, SnapshotSource,
+        BalancesObserved, PlanFinished, RebalancePlanned, RebalanceRequest, SnapshotSource,
         StreamStatus, TargetsUpdated, VenueEvent,
     },
 };
@@ -27,34 +32,39 @@ use crate::{
 /// Mailbox capacity: events arrive with backpressure from the watcher.
 pub const DETECTOR_MAILBOX_CAPACITY: usize = 256;
 
+/// Stops planning (a shutdown): later triggers are dropped, the plan in flight finishes.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct StopPlanning;
+
 /// The detector.
 #[derive(Debug)]
 pub struct DriftDetector {
     policy: PolicyState,
-    run_id: String,
+    namer: PlanNamer,
+    stopping: bool,
     time: TimeSource,
     gate: TradingGate,
     executor: Recipient<RebalancePlanned>,
-    bus: Recipient<Event>,
 }
 
 impl DriftDetector {
-    /// A detector for `run_id`, sending plans to `executor`.
+    /// A detector naming plans in numbering `epoch` (from the store), sending them to
+    /// `executor`.
     pub fn new(
         policy: PolicyState,
-        run_id: String,
+        epoch: u32,
         time: TimeSource,
         gate: TradingGate,
         executor: Recipient<RebalancePlanned>,
-        bus: Recipient<Event>,
     ) -> Self {
         Self {
             policy,
-            run_id,
+            namer: PlanNamer::new(epoch),
+            stopping: false,
             time,
             gate,
             executor,
-            bus,
         }
     }
 
@@ -62,7 +72,14 @@ impl DriftDetector {
         let Some(decision) = self.policy.process(input) else {
             return;
         };
-        let plan_id = ballast::execution::PlanId::new(self.run_id.clone(), decision.plan_seq);
+        if self.stopping {
+            info!(
+                trigger = decision.trigger.name(),
+                "shutting down; not planned"
+            );
+            return;
+        }
+        let plan_id = self.namer.name(&decision.trigger, decision.at);
         info!(
             %plan_id,
             trigger = decision.trigger.name(),
@@ -74,7 +91,7 @@ impl DriftDetector {
             plan_id,
             decision: Arc::new(decision),
         };
-        let _ = self.bus.try_send(planned.clone().into());
+        // The bus hears of the plan from the executor, once it is on disk.
         if let Err(error) = self.executor.try_send(planned) {
             // Only possible if the executor died: release the in-flight slot so the policy
             // does not wait forever, and let the next trigger retry.
@@ -114,6 +131,7 @@ impl Handler<VenueEvent> for DriftDetector {
     type Result = ();
 
     fn handle(&mut self, message: VenueEvent, _ctx: &mut Self::Context) {
+        self.namer.saw_event(message.observation.seq);
         self.feed(PolicyInput::Event(message.observation));
     }
 }
@@ -122,12 +140,24 @@ impl Handler<StreamStatus> for DriftDetector {
     type Result = ();
 
     fn handle(&mut self, message: StreamStatus, _ctx: &mut Self::Context) {
-        if matches!(
-            message,
-            StreamStatus::Reconnecting { .. } | StreamStatus::Gap { .. }
-        ) {
-            self.feed(PolicyInput::StreamDown);
+        match message {
+            StreamStatus::Reconnecting { .. } | StreamStatus::Gap { .. } => {
+                self.feed(PolicyInput::StreamDown);
+            }
+            StreamStatus::Renumbered { epoch, .. } => {
+                self.namer.renumbered(epoch);
+                self.feed(PolicyInput::Renumbered);
+            }
+            StreamStatus::Connected { .. } | StreamStatus::Malformed { .. } => {}
         }
+    }
+}
+
+impl Handler<StopPlanning> for DriftDetector {
+    type Result = ();
+
+    fn handle(&mut self, _message: StopPlanning, _ctx: &mut Self::Context) {
+        self.stopping = true;
     }
 }
 

@@ -3,7 +3,8 @@
 //! One file per actor: [`clock`], [`watcher`] (BalanceWatcher), [`detector`]
 //! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`metrics`]
 //! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
-//! message catalogue; [`system`] wires everything; [`settings`] loads the configuration.
+//! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
+//! [`output`] is the one way to print (a closed stdout ends output, never the process).
 //!
 //! A custom trigger is an actor that sends [`messages::RebalanceRequest`] to
 //! [`system::Handles::requests`]; see `examples/custom_trigger.rs`. One that wants fresh
@@ -25,6 +26,7 @@ pub mod gate;
 pub mod messages;
 pub mod metrics;
 pub mod optimizer;
+pub mod output;
 pub mod settings;
 pub mod system;
 pub mod watcher;

@@ -7,12 +7,18 @@
 //! - Bad arguments or configuration exit non-zero with a message naming the argument or
 //!   key; nothing panics, and nothing is sent to a venue.
 //! - The API key is read from `PURPLE_FLEA_API_KEY` only and never printed.
+//! - A reader that closes stdout early (`ballast status --json | head -1`) ends the command
+//!   quietly with exit 0: output goes through `ballast_actors::output`, and commands that
+//!   still print with `println!` are covered by
+//!   [`output::exit_quietly_on_broken_stdout`]. `ballast run` instead ends its output and
+//!   goes on trading until it is stopped.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
     commands::{frontier, kelly, optimize, plan, run, sim, status, venue},
+    output,
     settings::{Settings, Validated},
 };
 use clap::{Parser, Subcommand};
@@ -72,8 +78,13 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    if !matches!(cli.command, None | Some(Command::Run(_))) {
+        output::exit_quietly_on_broken_stdout();
+    }
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader asked for no more output: that is no failure.
+        Err(error) if output::is_reader_gone(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
@@ -134,6 +145,10 @@ fn plan_command(args: &plan::Args, validated: &Validated, json: bool) -> anyhow:
     let snapshot = match &args.balances {
         Some(text) => plan::parse_balances(text)?,
         None => {
+            if let Some(url) = &args.venue {
+                ballast::venue::client::api_base_url(url)
+                    .map_err(|error| anyhow::anyhow!("--venue: {error}"))?;
+            }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

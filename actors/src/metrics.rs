@@ -5,9 +5,17 @@
 //! Balance snapshots from REST (start-up, reconnects, ticks) are stored; the console gets
 //! one line per event and per action, as text or JSON lines.
 //!
+//! Console lines go through [`crate::output`]: when stdout closes (`ballast run | head -3`)
+//! the feed ends, logged once, and the recorder keeps recording and counting, so the run
+//! goes on, stops and records its stop as it would have.
+//!
 //! # Invariants
-//! - Turnover counts only legs the venue applied (dry-run legs are counted separately).
+//! - Turnover counts only legs the venue applied (dry-run legs are counted separately), with
+//!   the amounts the store books for them.
 //! - The summary's final allocation is the latest snapshot seen, against the latest targets.
+//! - A plan line is printed only for a plan that is on disk and executing; a plan that was
+//!   not recorded is printed as such.
+//! - A failed write to stdout never stops the recorder.
 
 use std::collections::BTreeMap;
 
@@ -25,7 +33,7 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::{
-    messages::{Event, GetSummary, SnapshotSource},
+    messages::{DropReason, Event, GetSummary, SnapshotSource},
     settings::OutputFormat,
 };
 
@@ -78,6 +86,20 @@ pub struct Summary {
     pub targets_refused: u64,
     /// Balance changes the venue did not announce (daily sync alerts).
     pub balance_alerts: u64,
+    /// Times the venue's event numbering changed (alerts; trading re-baselined each time).
+    pub numbering_resets: u64,
+    /// Venue replies that did not match their request (alerts; the legs stayed pending).
+    pub reply_alerts: u64,
+    /// Legs another companion's request superseded (its plan for the trigger came first).
+    pub legs_superseded: u64,
+    /// Plans not executed: their trigger already planned, or the store could not record
+    /// them (nothing of them was sent).
+    pub plans_dropped: u64,
+    /// Legs of unknown outcome in the store at the stop, for the next start to reconcile
+    /// (filled in by the shutdown).
+    pub legs_pending: u64,
+    /// Milliseconds the shutdown waited for the plan in flight (filled in by the shutdown).
+    pub shutdown_ms: Option<u64>,
 }
 
 /// The recorder.
@@ -105,11 +127,15 @@ impl MetricsRecorder {
         }
     }
 
-    fn line(&self, text: impl FnOnce() -> String, json: impl FnOnce() -> serde_json::Value) {
-        match self.console {
-            Console::Off => {}
-            Console::On(OutputFormat::Text) => println!("{}", text()),
-            Console::On(OutputFormat::Json) => println!("{}", json()),
+    fn line(&mut self, text: impl FnOnce() -> String, json: impl FnOnce() -> serde_json::Value) {
+        let written = match self.console {
+            Console::Off => Ok(()),
+            Console::On(OutputFormat::Text) => crate::outln!("{}", text()),
+            Console::On(OutputFormat::Json) => crate::outln!("{}", json()),
+        };
+        if written.is_err() {
+            // Output has ended (logged once by `output`); recording goes on.
+            self.console = Console::Off;
         }
     }
 
@@ -315,6 +341,17 @@ impl Handler<Event> for MetricsRecorder {
                         self.summary.malformed_frames += 1;
                         format!("malformed frame ignored: {error}")
                     }
+                    StreamStatus::Renumbered {
+                        cursor,
+                        venue_seq,
+                        epoch,
+                    } => {
+                        self.summary.numbering_resets += 1;
+                        format!(
+                            "ALERT the venue's event numbering changed (ballast was at event {cursor}, \
+                             the venue is at {venue_seq}); re-baselining on a fresh snapshot (epoch {epoch})"
+                        )
+                    }
                 };
                 self.line(
                     || format!("                 {text}"),
@@ -408,6 +445,9 @@ impl Handler<Event> for MetricsRecorder {
             }
             Event::Failed(failed) => {
                 self.summary.legs_failed += 1;
+                if failed.superseded {
+                    self.summary.legs_superseded += 1;
+                }
                 self.summary.leg_retries += u64::from(failed.attempts.saturating_sub(1));
                 self.line(
                     || format!(
@@ -418,6 +458,32 @@ impl Handler<Event> for MetricsRecorder {
                         failed.reason
                     ),
                     || serde_json::json!({"kind": "leg", "status": "failed", "key": failed.idempotency_key, "reason": failed.reason}),
+                );
+            }
+            Event::Dropped(dropped) => {
+                self.summary.plans_dropped += 1;
+                let plan_id = dropped.plan_id;
+                let text = match &dropped.why {
+                    DropReason::AlreadyPlanned => format!(
+                        "plan {plan_id} [{}]: trigger already planned by an earlier run; not planned again",
+                        dropped.trigger.name()
+                    ),
+                    DropReason::NotRecorded { error } => format!(
+                        "plan {plan_id} [{}] not recorded ({error}); nothing sent",
+                        dropped.trigger.name()
+                    ),
+                };
+                self.line(
+                    || format!("                 {text}"),
+                    || serde_json::json!({"kind": "plan_dropped", "plan_id": plan_id, "trigger": dropped.trigger, "why": dropped.why}),
+                );
+            }
+            Event::ReplyAlert(alert) => {
+                self.summary.reply_alerts += 1;
+                let text = alert.mismatch.to_string();
+                self.line(
+                    || format!("{} ALERT {text}; leg left unresolved, plan stopped", short_time(alert.at)),
+                    || serde_json::json!({"kind": "reply_alert", "key": alert.mismatch.key, "detail": text}),
                 );
             }
             Event::Finished(finished) => {

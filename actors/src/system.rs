@@ -6,12 +6,24 @@
 //! [`Handles`] (notably `requests`, where `RebalanceRequest`s go, and `optimizer`, which takes
 //! `RecomputeTargets`) and may return a recipient to subscribe to every [`Event`].
 //!
+//! [`RunningSystem::shutdown`] stops planning, lets the plan in flight finish within its
+//! deadline with the trading gate left as it is, then stops the stream, records the stop and
+//! returns the summary. [`contain_panics`] turns a panicking actor into a clean stop.
+//!
 //! # Invariants
-//! - The run is recorded in the store before any actor starts, and every plan carries the
-//!   run id, so idempotency keys never repeat across runs.
+//! - The run is recorded in the store before any actor starts; every plan is recorded with
+//!   its run, and named after its trigger, so two runs planning the same trigger name it
+//!   alike and the store refuses the second.
 //! - Trading waits for the watcher's start-up resync snapshot (the policy starts stale).
+//! - A shutdown never closes the trading gate itself: the stream stops only after the plan
+//!   in flight has finished or the deadline has passed; past the deadline no leg is sent and
+//!   the legs not sent stay `pending`. The stop is recorded even if the recorder is gone.
 
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    sync::{Mutex, Once, OnceLock},
+    time::Duration,
+};
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Recipient};
 use ballast::{
@@ -24,8 +36,8 @@ use ballast::{
 use crate::{
     bus::{EventBus, Subscribe},
     clock::{Clock, TimeSource},
-    detector::DriftDetector,
-    executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
+    detector::{DriftDetector, StopPlanning},
+    executor::{ExecutorConfig, ExecutorPeers, SpotExecutor, StopNow},
     gate::TradingGate,
     messages::{Event, GetSummary, RebalanceRequest},
     metrics::{Console, MetricsRecorder, Summary},
@@ -83,7 +95,9 @@ pub struct RunningSystem {
     pub run_id: String,
     metrics: Addr<MetricsRecorder>,
     watcher: Addr<BalanceWatcher>,
+    detector: Addr<DriftDetector>,
     executor: Addr<SpotExecutor>,
+    stop: StopNow,
     store: Store,
 }
 
@@ -170,7 +184,7 @@ impl SystemBuilder {
             idle_timeout: validated.idle_timeout,
             backoff: validated.reconnect,
         };
-        let since = store.load_cursor(&cursor_key(&stream)).await?;
+        let cursor = store.load_cursor_state(&cursor_key(&stream)).await?;
         store
             .start_run(RunRecord {
                 run_id: run_id.clone(),
@@ -196,6 +210,7 @@ impl SystemBuilder {
             risk: validated.risk,
         };
         let gate = TradingGate::new();
+        let stop = StopNow::new();
         let mut executor_slot = None;
         let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone());
         let detector = DriftDetector::create(|ctx| {
@@ -206,6 +221,7 @@ impl SystemBuilder {
                 time,
                 run_id.clone(),
                 gate.clone(),
+                stop.clone(),
                 ExecutorPeers {
                     detector: ctx.address().recipient(),
                     bus: bus_recipient.clone(),
@@ -215,11 +231,10 @@ impl SystemBuilder {
             executor_slot = Some(executor.clone());
             DriftDetector::new(
                 policy,
-                run_id.clone(),
+                cursor.epoch,
                 time,
                 gate.clone(),
                 executor.recipient(),
-                bus_recipient.clone(),
             )
         });
         let executor = executor_slot.ok_or_else(|| anyhow::anyhow!("executor did not start"))?;
@@ -240,7 +255,7 @@ impl SystemBuilder {
             stream,
             store.clone(),
             time,
-            since,
+            cursor,
             WatcherPeers {
                 balances: detector.clone().recipient(),
                 events: detector.clone().recipient(),
@@ -261,7 +276,7 @@ impl SystemBuilder {
         .start();
 
         let handles = Handles {
-            requests: detector.recipient(),
+            requests: detector.clone().recipient(),
             optimizer,
             bus: bus.clone(),
             time,
@@ -276,7 +291,9 @@ impl SystemBuilder {
             run_id,
             metrics,
             watcher,
+            detector,
             executor,
+            stop,
             store,
         })
     }
@@ -291,34 +308,85 @@ impl RunningSystem {
         Ok(self.metrics.send(GetSummary).await?)
     }
 
-    /// Stops observing, lets the plan in progress finish (bounded by `deadline`), records
-    /// the clean stop, and returns the final summary.
+    /// Stops planning, lets the plan in progress finish (bounded by `deadline`; the trading
+    /// gate is left as it is), then stops the stream, records the clean stop, and returns the
+    /// final summary. Past the deadline no further leg is sent: the legs not sent stay
+    /// `pending`, for the next start to reconcile.
     ///
     /// # Errors
     /// If the store cannot record the stop.
     pub async fn shutdown(self, deadline: Duration) -> anyhow::Result<Summary> {
-        // No new events means no new plans; the executor finishes the current one.
-        self.watcher.do_send(StopActor);
-        if tokio::time::timeout(deadline, self.executor.send(Drain))
-            .await
-            .is_err()
-        {
+        let started = tokio::time::Instant::now();
+        // No new plans; the executor finishes the current one with the gate still open.
+        let _ = self.detector.send(StopPlanning).await;
+        let left = deadline.saturating_sub(started.elapsed());
+        let finished = tokio::time::timeout(left, self.executor.send(Drain)).await;
+        if finished.is_err() {
+            self.stop.set();
             tracing::warn!(
                 deadline_ms = deadline.as_millis() as u64,
-                "plan still executing at shutdown deadline"
+                "plan still executing at the shutdown deadline; its legs not sent stay pending"
             );
         }
+        let plan_finished_ms = started.elapsed().as_millis() as u64;
+        // Only now does the stream stop (and with it the gate close).
+        let _ = self.watcher.send(StopActor).await;
         // Give the bus a moment to hand the last events to the recorder.
         let _ = tokio::time::timeout(Duration::from_millis(200), async {
             self.handles.bus.send(crate::bus::Flush).await
         })
         .await;
-        let summary = self.metrics.send(GetSummary).await?;
-        self.store
+        // The stop is recorded first: a recorder that is gone must not cost the record.
+        let recorded = self
+            .store
             .finish_run(self.run_id.clone(), self.handles.time.now())
-            .await?;
+            .await;
+        let mut summary = match self.metrics.send(GetSummary).await {
+            Ok(summary) => summary,
+            Err(error) => {
+                tracing::warn!(%error, "metrics recorder gone; the summary is incomplete");
+                Summary::default()
+            }
+        };
+        summary.shutdown_ms = Some(plan_finished_ms);
+        summary.legs_pending = match self.store.status().await {
+            Ok(status) => status.legs_pending,
+            Err(error) => {
+                tracing::warn!(%error, "pending legs not counted");
+                0
+            }
+        };
+        recorded?;
         Ok(summary)
     }
+}
+
+/// A panic in any thread of this process (an actor's handler, usually) is reported on every
+/// receiver returned here, after the usual panic report on stderr. `ballast run` stops
+/// cleanly on it instead of trading on with part of the system dead: actix does not restart
+/// an actor whose handler panicked, it just loses it.
+pub fn contain_panics() -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    static HOOK: Once = Once::new();
+    static WATCHERS: OnceLock<Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>> =
+        OnceLock::new();
+    let watchers = WATCHERS.get_or_init(Mutex::default);
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            let message = info.to_string();
+            if let Some(watchers) = WATCHERS.get() {
+                let mut watchers = watchers.lock().unwrap_or_else(|e| e.into_inner());
+                watchers.retain(|watcher| watcher.send(message.clone()).is_ok());
+            }
+        }));
+    });
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    watchers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(sender);
+    receiver
 }
 
 /// Stops an actor (the watcher at shutdown).

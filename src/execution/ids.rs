@@ -1,37 +1,72 @@
-//! Plan ids and leg keys: how a plan and each of its legs are named, in one place.
+//! Plan ids and leg keys: how a plan and each of its legs are named, written and parsed in
+//! one place.
 //!
-//! A plan is `{run_id}:{plan_seq}`; a leg is `{plan_id}:{leg_index}`, which is also the
-//! venue idempotency key the leg is sent (and only ever re-sent) under. Run ids are unique
-//! across runs, so keys are too. Parsing reads from the right (`rsplit` on `:`), so a run id
-//! may itself hold a `:` and still round-trip.
+//! A plan is named after what triggered it, so that two companions reacting to the same
+//! trigger give their plans the same name, their legs the same idempotency keys, and the
+//! venue, which applies a key once, applies each leg once:
+//! - a venue event: `e{epoch}.{seq}`, the event's `seq` within the venue's numbering (the
+//!   epoch counts the numbering resets ballast has seen, 0 until one happens);
+//! - a daily check (tick or calendar floor): `d{YYYYMMDD}`, the venue date;
+//! - a request: `q{epoch}.{after_seq}.{digest}`, the last event seen before it and the
+//!   FNV-1a digest of its reason (16 hex digits).
+//!
+//! A plan id is `{trigger}@{attempt}`: the attempt counts the plans made for one trigger
+//! (an interrupted plan resumed after a resync is attempt 2). A leg key is
+//! `{plan_id}:{leg_index}`, the venue idempotency key the leg is sent (and only ever re-sent)
+//! under, e.g. `e0.36@1:0`.
+//!
+//! Earlier versions named plans `{run_id}:{plan_seq}` ([`PlanId::legacy`]); those still
+//! parse, so legs they left pending reconcile. The two cannot be confused: a trigger plan
+//! id never holds a `:`, a legacy one always does. Legacy parsing reads from the right
+//! (`rsplit` on `:`), so a run id may itself hold a `:`.
 //!
 //! # Invariants
-//! - `Display` is the one place a key is written; its text is byte-identical to the keys
-//!   stored and sent before these types existed.
+//! - `Display` is the one place a key is written; legacy keys print byte-identical to the
+//!   keys stored and sent by earlier versions.
 //! - Parsing accepts exactly what `Display` writes: `parse(x.to_string()) == x`, and a text
 //!   that parses prints back unchanged (numbers are plain decimal digits without a sign or a
-//!   leading zero, and the run id is not empty).
+//!   leading zero, digests are 16 lowercase hex digits, the run id is not empty).
 
 use std::{fmt, str::FromStr};
 
 use serde::{Serialize, Serializer};
+use time::{Date, Month};
 
 /// A key or id text that is not what ballast writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    /// No `:` separates the run id from the plan sequence number.
+    /// A legacy plan id: no `:` separates the run id from the plan sequence number.
     #[error("plan id `{0}` has no `:` before its sequence number")]
     MissingPlanSeq(String),
-    /// The part before the last `:` is empty.
+    /// A legacy plan id: the part before the last `:` is empty.
     #[error("plan id `{0}` has an empty run id")]
     EmptyRunId(String),
-    /// The plan sequence number is not plain decimal digits.
+    /// A legacy plan id: the plan sequence number is not plain decimal digits.
     #[error("plan id `{text}`: `{seq}` is not a plan sequence number")]
     BadPlanSeq {
         /// The whole plan id.
         text: String,
         /// The part after the last `:`.
         seq: String,
+    },
+    /// A trigger plan id: no `@` separates the trigger from the attempt.
+    #[error("plan id `{0}` has no `@` before its attempt")]
+    MissingAttempt(String),
+    /// A trigger plan id: the attempt is not plain decimal digits fitting a `u32`.
+    #[error("plan id `{text}`: `{attempt}` is not an attempt number")]
+    BadAttempt {
+        /// The whole plan id.
+        text: String,
+        /// The part after the last `@`.
+        attempt: String,
+    },
+    /// A trigger plan id: the trigger is not one ballast writes.
+    #[error("plan id `{text}`: `{trigger}` is not a trigger id")]
+    BadTrigger {
+        /// The whole plan id.
+        text: String,
+        /// The part before the last `@`.
+        trigger: String,
     },
     /// No `:` separates the plan id from the leg index.
     #[error("leg key `{0}` has no `:` before its leg index")]
@@ -54,35 +89,150 @@ pub enum IdError {
     },
 }
 
-/// One plan of one run: `{run_id}:{plan_seq}`.
+/// What a plan answers: the same trigger has the same id in every companion that sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TriggerId {
+    /// A venue event (large win, referral income, a band breach on its balances).
+    Event {
+        /// Numbering resets seen before it (0 until the venue renumbers its events).
+        epoch: u32,
+        /// The event's `seq`.
+        seq: u64,
+    },
+    /// The daily check of one venue date (the tick's band check or the calendar floor).
+    Day {
+        /// The venue date (UTC), years 0 to 9999.
+        date: Date,
+    },
+    /// A rebalance request.
+    Request {
+        /// Numbering resets seen before it.
+        epoch: u32,
+        /// The last venue event seen before the request.
+        after_seq: u64,
+        /// FNV-1a digest of the request's reason.
+        digest: u64,
+    },
+}
+
+impl TriggerId {
+    /// The id of request `reason` made after event `after_seq` of numbering `epoch`.
+    pub fn request(epoch: u32, after_seq: u64, reason: &str) -> Self {
+        TriggerId::Request {
+            epoch,
+            after_seq,
+            digest: fnv1a(reason.as_bytes()),
+        }
+    }
+}
+
+impl fmt::Display for TriggerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            TriggerId::Event { epoch, seq } => write!(f, "e{epoch}.{seq}"),
+            TriggerId::Day { date } => write!(
+                f,
+                "d{:04}{:02}{:02}",
+                date.year(),
+                u8::from(date.month()),
+                date.day()
+            ),
+            TriggerId::Request {
+                epoch,
+                after_seq,
+                digest,
+            } => write!(f, "q{epoch}.{after_seq}.{digest:016x}"),
+        }
+    }
+}
+
+impl FromStr for TriggerId {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let number = |part: &str| parse_canonical(part).ok_or(());
+        if let Some(rest) = text.strip_prefix('e') {
+            let (epoch, seq) = rest.split_once('.').ok_or(())?;
+            let epoch = u32::try_from(number(epoch)?).map_err(|_| ())?;
+            return Ok(TriggerId::Event {
+                epoch,
+                seq: number(seq)?,
+            });
+        }
+        if let Some(rest) = text.strip_prefix('d') {
+            if rest.len() != 8 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(());
+            }
+            let year: i32 = rest[..4].parse().map_err(|_| ())?;
+            let month: u8 = rest[4..6].parse().map_err(|_| ())?;
+            let day: u8 = rest[6..].parse().map_err(|_| ())?;
+            let month = Month::try_from(month).map_err(|_| ())?;
+            let date = Date::from_calendar_date(year, month, day).map_err(|_| ())?;
+            return Ok(TriggerId::Day { date });
+        }
+        if let Some(rest) = text.strip_prefix('q') {
+            let mut parts = rest.split('.');
+            let (Some(epoch), Some(after_seq), Some(digest), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(());
+            };
+            let canonical_hex = digest.len() == 16
+                && digest
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !canonical_hex {
+                return Err(());
+            }
+            return Ok(TriggerId::Request {
+                epoch: u32::try_from(number(epoch)?).map_err(|_| ())?,
+                after_seq: number(after_seq)?,
+                digest: u64::from_str_radix(digest, 16).map_err(|_| ())?,
+            });
+        }
+        Err(())
+    }
+}
+
+/// One plan: `{trigger}@{attempt}`, or, for plans of earlier versions, `{run_id}:{plan_seq}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PlanId {
-    run_id: String,
-    plan_seq: u64,
+pub struct PlanId(PlanName);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum PlanName {
+    Trigger { trigger: TriggerId, attempt: u32 },
+    Legacy { run_id: String, plan_seq: u64 },
 }
 
 impl PlanId {
-    /// The `plan_seq`-th plan of run `run_id` (a non-empty id, as every run has).
-    pub fn new(run_id: impl Into<String>, plan_seq: u64) -> Self {
-        Self {
+    /// Plan number `attempt` (from 1) for `trigger`.
+    pub fn for_trigger(trigger: TriggerId, attempt: u32) -> Self {
+        Self(PlanName::Trigger { trigger, attempt })
+    }
+
+    /// A plan of an earlier version: the `plan_seq`-th plan of run `run_id` (a non-empty id,
+    /// as every run has).
+    pub fn legacy(run_id: impl Into<String>, plan_seq: u64) -> Self {
+        Self(PlanName::Legacy {
             run_id: run_id.into(),
             plan_seq,
+        })
+    }
+
+    /// The trigger the plan answers (`None` for a legacy plan).
+    pub fn trigger(&self) -> Option<TriggerId> {
+        match &self.0 {
+            PlanName::Trigger { trigger, .. } => Some(*trigger),
+            PlanName::Legacy { .. } => None,
         }
     }
 
-    /// The run that made the plan.
-    pub fn run_id(&self) -> &str {
-        &self.run_id
-    }
-
-    /// The plan's number within its run (from 1).
-    pub fn plan_seq(&self) -> u64 {
-        self.plan_seq
-    }
-
-    /// Whether run `run_id` made this plan.
-    pub fn belongs_to(&self, run_id: &str) -> bool {
-        self.run_id == run_id
+    /// The run that made a legacy plan (`None` for a trigger plan: the store knows its run).
+    pub fn legacy_run_id(&self) -> Option<&str> {
+        match &self.0 {
+            PlanName::Legacy { run_id, .. } => Some(run_id),
+            PlanName::Trigger { .. } => None,
+        }
     }
 
     /// The key of leg `leg_index` of this plan.
@@ -96,7 +246,10 @@ impl PlanId {
 
 impl fmt::Display for PlanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.run_id, self.plan_seq)
+        match &self.0 {
+            PlanName::Trigger { trigger, attempt } => write!(f, "{trigger}@{attempt}"),
+            PlanName::Legacy { run_id, plan_seq } => write!(f, "{run_id}:{plan_seq}"),
+        }
     }
 }
 
@@ -104,18 +257,39 @@ impl FromStr for PlanId {
     type Err = IdError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (run_id, seq) = text
-            .rsplit_once(':')
-            .ok_or_else(|| IdError::MissingPlanSeq(text.to_owned()))?;
-        if run_id.is_empty() {
-            return Err(IdError::EmptyRunId(text.to_owned()));
+        if text.contains(':') {
+            return parse_legacy(text);
         }
-        let plan_seq = parse_canonical(seq).ok_or_else(|| IdError::BadPlanSeq {
+        let (trigger, attempt) = text
+            .rsplit_once('@')
+            .ok_or_else(|| IdError::MissingAttempt(text.to_owned()))?;
+        let attempt = parse_canonical(attempt)
+            .and_then(|attempt| u32::try_from(attempt).ok())
+            .ok_or_else(|| IdError::BadAttempt {
+                text: text.to_owned(),
+                attempt: attempt.to_owned(),
+            })?;
+        let trigger = trigger.parse().map_err(|()| IdError::BadTrigger {
             text: text.to_owned(),
-            seq: seq.to_owned(),
+            trigger: trigger.to_owned(),
         })?;
-        Ok(Self::new(run_id, plan_seq))
+        Ok(Self::for_trigger(trigger, attempt))
     }
+}
+
+/// `{run_id}:{plan_seq}`, read from the right.
+fn parse_legacy(text: &str) -> Result<PlanId, IdError> {
+    let (run_id, seq) = text
+        .rsplit_once(':')
+        .ok_or_else(|| IdError::MissingPlanSeq(text.to_owned()))?;
+    if run_id.is_empty() {
+        return Err(IdError::EmptyRunId(text.to_owned()));
+    }
+    let plan_seq = parse_canonical(seq).ok_or_else(|| IdError::BadPlanSeq {
+        text: text.to_owned(),
+        seq: seq.to_owned(),
+    })?;
+    Ok(PlanId::legacy(run_id, plan_seq))
 }
 
 /// One leg of one plan, `{plan_id}:{leg_index}`: the leg's venue idempotency key.
@@ -186,12 +360,22 @@ fn parse_canonical(text: &str) -> Option<u64> {
     canonical.then(|| text.parse().ok()).flatten()
 }
 
+/// 64-bit FNV-1a: a digest every build and platform computes alike (std's hashers are
+/// seeded per process, so two companions would disagree).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes.iter().fold(OFFSET_BASIS, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(PRIME)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn plan_ids_format_and_parse_back() {
+    fn legacy_plan_ids_format_and_parse_back() {
         struct TestCase {
             run_id: &'static str,
             plan_seq: u64,
@@ -224,14 +408,14 @@ mod tests {
             },
         ];
         for (i, case) in cases.iter().enumerate() {
-            let plan_id = PlanId::new(case.run_id, case.plan_seq);
+            let plan_id = PlanId::legacy(case.run_id, case.plan_seq);
             assert_eq!(plan_id.to_string(), case.expected, "TC{i}");
             assert_eq!(case.expected.parse::<PlanId>(), Ok(plan_id), "TC{i}");
         }
     }
 
     #[test]
-    fn leg_keys_format_and_parse_back() {
+    fn legacy_leg_keys_format_and_parse_back() {
         struct TestCase {
             run_id: &'static str,
             plan_seq: u64,
@@ -269,15 +453,15 @@ mod tests {
             },
         ];
         for (i, case) in cases.iter().enumerate() {
-            let plan_id = PlanId::new(case.run_id, case.plan_seq);
+            let plan_id = PlanId::legacy(case.run_id, case.plan_seq);
             let key = plan_id.leg(case.leg_index);
             assert_eq!(key.to_string(), case.expected, "TC{i}");
             let parsed = case.expected.parse::<LegKey>().expect("parses");
             assert_eq!(parsed, key, "TC{i}");
             assert_eq!(parsed.plan_id(), &plan_id, "TC{i}");
             assert_eq!(parsed.leg_index(), case.leg_index, "TC{i}");
-            assert_eq!(parsed.plan_id().run_id(), case.run_id, "TC{i}");
-            assert_eq!(parsed.plan_id().plan_seq(), case.plan_seq, "TC{i}");
+            assert_eq!(parsed.plan_id().legacy_run_id(), Some(case.run_id), "TC{i}");
+            assert_eq!(parsed.plan_id().trigger(), None, "TC{i}");
         }
     }
 
@@ -288,15 +472,15 @@ mod tests {
             expected: IdError,
         }
         let cases = [
-            // TC0: no separator at all.
+            // TC0: no separator at all: not legacy (no `:`), and no `@` either.
             TestCase {
                 input: "r1",
-                expected: IdError::MissingPlanSeq("r1".into()),
+                expected: IdError::MissingAttempt("r1".into()),
             },
             // TC1: the empty text.
             TestCase {
                 input: "",
-                expected: IdError::MissingPlanSeq(String::new()),
+                expected: IdError::MissingAttempt(String::new()),
             },
             // TC2: nothing before the separator.
             TestCase {
@@ -365,12 +549,12 @@ mod tests {
                 input: "abc",
                 expected: IdError::MissingLegIndex("abc".into()),
             },
-            // TC1: a plan id alone is not a leg key.
+            // TC1: a legacy plan id alone is not a leg key.
             TestCase {
                 input: "r1:1",
                 expected: IdError::BadPlanId {
                     text: "r1:1".into(),
-                    reason: Box::new(IdError::MissingPlanSeq("r1".into())),
+                    reason: Box::new(IdError::MissingAttempt("r1".into())),
                 },
             },
             // TC2: the leg index is not a number.
@@ -435,36 +619,189 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_belongs_only_to_the_run_that_made_it() {
+    fn only_a_legacy_plan_names_its_run() {
         struct TestCase {
             plan_id: &'static str,
-            run_id: &'static str,
-            expected: bool,
+            expected: Option<&'static str>,
         }
         let cases = [
-            // TC0: the same run.
+            // TC0: a legacy plan id.
             TestCase {
                 plan_id: "r1:3",
-                run_id: "r1",
-                expected: true,
+                expected: Some("r1"),
             },
-            // TC1: another run.
+            // TC1: a legacy run id holding a `@` is still legacy (it holds a `:`).
             TestCase {
-                plan_id: "old-run:1",
-                run_id: "r1",
-                expected: false,
+                plan_id: "a@b:1",
+                expected: Some("a@b"),
             },
-            // TC2: a run whose id merely starts the same.
+            // TC2: a trigger plan id: the store knows its run.
             TestCase {
-                plan_id: "r10:1",
-                run_id: "r1",
-                expected: false,
+                plan_id: "e0.36@1",
+                expected: None,
             },
         ];
         for (i, case) in cases.iter().enumerate() {
             let plan_id: PlanId = case.plan_id.parse().expect("parses");
-            assert_eq!(plan_id.belongs_to(case.run_id), case.expected, "TC{i}");
+            assert_eq!(plan_id.legacy_run_id(), case.expected, "TC{i}");
         }
+    }
+
+    #[test]
+    fn trigger_plan_ids_format_and_parse_back() {
+        use time::macros::date;
+        struct TestCase {
+            trigger: TriggerId,
+            attempt: u32,
+            expected: &'static str,
+        }
+        let cases = [
+            // TC0: an event of the first numbering.
+            TestCase {
+                trigger: TriggerId::Event { epoch: 0, seq: 36 },
+                attempt: 1,
+                expected: "e0.36@1",
+            },
+            // TC1: an event after two numbering resets, second attempt.
+            TestCase {
+                trigger: TriggerId::Event { epoch: 2, seq: 5 },
+                attempt: 2,
+                expected: "e2.5@2",
+            },
+            // TC2: a daily check: the venue date, zero-padded.
+            TestCase {
+                trigger: TriggerId::Day {
+                    date: date!(2026 - 01 - 03),
+                },
+                attempt: 1,
+                expected: "d20260103@1",
+            },
+            // TC3: a request: 16 hex digits of the reason's digest.
+            TestCase {
+                trigger: TriggerId::request(0, 41, ""),
+                attempt: 1,
+                expected: "q0.41.cbf29ce484222325@1",
+            },
+            // TC4: the largest numbers.
+            TestCase {
+                trigger: TriggerId::Event {
+                    epoch: u32::MAX,
+                    seq: u64::MAX,
+                },
+                attempt: u32::MAX,
+                expected: "e4294967295.18446744073709551615@4294967295",
+            },
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            let plan_id = PlanId::for_trigger(case.trigger, case.attempt);
+            assert_eq!(plan_id.to_string(), case.expected, "TC{i}");
+            assert_eq!(
+                case.expected.parse::<PlanId>(),
+                Ok(plan_id.clone()),
+                "TC{i}"
+            );
+            assert_eq!(plan_id.trigger(), Some(case.trigger), "TC{i}");
+            assert_eq!(plan_id.legacy_run_id(), None, "TC{i}");
+            let key = plan_id.leg(3);
+            assert_eq!(key.to_string(), format!("{}:3", case.expected), "TC{i}");
+            assert_eq!(key.to_string().parse::<LegKey>(), Ok(key), "TC{i}");
+        }
+    }
+
+    #[test]
+    fn malformed_trigger_plan_ids_are_refused_by_name() {
+        let bad_trigger = |text: &str, trigger: &str| IdError::BadTrigger {
+            text: text.into(),
+            trigger: trigger.into(),
+        };
+        let bad_attempt = |text: &str, attempt: &str| IdError::BadAttempt {
+            text: text.into(),
+            attempt: attempt.into(),
+        };
+        struct TestCase {
+            input: &'static str,
+            expected: IdError,
+        }
+        let cases = [
+            // TC0: no attempt.
+            TestCase {
+                input: "e0.36",
+                expected: IdError::MissingAttempt("e0.36".into()),
+            },
+            // TC1: an attempt with a leading zero would not print back.
+            TestCase {
+                input: "e0.36@01",
+                expected: bad_attempt("e0.36@01", "01"),
+            },
+            // TC2: an attempt beyond u32.
+            TestCase {
+                input: "e0.36@4294967296",
+                expected: bad_attempt("e0.36@4294967296", "4294967296"),
+            },
+            // TC3: an unknown trigger kind.
+            TestCase {
+                input: "x1@1",
+                expected: bad_trigger("x1@1", "x1"),
+            },
+            // TC4: an event without its epoch.
+            TestCase {
+                input: "e36@1",
+                expected: bad_trigger("e36@1", "e36"),
+            },
+            // TC5: an epoch beyond u32.
+            TestCase {
+                input: "e4294967296.1@1",
+                expected: bad_trigger("e4294967296.1@1", "e4294967296.1"),
+            },
+            // TC6: a date that does not exist.
+            TestCase {
+                input: "d20260230@1",
+                expected: bad_trigger("d20260230@1", "d20260230"),
+            },
+            // TC7: a date with a separator.
+            TestCase {
+                input: "d2026-01-03@1",
+                expected: bad_trigger("d2026-01-03@1", "d2026-01-03"),
+            },
+            // TC8: a digest in upper case would not print back.
+            TestCase {
+                input: "q0.1.CBF29CE484222325@1",
+                expected: bad_trigger("q0.1.CBF29CE484222325@1", "q0.1.CBF29CE484222325"),
+            },
+            // TC9: a short digest.
+            TestCase {
+                input: "q0.1.abc@1",
+                expected: bad_trigger("q0.1.abc@1", "q0.1.abc"),
+            },
+            // TC10: a request with a part too many.
+            TestCase {
+                input: "q0.1.2.cbf29ce484222325@1",
+                expected: bad_trigger("q0.1.2.cbf29ce484222325@1", "q0.1.2.cbf29ce484222325"),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            assert_eq!(
+                case.input.parse::<PlanId>(),
+                Err(case.expected.clone()),
+                "TC{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn request_digests_are_fnv1a_and_differ_by_reason() {
+        // The published FNV-1a 64 test vectors: every build and platform agrees.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+        assert_ne!(
+            TriggerId::request(0, 7, "drawdown"),
+            TriggerId::request(0, 7, "drawup")
+        );
+        assert_eq!(
+            TriggerId::request(0, 7, "drawdown"),
+            TriggerId::request(0, 7, "drawdown")
+        );
     }
 
     #[test]
@@ -479,7 +816,12 @@ mod tests {
             error.to_string(),
             "leg key `r1:x:0`: plan id `r1:x`: `x` is not a plan sequence number"
         );
-        let key = PlanId::new("r1", 2).leg(1);
+        let error = "e0.x@1:0".parse::<LegKey>().expect_err("malformed");
+        assert_eq!(
+            error.to_string(),
+            "leg key `e0.x@1:0`: plan id `e0.x@1`: `e0.x` is not a trigger id"
+        );
+        let key = PlanId::legacy("r1", 2).leg(1);
         assert_eq!(
             serde_json::to_value(&key).expect("serializes"),
             serde_json::json!("r1:2:1")
@@ -499,12 +841,29 @@ mod tests {
             #[test]
             fn prop_keys_round_trip(run_id in "[a-z0-9:-]{1,12}", plan_seq in any::<u64>(),
                                     leg_index in any::<u32>()) {
-                let key = PlanId::new(run_id, plan_seq).leg(leg_index);
+                let key = PlanId::legacy(run_id, plan_seq).leg(leg_index);
                 prop_assert_eq!(key.to_string().parse::<LegKey>(), Ok(key));
             }
 
             #[test]
-            fn prop_what_parses_prints_back(text in "[a-z0-9:+-]{0,16}") {
+            fn prop_trigger_keys_round_trip(epoch in any::<u32>(), seq in any::<u64>(),
+                                            digest in any::<u64>(), day in 0..3_652_059_i32,
+                                            kind in 0..3_u8, attempt in any::<u32>(),
+                                            leg_index in any::<u32>()) {
+                let trigger = match kind {
+                    0 => TriggerId::Event { epoch, seq },
+                    1 => TriggerId::Day {
+                        // Every date of years 0 to 9999.
+                        date: Date::from_julian_day(1_721_060 + day).expect("in range"),
+                    },
+                    _ => TriggerId::Request { epoch, after_seq: seq, digest },
+                };
+                let key = PlanId::for_trigger(trigger, attempt).leg(leg_index);
+                prop_assert_eq!(key.to_string().parse::<LegKey>(), Ok(key));
+            }
+
+            #[test]
+            fn prop_what_parses_prints_back(text in "[a-z0-9:@.+-]{0,16}") {
                 if let Ok(key) = text.parse::<LegKey>() {
                     prop_assert_eq!(key.to_string(), text);
                 }

@@ -184,6 +184,10 @@ pub enum PolicyInput {
     Targets(TargetAllocation),
     /// The event stream dropped; state is stale until a resync snapshot.
     StreamDown,
+    /// The venue's event numbering changed: the held snapshot's `seq` belongs to the old
+    /// numbering (a fresh one would look older and be ignored), so it is forgotten, and
+    /// state is stale until a resync snapshot of the new numbering.
+    Renumbered,
     /// The in-flight plan finished (applied, failed or abandoned).
     PlanFinished {
         /// Balances after it, when known.
@@ -303,6 +307,11 @@ impl PolicyState {
             }
             PolicyInput::StreamDown => {
                 self.synced = false;
+                None
+            }
+            PolicyInput::Renumbered => {
+                self.synced = false;
+                self.latest = None;
                 None
             }
             PolicyInput::PlanFinished {

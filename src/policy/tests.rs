@@ -344,3 +344,36 @@ fn a_plan_that_failed_for_other_reasons_is_not_retried_by_itself() {
     assert!(next.is_none(), "a refused plan waits for the next trigger");
     assert_eq!(policy.readiness(), Readiness::Ready);
 }
+
+#[test]
+fn a_renumbered_venue_is_planned_on_its_new_numbering() {
+    // The policy holds balances at event 29; the venue restarts and numbers from 0 again.
+    let mut policy = synced_policy();
+    assert!(
+        policy
+            .process(win(29, dec!(50), after_win(dec!(50))))
+            .is_none()
+    );
+    let resync = |seq, balances| PolicyInput::Snapshot {
+        snapshot: snapshot(balances, Some(seq)),
+        at: T0,
+        resync: true,
+        tick: false,
+    };
+    // Without the reset, the new numbering's snapshot looks older and is ignored.
+    let mut stale = policy.clone();
+    stale.process(resync(3, after_win(dec!(400))));
+    assert_eq!(stale.latest().and_then(|s| s.seq), Some(29));
+
+    assert!(policy.process(PolicyInput::Renumbered).is_none());
+    assert_eq!(policy.readiness(), Readiness::Stale);
+    assert!(policy.latest().is_none());
+    policy.process(resync(3, after_win(dec!(400))));
+    assert_eq!(policy.latest().and_then(|s| s.seq), Some(3));
+    assert_eq!(policy.readiness(), Readiness::Ready);
+    // And the next large win of the new numbering is acted on.
+    let decision = policy
+        .process(win(4, dec!(300), after_win(dec!(700))))
+        .expect("a large win after the reset trades");
+    assert_eq!(decision.trigger.name(), "large_win");
+}

@@ -8,13 +8,22 @@
 
 use std::{collections::BTreeMap, str::FromStr};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use rust_decimal::Decimal;
 
 use super::{
     Direction, LegRecord, LegStatus, PlanRecord, Service, Store, StoreError,
     codec::{now_text, parse_decimal, parse_time},
 };
+
+/// A leg of unknown outcome, with the run that recorded its plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLeg {
+    /// The leg.
+    pub leg: LegRecord,
+    /// The run that recorded its plan (a leg of this run may still be on the way).
+    pub run_id: String,
+}
 
 impl Store {
     /// Sets a leg's outcome.
@@ -58,6 +67,52 @@ impl Store {
             )?;
             let rows = statement.query_map([], leg_row)?;
             rows.map(|row| row?).collect()
+        })
+        .await
+    }
+
+    /// [`Store::pending_legs`], each with the run that recorded its plan: keys are named after
+    /// triggers, so only the store knows which run a leg belongs to.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn pending_legs_with_run(&self) -> Result<Vec<PendingLeg>, StoreError> {
+        self.call(|c| {
+            let mut statement = c.prepare(
+                "SELECT legs.idempotency_key, legs.leg_index, legs.service, legs.direction,
+                        legs.amount_usdc, legs.status, plans.run_id
+                 FROM legs JOIN plans ON plans.plan_id = legs.plan_id
+                 WHERE legs.status = 'pending' ORDER BY legs.rowid",
+            )?;
+            let rows = statement.query_map([], |r| {
+                let leg = leg_row(r)?;
+                let run_id: String = r.get(6)?;
+                Ok(leg.map(|leg| PendingLeg { leg, run_id }))
+            })?;
+            rows.map(|row| row?).collect()
+        })
+        .await
+    }
+
+    /// The key of the applied leg booked with venue transfer `transfer_id`, if any: a
+    /// transfer is one leg's, and a reply naming a transfer booked for another leg is not
+    /// believed.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn transfer_booked_for(
+        &self,
+        transfer_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let transfer_id = transfer_id.to_owned();
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT idempotency_key FROM legs
+                 WHERE transfer_id = ?1 AND status = 'applied' LIMIT 1",
+                [transfer_id],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }

@@ -53,6 +53,9 @@ const MIGRATIONS: &[&str] = &[
          balances   TEXT NOT NULL,
          total_usdc TEXT NOT NULL
      );",
+    // v2: the venue's event numbering epoch beside each cursor: how many times ballast saw
+    // the venue's numbering start over (plans are named after events within an epoch).
+    "ALTER TABLE cursor ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The version this build writes.

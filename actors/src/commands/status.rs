@@ -2,6 +2,8 @@
 //!
 //! # Invariants
 //! - Opens the store read-only; never migrates or writes it.
+//! - Prints through [`crate::output`]: a reader that stops reading ends the output, with no
+//!   panic (`main` exits 0 for it).
 
 use std::path::Path;
 
@@ -24,45 +26,45 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
     let report =
         read_status(path).with_context(|| format!("store.path: reading {}", path.display()))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "store      {} (schema v{})",
         path.display(),
         report.schema_version
-    );
+    )?;
     if let Some(run) = &report.last_run {
         let state = match run.stopped_at {
             Some(at) => format!("stopped {at}"),
             None => "running, or ended without a clean stop".to_owned(),
         };
-        println!(
+        crate::outln!(
             "last run   {} on {}{} — {state}",
             run.run_id,
             run.venue,
             if run.dry_run { " (dry run)" } else { "" }
-        );
+        )?;
     }
-    println!("runs       {}", report.runs);
-    println!("cursor     event {}", report.cursor_seq);
-    println!(
+    crate::outln!("runs       {}", report.runs)?;
+    crate::outln!("cursor     event {}", report.cursor_seq)?;
+    crate::outln!(
         "plans      {} (legs: {} applied, {} failed, {} unknown outcome, {} dry run)",
         report.plans,
         report.legs_applied,
         report.legs_failed,
         report.legs_pending,
         report.legs_dry_run
-    );
-    println!("turnover   {}", format_usdc(report.turnover_usdc));
+    )?;
+    crate::outln!("turnover   {}", format_usdc(report.turnover_usdc))?;
     if let Some(snapshot) = &report.last_snapshot {
         let total: rust_decimal::Decimal = snapshot.balances_usdc.values().copied().sum();
-        println!(
+        crate::outln!(
             "balances   {} at {} ({})",
             format_usdc(total),
             snapshot.at,
             snapshot.source
-        );
+        )?;
         for service in Service::ALL {
             let balance = snapshot.balances_usdc[service];
             let weight = if total.is_zero() {
@@ -70,29 +72,32 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
             } else {
                 balance / total
             };
-            println!(
+            crate::outln!(
                 "  {:<8} {:>12} {:>7}",
                 service.name(),
                 format_usdc(balance),
                 pct(weight)
-            );
+            )?;
         }
     }
     for plan in &report.recent_plans {
-        println!(
+        crate::outln!(
             "plan       {} [{}] {} — {}",
-            plan.plan_id, plan.trigger, plan.created_at, plan.reason
-        );
+            plan.plan_id,
+            plan.trigger,
+            plan.created_at,
+            plan.reason
+        )?;
         for leg in &plan.legs {
-            println!(
+            crate::outln!(
                 "             {} {:<8} {:>12} {:?}",
                 leg.direction.name(),
                 leg.service.name(),
                 format_usdc(leg.amount_usdc),
                 leg.status
-            );
+            )?;
             if let Some(reason) = report.failure_reasons.get(&leg.idempotency_key) {
-                println!("               why: {reason}");
+                crate::outln!("               why: {reason}")?;
             }
         }
     }

@@ -1,0 +1,203 @@
+//! Naming a plan after its trigger: which [`TriggerId`] a policy decision answers, and its
+//! attempt number, so that every companion watching the same agent names the same plan alike.
+//!
+//! Two companions that see the same venue events and make the same plan for a trigger send
+//! the same idempotency keys, so the venue applies each leg once; when their plans differ
+//! (one planned later, against other balances), the venue refuses the second body under a
+//! known key (`idempotency_key_reused`) and that companion stops its plan (see
+//! [`super::retry`]). What the ids are made of, and how they are written, is in [`super::ids`].
+//!
+//! # Invariants
+//! - The same trigger seen at the same point of the event stream gets the same id in every
+//!   companion: nothing here depends on the run, the process or the wall clock.
+//! - Within one run a trigger planned again (an interrupted plan resumed) gets the next
+//!   attempt, never a name already used; the namer remembers the last [`NAMER_MEMORY`]
+//!   triggers (the store's unique plan ids catch anything older).
+
+use std::collections::VecDeque;
+
+use time::{OffsetDateTime, UtcOffset};
+
+use super::ids::{PlanId, TriggerId};
+use crate::policy::Trigger;
+
+/// Triggers whose attempts the namer remembers.
+pub const NAMER_MEMORY: usize = 1_024;
+
+/// The trigger id of `trigger`, decided at venue time `at`, in numbering `epoch`, after
+/// event `last_seq`.
+pub fn trigger_id(trigger: &Trigger, at: OffsetDateTime, epoch: u32, last_seq: u64) -> TriggerId {
+    match trigger {
+        Trigger::LargeWin { seq, .. }
+        | Trigger::Threshold { seq }
+        | Trigger::ReferralIncome { seq, .. } => TriggerId::Event { epoch, seq: *seq },
+        Trigger::Tick | Trigger::Calendar { .. } => TriggerId::Day {
+            date: at.to_offset(UtcOffset::UTC).date(),
+        },
+        Trigger::Request { reason } => TriggerId::request(epoch, last_seq, reason),
+    }
+}
+
+/// Names plans for one run: follows the venue's numbering and the last event seen.
+#[derive(Debug, Clone, Default)]
+pub struct PlanNamer {
+    epoch: u32,
+    last_seq: u64,
+    /// Recent triggers and the attempts made for each, oldest first.
+    attempts: VecDeque<(TriggerId, u32)>,
+}
+
+impl PlanNamer {
+    /// A namer in numbering `epoch` (from the store: resets seen by earlier runs count).
+    pub fn new(epoch: u32) -> Self {
+        Self {
+            epoch,
+            ..Self::default()
+        }
+    }
+
+    /// The numbering epoch.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// Records a venue event, in stream order: requests are named after the last one.
+    pub fn saw_event(&mut self, seq: u64) {
+        self.last_seq = seq;
+    }
+
+    /// The venue renumbered its events: later ids are in numbering `epoch`.
+    pub fn renumbered(&mut self, epoch: u32) {
+        self.epoch = epoch;
+        self.last_seq = 0;
+    }
+
+    /// The id of the next plan for `trigger`, decided at venue time `at`.
+    pub fn name(&mut self, trigger: &Trigger, at: OffsetDateTime) -> PlanId {
+        let id = trigger_id(trigger, at, self.epoch, self.last_seq);
+        let attempt = match self.attempts.iter_mut().find(|(seen, _)| *seen == id) {
+            Some((_, attempts)) => {
+                *attempts = attempts.saturating_add(1);
+                *attempts
+            }
+            None => {
+                if self.attempts.len() == NAMER_MEMORY {
+                    self.attempts.pop_front();
+                }
+                self.attempts.push_back((id, 1));
+                1
+            }
+        };
+        PlanId::for_trigger(id, attempt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn triggers_are_named_after_what_caused_them() {
+        struct TestCase {
+            trigger: Trigger,
+            at: OffsetDateTime,
+            expected: &'static str,
+        }
+        let noon = datetime!(2026-01-03 12:00 UTC);
+        let cases = [
+            // TC0: a large win: its event.
+            TestCase {
+                trigger: Trigger::LargeWin {
+                    amount_usdc: dec!(99.71),
+                    fraction: dec!(0.103),
+                    seq: 36,
+                },
+                at: noon,
+                expected: "e1.36@1",
+            },
+            // TC1: a band breach on an event's balances: its event.
+            TestCase {
+                trigger: Trigger::Threshold { seq: 37 },
+                at: noon,
+                expected: "e1.37@1",
+            },
+            // TC2: referral income: its event.
+            TestCase {
+                trigger: Trigger::ReferralIncome {
+                    amount_usdc: dec!(3),
+                    seq: 38,
+                },
+                at: noon,
+                expected: "e1.38@1",
+            },
+            // TC3: the daily tick: the venue date, in UTC.
+            TestCase {
+                trigger: Trigger::Tick,
+                at: datetime!(2026-01-04 00:30 +02:00),
+                expected: "d20260103@1",
+            },
+            // TC4: the calendar floor: the same day's name (one daily check a day).
+            TestCase {
+                trigger: Trigger::Calendar { days_since: 30 },
+                at: noon,
+                expected: "d20260103@1",
+            },
+            // TC5: a request: the last event seen and its reason.
+            TestCase {
+                trigger: Trigger::Request {
+                    reason: String::new(),
+                },
+                at: noon,
+                expected: "q1.40.cbf29ce484222325@1",
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let mut namer = PlanNamer::new(1);
+            namer.saw_event(40);
+            let name = namer.name(&case.trigger, case.at);
+            assert_eq!(name.to_string(), case.expected, "TC{i}");
+        }
+    }
+
+    #[test]
+    fn two_namers_fed_alike_name_alike_and_attempts_count_per_trigger() {
+        let win = Trigger::LargeWin {
+            amount_usdc: dec!(50),
+            fraction: dec!(0.2),
+            seq: 5,
+        };
+        let at = datetime!(2026-01-01 05:00 UTC);
+        let names = |namer: &mut PlanNamer| {
+            namer.saw_event(5);
+            let first = namer.name(&win, at);
+            // The interrupted plan resumed: the next attempt, never the same name.
+            let again = namer.name(&win, at);
+            namer.saw_event(6);
+            let request = namer.name(&Trigger::Request { reason: "x".into() }, at);
+            [first, again, request].map(|id| id.to_string())
+        };
+        let (mut a, mut b) = (PlanNamer::new(0), PlanNamer::new(0));
+        let expected = ["e0.5@1", "e0.5@2", "q0.6.af63f54c86021707@1"];
+        assert_eq!(names(&mut a), expected);
+        assert_eq!(names(&mut b), expected);
+    }
+
+    #[test]
+    fn a_renumbered_venue_starts_a_new_epoch_and_the_memory_is_bounded() {
+        let mut namer = PlanNamer::new(0);
+        let at = datetime!(2026-01-01 05:00 UTC);
+        let threshold = |seq| Trigger::Threshold { seq };
+        assert_eq!(namer.name(&threshold(3), at).to_string(), "e0.3@1");
+        namer.renumbered(1);
+        assert_eq!(namer.epoch(), 1);
+        // Event 3 of the new numbering is another event.
+        assert_eq!(namer.name(&threshold(3), at).to_string(), "e1.3@1");
+        for seq in 0..NAMER_MEMORY as u64 + 10 {
+            namer.name(&threshold(1_000 + seq), at);
+        }
+        assert_eq!(namer.attempts.len(), NAMER_MEMORY);
+    }
+}

@@ -1,0 +1,316 @@
+//! Checking a money reply against its request before a leg is booked.
+//!
+//! The venue answers a transfer (or a status query about one) with what it did: service,
+//! direction, amount, status and its transfer id. A leg is booked applied only when that
+//! answer describes the transfer that was asked for under the leg's key, and its transfer id
+//! is not already booked for another leg. Anything else is a venue that applied something
+//! else, or nothing, or lies: the leg stays unresolved (`pending`), an alert is raised, and
+//! the plan stops (see the executor).
+//!
+//! # Invariants
+//! - A reply is accepted only when every field matches exactly (amounts compare as
+//!   `Decimal`, so `25` and `25.00` match).
+//! - Every mismatch found is reported, each naming its field, with what was asked and what
+//!   came back.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+
+use crate::service::{Direction, Service};
+
+/// The reply status of an applied transfer.
+pub const APPLIED_STATUS: &str = "applied";
+
+/// What a leg asked the venue to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requested<'a> {
+    /// The leg's idempotency key.
+    pub key: &'a str,
+    /// Service moved.
+    pub service: Service,
+    /// Direction.
+    pub direction: Direction,
+    /// Amount asked for.
+    pub amount_usdc: Decimal,
+}
+
+/// What the venue says it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replied<'a> {
+    /// The venue's transfer id.
+    pub transfer_id: &'a str,
+    /// Service moved.
+    pub service: Service,
+    /// Direction.
+    pub direction: Direction,
+    /// Amount moved.
+    pub amount_usdc: Decimal,
+    /// `applied` for a success.
+    pub status: &'a str,
+}
+
+/// One field of a reply that does not match its request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mismatch {
+    /// Another service.
+    Service {
+        /// Asked.
+        requested: Service,
+        /// Replied.
+        replied: Service,
+    },
+    /// The other direction.
+    Direction {
+        /// Asked.
+        requested: Direction,
+        /// Replied.
+        replied: Direction,
+    },
+    /// Another amount.
+    Amount {
+        /// Asked.
+        requested_usdc: Decimal,
+        /// Replied.
+        replied_usdc: Decimal,
+    },
+    /// Not `applied`.
+    Status {
+        /// Replied.
+        replied: String,
+    },
+    /// The transfer id is already booked for another leg.
+    TransferId {
+        /// The id.
+        transfer_id: String,
+        /// The leg it is booked for.
+        booked_for: String,
+    },
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::Service { requested, replied } => write!(
+                f,
+                "service: asked {}, replied {}",
+                requested.name(),
+                replied.name()
+            ),
+            Mismatch::Direction { requested, replied } => write!(
+                f,
+                "direction: asked {}, replied {}",
+                requested.name(),
+                replied.name()
+            ),
+            Mismatch::Amount {
+                requested_usdc,
+                replied_usdc,
+            } => write!(
+                f,
+                "amount_usdc: asked {requested_usdc}, replied {replied_usdc}"
+            ),
+            Mismatch::Status { replied } => {
+                write!(f, "status: replied `{replied}`, not `{APPLIED_STATUS}`")
+            }
+            Mismatch::TransferId {
+                transfer_id,
+                booked_for,
+            } => write!(
+                f,
+                "transfer_id: {transfer_id} is already booked for leg {booked_for}"
+            ),
+        }
+    }
+}
+
+/// A reply that does not describe its request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("venue reply for leg {key} does not match its request: {}", join(.mismatches))]
+pub struct ReplyMismatch {
+    /// The leg's key.
+    pub key: String,
+    /// Every field that differs.
+    pub mismatches: Vec<Mismatch>,
+}
+
+fn join(mismatches: &[Mismatch]) -> String {
+    mismatches
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Checks `replied` against `requested`. `booked_for` is the key of the leg the store
+/// already books `replied.transfer_id` for, if any (it may be this leg's own key: a reply
+/// seen twice is the same transfer).
+///
+/// # Errors
+/// A [`ReplyMismatch`] naming every field that differs.
+pub fn check_reply(
+    requested: &Requested<'_>,
+    replied: &Replied<'_>,
+    booked_for: Option<&str>,
+) -> Result<(), ReplyMismatch> {
+    let mut mismatches = Vec::new();
+    if replied.service != requested.service {
+        mismatches.push(Mismatch::Service {
+            requested: requested.service,
+            replied: replied.service,
+        });
+    }
+    if replied.direction != requested.direction {
+        mismatches.push(Mismatch::Direction {
+            requested: requested.direction,
+            replied: replied.direction,
+        });
+    }
+    if replied.amount_usdc != requested.amount_usdc {
+        mismatches.push(Mismatch::Amount {
+            requested_usdc: requested.amount_usdc,
+            replied_usdc: replied.amount_usdc,
+        });
+    }
+    if replied.status != APPLIED_STATUS {
+        mismatches.push(Mismatch::Status {
+            replied: replied.status.to_owned(),
+        });
+    }
+    if let Some(other) = booked_for.filter(|other| *other != requested.key) {
+        mismatches.push(Mismatch::TransferId {
+            transfer_id: replied.transfer_id.to_owned(),
+            booked_for: other.to_owned(),
+        });
+    }
+    if mismatches.is_empty() {
+        Ok(())
+    } else {
+        Err(ReplyMismatch {
+            key: requested.key.to_owned(),
+            mismatches,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn a_reply_must_describe_its_request() {
+        struct TestCase {
+            replied: Replied<'static>,
+            booked_for: Option<&'static str>,
+            expected: Vec<Mismatch>,
+        }
+        let requested = Requested {
+            key: "e0.5@1:0",
+            service: Service::Casino,
+            direction: Direction::Decrease,
+            amount_usdc: dec!(25),
+        };
+        let echo = Replied {
+            transfer_id: "tr-1",
+            service: Service::Casino,
+            direction: Direction::Decrease,
+            amount_usdc: dec!(25.00),
+            status: "applied",
+        };
+        let cases = [
+            // TC0: the echo of the request (amounts compare as numbers).
+            TestCase {
+                replied: echo,
+                booked_for: None,
+                expected: vec![],
+            },
+            // TC1: the same transfer seen again for the same leg.
+            TestCase {
+                replied: echo,
+                booked_for: Some("e0.5@1:0"),
+                expected: vec![],
+            },
+            // TC2: the hostile venue: escrow, another direction and amount, one id for all.
+            TestCase {
+                replied: Replied {
+                    service: Service::Escrow,
+                    direction: Direction::Increase,
+                    amount_usdc: dec!(999999),
+                    ..echo
+                },
+                booked_for: Some("e0.4@1:0"),
+                expected: vec![
+                    Mismatch::Service {
+                        requested: Service::Casino,
+                        replied: Service::Escrow,
+                    },
+                    Mismatch::Direction {
+                        requested: Direction::Decrease,
+                        replied: Direction::Increase,
+                    },
+                    Mismatch::Amount {
+                        requested_usdc: dec!(25),
+                        replied_usdc: dec!(999999),
+                    },
+                    Mismatch::TransferId {
+                        transfer_id: "tr-1".into(),
+                        booked_for: "e0.4@1:0".into(),
+                    },
+                ],
+            },
+            // TC3: a cent less.
+            TestCase {
+                replied: Replied {
+                    amount_usdc: dec!(24.99),
+                    ..echo
+                },
+                booked_for: None,
+                expected: vec![Mismatch::Amount {
+                    requested_usdc: dec!(25),
+                    replied_usdc: dec!(24.99),
+                }],
+            },
+            // TC4: not applied.
+            TestCase {
+                replied: Replied {
+                    status: "pending",
+                    ..echo
+                },
+                booked_for: None,
+                expected: vec![Mismatch::Status {
+                    replied: "pending".into(),
+                }],
+            },
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            let result = check_reply(&requested, &case.replied, case.booked_for);
+            let found = result.err().map(|e| e.mismatches).unwrap_or_default();
+            assert_eq!(found, case.expected, "TC{i}");
+        }
+    }
+
+    #[test]
+    fn a_mismatch_names_every_field() {
+        let requested = Requested {
+            key: "e0.5@1:0",
+            service: Service::Casino,
+            direction: Direction::Decrease,
+            amount_usdc: dec!(25),
+        };
+        let replied = Replied {
+            transfer_id: "tr-9",
+            service: Service::Escrow,
+            direction: Direction::Decrease,
+            amount_usdc: dec!(-999999),
+            status: "applied",
+        };
+        let error = check_reply(&requested, &replied, None).expect_err("mismatch");
+        assert_eq!(
+            error.to_string(),
+            "venue reply for leg e0.5@1:0 does not match its request: service: asked casino, \
+             replied escrow; amount_usdc: asked 25, replied -999999"
+        );
+    }
+}
