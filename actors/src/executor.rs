@@ -47,7 +47,7 @@
 //! the next leg does) are `ballast::execution`'s; this actor does the I/O around them.
 
 use std::sync::{
-    Arc,
+    Arc, Mutex,
     atomic::{AtomicBool, Ordering},
 };
 
@@ -57,9 +57,9 @@ use actix::{
 pub use ballast::execution::Reconciled;
 use ballast::{
     execution::{
-        LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, ReplyMismatch, Requested,
-        RetryDecision, RetryInput, SendFailure, check_reply, classify_pending, decide_retry,
-        reconcile::check_applied,
+        BookedTransfers, LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, ReplyMismatch,
+        Requested, RetryDecision, RetryInput, SendFailure, check_reply, classify_pending,
+        decide_retry, reconcile::check_applied,
     },
     risk::RiskLimits,
     store::{LegRecord, LegStatus, PlanRecord, Store, StoreError},
@@ -74,7 +74,7 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
-    gate::TradingGate,
+    gate::{NumberingEpoch, TradingGate},
     messages::{
         DropReason, Event, PlanDropped, PlanFinished, RebalancePlanned, ReplyMismatched,
         TradeExecuted, TradeFailed,
@@ -142,23 +142,40 @@ struct Shared {
     bus: Recipient<Event>,
     run_id: String,
     time: TimeSource,
+    /// Transfer ids booked in this run, in the venue's current numbering.
+    booked: Booked,
+}
+
+/// Which leg each transfer id of this run was booked for (the core's memory, shared with the
+/// work on a plan), and the numbering it belongs to.
+#[derive(Debug, Clone)]
+struct Booked {
+    transfers: Arc<Mutex<BookedTransfers>>,
+    numbering: NumberingEpoch,
+}
+
+impl Booked {
+    fn booked_for(&self, transfer_id: &str) -> Option<String> {
+        let epoch = self.numbering.get();
+        let mut transfers = self.transfers.lock().unwrap_or_else(|e| e.into_inner());
+        transfers.booked_for(transfer_id, epoch).map(str::to_owned)
+    }
+
+    fn book(&self, transfer_id: &str, key: &str) {
+        let epoch = self.numbering.get();
+        let mut transfers = self.transfers.lock().unwrap_or_else(|e| e.into_inner());
+        transfers.book(transfer_id, key, epoch);
+    }
 }
 
 impl Shared {
     async fn reconcile(&self) -> Reconciled {
-        reconcile_pending(
-            &self.client,
-            &self.store,
-            &self.bus,
-            &self.run_id,
-            self.time,
-        )
-        .await
+        reconcile_pending(self).await
     }
 
     /// Checks a reply that says `leg` applied; on a mismatch, alerts.
-    async fn check(&self, leg: &Leg, response: &RebalanceResponse) -> Result<(), ReplyMismatch> {
-        let result = check_leg_reply(&self.store, &leg.record, response).await;
+    fn check(&self, leg: &Leg, response: &RebalanceResponse) -> Result<(), ReplyMismatch> {
+        let result = check_leg_reply(&self.booked, &leg.record, response);
         if let Err(mismatch) = &result {
             alert_mismatch(&self.bus, mismatch, self.time);
         }
@@ -167,20 +184,13 @@ impl Shared {
 }
 
 /// Checks `response` against the leg recorded as `record`: the core's comparison, with the
-/// store's answer about who the transfer id is booked for.
-async fn check_leg_reply(
-    store: &Store,
+/// leg this run booked the transfer id for, if any.
+fn check_leg_reply(
+    booked: &Booked,
     record: &LegRecord,
     response: &RebalanceResponse,
 ) -> Result<(), ReplyMismatch> {
-    let booked_for = match store.transfer_booked_for(&response.transfer_id).await {
-        Ok(booked_for) => booked_for,
-        Err(error) => {
-            // Unknown: the other fields are still checked.
-            warn!(%error, "transfer id not checked against the store");
-            None
-        }
-    };
+    let booked_for = booked.booked_for(&response.transfer_id);
     let requested = Requested {
         key: &record.idempotency_key,
         service: record.service,
@@ -212,7 +222,8 @@ pub struct ExecutorPeers {
 }
 
 impl SpotExecutor {
-    /// An executor for `run_id`, sending only while `gate` is open and until `stop` is set.
+    /// An executor for `run_id`, sending only while `gate` is open and until `stop` is set,
+    /// following the venue's numbering in `numbering`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: VenueClient,
@@ -222,6 +233,7 @@ impl SpotExecutor {
         run_id: String,
         gate: TradingGate,
         stop: StopNow,
+        numbering: NumberingEpoch,
         peers: ExecutorPeers,
     ) -> Self {
         let shared = Shared {
@@ -233,6 +245,10 @@ impl SpotExecutor {
             bus: peers.bus,
             run_id,
             time,
+            booked: Booked {
+                transfers: Arc::default(),
+                numbering,
+            },
         };
         Self {
             shared,
@@ -276,13 +292,16 @@ impl Actor for SpotExecutor {
 /// pending, because its request may still be on the way. Which run a leg is of comes from the
 /// store (keys are named after triggers). An answer that says applied but describes another
 /// transfer leaves the leg pending and raises an alert.
-pub async fn reconcile_pending(
-    client: &VenueClient,
-    store: &Store,
-    bus: &Recipient<Event>,
-    run_id: &str,
-    time: TimeSource,
-) -> Reconciled {
+async fn reconcile_pending(shared: &Shared) -> Reconciled {
+    let Shared {
+        client,
+        store,
+        bus,
+        run_id,
+        time,
+        booked,
+        ..
+    } = shared;
     let mut report = Reconciled::default();
     let pending = match store.pending_legs_with_run().await {
         Ok(pending) => pending,
@@ -299,7 +318,7 @@ pub async fn reconcile_pending(
             // Not a key ballast writes (a hand-edited store); the venue is asked all the same.
             warn!(%error, "pending leg under a foreign key");
         }
-        let this_run = pending.run_id == run_id;
+        let this_run = pending.run_id == *run_id;
         let answer = client.rebalance_status(&key_text).await;
         if let Err(error) = &answer {
             warn!(%error, key = %key_text, "pending leg still unresolved");
@@ -307,7 +326,7 @@ pub async fn reconcile_pending(
         let action = classify_pending(answer.ok(), this_run);
         let action = match action {
             ReconcileAction::RecordApplied(response) => {
-                let check = check_leg_reply(store, &record, &response).await;
+                let check = check_leg_reply(booked, &record, &response);
                 check_applied(ReconcileAction::RecordApplied(response), |_| check)
             }
             other => other,
@@ -317,6 +336,7 @@ pub async fn reconcile_pending(
             ReconcileAction::RecordApplied(response) => {
                 info!(key = %key_text, transfer_id = %response.transfer_id,
                       "pending leg was applied by the venue");
+                booked.book(&response.transfer_id, &key_text);
                 match key {
                     // Resolved by asking, not by sending: no attempt of this run. Reported
                     // with the amount recorded (the reply matched it).
@@ -337,7 +357,7 @@ pub async fn reconcile_pending(
                 (LegStatus::Failed, None, Some(reason))
             }
             ReconcileAction::Mismatched(mismatch) => {
-                alert_mismatch(bus, &mismatch, time);
+                alert_mismatch(bus, &mismatch, *time);
                 continue;
             }
             ReconcileAction::LeavePending => continue,
@@ -528,7 +548,7 @@ async fn execute_plan(
         };
         let sent = send_leg(shared, &body, &leg.record.idempotency_key).await;
         let sent = match sent {
-            Ok((response, attempts)) => match shared.check(leg, &response).await {
+            Ok((response, attempts)) => match shared.check(leg, &response) {
                 Ok(()) => Ok((response, attempts)),
                 Err(mismatch) => {
                     // Whatever the venue did, it was not what this leg asked: unresolved.
@@ -556,6 +576,9 @@ async fn execute_plan(
                 {
                     warn!(%error, key = %leg.key, "applied leg not recorded");
                 }
+                shared
+                    .booked
+                    .book(&response.transfer_id, &leg.record.idempotency_key);
                 // The reply matched the leg: the amount recorded is the amount moved, and
                 // the one reported, so printed and stored turnover agree.
                 info!(key = %leg.key, service = leg.record.service.name(),

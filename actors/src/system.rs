@@ -38,7 +38,7 @@ use crate::{
     clock::{Clock, TimeSource},
     detector::{DriftDetector, StopPlanning},
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor, StopNow},
-    gate::TradingGate,
+    gate::{NumberingEpoch, TradingGate},
     messages::{Event, GetSummary, RebalanceRequest},
     metrics::{Console, MetricsRecorder, Summary},
     optimizer::Optimizer,
@@ -211,6 +211,7 @@ impl SystemBuilder {
         };
         let gate = TradingGate::new();
         let stop = StopNow::new();
+        let numbering = NumberingEpoch::new(cursor.epoch);
         let mut executor_slot = None;
         let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone());
         let detector = DriftDetector::create(|ctx| {
@@ -222,6 +223,7 @@ impl SystemBuilder {
                 run_id.clone(),
                 gate.clone(),
                 stop.clone(),
+                numbering.clone(),
                 ExecutorPeers {
                     detector: ctx.address().recipient(),
                     bus: bus_recipient.clone(),
@@ -256,6 +258,7 @@ impl SystemBuilder {
             store.clone(),
             time,
             cursor,
+            numbering,
             WatcherPeers {
                 balances: detector.clone().recipient(),
                 events: detector.clone().recipient(),

@@ -48,7 +48,7 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
-    gate::TradingGate,
+    gate::{NumberingEpoch, TradingGate},
     messages::{
         BalanceMismatch, BalancesObserved, Event, SnapshotSource, StreamStatus, Tick, VenueEvent,
     },
@@ -85,8 +85,8 @@ pub struct BalanceWatcher {
     store: Store,
     time: TimeSource,
     since: u64,
-    /// The venue's numbering epoch: resets seen on this stream.
-    epoch: u32,
+    /// The venue's numbering epoch: resets seen on this stream (shared with the executor).
+    epoch: NumberingEpoch,
     peers: WatcherPeers,
     gate: TradingGate,
     shutdown: Option<watch::Sender<bool>>,
@@ -99,23 +99,27 @@ pub struct BalanceWatcher {
 }
 
 impl BalanceWatcher {
-    /// A watcher resuming after `since` in numbering `epoch`.
+    /// A watcher resuming after `cursor`, keeping `epoch` (which starts at the cursor's) up
+    /// to date.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: VenueClient,
         stream: StreamConfig,
         store: Store,
         time: TimeSource,
         cursor: ballast::store::Cursor,
+        epoch: NumberingEpoch,
         peers: WatcherPeers,
         gate: TradingGate,
     ) -> Self {
+        epoch.set(cursor.epoch);
         Self {
             client,
             stream,
             store,
             time,
             since: cursor.seq,
-            epoch: cursor.epoch,
+            epoch,
             peers,
             gate,
             shutdown: None,
@@ -255,7 +259,8 @@ impl BalanceWatcher {
     fn renumbered(&mut self, ctx: &mut Context<Self>, venue_seq: u64) {
         let cursor = self.since;
         self.gate.close();
-        self.epoch = self.epoch.saturating_add(1);
+        let epoch = self.epoch.get().saturating_add(1);
+        self.epoch.set(epoch);
         self.since = venue_seq;
         self.unsaved_seq = None;
         // The held balances are numbered in the old scheme: no sync check against them.
@@ -263,12 +268,11 @@ impl BalanceWatcher {
         warn!(
             cursor,
             venue_seq,
-            epoch = self.epoch,
+            epoch,
             "ALERT: the venue's event numbering changed; re-baselining on a fresh snapshot"
         );
         let store = self.store.clone();
         let stream = cursor_key(&self.stream);
-        let epoch = self.epoch;
         actix::spawn(async move {
             if let Err(error) = store.rebase_cursor(&stream, venue_seq, epoch).await {
                 warn!(%error, venue_seq, "re-baselined cursor not saved");

@@ -30,5 +30,5 @@ pub use ids::{IdError, LegKey, PlanId, TriggerId};
 pub use naming::PlanNamer;
 pub use outcome::{NextLeg, PlanOutcome};
 pub use reconcile::{KeyStatus, ReconcileAction, Reconciled, classify_pending};
-pub use reply::{Replied, ReplyMismatch, Requested, check_reply};
+pub use reply::{BookedTransfers, Replied, ReplyMismatch, Requested, check_reply};
 pub use retry::{LegFailure, RetryDecision, RetryInput, SendFailure, decide_retry};

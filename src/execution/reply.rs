@@ -7,13 +7,22 @@
 //! else, or nothing, or lies: the leg stays unresolved (`pending`), an alert is raised, and
 //! the plan stops (see the executor).
 //!
+//! The reply names no key, so "for this key" is checked through the transfer id:
+//! [`BookedTransfers`] remembers which leg each transfer id was booked for, within one run
+//! and one numbering of the venue (a venue that restarts numbers its transfers afresh, and so
+//! does each embedded venue of a new run).
+//!
 //! # Invariants
 //! - A reply is accepted only when every field matches exactly (amounts compare as
 //!   `Decimal`, so `25` and `25.00` match).
 //! - Every mismatch found is reported, each naming its field, with what was asked and what
 //!   came back.
+//! - [`BookedTransfers`] holds at most [`BOOKED_MEMORY`] ids.
 
-use std::fmt;
+use std::{
+    collections::{HashMap, VecDeque},
+    fmt,
+};
 
 use rust_decimal::Decimal;
 
@@ -193,6 +202,51 @@ pub fn check_reply(
     }
 }
 
+/// Transfer ids remembered by [`BookedTransfers`].
+pub const BOOKED_MEMORY: usize = 100_000;
+
+/// Which leg each transfer id was booked for, in the venue's current numbering (oldest ids
+/// forgotten first).
+#[derive(Debug, Clone, Default)]
+pub struct BookedTransfers {
+    epoch: u32,
+    by_id: HashMap<String, String>,
+    order: VecDeque<String>,
+}
+
+impl BookedTransfers {
+    /// The key of the leg `transfer_id` was booked for in numbering `epoch`, if any. A new
+    /// epoch forgets the old numbering's ids.
+    pub fn booked_for(&mut self, transfer_id: &str, epoch: u32) -> Option<&str> {
+        self.follow(epoch);
+        self.by_id.get(transfer_id).map(String::as_str)
+    }
+
+    /// Books `transfer_id` for the leg `key` in numbering `epoch`.
+    pub fn book(&mut self, transfer_id: &str, key: &str, epoch: u32) {
+        self.follow(epoch);
+        if self.by_id.contains_key(transfer_id) {
+            return;
+        }
+        if self.order.len() == BOOKED_MEMORY
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.by_id.remove(&oldest);
+        }
+        self.order.push_back(transfer_id.to_owned());
+        self.by_id.insert(transfer_id.to_owned(), key.to_owned());
+    }
+
+    fn follow(&mut self, epoch: u32) {
+        if epoch != self.epoch {
+            *self = Self {
+                epoch,
+                ..Self::default()
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -289,6 +343,21 @@ mod tests {
             let found = result.err().map(|e| e.mismatches).unwrap_or_default();
             assert_eq!(found, case.expected, "TC{i}");
         }
+    }
+
+    #[test]
+    fn transfer_ids_are_one_legs_within_a_numbering() {
+        let mut booked = BookedTransfers::default();
+        booked.book("tr-1", "e0.1@1:0", 0);
+        assert_eq!(booked.booked_for("tr-1", 0), Some("e0.1@1:0"));
+        // Booking again keeps the first leg.
+        booked.book("tr-1", "e0.2@1:0", 0);
+        assert_eq!(booked.booked_for("tr-1", 0), Some("e0.1@1:0"));
+        assert_eq!(booked.booked_for("tr-2", 0), None);
+        // The venue renumbered (it restarted): its ids start afresh.
+        assert_eq!(booked.booked_for("tr-1", 1), None);
+        booked.book("tr-1", "e1.1@1:0", 1);
+        assert_eq!(booked.booked_for("tr-1", 1), Some("e1.1@1:0"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::{collections::BTreeMap, str::FromStr};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
 
 use super::{
@@ -90,29 +90,6 @@ impl Store {
                 Ok(leg.map(|leg| PendingLeg { leg, run_id }))
             })?;
             rows.map(|row| row?).collect()
-        })
-        .await
-    }
-
-    /// The key of the applied leg booked with venue transfer `transfer_id`, if any: a
-    /// transfer is one leg's, and a reply naming a transfer booked for another leg is not
-    /// believed.
-    ///
-    /// # Errors
-    /// [`StoreError`].
-    pub async fn transfer_booked_for(
-        &self,
-        transfer_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let transfer_id = transfer_id.to_owned();
-        self.call(move |c| {
-            Ok(c.query_row(
-                "SELECT idempotency_key FROM legs
-                 WHERE transfer_id = ?1 AND status = 'applied' LIMIT 1",
-                [transfer_id],
-                |r| r.get(0),
-            )
-            .optional()?)
         })
         .await
     }
