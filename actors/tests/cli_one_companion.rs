@@ -14,7 +14,8 @@ use cli_common::{Sim, TempDir, companion, is_kind, lines_of, signal, stderr_of, 
 fn a_second_companion_on_the_same_store_refuses_to_start() {
     let dir = TempDir::new("one-companion");
     let store = dir.store();
-    let sim = Sim::start(&["--no-autoplay"]);
+    // A quiet venue on a real-time clock: no daily tick fetches a snapshot during the test.
+    let sim = Sim::start(&["--no-autoplay", "--speed", "1"]);
 
     // Step 1: the first companion runs and has synced.
     let mut first = companion(&sim.base_url, &store, &[], &[]);

@@ -196,7 +196,8 @@ fn a_deadline_shorter_than_the_plan_leaves_its_legs_pending_not_failed() {
 fn for_expiry_mid_plan_lets_the_plan_finish() {
     let dir = TempDir::new("shutdown-for");
     let store = dir.store();
-    // Each request takes 1 s: the start-up sync alone takes a second, the plan five.
+    // Each request takes 1 s: the start-up sync alone takes two (the venue's clock, then the
+    // snapshot) and the plan five, so `--for 6` expires in the middle of it.
     let sim = Sim::start(&[
         "--no-autoplay",
         "--speed",
@@ -204,7 +205,7 @@ fn for_expiry_mid_plan_lets_the_plan_finish() {
         "--faults",
         "latency=1000ms",
     ]);
-    let run_for_secs = 4;
+    let run_for_secs = 6;
     let started = Instant::now();
     let (mut child, lines, plan) =
         companion_mid_plan(&sim, &store, &["--for", &run_for_secs.to_string()], &[]);
