@@ -6,7 +6,7 @@
 //!
 //! # Invariants
 //! - Plans go to the executor only from here, at most one in flight (the policy's rule).
-//! - Plans are named after their trigger (`{trigger}@{attempt}`), so two companions reacting
+//! - Plans are named after their trigger (`v{venue}.{trigger}@{attempt}`), so two companions reacting
 //!   to the same trigger send the same idempotency keys; the namer follows the venue's event
 //!   numbering (its epoch changes on [`StreamStatus::Renumbered`]).
 //! - After [`StopPlanning`] (a shutdown), no plan leaves: the one in flight finishes.
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Message, Recipient};
 use ballast::{
-    execution::PlanNamer,
+    execution::{PlanNamer, VenueTag},
     policy::{PolicyInput, PolicyState},
 };
 use tracing::{info, warn};
@@ -49,10 +49,11 @@ pub struct DriftDetector {
 }
 
 impl DriftDetector {
-    /// A detector naming plans in numbering `epoch` (from the store), sending them to
-    /// `executor`.
+    /// A detector naming plans after `venue`'s triggers in numbering `epoch` (from the
+    /// store), sending them to `executor`.
     pub fn new(
         policy: PolicyState,
+        venue: VenueTag,
         epoch: u32,
         time: TimeSource,
         gate: TradingGate,
@@ -60,7 +61,7 @@ impl DriftDetector {
     ) -> Self {
         Self {
             policy,
-            namer: PlanNamer::new(epoch),
+            namer: PlanNamer::new(venue, epoch),
             stopping: false,
             time,
             gate,

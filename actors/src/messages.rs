@@ -184,7 +184,8 @@ pub struct GetOptimizerStats;
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct RebalancePlanned {
-    /// `{trigger}@{attempt}`: the same in every companion reacting to the same trigger.
+    /// `v{venue}.{trigger}@{attempt}`: the same in every companion reacting to the same
+    /// trigger at the same venue.
     pub plan_id: ballast::execution::PlanId,
     /// The decision (trigger, legs, drift report).
     pub decision: Arc<Decision>,

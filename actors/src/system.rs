@@ -27,6 +27,7 @@ use std::{
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Recipient};
 use ballast::{
+    execution::VenueTag,
     policy::PolicyState,
     secret::ApiKey,
     store::{RunRecord, Store},
@@ -185,6 +186,8 @@ impl SystemBuilder {
             backoff: validated.reconnect,
         };
         let cursor = store.load_cursor_state(&cursor_key(&stream)).await?;
+        // Plans are named after triggers the venue numbered: the venue is part of the name.
+        let venue = VenueTag::of(&cursor_key(&stream));
         store
             .start_run(RunRecord {
                 run_id: run_id.clone(),
@@ -233,6 +236,7 @@ impl SystemBuilder {
             executor_slot = Some(executor.clone());
             DriftDetector::new(
                 policy,
+                venue,
                 cursor.epoch,
                 time,
                 gate.clone(),

@@ -2,7 +2,7 @@
 //! request, what a pending leg becomes, whether a failed send is retried, and how a plan's
 //! legs are tallied; plain functions over plain data, for the SpotExecutor to call.
 //!
-//! [`ids`] writes and parses plan ids (`{trigger}@{attempt}`, and the legacy
+//! [`ids`] writes and parses plan ids (`v{venue}.{trigger}@{attempt}`, and the legacy
 //! `{run_id}:{plan_seq}`) and leg keys (`{plan_id}:{leg_index}`, the venue idempotency key);
 //! [`naming`] decides which trigger a plan answers, so two companions name it alike;
 //! [`reply`] checks a money reply against its request before a leg is booked;
@@ -26,7 +26,7 @@ pub mod reconcile;
 pub mod reply;
 pub mod retry;
 
-pub use ids::{IdError, LegKey, PlanId, TriggerId};
+pub use ids::{IdError, LegKey, PlanId, TriggerId, VenueTag};
 pub use naming::PlanNamer;
 pub use outcome::{NextLeg, PlanOutcome};
 pub use reconcile::{KeyStatus, ReconcileAction, Reconciled, classify_pending};

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use time::{OffsetDateTime, UtcOffset};
 
-use super::ids::{PlanId, TriggerId};
+use super::ids::{PlanId, TriggerId, VenueTag};
 use crate::policy::Trigger;
 
 /// Triggers whose attempts the namer remembers.
@@ -39,8 +39,9 @@ pub fn trigger_id(trigger: &Trigger, at: OffsetDateTime, epoch: u32, last_seq: u
 }
 
 /// Names plans for one run: follows the venue's numbering and the last event seen.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlanNamer {
+    venue: VenueTag,
     epoch: u32,
     last_seq: u64,
     /// Recent triggers and the attempts made for each, oldest first.
@@ -48,11 +49,14 @@ pub struct PlanNamer {
 }
 
 impl PlanNamer {
-    /// A namer in numbering `epoch` (from the store: resets seen by earlier runs count).
-    pub fn new(epoch: u32) -> Self {
+    /// A namer for `venue`'s triggers, in numbering `epoch` (from the store: resets seen by
+    /// earlier runs count).
+    pub fn new(venue: VenueTag, epoch: u32) -> Self {
         Self {
+            venue,
             epoch,
-            ..Self::default()
+            last_seq: 0,
+            attempts: VecDeque::new(),
         }
     }
 
@@ -88,7 +92,7 @@ impl PlanNamer {
                 1
             }
         };
-        PlanId::for_trigger(id, attempt)
+        PlanId::for_trigger(self.venue, id, attempt)
     }
 }
 
@@ -98,6 +102,9 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+
+    /// A venue tag for the examples.
+    const VENUE: VenueTag = VenueTag(7);
 
     #[test]
     fn triggers_are_named_after_what_caused_them() {
@@ -116,13 +123,13 @@ mod tests {
                     seq: 36,
                 },
                 at: noon,
-                expected: "e1.36@1",
+                expected: "v00000007.e1.36@1",
             },
             // TC1: a band breach on an event's balances: its event.
             TestCase {
                 trigger: Trigger::Threshold { seq: 37 },
                 at: noon,
-                expected: "e1.37@1",
+                expected: "v00000007.e1.37@1",
             },
             // TC2: referral income: its event.
             TestCase {
@@ -131,19 +138,19 @@ mod tests {
                     seq: 38,
                 },
                 at: noon,
-                expected: "e1.38@1",
+                expected: "v00000007.e1.38@1",
             },
             // TC3: the daily tick: the venue date, in UTC.
             TestCase {
                 trigger: Trigger::Tick,
                 at: datetime!(2026-01-04 00:30 +02:00),
-                expected: "d20260103@1",
+                expected: "v00000007.d20260103@1",
             },
             // TC4: the calendar floor: the same day's name (one daily check a day).
             TestCase {
                 trigger: Trigger::Calendar { days_since: 30 },
                 at: noon,
-                expected: "d20260103@1",
+                expected: "v00000007.d20260103@1",
             },
             // TC5: a request: the last event seen and its reason.
             TestCase {
@@ -151,11 +158,11 @@ mod tests {
                     reason: String::new(),
                 },
                 at: noon,
-                expected: "q1.40.cbf29ce484222325@1",
+                expected: "v00000007.q1.40.cbf29ce484222325@1",
             },
         ];
         for (i, case) in cases.iter().enumerate() {
-            let mut namer = PlanNamer::new(1);
+            let mut namer = PlanNamer::new(VENUE, 1);
             namer.saw_event(40);
             let name = namer.name(&case.trigger, case.at);
             assert_eq!(name.to_string(), case.expected, "TC{i}");
@@ -179,22 +186,32 @@ mod tests {
             let request = namer.name(&Trigger::Request { reason: "x".into() }, at);
             [first, again, request].map(|id| id.to_string())
         };
-        let (mut a, mut b) = (PlanNamer::new(0), PlanNamer::new(0));
-        let expected = ["e0.5@1", "e0.5@2", "q0.6.af63f54c86021707@1"];
+        let (mut a, mut b) = (PlanNamer::new(VENUE, 0), PlanNamer::new(VENUE, 0));
+        let expected = [
+            "v00000007.e0.5@1",
+            "v00000007.e0.5@2",
+            "v00000007.q0.6.af63f54c86021707@1",
+        ];
         assert_eq!(names(&mut a), expected);
         assert_eq!(names(&mut b), expected);
     }
 
     #[test]
     fn a_renumbered_venue_starts_a_new_epoch_and_the_memory_is_bounded() {
-        let mut namer = PlanNamer::new(0);
+        let mut namer = PlanNamer::new(VENUE, 0);
         let at = datetime!(2026-01-01 05:00 UTC);
         let threshold = |seq| Trigger::Threshold { seq };
-        assert_eq!(namer.name(&threshold(3), at).to_string(), "e0.3@1");
+        assert_eq!(
+            namer.name(&threshold(3), at).to_string(),
+            "v00000007.e0.3@1"
+        );
         namer.renumbered(1);
         assert_eq!(namer.epoch(), 1);
         // Event 3 of the new numbering is another event.
-        assert_eq!(namer.name(&threshold(3), at).to_string(), "e1.3@1");
+        assert_eq!(
+            namer.name(&threshold(3), at).to_string(),
+            "v00000007.e1.3@1"
+        );
         for seq in 0..NAMER_MEMORY as u64 + 10 {
             namer.name(&threshold(1_000 + seq), at);
         }

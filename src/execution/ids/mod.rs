@@ -10,10 +10,15 @@
 //! - a request: `q{epoch}.{after_seq}.{digest}`, the last event seen before it and the
 //!   FNV-1a digest of its reason (16 hex digits).
 //!
-//! A plan id is `{trigger}@{attempt}`: the attempt counts the plans made for one trigger
-//! (an interrupted plan resumed after a resync is attempt 2). A leg key is
+//! Triggers are numbered by a venue, so a plan id also names the venue: `v{tag}`, eight hex
+//! digits of the digest of the event stream's name (`{api_base_url}#{agent_id}`, the same
+//! name the stored cursor has). Two venues (the embedded simulator of each run, on its own
+//! port) number their events alike; their plans must not share names.
+//!
+//! A plan id is `v{tag}.{trigger}@{attempt}`: the attempt counts the plans made for one
+//! trigger (an interrupted plan resumed after a resync is attempt 2). A leg key is
 //! `{plan_id}:{leg_index}`, the venue idempotency key the leg is sent (and only ever re-sent)
-//! under, e.g. `e0.36@1:0`.
+//! under, e.g. `v1f2e3d4c.e0.36@1:0`.
 //!
 //! Earlier versions named plans `{run_id}:{plan_seq}` ([`PlanId::legacy`]); those still
 //! parse, so legs they left pending reconcile. The two cannot be confused: a trigger plan
@@ -25,7 +30,7 @@
 //!   keys stored and sent by earlier versions.
 //! - Parsing accepts exactly what `Display` writes: `parse(x.to_string()) == x`, and a text
 //!   that parses prints back unchanged (numbers are plain decimal digits without a sign or a
-//!   leading zero, digests are 16 lowercase hex digits, the run id is not empty).
+//!   leading zero, digests are lowercase hex of a fixed width, the run id is not empty).
 
 use std::{fmt, str::FromStr};
 
@@ -60,6 +65,14 @@ pub enum IdError {
         /// The part after the last `@`.
         attempt: String,
     },
+    /// A trigger plan id: it does not start with a venue tag (`v` and eight hex digits).
+    #[error("plan id `{text}`: `{venue}` is not a venue tag")]
+    BadVenue {
+        /// The whole plan id.
+        text: String,
+        /// The part before the first `.`.
+        venue: String,
+    },
     /// A trigger plan id: the trigger is not one ballast writes.
     #[error("plan id `{text}`: `{trigger}` is not a trigger id")]
     BadTrigger {
@@ -87,6 +100,40 @@ pub enum IdError {
         /// What is wrong with its plan id.
         reason: Box<IdError>,
     },
+}
+
+/// Which venue numbered a plan's trigger: the first 32 bits of the FNV-1a digest of the
+/// event stream's name (`{api_base_url}#{agent_id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VenueTag(pub u32);
+
+impl VenueTag {
+    /// The tag of the stream named `stream`.
+    pub fn of(stream: &str) -> Self {
+        Self((fnv1a(stream.as_bytes()) >> 32) as u32)
+    }
+}
+
+impl fmt::Display for VenueTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{:08x}", self.0)
+    }
+}
+
+impl FromStr for VenueTag {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let hex = text.strip_prefix('v').ok_or(())?;
+        let canonical = hex.len() == 8
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !canonical {
+            return Err(());
+        }
+        u32::from_str_radix(hex, 16).map(Self).map_err(|_| ())
+    }
 }
 
 /// What a plan answers: the same trigger has the same id in every companion that sees it.
@@ -194,20 +241,32 @@ impl FromStr for TriggerId {
     }
 }
 
-/// One plan: `{trigger}@{attempt}`, or, for plans of earlier versions, `{run_id}:{plan_seq}`.
+/// One plan: `v{tag}.{trigger}@{attempt}`, or, for plans of earlier versions,
+/// `{run_id}:{plan_seq}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlanId(PlanName);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum PlanName {
-    Trigger { trigger: TriggerId, attempt: u32 },
-    Legacy { run_id: String, plan_seq: u64 },
+    Trigger {
+        venue: VenueTag,
+        trigger: TriggerId,
+        attempt: u32,
+    },
+    Legacy {
+        run_id: String,
+        plan_seq: u64,
+    },
 }
 
 impl PlanId {
-    /// Plan number `attempt` (from 1) for `trigger`.
-    pub fn for_trigger(trigger: TriggerId, attempt: u32) -> Self {
-        Self(PlanName::Trigger { trigger, attempt })
+    /// Plan number `attempt` (from 1) for `trigger`, numbered by `venue`.
+    pub fn for_trigger(venue: VenueTag, trigger: TriggerId, attempt: u32) -> Self {
+        Self(PlanName::Trigger {
+            venue,
+            trigger,
+            attempt,
+        })
     }
 
     /// A plan of an earlier version: the `plan_seq`-th plan of run `run_id` (a non-empty id,
@@ -217,6 +276,14 @@ impl PlanId {
             run_id: run_id.into(),
             plan_seq,
         })
+    }
+
+    /// The venue that numbered the plan's trigger (`None` for a legacy plan).
+    pub fn venue(&self) -> Option<VenueTag> {
+        match &self.0 {
+            PlanName::Trigger { venue, .. } => Some(*venue),
+            PlanName::Legacy { .. } => None,
+        }
     }
 
     /// The trigger the plan answers (`None` for a legacy plan).
@@ -247,7 +314,11 @@ impl PlanId {
 impl fmt::Display for PlanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            PlanName::Trigger { trigger, attempt } => write!(f, "{trigger}@{attempt}"),
+            PlanName::Trigger {
+                venue,
+                trigger,
+                attempt,
+            } => write!(f, "{venue}.{trigger}@{attempt}"),
             PlanName::Legacy { run_id, plan_seq } => write!(f, "{run_id}:{plan_seq}"),
         }
     }
@@ -260,7 +331,7 @@ impl FromStr for PlanId {
         if text.contains(':') {
             return parse_legacy(text);
         }
-        let (trigger, attempt) = text
+        let (named, attempt) = text
             .rsplit_once('@')
             .ok_or_else(|| IdError::MissingAttempt(text.to_owned()))?;
         let attempt = parse_canonical(attempt)
@@ -269,11 +340,16 @@ impl FromStr for PlanId {
                 text: text.to_owned(),
                 attempt: attempt.to_owned(),
             })?;
+        let (venue, trigger) = named.split_once('.').unwrap_or((named, ""));
+        let venue = venue.parse().map_err(|()| IdError::BadVenue {
+            text: text.to_owned(),
+            venue: venue.to_owned(),
+        })?;
         let trigger = trigger.parse().map_err(|()| IdError::BadTrigger {
             text: text.to_owned(),
             trigger: trigger.to_owned(),
         })?;
-        Ok(Self::for_trigger(trigger, attempt))
+        Ok(Self::for_trigger(venue, trigger, attempt))
     }
 }
 

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// A venue tag for the examples.
+const VENUE: VenueTag = VenueTag(42);
+
 #[test]
 fn legacy_plan_ids_format_and_parse_back() {
     struct TestCase {
@@ -266,7 +269,7 @@ fn only_a_legacy_plan_names_its_run() {
         },
         // TC2: a trigger plan id: the store knows its run.
         TestCase {
-            plan_id: "e0.36@1",
+            plan_id: "v0000002a.e0.36@1",
             expected: None,
         },
     ];
@@ -289,13 +292,13 @@ fn trigger_plan_ids_format_and_parse_back() {
         TestCase {
             trigger: TriggerId::Event { epoch: 0, seq: 36 },
             attempt: 1,
-            expected: "e0.36@1",
+            expected: "v0000002a.e0.36@1",
         },
         // TC1: an event after two numbering resets, second attempt.
         TestCase {
             trigger: TriggerId::Event { epoch: 2, seq: 5 },
             attempt: 2,
-            expected: "e2.5@2",
+            expected: "v0000002a.e2.5@2",
         },
         // TC2: a daily check: the venue date, zero-padded.
         TestCase {
@@ -303,13 +306,13 @@ fn trigger_plan_ids_format_and_parse_back() {
                 date: date!(2026 - 01 - 03),
             },
             attempt: 1,
-            expected: "d20260103@1",
+            expected: "v0000002a.d20260103@1",
         },
         // TC3: a request: 16 hex digits of the reason's digest.
         TestCase {
             trigger: TriggerId::request(0, 41, ""),
             attempt: 1,
-            expected: "q0.41.cbf29ce484222325@1",
+            expected: "v0000002a.q0.41.cbf29ce484222325@1",
         },
         // TC4: the largest numbers.
         TestCase {
@@ -318,11 +321,11 @@ fn trigger_plan_ids_format_and_parse_back() {
                 seq: u64::MAX,
             },
             attempt: u32::MAX,
-            expected: "e4294967295.18446744073709551615@4294967295",
+            expected: "v0000002a.e4294967295.18446744073709551615@4294967295",
         },
     ];
     for (i, case) in cases.into_iter().enumerate() {
-        let plan_id = PlanId::for_trigger(case.trigger, case.attempt);
+        let plan_id = PlanId::for_trigger(VENUE, case.trigger, case.attempt);
         assert_eq!(plan_id.to_string(), case.expected, "TC{i}");
         assert_eq!(
             case.expected.parse::<PlanId>(),
@@ -330,6 +333,7 @@ fn trigger_plan_ids_format_and_parse_back() {
             "TC{i}"
         );
         assert_eq!(plan_id.trigger(), Some(case.trigger), "TC{i}");
+        assert_eq!(plan_id.venue(), Some(VENUE), "TC{i}");
         assert_eq!(plan_id.legacy_run_id(), None, "TC{i}");
         let key = plan_id.leg(3);
         assert_eq!(key.to_string(), format!("{}:3", case.expected), "TC{i}");
@@ -354,58 +358,77 @@ fn malformed_trigger_plan_ids_are_refused_by_name() {
     let cases = [
         // TC0: no attempt.
         TestCase {
-            input: "e0.36",
-            expected: IdError::MissingAttempt("e0.36".into()),
+            input: "v0000002a.e0.36",
+            expected: IdError::MissingAttempt("v0000002a.e0.36".into()),
         },
         // TC1: an attempt with a leading zero would not print back.
         TestCase {
-            input: "e0.36@01",
-            expected: bad_attempt("e0.36@01", "01"),
+            input: "v0000002a.e0.36@01",
+            expected: bad_attempt("v0000002a.e0.36@01", "01"),
         },
         // TC2: an attempt beyond u32.
         TestCase {
-            input: "e0.36@4294967296",
-            expected: bad_attempt("e0.36@4294967296", "4294967296"),
+            input: "v0000002a.e0.36@4294967296",
+            expected: bad_attempt("v0000002a.e0.36@4294967296", "4294967296"),
         },
         // TC3: an unknown trigger kind.
         TestCase {
-            input: "x1@1",
-            expected: bad_trigger("x1@1", "x1"),
+            input: "v0000002a.x1@1",
+            expected: bad_trigger("v0000002a.x1@1", "x1"),
         },
         // TC4: an event without its epoch.
         TestCase {
-            input: "e36@1",
-            expected: bad_trigger("e36@1", "e36"),
+            input: "v0000002a.e36@1",
+            expected: bad_trigger("v0000002a.e36@1", "e36"),
         },
         // TC5: an epoch beyond u32.
         TestCase {
-            input: "e4294967296.1@1",
-            expected: bad_trigger("e4294967296.1@1", "e4294967296.1"),
+            input: "v0000002a.e4294967296.1@1",
+            expected: bad_trigger("v0000002a.e4294967296.1@1", "e4294967296.1"),
         },
         // TC6: a date that does not exist.
         TestCase {
-            input: "d20260230@1",
-            expected: bad_trigger("d20260230@1", "d20260230"),
+            input: "v0000002a.d20260230@1",
+            expected: bad_trigger("v0000002a.d20260230@1", "d20260230"),
         },
         // TC7: a date with a separator.
         TestCase {
-            input: "d2026-01-03@1",
-            expected: bad_trigger("d2026-01-03@1", "d2026-01-03"),
+            input: "v0000002a.d2026-01-03@1",
+            expected: bad_trigger("v0000002a.d2026-01-03@1", "d2026-01-03"),
         },
         // TC8: a digest in upper case would not print back.
         TestCase {
-            input: "q0.1.CBF29CE484222325@1",
-            expected: bad_trigger("q0.1.CBF29CE484222325@1", "q0.1.CBF29CE484222325"),
+            input: "v0000002a.q0.1.CBF29CE484222325@1",
+            expected: bad_trigger("v0000002a.q0.1.CBF29CE484222325@1", "q0.1.CBF29CE484222325"),
         },
         // TC9: a short digest.
         TestCase {
-            input: "q0.1.abc@1",
-            expected: bad_trigger("q0.1.abc@1", "q0.1.abc"),
+            input: "v0000002a.q0.1.abc@1",
+            expected: bad_trigger("v0000002a.q0.1.abc@1", "q0.1.abc"),
         },
         // TC10: a request with a part too many.
         TestCase {
-            input: "q0.1.2.cbf29ce484222325@1",
-            expected: bad_trigger("q0.1.2.cbf29ce484222325@1", "q0.1.2.cbf29ce484222325"),
+            input: "v0000002a.q0.1.2.cbf29ce484222325@1",
+            expected: bad_trigger(
+                "v0000002a.q0.1.2.cbf29ce484222325@1",
+                "q0.1.2.cbf29ce484222325",
+            ),
+        },
+        // TC11: no venue tag (the format before venues were named).
+        TestCase {
+            input: "e0.36@1",
+            expected: IdError::BadVenue {
+                text: "e0.36@1".into(),
+                venue: "e0".into(),
+            },
+        },
+        // TC12: a venue tag in upper case would not print back.
+        TestCase {
+            input: "v0000002A.e0.36@1",
+            expected: IdError::BadVenue {
+                text: "v0000002A.e0.36@1".into(),
+                venue: "v0000002A".into(),
+            },
         },
     ];
     for (i, case) in cases.iter().enumerate() {
@@ -423,6 +446,13 @@ fn request_digests_are_fnv1a_and_differ_by_reason() {
     assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
     assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    // A venue's tag is the digest's top half: the same stream, the same tag, everywhere.
+    assert_eq!(VenueTag::of(""), VenueTag(0xcbf2_9ce4));
+    assert_eq!(VenueTag::of("a").to_string(), "vaf63dc4c");
+    assert_ne!(
+        VenueTag::of("http://127.0.0.1:8787/api/v1#agent-1"),
+        VenueTag::of("http://127.0.0.1:8788/api/v1#agent-1")
+    );
     assert_ne!(
         TriggerId::request(0, 7, "drawdown"),
         TriggerId::request(0, 7, "drawup")
@@ -445,10 +475,12 @@ fn errors_name_the_text_and_ids_serialize_as_text() {
         error.to_string(),
         "leg key `r1:x:0`: plan id `r1:x`: `x` is not a plan sequence number"
     );
-    let error = "e0.x@1:0".parse::<LegKey>().expect_err("malformed");
+    let error = "v0000002a.e0.x@1:0"
+        .parse::<LegKey>()
+        .expect_err("malformed");
     assert_eq!(
         error.to_string(),
-        "leg key `e0.x@1:0`: plan id `e0.x@1`: `e0.x` is not a trigger id"
+        "leg key `v0000002a.e0.x@1:0`: plan id `v0000002a.e0.x@1`: `e0.x` is not a trigger id"
     );
     let key = PlanId::legacy("r1", 2).leg(1);
     assert_eq!(
@@ -477,7 +509,7 @@ mod property_tests {
         #[test]
         fn prop_trigger_keys_round_trip(epoch in any::<u32>(), seq in any::<u64>(),
                                         digest in any::<u64>(), day in 0..3_652_059_i32,
-                                        kind in 0..3_u8, attempt in any::<u32>(),
+                                        kind in 0..3_u8, attempt in any::<u32>(), venue in any::<u32>(),
                                         leg_index in any::<u32>()) {
             let trigger = match kind {
                 0 => TriggerId::Event { epoch, seq },
@@ -487,7 +519,7 @@ mod property_tests {
                 },
                 _ => TriggerId::Request { epoch, after_seq: seq, digest },
             };
-            let key = PlanId::for_trigger(trigger, attempt).leg(leg_index);
+            let key = PlanId::for_trigger(VenueTag(venue), trigger, attempt).leg(leg_index);
             prop_assert_eq!(key.to_string().parse::<LegKey>(), Ok(key));
         }
 
