@@ -118,6 +118,13 @@ async fn a_plan_beyond_the_risk_limits_is_refused_whole_and_nothing_is_sent() {
     .await;
     assert_eq!(summary.legs_applied, 0, "{summary:?}");
     assert!(sim.transfers().is_empty(), "a refused plan sent a leg");
+    // The refusal is recorded leg by leg: wait until the last one is on disk.
+    let recorded = common::eventually(Duration::from_secs(10), async || {
+        let status = store.status().await.expect("status");
+        status.legs_pending == 0 && status.legs_failed > 0
+    })
+    .await;
+    assert!(recorded, "the refused legs were never all recorded");
     let status = store.status().await.expect("status");
     assert_eq!(
         status.legs_failed as usize,

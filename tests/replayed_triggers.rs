@@ -65,12 +65,19 @@ async fn a_replayed_trigger_is_not_planned_again_but_another_venues_is() {
     )
     .await;
     assert_eq!(summary.rebalances, 0, "{summary:?}");
-    assert!(summary.events_seen >= 1, "the win was replayed: {summary:?}");
+    assert!(
+        summary.events_seen >= 1,
+        "the win was replayed: {summary:?}"
+    );
     system
         .shutdown(Duration::from_secs(5))
         .await
         .expect("stops");
-    assert_eq!(sim.transfers().len(), transfers, "a replayed trigger traded");
+    assert_eq!(
+        sim.transfers().len(),
+        transfers,
+        "a replayed trigger traded"
+    );
     sim.shutdown().await;
 
     // Step 3: a new venue (another port) numbers the same win alike: it is traded.
@@ -79,7 +86,11 @@ async fn a_replayed_trigger_is_not_planned_again_but_another_venues_is() {
     win_rebalanced(&system, &sim).await;
     let summary = system.summary().await.expect("summary");
     assert_eq!(summary.plans_dropped, 0, "{summary:?}");
-    assert_eq!(sim.transfers().len(), transfers, "the same plan, at the new venue");
+    assert_eq!(
+        sim.transfers().len(),
+        transfers,
+        "the same plan, at the new venue"
+    );
     system
         .shutdown(Duration::from_secs(5))
         .await
