@@ -17,8 +17,8 @@
 # 1-point band) so that kills land in the middle of plans.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 KILLS="${KILLS:-50}"
 MIN_LIFE="${MIN_LIFE:-0.2}"
 MAX_LIFE="${MAX_LIFE:-2.5}"
@@ -29,8 +29,7 @@ FINAL_SECONDS="${FINAL_SECONDS:-5}"
 
 cargo build --release -j2 -p ballast-actors --bin ballast >&2
 BIN="$TARGET/release/ballast"
-WORK="$TARGET/kill_soak"
-rm -rf "$WORK" && mkdir -p "$WORK"
+fresh_work kill_soak
 STORE="$WORK/ballast.db"
 
 cleanup() {

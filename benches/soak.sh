@@ -12,9 +12,9 @@
 # The identity is polled from the venue's /sim/stats every POLL_SECONDS while the run lasts,
 # and checked once more at the end. Exit status 1 when a must-be-zero figure is not zero.
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 SIM_DAYS="${SIM_DAYS:-10}"
 SPEED="${SPEED:-43200}"
 SEED="${SEED:-6}"
@@ -23,8 +23,7 @@ FAULTS="${FAULTS:-latency=2ms,jitter=8ms,http5xx=0.03,http429=0.02,drop_ws=0.003
 
 cargo build --release -j2 -p ballast-actors --bin ballast >&2
 BIN="$TARGET/release/ballast"
-WORK="$TARGET/soak"
-rm -rf "$WORK" && mkdir -p "$WORK"
+fresh_work soak
 
 cleanup() {
   [ -n "${RUN_PID:-}" ] && kill "$RUN_PID" 2>/dev/null || true

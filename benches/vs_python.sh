@@ -10,31 +10,19 @@
 # scripts and data are copied into target/ and run there (run_optimizers.py writes its results
 # next to its data). This script is the only part of the repository that reads ../shared.
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ANCHORS="${ANCHORS:-$ROOT/../shared/anchors}"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-WORK="$TARGET/vs_python"
-VENV="$TARGET/anchors-venv"
 DATASETS="${DATASETS:-services_730 factor_20 factor_100 factor_500}"
+anchors_venv
 
-[ -d "$ANCHORS/bench" ] || { echo "no anchors at $ANCHORS (set ANCHORS=...)" >&2; exit 2; }
-
-rm -rf "$WORK" && mkdir -p "$WORK/data" "$WORK/expected" "$WORK/results"
+fresh_work vs_python data expected results
 cp -r "$ANCHORS/bench" "$WORK/bench"
 for d in $DATASETS; do
   cp "$ANCHORS/data/$d.csv" "$WORK/data/"
   cp "$ANCHORS/expected/$d.json" "$WORK/expected/"
 done
 chmod -R u+w "$WORK"
-
-if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$ANCHORS/bench/requirements.txt" "$VENV/requirements.txt"; then
-  echo "== building the anchors' Python environment (once)" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ANCHORS/bench/requirements.txt"
-  cp "$ANCHORS/bench/requirements.txt" "$VENV/requirements.txt"
-fi
 
 echo "== Rust (cargo bench --bench timings, release)" >&2
 # shellcheck disable=SC2086

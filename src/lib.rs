@@ -16,12 +16,15 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backtest;
+pub mod control;
 pub mod drift;
 pub mod execution;
 pub mod math;
 pub mod money;
 pub mod observation;
 pub mod optimizer;
+pub mod performance;
 pub mod planner;
 pub mod policy;
 pub mod portfolio;
@@ -32,3 +35,6 @@ pub mod sim;
 pub mod store;
 pub mod targets;
 pub mod venue;
+
+#[cfg(test)]
+mod testing;

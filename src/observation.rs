@@ -24,12 +24,14 @@ use crate::{
     service::{Direction, Service},
 };
 
-/// One venue event, in `seq` order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One venue event, in `seq` order (serializable, so a run's events can be recorded and
+/// replayed through the policy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
     /// The venue's event sequence number; the stream resumes after it.
     pub seq: u64,
     /// Venue time of the event.
+    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     /// Balances right after the event (with `seq` set to this observation's), when the venue
     /// sent them.
@@ -39,7 +41,8 @@ pub struct Observation {
 }
 
 /// What a venue event reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Happening {
     /// A casino bet paid out.
     CasinoWin {

@@ -13,12 +13,14 @@
 //!   and conserves the total exactly: increases are scaled down, never up, when the reserve
 //!   plus the decreases cannot fund them.
 //! - Pure: no I/O.
+//! - A plan that is not what its destination suggests says why in its [`PlanNote`]s: a
+//!   band-edge plan that went to target, or a rebalance whose every leg was below the minimum.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::{
-    drift::{DriftBands, DriftReport, RebalanceTo},
+    drift::{DriftBands, DriftReport, EDGE_SLACK, RebalanceTo, band_edge_weights},
     money::round_cents,
     portfolio::PortfolioSnapshot,
     service::{Direction, Service, ServiceMap},
@@ -74,6 +76,60 @@ pub struct RebalancePlan {
     pub total_usdc: Decimal,
     /// Drift measured before planning.
     pub report: DriftReport,
+    /// Why the plan differs from what its destination suggests, if it does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<PlanNote>,
+}
+
+/// Why a plan is not what its destination suggests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanNote {
+    /// A band-edge plan went to target: with every breached service on its band edge the
+    /// reserve (which takes the remainder) would have ended beyond its own band.
+    FellBackToTarget {
+        /// The reserve's weight at the band edge.
+        reserve_weight: Decimal,
+        /// The reserve's target.
+        reserve_target: Decimal,
+        /// The reserve's band.
+        reserve_band: Decimal,
+    },
+    /// There was something to move, but every leg was below the minimum trade.
+    BelowMinimumTrade {
+        /// The minimum.
+        min_trade_usdc: Decimal,
+        /// The largest leg dropped.
+        largest_leg_usdc: Decimal,
+    },
+}
+
+impl std::fmt::Display for PlanNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pct = |x: Decimal| format!("{:.1}%", x * Decimal::ONE_HUNDRED);
+        match self {
+            PlanNote::FellBackToTarget {
+                reserve_weight,
+                reserve_target,
+                reserve_band,
+            } => write!(
+                f,
+                "to target, not the band edge: with every breached service on its band edge the \
+                 reserve would hold {}, outside its band of {} ± {}",
+                pct(*reserve_weight),
+                pct(*reserve_target),
+                pct(*reserve_band)
+            ),
+            PlanNote::BelowMinimumTrade {
+                min_trade_usdc,
+                largest_leg_usdc,
+            } => write!(
+                f,
+                "no legs: every leg is below the minimum trade of {min_trade_usdc} USDC (the \
+                 largest would move {largest_leg_usdc} USDC)"
+            ),
+        }
+    }
 }
 
 /// A plan that cannot be applied to a snapshot.
@@ -129,78 +185,92 @@ impl RebalancePlan {
 
 /// Plans the transfers that bring `snapshot` back to `targets`.
 ///
-/// Nothing is planned unless some service (the reserve included) is outside its band, or
-/// `params.force` is set. With [`RebalanceTo::Target`] every tradable service goes to its
-/// target; with [`RebalanceTo::BandEdge`] only breached services move, to the nearest band
-/// edge, and if that leaves the reserve outside its band the plan falls back to targets.
+/// Nothing is planned unless some service (the reserve included) is outside its band
+/// ([`DriftReport::breaches`]: on the edge counts), or `params.force` is set. With
+/// [`RebalanceTo::Target`] every tradable service goes to its target; with
+/// [`RebalanceTo::BandEdge`] only breached services move, to the nearest band edge
+/// ([`band_edge_weights`], the rules' own), and if that leaves the reserve outside its band
+/// the plan goes to target and says so ([`PlanNote::FellBackToTarget`]).
 pub fn plan_rebalance(
     snapshot: &PortfolioSnapshot,
     targets: &TargetAllocation,
     params: &PlanParams,
 ) -> RebalancePlan {
     let report = DriftReport::measure(snapshot, targets, &params.bands);
+    if snapshot.total_usdc() <= Decimal::ZERO || (!params.force && report.breaches().is_empty()) {
+        return plan_towards(snapshot, report, None, params.min_trade_usdc);
+    }
+    let mut note = None;
+    let desired = match params.rebalance_to {
+        RebalanceTo::Target => report.targets,
+        RebalanceTo::BandEdge => {
+            let bands = report.bands.0.map(Some);
+            let slack = Decimal::try_from(EDGE_SLACK).unwrap_or_default();
+            let hub = Service::Reserve;
+            match band_edge_weights(
+                &report.weights.0,
+                &report.targets.0,
+                &bands,
+                hub.index(),
+                Decimal::ZERO,
+                slack,
+            ) {
+                Ok(edge) => ServiceMap(edge),
+                Err(reserve_weight) => {
+                    note = Some(PlanNote::FellBackToTarget {
+                        reserve_weight: reserve_weight.round_dp(6),
+                        reserve_target: report.targets[hub],
+                        reserve_band: report.bands[hub],
+                    });
+                    report.targets
+                }
+            }
+        }
+    };
+    let mut plan = plan_towards(snapshot, report, Some(&desired), params.min_trade_usdc);
+    plan.notes.splice(0..0, note);
+    plan
+}
+
+/// The legs that move `snapshot` to the `desired` weights (none: an empty plan), dropping
+/// legs below `min_trade_usdc` (noted when that drops every leg). `report` is the drift
+/// the plan shows.
+pub fn plan_towards(
+    snapshot: &PortfolioSnapshot,
+    report: DriftReport,
+    desired: Option<&ServiceMap<Decimal>>,
+    min_trade_usdc: Decimal,
+) -> RebalancePlan {
     let total_usdc = snapshot.total_usdc();
     let mut plan = RebalancePlan {
         legs: Vec::new(),
         total_usdc,
         report,
+        notes: Vec::new(),
     };
-    if total_usdc <= Decimal::ZERO || (!params.force && plan.report.breaches().is_empty()) {
+    let Some(desired) = desired.filter(|_| total_usdc > Decimal::ZERO) else {
         return plan;
-    }
-    let to_target = desired_at_target(snapshot, targets);
-    let desired = match params.rebalance_to {
-        RebalanceTo::Target => to_target,
-        RebalanceTo::BandEdge => {
-            let edge = desired_at_band_edge(snapshot, &plan.report);
-            let reserve_after =
-                total_usdc - Service::TRADABLE.iter().map(|s| edge[*s]).sum::<Decimal>();
-            let reserve_weight = reserve_after / total_usdc;
-            let reserve = Service::Reserve;
-            if (reserve_weight - plan.report.targets[reserve]).abs() > plan.report.bands[reserve] {
-                to_target
-            } else {
-                edge
-            }
-        }
     };
-    plan.legs = legs_towards(snapshot, &plan.report, &desired, params.min_trade_usdc);
+    let balances = desired.map(|_, weight| total_usdc * weight);
+    let (legs, largest_dropped) = legs_towards(snapshot, &plan.report, &balances, min_trade_usdc);
+    plan.legs = legs;
+    if plan.legs.is_empty() && largest_dropped > Decimal::ZERO {
+        plan.notes.push(PlanNote::BelowMinimumTrade {
+            min_trade_usdc,
+            largest_leg_usdc: largest_dropped,
+        });
+    }
     plan
 }
 
-fn desired_at_target(
-    snapshot: &PortfolioSnapshot,
-    targets: &TargetAllocation,
-) -> ServiceMap<Decimal> {
-    let total = snapshot.total_usdc();
-    ServiceMap::from_fn(|service| total * targets.weight(service))
-}
-
-fn desired_at_band_edge(snapshot: &PortfolioSnapshot, report: &DriftReport) -> ServiceMap<Decimal> {
-    let total = snapshot.total_usdc();
-    ServiceMap::from_fn(|service| {
-        let drift = report.drift[service];
-        let band = report.bands[service];
-        if drift.abs() <= band {
-            snapshot.balance(service)
-        } else {
-            let edge_weight = if drift.is_sign_negative() {
-                report.targets[service] - band
-            } else {
-                report.targets[service] + band
-            };
-            total * edge_weight
-        }
-    })
-}
-
-/// Turns desired balances into ordered, cent-rounded, funded legs.
+/// Turns desired balances into ordered, cent-rounded, funded legs, with the largest leg
+/// dropped for being below the minimum (zero when none was).
 fn legs_towards(
     snapshot: &PortfolioSnapshot,
     report: &DriftReport,
     desired: &ServiceMap<Decimal>,
     min_trade_usdc: Decimal,
-) -> Vec<Leg> {
+) -> (Vec<Leg>, Decimal) {
     let leg = |service: Service, direction, amount_usdc| Leg {
         service,
         direction,
@@ -210,11 +280,13 @@ fn legs_towards(
     };
     let mut decreases = Vec::new();
     let mut increases = Vec::new();
+    let mut largest_dropped = Decimal::ZERO;
     for service in Service::TRADABLE {
         let current = snapshot.balance(service);
         // Toward zero: never take more than the service holds, never ask for more than planned.
         let delta = round_cents(desired[service] - current);
         if delta.is_zero() || delta.abs() < min_trade_usdc {
+            largest_dropped = largest_dropped.max(delta.abs());
             continue;
         }
         if delta.is_sign_negative() {
@@ -244,11 +316,12 @@ fn legs_towards(
     let by_size = |a: &Leg, b: &Leg| b.amount_usdc.cmp(&a.amount_usdc);
     decreases.sort_by(by_size);
     increases.sort_by(by_size);
-    decreases
+    let legs = decreases
         .into_iter()
         .chain(increases)
         .filter(|l| l.amount_usdc > Decimal::ZERO)
-        .collect()
+        .collect();
+    (legs, largest_dropped)
 }
 
 #[cfg(test)]
@@ -256,10 +329,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-
-    fn snapshot(balances: [Decimal; 6]) -> PortfolioSnapshot {
-        PortfolioSnapshot::new(ServiceMap(balances), None).expect("valid")
-    }
+    use crate::testing::{snapshot, usdc};
 
     #[test]
     fn plans_table() {
@@ -272,28 +342,14 @@ mod tests {
         let cases = [
             // TC0: on target: nothing to do.
             TestCase {
-                balances: [
-                    dec!(200),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ],
+                balances: usdc![200, 300, 150, 150, 100, 100],
                 params: base,
                 expected: vec![],
             },
             // TC1: a large casino win (casino at 32%): casino decreases first, then the
             // under-allocated services are refilled from the reserve.
             TestCase {
-                balances: [
-                    dec!(376.47),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ],
+                balances: usdc![376.47, 300, 150, 150, 100, 100],
                 params: base,
                 expected: vec![
                     (Service::Casino, Direction::Decrease, dec!(141.17)),
@@ -305,27 +361,13 @@ mod tests {
             },
             // TC2: inside every band: nothing, unless forced.
             TestCase {
-                balances: [
-                    dec!(230),
-                    dec!(280),
-                    dec!(150),
-                    dec!(150),
-                    dec!(95),
-                    dec!(95),
-                ],
+                balances: usdc![230, 280, 150, 150, 95, 95],
                 params: base,
                 expected: vec![],
             },
             // TC3: forced, with a minimum trade of 10: the 5-dollar legs are dropped.
             TestCase {
-                balances: [
-                    dec!(230),
-                    dec!(280),
-                    dec!(150),
-                    dec!(150),
-                    dec!(95),
-                    dec!(95),
-                ],
+                balances: usdc![230, 280, 150, 150, 95, 95],
                 params: PlanParams {
                     force: true,
                     min_trade_usdc: dec!(10),
@@ -338,14 +380,7 @@ mod tests {
             },
             // TC4: band edge: casino 12 points over goes to 25%, the reserve stays in band.
             TestCase {
-                balances: [
-                    dec!(320),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(80),
-                    dec!(0),
-                ],
+                balances: usdc![320, 300, 150, 150, 80, 0],
                 params: PlanParams {
                     rebalance_to: RebalanceTo::BandEdge,
                     ..base
@@ -364,7 +399,7 @@ mod tests {
         ];
         let targets = TargetAllocation::conservative();
         for (index, case) in cases.iter().enumerate() {
-            let snap = snapshot(case.balances);
+            let snap = snapshot(case.balances, None);
             let plan = plan_rebalance(&snap, &targets, &case.params);
             let actual: Vec<_> = plan
                 .legs
@@ -379,6 +414,85 @@ mod tests {
                 "TC{index} conserves"
             );
         }
+    }
+
+    #[test]
+    fn plans_say_why_they_are_not_what_they_seem() {
+        struct TestCase {
+            balances: [Decimal; 6],
+            params: PlanParams,
+            expected_legs: usize,
+            expected_notes: Vec<PlanNote>,
+        }
+        let band_edge = PlanParams {
+            rebalance_to: RebalanceTo::BandEdge,
+            ..PlanParams::default()
+        };
+        let cases = [
+            // TC0: the article's hot streak (casino 70%): at the band edge casino 25%, trading
+            // 25%, wallet and domains 10%, escrow 5% leave the reserve 25%, beyond its 10 ± 5:
+            // the plan goes to target and says so.
+            TestCase {
+                balances: [dec!(700), dec!(120), dec!(60), dec!(60), dec!(40), dec!(20)],
+                params: band_edge,
+                expected_legs: 5,
+                expected_notes: vec![PlanNote::FellBackToTarget {
+                    reserve_weight: dec!(0.25),
+                    reserve_target: dec!(0.10),
+                    reserve_band: dec!(0.05),
+                }],
+            },
+            // TC1: casino 5.5 points over and the reserve 5.5 under: at the band edge casino
+            // gives $5 to the reserve, below a $10 minimum: nothing moves, and the plan says why.
+            TestCase {
+                balances: [
+                    dec!(255),
+                    dec!(300),
+                    dec!(150),
+                    dec!(150),
+                    dec!(100),
+                    dec!(45),
+                ],
+                params: PlanParams {
+                    min_trade_usdc: dec!(10),
+                    ..band_edge
+                },
+                expected_legs: 0,
+                expected_notes: vec![PlanNote::BelowMinimumTrade {
+                    min_trade_usdc: dec!(10),
+                    largest_leg_usdc: dec!(5),
+                }],
+            },
+            // TC2: the same to target moves $55 out of casino: one leg, no note.
+            TestCase {
+                balances: [
+                    dec!(255),
+                    dec!(300),
+                    dec!(150),
+                    dec!(150),
+                    dec!(100),
+                    dec!(45),
+                ],
+                params: PlanParams {
+                    min_trade_usdc: dec!(10),
+                    ..PlanParams::default()
+                },
+                expected_legs: 1,
+                expected_notes: vec![],
+            },
+        ];
+        let targets = TargetAllocation::conservative();
+        for (index, case) in cases.iter().enumerate() {
+            let plan = plan_rebalance(&snapshot(case.balances, None), &targets, &case.params);
+            assert_eq!(plan.legs.len(), case.expected_legs, "TC{index}: {plan:?}");
+            assert_eq!(plan.notes, case.expected_notes, "TC{index}");
+        }
+        // The note reads as a reason.
+        assert_eq!(
+            cases[0].expected_notes[0].to_string(),
+            "to target, not the band edge: with every breached service on its band edge the \
+             reserve would hold 25.0%, outside its band of 10.0% ± 5.0%"
+        );
     }
 }
 

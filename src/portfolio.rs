@@ -8,17 +8,34 @@
 //!   `seq`: then no announced event can explain a difference, so it happened out of band.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::service::{Service, ServiceMap};
 
 /// Balances per service at one moment, optionally tied to the venue's event sequence.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Deserializing validates like [`PortfolioSnapshot::new`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SnapshotFields")]
 pub struct PortfolioSnapshot {
     /// USDC per service; `Reserve` is the venue's `available_balance`.
     pub balances_usdc: ServiceMap<Decimal>,
     /// The last venue event sequence number reflected in these balances, when known.
     pub seq: Option<u64>,
+}
+
+/// A snapshot as read, before validation.
+#[derive(Deserialize)]
+struct SnapshotFields {
+    balances_usdc: ServiceMap<Decimal>,
+    seq: Option<u64>,
+}
+
+impl TryFrom<SnapshotFields> for PortfolioSnapshot {
+    type Error = SnapshotError;
+
+    fn try_from(fields: SnapshotFields) -> Result<Self, SnapshotError> {
+        PortfolioSnapshot::new(fields.balances_usdc, fields.seq)
+    }
 }
 
 /// The article's $1,000 agent on its conservative target (20/30/15/15/10/10), USDC: the

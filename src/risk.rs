@@ -4,13 +4,25 @@
 //! single legs would be worse than refusing: an increase is funded by the decreases before
 //! it, so a plan with a leg cut out can overdraw the reserve.
 //!
+//! Two kinds of limit: absolute (`max_leg_usdc`, `max_daily_turnover_usdc`, off by default)
+//! and relative to the portfolio the plan was made on (`max_leg_fraction`,
+//! `max_daily_turnover_fraction`, on by default at a half and twice the portfolio). The
+//! relative ones are plausibility limits: a sane rebalance never moves more than half the
+//! portfolio in one transfer or turns it over twice in a day, so a plan that does is built
+//! on numbers that cannot be right (a venue reporting an absurd win) and is refused before
+//! anything is sent. `max_jump_factor` is the third plausibility setting: the trigger policy
+//! holds a change of the portfolio by that factor for a confirming snapshot
+//! (`policy::plausibility`).
+//!
 //! The day's turnover so far is the caller's to supply; the executor reads it from the store
-//! (`Store::applied_usdc_on`), so the daily cap holds across plans and restarts.
+//! (`Store::applied_usdc_on`), so the daily caps hold across plans and restarts.
 //!
 //! # Invariants
-//! - A plan that [`RiskLimits::check`] accepts has no leg above `max_leg_usdc` and keeps the
-//!   day's turnover at or below `max_daily_turnover_usdc`.
-//! - A limit of `None` is off; every refusal names the limit and the amounts.
+//! - A plan that [`RiskLimits::check`] accepts has no leg above `max_leg_usdc` nor above
+//!   `max_leg_fraction` of the plan's portfolio, and keeps the day's turnover at or below
+//!   `max_daily_turnover_usdc` and `max_daily_turnover_fraction` of that portfolio.
+//! - A limit of `None` is off; every refusal names the limit's key and the amounts.
+//! - Limits built by [`RiskLimits::new`] are never negative, and a jump factor is above 1.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -24,6 +36,40 @@ pub struct RiskLimits {
     pub max_leg_usdc: Option<Decimal>,
     /// Most USDC moved per UTC day, over all plans.
     pub max_daily_turnover_usdc: Option<Decimal>,
+    /// Largest single transfer as a fraction of the portfolio the plan was made on.
+    pub max_leg_fraction: Option<Decimal>,
+    /// Most moved per UTC day as a multiple of the portfolio the plan was made on.
+    pub max_daily_turnover_fraction: Option<Decimal>,
+    /// A change of the portfolio's total by this factor (up or down) in one step, or a win
+    /// larger than this multiple of the portfolio, waits for a confirming snapshot.
+    pub max_jump_factor: Option<Decimal>,
+}
+
+/// The configuration's numbers for [`RiskLimits::new`], where 0 switches a limit off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RiskSettingsValues {
+    /// `max_leg_usdc`.
+    pub max_leg_usdc: Decimal,
+    /// `max_daily_turnover_usdc`.
+    pub max_daily_turnover_usdc: Decimal,
+    /// `max_leg_fraction`.
+    pub max_leg_fraction: Decimal,
+    /// `max_daily_turnover_fraction`.
+    pub max_daily_turnover_fraction: Decimal,
+    /// `max_jump_factor`.
+    pub max_jump_factor: Decimal,
+}
+
+/// One problem with configured limits; `Display` names the key relative to its section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {value} {rule}")]
+pub struct RiskLimitError {
+    /// The limit's key (`max_leg_usdc`, `max_jump_factor`, ...).
+    pub key: &'static str,
+    /// The value given.
+    pub value: Decimal,
+    /// What it must be.
+    pub rule: &'static str,
 }
 
 /// One breached limit.
@@ -53,11 +99,107 @@ pub enum RiskRefusal {
         /// The limit.
         limit_usdc: Decimal,
     },
+    /// A leg is larger than `max_leg_fraction` of the portfolio.
+    #[error(
+        "risk.max_leg_fraction: leg {index} moves {amount_usdc} USDC, above {fraction} of the {portfolio_usdc} USDC portfolio ({limit_usdc})"
+    )]
+    LegAboveFraction {
+        /// Leg position in the plan.
+        index: usize,
+        /// Its amount.
+        amount_usdc: Decimal,
+        /// The configured fraction.
+        fraction: Decimal,
+        /// The portfolio the plan was made on.
+        portfolio_usdc: Decimal,
+        /// `fraction × portfolio_usdc`.
+        limit_usdc: Decimal,
+    },
+    /// The plan would take the day's turnover above `max_daily_turnover_fraction` of the
+    /// portfolio.
+    #[error(
+        "risk.max_daily_turnover_fraction: {used_usdc} USDC moved today plus this plan's {plan_usdc} exceeds {fraction} × the {portfolio_usdc} USDC portfolio ({limit_usdc})"
+    )]
+    DailyAboveFraction {
+        /// Already moved today.
+        used_usdc: Decimal,
+        /// This plan's total.
+        plan_usdc: Decimal,
+        /// The configured multiple.
+        fraction: Decimal,
+        /// The portfolio the plan was made on.
+        portfolio_usdc: Decimal,
+        /// `fraction × portfolio_usdc`.
+        limit_usdc: Decimal,
+    },
+}
+
+impl RiskRefusal {
+    /// The limit breached, as its configuration key (`max_leg_usdc`, `max_leg_fraction`, ...).
+    pub const fn limit(&self) -> &'static str {
+        match self {
+            RiskRefusal::LegTooLarge { .. } => "max_leg_usdc",
+            RiskRefusal::DailyTurnover { .. } => "max_daily_turnover_usdc",
+            RiskRefusal::LegAboveFraction { .. } => "max_leg_fraction",
+            RiskRefusal::DailyAboveFraction { .. } => "max_daily_turnover_fraction",
+        }
+    }
 }
 
 impl RiskLimits {
+    /// Checked limits from the configuration's numbers, where 0 switches a limit off.
+    ///
+    /// # Errors
+    /// Every negative limit, and a jump factor that is neither 0 nor above 1, each naming
+    /// its key.
+    pub fn new(values: RiskSettingsValues) -> Result<Self, Vec<RiskLimitError>> {
+        const NOT_NEGATIVE: &str = "must not be negative (0 disables it)";
+        let mut problems: Vec<RiskLimitError> = [
+            ("max_leg_usdc", values.max_leg_usdc),
+            ("max_daily_turnover_usdc", values.max_daily_turnover_usdc),
+            ("max_leg_fraction", values.max_leg_fraction),
+            (
+                "max_daily_turnover_fraction",
+                values.max_daily_turnover_fraction,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, value)| *value < Decimal::ZERO)
+        .map(|(key, value)| RiskLimitError {
+            key,
+            value,
+            rule: NOT_NEGATIVE,
+        })
+        .collect();
+        // A factor of 1 or less would hold every change, however small, for confirmation.
+        if values.max_jump_factor != Decimal::ZERO && values.max_jump_factor <= Decimal::ONE {
+            problems.push(RiskLimitError {
+                key: "max_jump_factor",
+                value: values.max_jump_factor,
+                rule: "must be above 1 (0 disables it)",
+            });
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let on = |value: Decimal| (value > Decimal::ZERO).then_some(value);
+        Ok(RiskLimits {
+            max_leg_usdc: on(values.max_leg_usdc),
+            max_daily_turnover_usdc: on(values.max_daily_turnover_usdc),
+            max_leg_fraction: on(values.max_leg_fraction),
+            max_daily_turnover_fraction: on(values.max_daily_turnover_fraction),
+            max_jump_factor: on(values.max_jump_factor),
+        })
+    }
+
+    /// Whether [`RiskLimits::check`] needs the day's turnover (a daily cap is on).
+    pub fn counts_daily_turnover(&self) -> bool {
+        self.max_daily_turnover_usdc.is_some() || self.max_daily_turnover_fraction.is_some()
+    }
+
     /// Accepts `plan` or lists every limit it breaches, given `used_today_usdc` already moved
-    /// on the plan's UTC day.
+    /// on the plan's UTC day. Relative limits are taken of the portfolio the plan was made
+    /// on (`plan.total_usdc`).
     ///
     /// # Errors
     /// Every breached limit.
@@ -66,6 +208,17 @@ impl RiskLimits {
         plan: &RebalancePlan,
         used_today_usdc: Decimal,
     ) -> Result<(), Vec<RiskRefusal>> {
+        let portfolio_usdc = plan.total_usdc;
+        // An overflowing product is no limit at all: nothing can be larger.
+        let of_portfolio =
+            |fraction: Decimal| fraction.checked_mul(portfolio_usdc).unwrap_or(Decimal::MAX);
+        let plan_usdc = plan
+            .legs
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, leg| sum.checked_add(leg.amount_usdc));
+        // An overflowing sum (an unknown day counted as Decimal::MAX) is a breach of any cap.
+        let day_total = plan_usdc.and_then(|plan| used_today_usdc.checked_add(plan));
+        let plan_usdc = plan_usdc.unwrap_or(Decimal::MAX);
         let mut refusals = Vec::new();
         if let Some(limit_usdc) = self.max_leg_usdc {
             refusals.extend(
@@ -80,16 +233,39 @@ impl RiskLimits {
                     }),
             );
         }
-        if let Some(limit_usdc) = self.max_daily_turnover_usdc {
-            let plan_usdc = plan.moved_usdc();
-            // An overflowing sum (an unknown day counted as Decimal::MAX) is a breach too.
-            let breached = used_today_usdc
-                .checked_add(plan_usdc)
-                .is_none_or(|total| total > limit_usdc);
-            if breached {
-                refusals.push(RiskRefusal::DailyTurnover {
+        if let Some(fraction) = self.max_leg_fraction {
+            let limit_usdc = of_portfolio(fraction);
+            refusals.extend(
+                plan.legs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, leg)| leg.amount_usdc > limit_usdc)
+                    .map(|(index, leg)| RiskRefusal::LegAboveFraction {
+                        index,
+                        amount_usdc: leg.amount_usdc,
+                        fraction,
+                        portfolio_usdc,
+                        limit_usdc,
+                    }),
+            );
+        }
+        if let Some(limit_usdc) = self.max_daily_turnover_usdc
+            && day_total.is_none_or(|total| total > limit_usdc)
+        {
+            refusals.push(RiskRefusal::DailyTurnover {
+                used_usdc: used_today_usdc,
+                plan_usdc,
+                limit_usdc,
+            });
+        }
+        if let Some(fraction) = self.max_daily_turnover_fraction {
+            let limit_usdc = of_portfolio(fraction);
+            if day_total.is_none_or(|total| total > limit_usdc) {
+                refusals.push(RiskRefusal::DailyAboveFraction {
                     used_usdc: used_today_usdc,
                     plan_usdc,
+                    fraction,
+                    portfolio_usdc,
                     limit_usdc,
                 });
             }
@@ -115,6 +291,88 @@ mod tests {
         targets::TargetAllocation,
     };
 
+    fn absolute(max_leg_usdc: Option<Decimal>, max_daily: Option<Decimal>) -> RiskLimits {
+        RiskLimits {
+            max_leg_usdc,
+            max_daily_turnover_usdc: max_daily,
+            ..RiskLimits::default()
+        }
+    }
+
+    fn relative(max_leg_fraction: Option<Decimal>, max_daily: Option<Decimal>) -> RiskLimits {
+        RiskLimits {
+            max_leg_fraction,
+            max_daily_turnover_fraction: max_daily,
+            ..RiskLimits::default()
+        }
+    }
+
+    #[test]
+    fn limits_are_checked_when_built() {
+        struct TestCase {
+            values: RiskSettingsValues,
+            expected: Result<RiskLimits, Vec<&'static str>>,
+        }
+        let cases = [
+            // TC0: zeros switch every limit off.
+            TestCase {
+                values: RiskSettingsValues::default(),
+                expected: Ok(RiskLimits::default()),
+            },
+            // TC1: positive limits are kept.
+            TestCase {
+                values: RiskSettingsValues {
+                    max_leg_usdc: dec!(100),
+                    max_daily_turnover_usdc: dec!(500),
+                    max_leg_fraction: dec!(0.5),
+                    max_daily_turnover_fraction: dec!(2),
+                    max_jump_factor: dec!(10),
+                },
+                expected: Ok(RiskLimits {
+                    max_leg_usdc: Some(dec!(100)),
+                    max_daily_turnover_usdc: Some(dec!(500)),
+                    max_leg_fraction: Some(dec!(0.5)),
+                    max_daily_turnover_fraction: Some(dec!(2)),
+                    max_jump_factor: Some(dec!(10)),
+                }),
+            },
+            // TC2: every negative limit and a jump factor of 1, each named.
+            TestCase {
+                values: RiskSettingsValues {
+                    max_leg_usdc: dec!(-1),
+                    max_daily_turnover_usdc: dec!(-5),
+                    max_leg_fraction: dec!(-0.5),
+                    max_daily_turnover_fraction: dec!(-2),
+                    max_jump_factor: dec!(1),
+                },
+                expected: Err(vec![
+                    "max_leg_usdc: -1 must not be negative (0 disables it)",
+                    "max_daily_turnover_usdc: -5 must not be negative (0 disables it)",
+                    "max_leg_fraction: -0.5 must not be negative (0 disables it)",
+                    "max_daily_turnover_fraction: -2 must not be negative (0 disables it)",
+                    "max_jump_factor: 1 must be above 1 (0 disables it)",
+                ]),
+            },
+            // TC3: a negative jump factor is refused too.
+            TestCase {
+                values: RiskSettingsValues {
+                    max_jump_factor: dec!(-10),
+                    ..RiskSettingsValues::default()
+                },
+                expected: Err(vec!["max_jump_factor: -10 must be above 1 (0 disables it)"]),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let got = RiskLimits::new(case.values)
+                .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+            match (&got, &case.expected) {
+                (Ok(limits), Ok(want)) => assert_eq!(limits, want, "TC{i}"),
+                (Err(got), Err(want)) => assert_eq!(got, want, "TC{i}"),
+                _ => panic!("TC{i}: got {got:?}, want {:?}", case.expected),
+            }
+        }
+    }
+
     fn plan_for(casino_usdc: Decimal) -> RebalancePlan {
         let mut balances = article_balances_usdc();
         balances[crate::service::Service::Casino] = casino_usdc;
@@ -129,68 +387,104 @@ mod tests {
     #[test]
     fn limits_accept_or_refuse_whole_plans_naming_the_limit() {
         struct TestCase {
+            plan: RebalancePlan,
             limits: RiskLimits,
             used_today_usdc: Decimal,
             refused: &'static [&'static str],
         }
-        // A $376.47 casino: the plan moves casino down by ~$141 and spreads it.
-        let plan = plan_for(dec!(376.47));
+        // A $376.47 casino: the plan moves casino down by ~$141 of a $1,176 portfolio.
+        let win = plan_for(dec!(376.47));
+        // The absurd win: an 8e14 casino makes a casino leg of about 80% of it.
+        let absurd = plan_for(dec!(800_000_000_000_000));
         let cases = [
             // TC0: no limits.
             TestCase {
+                plan: win.clone(),
                 limits: RiskLimits::default(),
                 used_today_usdc: dec!(1_000_000),
                 refused: &[],
             },
             // TC1: legs below the per-leg limit.
             TestCase {
-                limits: RiskLimits {
-                    max_leg_usdc: Some(dec!(500)),
-                    max_daily_turnover_usdc: None,
-                },
+                plan: win.clone(),
+                limits: absolute(Some(dec!(500)), None),
                 used_today_usdc: Decimal::ZERO,
                 refused: &[],
             },
             // TC2: the casino decrease is above a $100 leg limit.
             TestCase {
-                limits: RiskLimits {
-                    max_leg_usdc: Some(dec!(100)),
-                    max_daily_turnover_usdc: None,
-                },
+                plan: win.clone(),
+                limits: absolute(Some(dec!(100)), None),
                 used_today_usdc: Decimal::ZERO,
                 refused: &["risk.max_leg_usdc"],
             },
             // TC3: the day's turnover would pass the cap.
             TestCase {
-                limits: RiskLimits {
-                    max_leg_usdc: None,
-                    max_daily_turnover_usdc: Some(dec!(400)),
-                },
+                plan: win.clone(),
+                limits: absolute(None, Some(dec!(400))),
                 used_today_usdc: dec!(150),
                 refused: &["risk.max_daily_turnover_usdc"],
             },
             // TC4: an unknown day (counted as everything) never overflows: refused.
             TestCase {
-                limits: RiskLimits {
-                    max_leg_usdc: None,
-                    max_daily_turnover_usdc: Some(dec!(400)),
-                },
+                plan: win.clone(),
+                limits: absolute(None, Some(dec!(400))),
                 used_today_usdc: Decimal::MAX,
                 refused: &["risk.max_daily_turnover_usdc"],
             },
             // TC5: both.
             TestCase {
-                limits: RiskLimits {
-                    max_leg_usdc: Some(dec!(100)),
-                    max_daily_turnover_usdc: Some(dec!(10)),
-                },
+                plan: win.clone(),
+                limits: absolute(Some(dec!(100)), Some(dec!(10))),
                 used_today_usdc: Decimal::ZERO,
                 refused: &["risk.max_leg_usdc", "risk.max_daily_turnover_usdc"],
             },
+            // TC6: the defaults' relative limits pass an ordinary post-win plan.
+            TestCase {
+                plan: win.clone(),
+                limits: relative(Some(dec!(0.5)), Some(dec!(2))),
+                used_today_usdc: dec!(500),
+                refused: &[],
+            },
+            // TC7: they refuse the absurd win's plan: its casino leg is ~80% of the portfolio.
+            TestCase {
+                plan: absurd.clone(),
+                limits: relative(Some(dec!(0.5)), Some(dec!(2))),
+                used_today_usdc: Decimal::ZERO,
+                refused: &["risk.max_leg_fraction"],
+            },
+            // TC8: a day already turned over twice refuses any further plan.
+            TestCase {
+                plan: win.clone(),
+                limits: relative(None, Some(dec!(2))),
+                used_today_usdc: dec!(2300),
+                refused: &["risk.max_daily_turnover_fraction"],
+            },
+            // TC9: an unknown day is a breach of the relative cap too.
+            TestCase {
+                plan: win.clone(),
+                limits: relative(None, Some(dec!(2))),
+                used_today_usdc: Decimal::MAX,
+                refused: &["risk.max_daily_turnover_fraction"],
+            },
+            // TC10: relative and absolute together, each named.
+            TestCase {
+                plan: absurd,
+                limits: RiskLimits {
+                    max_leg_usdc: Some(dec!(1000)),
+                    max_leg_fraction: Some(dec!(0.5)),
+                    ..RiskLimits::default()
+                },
+                used_today_usdc: Decimal::ZERO,
+                refused: &["risk.max_leg_usdc", "risk.max_leg_fraction"],
+            },
         ];
-        assert!(!plan.legs.is_empty());
         for (i, case) in cases.iter().enumerate() {
-            match (case.limits.check(&plan, case.used_today_usdc), case.refused) {
+            assert!(!case.plan.legs.is_empty(), "TC{i}");
+            match (
+                case.limits.check(&case.plan, case.used_today_usdc),
+                case.refused,
+            ) {
                 (Ok(()), []) => {}
                 (Err(refusals), expected) if !expected.is_empty() => {
                     let text: Vec<String> = refusals.iter().map(ToString::to_string).collect();
@@ -206,33 +500,71 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_a_daily_cap_needs_the_days_turnover() {
+        assert!(!RiskLimits::default().counts_daily_turnover());
+        assert!(!relative(Some(dec!(0.5)), None).counts_daily_turnover());
+        assert!(relative(None, Some(dec!(2))).counts_daily_turnover());
+        assert!(absolute(None, Some(dec!(2))).counts_daily_turnover());
+    }
+
     fn cents() -> impl Strategy<Value = Decimal> {
         (0_i64..=200_000).prop_map(|c| Decimal::new(c, 2))
+    }
+
+    /// Balances from cents to a thousand billion, so absurd snapshots are covered too.
+    fn balance() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            cents(),
+            (0_i64..=100_000_000_000_000).prop_map(|c| Decimal::new(c, 2))
+        ]
+    }
+
+    fn fraction() -> impl Strategy<Value = Decimal> {
+        (1_i64..=400).prop_map(|p| Decimal::new(p, 2))
     }
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
 
-        /// No accepted plan breaches a limit, and every refusal names one that it breaches.
+        /// No accepted plan breaches a limit, absolute or relative, and every refusal names
+        /// one that it breaches.
         #[test]
         fn accepted_plans_never_breach_a_limit(
-            balances in prop::array::uniform6(cents()),
+            balances in prop::array::uniform6(balance()),
             max_leg in prop::option::of(cents()),
             max_daily in prop::option::of(cents()),
+            leg_fraction in prop::option::of(fraction()),
+            daily_fraction in prop::option::of(fraction()),
             used in cents(),
         ) {
             let Ok(snapshot) = PortfolioSnapshot::new(ServiceMap(balances), None) else {
                 return Ok(());
             };
             let plan = plan_rebalance(&snapshot, &TargetAllocation::conservative(), &PlanParams::default());
-            let limits = RiskLimits { max_leg_usdc: max_leg, max_daily_turnover_usdc: max_daily };
+            let limits = RiskLimits {
+                max_leg_usdc: max_leg,
+                max_daily_turnover_usdc: max_daily,
+                max_leg_fraction: leg_fraction,
+                max_daily_turnover_fraction: daily_fraction,
+                max_jump_factor: None,
+            };
+            let portfolio = snapshot.total_usdc();
             match limits.check(&plan, used) {
                 Ok(()) => {
-                    if let Some(limit) = max_leg {
-                        prop_assert!(plan.legs.iter().all(|l| l.amount_usdc <= limit));
+                    for leg in &plan.legs {
+                        if let Some(limit) = max_leg {
+                            prop_assert!(leg.amount_usdc <= limit);
+                        }
+                        if let Some(fraction) = leg_fraction {
+                            prop_assert!(leg.amount_usdc <= fraction * portfolio);
+                        }
                     }
                     if let Some(limit) = max_daily {
                         prop_assert!(used + plan.moved_usdc() <= limit);
+                    }
+                    if let Some(fraction) = daily_fraction {
+                        prop_assert!(used + plan.moved_usdc() <= fraction * portfolio);
                     }
                 }
                 Err(refusals) => {
@@ -243,7 +575,16 @@ mod tests {
                                 prop_assert_eq!(plan.legs[index].amount_usdc, amount_usdc);
                                 prop_assert!(amount_usdc > limit_usdc);
                             }
+                            RiskRefusal::LegAboveFraction { index, amount_usdc, fraction, portfolio_usdc, limit_usdc } => {
+                                prop_assert_eq!(plan.legs[index].amount_usdc, amount_usdc);
+                                prop_assert_eq!(portfolio_usdc, portfolio);
+                                prop_assert_eq!(limit_usdc, fraction * portfolio);
+                                prop_assert!(amount_usdc > limit_usdc);
+                            }
                             RiskRefusal::DailyTurnover { used_usdc, plan_usdc, limit_usdc } => {
+                                prop_assert!(used_usdc.checked_add(plan_usdc).is_none_or(|t| t > limit_usdc));
+                            }
+                            RiskRefusal::DailyAboveFraction { used_usdc, plan_usdc, limit_usdc, .. } => {
                                 prop_assert!(used_usdc.checked_add(plan_usdc).is_none_or(|t| t > limit_usdc));
                             }
                         }

@@ -187,6 +187,24 @@ impl<T: Serialize> Serialize for ServiceMap<T> {
     }
 }
 
+/// Reads the map [`Serialize`] writes: one entry per service, by name, every service present.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ServiceMap<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut named = std::collections::BTreeMap::<Service, T>::deserialize(deserializer)?;
+        let mut values = Vec::with_capacity(6);
+        for service in Service::ALL {
+            values.push(named.remove(&service).ok_or_else(|| {
+                D::Error::custom(format!("missing service `{}`", service.name()))
+            })?);
+        }
+        let array: [T; 6] = values
+            .try_into()
+            .map_err(|_| D::Error::custom("expected six services"))?;
+        Ok(ServiceMap(array))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

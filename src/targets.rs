@@ -8,17 +8,33 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::service::{Service, ServiceMap};
 
 /// How far from 1 the weights may sum (the article's 1e-3).
 pub const SUM_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 3);
 
-/// Validated target weights per service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Validated target weights per service (deserializing validates like
+/// [`TargetAllocation::new`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "TargetFields")]
 pub struct TargetAllocation {
     weights: ServiceMap<Decimal>,
+}
+
+/// Targets as read, before validation.
+#[derive(Deserialize)]
+struct TargetFields {
+    weights: ServiceMap<Decimal>,
+}
+
+impl TryFrom<TargetFields> for TargetAllocation {
+    type Error = TargetErrors;
+
+    fn try_from(fields: TargetFields) -> Result<Self, TargetErrors> {
+        TargetAllocation::new(fields.weights)
+    }
 }
 
 /// One problem with a target allocation.

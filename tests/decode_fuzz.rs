@@ -103,7 +103,7 @@ fn decode_rest_kind(which: usize, bytes: &[u8]) -> Result<(), String> {
                 r.returns_by_service
                     .values()
                     .flatten()
-                    .all(|x| x.is_finite() && *x >= -1.0)
+                    .all(|x| x.is_finite() && *x > -1.0)
             );
         }),
         2 => decode_rest::<PricesResponse>(bytes).map(|p| {
@@ -189,6 +189,28 @@ fn apply(value: &mut Value, mutation: &Mutation) {
 }
 
 /// The invariants a decoded frame promises.
+/// One of `samples` (and which), changed by one to three mutations.
+fn mutated(samples: Vec<Value>) -> impl Strategy<Value = (usize, Value)> {
+    (0..samples.len(), prop::collection::vec(mutation(), 1..4)).prop_map(
+        move |(which, mutations)| {
+            let mut value = samples[which].clone();
+            for m in &mutations {
+                apply(&mut value, m);
+            }
+            (which, value)
+        },
+    )
+}
+
+/// A fuzz run of `cases` cases that writes no regressions file.
+fn fuzz(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
 fn check_frame(frame: &EventFrame) {
     let non_negative = |d: &Decimal| !d.is_sign_negative() || d.is_zero();
     match &frame.kind {
@@ -222,7 +244,7 @@ fn check_frame(frame: &EventFrame) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: TEXT_CASES, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(fuzz(TEXT_CASES))]
 
     #[test]
     fn arbitrary_text_never_panics_any_decoder(text in "\\PC{0,200}") {
@@ -236,18 +258,10 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: FRAME_CASES, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(fuzz(FRAME_CASES))]
 
     #[test]
-    fn mutated_event_frames_decode_or_fail_cleanly(
-        which in any::<prop::sample::Index>(),
-        mutations in prop::collection::vec(mutation(), 1..4),
-    ) {
-        let frames = valid_frames();
-        let mut value = frames[which.index(frames.len())].clone();
-        for m in &mutations {
-            apply(&mut value, m);
-        }
+    fn mutated_event_frames_decode_or_fail_cleanly((_, value) in mutated(valid_frames())) {
         match EventFrame::decode(&value.to_string()) {
             Ok(frame) => {
                 check_frame(&frame);
@@ -260,19 +274,10 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: REST_CASES, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(fuzz(REST_CASES))]
 
     #[test]
-    fn mutated_rest_bodies_decode_or_fail_cleanly(
-        which in any::<prop::sample::Index>(),
-        mutations in prop::collection::vec(mutation(), 1..4),
-    ) {
-        let bodies = valid_rest_bodies();
-        let which = which.index(bodies.len());
-        let mut value = bodies[which].clone();
-        for m in &mutations {
-            apply(&mut value, m);
-        }
+    fn mutated_rest_bodies_decode_or_fail_cleanly((which, value) in mutated(valid_rest_bodies())) {
         if let Err(error) = decode_rest_kind(which, value.to_string().as_bytes()) {
             prop_assert!(!error.is_empty());
         }

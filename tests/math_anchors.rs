@@ -255,7 +255,7 @@ fn check_min_variance_and_max_sharpe(a: &Anchor) {
     let exp_w = vec_of(&a.expected["max_sharpe"]["weights"]);
     let err = max_abs_diff(&ms.weights, &exp_w);
     assert!(err < 1e-6, "{name}: max-Sharpe weights off by {err:e}");
-    let sharpe = a.model.stats(&ms.weights, rf).sharpe;
+    let sharpe = a.model.stats(&ms.weights, rf).sharpe.expect("risky");
     let exp_sharpe = a.expected["max_sharpe"]["sharpe"].as_f64().expect("sharpe");
     assert!(
         sharpe >= exp_sharpe * (1.0 - 1e-8),
@@ -367,52 +367,37 @@ fn check_frontier(a: &Anchor) {
     }
 }
 
-#[test]
-fn statistics_match_numpy_and_sklearn() {
-    for name in DATASETS {
-        check_statistics(&load(name));
-    }
+/// Each check runs as two tests: over every small dataset, and over factor_500 on its own
+/// (the slow one, so that it runs in parallel with the rest).
+macro_rules! anchor_tests {
+    ($($check:ident: $small:ident, $large:ident;)*) => {$(
+        #[test]
+        fn $small() {
+            for name in DATASETS {
+                $check(&load(name));
+            }
+        }
+
+        #[test]
+        fn $large() {
+            $check(&factor_500());
+        }
+    )*};
 }
 
-#[test]
-fn min_variance_and_max_sharpe_match_references() {
-    for name in DATASETS {
-        check_min_variance_and_max_sharpe(&load(name));
-    }
-}
-
-#[test]
-fn risk_parity_matches_references() {
-    for name in DATASETS {
-        check_risk_parity(&load(name));
-    }
-}
-
-#[test]
-fn frontier_matches_references_and_every_point_is_feasible() {
-    for name in DATASETS {
-        check_frontier(&load(name));
-    }
-}
-
-#[test]
-fn factor_500_statistics_match_numpy_and_sklearn() {
-    check_statistics(&factor_500());
-}
-
-#[test]
-fn factor_500_min_variance_and_max_sharpe_match_references() {
-    check_min_variance_and_max_sharpe(&factor_500());
-}
-
-#[test]
-fn factor_500_risk_parity_matches_references() {
-    check_risk_parity(&factor_500());
-}
-
-#[test]
-fn factor_500_frontier_matches_references_and_every_point_is_feasible() {
-    check_frontier(&factor_500());
+anchor_tests! {
+    check_statistics:
+        statistics_match_numpy_and_sklearn,
+        factor_500_statistics_match_numpy_and_sklearn;
+    check_min_variance_and_max_sharpe:
+        min_variance_and_max_sharpe_match_references,
+        factor_500_min_variance_and_max_sharpe_match_references;
+    check_risk_parity:
+        risk_parity_matches_references,
+        factor_500_risk_parity_matches_references;
+    check_frontier:
+        frontier_matches_references_and_every_point_is_feasible,
+        factor_500_frontier_matches_references_and_every_point_is_feasible;
 }
 
 #[test]

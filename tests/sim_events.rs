@@ -14,7 +14,9 @@ use ballast::{
 use futures_util::StreamExt;
 use rust_decimal_macros::dec;
 use serde_json::json;
-use sim_support::{client, connect, next_event, next_text, post_json, quiet, start};
+use sim_support::{
+    client, connect, even_money_win, next_event, next_text, post_json, quiet, start,
+};
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
 
 #[tokio::test]
@@ -57,14 +59,7 @@ async fn resumes_after_since_then_goes_live() {
     let live = next_event(&mut ws).await;
     assert_eq!(live, injected);
     assert_eq!(live.seq, 6);
-    assert_eq!(
-        live.kind,
-        EventKind::CasinoWin {
-            amount_usdc: dec!(150),
-            stake_usdc: dec!(150),
-            multiplier: dec!(2)
-        }
-    );
+    assert_eq!(live.kind, even_money_win(dec!(150)));
     assert_eq!(live.portfolio.expect("portfolio").casino_balance, dec!(350));
 
     // Step 4: a client already up to date gets nothing replayed, only the next event.

@@ -10,14 +10,15 @@ use ballast::{
     service::Service,
     sim::{FaultConfig, SimConfig},
     venue::protocol::{
-        ErrorBody, EventFrame, EventKind, PortfolioResponse, PricesResponse, RebalanceResponse,
+        ErrorBody, EventFrame, PortfolioResponse, PricesResponse, RebalanceResponse,
         ReturnsResponse,
     },
 };
 use rust_decimal_macros::dec;
 use serde_json::json;
 use sim_support::{
-    client, error_body, get_json, keyed_replies, post_json, post_keyed, quiet, start, stats,
+    client, error_body, even_money_win, get_json, keyed_replies, post_json, post_keyed, quiet,
+    start, stats,
 };
 
 #[tokio::test]
@@ -348,14 +349,7 @@ async fn returns_prices_inject_and_stats() {
     assert_eq!(response.status(), 200);
     let frame = EventFrame::decode(&response.text().await.expect("body")).expect("frame");
     assert_eq!(frame.seq, 1);
-    assert_eq!(
-        frame.kind,
-        EventKind::CasinoWin {
-            amount_usdc: dec!(150),
-            stake_usdc: dec!(150),
-            multiplier: dec!(2)
-        }
-    );
+    assert_eq!(frame.kind, even_money_win(dec!(150)));
     assert_eq!(
         frame.portfolio.expect("portfolio").casino_balance,
         dec!(350)

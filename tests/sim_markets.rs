@@ -12,6 +12,7 @@ mod sim_support;
 use std::time::Duration;
 
 use ballast::{
+    observation::TradeSide,
     service::Service,
     sim::{SimConfig, SimHandle},
     venue::{
@@ -483,7 +484,7 @@ async fn buys_create_lots_and_sales_consume_them_first_in_first_out() {
 
     // Step 1: 0.5 SOL at the mid plus the 0.1% half-spread, paid from the wallet's cash.
     let first = markets
-        .wallet_buy("SOL", dec!(0.5), "rebalance", "buy-1")
+        .wallet_trade(TradeSide::Buy, "SOL", dec!(0.5), "rebalance", "buy-1")
         .await
         .expect("buys");
     assert_eq!(first.price_usdc, first.mid_price_usdc * dec!(1.001));
@@ -500,7 +501,7 @@ async fn buys_create_lots_and_sales_consume_them_first_in_first_out() {
     // Step 2: the price moves; 0.25 more at the new mid make a second, later lot.
     sim.advance(4).await.expect("advances");
     let second = markets
-        .wallet_buy("sol", dec!(0.25), "rebalance", "buy-2")
+        .wallet_trade(TradeSide::Buy, "sol", dec!(0.25), "rebalance", "buy-2")
         .await
         .expect("buys");
     assert_ne!(second.mid_price_usdc, first.mid_price_usdc);
@@ -536,7 +537,13 @@ async fn buys_create_lots_and_sales_consume_them_first_in_first_out() {
     // Step 3: selling 0.6 takes the whole first lot and 0.1 of the second, with its
     // proportional basis; the realized PnL is proceeds − those bases.
     let sold = markets
-        .wallet_sell("SOL", dec!(0.6), "tax_loss_harvest", "sell-1")
+        .wallet_trade(
+            TradeSide::Sell,
+            "SOL",
+            dec!(0.6),
+            "tax_loss_harvest",
+            "sell-1",
+        )
         .await
         .expect("sells");
     let second_part_basis = (second.notional_usdc * dec!(0.4))
@@ -644,7 +651,7 @@ async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
         .expect("rests");
     assert_eq!(resting.status, "open");
     markets
-        .wallet_buy("BTC", dec!(0.001), "diversify", "s-3")
+        .wallet_trade(TradeSide::Buy, "BTC", dec!(0.001), "diversify", "s-3")
         .await
         .expect("buys");
 
@@ -727,7 +734,7 @@ async fn advancing_an_autoplay_venue_runs_everything_and_keeps_the_books_exact()
         .await
         .expect("fills");
     markets
-        .wallet_buy("ETH", dec!(0.01), "diversify", "a-2")
+        .wallet_trade(TradeSide::Buy, "ETH", dec!(0.01), "diversify", "a-2")
         .await
         .expect("buys");
 

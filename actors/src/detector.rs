@@ -1,33 +1,111 @@
 //! The DriftDetector: turns observations into plans via the pure trigger policy.
 //!
 //! The actor only translates messages into [`PolicyInput`]s, feeds
-//! [`PolicyState::process`], names each resulting plan with [`PlanNamer`] and sends it to
-//! the SpotExecutor; every decision lives in `ballast::policy` and `ballast::execution`.
+//! [`PolicyState::process`], names each resulting plan with [`PlanNamer`], sends it to the
+//! SpotExecutor and publishes the policy's notices (targets adjusted, days closed, decisions
+//! with nothing to trade) on the bus; every decision lives in `ballast::policy` and
+//! `ballast::execution`. With a [`Recording`] it also writes each input and each decision as
+//! JSON lines (`ballast run --record-events FILE`), which `ballast backtest --events FILE`
+//! replays through the same policy.
 //!
 //! # Invariants
 //! - Plans go to the executor only from here, at most one in flight (the policy's rule).
-//! - Plans are named after their trigger (`v{venue}.{trigger}@{attempt}`), so two companions reacting
-//!   to the same trigger send the same idempotency keys; the namer follows the venue's event
-//!   numbering (its epoch changes on [`StreamStatus::Renumbered`]).
+//! - No plan is made while the operator's [`ControlSwitch`] is paused or halted: before each
+//!   input the policy's hold is synced with the switch, so a trigger waits (as while stale)
+//!   and fires on resume. The switch is read directly, never queued behind events.
+//! - A jump the policy holds (`ballast::policy::plausibility`) is sent to the watcher as a
+//!   [`ConfirmBalances`] request, and its fresh snapshot comes back as a confirmation; every
+//!   notice is published as an [`ImplausibleChange`].
+//! - Plans are named here, in one place, after their trigger (`v{venue}.{trigger}@{attempt}`,
+//!   [`PlanNamer`]), so two companions reacting to the same trigger send the same idempotency
+//!   keys; the namer follows the venue's event numbering (its epoch changes on
+//!   [`StreamStatus::Renumbered`]).
 //! - After [`StopPlanning`] (a shutdown), no plan leaves: the one in flight finishes.
+//! - Every input the policy takes passes through [`DriftDetector::process`], so a recording
+//!   holds all of them, in order, each line flushed as written.
 
-use std::sync::Arc;
+use std::{
+    fs::File,
+    io::{LineWriter, Write as _},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use actix::{Actor, Context, Handler, Message, Recipient};
+use anyhow::Context as _;
 use ballast::{
-    execution::{PlanNamer, VenueTag},
-    policy::{PolicyInput, PolicyState},
+    execution::PlanNamer,
+    policy::{
+        Decision, PolicyConfig, PolicyInput, PolicyState,
+        plausibility::PlausibilityNotice,
+        replay::{RecordedLine, decision_line},
+    },
+    targets::TargetAllocation,
 };
 use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
+    control::ControlSwitch,
     gate::TradingGate,
     messages::{
-        BalancesObserved, PlanFinished, RebalancePlanned, RebalanceRequest, SnapshotSource,
-        StreamStatus, TargetsUpdated, VenueEvent,
+        BalancesObserved, ConfirmBalances, ControlApplied, Event, ImplausibleChange, PlanFinished,
+        PolicyNoticed, RebalancePlanned, RebalanceRequest, SnapshotSource, StreamStatus,
+        TargetsUpdated, VenueEvent,
     },
 };
+
+/// A recording of the policy's inputs and decisions, one JSON line each
+/// (`ballast::policy::replay` defines the lines).
+#[derive(Debug)]
+pub struct Recording {
+    path: PathBuf,
+    out: Option<LineWriter<File>>,
+}
+
+impl Recording {
+    /// Creates (truncating) `path` and writes the `start` line.
+    ///
+    /// # Errors
+    /// When the file cannot be created or written, naming it.
+    pub fn create(
+        path: &Path,
+        policy: &PolicyConfig,
+        targets: &TargetAllocation,
+        max_jump_factor: Option<rust_decimal::Decimal>,
+    ) -> anyhow::Result<Self> {
+        let file = File::create(path)
+            .with_context(|| format!("--record-events {}: cannot create", path.display()))?;
+        let mut recording = Recording {
+            path: path.to_owned(),
+            out: Some(LineWriter::new(file)),
+        };
+        let start = RecordedLine::start(policy, targets, max_jump_factor).to_line()?;
+        recording.write(&start);
+        if recording.out.is_none() {
+            anyhow::bail!("--record-events {}: cannot write", path.display());
+        }
+        Ok(recording)
+    }
+
+    /// Writes one line; after a failure the recording stops (with one warning), the run
+    /// goes on.
+    fn write(&mut self, line: &str) {
+        if let Some(out) = &mut self.out
+            && let Err(error) = writeln!(out, "{line}")
+        {
+            warn!(%error, path = %self.path.display(), "recording stopped");
+            self.out = None;
+        }
+    }
+
+    fn line(&mut self, line: Result<String, serde_json::Error>) {
+        match line {
+            Ok(line) => self.write(&line),
+            Err(error) => warn!(%error, "a recording line could not be encoded"),
+        }
+    }
+}
 
 /// Mailbox capacity: events arrive with backpressure from the watcher.
 pub const DETECTOR_MAILBOX_CAPACITY: usize = 256;
@@ -46,31 +124,139 @@ pub struct DriftDetector {
     time: TimeSource,
     gate: TradingGate,
     executor: Recipient<RebalancePlanned>,
+    bus: Recipient<Event>,
+    control: ControlSwitch,
+    /// The hold the policy was last told of.
+    held: bool,
+    recording: Option<Recording>,
+    /// Where fresh snapshots are asked for when a jump is held (the watcher).
+    confirmer: Option<Recipient<ConfirmBalances>>,
 }
 
 impl DriftDetector {
-    /// A detector naming plans after `venue`'s triggers in numbering `epoch` (from the
-    /// store), sending them to `executor`.
+    /// A detector naming plans with `namer` (the venue's, resuming from the stored cursor),
+    /// sending them to `executor` and its notices to `bus`.
     pub fn new(
         policy: PolicyState,
-        venue: VenueTag,
-        epoch: u32,
+        namer: PlanNamer,
         time: TimeSource,
         gate: TradingGate,
         executor: Recipient<RebalancePlanned>,
+        bus: Recipient<Event>,
     ) -> Self {
         Self {
             policy,
-            namer: PlanNamer::new(venue, epoch),
+            namer,
             stopping: false,
             time,
             gate,
             executor,
+            bus,
+            control: ControlSwitch::default(),
+            held: false,
+            recording: None,
+            confirmer: None,
         }
     }
 
+    /// Asks `confirmer` for a fresh REST snapshot whenever the policy holds a jump.
+    #[must_use]
+    pub fn confirm_with(mut self, confirmer: Recipient<ConfirmBalances>) -> Self {
+        self.confirmer = Some(confirmer);
+        self
+    }
+
+    /// Publishes the policy's plausibility notices, asking for a snapshot on each hold.
+    fn relay_plausibility(&mut self) {
+        for notice in self.policy.take_plausibility_notices() {
+            let text = notice.describe();
+            match &notice {
+                PlausibilityNotice::Held { .. } => {
+                    warn!(%text, "implausible change held");
+                    let asked = self.confirmer.as_ref().map(|confirmer| {
+                        confirmer.try_send(ConfirmBalances {
+                            reason: text.clone(),
+                        })
+                    });
+                    if !matches!(asked, Some(Ok(()))) {
+                        // The next tick or resync snapshot settles the hold instead.
+                        warn!(
+                            "no confirming snapshot requested; waiting for the next REST snapshot"
+                        );
+                    }
+                }
+                PlausibilityNotice::Confirmed { .. } => {
+                    info!(%text, "implausible change confirmed")
+                }
+                PlausibilityNotice::Unconfirmed { .. } => {
+                    warn!(%text, "implausible change not confirmed; trigger dropped");
+                }
+            }
+            let _ = self.bus.try_send(
+                ImplausibleChange {
+                    notice,
+                    at: self.time.now(),
+                }
+                .into(),
+            );
+        }
+    }
+
+    /// Obeys the operator's `control` switch (the default switch always runs).
+    #[must_use]
+    pub fn with_control(mut self, control: ControlSwitch) -> Self {
+        self.control = control;
+        self
+    }
+
+    /// Tells the policy of a pause, halt or resume it has not heard of yet.
+    fn sync_hold(&mut self) {
+        let held = self.control.holds_plans();
+        if held != self.held {
+            self.held = held;
+            info!(held, mode = %self.control.mode(), "operator hold synced");
+            let at = self.time.now();
+            self.dispatch(PolicyInput::Hold { held, at });
+        }
+    }
+
+    /// Records every input and decision to `recording`.
+    #[must_use]
+    pub fn record_to(mut self, recording: Recording) -> Self {
+        self.recording = Some(recording);
+        self
+    }
+
+    /// The one way into the policy: records the input, processes it, publishes the notices,
+    /// records the decision.
+    fn process(&mut self, input: PolicyInput) -> Option<Decision> {
+        if let Some(recording) = &mut self.recording {
+            recording.line(RecordedLine::input(&input).to_line());
+        }
+        let decision = self.policy.process(input);
+        for notice in self.policy.take_notices() {
+            let _ = self.bus.try_send(
+                PolicyNoticed {
+                    notice: Arc::new(notice),
+                }
+                .into(),
+            );
+        }
+        if let (Some(recording), Some(decision)) = (&mut self.recording, &decision) {
+            recording.line(decision_line(decision));
+        }
+        decision
+    }
+
     fn feed(&mut self, input: PolicyInput) {
-        let Some(decision) = self.policy.process(input) else {
+        self.sync_hold();
+        self.dispatch(input);
+    }
+
+    fn dispatch(&mut self, input: PolicyInput) {
+        let decision = self.process(input);
+        self.relay_plausibility();
+        let Some(decision) = decision else {
             return;
         };
         if self.stopping {
@@ -80,7 +266,7 @@ impl DriftDetector {
             );
             return;
         }
-        let plan_id = self.namer.name(&decision.trigger, decision.at);
+        let plan_id = self.namer.name(&decision.trigger);
         info!(
             %plan_id,
             trigger = decision.trigger.name(),
@@ -97,7 +283,7 @@ impl DriftDetector {
             // Only possible if the executor died: release the in-flight slot so the policy
             // does not wait forever, and let the next trigger retry.
             warn!(%error, "executor unavailable; plan dropped");
-            self.policy.process(PolicyInput::PlanFinished {
+            self.process(PolicyInput::PlanFinished {
                 snapshot: None,
                 at: self.time.now(),
                 moved: false,
@@ -115,41 +301,18 @@ impl Actor for DriftDetector {
     }
 }
 
-impl Handler<BalancesObserved> for DriftDetector {
-    type Result = ();
-
-    fn handle(&mut self, message: BalancesObserved, _ctx: &mut Self::Context) {
-        self.feed(PolicyInput::Snapshot {
-            snapshot: message.snapshot,
-            at: message.at,
-            resync: message.source == SnapshotSource::Resync,
-            tick: message.source == SnapshotSource::Tick,
-        });
-    }
+/// A message the detector hands to the policy, and what the policy sees of it: the one
+/// handler below feeds each input in turn.
+trait PolicyMessage: Message<Result = ()> {
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput>;
 }
 
-impl Handler<VenueEvent> for DriftDetector {
+impl<M: PolicyMessage> Handler<M> for DriftDetector {
     type Result = ();
 
-    fn handle(&mut self, message: VenueEvent, _ctx: &mut Self::Context) {
-        self.namer.saw_event(message.observation.seq);
-        self.feed(PolicyInput::Event(message.observation));
-    }
-}
-
-impl Handler<StreamStatus> for DriftDetector {
-    type Result = ();
-
-    fn handle(&mut self, message: StreamStatus, _ctx: &mut Self::Context) {
-        match message {
-            StreamStatus::Reconnecting { .. } | StreamStatus::Gap { .. } => {
-                self.feed(PolicyInput::StreamDown);
-            }
-            StreamStatus::Renumbered { epoch, .. } => {
-                self.namer.renumbered(epoch);
-                self.feed(PolicyInput::Renumbered);
-            }
-            StreamStatus::Connected { .. } | StreamStatus::Malformed { .. } => {}
+    fn handle(&mut self, message: M, _ctx: &mut Self::Context) {
+        for input in message.inputs(self) {
+            self.feed(input);
         }
     }
 }
@@ -162,40 +325,85 @@ impl Handler<StopPlanning> for DriftDetector {
     }
 }
 
-impl Handler<RebalanceRequest> for DriftDetector {
-    type Result = ();
-
-    fn handle(&mut self, message: RebalanceRequest, _ctx: &mut Self::Context) {
-        info!(reason = %message.reason, "rebalance requested");
-        self.feed(PolicyInput::Request {
-            reason: message.reason,
-            at: self.time.now(),
-        });
+impl PolicyMessage for BalancesObserved {
+    fn inputs(self, _detector: &mut DriftDetector) -> Vec<PolicyInput> {
+        if self.source == SnapshotSource::Confirm {
+            // The fresh snapshot a held jump asked for.
+            return vec![PolicyInput::Confirmation {
+                snapshot: self.snapshot,
+                at: self.at,
+            }];
+        }
+        vec![PolicyInput::Snapshot {
+            snapshot: self.snapshot,
+            at: self.at,
+            resync: self.source == SnapshotSource::Resync,
+            tick: self.source == SnapshotSource::Tick,
+        }]
     }
 }
 
-impl Handler<TargetsUpdated> for DriftDetector {
+impl Handler<ControlApplied> for DriftDetector {
     type Result = ();
 
-    fn handle(&mut self, message: TargetsUpdated, _ctx: &mut Self::Context) {
-        self.feed(PolicyInput::Targets(message.targets));
+    fn handle(&mut self, _message: ControlApplied, _ctx: &mut Self::Context) {
+        // The switch already holds the mode; this only makes a resume act at once.
+        self.sync_hold();
     }
 }
 
-impl Handler<PlanFinished> for DriftDetector {
-    type Result = ();
+impl PolicyMessage for VenueEvent {
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput> {
+        detector.namer.saw_event(self.observation.seq);
+        vec![PolicyInput::Event(self.observation)]
+    }
+}
 
-    fn handle(&mut self, message: PlanFinished, _ctx: &mut Self::Context) {
-        if message.interrupted && !self.gate.is_open() {
+impl PolicyMessage for StreamStatus {
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput> {
+        match self {
+            StreamStatus::Reconnecting { .. } | StreamStatus::Gap { .. } => {
+                vec![PolicyInput::StreamDown]
+            }
+            StreamStatus::Renumbered { epoch, .. } => {
+                detector.namer.renumbered(epoch);
+                vec![PolicyInput::Renumbered]
+            }
+            StreamStatus::Connected { .. } | StreamStatus::Malformed { .. } => Vec::new(),
+        }
+    }
+}
+
+impl PolicyMessage for RebalanceRequest {
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput> {
+        info!(reason = %self.reason, "rebalance requested");
+        vec![PolicyInput::Request {
+            reason: self.reason,
+            at: detector.time.now(),
+        }]
+    }
+}
+
+impl PolicyMessage for TargetsUpdated {
+    fn inputs(self, _detector: &mut DriftDetector) -> Vec<PolicyInput> {
+        vec![PolicyInput::Targets(self.targets)]
+    }
+}
+
+impl PolicyMessage for PlanFinished {
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput> {
+        let finished = PolicyInput::PlanFinished {
+            snapshot: self.snapshot,
+            at: self.at,
+            moved: self.applied > 0,
+            interrupted: self.interrupted,
+        };
+        if self.interrupted && !detector.gate.is_open() {
             // The watcher's stream-down status may still be queued behind this message;
             // the gate already knows. The interrupted plan resumes after the resync.
-            self.feed(PolicyInput::StreamDown);
+            vec![PolicyInput::StreamDown, finished]
+        } else {
+            vec![finished]
         }
-        self.feed(PolicyInput::PlanFinished {
-            snapshot: message.snapshot,
-            at: message.at,
-            moved: message.applied > 0,
-            interrupted: message.interrupted,
-        });
     }
 }

@@ -24,8 +24,9 @@
 //! holds another request under a leg's key (`idempotency_key_reused`: another companion made
 //! this plan first) supersedes the leg: it fails as such and the plan stops.
 //!
-//! A shutdown lets the plan in flight finish; past its deadline ([`StopNow`]) no further
-//! leg is sent and the legs not sent stay `pending` for the next start to reconcile.
+//! A shutdown lets the plan in flight finish (unless the operator pauses or halts it, which
+//! ends it as at any other time); past its deadline ([`StopNow`]) no further leg is sent and
+//! the legs not sent stay `pending` for the next start to reconcile.
 //!
 //! Before anything is sent the plan meets the [`RiskLimits`]; a plan that breaks one is
 //! refused whole (each leg recorded as failed, the limit named), with the day's turnover read
@@ -41,6 +42,9 @@
 //! - No leg is booked applied on a reply that does not describe it.
 //! - The bus hears of a plan ([`RebalancePlanned`]) only once it is on disk, and of a plan
 //!   that was not ([`PlanDropped`]).
+//! - No leg is sent while the operator's [`ControlSwitch`] is paused or halted (the leg in
+//!   flight finishes; the rest of the plan is skipped and resumes with its trigger), and no
+//!   POST starts, or is retried, once it is halted: each is made under a send permit.
 //! - One plan at a time: the handler holds the actor until the plan is finished.
 //!
 //! The decisions (keys, what a pending leg becomes, whether a failed send is retried, what
@@ -56,6 +60,7 @@ use actix::{
 };
 pub use ballast::execution::Reconciled;
 use ballast::{
+    control::Mode,
     execution::{
         BookedTransfers, LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, ReplyMismatch,
         Requested, RetryDecision, RetryInput, SendFailure, check_reply, classify_pending,
@@ -74,10 +79,11 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
+    control::ControlSwitch,
     gate::{NumberingEpoch, TradingGate},
     messages::{
-        DropReason, Event, PlanDropped, PlanFinished, RebalancePlanned, ReplyMismatched,
-        TradeExecuted, TradeFailed,
+        DropReason, Event, PlanDropped, PlanFinished, PlanRefused, RebalancePlanned,
+        ReplyMismatched, TradeExecuted, TradeFailed,
     },
 };
 
@@ -144,6 +150,7 @@ struct Shared {
     time: TimeSource,
     /// Transfer ids booked in this run, in the venue's current numbering.
     booked: Booked,
+    control: ControlSwitch,
 }
 
 /// Which leg each transfer id of this run was booked for (the core's memory, shared with the
@@ -249,6 +256,7 @@ impl SpotExecutor {
                 transfers: Arc::default(),
                 numbering,
             },
+            control: ControlSwitch::default(),
         };
         Self {
             shared,
@@ -256,6 +264,15 @@ impl SpotExecutor {
             detector: peers.detector,
             unresolved_legs: false,
         }
+    }
+}
+
+impl SpotExecutor {
+    /// Obeys the operator's `control` switch (the default switch always runs).
+    #[must_use]
+    pub fn with_control(mut self, control: ControlSwitch) -> Self {
+        self.shared.control = control;
+        self
     }
 }
 
@@ -385,9 +402,9 @@ impl Handler<RebalancePlanned> for SpotExecutor {
             let still_unresolved = reconcile_first && shared.reconcile().await.unresolved > 0;
             // The day's turnover comes from the store, so the cap survives restarts; read
             // only when the cap is on.
-            let used_today_usdc = match shared.config.risk.max_daily_turnover_usdc {
-                None => Decimal::ZERO,
-                Some(_) => match shared.store.applied_usdc_on(created_at.date()).await {
+            let used_today_usdc = match shared.config.risk.counts_daily_turnover() {
+                false => Decimal::ZERO,
+                true => match shared.store.applied_usdc_on(created_at.date()).await {
                     Ok(used) => used,
                     Err(error) => {
                         warn!(%error, "today's turnover unknown; counting the cap as used");
@@ -508,6 +525,11 @@ async fn execute_plan(
             .collect::<Vec<_>>()
             .join("; ");
         warn!(plan_id = %planned.plan_id, %why, "plan refused by risk limits; nothing sent");
+        let refused = PlanRefused {
+            plan_id: planned.plan_id.clone(),
+            refusals,
+        };
+        let _ = bus.try_send(refused.into());
         for leg in &legs {
             leg.fail(store, bus, format!("refused: {why}"), 0).await;
         }
@@ -516,15 +538,21 @@ async fn execute_plan(
     }
     let reason = decision.trigger.describe();
     for (index, leg) in legs.iter().enumerate() {
-        if stop.is_set() {
-            // Past the shutdown deadline: the rest stays `pending` (recorded above) for the
-            // next start to reconcile; nothing is sent and nothing is failed.
-            let left = legs.len() - index;
-            warn!(plan_id = %planned.plan_id, legs = left, "shutdown deadline passed; legs left pending");
-            outcome.stopped(left);
-            break;
-        }
-        match outcome.next_leg(config.dry_run, gate.is_open()) {
+        // The operator's word first: a paused or halted companion sends no further leg (a
+        // halt during a graceful stop ends the plan at once too).
+        let next = match shared.control.mode() {
+            Mode::Running if stop.is_set() => {
+                // Past the shutdown deadline: the rest stays `pending` (recorded above) for
+                // the next start to reconcile; nothing is sent and nothing is failed.
+                let left = legs.len() - index;
+                warn!(plan_id = %planned.plan_id, legs = left, "shutdown deadline passed; legs left pending");
+                outcome.stopped(left);
+                break;
+            }
+            Mode::Running => outcome.next_leg(config.dry_run, gate.is_open()),
+            held => outcome.hold(&format!("{held} by the operator")),
+        };
+        match next {
             NextLeg::Skip { reason } => {
                 leg.fail(store, bus, reason, 0).await;
                 continue;
@@ -628,9 +656,17 @@ async fn send_leg(
         ..
     } = shared;
     let mut retries_made: u32 = 0;
+    let mut last_failure: Option<SendFailure> = None;
     loop {
         let attempts = retries_made + 1;
-        let error = match client.rebalance(body, key).await {
+        // Under a permit: a halt either comes before it (nothing is sent) or waits for
+        // this POST to return.
+        let Some(permit) = shared.control.send_permit().await else {
+            return Err((LegFailure::halted(last_failure.as_ref()), retries_made));
+        };
+        let sent = client.rebalance(body, key).await;
+        drop(permit);
+        let error = match sent {
             Ok(response) => return Ok((response, attempts)),
             Err(error) => error,
         };
@@ -664,6 +700,7 @@ async fn send_leg(
                 if !gate.is_open() {
                     return Err((failure.interrupted(), attempts));
                 }
+                last_failure = Some(failure);
             }
         }
     }

@@ -5,6 +5,9 @@
 //! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
 //! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
 //! [`output`] is the one way to print (a closed stdout ends output, never the process).
+//! [`format`](mod@format) is how numbers read on the console; [`control`] is the operator's
+//! switch and [`http`] the HTTP API (status, metrics, dashboard, control) with its
+//! StatusBoard.
 //!
 //! A custom trigger is an actor that sends [`messages::RebalanceRequest`] to
 //! [`system::Handles::requests`]; see `examples/custom_trigger.rs`. One that wants fresh
@@ -20,9 +23,14 @@
 pub mod bus;
 pub mod clock;
 pub mod commands;
+pub mod control;
 pub mod detector;
 pub mod executor;
+pub mod files;
+pub mod format;
 pub mod gate;
+pub mod http;
+pub mod live_metrics;
 pub mod messages;
 pub mod metrics;
 pub mod optimizer;

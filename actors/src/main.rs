@@ -8,16 +8,15 @@
 //!   key; nothing panics, and nothing is sent to a venue.
 //! - The API key is read from `PURPLE_FLEA_API_KEY` only and never printed.
 //! - A reader that closes stdout early (`ballast status --json | head -1`) ends the command
-//!   quietly with exit 0: output goes through `ballast_actors::output`, and commands that
-//!   still print with `println!` are covered by
-//!   [`output::exit_quietly_on_broken_stdout`]. `ballast run` instead ends its output and
-//!   goes on trading until it is stopped.
+//!   quietly with exit 0: every command prints through `ballast_actors::output` (`outln!`),
+//!   and [`output::exit_quietly_on_broken_stdout`] is the safety net for a `println!` that
+//!   slips in. `ballast run` instead ends its output and goes on trading until it is stopped.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
-    commands::{frontier, kelly, optimize, plan, run, sim, status, venue},
+    commands::{backtest, ctl, frontier, kelly, optimize, plan, run, sim, status, venue},
     output,
     settings::{Settings, Validated},
 };
@@ -52,6 +51,9 @@ enum Command {
     Sim(sim::Args),
     /// Show what the store knows: runs, plans, legs, turnover, last balances.
     Status(StatusArgs),
+    /// Steer a running companion through its HTTP API: pause, resume, halt, rebalance,
+    /// recompute, or show its status.
+    Ctl(ctl::Args),
     /// Print the rebalance ballast would make now, executing nothing.
     Plan(plan::Args),
     /// Target weights from daily returns by an optimizer.
@@ -60,6 +62,9 @@ enum Command {
     Frontier(frontier::Args),
     /// Fractional-Kelly bet size for a binary bet.
     Kelly(kelly::Args),
+    /// Replay daily returns through a trigger policy: one path, Monte Carlo, the article's
+    /// trigger table (--compare) or a band sweep, with the article's metrics.
+    Backtest(backtest::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,12 +107,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             if args.dry_run {
                 settings.executor.dry_run = true;
             }
+            if let Some(listen) = &args.http {
+                settings.http.listen.clone_from(listen);
+            }
+            if args.allow_remote {
+                settings.http.allow_remote = true;
+            }
             let validated = settings.validate()?;
             init_tracing(&validated);
             run::run(&args, validated, cli.json)
         }
         Command::Sim(args) => {
-            let validated = Settings::load(&cli.config)?.validate()?;
+            let validated = settings(&cli.config)?;
             init_tracing(&validated);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -117,31 +128,27 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(sim::run(&args, cli.json))
         }
         Command::Status(args) => {
-            let validated = Settings::load(&cli.config)?.validate()?;
+            let validated = settings(&cli.config)?;
             let path = args.store.unwrap_or(validated.settings.store.path);
-            status::run(&path, cli.json)
+            status::run(&path, cli.json, validated.settings.optimizer.risk_free_rate)
         }
-        Command::Optimize(mut args) => {
-            args.json |= cli.json;
-            optimize::run(&args)
+        Command::Ctl(args) => ctl::run(&args, &Settings::load(&cli.config)?, cli.json),
+        Command::Optimize(args) => optimize::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Frontier(args) => {
+            frontier::run(&args, &settings(&cli.config)?.optimizer, cli.json)
         }
-        Command::Frontier(mut args) => {
-            args.json |= cli.json;
-            frontier::run(&args)
-        }
-        Command::Kelly(mut args) => {
-            args.json |= cli.json;
-            kelly::run(&args)
-        }
-        Command::Plan(args) => {
-            let validated = Settings::load(&cli.config)?.validate()?;
-            plan_command(&args, &validated, cli.json)
-        }
+        Command::Backtest(args) => backtest::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Kelly(args) => kelly::run(&args, cli.json),
+        Command::Plan(args) => plan_command(&args, &settings(&cli.config)?, cli.json),
     }
 }
 
+/// The configuration: the defaults, then `files`, then the environment, checked.
+fn settings(files: &[PathBuf]) -> anyhow::Result<Validated> {
+    Ok(Settings::load(files)?.validate()?)
+}
+
 fn plan_command(args: &plan::Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
-    let json = json || args.json;
     let snapshot = match &args.balances {
         Some(text) => plan::parse_balances(text)?,
         None => {

@@ -15,7 +15,7 @@ use actix::Message;
 use ballast::{
     observation::Observation,
     optimizer::{OptimizerMethod, TargetDiagnostics},
-    policy::{Decision, Trigger},
+    policy::{Decision, Notice, Trigger},
     portfolio::PortfolioSnapshot,
     service::{Direction, Service},
     targets::TargetAllocation,
@@ -44,6 +44,8 @@ pub enum SnapshotSource {
     Event,
     /// Balances returned after the executor's last transfer.
     Execution,
+    /// A REST fetch to confirm or refute an implausible jump ([`ConfirmBalances`]).
+    Confirm,
 }
 
 /// Fresh balances.
@@ -72,6 +74,27 @@ pub struct BalanceMismatch {
     pub at: OffsetDateTime,
     /// Which snapshot showed it.
     pub source: SnapshotSource,
+}
+
+/// Asks the BalanceWatcher for a fresh REST snapshot to settle a jump the DriftDetector holds
+/// (`ballast::policy::plausibility`); it arrives as [`BalancesObserved`] with
+/// [`SnapshotSource::Confirm`].
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ConfirmBalances {
+    /// The jump held, for logs.
+    pub reason: String,
+}
+
+/// The plausibility guard held, confirmed or dropped a jump in what the venue reported; an
+/// unconfirmed one is an alert for the operator.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ImplausibleChange {
+    /// What happened to the jump.
+    pub notice: ballast::policy::plausibility::PlausibilityNotice,
+    /// When.
+    pub at: OffsetDateTime,
 }
 
 /// A venue event, in `seq` order, each delivered once: the frame as the venue adapter
@@ -299,6 +322,38 @@ pub struct PlanFinished {
     pub at: OffsetDateTime,
 }
 
+/// A plan the risk limits refused whole before anything was sent (its legs are reported
+/// failed as well); the limits it broke, by name.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PlanRefused {
+    /// Plan id.
+    pub plan_id: ballast::execution::PlanId,
+    /// Every limit broken.
+    pub refusals: Vec<ballast::risk::RiskRefusal>,
+}
+
+/// The operator's control action, accepted and recorded: the detector syncs its hold with the
+/// [`ControlSwitch`](crate::control::ControlSwitch) at once (a resume fires the triggers that
+/// waited), and observers show it.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ControlApplied {
+    /// Who asked what, when and why, and the mode after it.
+    pub record: ballast::control::ControlRecord,
+}
+
+/// Something the trigger policy reports besides plans ([`Notice`]): targets adjusted by an
+/// event response (drawdown protection, a volatility spike) with the reason, a day closed at
+/// the tick (its returns and its observation for the metrics), or a decision whose every leg
+/// was below the minimum trade.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PolicyNoticed {
+    /// What the policy reported.
+    pub notice: Arc<Notice>,
+}
+
 /// Defines [`Event`] with one variant per message and a `From` for each, from one list, so
 /// a message added to the stream cannot miss its conversion.
 macro_rules! events {
@@ -335,9 +390,18 @@ events!(
     Finished(PlanFinished),
     Dropped(PlanDropped),
     ReplyAlert(ReplyMismatched),
+    Refused(PlanRefused),
+    Control(ControlApplied),
+    Noticed(PolicyNoticed),
+    Implausible(ImplausibleChange),
 );
 
 /// Asks the MetricsRecorder for its running summary.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "crate::metrics::Summary")]
 pub struct GetSummary;
+
+/// Asks the StatusBoard (the HTTP API's view of the run) for its snapshot.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "crate::http::board::Board")]
+pub struct GetBoard;

@@ -5,6 +5,13 @@
 //! Balance snapshots from REST (start-up, reconnects, ticks) are stored; the console gets
 //! one line per event and per action, as text or JSON lines.
 //!
+//! With [`MetricsRecorder::with_run`] it also keeps the run's performance metrics
+//! ([`LiveMetrics`]: tracking error, turnover, rebalances, cost drag, alpha against
+//! buy-and-hold on the same observed path, drawdown, volatility, Sharpe, and the article's
+//! good-range warnings) from the days the policy closes at each tick, and stores each day and
+//! each target adjustment (drawdown cut or restore, volatility spike or calm, printed with its
+//! reason) so `ballast status` can show them.
+//!
 //! Console lines go through [`crate::output`]: when stdout closes (`ballast run | head -3`)
 //! the feed ends, logged once, and the recorder keeps recording and counting, so the run
 //! goes on, stops and records its stop as it would have.
@@ -12,7 +19,8 @@
 //! # Invariants
 //! - Turnover counts only legs the venue applied (dry-run legs are counted separately), with
 //!   the amounts the store books for them.
-//! - The summary's final allocation is the latest snapshot seen, against the latest targets.
+//! - The summary's final allocation is the latest snapshot seen, against the targets in force
+//!   (the latest published, adjusted by the event responses).
 //! - A plan line is printed only for a plan that is on disk and executing; a plan that was
 //!   not recorded is printed as such.
 //! - A failed write to stdout never stops the recorder.
@@ -33,7 +41,9 @@ use serde::Serialize;
 use tracing::warn;
 
 use crate::{
-    messages::{DropReason, Event, GetSummary, SnapshotSource},
+    format::{event_detail, pct, short_time},
+    live_metrics::LiveMetrics,
+    messages::{DropReason, Event, GetSummary, PolicyNoticed, SnapshotSource},
     settings::OutputFormat,
 };
 
@@ -50,7 +60,7 @@ pub enum Console {
 }
 
 /// The run's summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, MessageResponse)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, MessageResponse)]
 pub struct Summary {
     /// Venue events processed (heartbeats excluded).
     pub events_seen: u64,
@@ -100,6 +110,14 @@ pub struct Summary {
     pub legs_pending: u64,
     /// Milliseconds the shutdown waited for the plan in flight (filled in by the shutdown).
     pub shutdown_ms: Option<u64>,
+    /// Target adjustments by the event responses, per kind (`drawdown_cut`, ...).
+    pub target_adjustments: BTreeMap<String, u64>,
+    /// The run's performance so far (from the days closed at ticks), with warnings.
+    pub performance: Option<ballast::performance::Metrics>,
+    /// Implausible jumps held for a confirming snapshot.
+    pub jumps_held: u64,
+    /// Held jumps a fresh snapshot did not confirm (alerts; their triggers were dropped).
+    pub jumps_unconfirmed: u64,
 }
 
 /// The recorder.
@@ -110,6 +128,7 @@ pub struct MetricsRecorder {
     summary: Summary,
     latest: Option<PortfolioSnapshot>,
     previous_total: Option<Decimal>,
+    run: Option<(String, LiveMetrics)>,
 }
 
 impl MetricsRecorder {
@@ -124,6 +143,82 @@ impl MetricsRecorder {
             },
             latest: None,
             previous_total: None,
+            run: None,
+        }
+    }
+
+    /// Keeps `run_id`'s performance metrics (Sharpe at `risk_free_rate`) and stores its days
+    /// and target adjustments.
+    #[must_use]
+    pub fn with_run(mut self, run_id: &str, risk_free_rate: f64) -> Self {
+        self.run = Some((run_id.to_owned(), LiveMetrics::new(risk_free_rate)));
+        self
+    }
+
+    fn on_notice(&mut self, noticed: &PolicyNoticed) {
+        use ballast::policy::Notice;
+        match &*noticed.notice {
+            Notice::TargetsAdjusted {
+                at,
+                adjustments,
+                targets,
+            } => {
+                self.summary.targets = Some(*targets);
+                for adjustment in adjustments {
+                    *self
+                        .summary
+                        .target_adjustments
+                        .entry(adjustment.name().to_owned())
+                        .or_default() += 1;
+                    let reason = adjustment.describe();
+                    let name = adjustment.name();
+                    self.line(
+                        || format!("{} targets [{name}] {reason}", short_time(*at)),
+                        || serde_json::json!({"kind": "targets_adjusted", "at": at.to_string(), "adjustment": adjustment, "reason": reason, "targets": targets}),
+                    );
+                    if let Some((run_id, _)) = &self.run {
+                        let (store, run_id, at, targets) =
+                            (self.store.clone(), run_id.clone(), *at, *targets);
+                        actix::spawn(async move {
+                            if let Err(error) = store
+                                .record_adjustment(run_id, at, name, reason, targets)
+                                .await
+                            {
+                                warn!(%error, "target adjustment not recorded");
+                            }
+                        });
+                    }
+                }
+            }
+            Notice::DayClosed { at, close } => {
+                let Some((run_id, metrics)) = &mut self.run else {
+                    return;
+                };
+                let (day, performance) = metrics.day_closed(close);
+                self.summary.performance = Some(performance);
+                let stored = ballast::store::StoredDay {
+                    previous_value_usdc: close.previous_value_usdc,
+                    observation: day,
+                };
+                let (store, run_id, at, index) =
+                    (self.store.clone(), run_id.clone(), *at, close.day);
+                actix::spawn(async move {
+                    if let Err(error) = store.record_day(run_id, index, at, stored).await {
+                        warn!(%error, "day not recorded");
+                    }
+                });
+            }
+            Notice::NoTrade { at, trigger, notes } => {
+                let why = notes
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                self.line(
+                    || format!("{} no trade [{}] {}: {why}", short_time(*at), trigger.name(), trigger.describe()),
+                    || serde_json::json!({"kind": "no_trade", "at": at.to_string(), "trigger": trigger, "notes": notes}),
+                );
+            }
         }
     }
 
@@ -178,95 +273,7 @@ impl MetricsRecorder {
             .events_by_type
             .entry(observation.what.name().to_owned())
             .or_default() += 1;
-        let detail = match &observation.what {
-            Happening::CasinoWin {
-                amount_usdc,
-                multiplier,
-                ..
-            } => {
-                let share = before_total
-                    .filter(|t| *t > Decimal::ZERO)
-                    .map(|t| format!(", {} of bankroll", pct(amount_usdc / t)))
-                    .unwrap_or_default();
-                format!(
-                    "casino win +{} at {multiplier}x{share}",
-                    format_usdc(*amount_usdc)
-                )
-            }
-            Happening::CasinoLoss { amount_usdc } => {
-                format!("casino loss -{}", format_usdc(*amount_usdc))
-            }
-            Happening::ReferralIncome {
-                amount_usdc,
-                source,
-            } => format!(
-                "referral income +{} from {}",
-                format_usdc(*amount_usdc),
-                source.name()
-            ),
-            Happening::DomainsIncome { amount_usdc } => {
-                format!("domains income +{}", format_usdc(*amount_usdc))
-            }
-            Happening::MarkToMarket {
-                service,
-                change_usdc,
-            } => format!("{} marked {change_usdc:+} USDC", service.name()),
-            Happening::Transfer {
-                service,
-                direction,
-                amount_usdc,
-                ..
-            } => format!(
-                "transfer {} {} {}",
-                direction.name(),
-                service.name(),
-                format_usdc(*amount_usdc)
-            ),
-            Happening::Drawdown { service, drawdown } => {
-                format!("{} drawdown {}", service.name(), pct(*drawdown))
-            }
-            Happening::Prices { prices_usdc } => {
-                format!("prices for {} assets", prices_usdc.len())
-            }
-            Happening::OrderPlaced {
-                market,
-                side,
-                limit_price,
-                ..
-            } => format!("{side:?} {market} limit order resting at {limit_price}"),
-            Happening::PositionOpened {
-                market,
-                side,
-                notional_usdc,
-                fill_price,
-                ..
-            } => format!(
-                "{side:?} {market} {} opened at {fill_price}",
-                format_usdc(*notional_usdc)
-            ),
-            Happening::PositionClosed {
-                market,
-                status,
-                realized_pnl_usdc,
-                ..
-            } => format!("{market} position {status}, realized {realized_pnl_usdc:+} USDC"),
-            Happening::Funding { amount_usdc } => {
-                format!("funding {amount_usdc:+} USDC")
-            }
-            Happening::WalletTrade {
-                asset,
-                side,
-                quantity,
-                price_usdc,
-                ..
-            } => format!("wallet {side:?} {quantity} {asset} at {price_usdc}"),
-            Happening::EscrowFee { amount_usdc, .. } => {
-                format!("escrow fee +{}", format_usdc(*amount_usdc))
-            }
-            Happening::Balance => "balances updated".to_owned(),
-            Happening::Heartbeat => String::new(),
-            Happening::Other { type_name } => format!("unknown event type `{type_name}`"),
-        };
+        let detail = event_detail(&observation.what, before_total);
         let ts = observation.at;
         let seq = observation.seq;
         let type_name = observation.what.name().to_owned();
@@ -301,6 +308,7 @@ impl Handler<Event> for MetricsRecorder {
                         SnapshotSource::Tick => "tick",
                         SnapshotSource::Event => "event",
                         SnapshotSource::Execution => "execution",
+                        SnapshotSource::Confirm => "confirm",
                     };
                     actix::spawn(async move {
                         if let Err(error) = store.record_snapshot(at, source, snapshot).await {
@@ -427,6 +435,14 @@ impl Handler<Event> for MetricsRecorder {
                 } else {
                     self.summary.legs_applied += 1;
                     self.summary.turnover_usdc += trade.amount_usdc;
+                    if let Some((_, metrics)) = &mut self.run {
+                        metrics.leg_applied(
+                            &trade.plan_id.to_string(),
+                            trade.service,
+                            trade.direction,
+                            trade.amount_usdc,
+                        );
+                    }
                 }
                 let tag = if trade.dry_run {
                     "dry run"
@@ -486,7 +502,34 @@ impl Handler<Event> for MetricsRecorder {
                     || serde_json::json!({"kind": "reply_alert", "key": alert.mismatch.key, "detail": text}),
                 );
             }
+            Event::Control(control) => {
+                let record = &control.record;
+                self.line(
+                    || {
+                        format!(
+                            "{} operator {}: trading {} (was {}), by {}{}",
+                            short_time(record.at),
+                            record.command,
+                            record.mode,
+                            record.previous,
+                            record.by,
+                            if record.reason.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", record.reason)
+                            }
+                        )
+                    },
+                    || serde_json::json!({"kind": "control", "record": record}),
+                );
+            }
+            // Its legs are reported failed, each with the limits named.
+            Event::Refused(_) => {}
+            Event::Noticed(noticed) => self.on_notice(&noticed),
             Event::Finished(finished) => {
+                if let Some((_, metrics)) = &mut self.run {
+                    metrics.plan_finished(&finished.plan_id.to_string());
+                }
                 if finished.applied > 0 || finished.failed == 0 {
                     self.summary.rebalances += 1;
                     *self
@@ -504,6 +547,24 @@ impl Handler<Event> for MetricsRecorder {
                     self.observe(snapshot);
                 }
             }
+            Event::Implausible(change) => {
+                use ballast::policy::plausibility::PlausibilityNotice;
+                let label = match &change.notice {
+                    PlausibilityNotice::Held { .. } => {
+                        self.summary.jumps_held += 1;
+                        "HOLD"
+                    }
+                    PlausibilityNotice::Confirmed { .. } => "CONFIRMED",
+                    PlausibilityNotice::Unconfirmed { .. } => {
+                        self.summary.jumps_unconfirmed += 1;
+                        "ALERT"
+                    }
+                };
+                self.line(
+                    || format!("{} {label} {}", short_time(change.at), change.notice.describe()),
+                    || serde_json::json!({"kind": "implausible", "at": change.at.to_string(), "notice": change.notice}),
+                );
+            }
         }
     }
 }
@@ -514,14 +575,4 @@ impl Handler<GetSummary> for MetricsRecorder {
     fn handle(&mut self, _message: GetSummary, _ctx: &mut Self::Context) -> Summary {
         self.summary.clone()
     }
-}
-
-/// `12.3%`.
-pub fn pct(weight: Decimal) -> String {
-    format!("{:.1}%", weight * Decimal::ONE_HUNDRED)
-}
-
-fn short_time(at: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    at.format(&format).unwrap_or_default()
 }

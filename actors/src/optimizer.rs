@@ -130,7 +130,7 @@ impl Optimizer {
     }
 
     fn estimates(&self) -> bool {
-        self.config.method.estimator().is_some()
+        self.config.method.estimates()
     }
 
     fn publish(

@@ -18,16 +18,20 @@
 //! - A shutdown never closes the trading gate itself: the stream stops only after the plan
 //!   in flight has finished or the deadline has passed; past the deadline no leg is sent and
 //!   the legs not sent stay `pending`. The stop is recorded even if the recorder is gone.
+//! - The operator's last control action in the store sets the [`ControlSwitch`] before any
+//!   actor starts, so a halt survives a restart; the HTTP API (and with it the operator's
+//!   halt) stays up until the plan in flight has finished.
 
 use std::{
     fmt,
+    path::PathBuf,
     sync::{Mutex, Once, OnceLock},
     time::Duration,
 };
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Recipient};
 use ballast::{
-    execution::VenueTag,
+    execution::{PlanNamer, VenueTag},
     policy::PolicyState,
     secret::ApiKey,
     store::{RunRecord, Store},
@@ -37,10 +41,12 @@ use ballast::{
 use crate::{
     bus::{EventBus, Subscribe},
     clock::{Clock, TimeSource},
-    detector::{DriftDetector, StopPlanning},
+    control::ControlSwitch,
+    detector::{DriftDetector, Recording, StopPlanning},
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor, StopNow},
     gate::{NumberingEpoch, TradingGate},
-    messages::{Event, GetSummary, RebalanceRequest},
+    http::{HttpOptions, HttpPeers, HttpServer, RunInfo, board::StatusBoard},
+    messages::{Event, GetSummary, RebalanceRequest, Tick, VenueEvent},
     metrics::{Console, MetricsRecorder, Summary},
     optimizer::Optimizer,
     settings::Validated,
@@ -58,6 +64,9 @@ pub struct Handles {
     pub bus: Addr<EventBus>,
     /// The time source the system runs on.
     pub time: TimeSource,
+    /// The daily check: a [`Tick`] sent here makes the watcher fetch the tick's snapshot and
+    /// the policy close the day and decide, as the Clock's daily tick does.
+    pub ticks: Recipient<Tick>,
 }
 
 type Factory = Box<dyn FnOnce(&Handles) -> Option<Recipient<Event>>>;
@@ -73,6 +82,8 @@ pub struct SystemBuilder {
     console: Console,
     run_id: String,
     factories: Vec<Factory>,
+    http: Option<HttpOptions>,
+    record_events: Option<PathBuf>,
 }
 
 impl fmt::Debug for SystemBuilder {
@@ -83,6 +94,7 @@ impl fmt::Debug for SystemBuilder {
             .field("api_key", &self.api_key)
             .field("run_id", &self.run_id)
             .field("custom_actors", &self.factories.len())
+            .field("http", &self.http)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +112,8 @@ pub struct RunningSystem {
     executor: Addr<SpotExecutor>,
     stop: StopNow,
     store: Store,
+    control: ControlSwitch,
+    http: Option<HttpServer>,
 }
 
 /// Waits until the executor has finished whatever plan it is executing (it handles
@@ -135,7 +149,17 @@ impl SystemBuilder {
             console,
             run_id: new_run_id(),
             factories: Vec::new(),
+            http: None,
+            record_events: None,
         }
+    }
+
+    /// Records every input of the trigger policy and every decision to `path` as JSON lines
+    /// (`ballast run --record-events`; replayed by `ballast backtest --events`).
+    #[must_use]
+    pub fn record_events(mut self, path: impl Into<PathBuf>) -> Self {
+        self.record_events = Some(path.into());
+        self
     }
 
     /// Adds a custom actor. The factory runs during [`SystemBuilder::start`], after the
@@ -156,6 +180,13 @@ impl SystemBuilder {
         self
     }
 
+    /// Serves the HTTP API (status, metrics, dashboard, control) with `options`.
+    #[must_use]
+    pub fn http(mut self, options: HttpOptions) -> Self {
+        self.http = Some(options);
+        self
+    }
+
     /// Starts every actor on the current actix system.
     ///
     /// # Errors
@@ -171,7 +202,19 @@ impl SystemBuilder {
             console,
             run_id,
             factories,
+            http,
+            record_events,
         } = self;
+        let recording = record_events
+            .map(|path| {
+                Recording::create(
+                    &path,
+                    &validated.policy,
+                    &validated.targets,
+                    validated.risk.max_jump_factor,
+                )
+            })
+            .transpose()?;
         let client = VenueClient::new(
             &venue_url,
             &agent_id,
@@ -188,6 +231,9 @@ impl SystemBuilder {
         let cursor = store.load_cursor_state(&cursor_key(&stream)).await?;
         // Plans are named after triggers the venue numbered: the venue is part of the name.
         let venue = VenueTag::of(&cursor_key(&stream));
+        let last_action = store.last_control().await?;
+        let control = ControlSwitch::new(last_action.as_ref().map(|a| a.mode).unwrap_or_default());
+        let started_at = time::OffsetDateTime::now_utc();
         store
             .start_run(RunRecord {
                 run_id: run_id.clone(),
@@ -199,7 +245,9 @@ impl SystemBuilder {
             .await?;
 
         let bus = EventBus::default().start();
-        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets).start();
+        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets)
+            .with_run(&run_id, validated.optimizer.risk_free_rate)
+            .start();
         bus.do_send(Subscribe(metrics.clone().recipient()));
         let bus_recipient: Recipient<Event> = bus.clone().recipient();
 
@@ -216,7 +264,12 @@ impl SystemBuilder {
         let stop = StopNow::new();
         let numbering = NumberingEpoch::new(cursor.epoch);
         let mut executor_slot = None;
-        let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone());
+        // The watcher's address exists before it starts: the detector asks it for confirming
+        // snapshots, and the watcher needs the detector's address to start.
+        let watcher_context = Context::<BalanceWatcher>::new();
+        let confirmer = watcher_context.address().recipient();
+        let policy = PolicyState::new(validated.policy.clone(), validated.targets.clone())
+            .with_max_jump_factor(validated.risk.max_jump_factor);
         let detector = DriftDetector::create(|ctx| {
             let executor = SpotExecutor::new(
                 client.clone(),
@@ -232,16 +285,27 @@ impl SystemBuilder {
                     bus: bus_recipient.clone(),
                 },
             )
+            .with_control(control.clone())
             .start();
             executor_slot = Some(executor.clone());
-            DriftDetector::new(
+            // Requests are named after the last event seen: until the stream delivers one,
+            // the last one an earlier run processed.
+            let mut namer = PlanNamer::new(venue, cursor.epoch);
+            namer.saw_event(cursor.seq);
+            let detector = DriftDetector::new(
                 policy,
-                venue,
-                cursor.epoch,
+                namer,
                 time,
                 gate.clone(),
                 executor.recipient(),
+                bus_recipient.clone(),
             )
+            .with_control(control.clone())
+            .confirm_with(confirmer);
+            match recording {
+                Some(recording) => detector.record_to(recording),
+                None => detector,
+            }
         });
         let executor = executor_slot.ok_or_else(|| anyhow::anyhow!("executor did not start"))?;
 
@@ -256,24 +320,26 @@ impl SystemBuilder {
         )
         .start();
 
-        let watcher = BalanceWatcher::new(
-            client,
-            stream,
-            store.clone(),
-            time,
-            cursor,
-            numbering,
-            WatcherPeers {
-                balances: detector.clone().recipient(),
-                events: detector.clone().recipient(),
-                status: detector.clone().recipient(),
-                optimizer: optimizer.clone().recipient(),
-                bus: bus_recipient.clone(),
-            },
-            gate,
-        )
-        .balance_alert(validated.balance_alert_fraction)
-        .start();
+        let client_url = client.base_url().to_owned();
+        let watcher = watcher_context.run(
+            BalanceWatcher::new(
+                client,
+                stream,
+                store.clone(),
+                time,
+                cursor,
+                numbering,
+                WatcherPeers {
+                    balances: detector.clone().recipient(),
+                    events: detector.clone().recipient(),
+                    status: detector.clone().recipient(),
+                    optimizer: optimizer.clone().recipient(),
+                    bus: bus_recipient.clone(),
+                },
+                gate.clone(),
+            )
+            .balance_alert(validated.balance_alert_fraction),
+        );
 
         Clock::new(
             time,
@@ -282,11 +348,40 @@ impl SystemBuilder {
         )
         .start();
 
+        let http = match http {
+            None => None,
+            Some(options) => Some(start_http(
+                options,
+                &bus,
+                &validated.targets,
+                |board| HttpPeers {
+                    board,
+                    metrics: metrics.clone(),
+                    detector: detector.clone().recipient(),
+                    requests: detector.clone().recipient(),
+                    optimizer: optimizer.clone().recipient(),
+                    bus: bus_recipient.clone(),
+                    store: store.clone(),
+                    switch: control.clone(),
+                    gate,
+                    bands: validated.policy.bands,
+                    run: RunInfo {
+                        run_id: run_id.clone(),
+                        venue: client_url,
+                        dry_run: validated.settings.executor.dry_run,
+                        started_at,
+                        version: env!("CARGO_PKG_VERSION"),
+                    },
+                },
+                last_action,
+            )?),
+        };
         let handles = Handles {
             requests: detector.clone().recipient(),
             optimizer,
             bus: bus.clone(),
             time,
+            ticks: watcher.clone().recipient(),
         };
         for factory in factories {
             if let Some(subscriber) = factory(&handles) {
@@ -302,11 +397,43 @@ impl SystemBuilder {
             executor,
             stop,
             store,
+            control,
+            http,
         })
     }
 }
 
+/// Starts a [`StatusBoard`] on the bus and serves the HTTP API with `options`; `peers`
+/// names everything else it talks to (its `board` is replaced by the new one).
+fn start_http(
+    options: HttpOptions,
+    bus: &Addr<EventBus>,
+    targets: &ballast::targets::TargetAllocation,
+    peers: impl FnOnce(Addr<StatusBoard>) -> HttpPeers,
+    last_action: Option<ballast::control::ControlRecord>,
+) -> anyhow::Result<HttpServer> {
+    let board = StatusBoard::new(targets).start();
+    bus.do_send(Subscribe(board.clone().recipient()));
+    crate::http::start(options, peers(board), last_action)
+}
+
 impl RunningSystem {
+    /// Where the HTTP API listens, when it was asked for.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().map(HttpServer::addr)
+    }
+
+    /// The operator's control switch.
+    pub fn control(&self) -> &ControlSwitch {
+        &self.control
+    }
+
+    /// The trading path's inbox (the DriftDetector's), where the watcher delivers venue
+    /// events: for load tests that queue events behind which nothing may wait.
+    pub fn detector_events(&self) -> Recipient<VenueEvent> {
+        self.detector.clone().recipient()
+    }
+
     /// The running summary.
     ///
     /// # Errors
@@ -363,6 +490,9 @@ impl RunningSystem {
                 0
             }
         };
+        if let Some(http) = self.http {
+            http.stop();
+        }
         recorded?;
         Ok(summary)
     }

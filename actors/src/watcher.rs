@@ -6,6 +6,9 @@
 //! connection or a sequence gap fetches a fresh REST snapshot before trading resumes. On
 //! each [`Tick`] it fetches a REST snapshot for the daily check.
 //!
+//! On [`ConfirmBalances`] (the detector holds an implausible jump) it fetches a REST snapshot
+//! and delivers it as [`SnapshotSource::Confirm`], retried like a resync until one arrives.
+//!
 //! Each REST snapshot is also a sync check: when it is at the same event `seq` as the last
 //! balances ballast holds, no announced event can explain a difference, and one above
 //! `venue.balance_alert_fraction` of the portfolio raises a [`BalanceMismatch`] alert.
@@ -50,7 +53,8 @@ use crate::{
     clock::TimeSource,
     gate::{NumberingEpoch, TradingGate},
     messages::{
-        BalanceMismatch, BalancesObserved, Event, SnapshotSource, StreamStatus, Tick, VenueEvent,
+        BalanceMismatch, BalancesObserved, ConfirmBalances, Event, SnapshotSource, StreamStatus,
+        Tick, VenueEvent,
     },
 };
 
@@ -197,12 +201,13 @@ impl BalanceWatcher {
                 Ok(snapshot) => snapshot,
                 Err((error, retry_after)) => {
                     warn!(%error, ?source, attempt, "portfolio fetch failed");
-                    if source == SnapshotSource::Resync {
+                    // A held jump waits for its confirmation as trading waits for a resync.
+                    if matches!(source, SnapshotSource::Resync | SnapshotSource::Confirm) {
                         let next = attempt.saturating_add(1);
                         let delay = retry_after
                             .unwrap_or_else(|| watcher.stream.backoff.jittered_delay(next));
                         ctx.run_later(delay, move |watcher, ctx| {
-                            if watcher.gate.epoch() == epoch {
+                            if source == SnapshotSource::Confirm || watcher.gate.epoch() == epoch {
                                 watcher.fetch_snapshot_attempt(ctx, source, next);
                             }
                         });
@@ -412,5 +417,14 @@ impl Handler<Tick> for BalanceWatcher {
     fn handle(&mut self, tick: Tick, ctx: &mut Self::Context) {
         self.publish(tick.into());
         self.fetch_snapshot(ctx, SnapshotSource::Tick);
+    }
+}
+
+impl Handler<ConfirmBalances> for BalanceWatcher {
+    type Result = ();
+
+    fn handle(&mut self, request: ConfirmBalances, ctx: &mut Self::Context) {
+        info!(reason = %request.reason, "fetching a snapshot to confirm a change");
+        self.fetch_snapshot(ctx, SnapshotSource::Confirm);
     }
 }

@@ -168,3 +168,121 @@ fn a_valid_layer_runs_and_never_prints_the_key() {
     );
     assert!(!run.stdout.contains(SENTINEL) && !run.stderr.contains(SENTINEL));
 }
+
+/// Issue 14, item 9: every type error at once, each with its key; paths named for what they
+/// are; a TOML error names its line and key.
+#[test]
+fn every_type_error_and_bad_path_is_named_at_once() {
+    struct TestCase {
+        layer: Option<&'static str>,
+        path: Option<PathBuf>,
+        env: &'static [(&'static str, &'static str)],
+        must_name: &'static [&'static str],
+        problems: usize,
+    }
+    let cases = [
+        // TC0: a number too large for its key names the key.
+        TestCase {
+            layer: Some("[executor]\nleg_retry_limit = 99999999999\n"),
+            path: None,
+            env: &[],
+            must_name: &["executor.leg_retry_limit", "99999999999"],
+            problems: 1,
+        },
+        // TC1: a path must be a string.
+        TestCase {
+            layer: Some("[store]\npath = 5\n"),
+            path: None,
+            env: &[],
+            must_name: &["store.path", "expected path string"],
+            problems: 1,
+        },
+        // TC2: three type errors, three lines, each with its key.
+        TestCase {
+            layer: Some(
+                "[policy]\nband = \"x\"\nmin_trade_usdc = true\n[executor]\nleg_retry_limit = -1\n",
+            ),
+            path: None,
+            env: &[],
+            must_name: &[
+                "policy.band",
+                "policy.min_trade_usdc",
+                "executor.leg_retry_limit",
+            ],
+            problems: 3,
+        },
+        // TC3: beyond what TOML holds: the line and the key.
+        TestCase {
+            layer: Some("[venue]\nrequest_timeout_ms = 18446744073709551615\n"),
+            path: None,
+            env: &[],
+            must_name: &["line 2", "venue.request_timeout_ms"],
+            problems: 1,
+        },
+        // TC4: type errors from the environment, with a too-large number among them.
+        TestCase {
+            layer: Some(""),
+            path: None,
+            env: &[
+                ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "99999999999999999999"),
+                ("BALLAST__EXECUTOR__DRY_RUN", "maybe"),
+            ],
+            must_name: &["venue.request_timeout_ms", "executor.dry_run"],
+            problems: 2,
+        },
+        // TC5: type errors, an unknown key and a bad value together.
+        TestCase {
+            layer: Some("[policy]\nband = -0.05\nmin_trade_usdc = \"1\"\nbandz = 1\n"),
+            path: None,
+            env: &[],
+            must_name: &["policy.band", "policy.min_trade_usdc", "policy.bandz"],
+            problems: 3,
+        },
+        // TC6: a directory is named as one.
+        TestCase {
+            layer: None,
+            path: Some(std::env::temp_dir()),
+            env: &[],
+            must_name: &["--config", "is a directory"],
+            problems: 1,
+        },
+        // TC7: a path through a file cannot be read (and is not "missing").
+        TestCase {
+            layer: None,
+            path: Some(scratch("plain.toml", "").join("inner.toml")),
+            env: &[],
+            must_name: &["--config", "cannot be read"],
+            problems: 1,
+        },
+    ];
+    for (i, case) in cases.into_iter().enumerate() {
+        let path = match (case.layer, case.path) {
+            (Some(layer), _) => scratch(&format!("types{i}.toml"), layer),
+            (None, Some(path)) => path,
+            (None, None) => unreachable!("a case has a layer or a path"),
+        };
+        let run = plan(Some(&path), case.env);
+        assert!(
+            run.code.is_some_and(|c| c != 0),
+            "TC{i}: exit {:?}: {}",
+            run.code,
+            run.stdout
+        );
+        for needle in case.must_name {
+            assert!(
+                run.stderr.contains(needle),
+                "TC{i}: stderr lacks `{needle}`:\n{}",
+                run.stderr
+            );
+        }
+        assert!(
+            run.stderr.contains(&format!(
+                "invalid configuration ({} problem(s))",
+                case.problems
+            )),
+            "TC{i}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "TC{i}: {}", run.stderr);
+    }
+}

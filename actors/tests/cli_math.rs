@@ -1,26 +1,23 @@
 //! The portfolio-math commands (`optimize`, `frontier`, `kelly`) end to end through their
-//! `execute` functions, on the anchor data in `tests/data/anchors`.
-//!
-//! The command modules are compiled into this test by path so they are tested before the lead
-//! wires them into `main.rs`; once wired, `CARGO_BIN_EXE_ballast` tests can replace this shim.
-
-#![allow(dead_code)]
-
-#[path = "../src/commands/frontier.rs"]
-mod frontier;
-#[path = "../src/commands/kelly.rs"]
-mod kelly;
-#[path = "../src/commands/math_common.rs"]
-mod math_common;
-#[path = "../src/commands/optimize.rs"]
-mod optimize;
+//! `execute` functions, on the anchor data in `tests/data/anchors`, with the built-in
+//! configuration supplying what the flags leave open.
 
 use std::path::PathBuf;
 
-use math_common::CovarianceArg;
-use optimize::Method;
+use ballast::{math::returns::CovarianceMethod, optimizer::OptimizerMethod};
+use ballast_actors::{
+    commands::{frontier, kelly, math_common::ModelArgs, optimize},
+    settings::{Settings, Validated},
+};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+
+/// The defaults of `config/default.toml`, as `ballast optimize` loads them without `--config`.
+fn defaults() -> Validated {
+    Settings::load_with_env(&[], Vec::new())
+        .and_then(Settings::validate)
+        .expect("the defaults validate")
+}
 
 fn anchor(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/data/anchors/data/{name}.csv"))
@@ -32,18 +29,19 @@ fn scratch(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn opt(method: Method) -> optimize::Args {
+fn opt(method: OptimizerMethod) -> optimize::Args {
     optimize::Args {
-        returns: anchor("services_730"),
+        model: ModelArgs {
+            returns: anchor("services_730"),
+            covariance: Some(CovarianceMethod::Sample),
+            bounds: None,
+        },
         method,
-        covariance: CovarianceArg::Sample,
-        bounds: None,
         budgets: None,
         hold: None,
-        rf: 0.045,
+        rf: Some(0.045),
         views: None,
-        kelly_multiplier: 0.25,
-        json: true,
+        kelly_multiplier: Some(0.25),
     }
 }
 
@@ -53,7 +51,7 @@ fn sum(out: &optimize::Output) -> f64 {
 
 #[test]
 fn risk_parity_holds_the_reserve_by_default() {
-    let out = optimize::execute(&opt(Method::RiskParity)).expect("solves");
+    let out = optimize::execute(&opt(OptimizerMethod::RiskParity), &defaults()).expect("solves");
     assert!((out.weights["reserve"] - 0.10).abs() < 1e-15);
     assert!((sum(&out) - 1.0).abs() <= 1e-12);
     assert!(out.rc_max_rel_error.expect("rc") <= 1e-9);
@@ -74,13 +72,39 @@ fn risk_parity_holds_the_reserve_by_default() {
 }
 
 #[test]
+fn open_flags_take_the_configuration() {
+    // Without --rf, --kelly-multiplier and --covariance the defaults file decides: the same
+    // answer as the explicit values it holds.
+    let explicit = optimize::execute(&opt(OptimizerMethod::Kelly), &defaults()).expect("solves");
+    let mut open = opt(OptimizerMethod::Kelly);
+    (open.rf, open.kelly_multiplier, open.model.covariance) = (None, None, None);
+    let configured = optimize::execute(&open, &defaults()).expect("solves");
+    assert_eq!(configured.weights, explicit.weights);
+    assert_eq!(configured.sharpe, explicit.sharpe);
+    // A configuration layer moves them; a flag overrides it again.
+    let layered = Settings::load_with_env(
+        &[],
+        vec![(
+            "BALLAST__OPTIMIZER__RISK_FREE_RATE".to_owned(),
+            "0.01".to_owned(),
+        )],
+    )
+    .and_then(Settings::validate)
+    .expect("valid");
+    let at_one_percent = optimize::execute(&open, &layered).expect("solves");
+    assert_ne!(at_one_percent.sharpe, explicit.sharpe);
+    let flagged = optimize::execute(&opt(OptimizerMethod::Kelly), &layered).expect("solves");
+    assert_eq!(flagged.sharpe, explicit.sharpe);
+}
+
+#[test]
 fn risk_parity_with_article_budgets_and_bounds() {
-    let mut args = opt(Method::RiskParity);
+    let mut args = opt(OptimizerMethod::RiskParity);
     args.hold = Some("none".into());
-    args.bounds = Some("0.01,0.80".into());
+    args.model.bounds = Some("0.01,0.80".into());
     args.budgets =
         Some("casino=0.30,trading=0.25,wallet=0.15,domains=0.15,escrow=0.10,reserve=0.05".into());
-    let out = optimize::execute(&args).expect("solves");
+    let out = optimize::execute(&args, &defaults()).expect("solves");
     // The near-riskless reserve wants far more than 80%: it is capped.
     assert!(
         (out.weights["reserve"] - 0.80).abs() < 1e-9,
@@ -107,12 +131,12 @@ fn markowitz_methods_match_the_references() {
         .map(|a| a.as_str().expect("name").to_owned())
         .collect();
     for (method, key) in [
-        (Method::MinVariance, "min_variance"),
-        (Method::MaxSharpe, "max_sharpe"),
+        (OptimizerMethod::MinVariance, "min_variance"),
+        (OptimizerMethod::MaxSharpe, "max_sharpe"),
     ] {
         let mut args = opt(method);
-        args.bounds = Some("0.02,0.60".into());
-        let out = optimize::execute(&args).expect("solves");
+        args.model.bounds = Some("0.02,0.60".into());
+        let out = optimize::execute(&args, &defaults()).expect("solves");
         for (i, name) in names.iter().enumerate() {
             let want = expected[key]["weights"][i].as_f64().expect("weight");
             assert!((out.weights[name] - want).abs() < 1e-6, "{key} {name}");
@@ -128,10 +152,10 @@ fn black_litterman_and_kelly_run() {
         "tau = 0.05\nrisk_aversion = 2.5\n[[views]]\nportfolio = { trading = 1.0, wallet = -1.0 }\nexpected_return = 0.05\nconfidence = 0.6\n",
     )
     .expect("write views");
-    let mut args = opt(Method::BlackLitterman);
+    let mut args = opt(OptimizerMethod::BlackLitterman);
     args.views = Some(views);
-    args.bounds = Some("0.02,0.60".into());
-    let out = optimize::execute(&args).expect("solves");
+    args.model.bounds = Some("0.02,0.60".into());
+    let out = optimize::execute(&args, &defaults()).expect("solves");
     assert!((sum(&out) - 1.0).abs() <= 1e-12);
     assert!(out.posterior_mean.is_some());
     // The near-riskless reserve is held at its prior weight (equal weights: 1/6).
@@ -142,17 +166,17 @@ fn black_litterman_and_kelly_run() {
     );
 
     // Risk parity may now hold the reserve under bounds too.
-    let mut args = opt(Method::RiskParity);
-    args.bounds = Some("0.01,0.80".into());
-    let out = optimize::execute(&args).expect("solves");
+    let mut args = opt(OptimizerMethod::RiskParity);
+    args.model.bounds = Some("0.01,0.80".into());
+    let out = optimize::execute(&args, &defaults()).expect("solves");
     assert!((out.weights["reserve"] - 0.10).abs() < 1e-15);
     assert!(out.weights.values().all(|w| (0.01..=0.80).contains(w)));
 
-    let mut args = opt(Method::Kelly);
-    args.bounds = Some("0.02,0.60".into());
-    let quarter = optimize::execute(&args).expect("solves");
-    args.kelly_multiplier = 1.0;
-    let full = optimize::execute(&args).expect("solves");
+    let mut args = opt(OptimizerMethod::Kelly);
+    args.model.bounds = Some("0.02,0.60".into());
+    let quarter = optimize::execute(&args, &defaults()).expect("solves");
+    args.kelly_multiplier = Some(1.0);
+    let full = optimize::execute(&args, &defaults()).expect("solves");
     // The multiplier acts: full Kelly takes more risk.
     assert!(full.volatility > quarter.volatility);
 }
@@ -171,14 +195,14 @@ fn bad_input_names_its_cause() {
             csv: Some("a,b\n0.1,0.2\n0.3\n0.1,0.1\n"),
             bounds: None,
             budgets: None,
-            expected: "row 3 has 1 fields",
+            expected: "row 3: 1 fields",
         },
         // TC1: NaN.
         TestCase {
             csv: Some("a,b\n0.1,0.2\n0.3,nan\n0.1,0.1\n"),
             bounds: None,
             budgets: None,
-            expected: "column `b`",
+            expected: "column b: `nan` is not finite",
         },
         // TC2: fewer rows than assets.
         TestCase {
@@ -203,19 +227,19 @@ fn bad_input_names_its_cause() {
         },
     ];
     for (i, case) in cases.iter().enumerate() {
-        let mut args = opt(Method::RiskParity);
+        let mut args = opt(OptimizerMethod::RiskParity);
         if let Some(csv) = case.csv {
             let path = scratch(&format!("bad{i}.csv"));
             std::fs::write(&path, csv).expect("write");
-            args.returns = path;
-            args.method = Method::MinVariance;
+            args.model.returns = path;
+            args.method = OptimizerMethod::MinVariance;
         }
-        args.bounds = case.bounds.map(str::to_owned);
+        args.model.bounds = case.bounds.map(str::to_owned);
         args.budgets = case.budgets.map(str::to_owned);
         if case.bounds.is_some() {
-            args.method = Method::MinVariance;
+            args.method = OptimizerMethod::MinVariance;
         }
-        let err = optimize::execute(&args).expect_err("must fail");
+        let err = optimize::execute(&args, &defaults()).expect_err("must fail");
         assert!(format!("{err:#}").contains(case.expected), "TC{i}: {err:#}");
     }
 }
@@ -225,15 +249,16 @@ fn frontier_has_every_point_and_plots() {
     for ext in ["svg", "png"] {
         let plot = scratch(&format!("frontier.{ext}"));
         let args = frontier::Args {
-            returns: anchor("services_730"),
+            model: ModelArgs {
+                returns: anchor("services_730"),
+                covariance: Some(CovarianceMethod::Sample),
+                bounds: Some("0.01,0.70".into()),
+            },
             points: 50,
-            bounds: Some("0.01,0.70".into()),
-            covariance: CovarianceArg::Sample,
-            rf: 0.045,
+            rf: Some(0.045),
             plot: Some(plot.clone()),
-            json: true,
         };
-        let out = frontier::execute(&args).expect("frontier");
+        let out = frontier::execute(&args, &defaults().optimizer).expect("frontier");
         assert_eq!(out.points.len(), 50);
         assert!(out.max_sharpe.is_some());
         let size = std::fs::metadata(&plot).expect("plot written").len();
@@ -248,7 +273,6 @@ fn kelly_sizes_the_article_bet_and_refuses_no_edge() {
         odds: 1.0,
         fraction: 0.25,
         bankroll_usdc: dec!(1000),
-        json: true,
     };
     let k = kelly::execute(&args).expect("sizes");
     // 0.52 − 0.48 is 0.04000000000000004 in f64: the stake is still exactly $10.00.
@@ -319,7 +343,6 @@ fn kelly_stakes_whole_cents_toward_zero() {
             odds: case.odds,
             fraction: case.fraction,
             bankroll_usdc: case.bankroll_usdc,
-            json: false,
         };
         match (kelly::execute(&args), &case.expected) {
             (Ok(k), Ok(want)) => assert_eq!(k.stake_usdc, *want, "TC{i}"),

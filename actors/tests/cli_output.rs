@@ -1,8 +1,8 @@
 //! Story: the unclean exits an operator can cause from the shell. An out-of-range `--for` is
 //! refused by name before anything starts; a reader that closes stdout early
-//! (`ballast status --json | head -1`, `ballast run | head -3`) ends the output, never the
-//! process's duties: no panic, the run keeps trading until it is stopped, records its stop
-//! and exits 0. A venue URL carrying credentials is refused without printing them.
+//! (`ballast status --json | head -1`, `ballast plan | head -1`, `ballast backtest | head`,
+//! `ballast run | head -3`) ends the output, never the process's duties: no panic, the run
+//! keeps trading until it is stopped, records its stop and exits 0. A venue URL carrying credentials is refused without printing them.
 
 #![cfg(unix)]
 
@@ -35,7 +35,7 @@ fn an_out_of_range_for_is_refused_by_name_before_anything_starts() {
 }
 
 #[test]
-fn status_into_a_closed_pipe_exits_quietly() {
+fn commands_into_a_closed_pipe_exit_quietly() {
     let dir = TempDir::new("status-pipe");
     let store = dir.store();
     let made = Command::new(BIN)
@@ -44,12 +44,30 @@ fn status_into_a_closed_pipe_exits_quietly() {
         .output()
         .expect("runs");
     assert!(made.status.success());
-    for args in [&["--json", "status"][..], &["status"][..]] {
+    let store_arg = store.to_str().expect("a UTF-8 path");
+    let balances = "casino=700,trading=120,wallet=60,domains=60,escrow=40,reserve=20";
+    let backtest = ["backtest", "--simulate", "--paths", "4", "--days", "60"];
+    let cases: [&[&str]; 6] = [
+        &["--json", "status", "--store", store_arg],
+        &["status", "--store", store_arg],
+        &["plan", "--balances", balances],
+        &["--json", "plan", "--balances", balances],
+        &backtest,
+        &[
+            "backtest",
+            "--simulate",
+            "--compare",
+            "--paths",
+            "4",
+            "--days",
+            "60",
+        ],
+    ];
+    for args in cases {
         // The reader is gone before ballast writes a byte, as `| head -1` can leave it.
         let mut child = Command::new(BIN)
             .args(args)
-            .arg("--store")
-            .arg(&store)
+            .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

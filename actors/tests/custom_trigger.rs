@@ -7,7 +7,7 @@ mod common;
 #[allow(dead_code)]
 mod example;
 
-use common::{builder, default_settings, quiet_config, start_sim, stop, summary_when, wait_synced};
+use common::{builder, quiet_config, settings_with, start_sim, stop, summary_when, wait_synced};
 use std::time::Duration;
 
 use actix::Actor;
@@ -20,22 +20,26 @@ use rust_decimal_macros::dec;
 #[actix_rt::test]
 async fn a_drawdown_triggers_a_requested_rebalance() {
     // Step 1: a quiet venue, slightly off target but inside every band, so only an explicit
-    // request (not the policy's own triggers) would move money.
+    // request (not the policy's own triggers) would move money. The policy's own drawdown
+    // protection is off: it would answer the same drawdown itself.
     let mut config = quiet_config();
     config.initial_balances_usdc[Service::Casino] = dec!(230);
     config.initial_balances_usdc[Service::Trading] = dec!(270);
     let sim = start_sim(config).await;
-    let system = builder(&sim, default_settings())
-        .add_actor(|handles| {
-            let guard = example::DrawdownGuard {
-                requests: handles.requests.clone(),
-                threshold: dec!(0.15),
-            };
-            Some(guard.start().recipient())
-        })
-        .start()
-        .await
-        .expect("starts");
+    let system = builder(
+        &sim,
+        settings_with(&[("BALLAST__POLICY__DRAWDOWN__ENABLED", "false")]),
+    )
+    .add_actor(|handles| {
+        let guard = example::DrawdownGuard {
+            requests: handles.requests.clone(),
+            threshold: dec!(0.15),
+        };
+        Some(guard.start().recipient())
+    })
+    .start()
+    .await
+    .expect("starts");
 
     // Step 2: wait for the start-up sync; nothing is outside a band, so nothing moves.
     wait_synced(&system).await;

@@ -72,14 +72,32 @@ struct Harness {
     seen: Arc<Mutex<Seen>>,
 }
 
-/// Defaults plus dry run plus `env` (`BALLAST__...` pairs).
-fn settings(env: &[(&str, &str)]) -> Validated {
-    let mut vars = vec![("BALLAST__EXECUTOR__DRY_RUN", "true")];
-    vars.extend_from_slice(env);
+/// Defaults plus dry run, with the optimizer's `method` and its `keys` set (`[optimizer]`
+/// names in upper case: `("MIN_INTERVAL_SECS", "0")`).
+fn optimizer(method: &str, keys: &[(&str, &str)]) -> Validated {
+    let names: Vec<String> = keys
+        .iter()
+        .map(|(key, _)| format!("BALLAST__OPTIMIZER__{key}"))
+        .collect();
+    let mut vars = vec![
+        ("BALLAST__EXECUTOR__DRY_RUN", "true"),
+        ("BALLAST__OPTIMIZER__METHOD", method),
+    ];
+    vars.extend(
+        names
+            .iter()
+            .map(String::as_str)
+            .zip(keys.iter().map(|(_, v)| *v)),
+    );
     settings_with(&vars)
 }
 
-async fn start(sim: &SimHandle, validated: Validated) -> Harness {
+/// [`start_with`] the settings of [`optimizer`].
+async fn start(sim: &SimHandle, method: &str, keys: &[(&str, &str)]) -> Harness {
+    start_with(sim, optimizer(method, keys)).await
+}
+
+async fn start_with(sim: &SimHandle, validated: Validated) -> Harness {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let collector_seen = seen.clone();
     let system = builder(sim, validated)
@@ -91,6 +109,13 @@ async fn start(sim: &SimHandle, validated: Validated) -> Harness {
 }
 
 impl Harness {
+    /// Asks the optimizer for a recompute through the handles, as a custom actor would.
+    fn recompute(&self, reason: impl Into<String>) {
+        self.system.handles.optimizer.do_send(RecomputeTargets {
+            reason: reason.into(),
+        });
+    }
+
     async fn stats(&self) -> OptimizerStats {
         self.system
             .handles
@@ -167,7 +192,11 @@ fn assert_valid_bounded(update: &TargetsUpdated, lo: Decimal, hi: Decimal) {
     let TargetDiagnostics::Optimal(d) = &update.diagnostics else {
         panic!("{method}: not a solve: {:?}", update.diagnostics);
     };
-    assert!(d.expected_return.is_finite() && d.volatility.is_finite() && d.sharpe.is_finite());
+    assert!(
+        d.expected_return.is_finite()
+            && d.volatility.is_finite()
+            && d.sharpe.is_some_and(f64::is_finite)
+    );
     assert!(d.observations >= 365, "{method}: {} days", d.observations);
     let rc: f64 = d.risk_contributions.values().sum();
     assert!(
@@ -181,11 +210,7 @@ async fn every_method_publishes_finite_bounded_targets_summing_to_one() {
     let sim = quiet_sim().await;
     for method in METHODS {
         // Step 1: a companion computing targets by `method`.
-        let harness = start(
-            &sim,
-            settings(&[("BALLAST__OPTIMIZER__METHOD", method.name())]),
-        )
-        .await;
+        let harness = start(&sim, method.name(), &[]).await;
         // Step 2: its start-up solve publishes valid targets within the article's bounds,
         // which reach the detector's side of the system (the metrics see the same update).
         let update = harness.solved().await;
@@ -208,14 +233,7 @@ async fn every_method_publishes_finite_bounded_targets_summing_to_one() {
 async fn risk_parity_keeps_the_reserve_at_its_target() {
     let sim = quiet_sim().await;
     for covariance in ["sample", "ledoit-wolf"] {
-        let harness = start(
-            &sim,
-            settings(&[
-                ("BALLAST__OPTIMIZER__METHOD", "risk-parity"),
-                ("BALLAST__OPTIMIZER__COVARIANCE", covariance),
-            ]),
-        )
-        .await;
+        let harness = start(&sim, "risk-parity", &[("COVARIANCE", covariance)]).await;
         let update = harness.solved().await;
         let configured = TargetAllocation::conservative();
         assert_eq!(
@@ -242,14 +260,7 @@ async fn the_kelly_multiplier_changes_the_result() {
     let sim = quiet_sim().await;
     let mut results = Vec::new();
     for multiplier in ["0.01", "0.25"] {
-        let harness = start(
-            &sim,
-            settings(&[
-                ("BALLAST__OPTIMIZER__METHOD", "kelly"),
-                ("BALLAST__OPTIMIZER__KELLY_MULTIPLIER", multiplier),
-            ]),
-        )
-        .await;
+        let harness = start(&sim, "kelly", &[("KELLY_MULTIPLIER", multiplier)]).await;
         let update = harness.solved().await;
         assert_valid_bounded(&update, dec!(0.01), dec!(0.80));
         let TargetDiagnostics::Optimal(d) = update.diagnostics else {
@@ -272,19 +283,10 @@ async fn the_kelly_multiplier_changes_the_result() {
 async fn recompute_on_demand_republishes() {
     let sim = quiet_sim().await;
     // Step 1: an estimating method with no minimum interval.
-    let harness = start(
-        &sim,
-        settings(&[
-            ("BALLAST__OPTIMIZER__METHOD", "min-variance"),
-            ("BALLAST__OPTIMIZER__MIN_INTERVAL_SECS", "0"),
-        ]),
-    )
-    .await;
+    let harness = start(&sim, "min-variance", &[("MIN_INTERVAL_SECS", "0")]).await;
     let first = harness.solved().await;
     // Step 2: a custom actor (here the test) asks for a recompute through the handles.
-    harness.system.handles.optimizer.do_send(RecomputeTargets {
-        reason: "operator asked".into(),
-    });
+    harness.recompute("operator asked");
     let second = harness
         .solved_where("the request", |r| r == "operator asked")
         .await;
@@ -295,13 +297,11 @@ async fn recompute_on_demand_republishes() {
     harness.shutdown().await;
 
     // Step 3: method `fixed` republishes the configured targets on demand.
-    let harness = start(&sim, settings(&[])).await;
+    let harness = start(&sim, "fixed", &[]).await;
     harness
         .until("start-up publish", |s| s.published >= 1)
         .await;
-    harness.system.handles.optimizer.do_send(RecomputeTargets {
-        reason: "fixed on demand".into(),
-    });
+    harness.recompute("fixed on demand");
     let stats = harness.until("republish", |s| s.published >= 2).await;
     assert_eq!(stats.solves, 0, "fixed never fetches returns");
     assert_eq!(&stats.targets, TargetAllocation::conservative().weights());
@@ -313,20 +313,11 @@ async fn recompute_on_demand_republishes() {
 async fn a_burst_of_triggers_is_one_deferred_solve() {
     let sim = quiet_sim().await;
     // A two-second minimum interval (wall clock here).
-    let harness = start(
-        &sim,
-        settings(&[
-            ("BALLAST__OPTIMIZER__METHOD", "max-sharpe"),
-            ("BALLAST__OPTIMIZER__MIN_INTERVAL_SECS", "2"),
-        ]),
-    )
-    .await;
+    let harness = start(&sim, "max-sharpe", &[("MIN_INTERVAL_SECS", "2")]).await;
     harness.solved().await;
     // Step 1: five requests at once, inside the interval: none solves now.
     for k in 0..5 {
-        harness.system.handles.optimizer.do_send(RecomputeTargets {
-            reason: format!("burst {k}"),
-        });
+        harness.recompute(format!("burst {k}"));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stats = harness.stats().await;
@@ -347,14 +338,7 @@ async fn a_burst_of_triggers_is_one_deferred_solve() {
 #[actix_rt::test]
 async fn a_drawdown_event_triggers_a_recompute() {
     let sim = quiet_sim().await;
-    let harness = start(
-        &sim,
-        settings(&[
-            ("BALLAST__OPTIMIZER__METHOD", "kelly"),
-            ("BALLAST__OPTIMIZER__MIN_INTERVAL_SECS", "0"),
-        ]),
-    )
-    .await;
+    let harness = start(&sim, "kelly", &[("MIN_INTERVAL_SECS", "0")]).await;
     harness.solved().await;
     // The companion must be listening to the event stream before the venue announces it.
     wait_synced(&harness.system).await;
@@ -377,9 +361,9 @@ async fn an_infeasible_solve_keeps_the_previous_targets() {
     let sim = quiet_sim().await;
     // Step 1: bounds no allocation of six services satisfies (6 × 0.5 > 1), slipped past
     // validation as a bug or a bad hand-built config would: the solve must be refused.
-    let mut validated = settings(&[("BALLAST__OPTIMIZER__METHOD", "min-variance")]);
+    let mut validated = optimizer("min-variance", &[]);
     validated.optimizer.bound_lo = 0.5;
-    let harness = start(&sim, validated).await;
+    let harness = start_with(&sim, validated).await;
     let stats = harness.until("a refusal", |s| s.refused >= 1).await;
     assert_eq!(stats.published, 1, "only the configured targets: {stats:?}");
     assert_eq!(stats.refused_by_kind.get("solve_failed"), Some(&1));
@@ -400,9 +384,9 @@ async fn an_infeasible_solve_keeps_the_previous_targets() {
 
     // Step 2: a result that breaks the bounds: risk parity holds the reserve at 0.10, under a
     // 0.12 floor. Refused as well, naming the cause.
-    let mut validated = settings(&[("BALLAST__OPTIMIZER__METHOD", "risk-parity")]);
+    let mut validated = optimizer("risk-parity", &[]);
     validated.optimizer.bound_lo = 0.12;
-    let harness = start(&sim, validated).await;
+    let harness = start_with(&sim, validated).await;
     let stats = harness.until("a refusal", |s| s.refused >= 1).await;
     assert_eq!(stats.published, 1, "{stats:?}");
     assert_eq!(&stats.targets, TargetAllocation::conservative().weights());
@@ -410,19 +394,10 @@ async fn an_infeasible_solve_keeps_the_previous_targets() {
 
     // Step 3: computed targets survive a later failure: a good solve, then the venue goes
     // away and the on-demand recompute cannot fetch its history.
-    let harness = start(
-        &sim,
-        settings(&[
-            ("BALLAST__OPTIMIZER__METHOD", "max-sharpe"),
-            ("BALLAST__OPTIMIZER__MIN_INTERVAL_SECS", "0"),
-        ]),
-    )
-    .await;
+    let harness = start(&sim, "max-sharpe", &[("MIN_INTERVAL_SECS", "0")]).await;
     let good = harness.solved().await;
     sim.shutdown().await;
-    harness.system.handles.optimizer.do_send(RecomputeTargets {
-        reason: "after the venue left".into(),
-    });
+    harness.recompute("after the venue left");
     let stats = harness.until("a refusal", |s| s.refused >= 1).await;
     assert_eq!(stats.refused_by_kind.get("fetch_failed"), Some(&1));
     assert_eq!(&stats.targets, good.targets.weights());

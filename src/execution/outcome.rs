@@ -85,6 +85,17 @@ impl PlanOutcome {
         NextLeg::Send
     }
 
+    /// Stops the plan at the leg in hand because the operator paused or halted trading
+    /// (`why`): this leg and the rest are skipped (counted failed) and the plan is interrupted,
+    /// so its trigger fires again on resume. A plan already stopping keeps its first reason.
+    pub fn hold(&mut self, why: &str) -> NextLeg {
+        if self.stop_reason.is_none() {
+            self.interrupted = true;
+            self.stop_reason = Some(why.to_owned());
+        }
+        self.next_leg(false, true)
+    }
+
     /// Counts a leg the venue applied, keeping the balances it returned, if any.
     pub fn applied(&mut self, amount_usdc: Decimal, snapshot: Option<PortfolioSnapshot>) {
         self.applied += 1;
@@ -139,6 +150,39 @@ mod tests {
         GaveUp { ambiguous: bool, interrupted: bool },
         /// The leg sent was superseded by another request under its key.
         Superseded,
+    }
+
+    #[test]
+    fn a_hold_skips_the_leg_in_hand_and_the_rest_and_interrupts() {
+        let mut outcome = PlanOutcome::default();
+        assert_eq!(outcome.next_leg(false, true), NextLeg::Send);
+        outcome.applied(dec!(5), None);
+        let skip = NextLeg::Skip {
+            reason: "skipped: paused by the operator".into(),
+        };
+        assert_eq!(outcome.hold("paused by the operator"), skip);
+        // The next leg is skipped for the same reason, whatever the mode says by then.
+        assert_eq!(outcome.next_leg(false, true), skip);
+        assert_eq!((outcome.applied, outcome.failed), (1, 2));
+        assert!(outcome.interrupted);
+        // A plan already stopped by a failed leg keeps that reason.
+        let mut failed = PlanOutcome::default();
+        failed.gave_up(
+            0,
+            &LegFailure {
+                reason: "refused".into(),
+                ambiguous: false,
+                interrupted: false,
+                superseded: false,
+            },
+        );
+        assert_eq!(
+            failed.hold("halted by the operator"),
+            NextLeg::Skip {
+                reason: "skipped: leg 0 failed".into()
+            }
+        );
+        assert!(!failed.interrupted);
     }
 
     #[test]

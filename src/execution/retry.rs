@@ -58,6 +58,31 @@ pub struct LegFailure {
     pub superseded: bool,
 }
 
+/// Why a leg is not sent, or not retried, once the operator halted trading.
+pub const HALTED_REASON: &str = "halted by the operator";
+
+impl LegFailure {
+    /// The leg given up because the operator halted trading: before its first send (`None`)
+    /// or after the failed send `after`. The plan is interrupted, so its trigger fires again
+    /// on resume; an ambiguous send stays ambiguous (pending, for reconciliation).
+    pub fn halted(after: Option<&SendFailure>) -> Self {
+        match after {
+            None => LegFailure {
+                reason: format!("not sent: {HALTED_REASON}"),
+                ambiguous: false,
+                interrupted: true,
+                superseded: false,
+            },
+            Some(failure) => LegFailure {
+                reason: format!("{}; not retried: {HALTED_REASON}", failure.description),
+                ambiguous: failure.ambiguous,
+                interrupted: true,
+                superseded: false,
+            },
+        }
+    }
+}
+
 impl SendFailure {
     /// Whether the venue must be asked about the key before anything else is decided.
     pub fn needs_status_query(&self) -> bool {
@@ -202,6 +227,19 @@ mod tests {
             interrupted,
             superseded: false,
         })
+    }
+
+    #[test]
+    fn a_halt_interrupts_and_keeps_an_unknown_outcome_unknown() {
+        let before = LegFailure::halted(None);
+        assert_eq!(before.reason, "not sent: halted by the operator");
+        assert!(before.interrupted && !before.ambiguous);
+        let after = LegFailure::halted(Some(&failure(true, true, None)));
+        assert_eq!(
+            after.reason,
+            format!("{DESCRIPTION}; not retried: halted by the operator")
+        );
+        assert!(after.interrupted && after.ambiguous);
     }
 
     #[test]

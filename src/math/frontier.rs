@@ -55,20 +55,26 @@ fn linspace(r0: f64, r1: f64, points: usize) -> Vec<f64> {
     out
 }
 
-/// The efficient frontier with `points` points (at least 1) under `bounds`.
+/// Most points a frontier may have: far more than a plot or a table can show, and a bound on
+/// the memory it takes (points × assets weights).
+pub const MAX_FRONTIER_POINTS: usize = 10_000;
+
+/// The efficient frontier with `points` points (1 to [`MAX_FRONTIER_POINTS`]) under `bounds`.
 ///
 /// # Errors
-/// [`MathError::InvalidArgument`] for zero points; dimension errors; solver failures of the
-/// general path.
+/// [`MathError::InvalidArgument`] for zero points or more than [`MAX_FRONTIER_POINTS`];
+/// dimension errors; solver failures of the general path.
 pub fn efficient_frontier(
     model: &MarketModel,
     bounds: &WeightBounds,
     points: usize,
 ) -> Result<Frontier, MathError> {
-    if points == 0 {
+    if points == 0 || points > MAX_FRONTIER_POINTS {
         return Err(MathError::InvalidArgument {
             name: "points".into(),
-            reason: "the frontier needs at least one point".into(),
+            reason: format!(
+                "{points} points: the frontier takes 1 to {MAX_FRONTIER_POINTS} points"
+            ),
         });
     }
     let p = problem(model, bounds)?;

@@ -22,7 +22,7 @@
 //!   odds > 0, bankroll ≥ 0 and finite.
 
 use super::{
-    MarketModel, MathError, WeightBounds,
+    MarketModel, MathError, WeightBounds, check_finite,
     markowitz::{Allocation, mean_variance},
 };
 
@@ -134,12 +134,7 @@ pub fn kelly_portfolio(
     multiplier: f64,
 ) -> Result<KellyPortfolio, MathError> {
     check_multiplier(multiplier)?;
-    if !rf.is_finite() {
-        return Err(MathError::InvalidArgument {
-            name: "risk-free rate".into(),
-            reason: format!("{rf} is not finite"),
-        });
-    }
+    check_finite("risk-free rate", rf)?;
     let allocation = mean_variance(model, bounds, multiplier)?;
     let variance = allocation.volatility * allocation.volatility;
     let growth_rate = rf + (allocation.expected_return - rf) - 0.5 * variance;

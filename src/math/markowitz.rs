@@ -19,7 +19,7 @@
 
 pub use super::qp::SolverPath;
 use super::{
-    MarketModel, MathError, WeightBounds, finalize_weights,
+    MarketModel, MathError, WeightBounds, check_finite, check_non_negative, finalize_weights,
     qp::{
         ActiveSetSolver, Fail, PathRoot, Problem, Segment, Side, W_TOL, clarabel_box_qp,
         clarabel_max_sharpe, max_return_portfolio,
@@ -135,12 +135,7 @@ pub fn mean_variance(
     bounds: &WeightBounds,
     t: f64,
 ) -> Result<Allocation, MathError> {
-    if !(t.is_finite() && t >= 0.0) {
-        return Err(MathError::InvalidArgument {
-            name: "risk tolerance".into(),
-            reason: format!("{t} is not a finite non-negative number"),
-        });
-    }
+    check_non_negative("risk tolerance", t)?;
     let p = problem(model, bounds)?;
     if let Some(w) = forced_portfolio(bounds) {
         return Allocation::build(model, bounds, w, SolverPath::ClosedForm, Some(t));
@@ -207,20 +202,9 @@ pub fn max_sharpe(
     bounds: &WeightBounds,
     rf: f64,
 ) -> Result<Allocation, MathError> {
-    if !rf.is_finite() {
-        return Err(MathError::InvalidArgument {
-            name: "risk-free rate".into(),
-            reason: format!("{rf} is not finite"),
-        });
-    }
+    check_finite("risk-free rate", rf)?;
     let p = problem(model, bounds)?;
-    let (_, r_max) = max_return_portfolio(p.mu, p.lo, p.hi);
-    if r_max <= rf {
-        return Err(MathError::NoExcessReturn {
-            rf,
-            max_return: r_max,
-        });
-    }
+    check_excess_return(&p, rf)?;
     if let Some(w) = forced_portfolio(bounds) {
         return Allocation::build(model, bounds, w, SolverPath::ClosedForm, None);
     }
@@ -282,12 +266,7 @@ pub fn target_return(
     target: f64,
 ) -> Result<Allocation, MathError> {
     let p = problem(model, bounds)?;
-    if !target.is_finite() {
-        return Err(MathError::InvalidArgument {
-            name: "target return".into(),
-            reason: format!("{target} is not finite"),
-        });
-    }
+    check_finite("target return", target)?;
     let (_, r_max) = max_return_portfolio(p.mu, p.lo, p.hi);
     let tol = 1e-12 * mu_scale(model);
     if target > r_max + tol {
@@ -358,12 +337,7 @@ pub fn target_risk(
     target_vol: f64,
 ) -> Result<Allocation, MathError> {
     let p = problem(model, bounds)?;
-    if !(target_vol.is_finite() && target_vol >= 0.0) {
-        return Err(MathError::InvalidArgument {
-            name: "target volatility".into(),
-            reason: format!("{target_vol} is not a finite non-negative number"),
-        });
-    }
+    check_non_negative("target volatility", target_vol)?;
     if let Some(w) = forced_portfolio(bounds) {
         let vol = model.stats(&w, 0.0).volatility;
         if (vol - target_vol).abs() > 1e-12 * vol.max(target_vol).max(f64::MIN_POSITIVE) {
@@ -433,9 +407,9 @@ pub fn min_variance_clarabel(
     model: &MarketModel,
     bounds: &WeightBounds,
 ) -> Result<Allocation, MathError> {
-    let p = problem(model, bounds)?;
-    let x = clarabel_box_qp(p.n, p.h, &vec![0.0; p.n], p.lo, p.hi, &[])?;
-    Allocation::build(model, bounds, x, SolverPath::Clarabel, None)
+    by_clarabel(model, bounds, |p| {
+        clarabel_box_qp(p.n, p.h, &vec![0.0; p.n], p.lo, p.hi, &[])
+    })
 }
 
 /// General path: maximum Sharpe by clarabel on the `y = κw` reformulation.
@@ -447,16 +421,10 @@ pub fn max_sharpe_clarabel(
     bounds: &WeightBounds,
     rf: f64,
 ) -> Result<Allocation, MathError> {
-    let p = problem(model, bounds)?;
-    let (_, r_max) = max_return_portfolio(p.mu, p.lo, p.hi);
-    if r_max <= rf {
-        return Err(MathError::NoExcessReturn {
-            rf,
-            max_return: r_max,
-        });
-    }
-    let x = clarabel_max_sharpe(p.n, p.h, p.mu, rf, p.lo, p.hi)?;
-    Allocation::build(model, bounds, x, SolverPath::Clarabel, None)
+    by_clarabel(model, bounds, |p| {
+        check_excess_return(p, rf)?;
+        clarabel_max_sharpe(p.n, p.h, p.mu, rf, p.lo, p.hi)
+    })
 }
 
 /// General path: minimum variance at a target return by clarabel.
@@ -468,9 +436,32 @@ pub fn target_return_clarabel(
     bounds: &WeightBounds,
     target: f64,
 ) -> Result<Allocation, MathError> {
-    let p = problem(model, bounds)?;
-    let x = clarabel_box_qp(p.n, p.h, &vec![0.0; p.n], p.lo, p.hi, &[(p.mu, target)])?;
+    by_clarabel(model, bounds, |p| {
+        clarabel_box_qp(p.n, p.h, &vec![0.0; p.n], p.lo, p.hi, &[(p.mu, target)])
+    })
+}
+
+/// The allocation of the weights `solve` finds by clarabel for the problem of `model` under
+/// `bounds`: the general path of every `*_clarabel` function.
+fn by_clarabel(
+    model: &MarketModel,
+    bounds: &WeightBounds,
+    solve: impl FnOnce(&Problem<'_>) -> Result<Vec<f64>, MathError>,
+) -> Result<Allocation, MathError> {
+    let x = solve(&problem(model, bounds)?)?;
     Allocation::build(model, bounds, x, SolverPath::Clarabel, None)
+}
+
+/// Refuses max-Sharpe when no portfolio the bounds allow earns more than `rf`.
+fn check_excess_return(p: &Problem<'_>, rf: f64) -> Result<(), MathError> {
+    let (_, r_max) = max_return_portfolio(p.mu, p.lo, p.hi);
+    if r_max <= rf {
+        return Err(MathError::NoExcessReturn {
+            rf,
+            max_return: r_max,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -21,29 +21,44 @@
 //! earning the risk-free rate it holds (the Sharpe ratio does not change), which leaves the
 //! reserve's weight to solver details unless it is fixed.
 //!
+//! [`OptimizerMethod`] names them all, `fixed` (keep the configured targets) included: it is the
+//! one method enum of the configuration, the CLI and [`solve`], with one name table behind its
+//! `Display`, `FromStr` and serde.
+//!
 //! # Invariants
+//! - A method's name is the same everywhere (config, CLI, logs, JSON): [`OptimizerMethod::name`].
 //! - Every result's weights are finite, within the bounds (long-only `[0, 1]` when none are
 //!   given) and sum to 1 within [`super::BUDGET_TOLERANCE`] (the solvers guarantee it; callers
 //!   that publish still check at their boundary).
 //! - Bad parameters are a [`MathError`] naming them, never a panic.
 
+use std::{fmt, str::FromStr};
+
 use nalgebra::DMatrix;
+use serde::{
+    Deserialize, Deserializer, Serialize, Serializer,
+    de::{self, EnumAccess, VariantAccess, Visitor},
+};
 
 use super::{
     MarketModel, MathError, WeightBounds,
     black_litterman::{self, BlackLitterman, View},
-    finalize_weights,
+    check_finite, finalize_held,
     kelly::kelly_portfolio,
     markowitz::{self, Allocation},
     risk_parity::{
         risk_budget, risk_budget_bounded, risk_parity_with_fixed, risk_parity_with_fixed_bounded,
     },
+    with_held,
 };
 
-/// A target method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
+/// How targets are computed: the configuration's `[optimizer] method`, the `--method` of
+/// `ballast optimize`, and the dispatch of [`solve`]. `fixed` keeps the configured targets and
+/// is the one method [`solve`] refuses: there is nothing to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OptimizerMethod {
+    /// The configured targets, unchanged.
+    Fixed,
     /// Risk budgeting (equal risk contributions unless budgets are given).
     RiskParity,
     /// Minimum variance under the bounds.
@@ -56,24 +71,111 @@ pub enum Method {
     Kelly,
 }
 
-impl Method {
-    /// The kebab-case name (config, CLI, JSON).
+/// The one name table: [`OptimizerMethod::ALL`]'s names in order (config, CLI, logs, JSON).
+const METHOD_NAMES: [&str; 6] = [
+    "fixed",
+    "risk-parity",
+    "min-variance",
+    "max-sharpe",
+    "black-litterman",
+    "kelly",
+];
+
+/// A name that is not an [`OptimizerMethod`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown method `{0}` (expected one of {names})", names = METHOD_NAMES.join(", "))]
+pub struct UnknownMethod(pub String);
+
+impl OptimizerMethod {
+    /// Every method, in the order of the name table.
+    pub const ALL: [OptimizerMethod; 6] = [
+        OptimizerMethod::Fixed,
+        OptimizerMethod::RiskParity,
+        OptimizerMethod::MinVariance,
+        OptimizerMethod::MaxSharpe,
+        OptimizerMethod::BlackLitterman,
+        OptimizerMethod::Kelly,
+    ];
+
+    /// The kebab-case name.
     pub const fn name(self) -> &'static str {
-        match self {
-            Method::RiskParity => "risk-parity",
-            Method::MinVariance => "min-variance",
-            Method::MaxSharpe => "max-sharpe",
-            Method::BlackLitterman => "black-litterman",
-            Method::Kelly => "kelly",
+        METHOD_NAMES[self as usize]
+    }
+
+    /// Whether [`solve`] computes weights for it: every method but `fixed`.
+    pub const fn estimates(self) -> bool {
+        !matches!(self, OptimizerMethod::Fixed)
+    }
+
+    /// Whether it holds an asset at a given weight ([`MethodParams::hold`]) and allocates the
+    /// rest: risk parity and Black–Litterman, for the near-riskless reserve (see the module
+    /// docs for why).
+    pub const fn holds_reserve(self) -> bool {
+        matches!(
+            self,
+            OptimizerMethod::RiskParity | OptimizerMethod::BlackLitterman
+        )
+    }
+}
+
+impl fmt::Display for OptimizerMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for OptimizerMethod {
+    type Err = UnknownMethod;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        OptimizerMethod::ALL
+            .into_iter()
+            .find(|method| method.name() == name)
+            .ok_or_else(|| UnknownMethod(name.to_owned()))
+    }
+}
+
+// Serde goes through the name table rather than a derive, so the names live in one place. It
+// still presents a unit-variant enum named `OptimizerMethod`, as the derive did: the config
+// crate names the enum and lists the table when a configured method is unknown.
+impl Serialize for OptimizerMethod {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit_variant("OptimizerMethod", *self as u32, self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for OptimizerMethod {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = OptimizerMethod;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "one of {}", METHOD_NAMES.join(", "))
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                name.parse()
+                    .map_err(|_| E::unknown_variant(name, &METHOD_NAMES))
+            }
+
+            fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+                let (name, variant) = data.variant::<String>()?;
+                variant.unit_variant()?;
+                self.visit_str(&name)
+            }
         }
+
+        deserializer.deserialize_enum("OptimizerMethod", &METHOD_NAMES, NameVisitor)
     }
 }
 
 /// Everything a method may need besides the model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodParams {
-    /// Which method.
-    pub method: Method,
+    /// Which method (not `fixed`).
+    pub method: OptimizerMethod,
     /// Per-asset bounds; `None` is long-only and uncapped.
     pub bounds: Option<WeightBounds>,
     /// Risk parity: hold asset `.0` at weight `.1` and split the rest.
@@ -121,19 +223,25 @@ impl MethodResult {
 /// Runs `params.method` on `model`.
 ///
 /// # Errors
-/// [`MathError::InvalidArgument`] for a missing Black–Litterman prior or a held index out of
-/// range; every error of the underlying solver (infeasible bounds, no excess return,
+/// [`MathError::InvalidArgument`] for method `fixed`, a missing Black–Litterman prior or a held
+/// index out of range; every error of the underlying solver (infeasible bounds, no excess return,
 /// non-convergence, ...).
 pub fn solve(model: &MarketModel, params: &MethodParams) -> Result<MethodResult, MathError> {
     let n = model.len();
     let long_only = WeightBounds::long_only(n);
     let bounds = params.bounds.as_ref().unwrap_or(&long_only);
     let rf = params.risk_free_rate;
-    if let (Some((held, held_weight)), false) = (params.hold, params.method == Method::RiskParity) {
+    if let (Some((held, held_weight)), false) =
+        (params.hold, params.method == OptimizerMethod::RiskParity)
+    {
         return solve_holding(model, bounds, held, held_weight, params);
     }
     match params.method {
-        Method::RiskParity => {
+        OptimizerMethod::Fixed => Err(MathError::InvalidArgument {
+            name: "method".into(),
+            reason: "`fixed` computes nothing: it keeps the configured weights".into(),
+        }),
+        OptimizerMethod::RiskParity => {
             let budgets = params.budgets.as_deref();
             let solution = match (params.hold, &params.bounds) {
                 (Some((i, w)), Some(b)) => {
@@ -156,13 +264,13 @@ pub fn solve(model: &MarketModel, params: &MethodParams) -> Result<MethodResult,
                 posterior_mean: None,
             })
         }
-        Method::MinVariance => Ok(MethodResult::allocation(markowitz::min_variance(
+        OptimizerMethod::MinVariance => Ok(MethodResult::allocation(markowitz::min_variance(
             model, bounds,
         )?)),
-        Method::MaxSharpe => Ok(MethodResult::allocation(markowitz::max_sharpe(
+        OptimizerMethod::MaxSharpe => Ok(MethodResult::allocation(markowitz::max_sharpe(
             model, bounds, rf,
         )?)),
-        Method::BlackLitterman => {
+        OptimizerMethod::BlackLitterman => {
             let bl = params
                 .black_litterman
                 .as_ref()
@@ -170,12 +278,7 @@ pub fn solve(model: &MarketModel, params: &MethodParams) -> Result<MethodResult,
                     name: "black-litterman prior".into(),
                     reason: "no prior weights were given".into(),
                 })?;
-            if !rf.is_finite() {
-                return Err(MathError::InvalidArgument {
-                    name: "risk-free rate".into(),
-                    reason: format!("{rf} is not finite"),
-                });
-            }
+            check_finite("risk-free rate", rf)?;
             let post = black_litterman::posterior(model, &excess_views(bl, rf))?;
             let mean = post.mean.iter().map(|m| m + rf).collect();
             let post_model = MarketModel::new(model.names().to_vec(), mean, post.cov)?;
@@ -184,7 +287,7 @@ pub fn solve(model: &MarketModel, params: &MethodParams) -> Result<MethodResult,
             result.posterior_mean = Some(post_model.mean().to_vec());
             Ok(result)
         }
-        Method::Kelly => {
+        OptimizerMethod::Kelly => {
             let k = kelly_portfolio(model, bounds, rf, params.kelly_multiplier)?;
             let mut result = MethodResult::allocation(k.allocation);
             result.growth_rate = Some(k.growth_rate);
@@ -230,16 +333,7 @@ fn solve_holding(
         });
     }
     let keep: Vec<usize> = (0..n).filter(|&i| i != held).collect();
-    let rest = 1.0 - held_weight;
-    let sub_bounds = WeightBounds::new(
-        keep.iter().map(|&i| lo[i] / rest).collect(),
-        keep.iter().map(|&i| (hi[i] / rest).min(1.0)).collect(),
-    )
-    .map_err(|e| {
-        MathError::InfeasibleBounds(format!(
-            "with asset {held} held at {held_weight}, the others cannot fill the rest: {e}"
-        ))
-    })?;
+    let sub_bounds = bounds.for_the_rest(&keep, held, held_weight)?;
     let sub_model = MarketModel::new(
         keep.iter().map(|&i| model.names()[i].clone()).collect(),
         keep.iter().map(|&i| model.mean()[i]).collect(),
@@ -266,15 +360,8 @@ fn solve_holding(
         ..params.clone()
     };
     let mut result = solve(&sub_model, &sub_params)?;
-    let mut w = vec![held_weight; n];
-    for (k, &i) in keep.iter().enumerate() {
-        w[i] = result.weights[k] * rest;
-    }
-    let mut pinned_lo = lo.to_vec();
-    let mut pinned_hi = hi.to_vec();
-    pinned_lo[held] = held_weight;
-    pinned_hi[held] = held_weight;
-    result.weights = finalize_weights(w, &pinned_lo, &pinned_hi)?;
+    let w = with_held(n, held, held_weight, &keep, &result.weights);
+    result.weights = finalize_held(w, bounds, held, held_weight)?;
     if let Some(sub_mean) = result.posterior_mean.take() {
         // The held asset keeps its own expected return; the posterior covers the others.
         let mut mean = model.mean().to_vec();
@@ -322,7 +409,7 @@ mod tests {
         MarketModel::unnamed(vec![0.12, 0.10, 0.20, 0.01], cov).expect("valid")
     }
 
-    fn params(method: Method) -> MethodParams {
+    fn params(method: OptimizerMethod) -> MethodParams {
         MethodParams {
             method,
             bounds: Some(WeightBounds::uniform(4, 0.01, 0.80).expect("bounds")),
@@ -342,35 +429,35 @@ mod tests {
     #[test]
     fn every_method_returns_bounded_weights_summing_to_one() {
         struct TestCase {
-            method: Method,
+            method: OptimizerMethod,
             hold: Option<(usize, f64)>,
         }
         let cases = [
             // TC0: risk parity with the near-riskless asset held at 10%.
             TestCase {
-                method: Method::RiskParity,
+                method: OptimizerMethod::RiskParity,
                 hold: Some((3, 0.1)),
             },
             // TC1: bounded risk parity over every asset (the riskless one is capped).
             TestCase {
-                method: Method::RiskParity,
+                method: OptimizerMethod::RiskParity,
                 hold: None,
             },
             // TC2..TC5: the Markowitz family.
             TestCase {
-                method: Method::MinVariance,
+                method: OptimizerMethod::MinVariance,
                 hold: None,
             },
             TestCase {
-                method: Method::MaxSharpe,
+                method: OptimizerMethod::MaxSharpe,
                 hold: None,
             },
             TestCase {
-                method: Method::BlackLitterman,
+                method: OptimizerMethod::BlackLitterman,
                 hold: None,
             },
             TestCase {
-                method: Method::Kelly,
+                method: OptimizerMethod::Kelly,
                 hold: None,
             },
         ];
@@ -395,7 +482,7 @@ mod tests {
     fn held_black_litterman_without_views_returns_the_prior_exactly() {
         // With the near-riskless asset free, max-Sharpe is indifferent to its weight; held,
         // the answer is the prior.
-        let mut p = params(Method::BlackLitterman);
+        let mut p = params(OptimizerMethod::BlackLitterman);
         p.hold = Some((3, 0.1));
         let r = solve(&model(), &p).expect("solves");
         for (w, prior) in r.weights.iter().zip([0.3, 0.3, 0.3, 0.1]) {
@@ -407,7 +494,7 @@ mod tests {
 
     #[test]
     fn holding_checks_the_held_weight() {
-        let mut p = params(Method::MinVariance);
+        let mut p = params(OptimizerMethod::MinVariance);
         p.hold = Some((3, 0.9));
         let err = solve(&model(), &p).expect_err("0.9 is above the 0.8 cap");
         assert!(err.to_string().contains("outside its bounds"), "{err}");
@@ -419,7 +506,7 @@ mod tests {
 
     #[test]
     fn black_litterman_without_views_returns_the_prior() {
-        let r = solve(&model(), &params(Method::BlackLitterman)).expect("solves");
+        let r = solve(&model(), &params(OptimizerMethod::BlackLitterman)).expect("solves");
         for (w, prior) in r.weights.iter().zip([0.3, 0.3, 0.3, 0.1]) {
             assert!((w - prior).abs() < 1e-9, "{:?}", r.weights);
         }
@@ -427,8 +514,8 @@ mod tests {
 
     #[test]
     fn an_absolute_view_moves_its_asset() {
-        let base = solve(&model(), &params(Method::BlackLitterman)).expect("solves");
-        let mut p = params(Method::BlackLitterman);
+        let base = solve(&model(), &params(OptimizerMethod::BlackLitterman)).expect("solves");
+        let mut p = params(OptimizerMethod::BlackLitterman);
         if let Some(bl) = p.black_litterman.as_mut() {
             bl.views.push(View {
                 portfolio: vec![0.0, 1.0, 0.0, 0.0],
@@ -442,7 +529,7 @@ mod tests {
 
     #[test]
     fn the_kelly_multiplier_acts() {
-        let mut p = params(Method::Kelly);
+        let mut p = params(OptimizerMethod::Kelly);
         let quarter = solve(&model(), &p).expect("solves");
         p.kelly_multiplier = 1.0;
         let full = solve(&model(), &p).expect("solves");
@@ -452,9 +539,76 @@ mod tests {
 
     #[test]
     fn missing_prior_is_named() {
-        let mut p = params(Method::BlackLitterman);
+        let mut p = params(OptimizerMethod::BlackLitterman);
         p.black_litterman = None;
         let err = solve(&model(), &p).expect_err("refused");
         assert!(err.to_string().contains("black-litterman prior"), "{err}");
+    }
+
+    #[test]
+    fn method_names_round_trip_through_every_door() {
+        struct TestCase {
+            name: &'static str,
+            expected: Option<OptimizerMethod>,
+        }
+        let cases = [
+            // TC0..TC5: the six names.
+            TestCase {
+                name: "fixed",
+                expected: Some(OptimizerMethod::Fixed),
+            },
+            TestCase {
+                name: "risk-parity",
+                expected: Some(OptimizerMethod::RiskParity),
+            },
+            TestCase {
+                name: "min-variance",
+                expected: Some(OptimizerMethod::MinVariance),
+            },
+            TestCase {
+                name: "max-sharpe",
+                expected: Some(OptimizerMethod::MaxSharpe),
+            },
+            TestCase {
+                name: "black-litterman",
+                expected: Some(OptimizerMethod::BlackLitterman),
+            },
+            TestCase {
+                name: "kelly",
+                expected: Some(OptimizerMethod::Kelly),
+            },
+            // TC6: snake case is not a name.
+            TestCase {
+                name: "risk_parity",
+                expected: None,
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let json = serde_json::Value::String(case.name.to_owned());
+            match case.expected {
+                Some(method) => {
+                    assert_eq!(case.name.parse(), Ok(method), "TC{i}");
+                    assert_eq!(method.to_string(), case.name, "TC{i}");
+                    assert_eq!(
+                        serde_json::to_value(method).ok(),
+                        Some(json.clone()),
+                        "TC{i}"
+                    );
+                    assert_eq!(serde_json::from_value(json).ok(), Some(method), "TC{i}");
+                }
+                None => {
+                    let err = case.name.parse::<OptimizerMethod>().expect_err("unknown");
+                    assert!(err.to_string().contains("risk-parity"), "TC{i}: {err}");
+                    let err = serde_json::from_value::<OptimizerMethod>(json).expect_err("unknown");
+                    assert!(err.to_string().contains(case.name), "TC{i}: {err}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_is_refused_by_solve() {
+        let err = solve(&model(), &params(OptimizerMethod::Fixed)).expect_err("refused");
+        assert!(err.to_string().contains("fixed"), "{err}");
     }
 }

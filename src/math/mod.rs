@@ -31,6 +31,7 @@ pub mod markowitz;
 pub mod methods;
 mod qp;
 pub mod returns;
+pub mod returns_csv;
 pub mod risk_parity;
 
 use nalgebra::DMatrix;
@@ -41,25 +42,38 @@ use crate::money::{NonFinite, decimal_from_f64};
 /// Trading days per year: the venue never closes, so daily statistics scale by 365.
 pub const DAYS_PER_YEAR: f64 = 365.0;
 
+/// Annualized volatility below which a portfolio counts as riskless (0.0001% a year): its
+/// Sharpe ratio is undefined. Real assets are thousands of times more volatile; constant
+/// returns leave only rounding noise (1e-17) after estimation and repair.
+pub const MIN_VOLATILITY: f64 = 1e-6;
+
 /// How far from 1 the weights of an optimizer's result may sum.
 pub const BUDGET_TOLERANCE: f64 = 1e-12;
 
 /// Every way the portfolio math can refuse its input or fail to produce an answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MathError {
-    /// A CSV without a header row or without data rows.
+    /// Too few rows of returns.
     #[error("returns: {0}")]
     EmptyReturns(String),
-    /// A CSV row with a different number of fields than the header.
-    #[error("returns: row {row} has {found} fields, the header has {expected}")]
-    RaggedRow {
-        /// 1-based line number in the file (the header is line 1).
+    /// A returns file refused by the reader (ragged, not a number, too large, ...).
+    #[error("returns: {0}")]
+    Csv(#[from] returns_csv::CsvError),
+    /// A return of −100% or worse: more than everything lost in a day.
+    #[error("returns: row {row}, column `{column}`: a return of {value} is −100% or worse")]
+    TotalLoss {
+        /// The 1-based observation.
         row: usize,
-        /// Fields in the header.
-        expected: usize,
-        /// Fields in this row.
-        found: usize,
+        /// The asset (column) name.
+        column: String,
+        /// The return.
+        value: f64,
     },
+    /// Every asset's returns are the same every day: nothing to estimate risk from.
+    #[error(
+        "returns: every asset's returns are constant: volatility is zero, so risk, weights and the Sharpe ratio are undefined"
+    )]
+    ConstantReturns,
     /// A value that is not a finite number.
     #[error("returns: row {row}, column `{column}`: `{value}` is not a finite number")]
     NotFinite {
@@ -264,11 +278,9 @@ impl MarketModel {
         let expected_return = dot(&self.mean, weights);
         let variance = quad_form(&self.cov, weights).max(0.0);
         let volatility = variance.sqrt();
-        let sharpe = if volatility > 0.0 {
-            (expected_return - rf) / volatility
-        } else {
-            0.0
-        };
+        // Below the floor the portfolio is riskless for every purpose, and the ratio would be
+        // rounding noise divided into the return (5e16 for constant returns).
+        let sharpe = (volatility >= MIN_VOLATILITY).then(|| (expected_return - rf) / volatility);
         PortfolioStats {
             expected_return,
             volatility,
@@ -289,8 +301,9 @@ pub struct PortfolioStats {
     pub expected_return: f64,
     /// Annualized volatility (standard deviation).
     pub volatility: f64,
-    /// (expected_return − rf) / volatility; 0 for a riskless portfolio.
-    pub sharpe: f64,
+    /// (expected_return − rf) / volatility; `None` (undefined) for a riskless portfolio, one
+    /// whose volatility is below [`MIN_VOLATILITY`].
+    pub sharpe: Option<f64>,
 }
 
 /// Per-asset weight bounds of a long-only, fully invested portfolio.
@@ -384,6 +397,30 @@ impl WeightBounds {
         self.lo.is_empty()
     }
 
+    /// The bounds of the assets `keep` (every asset but `held`) as shares of what `held` at
+    /// `held_weight` leaves: a final weight is `rest·x`, so `lo ≤ rest·x ≤ hi` is
+    /// `lo/rest ≤ x ≤ hi/rest` (capped at 1).
+    ///
+    /// # Errors
+    /// [`MathError::InfeasibleBounds`] when the others cannot fill the rest.
+    pub(crate) fn for_the_rest(
+        &self,
+        keep: &[usize],
+        held: usize,
+        held_weight: f64,
+    ) -> Result<WeightBounds, MathError> {
+        let rest = 1.0 - held_weight;
+        WeightBounds::new(
+            keep.iter().map(|&i| self.lo[i] / rest).collect(),
+            keep.iter().map(|&i| (self.hi[i] / rest).min(1.0)).collect(),
+        )
+        .map_err(|e| {
+            MathError::InfeasibleBounds(format!(
+                "with asset {held} held at {held_weight}, the others cannot fill the rest: {e}"
+            ))
+        })
+    }
+
     pub(crate) fn check_len(&self, n: usize) -> Result<(), MathError> {
         if self.len() == n {
             Ok(())
@@ -394,6 +431,64 @@ impl WeightBounds {
             )))
         }
     }
+}
+
+/// All `n` weights: asset `held` at `held_weight`, and asset `keep[k]` at `shares[k]` of the
+/// rest `1 − held_weight` (see [`WeightBounds::for_the_rest`]).
+pub(crate) fn with_held(
+    n: usize,
+    held: usize,
+    held_weight: f64,
+    keep: &[usize],
+    shares: &[f64],
+) -> Vec<f64> {
+    let rest = 1.0 - held_weight;
+    let mut w = vec![0.0; n];
+    w[held] = held_weight;
+    for (k, &i) in keep.iter().enumerate() {
+        w[i] = shares[k] * rest;
+    }
+    w
+}
+
+/// [`finalize_weights`] under `bounds` with asset `held` pinned at `held_weight`: the held
+/// weight is exact, and pinning it keeps the final budget repair off it.
+///
+/// # Errors
+/// As [`finalize_weights`].
+pub(crate) fn finalize_held(
+    w: Vec<f64>,
+    bounds: &WeightBounds,
+    held: usize,
+    held_weight: f64,
+) -> Result<Vec<f64>, MathError> {
+    let mut lo = bounds.lo().to_vec();
+    let mut hi = bounds.hi().to_vec();
+    lo[held] = held_weight;
+    hi[held] = held_weight;
+    finalize_weights(w, &lo, &hi)
+}
+
+/// Refuses a parameter `name` that is not finite.
+pub(crate) fn check_finite(name: &str, value: f64) -> Result<(), MathError> {
+    if value.is_finite() {
+        return Ok(());
+    }
+    Err(MathError::InvalidArgument {
+        name: name.into(),
+        reason: format!("{value} is not finite"),
+    })
+}
+
+/// Refuses a parameter `name` that is negative or not finite.
+pub(crate) fn check_non_negative(name: &str, value: f64) -> Result<(), MathError> {
+    if value.is_finite() && value >= 0.0 {
+        return Ok(());
+    }
+    Err(MathError::InvalidArgument {
+        name: name.into(),
+        reason: format!("{value} is not a finite non-negative number"),
+    })
 }
 
 /// Converts optimizer weights to money-side decimals, refusing non-finite values.

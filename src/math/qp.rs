@@ -859,6 +859,7 @@ mod tests {
 
     #[test]
     fn active_set_matches_closed_forms() {
+        #[derive(Clone)]
         struct TestCase {
             h: Vec<f64>,
             mu: Vec<f64>,
@@ -867,43 +868,38 @@ mod tests {
             t: f64,
             expected: Vec<f64>,
         }
+        // Two uncorrelated assets, variances 1 and 4, long-only: min-variance is 0.8 / 0.2.
+        let uncorrelated = TestCase {
+            h: vec![1.0, 0.0, 0.0, 4.0],
+            mu: vec![0.0, 0.0],
+            lo: vec![0.0, 0.0],
+            hi: vec![1.0, 1.0],
+            t: 0.0,
+            expected: vec![0.8, 0.2],
+        };
         let cases = [
-            // TC0: two uncorrelated assets, variances 1 and 4: min-variance is 0.8 / 0.2.
-            TestCase {
-                h: vec![1.0, 0.0, 0.0, 4.0],
-                mu: vec![0.0, 0.0],
-                lo: vec![0.0, 0.0],
-                hi: vec![1.0, 1.0],
-                t: 0.0,
-                expected: vec![0.8, 0.2],
-            },
+            // TC0: the two uncorrelated assets as they are.
+            uncorrelated.clone(),
             // TC1: the same with a cap of 0.7 on the first asset.
             TestCase {
-                h: vec![1.0, 0.0, 0.0, 4.0],
-                mu: vec![0.0, 0.0],
-                lo: vec![0.0, 0.0],
                 hi: vec![0.7, 1.0],
-                t: 0.0,
                 expected: vec![0.7, 0.3],
+                ..uncorrelated.clone()
             },
             // TC2: identity, reward 1 on asset 2 at t = 0.5: w1 + ν = 0, w2 − 0.5 + ν = 0 and
             // w1 + w2 = 1 give 0.25 / 0.75.
             TestCase {
                 h: vec![1.0, 0.0, 0.0, 1.0],
                 mu: vec![0.0, 1.0],
-                lo: vec![0.0, 0.0],
-                hi: vec![1.0, 1.0],
                 t: 0.5,
                 expected: vec![0.25, 0.75],
+                ..uncorrelated.clone()
             },
             // TC3: a floor binding: min-variance wants 0.8 / 0.2 but asset 2 has lo = 0.3.
             TestCase {
-                h: vec![1.0, 0.0, 0.0, 4.0],
-                mu: vec![0.0, 0.0],
                 lo: vec![0.0, 0.3],
-                hi: vec![1.0, 1.0],
-                t: 0.0,
                 expected: vec![0.7, 0.3],
+                ..uncorrelated
             },
         ];
         for (i, case) in cases.iter().enumerate() {

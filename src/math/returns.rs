@@ -24,10 +24,10 @@ use nalgebra::{DMatrix, DMatrixView, SymmetricEigen};
 // Linked for its `threading` feature only (see Cargo.toml); nalgebra's gemm calls it.
 use matrixmultiply as _;
 
-use super::{DAYS_PER_YEAR, MarketModel, MathError, linalg::cholesky_in_place};
-
-/// Header names that mark a first column of dates rather than returns.
-const DATE_HEADERS: [&str; 5] = ["date", "day", "time", "timestamp", "datetime"];
+use super::{
+    DAYS_PER_YEAR, MarketModel, MathError, linalg::cholesky_in_place,
+    returns_csv::parse_returns_csv,
+};
 
 /// Relative eigenvalue floor of the PSD repair: keeps the repaired matrix invertible with a
 /// condition number of at most 1e12, inside what the solvers factor reliably.
@@ -67,7 +67,8 @@ impl ReturnsTable {
     /// # Errors
     /// [`MathError::Dimension`] for no assets, duplicate names or a data length that is not a
     /// multiple of the asset count; [`MathError::EmptyReturns`] for fewer than two rows;
-    /// [`MathError::NotFinite`] naming the first non-finite value.
+    /// [`MathError::NotFinite`] naming the first non-finite value; [`MathError::TotalLoss`]
+    /// naming the first return of −100% or worse.
     pub fn new(names: Vec<String>, data: Vec<f64>) -> Result<Self, MathError> {
         let n = names.len();
         if n == 0 {
@@ -96,70 +97,25 @@ impl ReturnsTable {
                 value: data[k].to_string(),
             });
         }
+        if let Some(k) = data.iter().position(|x| *x <= -1.0) {
+            return Err(MathError::TotalLoss {
+                row: k / n + 1,
+                column: names[k % n].clone(),
+                value: data[k],
+            });
+        }
         Ok(ReturnsTable { names, data, rows })
     }
 
-    /// Parses CSV text: a header row of asset names, then one row of daily returns per day. A
-    /// first column headed `date`, `day`, `time`, `timestamp` or `datetime` (any case), or
-    /// whose first value is not a number, is taken as dates and skipped. Blank lines are skipped.
+    /// Parses a returns CSV with the one reader ([`parse_returns_csv`]: BOM, date column,
+    /// caps, −100% refused).
     ///
     /// # Errors
-    /// [`MathError::EmptyReturns`] without a header or data, [`MathError::RaggedRow`] naming the
-    /// line, [`MathError::NotFinite`] naming line and column (NaN, inf and non-numbers alike).
+    /// [`MathError::Csv`] naming the row, column or cap at fault; as [`ReturnsTable::new`]
+    /// (fewer than two rows).
     pub fn from_csv(text: &str) -> Result<Self, MathError> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.trim()))
-            .filter(|(_, l)| !l.is_empty());
-        let (_, header) = lines
-            .next()
-            .ok_or_else(|| MathError::EmptyReturns("the file is empty".into()))?;
-        let header: Vec<String> = header
-            .split(',')
-            .map(|h| h.trim().trim_matches('"').to_owned())
-            .collect();
-        let body: Vec<(usize, &str)> = lines.collect();
-        let first_is_date = DATE_HEADERS.contains(&header[0].to_ascii_lowercase().as_str())
-            || header[0].is_empty()
-            || body.first().is_some_and(|(_, l)| {
-                l.split(',')
-                    .next()
-                    .is_some_and(|f| f.trim().parse::<f64>().is_err())
-            });
-        let skip = usize::from(first_is_date);
-        let names: Vec<String> = header[skip..].to_vec();
-        if names.is_empty() {
-            return Err(MathError::EmptyReturns("the header names no assets".into()));
-        }
-        let mut data = Vec::with_capacity(body.len() * names.len());
-        for (line_no, line) in &body {
-            let fields: Vec<&str> = line.split(',').collect();
-            if fields.len() != header.len() {
-                return Err(MathError::RaggedRow {
-                    row: *line_no,
-                    expected: header.len(),
-                    found: fields.len(),
-                });
-            }
-            for (col, field) in fields[skip..].iter().enumerate() {
-                let field = field.trim();
-                match field.parse::<f64>() {
-                    Ok(x) if x.is_finite() => data.push(x),
-                    _ => {
-                        return Err(MathError::NotFinite {
-                            row: *line_no,
-                            column: names[col].clone(),
-                            value: field.to_owned(),
-                        });
-                    }
-                }
-            }
-        }
-        if body.is_empty() {
-            return Err(MathError::EmptyReturns("no rows of returns".into()));
-        }
-        Self::new(names, data)
+        let csv = parse_returns_csv(text)?;
+        Self::new(csv.names, csv.data)
     }
 
     /// Takes named series of equal length, in name order.
@@ -216,6 +172,13 @@ impl ReturnsTable {
     pub fn column(&self, j: usize) -> Vec<f64> {
         let n = self.assets();
         (0..self.rows).map(|t| self.data[t * n + j]).collect()
+    }
+
+    /// Whether every row equals the first: each asset earns the same every day.
+    fn every_column_constant(&self) -> bool {
+        let n = self.assets();
+        let first = &self.data[..n];
+        self.data.chunks_exact(n).all(|row| row == first)
     }
 
     /// Daily mean return per asset.
@@ -314,11 +277,16 @@ impl ReturnsTable {
     /// The market model (annualized mean and covariance) by `method`, repaired if needed.
     ///
     /// # Errors
-    /// As [`ReturnsTable::sample_covariance`] for the sample estimate.
+    /// [`MathError::ConstantReturns`] when no asset's returns ever change (there is no risk to
+    /// estimate, and any weights or Sharpe ratio would be noise); as
+    /// [`ReturnsTable::sample_covariance`] for the sample estimate.
     pub fn model(
         &self,
         method: CovarianceMethod,
     ) -> Result<(MarketModel, CovarianceEstimate, Repair), MathError> {
+        if self.every_column_constant() {
+            return Err(MathError::ConstantReturns);
+        }
         let estimate = match method {
             CovarianceMethod::Sample => CovarianceEstimate {
                 cov: self.sample_covariance()?,
@@ -491,17 +459,17 @@ mod tests {
             // TC2: ragged row named by line.
             TestCase {
                 text: "a,b\n0.01,0.02\n0.03\n",
-                expected: Err("row 3 has 1 fields"),
+                expected: Err("row 3: 1 fields"),
             },
             // TC3: NaN named by line and column.
             TestCase {
                 text: "a,b\n0.01,0.02\n0.03,NaN\n",
-                expected: Err("row 3, column `b`: `NaN`"),
+                expected: Err("row 3, column b: `NaN` is not finite"),
             },
             // TC4: a non-number.
             TestCase {
                 text: "a,b\n0.01,x\n0.03,0.1\n",
-                expected: Err("row 2, column `b`: `x`"),
+                expected: Err("row 2, column b: `x` is not a number"),
             },
             // TC5: empty.
             TestCase {
@@ -516,7 +484,17 @@ mod tests {
             // TC7: infinity.
             TestCase {
                 text: "a\n0.1\ninf\n",
-                expected: Err("`inf` is not a finite number"),
+                expected: Err("`inf` is not finite"),
+            },
+            // TC8: a byte-order mark is stripped from the first name.
+            TestCase {
+                text: "\u{feff}a,b\n0.01,0.02\n-0.01,0.00\n",
+                expected: Ok((2, 2)),
+            },
+            // TC9: −500% is refused.
+            TestCase {
+                text: "a,b\n0.01,0.02\n-5,0.00\n",
+                expected: Err("row 3, column a: a return of -5 is −100% or worse"),
             },
         ];
         for (i, case) in cases.iter().enumerate() {
@@ -530,6 +508,37 @@ mod tests {
                 (got, want) => panic!("TC{i}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_a_name() {
+        let t = ReturnsTable::from_csv("\u{feff}a,b\n0.01,0.02\n-0.01,0.00\n").expect("parses");
+        assert_eq!(t.names(), ["a", "b"]);
+    }
+
+    #[test]
+    fn in_memory_returns_of_minus_100_percent_are_refused() {
+        let error =
+            ReturnsTable::from_columns([("casino", &[0.1, -1.0][..])]).expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("`casino`: a return of -1 is −100% or worse"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn constant_returns_have_no_model() {
+        let t = ReturnsTable::from_csv("a,b\n0.001,0.002\n0.001,0.002\n0.001,0.002\n0.001,0.002\n")
+            .expect("parses");
+        for method in [CovarianceMethod::Sample, CovarianceMethod::LedoitWolf] {
+            assert!(matches!(t.model(method), Err(MathError::ConstantReturns)));
+        }
+        // One varying asset is enough to estimate from.
+        let t = ReturnsTable::from_csv("a,b\n0.001,0.002\n0.001,0.004\n0.001,0.001\n0.001,0.003\n")
+            .expect("parses");
+        assert!(t.model(CovarianceMethod::Sample).is_ok());
     }
 
     #[test]

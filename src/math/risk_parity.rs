@@ -31,9 +31,9 @@
 use nalgebra::DMatrix;
 
 use super::{
-    MathError, WeightBounds, check_finite_matrix, finalize_weights,
+    MathError, WeightBounds, check_finite_matrix, finalize_held, finalize_weights,
     linalg::{cholesky_in_place, cholesky_solve, dot_prefix},
-    risk_contributions,
+    risk_contributions, with_held,
 };
 
 /// Newton iterations before giving up.
@@ -557,24 +557,6 @@ fn without_held(cov: &DMatrix<f64>, fixed: usize) -> (Vec<usize>, DMatrix<f64>) 
     (keep, sub)
 }
 
-/// All `n` weights: `fixed` at `fixed_weight`, and asset `keep[k]` at `shares[k]` of the
-/// rest `1 − fixed_weight`.
-fn with_held(
-    n: usize,
-    fixed: usize,
-    fixed_weight: f64,
-    keep: &[usize],
-    shares: &[f64],
-) -> Vec<f64> {
-    let rest = 1.0 - fixed_weight;
-    let mut w = vec![0.0; n];
-    w[fixed] = fixed_weight;
-    for (k, &i) in keep.iter().enumerate() {
-        w[i] = shares[k] * rest;
-    }
-    w
-}
-
 /// Holds asset `fixed` at `fixed_weight` and splits the rest by risk budgeting among the other
 /// assets (`budgets`, over those assets in order, default equal) — the services default, with the
 /// reserve fixed at its target.
@@ -633,25 +615,10 @@ pub fn risk_parity_with_fixed_bounded(
         )));
     }
     let (keep, sub) = without_held(cov, fixed);
-    let rest = 1.0 - fixed_weight;
-    // Shares of the rest: w = rest·x, so lo ≤ w ≤ hi ⇔ lo/rest ≤ x ≤ hi/rest (capped at 1).
-    let sub_bounds = WeightBounds::new(
-        keep.iter().map(|&i| lo[i] / rest).collect(),
-        keep.iter().map(|&i| (hi[i] / rest).min(1.0)).collect(),
-    )
-    .map_err(|e| {
-        MathError::InfeasibleBounds(format!(
-            "with asset {fixed} held at {fixed_weight}, the others cannot fill the rest: {e}"
-        ))
-    })?;
+    let sub_bounds = bounds.for_the_rest(&keep, fixed, fixed_weight)?;
     let inner = risk_budget_bounded(&sub, budgets, &sub_bounds)?;
     let w = with_held(n, fixed, fixed_weight, &keep, &inner.weights);
-    let mut held_lo = lo.to_vec();
-    let mut held_hi = hi.to_vec();
-    // The held weight is exact; pinning it keeps the final budget repair off it.
-    held_lo[fixed] = fixed_weight;
-    held_hi[fixed] = fixed_weight;
-    let weights = finalize_weights(w, &held_lo, &held_hi)?;
+    let weights = finalize_held(w, bounds, fixed, fixed_weight)?;
     let rc = risk_contributions(cov, &weights);
     let mut at_bound: Vec<usize> = inner.at_bound.iter().map(|&k| keep[k]).collect();
     at_bound.push(fixed);

@@ -11,6 +11,9 @@
 //! - [`RecomputeGate`]: one solve at a time, at least `min_interval` apart; bursts of triggers
 //!   collapse into one deferred solve.
 //! - [`VolSpikeDetector`]: realized volatility of price moves against its history.
+//! - [`OptimizerConfig`] with its checks ([`OptimizerConfig::validate`]), and [`method_params`]:
+//!   the solver's parameters from the configuration, built the same way for
+//!   [`compute_targets`] and `ballast optimize`.
 //!
 //! The Optimizer actor only fetches `/returns` (which the venue adapter turns into a
 //! [`ReturnHistory`]), calls these, and publishes.
@@ -23,6 +26,7 @@
 //! - `f64` stays inside; weights become `Decimal` only through [`weights_to_decimal`].
 //! - No I/O and no clock: time comes in as an argument.
 
+mod config;
 mod gate;
 mod history;
 mod spike;
@@ -30,18 +34,23 @@ mod spike;
 use std::fmt;
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use self::{
+    config::{
+        BlackLittermanConfig, MIN_LOOKBACK_DAYS, MethodInputs, OptimizerConfig,
+        OptimizerConfigError, ServiceView, method_params,
+    },
     gate::{GateDecision, RecomputeGate},
     history::ReturnHistory,
     spike::{VolSpike, VolSpikeConfig, VolSpikeDetector},
 };
+pub use crate::math::methods::OptimizerMethod;
 use crate::{
     math::{
         MarketModel, MathError, WeightBounds,
-        black_litterman::{BlackLitterman, View},
-        methods::{self, Method, MethodParams},
+        black_litterman::View,
+        methods,
         returns::{CovarianceMethod, Repair},
         weights_to_decimal,
     },
@@ -56,100 +65,6 @@ pub const BOUND_TOLERANCE: f64 = 1e-12;
 
 /// Slack of the boundary check on `Σw = 1` (the solvers deliver 1e-12; targets accept 1e-3).
 pub const WEIGHT_SUM_TOLERANCE: f64 = 1e-9;
-
-/// How targets are computed (`[optimizer] method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OptimizerMethod {
-    /// The configured `[targets]`, unchanged.
-    Fixed,
-    /// The reserve at its configured target, the rest by equal risk contribution.
-    RiskParity,
-    /// Minimum variance under the bounds.
-    MinVariance,
-    /// Maximum Sharpe ratio at the risk-free rate under the bounds.
-    MaxSharpe,
-    /// Black–Litterman around the configured targets (plus optional views), then max Sharpe.
-    BlackLitterman,
-    /// Multi-asset fractional Kelly at the configured multiplier.
-    Kelly,
-}
-
-impl OptimizerMethod {
-    /// The kebab-case name (config, logs, JSON).
-    pub const fn name(self) -> &'static str {
-        match self.estimator() {
-            None => "fixed",
-            Some(method) => method.name(),
-        }
-    }
-
-    /// The estimation method behind it, `None` for `fixed`.
-    pub const fn estimator(self) -> Option<Method> {
-        match self {
-            OptimizerMethod::Fixed => None,
-            OptimizerMethod::RiskParity => Some(Method::RiskParity),
-            OptimizerMethod::MinVariance => Some(Method::MinVariance),
-            OptimizerMethod::MaxSharpe => Some(Method::MaxSharpe),
-            OptimizerMethod::BlackLitterman => Some(Method::BlackLitterman),
-            OptimizerMethod::Kelly => Some(Method::Kelly),
-        }
-    }
-}
-
-impl fmt::Display for OptimizerMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One Black–Litterman view over services: `Σ portfolio[s]·μₛ = expected_return`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceView {
-    /// Weights of the view portfolio (absolute: one service at 1; relative: +1/−1).
-    pub portfolio: ServiceMap<f64>,
-    /// The annual total return the view asserts for that portfolio.
-    pub expected_return: f64,
-    /// Idzorek confidence in (0, 1]; `None` uses He–Litterman's Ω.
-    pub confidence: Option<f64>,
-}
-
-/// Black–Litterman settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlackLittermanConfig {
-    /// Uncertainty scale of the prior τ.
-    pub tau: f64,
-    /// Risk aversion δ of the equilibrium prior.
-    pub risk_aversion: f64,
-    /// Views; none leaves the prior (the configured targets, within the bounds).
-    pub views: Vec<ServiceView>,
-}
-
-/// Optimizer settings, validated by the caller's config layer (and defended again here: a bad
-/// value is an [`OptimizeError`], never a panic or a published target).
-#[derive(Debug, Clone, PartialEq)]
-pub struct OptimizerConfig {
-    /// The method.
-    pub method: OptimizerMethod,
-    /// Days of daily returns fetched for each estimate.
-    pub lookback_days: u32,
-    /// Covariance estimator.
-    pub covariance: CovarianceMethod,
-    /// Lowest weight of any service in a computed allocation.
-    pub bound_lo: f64,
-    /// Highest weight of any service in a computed allocation.
-    pub bound_hi: f64,
-    /// Annual risk-free rate.
-    pub risk_free_rate: f64,
-    /// Fraction of full Kelly, in (0, 1].
-    pub kelly_multiplier: f64,
-    /// Least venue time between the starts of two solves.
-    pub min_interval: std::time::Duration,
-    /// Black–Litterman settings.
-    pub black_litterman: BlackLittermanConfig,
-    /// Volatility-spike trigger.
-    pub vol_spike: VolSpikeConfig,
-}
 
 /// What the solve reports about published targets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -173,7 +88,7 @@ pub struct SolveDiagnostics {
     /// Annualized volatility of the targets.
     pub volatility: f64,
     /// Sharpe ratio at the configured risk-free rate.
-    pub sharpe: f64,
+    pub sharpe: Option<f64>,
     /// Each service's share of the portfolio's risk (sums to 1).
     pub risk_contributions: ServiceMap<f64>,
     /// Risk parity: largest relative risk-contribution error among the risky services.
@@ -206,11 +121,14 @@ impl fmt::Display for TargetDiagnostics {
         }
         write!(
             f,
-            ", {} days): expected return {:.2}%, volatility {:.2}%, Sharpe {:.2}; risk",
+            ", {} days): expected return {:.2}%, volatility {:.2}%, {}; risk",
             d.observations,
             100.0 * d.expected_return,
             100.0 * d.volatility,
-            d.sharpe
+            d.sharpe.map_or_else(
+                || "Sharpe undefined (volatility is zero)".to_owned(),
+                |s| format!("Sharpe {s:.2}")
+            )
         )?;
         for (service, rc) in d.risk_contributions.iter() {
             write!(f, " {service} {:.1}%", 100.0 * rc)?;
@@ -347,10 +265,9 @@ pub fn compute_targets(
     config: &OptimizerConfig,
     configured: &TargetAllocation,
 ) -> Result<ComputedTargets, OptimizeError> {
-    let method = config
-        .method
-        .estimator()
-        .ok_or(OptimizeError::NotEstimated)?;
+    if !config.method.estimates() {
+        return Err(OptimizeError::NotEstimated);
+    }
     let (services, table) = returns.table().map_err(OptimizeError::Returns)?;
     if let Some(missing) = Service::ALL.into_iter().find(|s| !services.contains(s)) {
         return Err(OptimizeError::MissingService(missing));
@@ -372,32 +289,25 @@ pub fn compute_targets(
         .iter()
         .position(|s| *s == Service::Reserve)
         .ok_or(OptimizeError::MissingService(Service::Reserve))?;
-    let params = MethodParams {
-        method,
+    // The reserve is nearly riskless: risk parity would pour money into it, and max-Sharpe
+    // (Black–Litterman's last step) is indifferent to its weight. Both hold it at its target.
+    let inputs = MethodInputs {
         bounds: Some(bounds),
-        // The reserve is nearly riskless: risk parity would pour money into it, and max-Sharpe
-        // (Black–Litterman's last step) is indifferent to its weight. Both hold it at its target.
-        hold: matches!(method, Method::RiskParity | Method::BlackLitterman)
-            .then_some((reserve, prior[reserve])),
+        hold: Some((reserve, prior[reserve])),
         budgets: None,
-        risk_free_rate: config.risk_free_rate,
-        kelly_multiplier: config.kelly_multiplier,
-        black_litterman: (method == Method::BlackLitterman).then(|| BlackLitterman {
-            prior_weights: prior.clone(),
-            risk_aversion: config.black_litterman.risk_aversion,
-            tau: config.black_litterman.tau,
-            views: config
-                .black_litterman
-                .views
-                .iter()
-                .map(|v| View {
-                    portfolio: services.iter().map(|s| v.portfolio[*s]).collect(),
-                    expected_return: v.expected_return,
-                    confidence: v.confidence,
-                })
-                .collect(),
-        }),
+        views: config
+            .black_litterman
+            .views
+            .iter()
+            .map(|v| View {
+                portfolio: services.iter().map(|s| v.portfolio[*s]).collect(),
+                expected_return: v.expected_return,
+                confidence: v.confidence,
+            })
+            .collect(),
+        prior,
     };
+    let params = method_params(config, inputs)?;
     let result = methods::solve(&model, &params).map_err(solve_error)?;
     let estimate = Estimate {
         observations: table.rows(),
@@ -500,26 +410,12 @@ mod tests {
     }
 
     fn config(method: OptimizerMethod) -> OptimizerConfig {
-        OptimizerConfig {
-            method,
-            lookback_days: 365,
-            covariance: CovarianceMethod::Sample,
-            bound_lo: 0.01,
-            bound_hi: 0.80,
-            risk_free_rate: 0.045,
-            kelly_multiplier: 0.25,
-            min_interval: std::time::Duration::from_secs(3600),
-            black_litterman: BlackLittermanConfig {
-                tau: 0.05,
-                risk_aversion: 2.5,
-                views: Vec::new(),
-            },
-            vol_spike: VolSpikeConfig {
-                ratio: 2.0,
-                window: 6,
-                history: 30,
-            },
-        }
+        config::example(method)
+    }
+
+    /// `config` solved on a year of [`returns`].
+    fn solve_a_year(config: &OptimizerConfig, configured: &TargetAllocation) -> ComputedTargets {
+        compute_targets(&returns(365), config, configured).expect("solves")
     }
 
     fn weight(targets: &TargetAllocation, service: Service) -> f64 {
@@ -561,12 +457,10 @@ mod tests {
 
     #[test]
     fn risk_parity_holds_the_reserve_and_equalizes_the_rest() {
-        let computed = compute_targets(
-            &returns(365),
+        let computed = solve_a_year(
             &config(OptimizerMethod::RiskParity),
             &TargetAllocation::conservative(),
-        )
-        .expect("solves");
+        );
         assert_eq!(computed.targets.weight(Service::Reserve), dec!(0.1));
         // The near-riskless escrow hits the 80% cap; the services strictly inside their bounds
         // carry equal risk.
@@ -590,12 +484,7 @@ mod tests {
     #[test]
     fn black_litterman_without_views_keeps_the_configured_targets() {
         let configured = TargetAllocation::conservative();
-        let computed = compute_targets(
-            &returns(365),
-            &config(OptimizerMethod::BlackLitterman),
-            &configured,
-        )
-        .expect("solves");
+        let computed = solve_a_year(&config(OptimizerMethod::BlackLitterman), &configured);
         for service in Service::ALL {
             let got = weight(&computed.targets, service);
             let want = weight(&configured, service);
@@ -614,7 +503,7 @@ mod tests {
             expected_return: 0.60,
             confidence: Some(0.9),
         });
-        let computed = compute_targets(&returns(365), &c, &configured).expect("solves");
+        let computed = solve_a_year(&c, &configured);
         assert!(weight(&computed.targets, Service::Wallet) > 0.20);
     }
 
@@ -623,9 +512,9 @@ mod tests {
         let configured = TargetAllocation::conservative();
         let mut c = config(OptimizerMethod::Kelly);
         c.kelly_multiplier = 0.01;
-        let cautious = compute_targets(&returns(365), &c, &configured).expect("solves");
+        let cautious = solve_a_year(&c, &configured);
         c.kelly_multiplier = 1.0;
-        let full = compute_targets(&returns(365), &c, &configured).expect("solves");
+        let full = solve_a_year(&c, &configured);
         assert_ne!(cautious.targets, full.targets);
         assert!(full.diagnostics.volatility > cautious.diagnostics.volatility);
     }
@@ -767,12 +656,10 @@ mod tests {
 
     #[test]
     fn diagnostics_print_and_serialize() {
-        let computed = compute_targets(
-            &returns(365),
+        let computed = solve_a_year(
             &config(OptimizerMethod::RiskParity),
             &TargetAllocation::conservative(),
-        )
-        .expect("solves");
+        );
         let diagnostics = TargetDiagnostics::Optimal(computed.diagnostics);
         let text = diagnostics.to_string();
         assert!(

@@ -19,7 +19,8 @@ use rust_decimal::Decimal;
 
 use crate::money::decimal_to_f64;
 
-/// Detector settings (validated by the caller's config layer).
+/// Detector settings, checked with the rest of the configuration by
+/// [`super::OptimizerConfig::validate`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VolSpikeConfig {
     /// Recent volatility over baseline volatility that counts as a spike (> 1; design: 2).

@@ -6,21 +6,10 @@ use time::macros::datetime;
 use time::Duration;
 
 use super::*;
-use crate::service::ServiceMap;
+use crate::observation::Happening;
+use crate::testing::{snapshot, usdc};
 
-/// Balances in the order casino, trading, wallet, domains, escrow, reserve.
-fn snapshot(b: [Decimal; 6], seq: Option<u64>) -> PortfolioSnapshot {
-    PortfolioSnapshot::new(ServiceMap::from_fn(|s| b[s.index()]), seq).expect("valid")
-}
-
-const ON_TARGET: [Decimal; 6] = [
-    dec!(200),
-    dec!(300),
-    dec!(150),
-    dec!(150),
-    dec!(100),
-    dec!(100),
-];
+const ON_TARGET: [Decimal; 6] = usdc![200, 300, 150, 150, 100, 100];
 const T0: OffsetDateTime = datetime!(2026-01-01 00:05 UTC);
 
 fn synced_policy() -> PolicyState {
@@ -52,6 +41,15 @@ fn after_win(amount: Decimal) -> [Decimal; 6] {
     let mut b = ON_TARGET;
     b[0] += amount;
     b
+}
+
+/// A synced policy whose $200 casino win (seq 2) fired the plan now in flight, and that plan.
+fn policy_after_a_large_win() -> (PolicyState, Decision) {
+    let mut policy = synced_policy();
+    let first = policy
+        .process(win(2, dec!(200), after_win(dec!(200))))
+        .expect("fires");
+    (policy, first)
 }
 
 #[test]
@@ -139,10 +137,7 @@ fn nothing_is_planned_on_stale_state_and_the_trigger_waits_for_resync() {
 
 #[test]
 fn one_plan_in_flight_and_the_next_trigger_runs_after_it() {
-    let mut policy = synced_policy();
-    let first = policy
-        .process(win(2, dec!(200), after_win(dec!(200))))
-        .expect("fires");
+    let (mut policy, first) = policy_after_a_large_win();
     assert_eq!(first.plan_seq, 1);
     assert_eq!(policy.readiness(), Readiness::InFlight);
     // A request during execution is deferred, not dropped.
@@ -152,14 +147,7 @@ fn one_plan_in_flight_and_the_next_trigger_runs_after_it() {
     });
     assert!(during.is_none());
     // The market moved during execution, so the requested rebalance has work to do.
-    let drifted = [
-        dec!(230),
-        dec!(290),
-        dec!(140),
-        dec!(150),
-        dec!(95),
-        dec!(95),
-    ];
+    let drifted = usdc![230, 290, 140, 150, 95, 95];
     let next = policy
         .process(PolicyInput::PlanFinished {
             snapshot: Some(snapshot(drifted, Some(9))),
@@ -188,27 +176,13 @@ fn ticks_check_bands_and_enforce_the_calendar_floor() {
         },
         // TC1: casino 6 points over: the tick rebalances.
         TestCase {
-            balances: [
-                dec!(260),
-                dec!(280),
-                dec!(140),
-                dec!(140),
-                dec!(90),
-                dec!(90),
-            ],
+            balances: usdc![260, 280, 140, 140, 90, 90],
             days_after_start: 1,
             expected_trigger: Some("tick"),
         },
         // TC2: small drift but 30 days without a rebalance: the calendar floor forces one.
         TestCase {
-            balances: [
-                dec!(230),
-                dec!(290),
-                dec!(140),
-                dec!(150),
-                dec!(95),
-                dec!(95),
-            ],
+            balances: usdc![230, 290, 140, 150, 95, 95],
             days_after_start: 30,
             expected_trigger: Some("calendar"),
         },
@@ -251,14 +225,7 @@ fn older_snapshots_never_replace_newer_ones() {
 fn referral_income_goes_to_the_most_underweight_service() {
     let mut policy = synced_policy();
     // $40 of referral income arrives in the reserve; trading is the most underweight.
-    let balances = [
-        dec!(200),
-        dec!(270),
-        dec!(150),
-        dec!(150),
-        dec!(100),
-        dec!(140),
-    ];
+    let balances = usdc![200, 270, 150, 150, 100, 140];
     let decision = policy
         .process(PolicyInput::Event(Arc::new(Observation {
             seq: 2,
@@ -282,21 +249,11 @@ fn referral_income_goes_to_the_most_underweight_service() {
 
 #[test]
 fn a_plan_interrupted_by_the_stream_resumes_against_the_resync_snapshot() {
-    let mut policy = synced_policy();
-    let first = policy
-        .process(win(2, dec!(200), after_win(dec!(200))))
-        .expect("fires");
+    let (mut policy, first) = policy_after_a_large_win();
     assert_eq!(first.trigger.name(), "large_win");
     // The stream drops mid-plan; the executor skips the rest and reports the interruption.
     assert!(policy.process(PolicyInput::StreamDown).is_none());
-    let partly_done = [
-        dec!(240),
-        dec!(300),
-        dec!(150),
-        dec!(150),
-        dec!(100),
-        dec!(260),
-    ];
+    let partly_done = usdc![240, 300, 150, 150, 100, 260];
     assert!(
         policy
             .process(PolicyInput::PlanFinished {
@@ -331,10 +288,7 @@ fn a_plan_interrupted_by_the_stream_resumes_against_the_resync_snapshot() {
 
 #[test]
 fn a_plan_that_failed_for_other_reasons_is_not_retried_by_itself() {
-    let mut policy = synced_policy();
-    policy
-        .process(win(2, dec!(200), after_win(dec!(200))))
-        .expect("fires");
+    let (mut policy, _) = policy_after_a_large_win();
     let next = policy.process(PolicyInput::PlanFinished {
         snapshot: None,
         at: T0,
@@ -343,6 +297,35 @@ fn a_plan_that_failed_for_other_reasons_is_not_retried_by_itself() {
     });
     assert!(next.is_none(), "a refused plan waits for the next trigger");
     assert_eq!(policy.readiness(), Readiness::Ready);
+}
+
+#[test]
+fn a_waiting_trigger_keeps_what_it_was_decided_on() {
+    // Day 1's tick finds the casino over its band while the win's plan is still in flight;
+    // the plan finishes after midnight. The tick then plans, still as day 1's: two
+    // companions name it alike whenever each gets round to it.
+    let (mut policy, _in_flight) = policy_after_a_large_win();
+    let tick_at = datetime!(2026-01-01 23:30 UTC);
+    let waited = policy.process(PolicyInput::Snapshot {
+        snapshot: snapshot(usdc![260, 280, 140, 140, 90, 90], Some(3)),
+        at: tick_at,
+        resync: false,
+        tick: true,
+    });
+    assert!(waited.is_none(), "one plan in flight");
+    let finished_at = datetime!(2026-01-02 00:30 UTC);
+    let decision = policy
+        .process(PolicyInput::PlanFinished {
+            snapshot: None,
+            at: finished_at,
+            moved: false,
+            interrupted: false,
+        })
+        .expect("the waiting tick plans");
+    assert_eq!(decision.trigger, Trigger::Tick { at: tick_at });
+    assert_eq!(decision.at, finished_at);
+    let id = crate::execution::naming::trigger_id(&decision.trigger, 0, 0);
+    assert_eq!(id.to_string(), "d20260101");
 }
 
 #[test]
@@ -367,7 +350,12 @@ fn a_renumbered_venue_is_planned_on_its_new_numbering() {
 
     assert!(policy.process(PolicyInput::Renumbered).is_none());
     assert_eq!(policy.readiness(), Readiness::Stale);
-    assert!(policy.latest().is_none());
+    // The old numbering's seq is forgotten; its balances stay.
+    assert_eq!(policy.latest().map(|s| s.seq), Some(None));
+    assert_eq!(
+        policy.latest().map(PortfolioSnapshot::total_usdc),
+        Some(dec!(1050))
+    );
     policy.process(resync(3, after_win(dec!(400))));
     assert_eq!(policy.latest().and_then(|s| s.seq), Some(3));
     assert_eq!(policy.readiness(), Readiness::Ready);
@@ -376,4 +364,199 @@ fn a_renumbered_venue_is_planned_on_its_new_numbering() {
         .process(win(4, dec!(300), after_win(dec!(700))))
         .expect("a large win after the reset trades");
     assert_eq!(decision.trigger.name(), "large_win");
+}
+
+#[test]
+fn a_renumbered_snapshot_is_no_jump_but_a_jump_across_the_reset_is_held() {
+    struct TestCase {
+        /// The casino balance of the new numbering's first (resync) snapshot, at seq 3.
+        casino_usdc: Decimal,
+        /// Whether it is adopted.
+        adopted: bool,
+        /// The plausibility notices it raises.
+        notices: usize,
+    }
+    let cases = [
+        // TC0: balances in scale: adopted, whatever its lower seq.
+        TestCase {
+            casino_usdc: dec!(250),
+            adopted: true,
+            notices: 0,
+        },
+        // TC1: a total ten times the held one: held for a confirming snapshot, as any jump.
+        TestCase {
+            casino_usdc: dec!(10_000),
+            adopted: false,
+            notices: 1,
+        },
+    ];
+    for (i, case) in cases.into_iter().enumerate() {
+        let mut policy =
+            PolicyState::new(PolicyConfig::default(), TargetAllocation::conservative())
+                .with_max_jump_factor(Some(dec!(10)));
+        let at_seq = |casino_usdc, seq| {
+            let mut balances = ON_TARGET;
+            balances[0] = casino_usdc;
+            PolicyInput::Snapshot {
+                snapshot: snapshot(balances, Some(seq)),
+                at: T0,
+                resync: true,
+                tick: false,
+            }
+        };
+        policy.process(at_seq(dec!(200), 29));
+        assert_eq!(policy.readiness(), Readiness::Ready, "TC{i}");
+        policy.process(PolicyInput::Renumbered);
+        policy.process(at_seq(case.casino_usdc, 3));
+        let seq = policy.latest().and_then(|s| s.seq);
+        assert_eq!(seq == Some(3), case.adopted, "TC{i}: {seq:?}");
+        let ready = policy.readiness() == Readiness::Ready;
+        assert_eq!(ready, case.adopted, "TC{i}");
+        assert_eq!(
+            policy.take_plausibility_notices().len(),
+            case.notices,
+            "TC{i}"
+        );
+    }
+}
+
+#[test]
+fn renumberings_holds_and_confirmations_are_recorded_and_replayed() {
+    // The venue restarts its numbering while the operator holds trading; the large win of
+    // the new numbering waits for the resume. It is planned only if the replay also forgets
+    // the old numbering.
+    let later = T0 + Duration::hours(2);
+    let inputs = [
+        PolicyInput::Snapshot {
+            snapshot: snapshot(ON_TARGET, Some(29)),
+            at: T0,
+            resync: true,
+            tick: false,
+        },
+        PolicyInput::Hold { held: true, at: T0 },
+        PolicyInput::Renumbered,
+        PolicyInput::Snapshot {
+            snapshot: snapshot(ON_TARGET, Some(3)),
+            at: T0,
+            resync: true,
+            tick: false,
+        },
+        win(4, dec!(300), after_win(dec!(300))),
+        PolicyInput::Hold {
+            held: false,
+            at: later,
+        },
+        PolicyInput::Confirmation {
+            snapshot: snapshot(after_win(dec!(300)), Some(4)),
+            at: later,
+        },
+    ];
+    let mut policy = PolicyState::new(PolicyConfig::default(), TargetAllocation::conservative());
+    let mut lines = vec![
+        replay::RecordedLine::start(&policy.config, &policy.targets, None)
+            .to_line()
+            .expect("encodes"),
+    ];
+    for input in inputs {
+        lines.push(
+            replay::RecordedLine::input(&input)
+                .to_line()
+                .expect("encodes"),
+        );
+        if let Some(decision) = policy.process(input) {
+            lines.push(replay::decision_line(&decision).expect("encodes"));
+        }
+    }
+    let kinds: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.split('"').nth(3))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "start",
+            "snapshot",
+            "hold",
+            "renumbered",
+            "snapshot",
+            "event",
+            "hold",
+            "decision",
+            "confirmation"
+        ]
+    );
+    let text = lines.join("\n");
+    let result = replay::replay(&text).expect("replays");
+    assert_eq!((result.inputs, result.recorded_decisions), (7, 1));
+    assert!(result.identical(), "{:?}", result.first_mismatch);
+    // Without the renumbering, the new numbering's balances look old and no plan follows.
+    let without = text.replacen("{\"kind\":\"renumbered\"}\n", "", 1);
+    assert_ne!(without, text);
+    let result = replay::replay(&without).expect("replays");
+    assert!(!result.identical());
+}
+
+#[test]
+fn policy_config_names_every_bad_value() {
+    let config = PolicyConfig {
+        min_trade_usdc: dec!(-1),
+        large_win_fraction: dec!(0),
+        ..PolicyConfig::default()
+    };
+    let problems: Vec<String> = config
+        .validate()
+        .expect_err("two problems")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "min_trade_usdc: -1 must not be negative",
+            "large_win_fraction: 0 must be positive",
+        ]
+    );
+    assert_eq!(PolicyConfig::default().validate(), Ok(()));
+}
+
+#[test]
+fn a_held_policy_plans_nothing_and_fires_the_waiting_trigger_on_resume() {
+    let mut policy = synced_policy();
+    // The operator pauses (or halts): a large win must not plan.
+    assert!(
+        policy
+            .process(PolicyInput::Hold { held: true, at: T0 })
+            .is_none()
+    );
+    assert_eq!(policy.readiness(), Readiness::Held);
+    assert!(
+        policy
+            .process(win(2, dec!(300), after_win(dec!(300))))
+            .is_none()
+    );
+    // Neither does the daily check nor a resync while held.
+    assert!(
+        policy
+            .process(PolicyInput::Snapshot {
+                snapshot: snapshot(after_win(dec!(300)), Some(2)),
+                at: T0,
+                resync: true,
+                tick: true,
+            })
+            .is_none()
+    );
+    // Holding again changes nothing; resuming fires the most urgent waiting trigger.
+    assert!(
+        policy
+            .process(PolicyInput::Hold { held: true, at: T0 })
+            .is_none()
+    );
+    let decision = policy
+        .process(PolicyInput::Hold {
+            held: false,
+            at: T0,
+        })
+        .expect("the waiting win fires on resume");
+    assert_eq!(decision.trigger.name(), "large_win");
+    assert_eq!(policy.readiness(), Readiness::InFlight);
 }

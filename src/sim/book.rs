@@ -1,7 +1,7 @@
 //! The tracked holdings behind two services' balances: perpetual positions (trading) and
 //! FIFO tax lots (wallet), and the exact arithmetic of their value.
 //!
-//! The ledger ([`super::state`]) owns these and decides when they change; this module only
+//! The ledger ([`super::ledger`]) owns these and decides when they change; this module only
 //! holds the records and computes with them, so every formula is a plain function over plain
 //! data that a table test can check by hand.
 //!

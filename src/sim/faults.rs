@@ -331,6 +331,7 @@ impl FaultDice {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::test_support::assert_outcome;
 
     #[test]
     fn parse_fault_specs() {
@@ -405,17 +406,8 @@ mod tests {
                 expected: Err("`jitter`"),
             },
         ];
-        for (index, case) in cases.iter().enumerate() {
-            match (case.input.parse::<FaultConfig>(), &case.expected) {
-                (Ok(actual), Ok(expected)) => assert_eq!(&actual, expected, "TC{index}"),
-                (Err(err), Err(needle)) => {
-                    assert!(
-                        err.to_string().contains(needle),
-                        "TC{index}: {err} lacks {needle}"
-                    )
-                }
-                (actual, expected) => panic!("TC{index}: got {actual:?}, expected {expected:?}"),
-            }
+        for (index, case) in cases.into_iter().enumerate() {
+            assert_outcome(index, case.input.parse::<FaultConfig>(), case.expected);
         }
     }
 

@@ -1,9 +1,12 @@
-//! Scripted events: what a test, a scenario or a person rehearsing can make happen now.
+//! Scripted events: what a test, a scenario or a person rehearsing can make happen now, and
+//! the ledger operation each one is.
 //!
-//! [`Injection`] is the library form (the contract of [`crate::sim::SimHandle::inject`]);
-//! [`InjectRequest`] is its JSON form for `POST /api/v1/sim/inject` and scenario files,
-//! tagged by `type` like the events it causes. A `balance` request may name only some
-//! services; the others keep their balances.
+//! An injection is an [`InjectRequest`]: the JSON body of `POST /api/v1/sim/inject` and of
+//! a scenario step, tagged by `type` like the events it causes, whose `balance` may name
+//! only some services (the others keep their cash). [`Injection`] is the same vocabulary in
+//! its library form (the contract of [`SimHandle::inject`](crate::sim::SimHandle::inject)),
+//! whose `balance` names every service. [`to_op`] turns either straight into the ledger's
+//! [`Op`].
 //!
 //! # Invariants
 //! - Every injection becomes exactly one ledger [`Op`], validated by the ledger like any
@@ -15,121 +18,96 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::{Deserialize, Serialize};
 
-use super::state::{Op, StateError, check_cents, round_multiplier};
+use super::ledger::{Op, StateError, check_cents, invalid, round_multiplier};
 use crate::{
     service::{Service, ServiceMap},
-    venue::protocol::{WireDecimal, wire},
+    venue::protocol::{WireDecimal, sim::InjectRequest},
 };
 
-/// An event to apply and announce at once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Injection {
-    /// The casino pays out `amount_usdc` net (a 1:1 bet of the same stake when the bankroll
-    /// covers it, otherwise a long shot whose stake it does cover).
-    CasinoWin {
-        /// Net amount won, positive, whole cents.
-        amount_usdc: Decimal,
-    },
-    /// The casino loses `amount_usdc` (at most its balance).
-    CasinoLoss {
-        /// Positive, whole cents.
-        amount_usdc: Decimal,
-    },
-    /// Referral income paid into the reserve.
-    ReferralIncome {
-        /// Positive, whole cents.
-        amount_usdc: Decimal,
-        /// The service whose referrals earned it.
-        source_service: Service,
-    },
-    /// Domain rental income.
-    DomainsIncome {
-        /// Positive, whole cents.
-        amount_usdc: Decimal,
-    },
-    /// A signed change in a service's market value.
-    MarkToMarket {
-        /// The service (not the reserve).
-        service: Service,
-        /// Signed, whole cents.
-        change_usdc: Decimal,
-    },
-    /// A service loses `drawdown` of its balance (0.2 = 20%), announced as a drawdown.
-    Drawdown {
-        /// The service (not the reserve).
-        service: Service,
-        /// Fraction in (0, 1].
-        drawdown: Decimal,
-    },
-    /// Cash balances set out of band, announced as a `balance` event; positions and lots
-    /// are untouched.
-    Balance {
-        /// The new cash of every service.
-        balances_usdc: ServiceMap<Decimal>,
-    },
+/// An injection in library form: a `balance` sets the cash of every service.
+pub type Injection = InjectRequest<ServiceMap<Decimal>>;
+
+/// What a `balance` injection carries: the new cash of every service, or of only some.
+pub trait NewBalances {
+    /// The cash of every service after the injection, given the cash now.
+    fn resolve(&self, current_usdc: &ServiceMap<Decimal>) -> ServiceMap<Decimal>;
+}
+
+impl NewBalances for ServiceMap<Decimal> {
+    fn resolve(&self, _current_usdc: &ServiceMap<Decimal>) -> ServiceMap<Decimal> {
+        *self
+    }
+}
+
+/// The wire form: services left out keep their cash.
+impl NewBalances for BTreeMap<Service, WireDecimal> {
+    fn resolve(&self, current_usdc: &ServiceMap<Decimal>) -> ServiceMap<Decimal> {
+        let mut next = *current_usdc;
+        for (service, value) in self {
+            next[*service] = value.0;
+        }
+        next
+    }
 }
 
 /// Multipliers tried, smallest first, when a win is larger than the casino balance: the
 /// smallest long shot whose stake the bankroll covers.
 const LONG_SHOT_MULTIPLIERS: [i64; 9] = [3, 5, 11, 21, 51, 101, 201, 501, 1001];
 
-impl Injection {
-    /// The ledger operation, given the balances it will apply to.
-    ///
-    /// # Errors
-    /// An amount that is not positive whole cents, naming the field.
-    pub fn to_op(&self, balances_usdc: &ServiceMap<Decimal>) -> Result<Op, StateError> {
-        Ok(match self {
-            Injection::CasinoWin { amount_usdc } => {
-                check_cents("amount_usdc", *amount_usdc)?;
-                let (stake_usdc, multiplier) =
-                    plausible_bet(*amount_usdc, balances_usdc[Service::Casino]);
-                Op::CasinoWin {
-                    amount_usdc: *amount_usdc,
-                    stake_usdc,
-                    multiplier,
-                }
+/// The ledger operation an injection is, given the cash it will apply to (a win's stake
+/// is sized from the casino's, a partial `balance` keeps the rest).
+///
+/// # Errors
+/// A win that is not positive whole cents, or a zero mark, naming the field.
+pub fn to_op<B: NewBalances>(
+    injection: &InjectRequest<B>,
+    cash_usdc: &ServiceMap<Decimal>,
+) -> Result<Op, StateError> {
+    Ok(match injection {
+        InjectRequest::CasinoWin { amount_usdc } => {
+            check_cents("amount_usdc", *amount_usdc)?;
+            let (stake_usdc, multiplier) = plausible_bet(*amount_usdc, cash_usdc[Service::Casino]);
+            Op::CasinoWin {
+                amount_usdc: *amount_usdc,
+                stake_usdc,
+                multiplier,
             }
-            Injection::CasinoLoss { amount_usdc } => Op::CasinoLoss {
-                amount_usdc: *amount_usdc,
-            },
-            Injection::ReferralIncome {
-                amount_usdc,
-                source_service,
-            } => Op::ReferralIncome {
-                amount_usdc: *amount_usdc,
-                source_service: *source_service,
-            },
-            Injection::DomainsIncome { amount_usdc } => Op::DomainsIncome {
-                amount_usdc: *amount_usdc,
-            },
-            Injection::MarkToMarket {
-                service,
-                change_usdc,
-            } => {
-                if change_usdc.is_zero() {
-                    return Err(StateError::Invalid {
-                        field: "change_usdc",
-                        reason: "must not be zero".into(),
-                    });
-                }
-                Op::MarkToMarket {
-                    service: *service,
-                    pnl_usdc: *change_usdc,
-                    fee_usdc: Decimal::ZERO,
-                }
+        }
+        InjectRequest::CasinoLoss { amount_usdc } => Op::CasinoLoss {
+            amount_usdc: *amount_usdc,
+        },
+        InjectRequest::ReferralIncome {
+            amount_usdc,
+            source_service,
+        } => Op::ReferralIncome {
+            amount_usdc: *amount_usdc,
+            source_service: *source_service,
+        },
+        InjectRequest::DomainsIncome { amount_usdc } => Op::DomainsIncome {
+            amount_usdc: *amount_usdc,
+        },
+        InjectRequest::MarkToMarket {
+            service,
+            change_usdc,
+        } => {
+            if change_usdc.is_zero() {
+                return Err(invalid("change_usdc", "must not be zero"));
             }
-            Injection::Drawdown { service, drawdown } => Op::Drawdown {
+            Op::MarkToMarket {
                 service: *service,
-                drawdown: *drawdown,
-            },
-            Injection::Balance { balances_usdc } => Op::SetBalances {
-                balances_usdc: *balances_usdc,
-            },
-        })
-    }
+                pnl_usdc: *change_usdc,
+                fee_usdc: Decimal::ZERO,
+            }
+        }
+        InjectRequest::Drawdown { service, drawdown } => Op::Drawdown {
+            service: *service,
+            drawdown: *drawdown,
+        },
+        InjectRequest::Balance { balances_usdc } => Op::SetBalances {
+            balances_usdc: balances_usdc.resolve(cash_usdc),
+        },
+    })
 }
 
 /// A stake and multiplier that explain a net win of `amount_usdc` from a casino holding
@@ -149,133 +127,6 @@ fn plausible_bet(amount_usdc: Decimal, casino_usdc: Decimal) -> (Decimal, Decima
         .unwrap_or(casino_usdc);
     let multiplier = round_multiplier(Decimal::ONE + amount_usdc / stake_usdc);
     (stake_usdc, multiplier)
-}
-
-/// The JSON body of `POST /api/v1/sim/inject` and of a scenario step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum InjectRequest {
-    /// See [`Injection::CasinoWin`].
-    CasinoWin {
-        /// Net amount won.
-        #[serde(with = "wire")]
-        amount_usdc: Decimal,
-    },
-    /// See [`Injection::CasinoLoss`].
-    CasinoLoss {
-        /// Amount lost.
-        #[serde(with = "wire")]
-        amount_usdc: Decimal,
-    },
-    /// See [`Injection::ReferralIncome`].
-    ReferralIncome {
-        /// Amount.
-        #[serde(with = "wire")]
-        amount_usdc: Decimal,
-        /// Source service.
-        source_service: Service,
-    },
-    /// See [`Injection::DomainsIncome`].
-    DomainsIncome {
-        /// Amount.
-        #[serde(with = "wire")]
-        amount_usdc: Decimal,
-    },
-    /// See [`Injection::MarkToMarket`].
-    MarkToMarket {
-        /// Service.
-        service: Service,
-        /// Signed change.
-        #[serde(with = "wire")]
-        change_usdc: Decimal,
-    },
-    /// See [`Injection::Drawdown`].
-    Drawdown {
-        /// Service.
-        service: Service,
-        /// Fraction lost.
-        #[serde(with = "wire")]
-        drawdown: Decimal,
-    },
-    /// See [`Injection::Balance`]; services left out keep their balances.
-    Balance {
-        /// New balances by service name (`casino`, ..., `reserve`).
-        balances_usdc: BTreeMap<Service, WireDecimal>,
-    },
-}
-
-impl InjectRequest {
-    /// The injection, filling services a `balance` request leaves out from `current_usdc`.
-    pub fn into_injection(self, current_usdc: &ServiceMap<Decimal>) -> Injection {
-        match self {
-            InjectRequest::CasinoWin { amount_usdc } => Injection::CasinoWin { amount_usdc },
-            InjectRequest::CasinoLoss { amount_usdc } => Injection::CasinoLoss { amount_usdc },
-            InjectRequest::ReferralIncome {
-                amount_usdc,
-                source_service,
-            } => Injection::ReferralIncome {
-                amount_usdc,
-                source_service,
-            },
-            InjectRequest::DomainsIncome { amount_usdc } => {
-                Injection::DomainsIncome { amount_usdc }
-            }
-            InjectRequest::MarkToMarket {
-                service,
-                change_usdc,
-            } => Injection::MarkToMarket {
-                service,
-                change_usdc,
-            },
-            InjectRequest::Drawdown { service, drawdown } => {
-                Injection::Drawdown { service, drawdown }
-            }
-            InjectRequest::Balance { balances_usdc } => {
-                let mut next = *current_usdc;
-                for (service, value) in balances_usdc {
-                    next[service] = value.0;
-                }
-                Injection::Balance {
-                    balances_usdc: next,
-                }
-            }
-        }
-    }
-}
-
-impl From<&Injection> for InjectRequest {
-    fn from(injection: &Injection) -> Self {
-        match injection.clone() {
-            Injection::CasinoWin { amount_usdc } => InjectRequest::CasinoWin { amount_usdc },
-            Injection::CasinoLoss { amount_usdc } => InjectRequest::CasinoLoss { amount_usdc },
-            Injection::ReferralIncome {
-                amount_usdc,
-                source_service,
-            } => InjectRequest::ReferralIncome {
-                amount_usdc,
-                source_service,
-            },
-            Injection::DomainsIncome { amount_usdc } => {
-                InjectRequest::DomainsIncome { amount_usdc }
-            }
-            Injection::MarkToMarket {
-                service,
-                change_usdc,
-            } => InjectRequest::MarkToMarket {
-                service,
-                change_usdc,
-            },
-            Injection::Drawdown { service, drawdown } => {
-                InjectRequest::Drawdown { service, drawdown }
-            }
-            Injection::Balance { balances_usdc } => InjectRequest::Balance {
-                balances_usdc: balances_usdc
-                    .iter()
-                    .map(|(service, value)| (service, WireDecimal(*value)))
-                    .collect(),
-            },
-        }
-    }
 }
 
 #[cfg(test)]
@@ -332,23 +183,30 @@ mod tests {
         let request: InjectRequest =
             serde_json::from_str(r#"{"type":"balance","balances_usdc":{"casino":700.5}}"#)
                 .expect("parses");
-        let injection = request.into_injection(&current);
+        let filled = ServiceMap([dec!(700.5), dec!(2), dec!(3), dec!(4), dec!(5), dec!(6)]);
+        let expected = Op::SetBalances {
+            balances_usdc: filled,
+        };
+        assert_eq!(to_op(&request, &current), Ok(expected.clone()));
+        // The library form names every service: the same op whatever the cash now.
+        let injection = Injection::Balance {
+            balances_usdc: filled,
+        };
         assert_eq!(
-            injection,
-            Injection::Balance {
-                balances_usdc: ServiceMap([
-                    dec!(700.5),
-                    dec!(2),
-                    dec!(3),
-                    dec!(4),
-                    dec!(5),
-                    dec!(6)
-                ])
-            }
+            to_op(&injection, &ServiceMap::default()),
+            Ok(expected.clone())
         );
-        let text = serde_json::to_string(&InjectRequest::from(&injection)).expect("encodes");
+        // The wire form of every service set round-trips to the same op.
+        let full: InjectRequest = InjectRequest::Balance {
+            balances_usdc: filled
+                .iter()
+                .map(|(service, value)| (service, WireDecimal(*value)))
+                .collect(),
+        };
+        let text = serde_json::to_string(&full).expect("encodes");
         let back: InjectRequest = serde_json::from_str(&text).expect("parses");
-        assert_eq!(back.into_injection(&ServiceMap::default()), injection);
+        assert_eq!(back, full);
+        assert_eq!(to_op(&back, &ServiceMap::default()), Ok(expected));
         let unknown = serde_json::from_str::<InjectRequest>(r#"{"type":"casino_win","amount":1}"#);
         assert!(unknown.is_err_and(|e| e.to_string().contains("amount")));
     }

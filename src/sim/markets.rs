@@ -1,57 +1,46 @@
 //! The simulated venue's markets: the spot assets of the wallet, the perpetual futures of the
-//! trading service, their parameters, and the seeded model that moves their prices and
-//! draws funding rates.
+//! trading service, and their parameters.
 //!
 //! The venue quotes four spot assets (BTC, ETH, SOL, XMR) and three perpetual markets
 //! (BTC-PERP, ETH-PERP, SOL-PERP). A perp's mark price is its underlying's index price: the
 //! simulator has no order book and no basis, which keeps the hedge arithmetic of a test
-//! checkable by hand. [`MarketModel`] steps the prices as correlated geometric random walks
-//! every [`MARK_EVERY_HOURS`] simulated hours and draws a funding rate per perp every
-//! [`FUNDING_EVERY_HOURS`]; it emits them as ledger [`Op`]s (`MarkMove`, `Funding`) so that
-//! the ledger, not the model, does every money movement.
-//!
-//! `f64` lives only inside the random walk; every price and rate crosses into `Decimal`
-//! through a finiteness-checked conversion and is clamped to the ranges the ledger accepts.
+//! checkable by hand. The seeded model that moves the prices and draws funding rates is
+//! [`PriceModel`](super::prices::PriceModel).
 //!
 //! # Invariants
-//! - The same seed gives the same prices and rates, hour for hour; the model reads no clock
-//!   (time comes in as an argument) and shares no random stream with the casino.
-//! - Every price emitted is positive, whole cents and at most [`MAX_PRICE_USDC`]; every
-//!   funding rate is within ±[`MAX_FUNDING_RATE`], at most six decimal places.
 //! - [`MarketParams::validate`] guarantees a position opened at the maximum leverage starts
 //!   above its maintenance margin, so no order is liquidated by the act of opening it.
+//! - Parsing a ticker or a market name never panics; an unknown one is an
+//!   [`UnknownSymbol`] naming the field and listing what the venue quotes.
 
-use std::{collections::BTreeMap, fmt, ops};
+use std::{fmt, ops};
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-
-use super::state::{Op, StateError};
-use crate::money::{decimal_from_f64, decimal_to_f64};
 
 /// Hours between mark-price moves (and price announcements).
 pub const MARK_EVERY_HOURS: u8 = 4;
 /// Hours between funding payments: at 00:00, 08:00 and 16:00 UTC, as on most perp venues.
 pub const FUNDING_EVERY_HOURS: u8 = 8;
 /// The largest price the ledger accepts, USDC per unit (see
-/// [`MAX_NOTIONAL_USDC`](super::state::MAX_NOTIONAL_USDC) for why it is bounded).
+/// [`MAX_NOTIONAL_USDC`](super::ledger::MAX_NOTIONAL_USDC) for why it is bounded).
 pub const MAX_PRICE_USDC: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 0);
 /// The largest funding rate per period accepted, either sign (1%).
 pub const MAX_FUNDING_RATE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
-/// Decimal places of a funding rate.
-const FUNDING_RATE_DP: u32 = 6;
-/// Mean funding rate per 8 h period (0.01%, the common perp baseline: longs pay).
-const FUNDING_RATE_MEAN: f64 = 0.0001;
-/// Standard deviation of the funding rate per period.
-const FUNDING_RATE_VOL: f64 = 0.0002;
-/// Weight of the common crypto factor in each asset's move.
-const CRYPTO_FACTOR_LOADING: f64 = 0.7;
-/// Separates this model's random stream from the casino's for the same seed.
-const MARKET_SEED_SALT: u64 = 0x4d4b_5400_0000_0003;
+
+/// A ticker or market name the venue does not quote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}`: unknown {} `{value}` (known: {known})", .code.trim_start_matches("unknown_"))]
+pub struct UnknownSymbol {
+    /// The request field at fault.
+    pub field: &'static str,
+    /// `unknown_asset` or `unknown_market`: the code of the venue's refusal.
+    pub code: &'static str,
+    /// What was sent.
+    pub value: String,
+    /// What the venue quotes.
+    pub known: String,
+}
 
 /// A spot asset the wallet can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -90,15 +79,6 @@ impl Asset {
         }
     }
 
-    /// Daily volatility of the random walk.
-    const fn daily_vol(self) -> f64 {
-        match self {
-            Asset::Btc => 0.025,
-            Asset::Eth | Asset::Xmr => 0.035,
-            Asset::Sol => 0.045,
-        }
-    }
-
     const fn index(self) -> usize {
         self as usize
     }
@@ -106,18 +86,9 @@ impl Asset {
     /// Parses a ticker, case-insensitively.
     ///
     /// # Errors
-    /// [`StateError::Unknown`] naming `field` and listing the known tickers.
-    pub fn parse(field: &'static str, text: &str) -> Result<Asset, StateError> {
-        let upper = text.trim().to_ascii_uppercase();
-        Asset::ALL
-            .into_iter()
-            .find(|asset| asset.symbol() == upper)
-            .ok_or_else(|| StateError::Unknown {
-                field,
-                code: "unknown_asset",
-                value: text.to_owned(),
-                known: Asset::ALL.map(Asset::symbol).join(", "),
-            })
+    /// [`UnknownSymbol`] naming `field` and listing the known tickers.
+    pub fn parse(field: &'static str, text: &str) -> Result<Asset, UnknownSymbol> {
+        parse_symbol(field, "unknown_asset", text, Asset::ALL, Asset::symbol)
     }
 }
 
@@ -197,18 +168,15 @@ impl PerpMarket {
     /// Parses a market name, case-insensitively.
     ///
     /// # Errors
-    /// [`StateError::Unknown`] naming `field` and listing the known markets.
-    pub fn parse(field: &'static str, text: &str) -> Result<PerpMarket, StateError> {
-        let upper = text.trim().to_ascii_uppercase();
-        PerpMarket::ALL
-            .into_iter()
-            .find(|market| market.name() == upper)
-            .ok_or_else(|| StateError::Unknown {
-                field,
-                code: "unknown_market",
-                value: text.to_owned(),
-                known: PerpMarket::ALL.map(PerpMarket::name).join(", "),
-            })
+    /// [`UnknownSymbol`] naming `field` and listing the known markets.
+    pub fn parse(field: &'static str, text: &str) -> Result<PerpMarket, UnknownSymbol> {
+        parse_symbol(
+            field,
+            "unknown_market",
+            text,
+            PerpMarket::ALL,
+            PerpMarket::name,
+        )
     }
 }
 
@@ -216,6 +184,26 @@ impl fmt::Display for PerpMarket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// The one of `all` whose `name` is `text` (trimmed, any case), or an [`UnknownSymbol`]
+/// with `code` listing them.
+fn parse_symbol<T: Copy, const N: usize>(
+    field: &'static str,
+    code: &'static str,
+    text: &str,
+    all: [T; N],
+    name: fn(T) -> &'static str,
+) -> Result<T, UnknownSymbol> {
+    let upper = text.trim().to_ascii_uppercase();
+    all.into_iter()
+        .find(|item| name(*item) == upper)
+        .ok_or_else(|| UnknownSymbol {
+            field,
+            code,
+            value: text.to_owned(),
+            known: all.map(name).join(", "),
+        })
 }
 
 /// Fees, spreads and limits of the simulated markets.
@@ -296,94 +284,9 @@ impl MarketParams {
     }
 }
 
-/// The seeded price and funding model.
-#[derive(Debug, Clone)]
-pub struct MarketModel {
-    rng: ChaCha8Rng,
-    /// The walk's state per asset, unrounded, so rounding never accumulates.
-    prices: [f64; 4],
-}
-
-impl MarketModel {
-    /// A model whose whole future is fixed by `seed`, starting at the assets' start prices.
-    pub fn new(seed: u64) -> Self {
-        MarketModel {
-            rng: ChaCha8Rng::seed_from_u64(seed ^ MARKET_SEED_SALT),
-            prices: Asset::ALL.map(|asset| decimal_to_f64(asset.start_price_usdc())),
-        }
-    }
-
-    /// The operations of the hour that ends at `hour_end`: a mark move every
-    /// [`MARK_EVERY_HOURS`], then funding every [`FUNDING_EVERY_HOURS`] (after the move, so
-    /// funding is paid on the fresh mark).
-    pub fn hour(&mut self, hour_end: OffsetDateTime) -> Vec<Op> {
-        let hour = hour_end.hour();
-        let mut ops = Vec::new();
-        if hour.is_multiple_of(MARK_EVERY_HOURS) {
-            self.step(f64::from(MARK_EVERY_HOURS) / 24.0);
-            ops.push(Op::MarkMove {
-                prices: AssetMap::from_fn(|asset| price_usdc(self.prices[asset.index()])),
-                at: hour_end,
-            });
-        }
-        if hour.is_multiple_of(FUNDING_EVERY_HOURS) {
-            let rates = PerpMarket::ALL
-                .into_iter()
-                .map(|market| {
-                    let z: f64 = self.rng.sample(StandardNormal);
-                    (
-                        market,
-                        funding_rate(FUNDING_RATE_MEAN + FUNDING_RATE_VOL * z),
-                    )
-                })
-                .collect::<BTreeMap<_, _>>();
-            ops.push(Op::Funding {
-                rates,
-                at: hour_end,
-            });
-        }
-        ops
-    }
-
-    /// One correlated geometric step of `dt_days`.
-    fn step(&mut self, dt_days: f64) {
-        let common: f64 = self.rng.sample(StandardNormal);
-        let idiosyncratic_weight = (1.0 - CRYPTO_FACTOR_LOADING * CRYPTO_FACTOR_LOADING).sqrt();
-        for asset in Asset::ALL {
-            let own: f64 = self.rng.sample(StandardNormal);
-            let z = CRYPTO_FACTOR_LOADING * common + idiosyncratic_weight * own;
-            let vol = asset.daily_vol() * dt_days.sqrt();
-            // No drift: the −σ²/2 term keeps the expected price flat.
-            let growth = (vol * z - vol * vol / 2.0).exp();
-            let price = &mut self.prices[asset.index()];
-            if growth.is_finite() {
-                *price = (*price * growth).clamp(0.01, decimal_to_f64(MAX_PRICE_USDC));
-            }
-        }
-    }
-}
-
-/// A walk price as whole cents within the ledger's range (a non-finite value, which the
-/// clamp above rules out, would fall back to a cent).
-fn price_usdc(price: f64) -> Decimal {
-    decimal_from_f64(price, "price")
-        .map(|p| p.round_dp(2).clamp(Decimal::new(1, 2), MAX_PRICE_USDC))
-        .unwrap_or(Decimal::new(1, 2))
-}
-
-fn funding_rate(rate: f64) -> Decimal {
-    decimal_from_f64(rate, "funding rate")
-        .map(|r| {
-            r.round_dp_with_strategy(FUNDING_RATE_DP, RoundingStrategy::MidpointNearestEven)
-                .clamp(-MAX_FUNDING_RATE, MAX_FUNDING_RATE)
-        })
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
-    use time::macros::datetime;
 
     use super::*;
     use crate::sim::test_support::assert_validation;
@@ -423,7 +326,7 @@ mod tests {
         }
         assert_eq!(Asset::parse("asset", "xmr"), Ok(Asset::Xmr));
         assert_eq!(
-            Asset::parse("asset", "DOGE").map_err(|e| e.code()),
+            Asset::parse("asset", "DOGE").map_err(|e| e.code),
             Err("unknown_asset")
         );
     }
@@ -469,57 +372,5 @@ mod tests {
         for (index, case) in cases.iter().enumerate() {
             assert_validation(index, case.params.validate(), case.expected);
         }
-    }
-
-    #[test]
-    fn same_seed_same_marks_and_funding_on_schedule() {
-        let run = |seed: u64| {
-            let mut model = MarketModel::new(seed);
-            let mut hour_end = datetime!(2025-12-31 13:00 UTC);
-            let mut ops = Vec::new();
-            for _ in 0..48 {
-                ops.push((hour_end.hour(), model.hour(hour_end)));
-                hour_end += time::Duration::HOUR;
-            }
-            ops
-        };
-        let a = run(42);
-        assert_eq!(a, run(42));
-        assert_ne!(a, run(43));
-        for (hour, ops) in &a {
-            let marks = ops
-                .iter()
-                .filter(|op| matches!(op, Op::MarkMove { .. }))
-                .count();
-            let funding = ops
-                .iter()
-                .filter(|op| matches!(op, Op::Funding { .. }))
-                .count();
-            assert_eq!(marks, usize::from(hour % MARK_EVERY_HOURS == 0), "{hour}");
-            assert_eq!(
-                funding,
-                usize::from(hour % FUNDING_EVERY_HOURS == 0),
-                "{hour}"
-            );
-            for op in ops {
-                match op {
-                    Op::MarkMove { prices, .. } => {
-                        for (_, price) in prices.iter() {
-                            assert!(*price > Decimal::ZERO && price.scale() <= 2);
-                        }
-                    }
-                    Op::Funding { rates, .. } => {
-                        assert_eq!(rates.len(), PerpMarket::ALL.len());
-                        assert!(rates.values().all(|r| r.abs() <= MAX_FUNDING_RATE));
-                    }
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
-        }
-        // Prices do move.
-        let moved = a.iter().flat_map(|(_, ops)| ops).any(|op| {
-            matches!(op, Op::MarkMove { prices, .. } if prices[Asset::Btc] != Asset::Btc.start_price_usdc())
-        });
-        assert!(moved);
     }
 }

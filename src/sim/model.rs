@@ -5,8 +5,8 @@
 //! [`Op`]s that happened in the hour that just ended; the caller applies them to the ledger
 //! and announces them. It draws every random number from one seeded ChaCha stream, so a seed
 //! fixes the whole activity: the same seed, balances and prices give the same operations.
-//! Prices, funding and the positions and lots opened through the API belong to the markets
-//! ([`super::markets`]), which have their own stream.
+//! Prices and funding belong to the price model ([`super::prices`]), which has its own
+//! stream; the positions and lots opened through the API belong to the ledger.
 //!
 //! What happens, and how often (simulated time):
 //! - **Casino**, every hour: `bets_per_hour` even-money bets of `stake_fraction` of the
@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
+    ledger::{Op, round_multiplier},
     markets::{Asset, AssetMap, MARK_EVERY_HOURS},
-    state::{Op, round_multiplier},
 };
 use crate::{
     money::{decimal_from_f64, decimal_to_f64, round_cents},
@@ -270,13 +270,17 @@ impl ActivityModel {
         }
     }
 
-    fn referrals(&mut self, ops: &mut Vec<Op>) {
-        let count = Poisson::new(REFERRALS_PER_DAY / 24.0)
+    /// How many of an event that happens `per_day` times a day on average happen this hour.
+    fn hourly_count(&mut self, per_day: f64) -> u32 {
+        let count = Poisson::new(per_day / 24.0)
             .map(|d| d.sample(&mut self.rng))
             .unwrap_or(0.0);
         // A Poisson draw is a whole number stored as f64; a handful at most per hour.
-        let count = count.clamp(0.0, 100.0) as u32;
-        for _ in 0..count {
+        count.clamp(0.0, 100.0) as u32
+    }
+
+    fn referrals(&mut self, ops: &mut Vec<Op>) {
+        for _ in 0..self.hourly_count(REFERRALS_PER_DAY) {
             let cents = self.rng.random_range(REFERRAL_CENTS);
             let source_service =
                 [Service::Casino, Service::Trading, Service::Domains][self.rng.random_range(0..3)];
@@ -288,12 +292,7 @@ impl ActivityModel {
     }
 
     fn escrow_deals(&mut self, escrow_usdc: Decimal, ops: &mut Vec<Op>) {
-        let count = Poisson::new(ESCROW_DEALS_PER_DAY / 24.0)
-            .map(|d| d.sample(&mut self.rng))
-            .unwrap_or(0.0);
-        // A Poisson draw is a whole number stored as f64; a handful at most per hour.
-        let count = count.clamp(0.0, 100.0) as u32;
-        for _ in 0..count {
+        for _ in 0..self.hourly_count(ESCROW_DEALS_PER_DAY) {
             let fraction = self.rng.random_range(ESCROW_DEAL_FRACTION);
             let deal_usdc = round_cents(escrow_usdc * usdc(fraction).unwrap_or_default());
             // A deal must earn at least a cent of fee; an empty escrow settles nothing.
@@ -375,7 +374,9 @@ mod tests {
 
     use super::*;
     use crate::sim::{
-        article_balances_usdc, markets::MarketModel, state::Ledger, test_support::assert_validation,
+        ledger::{Ledger, article_balances_usdc},
+        prices::PriceModel,
+        test_support::assert_validation,
     };
 
     #[test]
@@ -432,7 +433,7 @@ mod tests {
     fn same_seed_same_world_and_every_op_applies() {
         let run = |seed: u64| {
             let mut model = ActivityModel::new(CasinoParams::default(), seed);
-            let mut markets = MarketModel::new(seed);
+            let mut markets = PriceModel::new(seed);
             let mut ledger = Ledger::new(article_balances_usdc()).expect("valid");
             let mut hour_end = datetime!(2025-12-31 13:00 UTC);
             let mut all = Vec::new();

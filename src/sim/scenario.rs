@@ -23,8 +23,8 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::{SimError, SimHandle, inject::InjectRequest};
-use crate::money::decimal_to_f64;
+use super::{config::SimError, runtime::SimHandle};
+use crate::{money::decimal_to_f64, venue::protocol::sim::InjectRequest};
 
 /// One scripted step.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -93,13 +93,13 @@ impl Scenario {
     /// # Errors
     /// The first step the venue refuses, naming its index.
     pub async fn run(&self, sim: &SimHandle) -> Result<(), SimError> {
-        let start = sim.shared.clock.start;
+        let clock = sim.clock();
         for (index, step) in self.steps.iter().enumerate() {
             let offset = time::Duration::seconds_f64(decimal_to_f64(step.after_hours) * 3600.0);
-            let at = start.checked_add(offset).unwrap_or(start);
-            tokio::time::sleep_until(sim.shared.clock.instant_for(at)).await;
-            let injection = step.inject.clone().into_injection(&sim.cash_balances());
-            sim.inject(injection)
+            let at = clock.start.checked_add(offset).unwrap_or(clock.start);
+            tokio::time::sleep_until(clock.instant_for(at)).await;
+            // A `balance` step keeps the cash of the services it leaves out.
+            sim.inject(step.inject.clone())
                 .await
                 .map_err(|e| SimError::Scenario {
                     path: "scenario".to_owned(),
@@ -115,6 +115,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+    use crate::sim::test_support::assert_outcome;
 
     #[test]
     fn parse_scenarios() {
@@ -160,16 +161,8 @@ mod tests {
             },
         ];
         for (index, case) in cases.iter().enumerate() {
-            match (Scenario::parse(case.input, "test.toml"), case.expected) {
-                (Ok(scenario), Ok(len)) => assert_eq!(scenario.steps.len(), len, "TC{index}"),
-                (Err(err), Err(needle)) => {
-                    assert!(
-                        err.to_string().contains(needle),
-                        "TC{index}: {err} lacks {needle}"
-                    )
-                }
-                (actual, expected) => panic!("TC{index}: got {actual:?}, expected {expected:?}"),
-            }
+            let steps = Scenario::parse(case.input, "test.toml").map(|s| s.steps.len());
+            assert_outcome(index, steps, case.expected);
         }
         let scenario = Scenario::parse(cases[0].input, "t").expect("parses");
         assert_eq!(scenario.steps[0].after_hours, dec!(2.5));

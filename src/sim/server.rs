@@ -18,28 +18,32 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{
     Router,
     body::Bytes,
-    extract::{MatchedPath, OriginalUri, Path, Query, Request, State, rejection::QueryRejection},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
-    middleware::{Next, from_fn_with_state},
+    extract::{
+        DefaultBodyLimit, MatchedPath, OriginalUri, Path, Query, Request, State,
+        rejection::QueryRejection,
+    },
+    http::{HeaderMap, HeaderValue, Method, header},
+    middleware::{Next, from_fn_with_state, map_response},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
+use time::OffsetDateTime;
 
 use super::{
-    Shared,
-    engine::{Processed, Reply},
+    config::SimError,
+    engine::{Engine, MAX_RETURN_DAYS, Processed},
     faults::Fault,
-    inject::InjectRequest,
+    http::{MAX_REQUEST_BODY_BYTES, Reply, check_agent, error, json, json_errors},
+    ledger::StateError,
     markets::Asset,
+    shared::{Shared, stopped},
     ws,
 };
-use crate::{
-    sim::engine::MAX_RETURN_DAYS,
-    venue::protocol::{
-        API_BASE, IDEMPOTENCY_HEADER, OrderBody, PricesResponse, RebalanceBody, TradeSide,
-        WalletTradeBody, WireDecimal,
-    },
+use crate::venue::protocol::{
+    API_BASE, IDEMPOTENCY_HEADER, OrderBody, PricesResponse, RebalanceBody, TradeSide,
+    WalletTradeBody, WireDecimal,
+    sim::{AdvanceBody, InjectRequest},
 };
 
 /// Longest `Idempotency-Key` accepted.
@@ -52,6 +56,14 @@ const DEFAULT_RETURN_DAYS: usize = 30;
 /// When the request reached the venue, before any injected latency.
 #[derive(Debug, Clone, Copy)]
 struct ReceivedAt(tokio::time::Instant);
+
+/// A request's query parameters, or why axum could not read them (answered as an
+/// `ErrorBody` naming the parameter).
+type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// What a handler answers: its response, or the error response that stopped it early (both
+/// are sent as they are).
+type Answer = Result<Response, Response>;
 
 /// Marks a response produced by an injected fault, so it is not counted as a rejection.
 #[derive(Debug, Clone, Copy)]
@@ -82,33 +94,10 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest(API_BASE, api)
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+        // Outermost: whatever answered, an error leaves as an `ErrorBody`.
+        .layer(map_response(json_errors))
         .with_state(shared)
-}
-
-/// Builds a JSON response from an engine reply.
-pub(super) fn reply(reply: Reply) -> Response {
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        reply.body,
-    )
-        .into_response()
-}
-
-/// An `ErrorBody` response.
-pub(super) fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
-    reply(Reply::error(status, code, message))
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Response {
-    match serde_json::to_string(value) {
-        Ok(body) => reply(Reply { status: 200, body }),
-        Err(e) => error(500, "internal", format!("encoding the response: {e}")),
-    }
 }
 
 async fn count_layer(
@@ -215,63 +204,39 @@ async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Re
     )
 }
 
-/// 404 unless `id` is the simulated agent.
-#[allow(clippy::result_large_err)]
-pub(super) fn check_agent(shared: &Shared, id: &str) -> Result<(), Response> {
-    if id == shared.agent_id {
-        Ok(())
-    } else {
-        Err(error(
-            404,
-            "agent_not_found",
-            format!("no agent `{id}` on this venue"),
-        ))
-    }
-}
-
-async fn portfolio(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    if let Err(response) = check_agent(&shared, &id) {
-        return response;
-    }
+async fn portfolio(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Answer {
+    check_agent(&shared.agent_id, &id)?;
     let portfolio = shared.engine().portfolio();
-    json(&portfolio)
+    Ok(json(&portfolio))
 }
 
 async fn returns(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Response {
-    if let Err(response) = check_agent(&shared, &id) {
-        return response;
-    }
-    let days = match query_param(query, "days") {
-        Err(response) => return response,
-        Ok(None) => DEFAULT_RETURN_DAYS,
-        Ok(Some(text)) => match text.parse::<usize>() {
+    query: QueryParams,
+) -> Answer {
+    check_agent(&shared.agent_id, &id)?;
+    let days = match query_param(query, "days")? {
+        None => DEFAULT_RETURN_DAYS,
+        Some(text) => match text.parse::<usize>() {
             Ok(days) if (1..=MAX_RETURN_DAYS).contains(&days) => days,
             _ => {
-                return error(
+                return Err(error(
                     400,
                     "bad_request",
                     format!("`days`: `{text}` must be an integer in [1, {MAX_RETURN_DAYS}]"),
-                );
+                ));
             }
         },
     };
     let returns = shared.engine().returns(days);
-    json(&returns)
+    Ok(json(&returns))
 }
 
-async fn prices(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Response {
+async fn prices(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
     let all = shared.engine().prices();
-    let requested = match query_param(query, "assets") {
-        Err(response) => return response,
-        Ok(None) => return json(&PricesResponse { prices: all }),
-        Ok(Some(text)) => text,
+    let Some(requested) = query_param(query, "assets")? else {
+        return Ok(json(&PricesResponse { prices: all }));
     };
     let mut prices = std::collections::BTreeMap::<String, WireDecimal>::new();
     for asset in requested
@@ -279,22 +244,13 @@ async fn prices(
         .map(str::trim)
         .filter(|a| !a.is_empty())
     {
-        let symbol = asset.to_ascii_uppercase();
-        match all.get(&symbol) {
-            Some(price) => {
-                prices.insert(symbol, *price);
-            }
-            None => {
-                let known = Asset::ALL.map(Asset::symbol).join(", ");
-                return error(
-                    400,
-                    "unknown_asset",
-                    format!("`assets`: unknown asset `{asset}` (known: {known})"),
-                );
-            }
+        let asset = Asset::parse("assets", asset)
+            .map_err(|unknown| Reply::refusal(&unknown.into()).into_response())?;
+        if let Some(price) = all.get(asset.symbol()) {
+            prices.insert(asset.symbol().to_owned(), *price);
         }
     }
-    json(&PricesResponse { prices })
+    Ok(json(&PricesResponse { prices }))
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
@@ -308,82 +264,48 @@ async fn rebalance(
     received_at: Option<axum::Extension<ReceivedAt>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Answer {
     let received_at = received_at.map_or_else(tokio::time::Instant::now, |r| r.0.0);
-    if let Err(response) = check_agent(&shared, &id) {
-        return response;
-    }
-    let key = match idempotency_key(&headers) {
-        Ok(key) => key,
-        Err(response) => return response,
-    };
+    check_agent(&shared.agent_id, &id)?;
+    let key = idempotency_key(&headers)?;
     let body: RebalanceBody =
-        match parse_fields(&body, &["service", "direction", "amount_usdc", "reason"]) {
-            Ok(body) => body,
-            Err(response) => return response,
-        };
-    let fingerprint = format!(
-        "POST {API_BASE}/agents/{id}/rebalance {}",
-        serde_json::to_string(&body).unwrap_or_default()
-    );
-    let now = shared.clock.now();
-    let processed = {
-        let mut engine = shared.engine();
-        let processed = engine.rebalance(&body, key.as_deref(), &fingerprint, received_at, now);
-        shared.publish(&processed.frames, processed.transfer.as_ref());
-        processed
-    };
-    if processed.applied && shared.roll(Fault::LostAck) {
-        return lose_ack(&shared).await;
-    }
-    reply(processed.reply)
+        parse_fields(&body, &["service", "direction", "amount_usdc", "reason"])?;
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/agents/{id}/rebalance"), &body);
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.rebalance(&body, key.as_deref(), received_at, now)
+    });
+    Ok(finish(&shared, processed).await)
 }
 
 async fn rebalance_status(
     State(shared): State<Arc<Shared>>,
     Path((id, key)): Path<(String, String)>,
-) -> Response {
-    if let Err(response) = check_agent(&shared, &id) {
-        return response;
-    }
+) -> Answer {
+    check_agent(&shared.agent_id, &id)?;
     let prefix = format!("POST {API_BASE}/agents/{id}/rebalance ");
     let status = shared.engine().rebalance_status(&prefix, &key);
-    reply(status)
+    Ok(status.into_response())
 }
 
-async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let key = match idempotency_key(&headers) {
-        Ok(key) => key,
-        Err(response) => return response,
-    };
-    let request: InjectRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(e) => return error(400, "bad_request", format!("inject body: {e}")),
-    };
-    let fingerprint = format!(
-        "POST {API_BASE}/sim/inject {}",
-        serde_json::to_string(&request).unwrap_or_default()
-    );
-    let now = shared.clock.now();
-    let mut engine = shared.engine();
-    // A `balance` injection sets cash; the services it leaves out keep theirs.
-    let injection = request.into_injection(&engine.cash_balances());
-    let processed = engine.inject_request(&injection, key.as_deref(), &fingerprint, now);
-    shared.publish(&processed.frames, None);
-    drop(engine);
-    reply(processed.reply)
+async fn inject(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let key = idempotency_key(&headers)?;
+    let request: InjectRequest = serde_json::from_slice(&body)
+        .map_err(|e| error(400, "bad_request", format!("inject body: {e}")))?;
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/sim/inject"), &request);
+    // A `balance` injection sets cash; the services it leaves out keep theirs. Simulator
+    // routes are exempt from faults, so no lost ack either.
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.inject_request(&request, now)
+    });
+    Ok(processed.reply.into_response())
 }
 
 /// The `agent_id` query parameter, which must name the simulated agent (`required`: whether
 /// leaving it out is an error).
 #[allow(clippy::result_large_err)]
-fn agent_query(
-    shared: &Shared,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    required: bool,
-) -> Result<(), Response> {
+fn agent_query(shared: &Shared, query: QueryParams, required: bool) -> Result<(), Response> {
     match query_param(query, "agent_id")? {
-        Some(id) => check_agent(shared, &id),
+        Some(id) => check_agent(&shared.agent_id, &id),
         None if required => Err(error(
             400,
             "bad_request",
@@ -393,34 +315,21 @@ fn agent_query(
     }
 }
 
-async fn positions(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Response {
-    if let Err(response) = agent_query(&shared, query, true) {
-        return response;
-    }
+async fn positions(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
+    agent_query(&shared, query, true)?;
     let positions = shared.engine().positions();
-    json(&positions)
+    Ok(json(&positions))
 }
 
-async fn holdings(
-    State(shared): State<Arc<Shared>>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Response {
-    if let Err(response) = agent_query(&shared, query, true) {
-        return response;
-    }
+async fn holdings(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
+    agent_query(&shared, query, true)?;
     let holdings = shared.engine().holdings();
-    json(&holdings)
+    Ok(json(&holdings))
 }
 
-async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let key = match idempotency_key(&headers) {
-        Ok(key) => key,
-        Err(response) => return response,
-    };
-    let body: OrderBody = match parse_fields_with(
+async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    let key = idempotency_key(&headers)?;
+    let body: OrderBody = parse_fields_with(
         &body,
         &[
             "agent_id",
@@ -432,58 +341,37 @@ async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
             "purpose",
         ],
         &["limit_price"],
-    ) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    if let Err(response) = check_agent(&shared, &body.agent_id) {
-        return response;
-    }
-    let fingerprint = format!(
-        "POST {API_BASE}/trading/order {}",
-        serde_json::to_string(&body).unwrap_or_default()
-    );
-    let now = shared.clock.now();
-    let processed = {
-        let mut engine = shared.engine();
-        let processed = engine.order(&body, key.as_deref(), &fingerprint, now);
-        shared.publish(&processed.frames, None);
-        processed
-    };
-    finish(&shared, processed).await
+    )?;
+    check_agent(&shared.agent_id, &body.agent_id)?;
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/trading/order"), &body);
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.order(&body, now)
+    });
+    Ok(finish(&shared, processed).await)
 }
 
 async fn close_position(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryParams,
     headers: HeaderMap,
-) -> Response {
+) -> Answer {
     // The article's DELETE has no agent: the id is enough, and `agent_id`, when sent, must
     // be this venue's agent.
-    if let Err(response) = agent_query(&shared, query, false) {
-        return response;
-    }
-    let key = match idempotency_key(&headers) {
-        Ok(key) => key,
-        Err(response) => return response,
-    };
+    agent_query(&shared, query, false)?;
+    let key = idempotency_key(&headers)?;
     let fingerprint = format!("DELETE {API_BASE}/trading/positions/{id}");
-    let now = shared.clock.now();
-    let processed = {
-        let mut engine = shared.engine();
-        let processed = engine.close_position(&id, key.as_deref(), &fingerprint, now);
-        shared.publish(&processed.frames, None);
-        processed
-    };
-    finish(&shared, processed).await
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.close_position(&id, now)
+    });
+    Ok(finish(&shared, processed).await)
 }
 
-async fn wallet_buy(state: State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn wallet_buy(state: State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
     wallet_trade(state, TradeSide::Buy, headers, body).await
 }
 
-async fn wallet_sell(state: State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn wallet_sell(state: State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
     wallet_trade(state, TradeSide::Sell, headers, body).await
 }
 
@@ -492,35 +380,44 @@ async fn wallet_trade(
     side: TradeSide,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let key = match idempotency_key(&headers) {
-        Ok(key) => key,
-        Err(response) => return response,
-    };
-    let body: WalletTradeBody =
-        match parse_fields(&body, &["agent_id", "asset", "quantity", "reason"]) {
-            Ok(body) => body,
-            Err(response) => return response,
-        };
-    if let Err(response) = check_agent(&shared, &body.agent_id) {
-        return response;
-    }
+) -> Answer {
+    let key = idempotency_key(&headers)?;
+    let body: WalletTradeBody = parse_fields(&body, &["agent_id", "asset", "quantity", "reason"])?;
+    check_agent(&shared.agent_id, &body.agent_id)?;
     let path = match side {
         TradeSide::Buy => "buy",
         TradeSide::Sell => "sell",
     };
-    let fingerprint = format!(
-        "POST {API_BASE}/wallet/{path} {}",
-        serde_json::to_string(&body).unwrap_or_default()
-    );
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/wallet/{path}"), &body);
+    let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
+        engine.wallet_trade(side, &body, now)
+    });
+    Ok(finish(&shared, processed).await)
+}
+
+/// Runs one mutating request on the engine at the simulated time now, under its
+/// `Idempotency-Key` when it has one ([`Engine::idempotent`]: a repeat replays the first
+/// reply), and broadcasts what it announced (and the transfer it applied) before the lock is
+/// released, so subscribers see frames in `seq` order.
+fn process(
+    shared: &Shared,
+    idempotency_key: Option<&str>,
+    fingerprint: &str,
+    handle: impl FnOnce(&mut Engine, OffsetDateTime) -> Result<Processed, StateError>,
+) -> Processed {
     let now = shared.clock.now();
-    let processed = {
-        let mut engine = shared.engine();
-        let processed = engine.wallet_trade(side, &body, key.as_deref(), &fingerprint, now);
-        shared.publish(&processed.frames, None);
-        processed
-    };
-    finish(&shared, processed).await
+    let mut engine = shared.engine();
+    let processed = engine.idempotent(idempotency_key, fingerprint, |engine| handle(engine, now));
+    shared.publish(&processed.frames, processed.transfer.as_ref());
+    processed
+}
+
+/// What identifies a request for its `Idempotency-Key`: the route and the parsed body.
+fn fingerprint(route: &str, body: &impl Serialize) -> String {
+    format!(
+        "{route} {}",
+        serde_json::to_string(body).unwrap_or_default()
+    )
 }
 
 /// Answers a processed mutating request, unless a lost-ack fault swallows the answer.
@@ -528,38 +425,23 @@ async fn finish(shared: &Shared, processed: Processed) -> Response {
     if processed.applied && shared.roll(Fault::LostAck) {
         return lose_ack(shared).await;
     }
-    reply(processed.reply)
+    processed.reply.into_response()
 }
 
-/// `POST /sim/advance` body (simulator only).
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdvanceBody {
-    /// Simulated hours to jump.
-    hours: u32,
-}
-
-async fn advance(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let body: AdvanceBody = match parse_fields(&body, &["hours"]) {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    match super::advance(&shared, body.hours).await {
+async fn advance(State(shared): State<Arc<Shared>>, body: Bytes) -> Answer {
+    let body: AdvanceBody = parse_fields(&body, &["hours"])?;
+    Ok(match shared.advance(body.hours).await {
         Ok(advanced) => json(&advanced),
-        Err(super::SimError::Rejected(rejected)) => error(
-            rejected.http_status(),
-            rejected.code(),
-            rejected.to_string(),
-        ),
+        Err(SimError::Rejected(rejected)) => Reply::refusal(&rejected).into_response(),
         Err(other) => error(400, "bad_request", other.to_string()),
-    }
+    })
 }
 
 /// The request was applied, but its response "never arrives": hold it until the client
 /// gives up (or the venue shuts down, which releases it with a 503).
 async fn lose_ack(shared: &Shared) -> Response {
     let mut shutdown = shared.shutting_down();
-    super::stopped(&mut shutdown).await;
+    stopped(&mut shutdown).await;
     let mut response = error(503, "unavailable", "venue shutting down");
     response.extensions_mut().insert(FaultResponse);
     response
@@ -593,10 +475,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
 }
 
 #[allow(clippy::result_large_err)]
-fn query_param(
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    name: &str,
-) -> Result<Option<String>, Response> {
+fn query_param(query: QueryParams, name: &str) -> Result<Option<String>, Response> {
     match query {
         Ok(Query(mut params)) => Ok(params.remove(name)),
         Err(rejection) => Err(error(

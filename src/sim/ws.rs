@@ -39,9 +39,9 @@ use futures_util::{
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{
-    Shared,
     faults::Fault,
-    server::{check_agent, error},
+    http::{check_agent, error},
+    shared::{Shared, stopped},
 };
 use crate::venue::protocol::{EventFrame, EventKind};
 
@@ -58,7 +58,7 @@ pub(super) async fn events(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Err(response) = check_agent(&shared, &id) {
+    if let Err(response) = check_agent(&shared.agent_id, &id) {
         return response;
     }
     let since = match query {
@@ -234,7 +234,7 @@ async fn session(shared: Arc<Shared>, socket: WebSocket, since: u64) {
     loop {
         let flow = tokio::select! {
             biased;
-            () = super::stopped(&mut shutdown) => {
+            () = stopped(&mut shutdown) => {
                 conn.close(close_code::AWAY, "venue shutting down").await;
                 break;
             }

@@ -20,14 +20,18 @@
 //! # Layout
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
 //! for its tables: the event cursor (`cursor.rs`), runs (`runs.rs`), plans and their legs
-//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the status report (`status.rs`).
+//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the operator's control actions
+//! (`control.rs`), the status report (`status.rs`), the live policy's target adjustments
+//! and daily observations (`performance.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
 //! migrations in `schema.rs`, the one-companion-per-store lock in `lock.rs`.
 
 mod codec;
+mod control;
 mod cursor;
 mod legs;
 mod lock;
+mod performance;
 mod plans;
 mod records;
 mod runs;
@@ -49,6 +53,7 @@ use crate::{
 pub use cursor::Cursor;
 pub use legs::PendingLeg;
 pub use lock::{LockError, StoreLock};
+pub use performance::{AdjustmentRecord, RunPerformance, StoredDay, read_run_performance};
 pub use records::{LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord, StatusReport};
 pub use status::read_status;
 

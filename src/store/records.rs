@@ -120,6 +120,8 @@ pub struct StatusReport {
     pub recent_plans: Vec<PlanRecord>,
     /// Why each failed leg of those plans failed, by idempotency key.
     pub failure_reasons: BTreeMap<String, String>,
+    /// The operator's latest control action (its mode is in force), if any.
+    pub control: Option<crate::control::ControlRecord>,
 }
 
 /// One run of the companion.

@@ -53,7 +53,35 @@ const MIGRATIONS: &[&str] = &[
          balances   TEXT NOT NULL,
          total_usdc TEXT NOT NULL
      );",
-    // v2: the venue's event numbering epoch beside each cursor: how many times ballast saw
+    // v2: the operator's control actions (pause, resume, halt, ...); the latest row's mode is
+    // the one a restart comes back in.
+    "CREATE TABLE control_actions (
+         id       INTEGER PRIMARY KEY AUTOINCREMENT,
+         at       TEXT NOT NULL,
+         command  TEXT NOT NULL,
+         previous TEXT NOT NULL,
+         mode     TEXT NOT NULL CHECK (mode IN ('running', 'paused', 'halted')),
+         by       TEXT NOT NULL,
+         reason   TEXT NOT NULL
+     );",
+    // v3: the live policy's record: targets changed by event responses (drawdown cuts and
+    // restores, volatility spikes), and each day's observation for the run's metrics.
+    "CREATE TABLE target_adjustments (
+         id         INTEGER PRIMARY KEY AUTOINCREMENT,
+         run_id     TEXT NOT NULL REFERENCES runs(run_id),
+         at         TEXT NOT NULL,
+         kind       TEXT NOT NULL,
+         reason     TEXT NOT NULL,
+         targets    TEXT NOT NULL
+     );
+     CREATE TABLE run_days (
+         run_id      TEXT NOT NULL REFERENCES runs(run_id),
+         day         INTEGER NOT NULL,
+         at          TEXT NOT NULL,
+         observation TEXT NOT NULL,
+         PRIMARY KEY (run_id, day)
+     );",
+    // v4: the venue's event numbering epoch beside each cursor: how many times ballast saw
     // the venue's numbering start over (plans are named after events within an epoch).
     "ALTER TABLE cursor ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
 ];

@@ -10,8 +10,9 @@ use rusqlite::{Connection, OpenFlags};
 use rust_decimal::Decimal;
 
 use super::{
-    LegStatus, StatusReport, Store, StoreError, codec::parse_decimal, cursor::load_cursor,
-    legs::failure_reasons, plans::recent_plans, runs::last_run, schema, snapshots::last_snapshot,
+    LegStatus, StatusReport, Store, StoreError, codec::parse_decimal, control::last_control,
+    cursor::load_cursor, legs::failure_reasons, plans::recent_plans, runs::last_run, schema,
+    snapshots::last_snapshot,
 };
 
 /// Plans the report lists, newest first.
@@ -87,5 +88,6 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
         last_snapshot,
         recent_plans,
         failure_reasons,
+        control: last_control(c)?,
     })
 }

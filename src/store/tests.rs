@@ -329,3 +329,47 @@ async fn the_store_is_private_to_its_user() {
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_latest_control_action_is_the_mode_a_restart_comes_back_in() {
+    use crate::control::{Command, ControlRecord, Mode};
+    let dir = std::env::temp_dir().join(format!("ballast-control-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("ballast.db");
+    let record = |command, previous, mode, reason: &str| ControlRecord {
+        at: datetime!(2026-01-01 00:10 UTC),
+        command,
+        previous,
+        mode,
+        by: "ops@host".into(),
+        reason: reason.into(),
+    };
+    {
+        let store = Store::open(&path).expect("opens");
+        assert_eq!(store.last_control().await.expect("reads"), None);
+        store
+            .record_control(record(Command::Pause, Mode::Running, Mode::Paused, ""))
+            .await
+            .expect("records");
+        store
+            .record_control(record(
+                Command::Halt,
+                Mode::Paused,
+                Mode::Halted,
+                "venue incident",
+            ))
+            .await
+            .expect("records");
+    }
+    // Reopened (a restart), and read-only beside a running companion: the halt stands.
+    let store = Store::open(&path).expect("reopens");
+    let last = store.last_control().await.expect("reads").expect("a row");
+    assert_eq!(
+        last,
+        record(Command::Halt, Mode::Paused, Mode::Halted, "venue incident")
+    );
+    drop(store);
+    let status = read_status(&path).expect("reads");
+    assert_eq!(status.control.map(|c| c.mode), Some(Mode::Halted));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,6 +28,7 @@ use super::protocol::validation::{RestPayload, decode_rest};
 use super::protocol::{
     API_BASE, ErrorBody, IDEMPOTENCY_HEADER, PortfolioResponse, PricesResponse, RebalanceBody,
     RebalanceResponse, ReturnsResponse,
+    sim::{SimClock, SimStats},
 };
 use super::stream::SEQ_MAX;
 use crate::secret::ApiKey;
@@ -163,26 +164,6 @@ pub const UNKNOWN_KEY_CODE: &str = "unknown_idempotency_key";
 /// [`KeyStatus`](crate::execution::KeyStatus), carrying the venue's first reply when it was
 /// applied.
 pub type LegResolution = crate::execution::KeyStatus<RebalanceResponse>;
-
-/// A simulated venue's clock, from `/sim/stats`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-pub struct SimClock {
-    /// Simulated time now.
-    #[serde(with = "time::serde::rfc3339")]
-    pub sim_time: time::OffsetDateTime,
-    /// Simulated seconds per real second.
-    #[serde(with = "crate::venue::protocol::wire")]
-    pub speed: rust_decimal::Decimal,
-}
-
-impl RestPayload for SimClock {
-    fn check(&self) -> Result<(), String> {
-        if self.speed <= rust_decimal::Decimal::ZERO {
-            return Err(format!("speed {} is not positive", self.speed));
-        }
-        Ok(())
-    }
-}
 
 /// Async client for one agent on one venue.
 #[derive(Clone)]
@@ -320,17 +301,17 @@ impl VenueClient {
         }
     }
 
-    /// `GET /sim/stats`, read only for the clock: a `ballast sim` venue answers with its
+    /// `GET /sim/stats`, read for the clock: a `ballast sim` venue answers with its
     /// simulated time and speed; any other venue has no such endpoint (`None`).
     ///
     /// # Errors
     /// A [`ClientError`] other than "no such endpoint".
     pub async fn sim_clock(&self) -> Result<Option<SimClock>, ClientError> {
         match self
-            .call::<(), SimClock>(Method::GET, "/sim/stats", &[], None, None)
+            .call::<(), SimStats>(Method::GET, "/sim/stats", &[], None, None)
             .await
         {
-            Ok(clock) => Ok(Some(clock)),
+            Ok(stats) => Ok(Some(stats.clock())),
             Err(ClientError::Status { status: 404, .. }) => Ok(None),
             Err(error) => Err(error),
         }

@@ -15,12 +15,15 @@ use std::time::Duration;
 
 use reqwest::Method;
 use rust_decimal::Decimal;
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::observation::TradeSide;
 
 use super::{
     client::{ClientError, VenueClient},
     protocol::{
         ClosePositionResponse, HoldingsResponse, OrderBody, OrderResponse, PositionsResponse,
-        WalletTradeBody, WalletTradeResponse,
+        WalletTradeBody, WalletTradeResponse, validation::RestPayload,
     },
 };
 
@@ -46,10 +49,6 @@ impl MarketsClient {
         })
     }
 
-    fn agent_query(&self) -> [(&str, &str); 1] {
-        [("agent_id", self.venue.agent_id())]
-    }
-
     /// `GET /trading/positions?agent_id=`: open positions (and, on the simulated venue,
     /// resting limit orders with `status: pending`).
     ///
@@ -57,14 +56,7 @@ impl MarketsClient {
     /// A [`ClientError`]; a non-positive price or a negative margin is a decode error
     /// naming the position and field.
     pub async fn positions(&self) -> Result<PositionsResponse, ClientError> {
-        self.venue
-            .call::<(), _>(
-                Method::GET,
-                "/trading/positions",
-                &self.agent_query(),
-                None,
-                None,
-            )
+        self.agents_own(Method::GET, "/trading/positions", None)
             .await
     }
 
@@ -82,15 +74,7 @@ impl MarketsClient {
             agent_id: self.venue.agent_id().to_owned(),
             ..body.clone()
         };
-        self.venue
-            .call(
-                Method::POST,
-                "/trading/order",
-                &[],
-                Some(&body),
-                Some(idempotency_key),
-            )
-            .await
+        self.post("/trading/order", &body, idempotency_key).await
     }
 
     /// `DELETE /trading/positions/{id}` with an idempotency key: closes at the mark (or
@@ -104,45 +88,35 @@ impl MarketsClient {
         idempotency_key: &str,
     ) -> Result<ClosePositionResponse, ClientError> {
         let path = format!("/trading/positions/{position_id}");
-        self.venue
-            .call::<(), _>(
-                Method::DELETE,
-                &path,
-                &self.agent_query(),
-                None,
-                Some(idempotency_key),
-            )
+        self.agents_own(Method::DELETE, &path, Some(idempotency_key))
             .await
     }
 
-    /// `POST /wallet/buy` with an idempotency key.
+    /// `POST /wallet/buy` or `POST /wallet/sell` with an idempotency key; a sale uses the
+    /// oldest lots first.
     ///
     /// # Errors
-    /// A [`ClientError`]; see [`ClientError::is_ambiguous`] before retrying.
-    pub async fn wallet_buy(
+    /// A [`ClientError`]; see [`ClientError::is_ambiguous`] before retrying;
+    /// `insufficient_holdings` (409) for a sale of more than the lots hold.
+    pub async fn wallet_trade(
         &self,
+        side: TradeSide,
         asset: &str,
         quantity: Decimal,
         reason: &str,
         idempotency_key: &str,
     ) -> Result<WalletTradeResponse, ClientError> {
-        self.wallet_trade("/wallet/buy", asset, quantity, reason, idempotency_key)
-            .await
-    }
-
-    /// `POST /wallet/sell` with an idempotency key; the venue sells the oldest lots first.
-    ///
-    /// # Errors
-    /// A [`ClientError`]; `insufficient_holdings` (409) for more than the lots hold.
-    pub async fn wallet_sell(
-        &self,
-        asset: &str,
-        quantity: Decimal,
-        reason: &str,
-        idempotency_key: &str,
-    ) -> Result<WalletTradeResponse, ClientError> {
-        self.wallet_trade("/wallet/sell", asset, quantity, reason, idempotency_key)
-            .await
+        let path = match side {
+            TradeSide::Buy => "/wallet/buy",
+            TradeSide::Sell => "/wallet/sell",
+        };
+        let body = WalletTradeBody {
+            agent_id: self.venue.agent_id().to_owned(),
+            asset: asset.to_owned(),
+            quantity,
+            reason: reason.to_owned(),
+        };
+        self.post(path, &body, idempotency_key).await
     }
 
     /// `GET /wallet/holdings?agent_id=` (*addition*): cash, and each asset with its lots.
@@ -150,33 +124,31 @@ impl MarketsClient {
     /// # Errors
     /// A [`ClientError`]; a non-positive quantity or price is a decode error naming it.
     pub async fn holdings(&self) -> Result<HoldingsResponse, ClientError> {
+        self.agents_own(Method::GET, "/wallet/holdings", None).await
+    }
+
+    /// A bodiless request about this client's agent (`?agent_id=`), keyed when it mutates.
+    async fn agents_own<R: DeserializeOwned + RestPayload>(
+        &self,
+        method: Method,
+        path: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<R, ClientError> {
+        let query = [("agent_id", self.venue.agent_id())];
         self.venue
-            .call::<(), _>(
-                Method::GET,
-                "/wallet/holdings",
-                &self.agent_query(),
-                None,
-                None,
-            )
+            .call::<(), _>(method, path, &query, None, idempotency_key)
             .await
     }
 
-    async fn wallet_trade(
+    /// A keyed `POST` of `body` (which names the agent itself).
+    async fn post<B: Serialize, R: DeserializeOwned + RestPayload>(
         &self,
         path: &str,
-        asset: &str,
-        quantity: Decimal,
-        reason: &str,
+        body: &B,
         idempotency_key: &str,
-    ) -> Result<WalletTradeResponse, ClientError> {
-        let body = WalletTradeBody {
-            agent_id: self.venue.agent_id().to_owned(),
-            asset: asset.to_owned(),
-            quantity,
-            reason: reason.to_owned(),
-        };
+    ) -> Result<R, ClientError> {
         self.venue
-            .call(Method::POST, path, &[], Some(&body), Some(idempotency_key))
+            .call(Method::POST, path, &[], Some(body), Some(idempotency_key))
             .await
     }
 }

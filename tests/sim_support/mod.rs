@@ -15,6 +15,7 @@ use ballast::{
 };
 use futures_util::StreamExt;
 use reqwest::{IntoUrl, Response, StatusCode};
+use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
@@ -100,6 +101,16 @@ pub async fn keyed_replies(
         replies.push((response.status(), response.text().await.expect("body")));
     }
     replies
+}
+
+/// The event of an injected win that the casino's bankroll covers: a 1:1 bet of the same
+/// stake, paid at twice the stake.
+pub fn even_money_win(amount_usdc: Decimal) -> EventKind {
+    EventKind::CasinoWin {
+        amount_usdc,
+        stake_usdc: amount_usdc,
+        multiplier: Decimal::TWO,
+    }
 }
 
 /// The error body every refusal carries.

@@ -8,48 +8,46 @@
 //! # Invariants
 //! - Exactly `--points` points spanning the achievable return range, every one feasible.
 //! - `--json` prints exactly one JSON document.
+//! - The estimator and risk-free rate a flag leaves open come from `[optimizer]` (the
+//!   configuration's `covariance` and `risk_free_rate`), never from a value written here.
 
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::Once,
 };
 
-use anyhow::{anyhow, bail};
-use ballast::math::{
-    WeightBounds,
-    frontier::efficient_frontier,
-    markowitz::{max_sharpe, min_variance},
+use anyhow::bail;
+use ballast::{
+    math::{
+        WeightBounds,
+        frontier::{MAX_FRONTIER_POINTS, efficient_frontier},
+        markowitz::{max_sharpe, min_variance},
+    },
+    optimizer::OptimizerConfig,
 };
 use plotters::{coord::Shift, prelude::*};
 use serde::Serialize;
 
-use super::math_common::{CovarianceArg, by_name, load_model, parse_bounds, pct};
+use super::{
+    math_common::{ModelArgs, by_name},
+    plot::{Axes, err, percent_chart, render},
+};
+use crate::format::pct_f64;
 
-/// `ballast frontier` flags.
+/// `ballast frontier` flags. Those without a value take the configuration's.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Daily returns CSV: a header of asset names (an optional first date column), one row a day.
-    #[arg(long)]
-    pub returns: PathBuf,
-    /// Number of frontier points.
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Number of frontier points (1 to 10,000).
     #[arg(long, default_value_t = 50)]
     pub points: usize,
-    /// Weight bounds `LO,HI` for every asset (default long-only, uncapped).
+    /// Annual risk-free rate for the maximum-Sharpe point (default: `optimizer.risk_free_rate`).
     #[arg(long)]
-    pub bounds: Option<String>,
-    /// Covariance estimator.
-    #[arg(long, value_enum, default_value_t = CovarianceArg::Sample)]
-    pub covariance: CovarianceArg,
-    /// Annual risk-free rate for the maximum-Sharpe point.
-    #[arg(long, default_value_t = 0.045)]
-    pub rf: f64,
+    pub rf: Option<f64>,
     /// Write a plot to this file (`.png` or `.svg`).
     #[arg(long)]
     pub plot: Option<PathBuf>,
-    /// Print one JSON document; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// One portfolio in the output.
@@ -89,22 +87,28 @@ pub struct Output {
     pub plot: Option<String>,
 }
 
-/// Computes the frontier (and writes the plot if asked).
+/// Computes the frontier (and writes the plot if asked); the estimator and the risk-free rate
+/// default to `configured`'s.
 ///
 /// # Errors
 /// Bad input naming its flag; optimizer and plotting errors.
-pub fn execute(args: &Args) -> anyhow::Result<Output> {
-    if args.points == 0 {
-        bail!("--points: the frontier needs at least one point");
+pub fn execute(args: &Args, configured: &OptimizerConfig) -> anyhow::Result<Output> {
+    // Checked before the returns are read: each point holds a weight per asset.
+    if !(1..=MAX_FRONTIER_POINTS).contains(&args.points) {
+        bail!(
+            "--points {}: the frontier takes 1 to {MAX_FRONTIER_POINTS} points",
+            args.points
+        );
     }
-    let loaded = load_model(&args.returns, args.covariance)?;
+    let rf = args.rf.unwrap_or(configured.risk_free_rate);
+    let (_, loaded) = args.model.load(configured.covariance)?;
     let model = &loaded.model;
     let names = model.names().to_vec();
     let n = names.len();
-    let bounds = match &args.bounds {
-        Some(text) => parse_bounds(text, n)?,
-        None => WeightBounds::long_only(n),
-    };
+    let bounds = args
+        .model
+        .bounds(n)?
+        .unwrap_or_else(|| WeightBounds::long_only(n));
     let f = efficient_frontier(model, &bounds, args.points)?;
     let points: Vec<PointOut> = f
         .points
@@ -116,7 +120,7 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
         })
         .collect();
     let point_of = |w: &[f64]| {
-        let s = model.stats(w, args.rf);
+        let s = model.stats(w, rf);
         PointOut {
             expected_return: s.expected_return,
             volatility: s.volatility,
@@ -124,7 +128,7 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
         }
     };
     let mv = min_variance(model, &bounds)?;
-    let ms = max_sharpe(model, &bounds, args.rf).ok();
+    let ms = max_sharpe(model, &bounds, rf).ok();
     let assets: Vec<AssetOut> = (0..n)
         .map(|i| AssetOut {
             name: names[i].clone(),
@@ -146,40 +150,19 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
     Ok(out)
 }
 
-static FONT: Once = Once::new();
-
-fn register_font() {
-    FONT.call_once(|| {
-        // A failure here only loses text in bitmap plots; SVG text needs no font file.
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            FontStyle::Normal,
-            include_bytes!("fonts/DejaVuSans.ttf"),
-        );
-    });
-}
-
 fn plot(path: &Path, out: &Output) -> anyhow::Result<()> {
-    register_font();
-    let size = (960, 640);
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("svg") => draw(SVGBackend::new(path, size).into_drawing_area(), out),
-        Some("png") => draw(BitMapBackend::new(path, size).into_drawing_area(), out),
-        _ => bail!("--plot {}: use a .png or .svg file name", path.display()),
-    }
-    .map_err(|e| anyhow!("--plot {}: {e}", path.display()))
+    render(
+        path,
+        (960, 640),
+        |root| draw(root, out),
+        |root| draw(root, out),
+    )
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, out: &Output) -> anyhow::Result<()>
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
     root.fill(&WHITE).map_err(err)?;
     let xs = out
         .points
@@ -196,21 +179,14 @@ where
         |(xm, ylo, yhi), (x, y)| (xm.max(x), ylo.min(y), yhi.max(y)),
     );
     let pad = 0.05 * (y_max - y_min).abs().max(1e-6);
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Efficient frontier", ("sans-serif", 28))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..x_max * 1.08 + 1e-9, (y_min - pad)..(y_max + pad))
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("volatility (annual)")
-        .y_desc("expected return (annual)")
-        .x_label_formatter(&|x| format!("{:.0}%", 100.0 * x))
-        .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
-        .draw()
-        .map_err(err)?;
+    let mut chart = percent_chart(
+        &root,
+        Axes {
+            caption: ("Efficient frontier", 28),
+            x: (0.0..x_max * 1.08 + 1e-9, "volatility (annual)", 0),
+            y: ((y_min - pad)..(y_max + pad), "expected return (annual)", 0),
+        },
+    )?;
     chart
         .draw_series(LineSeries::new(
             out.points.iter().map(|p| (p.volatility, p.expected_return)),
@@ -226,26 +202,22 @@ where
                 + Text::new(a.name.clone(), (6, -6), ("sans-serif", 14))
         }))
         .map_err(err)?;
-    let mv = &out.min_variance;
-    chart
-        .draw_series(std::iter::once(Circle::new(
-            (mv.volatility, mv.expected_return),
-            7,
-            GREEN.filled(),
-        )))
-        .map_err(err)?
-        .label("min variance")
-        .legend(|(x, y)| Circle::new((x + 8, y), 5, GREEN.filled()));
-    if let Some(ms) = &out.max_sharpe {
+    // The marked portfolios: a large dot each, with a legend entry.
+    let marked = [
+        (Some(&out.min_variance), "min variance", GREEN),
+        (out.max_sharpe.as_ref(), "max Sharpe", RED),
+    ];
+    for (point, label, color) in marked {
+        let Some(p) = point else { continue };
         chart
             .draw_series(std::iter::once(Circle::new(
-                (ms.volatility, ms.expected_return),
+                (p.volatility, p.expected_return),
                 7,
-                RED.filled(),
+                color.filled(),
             )))
             .map_err(err)?
-            .label("max Sharpe")
-            .legend(|(x, y)| Circle::new((x + 8, y), 5, RED.filled()));
+            .label(label)
+            .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
     }
     chart
         .configure_series_labels()
@@ -261,30 +233,30 @@ where
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args) -> anyhow::Result<()> {
-    let out = execute(args)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+pub fn run(args: &Args, configured: &OptimizerConfig, json: bool) -> anyhow::Result<()> {
+    let out = execute(args, configured)?;
+    if json {
+        crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
-    println!("{:>10} {:>10}", "return", "volatility");
+    crate::outln!("{:>10} {:>10}", "return", "volatility")?;
     for p in &out.points {
-        println!("{} {}", pct(p.expected_return), pct(p.volatility));
+        crate::outln!("{} {}", pct_f64(p.expected_return), pct_f64(p.volatility))?;
     }
-    println!(
+    crate::outln!(
         "min variance: return {} volatility {}",
-        pct(out.min_variance.expected_return).trim(),
-        pct(out.min_variance.volatility).trim()
-    );
+        pct_f64(out.min_variance.expected_return).trim(),
+        pct_f64(out.min_variance.volatility).trim()
+    )?;
     if let Some(ms) = &out.max_sharpe {
-        println!(
+        crate::outln!(
             "max Sharpe:   return {} volatility {}",
-            pct(ms.expected_return).trim(),
-            pct(ms.volatility).trim()
-        );
+            pct_f64(ms.expected_return).trim(),
+            pct_f64(ms.volatility).trim()
+        )?;
     }
     if let Some(p) = &out.plot {
-        println!("plot written to {p}");
+        crate::outln!("plot written to {p}")?;
     }
     Ok(())
 }

@@ -39,9 +39,6 @@ pub struct Args {
     /// Bankroll in USDC (a decimal amount).
     #[arg(long = "bankroll", value_name = "USDC", default_value = "1000")]
     pub bankroll_usdc: Decimal,
-    /// Print one JSON document; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
 }
 
 /// A sized bet, as printed.
@@ -98,20 +95,20 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args, json: bool) -> anyhow::Result<()> {
     let k = execute(args)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&k)?);
+    if json {
+        crate::outln!("{}", serde_json::to_string_pretty(&k)?)?;
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "edge {:.2}% per unit staked; full Kelly {:.2}% of bankroll; at {}× Kelly stake {:.2}% = {} USDC",
         100.0 * k.edge,
         100.0 * k.full_fraction,
         k.multiplier,
         100.0 * k.fraction,
         k.stake_usdc
-    );
-    println!("expected log growth per bet {:.3e}", k.growth_per_bet);
+    )?;
+    crate::outln!("expected log growth per bet {:.3e}", k.growth_per_bet)?;
     Ok(())
 }

@@ -1,27 +1,63 @@
-//! Shared pieces of the portfolio-math commands (`optimize`, `frontier`): loading returns into
-//! a market model, and parsing `--bounds` and `name=value` lists.
+//! Shared pieces of the portfolio-math commands (`optimize`, `frontier`, and `backtest`'s file):
+//! their data and model flags, reading a returns file within its size cap, loading returns
+//! into a market model, and parsing `--bounds` and `name=value` lists.
 //!
 //! # Invariants
 //! - Every error names the flag it came from (`--returns`, `--bounds`, `--budgets`, ...).
 //! - Nothing here panics on user input.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context, anyhow, bail};
 use ballast::math::{
     MarketModel, WeightBounds,
     returns::{CovarianceMethod, Repair, ReturnsTable},
+    returns_csv::MAX_RETURN_FILE_BYTES,
 };
-use serde::Serialize;
 
-/// The covariance estimator flag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CovarianceArg {
-    /// Sample covariance (ddof 1), annualized ×365.
-    Sample,
-    /// Ledoit–Wolf shrinkage toward a scaled identity (sklearn's estimator), annualized ×365.
-    LedoitWolf,
+use super::flags::config_names;
+
+/// The flags that say which data and which model, shared by `optimize` and `frontier`.
+#[derive(clap::Args, Debug)]
+pub struct ModelArgs {
+    /// Daily returns CSV: a header of asset names (an optional first date column), one row a day.
+    #[arg(long)]
+    pub returns: PathBuf,
+    /// Covariance estimator (default: `optimizer.covariance`).
+    #[arg(long, value_parser = config_names(|_: &CovarianceMethod| true))]
+    pub covariance: Option<CovarianceMethod>,
+    /// Weight bounds `LO,HI` for every asset (default long-only, uncapped).
+    #[arg(long)]
+    pub bounds: Option<String>,
+}
+
+impl ModelArgs {
+    /// `--returns` estimated by `--covariance`, or by `configured` when the flag is left open;
+    /// the estimator used comes back with the model.
+    ///
+    /// # Errors
+    /// As [`load_model`].
+    pub fn load(
+        &self,
+        configured: CovarianceMethod,
+    ) -> anyhow::Result<(CovarianceMethod, LoadedModel)> {
+        let covariance = self.covariance.unwrap_or(configured);
+        Ok((covariance, load_model(&self.returns, covariance)?))
+    }
+
+    /// `--bounds` over `n` assets, when given.
+    ///
+    /// # Errors
+    /// As [`parse_bounds`].
+    pub fn bounds(&self, n: usize) -> anyhow::Result<Option<WeightBounds>> {
+        self.bounds
+            .as_deref()
+            .map(|text| parse_bounds(text, n))
+            .transpose()
+    }
 }
 
 /// Returns loaded and turned into a model.
@@ -35,21 +71,26 @@ pub struct LoadedModel {
     pub repair: Repair,
 }
 
+/// The text of the returns file at `path`, refused before reading when it is larger than
+/// [`MAX_RETURN_FILE_BYTES`]: the one way `optimize`, `frontier` and `backtest` read it.
+///
+/// # Errors
+/// A missing, directory, unreadable, oversized or non-text path, naming `--returns`.
+pub fn read_returns_file(path: &Path) -> anyhow::Result<String> {
+    crate::files::read_named("--returns", path, MAX_RETURN_FILE_BYTES).map_err(|e| anyhow!(e))
+}
+
 /// Reads a daily-returns CSV and estimates the model.
 ///
 /// # Errors
-/// Unreadable file, bad CSV (ragged row, NaN, too few rows), each naming `--returns`.
-pub fn load_model(path: &Path, covariance: CovarianceArg) -> anyhow::Result<LoadedModel> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("--returns {}: cannot read the file", path.display()))?;
+/// Unreadable file, bad CSV (ragged row, NaN, too few rows, too large, constant returns),
+/// each naming `--returns`.
+pub fn load_model(path: &Path, covariance: CovarianceMethod) -> anyhow::Result<LoadedModel> {
+    let text = read_returns_file(path)?;
     let table =
         ReturnsTable::from_csv(&text).map_err(|e| anyhow!("--returns {}: {e}", path.display()))?;
-    let method = match covariance {
-        CovarianceArg::Sample => CovarianceMethod::Sample,
-        CovarianceArg::LedoitWolf => CovarianceMethod::LedoitWolf,
-    };
     let (model, estimate, repair) = table
-        .model(method)
+        .model(covariance)
         .map_err(|e| anyhow!("--returns {}: {e}", path.display()))?;
     Ok(LoadedModel {
         model,
@@ -66,14 +107,7 @@ pub fn parse_bounds(text: &str, n: usize) -> anyhow::Result<WeightBounds> {
     let (lo, hi) = text
         .split_once(',')
         .with_context(|| format!("--bounds: `{text}` is not LO,HI"))?;
-    let lo: f64 = lo
-        .trim()
-        .parse()
-        .with_context(|| format!("--bounds: `{}` is not a number", lo.trim()))?;
-    let hi: f64 = hi
-        .trim()
-        .parse()
-        .with_context(|| format!("--bounds: `{}` is not a number", hi.trim()))?;
+    let (lo, hi) = (number("bounds", lo)?, number("bounds", hi)?);
     WeightBounds::uniform(n, lo, hi).map_err(|e| anyhow!("--bounds {text}: {e}"))
 }
 
@@ -87,15 +121,19 @@ pub fn parse_named(flag: &str, text: &str) -> anyhow::Result<BTreeMap<String, f6
         let (name, value) = pair
             .split_once('=')
             .with_context(|| format!("--{flag}: `{pair}` is not name=value"))?;
-        let value: f64 = value
-            .trim()
-            .parse()
-            .with_context(|| format!("--{flag}: `{}` is not a number", value.trim()))?;
+        let value = number(flag, value)?;
         if out.insert(name.trim().to_owned(), value).is_some() {
             bail!("--{flag}: `{}` given twice", name.trim());
         }
     }
     Ok(out)
+}
+
+/// Parses one number of `--flag`, naming the flag on error.
+fn number(flag: &str, text: &str) -> anyhow::Result<f64> {
+    text.trim()
+        .parse()
+        .with_context(|| format!("--{flag}: `{}` is not a number", text.trim()))
 }
 
 /// Orders named values by `names`, refusing unknown and missing names.
@@ -124,9 +162,4 @@ pub fn ordered(
 /// `name → value` for output.
 pub fn by_name(names: &[String], values: &[f64]) -> BTreeMap<String, f64> {
     names.iter().cloned().zip(values.iter().copied()).collect()
-}
-
-/// A percentage with two decimals.
-pub fn pct(x: f64) -> String {
-    format!("{:>7.2}%", 100.0 * x)
 }

@@ -1,10 +1,16 @@
 //! One module per subcommand; `main.rs` only parses and dispatches.
 
+pub mod backtest;
+pub mod backtest_plot;
+pub mod ctl;
+pub mod flags;
 pub mod frontier;
 pub mod kelly;
 pub mod math_common;
 pub mod optimize;
 pub mod plan;
+pub mod plot;
+pub mod replay;
 pub mod run;
 pub mod sim;
 pub mod status;

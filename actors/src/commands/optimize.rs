@@ -3,110 +3,80 @@
 //! then maximum Sharpe) or fractional Kelly — with risk contributions, expected return,
 //! volatility, Sharpe ratio and solver status.
 //!
-//! Risk parity holds an asset named `reserve` at 10% by default (the article's target): the
-//! reserve is nearly riskless and unconstrained risk parity would pour most of the money into it.
-//! Black–Litterman holds it at its prior weight, because maximum Sharpe is indifferent to how
-//! much of a riskless asset it holds.
-//! `--hold none` turns that off; `--hold NAME=W` holds another asset. The method dispatch is
-//! `ballast::math::methods::solve`, the same one the Optimizer actor runs; this command only
-//! turns flags into its parameters. Black–Litterman views state total annual returns (see that
-//! module for how the risk-free rate enters).
+//! Risk parity holds an asset named `reserve` at the reserve's `[targets]` weight (the article's
+//! 10% by default): the reserve is nearly riskless and unconstrained risk parity would pour most
+//! of the money into it. Black–Litterman holds it at its prior weight, because maximum Sharpe is
+//! indifferent to how much of a riskless asset it holds.
+//! `--hold none` turns that off; `--hold NAME=W` holds another asset. The parameters are built
+//! by `ballast::optimizer::method_params` and solved by `ballast::math::methods::solve`, as the
+//! Optimizer actor's are; this command only turns flags into their inputs. Black–Litterman views
+//! state total annual returns (see that module for how the risk-free rate enters).
 //!
 //! # Invariants
 //! - `--json` prints exactly one JSON document; bad input is an error naming its flag.
+//! - What a flag leaves open comes from the configuration (`[optimizer]`; `--config FILE` and
+//!   `BALLAST__` variables apply): no default value is written here.
 //! - Only finite weights within bounds that sum to 1 are printed (the library guarantees it).
 
 use std::{collections::BTreeMap, path::PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use ballast::math::{
-    MarketModel,
-    black_litterman::{BlackLitterman, View},
-    kelly::DEFAULT_MULTIPLIER,
-    methods::{self, MethodParams},
-    returns::Repair,
+use ballast::{
+    math::{
+        MarketModel,
+        black_litterman::View,
+        methods::{self, OptimizerMethod},
+        returns::{CovarianceMethod, Repair},
+    },
+    money::decimal_to_f64,
+    optimizer::{MethodInputs, OptimizerConfig, method_params},
+    service::Service,
 };
 use serde::{Deserialize, Serialize};
 
-use super::math_common::{
-    CovarianceArg, by_name, load_model, ordered, parse_bounds, parse_named, pct,
+use super::{
+    flags::config_names,
+    math_common::{ModelArgs, by_name, ordered, parse_named},
 };
+use crate::{format::pct_f64, settings::Validated};
 
-/// The reserve's default target while risk parity splits the rest (the article's 10%).
-pub const DEFAULT_RESERVE_WEIGHT: f64 = 0.10;
-
-/// The optimizer to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    /// Risk budgeting (equal risk contributions unless `--budgets`).
-    RiskParity,
-    /// Minimum variance under the bounds.
-    MinVariance,
-    /// Maximum Sharpe ratio at `--rf` under the bounds.
-    MaxSharpe,
-    /// Black–Litterman posterior from `--views`, then maximum Sharpe.
-    BlackLitterman,
-    /// Fractional-Kelly growth portfolio (`--kelly-multiplier`).
-    Kelly,
-}
-
-impl From<Method> for methods::Method {
-    fn from(method: Method) -> Self {
-        match method {
-            Method::RiskParity => methods::Method::RiskParity,
-            Method::MinVariance => methods::Method::MinVariance,
-            Method::MaxSharpe => methods::Method::MaxSharpe,
-            Method::BlackLitterman => methods::Method::BlackLitterman,
-            Method::Kelly => methods::Method::Kelly,
-        }
-    }
-}
-
-/// `ballast optimize` flags.
+/// `ballast optimize` flags. Those without a value take the configuration's (`--config FILE`
+/// and `BALLAST__OPTIMIZER__...` apply, as to every command).
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Daily returns CSV: a header of asset names (an optional first date column), one row a day.
-    #[arg(long)]
-    pub returns: PathBuf,
-    /// The optimizer.
-    #[arg(long, value_enum)]
-    pub method: Method,
-    /// Covariance estimator.
-    #[arg(long, value_enum, default_value_t = CovarianceArg::Sample)]
-    pub covariance: CovarianceArg,
-    /// Weight bounds `LO,HI` for every asset (default long-only, uncapped; for risk parity,
-    /// bounds switch to the constrained risk-budgeting formulation, and bound the held asset's
-    /// weight too).
-    #[arg(long)]
-    pub bounds: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The optimizer: risk budgeting (equal risk contributions unless `--budgets`; `--bounds`
+    /// switch it to the constrained formulation and bound the held asset's weight too),
+    /// minimum variance, maximum Sharpe at `--rf`, Black–Litterman from `--views` then maximum
+    /// Sharpe, or fractional Kelly (`--kelly-multiplier`).
+    #[arg(long, value_parser = config_names(|method: &OptimizerMethod| method.estimates()))]
+    pub method: OptimizerMethod,
     /// Risk budgets `name=b,...` summing to 1 (risk parity; over the assets not held).
     #[arg(long)]
     pub budgets: Option<String>,
     /// Risk parity and Black–Litterman: hold `NAME=W` fixed and allocate the rest; `none` to hold
-    /// nothing (default, when an asset is named `reserve`: it at 0.1 for risk parity, at its
-    /// prior weight for Black–Litterman).
+    /// nothing (default, when an asset is named `reserve`: it at its `[targets]` weight for risk
+    /// parity, at its prior weight for Black–Litterman).
     #[arg(long)]
     pub hold: Option<String>,
-    /// Annual risk-free rate (max-Sharpe, Black–Litterman, Kelly, and the reported Sharpe).
-    #[arg(long, default_value_t = 0.045)]
-    pub rf: f64,
+    /// Annual risk-free rate (max-Sharpe, Black–Litterman, Kelly, and the reported Sharpe;
+    /// default: `optimizer.risk_free_rate`).
+    #[arg(long)]
+    pub rf: Option<f64>,
     /// Views for Black–Litterman (TOML; see `ViewsFile`).
     #[arg(long)]
     pub views: Option<PathBuf>,
-    /// Fraction of full Kelly (method kelly), in (0, 1].
-    #[arg(long, default_value_t = DEFAULT_MULTIPLIER)]
-    pub kelly_multiplier: f64,
-    /// Print one JSON document; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
+    /// Fraction of full Kelly (method kelly), in (0, 1] (default: `optimizer.kelly_multiplier`).
+    #[arg(long)]
+    pub kelly_multiplier: Option<f64>,
 }
 
 /// The `--views` file:
 ///
 /// ```toml
-/// tau = 0.05            # prior uncertainty scale (default 0.05)
-/// risk_aversion = 2.5   # δ of the equilibrium prior (default 2.5)
+/// tau = 0.05            # prior uncertainty scale (default optimizer.black_litterman.tau)
+/// risk_aversion = 2.5   # δ of the equilibrium prior (default ...black_litterman.risk_aversion)
 /// prior = { casino = 0.2, trading = 0.3, wallet = 0.15, domains = 0.15, escrow = 0.1, reserve = 0.1 }
 /// [[views]]
 /// portfolio = { trading = 1.0, wallet = -1.0 }   # trading beats wallet ...
@@ -143,7 +113,7 @@ pub struct ViewEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct Output {
     /// The method run.
-    pub method: Method,
+    pub method: OptimizerMethod,
     /// Weights by asset.
     pub weights: BTreeMap<String, f64>,
     /// Risk contributions by asset (sum to 1).
@@ -152,14 +122,14 @@ pub struct Output {
     pub expected_return: f64,
     /// Annualized volatility.
     pub volatility: f64,
-    /// Sharpe ratio at `rf`.
-    pub sharpe: f64,
+    /// Sharpe ratio at `rf`; `null` when the portfolio's volatility is zero (undefined).
+    pub sharpe: Option<f64>,
     /// Always `optimal`: anything else is an error.
     pub status: &'static str,
     /// The solver that produced the weights.
     pub solver: String,
     /// Covariance estimator.
-    pub covariance: CovarianceArg,
+    pub covariance: CovarianceMethod,
     /// Ledoit–Wolf shrinkage intensity.
     pub shrinkage: Option<f64>,
     /// Covariance repair applied.
@@ -207,14 +177,20 @@ fn hold_target(
     Ok(Some((index, name, weight)))
 }
 
-fn views_params(path: &PathBuf, model: &MarketModel) -> anyhow::Result<BlackLitterman> {
+/// Black–Litterman's prior and views from `--views`, in the model's asset order; the file's
+/// `tau` and `risk_aversion` replace the configured ones.
+fn read_views(
+    path: &PathBuf,
+    model: &MarketModel,
+    config: &mut OptimizerConfig,
+) -> anyhow::Result<(Vec<f64>, Vec<View>)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--views {}: cannot read the file", path.display()))?;
     let file: ViewsFile =
         toml::from_str(&text).map_err(|e| anyhow!("--views {}: {e}", path.display()))?;
     let names = model.names();
     let n = names.len();
-    let prior_weights = match &file.prior {
+    let prior = match &file.prior {
         Some(prior) => ordered("views prior", names, prior)?,
         None => vec![1.0 / n as f64; n],
     };
@@ -232,81 +208,68 @@ fn views_params(path: &PathBuf, model: &MarketModel) -> anyhow::Result<BlackLitt
             confidence: v.confidence,
         });
     }
-    Ok(BlackLitterman {
-        prior_weights,
-        risk_aversion: file.risk_aversion.unwrap_or(2.5),
-        tau: file.tau.unwrap_or(0.05),
-        views,
-    })
+    let bl = &mut config.black_litterman;
+    bl.tau = file.tau.unwrap_or(bl.tau);
+    bl.risk_aversion = file.risk_aversion.unwrap_or(bl.risk_aversion);
+    Ok((prior, views))
 }
 
-/// Runs the optimizer and returns what `run` prints.
+/// Runs the optimizer and returns what `run` prints; what the flags leave open comes from
+/// `validated` (`[optimizer]`, and the reserve's `[targets]` weight that risk parity holds).
 ///
 /// # Errors
 /// Bad input (naming its flag) and optimizer errors (naming the cause).
-pub fn execute(args: &Args) -> anyhow::Result<Output> {
-    let loaded = load_model(&args.returns, args.covariance)?;
+pub fn execute(args: &Args, validated: &Validated) -> anyhow::Result<Output> {
+    let mut config = validated.optimizer.clone();
+    config.method = args.method;
+    config.risk_free_rate = args.rf.unwrap_or(config.risk_free_rate);
+    config.kelly_multiplier = args.kelly_multiplier.unwrap_or(config.kelly_multiplier);
+    let (covariance, loaded) = args.model.load(config.covariance)?;
+    config.covariance = covariance;
     let model = &loaded.model;
     let names = model.names().to_vec();
-    let n = names.len();
-    let bounds = match &args.bounds {
-        Some(text) => Some(parse_bounds(text, n)?),
-        None => None,
+    let mut inputs = MethodInputs {
+        bounds: args.model.bounds(names.len())?,
+        ..MethodInputs::default()
     };
-    let mut params = MethodParams {
-        method: args.method.into(),
-        bounds,
-        hold: None,
-        budgets: None,
-        risk_free_rate: args.rf,
-        kelly_multiplier: args.kelly_multiplier,
-        black_litterman: None,
-    };
-    let mut held = None;
-    match args.method {
-        Method::RiskParity => {
-            let hold = hold_target(args, &names, |_| DEFAULT_RESERVE_WEIGHT)?;
-            let budget_names: Vec<String> = match &hold {
-                Some((i, _, _)) => names
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| k != i)
-                    .map(|(_, a)| a.clone())
-                    .collect(),
-                None => names.clone(),
-            };
-            if let Some(text) = &args.budgets {
-                params.budgets = Some(ordered(
-                    "budgets",
-                    &budget_names,
-                    &parse_named("budgets", text)?,
-                )?);
-            }
-            if let Some((i, name, w)) = hold {
-                params.hold = Some((i, w));
-                held = Some((name, w));
-            }
-        }
-        Method::BlackLitterman => {
-            let path = args
-                .views
-                .as_ref()
-                .context("--views FILE.toml is required for --method black-litterman")?;
-            let bl = views_params(path, model)?;
-            let hold = hold_target(args, &names, |index| bl.prior_weights[index])?;
-            if let Some((i, name, w)) = hold {
-                params.hold = Some((i, w));
-                held = Some((name, w));
-            }
-            params.black_litterman = Some(bl);
-        }
-        Method::MinVariance | Method::MaxSharpe | Method::Kelly => {}
+    if args.method == OptimizerMethod::BlackLitterman {
+        let path = args
+            .views
+            .as_ref()
+            .context("--views FILE.toml is required for --method black-litterman")?;
+        (inputs.prior, inputs.views) = read_views(path, model, &mut config)?;
     }
+    let mut held = None;
+    if args.method.holds_reserve() {
+        let reserve_target = decimal_to_f64(validated.targets.weight(Service::Reserve));
+        let default_weight = |index: usize| match args.method {
+            OptimizerMethod::BlackLitterman => inputs.prior[index],
+            _ => reserve_target,
+        };
+        if let Some((i, name, w)) = hold_target(args, &names, default_weight)? {
+            inputs.hold = Some((i, w));
+            held = Some((name, w));
+        }
+    }
+    if let (OptimizerMethod::RiskParity, Some(text)) = (args.method, &args.budgets) {
+        let not_held: Vec<String> = names
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| inputs.hold.is_none_or(|(i, _)| i != *k))
+            .map(|(_, a)| a.clone())
+            .collect();
+        inputs.budgets = Some(ordered(
+            "budgets",
+            &not_held,
+            &parse_named("budgets", text)?,
+        )?);
+    }
+    let params = method_params(&config, inputs)?;
     let result = methods::solve(model, &params)?;
     let weights = result.weights;
     // Report statistics under the sample/LW model the user asked for (for Black–Litterman the
     // weights were chosen under the posterior, but they are judged against the data).
-    let stats = model.stats(&weights, args.rf);
+    let stats = model.stats(&weights, config.risk_free_rate);
     Ok(Output {
         method: args.method,
         weights: by_name(&names, &weights),
@@ -316,7 +279,7 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
         sharpe: stats.sharpe,
         status: "optimal",
         solver: result.solver.to_owned(),
-        covariance: args.covariance,
+        covariance: config.covariance,
         shrinkage: loaded.shrinkage,
         repair: loaded.repair,
         rc_max_rel_error: result.rc_max_rel_error,
@@ -331,16 +294,15 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
 ///
 /// # Errors
 /// As [`execute`].
-pub fn run(args: &Args) -> anyhow::Result<()> {
-    let out = execute(args)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
+    let out = execute(args, validated)?;
+    if json {
+        crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
-    let method = serde_json::to_value(out.method)?;
-    println!(
+    crate::outln!(
         "{} ({} covariance{}), solver {}",
-        method.as_str().unwrap_or("?"),
+        out.method,
         serde_json::to_value(out.covariance)?
             .as_str()
             .unwrap_or("?"),
@@ -348,30 +310,33 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .map(|s| format!(", shrinkage {s:.4}"))
             .unwrap_or_default(),
         out.solver
-    );
-    println!("{:<12} {:>8} {:>8}", "asset", "weight", "risk");
+    )?;
+    crate::outln!("{:<12} {:>8} {:>8}", "asset", "weight", "risk")?;
     for name in &out.order {
         let w = out.weights.get(name).copied().unwrap_or(0.0);
         let rc = out.risk_contributions.get(name).copied().unwrap_or(0.0);
-        println!("{name:<12} {} {}", pct(w), pct(rc));
+        crate::outln!("{name:<12} {} {}", pct_f64(w), pct_f64(rc))?;
     }
-    println!(
-        "expected return {}  volatility {}  Sharpe {:.3}",
-        pct(out.expected_return).trim(),
-        pct(out.volatility).trim(),
-        out.sharpe
-    );
+    crate::outln!(
+        "expected return {}  volatility {}  {}",
+        pct_f64(out.expected_return).trim(),
+        pct_f64(out.volatility).trim(),
+        out.sharpe.map_or_else(
+            || "Sharpe undefined (volatility is zero)".to_owned(),
+            |s| format!("Sharpe {s:.3}")
+        )
+    )?;
     if let Some(e) = out.rc_max_rel_error {
-        println!("risk-contribution error {e:.1e}");
+        crate::outln!("risk-contribution error {e:.1e}")?;
     }
     if let Some((name, w)) = &out.held {
-        println!(
+        crate::outln!(
             "{name} held at {} (--hold none to include it)",
-            pct(*w).trim()
-        );
+            pct_f64(*w).trim()
+        )?;
     }
     if let Some(g) = out.growth_rate {
-        println!("expected log growth {} a year", pct(g).trim());
+        crate::outln!("expected log growth {} a year", pct_f64(g).trim())?;
     }
     Ok(())
 }

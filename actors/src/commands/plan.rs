@@ -6,11 +6,16 @@
 //!
 //! # Invariants
 //! - Nothing is ever sent to the venue except the portfolio read.
+//! - Flags are checked by the core checks the configuration goes through
+//!   ([`DriftBands::new`], [`PolicyConfig::validate`]); a problem names the flag.
 //! - `--json` prints exactly one JSON document.
+//! - A plan that is not what `--to` asked for says why, in text and in its JSON `notes`: a
+//!   band-edge plan that had to go to target (the reserve would have left its band), or a
+//!   rebalance whose every leg is below the minimum trade.
 
-use std::{collections::BTreeMap, str::FromStr};
+use std::{collections::BTreeMap, fmt::Display, str::FromStr};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use ballast::{
     drift::{DriftBands, RebalanceTo},
     money::format_usdc,
@@ -20,10 +25,10 @@ use ballast::{
     service::{Service, ServiceMap},
     targets::TargetAllocation,
 };
-use clap::ValueEnum;
-
-use crate::metrics::pct;
 use rust_decimal::Decimal;
+
+use super::flags::config_names;
+use crate::format::pct;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -36,12 +41,14 @@ pub struct Args {
     /// Absolute drift band in weight units, 0.05 = 5 points (default: `policy.band`).
     #[arg(long)]
     pub band: Option<Decimal>,
-    /// Relative band as a fraction of each target, 0.25 = 25% (default: `policy.relative_band`).
+    /// Relative band as a fraction of each target, 0.25 = 25%, 0 for none (default:
+    /// `policy.relative_band`).
     #[arg(long)]
     pub relative_band: Option<Decimal>,
-    /// Where drifted services go (default: `policy.rebalance_to`).
-    #[arg(long, value_enum)]
-    pub to: Option<To>,
+    /// Where drifted services go: all the way back to target, or only to the edge of the band
+    /// (default: `policy.rebalance_to`).
+    #[arg(long, value_parser = config_names(|_: &RebalanceTo| true))]
+    pub to: Option<RebalanceTo>,
     /// Legs smaller than this many USDC are dropped (default: `policy.min_trade_usdc`).
     #[arg(long)]
     pub min_trade_usdc: Option<Decimal>,
@@ -51,18 +58,6 @@ pub struct Args {
     /// Venue to read the portfolio from (default: the configured venue).
     #[arg(long)]
     pub venue: Option<String>,
-    /// Print JSON; set from the global `--json` flag.
-    #[arg(skip)]
-    pub json: bool,
-}
-
-/// `--to`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum To {
-    /// All the way back to target.
-    Target,
-    /// Only to the edge of the band.
-    BandEdge,
 }
 
 /// Parses `name=value,name=value` into a map, naming the argument on error.
@@ -109,34 +104,42 @@ pub fn plan_for(
             .map_err(|e| anyhow::anyhow!("--targets: {e}"))?,
         None => configured_targets.clone(),
     };
-    let band = args.band.unwrap_or(configured.bands.absolute);
-    if band <= Decimal::ZERO || band >= Decimal::ONE {
-        bail!("--band: {band} must be in (0, 1)");
-    }
-    let relative_band = args.relative_band.or(configured.bands.relative);
-    if let Some(relative) = relative_band
-        && relative <= Decimal::ZERO
-    {
-        bail!("--relative-band: {relative} must be positive");
-    }
-    let min_trade_usdc = args.min_trade_usdc.unwrap_or(configured.min_trade_usdc);
-    if min_trade_usdc < Decimal::ZERO {
-        bail!("--min-trade-usdc: {min_trade_usdc} must not be negative");
-    }
+    // The flags override the configured policy, which the core checks as it checks the
+    // configuration; a problem names the flag that set the value.
+    let bands = DriftBands::new(
+        args.band.unwrap_or(configured.bands.absolute),
+        args.relative_band
+            .or(configured.bands.relative)
+            .unwrap_or(Decimal::ZERO),
+    )
+    .map_err(flag_problem)?;
+    let policy = PolicyConfig {
+        bands,
+        rebalance_to: args.to.unwrap_or(configured.rebalance_to),
+        min_trade_usdc: args.min_trade_usdc.unwrap_or(configured.min_trade_usdc),
+        ..configured.clone()
+    };
+    policy.validate().map_err(flag_problem)?;
     let params = PlanParams {
-        bands: DriftBands {
-            absolute: band,
-            relative: relative_band,
-        },
-        rebalance_to: match args.to {
-            Some(To::Target) => RebalanceTo::Target,
-            Some(To::BandEdge) => RebalanceTo::BandEdge,
-            None => configured.rebalance_to,
-        },
-        min_trade_usdc,
+        bands: policy.bands,
+        rebalance_to: policy.rebalance_to,
+        min_trade_usdc: policy.min_trade_usdc,
         force: args.force,
     };
     Ok(plan_rebalance(snapshot, &targets, &params))
+}
+
+/// The first problem of a core check, its key (`min_trade_usdc: ...`) written as the flag that
+/// set the value (`--min-trade-usdc: ...`).
+fn flag_problem<E: Display>(problems: Vec<E>) -> anyhow::Error {
+    let text = problems
+        .first()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    match text.split_once(": ") {
+        Some((key, message)) => anyhow!("--{}: {message}", key.replace('_', "-")),
+        None => anyhow!(text),
+    }
 }
 
 /// Prints a plan as a table or JSON.
@@ -145,12 +148,12 @@ pub fn plan_for(
 /// If JSON encoding fails.
 pub fn print(plan: &RebalancePlan, json: bool) -> anyhow::Result<()> {
     if json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(plan).context("encoding the plan")?
-        );
+        )?;
     } else {
-        print_plan(plan);
+        print_plan(plan)?;
     }
     Ok(())
 }
@@ -164,44 +167,60 @@ pub fn hot_streak_example() -> anyhow::Result<PortfolioSnapshot> {
 }
 
 /// Prints the drift table and the legs.
-pub fn print_plan(plan: &RebalancePlan) {
-    println!("portfolio {}", format_usdc(plan.total_usdc));
-    println!(
+///
+/// # Errors
+/// [`OutputClosed`](crate::output::OutputClosed) when stdout closed.
+pub fn print_plan(plan: &RebalancePlan) -> Result<(), crate::output::OutputClosed> {
+    crate::outln!("portfolio {}", format_usdc(plan.total_usdc))?;
+    crate::outln!(
         "{:<8} {:>8} {:>8} {:>8} {:>6}",
-        "service", "weight", "target", "drift", "band"
-    );
+        "service",
+        "weight",
+        "target",
+        "drift",
+        "band"
+    )?;
     for service in Service::ALL {
         let report = &plan.report;
-        let breach = if report.drift[service].abs() > report.bands[service] {
+        let breach = if report.breached(service) {
             "  outside band"
         } else {
             ""
         };
-        println!(
+        crate::outln!(
             "{:<8} {:>8} {:>8} {:>8} {:>6}{breach}",
             service.name(),
             pct(report.weights[service]),
             pct(report.targets[service]),
             pct(report.drift[service]),
             pct(report.bands[service]),
-        );
+        )?;
     }
     if plan.is_empty() {
-        println!("\nno rebalance needed");
-        return;
+        if plan.notes.is_empty() {
+            crate::outln!("\nno rebalance needed")?;
+        }
+        for note in &plan.notes {
+            crate::outln!("\n{note}")?;
+        }
+        return Ok(());
     }
-    println!(
+    for note in &plan.notes {
+        crate::outln!("\nnote: {note}")?;
+    }
+    crate::outln!(
         "\nplan ({} legs, {} moved; decreases first, the reserve is the hub):",
         plan.legs.len(),
         format_usdc(plan.moved_usdc())
-    );
+    )?;
     for (index, leg) in plan.legs.iter().enumerate() {
-        println!(
+        crate::outln!(
             "  {}. {:<8} {:<8} {:>12}",
             index + 1,
             leg.direction.name(),
             leg.service.name(),
             format_usdc(leg.amount_usdc)
-        );
+        )?;
     }
+    Ok(())
 }

@@ -10,6 +10,8 @@
 //! - A closed stdout ends output only: trading, recording and the stop go on.
 //! - The API key reaches only the venue client and the embedded venue; a `--venue` URL
 //!   carrying credentials is refused.
+//! - With the HTTP API on (`[http] listen`, `--http`), its bound address is printed before the
+//!   first event and written to `http.addr` in the data directory; the control token is not.
 
 use std::time::Duration;
 
@@ -25,7 +27,12 @@ use ballast::{
 use crate::{
     clock::TimeSource,
     commands::venue,
-    metrics::{Console, Summary, pct},
+    format::{counts, pct},
+    http::{
+        HttpOptions,
+        token::{self, ControlToken, TokenSource},
+    },
+    metrics::{Console, Summary},
     outln,
     settings::{OutputFormat, Validated},
     system::{SystemBuilder, contain_panics},
@@ -53,6 +60,17 @@ pub struct Args {
     /// Print only the final summary.
     #[arg(long)]
     pub quiet: bool,
+    /// Serve the HTTP API and dashboard on this IP:port (overrides `http.listen`; port 0
+    /// picks a free port, "" switches it off).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Allow `--http` to bind an address other than loopback (sets `http.allow_remote`).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Record every input of the trigger policy and every decision to FILE as JSON lines;
+    /// `ballast backtest --events FILE` replays them through the same policy.
+    #[arg(long, value_name = "FILE")]
+    pub record_events: Option<std::path::PathBuf>,
 }
 
 /// Runs the companion on a fresh actix system until Ctrl-C or `--for`.
@@ -129,11 +147,31 @@ async fn run_async(
         let _ = outln!("press Ctrl-C (or send SIGTERM) to stop\n");
     }
     let targets = validated.targets.clone();
-    let deadline = Duration::from_millis(validated.settings.executor.shutdown_deadline_ms);
+    let deadline = validated.shutdown_deadline;
+    let http = http_options(&validated)?;
+    let mut builder =
+        SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console);
+    if let Some((options, _)) = &http {
+        builder = builder.http(options.clone());
+    }
+    if let Some(path) = &args.record_events {
+        builder = builder.record_events(path);
+    }
     let mut panics = contain_panics();
-    let running = SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console)
-        .start()
-        .await?;
+    let running = builder.start().await?;
+    if let (Some(addr), Some((_, source))) = (running.http_addr(), &http)
+        && !args.quiet
+    {
+        // Output may already be closed; the run goes on either way.
+        let _ = if json {
+            outln!(
+                "{}",
+                serde_json::json!({"kind": "http", "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
+            )
+        } else {
+            outln!("http: dashboard and API at http://{addr}/ (control token: {source})\n")
+        };
+    }
     let expiry = async {
         match run_for {
             Some(run_for) => tokio::time::sleep(run_for).await,
@@ -170,6 +208,24 @@ async fn run_async(
     }
 }
 
+/// The HTTP API's options, when `[http] listen` is set: the token (read, or generated into the
+/// data directory) and where to write the bound address.
+fn http_options(validated: &Validated) -> anyhow::Result<Option<(HttpOptions, TokenSource)>> {
+    let Some(listen) = validated.http_listen else {
+        return Ok(None);
+    };
+    let data_dir = token::data_dir(&validated.settings.store.path);
+    let configured = &validated.settings.control.token_file;
+    let configured = (!configured.as_os_str().is_empty()).then_some(configured.as_path());
+    let (token, source) = ControlToken::load_or_create(configured, &data_dir)?;
+    let options = HttpOptions {
+        listen,
+        token,
+        address_file: Some(data_dir.join(token::ADDRESS_FILE_NAME)),
+    };
+    Ok(Some((options, source)))
+}
+
 fn print_summary(
     summary: &Summary,
     targets: &ballast::targets::TargetAllocation,
@@ -178,12 +234,7 @@ fn print_summary(
     outln!(
         "events seen   {} ({})",
         summary.events_seen,
-        summary
-            .events_by_type
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        counts(&summary.events_by_type)
     )?;
     outln!("daily ticks   {}", summary.ticks)?;
     outln!(
@@ -192,15 +243,7 @@ fn print_summary(
         if summary.rebalances_by_trigger.is_empty() {
             String::new()
         } else {
-            format!(
-                " ({})",
-                summary
-                    .rebalances_by_trigger
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!(" ({})", counts(&summary.rebalances_by_trigger))
         }
     )?;
     outln!(
@@ -219,6 +262,26 @@ fn print_summary(
         }
     )?;
     outln!("turnover      {}", format_usdc(summary.turnover_usdc))?;
+    if !summary.target_adjustments.is_empty() {
+        outln!(
+            "targets       adjusted by event responses: {}",
+            counts(&summary.target_adjustments)
+        )?;
+    }
+    match &summary.performance {
+        Some(metrics) => {
+            outln!(
+                "performance   over {} day(s) closed at ticks, {} rebalance(s) ({:.1} a year):",
+                metrics.days,
+                metrics.rebalances,
+                metrics.annual_rebalances
+            )?;
+            for line in crate::format::metrics_lines(metrics) {
+                outln!("  {line}")?;
+            }
+        }
+        None => outln!("performance   no day closed yet (metrics start at the first daily tick)")?,
+    }
     if summary.targets_refused > 0 {
         outln!(
             "optimizer     {} result(s) refused; the previous targets stayed",

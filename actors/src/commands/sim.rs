@@ -9,6 +9,8 @@
 //! # Invariants
 //! - The API key comes only from `PURPLE_FLEA_API_KEY` and is never printed.
 //! - Bad arguments fail before anything is bound, naming the argument.
+//! - It listens beyond loopback only with `--allow-remote` and `PURPLE_FLEA_API_KEY` set
+//!   (auth on); either missing is refused before binding.
 //! - With `--json`, stdout is JSON lines: the `listening` object first, the final stats
 //!   last, nothing in between.
 
@@ -28,8 +30,13 @@ use tokio::sync::broadcast::error::RecvError;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port (the first line of output names it).
+    /// Loopback only, unless `--allow-remote` is given and `PURPLE_FLEA_API_KEY` is set.
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
+    /// Allow a `--listen` address other machines can reach; needs `PURPLE_FLEA_API_KEY` too,
+    /// so every request must carry the key.
+    #[arg(long)]
+    pub allow_remote: bool,
     /// The one agent the venue serves.
     #[arg(long, default_value = sim::DEFAULT_AGENT_ID)]
     pub agent_id: String,
@@ -68,9 +75,11 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
         api_key: ApiKey::from_env(),
         autoplay: !args.no_autoplay,
         faults: args.faults.unwrap_or_default(),
+        allow_remote: args.allow_remote,
         ..SimConfig::default()
     };
     cfg.validate().context("ballast sim")?;
+    cfg.check_listen(args.listen).context("ballast sim")?;
     let scenario = args
         .scenario
         .as_deref()
@@ -179,8 +188,11 @@ async fn print_notable(venue: SimHandle) {
     loop {
         match events.recv().await {
             Ok(frame) => {
-                if let Some(line) = describe(&frame) {
-                    println!("{line}");
+                // A closed stdout ends the feed; the venue goes on serving.
+                if let Some(line) = describe(&frame)
+                    && crate::outln!("{line}").is_err()
+                {
+                    break;
                 }
             }
             Err(RecvError::Lagged(_)) => continue,

@@ -1,22 +1,52 @@
-//! `ballast status`: what the store knows, readable beside a running `ballast run`.
+//! `ballast status`: what the store knows, readable beside a running `ballast run`: runs,
+//! plans, legs, balances, and the last run's performance so far (the article's metrics from
+//! the days it closed at ticks, with the good-range warnings) and its target adjustments.
 //!
 //! # Invariants
 //! - Opens the store read-only; never migrates or writes it.
 //! - Prints through [`crate::output`]: a reader that stops reading ends the output, with no
 //!   panic (`main` exits 0 for it).
+//! - The metrics are the core's (`ballast::performance::metrics_of`) over the stored days.
 
 use std::path::Path;
 
 use anyhow::Context;
-use ballast::{money::format_usdc, service::Service, store::read_status};
+use ballast::{
+    money::format_usdc,
+    performance::{Metrics, metrics_of},
+    service::Service,
+    store::{RunPerformance, read_run_performance, read_status},
+};
+use serde::Serialize;
 
-use crate::metrics::pct;
+use crate::format::{metrics_lines, pct, short_time};
 
-/// Prints the status of the store at `path`.
+/// The last run's performance as `ballast status` shows it.
+#[derive(Debug, Serialize)]
+struct PerformanceOut<'a> {
+    run_id: &'a str,
+    /// `None` until the first day closed.
+    metrics: Option<Metrics>,
+    adjustments: &'a [ballast::store::AdjustmentRecord],
+}
+
+fn performance(run: &RunPerformance, risk_free_rate: f64) -> PerformanceOut<'_> {
+    let days: Vec<_> = run.days.iter().map(|d| d.observation).collect();
+    PerformanceOut {
+        run_id: &run.run_id,
+        metrics: run
+            .days
+            .first()
+            .map(|first| metrics_of(first.previous_value_usdc, &days, risk_free_rate)),
+        adjustments: &run.adjustments,
+    }
+}
+
+/// Prints the status of the store at `path`; Sharpe at `risk_free_rate`.
 ///
 /// # Errors
 /// When the store file is missing or unreadable (the message names `store.path`).
-pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
+pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
     if !path.is_file() {
         anyhow::bail!(
             "store.path: no store at {} (has `ballast run` been started here?)",
@@ -25,8 +55,17 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
     }
     let report =
         read_status(path).with_context(|| format!("store.path: reading {}", path.display()))?;
+    let run_performance = read_run_performance(path)
+        .with_context(|| format!("store.path: reading {}", path.display()))?;
+    let performance = run_performance
+        .as_ref()
+        .map(|run| performance(run, risk_free_rate));
     if json {
-        crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("performance".into(), serde_json::to_value(&performance)?);
+        }
+        crate::outln!("{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
     crate::outln!(
@@ -47,6 +86,20 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
         )?;
     }
     crate::outln!("runs       {}", report.runs)?;
+    if let Some(action) = &report.control {
+        crate::outln!(
+            "control    {} — {} by {} at {}{}",
+            action.mode,
+            action.command,
+            action.by,
+            action.at,
+            if action.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", action.reason)
+            }
+        )?;
+    }
     crate::outln!("cursor     event {}", report.cursor_seq)?;
     crate::outln!(
         "plans      {} (legs: {} applied, {} failed, {} unknown outcome, {} dry run)",
@@ -99,6 +152,33 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
             if let Some(reason) = report.failure_reasons.get(&leg.idempotency_key) {
                 crate::outln!("               why: {reason}")?;
             }
+        }
+    }
+    if let Some(p) = &performance {
+        match &p.metrics {
+            Some(metrics) => {
+                crate::outln!(
+                    "performance run {} over {} day(s), {} rebalance(s):",
+                    p.run_id,
+                    metrics.days,
+                    metrics.rebalances
+                )?;
+                for line in metrics_lines(metrics) {
+                    crate::outln!("  {line}")?;
+                }
+            }
+            None => crate::outln!(
+                "performance run {}: no day closed yet (metrics start at the first daily tick)",
+                p.run_id
+            )?,
+        }
+        for adjustment in p.adjustments {
+            crate::outln!(
+                "targets    {} [{}] {}",
+                short_time(adjustment.at),
+                adjustment.kind,
+                adjustment.reason
+            )?;
         }
     }
     Ok(())

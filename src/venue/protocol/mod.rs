@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub mod events;
 pub mod markets;
 pub mod portfolio;
+pub mod sim;
 pub mod validation;
 pub mod wire;
 

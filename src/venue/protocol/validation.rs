@@ -71,10 +71,11 @@ impl RestPayload for ReturnsResponse {
                     "returns_by_service.{service}[{index}] is not finite"
                 ));
             }
-            // A daily simple return below -100% would mean more than everything was lost.
-            if let Some(index) = series.iter().position(|r| *r < -1.0) {
+            // A daily simple return of -100% or worse means everything (or more) was lost:
+            // nothing an estimate can use (the CSV reader refuses it too).
+            if let Some(index) = series.iter().position(|r| *r <= -1.0) {
                 return Err(format!(
-                    "returns_by_service.{service}[{index}] is below -1 (a loss of more than 100%)"
+                    "returns_by_service.{service}[{index}] is -1 or below (a loss of 100% or more)"
                 ));
             }
         }
@@ -211,13 +212,19 @@ mod tests {
                 kind: "prices",
                 error_names: Some("prices.BTC"),
             },
-            // TC5: a negative transfer.
+            // TC5: exactly -100% is refused too.
+            TestCase {
+                body: r#"{"returns_by_service":{"casino":[0.01,-1]}}"#,
+                kind: "returns",
+                error_names: Some("returns_by_service.casino[1]"),
+            },
+            // TC6: a negative transfer.
             TestCase {
                 body: r#"{"transfer_id":"t1","service":"casino","direction":"decrease","amount_usdc":-5,"status":"applied"}"#,
                 kind: "rebalance",
                 error_names: Some("amount_usdc"),
             },
-            // TC6: a valid transfer.
+            // TC7: a valid transfer.
             TestCase {
                 body: r#"{"transfer_id":"t1","service":"casino","direction":"decrease","amount_usdc":5,"status":"applied"}"#,
                 kind: "rebalance",

@@ -1,0 +1,23 @@
+//! What the engine's room tests share: a start time and a seeded venue.
+
+use time::OffsetDateTime;
+
+use super::Engine;
+use crate::sim::{ledger::article_balances_usdc, markets::MarketParams, model::CasinoParams};
+
+/// When the tests' venue opens.
+pub(super) const START: OffsetDateTime = time::macros::datetime!(2025-12-31 12:00 UTC);
+
+/// A venue on the article's balances, seed 7, with autoplay.
+pub(super) fn engine() -> Engine {
+    Engine::new(
+        "agent-1",
+        article_balances_usdc(),
+        &CasinoParams::default(),
+        &MarketParams::default(),
+        7,
+        START,
+        true,
+    )
+    .expect("valid")
+}
