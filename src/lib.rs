@@ -2,8 +2,9 @@
 //!
 //! This crate is the library: a pure core of plain functions over plain data (services,
 //! money, targets, drift, the rebalance planner, observations of venue events, the trigger
-//! policy, portfolio math and the optimizer core built on it) and the adapters the
-//! companion needs (the venue protocol and clients, the simulated venue, the SQLite store).
+//! policy, portfolio math and the optimizer core built on it, the perp hedge rules) and the
+//! adapters the companion needs (the venue protocol and clients, the simulated venue, the
+//! SQLite store).
 //! The actix actors and the `ballast` binary live in the `ballast-actors` package.
 //!
 //! # Invariants
@@ -16,10 +17,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerting;
 pub mod backtest;
 pub mod control;
 pub mod drift;
 pub mod execution;
+pub mod hedge;
 pub mod math;
 pub mod money;
 pub mod observation;
@@ -28,6 +31,7 @@ pub mod performance;
 pub mod planner;
 pub mod policy;
 pub mod portfolio;
+pub mod report;
 pub mod risk;
 pub mod secret;
 pub mod service;

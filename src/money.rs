@@ -57,6 +57,39 @@ pub struct NonFinite {
     pub value: String,
 }
 
+/// An amount as decimal text with exactly two places, half away from zero (`"436.00"`,
+/// `"48.00"`, `"1320.00"`): how USDC reads in every JSON output.
+pub fn usdc_text(amount_usdc: Decimal) -> String {
+    let rounded =
+        amount_usdc.round_dp_with_strategy(CENT_DP, RoundingStrategy::MidpointAwayFromZero);
+    format!("{rounded:.2}")
+}
+
+/// Serde `serialize_with` for USDC amounts: [`usdc_text`], a JSON string.
+///
+/// # Errors
+/// The serializer's.
+pub fn serialize_usdc<S: serde::Serializer>(
+    amount_usdc: &Decimal,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&usdc_text(*amount_usdc))
+}
+
+/// [`serialize_usdc`] for an optional amount (`null` when absent).
+///
+/// # Errors
+/// The serializer's.
+pub fn serialize_usdc_option<S: serde::Serializer>(
+    amount_usdc: &Option<Decimal>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match amount_usdc {
+        Some(amount) => serializer.serialize_some(&usdc_text(*amount)),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// Formats an amount as `$1,234.56` for humans.
 pub fn format_usdc(amount_usdc: Decimal) -> String {
     let rounded =

@@ -162,6 +162,22 @@ pub enum Happening {
         /// Fee earned, USDC.
         amount_usdc: Decimal,
     },
+    /// Part of a service's balance is locked until `until`: it cannot be moved before.
+    FundsLocked {
+        /// The service.
+        service: Service,
+        /// Amount locked, USDC.
+        amount_usdc: Decimal,
+        /// When it is released.
+        until: OffsetDateTime,
+    },
+    /// A lock was released: its amount may move again.
+    FundsReleased {
+        /// The service.
+        service: Service,
+        /// Amount the lock held, USDC.
+        amount_usdc: Decimal,
+    },
     /// A balance update with no other news.
     Balance,
     /// Keep-alive; carries no news.
@@ -192,6 +208,8 @@ impl Happening {
             Happening::Funding { .. } => "funding",
             Happening::WalletTrade { .. } => "wallet_trade",
             Happening::EscrowFee { .. } => "escrow_fee",
+            Happening::FundsLocked { .. } => "funds_locked",
+            Happening::FundsReleased { .. } => "funds_released",
             Happening::Balance => "balance",
             Happening::Heartbeat => "heartbeat",
             Happening::Other { type_name } => type_name,

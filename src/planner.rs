@@ -9,6 +9,8 @@
 //! # Invariants
 //! - Every decrease precedes every increase.
 //! - Every amount is positive, whole cents and at least `min_trade_usdc`.
+//! - No decrease takes more than the service's free part (its balance less what the venue
+//!   has locked, [`PortfolioSnapshot::free_usdc`]): the locked remainder waits.
 //! - Applying the legs in order never takes any balance (service or reserve) below zero,
 //!   and conserves the total exactly: increases are scaled down, never up, when the reserve
 //!   plus the decreases cannot fund them.
@@ -34,7 +36,8 @@ pub struct Leg {
     pub service: Service,
     /// Increase (reserve → service) or decrease (service → reserve).
     pub direction: Direction,
-    /// Amount, positive whole cents.
+    /// Amount, positive whole cents (two decimals in JSON).
+    #[serde(serialize_with = "crate::money::serialize_usdc")]
     pub amount_usdc: Decimal,
     /// The service's weight before the plan.
     pub current_weight: Decimal,
@@ -72,7 +75,8 @@ impl Default for PlanParams {
 pub struct RebalancePlan {
     /// Legs in execution order.
     pub legs: Vec<Leg>,
-    /// Total portfolio value when planned.
+    /// Total portfolio value when planned (two decimals in JSON).
+    #[serde(serialize_with = "crate::money::serialize_usdc")]
     pub total_usdc: Decimal,
     /// Drift measured before planning.
     pub report: DriftReport,
@@ -290,7 +294,11 @@ fn legs_towards(
             continue;
         }
         if delta.is_sign_negative() {
-            decreases.push(leg(service, Direction::Decrease, (-delta).min(current)));
+            // Only the free part can leave now; the locked remainder waits for its release.
+            let amount = (-delta).min(snapshot.free_usdc(service));
+            if amount >= min_trade_usdc && !amount.is_zero() {
+                decreases.push(leg(service, Direction::Decrease, amount));
+            }
         } else {
             increases.push(leg(service, Direction::Increase, delta));
         }
@@ -497,6 +505,92 @@ mod tests {
 }
 
 #[cfg(test)]
+mod lock_tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn decreases_are_capped_at_the_free_part() {
+        struct TestCase {
+            casino_locked: Decimal,
+            expected: Vec<(Service, Direction, Decimal)>,
+        }
+        // A large win: casino at 32% of $1,176.47 against a 20% target.
+        let balances = ServiceMap([
+            dec!(376.47),
+            dec!(300),
+            dec!(150),
+            dec!(150),
+            dec!(100),
+            dec!(100),
+        ]);
+        // What the reserve's 100 alone funds, scaled down and trimmed to the cent.
+        let reserve_only = vec![
+            (Service::Trading, Direction::Increase, dec!(42.85)),
+            (Service::Wallet, Direction::Increase, dec!(21.42)),
+            (Service::Domains, Direction::Increase, dec!(21.42)),
+            (Service::Escrow, Direction::Increase, dec!(14.28)),
+        ];
+        let cases = [
+            // TC0: nothing locked: the whole excess leaves, as without locks.
+            TestCase {
+                casino_locked: Decimal::ZERO,
+                expected: vec![
+                    (Service::Casino, Direction::Decrease, dec!(141.17)),
+                    (Service::Trading, Direction::Increase, dec!(52.94)),
+                    (Service::Wallet, Direction::Increase, dec!(26.47)),
+                    (Service::Domains, Direction::Increase, dec!(26.47)),
+                    (Service::Escrow, Direction::Increase, dec!(17.64)),
+                ],
+            },
+            // TC1: 300 locked: only the 76.47 free leaves; with the reserve's 100 it still
+            // funds every increase (the reserve ends below its target instead).
+            TestCase {
+                casino_locked: dec!(300),
+                expected: vec![
+                    (Service::Casino, Direction::Decrease, dec!(76.47)),
+                    (Service::Trading, Direction::Increase, dec!(52.94)),
+                    (Service::Wallet, Direction::Increase, dec!(26.47)),
+                    (Service::Domains, Direction::Increase, dec!(26.47)),
+                    (Service::Escrow, Direction::Increase, dec!(17.64)),
+                ],
+            },
+            // TC2: all of it locked: no decrease; the increases shrink to the reserve's 100.
+            TestCase {
+                casino_locked: dec!(376.47),
+                expected: reserve_only.clone(),
+            },
+            // TC3: a free part (0.47) below the minimum trade is not sent.
+            TestCase {
+                casino_locked: dec!(376),
+                expected: reserve_only,
+            },
+        ];
+        let targets = TargetAllocation::conservative();
+        for (index, case) in cases.iter().enumerate() {
+            let mut locked = ServiceMap::default();
+            locked[Service::Casino] = case.casino_locked;
+            let snap = PortfolioSnapshot::new(balances, None)
+                .and_then(|s| s.with_locked(locked))
+                .expect("valid");
+            let plan = plan_rebalance(&snap, &targets, &PlanParams::default());
+            let actual: Vec<_> = plan
+                .legs
+                .iter()
+                .map(|l| (l.service, l.direction, l.amount_usdc))
+                .collect();
+            assert_eq!(actual, case.expected, "TC{index}");
+            let after = plan.apply(&snap.balances_usdc).expect("applies");
+            assert!(
+                after[Service::Casino] >= case.casino_locked.min(dec!(376.47)),
+                "TC{index}: a locked dollar moved"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
 mod property_tests {
     use proptest::prelude::*;
 
@@ -529,8 +623,12 @@ mod property_tests {
             force in any::<bool>(),
             band_edge in any::<bool>(),
             min_trade in 0_i64..5_000,
+            locked in proptest::array::uniform6(prop_oneof![Just(0_i64), 0_i64..10_000_000_000]),
         ) {
-            let snapshot = PortfolioSnapshot::new(ServiceMap(balances), None).expect("non-negative");
+            let locked = ServiceMap(locked.map(|c| Decimal::new(c, 2)));
+            let snapshot = PortfolioSnapshot::new(ServiceMap(balances), None)
+                .and_then(|s| s.with_locked(locked))
+                .expect("non-negative");
             let params = PlanParams {
                 force,
                 min_trade_usdc: Decimal::new(min_trade, 2),
@@ -548,6 +646,9 @@ mod property_tests {
                 prop_assert!(plan.legs[first..].iter().all(|l| l.direction == Direction::Increase));
             }
             for leg in &plan.legs {
+                if leg.direction == Direction::Decrease {
+                    prop_assert!(leg.amount_usdc <= snapshot.free_usdc(leg.service));
+                }
                 prop_assert!(leg.service != Service::Reserve);
                 prop_assert!(leg.amount_usdc > Decimal::ZERO);
                 prop_assert!(leg.amount_usdc >= params.min_trade_usdc);

@@ -6,6 +6,8 @@
 //! - `total_usdc` is the exact Decimal sum of the balances.
 //! - [`unexplained_changes`] compares two snapshots only when they are at the same venue
 //!   `seq`: then no announced event can explain a difference, so it happened out of band.
+//! - A service's locked part is never negative and never above its balance
+//!   ([`PortfolioSnapshot::with_locked`] caps it), so `free + locked = balance`.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,15 @@ pub struct PortfolioSnapshot {
     pub balances_usdc: ServiceMap<Decimal>,
     /// The last venue event sequence number reflected in these balances, when known.
     pub seq: Option<u64>,
+    /// The part of each balance the venue will not let move now (funds in play, a
+    /// settlement delay): zero unless the venue reports a lock. At most the balance.
+    #[serde(skip_serializing_if = "no_lock")]
+    pub locked_usdc: ServiceMap<Decimal>,
+}
+
+/// Whether nothing is locked (the field is then left out of JSON, as before locks existed).
+fn no_lock(locked_usdc: &ServiceMap<Decimal>) -> bool {
+    locked_usdc.values().all(Decimal::is_zero)
 }
 
 /// A snapshot as read, before validation.
@@ -94,6 +105,14 @@ pub enum SnapshotError {
     /// The sum of balances overflowed.
     #[error("total portfolio value overflows")]
     Overflow,
+    /// A locked amount below zero.
+    #[error("locked_usdc.{service} is negative ({value})")]
+    NegativeLock {
+        /// The service.
+        service: Service,
+        /// The offending value.
+        value: Decimal,
+    },
 }
 
 impl PortfolioSnapshot {
@@ -113,9 +132,36 @@ impl PortfolioSnapshot {
                 });
             }
         }
-        let snapshot = PortfolioSnapshot { balances_usdc, seq };
+        let snapshot = PortfolioSnapshot {
+            balances_usdc,
+            seq,
+            locked_usdc: ServiceMap::default(),
+        };
         snapshot.checked_total().ok_or(SnapshotError::Overflow)?;
         Ok(snapshot)
+    }
+
+    /// The same balances with the venue's locks: each service's locked part, capped at its
+    /// balance (a lock on more than a service holds locks all of it).
+    ///
+    /// # Errors
+    /// A negative locked amount, naming the service's `locked_usdc` entry.
+    pub fn with_locked(mut self, locked_usdc: ServiceMap<Decimal>) -> Result<Self, SnapshotError> {
+        for (service, value) in locked_usdc.iter() {
+            if value.is_sign_negative() && !value.is_zero() {
+                return Err(SnapshotError::NegativeLock {
+                    service,
+                    value: *value,
+                });
+            }
+        }
+        self.locked_usdc = ServiceMap::from_fn(|s| locked_usdc[s].min(self.balances_usdc[s]));
+        Ok(self)
+    }
+
+    /// What the venue lets move out of `service` now: its balance less its locked part.
+    pub fn free_usdc(&self, service: Service) -> Decimal {
+        self.balances_usdc[service] - self.locked_usdc[service].min(self.balances_usdc[service])
     }
 
     fn checked_total(&self) -> Option<Decimal> {
@@ -211,6 +257,50 @@ mod tests {
                     .map(|c| c.service)
                     .collect();
             assert_eq!(found, case.expected, "TC{i}");
+        }
+    }
+
+    #[test]
+    fn locks_are_capped_at_the_balance_and_leave_the_rest_free() {
+        struct TestCase {
+            casino_locked: Decimal,
+            expected: Result<(Decimal, Decimal), &'static str>,
+        }
+        let cases = [
+            // TC0: no lock: everything is free.
+            TestCase {
+                casino_locked: Decimal::ZERO,
+                expected: Ok((dec!(200), dec!(0))),
+            },
+            // TC1: part locked.
+            TestCase {
+                casino_locked: dec!(150),
+                expected: Ok((dec!(50), dec!(150))),
+            },
+            // TC2: a lock above the balance locks all of it, no more.
+            TestCase {
+                casino_locked: dec!(900),
+                expected: Ok((dec!(0), dec!(200))),
+            },
+            // TC3: a negative lock is refused, naming the entry.
+            TestCase {
+                casino_locked: dec!(-1),
+                expected: Err("locked_usdc.casino"),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let mut locked = ServiceMap::default();
+            locked[Service::Casino] = case.casino_locked;
+            let result = snapshot(dec!(200), None).with_locked(locked);
+            match (result, case.expected) {
+                (Ok(s), Ok((free, held))) => {
+                    assert_eq!(s.free_usdc(Service::Casino), free, "TC{i}");
+                    assert_eq!(s.locked_usdc[Service::Casino], held, "TC{i}");
+                    assert_eq!(s.free_usdc(Service::Trading), dec!(300), "TC{i}");
+                }
+                (Err(e), Err(needle)) => assert!(e.to_string().contains(needle), "TC{i}: {e}"),
+                (got, want) => panic!("TC{i}: got {got:?}, want {want:?}"),
+            }
         }
     }
 }

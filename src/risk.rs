@@ -1,8 +1,12 @@
 //! Risk limits: the last check between a plan and the venue.
 //!
-//! A plan is accepted whole or refused whole, with every breached limit named. Dropping
-//! single legs would be worse than refusing: an increase is funded by the decreases before
-//! it, so a plan with a leg cut out can overdraw the reserve.
+//! A leg above `max_leg_usdc` is first split into legs at or under the cap
+//! ([`RiskLimits::split_oversized`]), each its own leg (and so its own idempotency key), in the
+//! place of the leg it replaces: the plan moves the same money in smaller transfers. Then a
+//! plan is accepted whole or refused whole, with every breached limit named. Dropping single
+//! legs would be worse than refusing: an increase is funded by the decreases before it, so a
+//! plan with a leg cut out can overdraw the reserve. Each leg of a refused plan is recorded
+//! with the refusals that concern it ([`leg_refusal`]), not another leg's.
 //!
 //! Two kinds of limit: absolute (`max_leg_usdc`, `max_daily_turnover_usdc`, off by default)
 //! and relative to the portfolio the plan was made on (`max_leg_fraction`,
@@ -22,12 +26,22 @@
 //!   `max_leg_fraction` of the plan's portfolio, and keeps the day's turnover at or below
 //!   `max_daily_turnover_usdc` and `max_daily_turnover_fraction` of that portfolio.
 //! - A limit of `None` is off; every refusal names the limit's key and the amounts.
+//! - [`RiskLimits::split_oversized`] splits only for the absolute `max_leg_usdc`: it keeps
+//!   every leg's service, direction and order, moves the same total per original leg in whole
+//!   cents, and leaves no leg above the cap unless it would take more than [`MAX_SPLIT_PARTS`]
+//!   legs (or the cap is below one cent): such a leg stays whole and the check refuses it. The
+//!   relative caps are never split to fit: a plan beyond them is refused.
 //! - Limits built by [`RiskLimits::new`] are never negative, and a jump factor is above 1.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::planner::RebalancePlan;
+use crate::planner::{Leg, RebalancePlan};
+
+/// The most legs one leg is split into under `max_leg_usdc`. A leg that needs more is left
+/// whole and refused: a cap that small against a leg that large (an absurd snapshot, or a
+/// misconfigured cap) is not worth hundreds of transfers, nor the memory to plan them.
+pub const MAX_SPLIT_PARTS: u32 = 100;
 
 /// The limits; `None` switches one off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -192,6 +206,45 @@ impl RiskLimits {
         })
     }
 
+    /// `plan` with each leg above `max_leg_usdc` replaced, where it stood, by legs of nearly
+    /// equal whole-cent amounts at or under the cap (the first ones a cent larger when the
+    /// cents do not divide evenly). Without the limit, or with every leg under it, the plan
+    /// comes back unchanged. A leg that would need more than [`MAX_SPLIT_PARTS`] legs is left
+    /// whole, for [`RiskLimits::check`] to refuse.
+    pub fn split_oversized(&self, plan: &RebalancePlan) -> RebalancePlan {
+        let Some(cap) = self.max_leg_usdc else {
+            return plan.clone();
+        };
+        let cap_cents = (cap * Decimal::ONE_HUNDRED).trunc();
+        let mut legs = Vec::with_capacity(plan.legs.len());
+        for leg in &plan.legs {
+            let cents = (leg.amount_usdc * Decimal::ONE_HUNDRED).trunc();
+            if leg.amount_usdc <= cap || cap_cents <= Decimal::ZERO {
+                legs.push(leg.clone());
+                continue;
+            }
+            let parts = (cents / cap_cents).ceil();
+            if parts > Decimal::from(MAX_SPLIT_PARTS) {
+                legs.push(leg.clone());
+                continue;
+            }
+            let (each, extra) = ((cents / parts).trunc(), cents % parts);
+            let mut k = Decimal::ZERO;
+            while k < parts {
+                let part_cents = if k < extra { each + Decimal::ONE } else { each };
+                legs.push(Leg {
+                    amount_usdc: part_cents / Decimal::ONE_HUNDRED,
+                    ..leg.clone()
+                });
+                k += Decimal::ONE;
+            }
+        }
+        RebalancePlan {
+            legs,
+            ..plan.clone()
+        }
+    }
+
     /// Whether [`RiskLimits::check`] needs the day's turnover (a daily cap is on).
     pub fn counts_daily_turnover(&self) -> bool {
         self.max_daily_turnover_usdc.is_some() || self.max_daily_turnover_fraction.is_some()
@@ -275,6 +328,27 @@ impl RiskLimits {
         } else {
             Err(refusals)
         }
+    }
+}
+
+/// Why leg `index` of a refused plan was not sent: the refusals that name it and those of the
+/// whole plan (the daily cap); a leg refused only because another leg broke a limit says so.
+pub fn leg_refusal(refusals: &[RiskRefusal], index: usize) -> String {
+    let concerns = |r: &&RiskRefusal| match r {
+        RiskRefusal::LegTooLarge { index: i, .. }
+        | RiskRefusal::LegAboveFraction { index: i, .. } => *i == index,
+        RiskRefusal::DailyTurnover { .. } | RiskRefusal::DailyAboveFraction { .. } => true,
+    };
+    let own: Vec<String> = refusals
+        .iter()
+        .filter(concerns)
+        .map(ToString::to_string)
+        .collect();
+    if own.is_empty() {
+        let others: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+        format!("refused with its plan: {}", others.join("; "))
+    } else {
+        format!("refused: {}", own.join("; "))
     }
 }
 
@@ -501,6 +575,142 @@ mod tests {
     }
 
     #[test]
+    fn oversized_legs_are_split_under_the_cap_in_place() {
+        struct TestCase {
+            cap: Option<Decimal>,
+            expected: Vec<Decimal>,
+        }
+        // The $376.47 casino plan: casino −141.17, then trading, wallet, domains, escrow.
+        let plan = plan_for(dec!(376.47));
+        let cases = [
+            // TC0: no cap, no change.
+            TestCase {
+                cap: None,
+                expected: vec![
+                    dec!(141.17),
+                    dec!(52.94),
+                    dec!(26.47),
+                    dec!(26.47),
+                    dec!(17.64),
+                ],
+            },
+            // TC1: a $50 cap: 141.17 becomes three legs of 47.06, 47.06, 47.05; 52.94 two of
+            // 26.47.
+            TestCase {
+                cap: Some(dec!(50)),
+                expected: vec![
+                    dec!(47.06),
+                    dec!(47.06),
+                    dec!(47.05),
+                    dec!(26.47),
+                    dec!(26.47),
+                    dec!(26.47),
+                    dec!(26.47),
+                    dec!(17.64),
+                ],
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let limits = absolute(case.cap, None);
+            let split = limits.split_oversized(&plan);
+            let amounts: Vec<Decimal> = split.legs.iter().map(|l| l.amount_usdc).collect();
+            assert_eq!(amounts, case.expected, "TC{i}");
+            assert_eq!(split.moved_usdc(), plan.moved_usdc(), "TC{i}");
+            assert!(limits.check(&split, Decimal::ZERO).is_ok(), "TC{i}");
+        }
+    }
+
+    #[test]
+    fn a_leg_needing_more_than_the_most_parts_stays_whole_and_is_refused() {
+        // 141.17 under a $1 cap would be 142 legs: more than MAX_SPLIT_PARTS (100).
+        let plan = plan_for(dec!(376.47));
+        let limits = absolute(Some(dec!(1)), None);
+        let split = limits.split_oversized(&plan);
+        assert_eq!(split.legs[0].amount_usdc, dec!(141.17));
+        // 52.94 takes 53 legs, within the bound.
+        assert_eq!(
+            split
+                .legs
+                .iter()
+                .filter(|l| l.amount_usdc <= dec!(1))
+                .count(),
+            split.legs.len() - 1
+        );
+        let refusals = limits.check(&split, Decimal::ZERO).expect_err("refused");
+        assert_eq!(refusals.len(), 1);
+        assert_eq!(refusals[0].limit(), "max_leg_usdc");
+    }
+
+    #[test]
+    fn each_refused_leg_gets_its_own_reason() {
+        let refusals = vec![
+            RiskRefusal::LegTooLarge {
+                index: 0,
+                amount_usdc: dec!(141.17),
+                limit_usdc: dec!(100),
+            },
+            RiskRefusal::LegTooLarge {
+                index: 2,
+                amount_usdc: dec!(120),
+                limit_usdc: dec!(100),
+            },
+        ];
+        assert!(leg_refusal(&refusals, 0).contains("leg 0 moves 141.17"));
+        assert!(leg_refusal(&refusals, 2).contains("leg 2 moves 120"));
+        let other = leg_refusal(&refusals, 1);
+        assert!(other.starts_with("refused with its plan"), "{other}");
+        let daily = [RiskRefusal::DailyTurnover {
+            used_usdc: dec!(1),
+            plan_usdc: dec!(2),
+            limit_usdc: dec!(2),
+        }];
+        assert!(leg_refusal(&daily, 3).starts_with("refused: risk.max_daily_turnover_usdc"));
+        // The relative caps name their leg, or every leg for the day's, the same way.
+        let relative_refusals = [
+            RiskRefusal::LegAboveFraction {
+                index: 1,
+                amount_usdc: dec!(600),
+                fraction: dec!(0.5),
+                portfolio_usdc: dec!(1000),
+                limit_usdc: dec!(500),
+            },
+            RiskRefusal::DailyAboveFraction {
+                used_usdc: dec!(0),
+                plan_usdc: dec!(2100),
+                fraction: dec!(2),
+                portfolio_usdc: dec!(1000),
+                limit_usdc: dec!(2000),
+            },
+        ];
+        let own = leg_refusal(&relative_refusals, 1);
+        assert!(own.contains("risk.max_leg_fraction: leg 1"), "{own}");
+        assert!(own.contains("risk.max_daily_turnover_fraction"), "{own}");
+        let other = leg_refusal(&relative_refusals, 0);
+        assert!(!other.contains("max_leg_fraction"), "{other}");
+        assert!(
+            other.starts_with("refused: risk.max_daily_turnover_fraction"),
+            "{other}"
+        );
+    }
+
+    #[test]
+    fn splitting_fits_the_absolute_cap_but_never_a_relative_one() {
+        // The $376.47 casino plan's first leg moves 141.17 of a portfolio of about 1,000.
+        let plan = plan_for(dec!(376.47));
+        let limits = RiskLimits {
+            max_leg_usdc: Some(dec!(100)),
+            max_leg_fraction: Some(dec!(0.01)),
+            ..RiskLimits::default()
+        };
+        let split = limits.split_oversized(&plan);
+        assert!(split.legs.iter().all(|l| l.amount_usdc <= dec!(100)));
+        let refusals = limits
+            .check(&split, Decimal::ZERO)
+            .expect_err("a 1% leg cap refuses legs of about 5%");
+        assert!(refusals.iter().all(|r| r.limit() == "max_leg_fraction"));
+    }
+
+    #[test]
     fn only_a_daily_cap_needs_the_days_turnover() {
         assert!(!RiskLimits::default().counts_daily_turnover());
         assert!(!relative(Some(dec!(0.5)), None).counts_daily_turnover());
@@ -569,6 +779,19 @@ mod tests {
                 }
                 Err(refusals) => {
                     prop_assert!(!refusals.is_empty());
+                    // A per-leg cap of at least a cent never refuses once legs are split, unless
+                    // a leg would take more than MAX_SPLIT_PARTS legs; the relative caps and
+                    // the daily ones still may.
+                    let split = limits.split_oversized(&plan);
+                    prop_assert!(split.legs.len() <= plan.legs.len() * MAX_SPLIT_PARTS as usize);
+                    prop_assert_eq!(split.moved_usdc(), plan.moved_usdc());
+                    let splittable = max_leg.is_some_and(|cap| {
+                        cap >= Decimal::new(1, 2)
+                            && plan.legs.iter().all(|l| l.amount_usdc <= cap * Decimal::from(MAX_SPLIT_PARTS))
+                    });
+                    if splittable && max_daily.is_none() && leg_fraction.is_none() && daily_fraction.is_none() {
+                        prop_assert!(limits.check(&split, used).is_ok());
+                    }
                     for refusal in refusals {
                         match refusal {
                             RiskRefusal::LegTooLarge { index, amount_usdc, limit_usdc } => {

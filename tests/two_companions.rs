@@ -122,6 +122,38 @@ async fn two_companions_on_two_stores_move_what_one_would() {
 }
 
 #[actix_rt::test]
+async fn two_companions_splitting_legs_alike_send_the_same_part_keys() {
+    // With a $50 cap per transfer both split each large leg the same way: every part's key is
+    // the plan's (named after the win) and its place in the split plan, so the venue applies
+    // each part once and replays it to the other companion.
+    let cap = [("BALLAST__RISK__MAX_LEG_USDC", "50")];
+    let sim = quiet_sim().await;
+    let (a, store_a) = companion(&sim, settings_with(&cap)).await;
+    let (b, store_b) = companion(&sim, settings_with(&cap)).await;
+    let summaries = play(&sim, &[&a, &b]).await;
+    let transfers = sim.transfers();
+    keys_applied_once(&sim);
+    assert!(
+        transfers.iter().all(|t| t.amount_usdc <= dec!(50)),
+        "{transfers:?}"
+    );
+    assert!(
+        transfers.len() > WINS_USDC.len() * 2,
+        "legs were split: {transfers:?}"
+    );
+    assert!(sim.stats().idempotent_replays > 0);
+    for (summary, store) in summaries.iter().zip([&store_a, &store_b]) {
+        let status = store.status().await.expect("status");
+        assert_eq!(status.legs_pending, 0, "{status:?}");
+        assert_eq!(status.legs_applied, transfers.len() as u64, "{summary:?}");
+        assert_eq!(summary.legs_superseded, 0, "{summary:?}");
+    }
+    a.shutdown(Duration::from_secs(5)).await.expect("stops");
+    b.shutdown(Duration::from_secs(5)).await.expect("stops");
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
 async fn a_companion_with_another_plan_for_the_same_trigger_is_superseded_not_looping() {
     // Two companions with different casino targets: for the same win they plan different
     // legs (the first, the casino decrease, already differs) under the same keys. Whichever reaches the venue first is applied; the other's first

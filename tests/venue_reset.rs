@@ -56,6 +56,15 @@ async fn a_venue_restarted_on_the_same_port_is_followed_on_its_new_numbering() {
     )
     .await;
     assert_eq!(summary.numbering_resets, 1, "{summary:?}");
+    // Raised as an alert too: recorded, notified and printed as such.
+    let summary = summary_when(
+        &system,
+        Duration::from_secs(5),
+        "the renumbering raised no alert",
+        |s| s.alerts_by_kind.contains_key("numbering_reset"),
+    )
+    .await;
+    assert_eq!(summary.alerts_by_kind["numbering_reset"], 1, "{summary:?}");
 
     // Step 3: the next large win of the new numbering is rebalanced.
     let rebalances = summary.rebalances;

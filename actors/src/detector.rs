@@ -6,7 +6,9 @@
 //! with nothing to trade) on the bus; every decision lives in `ballast::policy` and
 //! `ballast::execution`. With a [`Recording`] it also writes each input and each decision as
 //! JSON lines (`ballast run --record-events FILE`), which `ballast backtest --events FILE`
-//! replays through the same policy.
+//! replays through the same policy. With hedging on it also sends the HedgeExecutor a
+//! [`HedgeRequest`] when a plan leaves a locked overweight behind or the set of such services
+//! changes (`ballast::hedge::request_due`).
 //!
 //! # Invariants
 //! - Plans go to the executor only from here, at most one in flight (the policy's rule).
@@ -35,11 +37,13 @@ use actix::{Actor, Context, Handler, Message, Recipient};
 use anyhow::Context as _;
 use ballast::{
     execution::PlanNamer,
+    hedge::{locked_excess, request_due, services_of},
     policy::{
         Decision, PolicyConfig, PolicyInput, PolicyState,
         plausibility::PlausibilityNotice,
         replay::{RecordedLine, decision_line},
     },
+    service::Service,
     targets::TargetAllocation,
 };
 use tracing::{info, warn};
@@ -49,9 +53,9 @@ use crate::{
     control::ControlSwitch,
     gate::TradingGate,
     messages::{
-        BalancesObserved, ConfirmBalances, ControlApplied, Event, ImplausibleChange, PlanFinished,
-        PolicyNoticed, RebalancePlanned, RebalanceRequest, SnapshotSource, StreamStatus,
-        TargetsUpdated, VenueEvent,
+        BalancesObserved, ConfirmBalances, ControlApplied, Event, HedgeRequest, ImplausibleChange,
+        PlanFinished, PolicyNoticed, RebalancePlanned, RebalanceRequest, SnapshotSource,
+        StreamStatus, TargetsUpdated, VenueEvent,
     },
 };
 
@@ -131,6 +135,10 @@ pub struct DriftDetector {
     recording: Option<Recording>,
     /// Where fresh snapshots are asked for when a jump is held (the watcher).
     confirmer: Option<Recipient<ConfirmBalances>>,
+    /// The HedgeExecutor, when hedging is on.
+    hedger: Option<Recipient<HedgeRequest>>,
+    /// The services with a locked overweight it was last told about.
+    hedger_told: Vec<Service>,
 }
 
 impl DriftDetector {
@@ -156,6 +164,42 @@ impl DriftDetector {
             held: false,
             recording: None,
             confirmer: None,
+            hedger: None,
+            hedger_told: Vec::new(),
+        }
+    }
+
+    /// Tells `hedger` about overweights a plan cannot move because the venue locked them.
+    #[must_use]
+    pub fn with_hedger(mut self, hedger: Recipient<HedgeRequest>) -> Self {
+        self.hedger = Some(hedger);
+        self
+    }
+
+    /// Sends the hedger the locked part of any overweight, when the core's rule says it is
+    /// news (after a plan, or when the set of such services changed).
+    fn tell_hedger(&mut self, planned: bool) {
+        let (Some(hedger), Some(snapshot)) = (&self.hedger, self.policy.latest()) else {
+            return;
+        };
+        let targets = self.policy.targets_in_force();
+        let excess = locked_excess(snapshot, targets);
+        if !request_due(&self.hedger_told, &excess, planned) {
+            return;
+        }
+        self.hedger_told = services_of(&excess);
+        let request = HedgeRequest {
+            snapshot: snapshot.clone(),
+            targets: targets.clone(),
+            excess,
+            planned,
+            at: self.time.now(),
+        };
+        if let Err(error) = hedger.try_send(request) {
+            // Remember a set no snapshot can have (the reserve is never overweight in this
+            // sense), so the next input tells it again.
+            warn!(%error, "hedger unavailable; hedge request dropped");
+            self.hedger_told = vec![Service::Reserve];
         }
     }
 
@@ -256,6 +300,7 @@ impl DriftDetector {
     fn dispatch(&mut self, input: PolicyInput) {
         let decision = self.process(input);
         self.relay_plausibility();
+        self.tell_hedger(decision.is_some());
         let Some(decision) = decision else {
             return;
         };

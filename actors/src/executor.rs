@@ -28,13 +28,22 @@
 //! ends it as at any other time); past its deadline ([`StopNow`]) no further leg is sent and
 //! the legs not sent stay `pending` for the next start to reconcile.
 //!
-//! Before anything is sent the plan meets the [`RiskLimits`]; a plan that breaks one is
-//! refused whole (each leg recorded as failed, the limit named), with the day's turnover read
-//! from the store so a restart does not reset the daily cap.
+//! Before anything is recorded, a leg above `risk.max_leg_usdc` is split into legs under the
+//! cap, each with its own key. Before anything is sent the plan meets the [`RiskLimits`]; a
+//! plan that breaks one is refused whole (each leg recorded as failed with the refusal that
+//! concerns it, a [`PlanRefused`] published, which the Notifier raises as an alert), with the
+//! day's turnover read from the store so a restart does not reset the daily cap. Splitting
+//! fits only the absolute cap: the relative caps (`max_leg_fraction`, ...) still refuse.
+//!
+//! Between legs, a plan older than `executor.max_plan_age_secs` on the companion's clock (a
+//! slow or retried leg at a high simulator speed) sends nothing more: fresh balances are
+//! fetched and the plan ends interrupted, so its trigger is planned again on them.
 //!
 //! # Invariants
 //! - No leg is sent before the plan is on disk; if recording fails nothing is sent.
-//! - No leg of a plan that breaks a risk limit is sent.
+//! - No leg of a plan that breaks a risk limit is sent, and no leg above the per-leg cap is
+//!   recorded (it is split first).
+//! - No leg after the first is sent from a plan older than `executor.max_plan_age_secs`.
 //! - No leg is sent, or retried, while the [`TradingGate`] is closed (stream down or
 //!   resyncing); the rest of the plan is skipped and the next plan starts from fresh state.
 //! - A leg is never resubmitted under a different key.
@@ -66,7 +75,7 @@ use ballast::{
         Requested, RetryDecision, RetryInput, SendFailure, check_reply, classify_pending,
         decide_retry, reconcile::check_applied,
     },
-    risk::RiskLimits,
+    risk::{RiskLimits, leg_refusal},
     store::{LegRecord, LegStatus, PlanRecord, Store, StoreError},
     venue::{
         backoff::Backoff,
@@ -123,6 +132,8 @@ pub struct ExecutorConfig {
     pub retry_backoff: Backoff,
     /// Limits checked before anything of a plan is sent.
     pub risk: RiskLimits,
+    /// The oldest a plan may grow (the companion's clock) and still send a leg.
+    pub max_plan_age: std::time::Duration,
 }
 
 /// The executor.
@@ -394,7 +405,8 @@ impl Handler<RebalancePlanned> for SpotExecutor {
 
     fn handle(&mut self, planned: RebalancePlanned, _ctx: &mut Self::Context) -> Self::Result {
         let shared = self.shared.clone();
-        let created_at = self.time.now();
+        let time = self.time;
+        let created_at = time.now();
         let finished = planned.clone();
         let reconcile_first = !shared.config.dry_run && self.unresolved_legs;
         let work = async move {
@@ -412,7 +424,7 @@ impl Handler<RebalancePlanned> for SpotExecutor {
                     }
                 },
             };
-            let outcome = execute_plan(&shared, used_today_usdc, created_at, &planned).await;
+            let outcome = execute_plan(&shared, used_today_usdc, time, created_at, &planned).await;
             (outcome, still_unresolved)
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
@@ -447,6 +459,7 @@ struct Leg {
 async fn execute_plan(
     shared: &Shared,
     used_today_usdc: Decimal,
+    time: TimeSource,
     created_at: time::OffsetDateTime,
     planned: &RebalancePlanned,
 ) -> PlanOutcome {
@@ -457,16 +470,23 @@ async fn execute_plan(
         stop,
         bus,
         run_id,
+        client,
+        control,
         ..
     } = shared;
     let decision = &planned.decision;
+    // Legs above the per-leg cap become several legs under it, each with its own key.
+    let plan = config.risk.split_oversized(&decision.plan);
+    if plan.legs.len() != decision.plan.legs.len() {
+        info!(plan_id = %planned.plan_id, legs = plan.legs.len(),
+              "legs split under risk.max_leg_usdc");
+    }
     let initial_status = if config.dry_run {
         LegStatus::DryRun
     } else {
         LegStatus::Pending
     };
-    let legs: Vec<Leg> = decision
-        .plan
+    let legs: Vec<Leg> = plan
         .legs
         .iter()
         .enumerate()
@@ -516,9 +536,17 @@ async fn execute_plan(
         outcome.failed_unsent(legs.len());
         return outcome;
     }
-    // On disk: observers hear of the plan now, as its execution starts.
-    let _ = bus.try_send(planned.clone().into());
-    if let Err(refusals) = config.risk.check(&decision.plan, used_today_usdc) {
+    // On disk: observers hear of the plan now, as its execution starts, with the legs it
+    // sends (split under the per-leg cap), so their keys are the ones recorded.
+    let announced = RebalancePlanned {
+        plan_id: planned.plan_id.clone(),
+        decision: Arc::new(ballast::policy::Decision {
+            plan: plan.clone(),
+            ..(*planned.decision).clone()
+        }),
+    };
+    let _ = bus.try_send(announced.into());
+    if let Err(refusals) = config.risk.check(&plan, used_today_usdc) {
         let why = refusals
             .iter()
             .map(ToString::to_string)
@@ -527,29 +555,50 @@ async fn execute_plan(
         warn!(plan_id = %planned.plan_id, %why, "plan refused by risk limits; nothing sent");
         let refused = PlanRefused {
             plan_id: planned.plan_id.clone(),
-            refusals,
+            refusals: refusals.clone(),
         };
+        // Observers show it; the Notifier raises it as a `risk_refused` alert.
         let _ = bus.try_send(refused.into());
-        for leg in &legs {
-            leg.fail(store, bus, format!("refused: {why}"), 0).await;
+        for (index, leg) in legs.iter().enumerate() {
+            leg.fail(store, bus, leg_refusal(&refusals, index), 0).await;
         }
         outcome.failed_unsent(legs.len());
         return outcome;
     }
     let reason = decision.trigger.describe();
-    for (index, leg) in legs.iter().enumerate() {
+    for (done, leg) in legs.iter().enumerate() {
         // The operator's word first: a paused or halted companion sends no further leg (a
         // halt during a graceful stop ends the plan at once too).
-        let next = match shared.control.mode() {
+        let next = match control.mode() {
             Mode::Running if stop.is_set() => {
                 // Past the shutdown deadline: the rest stays `pending` (recorded above) for
                 // the next start to reconcile; nothing is sent and nothing is failed.
-                let left = legs.len() - index;
+                let left = legs.len() - done;
                 warn!(plan_id = %planned.plan_id, legs = left, "shutdown deadline passed; legs left pending");
-                outcome.stopped(left);
+                outcome.left_at_stop(left);
                 break;
             }
-            Mode::Running => outcome.next_leg(config.dry_run, gate.is_open()),
+            Mode::Running => {
+                let age = (time.now() - created_at).unsigned_abs();
+                if !config.dry_run && outcome.is_stale(done, age, config.max_plan_age) {
+                    // Sized on balances this old: fetch fresh ones, and let the trigger plan
+                    // again.
+                    let fresh = match client.portfolio().await.map(|p| p.to_snapshot()) {
+                        Ok(Ok(snapshot)) => Some(snapshot),
+                        Ok(Err(error)) => {
+                            warn!(%error, "fresh balances invalid; the next trigger plans again");
+                            None
+                        }
+                        Err(error) => {
+                            warn!(%error, "fresh balances unavailable; the next trigger plans again");
+                            None
+                        }
+                    };
+                    warn!(plan_id = %planned.plan_id, age_secs = age.as_secs(), "plan too old to send its next leg");
+                    outcome.stale(age, config.max_plan_age, fresh);
+                }
+                outcome.next_leg(config.dry_run, gate.is_open())
+            }
             held => outcome.hold(&format!("{held} by the operator")),
         };
         match next {
@@ -594,11 +643,12 @@ async fn execute_plan(
         match sent {
             Ok((response, attempts)) => {
                 if let Err(error) = store
-                    .update_leg(
+                    .update_leg_at(
                         leg.record.idempotency_key.clone(),
                         LegStatus::Applied,
                         Some(response.transfer_id.clone()),
                         None,
+                        Some(time.now()),
                     )
                     .await
                 {

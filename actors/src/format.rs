@@ -1,7 +1,7 @@
 //! How numbers read on the console, shared by the actors' feed and the commands' tables.
 //!
 //! Money has its own formatter in the core ([`ballast::money::format_usdc`]); this module holds
-//! the percentages and the counts by name.
+//! the percentages, the time formats, venue events' lines and the counts by name.
 //!
 //! # Invariants
 //! - One function per look: a weight is always `12.3%`, a ratio of the math commands always
@@ -11,6 +11,13 @@ use std::collections::BTreeMap;
 
 use ballast::{money::format_usdc, observation::Happening};
 use rust_decimal::Decimal;
+
+/// A time as RFC 3339 (`2026-01-02T08:00:00Z`): the one time format of JSON output and of
+/// the times `ballast status` prints.
+pub fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
 
 /// A weight as a percentage with one decimal: `12.3%`.
 pub fn pct(weight: Decimal) -> String {
@@ -23,10 +30,11 @@ pub fn pct_f64(ratio: f64) -> String {
     format!("{:>7.2}%", 100.0 * ratio)
 }
 
-/// One line saying what a venue event was (`casino win +$99.71 at 60x, 10.3% of bankroll`);
-/// `before_total` is the portfolio's value before it, for a win's share of the bankroll.
-pub fn event_detail(what: &Happening, before_total: Option<Decimal>) -> String {
-    match what {
+/// One line saying what a venue event was (`casino win +$99.71 at 60x, 10.3% of bankroll`),
+/// `None` for what is not worth a line (heartbeats, a zero funding payment); `before_total` is
+/// the portfolio's value before it, for a win's share of the bankroll.
+pub fn event_detail(what: &Happening, before_total: Option<Decimal>) -> Option<String> {
+    let text = match what {
         Happening::CasinoWin {
             amount_usdc,
             multiplier,
@@ -98,6 +106,8 @@ pub fn event_detail(what: &Happening, before_total: Option<Decimal>) -> String {
             realized_pnl_usdc,
             ..
         } => format!("{market} position {status}, realized {realized_pnl_usdc:+} USDC"),
+        // A zero funding payment moved nothing: counted, not printed.
+        Happening::Funding { amount_usdc } if amount_usdc.is_zero() => return None,
         Happening::Funding { amount_usdc } => {
             format!("funding {amount_usdc:+} USDC")
         }
@@ -111,10 +121,29 @@ pub fn event_detail(what: &Happening, before_total: Option<Decimal>) -> String {
         Happening::EscrowFee { amount_usdc, .. } => {
             format!("escrow fee +{}", format_usdc(*amount_usdc))
         }
+        Happening::FundsLocked {
+            service,
+            amount_usdc,
+            until,
+        } => format!(
+            "{} {} locked until {}",
+            service.name(),
+            format_usdc(*amount_usdc),
+            until
+                .format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]"
+                ))
+                .unwrap_or_default()
+        ),
+        Happening::FundsReleased {
+            service,
+            amount_usdc,
+        } => format!("{} {} released", service.name(), format_usdc(*amount_usdc)),
         Happening::Balance => "balances updated".to_owned(),
-        Happening::Heartbeat => String::new(),
+        Happening::Heartbeat => return None,
         Happening::Other { type_name } => format!("unknown event type `{type_name}`"),
-    }
+    };
+    Some(text)
 }
 
 /// Counts by name, in the map's order: `casino_win 3, price 12`.
@@ -189,7 +218,12 @@ mod tests {
                 got: pct_f64(0.1234),
                 expected: "  12.34%",
             },
-            // TC3: counts by name, in name order.
+            // TC3: a time, RFC 3339 (not `2026-01-02 8:00:00.0 +00:00:00`).
+            TestCase {
+                got: rfc3339(time::macros::datetime!(2026-01-02 08:00 UTC)),
+                expected: "2026-01-02T08:00:00Z",
+            },
+            // TC4: counts by name, in name order.
             TestCase {
                 got: counts(&BTreeMap::from([
                     ("price".into(), 12),
@@ -200,6 +234,51 @@ mod tests {
         ];
         for (i, case) in cases.iter().enumerate() {
             assert_eq!(case.got, case.expected, "TC{i}");
+        }
+    }
+
+    #[test]
+    fn event_lines_say_what_happened_and_skip_noise() {
+        struct TestCase {
+            what: Happening,
+            expected: Option<&'static str>,
+        }
+        let cases = [
+            // TC0: a zero funding payment is not worth a line.
+            TestCase {
+                what: Happening::Funding {
+                    amount_usdc: dec!(0),
+                },
+                expected: None,
+            },
+            // TC1: a real one is.
+            TestCase {
+                what: Happening::Funding {
+                    amount_usdc: dec!(-0.42),
+                },
+                expected: Some("funding -0.42 USDC"),
+            },
+            // TC2: heartbeats never print.
+            TestCase {
+                what: Happening::Heartbeat,
+                expected: None,
+            },
+            // TC3: a win names its share of the bankroll.
+            TestCase {
+                what: Happening::CasinoWin {
+                    amount_usdc: dec!(100),
+                    multiplier: dec!(60),
+                    stake_usdc: dec!(1.67),
+                },
+                expected: Some("casino win +$100.00 at 60x, 10.0% of bankroll"),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            assert_eq!(
+                event_detail(&case.what, Some(dec!(1000))).as_deref(),
+                case.expected,
+                "TC{i}"
+            );
         }
     }
 }

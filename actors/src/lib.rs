@@ -1,9 +1,10 @@
 //! The ballast companion: actix actors around the `ballast` core.
 //!
 //! One file per actor: [`clock`], [`watcher`] (BalanceWatcher), [`detector`]
-//! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`metrics`]
-//! (MetricsRecorder), plus the [`bus`] that fans events out. [`messages`] is the one
-//! message catalogue; [`system`] wires everything; [`settings`] loads the configuration;
+//! (DriftDetector), [`optimizer`], [`executor`] (SpotExecutor), [`hedger`]
+//! (HedgeExecutor), [`metrics`] (MetricsRecorder), [`notify`] (Notifier: alerts to a webhook
+//! or a command), plus the [`bus`] that fans events out. [`messages`] is the one message
+//! catalogue; [`system`] wires everything; [`settings`] loads the configuration;
 //! [`output`] is the one way to print (a closed stdout ends output, never the process).
 //! [`format`](mod@format) is how numbers read on the console; [`control`] is the operator's
 //! switch and [`http`] the HTTP API (status, metrics, dashboard, control) with its
@@ -29,10 +30,12 @@ pub mod executor;
 pub mod files;
 pub mod format;
 pub mod gate;
+pub mod hedger;
 pub mod http;
 pub mod live_metrics;
 pub mod messages;
 pub mod metrics;
+pub mod notify;
 pub mod optimizer;
 pub mod output;
 pub mod settings;

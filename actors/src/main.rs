@@ -16,7 +16,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
-    commands::{backtest, ctl, frontier, kelly, optimize, plan, run, sim, status, venue},
+    commands::{backtest, config, ctl, frontier, kelly, optimize, plan, report, run, sim, status},
     output,
     settings::{Settings, Validated},
 };
@@ -65,6 +65,12 @@ enum Command {
     /// Replay daily returns through a trigger policy: one path, Monte Carlo, the article's
     /// trigger table (--compare) or a band sweep, with the article's metrics.
     Backtest(backtest::Args),
+    /// What the store says about a period: returns, tracking error, turnover, costs,
+    /// rebalancing alpha, rebalances by trigger, legs by outcome, alerts (and a plot).
+    Report(report::Args),
+    /// The configuration: its reference, or the merged configuration in force.
+    #[command(subcommand)]
+    Config(config::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,7 +145,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Backtest(args) => backtest::run(&args, &settings(&cli.config)?, cli.json),
         Command::Kelly(args) => kelly::run(&args, cli.json),
-        Command::Plan(args) => plan_command(&args, &settings(&cli.config)?, cli.json),
+        Command::Plan(args) => plan::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Report(args) => report::run(&args, &settings(&cli.config)?, cli.json),
+        Command::Config(args) => config::run(&args, Settings::load(&cli.config)?, cli.json),
     }
 }
 
@@ -148,46 +156,16 @@ fn settings(files: &[PathBuf]) -> anyhow::Result<Validated> {
     Ok(Settings::load(files)?.validate()?)
 }
 
-fn plan_command(args: &plan::Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
-    let snapshot = match &args.balances {
-        Some(text) => plan::parse_balances(text)?,
-        None => {
-            if let Some(url) = &args.venue {
-                ballast::venue::client::api_base_url(url)
-                    .map_err(|error| anyhow::anyhow!("--venue: {error}"))?;
-            }
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?;
-            runtime.block_on(async {
-                let api_key = ballast::secret::ApiKey::from_env();
-                let venue = venue::open(validated, args.venue.as_deref(), api_key.as_ref()).await?;
-                let client = ballast::venue::client::VenueClient::new(
-                    &venue.url,
-                    &validated.settings.venue.agent_id,
-                    api_key,
-                    validated.request_timeout,
-                )?;
-                let portfolio = client.portfolio().await?;
-                if let Some(sim) = venue.sim {
-                    sim.shutdown().await;
-                }
-                Ok::<_, anyhow::Error>(portfolio.to_snapshot()?)
-            })?
-        }
-    };
-    let plan = plan::plan_for(args, &snapshot, &validated.targets, &validated.policy)?;
-    plan::print(&plan, json)
-}
-
 fn init_tracing(validated: &Validated) {
     use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&validated.settings.output.log))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour codes only for a terminal: redirected to a file or journald they are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_filter(filter)
         // Whatever the filter asks for: these events print whole HTTP requests, headers and
         // the `Authorization: Bearer` key included.

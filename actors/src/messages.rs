@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use actix::Message;
+pub use ballast::alerting::{AlertDetails, AlertKind, Severity};
 use ballast::{
     observation::Observation,
     optimizer::{OptimizerMethod, TargetDiagnostics},
@@ -322,6 +323,103 @@ pub struct PlanFinished {
     pub at: OffsetDateTime,
 }
 
+/// The DriftDetector's news for the HedgeExecutor: the part of an overweight the venue will
+/// not let move now. Sent after a plan that left such a part behind, and whenever the set of
+/// services with one changes (an empty `excess` says every lock lifted).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgeRequest {
+    /// The balances (with their locks) the excess was measured on.
+    pub snapshot: PortfolioSnapshot,
+    /// The targets it was measured against.
+    pub targets: TargetAllocation,
+    /// Each service whose overweight is partly locked.
+    pub excess: Vec<ballast::hedge::LockedExcess>,
+    /// Whether a rebalance was just planned on these balances.
+    pub planned: bool,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A perp hedge opened (or, in dry run, would have).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgeOpened {
+    /// `v{venue}.{trigger}.h{service}@{attempt}` (`ballast::hedge::ids`).
+    pub hedge_id: String,
+    /// The service whose stuck overweight it covers.
+    pub service: Service,
+    /// The perp market.
+    pub market: String,
+    /// Notional of the short, USDC.
+    pub notional_usdc: Decimal,
+    /// Leverage.
+    pub leverage: u32,
+    /// Perp dollars per dollar of stuck overweight.
+    pub ratio: Decimal,
+    /// The stuck overweight it covers, USDC.
+    pub stuck_usdc: Decimal,
+    /// Opening fee, USDC.
+    pub fee_usdc: Decimal,
+    /// The venue's position id (`None` in dry run).
+    pub position_id: Option<String>,
+    /// Why, with the ratio's estimate and any cap that bit.
+    pub reason: String,
+    /// Nothing was sent.
+    pub dry_run: bool,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A perp hedge closed: by ballast (the lock lifted, the drift resolved, a resize) or by
+/// the venue.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgeClosed {
+    /// `v{venue}.{trigger}.h{service}@{attempt}` (`ballast::hedge::ids`).
+    pub hedge_id: String,
+    /// The service it covered.
+    pub service: Service,
+    /// The perp market.
+    pub market: String,
+    /// Why.
+    pub reason: ballast::hedge::CloseReason,
+    /// What the hedge cost and earned over its life.
+    pub costs: ballast::hedge::HedgeCosts,
+    /// Nothing was sent.
+    pub dry_run: bool,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A hedge that did not open (or close), and why: below the threshold, too weak a
+/// correlation, not material, the stream down, refused by the venue.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgeSkipped {
+    /// The service.
+    pub service: Service,
+    /// Why, naming the key or figure.
+    pub reason: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// What the HedgeExecutor found at start-up: hedges resolved from the store, and venue
+/// positions no hedge holds (reported, left alone).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct HedgesReconciled {
+    /// Live hedges still open at the venue.
+    pub kept: usize,
+    /// Hedges whose unknown outcome was resolved (opened, closed or failed).
+    pub resolved: usize,
+    /// Hedges still of unknown outcome (the venue could not say).
+    pub unresolved: usize,
+    /// Venue positions no hedge of the store holds, by id: never closed by ballast.
+    pub foreign_positions: Vec<String>,
+}
+
 /// A plan the risk limits refused whole before anything was sent (its legs are reported
 /// failed as well); the limits it broke, by name.
 #[derive(Debug, Clone, Message)]
@@ -352,6 +450,40 @@ pub struct ControlApplied {
 pub struct PolicyNoticed {
     /// What the policy reported.
     pub notice: Arc<Notice>,
+}
+
+/// An alert for the operator. The Notifier records every one in the store and delivers those
+/// at or above `notify.min_severity` (webhook, command); the MetricsRecorder prints it. Any
+/// actor may send one to the bus ([`crate::system::Handles::bus`]); the Notifier itself raises
+/// balance mismatches, repeated leg failures, a stream down too long and refused targets from
+/// the events it sees, and the SpotExecutor raises plans refused by a risk limit.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Alert {
+    /// What it is about (always `details.kind()`).
+    pub kind: AlertKind,
+    /// How urgent (the kind's).
+    pub severity: Severity,
+    /// One line for humans.
+    pub message: String,
+    /// When (the companion's clock).
+    pub at: OffsetDateTime,
+    /// The kind's fields.
+    pub details: AlertDetails,
+}
+
+impl Alert {
+    /// An alert of `details`' kind and that kind's severity.
+    pub fn new(details: AlertDetails, message: impl Into<String>, at: OffsetDateTime) -> Self {
+        let kind = details.kind();
+        Self {
+            kind,
+            severity: kind.severity(),
+            message: message.into(),
+            at,
+            details,
+        }
+    }
 }
 
 /// Defines [`Event`] with one variant per message and a `From` for each, from one list, so
@@ -390,16 +522,32 @@ events!(
     Finished(PlanFinished),
     Dropped(PlanDropped),
     ReplyAlert(ReplyMismatched),
+    HedgeOpened(HedgeOpened),
+    HedgeClosed(HedgeClosed),
+    HedgeSkipped(HedgeSkipped),
+    HedgesReconciled(HedgesReconciled),
     Refused(PlanRefused),
     Control(ControlApplied),
     Noticed(PolicyNoticed),
     Implausible(ImplausibleChange),
+    Alert(Alert),
 );
 
 /// Asks the MetricsRecorder for its running summary.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "crate::metrics::Summary")]
 pub struct GetSummary;
+
+/// Asks the MetricsRecorder to store the latest balances it has seen (at a clean stop, so
+/// `ballast status` shows the last known balances).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct RecordLatest;
+
+/// Asks the Notifier for its counters.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "crate::notify::NotifierStats")]
+pub struct GetNotifierStats;
 
 /// Asks the StatusBoard (the HTTP API's view of the run) for its snapshot.
 #[derive(Debug, Clone, Copy, Message)]

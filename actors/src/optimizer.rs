@@ -7,7 +7,8 @@
 //! the venue's `price` events, and on [`RecomputeTargets`]. A solve fetches
 //! `GET /returns?days=lookback_days`, has the venue adapter turn it into a
 //! [`ReturnHistory`](ballast::optimizer::ReturnHistory) and hands that to [`compute_targets`]
-//! in `ballast`'s pure core; this actor only does the I/O and the publishing.
+//! in `ballast`'s pure core, with the latest balances an event carried as the current weights
+//! the turnover controls measure from; this actor only does the I/O and the publishing.
 //!
 //! Responsiveness: the fetch runs as a spawned future, so the mailbox keeps draining while it
 //! is in flight; the solve itself is a few milliseconds of CPU at six services and runs inline.
@@ -35,7 +36,7 @@ use ballast::{
     observation::Happening,
     optimizer::{
         GateDecision, OptimizeError, OptimizerConfig, RecomputeGate, TargetDiagnostics,
-        VolSpikeDetector, compute_targets,
+        VolSpikeDetector, compute_targets_near,
     },
     service::ServiceMap,
     targets::TargetAllocation,
@@ -97,6 +98,9 @@ pub struct Optimizer {
     trading: TradingGate,
     spikes: VolSpikeDetector,
     stats: OptimizerStats,
+    /// The latest balances an event carried: the current weights the turnover controls
+    /// measure from (the targets in force until one arrives).
+    current: Option<ServiceMap<Decimal>>,
     detector: Recipient<TargetsUpdated>,
     bus: Recipient<Event>,
 }
@@ -124,6 +128,7 @@ impl Optimizer {
             configured: targets,
             client,
             time,
+            current: None,
             detector,
             bus,
         }
@@ -246,16 +251,24 @@ impl Optimizer {
             Err(error) => return self.refuse(reason, FETCH_FAILED, error.to_string()),
         };
         // CPU work, inline: a few milliseconds for six services.
+        let current = self.current.unwrap_or(self.stats.targets);
         let computed = returns
             .to_history()
             .map_err(OptimizeError::from)
-            .and_then(|history| compute_targets(&history, &self.config, &self.configured));
+            .and_then(|history| {
+                compute_targets_near(&history, &self.config, &self.configured, &current)
+            });
         match computed {
-            Ok(computed) => self.publish(
-                computed.targets,
-                TargetDiagnostics::Optimal(computed.diagnostics),
-                reason,
-            ),
+            Ok(computed) => {
+                if let Some(gap) = &computed.diagnostics.equal_risk_gap {
+                    warn!(method = %self.config.method, %gap, "targets published within bounds that bind");
+                }
+                self.publish(
+                    computed.targets,
+                    TargetDiagnostics::Optimal(Box::new(computed.diagnostics)),
+                    reason,
+                )
+            }
             Err(error) => self.refuse(reason, error.kind(), error.to_string()),
         }
     }
@@ -294,6 +307,9 @@ impl Handler<VenueEvent> for Optimizer {
     type Result = ();
 
     fn handle(&mut self, event: VenueEvent, ctx: &mut Self::Context) {
+        if let Some(snapshot) = &event.observation.snapshot {
+            self.current = Some(snapshot.balances_usdc);
+        }
         if !self.estimates() {
             return;
         }

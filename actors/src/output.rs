@@ -8,7 +8,7 @@
 //!
 //! # Invariants
 //! - Nothing here panics on a write failure.
-//! - Once a write fails, every later [`line`] fails at once without writing: output ends,
+//! - Once a write fails, every later [`line`] or [`text`] fails at once without writing: output ends,
 //!   it does not resume with lines missing in the middle.
 //! - The first failure is logged once (a warning on stderr), naming the error.
 
@@ -38,6 +38,22 @@ pub struct OutputClosed {
 /// # Errors
 /// [`OutputClosed`] when the write fails, or failed before.
 pub fn line(args: fmt::Arguments<'_>) -> Result<(), OutputClosed> {
+    write(|out| writeln!(out, "{args}"))
+}
+
+/// Writes `text` to stdout as it is (a document that brings its own line ends, such as a
+/// generated Markdown page) and flushes it.
+///
+/// # Errors
+/// [`OutputClosed`] when the write fails, or failed before.
+pub fn text(text: &str) -> Result<(), OutputClosed> {
+    write(|out| out.write_all(text.as_bytes()))
+}
+
+/// Runs one write on the locked stdout, flushes, and turns a failure into [`OutputClosed`].
+fn write(
+    body: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>,
+) -> Result<(), OutputClosed> {
     if CLOSED.load(Ordering::Acquire) {
         return Err(OutputClosed {
             reason: "an earlier write failed".to_owned(),
@@ -45,7 +61,7 @@ pub fn line(args: fmt::Arguments<'_>) -> Result<(), OutputClosed> {
         });
     }
     let mut out = io::stdout().lock();
-    match writeln!(out, "{args}").and_then(|()| out.flush()) {
+    match body(&mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(error) => {
             let broken_pipe = error.kind() == io::ErrorKind::BrokenPipe;

@@ -45,9 +45,11 @@ use crate::{
     detector::{DriftDetector, Recording, StopPlanning},
     executor::{ExecutorConfig, ExecutorPeers, SpotExecutor, StopNow},
     gate::{NumberingEpoch, TradingGate},
+    hedger::{DrainHedges, HedgeExecutor, HedgerConfig},
     http::{HttpOptions, HttpPeers, HttpServer, RunInfo, board::StatusBoard},
     messages::{Event, GetSummary, RebalanceRequest, Tick, VenueEvent},
     metrics::{Console, MetricsRecorder, Summary},
+    notify::{FlushAlerts, Notifier},
     optimizer::Optimizer,
     settings::Validated,
     watcher::{BalanceWatcher, WatcherPeers, cursor_key},
@@ -106,11 +108,14 @@ pub struct RunningSystem {
     pub handles: Handles,
     /// This run's id.
     pub run_id: String,
+    /// The Notifier (ask it `GetNotifierStats`).
+    pub notifier: Addr<Notifier>,
     metrics: Addr<MetricsRecorder>,
     watcher: Addr<BalanceWatcher>,
     detector: Addr<DriftDetector>,
     executor: Addr<SpotExecutor>,
     stop: StopNow,
+    hedger: Option<Addr<HedgeExecutor>>,
     store: Store,
     control: ControlSwitch,
     http: Option<HttpServer>,
@@ -245,11 +250,18 @@ impl SystemBuilder {
             .await?;
 
         let bus = EventBus::default().start();
-        let metrics = MetricsRecorder::new(store.clone(), console, &validated.targets)
-            .with_run(&run_id, validated.optimizer.risk_free_rate)
-            .start();
+        let metrics = MetricsRecorder::new(
+            store.clone(),
+            console,
+            time,
+            &validated.targets,
+            validated.risk,
+        )
+        .with_run(&run_id, validated.optimizer.risk_free_rate)
+        .start();
         bus.do_send(Subscribe(metrics.clone().recipient()));
         let bus_recipient: Recipient<Event> = bus.clone().recipient();
+        let notifier = start_notifier(&validated, &store, time, &run_id, &bus);
 
         let executor_config = ExecutorConfig {
             dry_run: validated.settings.executor.dry_run,
@@ -259,10 +271,19 @@ impl SystemBuilder {
                 max: Duration::from_secs(30),
             },
             risk: validated.risk,
+            max_plan_age: validated.max_plan_age,
         };
         let gate = TradingGate::new();
         let stop = StopNow::new();
         let numbering = NumberingEpoch::new(cursor.epoch);
+        let hedger = start_hedger(
+            &validated,
+            &client,
+            &store,
+            (&run_id, time),
+            (&gate, &control, &numbering),
+            &bus,
+        )?;
         let mut executor_slot = None;
         // The watcher's address exists before it starts: the detector asks it for confirming
         // snapshots, and the watcher needs the detector's address to start.
@@ -302,6 +323,10 @@ impl SystemBuilder {
             )
             .with_control(control.clone())
             .confirm_with(confirmer);
+            let detector = match &hedger {
+                Some(hedger) => detector.with_hedger(hedger.clone().recipient()),
+                None => detector,
+            };
             match recording {
                 Some(recording) => detector.record_to(recording),
                 None => detector,
@@ -391,16 +416,61 @@ impl SystemBuilder {
         Ok(RunningSystem {
             handles,
             run_id,
+            notifier,
             metrics,
             watcher,
             detector,
             executor,
             stop,
+            hedger,
             store,
             control,
             http,
         })
     }
+}
+
+/// Starts the HedgeExecutor when `hedge.enabled`, subscribed to the bus for snapshots,
+/// finished plans and the venue's closes; the DriftDetector sends it requests.
+///
+/// # Errors
+/// When its markets client cannot be built.
+fn start_hedger(
+    validated: &Validated,
+    client: &VenueClient,
+    store: &Store,
+    run: (&str, TimeSource),
+    (gate, control, numbering): (&TradingGate, &ControlSwitch, &NumberingEpoch),
+    bus: &Addr<EventBus>,
+) -> anyhow::Result<Option<Addr<HedgeExecutor>>> {
+    if !validated.hedge.enabled {
+        return Ok(None);
+    }
+    let executor = &validated.settings.executor;
+    let config = HedgerConfig {
+        hedge: validated.hedge.clone(),
+        dry_run: executor.dry_run,
+        risk: validated.risk,
+        retry_limit: executor.leg_retry_limit,
+        retry_backoff: Backoff {
+            base: Duration::from_millis(executor.leg_retry_base_ms),
+            max: Duration::from_secs(30),
+        },
+    };
+    let hedger = HedgeExecutor::new(
+        client.clone(),
+        store.clone(),
+        config,
+        validated.targets.clone(),
+        (run.0.to_owned(), run.1),
+        gate.clone(),
+        bus.clone().recipient(),
+    )?
+    .with_control(control.clone())
+    .with_numbering(numbering.clone())
+    .start();
+    bus.do_send(Subscribe(hedger.clone().recipient()));
+    Ok(Some(hedger))
 }
 
 /// Starts a [`StatusBoard`] on the bus and serves the HTTP API with `options`; `peers`
@@ -434,6 +504,23 @@ impl RunningSystem {
         self.detector.clone().recipient()
     }
 
+    /// An actor panicked (`panic`, as [`contain_panics`] reported it): logs it and raises the
+    /// `actor_panicked` alert, which the Notifier records and delivers before the stop ends
+    /// (up to [`ALERT_FLUSH_MAX`]). The caller stops the run next.
+    pub async fn panicked(&self, panic: &str) {
+        tracing::error!(%panic, "a ballast actor failed; stopping cleanly");
+        let alert = crate::messages::Alert::new(
+            ballast::alerting::AlertDetails::ActorPanicked {
+                panic: panic.to_owned(),
+            },
+            format!("a ballast actor failed ({panic}); the run stopped cleanly"),
+            self.handles.time.now(),
+        );
+        if let Err(error) = self.handles.bus.send(Event::Alert(alert)).await {
+            tracing::warn!(%error, "bus gone; alert not raised");
+        }
+    }
+
     /// The running summary.
     ///
     /// # Errors
@@ -463,6 +550,15 @@ impl RunningSystem {
             );
         }
         let plan_finished_ms = started.elapsed().as_millis() as u64;
+        let left = deadline.saturating_sub(started.elapsed());
+        if let Some(hedger) = &self.hedger
+            && tokio::time::timeout(left, hedger.send(DrainHedges))
+                .await
+                .is_err()
+        {
+            // Whatever was in flight is on disk with its key; the next start resolves it.
+            tracing::warn!("hedge order still in flight at shutdown deadline");
+        }
         // Only now does the stream stop (and with it the gate close).
         let _ = self.watcher.send(StopActor).await;
         // Give the bus a moment to hand the last events to the recorder.
@@ -470,6 +566,15 @@ impl RunningSystem {
             self.handles.bus.send(crate::bus::Flush).await
         })
         .await;
+        // The last alerts recorded and delivered before the process goes.
+        if tokio::time::timeout(ALERT_FLUSH_MAX, self.notifier.send(FlushAlerts))
+            .await
+            .is_err()
+        {
+            tracing::warn!("alerts still being delivered at the stop; the rest are not sent");
+        }
+        // The last known balances, for `ballast status` and `ballast report`.
+        let _ = self.metrics.send(crate::messages::RecordLatest).await;
         // The stop is recorded first: a recorder that is gone must not cost the record.
         let recorded = self
             .store
@@ -498,6 +603,9 @@ impl RunningSystem {
     }
 }
 
+/// The longest a stop waits for the last alerts to be recorded and delivered.
+pub const ALERT_FLUSH_MAX: Duration = Duration::from_secs(5);
+
 /// A panic in any thread of this process (an actor's handler, usually) is reported on every
 /// receiver returned here, after the usual panic report on stderr. `ballast run` stops
 /// cleanly on it instead of trading on with part of the system dead: actix does not restart
@@ -524,6 +632,27 @@ pub fn contain_panics() -> tokio::sync::mpsc::UnboundedReceiver<String> {
         .unwrap_or_else(|e| e.into_inner())
         .push(sender);
     receiver
+}
+
+/// Starts the Notifier on the bus: it raises alerts from events, records every alert and
+/// delivers them per `[notify]`, off the trading path.
+fn start_notifier(
+    validated: &Validated,
+    store: &Store,
+    time: TimeSource,
+    run_id: &str,
+    bus: &Addr<EventBus>,
+) -> Addr<Notifier> {
+    let notifier = Notifier::new(
+        validated.notify.clone(),
+        store.clone(),
+        time,
+        run_id.to_owned(),
+        bus.clone().recipient(),
+    )
+    .start();
+    bus.do_send(Subscribe(notifier.clone().recipient()));
+    notifier
 }
 
 /// Stops an actor (the watcher at shutdown).

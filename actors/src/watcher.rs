@@ -312,7 +312,13 @@ impl BalanceWatcher {
 
 /// The store's cursor key for a stream: one agent on one venue.
 pub fn cursor_key(stream: &StreamConfig) -> String {
-    format!("{}#{}", stream.base_url, stream.agent_id)
+    stream_name(&stream.base_url, &stream.agent_id)
+}
+
+/// The name of an agent's event stream at a venue, `{api_base_url}#{agent_id}`: what plan and
+/// hedge names carry as their venue tag.
+pub fn stream_name(base_url: &str, agent_id: &str) -> String {
+    format!("{base_url}#{agent_id}")
 }
 
 impl Actor for BalanceWatcher {

@@ -1,7 +1,8 @@
 //! Story: an actor panics. actix does not restart an actor whose handler panicked; it just
 //! loses it, and the rest of the system would trade on without it. `contain_panics` reports
-//! the panic so `ballast run` stops cleanly instead (the plan in flight finished, the stop
-//! recorded); this test drives the same path in-process. Its own test binary: the panic hook
+//! the panic so `ballast run` stops cleanly instead (an `actor_panicked` alert raised and
+//! recorded, the plan in flight finished, the stop recorded); this test drives the same path
+//! in-process. Its own test binary: the panic hook
 //! is process-wide.
 
 #[path = "../../tests/common/mod.rs"]
@@ -59,7 +60,8 @@ async fn a_panicking_actor_stops_the_run_cleanly_with_its_stop_recorded() {
         "{panic}"
     );
 
-    // What `ballast run` does on it: a clean stop, recorded.
+    // What `ballast run` does on it: an alert, then a clean stop, both recorded.
+    system.panicked(&panic).await;
     system
         .shutdown(Duration::from_secs(5))
         .await
@@ -68,6 +70,17 @@ async fn a_panicking_actor_stops_the_run_cleanly_with_its_stop_recorded() {
     assert!(
         status.last_run.expect("a run").stopped_at.is_some(),
         "the stop was not recorded"
+    );
+    let alert = status
+        .recent_alerts
+        .iter()
+        .find(|a| a.kind == "actor_panicked")
+        .expect("the panic was recorded as an alert");
+    assert_eq!(alert.severity, "critical");
+    assert!(
+        alert.message.contains("injected panic"),
+        "{}",
+        alert.message
     );
     sim.shutdown().await;
 }

@@ -32,11 +32,12 @@ fn scratch(name: &str) -> PathBuf {
 fn opt(method: OptimizerMethod) -> optimize::Args {
     optimize::Args {
         model: ModelArgs {
-            returns: anchor("services_730"),
+            returns: Some(anchor("services_730")),
             covariance: Some(CovarianceMethod::Sample),
             bounds: None,
         },
-        method,
+        venue: None,
+        method: Some(method),
         budgets: None,
         hold: None,
         rf: Some(0.045),
@@ -231,17 +232,49 @@ fn bad_input_names_its_cause() {
         if let Some(csv) = case.csv {
             let path = scratch(&format!("bad{i}.csv"));
             std::fs::write(&path, csv).expect("write");
-            args.model.returns = path;
-            args.method = OptimizerMethod::MinVariance;
+            args.model.returns = Some(path);
+            args.method = Some(OptimizerMethod::MinVariance);
         }
         args.model.bounds = case.bounds.map(str::to_owned);
         args.budgets = case.budgets.map(str::to_owned);
         if case.bounds.is_some() {
-            args.method = OptimizerMethod::MinVariance;
+            args.method = Some(OptimizerMethod::MinVariance);
         }
         let err = optimize::execute(&args, &defaults()).expect_err("must fail");
         assert!(format!("{err:#}").contains(case.expected), "TC{i}: {err:#}");
     }
+}
+
+#[test]
+fn r13_optimize_previews_the_targets_a_run_would_use_from_the_venue() {
+    // No --returns: the embedded simulated venue's /returns and portfolio, solved with
+    // [optimizer] as the live Optimizer does (bounds 0.01..0.80, the reserve held).
+    let mut args = opt(OptimizerMethod::RiskParity);
+    args.model.returns = None;
+    args.model.covariance = None;
+    args.rf = None;
+    let out = optimize::execute(&args, &defaults()).expect("previews");
+    assert!(out.source.contains("/returns"), "{}", out.source);
+    assert!((sum(&out) - 1.0).abs() <= 1e-9);
+    assert!(
+        out.weights
+            .values()
+            .all(|w| (0.01 - 1e-9..=0.80 + 1e-9).contains(w))
+    );
+    assert!((out.weights["reserve"] - 0.10).abs() < 1e-9);
+    let turnover = out.turnover.expect("measured from the current portfolio");
+    assert!(turnover.turnover >= 0.0);
+    // The status says whether equal risk was possible within the bounds.
+    assert_eq!(out.status == "bounded", out.equal_risk_gap.is_some());
+    // A turnover cap moves at most that much of the portfolio.
+    let mut capped = defaults();
+    capped.optimizer.max_turnover = 0.05;
+    let out = optimize::execute(&args, &capped).expect("previews");
+    assert!(out.turnover.expect("measured").turnover <= 0.05 + 1e-6);
+    // Flags of the CSV path are refused, naming themselves.
+    args.hold = Some("none".into());
+    let err = optimize::execute(&args, &defaults()).expect_err("refused");
+    assert!(err.to_string().contains("--hold"), "{err}");
 }
 
 #[test]
@@ -250,7 +283,7 @@ fn frontier_has_every_point_and_plots() {
         let plot = scratch(&format!("frontier.{ext}"));
         let args = frontier::Args {
             model: ModelArgs {
-                returns: anchor("services_730"),
+                returns: Some(anchor("services_730")),
                 covariance: Some(CovarianceMethod::Sample),
                 bounds: Some("0.01,0.70".into()),
             },
@@ -267,7 +300,7 @@ fn frontier_has_every_point_and_plots() {
 }
 
 #[test]
-fn kelly_sizes_the_article_bet_and_refuses_no_edge() {
+fn kelly_sizes_the_article_bet_and_stakes_nothing_without_an_edge() {
     let mut args = kelly::Args {
         win_prob: 0.52,
         odds: 1.0,
@@ -281,9 +314,20 @@ fn kelly_sizes_the_article_bet_and_refuses_no_edge() {
     assert_eq!(json["stake_usdc"], "10.00", "money is a decimal string");
     assert_eq!(json["bankroll_usdc"], "1000");
     assert!(json["fraction"].is_f64(), "ratios stay numbers");
-    args.win_prob = 0.5;
-    let err = kelly::execute(&args).expect_err("no edge");
-    assert!(err.to_string().contains("no edge"), "{err}");
+    // r13: no float noise in the JSON figures (0.52 − 0.48 is 0.04000000000000004 in f64).
+    assert_eq!(json["edge"], 0.04);
+    assert_eq!(json["full_fraction"], 0.04);
+    assert_eq!(json["fraction"], 0.01);
+    // r13: no edge is the article's stake of 0, shown with its negative edge, not an error.
+    args.win_prob = 0.48;
+    let k = kelly::execute(&args).expect("no edge is an answer");
+    assert_eq!(
+        (k.stake_usdc, k.fraction, k.has_edge),
+        (dec!(0.00), 0.0, false)
+    );
+    let json = serde_json::to_value(&k).expect("serializes");
+    assert_eq!(json["edge"], -0.04);
+    assert_eq!(json["stake_usdc"], "0.00");
 }
 
 #[test]

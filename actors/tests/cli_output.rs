@@ -47,11 +47,16 @@ fn commands_into_a_closed_pipe_exit_quietly() {
     let store_arg = store.to_str().expect("a UTF-8 path");
     let balances = "casino=700,trading=120,wallet=60,domains=60,escrow=40,reserve=20";
     let backtest = ["backtest", "--simulate", "--paths", "4", "--days", "60"];
-    let cases: [&[&str]; 6] = [
+    let returns = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/anchors/data/services_365.csv"
+    );
+    let cases: [&[&str]; 17] = [
         &["--json", "status", "--store", store_arg],
         &["status", "--store", store_arg],
         &["plan", "--balances", balances],
         &["--json", "plan", "--balances", balances],
+        &["plan"],
         &backtest,
         &[
             "backtest",
@@ -62,11 +67,22 @@ fn commands_into_a_closed_pipe_exit_quietly() {
             "--days",
             "60",
         ],
+        &["report", "--store", store_arg],
+        &["report", "--store", store_arg, "--format", "csv"],
+        &["--json", "report", "--store", store_arg],
+        &["config", "reference"],
+        &["config", "show"],
+        &["--json", "config", "show"],
+        &["kelly", "--win-prob", "0.55", "--odds", "1"],
+        &["kelly", "--win-prob", "0.48", "--odds", "1"],
+        &["optimize", "--returns", returns, "--method", "risk-parity"],
+        &["frontier", "--returns", returns, "--points", "5"],
     ];
     for args in cases {
         // The reader is gone before ballast writes a byte, as `| head -1` can leave it.
         let mut child = Command::new(BIN)
             .args(args)
+            .env("BALLAST__STORE__PATH", &store)
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -314,7 +314,11 @@ async fn each_operator_rebalance_is_a_plan_of_its_own_also_after_a_restart() {
     sim.adjust_unannounced(Service::Casino, dec!(60))
         .expect("adjusts");
     let runs = [
-        (settings_with(&[("BALLAST__RISK__MAX_LEG_USDC", "1")]), 0),
+        // A relative cap refuses (an absolute one would split the legs under it).
+        (
+            settings_with(&[("BALLAST__RISK__MAX_LEG_FRACTION", "0.001")]),
+            0,
+        ),
         (default_settings(), 1),
     ];
     for (run, (settings, traded)) in runs.into_iter().enumerate() {

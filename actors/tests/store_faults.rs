@@ -98,6 +98,12 @@ async fn a_plan_the_store_cannot_record_is_neither_sent_nor_announced() {
             (0, 0),
             "a plan that was not recorded was announced"
         );
+        // The operator is told: a `plan_not_recorded` alert.
+        assert!(
+            events.iter().any(|e| matches!(e, Event::Alert(alert)
+                if alert.kind == ballast::alerting::AlertKind::PlanNotRecorded)),
+            "no plan_not_recorded alert"
+        );
     }
     assert!(sim.transfers().is_empty(), "an unrecorded plan was sent");
     let summary = system.summary().await.expect("summary");

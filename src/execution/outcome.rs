@@ -14,7 +14,11 @@
 //! - Once a leg is skipped or given up, no later leg of the plan is sent.
 //! - The skip texts are fixed: `skipped: leg {i} failed`,
 //!   `skipped: leg {i} superseded by another request under its key`,
-//!   `skipped: stream down; waiting for a fresh snapshot`.
+//!   `skipped: stream down; waiting for a fresh snapshot`, and for a plan that grew too old
+//!   between legs `skipped: plan is {age} s old (limit {limit} s); ...`.
+//! - The first leg of a plan is never stale: the plan was just sized. Staleness is measured
+//!   on the companion's clock from when the executor took the plan, so a request timeout in
+//!   wall time (days of venue time at a high simulator speed) stops the rest of the plan.
 
 use rust_decimal::Decimal;
 
@@ -122,7 +126,7 @@ impl PlanOutcome {
 
     /// The shutdown deadline passed with `legs` legs not yet sent: they stay `pending` in
     /// the store (recorded before any leg was sent) for the next start to reconcile.
-    pub fn stopped(&mut self, legs: usize) {
+    pub fn left_at_stop(&mut self, legs: usize) {
         self.pending_at_stop += legs;
         self.left_pending |= legs > 0;
     }
@@ -131,13 +135,83 @@ impl PlanOutcome {
     pub fn failed_unsent(&mut self, legs: usize) {
         self.failed += legs;
     }
+
+    /// Whether the rest of the plan is skipped already.
+    pub fn stopped(&self) -> bool {
+        self.stop_reason.is_some()
+    }
+
+    /// Whether the leg about to go, the plan `age` old after `legs_done` legs, must not be sent
+    /// on the plan's sizes: it is not the first, and the plan is older than `max_age`.
+    pub fn is_stale(
+        &self,
+        legs_done: usize,
+        age: std::time::Duration,
+        max_age: std::time::Duration,
+    ) -> bool {
+        legs_done > 0 && !self.stopped() && age > max_age
+    }
+
+    /// Stops a stale plan: the rest is skipped. With `fresh` balances the plan counts as
+    /// interrupted, so its trigger is planned again on them at once; without (the venue did not
+    /// answer), the next trigger plans on whatever is fresh by then.
+    pub fn stale(
+        &mut self,
+        age: std::time::Duration,
+        max_age: std::time::Duration,
+        fresh: Option<PortfolioSnapshot>,
+    ) {
+        self.stop_reason = Some(format!(
+            "plan is {} s old (limit {} s); planning again on fresh balances",
+            age.as_secs(),
+            max_age.as_secs()
+        ));
+        if fresh.is_some() {
+            self.interrupted = true;
+            self.snapshot = fresh;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use rust_decimal_macros::dec;
 
     use super::*;
+
+    #[test]
+    fn a_plan_that_grew_old_between_legs_stops_and_is_planned_again() {
+        let hour = Duration::from_secs(3600);
+        let days = Duration::from_secs(3 * 86_400);
+        let mut outcome = PlanOutcome::default();
+        // The first leg is never stale: the plan was just sized.
+        assert!(!outcome.is_stale(0, days, hour));
+        assert_eq!(outcome.next_leg(false, true), NextLeg::Send);
+        outcome.applied(dec!(10), None);
+        // A timeout later, three venue days have passed.
+        assert!(!outcome.is_stale(1, hour, hour));
+        assert!(outcome.is_stale(1, days, hour));
+        let fresh = PortfolioSnapshot::new(crate::portfolio::article_balances_usdc(), Some(9))
+            .expect("valid");
+        outcome.stale(days, hour, Some(fresh.clone()));
+        assert!(outcome.stopped() && outcome.interrupted);
+        assert_eq!(outcome.snapshot, Some(fresh));
+        match outcome.next_leg(false, true) {
+            NextLeg::Skip { reason } => {
+                assert!(
+                    reason.starts_with("skipped: plan is 259200 s old"),
+                    "{reason}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without fresh balances it is not replanned at once.
+        let mut blind = PlanOutcome::default();
+        blind.stale(days, hour, None);
+        assert!(blind.stopped() && !blind.interrupted);
+    }
 
     /// One step of a plan, as the executor would take it.
     #[derive(Debug, Clone, Copy)]
@@ -331,7 +405,7 @@ mod tests {
         outcome.failed_unsent(3);
         assert_eq!((outcome.applied, outcome.failed), (2, 3));
         // A shutdown past its deadline leaves the rest pending, not failed.
-        outcome.stopped(2);
+        outcome.left_at_stop(2);
         assert_eq!((outcome.failed, outcome.pending_at_stop), (3, 2));
         assert!(outcome.left_pending);
     }

@@ -5,8 +5,14 @@
 //! correlation (hedge effectiveness `ρ²`). The article shorts BTC-PERP 1:1, which is optimal
 //! only when `β = 1`.
 //!
+//! `β` is the least-squares slope of `s` on `p`, so its standard error is the regression's:
+//! `se(β) = sqrt(Σ e² / (n − 2) / Σ (p − p̄)²)` with `e` the residuals. With independent
+//! days an estimate falls within two standard errors of the true ratio about 95% of the time.
+//!
 //! # Invariants
-//! - Both series are finite, of equal length ≥ 2; the perp has non-zero variance.
+//! - Both series are finite, of equal length ≥ 3 (two points always fit a line exactly, so
+//!   the error needs a third); the perp has non-zero variance.
+//! - Every field of a [`HedgeRatio`] returned is finite.
 
 use super::{MathError, check_finite_slice};
 
@@ -19,7 +25,14 @@ pub struct HedgeRatio {
     pub correlation: f64,
     /// Fraction of the service's variance the hedge removes (ρ²).
     pub effectiveness: f64,
+    /// Standard error of `beta`.
+    pub beta_std_error: f64,
+    /// Days of returns the estimate used.
+    pub observations: usize,
 }
+
+/// Fewest paired returns an estimate needs.
+pub const MIN_HEDGE_OBSERVATIONS: usize = 3;
 
 /// The minimum-variance hedge ratio of `service` returns by `perp` returns.
 ///
@@ -27,9 +40,9 @@ pub struct HedgeRatio {
 /// [`MathError::Dimension`] for unequal or too short series; [`MathError::NonFiniteInput`];
 /// [`MathError::InvalidArgument`] for a constant perp series.
 pub fn min_variance_hedge(service: &[f64], perp: &[f64]) -> Result<HedgeRatio, MathError> {
-    if service.len() != perp.len() || service.len() < 2 {
+    if service.len() != perp.len() || service.len() < MIN_HEDGE_OBSERVATIONS {
         return Err(MathError::Dimension(format!(
-            "hedge needs two equal series of at least 2 returns, got {} and {}",
+            "hedge needs two equal series of at least {MIN_HEDGE_OBSERVATIONS} returns, got {} and {}",
             service.len(),
             perp.len()
         )));
@@ -58,11 +71,28 @@ pub fn min_variance_hedge(service: &[f64], perp: &[f64]) -> Result<HedgeRatio, M
     } else {
         0.0
     };
-    Ok(HedgeRatio {
+    // Σ e² = Σ (ds − β dp)² = var_s − β cov (sums, not means); rounding can take it a hair
+    // below zero for a perfect fit.
+    let residual = (var_s - beta * cov).max(0.0);
+    let beta_std_error = (residual / (n - 2.0) / var_p).sqrt();
+    let ratio = HedgeRatio {
         beta,
         correlation,
         effectiveness: correlation * correlation,
-    })
+        beta_std_error,
+        observations: service.len(),
+    };
+    if [beta, correlation, beta_std_error]
+        .iter()
+        .all(|v| v.is_finite())
+    {
+        Ok(ratio)
+    } else {
+        Err(MathError::InvalidArgument {
+            name: "returns".into(),
+            reason: "the hedge ratio overflows: returns too large".into(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -91,8 +121,8 @@ mod tests {
             },
             // TC2: constant perp.
             TestCase {
-                service: vec![0.01, 0.02],
-                perp: vec![0.01, 0.01],
+                service: vec![0.01, 0.02, 0.03],
+                perp: vec![0.01, 0.01, 0.01],
                 expected: Err("constant"),
             },
             // TC3: unequal lengths.
@@ -112,5 +142,38 @@ mod tests {
                 (got, want) => panic!("TC{i}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_standard_error_is_the_regression_slopes() {
+        // s = 0.5 p + noise. The expected slope and its standard error are computed here from
+        // the textbook definitions (intercept, residuals), not the code's shortcut.
+        let perp = [0.01, 0.02, 0.03, 0.04];
+        let noise = [0.001, -0.001, 0.001, -0.001];
+        let service: Vec<f64> = perp.iter().zip(noise).map(|(p, e)| 0.5 * p + e).collect();
+        let h = min_variance_hedge(&service, &perp).expect("estimates");
+        let n = perp.len() as f64;
+        let (mp, ms) = (
+            perp.iter().sum::<f64>() / n,
+            service.iter().sum::<f64>() / n,
+        );
+        let sxx: f64 = perp.iter().map(|p| (p - mp).powi(2)).sum();
+        let sxy: f64 = perp
+            .iter()
+            .zip(&service)
+            .map(|(p, s)| (p - mp) * (s - ms))
+            .sum();
+        let beta = sxy / sxx;
+        let alpha = ms - beta * mp;
+        let sse: f64 = perp
+            .iter()
+            .zip(&service)
+            .map(|(p, s)| (s - alpha - beta * p).powi(2))
+            .sum();
+        let se = (sse / (n - 2.0) / sxx).sqrt();
+        assert!((h.beta - beta).abs() < 1e-12, "{h:?}");
+        assert!((h.beta_std_error - se).abs() < 1e-12, "{h:?} vs {se}");
+        assert!(h.beta_std_error > 0.0);
+        assert_eq!(h.observations, 4);
     }
 }

@@ -4,7 +4,8 @@
 //! [`returns`] turns daily returns (CSV text or the venue's `/returns`) into a [`MarketModel`]
 //! (annualized mean and covariance, sample or Ledoit–Wolf, repaired when not positive definite);
 //! [`markowitz`], [`frontier`], [`risk_parity`], [`black_litterman`] and [`kelly`] turn a model
-//! into weights, and [`methods`] runs any of them by name; [`hedge`] sizes a perp hedge. The
+//! into weights, and [`methods`] runs any of them by name; [`turnover`] keeps a result near the
+//! current weights when asked; [`hedge`] sizes a perp hedge. The
 //! box-and-budget quadratic programs of Markowitz and multi-asset Kelly share one structured
 //! solver in `qp` (an active-set method on the critical line), with clarabel as the general path
 //! and the fallback.
@@ -33,6 +34,7 @@ mod qp;
 pub mod returns;
 pub mod returns_csv;
 pub mod risk_parity;
+pub mod turnover;
 
 use nalgebra::DMatrix;
 use rust_decimal::Decimal;

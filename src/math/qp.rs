@@ -703,7 +703,7 @@ fn clarabel_settings() -> clarabel::solver::DefaultSettings<f64> {
     built.unwrap_or_default()
 }
 
-fn run_clarabel(
+pub(crate) fn run_clarabel(
     p: &CscMatrix<f64>,
     q: &[f64],
     a: &CscMatrix<f64>,

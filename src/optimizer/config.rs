@@ -74,6 +74,11 @@ pub struct OptimizerConfig {
     pub kelly_multiplier: f64,
     /// Least venue time between the starts of two solves.
     pub min_interval: Duration,
+    /// Penalty per unit of distance from the current weights (weight units; 0 off): see
+    /// [`crate::math::turnover`].
+    pub turnover_penalty: f64,
+    /// Most of the portfolio one solve may move from the current weights, in (0, 1]; 1 is no cap.
+    pub max_turnover: f64,
     /// Black–Litterman settings.
     pub black_litterman: BlackLittermanConfig,
     /// Volatility-spike trigger.
@@ -95,6 +100,10 @@ pub enum OptimizerConfigError {
     RiskAversion(f64),
     /// `vol_spike.ratio` not above 1.
     SpikeRatio(f64),
+    /// `turnover_penalty` negative or not finite.
+    TurnoverPenalty(f64),
+    /// `max_turnover` outside (0, 1].
+    MaxTurnover(f64),
     /// `bound_lo` such that six services cannot sum to 1.
     BoundLo(f64),
     /// `bound_hi` such that six services cannot sum to 1.
@@ -181,6 +190,14 @@ impl OptimizerConfigError {
             Self::SpikeRatio(ratio) => {
                 format!("{}: {ratio} must be above 1", key("vol_spike.ratio"))
             }
+            Self::TurnoverPenalty(penalty) => format!(
+                "{}: {penalty} must be a non-negative number (0 switches it off)",
+                key("turnover_penalty")
+            ),
+            Self::MaxTurnover(cap) => format!(
+                "{}: {cap} must be in (0, 1] (1 leaves turnover uncapped)",
+                key("max_turnover")
+            ),
             Self::BoundLo(lo) => format!(
                 "{}: {lo} must be in [0, 1/6] so six services can sum to 1",
                 key("bound_lo")
@@ -283,6 +300,14 @@ impl OptimizerConfig {
             (
                 within(self.vol_spike.ratio, 1.0, f64::MAX),
                 E::SpikeRatio(self.vol_spike.ratio),
+            ),
+            (
+                self.turnover_penalty.is_finite() && self.turnover_penalty >= 0.0,
+                E::TurnoverPenalty(self.turnover_penalty),
+            ),
+            (
+                within(self.max_turnover, 0.0, 1.0),
+                E::MaxTurnover(self.max_turnover),
             ),
         ] {
             if !ok {
@@ -416,6 +441,8 @@ pub(super) fn example(method: OptimizerMethod) -> OptimizerConfig {
         risk_free_rate: 0.045,
         kelly_multiplier: 0.25,
         min_interval: Duration::from_secs(3600),
+        turnover_penalty: 0.0,
+        max_turnover: 1.0,
         black_litterman: BlackLittermanConfig {
             tau: 0.05,
             risk_aversion: 2.5,

@@ -3,11 +3,14 @@
 //!
 //! - [`compute_targets`]: [`ReturnHistory`] → [`ReturnsTable`](crate::math::returns::ReturnsTable)
 //!   → [`MarketModel`] (sample or Ledoit–Wolf, repaired when not positive definite) →
-//!   [`methods::solve`] → the boundary check [`check_weights`] → [`weights_to_decimal`] →
+//!   [`methods::solve`] → the turnover controls ([`crate::math::turnover`], measured from the
+//!   current weights given to [`compute_targets_near`]) → the boundary check [`check_weights`]
+//!   → [`weights_to_decimal`] →
 //!   [`TargetAllocation`], with [`SolveDiagnostics`]. Risk parity and Black–Litterman hold
 //!   the reserve at its configured target and allocate the rest among the risky services (see
 //!   [`methods`] for why); Black–Litterman's prior is the configured targets, so without views
-//!   it returns them.
+//!   it returns them. Risk parity whose bounds make equal risk impossible says so
+//!   ([`EqualRiskGap`]; `Display` reads "bounded" instead of "optimal").
 //! - [`RecomputeGate`]: one solve at a time, at least `min_interval` apart; bursts of triggers
 //!   collapse into one deferred solve.
 //! - [`VolSpikeDetector`]: realized volatility of price moves against its history.
@@ -27,19 +30,21 @@
 //! - No I/O and no clock: time comes in as an argument.
 
 mod config;
+mod diagnostics;
 mod gate;
 mod history;
 mod spike;
 
-use std::fmt;
-
 use rust_decimal::Decimal;
-use serde::Serialize;
 
 pub use self::{
     config::{
         BlackLittermanConfig, MIN_LOOKBACK_DAYS, MethodInputs, OptimizerConfig,
         OptimizerConfigError, ServiceView, method_params,
+    },
+    diagnostics::{
+        EQUAL_RISK_TOLERANCE, EqualRiskGap, SolveDiagnostics, TargetDiagnostics,
+        TurnoverDiagnostics,
     },
     gate::{GateDecision, RecomputeGate},
     history::ReturnHistory,
@@ -48,11 +53,8 @@ pub use self::{
 pub use crate::math::methods::OptimizerMethod;
 use crate::{
     math::{
-        MarketModel, MathError, WeightBounds,
-        black_litterman::View,
-        methods,
-        returns::{CovarianceMethod, Repair},
-        weights_to_decimal,
+        MarketModel, MathError, WeightBounds, black_litterman::View, methods, returns::Repair,
+        turnover::turnover_aware, weights_to_decimal,
     },
     money::decimal_to_f64,
     service::{Service, ServiceMap},
@@ -65,77 +67,6 @@ pub const BOUND_TOLERANCE: f64 = 1e-12;
 
 /// Slack of the boundary check on `Σw = 1` (the solvers deliver 1e-12; targets accept 1e-3).
 pub const WEIGHT_SUM_TOLERANCE: f64 = 1e-9;
-
-/// What the solve reports about published targets.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SolveDiagnostics {
-    /// The solver that produced the weights.
-    pub solver: &'static str,
-    /// Solver iterations, where counted (risk parity).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iterations: Option<usize>,
-    /// Days of returns the estimate used.
-    pub observations: usize,
-    /// Covariance estimator.
-    pub covariance: CovarianceMethod,
-    /// Ledoit–Wolf shrinkage intensity.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shrinkage: Option<f64>,
-    /// What the positive-definiteness repair did.
-    pub repair: Repair,
-    /// Annualized expected return of the targets (under the estimated model).
-    pub expected_return: f64,
-    /// Annualized volatility of the targets.
-    pub volatility: f64,
-    /// Sharpe ratio at the configured risk-free rate.
-    pub sharpe: Option<f64>,
-    /// Each service's share of the portfolio's risk (sums to 1).
-    pub risk_contributions: ServiceMap<f64>,
-    /// Risk parity: largest relative risk-contribution error among the risky services.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rc_max_rel_error: Option<f64>,
-    /// Kelly: approximate annual log growth.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub growth_rate: Option<f64>,
-}
-
-/// How a published allocation came about.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum TargetDiagnostics {
-    /// The configured `[targets]` (start-up, and method `fixed`).
-    Configured,
-    /// A converged solve.
-    Optimal(SolveDiagnostics),
-}
-
-impl fmt::Display for TargetDiagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = match self {
-            TargetDiagnostics::Configured => return f.write_str("configured targets"),
-            TargetDiagnostics::Optimal(d) => d,
-        };
-        write!(f, "optimal ({}", d.solver)?;
-        if let Some(iterations) = d.iterations {
-            write!(f, ", {iterations} iterations")?;
-        }
-        write!(
-            f,
-            ", {} days): expected return {:.2}%, volatility {:.2}%, {}; risk",
-            d.observations,
-            100.0 * d.expected_return,
-            100.0 * d.volatility,
-            d.sharpe.map_or_else(
-                || "Sharpe undefined (volatility is zero)".to_owned(),
-                |s| format!("Sharpe {s:.2}")
-            )
-        )?;
-        for (service, rc) in d.risk_contributions.iter() {
-            write!(f, " {service} {:.1}%", 100.0 * rc)?;
-        }
-        Ok(())
-    }
-}
 
 /// Targets from a solve, with their diagnostics.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,7 +186,8 @@ pub fn check_weights(
 }
 
 /// Computes targets by `config.method` from the venue's return history; `configured` supplies
-/// the reserve's held weight (risk parity) and the prior (Black–Litterman).
+/// the reserve's held weight (risk parity) and the prior (Black–Litterman), and stands for the
+/// current weights of the turnover controls (see [`compute_targets_near`]).
 ///
 /// # Errors
 /// An [`OptimizeError`]: bad history, a solver failure or non-convergence, or a result that
@@ -264,6 +196,22 @@ pub fn compute_targets(
     returns: &ReturnHistory,
     config: &OptimizerConfig,
     configured: &TargetAllocation,
+) -> Result<ComputedTargets, OptimizeError> {
+    compute_targets_near(returns, config, configured, configured.weights())
+}
+
+/// [`compute_targets`] from `current` weights: the turnover controls
+/// (`config.turnover_penalty`, `config.max_turnover`; see [`crate::math::turnover`]) measure
+/// the distance from them, and the diagnostics report how much of the portfolio the targets
+/// move. Weights that do not sum to a positive total stand for nothing (the ideal is kept).
+///
+/// # Errors
+/// As [`compute_targets`]; an unreachable `max_turnover` is a solve error naming it.
+pub fn compute_targets_near(
+    returns: &ReturnHistory,
+    config: &OptimizerConfig,
+    configured: &TargetAllocation,
+    current: &ServiceMap<Decimal>,
 ) -> Result<ComputedTargets, OptimizeError> {
     if !config.method.estimates() {
         return Err(OptimizeError::NotEstimated);
@@ -307,21 +255,70 @@ pub fn compute_targets(
             .collect(),
         prior,
     };
+    let hold = inputs.hold.filter(|_| config.method.holds_reserve());
     let params = method_params(config, inputs)?;
-    let result = methods::solve(&model, &params).map_err(solve_error)?;
+    let mut result = methods::solve(&model, &params).map_err(solve_error)?;
+    let turnover =
+        near_current(&mut result, &services, current, config, hold).map_err(solve_error)?;
     let estimate = Estimate {
         observations: table.rows(),
         shrinkage: estimate.shrinkage,
         repair,
+        turnover,
+        held: hold.map(|(i, _)| services[i]),
     };
     finish(&model, &services, result, config, &estimate)
 }
 
-/// What the estimation step reports.
+/// Applies the turnover controls to `result` (the held asset stays where the method put it)
+/// and reports the distance from `current`.
+fn near_current(
+    result: &mut methods::MethodResult,
+    services: &[Service],
+    current: &ServiceMap<Decimal>,
+    config: &OptimizerConfig,
+    hold: Option<(usize, f64)>,
+) -> Result<TurnoverDiagnostics, MathError> {
+    let total: Decimal = services.iter().map(|s| current[*s]).sum();
+    let current: Vec<f64> = if total > Decimal::ZERO {
+        services
+            .iter()
+            .map(|s| decimal_to_f64(current[*s] / total))
+            .collect()
+    } else {
+        result.weights.clone()
+    };
+    let n = services.len();
+    let mut lo = vec![config.bound_lo; n];
+    let mut hi = vec![config.bound_hi; n];
+    if let Some((i, _)) = hold {
+        lo[i] = result.weights[i];
+        hi[i] = result.weights[i];
+    }
+    let bounds = WeightBounds::new(lo, hi)?;
+    let aware = turnover_aware(
+        &result.weights,
+        &current,
+        &bounds,
+        config.turnover_penalty,
+        config.max_turnover,
+    )?;
+    result.weights = aware.weights;
+    Ok(TurnoverDiagnostics {
+        turnover: aware.turnover,
+        ideal_turnover: aware.ideal_turnover,
+        penalty: config.turnover_penalty,
+        max_turnover: config.max_turnover,
+    })
+}
+
+/// What the estimation and turnover steps report.
 struct Estimate {
     observations: usize,
     shrinkage: Option<f64>,
     repair: Repair,
+    turnover: TurnoverDiagnostics,
+    held: Option<Service>,
 }
 
 /// Checks a solver's result at the boundary and turns it into targets and diagnostics.
@@ -344,13 +341,13 @@ fn finish(
     }
     let targets = TargetAllocation::new(weights).map_err(OptimizeError::Targets)?;
     let stats = model.stats(&result.weights, config.risk_free_rate);
+    let risk = model.risk_contributions(&result.weights);
     let mut risk_contributions = ServiceMap::<f64>::default();
-    for (service, rc) in services
-        .iter()
-        .zip(model.risk_contributions(&result.weights))
-    {
-        risk_contributions[*service] = rc;
+    for (service, rc) in services.iter().zip(&risk) {
+        risk_contributions[*service] = *rc;
     }
+    let equal_risk_gap =
+        diagnostics::equal_risk_gap(services, &result.weights, &risk, config, estimate.held);
     Ok(ComputedTargets {
         targets,
         diagnostics: SolveDiagnostics {
@@ -366,6 +363,8 @@ fn finish(
             risk_contributions,
             rc_max_rel_error: result.rc_max_rel_error,
             growth_rate: result.growth_rate,
+            turnover: estimate.turnover,
+            equal_risk_gap,
         },
     })
 }
@@ -378,6 +377,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+    use crate::math::returns::CovarianceMethod;
 
     /// A year of daily returns with the services' character: a losing, volatile casino, drifting
     /// trading and wallet, high-yield domains, a steady escrow and a riskless reserve.
@@ -479,6 +479,83 @@ mod tests {
         }
         assert_eq!(weight(&computed.targets, Service::Escrow), 0.80);
         assert!(computed.diagnostics.rc_max_rel_error.expect("rc") <= 1e-9);
+    }
+
+    #[test]
+    fn risk_parity_says_when_the_bounds_make_equal_risk_impossible() {
+        let computed = compute_targets(
+            &returns(365),
+            &config(OptimizerMethod::RiskParity),
+            &TargetAllocation::conservative(),
+        )
+        .expect("solves");
+        // Escrow sits at its 80% cap: it carries less than an equal share, so equal risk is
+        // impossible, and the result must say so rather than read "optimal".
+        let gap = computed
+            .diagnostics
+            .equal_risk_gap
+            .clone()
+            .expect("the cap binds");
+        assert_eq!(gap.at_cap, vec![Service::Escrow]);
+        assert!((gap.equal_share - 0.2).abs() < 1e-12);
+        let text = TargetDiagnostics::Optimal(Box::new(computed.diagnostics)).to_string();
+        assert!(text.starts_with("bounded ("), "{text}");
+        assert!(text.contains("equal risk is impossible"), "{text}");
+        // Without binding bounds, nothing to say.
+        let mut wide = config(OptimizerMethod::RiskParity);
+        wide.bound_lo = 0.0;
+        wide.bound_hi = 1.0;
+        let free = compute_targets(&returns(365), &wide, &TargetAllocation::conservative())
+            .expect("solves");
+        assert_eq!(free.diagnostics.equal_risk_gap, None);
+    }
+
+    #[test]
+    fn turnover_controls_keep_targets_near_the_current_weights() {
+        struct TestCase {
+            penalty: f64,
+            max_turnover: f64,
+        }
+        let cases = [
+            // TC0: a cap of 10% of the portfolio per solve.
+            TestCase {
+                penalty: 0.0,
+                max_turnover: 0.10,
+            },
+            // TC1: a penalty of 5 points per unit of change.
+            TestCase {
+                penalty: 0.05,
+                max_turnover: 1.0,
+            },
+        ];
+        let configured = TargetAllocation::conservative();
+        let base = compute_targets(
+            &returns(365),
+            &config(OptimizerMethod::MinVariance),
+            &configured,
+        )
+        .expect("solves");
+        let unrestrained = base.diagnostics.turnover.turnover;
+        assert!(unrestrained > 0.3, "{unrestrained}");
+        for (i, case) in cases.iter().enumerate() {
+            let mut c = config(OptimizerMethod::MinVariance);
+            c.turnover_penalty = case.penalty;
+            c.max_turnover = case.max_turnover;
+            let near = compute_targets_near(&returns(365), &c, &configured, configured.weights())
+                .unwrap_or_else(|e| panic!("TC{i}: {e}"));
+            let t = near.diagnostics.turnover;
+            assert!((t.ideal_turnover - unrestrained).abs() < 1e-9, "TC{i}");
+            assert!(t.turnover < unrestrained - 0.05, "TC{i}: {t:?}");
+            assert!(t.turnover <= case.max_turnover + 1e-6, "TC{i}: {t:?}");
+            let sum: Decimal = near.targets.weights().values().copied().sum();
+            assert!((sum - Decimal::ONE).abs() < dec!(0.000000001), "TC{i}");
+        }
+        // The held reserve stays held under the controls.
+        let mut rp = config(OptimizerMethod::RiskParity);
+        rp.max_turnover = 0.05;
+        let near = compute_targets(&returns(365), &rp, &configured).expect("solves");
+        assert_eq!(near.targets.weight(Service::Reserve), dec!(0.1));
+        assert!(near.diagnostics.turnover.turnover <= 0.05 + 1e-6);
     }
 
     #[test]
@@ -660,10 +737,12 @@ mod tests {
             &config(OptimizerMethod::RiskParity),
             &TargetAllocation::conservative(),
         );
-        let diagnostics = TargetDiagnostics::Optimal(computed.diagnostics);
+        let diagnostics = TargetDiagnostics::Optimal(Box::new(computed.diagnostics));
         let text = diagnostics.to_string();
+        // The cap binds on escrow: the text says "bounded", the JSON names the gap (its
+        // status stays `optimal`: the solve converged to the best the bounds allow).
         assert!(
-            text.starts_with("optimal (constrained-risk-budgeting"),
+            text.starts_with("bounded (constrained-risk-budgeting"),
             "{text}"
         );
         assert!(
@@ -672,6 +751,8 @@ mod tests {
         );
         let json = serde_json::to_value(&diagnostics).expect("serializes");
         assert_eq!(json["status"], "optimal");
+        assert_eq!(json["equal_risk_gap"]["at_cap"][0], "escrow");
+        assert!(json["turnover"]["turnover"].is_f64());
         assert!(json["risk_contributions"]["casino"].is_f64());
         assert_eq!(
             serde_json::to_value(TargetDiagnostics::Configured).expect("serializes")["status"],

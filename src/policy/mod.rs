@@ -24,7 +24,9 @@
 //! **event responses** ([`responses`]): drawdown protection cuts a falling service's
 //! target and restores it after recovery, the volatility-spike response switches to
 //! conservative targets and back; each change is a [`Notice::TargetsAdjusted`] with its
-//! reason and rebalances to the new targets at once.
+//! reason and rebalances to the new targets at once. When the venue releases a lock on a
+//! service's funds the bands are checked at once, so the remainder a plan had to leave
+//! locked moves as soon as it may.
 //!
 //! Days are counted from the clock's ticks' times (rounded to whole days), so a rebalance
 //! planned at one tick is one day old at the next. Threshold steps go to target or to the

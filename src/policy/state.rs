@@ -426,6 +426,11 @@ impl PolicyState {
                     seq,
                 })
             }
+            // A lock lifted: the remainder a plan had to leave behind may move now, so the
+            // bands are checked against the balances right after the release.
+            Happening::FundsReleased { .. } if observation.snapshot.is_some() => {
+                Some(Trigger::Threshold { seq })
+            }
             _ => None,
         };
         let own = own.or_else(|| {

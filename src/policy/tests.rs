@@ -560,3 +560,45 @@ fn a_held_policy_plans_nothing_and_fires_the_waiting_trigger_on_resume() {
     assert_eq!(decision.trigger.name(), "large_win");
     assert_eq!(policy.readiness(), Readiness::InFlight);
 }
+
+#[test]
+fn a_released_lock_lets_the_remainder_move_at_once() {
+    struct TestCase {
+        /// Balances right after the release.
+        after: [Decimal; 6],
+        expected_legs: Option<(Service, Decimal)>,
+    }
+    let released = |seq: u64, after: [Decimal; 6]| {
+        PolicyInput::Event(Arc::new(Observation {
+            seq,
+            at: T0 + Duration::hours(49),
+            snapshot: Some(snapshot(after, Some(seq))),
+            what: Happening::FundsReleased {
+                service: Service::Casino,
+                amount_usdc: dec!(380),
+            },
+        }))
+    };
+    let cases = [
+        // TC0: the casino still 9.4 points over (the part a plan had to leave locked):
+        // its decrease is planned at once, not at the next daily check.
+        TestCase {
+            after: after_win(dec!(133.84)),
+            expected_legs: Some((Service::Casino, dec!(107.07))),
+        },
+        // TC1: within the bands by then: nothing to do.
+        TestCase {
+            after: after_win(dec!(20)),
+            expected_legs: None,
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let mut policy = synced_policy();
+        let decision = policy.process(released(2, case.after));
+        let first = decision.as_ref().map(|d| {
+            assert_eq!(d.trigger.name(), "threshold", "TC{i}");
+            (d.plan.legs[0].service, d.plan.legs[0].amount_usdc)
+        });
+        assert_eq!(first, case.expected_legs, "TC{i}");
+    }
+}

@@ -203,6 +203,8 @@ pub struct ClosedPosition {
     /// Cash returned to the trading balance: margin + realized PnL − fee (the reservation,
     /// for a cancelled order; zero after a liquidation).
     pub returned_usdc: Decimal,
+    /// Net funding the position received over its life (negative when it paid).
+    pub funding_usdc: Decimal,
     /// When.
     pub closed_at: OffsetDateTime,
 }

@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
 use super::{
+    engine::LockParams,
     faults::{FaultConfig, FaultSpecError},
     ledger::{Ledger, StateError, article_balances_usdc},
     markets::MarketParams,
@@ -56,6 +57,8 @@ pub struct SimConfig {
     pub autoplay: bool,
     /// Faults to inject (all off by default).
     pub faults: FaultConfig,
+    /// When the venue locks winnings on its own (off by default).
+    pub locks: LockParams,
     /// Whether the venue may listen on an address other machines can reach (it must then
     /// require `api_key`); off by default, loopback only.
     pub allow_remote: bool,
@@ -74,6 +77,7 @@ impl Default for SimConfig {
             markets: MarketParams::default(),
             autoplay: true,
             faults: FaultConfig::default(),
+            locks: LockParams::default(),
             allow_remote: false,
         }
     }
@@ -114,6 +118,9 @@ impl SimConfig {
         }
         if let Err(mut faults) = self.faults.validate() {
             problems.append(&mut faults);
+        }
+        if let Err(mut locks) = self.locks.validate() {
+            problems.append(&mut locks);
         }
         if problems.is_empty() {
             Ok(())

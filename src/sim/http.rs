@@ -82,7 +82,8 @@ fn refusal_status(error: &StateError) -> u16 {
         StateError::Invalid { .. } | StateError::Unknown(_) => 400,
         StateError::InsufficientBalance { .. }
         | StateError::InsufficientFunds { .. }
-        | StateError::InsufficientHoldings { .. } => 409,
+        | StateError::InsufficientHoldings { .. }
+        | StateError::FundsLocked { .. } => 409,
         StateError::PositionNotFound { .. } => 404,
     }
 }

@@ -9,8 +9,9 @@
 //! [`Op`].
 //!
 //! # Invariants
-//! - Every injection becomes exactly one ledger [`Op`], validated by the ledger like any
-//!   other; nothing here changes a balance.
+//! - Every injection but `lock` becomes exactly one ledger [`Op`], validated by the ledger
+//!   like any other; nothing here changes a balance. A `lock` moves no money: the engine
+//!   applies it beside the books (`engine::locks`).
 //! - A win's reported stake and multiplier are plausible: the stake never exceeds the casino
 //!   balance when the casino has any, and `amount = stake × (multiplier − 1)` up to the
 //!   multiplier's rounding.
@@ -107,6 +108,10 @@ pub fn to_op<B: NewBalances>(
         InjectRequest::Balance { balances_usdc } => Op::SetBalances {
             balances_usdc: balances_usdc.resolve(cash_usdc),
         },
+        // A lock moves no money: the engine keeps locks beside the books.
+        InjectRequest::Lock { .. } => {
+            return Err(invalid("type", "`lock` is not a ledger operation"));
+        }
     })
 }
 

@@ -66,7 +66,7 @@ mod ws;
 
 pub use self::{
     config::{DEFAULT_AGENT_ID, DEFAULT_SEED, DEFAULT_SPEED, MAX_SPEED, SimConfig, SimError},
-    engine::{AppliedTransfer, MAX_ADVANCE_HOURS},
+    engine::{AppliedTransfer, LockParams, MAX_ADVANCE_HOURS},
     faults::{FaultConfig, FaultSpecError},
     inject::Injection,
     ledger::{StateError, article_balances_usdc},

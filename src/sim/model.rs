@@ -86,6 +86,9 @@ pub struct CasinoParams {
     pub jackpot_multipliers: Vec<u32>,
     /// House edge of a long shot: it pays `m×` with probability `(1 − edge) / m`.
     pub jackpot_house_edge: f64,
+    /// Correlation of the casino's daily returns with BTC's, in (−1, 1): its payouts held
+    /// in crypto and marked to USDC at every BTC move (0: none). See `engine::crypto`.
+    pub btc_correlation: f64,
 }
 
 impl Default for CasinoParams {
@@ -99,6 +102,7 @@ impl Default for CasinoParams {
             jackpot_bets_per_hour: 1,
             jackpot_multipliers: vec![10, 25, 60, 120],
             jackpot_house_edge: 0.03,
+            btc_correlation: 0.0,
         }
     }
 }
@@ -142,6 +146,12 @@ impl CasinoParams {
         if let Some(m) = self.jackpot_multipliers.iter().find(|m| **m < 2) {
             problems.push(format!(
                 "casino.jackpot_multipliers: {m} must be at least 2"
+            ));
+        }
+        if !(self.btc_correlation.is_finite() && self.btc_correlation.abs() < 1.0) {
+            problems.push(format!(
+                "casino.btc_correlation: {} must be in (-1, 1)",
+                self.btc_correlation
             ));
         }
         if problems.is_empty() {
@@ -414,6 +424,14 @@ mod tests {
                     ..CasinoParams::default()
                 },
                 expected: Some("casino.stake_fraction"),
+            },
+            // TC5: a perfect correlation cannot be calibrated.
+            TestCase {
+                params: CasinoParams {
+                    btc_correlation: 1.0,
+                    ..CasinoParams::default()
+                },
+                expected: Some("casino.btc_correlation"),
             },
             // TC4: a 1× jackpot.
             TestCase {

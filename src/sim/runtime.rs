@@ -73,7 +73,8 @@ pub async fn start(cfg: SimConfig, listener: TcpListener) -> Result<SimHandle, S
         cfg.seed,
         cfg.start,
         cfg.autoplay,
-    )?;
+    )?
+    .with_locks(cfg.locks.clone());
     let (shutdown_tx, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),

@@ -81,6 +81,8 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/trading/positions", get(positions))
         .route("/trading/positions/{id}", delete(close_position))
         .route("/trading/order", post(order))
+        .route("/trading/order/{key}", get(order_status))
+        .route("/trading/returns", get(market_returns))
         .route("/wallet/buy", post(wallet_buy))
         .route("/wallet/sell", post(wallet_sell))
         .route("/wallet/holdings", get(holdings))
@@ -216,21 +218,51 @@ async fn returns(
     query: QueryParams,
 ) -> Answer {
     check_agent(&shared.agent_id, &id)?;
-    let days = match query_param(query, "days")? {
-        None => DEFAULT_RETURN_DAYS,
-        Some(text) => match text.parse::<usize>() {
-            Ok(days) if (1..=MAX_RETURN_DAYS).contains(&days) => days,
-            _ => {
-                return Err(error(
-                    400,
-                    "bad_request",
-                    format!("`days`: `{text}` must be an integer in [1, {MAX_RETURN_DAYS}]"),
-                ));
-            }
-        },
-    };
+    let days = return_days(query_param(query, "days")?.as_deref())?;
     let returns = shared.engine().returns(days);
     Ok(json(&returns))
+}
+
+async fn market_returns(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
+    let params = match query {
+        Ok(Query(params)) => params,
+        Err(rejection) => {
+            return Err(error(
+                400,
+                "bad_request",
+                format!("query string: {}", rejection.body_text()),
+            ));
+        }
+    };
+    let Some(market) = params.get("market") else {
+        return Err(error(
+            400,
+            "bad_request",
+            "`market` query parameter is missing",
+        ));
+    };
+    let days = return_days(params.get("days").map(String::as_str))?;
+    let returns = shared
+        .engine()
+        .market_returns(market, days)
+        .map_err(|unknown| Reply::refusal(&unknown).into_response())?;
+    Ok(json(&returns))
+}
+
+/// The `days` query parameter of the return endpoints (default 30).
+#[allow(clippy::result_large_err)]
+fn return_days(text: Option<&str>) -> Result<usize, Response> {
+    match text {
+        None => Ok(DEFAULT_RETURN_DAYS),
+        Some(text) => match text.parse::<usize>() {
+            Ok(days) if (1..=MAX_RETURN_DAYS).contains(&days) => Ok(days),
+            _ => Err(error(
+                400,
+                "bad_request",
+                format!("`days`: `{text}` must be an integer in [1, {MAX_RETURN_DAYS}]"),
+            )),
+        },
+    }
 }
 
 async fn prices(State(shared): State<Arc<Shared>>, query: QueryParams) -> Answer {
@@ -348,6 +380,12 @@ async fn order(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         engine.order(&body, now)
     });
     Ok(finish(&shared, processed).await)
+}
+
+async fn order_status(State(shared): State<Arc<Shared>>, Path(key): Path<String>) -> Answer {
+    let prefix = format!("POST {API_BASE}/trading/order ");
+    let status = shared.engine().order_status(&prefix, &key);
+    Ok(status.into_response())
 }
 
 async fn close_position(

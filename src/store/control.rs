@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{
     Store, StoreError,
     codec::{parse_time, time_text},
+    schema,
 };
 use crate::control::{Command, ControlRecord, Mode};
 
@@ -52,14 +53,7 @@ impl Store {
 
 /// The latest control action in `c`, if the table exists and holds one.
 pub(super) fn last_control(c: &Connection) -> Result<Option<ControlRecord>, StoreError> {
-    let exists: Option<String> = c
-        .query_row(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'control_actions'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if exists.is_none() {
+    if !schema::has_table(c, "control_actions")? {
         return Ok(None);
     }
     let row = c

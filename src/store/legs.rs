@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 
 use super::{
     Direction, LegRecord, LegStatus, PlanRecord, Service, Store, StoreError,
-    codec::{now_text, parse_decimal, parse_time},
+    codec::{now_text, parse_decimal, parse_time, time_text},
 };
 
 /// A leg of unknown outcome, with the run that recorded its plan.
@@ -26,7 +26,8 @@ pub struct PendingLeg {
 }
 
 impl Store {
-    /// Sets a leg's outcome.
+    /// Sets a leg's outcome (`updated_at` in wall time; the companion's clock is not known
+    /// here, so `updated_venue_at` keeps its value: see [`Store::update_leg_at`]).
     ///
     /// # Errors
     /// [`StoreError`].
@@ -37,16 +38,35 @@ impl Store {
         transfer_id: Option<String>,
         error: Option<String>,
     ) -> Result<(), StoreError> {
+        self.update_leg_at(idempotency_key, status, transfer_id, error, None)
+            .await
+    }
+
+    /// [`Store::update_leg`], also stamping the companion's clock (`updated_venue_at`) when
+    /// `venue_at` is given.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn update_leg_at(
+        &self,
+        idempotency_key: String,
+        status: LegStatus,
+        transfer_id: Option<String>,
+        error: Option<String>,
+        venue_at: Option<time::OffsetDateTime>,
+    ) -> Result<(), StoreError> {
         self.call(move |c| {
             c.execute(
-                "UPDATE legs SET status = ?2, transfer_id = ?3, error = ?4, updated_at = ?5
+                "UPDATE legs SET status = ?2, transfer_id = ?3, error = ?4, updated_at = ?5,
+                                 updated_venue_at = coalesce(?6, updated_venue_at)
                  WHERE idempotency_key = ?1",
                 params![
                     idempotency_key,
                     status.as_str(),
                     transfer_id,
                     error,
-                    now_text()
+                    now_text(),
+                    venue_at.map(time_text)
                 ],
             )?;
             Ok(())

@@ -1,7 +1,8 @@
 //! The embedded store: one SQLite file in WAL mode holding what must survive a restart.
 //!
 //! It keeps the event-stream cursor, every run, every planned rebalance with each leg's
-//! idempotency key and status, and balance snapshots. One writer thread owns the
+//! idempotency key and status, every perp hedge with its keys, costs and status, and
+//! balance snapshots. One writer thread owns the
 //! connection; async callers hand it jobs over a bounded crossbeam channel and await the
 //! reply on a oneshot, so SQLite's blocking calls never stall the async runtime.
 //!
@@ -20,20 +21,24 @@
 //! # Layout
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
 //! for its tables: the event cursor (`cursor.rs`), runs (`runs.rs`), plans and their legs
-//! (`plans.rs`, `legs.rs`), snapshots (`snapshots.rs`), the operator's control actions
-//! (`control.rs`), the status report (`status.rs`), the live policy's target adjustments
-//! and daily observations (`performance.rs`).
+//! (`plans.rs`, `legs.rs`), hedges (`hedges.rs`), snapshots (`snapshots.rs`), the
+//! operator's control actions (`control.rs`), the status report (`status.rs`), the changes
+//! of the targets (the optimizer's and the live policy's adjustments) and daily observations
+//! (`performance.rs`), and what `ballast report` reads: alerts and a period's rows
+//! (`report.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
 //! migrations in `schema.rs`, the one-companion-per-store lock in `lock.rs`.
 
 mod codec;
 mod control;
 mod cursor;
+mod hedges;
 mod legs;
 mod lock;
 mod performance;
 mod plans;
 mod records;
+mod report;
 mod runs;
 mod schema;
 mod snapshots;
@@ -53,8 +58,14 @@ use crate::{
 pub use cursor::Cursor;
 pub use legs::PendingLeg;
 pub use lock::{LockError, StoreLock};
-pub use performance::{AdjustmentRecord, RunPerformance, StoredDay, read_run_performance};
-pub use records::{LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord, StatusReport};
+pub use performance::{
+    AdjustmentRecord, OPTIMIZER_TARGETS, RunPerformance, StoredDay, read_run_performance,
+};
+pub use records::{
+    HedgeRecord, HedgeReport, LegRecord, LegStatus, PlanRecord, RunRecord, SnapshotRecord,
+    StatusReport,
+};
+pub use report::{AlertRecord, read_period};
 pub use status::read_status;
 
 /// Jobs that may wait for the writer thread before senders block.

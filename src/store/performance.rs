@@ -1,16 +1,21 @@
-//! The live policy's record: targets changed by event responses (drawdown cuts and restores,
-//! volatility spikes, each with its reason and the targets then in force) and each day's
-//! observation, from which `ballast status` computes the run's metrics.
+//! The run's record of its targets and days: every change of the targets, each with its kind,
+//! reason and the targets then in force (the optimizer's new targets, kind
+//! [`OPTIMIZER_TARGETS`], and the event responses' adjustments: drawdown cuts and restores,
+//! volatility spikes), and each day's observation, from which `ballast status` computes the
+//! run's metrics. `ballast report` reads the same changes as its targets over time
+//! (`report.rs`).
 //!
 //! # Invariants
 //! - A day is stored once per run (`(run_id, day)` is the key); a repeat replaces it.
+//! - [`RunPerformance::adjustments`] holds the event responses' adjustments only; the
+//!   optimizer's changes are read by the report.
 //! - [`read_run_performance`] opens the file read-only and never migrates it; a store from
 //!   before these tables (or a newer one) reads as "nothing recorded" or is refused, never
 //!   altered.
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -31,6 +36,10 @@ pub struct StoredDay {
     /// The day.
     pub observation: DailyObservation,
 }
+
+/// The kind of a target change the optimizer made (new targets published), beside the event
+/// responses' kinds in `target_adjustments`.
+pub const OPTIMIZER_TARGETS: &str = "optimizer";
 
 /// One stored target adjustment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,7 +62,7 @@ pub struct RunPerformance {
     pub run_id: String,
     /// Its days, in order.
     pub days: Vec<StoredDay>,
-    /// Its target adjustments, in order.
+    /// Its target adjustments by the event responses, in order.
     pub adjustments: Vec<AdjustmentRecord>,
 }
 
@@ -89,7 +98,8 @@ impl Store {
         .await
     }
 
-    /// Records a target adjustment of `run_id`.
+    /// Records a change of `run_id`'s targets: an event response's adjustment, or the
+    /// optimizer's new targets (kind [`OPTIMIZER_TARGETS`]).
     ///
     /// # Errors
     /// [`StoreError`].
@@ -130,23 +140,8 @@ impl Store {
 /// # Errors
 /// [`StoreError`] when the file is unreadable, corrupt, or from a newer ballast.
 pub fn read_run_performance(path: &Path) -> Result<Option<RunPerformance>, StoreError> {
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    let version: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > schema::CURRENT_VERSION {
-        return Err(StoreError::TooNew {
-            found: version,
-            supported: schema::CURRENT_VERSION,
-        });
-    }
-    let has_tables: i64 = connection.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'run_days'",
-        [],
-        |r| r.get(0),
-    )?;
-    if has_tables == 0 {
+    let connection = schema::open_read_only(path)?;
+    if !schema::has_table(&connection, "run_days")? {
         return Ok(None);
     }
     run_performance(&connection)
@@ -173,9 +168,9 @@ fn run_performance(c: &Connection) -> Result<Option<RunPerformance>, StoreError>
     {
         let mut statement = c.prepare(
             "SELECT at, kind, reason, targets FROM target_adjustments
-             WHERE run_id = ?1 ORDER BY id",
+             WHERE run_id = ?1 AND kind <> ?2 ORDER BY id",
         )?;
-        let rows = statement.query_map([&run.run_id], |r| {
+        let rows = statement.query_map([run.run_id.as_str(), OPTIMIZER_TARGETS], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,

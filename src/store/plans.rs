@@ -24,22 +24,24 @@ impl Store {
         self.call(move |c| {
             let tx = c.transaction()?;
             tx.execute(
-                "INSERT INTO plans (plan_id, run_id, created_at, trigger, reason, total_usdc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO plans (plan_id, run_id, created_at, trigger, reason, total_usdc,
+                                    created_wall_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     plan.plan_id,
                     plan.run_id,
                     time_text(plan.created_at),
                     plan.trigger,
                     plan.reason,
-                    plan.total_usdc.to_string()
+                    plan.total_usdc.to_string(),
+                    now_text()
                 ],
             )?;
             for leg in &plan.legs {
                 tx.execute(
                     "INSERT INTO legs (idempotency_key, plan_id, leg_index, service, direction,
-                                       amount_usdc, status, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                       amount_usdc, status, updated_at, updated_venue_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     params![
                         leg.idempotency_key,
                         plan.plan_id,
@@ -48,7 +50,8 @@ impl Store {
                         leg.direction.name(),
                         leg.amount_usdc.to_string(),
                         leg.status.as_str(),
-                        now_text()
+                        now_text(),
+                        time_text(plan.created_at)
                     ],
                 )?;
             }

@@ -1,5 +1,5 @@
 //! The records the store keeps and returns: runs, plans with their legs, leg statuses,
-//! balance snapshots, and the report `ballast status` shows.
+//! balance snapshots, hedges, and the report `ballast status` shows.
 //!
 //! # Invariants
 //! - A leg status has one stored spelling ([`LegStatus::as_str`]) and parses back from
@@ -13,6 +13,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{Direction, Service, ServiceMap, StoreError};
+use crate::{
+    hedge::{HedgeCosts, HedgeStatus},
+    observation::PositionSide,
+};
 
 /// Status of one leg of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,8 +124,77 @@ pub struct StatusReport {
     pub recent_plans: Vec<PlanRecord>,
     /// Why each failed leg of those plans failed, by idempotency key.
     pub failure_reasons: BTreeMap<String, String>,
+    /// The latest alerts, newest first (at most 5).
+    pub recent_alerts: Vec<super::AlertRecord>,
     /// The operator's latest control action (its mode is in force), if any.
     pub control: Option<crate::control::ControlRecord>,
+    /// Perp hedges: counts, costs and the latest ones.
+    pub hedges: HedgeReport,
+}
+
+/// One perp hedge as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HedgeRecord {
+    /// `{run_id}:h{seq}`.
+    pub hedge_id: String,
+    /// The run that opened it.
+    pub run_id: String,
+    /// The service whose stuck overweight it covers.
+    pub service: Service,
+    /// The perp market, e.g. `BTC-PERP`.
+    pub market: String,
+    /// Short (a hedge of an overweight).
+    pub side: PositionSide,
+    /// Notional of the order, USDC.
+    pub notional_usdc: Decimal,
+    /// Leverage of the order.
+    pub leverage: u32,
+    /// Perp dollars per dollar of stuck overweight.
+    pub ratio: Decimal,
+    /// Why it was opened.
+    pub reason: String,
+    /// Where it is in its life.
+    pub status: HedgeStatus,
+    /// The open order's idempotency key.
+    pub open_key: String,
+    /// The close's idempotency key, once a close was decided.
+    pub close_key: Option<String>,
+    /// The venue's position id, once filled.
+    pub position_id: Option<String>,
+    /// When it was decided (venue or wall time).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When the venue filled it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub opened_at: Option<OffsetDateTime>,
+    /// When it closed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub closed_at: Option<OffsetDateTime>,
+    /// Why it closed (`lock_released`, `drift_resolved`, `resize`, `closed_by_venue`).
+    pub close_reason: Option<String>,
+    /// Fees, funding and realized PnL so far.
+    pub costs: HedgeCosts,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+/// What `ballast status` shows of the hedges.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HedgeReport {
+    /// Hedges the venue filled.
+    pub opened: u64,
+    /// Hedges closed.
+    pub closed: u64,
+    /// Hedges that may still hold a position (open, or of unknown outcome).
+    pub open_now: u64,
+    /// Hedges refused or abandoned.
+    pub failed: u64,
+    /// Hedges recorded in dry run.
+    pub dry_run: u64,
+    /// Fees, funding and realized PnL of every hedge.
+    pub costs: HedgeCosts,
+    /// The latest hedges, newest first (at most 5).
+    pub recent: Vec<HedgeRecord>,
 }
 
 /// One run of the companion.

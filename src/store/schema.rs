@@ -1,11 +1,21 @@
 //! Schema migrations, applied in order; `PRAGMA user_version` records the last one applied.
 //!
+//! # Clocks
+//! Two clocks meet in the store. The *companion's clock* is venue time when ballast follows a
+//! simulated venue's accelerated clock, wall time otherwise; it stamps what happened on the
+//! venue (`plans.created_at`, `legs.updated_venue_at`, `snapshots.at`, `target_adjustments.at`,
+//! `run_days.at`, `alerts.at`, `runs.started_at`/`stopped_at`). *Wall time* stamps when a row
+//! was written or an operator acted (`legs.updated_at`, `plans.created_wall_at`,
+//! `cursor.updated_at`, `control_actions.at`, `*.recorded_at`).
+//!
 //! # Invariants
 //! - Each migration runs in its own transaction together with its version bump, so a crash
 //!   mid-migration leaves the previous version intact.
 //! - Migrations are append-only: a released step is never edited, only followed.
 
-use rusqlite::Connection;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
 
 use super::StoreError;
 
@@ -81,7 +91,51 @@ const MIGRATIONS: &[&str] = &[
          observation TEXT NOT NULL,
          PRIMARY KEY (run_id, day)
      );",
-    // v4: the venue's event numbering epoch beside each cursor: how many times ballast saw
+    // v4: perp hedges, each recorded before its order is sent (see hedges.rs).
+    "CREATE TABLE hedges (
+         hedge_id          TEXT PRIMARY KEY,
+         run_id            TEXT NOT NULL,
+         service           TEXT NOT NULL,
+         market            TEXT NOT NULL,
+         side              TEXT NOT NULL CHECK (side IN ('long', 'short')),
+         notional_usdc     TEXT NOT NULL,
+         leverage          INTEGER NOT NULL,
+         ratio             TEXT NOT NULL,
+         reason            TEXT NOT NULL,
+         status            TEXT NOT NULL,
+         open_key          TEXT NOT NULL UNIQUE,
+         close_key         TEXT,
+         position_id       TEXT,
+         created_at        TEXT NOT NULL,
+         opened_at         TEXT,
+         closed_at         TEXT,
+         close_reason      TEXT,
+         fees_usdc         TEXT NOT NULL,
+         funding_usdc      TEXT NOT NULL,
+         realized_pnl_usdc TEXT NOT NULL,
+         error             TEXT,
+         updated_at        TEXT NOT NULL
+     );
+     CREATE INDEX hedges_by_status ON hedges(status);",
+    // v5: operating. Each of plans and legs names both clocks: `plans.created_at` and the new
+    // `legs.updated_venue_at` are the companion's clock (venue time when it follows a simulated
+    // venue), `legs.updated_at` and the new `plans.created_wall_at` are wall time. Alerts are
+    // kept for `ballast status` and `ballast report`; snapshots get an index by time. (The
+    // optimizer's target changes go to v3's `target_adjustments`, kind `optimizer`.)
+    "ALTER TABLE plans ADD COLUMN created_wall_at TEXT;
+     ALTER TABLE legs ADD COLUMN updated_venue_at TEXT;
+     CREATE TABLE alerts (
+         id          INTEGER PRIMARY KEY AUTOINCREMENT,
+         at          TEXT NOT NULL,
+         recorded_at TEXT NOT NULL,
+         run_id      TEXT NOT NULL,
+         kind        TEXT NOT NULL,
+         severity    TEXT NOT NULL,
+         message     TEXT NOT NULL,
+         details     TEXT NOT NULL
+     );
+     CREATE INDEX snapshots_by_time ON snapshots(at);",
+    // v6: the venue's event numbering epoch beside each cursor: how many times ballast saw
     // the venue's numbering start over (plans are named after events within an epoch).
     "ALTER TABLE cursor ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
 ];
@@ -94,6 +148,15 @@ pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
 /// # Errors
 /// [`StoreError::TooNew`] for a database from a newer ballast, or SQLite's error.
 pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(connection, CURRENT_VERSION)
+}
+
+/// Brings the database up to `version` (at most [`CURRENT_VERSION`]): [`migrate`], and the
+/// tests that start from an older file.
+///
+/// # Errors
+/// As [`migrate`].
+pub(super) fn migrate_to(connection: &mut Connection, version: i64) -> Result<(), StoreError> {
     let found: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > CURRENT_VERSION {
         return Err(StoreError::TooNew {
@@ -101,9 +164,11 @@ pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
             supported: CURRENT_VERSION,
         });
     }
+    let wanted = usize::try_from(version.min(CURRENT_VERSION)).unwrap_or(0);
     for (index, sql) in MIGRATIONS
         .iter()
         .enumerate()
+        .take(wanted)
         .skip(usize::try_from(found).unwrap_or(0))
     {
         let tx = connection.transaction()?;
@@ -112,4 +177,36 @@ pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Whether `c` holds the table `name` (a file read as it is may predate it).
+///
+/// # Errors
+/// SQLite's error.
+pub(super) fn has_table(c: &Connection, name: &str) -> Result<bool, StoreError> {
+    let n: i64 = c.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
+
+/// Opens a store file read-only, refusing one from a newer ballast; never migrates.
+///
+/// # Errors
+/// [`StoreError`] when the file is missing, unreadable or from a newer ballast.
+pub(super) fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let version: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > CURRENT_VERSION {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported: CURRENT_VERSION,
+        });
+    }
+    Ok(connection)
 }

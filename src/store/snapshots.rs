@@ -78,7 +78,7 @@ pub(super) fn last_snapshot(c: &Connection) -> Result<Option<SnapshotRecord>, St
     .transpose()
 }
 
-fn parse_balances(text: &str) -> Result<ServiceMap<Decimal>, StoreError> {
+pub(super) fn parse_balances(text: &str) -> Result<ServiceMap<Decimal>, StoreError> {
     let raw: BTreeMap<String, String> =
         serde_json::from_str(text).map_err(|_| StoreError::Corrupt {
             column: "snapshots.balances",

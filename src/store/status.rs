@@ -6,17 +6,20 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use rust_decimal::Decimal;
 
 use super::{
     LegStatus, StatusReport, Store, StoreError, codec::parse_decimal, control::last_control,
-    cursor::load_cursor, legs::failure_reasons, plans::recent_plans, runs::last_run, schema,
-    snapshots::last_snapshot,
+    cursor::load_cursor, hedges::hedge_report, legs::failure_reasons, plans::recent_plans,
+    report::recent_alerts, runs::last_run, schema, snapshots::last_snapshot,
 };
 
 /// Plans the report lists, newest first.
 const RECENT_PLANS: u32 = 5;
+
+/// Alerts the report lists, newest first.
+const RECENT_ALERTS: u32 = 5;
 
 impl Store {
     /// Everything `ballast status` shows.
@@ -34,18 +37,7 @@ impl Store {
 /// # Errors
 /// [`StoreError`] when the file is missing, unreadable or from a newer ballast.
 pub fn read_status(path: &Path) -> Result<StatusReport, StoreError> {
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    let version: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > schema::CURRENT_VERSION {
-        return Err(StoreError::TooNew {
-            found: version,
-            supported: schema::CURRENT_VERSION,
-        });
-    }
-    status_report(&connection)
+    status_report(&schema::open_read_only(path)?)
 }
 
 fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
@@ -74,6 +66,7 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
     let last_snapshot = last_snapshot(c)?;
     let recent_plans = recent_plans(c, RECENT_PLANS)?;
     let failure_reasons = failure_reasons(c, &recent_plans)?;
+    let recent_alerts = recent_alerts(c, RECENT_ALERTS)?;
     Ok(StatusReport {
         schema_version,
         cursor_seq: load_cursor(c, None)?,
@@ -88,6 +81,8 @@ fn status_report(c: &Connection) -> Result<StatusReport, StoreError> {
         last_snapshot,
         recent_plans,
         failure_reasons,
+        hedges: hedge_report(c)?,
+        recent_alerts,
         control: last_control(c)?,
     })
 }

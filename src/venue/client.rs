@@ -280,25 +280,10 @@ impl VenueClient {
         idempotency_key: &str,
     ) -> Result<LegResolution, ClientError> {
         let path = format!("/agents/{}/rebalance/{idempotency_key}", self.agent_id);
-        match self
-            .call::<(), RebalanceResponse>(Method::GET, &path, &[], None, None)
-            .await
-        {
-            Ok(response) => Ok(LegResolution::Applied(response)),
-            Err(ClientError::Status { code, .. }) if code == UNKNOWN_KEY_CODE => {
-                Ok(LegResolution::NeverArrived)
-            }
-            Err(ClientError::Status {
-                status,
-                code,
-                message,
-                ..
-            }) if (400..500).contains(&status) && status != 429 && code != "not_found" => {
-                // The venue stored a refusal under this key: the leg was never applied.
-                Ok(LegResolution::Refused { code, message })
-            }
-            Err(error) => Err(error),
-        }
+        key_status(
+            self.call::<(), RebalanceResponse>(Method::GET, &path, &[], None, None)
+                .await,
+        )
     }
 
     /// `GET /sim/stats`, read for the clock: a `ballast sim` venue answers with its
@@ -437,6 +422,34 @@ async fn read_capped(
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
+    }
+}
+
+/// What a status query by idempotency key says: the first reply (applied), the stored
+/// refusal, or no request under that key.
+///
+/// # Errors
+/// The query's own failure (transport, 5xx, 429, an undecodable body, or a venue without
+/// the endpoint): the venue could not say.
+pub(crate) fn key_status<R>(
+    answer: Result<R, ClientError>,
+) -> Result<crate::execution::KeyStatus<R>, ClientError> {
+    use crate::execution::KeyStatus;
+    match answer {
+        Ok(response) => Ok(KeyStatus::Applied(response)),
+        Err(ClientError::Status { code, .. }) if code == UNKNOWN_KEY_CODE => {
+            Ok(KeyStatus::NeverArrived)
+        }
+        Err(ClientError::Status {
+            status,
+            code,
+            message,
+            ..
+        }) if (400..500).contains(&status) && status != 429 && code != "not_found" => {
+            // The venue stored a refusal under this key: the request was never applied.
+            Ok(KeyStatus::Refused { code, message })
+        }
+        Err(error) => Err(error),
     }
 }
 

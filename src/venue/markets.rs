@@ -1,5 +1,5 @@
-//! Typed REST calls for the venue's markets: perpetual orders and positions, wallet trades
-//! and the wallet's tax lots.
+//! Typed REST calls for the venue's markets: perpetual orders (and their status by key),
+//! positions, a perp market's daily returns, wallet trades and the wallet's tax lots.
 //!
 //! [`MarketsClient`] shares the venue client's request path: the same Bearer header,
 //! `Idempotency-Key` on every POST and DELETE, typed [`ClientError`]s with the same meaning
@@ -20,12 +20,13 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::observation::TradeSide;
 
 use super::{
-    client::{ClientError, VenueClient},
+    client::{ClientError, VenueClient, key_status},
     protocol::{
-        ClosePositionResponse, HoldingsResponse, OrderBody, OrderResponse, PositionsResponse,
-        WalletTradeBody, WalletTradeResponse, validation::RestPayload,
+        ClosePositionResponse, HoldingsResponse, MarketReturnsResponse, OrderBody, OrderResponse,
+        PositionsResponse, WalletTradeBody, WalletTradeResponse, validation::RestPayload,
     },
 };
+use crate::execution::KeyStatus;
 
 /// Async client for the market endpoints of one agent on one venue.
 #[derive(Debug, Clone)]
@@ -75,6 +76,45 @@ impl MarketsClient {
             ..body.clone()
         };
         self.post("/trading/order", &body, idempotency_key).await
+    }
+
+    /// `GET /trading/order/{key}` (*addition*): what became of the order sent under
+    /// `idempotency_key`, asked without resubmitting it.
+    ///
+    /// # Errors
+    /// A [`ClientError`] when the venue cannot say; the order then stays unresolved.
+    pub async fn order_status(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<KeyStatus<OrderResponse>, ClientError> {
+        let path = format!("/trading/order/{idempotency_key}");
+        key_status(
+            self.venue
+                .call::<(), OrderResponse>(Method::GET, &path, &[], None, None)
+                .await,
+        )
+    }
+
+    /// `GET /trading/returns?market=M&days=N` (*addition*): the daily returns of a perp
+    /// market's mark, day for day with `/agents/{id}/returns`.
+    ///
+    /// # Errors
+    /// A [`ClientError`]; a non-finite return is a decode error naming its index.
+    pub async fn market_returns(
+        &self,
+        market: &str,
+        days: u32,
+    ) -> Result<MarketReturnsResponse, ClientError> {
+        let days_text = days.to_string();
+        self.venue
+            .call::<(), _>(
+                Method::GET,
+                "/trading/returns",
+                &[("market", market), ("days", &days_text)],
+                None,
+                None,
+            )
+            .await
     }
 
     /// `DELETE /trading/positions/{id}` with an idempotency key: closes at the mark (or

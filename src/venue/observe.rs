@@ -154,6 +154,22 @@ impl EventKind {
                 deal_usdc: *deal_usdc,
                 amount_usdc: *amount_usdc,
             },
+            EventKind::FundsLocked {
+                service,
+                amount_usdc,
+                until,
+            } => Happening::FundsLocked {
+                service: *service,
+                amount_usdc: *amount_usdc,
+                until: *until,
+            },
+            EventKind::FundsReleased {
+                service,
+                amount_usdc,
+            } => Happening::FundsReleased {
+                service: *service,
+                amount_usdc: *amount_usdc,
+            },
             EventKind::Balance => Happening::Balance,
             EventKind::Heartbeat => Happening::Heartbeat,
             EventKind::Unknown { type_name } => Happening::Other {
@@ -308,6 +324,23 @@ mod tests {
                     amount_usdc: dec!(12.34),
                 },
             },
+            // TC17: a lock, with its release time.
+            TestCase {
+                input: r#""type":"funds_locked","service":"casino","amount_usdc":150,"until":"2026-01-03T00:00:00Z""#,
+                expected: Happening::FundsLocked {
+                    service: Service::Casino,
+                    amount_usdc: dec!(150),
+                    until: time::macros::datetime!(2026-01-03 00:00 UTC),
+                },
+            },
+            // TC18: its release.
+            TestCase {
+                input: r#""type":"funds_released","service":"casino","amount_usdc":150"#,
+                expected: Happening::FundsReleased {
+                    service: Service::Casino,
+                    amount_usdc: dec!(150),
+                },
+            },
             // TC14: a balance update.
             TestCase {
                 input: r#""type":"balance""#,
@@ -350,6 +383,7 @@ mod tests {
                     snapshot: with_portfolio.then_some(PortfolioSnapshot {
                         balances_usdc: balances,
                         seq: Some(7),
+                        locked_usdc: ServiceMap::default(),
                     }),
                     what: case.expected.clone(),
                 };

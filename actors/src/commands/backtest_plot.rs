@@ -19,10 +19,8 @@ use plotters::{coord::Shift, prelude::*};
 
 use super::{
     backtest::CompareRow,
-    plot::{Axes, err, percent_chart, render},
+    plot::{Axes, PANELS_SIZE as SIZE, err, percent_chart, render},
 };
-
-const SIZE: (u32, u32) = (1100, 760);
 
 /// Allocation with bands and trades, and value against buy-and-hold, of one path.
 ///

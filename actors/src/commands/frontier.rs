@@ -36,6 +36,8 @@ use crate::format::pct_f64;
 
 /// `ballast frontier` flags. Those without a value take the configuration's.
 #[derive(clap::Args, Debug)]
+// The frontier has no venue source: the shared model flags' `--returns` is required here.
+#[command(mut_arg("returns", |arg| arg.required(true)))]
 pub struct Args {
     #[command(flatten)]
     pub model: ModelArgs,
@@ -239,9 +241,22 @@ pub fn run(args: &Args, configured: &OptimizerConfig, json: bool) -> anyhow::Res
         crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
-    crate::outln!("{:>10} {:>10}", "return", "volatility")?;
-    for p in &out.points {
-        crate::outln!("{} {}", pct_f64(p.expected_return), pct_f64(p.volatility))?;
+    // With a plot the picture is the table: a summary line instead of every point.
+    match (&out.plot, out.points.first(), out.points.last()) {
+        (Some(_), Some(first), Some(last)) => crate::outln!(
+            "{} frontier points, return {} to {}, volatility {} to {} (the table: without --plot)",
+            out.points.len(),
+            pct_f64(first.expected_return).trim(),
+            pct_f64(last.expected_return).trim(),
+            pct_f64(first.volatility).trim(),
+            pct_f64(last.volatility).trim()
+        )?,
+        _ => {
+            crate::outln!("{:>10} {:>10}", "return", "volatility")?;
+            for p in &out.points {
+                crate::outln!("{} {}", pct_f64(p.expected_return), pct_f64(p.volatility))?;
+            }
+        }
     }
     crate::outln!(
         "min variance: return {} volatility {}",

@@ -24,8 +24,9 @@ use super::flags::config_names;
 #[derive(clap::Args, Debug)]
 pub struct ModelArgs {
     /// Daily returns CSV: a header of asset names (an optional first date column), one row a day.
+    /// (Required by `frontier`; `optimize` reads the venue without it.)
     #[arg(long)]
-    pub returns: PathBuf,
+    pub returns: Option<PathBuf>,
     /// Covariance estimator (default: `optimizer.covariance`).
     #[arg(long, value_parser = config_names(|_: &CovarianceMethod| true))]
     pub covariance: Option<CovarianceMethod>,
@@ -39,13 +40,17 @@ impl ModelArgs {
     /// the estimator used comes back with the model.
     ///
     /// # Errors
-    /// As [`load_model`].
+    /// As [`load_model`], and no `--returns`.
     pub fn load(
         &self,
         configured: CovarianceMethod,
     ) -> anyhow::Result<(CovarianceMethod, LoadedModel)> {
+        let returns = self
+            .returns
+            .as_deref()
+            .ok_or_else(|| anyhow!("--returns FILE.csv is required"))?;
         let covariance = self.covariance.unwrap_or(configured);
-        Ok((covariance, load_model(&self.returns, covariance)?))
+        Ok((covariance, load_model(returns, covariance)?))
     }
 
     /// `--bounds` over `n` assets, when given.

@@ -2,6 +2,7 @@
 
 pub mod backtest;
 pub mod backtest_plot;
+pub mod config;
 pub mod ctl;
 pub mod flags;
 pub mod frontier;
@@ -11,6 +12,7 @@ pub mod optimize;
 pub mod plan;
 pub mod plot;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod sim;
 pub mod status;

@@ -1,7 +1,15 @@
-//! `ballast optimize`: target weights from a daily-returns CSV by one of the optimizers —
-//! risk parity (risk budgeting), minimum variance, maximum Sharpe, Black–Litterman (posterior
-//! then maximum Sharpe) or fractional Kelly — with risk contributions, expected return,
-//! volatility, Sharpe ratio and solver status.
+//! `ballast optimize`: target weights by one of the optimizers — risk parity (risk budgeting),
+//! minimum variance, maximum Sharpe, Black–Litterman (posterior then maximum Sharpe) or
+//! fractional Kelly — with risk contributions, expected return, volatility, Sharpe ratio and
+//! solver status.
+//!
+//! Two sources. Without `--returns` it previews the targets a run would use: it reads the
+//! venue's `/returns` (`--venue URL`, or the configured venue, the embedded simulated one by
+//! default) and the current portfolio, and solves exactly as the live Optimizer does
+//! ([`ballast::optimizer::compute_targets_near`] with `[optimizer]`: method, bounds,
+//! covariance, views, turnover controls), reporting how much of the portfolio the targets
+//! would move and whether the bounds make equal risk impossible. With `--returns FILE.csv` it
+//! optimizes any assets of a CSV, as follows.
 //!
 //! Risk parity holds an asset named `reserve` at the reserve's `[targets]` weight (the article's
 //! 10% by default): the reserve is nearly riskless and unconstrained risk parity would pour most
@@ -29,14 +37,19 @@ use ballast::{
         returns::{CovarianceMethod, Repair},
     },
     money::decimal_to_f64,
-    optimizer::{MethodInputs, OptimizerConfig, method_params},
+    optimizer::{
+        EqualRiskGap, MethodInputs, OptimizerConfig, TurnoverDiagnostics, compute_targets_near,
+        method_params,
+    },
     service::Service,
+    venue::client::VenueClient,
 };
 use serde::{Deserialize, Serialize};
 
 use super::{
     flags::config_names,
-    math_common::{ModelArgs, by_name, ordered, parse_named},
+    math_common::{ModelArgs, by_name, ordered, parse_bounds, parse_named},
+    venue,
 };
 use crate::{format::pct_f64, settings::Validated};
 
@@ -44,14 +57,20 @@ use crate::{format::pct_f64, settings::Validated};
 /// and `BALLAST__OPTIMIZER__...` apply, as to every command).
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Without `--returns`, the venue's `/returns` (see `--venue`); there `--bounds` defaults
+    /// to `optimizer.bound_lo`/`bound_hi`.
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Without `--returns`: the venue to read `/returns` and the portfolio from (default: the
+    /// configured venue; the embedded simulated one unless `venue.mode = "remote"`).
+    #[arg(long, conflicts_with = "returns")]
+    pub venue: Option<String>,
     /// The optimizer: risk budgeting (equal risk contributions unless `--budgets`; `--bounds`
     /// switch it to the constrained formulation and bound the held asset's weight too),
     /// minimum variance, maximum Sharpe at `--rf`, Black–Litterman from `--views` then maximum
-    /// Sharpe, or fractional Kelly (`--kelly-multiplier`).
+    /// Sharpe, or fractional Kelly (`--kelly-multiplier`) (default: `optimizer.method`).
     #[arg(long, value_parser = config_names(|method: &OptimizerMethod| method.estimates()))]
-    pub method: OptimizerMethod,
+    pub method: Option<OptimizerMethod>,
     /// Risk budgets `name=b,...` summing to 1 (risk parity; over the assets not held).
     #[arg(long)]
     pub budgets: Option<String>,
@@ -124,7 +143,8 @@ pub struct Output {
     pub volatility: f64,
     /// Sharpe ratio at `rf`; `null` when the portfolio's volatility is zero (undefined).
     pub sharpe: Option<f64>,
-    /// Always `optimal`: anything else is an error.
+    /// `optimal`, or `bounded` when the bounds make equal risk impossible (risk parity from the
+    /// venue); anything else is an error.
     pub status: &'static str,
     /// The solver that produced the weights.
     pub solver: String,
@@ -146,6 +166,14 @@ pub struct Output {
     /// Black–Litterman: posterior expected returns.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub posterior_mean: Option<BTreeMap<String, f64>>,
+    /// Where the returns came from: `--returns FILE`, or the venue's URL.
+    pub source: String,
+    /// From the venue: how much of the portfolio the targets move from its current weights.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turnover: Option<TurnoverDiagnostics>,
+    /// From the venue, risk parity: set when the bounds make equal risk impossible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equal_risk_gap: Option<EqualRiskGap>,
     /// Asset names in the returns file's column order (for the table; JSON maps are sorted).
     #[serde(skip)]
     pub order: Vec<String>,
@@ -221,9 +249,19 @@ fn read_views(
 /// Bad input (naming its flag) and optimizer errors (naming the cause).
 pub fn execute(args: &Args, validated: &Validated) -> anyhow::Result<Output> {
     let mut config = validated.optimizer.clone();
-    config.method = args.method;
+    config.method = args.method.unwrap_or(config.method);
+    if !config.method.estimates() {
+        bail!(
+            "optimizer.method is `fixed`: nothing to compute; give --method (or set \
+             optimizer.method) to preview computed targets"
+        );
+    }
     config.risk_free_rate = args.rf.unwrap_or(config.risk_free_rate);
     config.kelly_multiplier = args.kelly_multiplier.unwrap_or(config.kelly_multiplier);
+    let Some(returns) = &args.model.returns else {
+        config.covariance = args.model.covariance.unwrap_or(config.covariance);
+        return from_venue(args, validated, config);
+    };
     let (covariance, loaded) = args.model.load(config.covariance)?;
     config.covariance = covariance;
     let model = &loaded.model;
@@ -232,7 +270,7 @@ pub fn execute(args: &Args, validated: &Validated) -> anyhow::Result<Output> {
         bounds: args.model.bounds(names.len())?,
         ..MethodInputs::default()
     };
-    if args.method == OptimizerMethod::BlackLitterman {
+    if config.method == OptimizerMethod::BlackLitterman {
         let path = args
             .views
             .as_ref()
@@ -240,9 +278,9 @@ pub fn execute(args: &Args, validated: &Validated) -> anyhow::Result<Output> {
         (inputs.prior, inputs.views) = read_views(path, model, &mut config)?;
     }
     let mut held = None;
-    if args.method.holds_reserve() {
+    if config.method.holds_reserve() {
         let reserve_target = decimal_to_f64(validated.targets.weight(Service::Reserve));
-        let default_weight = |index: usize| match args.method {
+        let default_weight = |index: usize| match config.method {
             OptimizerMethod::BlackLitterman => inputs.prior[index],
             _ => reserve_target,
         };
@@ -251,7 +289,7 @@ pub fn execute(args: &Args, validated: &Validated) -> anyhow::Result<Output> {
             held = Some((name, w));
         }
     }
-    if let (OptimizerMethod::RiskParity, Some(text)) = (args.method, &args.budgets) {
+    if let (OptimizerMethod::RiskParity, Some(text)) = (config.method, &args.budgets) {
         let not_held: Vec<String> = names
             .iter()
             .enumerate()
@@ -271,7 +309,7 @@ pub fn execute(args: &Args, validated: &Validated) -> anyhow::Result<Output> {
     // weights were chosen under the posterior, but they are judged against the data).
     let stats = model.stats(&weights, config.risk_free_rate);
     Ok(Output {
-        method: args.method,
+        method: config.method,
         weights: by_name(&names, &weights),
         risk_contributions: by_name(&names, &model.risk_contributions(&weights)),
         expected_return: stats.expected_return,
@@ -286,6 +324,109 @@ pub fn execute(args: &Args, validated: &Validated) -> anyhow::Result<Output> {
         held,
         growth_rate: result.growth_rate,
         posterior_mean: result.posterior_mean.map(|m| by_name(&names, &m)),
+        source: format!("--returns {}", returns.display()),
+        turnover: None,
+        equal_risk_gap: None,
+        order: names,
+    })
+}
+
+/// The targets a run would publish now: the venue's `/returns` and current portfolio, solved
+/// by the live Optimizer's own function with `config`.
+fn from_venue(
+    args: &Args,
+    validated: &Validated,
+    mut config: OptimizerConfig,
+) -> anyhow::Result<Output> {
+    for (flag, given) in [
+        ("--budgets", args.budgets.is_some()),
+        ("--hold", args.hold.is_some()),
+        ("--views", args.views.is_some()),
+    ] {
+        if given {
+            bail!(
+                "{flag}: applies to --returns FILE; the venue preview uses [optimizer] as a run does"
+            );
+        }
+    }
+    if let Some(text) = &args.model.bounds {
+        let bounds = parse_bounds(text, Service::ALL.len())?;
+        (config.bound_lo, config.bound_hi) = (bounds.lo()[0], bounds.hi()[0]);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (url, returns, portfolio) = runtime.block_on(async {
+        let api_key = ballast::secret::ApiKey::from_env();
+        let venue = venue::open(validated, args.venue.as_deref(), api_key.as_ref()).await?;
+        let client = VenueClient::new(
+            &venue.url,
+            &validated.settings.venue.agent_id,
+            api_key,
+            validated.request_timeout,
+        )?;
+        let fetched = async {
+            Ok::<_, anyhow::Error>((
+                client.returns(config.lookback_days).await?,
+                client.portfolio().await?.to_snapshot()?,
+            ))
+        }
+        .await;
+        if let Some(sim) = venue.sim {
+            sim.shutdown().await;
+        }
+        let (returns, portfolio) =
+            fetched.with_context(|| format!("reading the venue at {}", venue.url))?;
+        Ok::<_, anyhow::Error>((venue.url, returns, portfolio))
+    })?;
+    let history = returns
+        .to_history()
+        .map_err(|e| anyhow!("venue /returns: {e}"))?;
+    let computed = compute_targets_near(
+        &history,
+        &config,
+        &validated.targets,
+        &portfolio.balances_usdc,
+    )?;
+    let d = computed.diagnostics;
+    let names: Vec<String> = Service::ALL.iter().map(|s| s.name().to_owned()).collect();
+    let weights: Vec<f64> = Service::ALL
+        .iter()
+        .map(|s| decimal_to_f64(computed.targets.weight(*s)))
+        .collect();
+    let risk: Vec<f64> = Service::ALL
+        .iter()
+        .map(|s| d.risk_contributions[*s])
+        .collect();
+    Ok(Output {
+        method: config.method,
+        weights: by_name(&names, &weights),
+        risk_contributions: by_name(&names, &risk),
+        expected_return: d.expected_return,
+        volatility: d.volatility,
+        sharpe: d.sharpe,
+        status: if d.equal_risk_gap.is_some() {
+            "bounded"
+        } else {
+            "optimal"
+        },
+        solver: d.solver.to_owned(),
+        covariance: d.covariance,
+        shrinkage: d.shrinkage,
+        repair: d.repair,
+        rc_max_rel_error: d.rc_max_rel_error,
+        held: config.method.holds_reserve().then(|| {
+            (
+                Service::Reserve.name().to_owned(),
+                decimal_to_f64(validated.targets.weight(Service::Reserve)),
+            )
+        }),
+        growth_rate: d.growth_rate,
+        posterior_mean: None,
+        source: format!("{url} (/returns, {} days)", d.observations),
+        turnover: Some(d.turnover),
+        equal_risk_gap: d.equal_risk_gap,
         order: names,
     })
 }
@@ -300,8 +441,9 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
         crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
+    crate::outln!("returns from {}", out.source)?;
     crate::outln!(
-        "{} ({} covariance{}), solver {}",
+        "{} ({} covariance{}), solver {}: {}",
         out.method,
         serde_json::to_value(out.covariance)?
             .as_str()
@@ -309,7 +451,8 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
         out.shrinkage
             .map(|s| format!(", shrinkage {s:.4}"))
             .unwrap_or_default(),
-        out.solver
+        out.solver,
+        out.status
     )?;
     crate::outln!("{:<12} {:>8} {:>8}", "asset", "weight", "risk")?;
     for name in &out.order {
@@ -337,6 +480,25 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
     }
     if let Some(g) = out.growth_rate {
         crate::outln!("expected log growth {} a year", pct_f64(g).trim())?;
+    }
+    if let Some(t) = &out.turnover {
+        crate::outln!(
+            "moves {} of the portfolio from its current weights{}",
+            pct_f64(t.turnover).trim(),
+            if (t.turnover - t.ideal_turnover).abs() > 1e-9 {
+                format!(
+                    " (unrestrained {}; optimizer.turnover_penalty {}, max_turnover {})",
+                    pct_f64(t.ideal_turnover).trim(),
+                    t.penalty,
+                    t.max_turnover
+                )
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    if let Some(gap) = &out.equal_risk_gap {
+        crate::outln!("{gap}")?;
     }
     Ok(())
 }

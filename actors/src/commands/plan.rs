@@ -1,8 +1,10 @@
 //! `ballast plan`: the rebalance ballast would make now, executing nothing.
 //!
-//! With `--balances` it plans offline for the given balances; otherwise it asks the venue
-//! for the current portfolio (`--venue`, or the configured one) and plans against it
-//! with the configured policy.
+//! With `--balances` it plans offline for the given balances; with `--venue URL`, or a
+//! configured remote venue (`venue.mode = "remote"`), it asks the venue for the current
+//! portfolio and plans against it with the configured policy. With neither, there is no
+//! portfolio to plan for (a freshly started simulated venue is always on target), so it plans
+//! the article's hot-streak example (casino at 70%) and says so on stderr.
 //!
 //! # Invariants
 //! - Nothing is ever sent to the venue except the portfolio read.
@@ -27,8 +29,11 @@ use ballast::{
 };
 use rust_decimal::Decimal;
 
-use super::flags::config_names;
-use crate::format::pct;
+use super::{flags::config_names, venue};
+use crate::{
+    format::pct,
+    settings::{Validated, VenueMode},
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -140,6 +145,54 @@ fn flag_problem<E: Display>(problems: Vec<E>) -> anyhow::Error {
         Some((key, message)) => anyhow!("--{}: {message}", key.replace('_', "-")),
         None => anyhow!(text),
     }
+}
+
+/// What `ballast plan` says when it plans the example (stderr, so `--json` stays one document).
+pub const EXAMPLE_NOTE: &str = "no --balances or --venue: planning the article's hot-streak \
+example (an agent designed for 20% casino that drifted to 70%). Give --venue URL to plan for \
+a running venue, or --balances casino=...,reserve=... for your own figures.";
+
+/// Plans against `--balances`, the venue (`--venue`, or a configured remote one), or the
+/// example, and prints the plan.
+///
+/// # Errors
+/// Bad flags (naming them), an unreachable venue, or invalid balances.
+pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
+    let remote = args.venue.is_some() || validated.settings.venue.mode == VenueMode::Remote;
+    let snapshot = match &args.balances {
+        Some(text) => parse_balances(text)?,
+        None if !remote => {
+            eprintln!("{EXAMPLE_NOTE}");
+            hot_streak_example()?
+        }
+        None => {
+            if let Some(url) = &args.venue {
+                ballast::venue::client::api_base_url(url)
+                    .map_err(|error| anyhow::anyhow!("--venue: {error}"))?;
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(async {
+                let api_key = ballast::secret::ApiKey::from_env();
+                let venue = venue::open(validated, args.venue.as_deref(), api_key.as_ref()).await?;
+                let client = ballast::venue::client::VenueClient::new(
+                    &venue.url,
+                    &validated.settings.venue.agent_id,
+                    api_key,
+                    validated.request_timeout,
+                )?;
+                let portfolio = client.portfolio().await;
+                if let Some(sim) = venue.sim {
+                    sim.shutdown().await;
+                }
+                Ok::<_, anyhow::Error>(portfolio?.to_snapshot()?)
+            })?
+        }
+    };
+    let plan = plan_for(args, &snapshot, &validated.targets, &validated.policy)?;
+    print(&plan, json)
 }
 
 /// Prints a plan as a table or JSON.

@@ -14,6 +14,9 @@ use plotters::{
     prelude::*,
 };
 
+/// Size in pixels of a two-panel plot over time (`backtest --plot`'s path, `report --plot`).
+pub const PANELS_SIZE: (u32, u32) = (1100, 760);
+
 /// A chart over two `f64` axes.
 pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 

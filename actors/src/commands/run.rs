@@ -166,7 +166,7 @@ async fn run_async(
         let _ = if json {
             outln!(
                 "{}",
-                serde_json::json!({"kind": "http", "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
+                serde_json::json!({"kind": "http", "at": crate::format::rfc3339(running.handles.time.now()), "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
             )
         } else {
             outln!("http: dashboard and API at http://{addr}/ (control token: {source})\n")
@@ -184,7 +184,7 @@ async fn run_async(
         Some(panic) = panics.recv() => Some(panic),
     };
     if let Some(panic) = &failure {
-        tracing::error!(%panic, "a ballast actor failed; stopping cleanly");
+        running.panicked(panic).await;
     }
     let summary = running.shutdown(deadline).await?;
     if let Some(sim) = venue.sim {
@@ -194,7 +194,7 @@ async fn run_async(
     let _ = if json {
         outln!(
             "{}",
-            serde_json::json!({"kind": "summary", "summary": summary})
+            serde_json::json!({"kind": "summary", "at": crate::format::rfc3339(venue.time.now()), "summary": summary})
         )
     } else {
         print_summary(&summary, &targets)
@@ -246,6 +246,17 @@ fn print_summary(
             format!(" ({})", counts(&summary.rebalances_by_trigger))
         }
     )?;
+    if summary.plans_partial + summary.plans_failed > 0 {
+        outln!(
+            "plans         {} attempted: {} partly applied, {} with no leg applied",
+            summary.plans_attempted,
+            summary.plans_partial,
+            summary.plans_failed
+        )?;
+    }
+    if !summary.alerts_by_kind.is_empty() {
+        outln!("alerts        {}", counts(&summary.alerts_by_kind))?;
+    }
     outln!(
         "legs          {} applied, {} failed{}{}",
         summary.legs_applied,
@@ -262,6 +273,7 @@ fn print_summary(
         }
     )?;
     outln!("turnover      {}", format_usdc(summary.turnover_usdc))?;
+    print_hedges(&summary.hedges)?;
     if !summary.target_adjustments.is_empty() {
         outln!(
             "targets       adjusted by event responses: {}",
@@ -301,14 +313,6 @@ fn print_summary(
             summary.legs_pending
         )?;
     }
-    if summary.balance_alerts + summary.reply_alerts + summary.numbering_resets > 0 {
-        outln!(
-            "alerts        {} unannounced balance change(s), {} reply mismatch(es), {} event renumbering(s)",
-            summary.balance_alerts,
-            summary.reply_alerts,
-            summary.numbering_resets
-        )?;
-    }
     if summary.malformed_frames > 0 || summary.connections > 1 {
         outln!(
             "stream        {} connections, {} malformed frames ignored",
@@ -340,6 +344,40 @@ fn print_summary(
         }
         let total: rust_decimal::Decimal = balances.values().copied().sum();
         outln!("  {:<8} {:>12}", "total", format_usdc(total))?;
+    }
+    Ok(())
+}
+
+/// The hedge lines of the summary, when any hedge was decided.
+fn print_hedges(hedges: &crate::metrics::HedgeSummary) -> Result<(), crate::output::OutputClosed> {
+    if hedges.opened + hedges.closed + hedges.skipped + hedges.dry_run + hedges.foreign_positions
+        == 0
+    {
+        return Ok(());
+    }
+    outln!(
+        "hedges        {} opened, {} closed, {} skipped{}",
+        hedges.opened,
+        hedges.closed,
+        hedges.skipped,
+        if hedges.dry_run > 0 {
+            format!(", {} dry run", hedges.dry_run)
+        } else {
+            String::new()
+        }
+    )?;
+    outln!(
+        "hedge costs   fees {}, funding {:+} USDC received, cost {}, realized PnL {:+} USDC",
+        format_usdc(hedges.costs.fees_usdc),
+        hedges.costs.funding_usdc,
+        format_usdc(hedges.costs.cost_usdc()),
+        hedges.costs.realized_pnl_usdc
+    )?;
+    if hedges.foreign_positions > 0 {
+        outln!(
+            "positions     {} venue position(s) ballast does not hold, left alone",
+            hedges.foreign_positions
+        )?;
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! The first line on stdout is the bound address (`listening on
 //! http://127.0.0.1:PORT/api/v1 agent=agent-1`, or a JSON object with `--json`), so a test
 //! or a script that starts `ballast sim --listen 127.0.0.1:0` reads the port from it. After
-//! that, in text mode, one line per applied transfer, large casino win and drawdown; on
-//! Ctrl-C (or SIGTERM) the venue stops gracefully and prints what it saw.
+//! that, in text mode, one line per applied transfer, large casino win, drawdown, lock and
+//! release; on Ctrl-C (or SIGTERM) the venue stops gracefully and prints what it saw.
 //!
 //! # Invariants
 //! - The API key comes only from `PURPLE_FLEA_API_KEY` and is never printed.
@@ -20,7 +20,7 @@ use anyhow::Context;
 use ballast::{
     money::format_usdc,
     secret::ApiKey,
-    sim::{self, FaultConfig, Scenario, SimConfig, SimHandle},
+    sim::{self, CasinoParams, FaultConfig, LockParams, Scenario, SimConfig, SimHandle},
     venue::protocol::{EventFrame, EventKind},
 };
 use rust_decimal::Decimal;
@@ -57,6 +57,15 @@ pub struct Args {
     /// No background activity: only requests, `/sim/inject` and the scenario move money.
     #[arg(long)]
     pub no_autoplay: bool,
+    /// After a large casino win (at least 10% of the portfolio), lock the casino's whole
+    /// bankroll (in play) for this many simulated hours: a `decrease` of the casino cannot
+    /// take it until then.
+    #[arg(long, value_name = "HOURS")]
+    pub win_lock_hours: Option<u32>,
+    /// Correlation of the casino's daily returns with BTC's, in (-1, 1) (payouts held in
+    /// crypto); none by default.
+    #[arg(long, value_name = "RHO", allow_negative_numbers = true)]
+    pub casino_btc_correlation: Option<f64>,
 }
 
 /// A casino win at least this share of the total is printed in text mode.
@@ -75,6 +84,14 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<()> {
         api_key: ApiKey::from_env(),
         autoplay: !args.no_autoplay,
         faults: args.faults.unwrap_or_default(),
+        casino: CasinoParams {
+            btc_correlation: args.casino_btc_correlation.unwrap_or(0.0),
+            ..CasinoParams::default()
+        },
+        locks: LockParams {
+            after_large_win_hours: args.win_lock_hours.unwrap_or(0),
+            ..LockParams::default()
+        },
         allow_remote: args.allow_remote,
         ..SimConfig::default()
     };
@@ -237,6 +254,26 @@ fn describe(frame: &EventFrame) -> Option<String> {
             "{ts} seq={} drawdown {service} {:.1}% from its peak",
             frame.seq,
             drawdown * Decimal::ONE_HUNDRED
+        )),
+        EventKind::FundsLocked {
+            service,
+            amount_usdc,
+            until,
+        } => Some(format!(
+            "{ts} seq={} locked {service} {} until {}",
+            frame.seq,
+            format_usdc(*amount_usdc),
+            until
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        )),
+        EventKind::FundsReleased {
+            service,
+            amount_usdc,
+        } => Some(format!(
+            "{ts} seq={} released {service} {}",
+            frame.seq,
+            format_usdc(*amount_usdc)
         )),
         _ => None,
     }

@@ -1,6 +1,7 @@
 //! `ballast status`: what the store knows, readable beside a running `ballast run`: runs,
-//! plans, legs, balances, and the last run's performance so far (the article's metrics from
-//! the days it closed at ticks, with the good-range warnings) and its target adjustments.
+//! the operator's last control action, plans, legs, the last known balances, recent alerts,
+//! and the last run's performance so far (the article's metrics from the days it closed at
+//! ticks, with the good-range warnings) and its target adjustments. Times are RFC 3339.
 //!
 //! # Invariants
 //! - Opens the store read-only; never migrates or writes it.
@@ -19,7 +20,7 @@ use ballast::{
 };
 use serde::Serialize;
 
-use crate::format::{metrics_lines, pct, short_time};
+use crate::format::{metrics_lines, pct, rfc3339};
 
 /// The last run's performance as `ballast status` shows it.
 #[derive(Debug, Serialize)]
@@ -75,7 +76,7 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
     )?;
     if let Some(run) = &report.last_run {
         let state = match run.stopped_at {
-            Some(at) => format!("stopped {at}"),
+            Some(at) => format!("stopped {}", rfc3339(at)),
             None => "running, or ended without a clean stop".to_owned(),
         };
         crate::outln!(
@@ -92,7 +93,7 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
             action.mode,
             action.command,
             action.by,
-            action.at,
+            rfc3339(action.at),
             if action.reason.is_empty() {
                 String::new()
             } else {
@@ -112,10 +113,11 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
     crate::outln!("turnover   {}", format_usdc(report.turnover_usdc))?;
     if let Some(snapshot) = &report.last_snapshot {
         let total: rust_decimal::Decimal = snapshot.balances_usdc.values().copied().sum();
+        // The last known balances: an event's, a plan's result, a tick's or a resync's.
         crate::outln!(
-            "balances   {} at {} ({})",
+            "balances   {} at {} (last known, from {})",
             format_usdc(total),
-            snapshot.at,
+            rfc3339(snapshot.at),
             snapshot.source
         )?;
         for service in Service::ALL {
@@ -133,12 +135,50 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
             )?;
         }
     }
+    let hedges = &report.hedges;
+    if hedges.opened + hedges.failed + hedges.dry_run + hedges.open_now > 0 {
+        crate::outln!(
+            "hedges     {} opened, {} closed, {} open or unknown, {} failed, {} dry run",
+            hedges.opened,
+            hedges.closed,
+            hedges.open_now,
+            hedges.failed,
+            hedges.dry_run
+        )?;
+        crate::outln!(
+            "           fees {}, funding {:+} USDC received, realized PnL {:+} USDC",
+            format_usdc(hedges.costs.fees_usdc),
+            hedges.costs.funding_usdc,
+            hedges.costs.realized_pnl_usdc
+        )?;
+        for hedge in &hedges.recent {
+            crate::outln!(
+                "hedge      {} {:?} {} {} {} at {}x, ratio {} — {:?}{}",
+                hedge.hedge_id,
+                hedge.side,
+                hedge.market,
+                format_usdc(hedge.notional_usdc),
+                hedge.service.name(),
+                hedge.leverage,
+                hedge.ratio,
+                hedge.status,
+                hedge
+                    .close_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            )?;
+            if let Some(error) = &hedge.error {
+                crate::outln!("               why: {error}")?;
+            }
+        }
+    }
     for plan in &report.recent_plans {
         crate::outln!(
             "plan       {} [{}] {} — {}",
             plan.plan_id,
             plan.trigger,
-            plan.created_at,
+            rfc3339(plan.created_at),
             plan.reason
         )?;
         for leg in &plan.legs {
@@ -153,6 +193,15 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
                 crate::outln!("               why: {reason}")?;
             }
         }
+    }
+    for alert in &report.recent_alerts {
+        crate::outln!(
+            "alert      {} [{}] {} — {}",
+            rfc3339(alert.at),
+            alert.kind,
+            alert.severity,
+            alert.message
+        )?;
     }
     if let Some(p) = &performance {
         match &p.metrics {
@@ -175,7 +224,7 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
         for adjustment in p.adjustments {
             crate::outln!(
                 "targets    {} [{}] {}",
-                short_time(adjustment.at),
+                rfc3339(adjustment.at),
                 adjustment.kind,
                 adjustment.reason
             )?;

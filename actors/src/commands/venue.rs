@@ -7,7 +7,7 @@
 
 use ballast::{
     secret::ApiKey,
-    sim::{SimConfig, SimHandle},
+    sim::{CasinoParams, LockParams, SimConfig, SimHandle},
     venue::client::VenueClient,
 };
 use rust_decimal::prelude::ToPrimitive;
@@ -50,6 +50,14 @@ pub async fn open(
         seed: settings.sim.seed,
         speed: settings.sim.speed,
         api_key: api_key.cloned(),
+        casino: CasinoParams {
+            btc_correlation: settings.sim.casino_btc_correlation,
+            ..CasinoParams::default()
+        },
+        locks: LockParams {
+            after_large_win_hours: settings.sim.win_lock_hours,
+            ..LockParams::default()
+        },
         ..SimConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -164,8 +164,9 @@ pub struct Warning {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     /// `balance_mismatch`, `targets_refused`, `malformed_frame`, `stream_down`,
-    /// `numbering_reset`, `plan_refused`, `plan_not_recorded`, `leg_failed`, `reply_mismatch`
-    /// or `implausible_{held,confirmed,unconfirmed}`.
+    /// `numbering_reset`, `plan_refused`, `plan_not_recorded`, `leg_failed`, `reply_mismatch`,
+    /// `implausible_{held,confirmed,unconfirmed}` or `alert` (an operator alert not shown
+    /// under one of the others).
     pub kind: &'static str,
     /// What, naming the service, field or limit.
     pub message: String,
@@ -393,13 +394,17 @@ impl StatusBoard {
             (observation.seq, Instant::now()),
             ARRIVALS_KEPT,
         );
+        // Not worth a line (a zero funding payment): the feed skips it, as the console does.
+        let Some(detail) = event_detail(&observation.what, before_total) else {
+            return;
+        };
         push_bounded(
             &mut self.board.recent_events,
             EventLine {
                 seq: observation.seq,
                 at: observation.at,
                 kind: observation.what.name().to_owned(),
-                detail: event_detail(&observation.what, before_total),
+                detail,
             },
             RECENT_EVENTS,
         );
@@ -506,6 +511,20 @@ impl Handler<Event> for StatusBoard {
                     };
                 }
             }
+            Event::HedgesReconciled(report) if !report.foreign_positions.is_empty() => {
+                // A position ballast does not hold is left alone; an operator should know.
+                let message = format!(
+                    "venue position(s) no hedge of ballast holds, left alone: {}",
+                    report.foreign_positions.join(", ")
+                );
+                let at = self.now();
+                self.warn(at, "foreign_positions", message);
+            }
+            // Hedges are in the store and the run summary; the board does not show them.
+            Event::HedgeOpened(_)
+            | Event::HedgeClosed(_)
+            | Event::HedgeSkipped(_)
+            | Event::HedgesReconciled(_) => {}
             Event::Implausible(change) => {
                 // A held jump, and what its confirming snapshot said: an operator wants to
                 // see both; an unconfirmed one is an alert.
@@ -705,6 +724,36 @@ impl Handler<Event> for StatusBoard {
                     control.record,
                     RECENT_CONTROL,
                 );
+            }
+            Event::Alert(alert) => {
+                // The alerts raised from events the board already shows (a mismatch, refused
+                // targets, a refused plan, an unconfirmed jump, a renumbering, a reply that
+                // does not match, a plan not recorded) are there under their own kinds; the
+                // rest appear once, as `alert`.
+                use ballast::alerting::AlertKind;
+                let shown_already = match alert.kind {
+                    AlertKind::BalanceMismatch
+                    | AlertKind::TargetsRefused
+                    | AlertKind::RiskRefused
+                    | AlertKind::JumpUnconfirmed
+                    | AlertKind::NumberingReset
+                    | AlertKind::ReplyMismatch
+                    | AlertKind::PlanNotRecorded => true,
+                    AlertKind::Halt
+                    | AlertKind::LegFailures
+                    | AlertKind::StreamDown
+                    | AlertKind::LegSuperseded
+                    | AlertKind::ActorPanicked => false,
+                };
+                if !shown_already {
+                    let message = format!(
+                        "[{}, {}] {}",
+                        alert.kind.name(),
+                        alert.severity.name(),
+                        alert.message
+                    );
+                    self.warn(alert.at, "alert", message);
+                }
             }
             Event::Tick(_) => {}
         }

@@ -21,6 +21,7 @@
 //!   held as an [`ApiKey`](ballast::secret::ApiKey), so dumping the settings can never print it.
 
 mod layers;
+pub mod reference;
 mod sections;
 #[cfg(test)]
 mod tests;
@@ -74,6 +75,10 @@ pub struct Settings {
     pub risk: RiskSettings,
     /// Target computation.
     pub optimizer: OptimizerSettings,
+    /// Perp hedges of locked overweights.
+    pub hedge: HedgeSettings,
+    /// Alert delivery.
+    pub notify: NotifySettings,
     /// The SQLite store.
     pub store: StoreSettings,
     /// The HTTP API.

@@ -10,6 +10,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use ballast::{
     drift::RebalanceTo,
+    hedge::RatioMethod,
     math::returns::CovarianceMethod,
     optimizer::OptimizerMethod,
     policy::{PolicyKind, responses::FreedWeightTo},
@@ -57,6 +58,10 @@ pub struct SimSettings {
     pub seed: u64,
     /// Simulated seconds per real second.
     pub speed: f64,
+    /// Hours the casino's bankroll stays locked after a large win; 0 never locks.
+    pub win_lock_hours: u32,
+    /// Correlation of the casino's returns with BTC's; 0 for none.
+    pub casino_btc_correlation: f64,
 }
 
 /// `[policy]`.
@@ -145,6 +150,8 @@ pub struct ExecutorSettings {
     pub leg_retry_base_ms: u64,
     /// How long a stop waits for the plan in flight before leaving its legs pending.
     pub shutdown_deadline_ms: u64,
+    /// Oldest plan (companion's clock) that may still send a leg.
+    pub max_plan_age_secs: u64,
 }
 
 /// `[risk]`: limits, 0 for off.
@@ -183,6 +190,10 @@ pub struct OptimizerSettings {
     pub kelly_multiplier: f64,
     /// Least venue time between the starts of two solves, seconds.
     pub min_interval_secs: u64,
+    /// Penalty per unit of distance from the current weights; 0 off.
+    pub turnover_penalty: f64,
+    /// Most of the portfolio one solve may move; 1 uncapped.
+    pub max_turnover: f64,
     /// Black–Litterman prior and views.
     pub black_litterman: BlackLittermanSettings,
     /// Volatility-spike trigger.
@@ -223,6 +234,76 @@ pub struct VolSpikeSettings {
     pub window: u32,
     /// Price moves of baseline needed first.
     pub history: u32,
+}
+
+/// `[hedge]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeSettings {
+    /// Whether the HedgeExecutor runs.
+    pub enabled: bool,
+    /// Overweight (weight units) above which a locked part is hedged.
+    pub threshold: f64,
+    /// `estimated` or `fixed`.
+    pub ratio: RatioMethod,
+    /// Perp market to short.
+    pub market: String,
+    /// Correlation floor of an estimated ratio.
+    pub min_correlation: f64,
+    /// Leverage of every hedge order.
+    pub max_leverage: u32,
+    /// Largest hedge notional.
+    pub max_notional_usdc: f64,
+    /// Smallest hedge notional.
+    pub min_notional_usdc: f64,
+    /// Days of returns for the estimate.
+    pub lookback_days: u32,
+}
+
+/// `[notify]`: where alerts are delivered, and when they are raised. `Debug` shows the webhook
+/// URL's host only: webhook URLs often carry a token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Webhook URL; empty for none.
+    pub webhook_url: String,
+    /// Command and arguments; empty for none.
+    pub command: Vec<String>,
+    /// Least severity delivered.
+    pub min_severity: ballast::alerting::Severity,
+    /// Attempts per delivery.
+    pub max_attempts: u32,
+    /// Backoff base.
+    pub retry_base_ms: u64,
+    /// Backoff cap.
+    pub retry_max_ms: u64,
+    /// Per-delivery timeout.
+    pub timeout_ms: u64,
+    /// Alerts waiting for delivery.
+    pub queue_capacity: usize,
+    /// Consecutive sent legs failing that raise an alert.
+    pub leg_failures: u32,
+    /// Stream-down seconds that raise an alert.
+    pub stream_down_secs: u64,
+}
+
+impl std::fmt::Debug for NotifySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let webhook =
+            (!self.webhook_url.is_empty()).then(|| crate::notify::redact_url(&self.webhook_url));
+        f.debug_struct("NotifySettings")
+            .field("webhook_url", &webhook)
+            .field("command", &self.command)
+            .field("min_severity", &self.min_severity)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_base_ms", &self.retry_base_ms)
+            .field("retry_max_ms", &self.retry_max_ms)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("leg_failures", &self.leg_failures)
+            .field("stream_down_secs", &self.stream_down_secs)
+            .finish()
+    }
 }
 
 /// `[store]`.

@@ -321,3 +321,57 @@ fn environment_values_take_the_type_of_their_key() {
     assert_eq!(validated.policy.bands.absolute, Decimal::new(4, 2));
     assert!(validated.settings.executor.dry_run);
 }
+
+#[test]
+fn hedge_settings_load_off_by_default_and_bad_ones_name_their_key() {
+    let validated = Settings::load_with_env(&[], Vec::new())
+        .and_then(Settings::validate)
+        .expect("defaults validate");
+    assert!(!validated.hedge.enabled, "hedging must be off by default");
+    assert_eq!(validated.hedge.threshold, Decimal::new(10, 2));
+    assert_eq!(validated.hedge.market, "BTC-PERP");
+    struct TestCase {
+        toml: &'static str,
+        env: &'static [(&'static str, &'static str)],
+        expected_fragment: &'static str,
+    }
+    let cases = [
+        // TC0: a threshold of 10 points written as 10.
+        TestCase {
+            toml: "[hedge]\nthreshold = 10\n",
+            env: &[],
+            expected_fragment: "hedge.threshold: 10 must be in (0, 1)",
+        },
+        // TC1: an unknown ratio method.
+        TestCase {
+            toml: "[hedge]\nratio = \"beta\"\n",
+            env: &[],
+            expected_fragment: "beta",
+        },
+        // TC2: a correlation floor above 1, from the environment.
+        TestCase {
+            toml: "",
+            env: &[("BALLAST__HEDGE__MIN_CORRELATION", "1.5")],
+            expected_fragment: "hedge.min_correlation",
+        },
+        // TC3: an unknown key of the section.
+        TestCase {
+            toml: "[hedge]\nleverage = 3\n",
+            env: &[],
+            expected_fragment: "hedge.leverage",
+        },
+        // TC4: the simulated venue's correlation out of range.
+        TestCase {
+            toml: "[sim]\ncasino_btc_correlation = 1.0\n",
+            env: &[],
+            expected_fragment: "sim.casino_btc_correlation",
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let error = load(case.toml, case.env).expect_err("invalid");
+        assert!(
+            error.to_string().contains(case.expected_fragment),
+            "TC{i}: {error}"
+        );
+    }
+}

@@ -1,8 +1,9 @@
 //! From the sections as read to the types the system runs on, every problem collected.
 //!
-//! The rules live with the types: targets, drift bands, the policy, risk limits and the
-//! optimizer check themselves ([`TargetAllocation::from_named`], [`DriftBands::new`],
-//! [`PolicyConfig::validate`], [`RiskLimits::new`], [`OptimizerConfig::validate`]), naming keys
+//! The rules live with the types: targets, drift bands, the policy, risk limits, the
+//! optimizer and the hedge check themselves ([`TargetAllocation::from_named`],
+//! [`DriftBands::new`], [`PolicyConfig::validate`], [`RiskLimits::new`],
+//! [`OptimizerConfig::validate`], [`HedgeConfig::validate`]), naming keys
 //! relative to their section; this module converts units (`f64` to `Decimal`, milliseconds to
 //! durations, service names to services), calls them, and puts each problem under its section.
 //! Only what no core type holds is checked here: the venue connection, the clock, the simulated
@@ -16,6 +17,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use ballast::{
     drift::DriftBands,
+    hedge::HedgeConfig,
     money::decimal_from_f64,
     optimizer::{BlackLittermanConfig, OptimizerConfig, ServiceView, VolSpikeConfig},
     policy::{
@@ -30,6 +32,7 @@ use ballast::{
 use rust_decimal::Decimal;
 
 use super::{ConfigError, OptimizerSettings, Settings, VenueMode};
+use crate::notify::NotifyConfig;
 
 /// Settings checked and converted into the types the system runs on.
 #[derive(Debug, Clone)]
@@ -56,6 +59,12 @@ pub struct Validated {
     pub risk: RiskLimits,
     /// Optimizer settings.
     pub optimizer: OptimizerConfig,
+    /// Hedge settings.
+    pub hedge: HedgeConfig,
+    /// Where alerts go, and when they are raised.
+    pub notify: NotifyConfig,
+    /// The oldest plan (the companion's clock) that may still send a leg.
+    pub max_plan_age: Duration,
     /// Where the HTTP API listens (`None`: off).
     pub http_listen: Option<std::net::SocketAddr>,
 }
@@ -125,6 +134,11 @@ impl Settings {
             ),
             max_jump_factor: decimal("risk.max_jump_factor", self.risk.max_jump_factor),
         };
+        let hedge_threshold = decimal("hedge.threshold", self.hedge.threshold);
+        let hedge_max_notional_usdc =
+            decimal("hedge.max_notional_usdc", self.hedge.max_notional_usdc);
+        let hedge_min_notional_usdc =
+            decimal("hedge.min_notional_usdc", self.hedge.min_notional_usdc);
         // Target errors name `targets.<service>` themselves.
         let targets = checked(
             TargetAllocation::from_named(&targets_named).map_err(|errors| errors.0),
@@ -190,6 +204,18 @@ impl Settings {
             ));
         }
         self.check_connections(&mut problems);
+        let hedge = HedgeConfig {
+            enabled: self.hedge.enabled,
+            threshold: hedge_threshold,
+            ratio: self.hedge.ratio,
+            market: self.hedge.market.clone(),
+            min_correlation: self.hedge.min_correlation,
+            max_leverage: self.hedge.max_leverage,
+            max_notional_usdc: hedge_max_notional_usdc,
+            min_notional_usdc: hedge_min_notional_usdc,
+            lookback_days: self.hedge.lookback_days,
+        };
+        let notify = self.notify_config(&mut problems);
         let http_listen = crate::http::listen_address(&self.http).unwrap_or_else(|problem| {
             problems.push(problem);
             None
@@ -198,6 +224,7 @@ impl Settings {
         checked(optimizer.validate(targets.as_ref()), &mut problems, |e| {
             e.in_section("optimizer")
         });
+        checked(hedge.validate(), &mut problems, |e| format!("hedge.{e}"));
         let (Some(targets), Some(risk), Some(tick_utc), true) =
             (targets, risk, tick_utc, problems.is_empty())
         else {
@@ -217,6 +244,9 @@ impl Settings {
             policy,
             tick_utc,
             optimizer,
+            hedge,
+            notify,
+            max_plan_age: Duration::from_secs(self.executor.max_plan_age_secs),
             http_listen,
             settings: self,
         })
@@ -229,6 +259,21 @@ impl Settings {
             problems.push(format!(
                 "sim.speed: {} must be a positive number",
                 self.sim.speed
+            ));
+        }
+        if !(self.sim.casino_btc_correlation.is_finite()
+            && self.sim.casino_btc_correlation.abs() < 1.0)
+        {
+            problems.push(format!(
+                "sim.casino_btc_correlation: {} must be in (-1, 1)",
+                self.sim.casino_btc_correlation
+            ));
+        }
+        if self.sim.win_lock_hours > ballast::sim::MAX_ADVANCE_HOURS {
+            problems.push(format!(
+                "sim.win_lock_hours: {} must be at most {}",
+                self.sim.win_lock_hours,
+                ballast::sim::MAX_ADVANCE_HOURS
             ));
         }
         let venue = &self.venue;
@@ -272,6 +317,67 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// `[notify]` checked and converted. The webhook URL is never echoed: it may hold a token.
+    fn notify_config(&self, problems: &mut Vec<String>) -> NotifyConfig {
+        let n = &self.notify;
+        let webhook_url =
+            (!n.webhook_url.trim().is_empty()).then(|| n.webhook_url.trim().to_owned());
+        if let Some(url) = &webhook_url {
+            let ok = reqwest::Url::parse(url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+            if !ok {
+                problems.push(
+                    "notify.webhook_url: must be an http:// or https:// URL (or empty for none)"
+                        .to_owned(),
+                );
+            }
+        }
+        let command = (!n.command.is_empty()).then(|| n.command.clone());
+        if command
+            .as_ref()
+            .is_some_and(|c| c.first().is_none_or(|p| p.trim().is_empty()))
+        {
+            problems.push("notify.command: the first element must name a program".to_owned());
+        }
+        for (key, value) in [
+            ("notify.max_attempts", u64::from(n.max_attempts)),
+            ("notify.timeout_ms", n.timeout_ms),
+            ("notify.queue_capacity", n.queue_capacity as u64),
+            ("notify.leg_failures", u64::from(n.leg_failures)),
+            ("notify.stream_down_secs", n.stream_down_secs),
+            ("notify.retry_max_ms", n.retry_max_ms),
+        ] {
+            if value == 0 {
+                problems.push(format!("{key}: must be positive"));
+            }
+        }
+        if n.retry_base_ms > n.retry_max_ms {
+            problems.push(format!(
+                "notify.retry_base_ms: {} exceeds notify.retry_max_ms {}",
+                n.retry_base_ms, n.retry_max_ms
+            ));
+        }
+        if self.executor.max_plan_age_secs == 0 {
+            problems.push("executor.max_plan_age_secs: must be positive".to_owned());
+        }
+        NotifyConfig {
+            webhook_url,
+            command,
+            min_severity: n.min_severity,
+            max_attempts: n.max_attempts,
+            backoff: Backoff {
+                base: Duration::from_millis(n.retry_base_ms),
+                max: Duration::from_millis(n.retry_max_ms),
+            },
+            timeout: Duration::from_millis(n.timeout_ms),
+            queue_capacity: n.queue_capacity,
+            leg_failures: n.leg_failures,
+            stream_down: Duration::from_secs(n.stream_down_secs),
+        }
+    }
+}
+
 /// `[optimizer]` in the core's types, the services of each view parsed from their names (a
 /// name that is not a service is a problem here: the core only sees services).
 fn optimizer_config(raw: &OptimizerSettings, problems: &mut Vec<String>) -> OptimizerConfig {
@@ -301,6 +407,8 @@ fn optimizer_config(raw: &OptimizerSettings, problems: &mut Vec<String>) -> Opti
         risk_free_rate: raw.risk_free_rate,
         kelly_multiplier: raw.kelly_multiplier,
         min_interval: Duration::from_secs(raw.min_interval_secs),
+        turnover_penalty: raw.turnover_penalty,
+        max_turnover: raw.max_turnover,
         black_litterman: BlackLittermanConfig {
             tau: raw.black_litterman.tau,
             risk_aversion: raw.black_litterman.risk_aversion,

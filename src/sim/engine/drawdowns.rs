@@ -13,7 +13,7 @@ use crate::{
     money::decimal_from_f64,
     service::{Service, ServiceMap},
     sim::ledger::Op,
-    venue::protocol::{EventFrame, EventKind},
+    venue::protocol::{EventFrame, EventKind, PortfolioResponse},
 };
 
 /// A service this far below its local peak is announced as a drawdown.
@@ -75,7 +75,7 @@ impl Engine {
         op: &Op,
         before: &ServiceMap<Decimal>,
         after: &ServiceMap<Decimal>,
-        reported: &ServiceMap<Decimal>,
+        reported: &PortfolioResponse,
         frames: &mut Vec<EventFrame>,
     ) {
         for service in performance_of(op).iter().copied() {

@@ -8,13 +8,9 @@
 
 use std::collections::VecDeque;
 
-use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
-use crate::{
-    service::ServiceMap,
-    venue::protocol::{EventFrame, EventKind, PortfolioResponse},
-};
+use crate::venue::protocol::{EventFrame, EventKind, PortfolioResponse};
 
 /// Frames kept for replay to clients that resume with `since`.
 pub const EVENT_BUFFER_CAPACITY: usize = 10_000;
@@ -44,12 +40,13 @@ impl EventLog {
         self.last_seq
     }
 
-    /// Announces an event: gives it the next `seq` and the portfolio after it.
+    /// Announces an event: gives it the next `seq` and `portfolio` (the balances and locks
+    /// right after it), stamped with that `seq`.
     pub fn push(
         &mut self,
         ts: OffsetDateTime,
         kind: EventKind,
-        balances_usdc: &ServiceMap<Decimal>,
+        portfolio: &PortfolioResponse,
     ) -> EventFrame {
         self.last_seq += 1;
         let ts = self.last_ts.map_or(ts, |last| ts.max(last));
@@ -58,10 +55,10 @@ impl EventLog {
             seq: self.last_seq,
             ts,
             kind,
-            portfolio: Some(PortfolioResponse::from_balances(
-                balances_usdc,
-                Some(self.last_seq),
-            )),
+            portfolio: Some(PortfolioResponse {
+                seq: Some(self.last_seq),
+                ..portfolio.clone()
+            }),
         };
         if self.frames.len() == self.capacity {
             self.frames.pop_front();
@@ -82,13 +79,17 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::engine::testing::START;
+    use crate::{service::ServiceMap, sim::engine::testing::START};
+
+    fn empty() -> PortfolioResponse {
+        PortfolioResponse::from_balances(&ServiceMap::default(), None)
+    }
 
     #[test]
     fn event_log_is_bounded_and_resumes_after_since() {
         let mut log = EventLog::new(3);
         for _ in 0..5 {
-            log.push(START, EventKind::Balance, &ServiceMap::default());
+            log.push(START, EventKind::Balance, &empty());
         }
         let seqs = |frames: Vec<EventFrame>| frames.iter().map(|f| f.seq).collect::<Vec<_>>();
         assert_eq!(seqs(log.since(0)), [3, 4, 5]);
@@ -96,11 +97,7 @@ mod tests {
         assert!(log.since(5).is_empty());
         assert!(log.since(99).is_empty());
         // Timestamps never go backwards.
-        let frame = log.push(
-            START - time::Duration::HOUR,
-            EventKind::Balance,
-            &ServiceMap::default(),
-        );
+        let frame = log.push(START - time::Duration::HOUR, EventKind::Balance, &empty());
         assert_eq!(frame.ts, START);
         assert_eq!(frame.portfolio.and_then(|p| p.seq), Some(6));
     }

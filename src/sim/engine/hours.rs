@@ -1,5 +1,6 @@
-//! Simulated hours: each runs the markets (mark moves, funding) and, with autoplay, the
-//! agent's own activity; at midnight the day's returns close.
+//! Simulated hours: each releases the locks that expired, runs the markets (mark moves,
+//! funding, the casino's crypto) and, with autoplay, the agent's own activity; at midnight
+//! the day's returns close.
 //!
 //! Hours run in order from a cursor ([`Engine::next_hour_end`]). The activity task runs
 //! hours as the clock reaches them, and `/sim/advance` runs the hours it skips over at once.
@@ -11,7 +12,10 @@
 use time::OffsetDateTime;
 
 use super::Engine;
-use crate::{sim::ledger::Op, venue::protocol::EventFrame};
+use crate::{
+    sim::{ledger::Op, markets::Asset},
+    venue::protocol::EventFrame,
+};
 
 /// Most simulated hours one `/sim/advance` runs (a leap year), so one request cannot hold
 /// the venue for long.
@@ -52,8 +56,11 @@ impl Engine {
     /// the agent's activity at the new prices; at midnight also closes the day's returns.
     pub fn run_hour(&mut self, hour_end: OffsetDateTime) -> Vec<EventFrame> {
         let mut frames = Vec::new();
+        self.release_locks(hour_end, &mut frames);
+        let btc_before = self.ledger.prices()[Asset::Btc];
         let market_ops = self.price_model.hour(hour_end);
         self.apply_model_ops(hour_end, market_ops, &mut frames);
+        self.mark_casino_to_crypto(hour_end, btc_before, &mut frames);
         if self.autoplay {
             // The activity sees the cash and prices after this hour's market moves.
             let (cash, prices) = (self.ledger.balances(), self.ledger.prices());
@@ -61,13 +68,12 @@ impl Engine {
             self.apply_model_ops(hour_end, activity_ops, &mut frames);
         }
         if hour_end.hour() == 0 && hour_end.minute() == 0 {
-            let day = self.ledger.close_day();
-            self.push_returns(day);
+            self.close_returns_day();
         }
         frames
     }
 
-    fn apply_model_ops(
+    pub(super) fn apply_model_ops(
         &mut self,
         hour_end: OffsetDateTime,
         ops: Vec<Op>,

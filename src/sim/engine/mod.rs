@@ -9,8 +9,9 @@
 //! ([`Engine::apply`]) and takes injections; `event_log` numbers and buffers the frames,
 //! `idempotency` remembers first replies, `outcome` shapes what a request comes to,
 //! `transfers`, `trading` and `wallet` handle the endpoints of the same names, `hours`
-//! runs simulated time, `history` keeps the daily returns, `drawdowns` watches for falls
-//! and `stats` counts what the venue saw.
+//! runs simulated time, `history` keeps the daily returns, `drawdowns` watches for falls,
+//! `locks` holds funds a decrease may not take yet, `crypto` makes the casino follow BTC
+//! by a configured correlation, and `stats` counts what the venue saw.
 //!
 //! # Invariants
 //! - `seq` increases by one per announced event; heartbeats are not events and never take
@@ -22,11 +23,13 @@
 //! - Closing a position that is already closed answers the first close again and changes
 //!   nothing, with or without an `Idempotency-Key`.
 
+mod crypto;
 mod drawdowns;
 mod event_log;
 mod history;
 mod hours;
 mod idempotency;
+mod locks;
 mod outcome;
 mod stats;
 #[cfg(test)]
@@ -35,17 +38,23 @@ mod trading;
 mod transfers;
 mod wallet;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
-use self::{drawdowns::DrawdownWatch, history::synthetic_history, stats::Counters};
+use self::{
+    drawdowns::DrawdownWatch,
+    history::{History, calibrated_history},
+    locks::Locks,
+    stats::Counters,
+};
 pub use self::{
     event_log::{EVENT_BUFFER_CAPACITY, EventLog},
     history::{MAX_RETURN_DAYS, SYNTHETIC_HISTORY_DAYS},
     hours::MAX_ADVANCE_HOURS,
     idempotency::{IDEMPOTENCY_CAPACITY, IdempotencyStore, Lookup, StoredReply},
+    locks::LockParams,
     outcome::AppliedTransfer,
     outcome::Processed,
 };
@@ -53,13 +62,13 @@ use super::{
     http::Reply,
     inject::{NewBalances, to_op},
     ledger::{Ledger, Op, StateError},
-    markets::MarketParams,
+    markets::{AssetMap, MarketParams},
     model::{ActivityModel, CasinoParams},
     prices::PriceModel,
 };
 use crate::{
     service::{Service, ServiceMap},
-    venue::protocol::{EventFrame, PortfolioResponse, WireDecimal, sim::InjectRequest},
+    venue::protocol::{EventFrame, EventKind, PortfolioResponse, WireDecimal, sim::InjectRequest},
 };
 
 /// The whole simulated venue for one agent.
@@ -69,7 +78,12 @@ pub struct Engine {
     ledger: Ledger,
     log: EventLog,
     idempotency: IdempotencyStore,
-    returns: VecDeque<ServiceMap<f64>>,
+    history: History,
+    /// Prices when the current day opened, for the day's asset returns.
+    day_open_prices: AssetMap<Decimal>,
+    /// How the casino's value follows BTC (0: it does not).
+    casino_btc_beta: f64,
+    locks: Locks,
     model: ActivityModel,
     price_model: PriceModel,
     /// Whether hours run the agent's own activity (casino, income, marks) or only markets.
@@ -97,7 +111,9 @@ impl Engine {
         autoplay: bool,
     ) -> Result<Self, StateError> {
         let ledger = Ledger::with_markets(initial_balances_usdc, markets.clone())?;
-        let returns = synthetic_history(initial_balances_usdc, casino, seed, start)?;
+        let (history, casino_btc_beta) =
+            calibrated_history(initial_balances_usdc, casino, seed, start)?;
+        let day_open_prices = ledger.prices();
         let next_hour_end = start
             .replace_time(time::Time::from_hms(start.hour(), 0, 0).unwrap_or(time::Time::MIDNIGHT))
             + time::Duration::HOUR;
@@ -106,7 +122,10 @@ impl Engine {
             ledger,
             log: EventLog::new(EVENT_BUFFER_CAPACITY),
             idempotency: IdempotencyStore::new(IDEMPOTENCY_CAPACITY),
-            returns,
+            history,
+            day_open_prices,
+            casino_btc_beta,
+            locks: Locks::default(),
             model: ActivityModel::new(casino.clone(), seed),
             price_model: PriceModel::new(seed),
             autoplay,
@@ -143,9 +162,23 @@ impl Engine {
         self.log.last_seq()
     }
 
-    /// The portfolio body, with the last `seq`.
+    /// The portfolio body, with the last `seq` and the locks.
     pub fn portfolio(&self) -> PortfolioResponse {
-        PortfolioResponse::from_balances(&self.balances(), Some(self.log.last_seq()))
+        PortfolioResponse {
+            seq: Some(self.log.last_seq()),
+            ..self.portfolio_now()
+        }
+    }
+
+    /// The balances and locks now, without a `seq` (an event frame stamps its own).
+    fn portfolio_now(&self) -> PortfolioResponse {
+        PortfolioResponse::from_balances(&self.balances(), None).with_locked(&self.locked_usdc())
+    }
+
+    /// Announces an event that moved no money, with the portfolio now.
+    fn announce(&mut self, ts: OffsetDateTime, kind: EventKind) -> EventFrame {
+        let portfolio = self.portfolio_now();
+        self.log.push(ts, kind, &portfolio)
     }
 
     /// Current prices (the marks), by asset symbol.
@@ -189,12 +222,19 @@ impl Engine {
         let before = self.ledger.values();
         let kinds = self.ledger.apply_all(op)?;
         let after = self.ledger.values();
-        let reported = self.ledger.reported_values();
+        // A large win's lock is in place before the win is announced, so the win's own
+        // frame already says what may not move.
+        let before_total_usdc = before.values().copied().sum();
+        let lock = self.lock_after_win(ts, op, before_total_usdc);
+        let reported = self.portfolio_now();
         let mut frames: Vec<EventFrame> = kinds
             .into_iter()
             .map(|kind| self.log.push(ts, kind, &reported))
             .collect();
         self.announce_drawdowns(ts, op, &before, &after, &reported, &mut frames);
+        if let Some(lock) = lock {
+            frames.push(self.announce_lock(ts, lock));
+        }
         Ok(frames)
     }
 
@@ -207,6 +247,14 @@ impl Engine {
         ts: OffsetDateTime,
         injection: &InjectRequest<B>,
     ) -> Result<Vec<EventFrame>, StateError> {
+        if let InjectRequest::Lock {
+            service,
+            amount_usdc,
+            hours,
+        } = injection
+        {
+            return Ok(vec![self.lock(ts, *service, *amount_usdc, *hours)?]);
+        }
         let op = to_op(injection, &self.ledger.balances())?;
         self.apply(ts, &op)
     }

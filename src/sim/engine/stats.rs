@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
 use super::{Engine, transfers::duplicate_keys};
-use crate::venue::protocol::sim::SimStats;
+use crate::venue::protocol::sim::{LockStats, SimStats};
 
 /// Counts of what the venue saw, beyond the books.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +64,14 @@ impl Engine {
             accounting: self.ledger.accounting(),
             markets: self.ledger.market_stats(),
             repeated_closes: self.counters.repeated_closes,
+            casino_btc_beta: crate::money::decimal_from_f64(self.casino_btc_beta, "beta")
+                .map(|beta| beta.round_dp(6))
+                .unwrap_or_default(),
+            locks: LockStats {
+                placed: self.locks.placed,
+                released: self.locks.released,
+                refused_decreases: self.locks.refused_decreases,
+            },
         }
     }
 }

@@ -21,3 +21,17 @@ pub(super) fn engine() -> Engine {
     )
     .expect("valid")
 }
+
+/// The same venue without autoplay: only requests, injections and hours move money.
+pub(super) fn quiet_engine() -> Engine {
+    Engine::new(
+        "agent-1",
+        article_balances_usdc(),
+        &CasinoParams::default(),
+        &MarketParams::default(),
+        7,
+        START,
+        false,
+    )
+    .expect("valid")
+}

@@ -1,4 +1,5 @@
-//! The trading service's endpoints: `GET /trading/positions`, `POST /trading/order` and
+//! The trading service's endpoints: `GET /trading/positions`, `POST /trading/order`, the
+//! status of an order by its key (`GET /trading/order/{key}`, *addition*) and
 //! `DELETE /trading/positions/{id}`.
 //!
 //! # Invariants
@@ -17,6 +18,7 @@ use super::{
 use crate::{
     sim::{
         book::{ClosedPosition, floor_cents},
+        http::Reply,
         ledger::{Op, OpenOrder, StateError},
         markets::PerpMarket,
     },
@@ -147,6 +149,25 @@ impl Engine {
         Ok(applied(&response, frames))
     }
 
+    /// Handles `GET /trading/order/{key}` (*addition*): the first reply to the order POSTed
+    /// under `key`, as a replay would return it, applying nothing; 404
+    /// `unknown_idempotency_key` when no order arrived under that key (or it has left the
+    /// replay memory). A client whose order timed out resolves it with this, never by
+    /// resubmitting blindly.
+    pub fn order_status(&self, order_fingerprint_prefix: &str, key: &str) -> Reply {
+        match self.idempotency.get(key) {
+            Some(stored) if stored.fingerprint.starts_with(order_fingerprint_prefix) => Reply {
+                status: stored.status,
+                body: stored.body.clone(),
+            },
+            _ => Reply::error(
+                404,
+                "unknown_idempotency_key",
+                format!("no order was received under Idempotency-Key `{key}`"),
+            ),
+        }
+    }
+
     /// Handles `DELETE /trading/positions/{id}`: closes at the mark, cancels a resting
     /// order, or (for a position already closed) answers the first close again.
     pub fn close_position(
@@ -197,6 +218,7 @@ fn close_response(
         market: closed.market.name().to_owned(),
         close_price: closed.close_price,
         returned_usdc: closed.returned_usdc,
+        funding_usdc: closed.funding_usdc,
         portfolio,
     }
 }

@@ -4,6 +4,7 @@
 //! # Invariants
 //! - A rebalance is applied at most once per `Idempotency-Key`; its status is answered from
 //!   the first reply while the key is remembered, and from the transfer log after.
+//! - A decrease never takes locked funds (`locks`).
 
 use time::OffsetDateTime;
 
@@ -34,6 +35,7 @@ impl Engine {
         ts: OffsetDateTime,
     ) -> Result<Processed, StateError> {
         require_reason(&body.reason)?;
+        self.check_unlocked(body)?;
         let op = Op::Transfer {
             service: body.service,
             direction: body.direction,

@@ -72,6 +72,23 @@ pub enum StateError {
         /// The id asked for.
         position_id: String,
     },
+    /// A decrease takes more than the part of a service the venue lets move now
+    /// (`funds_locked`).
+    #[error(
+        "`amount_usdc`: {requested_usdc} USDC is more than {service} may withdraw now: {free_usdc} USDC free, {locked_usdc} USDC locked until {until}"
+    )]
+    FundsLocked {
+        /// The service.
+        service: Service,
+        /// What the decrease asked for.
+        requested_usdc: Decimal,
+        /// What may move now.
+        free_usdc: Decimal,
+        /// What is locked.
+        locked_usdc: Decimal,
+        /// When the next lock on it is released (RFC 3339).
+        until: String,
+    },
 }
 
 impl StateError {
@@ -85,6 +102,7 @@ impl StateError {
             }
             StateError::InsufficientHoldings { .. } => "insufficient_holdings",
             StateError::PositionNotFound { .. } => "position_not_found",
+            StateError::FundsLocked { .. } => "funds_locked",
         }
     }
 }

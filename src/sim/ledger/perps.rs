@@ -205,6 +205,7 @@ impl Ledger {
                     realized_pnl_usdc: Decimal::ZERO,
                     fee_usdc: Decimal::ZERO,
                     returned_usdc,
+                    funding_usdc: position.funding_usdc,
                     closed_at: at,
                 }
             }
@@ -233,6 +234,7 @@ impl Ledger {
                     realized_pnl_usdc,
                     fee_usdc,
                     returned_usdc,
+                    funding_usdc: position.funding_usdc,
                     closed_at: at,
                 }
             }
@@ -297,6 +299,7 @@ impl Ledger {
                 realized_pnl_usdc,
                 fee_usdc: Decimal::ZERO,
                 returned_usdc: Decimal::ZERO,
+                funding_usdc: position.funding_usdc,
                 closed_at: at,
             };
             self.notices.push(closed_event(&closed));

@@ -227,6 +227,26 @@ pub enum EventKind {
         #[serde(with = "wire")]
         amount_usdc: Decimal,
     },
+    /// Part of a service's balance is locked: a `decrease` cannot take it until `until`
+    /// (funds in play after a large win, a settlement delay) (*addition*).
+    FundsLocked {
+        /// The service.
+        service: Service,
+        /// Amount locked by this lock, USDC.
+        #[serde(with = "wire")]
+        amount_usdc: Decimal,
+        /// When the lock is released.
+        #[serde(with = "time::serde::rfc3339")]
+        until: OffsetDateTime,
+    },
+    /// A lock was released: its amount may move again (*addition*).
+    FundsReleased {
+        /// The service.
+        service: Service,
+        /// Amount the lock held, USDC.
+        #[serde(with = "wire")]
+        amount_usdc: Decimal,
+    },
     /// A balance snapshot with no other news.
     Balance,
     /// Keep-alive; carries no state.
@@ -257,6 +277,8 @@ impl EventKind {
             EventKind::Funding { .. } => "funding",
             EventKind::WalletTrade { .. } => "wallet_trade",
             EventKind::EscrowFee { .. } => "escrow_fee",
+            EventKind::FundsLocked { .. } => "funds_locked",
+            EventKind::FundsReleased { .. } => "funds_released",
             EventKind::Balance => "balance",
             EventKind::Heartbeat => "heartbeat",
             EventKind::Unknown { type_name } => type_name,
@@ -265,7 +287,7 @@ impl EventKind {
 }
 
 /// The `type` names this version decodes; any other is [`EventKind::Unknown`].
-pub(crate) const KNOWN_EVENT_TYPES: [&str; 16] = [
+pub(crate) const KNOWN_EVENT_TYPES: [&str; 18] = [
     "casino_win",
     "casino_loss",
     "referral_income",
@@ -280,6 +302,8 @@ pub(crate) const KNOWN_EVENT_TYPES: [&str; 16] = [
     "funding",
     "wallet_trade",
     "escrow_fee",
+    "funds_locked",
+    "funds_released",
     "balance",
     "heartbeat",
 ];
@@ -411,7 +435,11 @@ impl EventKind {
             EventKind::CasinoLoss { amount_usdc }
             | EventKind::ReferralIncome { amount_usdc, .. }
             | EventKind::DomainsIncome { amount_usdc }
-            | EventKind::Transfer { amount_usdc, .. } => non_negative("amount_usdc", amount_usdc),
+            | EventKind::Transfer { amount_usdc, .. }
+            | EventKind::FundsLocked { amount_usdc, .. }
+            | EventKind::FundsReleased { amount_usdc, .. } => {
+                non_negative("amount_usdc", amount_usdc)
+            }
             EventKind::Drawdown { drawdown, .. } => non_negative("drawdown", drawdown),
             EventKind::Price { prices } => {
                 for (asset, price) in prices {

@@ -248,9 +248,23 @@ pub struct ClosePositionResponse {
     /// Cash returned to the trading balance: margin + realized PnL − fee (*addition*).
     #[serde(default, with = "wire")]
     pub returned_usdc: Decimal,
+    /// Net funding the position received over its life, negative when it paid; already in
+    /// `returned_usdc` through the margin (*addition*).
+    #[serde(default, with = "wire")]
+    pub funding_usdc: Decimal,
     /// Balances after the close, on the first reply only (*addition*).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portfolio: Option<PortfolioResponse>,
+}
+
+/// `GET /trading/returns?market=M&days=N` (*addition*): the daily simple returns of a perp
+/// market's mark, oldest first, day for day with `/agents/{id}/returns`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarketReturnsResponse {
+    /// The market, e.g. `BTC-PERP`.
+    pub market: String,
+    /// Daily simple returns of its mark, oldest first.
+    pub returns: Vec<f64>,
 }
 
 /// One tax lot of the wallet, or the part of a lot a sale used (*addition*).

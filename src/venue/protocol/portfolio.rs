@@ -44,6 +44,11 @@ pub struct PortfolioResponse {
     /// The last event `seq` these balances reflect (*addition*).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// The part of each service's balance the venue will not let a `decrease` take now
+    /// (funds in play, a settlement delay), by service name; services without a lock are
+    /// left out, and the field is omitted when nothing is locked (*addition*).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub locked_usdc: BTreeMap<Service, WireDecimal>,
 }
 
 impl PortfolioResponse {
@@ -57,7 +62,28 @@ impl PortfolioResponse {
             escrow_balance: balances_usdc[Service::Escrow],
             available_balance: balances_usdc[Service::Reserve],
             seq,
+            locked_usdc: BTreeMap::new(),
         }
+    }
+
+    /// The same body with these locks (zero amounts left out).
+    #[must_use]
+    pub fn with_locked(mut self, locked_usdc: &ServiceMap<Decimal>) -> Self {
+        self.locked_usdc = locked_usdc
+            .iter()
+            .filter(|(_, amount)| !amount.is_zero())
+            .map(|(service, amount)| (service, WireDecimal(*amount)))
+            .collect();
+        self
+    }
+
+    /// The locks keyed by service (zero where none).
+    pub fn locked(&self) -> ServiceMap<Decimal> {
+        let mut locked = ServiceMap::default();
+        for (service, amount) in &self.locked_usdc {
+            locked[*service] = amount.0;
+        }
+        locked
     }
 
     /// The balances keyed by service.
@@ -72,12 +98,12 @@ impl PortfolioResponse {
         ])
     }
 
-    /// Validates and converts to a snapshot.
+    /// Validates and converts to a snapshot, locks included.
     ///
     /// # Errors
-    /// A negative balance, naming its field.
+    /// A negative balance or lock, naming its field.
     pub fn to_snapshot(&self) -> Result<PortfolioSnapshot, SnapshotError> {
-        PortfolioSnapshot::new(self.balances(), self.seq)
+        PortfolioSnapshot::new(self.balances(), self.seq)?.with_locked(self.locked())
     }
 }
 

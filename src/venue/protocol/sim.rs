@@ -63,6 +63,26 @@ pub struct SimStats {
     /// `DELETE`s of positions already closed, answered with the first close.
     #[serde(default)]
     pub repeated_closes: u64,
+    /// How much the casino's value moves per unit of BTC's return (its payouts held in
+    /// crypto), calibrated at start from the configured correlation; 0 when uncorrelated.
+    /// The true hedge ratio a test can hold an estimate against.
+    #[serde(default, with = "wire")]
+    pub casino_btc_beta: Decimal,
+    /// Locks placed and released so far.
+    #[serde(default)]
+    pub locks: LockStats,
+}
+
+/// Locks on withdrawals the venue placed and released (simulator only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LockStats {
+    /// Locks placed (after large wins and by injection).
+    pub placed: u64,
+    /// Locks released.
+    pub released: u64,
+    /// Decreases refused because they asked for locked funds.
+    pub refused_decreases: u64,
 }
 
 impl SimStats {
@@ -267,6 +287,18 @@ pub enum InjectRequest<Balances = BTreeMap<Service, WireDecimal>> {
     Balance {
         /// The new cash by service (`casino`, ..., `reserve`).
         balances_usdc: Balances,
+    },
+    /// Locks `amount_usdc` of a service's balance for `hours` (funds in play, a settlement
+    /// delay): a `decrease` cannot take it until then. Announced as `funds_locked`, and as
+    /// `funds_released` at the first simulated hour's end at or after it expires.
+    Lock {
+        /// The service (not the reserve).
+        service: Service,
+        /// Positive, whole cents.
+        #[serde(with = "wire")]
+        amount_usdc: Decimal,
+        /// Simulated hours, 1 to 8,784.
+        hours: u32,
     },
 }
 

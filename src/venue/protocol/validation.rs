@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use super::{
     ErrorBody,
     markets::{
-        ClosePositionResponse, HoldingsResponse, OrderResponse, PositionsResponse,
-        WalletTradeResponse,
+        ClosePositionResponse, HoldingsResponse, MarketReturnsResponse, OrderResponse,
+        PositionsResponse, WalletTradeResponse,
     },
     portfolio::{PortfolioResponse, PricesResponse, RebalanceResponse, ReturnsResponse},
 };
@@ -134,6 +134,21 @@ impl RestPayload for OrderResponse {
 impl RestPayload for ClosePositionResponse {
     fn check(&self) -> Result<(), String> {
         non_negative("fee_usdc", self.fee_usdc)
+    }
+}
+
+impl RestPayload for MarketReturnsResponse {
+    fn check(&self) -> Result<(), String> {
+        if let Some(index) = self
+            .returns
+            .iter()
+            .position(|r| !r.is_finite() || *r < -1.0)
+        {
+            return Err(format!(
+                "returns[{index}] is not a finite return of at least -1"
+            ));
+        }
+        Ok(())
     }
 }
 
