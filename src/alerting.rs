@@ -5,9 +5,9 @@
 //!
 //! ```json
 //! {"kind": "risk_refused", "severity": "warning",
-//!  "message": "plan r1:7 refused by risk limits: risk.max_daily_turnover_usdc: ...",
+//!  "message": "plan v5c1d2e3f.e0.41@1 refused by risk limits: risk.max_daily_turnover_usdc: ...",
 //!  "run_id": "r18f2c3", "at": "2026-01-02T08:00:00Z",
-//!  "details": {"plan_id": "r1:7", "refusals": ["risk.max_daily_turnover_usdc: ..."]}}
+//!  "details": {"plan_id": "v5c1d2e3f.e0.41@1", "refusals": ["risk.max_daily_turnover_usdc: ..."]}}
 //! ```
 //!
 //! `kind` names the [`AlertKind`], `details` holds that kind's fields ([`AlertDetails`]), `at`
@@ -74,11 +74,24 @@ pub enum AlertKind {
     /// A wallet buy was refused by the wash-sale rule: the asset was sold at a loss within
     /// the window.
     WashBuyPrevented,
+    /// The venue's event numbering started over (its `seq` went backwards): ballast moved its
+    /// cursor into a new epoch and re-baselined on a fresh snapshot.
+    NumberingReset,
+    /// A venue reply said a leg applied but described another transfer; the leg was left
+    /// unresolved and its plan stopped.
+    ReplyMismatch,
+    /// Another companion's request holds a leg's key (its plan for the same trigger came
+    /// first, and differs); the leg was not applied and its plan stopped.
+    LegSuperseded,
+    /// The store could not record a plan; nothing of it was sent.
+    PlanNotRecorded,
+    /// A part of ballast failed (an actor panicked); the run stopped cleanly.
+    ActorPanicked,
 }
 
 impl AlertKind {
     /// Every kind, in documentation order.
-    pub const ALL: [AlertKind; 9] = [
+    pub const ALL: [AlertKind; 14] = [
         AlertKind::BalanceMismatch,
         AlertKind::RiskRefused,
         AlertKind::Halt,
@@ -88,6 +101,11 @@ impl AlertKind {
         AlertKind::JumpUnconfirmed,
         AlertKind::HarvestRefused,
         AlertKind::WashBuyPrevented,
+        AlertKind::NumberingReset,
+        AlertKind::ReplyMismatch,
+        AlertKind::LegSuperseded,
+        AlertKind::PlanNotRecorded,
+        AlertKind::ActorPanicked,
     ];
 
     /// The snake-case name used in bodies, the store and logs.
@@ -102,19 +120,31 @@ impl AlertKind {
             AlertKind::JumpUnconfirmed => "jump_unconfirmed",
             AlertKind::HarvestRefused => "harvest_refused",
             AlertKind::WashBuyPrevented => "wash_buy_prevented",
+            AlertKind::NumberingReset => "numbering_reset",
+            AlertKind::ReplyMismatch => "reply_mismatch",
+            AlertKind::LegSuperseded => "leg_superseded",
+            AlertKind::PlanNotRecorded => "plan_not_recorded",
+            AlertKind::ActorPanicked => "actor_panicked",
         }
     }
 
     /// How urgent this kind is.
     pub const fn severity(self) -> Severity {
         match self {
-            AlertKind::Halt | AlertKind::StreamDown | AlertKind::LegFailures => Severity::Critical,
+            AlertKind::Halt
+            | AlertKind::StreamDown
+            | AlertKind::LegFailures
+            | AlertKind::ReplyMismatch
+            | AlertKind::PlanNotRecorded
+            | AlertKind::ActorPanicked => Severity::Critical,
             AlertKind::BalanceMismatch
             | AlertKind::RiskRefused
             | AlertKind::TargetsRefused
             | AlertKind::JumpUnconfirmed
             | AlertKind::HarvestRefused
-            | AlertKind::WashBuyPrevented => Severity::Warning,
+            | AlertKind::WashBuyPrevented
+            | AlertKind::NumberingReset
+            | AlertKind::LegSuperseded => Severity::Warning,
         }
     }
 }
@@ -202,6 +232,43 @@ pub enum AlertDetails {
         /// Who asked for the buy (the reason the order carried).
         requested_by: String,
     },
+    /// See [`AlertKind::NumberingReset`].
+    NumberingReset {
+        /// The last `seq` ballast had delivered.
+        cursor: u64,
+        /// The venue's `seq`, below it.
+        venue_seq: u64,
+        /// The numbering epoch ballast moved into (plan and hedge names carry it).
+        epoch: u32,
+    },
+    /// See [`AlertKind::ReplyMismatch`].
+    ReplyMismatch {
+        /// The leg's idempotency key.
+        key: String,
+        /// What the reply said against what was asked.
+        mismatch: String,
+    },
+    /// See [`AlertKind::LegSuperseded`].
+    LegSuperseded {
+        /// The leg's idempotency key.
+        key: String,
+        /// The venue's refusal.
+        reason: String,
+    },
+    /// See [`AlertKind::PlanNotRecorded`].
+    PlanNotRecorded {
+        /// The plan not recorded.
+        plan_id: String,
+        /// Its trigger's short name.
+        trigger: String,
+        /// The store's error.
+        error: String,
+    },
+    /// See [`AlertKind::ActorPanicked`].
+    ActorPanicked {
+        /// The panic's report (where, and its message).
+        panic: String,
+    },
 }
 
 impl AlertDetails {
@@ -217,6 +284,11 @@ impl AlertDetails {
             AlertDetails::JumpUnconfirmed { .. } => AlertKind::JumpUnconfirmed,
             AlertDetails::HarvestRefused { .. } => AlertKind::HarvestRefused,
             AlertDetails::WashBuyPrevented { .. } => AlertKind::WashBuyPrevented,
+            AlertDetails::NumberingReset { .. } => AlertKind::NumberingReset,
+            AlertDetails::ReplyMismatch { .. } => AlertKind::ReplyMismatch,
+            AlertDetails::LegSuperseded { .. } => AlertKind::LegSuperseded,
+            AlertDetails::PlanNotRecorded { .. } => AlertKind::PlanNotRecorded,
+            AlertDetails::ActorPanicked { .. } => AlertKind::ActorPanicked,
         }
     }
 }

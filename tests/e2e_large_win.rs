@@ -144,6 +144,27 @@ async fn r13_a_leg_above_the_per_leg_cap_is_split_into_legs_under_it() {
         transfers.len(),
         "every split leg has its own key"
     );
+    // Each part's key is the plan's (named after the win's event) and its place in the split
+    // plan: `{plan_id}:0` to `{plan_id}:{n-1}`, the same in every companion that splits alike.
+    let parsed: Vec<ballast::execution::LegKey> = keys
+        .iter()
+        .map(|k| k.parse().expect("a key ballast writes"))
+        .collect();
+    let plan_id = parsed[0].plan_id().clone();
+    assert!(
+        matches!(
+            plan_id.trigger(),
+            Some(ballast::execution::TriggerId::Event { .. })
+        ),
+        "{plan_id}"
+    );
+    let mut indexes: Vec<u32> = parsed
+        .iter()
+        .inspect(|k| assert_eq!(k.plan_id(), &plan_id, "one plan"))
+        .map(ballast::execution::LegKey::leg_index)
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..transfers.len() as u32).collect::<Vec<_>>());
     let targets = TargetAllocation::conservative();
     let weights = common::weights(&sim.balances());
     for service in Service::ALL {
@@ -180,6 +201,13 @@ async fn r13_a_plan_beyond_the_daily_cap_is_refused_whole_each_leg_naming_its_re
         "{summary:?}"
     );
     assert!(sim.transfers().is_empty(), "a refused plan sent a leg");
+    // The refusal is recorded leg by leg: wait until the last one is on disk.
+    let recorded = common::eventually(Duration::from_secs(10), async || {
+        let status = store.status().await.expect("status");
+        status.legs_pending == 0 && status.legs_failed > 0
+    })
+    .await;
+    assert!(recorded, "the refused legs were never all recorded");
     let status = store.status().await.expect("status");
     assert_eq!(
         status.legs_failed as usize,
@@ -253,5 +281,34 @@ async fn r13_legs_are_not_sent_from_a_plan_that_grew_older_than_the_bound() {
         .filter(|why| why.contains("s old (limit 60 s)"))
         .collect();
     assert!(!stale.is_empty(), "{:?}", status.failure_reasons);
+    // Planned again under the same trigger (the win's event), each time as its next attempt:
+    // a second companion re-planning alike sends the same keys.
+    let win_plans: std::collections::BTreeSet<String> = sim
+        .transfers()
+        .iter()
+        .filter_map(|t| {
+            t.idempotency_key
+                .as_deref()?
+                .parse::<ballast::execution::LegKey>()
+                .ok()
+        })
+        .filter(|k| {
+            matches!(
+                k.plan_id().trigger(),
+                Some(ballast::execution::TriggerId::Event { .. })
+            )
+        })
+        .map(|k| k.plan_id().to_string())
+        .collect();
+    let triggers: std::collections::BTreeSet<&str> = win_plans
+        .iter()
+        .filter_map(|id| id.rsplit_once('@').map(|(trigger, _)| trigger))
+        .collect();
+    assert_eq!(triggers.len(), 1, "{win_plans:?}");
+    assert!(
+        win_plans.iter().any(|id| id.ends_with("@1"))
+            && win_plans.iter().any(|id| id.ends_with("@2")),
+        "attempts 1 and 2 of the win's trigger: {win_plans:?}"
+    );
     common::stop(system, sim).await;
 }

@@ -181,6 +181,9 @@ async fn twenty_forced_disconnects_resume_from_the_right_seq_and_lose_or_repeat_
             StreamItem::Disconnected { .. } => disconnects += 1,
             StreamItem::Gap { after, next } => panic!("no gap was sent: {after} -> {next}"),
             StreamItem::Malformed(error) => panic!("nothing malformed was sent: {error}"),
+            StreamItem::Renumbered { since, first } => {
+                panic!("the numbering never started over: {since} -> {first}")
+            }
         }
     }
 
@@ -263,4 +266,87 @@ async fn a_silent_socket_is_dropped_within_the_idle_timeout_plus_one_second() {
     assert_eq!(resumed_after, 2);
     shutdown_tx.send_replace(true);
     client.await.expect("client task ends cleanly");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_seq_beyond_the_store_is_refused_and_a_restarted_numbering_is_followed() {
+    use ballast::venue::stream::{RENUMBER_SLACK, SEQ_MAX, run_event_stream_rebasing};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let base_url = format!("http://{}/api/v1", listener.local_addr().expect("addr"));
+    let cursor = 5_000;
+    assert!(3 + RENUMBER_SLACK < cursor);
+
+    // Connection 1: the venue restarted and numbers from 1 again; among its frames, one
+    // numbered 2^64 - 1 (which once saturated into the stored cursor). Connection 2 is the
+    // rebase the consumer asks for: it must resume after the seq it was given.
+    let venue = tokio::spawn(async move {
+        let (mut socket, since) = accept(&listener).await;
+        assert_eq!(since, cursor);
+        for text in [frame(3), frame(u64::MAX), frame(4)] {
+            socket.send(Message::text(text)).await.expect("sends");
+        }
+        let (mut second, since) = accept(&listener).await;
+        second
+            .send(Message::text(frame(since + 1)))
+            .await
+            .expect("sends");
+        tokio::time::sleep(Duration::from_secs(3_600)).await;
+        drop(socket);
+    });
+
+    let (items_tx, mut items_rx) = mpsc::channel(64);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (rebase_tx, rebase_rx) = mpsc::unbounded_channel();
+    let client = tokio::spawn(run_event_stream_rebasing(
+        config(base_url, Duration::from_secs(15)),
+        cursor,
+        items_tx,
+        shutdown_rx,
+        rebase_rx,
+    ));
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let item = tokio::time::timeout(Duration::from_secs(600), items_rx.recv())
+            .await
+            .expect("the stream makes progress")
+            .expect("the stream runs");
+        match item {
+            StreamItem::Connected { since, .. } => seen.push(format!("connected {since}")),
+            StreamItem::Renumbered { since, first } => {
+                seen.push(format!("renumbered {since} -> {first}"));
+            }
+            StreamItem::Event(event) => seen.push(format!("event {}", event.seq)),
+            StreamItem::Malformed(error) => {
+                assert!(error.to_string().contains("`seq`"), "{error}");
+                assert!(error.to_string().contains(&SEQ_MAX.to_string()), "{error}");
+                seen.push("malformed seq".to_owned());
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "connected 5000",
+            "renumbered 5000 -> 3",
+            "event 3",
+            "malformed seq",
+            "event 4",
+        ]
+    );
+    // The consumer re-baselines on a snapshot it took at 40: the stream reconnects after
+    // 40, and the next frame is delivered.
+    rebase_tx.send(40).expect("rebases");
+    let mut after_rebase = Vec::new();
+    while after_rebase.len() < 2 {
+        match items_rx.recv().await.expect("the stream runs") {
+            StreamItem::Connected { since, .. } => after_rebase.push(format!("connected {since}")),
+            StreamItem::Event(event) => after_rebase.push(format!("event {}", event.seq)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(after_rebase, ["connected 40", "event 41"]);
+    shutdown_tx.send_replace(true);
+    client.await.expect("client task ends cleanly");
+    venue.abort();
 }

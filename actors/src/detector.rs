@@ -1,13 +1,14 @@
 //! The DriftDetector: turns observations into plans via the pure trigger policy.
 //!
 //! The actor only translates messages into [`PolicyInput`]s, feeds
-//! [`PolicyState::process`], sends any resulting plan to the SpotExecutor and publishes the
-//! policy's notices (targets adjusted, days closed, decisions with nothing to trade) on the
-//! bus; every decision lives in `ballast::policy`. With a [`Recording`] it also writes each
-//! input and each decision as JSON lines (`ballast run --record-events FILE`), which
-//! `ballast backtest --events FILE` replays through the same policy. With hedging on it
-//! also sends the HedgeExecutor a [`HedgeRequest`] when a plan leaves a locked overweight
-//! behind or the set of such services changes (`ballast::hedge::request_due`).
+//! [`PolicyState::process`], names each resulting plan with [`PlanNamer`], sends it to the
+//! SpotExecutor and publishes the policy's notices (targets adjusted, days closed, decisions
+//! with nothing to trade) on the bus; every decision lives in `ballast::policy` and
+//! `ballast::execution`. With a [`Recording`] it also writes each input and each decision as
+//! JSON lines (`ballast run --record-events FILE`), which `ballast backtest --events FILE`
+//! replays through the same policy. With hedging on it also sends the HedgeExecutor a
+//! [`HedgeRequest`] when a plan leaves a locked overweight behind or the set of such services
+//! changes (`ballast::hedge::request_due`).
 //!
 //! # Invariants
 //! - Plans go to the executor only from here, at most one in flight (the policy's rule).
@@ -17,8 +18,11 @@
 //! - A jump the policy holds (`ballast::policy::plausibility`) is sent to the watcher as a
 //!   [`ConfirmBalances`] request, and its fresh snapshot comes back as a confirmation; every
 //!   notice is published as an [`ImplausibleChange`].
-//! - Plan ids are `{run_id}:{plan_seq}`; with the leg index they form idempotency keys that
-//!   are unique across runs because run ids are.
+//! - Plans are named here, in one place, after their trigger (`v{venue}.{trigger}@{attempt}`,
+//!   [`PlanNamer`]), so two companions reacting to the same trigger send the same idempotency
+//!   keys; the namer follows the venue's event numbering (its epoch changes on
+//!   [`StreamStatus::Renumbered`]).
+//! - After [`StopPlanning`] (a shutdown), no plan leaves: the one in flight finishes.
 //! - Every input the policy takes passes through [`DriftDetector::process`], so a recording
 //!   holds all of them, in order, each line flushed as written.
 
@@ -32,6 +36,7 @@ use std::{
 use actix::{Actor, Context, Handler, Message, Recipient};
 use anyhow::Context as _;
 use ballast::{
+    execution::PlanNamer,
     hedge::{locked_excess, request_due, services_of},
     policy::{
         Decision, PolicyConfig, PolicyInput, PolicyState,
@@ -109,11 +114,17 @@ impl Recording {
 /// Mailbox capacity: events arrive with backpressure from the watcher.
 pub const DETECTOR_MAILBOX_CAPACITY: usize = 256;
 
+/// Stops planning (a shutdown): later triggers are dropped, the plan in flight finishes.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct StopPlanning;
+
 /// The detector.
 #[derive(Debug)]
 pub struct DriftDetector {
     policy: PolicyState,
-    run_id: String,
+    namer: PlanNamer,
+    stopping: bool,
     time: TimeSource,
     gate: TradingGate,
     executor: Recipient<RebalancePlanned>,
@@ -131,10 +142,11 @@ pub struct DriftDetector {
 }
 
 impl DriftDetector {
-    /// A detector for `run_id`, sending plans to `executor`.
+    /// A detector naming plans with `namer` (the venue's, resuming from the stored cursor),
+    /// sending them to `executor` and its notices to `bus`.
     pub fn new(
         policy: PolicyState,
-        run_id: String,
+        namer: PlanNamer,
         time: TimeSource,
         gate: TradingGate,
         executor: Recipient<RebalancePlanned>,
@@ -142,7 +154,8 @@ impl DriftDetector {
     ) -> Self {
         Self {
             policy,
-            run_id,
+            namer,
+            stopping: false,
             time,
             gate,
             executor,
@@ -291,7 +304,14 @@ impl DriftDetector {
         let Some(decision) = decision else {
             return;
         };
-        let plan_id = ballast::execution::PlanId::new(self.run_id.clone(), decision.plan_seq);
+        if self.stopping {
+            info!(
+                trigger = decision.trigger.name(),
+                "shutting down; not planned"
+            );
+            return;
+        }
+        let plan_id = self.namer.name(&decision.trigger);
         info!(
             %plan_id,
             trigger = decision.trigger.name(),
@@ -303,7 +323,7 @@ impl DriftDetector {
             plan_id,
             decision: Arc::new(decision),
         };
-        let _ = self.bus.try_send(planned.clone().into());
+        // The bus hears of the plan from the executor, once it is on disk.
         if let Err(error) = self.executor.try_send(planned) {
             // Only possible if the executor died: release the in-flight slot so the policy
             // does not wait forever, and let the next trigger retry.
@@ -329,7 +349,7 @@ impl Actor for DriftDetector {
 /// A message the detector hands to the policy, and what the policy sees of it: the one
 /// handler below feeds each input in turn.
 trait PolicyMessage: Message<Result = ()> {
-    fn inputs(self, detector: &DriftDetector) -> Vec<PolicyInput>;
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput>;
 }
 
 impl<M: PolicyMessage> Handler<M> for DriftDetector {
@@ -342,8 +362,16 @@ impl<M: PolicyMessage> Handler<M> for DriftDetector {
     }
 }
 
+impl Handler<StopPlanning> for DriftDetector {
+    type Result = ();
+
+    fn handle(&mut self, _message: StopPlanning, _ctx: &mut Self::Context) {
+        self.stopping = true;
+    }
+}
+
 impl PolicyMessage for BalancesObserved {
-    fn inputs(self, _detector: &DriftDetector) -> Vec<PolicyInput> {
+    fn inputs(self, _detector: &mut DriftDetector) -> Vec<PolicyInput> {
         if self.source == SnapshotSource::Confirm {
             // The fresh snapshot a held jump asked for.
             return vec![PolicyInput::Confirmation {
@@ -370,24 +398,29 @@ impl Handler<ControlApplied> for DriftDetector {
 }
 
 impl PolicyMessage for VenueEvent {
-    fn inputs(self, _detector: &DriftDetector) -> Vec<PolicyInput> {
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput> {
+        detector.namer.saw_event(self.observation.seq);
         vec![PolicyInput::Event(self.observation)]
     }
 }
 
 impl PolicyMessage for StreamStatus {
-    fn inputs(self, _detector: &DriftDetector) -> Vec<PolicyInput> {
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput> {
         match self {
             StreamStatus::Reconnecting { .. } | StreamStatus::Gap { .. } => {
                 vec![PolicyInput::StreamDown]
             }
-            _ => Vec::new(),
+            StreamStatus::Renumbered { epoch, .. } => {
+                detector.namer.renumbered(epoch);
+                vec![PolicyInput::Renumbered]
+            }
+            StreamStatus::Connected { .. } | StreamStatus::Malformed { .. } => Vec::new(),
         }
     }
 }
 
 impl PolicyMessage for RebalanceRequest {
-    fn inputs(self, detector: &DriftDetector) -> Vec<PolicyInput> {
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput> {
         info!(reason = %self.reason, "rebalance requested");
         vec![PolicyInput::Request {
             reason: self.reason,
@@ -397,13 +430,13 @@ impl PolicyMessage for RebalanceRequest {
 }
 
 impl PolicyMessage for TargetsUpdated {
-    fn inputs(self, _detector: &DriftDetector) -> Vec<PolicyInput> {
+    fn inputs(self, _detector: &mut DriftDetector) -> Vec<PolicyInput> {
         vec![PolicyInput::Targets(self.targets)]
     }
 }
 
 impl PolicyMessage for PlanFinished {
-    fn inputs(self, detector: &DriftDetector) -> Vec<PolicyInput> {
+    fn inputs(self, detector: &mut DriftDetector) -> Vec<PolicyInput> {
         let finished = PolicyInput::PlanFinished {
             snapshot: self.snapshot,
             at: self.at,

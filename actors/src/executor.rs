@@ -1,7 +1,8 @@
 //! The SpotExecutor: executes rebalance plans as venue transfers, one leg at a time.
 //!
 //! For each plan it first records every leg (status `pending`) with its idempotency key
-//! `{plan_id}:{leg_index}` in one durable transaction, then sends the legs in order —
+//! `{plan_id}:{leg_index}` in one durable transaction (a plan id already in the store is a
+//! trigger an earlier run planned: dropped, not planned again), then sends the legs in order —
 //! decreases before increases, as planned. A leg whose outcome is unknown (timeout, 5xx,
 //! lost ack) or retryable (429 with `Retry-After`) is retried with the *same* key, so the
 //! venue applies it at most once. A refused leg (4xx) fails with the venue's reason, and
@@ -14,6 +15,18 @@
 //! stay `pending` in the store and are queried again before the next plan (only then: a
 //! plan with nothing pending makes no extra store round trip); at start-up, legs left
 //! pending by an earlier run are reconciled before any plan is handled.
+//!
+//! Every reply that says a leg applied is checked against the leg's request (service,
+//! direction, amount, status, and a transfer id booked for no other leg) before the leg is
+//! booked; a reply that does not match leaves the leg `pending`, raises a
+//! [`ReplyMismatched`] alert and stops the plan. A leg is booked, and reported, with the
+//! amount recorded for it, so printed and stored turnover are the same numbers. A venue that
+//! holds another request under a leg's key (`idempotency_key_reused`: another companion made
+//! this plan first) supersedes the leg: it fails as such and the plan stops.
+//!
+//! A shutdown lets the plan in flight finish (unless the operator pauses or halts it, which
+//! ends it as at any other time); past its deadline ([`StopNow`]) no further leg is sent and
+//! the legs not sent stay `pending` for the next start to reconcile.
 //!
 //! Before anything is recorded, a leg above `risk.max_leg_usdc` is split into legs under the
 //! cap, each with its own key. Before anything is sent the plan meets the [`RiskLimits`]; a
@@ -35,6 +48,9 @@
 //!   resyncing); the rest of the plan is skipped and the next plan starts from fresh state.
 //! - A leg is never resubmitted under a different key.
 //! - Dry run records legs as `dry_run` and sends nothing to the venue.
+//! - No leg is booked applied on a reply that does not describe it.
+//! - The bus hears of a plan ([`RebalancePlanned`]) only once it is on disk, and of a plan
+//!   that was not ([`PlanDropped`]).
 //! - No leg is sent while the operator's [`ControlSwitch`] is paused or halted (the leg in
 //!   flight finishes; the rest of the plan is skipped and resumes with its trigger), and no
 //!   POST starts, or is retried, once it is halted: each is made under a send permit.
@@ -43,6 +59,11 @@
 //! The decisions (keys, what a pending leg becomes, whether a failed send is retried, what
 //! the next leg does) are `ballast::execution`'s; this actor does the I/O around them.
 
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
 use actix::{
     Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Recipient, WrapFuture,
 };
@@ -50,14 +71,15 @@ pub use ballast::execution::Reconciled;
 use ballast::{
     control::Mode,
     execution::{
-        LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, RetryDecision, RetryInput,
-        SendFailure, classify_pending, decide_retry,
+        BookedTransfers, LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, ReplyMismatch,
+        Requested, RetryDecision, RetryInput, SendFailure, check_reply, classify_pending,
+        decide_retry, reconcile::check_applied,
     },
     risk::{RiskLimits, leg_refusal},
-    store::{LegRecord, LegStatus, PlanRecord, Store},
+    store::{LegRecord, LegStatus, PlanRecord, Store, StoreError},
     venue::{
         backoff::Backoff,
-        client::VenueClient,
+        client::{VenueClient, replied},
         protocol::{RebalanceBody, RebalanceResponse},
     },
 };
@@ -67,9 +89,34 @@ use tracing::{info, warn};
 use crate::{
     clock::TimeSource,
     control::ControlSwitch,
-    gate::TradingGate,
-    messages::{Event, PlanFinished, PlanRefused, RebalancePlanned, TradeExecuted, TradeFailed},
+    gate::{NumberingEpoch, TradingGate},
+    messages::{
+        DropReason, Event, PlanDropped, PlanFinished, PlanRefused, RebalancePlanned,
+        ReplyMismatched, TradeExecuted, TradeFailed,
+    },
 };
+
+/// Set when a shutdown's deadline has passed: no further leg is sent, and the legs not sent
+/// stay `pending` for the next start to reconcile. Shared, cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct StopNow(Arc<AtomicBool>);
+
+impl StopNow {
+    /// Not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The deadline passed.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether the deadline passed.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
 
 /// Plans waiting behind the one executing; the policy keeps only one in flight.
 pub const EXECUTOR_MAILBOX_CAPACITY: usize = 16;
@@ -108,15 +155,79 @@ struct Shared {
     store: Store,
     config: ExecutorConfig,
     gate: TradingGate,
+    stop: StopNow,
     bus: Recipient<Event>,
     run_id: String,
+    time: TimeSource,
+    /// Transfer ids booked in this run, in the venue's current numbering.
+    booked: Booked,
     control: ControlSwitch,
+}
+
+/// Which leg each transfer id of this run was booked for (the core's memory, shared with the
+/// work on a plan), and the numbering it belongs to.
+#[derive(Debug, Clone)]
+struct Booked {
+    transfers: Arc<Mutex<BookedTransfers>>,
+    numbering: NumberingEpoch,
+}
+
+impl Booked {
+    fn booked_for(&self, transfer_id: &str) -> Option<String> {
+        let epoch = self.numbering.get();
+        let mut transfers = self.transfers.lock().unwrap_or_else(|e| e.into_inner());
+        transfers.booked_for(transfer_id, epoch).map(str::to_owned)
+    }
+
+    fn book(&self, transfer_id: &str, key: &str) {
+        let epoch = self.numbering.get();
+        let mut transfers = self.transfers.lock().unwrap_or_else(|e| e.into_inner());
+        transfers.book(transfer_id, key, epoch);
+    }
 }
 
 impl Shared {
     async fn reconcile(&self) -> Reconciled {
-        reconcile_pending(&self.client, &self.store, &self.bus, &self.run_id).await
+        reconcile_pending(self).await
     }
+
+    /// Checks a reply that says `leg` applied; on a mismatch, alerts.
+    fn check(&self, leg: &Leg, response: &RebalanceResponse) -> Result<(), ReplyMismatch> {
+        let result = check_leg_reply(&self.booked, &leg.record, response);
+        if let Err(mismatch) = &result {
+            alert_mismatch(&self.bus, mismatch, self.time);
+        }
+        result
+    }
+}
+
+/// Checks `response` against the leg recorded as `record`: the core's comparison, with the
+/// leg this run booked the transfer id for, if any.
+fn check_leg_reply(
+    booked: &Booked,
+    record: &LegRecord,
+    response: &RebalanceResponse,
+) -> Result<(), ReplyMismatch> {
+    let booked_for = booked.booked_for(&response.transfer_id);
+    let requested = Requested {
+        key: &record.idempotency_key,
+        service: record.service,
+        direction: record.direction,
+        amount_usdc: record.amount_usdc,
+    };
+    check_reply(&requested, &replied(response), booked_for.as_deref())
+}
+
+/// Raises the alert for a reply that does not describe its leg.
+fn alert_mismatch(bus: &Recipient<Event>, mismatch: &ReplyMismatch, time: TimeSource) {
+    warn!(%mismatch, "venue reply does not match the request; leg left unresolved");
+    let _ = bus.try_send(
+        ReplyMismatched {
+            mismatch: mismatch.clone(),
+            at: time.now(),
+        }
+        .into(),
+    );
 }
 
 /// Where the executor sends what it did.
@@ -129,7 +240,9 @@ pub struct ExecutorPeers {
 }
 
 impl SpotExecutor {
-    /// An executor for `run_id`, sending only while `gate` is open.
+    /// An executor for `run_id`, sending only while `gate` is open and until `stop` is set,
+    /// following the venue's numbering in `numbering`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: VenueClient,
         store: Store,
@@ -137,6 +250,8 @@ impl SpotExecutor {
         time: TimeSource,
         run_id: String,
         gate: TradingGate,
+        stop: StopNow,
+        numbering: NumberingEpoch,
         peers: ExecutorPeers,
     ) -> Self {
         let shared = Shared {
@@ -144,8 +259,14 @@ impl SpotExecutor {
             store,
             config,
             gate,
+            stop,
             bus: peers.bus,
             run_id,
+            time,
+            booked: Booked {
+                transfers: Arc::default(),
+                numbering,
+            },
             control: ControlSwitch::default(),
         };
         Self {
@@ -196,46 +317,60 @@ impl Actor for SpotExecutor {
 ///
 /// A leg of an earlier run that the venue never saw is abandoned (failed): its plan was
 /// made against balances long gone. A leg of this run that the venue has not seen yet stays
-/// pending, because its request may still be on the way.
-pub async fn reconcile_pending(
-    client: &VenueClient,
-    store: &Store,
-    bus: &Recipient<Event>,
-    run_id: &str,
-) -> Reconciled {
+/// pending, because its request may still be on the way. Which run a leg is of comes from the
+/// store (keys are named after triggers). An answer that says applied but describes another
+/// transfer leaves the leg pending and raises an alert.
+async fn reconcile_pending(shared: &Shared) -> Reconciled {
+    let Shared {
+        client,
+        store,
+        bus,
+        run_id,
+        time,
+        booked,
+        ..
+    } = shared;
     let mut report = Reconciled::default();
-    let pending = match store.pending_legs().await {
+    let pending = match store.pending_legs_with_run().await {
         Ok(pending) => pending,
         Err(error) => {
             warn!(%error, "pending legs not read; reconciliation deferred");
             return report;
         }
     };
-    for record in pending {
+    for pending in pending {
+        let record = pending.leg;
         let key_text = record.idempotency_key.clone();
         let key = key_text.parse::<LegKey>();
         if let Err(error) = &key {
-            // Not a key ballast writes (a hand-edited store): no run of ours made it.
-            warn!(%error, "pending leg under a foreign key; treated as an earlier run's");
+            // Not a key ballast writes (a hand-edited store); the venue is asked all the same.
+            warn!(%error, "pending leg under a foreign key");
         }
-        let this_run = key
-            .as_ref()
-            .is_ok_and(|key| key.plan_id().belongs_to(run_id));
+        let this_run = pending.run_id == *run_id;
         let answer = client.rebalance_status(&key_text).await;
         if let Err(error) = &answer {
             warn!(%error, key = %key_text, "pending leg still unresolved");
         }
         let action = classify_pending(answer.ok(), this_run);
+        let action = match action {
+            ReconcileAction::RecordApplied(response) => {
+                let check = check_leg_reply(booked, &record, &response);
+                check_applied(ReconcileAction::RecordApplied(response), |_| check)
+            }
+            other => other,
+        };
         report.count(&action);
         let (status, transfer_id, error) = match action {
             ReconcileAction::RecordApplied(response) => {
                 info!(key = %key_text, transfer_id = %response.transfer_id,
                       "pending leg was applied by the venue");
+                booked.book(&response.transfer_id, &key_text);
                 match key {
-                    // Resolved by asking, not by sending: no attempt of this run.
+                    // Resolved by asking, not by sending: no attempt of this run. Reported
+                    // with the amount recorded (the reply matched it).
                     Ok(key) => {
                         let report = Report::Executed {
-                            amount_usdc: response.amount_usdc,
+                            amount_usdc: record.amount_usdc,
                             transfer_id: response.transfer_id.clone(),
                             dry_run: false,
                         };
@@ -248,6 +383,10 @@ pub async fn reconcile_pending(
             ReconcileAction::RecordRefused { reason }
             | ReconcileAction::RecordAbandoned { reason } => {
                 (LegStatus::Failed, None, Some(reason))
+            }
+            ReconcileAction::Mismatched(mismatch) => {
+                alert_mismatch(bus, &mismatch, *time);
+                continue;
             }
             ReconcileAction::LeavePending => continue,
         };
@@ -299,6 +438,7 @@ impl Handler<RebalancePlanned> for SpotExecutor {
                     interrupted: outcome.interrupted,
                     moved_usdc: outcome.moved_usdc,
                     snapshot: outcome.snapshot,
+                    pending_at_stop: outcome.pending_at_stop,
                     at: executor.time.now(),
                 };
                 let _ = executor.shared.bus.try_send(message.clone().into());
@@ -327,10 +467,12 @@ async fn execute_plan(
         store,
         config,
         gate,
+        stop,
         bus,
         run_id,
         client,
         control,
+        ..
     } = shared;
     let decision = &planned.decision;
     // Legs above the per-leg cap become several legs under it, each with its own key.
@@ -373,10 +515,37 @@ async fn execute_plan(
         legs: legs.iter().map(|leg| leg.record.clone()).collect(),
     };
     if let Err(error) = store.record_plan(record).await {
-        warn!(%error, plan_id = %planned.plan_id, "plan not recorded; nothing sent");
+        let why = match error {
+            StoreError::DuplicatePlan { .. } => {
+                info!(plan_id = %planned.plan_id, "trigger already planned by an earlier run; not planned again");
+                DropReason::AlreadyPlanned
+            }
+            error => {
+                warn!(%error, plan_id = %planned.plan_id, "plan not recorded; nothing sent");
+                DropReason::NotRecorded {
+                    error: error.to_string(),
+                }
+            }
+        };
+        let dropped = PlanDropped {
+            plan_id: planned.plan_id.clone(),
+            trigger: decision.trigger.clone(),
+            why,
+        };
+        let _ = bus.try_send(dropped.into());
         outcome.failed_unsent(legs.len());
         return outcome;
     }
+    // On disk: observers hear of the plan now, as its execution starts, with the legs it
+    // sends (split under the per-leg cap), so their keys are the ones recorded.
+    let announced = RebalancePlanned {
+        plan_id: planned.plan_id.clone(),
+        decision: Arc::new(ballast::policy::Decision {
+            plan: plan.clone(),
+            ..(*planned.decision).clone()
+        }),
+    };
+    let _ = bus.try_send(announced.into());
     if let Err(refusals) = config.risk.check(&plan, used_today_usdc) {
         let why = refusals
             .iter()
@@ -398,8 +567,17 @@ async fn execute_plan(
     }
     let reason = decision.trigger.describe();
     for (done, leg) in legs.iter().enumerate() {
-        // The operator's word first: a paused or halted companion sends no further leg.
+        // The operator's word first: a paused or halted companion sends no further leg (a
+        // halt during a graceful stop ends the plan at once too).
         let next = match control.mode() {
+            Mode::Running if stop.is_set() => {
+                // Past the shutdown deadline: the rest stays `pending` (recorded above) for
+                // the next start to reconcile; nothing is sent and nothing is failed.
+                let left = legs.len() - done;
+                warn!(plan_id = %planned.plan_id, legs = left, "shutdown deadline passed; legs left pending");
+                outcome.left_at_stop(left);
+                break;
+            }
             Mode::Running => {
                 let age = (time.now() - created_at).unsigned_abs();
                 if !config.dry_run && outcome.is_stale(done, age, config.max_plan_age) {
@@ -445,7 +623,24 @@ async fn execute_plan(
             amount_usdc: leg.record.amount_usdc,
             reason: reason.clone(),
         };
-        match send_leg(shared, &body, &leg.record.idempotency_key).await {
+        let sent = send_leg(shared, &body, &leg.record.idempotency_key).await;
+        let sent = match sent {
+            Ok((response, attempts)) => match shared.check(leg, &response) {
+                Ok(()) => Ok((response, attempts)),
+                Err(mismatch) => {
+                    // Whatever the venue did, it was not what this leg asked: unresolved.
+                    let failure = LegFailure {
+                        reason: mismatch.to_string(),
+                        ambiguous: true,
+                        interrupted: false,
+                        superseded: false,
+                    };
+                    Err((failure, attempts))
+                }
+            },
+            Err(failed) => Err(failed),
+        };
+        match sent {
             Ok((response, attempts)) => {
                 if let Err(error) = store
                     .update_leg_at(
@@ -459,12 +654,17 @@ async fn execute_plan(
                 {
                     warn!(%error, key = %leg.key, "applied leg not recorded");
                 }
+                shared
+                    .booked
+                    .book(&response.transfer_id, &leg.record.idempotency_key);
+                // The reply matched the leg: the amount recorded is the amount moved, and
+                // the one reported, so printed and stored turnover agree.
                 info!(key = %leg.key, service = leg.record.service.name(),
                       direction = leg.record.direction.name(),
-                      amount_usdc = %response.amount_usdc, "leg applied");
-                outcome.applied(response.amount_usdc, response.snapshot());
+                      amount_usdc = %leg.record.amount_usdc, "leg applied");
+                outcome.applied(leg.record.amount_usdc, response.snapshot());
                 let report = Report::Executed {
-                    amount_usdc: response.amount_usdc,
+                    amount_usdc: leg.record.amount_usdc,
                     transfer_id: response.transfer_id,
                     dry_run: false,
                 };
@@ -476,7 +676,11 @@ async fn execute_plan(
                     // with the same key; nothing else runs on a guess.
                     warn!(key = %leg.key, reason = %failure.reason, "leg outcome unknown");
                     let reason = format!("outcome unknown: {}", failure.reason);
-                    leg.publish(bus, Report::Failed { reason }, attempts);
+                    leg.publish(bus, Report::failed(reason), attempts);
+                } else if failure.superseded {
+                    info!(key = %leg.key, "another request holds this leg's key: another companion made this plan first");
+                    leg.fail_superseded(store, bus, failure.reason.clone(), attempts)
+                        .await;
                 } else {
                     leg.fail(store, bus, failure.reason.clone(), attempts).await;
                 }
@@ -540,6 +744,9 @@ async fn send_leg(
                 warn!(%error, attempt = retries_made, delay_ms = delay.as_millis() as u64, key,
                       "retrying leg with the same key");
                 tokio::time::sleep(delay).await;
+                if shared.stop.is_set() {
+                    return Err((failure.stopped(), attempts));
+                }
                 if !gate.is_open() {
                     return Err((failure.interrupted(), attempts));
                 }
@@ -560,26 +767,56 @@ enum Report {
         transfer_id: String,
         dry_run: bool,
     },
-    /// Did not apply (failed, skipped, or of unknown outcome), and why.
-    Failed { reason: String },
+    /// Did not apply (failed, skipped, superseded, or of unknown outcome), and why.
+    Failed { reason: String, superseded: bool },
+}
+
+impl Report {
+    fn failed(reason: String) -> Self {
+        Report::Failed {
+            reason,
+            superseded: false,
+        }
+    }
 }
 
 impl Leg {
     /// Records the leg failed with `reason` and tells observers.
     async fn fail(&self, store: &Store, bus: &Recipient<Event>, reason: String, attempts: u32) {
         warn!(key = %self.key, %reason, "leg failed");
+        self.record_failed(store, &reason).await;
+        self.publish(bus, Report::failed(reason), attempts);
+    }
+
+    /// Records the leg superseded (another companion's request holds its key) and tells
+    /// observers: not applied, and no error of this companion.
+    async fn fail_superseded(
+        &self,
+        store: &Store,
+        bus: &Recipient<Event>,
+        reason: String,
+        attempts: u32,
+    ) {
+        self.record_failed(store, &reason).await;
+        let report = Report::Failed {
+            reason,
+            superseded: true,
+        };
+        self.publish(bus, report, attempts);
+    }
+
+    async fn record_failed(&self, store: &Store, reason: &str) {
         if let Err(error) = store
             .update_leg(
                 self.record.idempotency_key.clone(),
                 LegStatus::Failed,
                 None,
-                Some(reason.clone()),
+                Some(reason.to_owned()),
             )
             .await
         {
             warn!(%error, "failed leg not recorded");
         }
-        self.publish(bus, Report::Failed { reason }, attempts);
     }
 
     /// Tells observers what became of the leg, after `attempts` POSTs.
@@ -603,7 +840,7 @@ impl Leg {
                 attempts,
             }
             .into(),
-            Report::Failed { reason } => TradeFailed {
+            Report::Failed { reason, superseded } => TradeFailed {
                 plan_id,
                 idempotency_key,
                 service,
@@ -611,6 +848,7 @@ impl Leg {
                 amount_usdc: self.record.amount_usdc,
                 reason,
                 attempts,
+                superseded,
             }
             .into(),
         };

@@ -8,6 +8,10 @@
 //! A shared flag rather than a message: the executor holds its mailbox for the whole plan,
 //! so a "stream down" message would only arrive after the plan it is meant to stop.
 //!
+//! Beside it, [`NumberingEpoch`]: how many times the venue's event numbering has started over,
+//! set by the BalanceWatcher and read by the SpotExecutor, whose memory of booked transfer
+//! ids belongs to one numbering (a restarted venue numbers its transfers afresh).
+//!
 //! # Invariants
 //! - The gate starts closed: nothing trades before the first resync.
 //! - Every close starts a new epoch; [`TradingGate::open_if`] opens only for the epoch a
@@ -16,8 +20,29 @@
 
 use std::sync::{
     Arc,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU32, AtomicU64, Ordering},
 };
+
+/// The venue's numbering epoch, shared; every clone is the same value.
+#[derive(Debug, Clone, Default)]
+pub struct NumberingEpoch(Arc<AtomicU32>);
+
+impl NumberingEpoch {
+    /// Starting at `epoch` (from the store).
+    pub fn new(epoch: u32) -> Self {
+        Self(Arc::new(AtomicU32::new(epoch)))
+    }
+
+    /// The current epoch.
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// The venue renumbered: now `epoch`.
+    pub fn set(&self, epoch: u32) {
+        self.0.store(epoch, Ordering::Release);
+    }
+}
 
 /// Shared, cheap to clone; every clone is the same gate.
 #[derive(Debug, Clone, Default)]

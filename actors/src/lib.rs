@@ -6,6 +6,7 @@
 //! [`wallet_orders`]), [`metrics`] (MetricsRecorder), [`notify`] (Notifier: alerts to a
 //! webhook or a command), plus the [`bus`] that fans events out. [`messages`] is the one message
 //! catalogue; [`system`] wires everything; [`settings`] loads the configuration;
+//! [`output`] is the one way to print (a closed stdout ends output, never the process).
 //! [`format`](mod@format) is how numbers read on the console; [`control`] is the operator's
 //! switch and [`http`] the HTTP API (status, metrics, dashboard, control) with its
 //! StatusBoard.
@@ -38,6 +39,7 @@ pub mod messages;
 pub mod metrics;
 pub mod notify;
 pub mod optimizer;
+pub mod output;
 pub mod settings;
 pub mod system;
 pub mod wallet_orders;

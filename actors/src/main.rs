@@ -7,12 +7,17 @@
 //! - Bad arguments or configuration exit non-zero with a message naming the argument or
 //!   key; nothing panics, and nothing is sent to a venue.
 //! - The API key is read from `PURPLE_FLEA_API_KEY` only and never printed.
+//! - A reader that closes stdout early (`ballast status --json | head -1`) ends the command
+//!   quietly with exit 0: every command prints through `ballast_actors::output` (`outln!`),
+//!   and [`output::exit_quietly_on_broken_stdout`] is the safety net for a `println!` that
+//!   slips in. `ballast run` instead ends its output and goes on trading until it is stopped.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use ballast_actors::{
     commands::{backtest, config, ctl, frontier, kelly, optimize, plan, report, run, sim, status},
+    output,
     settings::{Settings, Validated},
 };
 use clap::{Parser, Subcommand};
@@ -85,8 +90,13 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    if !matches!(cli.command, None | Some(Command::Run(_))) {
+        output::exit_quietly_on_broken_stdout();
+    }
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader asked for no more output: that is no failure.
+        Err(error) if output::is_reader_gone(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)

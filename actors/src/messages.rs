@@ -135,6 +135,17 @@ pub enum StreamStatus {
         /// The decoder's message, naming the field.
         error: String,
     },
+    /// An alert: the venue's event numbering changed (a snapshot below the cursor, or a
+    /// stream that started over). Trading pauses until a fresh snapshot of the new numbering,
+    /// and plans are then named in the new `epoch`.
+    Renumbered {
+        /// The cursor in the old numbering.
+        cursor: u64,
+        /// Where the new numbering stands (the snapshot's `seq`, or the first frame's).
+        venue_seq: u64,
+        /// Numbering resets seen on this stream, this one included.
+        epoch: u32,
+    },
 }
 
 /// Asks the DriftDetector for a rebalance now: the hook for custom triggers.
@@ -192,11 +203,13 @@ pub struct RecomputeTargets {
 #[rtype(result = "crate::optimizer::OptimizerStats")]
 pub struct GetOptimizerStats;
 
-/// A plan for the SpotExecutor.
+/// A plan for the SpotExecutor. On the bus it means more: the executor publishes it once
+/// the plan and its legs are on disk, as their execution starts.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct RebalancePlanned {
-    /// `{run_id}:{plan_seq}`.
+    /// `v{venue}.{trigger}@{attempt}`: the same in every companion reacting to the same
+    /// trigger at the same venue.
     pub plan_id: ballast::execution::PlanId,
     /// The decision (trigger, legs, drift report).
     pub decision: Arc<Decision>,
@@ -243,6 +256,47 @@ pub struct TradeFailed {
     pub reason: String,
     /// POSTs sent for this leg (0 when it was skipped).
     pub attempts: u32,
+    /// The venue holds another request under this leg's key: another companion made this
+    /// plan first. Not applied, and not an error of this companion.
+    pub superseded: bool,
+}
+
+/// A plan that was not executed: nothing of it was sent.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct PlanDropped {
+    /// Plan id.
+    pub plan_id: ballast::execution::PlanId,
+    /// Trigger of the plan.
+    pub trigger: Trigger,
+    /// Why.
+    pub why: DropReason,
+}
+
+/// Why a plan was dropped before any leg was sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DropReason {
+    /// The store already holds a plan of this name: its trigger was planned by an earlier
+    /// run (events replayed after a restart), so it is not planned again.
+    AlreadyPlanned,
+    /// The store could not record it (a full disk, a read-only file): nothing is sent
+    /// unrecorded.
+    NotRecorded {
+        /// The store's error.
+        error: String,
+    },
+}
+
+/// An alert: the venue answered a transfer (or a status query) with a reply that does not
+/// describe it. The leg stays unresolved (`pending`) and its plan stops.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ReplyMismatched {
+    /// What differs, field by field.
+    pub mismatch: ballast::execution::ReplyMismatch,
+    /// When noticed.
+    pub at: OffsetDateTime,
 }
 
 /// The executor finished a plan (every leg applied, failed or skipped).
@@ -263,6 +317,8 @@ pub struct PlanFinished {
     pub moved_usdc: Decimal,
     /// Balances after the last applied leg, when the venue returned them.
     pub snapshot: Option<PortfolioSnapshot>,
+    /// Legs not sent because the shutdown deadline passed: pending, for the next start.
+    pub pending_at_stop: usize,
     /// When.
     pub at: OffsetDateTime,
 }
@@ -289,7 +345,7 @@ pub struct HedgeRequest {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct HedgeOpened {
-    /// `{run_id}:h{seq}`.
+    /// `v{venue}.{trigger}.h{service}@{attempt}` (`ballast::hedge::ids`).
     pub hedge_id: String,
     /// The service whose stuck overweight it covers.
     pub service: Service,
@@ -320,7 +376,7 @@ pub struct HedgeOpened {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct HedgeClosed {
-    /// `{run_id}:h{seq}`.
+    /// `v{venue}.{trigger}.h{service}@{attempt}` (`ballast::hedge::ids`).
     pub hedge_id: String,
     /// The service it covered.
     pub service: Service,
@@ -525,6 +581,8 @@ events!(
     Executed(TradeExecuted),
     Failed(TradeFailed),
     Finished(PlanFinished),
+    Dropped(PlanDropped),
+    ReplyAlert(ReplyMismatched),
     HedgeOpened(HedgeOpened),
     HedgeClosed(HedgeClosed),
     HedgeSkipped(HedgeSkipped),

@@ -17,12 +17,20 @@
 //! cut or restore, volatility spike or calm, printed with its reason) so `ballast status` and
 //! `ballast report` can show them.
 //!
+//! Console lines go through [`crate::output`]: when stdout closes (`ballast run | head -3`)
+//! the feed ends, logged once, and the recorder keeps recording and counting, so the run
+//! goes on, stops and records its stop as it would have.
+//!
 //! # Invariants
-//! - Turnover counts only legs the venue applied (dry-run legs are counted separately).
+//! - Turnover counts only legs the venue applied (dry-run legs are counted separately), with
+//!   the amounts the store books for them.
 //! - A plan counts as a rebalance only when every leg applied (or was recorded in dry run);
 //!   partly applied and failed plans are counted apart ([`ballast::report::LegCounts::result`]).
 //! - The summary's final allocation is the latest snapshot seen, against the targets in force
 //!   (the latest published, adjusted by the event responses).
+//! - A plan line is printed only for a plan that is on disk and executing; a plan that was
+//!   not recorded is printed as such.
+//! - A failed write to stdout never stops the recorder.
 //! - Legs resolved by a status query (reconciled) come under a header naming their plan.
 
 use std::collections::BTreeMap;
@@ -51,7 +59,7 @@ use crate::{
     clock::TimeSource,
     format::{event_detail, pct, rfc3339, short_time},
     live_metrics::LiveMetrics,
-    messages::{Event, GetSummary, PolicyNoticed, RecordLatest, SnapshotSource},
+    messages::{DropReason, Event, GetSummary, PolicyNoticed, RecordLatest, SnapshotSource},
     settings::OutputFormat,
 };
 
@@ -116,6 +124,20 @@ pub struct Summary {
     pub targets_refused: u64,
     /// Balance changes the venue did not announce (daily sync alerts).
     pub balance_alerts: u64,
+    /// Times the venue's event numbering changed (alerts; trading re-baselined each time).
+    pub numbering_resets: u64,
+    /// Venue replies that did not match their request (alerts; the legs stayed pending).
+    pub reply_alerts: u64,
+    /// Legs another companion's request superseded (its plan for the trigger came first).
+    pub legs_superseded: u64,
+    /// Plans not executed: their trigger already planned, or the store could not record
+    /// them (nothing of them was sent).
+    pub plans_dropped: u64,
+    /// Legs of unknown outcome in the store at the stop, for the next start to reconcile
+    /// (filled in by the shutdown).
+    pub legs_pending: u64,
+    /// Milliseconds the shutdown waited for the plan in flight (filled in by the shutdown).
+    pub shutdown_ms: Option<u64>,
     /// Alerts raised, per kind.
     pub alerts_by_kind: BTreeMap<String, u64>,
     /// Target adjustments by the event responses, per kind (`drawdown_cut`, ...).
@@ -336,11 +358,15 @@ impl MetricsRecorder {
         }
     }
 
-    fn line(&self, text: impl FnOnce() -> String, json: impl FnOnce() -> serde_json::Value) {
-        match self.console {
-            Console::Off => {}
-            Console::On(OutputFormat::Text) => println!("{}", text()),
-            Console::On(OutputFormat::Json) => println!("{}", json()),
+    fn line(&mut self, text: impl FnOnce() -> String, json: impl FnOnce() -> serde_json::Value) {
+        let written = match self.console {
+            Console::Off => Ok(()),
+            Console::On(OutputFormat::Text) => crate::outln!("{}", text()),
+            Console::On(OutputFormat::Json) => crate::outln!("{}", json()),
+        };
+        if written.is_err() {
+            // Output has ended (logged once by `output`); recording goes on.
+            self.console = Console::Off;
         }
     }
 
@@ -575,6 +601,17 @@ impl Handler<Event> for MetricsRecorder {
                         self.summary.malformed_frames += 1;
                         format!("malformed frame ignored: {error}")
                     }
+                    StreamStatus::Renumbered {
+                        cursor,
+                        venue_seq,
+                        epoch,
+                    } => {
+                        self.summary.numbering_resets += 1;
+                        format!(
+                            "the venue's event numbering changed (ballast was at event {cursor}, \
+                             the venue is at {venue_seq}); re-baselining on a fresh snapshot (epoch {epoch})"
+                        )
+                    }
                 };
                 let at = self.time.now();
                 self.line(
@@ -655,6 +692,7 @@ impl Handler<Event> for MetricsRecorder {
                 } else {
                     trade.transfer_id.as_str()
                 };
+                let now = self.time.now();
                 self.line(
                     || format!(
                         "                   {} {:<8} {:>12}  ({tag})",
@@ -662,13 +700,17 @@ impl Handler<Event> for MetricsRecorder {
                         trade.service.name(),
                         format_usdc(trade.amount_usdc)
                     ),
-                    || serde_json::json!({"kind": "leg", "at": rfc3339(self.time.now()), "status": if trade.dry_run {"dry_run"} else {"applied"}, "plan_id": trade.plan_id, "key": trade.idempotency_key, "service": trade.service, "direction": trade.direction, "amount_usdc": usdc_text(trade.amount_usdc), "transfer_id": trade.transfer_id}),
+                    || serde_json::json!({"kind": "leg", "at": rfc3339(now), "status": if trade.dry_run {"dry_run"} else {"applied"}, "plan_id": trade.plan_id, "key": trade.idempotency_key, "service": trade.service, "direction": trade.direction, "amount_usdc": usdc_text(trade.amount_usdc), "transfer_id": trade.transfer_id}),
                 );
             }
             Event::Failed(failed) => {
                 self.leg_header(failed.idempotency_key.plan_id());
                 self.summary.legs_failed += 1;
+                if failed.superseded {
+                    self.summary.legs_superseded += 1;
+                }
                 self.summary.leg_retries += u64::from(failed.attempts.saturating_sub(1));
+                let now = self.time.now();
                 self.line(
                     || format!(
                         "                   FAILED {} {} {}: {}",
@@ -677,9 +719,29 @@ impl Handler<Event> for MetricsRecorder {
                         format_usdc(failed.amount_usdc),
                         failed.reason
                     ),
-                    || serde_json::json!({"kind": "leg", "at": rfc3339(self.time.now()), "status": "failed", "plan_id": failed.plan_id, "key": failed.idempotency_key, "service": failed.service, "direction": failed.direction, "amount_usdc": usdc_text(failed.amount_usdc), "reason": failed.reason}),
+                    || serde_json::json!({"kind": "leg", "at": rfc3339(now), "status": "failed", "plan_id": failed.plan_id, "key": failed.idempotency_key, "service": failed.service, "direction": failed.direction, "amount_usdc": usdc_text(failed.amount_usdc), "reason": failed.reason}),
                 );
             }
+            Event::Dropped(dropped) => {
+                self.summary.plans_dropped += 1;
+                let plan_id = dropped.plan_id;
+                let text = match &dropped.why {
+                    DropReason::AlreadyPlanned => format!(
+                        "plan {plan_id} [{}]: trigger already planned by an earlier run; not planned again",
+                        dropped.trigger.name()
+                    ),
+                    DropReason::NotRecorded { error } => format!(
+                        "plan {plan_id} [{}] not recorded ({error}); nothing sent",
+                        dropped.trigger.name()
+                    ),
+                };
+                self.line(
+                    || format!("                 {text}"),
+                    || serde_json::json!({"kind": "plan_dropped", "plan_id": plan_id, "trigger": dropped.trigger, "why": dropped.why}),
+                );
+            }
+            // Printed as the alert the Notifier raises for it.
+            Event::ReplyAlert(_) => self.summary.reply_alerts += 1,
             Event::Control(control) => {
                 let record = &control.record;
                 self.line(
@@ -734,21 +796,23 @@ impl Handler<Event> for MetricsRecorder {
             }
             Event::WashBuyPrevented(prevented) => {
                 self.summary.tax.wash_buys_prevented += 1;
+                let at = rfc3339(self.time.now());
                 self.line(
                     || format!("                 buy prevented ({}): {}", prevented.reason, prevented.block),
-                    || serde_json::json!({"kind": "wash_buy_prevented", "at": rfc3339(self.time.now()), "reason": prevented.reason, "block": prevented.block}),
+                    || serde_json::json!({"kind": "wash_buy_prevented", "at": at, "reason": prevented.reason, "block": prevented.block}),
                 );
             }
             Event::WashSale(wash) => {
                 self.summary.tax.wash_sales_recorded += wash.matches.len() as u64;
                 let disallowed: Decimal = wash.matches.iter().map(|m| m.disallowed_usdc).sum();
+                let at = rfc3339(self.time.now());
                 self.line(
                     || format!(
                         "                 wash sale: a {} buy in the window moved a {} loss into its basis",
                         wash.asset,
                         format_usdc(disallowed)
                     ),
-                    || serde_json::json!({"kind": "wash_sale", "at": rfc3339(self.time.now()), "asset": wash.asset, "matches": wash.matches}),
+                    || serde_json::json!({"kind": "wash_sale", "at": at, "asset": wash.asset, "matches": wash.matches}),
                 );
             }
             Event::Finished(finished) => {

@@ -7,17 +7,32 @@
 //! `RecomputeTargets`, and `wallet`, the wash-sale-guarded wallet order path when
 //! `tax.enabled`) and may return a recipient to subscribe to every [`Event`].
 //!
+//! [`RunningSystem::shutdown`] stops planning, lets the plan in flight finish within its
+//! deadline with the trading gate left as it is, then stops the stream, records the stop and
+//! returns the summary. [`contain_panics`] turns a panicking actor into a clean stop.
+//!
 //! # Invariants
-//! - The run is recorded in the store before any actor starts, and every plan carries the
-//!   run id, so idempotency keys never repeat across runs.
+//! - The run is recorded in the store before any actor starts; every plan is recorded with
+//!   its run, and named after its trigger, so two runs planning the same trigger name it
+//!   alike and the store refuses the second.
 //! - Trading waits for the watcher's start-up resync snapshot (the policy starts stale).
+//! - A shutdown never closes the trading gate itself: the stream stops only after the plan
+//!   in flight has finished or the deadline has passed; past the deadline no leg is sent and
+//!   the legs not sent stay `pending`. The stop is recorded even if the recorder is gone.
 //! - The operator's last control action in the store sets the [`ControlSwitch`] before any
-//!   actor starts, so a halt survives a restart.
+//!   actor starts, so a halt survives a restart; the HTTP API (and with it the operator's
+//!   halt) stays up until the plan in flight has finished.
 
-use std::{fmt, path::PathBuf, time::Duration};
+use std::{
+    fmt,
+    path::PathBuf,
+    sync::{Mutex, Once, OnceLock},
+    time::Duration,
+};
 
 use actix::{Actor, Addr, AsyncContext, Context, Handler, Message, Recipient};
 use ballast::{
+    execution::{PlanNamer, VenueTag},
     policy::PolicyState,
     secret::ApiKey,
     store::{RunRecord, Store},
@@ -29,15 +44,15 @@ use crate::{
     bus::{EventBus, Subscribe},
     clock::{Clock, TimeSource},
     control::ControlSwitch,
-    detector::{DriftDetector, Recording},
-    executor::{ExecutorConfig, ExecutorPeers, SpotExecutor},
-    gate::TradingGate,
+    detector::{DriftDetector, Recording, StopPlanning},
+    executor::{ExecutorConfig, ExecutorPeers, SpotExecutor, StopNow},
+    gate::{NumberingEpoch, TradingGate},
     harvester::TaxHarvester,
     hedger::{DrainHedges, HedgeExecutor, HedgerConfig},
     http::{HttpOptions, HttpPeers, HttpServer, RunInfo, board::StatusBoard},
     messages::{Event, GetSummary, RebalanceRequest, Tick, VenueEvent},
     metrics::{Console, MetricsRecorder, Summary},
-    notify::Notifier,
+    notify::{FlushAlerts, Notifier},
     optimizer::Optimizer,
     settings::Validated,
     wallet_orders::{DeskConfig, TaxLedger, WalletDesk},
@@ -104,11 +119,12 @@ pub struct RunningSystem {
     pub notifier: Addr<Notifier>,
     metrics: Addr<MetricsRecorder>,
     watcher: Addr<BalanceWatcher>,
+    detector: Addr<DriftDetector>,
     executor: Addr<SpotExecutor>,
     harvester: Option<Addr<TaxHarvester>>,
+    stop: StopNow,
     hedger: Option<Addr<HedgeExecutor>>,
     store: Store,
-    detector: Addr<DriftDetector>,
     control: ControlSwitch,
     http: Option<HttpServer>,
 }
@@ -225,7 +241,9 @@ impl SystemBuilder {
             idle_timeout: validated.idle_timeout,
             backoff: validated.reconnect,
         };
-        let since = store.load_cursor(&cursor_key(&stream)).await?;
+        let cursor = store.load_cursor_state(&cursor_key(&stream)).await?;
+        // Plans are named after triggers the venue numbered: the venue is part of the name.
+        let venue = VenueTag::of(&cursor_key(&stream));
         let last_action = store.last_control().await?;
         let control = ControlSwitch::new(last_action.as_ref().map(|a| a.mode).unwrap_or_default());
         let started_at = time::OffsetDateTime::now_utc();
@@ -265,12 +283,14 @@ impl SystemBuilder {
         };
         let gate = TradingGate::new();
         let (client_for_tax, tax_gate) = (client.clone(), gate.clone());
+        let stop = StopNow::new();
+        let numbering = NumberingEpoch::new(cursor.epoch);
         let hedger = start_hedger(
             &validated,
             &client,
             &store,
             (&run_id, time),
-            (&gate, &control),
+            (&gate, &control, &numbering),
             &bus,
         )?;
         let mut executor_slot = None;
@@ -288,6 +308,8 @@ impl SystemBuilder {
                 time,
                 run_id.clone(),
                 gate.clone(),
+                stop.clone(),
+                numbering.clone(),
                 ExecutorPeers {
                     detector: ctx.address().recipient(),
                     bus: bus_recipient.clone(),
@@ -296,9 +318,13 @@ impl SystemBuilder {
             .with_control(control.clone())
             .start();
             executor_slot = Some(executor.clone());
+            // Requests are named after the last event seen: until the stream delivers one,
+            // the last one an earlier run processed.
+            let mut namer = PlanNamer::new(venue, cursor.epoch);
+            namer.saw_event(cursor.seq);
             let detector = DriftDetector::new(
                 policy,
-                run_id.clone(),
+                namer,
                 time,
                 gate.clone(),
                 executor.recipient(),
@@ -335,7 +361,8 @@ impl SystemBuilder {
                 stream,
                 store.clone(),
                 time,
-                since,
+                cursor,
+                numbering,
                 WatcherPeers {
                     balances: detector.clone().recipient(),
                     events: detector.clone().recipient(),
@@ -411,11 +438,12 @@ impl SystemBuilder {
             notifier,
             metrics,
             watcher,
+            detector,
             executor,
             harvester,
+            stop,
             hedger,
             store,
-            detector,
             control,
             http,
         })
@@ -488,7 +516,7 @@ fn start_hedger(
     client: &VenueClient,
     store: &Store,
     run: (&str, TimeSource),
-    (gate, control): (&TradingGate, &ControlSwitch),
+    (gate, control, numbering): (&TradingGate, &ControlSwitch, &NumberingEpoch),
     bus: &Addr<EventBus>,
 ) -> anyhow::Result<Option<Addr<HedgeExecutor>>> {
     if !validated.hedge.enabled {
@@ -515,6 +543,7 @@ fn start_hedger(
         bus.clone().recipient(),
     )?
     .with_control(control.clone())
+    .with_numbering(numbering.clone())
     .start();
     bus.do_send(Subscribe(hedger.clone().recipient()));
     Ok(Some(hedger))
@@ -551,6 +580,23 @@ impl RunningSystem {
         self.detector.clone().recipient()
     }
 
+    /// An actor panicked (`panic`, as [`contain_panics`] reported it): logs it and raises the
+    /// `actor_panicked` alert, which the Notifier records and delivers before the stop ends
+    /// (up to [`ALERT_FLUSH_MAX`]). The caller stops the run next.
+    pub async fn panicked(&self, panic: &str) {
+        tracing::error!(%panic, "a ballast actor failed; stopping cleanly");
+        let alert = crate::messages::Alert::new(
+            ballast::alerting::AlertDetails::ActorPanicked {
+                panic: panic.to_owned(),
+            },
+            format!("a ballast actor failed ({panic}); the run stopped cleanly"),
+            self.handles.time.now(),
+        );
+        if let Err(error) = self.handles.bus.send(Event::Alert(alert)).await {
+            tracing::warn!(%error, "bus gone; alert not raised");
+        }
+    }
+
     /// The running summary.
     ///
     /// # Errors
@@ -559,54 +605,121 @@ impl RunningSystem {
         Ok(self.metrics.send(GetSummary).await?)
     }
 
-    /// Stops observing, lets the plan in progress finish (bounded by `deadline`), records
-    /// the clean stop, and returns the final summary.
+    /// Stops planning, lets the plan in progress finish (bounded by `deadline`; the trading
+    /// gate is left as it is), then stops the stream, records the clean stop, and returns the
+    /// final summary. Past the deadline no further leg is sent: the legs not sent stay
+    /// `pending`, for the next start to reconcile.
     ///
     /// # Errors
     /// If the store cannot record the stop.
     pub async fn shutdown(self, deadline: Duration) -> anyhow::Result<Summary> {
-        // No new events means no new plans; the executor finishes the current one.
-        self.watcher.do_send(StopActor);
-        if tokio::time::timeout(deadline, self.executor.send(Drain))
+        let started = tokio::time::Instant::now();
+        // No new plans; the executor finishes the current one with the gate still open.
+        let _ = self.detector.send(StopPlanning).await;
+        let left = deadline.saturating_sub(started.elapsed());
+        let finished = tokio::time::timeout(left, self.executor.send(Drain)).await;
+        if finished.is_err() {
+            self.stop.set();
+            tracing::warn!(
+                deadline_ms = deadline.as_millis() as u64,
+                "plan still executing at the shutdown deadline; its legs not sent stay pending"
+            );
+        }
+        let plan_finished_ms = started.elapsed().as_millis() as u64;
+        // A harvest in flight finishes its orders (each is durable either way), within what is
+        // left of the deadline.
+        if let Some(harvester) = &self.harvester
+            && tokio::time::timeout(
+                deadline.saturating_sub(started.elapsed()),
+                harvester.send(Drain),
+            )
             .await
             .is_err()
         {
-            tracing::warn!(
-                deadline_ms = deadline.as_millis() as u64,
-                "plan still executing at shutdown deadline"
-            );
+            tracing::warn!("harvest still executing at the shutdown deadline");
         }
-        // A harvest in flight finishes its orders (each is durable either way).
-        if let Some(harvester) = &self.harvester
-            && tokio::time::timeout(deadline, harvester.send(Drain))
-                .await
-                .is_err()
-        {
-            tracing::warn!("harvest still executing at shutdown deadline");
-        }
+        let left = deadline.saturating_sub(started.elapsed());
         if let Some(hedger) = &self.hedger
-            && tokio::time::timeout(deadline, hedger.send(DrainHedges))
+            && tokio::time::timeout(left, hedger.send(DrainHedges))
                 .await
                 .is_err()
         {
             // Whatever was in flight is on disk with its key; the next start resolves it.
             tracing::warn!("hedge order still in flight at shutdown deadline");
         }
+        // Only now does the stream stop (and with it the gate close).
+        let _ = self.watcher.send(StopActor).await;
         // Give the bus a moment to hand the last events to the recorder.
         let _ = tokio::time::timeout(Duration::from_millis(200), async {
             self.handles.bus.send(crate::bus::Flush).await
         })
         .await;
+        // The last alerts recorded and delivered before the process goes.
+        if tokio::time::timeout(ALERT_FLUSH_MAX, self.notifier.send(FlushAlerts))
+            .await
+            .is_err()
+        {
+            tracing::warn!("alerts still being delivered at the stop; the rest are not sent");
+        }
+        // The last known balances, for `ballast status` and `ballast report`.
         let _ = self.metrics.send(crate::messages::RecordLatest).await;
-        let summary = self.metrics.send(GetSummary).await?;
-        self.store
+        // The stop is recorded first: a recorder that is gone must not cost the record.
+        let recorded = self
+            .store
             .finish_run(self.run_id.clone(), self.handles.time.now())
-            .await?;
+            .await;
+        let mut summary = match self.metrics.send(GetSummary).await {
+            Ok(summary) => summary,
+            Err(error) => {
+                tracing::warn!(%error, "metrics recorder gone; the summary is incomplete");
+                Summary::default()
+            }
+        };
+        summary.shutdown_ms = Some(plan_finished_ms);
+        summary.legs_pending = match self.store.status().await {
+            Ok(status) => status.legs_pending,
+            Err(error) => {
+                tracing::warn!(%error, "pending legs not counted");
+                0
+            }
+        };
         if let Some(http) = self.http {
             http.stop();
         }
+        recorded?;
         Ok(summary)
     }
+}
+
+/// The longest a stop waits for the last alerts to be recorded and delivered.
+pub const ALERT_FLUSH_MAX: Duration = Duration::from_secs(5);
+
+/// A panic in any thread of this process (an actor's handler, usually) is reported on every
+/// receiver returned here, after the usual panic report on stderr. `ballast run` stops
+/// cleanly on it instead of trading on with part of the system dead: actix does not restart
+/// an actor whose handler panicked, it just loses it.
+pub fn contain_panics() -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    static HOOK: Once = Once::new();
+    static WATCHERS: OnceLock<Mutex<Vec<tokio::sync::mpsc::UnboundedSender<String>>>> =
+        OnceLock::new();
+    let watchers = WATCHERS.get_or_init(Mutex::default);
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            let message = info.to_string();
+            if let Some(watchers) = WATCHERS.get() {
+                let mut watchers = watchers.lock().unwrap_or_else(|e| e.into_inner());
+                watchers.retain(|watcher| watcher.send(message.clone()).is_ok());
+            }
+        }));
+    });
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    watchers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(sender);
+    receiver
 }
 
 /// Starts the Notifier on the bus: it raises alerts from events, records every alert and

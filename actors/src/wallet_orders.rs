@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use actix::Recipient;
 use ballast::{
     execution::{
-        LegFailure, ReconcileAction, RetryDecision, RetryInput, SendFailure, classify_pending,
-        decide_retry,
+        LegFailure, ReconcileAction, ReplyMismatch, RetryDecision, RetryInput, SendFailure, Trade,
+        check_applied, check_trade, classify_pending, decide_retry,
     },
     observation::TradeSide,
     risk::RiskLimits,
@@ -45,7 +45,7 @@ use tracing::{info, warn};
 use crate::{
     control::ControlSwitch,
     gate::TradingGate,
-    messages::{Event, WashSaleBuyPrevented},
+    messages::{Event, ReplyMismatched, WashSaleBuyPrevented},
 };
 
 /// The lot book shared by the wallet's buy paths, with the wash-sale rule in force.
@@ -121,6 +121,17 @@ pub struct WalletOrder {
     pub reason: String,
     /// When (venue time): the wash-sale guard and the daily turnover read it.
     pub at: OffsetDateTime,
+}
+
+impl WalletOrder {
+    /// The trade asked for, to check the venue's reply against.
+    fn as_trade(&self) -> Trade<'_> {
+        Trade {
+            asset: &self.asset,
+            side: self.side,
+            quantity: self.quantity,
+        }
+    }
 }
 
 /// What became of an order.
@@ -331,6 +342,17 @@ impl WalletDesk {
             return OrderOutcome::Failed { reason };
         }
         match self.send(&order).await {
+            Ok((reply, _))
+                if let Err(mismatch) = check_order_reply(&order.key, &order.as_trade(), &reply) =>
+            {
+                // The lot book takes units and proceeds from the reply: one that describes
+                // another trade is never booked. The order stays pending (asked about again
+                // at the next start) and the harvest stops here.
+                self.alert_mismatch(&mismatch, order.at);
+                OrderOutcome::Unknown {
+                    reason: mismatch.to_string(),
+                }
+            }
             Ok((reply, attempts)) => {
                 info!(key = %order.key, trade_id = %reply.trade_id, asset = %order.asset,
                       quantity = %reply.quantity, notional_usdc = %reply.notional_usdc,
@@ -367,6 +389,18 @@ impl WalletDesk {
                 }
             }
         }
+    }
+
+    /// Raises the alert for a reply that does not describe its order.
+    fn alert_mismatch(&self, mismatch: &ReplyMismatch, at: OffsetDateTime) {
+        warn!(%mismatch, "venue reply does not match the wallet order; left unresolved");
+        let _ = self.bus.try_send(
+            ReplyMismatched {
+                mismatch: mismatch.clone(),
+                at,
+            }
+            .into(),
+        );
     }
 
     /// Sends under the order's one key until it applies or the retry rule gives it up; an
@@ -483,7 +517,15 @@ impl WalletDesk {
             if let Err(error) = &answer {
                 warn!(%error, %key, "pending wallet order still unresolved");
             }
-            match classify_pending(answer.ok(), this_run) {
+            let asked = Trade {
+                asset: &record.asset,
+                side: record.side,
+                quantity: record.quantity,
+            };
+            let action = check_applied(classify_pending(answer.ok(), this_run), |reply| {
+                check_order_reply(&key, &asked, reply)
+            });
+            match action {
                 ReconcileAction::RecordApplied(reply) => {
                     info!(%key, trade_id = %reply.trade_id, "pending wallet order was applied by the venue");
                     self.finish(
@@ -500,11 +542,28 @@ impl WalletDesk {
                     self.finish(&key, LegStatus::Failed, None, Some(reason))
                         .await;
                 }
+                ReconcileAction::Mismatched(mismatch) => {
+                    self.alert_mismatch(&mismatch, record.created_at);
+                }
                 ReconcileAction::LeavePending => {}
             }
         }
         applied
     }
+}
+
+/// Checks the venue's reply against the order asked for under `key`.
+fn check_order_reply(
+    key: &str,
+    asked: &Trade<'_>,
+    reply: &WalletTradeResponse,
+) -> Result<(), ReplyMismatch> {
+    let replied = Trade {
+        asset: &reply.asset,
+        side: reply.side,
+        quantity: reply.quantity,
+    };
+    check_trade(key, asked, &replied)
 }
 
 #[cfg(test)]
@@ -621,5 +680,78 @@ mod tests {
                 .expect("reads")
                 .is_empty()
         );
+    }
+
+    /// A venue that answers every sale, and every question about one, with a trade of ten
+    /// times the units asked for.
+    async fn lying_wallet_venue() -> String {
+        use axum::{
+            Json, Router,
+            routing::{get, post},
+        };
+        use serde_json::json;
+        async fn lie() -> Json<serde_json::Value> {
+            Json(json!({
+                "trade_id": "wt-evil", "asset": "BTC", "side": "sell", "quantity": "0.01",
+                "price_usdc": "80000", "notional_usdc": "800", "fee_usdc": "0.8",
+            }))
+        }
+        let app = Router::new()
+            .route("/api/v1/wallet/sell", post(lie))
+            .route("/api/v1/wallet/trades/{key}", get(lie));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}")
+    }
+
+    #[actix_rt::test]
+    async fn a_wallet_reply_for_another_trade_is_never_booked() {
+        let base = lying_wallet_venue().await;
+        let timeout = std::time::Duration::from_secs(2);
+        let venue = VenueClient::new(&base, "agent", None, timeout).expect("client");
+        let store = Store::open_in_memory().expect("store");
+        let gate = TradingGate::new();
+        assert!(gate.open_if(gate.epoch()));
+        let desk = WalletDesk::new(
+            MarketsClient::new(&venue, timeout).expect("client"),
+            store.clone(),
+            TaxLedger::new(LotBook::default(), WashRule::None),
+            gate,
+            DeskConfig {
+                dry_run: false,
+                retry_limit: 0,
+                retry_backoff: Backoff::default(),
+                risk: RiskLimits::default(),
+            },
+            EventBus::default().start().recipient(),
+        );
+        let outcome = desk
+            .sell(WalletOrder {
+                key: "r:h1:sell".into(),
+                harvest_id: "r:h1".into(),
+                side: TradeSide::Sell,
+                asset: "BTC".into(),
+                quantity: dec!(0.001),
+                lot_ids: Vec::new(),
+                reason: "tax_loss_harvest".into(),
+                at: datetime!(2026-01-01 00:00 UTC),
+            })
+            .await;
+        let OrderOutcome::Unknown { reason } = outcome else {
+            panic!("booked a reply for another trade: {outcome:?}");
+        };
+        assert!(
+            reason.contains("quantity: asked 0.001, replied 0.01"),
+            "{reason}"
+        );
+        // Left pending; asked again at the next start, the venue tells the same story, and
+        // the order stays pending with nothing booked.
+        let pending = store.pending_wallet_orders().await.expect("reads");
+        assert_eq!(pending.len(), 1);
+        assert!(desk.reconcile_pending("r2").await.is_empty());
+        assert_eq!(store.pending_wallet_orders().await.expect("reads").len(), 1);
     }
 }

@@ -13,6 +13,13 @@
 //! balances ballast holds, no announced event can explain a difference, and one above
 //! `venue.balance_alert_fraction` of the portfolio raises a [`BalanceMismatch`] alert.
 //!
+//! A REST snapshot whose `seq` is below the cursor (as it stood when the fetch started), or a
+//! stream whose first frame is far below it, means the venue's event numbering changed (a
+//! venue restarted without its log): the watcher raises [`StreamStatus::Renumbered`], starts a
+//! new numbering epoch, moves the stored cursor down to the new numbering, tells the stream
+//! to follow it, and resyncs. Without this, every event of the new numbering would look old
+//! and be dropped, and ballast would go deaf.
+//!
 //! # Invariants
 //! - The [`TradingGate`] closes on every disconnect or gap, before the status reaches the
 //!   detector, and reopens only when a snapshot fetched after the last close has been
@@ -20,8 +27,10 @@
 //! - Events reach the detector in `seq` order, each once (the stream drops duplicates),
 //!   with backpressure: the next event waits until the detector has taken the previous one.
 //! - The cursor is persisted at most every [`CURSOR_SAVE_INTERVAL`] and on stop. A restart
-//!   may therefore replay a few events; replays are harmless because every plan is made
-//!   against the latest snapshot and nothing trades before the start-up resync.
+//!   may therefore replay a few events; replays are harmless because every plan is named
+//!   after its trigger, and a trigger already planned by an earlier run is not planned again.
+//! - A renumbering closes the gate and reaches the detector before any event of the new
+//!   numbering.
 
 use std::{sync::Arc, time::Duration};
 
@@ -33,7 +42,7 @@ use ballast::{
     store::Store,
     venue::{
         client::VenueClient,
-        stream::{StreamConfig, StreamItem, run_event_stream},
+        stream::{StreamConfig, StreamItem, run_event_stream_rebasing},
     },
 };
 use rust_decimal::Decimal;
@@ -42,7 +51,7 @@ use tracing::{info, warn};
 
 use crate::{
     clock::TimeSource,
-    gate::TradingGate,
+    gate::{NumberingEpoch, TradingGate},
     messages::{
         BalanceMismatch, BalancesObserved, ConfirmBalances, Event, SnapshotSource, StreamStatus,
         Tick, VenueEvent,
@@ -80,9 +89,13 @@ pub struct BalanceWatcher {
     store: Store,
     time: TimeSource,
     since: u64,
+    /// The venue's numbering epoch: resets seen on this stream (shared with the executor).
+    epoch: NumberingEpoch,
     peers: WatcherPeers,
     gate: TradingGate,
     shutdown: Option<watch::Sender<bool>>,
+    /// Tells the stream task to follow a new numbering from a given cursor.
+    rebase: Option<mpsc::UnboundedSender<u64>>,
     unsaved_seq: Option<u64>,
     /// The latest balances known, from an event frame or a REST snapshot, with their `seq`.
     held: Option<PortfolioSnapshot>,
@@ -90,25 +103,31 @@ pub struct BalanceWatcher {
 }
 
 impl BalanceWatcher {
-    /// A watcher resuming after `since`.
+    /// A watcher resuming after `cursor`, keeping `epoch` (which starts at the cursor's) up
+    /// to date.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: VenueClient,
         stream: StreamConfig,
         store: Store,
         time: TimeSource,
-        since: u64,
+        cursor: ballast::store::Cursor,
+        epoch: NumberingEpoch,
         peers: WatcherPeers,
         gate: TradingGate,
     ) -> Self {
+        epoch.set(cursor.epoch);
         Self {
             client,
             stream,
             store,
             time,
-            since,
+            since: cursor.seq,
+            epoch,
             peers,
             gate,
             shutdown: None,
+            rebase: None,
             unsaved_seq: None,
             held: None,
             balance_alert_fraction: Decimal::ZERO,
@@ -164,6 +183,8 @@ impl BalanceWatcher {
     ) {
         let client = self.client.clone();
         let epoch = self.gate.epoch();
+        // The venue's numbering cannot be below what was delivered before the fetch began.
+        let cursor_before = self.since;
         let fetch = async move { client.portfolio().await };
         ctx.spawn(fetch.into_actor(self).map(move |result, watcher, ctx| {
             if source == SnapshotSource::Resync && watcher.gate.epoch() != epoch {
@@ -194,6 +215,16 @@ impl BalanceWatcher {
                     return;
                 }
             };
+            if let Some(venue_seq) = snapshot.seq.filter(|seq| *seq < cursor_before)
+                && watcher.gate.epoch() == epoch
+            {
+                // The stream reconnects from the new numbering and its resync follows.
+                watcher.renumbered(ctx, venue_seq);
+                if let Some(rebase) = &watcher.rebase {
+                    let _ = rebase.send(venue_seq);
+                }
+                return;
+            }
             watcher.sync_check(&snapshot, source);
             let message = BalancesObserved {
                 snapshot,
@@ -227,6 +258,40 @@ impl BalanceWatcher {
         ctx.wait(send.into_actor(self).map(|_, _, _| ()));
     }
 
+    /// The venue's numbering changed; it stands at `venue_seq` now. Alerts, starts a new
+    /// epoch, moves the stored cursor down, closes the gate and tells the detector before any
+    /// event of the new numbering. The caller arranges the resync.
+    fn renumbered(&mut self, ctx: &mut Context<Self>, venue_seq: u64) {
+        let cursor = self.since;
+        self.gate.close();
+        let epoch = self.epoch.get().saturating_add(1);
+        self.epoch.set(epoch);
+        self.since = venue_seq;
+        self.unsaved_seq = None;
+        // The held balances are numbered in the old scheme: no sync check against them.
+        self.held = None;
+        warn!(
+            cursor,
+            venue_seq,
+            epoch,
+            "ALERT: the venue's event numbering changed; re-baselining on a fresh snapshot"
+        );
+        let store = self.store.clone();
+        let stream = cursor_key(&self.stream);
+        actix::spawn(async move {
+            if let Err(error) = store.rebase_cursor(&stream, venue_seq, epoch).await {
+                warn!(%error, venue_seq, "re-baselined cursor not saved");
+            }
+        });
+        let status = StreamStatus::Renumbered {
+            cursor,
+            venue_seq,
+            epoch,
+        };
+        self.publish(status.clone().into());
+        self.send_in_order(ctx, self.peers.status.send(status));
+    }
+
     fn publish(&self, event: Event) {
         // Observers are best-effort; the bus logs what it cannot deliver.
         let _ = self.peers.bus.try_send(event);
@@ -247,7 +312,13 @@ impl BalanceWatcher {
 
 /// The store's cursor key for a stream: one agent on one venue.
 pub fn cursor_key(stream: &StreamConfig) -> String {
-    format!("{}#{}", stream.base_url, stream.agent_id)
+    stream_name(&stream.base_url, &stream.agent_id)
+}
+
+/// The name of an agent's event stream at a venue, `{api_base_url}#{agent_id}`: what plan and
+/// hedge names carry as their venue tag.
+pub fn stream_name(base_url: &str, agent_id: &str) -> String {
+    format!("{base_url}#{agent_id}")
 }
 
 impl Actor for BalanceWatcher {
@@ -257,12 +328,15 @@ impl Actor for BalanceWatcher {
         ctx.set_mailbox_capacity(WATCHER_MAILBOX_CAPACITY);
         let (items_tx, items_rx) = mpsc::channel(STREAM_BUFFER);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (rebase_tx, rebase_rx) = mpsc::unbounded_channel();
         self.shutdown = Some(shutdown_tx);
-        actix::spawn(run_event_stream(
+        self.rebase = Some(rebase_tx);
+        actix::spawn(run_event_stream_rebasing(
             self.stream.clone(),
             self.since,
             items_tx,
             shutdown_rx,
+            rebase_rx,
         ));
         ctx.add_stream(futures_util::stream::unfold(
             items_rx,
@@ -313,6 +387,11 @@ impl StreamHandler<StreamItem> for BalanceWatcher {
                 let status = StreamStatus::Gap { after, next };
                 self.publish(status.clone().into());
                 self.send_in_order(ctx, self.peers.status.send(status));
+                self.fetch_snapshot(ctx, SnapshotSource::Resync);
+            }
+            StreamItem::Renumbered { first, .. } => {
+                // The stream follows the new numbering from `first` (delivered next).
+                self.renumbered(ctx, first.saturating_sub(1));
                 self.fetch_snapshot(ctx, SnapshotSource::Resync);
             }
             StreamItem::Malformed(error) => {

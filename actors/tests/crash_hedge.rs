@@ -278,7 +278,8 @@ fn story(kill: Kill) {
         Some(&serde_json::json!({"hours": 49})),
     );
     let closed = wait_for(&lines, "closed (lock_released)");
-    assert!(closed.contains(":h1 "), "{closed}");
+    // Named after the balances it was decided on: the first hedge of the casino on them.
+    assert!(closed.contains(".hcasino@1 "), "{closed}");
     let status = Command::new("kill")
         .args(["-INT", &companion.id().to_string()])
         .status()

@@ -1,7 +1,8 @@
 //! The HedgeExecutor alone against the simulated venue over loopback: no hedge order while
 //! the trading gate is closed (the stream down or resyncing) or the operator has paused
 //! trading, the same request sent once the gate opens (or trading resumes), and the hedge on
-//! disk with its key before the venue sees it.
+//! disk with its key before the venue sees it; a second companion deciding the same hedge
+//! sends the same key, so the venue fills it once.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -13,11 +14,15 @@ use std::{
 
 use actix::{Actor, Context, Handler};
 use ballast::{
-    hedge::{HedgeConfig, HedgeStatus, RatioMethod, locked_excess},
+    execution::VenueTag,
+    hedge::{
+        HedgeConfig, HedgeCosts, HedgeId, HedgeStatus, RatioMethod, hedge_trigger, locked_excess,
+    },
+    observation::PositionSide,
     risk::RiskLimits,
     service::Service,
     sim::{Injection, SimHandle},
-    store::Store,
+    store::{HedgeRecord, Store},
     targets::TargetAllocation,
     venue::{backoff::Backoff, client::VenueClient},
 };
@@ -27,6 +32,7 @@ use ballast_actors::{
     gate::TradingGate,
     hedger::{HedgeExecutor, HedgerConfig},
     messages::{Event, HedgeOpened, HedgeRequest, HedgeSkipped},
+    watcher::stream_name,
 };
 use rust_decimal_macros::dec;
 
@@ -87,14 +93,9 @@ async fn request(sim: &SimHandle, client: &VenueClient) -> HedgeRequest {
     }
 }
 
-/// A 1:1 hedger of run `r1` sending through `gate`.
-fn hedger(
-    client: &VenueClient,
-    store: &Store,
-    gate: &TradingGate,
-    bus: actix::Recipient<Event>,
-) -> HedgeExecutor {
-    let config = HedgerConfig {
+/// A 1:1 hedger's settings.
+fn hedger_config() -> HedgerConfig {
+    HedgerConfig {
         hedge: HedgeConfig {
             enabled: true,
             ratio: RatioMethod::Fixed,
@@ -107,11 +108,20 @@ fn hedger(
             base: Duration::from_millis(10),
             max: Duration::from_millis(50),
         },
-    };
+    }
+}
+
+/// A 1:1 hedger of run `r1` sending through `gate`.
+fn hedger(
+    client: &VenueClient,
+    store: &Store,
+    gate: &TradingGate,
+    bus: actix::Recipient<Event>,
+) -> HedgeExecutor {
     HedgeExecutor::new(
         client.clone(),
         store.clone(),
-        config,
+        hedger_config(),
         TargetAllocation::conservative(),
         ("r1".to_owned(), TimeSource::Wall),
         gate.clone(),
@@ -164,6 +174,7 @@ async fn no_hedge_order_while_the_gate_is_closed() {
     let gate = TradingGate::new();
     let hedger = hedger(&client, &store, &gate, bus.recipient()).start();
     let request = request(&sim, &client).await;
+    let request_seq = request.snapshot.seq;
     assert_eq!(request.excess[0].stuck_usdc, dec!(133.84));
 
     // Step 1: the gate is closed: the hedge is skipped, said so, and nothing reaches the
@@ -202,7 +213,123 @@ async fn no_hedge_order_while_the_gate_is_closed() {
         .expect("reads")
         .expect("recorded");
     assert_eq!(hedge.status, HedgeStatus::Open);
-    assert_eq!(hedge.open_key, "r1:h1:open");
+    // Named after the balances it was decided on: the request's venue event.
+    let seq = request_seq.expect("a REST snapshot names its seq");
+    assert!(
+        hedge.hedge_id.ends_with(&format!(".e0.{seq}.hcasino@1")),
+        "{}",
+        hedge.hedge_id
+    );
+    assert_eq!(hedge.open_key, format!("{}:open", hedge.hedge_id));
     assert!(stats.accounting.ok);
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_second_companion_deciding_the_same_hedge_sends_the_same_key() {
+    // Two companions (their own stores and runs) get the same request: both name the hedge
+    // after the same balances, so the venue fills one order and replays it to the second,
+    // and both books hold the one position.
+    let sim = common::quiet_sim().await;
+    let client =
+        VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
+    let gate = TradingGate::new();
+    assert!(gate.open_if(gate.epoch()));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let bus = Collector(Arc::clone(&seen)).start();
+    let (store_a, store_b) = (
+        Store::open_in_memory().expect("store"),
+        Store::open_in_memory().expect("store"),
+    );
+    let a = hedger(&client, &store_a, &gate, bus.clone().recipient()).start();
+    let b = HedgeExecutor::new(
+        client.clone(),
+        store_b.clone(),
+        hedger_config(),
+        TargetAllocation::conservative(),
+        ("r2".to_owned(), TimeSource::Wall),
+        gate.clone(),
+        bus.recipient(),
+    )
+    .expect("builds")
+    .start();
+    let request = request(&sim, &client).await;
+    a.send(request.clone()).await.expect("handled");
+    b.send(request).await.expect("handled");
+    let stats = sim.stats();
+    assert_eq!(
+        stats.markets.orders_accepted, 1,
+        "one order for two companions"
+    );
+    assert_eq!(stats.markets.open_positions, 1);
+    let live_a = store_a.live_hedges().await.expect("reads");
+    let live_b = store_b.live_hedges().await.expect("reads");
+    assert_eq!(
+        (live_a.len(), live_b.len()),
+        (1, 1),
+        "{live_a:?} {live_b:?}"
+    );
+    assert_eq!(live_a[0].open_key, live_b[0].open_key);
+    assert_eq!(live_a[0].position_id, live_b[0].position_id);
+    assert_eq!(live_b[0].status, HedgeStatus::Open);
+    assert!(stats.accounting.ok);
+    sim.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_hedge_name_an_earlier_run_of_the_store_used_is_skipped_for_the_next_attempt() {
+    // The store already holds a closed hedge named after the same balances and service (an
+    // earlier run decided it): the new one is attempt 2, never an overwrite of the old record
+    // nor a reuse of its order key.
+    let sim = common::quiet_sim().await;
+    let client =
+        VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
+    let store = Store::open_in_memory().expect("store");
+    let gate = TradingGate::new();
+    assert!(gate.open_if(gate.epoch()));
+    let bus = Collector(Arc::default()).start();
+    let request = request(&sim, &client).await;
+    let venue = VenueTag::of(&stream_name(client.base_url(), client.agent_id()));
+    let trigger = hedge_trigger(request.snapshot.seq, 0, request.at);
+    let earlier = HedgeId::for_trigger(venue, trigger, Service::Casino, 1);
+    store
+        .save_hedge(HedgeRecord {
+            hedge_id: earlier.to_string(),
+            run_id: "r0".into(),
+            service: Service::Casino,
+            market: "BTC-PERP".into(),
+            side: PositionSide::Short,
+            notional_usdc: dec!(100),
+            leverage: 2,
+            ratio: dec!(1),
+            reason: "an earlier run's".into(),
+            status: HedgeStatus::Closed,
+            open_key: earlier.open_key(),
+            close_key: Some(earlier.close_key()),
+            position_id: None,
+            created_at: request.at,
+            opened_at: None,
+            closed_at: Some(request.at),
+            close_reason: Some("lock_released".into()),
+            costs: HedgeCosts::default(),
+            error: None,
+        })
+        .await
+        .expect("records");
+    let hedger = hedger(&client, &store, &gate, bus.recipient()).start();
+    hedger.send(request).await.expect("handled");
+    assert_eq!(sim.stats().markets.orders_accepted, 1);
+    let live = store.live_hedges().await.expect("reads");
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(
+        live[0].hedge_id,
+        HedgeId::for_trigger(venue, trigger, Service::Casino, 2).to_string()
+    );
+    let old = store
+        .hedge(earlier.to_string())
+        .await
+        .expect("reads")
+        .expect("kept");
+    assert_eq!(old.status, HedgeStatus::Closed);
     sim.shutdown().await;
 }

@@ -10,7 +10,7 @@ mod http_support;
 use std::{collections::BTreeMap, time::Duration};
 
 use ballast::{service::Service, sim::Injection, store::Store};
-use common::{default_settings, eventually, quiet_sim, summary_when};
+use common::{default_settings, eventually, quiet_sim, settings_with, summary_when};
 use http_support::{TOKEN, control, get_json, status};
 use prometheus_parse::{Sample, Scrape, Value as PromValue};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
@@ -300,4 +300,62 @@ async fn control_needs_the_token_and_a_pause_holds_a_win_until_resume() {
         .len();
     assert_eq!(actions, 2, "pause and resume");
     common::stop(system, sim).await;
+}
+
+#[actix_rt::test]
+async fn each_operator_rebalance_is_a_plan_of_its_own_also_after_a_restart() {
+    // Plans are named after their trigger, a request after the last venue event seen and its
+    // reason. An operator's rebalance is refused by a risk limit (nothing moves, so no venue
+    // event follows); the operator raises the limit, restarts and asks again in the same
+    // words: a new action, traded, not taken for the refused one.
+    let sim = quiet_sim().await;
+    let store = Store::open_in_memory().expect("store");
+    // Off target without an event (nothing triggers by itself).
+    sim.adjust_unannounced(Service::Casino, dec!(60))
+        .expect("adjusts");
+    let runs = [
+        // A relative cap refuses (an absolute one would split the legs under it).
+        (
+            settings_with(&[("BALLAST__RISK__MAX_LEG_FRACTION", "0.001")]),
+            0,
+        ),
+        (default_settings(), 1),
+    ];
+    for (run, (settings, traded)) in runs.into_iter().enumerate() {
+        let (system, base) = http_support::start(&sim, settings, store.clone()).await;
+        common::wait_synced(&system).await;
+        let (code, body) = control(&base, "rebalance", Some(TOKEN), "drift").await;
+        assert_eq!(code, 200, "{body}");
+        let summary = summary_when(
+            &system,
+            Duration::from_secs(10),
+            "the operator's rebalance was not planned",
+            |s| {
+                s.rebalances_by_trigger.contains_key("request")
+                    || s.legs_failed > 0
+                    || s.plans_dropped > 0
+            },
+        )
+        .await;
+        assert_eq!(summary.plans_dropped, 0, "run {run}: {summary:?}");
+        assert_eq!(
+            summary.rebalances_by_trigger.get("request").copied(),
+            (traded > 0).then_some(traded),
+            "run {run}: {summary:?}"
+        );
+        system
+            .shutdown(Duration::from_secs(5))
+            .await
+            .expect("stops");
+    }
+    assert!(!sim.transfers().is_empty(), "the second request traded");
+    let plans = store.status().await.expect("status").recent_plans;
+    let requests: Vec<&str> = plans
+        .iter()
+        .filter(|plan| plan.trigger == "request")
+        .map(|plan| plan.plan_id.as_str())
+        .collect();
+    assert_eq!(requests.len(), 2, "{plans:?}");
+    assert_ne!(requests[0], requests[1]);
+    sim.shutdown().await;
 }

@@ -1,6 +1,6 @@
 //! Notifications end to end: a webhook server started here on 127.0.0.1:0 receives the alert's
 //! JSON body, failed deliveries are retried, a command hook gets the body on stdin, and a
-//! webhook that never answers delays no plan.
+//! webhook that never answers delays no plan; a stop waits for the last alert to be delivered.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -261,4 +261,37 @@ async fn r13_the_command_hook_gets_the_body_on_stdin() {
     assert_eq!(json["details"]["reason"], "maintenance");
     let _ = std::fs::remove_file(&out);
     common::stop(system, sim).await;
+}
+
+#[actix_rt::test]
+async fn a_stop_waits_for_the_last_alert_to_be_delivered() {
+    // A panicked actor's alert is raised just before the run stops: the stop returns only
+    // once a slow command hook (half a second) has taken it, so the process may exit then.
+    let out = std::env::temp_dir().join(format!("ballast-last-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let sim = common::quiet_sim().await;
+    let validated = settings(&format!(
+        "[notify]\ncommand = [\"sh\", \"-c\", \"sleep 0.5; cat > '{}'\"]\n",
+        out.display()
+    ));
+    let system = common::builder(&sim, validated)
+        .start()
+        .await
+        .expect("starts");
+    common::wait_synced(&system).await;
+    system.panicked("injected panic in a test").await;
+    common::stop(system, sim).await;
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&out).expect("delivered before the stop returned"),
+    )
+    .expect("JSON");
+    assert_eq!(json["kind"], "actor_panicked");
+    assert_eq!(json["severity"], "critical");
+    assert!(
+        json["details"]["panic"]
+            .as_str()
+            .is_some_and(|p| p.contains("injected panic")),
+        "{json}"
+    );
+    let _ = std::fs::remove_file(&out);
 }

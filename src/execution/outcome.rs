@@ -3,12 +3,17 @@
 //! Legs run in order. After a leg fails, every later leg of the plan is skipped: the next
 //! plan starts from fresh balances instead of guessing. A closed trading gate (stream down
 //! or resyncing) skips the leg in hand and the rest, and marks the plan interrupted so its
-//! trigger resumes after the resync.
+//! trigger resumes after the resync. A leg superseded by another companion's request under
+//! its key stops the plan too: the other companion's plan for the same trigger is the one
+//! the venue holds. A shutdown past its deadline leaves the legs not yet sent `pending` in
+//! the store, for the next start to reconcile: they are neither sent nor failed.
 //!
 //! # Invariants
-//! - Every leg is counted once: applied, or failed (failed, skipped, or of unknown outcome).
+//! - Every leg is counted once: applied, failed (failed, skipped, or of unknown outcome), or
+//!   left pending at a shutdown.
 //! - Once a leg is skipped or given up, no later leg of the plan is sent.
 //! - The skip texts are fixed: `skipped: leg {i} failed`,
+//!   `skipped: leg {i} superseded by another request under its key`,
 //!   `skipped: stream down; waiting for a fresh snapshot`, and for a plan that grew too old
 //!   between legs `skipped: plan is {age} s old (limit {limit} s); ...`.
 //! - The first leg of a plan is never stale: the plan was just sized. Staleness is measured
@@ -48,6 +53,10 @@ pub struct PlanOutcome {
     pub interrupted: bool,
     /// A leg ended with an unknown outcome and stays `pending` in the store.
     pub left_pending: bool,
+    /// Legs not sent because the shutdown deadline passed: `pending` in the store.
+    pub pending_at_stop: usize,
+    /// A leg was superseded by another companion's request under its key.
+    pub superseded: bool,
     /// USDC moved by applied legs.
     pub moved_usdc: Decimal,
     /// Balances after the last applied leg that carried them.
@@ -106,8 +115,20 @@ impl PlanOutcome {
         // after the resync instead of waiting for the next one.
         self.interrupted |= failure.interrupted;
         self.left_pending |= failure.ambiguous;
+        self.superseded |= failure.superseded;
         self.failed += 1;
-        self.stop_reason = Some(format!("leg {leg_index} failed"));
+        self.stop_reason = Some(if failure.superseded {
+            format!("leg {leg_index} superseded by another request under its key")
+        } else {
+            format!("leg {leg_index} failed")
+        });
+    }
+
+    /// The shutdown deadline passed with `legs` legs not yet sent: they stay `pending` in
+    /// the store (recorded before any leg was sent) for the next start to reconcile.
+    pub fn left_at_stop(&mut self, legs: usize) {
+        self.pending_at_stop += legs;
+        self.left_pending |= legs > 0;
     }
 
     /// Counts `legs` legs failed before any was sent (plan not recorded, or refused).
@@ -201,6 +222,8 @@ mod tests {
         Applied,
         /// The leg sent was given up (ambiguous?, interrupted?).
         GaveUp { ambiguous: bool, interrupted: bool },
+        /// The leg sent was superseded by another request under its key.
+        Superseded,
     }
 
     #[test]
@@ -224,6 +247,7 @@ mod tests {
                 reason: "refused".into(),
                 ambiguous: false,
                 interrupted: false,
+                superseded: false,
             },
         );
         assert_eq!(
@@ -307,6 +331,17 @@ mod tests {
                 expected_next: vec![NextLeg::Send, skip("skipped: leg 0 failed")],
                 expected: (0, 2, true, true),
             },
+            // TC5: a leg superseded by another companion's request stops the plan, named so.
+            TestCase {
+                dry_run: false,
+                steps: vec![open, Step::Applied, open, Step::Superseded, open],
+                expected_next: vec![
+                    NextLeg::Send,
+                    NextLeg::Send,
+                    skip("skipped: leg 1 superseded by another request under its key"),
+                ],
+                expected: (1, 2, false, false),
+            },
         ];
         for (i, case) in cases.into_iter().enumerate() {
             let mut outcome = PlanOutcome::default();
@@ -326,6 +361,16 @@ mod tests {
                             reason: "x".into(),
                             ambiguous,
                             interrupted,
+                            superseded: false,
+                        };
+                        outcome.gave_up(leg_index, &failure);
+                    }
+                    Step::Superseded => {
+                        let failure = LegFailure {
+                            reason: "superseded: x".into(),
+                            ambiguous: false,
+                            interrupted: false,
+                            superseded: true,
                         };
                         outcome.gave_up(leg_index, &failure);
                     }
@@ -359,5 +404,9 @@ mod tests {
         assert_eq!(outcome.snapshot, Some(snapshot));
         outcome.failed_unsent(3);
         assert_eq!((outcome.applied, outcome.failed), (2, 3));
+        // A shutdown past its deadline leaves the rest pending, not failed.
+        outcome.left_at_stop(2);
+        assert_eq!((outcome.failed, outcome.pending_at_stop), (3, 2));
+        assert!(outcome.left_pending);
     }
 }

@@ -4,11 +4,16 @@
 //! A leg of an earlier run that the venue never saw is abandoned (failed): its plan was made
 //! against balances long gone. A leg of this run that the venue has not seen yet stays
 //! pending, because its request may still be on the way. A query that fails decides nothing.
+//! An answer that claims the leg applied but describes another transfer ([`check_applied`])
+//! decides nothing either: the leg stays pending and the mismatch is alerted.
+//!
+//! Whether a leg is this run's comes from the store (the run that recorded its plan), not
+//! from its key: keys are named after triggers, and only legacy keys carry a run id.
 //!
 //! # Invariants
 //! - No answer leads to sending the leg again; the only actions are to record what the
 //!   venue did, to record a failure, or to wait.
-//! - An applied leg is recorded (and reported) once, with the venue's own reply.
+//! - An applied leg is recorded (and reported) once, and only on a reply that describes it.
 //! - The failure texts are fixed: they are what `ballast status` shows for such legs.
 
 /// What the venue says about an idempotency key, asked without resubmitting the request.
@@ -46,6 +51,8 @@ pub enum ReconcileAction<A> {
     },
     /// Leave it pending: this run's leg not seen yet, or the venue could not say.
     LeavePending,
+    /// Leave it pending and alert: the venue says applied, but describes another transfer.
+    Mismatched(super::reply::ReplyMismatch),
 }
 
 /// The failure text of a pending leg the venue refused.
@@ -71,6 +78,22 @@ pub fn classify_pending<A>(answer: Option<KeyStatus<A>>, this_run: bool) -> Reco
     }
 }
 
+/// Checks an `applied` answer against the leg: `check` compares the venue's reply with the
+/// request; a reply that does not describe the leg turns the action into
+/// [`ReconcileAction::Mismatched`]. Other actions pass unchanged.
+pub fn check_applied<A>(
+    action: ReconcileAction<A>,
+    check: impl FnOnce(&A) -> Result<(), super::reply::ReplyMismatch>,
+) -> ReconcileAction<A> {
+    match action {
+        ReconcileAction::RecordApplied(reply) => match check(&reply) {
+            Ok(()) => ReconcileAction::RecordApplied(reply),
+            Err(mismatch) => ReconcileAction::Mismatched(mismatch),
+        },
+        other => other,
+    }
+}
+
 /// What reconciling pending legs found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reconciled {
@@ -80,8 +103,10 @@ pub struct Reconciled {
     pub refused: usize,
     /// Never received by the venue (earlier runs only); recorded as failed, not resent.
     pub never_arrived: usize,
-    /// Still unknown; left pending for the next attempt.
+    /// Still unknown; left pending for the next attempt (mismatched replies included).
     pub unresolved: usize,
+    /// Of the unresolved: the venue's reply described another transfer (alerted).
+    pub mismatched: usize,
 }
 
 impl Reconciled {
@@ -97,6 +122,10 @@ impl Reconciled {
             ReconcileAction::RecordRefused { .. } => &mut self.refused,
             ReconcileAction::RecordAbandoned { .. } => &mut self.never_arrived,
             ReconcileAction::LeavePending => &mut self.unresolved,
+            ReconcileAction::Mismatched(_) => {
+                self.mismatched += 1;
+                &mut self.unresolved
+            }
         };
         *counter += 1;
     }
@@ -201,6 +230,54 @@ mod tests {
             );
             assert_eq!(counted, case.counted, "TC{i}");
             assert_eq!(report.total(), 1, "TC{i}");
+        }
+    }
+
+    #[test]
+    fn an_applied_answer_must_describe_the_leg() {
+        use super::super::reply::{Mismatch, ReplyMismatch};
+        let mismatch = ReplyMismatch {
+            key: "e0.1@1:0".into(),
+            mismatches: vec![Mismatch::Status {
+                replied: "lost".into(),
+            }],
+        };
+        struct TestCase {
+            action: ReconcileAction<&'static str>,
+            check: Result<(), ReplyMismatch>,
+            expected: ReconcileAction<&'static str>,
+            mismatched: usize,
+        }
+        let cases = [
+            // TC0: the reply describes the leg: recorded applied.
+            TestCase {
+                action: ReconcileAction::RecordApplied("t-1"),
+                check: Ok(()),
+                expected: ReconcileAction::RecordApplied("t-1"),
+                mismatched: 0,
+            },
+            // TC1: it describes another transfer: left pending, alerted, counted unresolved.
+            TestCase {
+                action: ReconcileAction::RecordApplied("t-1"),
+                check: Err(mismatch.clone()),
+                expected: ReconcileAction::Mismatched(mismatch.clone()),
+                mismatched: 1,
+            },
+            // TC2: other actions are not checked.
+            TestCase {
+                action: ReconcileAction::LeavePending,
+                check: Err(mismatch),
+                expected: ReconcileAction::LeavePending,
+                mismatched: 0,
+            },
+        ];
+        for (i, case) in cases.into_iter().enumerate() {
+            let check = case.check;
+            let action = check_applied(case.action, |_| check);
+            let mut report = Reconciled::default();
+            report.count(&action);
+            assert_eq!(action, case.expected, "TC{i}");
+            assert_eq!(report.mismatched, case.mismatched, "TC{i}");
         }
     }
 }

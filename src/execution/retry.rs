@@ -7,15 +7,20 @@
 //! failure is retried under the same key while the budget lasts and the gate is open,
 //! after the venue's `Retry-After` or else the caller's backoff delay, capped at
 //! [`RETRY_DELAY_MAX`]. A retry that was due while the gate is closed interrupts the plan
-//! rather than failing it.
+//! rather than failing it. A refusal because the venue holds a different request under the
+//! key (`idempotency_key_reused`: another companion made this plan first, against other
+//! balances) is final and marks the leg superseded: this companion's plan stops, nothing is
+//! retried, and the venue's state is the other plan's.
 //!
 //! # Invariants
 //! - A retry is only ever under the same key; nothing here mints a key.
 //! - No retry is decided while the gate is closed, or beyond `retry_limit` retries.
 //! - A status answer is weighed only for an ambiguous failure.
 //! - No decided delay exceeds [`RETRY_DELAY_MAX`].
+//! - A superseded leg is never retried and never queried.
 //! - The failure texts are fixed: `{failure}`, `{failure}; not retried: stream down`,
-//!   `{failure}; status query: refused: {code}: {message}`.
+//!   `{failure}; status query: refused: {code}: {message}`, `superseded: {failure}`,
+//!   `{failure}; not retried: shutting down`.
 
 use std::time::Duration;
 
@@ -35,6 +40,9 @@ pub struct SendFailure {
     pub retryable: bool,
     /// The venue's `Retry-After`, if it sent one.
     pub retry_after: Option<Duration>,
+    /// The venue holds a different request under this key (another companion's plan for the
+    /// same trigger came first): the leg was not applied and never will be.
+    pub superseded: bool,
 }
 
 /// Why a leg was given up.
@@ -46,6 +54,8 @@ pub struct LegFailure {
     pub ambiguous: bool,
     /// A retry was due but the stream is down: the plan is interrupted, not refused.
     pub interrupted: bool,
+    /// Another request holds the leg's key at the venue: not applied, never retried.
+    pub superseded: bool,
 }
 
 /// Why a leg is not sent, or not retried, once the operator halted trading.
@@ -61,11 +71,13 @@ impl LegFailure {
                 reason: format!("not sent: {HALTED_REASON}"),
                 ambiguous: false,
                 interrupted: true,
+                superseded: false,
             },
             Some(failure) => LegFailure {
                 reason: format!("{}; not retried: {HALTED_REASON}", failure.description),
                 ambiguous: failure.ambiguous,
                 interrupted: true,
+                superseded: false,
             },
         }
     }
@@ -74,7 +86,7 @@ impl LegFailure {
 impl SendFailure {
     /// Whether the venue must be asked about the key before anything else is decided.
     pub fn needs_status_query(&self) -> bool {
-        self.ambiguous
+        self.ambiguous && !self.superseded
     }
 
     /// The leg given up because the gate closed while a retry was due.
@@ -83,6 +95,18 @@ impl SendFailure {
             reason: format!("{}; not retried: stream down", self.description),
             ambiguous: self.ambiguous,
             interrupted: true,
+            superseded: false,
+        }
+    }
+
+    /// The leg given up because the shutdown deadline passed while a retry was due: its
+    /// outcome is left to reconciliation (`pending`), whatever the failure was.
+    pub fn stopped(&self) -> LegFailure {
+        LegFailure {
+            reason: format!("{}; not retried: shutting down", self.description),
+            ambiguous: true,
+            interrupted: false,
+            superseded: false,
         }
     }
 
@@ -91,6 +115,7 @@ impl SendFailure {
             reason: self.description.clone(),
             ambiguous: self.ambiguous,
             interrupted: false,
+            superseded: false,
         }
     }
 }
@@ -138,6 +163,14 @@ pub fn decide_retry<A>(
         retry_limit,
         gate_open,
     } = input;
+    if failure.superseded {
+        return RetryDecision::GiveUp(LegFailure {
+            reason: format!("superseded: {}", failure.description),
+            ambiguous: false,
+            interrupted: false,
+            superseded: true,
+        });
+    }
     if failure.ambiguous {
         match status {
             Some(KeyStatus::Applied(reply)) => return RetryDecision::Applied(reply),
@@ -149,6 +182,7 @@ pub fn decide_retry<A>(
                     ),
                     ambiguous: false,
                     interrupted: false,
+                    superseded: false,
                 });
             }
             // Not seen yet, or the venue cannot say: an idempotent retry is safe.
@@ -182,6 +216,7 @@ mod tests {
             ambiguous,
             retryable,
             retry_after: retry_after_secs.map(Duration::from_secs),
+            superseded: false,
         }
     }
 
@@ -190,6 +225,7 @@ mod tests {
             reason: reason.into(),
             ambiguous,
             interrupted,
+            superseded: false,
         })
     }
 
@@ -364,6 +400,23 @@ mod tests {
                 gate_open: false,
                 expected: give_up(DESCRIPTION, false, false),
             },
+            // TC14: another request holds the key: superseded, final, whatever else holds.
+            TestCase {
+                failure: SendFailure {
+                    superseded: true,
+                    ..failure(false, false, None)
+                },
+                status: Some(KeyStatus::Applied("the other companion's transfer")),
+                retries_made: 0,
+                retry_limit: 3,
+                gate_open: true,
+                expected: RetryDecision::GiveUp(LegFailure {
+                    reason: format!("superseded: {DESCRIPTION}"),
+                    ambiguous: false,
+                    interrupted: false,
+                    superseded: true,
+                }),
+            },
         ];
         for (i, case) in cases.into_iter().enumerate() {
             let input = RetryInput {
@@ -393,6 +446,7 @@ mod tests {
                     reason: format!("{DESCRIPTION}; not retried: stream down"),
                     ambiguous: true,
                     interrupted: true,
+                    superseded: false,
                 },
             },
             // TC1: a plain retryable failure.
@@ -402,6 +456,7 @@ mod tests {
                     reason: format!("{DESCRIPTION}; not retried: stream down"),
                     ambiguous: false,
                     interrupted: true,
+                    superseded: false,
                 },
             },
         ];

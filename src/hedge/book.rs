@@ -1,96 +1,21 @@
-//! The hedge book's vocabulary: how hedges and their orders are named, the states a hedge
-//! goes through, what one cost, and what a restart does with each hedge the store knows and
-//! each position the venue holds.
-//!
-//! A hedge is `{run_id}:h{seq}`; its open order goes under the idempotency key
-//! `{hedge_id}:open` and its close under `{hedge_id}:close`. A resize closes one hedge and
-//! opens the next, so every key is used for one request only.
+//! The hedge book's vocabulary: the states a hedge goes through, what one cost, and what a
+//! restart does with each hedge the store knows and each position the venue holds. How
+//! hedges and their orders are named is [`super::ids`].
 //!
 //! States: `opening` (recorded, the order maybe sent) → `open` (the venue filled it) →
 //! `closing` (recorded, the close maybe sent) → `closed`; or `failed` (refused, or never
 //! reached the venue), or `dry_run` (recorded, never sent).
 //!
 //! # Invariants
-//! - Parsing accepts exactly what `Display` writes.
 //! - A restart never closes a position blindly: a venue position no hedge of the store holds
 //!   is reported and left alone, and only a hedge already recorded `closing` has its close
 //!   sent again (under its one key, which the venue answers idempotently).
 //! - Costs are exact `Decimal` sums; a hedge's cost is its fees less the funding it received.
 
-use std::{collections::BTreeSet, fmt, str::FromStr};
+use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-
-/// One hedge of one run: `{run_id}:h{seq}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HedgeId {
-    run_id: String,
-    seq: u64,
-}
-
-impl HedgeId {
-    /// The `seq`-th hedge of run `run_id`.
-    pub fn new(run_id: impl Into<String>, seq: u64) -> Self {
-        Self {
-            run_id: run_id.into(),
-            seq,
-        }
-    }
-
-    /// The run that opened it.
-    pub fn run_id(&self) -> &str {
-        &self.run_id
-    }
-
-    /// Its number within the run (from 1).
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    /// The idempotency key of its open order.
-    pub fn open_key(&self) -> String {
-        format!("{self}:open")
-    }
-
-    /// The idempotency key of its close.
-    pub fn close_key(&self) -> String {
-        format!("{self}:close")
-    }
-}
-
-impl fmt::Display for HedgeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:h{}", self.run_id, self.seq)
-    }
-}
-
-impl Serialize for HedgeId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-/// A hedge id that is not what ballast writes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("hedge id `{0}` is not `{{run_id}}:h{{seq}}`")]
-pub struct HedgeIdError(pub String);
-
-impl FromStr for HedgeId {
-    type Err = HedgeIdError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || HedgeIdError(text.to_owned());
-        let (run_id, seq) = text.rsplit_once(":h").ok_or_else(bad)?;
-        let plain = !seq.is_empty()
-            && seq.bytes().all(|b| b.is_ascii_digit())
-            && (seq == "0" || !seq.starts_with('0'));
-        if run_id.is_empty() || !plain {
-            return Err(bad());
-        }
-        Ok(HedgeId::new(run_id, seq.parse().map_err(|_| bad())?))
-    }
-}
 
 /// Where a hedge is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -236,55 +161,6 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-
-    #[test]
-    fn ids_round_trip_and_keys_derive_from_them() {
-        struct TestCase {
-            text: &'static str,
-            expected: Option<(&'static str, u64)>,
-        }
-        let cases = [
-            // TC0: a plain id.
-            TestCase {
-                text: "r18f:h3",
-                expected: Some(("r18f", 3)),
-            },
-            // TC1: a run id with a colon and even an `:h` of its own.
-            TestCase {
-                text: "a:hb:h12",
-                expected: Some(("a:hb", 12)),
-            },
-            // TC2: a leading zero would not print back the same.
-            TestCase {
-                text: "r:h03",
-                expected: None,
-            },
-            // TC3: no run id.
-            TestCase {
-                text: ":h1",
-                expected: None,
-            },
-            // TC4: a leg key is not a hedge id.
-            TestCase {
-                text: "r1:2:0",
-                expected: None,
-            },
-        ];
-        for (i, case) in cases.iter().enumerate() {
-            let parsed = case.text.parse::<HedgeId>().ok();
-            assert_eq!(
-                parsed.as_ref().map(|id| (id.run_id(), id.seq())),
-                case.expected,
-                "TC{i}"
-            );
-            if let Some(id) = parsed {
-                assert_eq!(id.to_string(), case.text, "TC{i}");
-            }
-        }
-        let id = HedgeId::new("r1", 7);
-        assert_eq!(id.open_key(), "r1:h7:open");
-        assert_eq!(id.close_key(), "r1:h7:close");
-    }
 
     #[test]
     fn statuses_round_trip() {

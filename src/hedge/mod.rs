@@ -9,8 +9,10 @@
 //!   history ([`crate::math::hedge`]) and skipped below the correlation floor;
 //! - [`rules`]: which overweight is stuck, when a hedge opens and at what size, when it
 //!   closes (the lock lifted, or the drift resolved) or is resized;
-//! - [`book`]: hedge ids and order keys, the states a hedge goes through, its costs, and
-//!   what a restart does with each hedge and each venue position.
+//! - [`ids`]: hedge ids and order keys, named after the balances that triggered the hedge so
+//!   two companions send the same keys;
+//! - [`book`]: the states a hedge goes through, its costs, and what a restart does with each
+//!   hedge and each venue position.
 //!
 //! # Invariants
 //! - No I/O, and nothing from `venue`, `sim` or `store`; the HedgeExecutor actor does the
@@ -20,13 +22,13 @@
 
 pub mod book;
 pub mod config;
+pub mod ids;
 pub mod ratio;
 pub mod rules;
 
-pub use book::{
-    HedgeCosts, HedgeId, HedgeStatus, StartupAction, foreign_positions, startup_action,
-};
+pub use book::{HedgeCosts, HedgeStatus, StartupAction, foreign_positions, startup_action};
 pub use config::{HedgeConfig, HedgeConfigError, RatioMethod};
+pub use ids::{HedgeId, HedgeIdError, HedgeNamer, hedge_trigger};
 pub use ratio::{RatioDecision, decide_ratio};
 pub use rules::{
     CloseReason, HeldHedge, HoldDecision, LockedExcess, OpenOrder, SizeLimits, SkipReason,

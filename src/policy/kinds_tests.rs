@@ -300,7 +300,12 @@ fn a_decision_with_no_leg_above_the_minimum_is_noticed() {
     let Some(Notice::NoTrade { trigger, notes, .. }) = notices.last() else {
         panic!("{notices:?}");
     };
-    assert_eq!(trigger, &Trigger::Tick);
+    assert_eq!(
+        trigger,
+        &Trigger::Tick {
+            at: T0 + Duration::days(1)
+        }
+    );
     assert_eq!(
         notes,
         &vec![PlanNote::BelowMinimumTrade {
@@ -365,6 +370,18 @@ fn a_drawdown_cuts_the_target_and_recovery_restores_it() {
         ))
         .expect("the cut rebalances");
     assert_eq!(cut.trigger.name(), "drawdown_cut");
+    // Decided on event 2: its plan is named after that event.
+    assert!(
+        matches!(
+            cut.trigger,
+            Trigger::Adjusted {
+                on: DecidedOn::Event { seq: 2 },
+                ..
+            }
+        ),
+        "{:?}",
+        cut.trigger
+    );
     // $925 to 20/15/15/15/10/25: trading 225 → 138.75, casino 200 → 185, wallet and
     // domains 150 → 138.75, escrow 100 → 92.50; the reserve takes the $131.25.
     assert_eq!(
@@ -440,6 +457,17 @@ fn a_drawdown_cuts_the_target_and_recovery_restores_it() {
         ))
         .expect("the restore rebalances");
     assert_eq!(restore.trigger.name(), "drawdown_restore");
+    assert!(
+        matches!(
+            restore.trigger,
+            Trigger::Adjusted {
+                on: DecidedOn::Event { seq: 5 },
+                ..
+            }
+        ),
+        "{:?}",
+        restore.trigger
+    );
     // $966.63 back to 20/30/15/15/10/10 (legs truncated to the cent).
     assert_eq!(
         legs(&restore),
@@ -513,6 +541,12 @@ fn a_volatility_burst_switches_to_conservative_targets_and_back() {
         let at = T0 + Duration::days(day as i64);
         if let Some(decision) = policy.process(tick(balances, at)) {
             switches.push((day, decision.trigger.name()));
+            // Decided at the tick: its plan is named after the tick's day.
+            assert!(
+                matches!(decision.trigger, Trigger::Adjusted { on: DecidedOn::Day { at: on }, .. } if on == at),
+                "{:?}",
+                decision.trigger
+            );
             balances = apply(balances, &decision);
             policy.process(PolicyInput::PlanFinished {
                 snapshot: Some(snapshot(balances, None)),

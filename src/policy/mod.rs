@@ -368,11 +368,18 @@ pub enum Trigger {
         seq: u64,
     },
     /// A band breach on the daily tick.
-    Tick,
+    Tick {
+        /// The tick's time (its venue date names the plan).
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// The calendar (the hybrid's floor, or the calendar policy's period) came round.
     Calendar {
         /// Days since the last rebalance (or since start).
         days_since: i64,
+        /// The tick's time (its venue date names the plan).
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
     },
     /// Referral income routed to an under-allocated service.
     ReferralIncome {
@@ -390,6 +397,28 @@ pub enum Trigger {
     Adjusted {
         /// What changed (at least one).
         adjustments: Vec<Adjustment>,
+        /// What it was decided on (that names the plan).
+        on: DecidedOn,
+    },
+}
+
+/// What an event response was decided on. Its plan is named after it
+/// (`execution::naming`), so it is fixed when the response is decided and travels with the
+/// trigger while it waits (behind a plan in flight, a stale stream or a held jump): two
+/// companions watching the same venue name it alike whenever they plan it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DecidedOn {
+    /// A venue event, or a REST snapshot reflecting it: its `seq`.
+    Event {
+        /// The venue `seq`.
+        seq: u64,
+    },
+    /// The daily tick (or a snapshot of unknown `seq`) at `at`: its venue date.
+    Day {
+        /// When.
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
     },
 }
 
@@ -399,11 +428,11 @@ impl Trigger {
         match self {
             Trigger::LargeWin { .. } => "large_win",
             Trigger::Threshold { .. } => "threshold",
-            Trigger::Tick => "tick",
+            Trigger::Tick { .. } => "tick",
             Trigger::Calendar { .. } => "calendar",
             Trigger::ReferralIncome { .. } => "referral_income",
             Trigger::Request { .. } => "request",
-            Trigger::Adjusted { adjustments } => {
+            Trigger::Adjusted { adjustments, .. } => {
                 adjustments.first().map_or("adjusted", Adjustment::name)
             }
         }
@@ -432,15 +461,15 @@ impl Trigger {
                 fraction * Decimal::ONE_HUNDRED
             ),
             Trigger::Threshold { seq } => format!("drift outside band after event {seq}"),
-            Trigger::Tick => "drift outside band at the daily check".to_owned(),
-            Trigger::Calendar { days_since } => {
+            Trigger::Tick { .. } => "drift outside band at the daily check".to_owned(),
+            Trigger::Calendar { days_since, .. } => {
                 format!("calendar: {days_since} days since the last rebalance")
             }
             Trigger::ReferralIncome { amount_usdc, seq } => {
                 format!("routing {amount_usdc} USDC referral income (event {seq})")
             }
             Trigger::Request { reason } => format!("requested: {reason}"),
-            Trigger::Adjusted { adjustments } => adjustments
+            Trigger::Adjusted { adjustments, .. } => adjustments
                 .iter()
                 .map(Adjustment::describe)
                 .collect::<Vec<_>>()
@@ -513,6 +542,12 @@ pub enum PolicyInput {
     Targets(TargetAllocation),
     /// The event stream dropped; state is stale until a resync snapshot.
     StreamDown,
+    /// The venue's event numbering changed: the held snapshot's `seq` belongs to the old
+    /// numbering (a fresh one would look older and be ignored), so it is forgotten, and
+    /// state is stale until a resync snapshot of the new numbering. The held balances stay:
+    /// the plausibility guard measures the new numbering's first snapshot against them (a
+    /// lower `seq` is no jump; a total far from them is).
+    Renumbered,
     /// The operator paused or halted trading (`held`), or resumed it: while held, triggers
     /// wait (the most urgent kept, as while stale) and fire on resume against the latest
     /// balances.
@@ -546,7 +581,8 @@ pub enum PolicyInput {
 /// A plan to execute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
-    /// Monotonic per policy instance; with the run id it names the plan.
+    /// Monotonic per policy instance (logs and recordings; the plan is named after its
+    /// trigger, `execution::naming`).
     pub plan_seq: u64,
     /// Why.
     pub trigger: Trigger,

@@ -8,8 +8,9 @@
 //! - then every input the policy took, in order: `snapshot` (REST balances; `resync` and
 //!   `tick` say which), `event` (a venue event as observed: its `seq`, time, balances and
 //!   what happened, tagged by the venue's event `type`), `request`, `targets`,
-//!   `stream_down`, `hold` (the operator paused, halted or resumed), `confirmation` (a fresh
-//!   snapshot settling a held jump), `plan_finished`;
+//!   `stream_down`, `renumbered` (the venue's event numbering started over), `hold` (the
+//!   operator paused, halted or resumed), `confirmation` (a fresh snapshot settling a held
+//!   jump), `plan_finished`;
 //! - after an input that produced a plan, a `decision` line holding the decision exactly as
 //!   serialized live (`{"kind":"decision","decision":` + the decision's JSON + `}`).
 //!
@@ -85,6 +86,8 @@ pub enum RecordedLine {
     },
     /// The stream dropped.
     StreamDown,
+    /// The venue renumbered its events (the held balances' `seq` is of the old numbering).
+    Renumbered,
     /// The operator paused or halted trading (`held`), or resumed it.
     Hold {
         /// Whether plans wait.
@@ -155,6 +158,7 @@ impl RecordedLine {
                 targets: targets.clone(),
             },
             PolicyInput::StreamDown => RecordedLine::StreamDown,
+            PolicyInput::Renumbered => RecordedLine::Renumbered,
             PolicyInput::Confirmation { snapshot, at } => RecordedLine::Confirmation {
                 snapshot: snapshot.clone(),
                 at: *at,
@@ -201,6 +205,7 @@ impl RecordedLine {
             },
             RecordedLine::Targets { targets } => PolicyInput::Targets(targets.clone()),
             RecordedLine::StreamDown => PolicyInput::StreamDown,
+            RecordedLine::Renumbered => PolicyInput::Renumbered,
             RecordedLine::Confirmation { snapshot, at } => PolicyInput::Confirmation {
                 snapshot: snapshot.clone(),
                 at: *at,

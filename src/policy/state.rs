@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
 use super::{
-    Adjustment, Decision, Notice, PolicyConfig, PolicyInput, Readiness, Trigger,
+    Adjustment, DecidedOn, Decision, Notice, PolicyConfig, PolicyInput, Readiness, Trigger,
     observed::{DayBook, StepKind},
     plausibility::{JumpGuard, PlausibilityNotice},
     responses::{
@@ -151,6 +151,9 @@ impl PolicyState {
                 tick,
             } => {
                 self.started_at.get_or_insert(at);
+                let on = snapshot
+                    .seq
+                    .map_or(DecidedOn::Day { at }, |seq| DecidedOn::Event { seq });
                 let growth = if resync || tick {
                     self.observe_fresh(snapshot, StepKind::Performance)
                 } else {
@@ -166,7 +169,7 @@ impl PolicyState {
                     Some(growth) => self.respond_to_drawdown(Some(&growth), None, at),
                     None => Vec::new(),
                 };
-                let decision = self.adjusted(adjustments, at);
+                let decision = self.adjusted(adjustments, on, at);
                 if resync {
                     // Catch up on whatever was deferred while stale.
                     decision.or_else(|| self.retry_deferred(at))
@@ -187,6 +190,16 @@ impl PolicyState {
             }
             PolicyInput::StreamDown => {
                 self.synced = false;
+                None
+            }
+            PolicyInput::Renumbered => {
+                // The held `seq` is of the old numbering: forget it (a snapshot of the new
+                // numbering would look older and be ignored), but keep the balances, so the
+                // plausibility guard still measures the first new snapshot against them.
+                self.synced = false;
+                if let Some(latest) = &mut self.latest {
+                    latest.seq = None;
+                }
                 None
             }
             PolicyInput::Hold { held, at } => {
@@ -349,8 +362,14 @@ impl PolicyState {
             .collect()
     }
 
-    /// Records the adjustments (a notice) and rebalances to the new targets.
-    fn adjusted(&mut self, adjustments: Vec<Adjustment>, at: OffsetDateTime) -> Option<Decision> {
+    /// Records the adjustments (a notice) and rebalances to the new targets; `on` is what they
+    /// were decided on.
+    fn adjusted(
+        &mut self,
+        adjustments: Vec<Adjustment>,
+        on: DecidedOn,
+        at: OffsetDateTime,
+    ) -> Option<Decision> {
         if adjustments.is_empty() {
             return None;
         }
@@ -359,7 +378,7 @@ impl PolicyState {
             adjustments: adjustments.clone(),
             targets: *self.in_force.weights(),
         });
-        self.fire(Trigger::Adjusted { adjustments }, at)
+        self.fire(Trigger::Adjusted { adjustments, on }, at)
     }
 
     fn on_event(&mut self, observation: &Observation) -> Option<Decision> {
@@ -380,7 +399,7 @@ impl PolicyState {
         } else {
             Vec::new()
         };
-        let mut decision = self.adjusted(adjustments, at);
+        let mut decision = self.adjusted(adjustments, DecidedOn::Event { seq }, at);
         let own = match &observation.what {
             Happening::CasinoWin { amount_usdc, .. } => {
                 // The bankroll is the whole portfolio before the win.
@@ -463,7 +482,7 @@ impl PolicyState {
         }
         adjustments.extend(self.respond_to_drawdown(growth.as_ref(), None, at));
         if !adjustments.is_empty() {
-            return self.adjusted(adjustments, at);
+            return self.adjusted(adjustments, DecidedOn::Day { at }, at);
         }
         let snapshot = self.latest.clone()?;
         let state = RuleState {
@@ -478,8 +497,9 @@ impl PolicyState {
                 days_since_rebalance,
             } => Trigger::Calendar {
                 days_since: i64::from(days_since_rebalance),
+                at,
             },
-            Reason::Threshold { .. } => Trigger::Tick,
+            Reason::Threshold { .. } => Trigger::Tick { at },
         };
         self.fire(trigger, at)
     }
@@ -514,7 +534,7 @@ impl PolicyState {
                 &self.config,
                 *amount_usdc,
             )),
-            Trigger::Tick | Trigger::Threshold { .. } => {
+            Trigger::Tick { .. } | Trigger::Threshold { .. } => {
                 // The threshold part of the rule (the calendar is the tick's own business).
                 let rule = RuleConfig {
                     calendar_days: None,

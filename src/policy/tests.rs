@@ -300,6 +300,203 @@ fn a_plan_that_failed_for_other_reasons_is_not_retried_by_itself() {
 }
 
 #[test]
+fn a_waiting_trigger_keeps_what_it_was_decided_on() {
+    // Day 1's tick finds the casino over its band while the win's plan is still in flight;
+    // the plan finishes after midnight. The tick then plans, still as day 1's: two
+    // companions name it alike whenever each gets round to it.
+    let (mut policy, _in_flight) = policy_after_a_large_win();
+    let tick_at = datetime!(2026-01-01 23:30 UTC);
+    let waited = policy.process(PolicyInput::Snapshot {
+        snapshot: snapshot(usdc![260, 280, 140, 140, 90, 90], Some(3)),
+        at: tick_at,
+        resync: false,
+        tick: true,
+    });
+    assert!(waited.is_none(), "one plan in flight");
+    let finished_at = datetime!(2026-01-02 00:30 UTC);
+    let decision = policy
+        .process(PolicyInput::PlanFinished {
+            snapshot: None,
+            at: finished_at,
+            moved: false,
+            interrupted: false,
+        })
+        .expect("the waiting tick plans");
+    assert_eq!(decision.trigger, Trigger::Tick { at: tick_at });
+    assert_eq!(decision.at, finished_at);
+    let id = crate::execution::naming::trigger_id(&decision.trigger, 0, 0);
+    assert_eq!(id.to_string(), "d20260101");
+}
+
+#[test]
+fn a_renumbered_venue_is_planned_on_its_new_numbering() {
+    // The policy holds balances at event 29; the venue restarts and numbers from 0 again.
+    let mut policy = synced_policy();
+    assert!(
+        policy
+            .process(win(29, dec!(50), after_win(dec!(50))))
+            .is_none()
+    );
+    let resync = |seq, balances| PolicyInput::Snapshot {
+        snapshot: snapshot(balances, Some(seq)),
+        at: T0,
+        resync: true,
+        tick: false,
+    };
+    // Without the reset, the new numbering's snapshot looks older and is ignored.
+    let mut stale = policy.clone();
+    stale.process(resync(3, after_win(dec!(400))));
+    assert_eq!(stale.latest().and_then(|s| s.seq), Some(29));
+
+    assert!(policy.process(PolicyInput::Renumbered).is_none());
+    assert_eq!(policy.readiness(), Readiness::Stale);
+    // The old numbering's seq is forgotten; its balances stay.
+    assert_eq!(policy.latest().map(|s| s.seq), Some(None));
+    assert_eq!(
+        policy.latest().map(PortfolioSnapshot::total_usdc),
+        Some(dec!(1050))
+    );
+    policy.process(resync(3, after_win(dec!(400))));
+    assert_eq!(policy.latest().and_then(|s| s.seq), Some(3));
+    assert_eq!(policy.readiness(), Readiness::Ready);
+    // And the next large win of the new numbering is acted on.
+    let decision = policy
+        .process(win(4, dec!(300), after_win(dec!(700))))
+        .expect("a large win after the reset trades");
+    assert_eq!(decision.trigger.name(), "large_win");
+}
+
+#[test]
+fn a_renumbered_snapshot_is_no_jump_but_a_jump_across_the_reset_is_held() {
+    struct TestCase {
+        /// The casino balance of the new numbering's first (resync) snapshot, at seq 3.
+        casino_usdc: Decimal,
+        /// Whether it is adopted.
+        adopted: bool,
+        /// The plausibility notices it raises.
+        notices: usize,
+    }
+    let cases = [
+        // TC0: balances in scale: adopted, whatever its lower seq.
+        TestCase {
+            casino_usdc: dec!(250),
+            adopted: true,
+            notices: 0,
+        },
+        // TC1: a total ten times the held one: held for a confirming snapshot, as any jump.
+        TestCase {
+            casino_usdc: dec!(10_000),
+            adopted: false,
+            notices: 1,
+        },
+    ];
+    for (i, case) in cases.into_iter().enumerate() {
+        let mut policy =
+            PolicyState::new(PolicyConfig::default(), TargetAllocation::conservative())
+                .with_max_jump_factor(Some(dec!(10)));
+        let at_seq = |casino_usdc, seq| {
+            let mut balances = ON_TARGET;
+            balances[0] = casino_usdc;
+            PolicyInput::Snapshot {
+                snapshot: snapshot(balances, Some(seq)),
+                at: T0,
+                resync: true,
+                tick: false,
+            }
+        };
+        policy.process(at_seq(dec!(200), 29));
+        assert_eq!(policy.readiness(), Readiness::Ready, "TC{i}");
+        policy.process(PolicyInput::Renumbered);
+        policy.process(at_seq(case.casino_usdc, 3));
+        let seq = policy.latest().and_then(|s| s.seq);
+        assert_eq!(seq == Some(3), case.adopted, "TC{i}: {seq:?}");
+        let ready = policy.readiness() == Readiness::Ready;
+        assert_eq!(ready, case.adopted, "TC{i}");
+        assert_eq!(
+            policy.take_plausibility_notices().len(),
+            case.notices,
+            "TC{i}"
+        );
+    }
+}
+
+#[test]
+fn renumberings_holds_and_confirmations_are_recorded_and_replayed() {
+    // The venue restarts its numbering while the operator holds trading; the large win of
+    // the new numbering waits for the resume. It is planned only if the replay also forgets
+    // the old numbering.
+    let later = T0 + Duration::hours(2);
+    let inputs = [
+        PolicyInput::Snapshot {
+            snapshot: snapshot(ON_TARGET, Some(29)),
+            at: T0,
+            resync: true,
+            tick: false,
+        },
+        PolicyInput::Hold { held: true, at: T0 },
+        PolicyInput::Renumbered,
+        PolicyInput::Snapshot {
+            snapshot: snapshot(ON_TARGET, Some(3)),
+            at: T0,
+            resync: true,
+            tick: false,
+        },
+        win(4, dec!(300), after_win(dec!(300))),
+        PolicyInput::Hold {
+            held: false,
+            at: later,
+        },
+        PolicyInput::Confirmation {
+            snapshot: snapshot(after_win(dec!(300)), Some(4)),
+            at: later,
+        },
+    ];
+    let mut policy = PolicyState::new(PolicyConfig::default(), TargetAllocation::conservative());
+    let mut lines = vec![
+        replay::RecordedLine::start(&policy.config, &policy.targets, None)
+            .to_line()
+            .expect("encodes"),
+    ];
+    for input in inputs {
+        lines.push(
+            replay::RecordedLine::input(&input)
+                .to_line()
+                .expect("encodes"),
+        );
+        if let Some(decision) = policy.process(input) {
+            lines.push(replay::decision_line(&decision).expect("encodes"));
+        }
+    }
+    let kinds: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.split('"').nth(3))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "start",
+            "snapshot",
+            "hold",
+            "renumbered",
+            "snapshot",
+            "event",
+            "hold",
+            "decision",
+            "confirmation"
+        ]
+    );
+    let text = lines.join("\n");
+    let result = replay::replay(&text).expect("replays");
+    assert_eq!((result.inputs, result.recorded_decisions), (7, 1));
+    assert!(result.identical(), "{:?}", result.first_mismatch);
+    // Without the renumbering, the new numbering's balances look old and no plan follows.
+    let without = text.replacen("{\"kind\":\"renumbered\"}\n", "", 1);
+    assert_ne!(without, text);
+    let result = replay::replay(&without).expect("replays");
+    assert!(!result.identical());
+}
+
+#[test]
 fn policy_config_names_every_bad_value() {
     let config = PolicyConfig {
         min_trade_usdc: dec!(-1),

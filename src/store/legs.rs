@@ -16,6 +16,15 @@ use super::{
     codec::{now_text, parse_decimal, parse_time, time_text},
 };
 
+/// A leg of unknown outcome, with the run that recorded its plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLeg {
+    /// The leg.
+    pub leg: LegRecord,
+    /// The run that recorded its plan (a leg of this run may still be on the way).
+    pub run_id: String,
+}
+
 impl Store {
     /// Sets a leg's outcome (`updated_at` in wall time; the companion's clock is not known
     /// here, so `updated_venue_at` keeps its value: see [`Store::update_leg_at`]).
@@ -77,6 +86,29 @@ impl Store {
                  FROM legs WHERE status = 'pending' ORDER BY rowid",
             )?;
             let rows = statement.query_map([], leg_row)?;
+            rows.map(|row| row?).collect()
+        })
+        .await
+    }
+
+    /// [`Store::pending_legs`], each with the run that recorded its plan: keys are named after
+    /// triggers, so only the store knows which run a leg belongs to.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn pending_legs_with_run(&self) -> Result<Vec<PendingLeg>, StoreError> {
+        self.call(|c| {
+            let mut statement = c.prepare(
+                "SELECT legs.idempotency_key, legs.leg_index, legs.service, legs.direction,
+                        legs.amount_usdc, legs.status, plans.run_id
+                 FROM legs JOIN plans ON plans.plan_id = legs.plan_id
+                 WHERE legs.status = 'pending' ORDER BY legs.rowid",
+            )?;
+            let rows = statement.query_map([], |r| {
+                let leg = leg_row(r)?;
+                let run_id: String = r.get(6)?;
+                Ok(leg.map(|leg| PendingLeg { leg, run_id }))
+            })?;
             rows.map(|row| row?).collect()
         })
         .await

@@ -13,6 +13,10 @@
 //! - Amounts are stored as decimal TEXT, never REAL, so they round-trip exactly.
 //! - The schema is versioned by `PRAGMA user_version` and migrated forward in one
 //!   transaction per step; a database from a newer ballast is refused, not altered.
+//! - What ballast creates is private to its user: a missing store directory is created
+//!   0700 and a new database 0600 (SQLite gives its `-wal` and `-shm` files the database's
+//!   mode). Existing files and directories keep theirs.
+//! - One companion per store: `ballast run` holds a [`StoreLock`] for its whole life.
 //!
 //! # Layout
 //! This file holds the [`Store`] handle and its writer thread; each room adds the calls
@@ -23,13 +27,14 @@
 //! (`performance.rs`), what `ballast report` reads: alerts and a period's rows
 //! (`report.rs`), and the tax book, harvest decisions and wallet orders (`tax.rs`).
 //! The records they exchange are in `records.rs`, the column texts in `codec.rs`, the
-//! migrations in `schema.rs`.
+//! migrations in `schema.rs`, the one-companion-per-store lock in `lock.rs`.
 
 mod codec;
 mod control;
 mod cursor;
 mod hedges;
 mod legs;
+mod lock;
 mod performance;
 mod plans;
 mod records;
@@ -51,6 +56,9 @@ use crate::{
     service::{Direction, Service, ServiceMap},
 };
 
+pub use cursor::Cursor;
+pub use legs::PendingLeg;
+pub use lock::{LockError, StoreLock};
 pub use performance::{
     AdjustmentRecord, OPTIMIZER_TARGETS, RunPerformance, StoredDay, read_run_performance,
 };
@@ -87,6 +95,21 @@ pub enum StoreError {
         /// The raw value.
         value: String,
     },
+    /// A value the column cannot hold.
+    #[error("store: `{value}` does not fit column `{column}`")]
+    OutOfRange {
+        /// Column name.
+        column: &'static str,
+        /// The value refused.
+        value: String,
+    },
+    /// A plan with this id is already recorded: its trigger was planned before (by an
+    /// earlier run of this store); nothing of the new plan was recorded.
+    #[error("store: plan `{plan_id}` is already recorded")]
+    DuplicatePlan {
+        /// The plan id.
+        plan_id: String,
+    },
     /// The writer thread is gone (process shutting down).
     #[error("store writer thread has stopped")]
     Closed,
@@ -106,10 +129,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`] when the file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            // A missing data directory is created; failure surfaces as SQLite's own error.
-            let _ = std::fs::create_dir_all(parent);
-        }
+        create_private(path);
         Self::start(Connection::open(path)?)
     }
 
@@ -156,6 +176,35 @@ impl Store {
         self.jobs.send(job).map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
+}
+
+/// Creates a missing data directory (0700) and an empty database file (0600), so that what
+/// the store holds (balances, plans, the venue url) is readable by its user alone. Failures
+/// surface as SQLite's own error when it opens the file.
+fn create_private(path: &Path) {
+    create_private_dir(path);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // `create_new`: an existing database keeps its mode.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+    }
+}
+
+/// Creates the missing directories above the store at `path`, 0700 on Unix.
+fn create_private_dir(path: &Path) {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return;
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    let _ = builder.create(parent);
 }
 
 #[cfg(test)]

@@ -2,7 +2,9 @@
 //!
 //! # Invariants
 //! - A plan and its legs are recorded together or not at all, before any leg is sent; a
-//!   duplicate plan id or idempotency key refuses the whole plan.
+//!   duplicate plan id or idempotency key refuses the whole plan
+//!   ([`StoreError::DuplicatePlan`]: plans are named after triggers, so this is a trigger
+//!   planned before).
 
 use rusqlite::{Connection, params};
 
@@ -18,6 +20,7 @@ impl Store {
     /// # Errors
     /// [`StoreError`]; on error nothing is recorded and nothing must be sent.
     pub async fn record_plan(&self, plan: PlanRecord) -> Result<(), StoreError> {
+        let plan_id = plan.plan_id.clone();
         self.call(move |c| {
             let tx = c.transaction()?;
             tx.execute(
@@ -56,6 +59,18 @@ impl Store {
             Ok(())
         })
         .await
+        .map_err(|error| match error {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _))
+                if matches!(
+                    failure.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                ) =>
+            {
+                StoreError::DuplicatePlan { plan_id }
+            }
+            other => other,
+        })
     }
 }
 

@@ -135,7 +135,10 @@ const MIGRATIONS: &[&str] = &[
          details     TEXT NOT NULL
      );
      CREATE INDEX snapshots_by_time ON snapshots(at);",
-    // v6: the tax book (open lots in book order, every disposal), harvest decisions with
+    // v6: the venue's event numbering epoch beside each cursor: how many times ballast saw
+    // the venue's numbering start over (plans are named after events within an epoch).
+    "ALTER TABLE cursor ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;",
+    // v7: the tax book (open lots in book order, every disposal), harvest decisions with
     // their figures, and wallet orders recorded before they are sent.
     "CREATE TABLE tax_lots (
          lot_id               TEXT PRIMARY KEY,

@@ -194,6 +194,143 @@ async fn applied_turnover_is_summed_per_utc_day() {
 }
 
 #[tokio::test]
+async fn a_seq_beyond_the_column_is_refused_by_name_and_never_saved() {
+    // An event numbered 2^64 - 1 once saturated into the cursor (9223372036854775807), and
+    // every later event looked old.
+    let store = Store::open_in_memory().expect("opens");
+    store.save_cursor("v#a", 29).await.expect("saves");
+    let error = store
+        .save_cursor("v#a", u64::MAX)
+        .await
+        .expect_err("refused");
+    assert!(matches!(
+        error,
+        StoreError::OutOfRange {
+            column: "cursor.seq",
+            ..
+        }
+    ));
+    assert!(error.to_string().contains("cursor.seq"), "{error}");
+    assert!(store.rebase_cursor("v#a", u64::MAX, 1).await.is_err());
+    assert_eq!(store.load_cursor("v#a").await.expect("loads"), 29);
+    // The largest value the column holds is kept exactly.
+    store
+        .save_cursor("v#b", i64::MAX as u64)
+        .await
+        .expect("saves");
+    assert_eq!(
+        store.load_cursor("v#b").await.expect("loads"),
+        i64::MAX as u64
+    );
+}
+
+#[tokio::test]
+async fn a_rebase_moves_the_cursor_down_into_a_new_epoch() {
+    let store = Store::open_in_memory().expect("opens");
+    assert_eq!(
+        store.load_cursor_state("v#a").await.expect("loads"),
+        Cursor::default()
+    );
+    store.save_cursor("v#a", 29).await.expect("saves");
+    store.rebase_cursor("v#a", 3, 1).await.expect("rebases");
+    assert_eq!(
+        store.load_cursor_state("v#a").await.expect("loads"),
+        Cursor { seq: 3, epoch: 1 }
+    );
+    // Within the new epoch the cursor again only moves forward.
+    store.save_cursor("v#a", 2).await.expect("saves");
+    store.save_cursor("v#a", 5).await.expect("saves");
+    assert_eq!(
+        store.load_cursor_state("v#a").await.expect("loads"),
+        Cursor { seq: 5, epoch: 1 }
+    );
+}
+
+#[tokio::test]
+async fn a_plan_recorded_twice_is_named_as_a_duplicate() {
+    let store = Store::open_in_memory().expect("opens");
+    store.start_run(run("r1")).await.expect("run");
+    store.start_run(run("r2")).await.expect("run");
+    let first = plan("r1", 1, &[(Service::Casino, Direction::Decrease, dec!(1))]);
+    store.record_plan(first.clone()).await.expect("records");
+    // A later run planning the same trigger: same plan id.
+    let again = PlanRecord {
+        run_id: "r2".into(),
+        ..first
+    };
+    let error = store.record_plan(again).await.expect_err("refused");
+    assert!(
+        matches!(&error, StoreError::DuplicatePlan { plan_id } if plan_id == "r1:1"),
+        "{error:?}"
+    );
+    // A plan of a run never recorded is another error, not a duplicate.
+    let orphan = plan("r9", 1, &[(Service::Casino, Direction::Decrease, dec!(1))]);
+    let error = store.record_plan(orphan).await.expect_err("refused");
+    assert!(matches!(error, StoreError::Sqlite(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn pending_legs_know_their_run() {
+    let store = Store::open_in_memory().expect("opens");
+    store.start_run(run("r1")).await.expect("run");
+    let mut recorded = plan(
+        "r1",
+        1,
+        &[
+            (Service::Casino, Direction::Decrease, dec!(5)),
+            (Service::Wallet, Direction::Increase, dec!(5)),
+        ],
+    );
+    // Keys named after a trigger carry no run id: the store knows it.
+    recorded.plan_id = "e0.7@1".into();
+    for (i, leg) in recorded.legs.iter_mut().enumerate() {
+        leg.idempotency_key = format!("e0.7@1:{i}");
+    }
+    store.record_plan(recorded).await.expect("records");
+    store
+        .update_leg(
+            "e0.7@1:0".into(),
+            LegStatus::Applied,
+            Some("tr-1".into()),
+            None,
+        )
+        .await
+        .expect("updates");
+    let pending = store.pending_legs_with_run().await.expect("reads");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].leg.idempotency_key, "e0.7@1:1");
+    assert_eq!(pending[0].run_id, "r1");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_store_is_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("ballast-private-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("data").join("ballast.db");
+    let store = Store::open(&path).expect("opens");
+    store
+        .start_run(run("r1"))
+        .await
+        .expect("a write creates the WAL");
+    let mode = |name: &str| {
+        let file = dir.join("data").join(name);
+        std::fs::metadata(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700, "the directory");
+    for file in ["ballast.db", "ballast.db-wal", "ballast.db-shm"] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn the_latest_control_action_is_the_mode_a_restart_comes_back_in() {
     use crate::control::{Command, ControlRecord, Mode};
     let dir = std::env::temp_dir().join(format!("ballast-control-{}", std::process::id()));

@@ -11,6 +11,11 @@
 //! - Every response goes through [`decode_rest`]: serde for the shape, then the payload's
 //!   checks (no negative balance, no non-finite return, no non-positive price); a response
 //!   that fails either is a [`ClientError::Decode`] naming the field, never a default.
+//! - No reply body is read beyond [`REPLY_BODY_MAX_BYTES`]: a longer one (declared or
+//!   streamed) is a [`ClientError::TooLarge`] naming the endpoint, so a venue that never
+//!   stops answering cannot grow ballast's memory.
+//! - A venue URL carrying credentials (`http://user:KEY@host`) is refused: the key would be
+//!   printed and stored with the URL. The key belongs in `PURPLE_FLEA_API_KEY`.
 //! - An [`ClientError::is_ambiguous`] error means the request may have been applied: the
 //!   caller must resolve it by an idempotent retry with the same key, never a fresh key.
 
@@ -25,10 +30,15 @@ use super::protocol::{
     RebalanceResponse, ReturnsResponse,
     sim::{SimClock, SimStats},
 };
+use super::stream::SEQ_MAX;
 use crate::secret::ApiKey;
 
 /// Default total timeout of one REST request.
 pub const REQUEST_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+
+/// The largest reply body read, in bytes (4 MiB). The largest legitimate reply, ten years of
+/// daily returns for six services, is about 250 KiB.
+pub const REPLY_BODY_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// A REST call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +75,14 @@ pub enum ClientError {
         /// Which field or why.
         reason: String,
     },
+    /// The reply body is longer than [`REPLY_BODY_MAX_BYTES`]; the rest was not read.
+    #[error("{endpoint}: reply body exceeds {limit_bytes} bytes; not read further")]
+    TooLarge {
+        /// `METHOD path` of the call.
+        endpoint: String,
+        /// The cap, [`REPLY_BODY_MAX_BYTES`].
+        limit_bytes: usize,
+    },
     /// The client could not be built (bad base URL, TLS set-up).
     #[error("venue client: {0}")]
     Setup(String),
@@ -77,9 +95,16 @@ impl ClientError {
         match self {
             ClientError::Transport { maybe_applied, .. } => *maybe_applied,
             ClientError::Status { status, .. } => *status >= 500,
-            ClientError::Decode { .. } => true,
+            // The request arrived; what the venue did is unreadable.
+            ClientError::Decode { .. } | ClientError::TooLarge { .. } => true,
             ClientError::Setup(_) => false,
         }
+    }
+
+    /// True when the venue refused the request because its idempotency key holds a different
+    /// request (another companion's plan for the same trigger came first).
+    pub fn is_key_reused(&self) -> bool {
+        matches!(self, ClientError::Status { status: 422, code, .. } if code == KEY_REUSED_CODE)
     }
 
     /// True for failures worth retrying: transport errors, 429 and 5xx.
@@ -87,7 +112,9 @@ impl ClientError {
         match self {
             ClientError::Transport { .. } => true,
             ClientError::Status { status, .. } => *status == 429 || *status >= 500,
-            ClientError::Decode { .. } | ClientError::Setup(_) => false,
+            ClientError::Decode { .. } | ClientError::TooLarge { .. } | ClientError::Setup(_) => {
+                false
+            }
         }
     }
 
@@ -111,7 +138,22 @@ impl From<&ClientError> for crate::execution::SendFailure {
             ambiguous: error.is_ambiguous(),
             retryable: error.is_retryable(),
             retry_after: error.retry_after(),
+            superseded: error.is_key_reused(),
         }
+    }
+}
+
+/// The error code of a request whose idempotency key already holds a different request.
+pub const KEY_REUSED_CODE: &str = "idempotency_key_reused";
+
+/// What a rebalance reply says the venue did, for [`crate::execution::check_reply`].
+pub fn replied(response: &RebalanceResponse) -> crate::execution::Replied<'_> {
+    crate::execution::Replied {
+        transfer_id: &response.transfer_id,
+        service: response.service,
+        direction: response.direction,
+        amount_usdc: response.amount_usdc,
+        status: &response.status,
     }
 }
 
@@ -199,8 +241,18 @@ impl VenueClient {
     /// A [`ClientError`] naming the endpoint.
     pub async fn portfolio(&self) -> Result<PortfolioResponse, ClientError> {
         let path = format!("/agents/{}/portfolio", self.agent_id);
-        self.call::<(), _>(Method::GET, &path, &[], None, None)
-            .await
+        let portfolio: PortfolioResponse = self
+            .call::<(), _>(Method::GET, &path, &[], None, None)
+            .await?;
+        // The store keeps sequence numbers as SQLite integers: refuse one it cannot hold
+        // rather than let it poison the cursor.
+        if let Some(seq) = portfolio.seq.filter(|seq| *seq > SEQ_MAX) {
+            return Err(ClientError::Decode {
+                endpoint: format!("GET {path}"),
+                reason: format!("`seq` {seq} exceeds {SEQ_MAX}"),
+            });
+        }
+        Ok(portfolio)
     }
 
     /// `POST /agents/{id}/rebalance` with an idempotency key.
@@ -316,11 +368,7 @@ impl VenueClient {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let bytes = response.bytes().await.map_err(|e| ClientError::Transport {
-            endpoint: endpoint.clone(),
-            reason: describe_transport(e),
-            maybe_applied: mutating,
-        })?;
+        let bytes = read_capped(response, &endpoint, mutating).await?;
         if !status.is_success() {
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(body) => (body.code, body.message),
@@ -347,6 +395,39 @@ impl VenueClient {
         }
         // One door for every response: shape by serde, values by the payload's checks.
         decode_rest(&bytes).map_err(|reason| ClientError::Decode { endpoint, reason })
+    }
+}
+
+/// Reads a reply body, at most [`REPLY_BODY_MAX_BYTES`]: a longer declared length is refused
+/// before reading, a longer stream as soon as it passes the cap.
+async fn read_capped(
+    mut response: reqwest::Response,
+    endpoint: &str,
+    mutating: bool,
+) -> Result<Vec<u8>, ClientError> {
+    let too_large = || ClientError::TooLarge {
+        endpoint: endpoint.to_owned(),
+        limit_bytes: REPLY_BODY_MAX_BYTES,
+    };
+    let declared = response.content_length().unwrap_or(0);
+    if declared > REPLY_BODY_MAX_BYTES as u64 {
+        return Err(too_large());
+    }
+    // `declared` is at most the cap here.
+    let mut body = Vec::with_capacity(declared as usize);
+    loop {
+        let chunk = response.chunk().await.map_err(|e| ClientError::Transport {
+            endpoint: endpoint.to_owned(),
+            reason: describe_transport(e),
+            maybe_applied: mutating,
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
+        };
+        if body.len() + chunk.len() > REPLY_BODY_MAX_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
 }
 
@@ -392,18 +473,44 @@ fn describe_transport(error: reqwest::Error) -> String {
 /// Normalizes a venue URL to its API base (`.../api/v1`, no trailing slash).
 ///
 /// # Errors
-/// [`ClientError::Setup`] when the URL is not `http://` or `https://`.
+/// [`ClientError::Setup`] when the URL is not `http://` or `https://`, or carries
+/// credentials (`user:KEY@`; the message shows them redacted).
 pub fn api_base_url(venue_url: &str) -> Result<String, ClientError> {
     let trimmed = venue_url.trim().trim_end_matches('/');
-    if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+    let Some((scheme, rest)) = trimmed
+        .split_once("://")
+        .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+    else {
         return Err(ClientError::Setup(format!(
-            "venue url `{trimmed}` must start with http:// or https://"
+            "venue url `{}` must start with http:// or https://",
+            redact_credentials(trimmed)
+        )));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(ClientError::Setup(format!(
+            "venue url `{scheme}://{}` carries credentials; put the API key in \
+             PURPLE_FLEA_API_KEY instead (a key in the url would be printed and stored)",
+            redact_credentials(rest)
         )));
     }
     if trimmed.ends_with(API_BASE) {
         Ok(trimmed.to_owned())
     } else {
         Ok(format!("{trimmed}{API_BASE}"))
+    }
+}
+
+/// `text` with anything before an `@` in its authority replaced by `***`.
+fn redact_credentials(text: &str) -> String {
+    let (prefix, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), text),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{prefix}***{}", &rest[at..]),
+        None => format!("{prefix}{rest}"),
     }
 }
 
@@ -438,6 +545,21 @@ mod tests {
                 input: "ws://h",
                 expected: None,
             },
+            // TC4: credentials in the authority are refused.
+            TestCase {
+                input: "http://user:KEY@127.0.0.1:8787",
+                expected: None,
+            },
+            // TC5: a bare key before the host too.
+            TestCase {
+                input: "https://KEY@venue.example/api/v1",
+                expected: None,
+            },
+            // TC6: an `@` after the host (in the path) is no credential.
+            TestCase {
+                input: "http://h/api/v1?who=a@b",
+                expected: Some("http://h/api/v1?who=a@b/api/v1"),
+            },
         ];
         for (i, case) in cases.iter().enumerate() {
             assert_eq!(
@@ -446,6 +568,18 @@ mod tests {
                 "TC{i}"
             );
         }
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_refused_without_printing_them() {
+        let error =
+            api_base_url("http://user:SENTINEL-KEY@127.0.0.1:8787/api/v1").expect_err("refused");
+        let text = error.to_string();
+        assert!(!text.contains("SENTINEL"), "{text}");
+        assert!(text.contains("http://***@127.0.0.1:8787"), "{text}");
+        assert!(text.contains("PURPLE_FLEA_API_KEY"), "{text}");
+        let error = api_base_url("ftp://user:SENTINEL@h").expect_err("refused");
+        assert!(!error.to_string().contains("SENTINEL"), "{error}");
     }
 
     #[test]

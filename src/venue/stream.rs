@@ -5,9 +5,19 @@
 //! than the idle timeout, it reports [`StreamItem::Disconnected`] and reconnects with the
 //! capped, jittered backoff of [`Backoff`], resuming after the last `seq` it delivered.
 //!
+//! The venue's numbering can start over (a venue restarted without its event log). When the
+//! first frame of a connection is more than [`RENUMBER_SLACK`] below the cursor, the stream
+//! reports [`StreamItem::Renumbered`] and follows the new numbering from that frame. A venue
+//! that starts over and then stays quiet cannot be noticed here: the consumer compares its
+//! resync snapshot's `seq` with the cursor and sends the new cursor on the `rebase` channel of
+//! [`run_event_stream_rebasing`]; the stream then reconnects from there.
+//!
 //! # Invariants
-//! - Events are delivered in strictly increasing `seq`; a frame at or below the last
-//!   delivered `seq` (a duplicate or a late reordering) is dropped and counted.
+//! - Events are delivered in strictly increasing `seq` within one numbering; a frame at or
+//!   below the last delivered `seq` (a duplicate or a late reordering) is dropped.
+//! - No `seq` above [`SEQ_MAX`] is delivered (the store keeps SQLite integers): such a frame is
+//!   [`StreamItem::Malformed`], naming `seq`.
+//! - No frame above [`EVENT_FRAME_MAX_BYTES`] is read: the socket is dropped and reopened.
 //! - A jump in `seq` is reported as [`StreamItem::Gap`] before the event, so the consumer
 //!   can refetch a snapshot instead of trusting incremental state.
 //! - A frame that does not decode is reported as [`StreamItem::Malformed`] with the field at
@@ -18,7 +28,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::HeaderValue};
+use tokio_tungstenite::tungstenite::{
+    self, client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig,
+};
 use tracing::{debug, warn};
 
 use super::{
@@ -29,6 +41,16 @@ use crate::{observation::Observation, secret::ApiKey};
 
 /// Default time without any frame (events or heartbeats) after which a socket is dead.
 pub const IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(15);
+
+/// The largest event `seq` accepted: the store keeps it as a signed 64-bit SQLite integer.
+pub const SEQ_MAX: u64 = i64::MAX as u64;
+
+/// The largest event frame (and message) read, in bytes (1 MiB); a frame is a few hundred.
+pub const EVENT_FRAME_MAX_BYTES: usize = 1 << 20;
+
+/// How far below the cursor a connection's first frame must be to mean that the venue's
+/// numbering started over, rather than a late duplicate.
+pub const RENUMBER_SLACK: u64 = 1_000;
 
 /// What the stream reports to its consumer.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +73,14 @@ pub enum StreamItem {
     Event(Box<Observation>),
     /// A frame that failed validation.
     Malformed(DecodeError),
+    /// The venue's numbering started over: this connection's first frame is far below the
+    /// last delivered `seq`. The stream follows the new numbering from `first`.
+    Renumbered {
+        /// The last `seq` delivered in the old numbering.
+        since: u64,
+        /// The first `seq` of the new numbering seen.
+        first: u64,
+    },
     /// The connection is gone; a reconnect follows after `retry_in`.
     Disconnected {
         /// Why.
@@ -91,9 +121,24 @@ pub fn events_url(base_url: &str, agent_id: &str, since: u64) -> String {
 /// already processed (from the store), so nothing before it is delivered again.
 pub async fn run_event_stream(
     config: StreamConfig,
+    since: u64,
+    out: mpsc::Sender<StreamItem>,
+    shutdown: watch::Receiver<bool>,
+) {
+    // Nobody rebases this stream: the sender is dropped, so the channel never yields.
+    let (_, rebase) = mpsc::unbounded_channel();
+    run_event_stream_rebasing(config, since, out, shutdown, rebase).await;
+}
+
+/// [`run_event_stream`], and each `seq` received on `rebase` becomes the cursor: the
+/// connection is dropped and reopened after it (the consumer found that the venue's
+/// numbering changed).
+pub async fn run_event_stream_rebasing(
+    config: StreamConfig,
     mut since: u64,
     out: mpsc::Sender<StreamItem>,
     mut shutdown: watch::Receiver<bool>,
+    mut rebase: mpsc::UnboundedReceiver<u64>,
 ) {
     let mut attempt: u32 = 0;
     let mut connections: u64 = 0;
@@ -104,6 +149,12 @@ pub async fn run_event_stream(
         let reason = tokio::select! {
             biased;
             _ = shutdown.changed() => return,
+            Some(new_since) = rebase.recv() => {
+                // Reconnect at once, from the new numbering's cursor.
+                since = new_since;
+                attempt = 0;
+                continue;
+            }
             outcome = connect_and_read(&config, &mut since, &out, &mut connections, &mut attempt) => match outcome {
                 Ok(reason) => reason,
                 Err(ConsumerGone) => return,
@@ -153,7 +204,10 @@ async fn connect_and_read(
             Err(_) => return Ok("api key is not a valid header value".to_owned()),
         }
     }
-    let connect = tokio_tungstenite::connect_async(request);
+    let limits = WebSocketConfig::default()
+        .max_message_size(Some(EVENT_FRAME_MAX_BYTES))
+        .max_frame_size(Some(EVENT_FRAME_MAX_BYTES));
+    let connect = tokio_tungstenite::connect_async_with_config(request, Some(limits), true);
     let socket = match tokio::time::timeout(config.idle_timeout, connect).await {
         Err(_) => return Ok("connect timed out".to_owned()),
         Ok(Err(e)) => return Ok(format!("connect failed: {}", describe(&e))),
@@ -167,6 +221,7 @@ async fn connect_and_read(
     .await
     .map_err(|_| ConsumerGone)?;
     let (_write, mut read) = socket.split();
+    let mut first_of_connection = true;
     loop {
         let message = match tokio::time::timeout(config.idle_timeout, read.next()).await {
             Err(_) => {
@@ -203,6 +258,33 @@ async fn connect_and_read(
                 continue;
             }
         };
+        if frame.seq > SEQ_MAX {
+            let error = DecodeError::Invalid {
+                field: "seq".to_owned(),
+                reason: format!("{} exceeds {SEQ_MAX}", frame.seq),
+            };
+            warn!(%error, "event frame refused");
+            out.send(StreamItem::Malformed(error))
+                .await
+                .map_err(|_| ConsumerGone)?;
+            continue;
+        }
+        if std::mem::take(&mut first_of_connection)
+            && frame.seq.saturating_add(RENUMBER_SLACK) < *since
+        {
+            warn!(
+                since = *since,
+                first = frame.seq,
+                "the venue's event numbering started over"
+            );
+            out.send(StreamItem::Renumbered {
+                since: *since,
+                first: frame.seq,
+            })
+            .await
+            .map_err(|_| ConsumerGone)?;
+            *since = frame.seq.saturating_sub(1);
+        }
         if frame.seq <= *since {
             debug!(
                 seq = frame.seq,

@@ -363,13 +363,18 @@ fn opt_pct(x: Option<f64>) -> String {
     x.map_or_else(|| format!("{:>8}", "–"), pct_f64)
 }
 
-fn print_table(rows: &[CompareRow], first: &str) {
-    println!(
+fn print_table(rows: &[CompareRow], first: &str) -> Result<(), crate::output::OutputClosed> {
+    crate::outln!(
         "{first:<22} {:>11} {:>12} {:>10} {:>9} {:>9} {:>9}",
-        "rebal/yr", "days outside", "turnover", "TE", "cost", "alpha"
-    );
+        "rebal/yr",
+        "days outside",
+        "turnover",
+        "TE",
+        "cost",
+        "alpha"
+    )?;
     for row in rows {
-        println!(
+        crate::outln!(
             "{:<22} {:>11.1} {:>12.0} {:>10} {:>9} {:>9} {:>9}",
             row.policy,
             row.annual_rebalances,
@@ -378,8 +383,9 @@ fn print_table(rows: &[CompareRow], first: &str) {
             opt_pct(row.tracking_error),
             format!("{:>7.3}%", 100.0 * row.cost_drag),
             opt_pct(row.rebalancing_alpha),
-        );
+        )?;
     }
+    Ok(())
 }
 
 fn describe(source: &SourceOut) -> String {
@@ -448,23 +454,23 @@ fn compare(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
             source: SourceOut,
             band: f64,
         }
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&Out {
                 policies: &rows,
                 source,
                 band: r.params.band
             })?
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "{}; {} bps; days outside a {:.0}-point band",
         describe(&source),
         r.base.cost_bps,
         100.0 * r.params.band
-    );
-    print_table(&rows, "policy");
+    )?;
+    print_table(&rows, "policy")?;
     Ok(())
 }
 
@@ -522,7 +528,7 @@ fn sweep_command(args: &Args, r: &Resolved, sweep: &Sweep, json: bool) -> anyhow
             .zip(&rows)
             .map(|(band, row)| Point { band: *band, row })
             .collect();
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&Out {
                 policy: &args.policy,
@@ -531,19 +537,19 @@ fn sweep_command(args: &Args, r: &Resolved, sweep: &Sweep, json: bool) -> anyhow
                 source,
                 plot,
             })?
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "{} swept over band; {}; {} bps; days outside a {:.0}-point band",
         args.policy,
         describe(&source),
         r.base.cost_bps,
         100.0 * r.params.band
-    );
-    print_table(&rows, "band");
+    )?;
+    print_table(&rows, "band")?;
     if let Some(p) = plot {
-        println!("plot written to {p}");
+        crate::outln!("plot written to {p}")?;
     }
     Ok(())
 }
@@ -603,29 +609,36 @@ fn single(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
         plot,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
     let m = &out.metrics;
-    println!(
+    crate::outln!(
         "{} over {} days: {:.2} USDC from {:.2}",
-        out.policy, out.days, out.final_value_usdc, r.base.initial_usdc
-    );
-    println!(
+        out.policy,
+        out.days,
+        out.final_value_usdc,
+        r.base.initial_usdc
+    )?;
+    crate::outln!(
         "rebalances {} ({:.1} a year), moved {:.2} USDC, costs {:.2} USDC",
-        out.rebalances, m.annual_rebalances, out.amount_moved_usdc, out.costs_usdc
-    );
+        out.rebalances,
+        m.annual_rebalances,
+        out.amount_moved_usdc,
+        out.costs_usdc
+    )?;
     if out.skipped_rebalances > 0 {
-        println!(
+        crate::outln!(
             "{} decisions made no trade: every leg was below --min-trade-usdc {}",
-            out.skipped_rebalances, args.min_trade_usdc
-        );
+            out.skipped_rebalances,
+            args.min_trade_usdc
+        )?;
     }
     for line in metrics_lines(m) {
-        println!("{line}");
+        crate::outln!("{line}")?;
     }
     if let Some(p) = &out.plot {
-        println!("plot written to {p}");
+        crate::outln!("plot written to {p}")?;
     }
     Ok(())
 }
@@ -651,7 +664,7 @@ fn simulate(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
             #[serde(skip_serializing_if = "Option::is_none")]
             plot: Option<String>,
         }
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&Out {
                 policy: &args.policy,
@@ -659,18 +672,21 @@ fn simulate(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
                 summary: &summary,
                 plot,
             })?
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "{}: {}",
         args.policy,
         describe(&source).replace(", medians", "")
-    );
-    println!(
+    )?;
+    crate::outln!(
         "{:<20} {:>10} {:>10} {:>10}",
-        "metric", "p5", "median", "p95"
-    );
+        "metric",
+        "p5",
+        "median",
+        "p95"
+    )?;
     let rows: [(
         &str,
         Option<ballast::backtest::montecarlo::Percentiles>,
@@ -697,17 +713,17 @@ fn simulate(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
             }
         };
         match p {
-            Some(p) => println!(
+            Some(p) => crate::outln!(
                 "{name:<20} {:>10} {:>10} {:>10}",
                 cell(p.p5),
                 cell(p.p50),
                 cell(p.p95)
-            ),
-            None => println!("{name:<20} {:>10}", "–"),
+            )?,
+            None => crate::outln!("{name:<20} {:>10}", "–")?,
         }
     }
     if let Some(p) = plot {
-        println!("plot written to {p}");
+        crate::outln!("plot written to {p}")?;
     }
     Ok(())
 }

@@ -29,16 +29,15 @@ pub enum Args {
 /// An invalid configuration (`show` validates it first, naming every problem).
 pub fn run(args: &Args, settings: Settings, json: bool) -> anyhow::Result<()> {
     match args {
-        Args::Reference => print!("{}", reference::markdown(DEFAULT_TOML)),
+        Args::Reference => crate::output::text(&reference::markdown(DEFAULT_TOML))?,
         Args::Show => {
             let shown = redacted(settings.validate()?.settings);
             if json {
-                println!("{}", serde_json::to_string_pretty(&shown)?);
+                crate::outln!("{}", serde_json::to_string_pretty(&shown)?)?;
             } else {
-                print!(
-                    "{}",
-                    toml::to_string(&shown).context("writing the configuration as TOML")?
-                );
+                crate::output::text(
+                    &toml::to_string(&shown).context("writing the configuration as TOML")?,
+                )?;
             }
         }
     }

@@ -104,9 +104,9 @@ pub fn run(args: &Args, settings: &Settings, json: bool) -> anyhow::Result<()> {
                     .with_context(|| format!("GET {url}: is `ballast run` running?"))?;
                 let body = checked(response, &url).await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&body)?);
+                    crate::outln!("{}", serde_json::to_string_pretty(&body)?)?;
                 } else {
-                    print_status(&body);
+                    print_status(&body)?;
                 }
                 Ok(())
             }
@@ -131,16 +131,16 @@ pub fn run(args: &Args, settings: &Settings, json: bool) -> anyhow::Result<()> {
                     .with_context(|| format!("POST {url}: is `ballast run` running?"))?;
                 let body = checked(response, &url).await?;
                 if json {
-                    println!("{body}");
+                    crate::outln!("{body}")?;
                 } else {
-                    println!(
+                    crate::outln!(
                         "{command}: trading is {} (was {}); recorded at {} by {} — {}",
                         text(&body["mode"]),
                         text(&body["previous"]),
                         text(&body["at"]),
                         text(&body["by"]),
                         text(&body["note"])
-                    );
+                    )?;
                 }
                 Ok(())
             }
@@ -198,9 +198,9 @@ fn decimal(value: &Value) -> Decimal {
     text(value).parse().unwrap_or_default()
 }
 
-fn print_status(body: &Value) {
+fn print_status(body: &Value) -> Result<(), crate::output::OutputClosed> {
     let run = &body["run"];
-    println!(
+    crate::outln!(
         "run        {} on {}{}",
         text(&run["run_id"]),
         text(&run["venue"]),
@@ -209,10 +209,10 @@ fn print_status(body: &Value) {
         } else {
             ""
         }
-    );
+    )?;
     let control = &body["control"];
     let last = &control["last_action"];
-    println!(
+    crate::outln!(
         "control    {}{}",
         text(&control["mode"]),
         if last.is_null() {
@@ -229,26 +229,30 @@ fn print_status(body: &Value) {
                 }
             )
         }
-    );
-    println!(
+    )?;
+    crate::outln!(
         "stream     {} (gate {}), last event #{}",
         text(&body["connection"]["state"]),
         text(&body["gate"]),
         text(&body["last_event_seq"])
-    );
+    )?;
     let allocation = &body["allocation"];
     if let Some(services) = allocation["services"].as_array() {
-        println!(
+        crate::outln!(
             "balances   {} at {}",
             format_usdc(decimal(&allocation["total_usdc"])),
             text(&allocation["at"])
-        );
-        println!(
+        )?;
+        crate::outln!(
             "  {:<8} {:>12} {:>7} {:>7} {:>7}",
-            "service", "balance", "weight", "target", "drift"
-        );
+            "service",
+            "balance",
+            "weight",
+            "target",
+            "drift"
+        )?;
         for line in services {
-            println!(
+            crate::outln!(
                 "  {:<8} {:>12} {:>7} {:>7} {:>7}{}",
                 text(&line["service"]),
                 format_usdc(decimal(&line["balance_usdc"])),
@@ -260,40 +264,41 @@ fn print_status(body: &Value) {
                 } else {
                     ""
                 }
-            );
+            )?;
         }
     }
     if let Some(plan) = body["recent_plans"]
         .as_array()
         .and_then(|plans| plans.last())
     {
-        println!(
+        crate::outln!(
             "last plan  {} [{}] {} — {}",
             text(&plan["plan_id"]),
             text(&plan["trigger"]),
             text(&plan["status"]),
             text(&plan["reason"])
-        );
+        )?;
     }
     let metrics = &body["metrics"];
-    println!(
+    crate::outln!(
         "run        {} events, {} rebalances, {} legs applied, {} failed, turnover {}",
         text(&metrics["events_seen"]),
         text(&metrics["rebalances"]),
         text(&metrics["legs_applied"]),
         text(&metrics["legs_failed"]),
         format_usdc(decimal(&metrics["turnover_usdc"]))
-    );
+    )?;
     for warning in body["warnings"]
         .as_array()
         .map(|w| w.iter().rev().take(3).collect::<Vec<_>>())
         .unwrap_or_default()
     {
-        println!(
+        crate::outln!(
             "warning    {} [{}] {}",
             text(&warning["at"]),
             text(&warning["kind"]),
             text(&warning["message"])
-        );
+        )?;
     }
+    Ok(())
 }

@@ -238,40 +238,40 @@ where
 pub fn run(args: &Args, configured: &OptimizerConfig, json: bool) -> anyhow::Result<()> {
     let out = execute(args, configured)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
     // With a plot the picture is the table: a summary line instead of every point.
     match (&out.plot, out.points.first(), out.points.last()) {
-        (Some(_), Some(first), Some(last)) => println!(
+        (Some(_), Some(first), Some(last)) => crate::outln!(
             "{} frontier points, return {} to {}, volatility {} to {} (the table: without --plot)",
             out.points.len(),
             pct_f64(first.expected_return).trim(),
             pct_f64(last.expected_return).trim(),
             pct_f64(first.volatility).trim(),
             pct_f64(last.volatility).trim()
-        ),
+        )?,
         _ => {
-            println!("{:>10} {:>10}", "return", "volatility");
+            crate::outln!("{:>10} {:>10}", "return", "volatility")?;
             for p in &out.points {
-                println!("{} {}", pct_f64(p.expected_return), pct_f64(p.volatility));
+                crate::outln!("{} {}", pct_f64(p.expected_return), pct_f64(p.volatility))?;
             }
         }
     }
-    println!(
+    crate::outln!(
         "min variance: return {} volatility {}",
         pct_f64(out.min_variance.expected_return).trim(),
         pct_f64(out.min_variance.volatility).trim()
-    );
+    )?;
     if let Some(ms) = &out.max_sharpe {
-        println!(
+        crate::outln!(
             "max Sharpe:   return {} volatility {}",
             pct_f64(ms.expected_return).trim(),
             pct_f64(ms.volatility).trim()
-        );
+        )?;
     }
     if let Some(p) = &out.plot {
-        println!("plot written to {p}");
+        crate::outln!("plot written to {p}")?;
     }
     Ok(())
 }

@@ -130,27 +130,27 @@ pub fn execute(args: &Args) -> anyhow::Result<Output> {
 pub fn run(args: &Args, json: bool) -> anyhow::Result<()> {
     let k = execute(args)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&k)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&k)?)?;
         return Ok(());
     }
     if !k.has_edge {
-        println!(
+        crate::outln!(
             "no edge: {:.2}% per unit staked (win {:.1}% at {}:1); Kelly stakes nothing: {} USDC",
             100.0 * k.edge,
             100.0 * args.win_prob,
             args.odds,
             k.stake_usdc
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "edge {:.2}% per unit staked; full Kelly {:.2}% of bankroll; at {}× Kelly stake {:.2}% = {} USDC",
         100.0 * k.edge,
         100.0 * k.full_fraction,
         k.multiplier,
         100.0 * k.fraction,
         k.stake_usdc
-    );
-    println!("expected log growth per bet {:.3e}", k.growth_per_bet);
+    )?;
+    crate::outln!("expected log growth per bet {:.3e}", k.growth_per_bet)?;
     Ok(())
 }

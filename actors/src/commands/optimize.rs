@@ -438,11 +438,11 @@ fn from_venue(
 pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()> {
     let out = execute(args, validated)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(());
     }
-    println!("returns from {}", out.source);
-    println!(
+    crate::outln!("returns from {}", out.source)?;
+    crate::outln!(
         "{} ({} covariance{}), solver {}: {}",
         out.method,
         serde_json::to_value(out.covariance)?
@@ -453,14 +453,14 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
             .unwrap_or_default(),
         out.solver,
         out.status
-    );
-    println!("{:<12} {:>8} {:>8}", "asset", "weight", "risk");
+    )?;
+    crate::outln!("{:<12} {:>8} {:>8}", "asset", "weight", "risk")?;
     for name in &out.order {
         let w = out.weights.get(name).copied().unwrap_or(0.0);
         let rc = out.risk_contributions.get(name).copied().unwrap_or(0.0);
-        println!("{name:<12} {} {}", pct_f64(w), pct_f64(rc));
+        crate::outln!("{name:<12} {} {}", pct_f64(w), pct_f64(rc))?;
     }
-    println!(
+    crate::outln!(
         "expected return {}  volatility {}  {}",
         pct_f64(out.expected_return).trim(),
         pct_f64(out.volatility).trim(),
@@ -468,21 +468,21 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
             || "Sharpe undefined (volatility is zero)".to_owned(),
             |s| format!("Sharpe {s:.3}")
         )
-    );
+    )?;
     if let Some(e) = out.rc_max_rel_error {
-        println!("risk-contribution error {e:.1e}");
+        crate::outln!("risk-contribution error {e:.1e}")?;
     }
     if let Some((name, w)) = &out.held {
-        println!(
+        crate::outln!(
             "{name} held at {} (--hold none to include it)",
             pct_f64(*w).trim()
-        );
+        )?;
     }
     if let Some(g) = out.growth_rate {
-        println!("expected log growth {} a year", pct_f64(g).trim());
+        crate::outln!("expected log growth {} a year", pct_f64(g).trim())?;
     }
     if let Some(t) = &out.turnover {
-        println!(
+        crate::outln!(
             "moves {} of the portfolio from its current weights{}",
             pct_f64(t.turnover).trim(),
             if (t.turnover - t.ideal_turnover).abs() > 1e-9 {
@@ -495,10 +495,10 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
             } else {
                 String::new()
             }
-        );
+        )?;
     }
     if let Some(gap) = &out.equal_risk_gap {
-        println!("{gap}");
+        crate::outln!("{gap}")?;
     }
     Ok(())
 }

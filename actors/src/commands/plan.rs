@@ -166,6 +166,10 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
             hot_streak_example()?
         }
         None => {
+            if let Some(url) = &args.venue {
+                ballast::venue::client::api_base_url(url)
+                    .map_err(|error| anyhow::anyhow!("--venue: {error}"))?;
+            }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -197,12 +201,12 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
 /// If JSON encoding fails.
 pub fn print(plan: &RebalancePlan, json: bool) -> anyhow::Result<()> {
     if json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(plan).context("encoding the plan")?
-        );
+        )?;
     } else {
-        print_plan(plan);
+        print_plan(plan)?;
     }
     Ok(())
 }
@@ -216,12 +220,19 @@ pub fn hot_streak_example() -> anyhow::Result<PortfolioSnapshot> {
 }
 
 /// Prints the drift table and the legs.
-pub fn print_plan(plan: &RebalancePlan) {
-    println!("portfolio {}", format_usdc(plan.total_usdc));
-    println!(
+///
+/// # Errors
+/// [`OutputClosed`](crate::output::OutputClosed) when stdout closed.
+pub fn print_plan(plan: &RebalancePlan) -> Result<(), crate::output::OutputClosed> {
+    crate::outln!("portfolio {}", format_usdc(plan.total_usdc))?;
+    crate::outln!(
         "{:<8} {:>8} {:>8} {:>8} {:>6}",
-        "service", "weight", "target", "drift", "band"
-    );
+        "service",
+        "weight",
+        "target",
+        "drift",
+        "band"
+    )?;
     for service in Service::ALL {
         let report = &plan.report;
         let breach = if report.breached(service) {
@@ -229,39 +240,40 @@ pub fn print_plan(plan: &RebalancePlan) {
         } else {
             ""
         };
-        println!(
+        crate::outln!(
             "{:<8} {:>8} {:>8} {:>8} {:>6}{breach}",
             service.name(),
             pct(report.weights[service]),
             pct(report.targets[service]),
             pct(report.drift[service]),
             pct(report.bands[service]),
-        );
+        )?;
     }
     if plan.is_empty() {
         if plan.notes.is_empty() {
-            println!("\nno rebalance needed");
+            crate::outln!("\nno rebalance needed")?;
         }
         for note in &plan.notes {
-            println!("\n{note}");
+            crate::outln!("\n{note}")?;
         }
-        return;
+        return Ok(());
     }
     for note in &plan.notes {
-        println!("\nnote: {note}");
+        crate::outln!("\nnote: {note}")?;
     }
-    println!(
+    crate::outln!(
         "\nplan ({} legs, {} moved; decreases first, the reserve is the hub):",
         plan.legs.len(),
         format_usdc(plan.moved_usdc())
-    );
+    )?;
     for (index, leg) in plan.legs.iter().enumerate() {
-        println!(
+        crate::outln!(
             "  {}. {:<8} {:<8} {:>12}",
             index + 1,
             leg.direction.name(),
             leg.service.name(),
             format_usdc(leg.amount_usdc)
-        );
+        )?;
     }
+    Ok(())
 }

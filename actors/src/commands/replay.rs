@@ -51,7 +51,7 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()
         .context("re-reading a replayed decision")?;
     if json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "inputs": result.inputs,
@@ -62,26 +62,26 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
                 "days_closed": days,
                 "target_adjustments": adjustments,
             }))?
-        );
+        )?;
     } else {
-        println!(
+        crate::outln!(
             "replayed {} inputs of {shown} through the live policy: {} decisions, {} days closed",
             result.inputs,
             decisions.len(),
             days
-        );
+        )?;
         for decision in &decisions {
             let trigger = &decision["trigger"];
             let name = trigger["adjustments"][0]["kind"]
                 .as_str()
                 .or_else(|| trigger["kind"].as_str())
                 .unwrap_or_default();
-            println!(
+            crate::outln!(
                 "  plan {} at {} [{name}]: {} legs",
                 decision["plan_seq"],
                 decision["at"].as_str().unwrap_or_default(),
                 decision["plan"]["legs"].as_array().map_or(0, Vec::len)
-            );
+            )?;
         }
         for notice in &adjustments {
             if let Notice::TargetsAdjusted {
@@ -89,20 +89,20 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
             } = notice
             {
                 for adjustment in adjustments {
-                    println!(
+                    crate::outln!(
                         "  targets at {} [{}] {}",
                         short_time(*at),
                         adjustment.name(),
                         adjustment.describe()
-                    );
+                    )?;
                 }
             }
         }
         if result.identical() {
-            println!(
+            crate::outln!(
                 "identical to the recorded run: all {} decisions, byte for byte",
                 result.recorded_decisions
-            );
+            )?;
         }
     }
     if let Some(mismatch) = &result.first_mismatch {

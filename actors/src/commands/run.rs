@@ -1,15 +1,28 @@
 //! `ballast run`: the companion, until Ctrl-C or SIGTERM (or `--for SECONDS`), then a summary.
 //!
 //! # Invariants
-//! - Ctrl-C or SIGTERM stops new plans, lets the plan in progress finish (bounded by
-//!   [`SHUTDOWN_DEADLINE`]), records the clean stop, prints the summary and exits 0.
-//! - The API key reaches only the venue client and the embedded venue.
+//! - One companion per store: the store's lock is taken before anything else, and a second
+//!   `ballast run` on the same store exits 2 naming the holder's pid.
+//! - Ctrl-C, SIGTERM or `--for` expiry stops new plans, lets the plan in progress finish
+//!   (bounded by `executor.shutdown_deadline_ms`), records the clean stop, prints the summary
+//!   and exits 0.
+//! - A panicking actor stops the run the same way (the stop recorded), then exits 2.
+//! - A closed stdout ends output only: trading, recording and the stop go on.
+//! - The API key reaches only the venue client and the embedded venue; a `--venue` URL
+//!   carrying credentials is refused.
 //! - With the HTTP API on (`[http] listen`, `--http`), its bound address is printed before the
 //!   first event and written to `http.addr` in the data directory; the control token is not.
 
 use std::time::Duration;
 
-use ballast::{money::format_usdc, secret::ApiKey, service::Service, store::Store};
+use anyhow::Context as _;
+use ballast::{
+    money::format_usdc,
+    secret::ApiKey,
+    service::Service,
+    store::{Store, StoreLock},
+    venue::client::api_base_url,
+};
 
 use crate::{
     clock::TimeSource,
@@ -20,12 +33,14 @@ use crate::{
         token::{self, ControlToken, TokenSource},
     },
     metrics::{Console, Summary},
+    outln,
     settings::{OutputFormat, Validated},
-    system::SystemBuilder,
+    system::{SystemBuilder, contain_panics},
 };
 
-/// How long a shutdown waits for the plan in progress.
-pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+/// The longest `--for`: about 31 years, far beyond any run, and far inside what a
+/// `Duration` and the timer can hold.
+pub const RUN_FOR_MAX_SECS: f64 = 1e9;
 
 /// `ballast run` arguments.
 #[derive(Debug, clap::Args, Default)]
@@ -63,18 +78,40 @@ pub struct Args {
 /// # Errors
 /// When the venue, the store or the actors cannot start.
 pub fn run(args: &Args, validated: Validated, json: bool) -> anyhow::Result<()> {
-    if let Some(secs) = args.run_for_secs
-        && !(secs.is_finite() && secs > 0.0)
-    {
-        anyhow::bail!("--for: {secs} must be a positive number of seconds");
+    let run_for = args.run_for_secs.map(run_for).transpose()?;
+    if let Some(url) = &args.venue {
+        api_base_url(url).map_err(|error| anyhow::anyhow!("--venue: {error}"))?;
     }
-    actix_rt::System::new().block_on(run_async(args, validated, json))
+    actix_rt::System::new().block_on(run_async(args, run_for, validated, json))
 }
 
-async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Result<()> {
+/// `--for SECONDS` as a duration: positive, finite, at most [`RUN_FOR_MAX_SECS`].
+///
+/// # Errors
+/// A message naming `--for`.
+pub fn run_for(secs: f64) -> anyhow::Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0) {
+        anyhow::bail!("--for: {secs} must be a positive number of seconds");
+    }
+    if secs > RUN_FOR_MAX_SECS {
+        anyhow::bail!("--for: {secs} is out of range (at most {RUN_FOR_MAX_SECS} seconds)");
+    }
+    Duration::try_from_secs_f64(secs).map_err(|error| anyhow::anyhow!("--for: {secs}: {error}"))
+}
+
+async fn run_async(
+    args: &Args,
+    run_for: Option<Duration>,
+    validated: Validated,
+    json: bool,
+) -> anyhow::Result<()> {
     let api_key = ApiKey::from_env();
+    let store_path = validated.settings.store.path.clone();
+    // Before anything else: a second companion on this store must not even start a venue.
+    let _lock = StoreLock::acquire(&store_path)?;
     let venue = venue::open(&validated, args.venue.as_deref(), api_key.as_ref()).await?;
-    let store = Store::open(&validated.settings.store.path)?;
+    let store = Store::open(&store_path)
+        .with_context(|| format!("store.path: opening {}", store_path.display()))?;
     let format = if json {
         OutputFormat::Json
     } else {
@@ -86,7 +123,8 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
         Console::On(format)
     };
     if format == OutputFormat::Text && !args.quiet {
-        println!(
+        // Output may already be closed; the run goes on either way.
+        let _ = outln!(
             "ballast: keeping agent `{}` on target at {}{}{}",
             validated.settings.venue.agent_id,
             venue.url,
@@ -106,9 +144,10 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
                 ""
             }
         );
-        println!("press Ctrl-C (or send SIGTERM) to stop\n");
+        let _ = outln!("press Ctrl-C (or send SIGTERM) to stop\n");
     }
     let targets = validated.targets.clone();
+    let deadline = validated.shutdown_deadline;
     let http = http_options(&validated)?;
     let mut builder =
         SystemBuilder::new(validated, &venue.url, api_key, venue.time, store, console);
@@ -118,42 +157,55 @@ async fn run_async(args: &Args, validated: Validated, json: bool) -> anyhow::Res
     if let Some(path) = &args.record_events {
         builder = builder.record_events(path);
     }
+    let mut panics = contain_panics();
     let running = builder.start().await?;
     if let (Some(addr), Some((_, source))) = (running.http_addr(), &http)
         && !args.quiet
     {
-        if json {
-            println!(
+        // Output may already be closed; the run goes on either way.
+        let _ = if json {
+            outln!(
                 "{}",
                 serde_json::json!({"kind": "http", "at": crate::format::rfc3339(running.handles.time.now()), "addr": addr.to_string(), "url": format!("http://{addr}/"), "token": source.to_string()})
-            );
+            )
         } else {
-            println!("http: dashboard and API at http://{addr}/ (control token: {source})\n");
-        }
+            outln!("http: dashboard and API at http://{addr}/ (control token: {source})\n")
+        };
     }
-    match args.run_for_secs {
-        Some(secs) => {
-            tokio::select! {
-                result = super::wait_for_stop() => result?,
-                () = tokio::time::sleep(Duration::from_secs_f64(secs)) => {}
-            }
+    let expiry = async {
+        match run_for {
+            Some(run_for) => tokio::time::sleep(run_for).await,
+            None => std::future::pending().await,
         }
-        None => super::wait_for_stop().await?,
+    };
+    let failure = tokio::select! {
+        result = super::wait_for_stop() => { result?; None }
+        () = expiry => None,
+        Some(panic) = panics.recv() => Some(panic),
+    };
+    if let Some(panic) = &failure {
+        running.panicked(panic).await;
     }
-    let summary = running.shutdown(SHUTDOWN_DEADLINE).await?;
+    let summary = running.shutdown(deadline).await?;
     if let Some(sim) = venue.sim {
         sim.shutdown().await;
     }
-    if json {
-        println!(
+    // Output may have closed: the summary is then lost, the stop is already recorded.
+    let _ = if json {
+        outln!(
             "{}",
             serde_json::json!({"kind": "summary", "at": crate::format::rfc3339(venue.time.now()), "summary": summary})
-        );
+        )
     } else {
-        print_summary(&summary, &targets);
-    }
+        print_summary(&summary, &targets)
+    };
     actix_rt::System::current().stop();
-    Ok(())
+    match failure {
+        Some(panic) => Err(anyhow::anyhow!(
+            "a ballast actor failed ({panic}); the run stopped cleanly and its stop is recorded"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The HTTP API's options, when `[http] listen` is set: the token (read, or generated into the
@@ -174,15 +226,18 @@ fn http_options(validated: &Validated) -> anyhow::Result<Option<(HttpOptions, To
     Ok(Some((options, source)))
 }
 
-fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation) {
-    println!("\n— ballast summary —");
-    println!(
+fn print_summary(
+    summary: &Summary,
+    targets: &ballast::targets::TargetAllocation,
+) -> Result<(), crate::output::OutputClosed> {
+    outln!("\n— ballast summary —")?;
+    outln!(
         "events seen   {} ({})",
         summary.events_seen,
         counts(&summary.events_by_type)
-    );
-    println!("daily ticks   {}", summary.ticks);
-    println!(
+    )?;
+    outln!("daily ticks   {}", summary.ticks)?;
+    outln!(
         "rebalances    {}{}",
         summary.rebalances,
         if summary.rebalances_by_trigger.is_empty() {
@@ -190,17 +245,19 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         } else {
             format!(" ({})", counts(&summary.rebalances_by_trigger))
         }
-    );
+    )?;
     if summary.plans_partial + summary.plans_failed > 0 {
-        println!(
+        outln!(
             "plans         {} attempted: {} partly applied, {} with no leg applied",
-            summary.plans_attempted, summary.plans_partial, summary.plans_failed
-        );
+            summary.plans_attempted,
+            summary.plans_partial,
+            summary.plans_failed
+        )?;
     }
     if !summary.alerts_by_kind.is_empty() {
-        println!("alerts        {}", counts(&summary.alerts_by_kind));
+        outln!("alerts        {}", counts(&summary.alerts_by_kind))?;
     }
-    println!(
+    outln!(
         "legs          {} applied, {} failed{}{}",
         summary.legs_applied,
         summary.legs_failed,
@@ -214,36 +271,51 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
         } else {
             String::new()
         }
-    );
-    println!("turnover      {}", format_usdc(summary.turnover_usdc));
-    print_hedges(&summary.hedges);
+    )?;
+    outln!("turnover      {}", format_usdc(summary.turnover_usdc))?;
+    print_hedges(&summary.hedges)?;
     if !summary.target_adjustments.is_empty() {
-        println!(
+        outln!(
             "targets       adjusted by event responses: {}",
             counts(&summary.target_adjustments)
-        );
+        )?;
     }
     match &summary.performance {
         Some(metrics) => {
-            println!(
+            outln!(
                 "performance   over {} day(s) closed at ticks, {} rebalance(s) ({:.1} a year):",
-                metrics.days, metrics.rebalances, metrics.annual_rebalances
-            );
+                metrics.days,
+                metrics.rebalances,
+                metrics.annual_rebalances
+            )?;
             for line in crate::format::metrics_lines(metrics) {
-                println!("  {line}");
+                outln!("  {line}")?;
             }
         }
-        None => println!("performance   no day closed yet (metrics start at the first daily tick)"),
+        None => outln!("performance   no day closed yet (metrics start at the first daily tick)")?,
     }
     if summary.targets_refused > 0 {
-        println!(
+        outln!(
             "optimizer     {} result(s) refused; the previous targets stayed",
             summary.targets_refused
-        );
+        )?;
+    }
+    if summary.legs_superseded > 0 || summary.plans_dropped > 0 {
+        outln!(
+            "not executed  {} leg(s) superseded by another companion's plan, {} plan(s) dropped before sending",
+            summary.legs_superseded,
+            summary.plans_dropped
+        )?;
+    }
+    if summary.legs_pending > 0 {
+        outln!(
+            "pending       {} leg(s) of unknown outcome, reconciled at the next start",
+            summary.legs_pending
+        )?;
     }
     if summary.tax != crate::metrics::TaxSummary::default() {
         let tax = &summary.tax;
-        println!(
+        outln!(
             "tax           {} harvest(s), {} of losses harvested ({} substitutes bought); skipped: {} did not pay, {} deferred by wash-sale windows, {} refused; {} wash-sale buys prevented, {} outside buys washed",
             tax.harvests,
             format_usdc(tax.harvested_loss_usdc),
@@ -253,45 +325,51 @@ fn print_summary(summary: &Summary, targets: &ballast::targets::TargetAllocation
             tax.refused,
             tax.wash_buys_prevented,
             tax.wash_sales_recorded
-        );
+        )?;
     }
     if summary.malformed_frames > 0 || summary.connections > 1 {
-        println!(
+        outln!(
             "stream        {} connections, {} malformed frames ignored",
-            summary.connections, summary.malformed_frames
-        );
+            summary.connections,
+            summary.malformed_frames
+        )?;
     }
     if let (Some(balances), Some(weights)) = (&summary.final_balances_usdc, &summary.final_weights)
     {
         let targets = summary.targets.unwrap_or(*targets.weights());
-        println!("final allocation:");
-        println!(
+        outln!("final allocation:")?;
+        outln!(
             "  {:<8} {:>12} {:>7} {:>7} {:>7}",
-            "service", "balance", "weight", "target", "drift"
-        );
+            "service",
+            "balance",
+            "weight",
+            "target",
+            "drift"
+        )?;
         for service in Service::ALL {
-            println!(
+            outln!(
                 "  {:<8} {:>12} {:>7} {:>7} {:>7}",
                 service.name(),
                 format_usdc(balances[service]),
                 pct(weights[service]),
                 pct(targets[service]),
                 pct(weights[service] - targets[service])
-            );
+            )?;
         }
         let total: rust_decimal::Decimal = balances.values().copied().sum();
-        println!("  {:<8} {:>12}", "total", format_usdc(total));
+        outln!("  {:<8} {:>12}", "total", format_usdc(total))?;
     }
+    Ok(())
 }
 
 /// The hedge lines of the summary, when any hedge was decided.
-fn print_hedges(hedges: &crate::metrics::HedgeSummary) {
+fn print_hedges(hedges: &crate::metrics::HedgeSummary) -> Result<(), crate::output::OutputClosed> {
     if hedges.opened + hedges.closed + hedges.skipped + hedges.dry_run + hedges.foreign_positions
         == 0
     {
-        return;
+        return Ok(());
     }
-    println!(
+    outln!(
         "hedges        {} opened, {} closed, {} skipped{}",
         hedges.opened,
         hedges.closed,
@@ -301,18 +379,19 @@ fn print_hedges(hedges: &crate::metrics::HedgeSummary) {
         } else {
             String::new()
         }
-    );
-    println!(
+    )?;
+    outln!(
         "hedge costs   fees {}, funding {:+} USDC received, cost {}, realized PnL {:+} USDC",
         format_usdc(hedges.costs.fees_usdc),
         hedges.costs.funding_usdc,
         format_usdc(hedges.costs.cost_usdc()),
         hedges.costs.realized_pnl_usdc
-    );
+    )?;
     if hedges.foreign_positions > 0 {
-        println!(
+        outln!(
             "positions     {} venue position(s) ballast does not hold, left alone",
             hedges.foreign_positions
-        );
+        )?;
     }
+    Ok(())
 }

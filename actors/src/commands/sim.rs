@@ -205,8 +205,11 @@ async fn print_notable(venue: SimHandle) {
     loop {
         match events.recv().await {
             Ok(frame) => {
-                if let Some(line) = describe(&frame) {
-                    println!("{line}");
+                // A closed stdout ends the feed; the venue goes on serving.
+                if let Some(line) = describe(&frame)
+                    && crate::outln!("{line}").is_err()
+                {
+                    break;
                 }
             }
             Err(RecvError::Lagged(_)) => continue,

@@ -5,6 +5,8 @@
 //!
 //! # Invariants
 //! - Opens the store read-only; never migrates or writes it.
+//! - Prints through [`crate::output`]: a reader that stops reading ends the output, with no
+//!   panic (`main` exits 0 for it).
 //! - The metrics are the core's (`ballast::performance::metrics_of`) over the stored days.
 
 use std::path::Path;
@@ -64,29 +66,29 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
         if let Some(object) = value.as_object_mut() {
             object.insert("performance".into(), serde_json::to_value(&performance)?);
         }
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
-    println!(
+    crate::outln!(
         "store      {} (schema v{})",
         path.display(),
         report.schema_version
-    );
+    )?;
     if let Some(run) = &report.last_run {
         let state = match run.stopped_at {
             Some(at) => format!("stopped {}", rfc3339(at)),
             None => "running, or ended without a clean stop".to_owned(),
         };
-        println!(
+        crate::outln!(
             "last run   {} on {}{} — {state}",
             run.run_id,
             run.venue,
             if run.dry_run { " (dry run)" } else { "" }
-        );
+        )?;
     }
-    println!("runs       {}", report.runs);
+    crate::outln!("runs       {}", report.runs)?;
     if let Some(action) = &report.control {
-        println!(
+        crate::outln!(
             "control    {} — {} by {} at {}{}",
             action.mode,
             action.command,
@@ -97,21 +99,21 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
             } else {
                 format!(": {}", action.reason)
             }
-        );
+        )?;
     }
-    println!("cursor     event {}", report.cursor_seq);
-    println!(
+    crate::outln!("cursor     event {}", report.cursor_seq)?;
+    crate::outln!(
         "plans      {} (legs: {} applied, {} failed, {} unknown outcome, {} dry run)",
         report.plans,
         report.legs_applied,
         report.legs_failed,
         report.legs_pending,
         report.legs_dry_run
-    );
-    println!("turnover   {}", format_usdc(report.turnover_usdc));
+    )?;
+    crate::outln!("turnover   {}", format_usdc(report.turnover_usdc))?;
     let tax = &report.tax;
     if *tax != ballast::store::TaxStatus::default() {
-        println!(
+        crate::outln!(
             "tax        {} open lots, {} disposals; {} harvests ({} of losses); skipped: {} did not pay, {} in wash-sale windows; {} wash-sale buys prevented; {} disallowed into replacements; {} orders of unknown outcome",
             tax.open_lots,
             tax.disposals,
@@ -122,17 +124,17 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
             tax.wash_buys_prevented,
             format_usdc(tax.disallowed_loss_usdc),
             tax.orders_pending
-        );
+        )?;
     }
     if let Some(snapshot) = &report.last_snapshot {
         let total: rust_decimal::Decimal = snapshot.balances_usdc.values().copied().sum();
         // The last known balances: an event's, a plan's result, a tick's or a resync's.
-        println!(
+        crate::outln!(
             "balances   {} at {} (last known, from {})",
             format_usdc(total),
             rfc3339(snapshot.at),
             snapshot.source
-        );
+        )?;
         for service in Service::ALL {
             let balance = snapshot.balances_usdc[service];
             let weight = if total.is_zero() {
@@ -140,28 +142,32 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
             } else {
                 balance / total
             };
-            println!(
+            crate::outln!(
                 "  {:<8} {:>12} {:>7}",
                 service.name(),
                 format_usdc(balance),
                 pct(weight)
-            );
+            )?;
         }
     }
     let hedges = &report.hedges;
     if hedges.opened + hedges.failed + hedges.dry_run + hedges.open_now > 0 {
-        println!(
+        crate::outln!(
             "hedges     {} opened, {} closed, {} open or unknown, {} failed, {} dry run",
-            hedges.opened, hedges.closed, hedges.open_now, hedges.failed, hedges.dry_run
-        );
-        println!(
+            hedges.opened,
+            hedges.closed,
+            hedges.open_now,
+            hedges.failed,
+            hedges.dry_run
+        )?;
+        crate::outln!(
             "           fees {}, funding {:+} USDC received, realized PnL {:+} USDC",
             format_usdc(hedges.costs.fees_usdc),
             hedges.costs.funding_usdc,
             hedges.costs.realized_pnl_usdc
-        );
+        )?;
         for hedge in &hedges.recent {
-            println!(
+            crate::outln!(
                 "hedge      {} {:?} {} {} {} at {}x, ratio {} — {:?}{}",
                 hedge.hedge_id,
                 hedge.side,
@@ -176,65 +182,67 @@ pub fn run(path: &Path, json: bool, risk_free_rate: f64) -> anyhow::Result<()> {
                     .as_deref()
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default()
-            );
+            )?;
             if let Some(error) = &hedge.error {
-                println!("               why: {error}");
+                crate::outln!("               why: {error}")?;
             }
         }
     }
     for plan in &report.recent_plans {
-        println!(
+        crate::outln!(
             "plan       {} [{}] {} — {}",
             plan.plan_id,
             plan.trigger,
             rfc3339(plan.created_at),
             plan.reason
-        );
+        )?;
         for leg in &plan.legs {
-            println!(
+            crate::outln!(
                 "             {} {:<8} {:>12} {:?}",
                 leg.direction.name(),
                 leg.service.name(),
                 format_usdc(leg.amount_usdc),
                 leg.status
-            );
+            )?;
             if let Some(reason) = report.failure_reasons.get(&leg.idempotency_key) {
-                println!("               why: {reason}");
+                crate::outln!("               why: {reason}")?;
             }
         }
     }
     for alert in &report.recent_alerts {
-        println!(
+        crate::outln!(
             "alert      {} [{}] {} — {}",
             rfc3339(alert.at),
             alert.kind,
             alert.severity,
             alert.message
-        );
+        )?;
     }
     if let Some(p) = &performance {
         match &p.metrics {
             Some(metrics) => {
-                println!(
+                crate::outln!(
                     "performance run {} over {} day(s), {} rebalance(s):",
-                    p.run_id, metrics.days, metrics.rebalances
-                );
+                    p.run_id,
+                    metrics.days,
+                    metrics.rebalances
+                )?;
                 for line in metrics_lines(metrics) {
-                    println!("  {line}");
+                    crate::outln!("  {line}")?;
                 }
             }
-            None => println!(
+            None => crate::outln!(
                 "performance run {}: no day closed yet (metrics start at the first daily tick)",
                 p.run_id
-            ),
+            )?,
         }
         for adjustment in p.adjustments {
-            println!(
+            crate::outln!(
                 "targets    {} [{}] {}",
                 rfc3339(adjustment.at),
                 adjustment.kind,
                 adjustment.reason
-            );
+            )?;
         }
     }
     Ok(())

@@ -34,7 +34,7 @@ use time::OffsetDateTime;
 
 use crate::{
     format::event_detail,
-    messages::{Event, GetBoard, StreamStatus},
+    messages::{DropReason, Event, GetBoard, StreamStatus},
 };
 
 /// Venue events kept, newest last.
@@ -124,7 +124,8 @@ pub struct LegLine {
     pub direction: Direction,
     /// Amount, USDC.
     pub amount_usdc: Decimal,
-    /// `planned`, `applied`, `dry_run` or `failed`.
+    /// `planned`, `applied`, `dry_run`, `failed` or `superseded` (another companion's
+    /// request holds its key).
     pub status: &'static str,
     /// The venue's transfer id, once applied.
     pub transfer_id: Option<String>,
@@ -189,7 +190,8 @@ pub struct Warning {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     /// `balance_mismatch`, `targets_refused`, `malformed_frame`, `stream_down`,
-    /// `plan_refused`, `leg_failed`, `implausible_*`, `harvest_refused`, `wash_buy_prevented`,
+    /// `numbering_reset`, `plan_refused`, `plan_not_recorded`, `leg_failed`, `reply_mismatch`,
+    /// `implausible_{held,confirmed,unconfirmed}`, `harvest_refused`, `wash_buy_prevented`,
     /// `wash_sale` or `alert` (an operator alert not shown under one of the others).
     pub kind: &'static str,
     /// What, naming the service, field or limit.
@@ -302,7 +304,7 @@ fn trigger_seq(trigger: &Trigger) -> Option<u64> {
         Trigger::LargeWin { seq, .. }
         | Trigger::Threshold { seq }
         | Trigger::ReferralIncome { seq, .. } => Some(*seq),
-        Trigger::Tick
+        Trigger::Tick { .. }
         | Trigger::Calendar { .. }
         | Trigger::Request { .. }
         | Trigger::Adjusted { .. } => None,
@@ -457,6 +459,19 @@ impl StatusBoard {
             }
             StreamStatus::Malformed { error } => {
                 self.warn(at, "malformed_frame", format!("frame ignored: {error}"));
+            }
+            StreamStatus::Renumbered {
+                cursor,
+                venue_seq,
+                epoch,
+            } => {
+                connection.state = "resyncing";
+                let message = format!(
+                    "the venue renumbered its events (cursor {cursor}, venue at {venue_seq}); \
+                     trading resumes on a fresh snapshot, plans named in epoch {epoch}"
+                );
+                connection.last_reason = Some(message.clone());
+                self.warn(at, "numbering_reset", message);
             }
         }
     }
@@ -645,7 +660,8 @@ impl Handler<Event> for StatusBoard {
             Event::Failed(failed) => {
                 let key = failed.idempotency_key.to_string();
                 let skipped = failed.reason.starts_with("skipped");
-                if !skipped {
+                // Superseded: another companion's plan for the trigger came first; no fault.
+                if !skipped && !failed.superseded {
                     let message = format!(
                         "{} {} {} USDC failed: {}",
                         failed.direction.name(),
@@ -660,7 +676,11 @@ impl Handler<Event> for StatusBoard {
                     .plan_mut(&failed.plan_id)
                     .and_then(|plan| plan.legs.iter_mut().find(|leg| leg.key == key))
                 {
-                    leg.status = "failed";
+                    leg.status = if failed.superseded {
+                        "superseded"
+                    } else {
+                        "failed"
+                    };
                     leg.reason = Some(failed.reason);
                     leg.attempts = failed.attempts;
                 }
@@ -710,6 +730,23 @@ impl Handler<Event> for StatusBoard {
                     };
                 }
             }
+            Event::Dropped(dropped) => {
+                // A trigger an earlier run planned is no news; a plan the store could not
+                // record (nothing of it sent) is.
+                if let DropReason::NotRecorded { error } = &dropped.why {
+                    let at = self.now();
+                    let message = format!(
+                        "plan {} [{}] not recorded ({error}); nothing sent",
+                        dropped.plan_id,
+                        dropped.trigger.name()
+                    );
+                    self.warn(at, "plan_not_recorded", message);
+                }
+            }
+            Event::ReplyAlert(alert) => {
+                let message = format!("{}; leg left unresolved, plan stopped", alert.mismatch);
+                self.warn(alert.at, "reply_mismatch", message);
+            }
             Event::Control(control) => {
                 push_bounded(
                     &mut self.board.recent_control,
@@ -757,20 +794,27 @@ impl Handler<Event> for StatusBoard {
             }
             Event::Alert(alert) => {
                 // The alerts raised from events the board already shows (a mismatch, refused
-                // targets, a refused plan, an unconfirmed jump, a refused harvest, a prevented
-                // wash-sale buy) are there under their own kinds; the rest (legs
-                // failing in a row, a stream down past the threshold, a halt, and whatever
-                // else an actor raises) appear once, as `alert`.
+                // targets, a refused plan, an unconfirmed jump, a renumbering, a reply that
+                // does not match, a plan not recorded, a refused harvest, a prevented wash-sale
+                // buy) are there under their own kinds; the rest appear once, as `alert`.
                 use ballast::alerting::AlertKind;
-                if !matches!(
-                    alert.kind,
+                let shown_already = match alert.kind {
                     AlertKind::BalanceMismatch
-                        | AlertKind::TargetsRefused
-                        | AlertKind::RiskRefused
-                        | AlertKind::JumpUnconfirmed
-                        | AlertKind::HarvestRefused
-                        | AlertKind::WashBuyPrevented
-                ) {
+                    | AlertKind::TargetsRefused
+                    | AlertKind::RiskRefused
+                    | AlertKind::JumpUnconfirmed
+                    | AlertKind::NumberingReset
+                    | AlertKind::ReplyMismatch
+                    | AlertKind::PlanNotRecorded
+                    | AlertKind::HarvestRefused
+                    | AlertKind::WashBuyPrevented => true,
+                    AlertKind::Halt
+                    | AlertKind::LegFailures
+                    | AlertKind::StreamDown
+                    | AlertKind::LegSuperseded
+                    | AlertKind::ActorPanicked => false,
+                };
+                if !shown_already {
                     let message = format!(
                         "[{}, {}] {}",
                         alert.kind.name(),

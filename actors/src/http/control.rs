@@ -13,6 +13,8 @@
 //!   timeout (a POST in flight is let finish) plus one store write.
 //! - Nothing is changed for a request that fails authentication or validation.
 //! - The token never appears in a response or a log line.
+//! - Each accepted `rebalance` is a request of its own: its reason carries the action's time,
+//!   so its plan's name (`ballast::execution::naming`) is never one an earlier action used.
 
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
@@ -172,10 +174,17 @@ pub(super) async fn control(
     *state.last_action.lock().await = Some(record.clone());
     match command {
         Command::Rebalance => {
+            // The action's moment is part of the reason, and so of the plan's name (a
+            // request is named after the last event and its reason): each accepted rebalance
+            // is a plan of its own, also after a restart with no event in between.
+            let at = record
+                .at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| record.at.unix_timestamp_nanos().to_string());
             let reason = if record.reason.is_empty() {
-                format!("operator ({})", record.by)
+                format!("operator ({}) at {at}", record.by)
             } else {
-                format!("operator ({}): {}", record.by, record.reason)
+                format!("operator ({}) at {at}: {}", record.by, record.reason)
             };
             state.peers.requests.do_send(RebalanceRequest { reason });
         }

@@ -149,6 +149,8 @@ pub struct ExecutorSettings {
     pub leg_retry_limit: u32,
     /// Base delay between retries.
     pub leg_retry_base_ms: u64,
+    /// How long a stop waits for the plan in flight before leaving its legs pending.
+    pub shutdown_deadline_ms: u64,
     /// Oldest plan (companion's clock) that may still send a leg.
     pub max_plan_age_secs: u64,
 }

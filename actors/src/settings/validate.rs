@@ -52,6 +52,8 @@ pub struct Validated {
     pub idle_timeout: Duration,
     /// Reconnect schedule.
     pub reconnect: Backoff,
+    /// How long a stop lets the plan in flight finish (`executor.shutdown_deadline_ms`).
+    pub shutdown_deadline: Duration,
     /// Unannounced balance changes above this fraction of the portfolio raise an alert.
     pub balance_alert_fraction: Decimal,
     /// Risk limits (a `None` is off).
@@ -250,6 +252,7 @@ impl Settings {
                 base: Duration::from_millis(self.venue.reconnect_base_ms),
                 max: Duration::from_millis(self.venue.reconnect_max_ms),
             },
+            shutdown_deadline: Duration::from_millis(self.executor.shutdown_deadline_ms),
             balance_alert_fraction,
             risk,
             targets,

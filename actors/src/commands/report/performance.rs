@@ -140,9 +140,9 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
     }
     let format = if json { Format::Json } else { args.format };
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&out)?),
-        Format::Md => print!("{}", markdown(&out, args.plot.as_deref())),
-        Format::Csv => print!("{}", csv(&out)),
+        Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&out)?)?,
+        Format::Md => crate::output::text(&markdown(&out, args.plot.as_deref()))?,
+        Format::Csv => crate::output::text(&csv(&out))?,
     }
     Ok(())
 }

@@ -50,7 +50,7 @@ pub fn run(args: &Args, validated: &Validated, json: bool) -> anyhow::Result<()>
         .clone()
         .unwrap_or_else(|| validated.settings.store.path.clone());
     let format = if json { Format::Json } else { args.format };
-    print!("{}", render(&path, args.year, format)?);
+    crate::output::text(&render(&path, args.year, format)?)?;
     Ok(())
 }
 

@@ -6,10 +6,13 @@
 //! a stream down too long (a timer of `notify.stream_down_secs` wall seconds from the stream's
 //! loss), refused targets, plans the risk limits refused ([`crate::messages::PlanRefused`]),
 //! the operator's halts ([`crate::messages::ControlApplied`]), implausible jumps a fresh
-//! snapshot did not confirm ([`crate::messages::ImplausibleChange`]), tax-loss harvests a risk
-//! limit or the venue refused ([`crate::messages::HarvestDecided`]; not those the operator's
-//! pause or halt held) and wallet buys the wash-sale rule refused
-//! ([`crate::messages::WashSaleBuyPrevented`]); it publishes them to the bus,
+//! snapshot did not confirm ([`crate::messages::ImplausibleChange`]), the venue renumbering
+//! its events, replies that do not match their request ([`crate::messages::ReplyMismatched`]),
+//! legs another companion superseded and plans the store could not record
+//! ([`crate::messages::PlanDropped`]), tax-loss harvests a risk limit or the venue refused
+//! ([`crate::messages::HarvestDecided`]; not those the operator's pause or halt held) and
+//! wallet buys the wash-sale rule refused ([`crate::messages::WashSaleBuyPrevented`]); it
+//! publishes them to the bus,
 //! where they come back as [`Alert`]s like those any other actor sends. Each [`Alert`] is
 //! recorded, and, at or above `notify.min_severity`, put on a bounded delivery queue.
 //!
@@ -26,11 +29,14 @@
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
-use actix::{Actor, AsyncContext, Context, Handler, MessageResponse, Recipient};
+use actix::{Actor, AsyncContext, Context, Handler, MessageResponse, Recipient, ResponseFuture};
 use ballast::{
     alerting::{AlertDetails, LegFailureCounter, NotificationBody, Severity},
     control::Command,
@@ -46,7 +52,7 @@ use tracing::{debug, warn};
 
 use crate::{
     clock::TimeSource,
-    messages::{Alert, Event, GetNotifierStats, StreamStatus},
+    messages::{Alert, DropReason, Event, GetNotifierStats, StreamStatus},
 };
 
 /// Mailbox capacity; the bus drops (and counts) what does not fit.
@@ -122,12 +128,28 @@ struct Shared {
     queue: Mutex<VecDeque<String>>,
     stats: Mutex<NotifierStats>,
     wake: Notify,
+    /// Alerts whose store write has not finished.
+    recording: AtomicUsize,
+    /// The worker is delivering an alert it took off the queue (set under the queue's lock).
+    delivering: AtomicBool,
 }
 
 impl Shared {
     fn stats(&self) -> std::sync::MutexGuard<'_, NotifierStats> {
         // A poisoned lock only means a panic elsewhere mid-update; the counts stay usable.
         self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every alert handled so far is recorded and delivered (or given up).
+    fn idle(&self) -> bool {
+        let queue = self.queue();
+        queue.is_empty()
+            && !self.delivering.load(Ordering::Acquire)
+            && self.recording.load(Ordering::Acquire) == 0
     }
 }
 
@@ -203,6 +225,22 @@ impl Notifier {
                     );
                 });
             }
+            StreamStatus::Renumbered {
+                cursor,
+                venue_seq,
+                epoch,
+            } => self.raise(
+                AlertDetails::NumberingReset {
+                    cursor: *cursor,
+                    venue_seq: *venue_seq,
+                    epoch: *epoch,
+                },
+                format!(
+                    "the venue's event numbering started over (ballast was at event {cursor}, \
+                     the venue is at {venue_seq}); re-baselined on a fresh snapshot, names now \
+                     in epoch {epoch}"
+                ),
+            ),
             _ => {}
         }
     }
@@ -234,16 +272,19 @@ impl Notifier {
             details: serde_json::to_value(&alert.details).unwrap_or_default(),
         };
         let store = self.store.clone();
+        let shared = self.shared.clone();
+        shared.recording.fetch_add(1, Ordering::AcqRel);
         actix::spawn(async move {
             if let Err(error) = store.record_alert(record).await {
                 warn!(%error, "alert not recorded");
             }
+            shared.recording.fetch_sub(1, Ordering::AcqRel);
         });
         let configured = self.config.webhook_url.is_some() || self.config.command.is_some();
         if !configured || alert.severity < self.config.min_severity {
             return;
         }
-        let mut queue = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let mut queue = self.shared.queue();
         if queue.len() >= self.config.queue_capacity.max(1) {
             queue.pop_front();
             self.shared.stats().dropped += 1;
@@ -369,6 +410,23 @@ impl Handler<Event> for Notifier {
                 }
             }
             Event::Executed(trade) if !trade.dry_run => self.legs.applied(),
+            Event::Failed(failed) if failed.superseded => {
+                // Another companion's plan holds the key: no failure of the venue's or ours,
+                // so it does not count toward legs failing in a row, but the operator should
+                // know two companions trade this agent with different plans.
+                let key = failed.idempotency_key.to_string();
+                self.raise(
+                    AlertDetails::LegSuperseded {
+                        key: key.clone(),
+                        reason: failed.reason.clone(),
+                    },
+                    format!(
+                        "leg {key} superseded: another companion's request holds its key ({}); \
+                         its plan stopped",
+                        failed.reason
+                    ),
+                );
+            }
             Event::Failed(failed) => {
                 let key = failed.idempotency_key.to_string();
                 if let Some(details) = self.legs.failed(failed.attempts, &key, &failed.reason) {
@@ -380,6 +438,34 @@ impl Handler<Event> for Notifier {
                         _ => failed.reason.clone(),
                     };
                     self.raise(details, message);
+                }
+            }
+            Event::ReplyAlert(alert) => {
+                let mismatch = alert.mismatch.to_string();
+                self.raise(
+                    AlertDetails::ReplyMismatch {
+                        key: alert.mismatch.key.clone(),
+                        mismatch: mismatch.clone(),
+                    },
+                    format!("{mismatch}; leg left unresolved, plan stopped"),
+                );
+            }
+            Event::Dropped(dropped) => {
+                // A trigger an earlier run planned is no news; a plan not on disk is.
+                if let DropReason::NotRecorded { error } = dropped.why {
+                    let trigger = dropped.trigger.name().to_owned();
+                    let message = format!(
+                        "plan {} [{trigger}] not recorded ({error}); nothing sent",
+                        dropped.plan_id
+                    );
+                    self.raise(
+                        AlertDetails::PlanNotRecorded {
+                            plan_id: dropped.plan_id.to_string(),
+                            trigger,
+                            error,
+                        },
+                        message,
+                    );
                 }
             }
             Event::Stream(status) => self.on_stream(&status, ctx),
@@ -412,8 +498,43 @@ impl Handler<Event> for Notifier {
                     message,
                 );
             }
-            _ => {}
+            // Nothing an operator needs told.
+            Event::Tick(_)
+            | Event::Balances(_)
+            | Event::Venue(_)
+            | Event::Targets(_)
+            | Event::Planned(_)
+            | Event::Executed(_)
+            | Event::Finished(_)
+            | Event::HedgeOpened(_)
+            | Event::HedgeClosed(_)
+            | Event::HedgeSkipped(_)
+            | Event::HedgesReconciled(_)
+            | Event::Control(_)
+            | Event::Noticed(_)
+            | Event::Harvested(_)
+            | Event::WashSale(_) => {}
         }
+    }
+}
+
+/// Waits until every alert the Notifier has handled is recorded and delivered (or given up):
+/// at a stop, so the last alerts (a panicked actor's above all) are not lost with the
+/// process. The caller bounds the wait.
+#[derive(Debug, Clone, Copy, actix::Message)]
+#[rtype(result = "()")]
+pub struct FlushAlerts;
+
+impl Handler<FlushAlerts> for Notifier {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _message: FlushAlerts, _ctx: &mut Self::Context) -> Self::Result {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            while !shared.idle() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
     }
 }
 
@@ -451,12 +572,14 @@ struct Worker {
 impl Worker {
     async fn run(self) {
         loop {
-            let next = self
-                .shared
-                .queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_front();
+            let next = {
+                let mut queue = self.shared.queue();
+                let next = queue.pop_front();
+                self.shared
+                    .delivering
+                    .store(next.is_some(), Ordering::Release);
+                next
+            };
             let Some(body) = next else {
                 self.shared.wake.notified().await;
                 continue;
@@ -469,6 +592,7 @@ impl Worker {
                 self.deliver("command", || run_command(command, &body, timeout))
                     .await;
             }
+            self.shared.delivering.store(false, Ordering::Release);
         }
     }
 
@@ -562,274 +686,4 @@ async fn run_command(command: &[String], body: &str, timeout: Duration) -> Resul
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use actix::{Actor, Context, Handler};
-    use ballast::alerting::AlertKind;
-
-    use super::*;
-
-    /// Stands in for the bus: keeps the alerts the Notifier raises.
-    struct Collect(Arc<Mutex<Vec<AlertKind>>>);
-
-    impl Actor for Collect {
-        type Context = Context<Self>;
-    }
-
-    impl Handler<Event> for Collect {
-        type Result = ();
-
-        fn handle(&mut self, event: Event, _ctx: &mut Context<Self>) {
-            if let Event::Alert(alert) = event {
-                self.0.lock().expect("lock").push(alert.kind);
-            }
-        }
-    }
-
-    fn config() -> NotifyConfig {
-        NotifyConfig {
-            webhook_url: None,
-            command: None,
-            min_severity: Severity::Warning,
-            max_attempts: 1,
-            backoff: Backoff::default(),
-            timeout: Duration::from_secs(1),
-            queue_capacity: 4,
-            leg_failures: 3,
-            stream_down: Duration::from_secs(60),
-        }
-    }
-
-    #[actix_rt::test]
-    async fn a_stream_down_longer_than_the_threshold_raises_one_alert() {
-        struct TestCase {
-            reconnect_after: Option<Duration>,
-            expected: Vec<AlertKind>,
-        }
-        let cases = [
-            // TC0: still down after 60 s: one alert, however long it stays down.
-            TestCase {
-                reconnect_after: None,
-                expected: vec![AlertKind::StreamDown],
-            },
-            // TC1: back after 30 s: nothing.
-            TestCase {
-                reconnect_after: Some(Duration::from_secs(30)),
-                expected: vec![],
-            },
-        ];
-        tokio::time::pause();
-        for (i, case) in cases.iter().enumerate() {
-            let seen = Arc::new(Mutex::new(Vec::new()));
-            let bus = Collect(seen.clone()).start();
-            let store = Store::open_in_memory().expect("store");
-            let notifier = Notifier::new(
-                config(),
-                store,
-                TimeSource::Wall,
-                "r1".into(),
-                bus.recipient(),
-            )
-            .start();
-            let down = StreamStatus::Reconnecting {
-                reason: "socket closed".into(),
-            };
-            notifier.do_send(Event::Stream(down.clone()));
-            // A second loss report during the same outage starts no second timer.
-            notifier.do_send(Event::Stream(down));
-            if let Some(after) = case.reconnect_after {
-                tokio::time::sleep(after).await;
-                notifier.do_send(Event::Stream(StreamStatus::Connected {
-                    since: 0,
-                    connection: 2,
-                }));
-            }
-            tokio::time::sleep(Duration::from_secs(600)).await;
-            assert_eq!(*seen.lock().expect("lock"), case.expected, "TC{i}");
-        }
-    }
-
-    #[actix_rt::test]
-    async fn events_raise_their_alerts() {
-        use ballast::{
-            control::{ControlRecord, Mode},
-            execution::PlanId,
-            optimizer::OptimizerMethod,
-            portfolio::UnexplainedChange,
-            risk::RiskRefusal,
-            service::{Direction, Service},
-        };
-        use rust_decimal_macros::dec;
-
-        use ballast::policy::plausibility::{Jump, JumpKind};
-
-        use ballast::tax::{HarvestDecision, RefusedBy, WashBlock, wash::WashSide};
-
-        use crate::messages::{
-            BalanceMismatch, ControlApplied, HarvestDecided, ImplausibleChange, PlanRefused,
-            SnapshotSource, TargetsRefused, TradeFailed, WashSaleBuyPrevented,
-        };
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let bus = Collect(seen.clone()).start();
-        let notifier = Notifier::new(
-            config(),
-            Store::open_in_memory().expect("store"),
-            TimeSource::Wall,
-            "r1".into(),
-            bus.recipient(),
-        )
-        .start();
-        let now = time::OffsetDateTime::now_utc();
-        notifier.do_send(Event::Mismatch(BalanceMismatch {
-            changes: vec![UnexplainedChange {
-                service: Service::Casino,
-                held_usdc: dec!(10),
-                venue_usdc: dec!(20),
-            }],
-            seq: 7,
-            at: now,
-            source: SnapshotSource::Tick,
-        }));
-        notifier.do_send(Event::TargetsRefused(TargetsRefused {
-            method: OptimizerMethod::RiskParity,
-            reason: "daily tick".into(),
-            kind: "out_of_bounds",
-            error: "weight of casino is 0.9".into(),
-            refusals: 1,
-        }));
-        let plan_id = PlanId::new("r1", 1);
-        for (leg, attempts) in [(0, 1), (1, 0), (2, 2), (3, 1)] {
-            notifier.do_send(Event::Failed(TradeFailed {
-                plan_id: plan_id.clone(),
-                idempotency_key: plan_id.leg(leg),
-                service: Service::Casino,
-                direction: Direction::Decrease,
-                amount_usdc: dec!(5),
-                reason: "HTTP 500".into(),
-                attempts,
-            }));
-        }
-        notifier.do_send(Event::Refused(PlanRefused {
-            plan_id: PlanId::new("r1", 2),
-            refusals: vec![RiskRefusal::LegTooLarge {
-                index: 0,
-                amount_usdc: dec!(600),
-                limit_usdc: dec!(500),
-            }],
-        }));
-        // A pause notifies nobody; a halt does.
-        for (command, mode) in [
-            (Command::Pause, Mode::Paused),
-            (Command::Halt, Mode::Halted),
-        ] {
-            notifier.do_send(Event::Control(ControlApplied {
-                record: ControlRecord {
-                    at: now,
-                    command,
-                    previous: Mode::Running,
-                    mode,
-                    by: "ops".into(),
-                    reason: "maintenance".into(),
-                },
-            }));
-        }
-        // A held jump notifies nobody; one a fresh snapshot contradicts does.
-        let jump = Jump {
-            kind: JumpKind::Total,
-            seq: Some(9),
-            held_usdc: dec!(1000),
-            reported_usdc: dec!(800000000000000),
-            factor: dec!(10),
-        };
-        for notice in [
-            PlausibilityNotice::Held { jump: jump.clone() },
-            PlausibilityNotice::Unconfirmed {
-                jump,
-                fresh_usdc: dec!(1000),
-                dropped: Some("casino win".into()),
-            },
-        ] {
-            notifier.do_send(Event::Implausible(ImplausibleChange { notice, at: now }));
-        }
-        // A harvest the operator's pause held notifies nobody; one a risk limit or the venue
-        // refused does, and so does a wallet buy the wash-sale rule refused.
-        let decision = |by: RefusedBy| HarvestDecision {
-            at: now,
-            asset: "BTC".into(),
-            lot_ids: vec!["l1".into()],
-            quantity: dec!(0.01),
-            price_usdc: dec!(80000),
-            cost_basis_usdc: dec!(900),
-            proceeds_usdc: dec!(799.2),
-            loss_usdc: dec!(100.8),
-            tax_value_usdc: dec!(24.19),
-            trade_cost_usdc: dec!(1.6),
-            holding_cost_usdc: dec!(8),
-            substitute: Some("ETH".into()),
-            substitute_price_usdc: Some(dec!(3000)),
-            blocked_substitutes: Vec::new(),
-            outcome: HarvestOutcome::Refused {
-                by,
-                reason: "refused: risk.max_leg_usdc".into(),
-            },
-        };
-        for by in [RefusedBy::Operator, RefusedBy::RiskLimit, RefusedBy::Venue] {
-            notifier.do_send(Event::HarvestDecided(HarvestDecided {
-                decision: Arc::new(decision(by)),
-                harvest_id: None,
-                dry_run: false,
-            }));
-        }
-        notifier.do_send(Event::WashBuyPrevented(WashSaleBuyPrevented {
-            block: WashBlock {
-                asset: "BTC".into(),
-                side: WashSide::SoldAtLoss,
-                since: now,
-                until: now + time::Duration::days(30),
-            },
-            reason: "test".into(),
-        }));
-        // Let the notifier publish and the stand-in bus take what it raised.
-        for _ in 0..1_000 {
-            if seen.lock().expect("lock").len() >= 9 {
-                break;
-            }
-            actix_rt::task::yield_now().await;
-        }
-        actix_rt::task::yield_now().await;
-        let raised = seen.lock().expect("lock").clone();
-        assert_eq!(
-            raised,
-            vec![
-                AlertKind::BalanceMismatch,
-                AlertKind::TargetsRefused,
-                // Three sent legs failed in a row (the skipped one does not count).
-                AlertKind::LegFailures,
-                AlertKind::RiskRefused,
-                AlertKind::Halt,
-                AlertKind::JumpUnconfirmed,
-                AlertKind::HarvestRefused,
-                AlertKind::HarvestRefused,
-                AlertKind::WashBuyPrevented,
-            ]
-        );
-    }
-
-    #[test]
-    fn webhook_urls_are_shown_by_host_only() {
-        assert_eq!(
-            redact_url("https://hooks.example.com/services/T000/B000/XXXXSECRET"),
-            "https://hooks.example.com/…"
-        );
-        assert_eq!(redact_url("not a url"), "(not a URL)");
-        let shown = format!(
-            "{:?}",
-            NotifyConfig {
-                webhook_url: Some("https://hooks.example.com/secret-token".into()),
-                ..config()
-            }
-        );
-        assert!(!shown.contains("secret-token"), "{shown}");
-    }
-}
+mod tests;

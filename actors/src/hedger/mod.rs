@@ -9,6 +9,11 @@
 //! positions (a liquidation). It emits [`HedgeOpened`], [`HedgeClosed`], [`HedgeSkipped`] and,
 //! once at start-up, [`HedgesReconciled`].
 //!
+//! A hedge is named after the balances it was decided on and the service it covers
+//! (`ballast::hedge::ids`: the snapshot's venue event, or its date), so a second companion
+//! deciding the same hedge sends the same keys and the venue fills it once; a name an earlier
+//! run of the store already used is skipped for the next attempt.
+//!
 //! A hedge takes the transfers' durable path: it is recorded (`opening`) with its key
 //! `{hedge_id}:open` before the order is sent; an ambiguous failure is resolved by asking the
 //! venue what became of that key (`GET /trading/order/{key}`) and only an order the venue never
@@ -31,6 +36,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     future::Future,
+    sync::{Arc, Mutex},
 };
 
 use actix::{
@@ -38,13 +44,14 @@ use actix::{
 };
 use ballast::{
     execution::{
-        ReconcileAction, RetryDecision, RetryInput, SendFailure, classify_pending, decide_retry,
+        ReconcileAction, RetryDecision, RetryInput, SendFailure, TriggerId, VenueTag,
+        classify_pending, decide_retry,
     },
     hedge::{
-        CloseReason, HedgeConfig, HedgeCosts, HedgeId, HedgeStatus, HeldHedge, HoldDecision,
-        LockedExcess, OpenOrder, RatioDecision, RatioMethod, SizeLimits, SkipReason, StartupAction,
-        decide_hold, decide_open, decide_ratio, eligible, foreign_positions, locked_excess,
-        margin_available, startup_action,
+        CloseReason, HedgeConfig, HedgeCosts, HedgeId, HedgeNamer, HedgeStatus, HeldHedge,
+        HoldDecision, LockedExcess, OpenOrder, RatioDecision, RatioMethod, SizeLimits, SkipReason,
+        StartupAction, decide_hold, decide_open, decide_ratio, eligible, foreign_positions,
+        hedge_trigger, locked_excess, margin_available, startup_action,
     },
     math::hedge::min_variance_hedge,
     observation::{Happening, PositionSide},
@@ -66,12 +73,16 @@ use tracing::{info, warn};
 use crate::{
     clock::TimeSource,
     control::ControlSwitch,
-    gate::TradingGate,
+    gate::{NumberingEpoch, TradingGate},
     messages::{
         Event, HedgeClosed, HedgeOpened, HedgeRequest, HedgeSkipped, HedgesReconciled,
         SnapshotSource,
     },
 };
+
+mod io;
+
+use io::{fresh_id, publish_closed, publish_opened, save, send_close, send_order};
 
 /// The venue's taker fee on a perp notional (docs/venue-protocol.md): what a market order
 /// and a close cost, and what sizing keeps aside beside the margin.
@@ -108,6 +119,10 @@ struct Shared {
     bus: Recipient<Event>,
     run_id: String,
     time: TimeSource,
+    /// The venue's event numbering, which hedge names follow.
+    numbering: NumberingEpoch,
+    /// The attempts made per trigger and service in this run.
+    namer: Arc<Mutex<HedgeNamer>>,
 }
 
 /// What the actor knows between messages.
@@ -117,8 +132,6 @@ struct State {
     book: Vec<HedgeRecord>,
     /// The targets to measure against: the configured ones, then each request's.
     targets: Option<TargetAllocation>,
-    /// The next hedge's number in this run.
-    next_seq: u64,
     /// The kind of the last skip reported per service, so it is not reported again.
     last_skip: BTreeMap<Service, &'static str>,
 }
@@ -147,6 +160,11 @@ impl HedgeExecutor {
     ) -> Result<Self, ClientError> {
         let (run_id, time) = run;
         let markets = MarketsClient::new(&venue, ballast::venue::client::REQUEST_TIMEOUT_DEFAULT)?;
+        // The same venue name plan ids carry (and the stored cursor is kept under).
+        let tag = VenueTag::of(&crate::watcher::stream_name(
+            venue.base_url(),
+            venue.agent_id(),
+        ));
         Ok(Self {
             shared: Shared {
                 venue,
@@ -158,9 +176,10 @@ impl HedgeExecutor {
                 bus,
                 run_id,
                 time,
+                numbering: NumberingEpoch::default(),
+                namer: Arc::new(Mutex::new(HedgeNamer::new(tag))),
             },
             state: State {
-                next_seq: 1,
                 targets: Some(targets),
                 ..State::default()
             },
@@ -172,6 +191,14 @@ impl HedgeExecutor {
     #[must_use]
     pub fn with_control(mut self, control: ControlSwitch) -> Self {
         self.shared.control = control;
+        self
+    }
+
+    /// Follows the venue's event `numbering` (the watcher's), which hedge names carry; the
+    /// default stays at epoch 0.
+    #[must_use]
+    pub fn with_numbering(mut self, numbering: NumberingEpoch) -> Self {
+        self.shared.numbering = numbering;
         self
     }
 
@@ -336,7 +363,8 @@ async fn reconcile(shared: &Shared, mut state: State) -> State {
                         report.resolved += 1;
                         failed(shared, &mut hedge, reason).await;
                     }
-                    ReconcileAction::LeavePending => {
+                    // Order replies are not compared with their request: no mismatch comes.
+                    ReconcileAction::LeavePending | ReconcileAction::Mismatched(_) => {
                         report.unresolved += 1;
                         state.book.push(hedge);
                     }
@@ -350,16 +378,6 @@ async fn reconcile(shared: &Shared, mut state: State) -> State {
             None => {}
         }
     }
-    // Hedges of this run are numbered after every hedge the store has of it (none, for a
-    // fresh run id).
-    state.next_seq = 1 + state
-        .book
-        .iter()
-        .filter(|h| h.run_id == shared.run_id)
-        .filter_map(|h| h.hedge_id.parse::<HedgeId>().ok())
-        .map(|id| id.seq())
-        .max()
-        .unwrap_or(0);
     if report.kept + report.resolved + report.unresolved + report.foreign_positions.len() > 0 {
         info!(
             kept = report.kept,
@@ -407,7 +425,9 @@ async fn evaluate(
     if let Some(positions) = &positions {
         state = refresh_costs(shared, state, positions).await;
     }
-    state = hold_or_close(shared, state, snapshot, positions.as_ref()).await;
+    // What a hedge opened now answers: these balances (in every companion that sees them).
+    let trigger = hedge_trigger(snapshot.seq, shared.numbering.get(), shared.time.now());
+    state = hold_or_close(shared, state, snapshot, positions.as_ref(), trigger).await;
     let (Some(excess), Some(positions)) = (excess.as_deref(), positions.as_ref()) else {
         return state;
     };
@@ -419,7 +439,7 @@ async fn evaluate(
         }
     }
     for stuck in excess.iter().filter(|e| !hedged.contains(&e.service)) {
-        state = try_open(shared, state, stuck, snapshot, positions).await;
+        state = try_open(shared, state, stuck, (snapshot, trigger), positions).await;
     }
     state
 }
@@ -436,7 +456,7 @@ async fn resolve_opening(shared: &Shared, mut state: State) -> State {
             ReconcileAction::RecordApplied(reply) => opened(shared, hedge, &reply).await,
             ReconcileAction::RecordRefused { reason }
             | ReconcileAction::RecordAbandoned { reason } => failed(shared, hedge, reason).await,
-            ReconcileAction::LeavePending => {}
+            ReconcileAction::LeavePending | ReconcileAction::Mismatched(_) => {}
         }
     }
     state.book.retain(|h| h.status != HedgeStatus::Failed);
@@ -479,6 +499,7 @@ async fn hold_or_close(
     mut state: State,
     snapshot: &PortfolioSnapshot,
     positions: Option<&PositionsResponse>,
+    trigger: TriggerId,
 ) -> State {
     let Some(targets) = state.targets.clone() else {
         return state;
@@ -523,6 +544,7 @@ async fn hold_or_close(
                     shared,
                     state,
                     order,
+                    trigger,
                     "resized to the stuck overweight".into(),
                 )
                 .await;
@@ -559,7 +581,7 @@ async fn try_open(
     shared: &Shared,
     mut state: State,
     stuck: &LockedExcess,
-    snapshot: &PortfolioSnapshot,
+    (snapshot, trigger): (&PortfolioSnapshot, TriggerId),
     positions: &PositionsResponse,
 ) -> State {
     let config = &shared.config.hedge;
@@ -628,7 +650,7 @@ async fn try_open(
         reason.push_str(&format!(", capped by {}", order.capped_by.join(", ")));
     }
     state.last_skip.remove(&stuck.service);
-    open(shared, state, order, reason).await
+    open(shared, state, order, trigger, reason).await
 }
 
 /// The ratio to size `service`'s hedge with: fixed, or estimated from the venue's history.
@@ -683,8 +705,14 @@ fn skip(shared: &Shared, state: &mut State, service: Service, kind: &'static str
     );
 }
 
-/// Records and sends one hedge order.
-async fn open(shared: &Shared, mut state: State, order: OpenOrder, reason: String) -> State {
+/// Records and sends one hedge order, named after `trigger`.
+async fn open(
+    shared: &Shared,
+    mut state: State,
+    order: OpenOrder,
+    trigger: TriggerId,
+    reason: String,
+) -> State {
     let config = &shared.config;
     let closed = if shared.control.holds_plans() {
         Some(SkipReason::Held)
@@ -703,8 +731,9 @@ async fn open(shared: &Shared, mut state: State, order: OpenOrder, reason: Strin
         );
         return state;
     }
-    let id = HedgeId::new(shared.run_id.clone(), state.next_seq);
-    state.next_seq += 1;
+    let Some(id) = fresh_id(shared, trigger, order.service).await else {
+        return state;
+    };
     let mut hedge = HedgeRecord {
         hedge_id: id.to_string(),
         run_id: shared.run_id.clone(),
@@ -883,127 +912,4 @@ async fn closed(shared: &Shared, hedge: &mut HedgeRecord, reason: CloseReason) {
           "hedge closed");
     save(shared, hedge).await;
     publish_closed(shared, hedge, reason);
-}
-
-/// Sends one order under its one key until it fills or the retry rule gives up; an
-/// ambiguous failure is put to a status query first. `Err((why, ambiguous))`.
-async fn send_order(
-    shared: &Shared,
-    body: &OrderBody,
-    key: &str,
-) -> Result<OrderResponse, (String, bool)> {
-    let mut retries_made = 0;
-    loop {
-        let error = match shared.markets.order(body, key).await {
-            Ok(reply) => return Ok(reply),
-            Err(error) => error,
-        };
-        let failure = SendFailure::from(&error);
-        let status = if failure.needs_status_query() {
-            shared.markets.order_status(key).await.ok()
-        } else {
-            None
-        };
-        match next_step(shared, &failure, status, retries_made) {
-            RetryDecision::Applied(reply) => return Ok(reply),
-            RetryDecision::GiveUp(given_up) => return Err((given_up.reason, given_up.ambiguous)),
-            RetryDecision::Retry { delay } => {
-                retries_made += 1;
-                warn!(%error, attempt = retries_made, key, "retrying hedge order with the same key");
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-}
-
-/// Sends one close under its one key until the venue answers or the retry rule gives up
-/// (a repeated close is answered with the first, so a retry is always safe).
-async fn send_close(
-    shared: &Shared,
-    position_id: &str,
-    key: &str,
-) -> Result<ClosePositionResponse, (String, bool)> {
-    let mut retries_made = 0;
-    loop {
-        let error = match shared.markets.close_position(position_id, key).await {
-            Ok(reply) => return Ok(reply),
-            Err(error) => error,
-        };
-        let failure = SendFailure::from(&error);
-        match next_step::<ClosePositionResponse>(shared, &failure, None, retries_made) {
-            RetryDecision::Applied(reply) => return Ok(reply),
-            RetryDecision::GiveUp(given_up) => {
-                let code = match &error {
-                    ClientError::Status { code, .. } => code.clone(),
-                    _ => String::new(),
-                };
-                return Err((format!("{} [{code}]", given_up.reason), given_up.ambiguous));
-            }
-            RetryDecision::Retry { delay } => {
-                retries_made += 1;
-                warn!(%error, attempt = retries_made, key, "retrying hedge close with the same key");
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
-}
-
-/// The retry rule, with this hedger's budget, schedule and gate.
-fn next_step<A>(
-    shared: &Shared,
-    failure: &SendFailure,
-    status: Option<ballast::execution::KeyStatus<A>>,
-    retries_made: u32,
-) -> RetryDecision<A> {
-    let input = RetryInput {
-        failure,
-        status,
-        retries_made,
-        retry_limit: shared.config.retry_limit,
-        gate_open: shared.gate.is_open(),
-    };
-    decide_retry(input, |retry| {
-        shared.config.retry_backoff.jittered_delay(retry)
-    })
-}
-
-async fn save(shared: &Shared, hedge: &HedgeRecord) {
-    if let Err(error) = shared.store.save_hedge(hedge.clone()).await {
-        warn!(%error, hedge_id = %hedge.hedge_id, "hedge not saved");
-    }
-}
-
-fn publish_opened(shared: &Shared, hedge: &HedgeRecord, stuck_usdc: Decimal) {
-    let _ = shared.bus.try_send(
-        HedgeOpened {
-            hedge_id: hedge.hedge_id.clone(),
-            service: hedge.service,
-            market: hedge.market.clone(),
-            notional_usdc: hedge.notional_usdc,
-            leverage: hedge.leverage,
-            ratio: hedge.ratio,
-            stuck_usdc,
-            fee_usdc: hedge.costs.fees_usdc,
-            position_id: hedge.position_id.clone(),
-            reason: hedge.reason.clone(),
-            dry_run: hedge.status == HedgeStatus::DryRun,
-            at: shared.time.now(),
-        }
-        .into(),
-    );
-}
-
-fn publish_closed(shared: &Shared, hedge: &HedgeRecord, reason: CloseReason) {
-    let _ = shared.bus.try_send(
-        HedgeClosed {
-            hedge_id: hedge.hedge_id.clone(),
-            service: hedge.service,
-            market: hedge.market.clone(),
-            reason,
-            costs: hedge.costs,
-            dry_run: hedge.status == HedgeStatus::DryRun,
-            at: shared.time.now(),
-        }
-        .into(),
-    );
 }

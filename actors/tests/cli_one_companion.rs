@@ -1,0 +1,67 @@
+//! Story: one companion per store. A second `ballast run` on a store in use refuses to start
+//! (exit 2, naming the holder's pid) before it touches the venue; once the holder is killed
+//! (SIGKILL: no clean-up at all), the lock it held is gone and a new companion starts.
+
+#![cfg(unix)]
+
+mod cli_common;
+
+use std::time::Duration;
+
+use cli_common::{Sim, TempDir, companion, is_kind, lines_of, signal, stderr_of, wait_for_line};
+
+#[test]
+fn a_second_companion_on_the_same_store_refuses_to_start() {
+    let dir = TempDir::new("one-companion");
+    let store = dir.store();
+    // A quiet venue on a real-time clock: no daily tick fetches a snapshot during the test.
+    let sim = Sim::start(&["--no-autoplay", "--speed", "1"]);
+
+    // Step 1: the first companion runs and has synced.
+    let mut first = companion(&sim.base_url, &store, &[], &[]);
+    let first_lines = lines_of(&mut first);
+    wait_for_line(
+        &first_lines,
+        Duration::from_secs(60),
+        "first never synced",
+        |l| is_kind(l, "balances"),
+    );
+
+    // Step 2: a second one on the same store is refused at once, naming the holder.
+    let mut second = companion(&sim.base_url, &store, &[], &[]);
+    let status = second.wait().expect("exits");
+    let stderr = stderr_of(&mut second);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", first.id())),
+        "the holder is named: {stderr}"
+    );
+    assert!(stderr.contains("store.path"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let requests = sim.stats()["requests_by_endpoint"].clone();
+    let portfolio_gets = requests
+        .as_object()
+        .expect("an object")
+        .iter()
+        .filter(|(endpoint, _)| endpoint.contains("portfolio"))
+        .map(|(_, n)| n.as_u64().unwrap_or(0))
+        .sum::<u64>();
+    assert_eq!(
+        portfolio_gets, 1,
+        "only the first companion synced: {requests}"
+    );
+
+    // Step 3: the holder dies without cleaning up; its lock dies with it.
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let mut third = companion(&sim.base_url, &store, &[], &[]);
+    let third_lines = lines_of(&mut third);
+    wait_for_line(
+        &third_lines,
+        Duration::from_secs(60),
+        "a stale lock blocked the next companion",
+        |l| is_kind(l, "balances"),
+    );
+    signal(third.id(), "TERM");
+    assert!(third.wait().expect("exits").success());
+}
