@@ -273,14 +273,7 @@ mod tests {
             },
             // TC3: a cent inside the edge is inside the band.
             TestCase {
-                balances: [
-                    dec!(249.99),
-                    dec!(250.01),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ],
+                balances: usdc![249.99, 250.01, 150, 150, 100, 100],
                 bands: abs,
                 expected: vec![],
             },

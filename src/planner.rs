@@ -453,14 +453,7 @@ mod tests {
             // TC1: casino 5.5 points over and the reserve 5.5 under: at the band edge casino
             // gives $5 to the reserve, below a $10 minimum: nothing moves, and the plan says why.
             TestCase {
-                balances: [
-                    dec!(255),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(45),
-                ],
+                balances: usdc![255, 300, 150, 150, 100, 45],
                 params: PlanParams {
                     min_trade_usdc: dec!(10),
                     ..band_edge
@@ -473,14 +466,7 @@ mod tests {
             },
             // TC2: the same to target moves $55 out of casino: one leg, no note.
             TestCase {
-                balances: [
-                    dec!(255),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(45),
-                ],
+                balances: usdc![255, 300, 150, 150, 100, 45],
                 params: PlanParams {
                     min_trade_usdc: dec!(10),
                     ..PlanParams::default()
@@ -509,6 +495,7 @@ mod lock_tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+    use crate::testing::usdc;
 
     #[test]
     fn decreases_are_capped_at_the_free_part() {
@@ -517,14 +504,7 @@ mod lock_tests {
             expected: Vec<(Service, Direction, Decimal)>,
         }
         // A large win: casino at 32% of $1,176.47 against a 20% target.
-        let balances = ServiceMap([
-            dec!(376.47),
-            dec!(300),
-            dec!(150),
-            dec!(150),
-            dec!(100),
-            dec!(100),
-        ]);
+        let balances = ServiceMap(usdc![376.47, 300, 150, 150, 100, 100]);
         // What the reserve's 100 alone funds, scaled down and trimmed to the cent.
         let reserve_only = vec![
             (Service::Trading, Direction::Increase, dec!(42.85)),

@@ -450,6 +450,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+    use crate::testing::usdc;
 
     fn balances(values: [Decimal; 6]) -> ServiceMap<Decimal> {
         ServiceMap(values)
@@ -516,22 +517,8 @@ mod tests {
     fn transfers_are_not_returns_and_buy_and_hold_compounds_each_service() {
         // Day 0: on target, $1,000. Day 1: casino wins $200 (+100%), then ballast moves
         // $100 from casino to trading. Day 2: nothing happens.
-        let day0 = balances([
-            dec!(200),
-            dec!(300),
-            dec!(150),
-            dec!(150),
-            dec!(100),
-            dec!(100),
-        ]);
-        let day1 = balances([
-            dec!(300),
-            dec!(400),
-            dec!(150),
-            dec!(150),
-            dec!(100),
-            dec!(100),
-        ]);
+        let day0 = balances(usdc![200, 300, 150, 150, 100, 100]);
+        let day1 = balances(usdc![300, 400, 150, 150, 100, 100]);
         let data = PeriodData {
             snapshots: vec![
                 BalancePoint {

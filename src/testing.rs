@@ -1,5 +1,5 @@
-//! Helpers shared by the unit tests of the core and the adapters: USDC amounts written as
-//! numbers and snapshots of them.
+//! Helpers shared by the unit tests of the core and the adapters: USDC amounts and weights
+//! written as numbers, and snapshots of them.
 //!
 //! # Invariants
 //! - Test-only (compiled under `cfg(test)`): nothing here is part of the library.
@@ -16,6 +16,15 @@ macro_rules! usdc {
     };
 }
 pub(crate) use usdc;
+
+/// An array of weights (or other fractions) written as decimal literals:
+/// `weights![0.20, 0.30, 0.15, 0.15, 0.10, 0.10]` is the article's conservative allocation.
+macro_rules! weights {
+    ($($weight:literal),* $(,)?) => {
+        [$(rust_decimal_macros::dec!($weight)),*]
+    };
+}
+pub(crate) use weights;
 
 /// A valid snapshot of `balances` (casino, trading, wallet, domains, escrow, reserve) at `seq`.
 pub(crate) fn snapshot(balances: [Decimal; 6], seq: Option<u64>) -> PortfolioSnapshot {

@@ -14,18 +14,12 @@ use super::{
 use crate::{
     observation::Happening,
     service::{Direction, Service, ServiceMap},
+    testing::{usdc, weights},
 };
 
 pub(super) const T0: OffsetDateTime = datetime!(2026-01-01 00:05 UTC);
 
-pub(super) const ON_TARGET: [Decimal; 6] = [
-    dec!(200),
-    dec!(300),
-    dec!(150),
-    dec!(150),
-    dec!(100),
-    dec!(100),
-];
+pub(super) const ON_TARGET: [Decimal; 6] = usdc![200, 300, 150, 150, 100, 100];
 
 pub(super) fn snapshot(b: [Decimal; 6], seq: Option<u64>) -> PortfolioSnapshot {
     PortfolioSnapshot::new(ServiceMap(b), seq).expect("valid")
@@ -87,26 +81,12 @@ fn every_kind_decides_at_the_tick() {
         calendar_days: days,
         ..PolicyConfig::default()
     };
-    let small_drift = [
-        dec!(210),
-        dec!(290),
-        dec!(150),
-        dec!(150),
-        dec!(100),
-        dec!(100),
-    ];
+    let small_drift = usdc![210, 290, 150, 150, 100, 100];
     let cases = [
         // TC0: hybrid, casino 6 points over: to target; the reserve ends on target.
         TestCase {
             config: hybrid.clone(),
-            balances: [
-                dec!(260),
-                dec!(280),
-                dec!(140),
-                dec!(140),
-                dec!(90),
-                dec!(90),
-            ],
+            balances: usdc![260, 280, 140, 140, 90, 90],
             days: 1,
             expected_trigger: Some("tick"),
             expected_legs: vec![
@@ -120,14 +100,7 @@ fn every_kind_decides_at_the_tick() {
         // TC1: exactly on the 5-point edge rebalances (`≥`).
         TestCase {
             config: hybrid.clone(),
-            balances: [
-                dec!(250),
-                dec!(250),
-                dec!(150),
-                dec!(150),
-                dec!(100),
-                dec!(100),
-            ],
+            balances: usdc![250, 250, 150, 150, 100, 100],
             days: 1,
             expected_trigger: Some("tick"),
             expected_legs: vec![(Casino, Dec, dec!(50)), (Trading, Inc, dec!(50))],
@@ -135,14 +108,7 @@ fn every_kind_decides_at_the_tick() {
         // TC2: a cent inside the edge does not.
         TestCase {
             config: hybrid.clone(),
-            balances: [
-                dec!(249.99),
-                dec!(250.01),
-                dec!(150),
-                dec!(150),
-                dec!(100),
-                dec!(100),
-            ],
+            balances: usdc![249.99, 250.01, 150, 150, 100, 100],
             days: 1,
             expected_trigger: None,
             expected_legs: vec![],
@@ -169,14 +135,7 @@ fn every_kind_decides_at_the_tick() {
                 rebalance_to: RebalanceTo::BandEdge,
                 ..threshold
             },
-            balances: [
-                dec!(270),
-                dec!(230),
-                dec!(150),
-                dec!(150),
-                dec!(100),
-                dec!(100),
-            ],
+            balances: usdc![270, 230, 150, 150, 100, 100],
             days: 1,
             expected_trigger: Some("tick"),
             expected_legs: vec![(Casino, Dec, dec!(20)), (Trading, Inc, dec!(20))],
@@ -189,14 +148,7 @@ fn every_kind_decides_at_the_tick() {
                 bands: DriftBands::new(dec!(0), dec!(0.25)).expect("valid"),
                 ..PolicyConfig::default()
             },
-            balances: [
-                dec!(200),
-                dec!(330),
-                dec!(150),
-                dec!(150),
-                dec!(70),
-                dec!(100),
-            ],
+            balances: usdc![200, 330, 150, 150, 70, 100],
             days: 1,
             expected_trigger: Some("tick"),
             expected_legs: vec![(Trading, Dec, dec!(30)), (Escrow, Inc, dec!(30))],
@@ -220,14 +172,7 @@ fn every_kind_decides_at_the_tick() {
         // TC9: a calendar's band is not a trigger: casino 10 points over on day 3 waits.
         TestCase {
             config: calendar(7),
-            balances: [
-                dec!(300),
-                dec!(200),
-                dec!(150),
-                dec!(150),
-                dec!(100),
-                dec!(100),
-            ],
+            balances: usdc![300, 200, 150, 150, 100, 100],
             days: 3,
             expected_trigger: None,
             expected_legs: vec![],
@@ -248,14 +193,7 @@ fn every_kind_decides_at_the_tick() {
                 kind: PolicyKind::VolatilityAdjusted,
                 ..PolicyConfig::default()
             },
-            balances: [
-                dec!(240),
-                dec!(300),
-                dec!(150),
-                dec!(150),
-                dec!(100),
-                dec!(60),
-            ],
+            balances: usdc![240, 300, 150, 150, 100, 60],
             days: 1,
             expected_trigger: Some("tick"),
             expected_legs: vec![(Casino, Dec, dec!(40))],
@@ -283,14 +221,7 @@ fn a_decision_with_no_leg_above_the_minimum_is_noticed() {
         ..PolicyConfig::default()
     });
     // Casino 5.5 points over, the reserve 5.5 under: the band edge moves $5.
-    let balances = [
-        dec!(255),
-        dec!(300),
-        dec!(150),
-        dec!(150),
-        dec!(100),
-        dec!(45),
-    ];
+    let balances = usdc![255, 300, 150, 150, 100, 45];
     assert!(
         policy
             .process(tick(balances, T0 + Duration::days(1)))
@@ -351,14 +282,7 @@ pub(super) fn apply(balances: [Decimal; 6], decision: &Decision) -> [Decimal; 6]
 #[test]
 fn a_drawdown_cuts_the_target_and_recovery_restores_it() {
     let mut policy = synced(drawdown_config());
-    let fallen = [
-        dec!(200),
-        dec!(225),
-        dec!(150),
-        dec!(150),
-        dec!(100),
-        dec!(100),
-    ];
+    let fallen = usdc![200, 225, 150, 150, 100, 100];
     let cut = policy
         .process(event(
             2,
@@ -500,15 +424,9 @@ fn scaled(balances: [Decimal; 6], factor: Decimal) -> [Decimal; 6] {
 /// back on day 10 (the same hand-computed days as the response's own test).
 #[test]
 fn a_volatility_burst_switches_to_conservative_targets_and_back() {
-    let conservative = TargetAllocation::new(ServiceMap([
-        dec!(0.10),
-        dec!(0.20),
-        dec!(0.15),
-        dec!(0.15),
-        dec!(0.15),
-        dec!(0.25),
-    ]))
-    .expect("valid");
+    let conservative =
+        TargetAllocation::new(ServiceMap(weights![0.10, 0.20, 0.15, 0.15, 0.15, 0.25]))
+            .expect("valid");
     let mut policy = synced(PolicyConfig {
         vol_spike: Some(VolSpikeResponse {
             spike: SpikeConfig {

@@ -203,10 +203,10 @@ impl DayBook {
 
 #[cfg(test)]
 mod tests {
-    use rust_decimal_macros::dec;
 
     use super::*;
     use crate::performance::MetricsAccumulator;
+    use crate::testing::usdc;
 
     fn balances(b: [Decimal; N]) -> ServiceMap<Decimal> {
         ServiceMap(b)
@@ -219,64 +219,29 @@ mod tests {
             kind: StepKind,
             expected_growth: [f64; N],
         }
-        let start = [
-            dec!(200),
-            dec!(300),
-            dec!(150),
-            dec!(150),
-            dec!(100),
-            dec!(100),
-        ];
+        let start = usdc![200, 300, 150, 150, 100, 100];
         let steps = [
             // S0: casino wins 50 (+25%).
             Step {
-                after: [
-                    dec!(250),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(100),
-                ],
+                after: usdc![250, 300, 150, 150, 100, 100],
                 kind: StepKind::Performance,
                 expected_growth: [1.25, 1.0, 1.0, 1.0, 1.0, 1.0],
             },
             // S1: a rebalance leg moves 50 from casino to the reserve: no return.
             Step {
-                after: [
-                    dec!(200),
-                    dec!(300),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(150),
-                ],
+                after: usdc![200, 300, 150, 150, 100, 150],
                 kind: StepKind::Transfer,
                 expected_growth: [1.0; N],
             },
             // S2: trading loses 30 (−10%).
             Step {
-                after: [
-                    dec!(200),
-                    dec!(270),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(150),
-                ],
+                after: usdc![200, 270, 150, 150, 100, 150],
                 kind: StepKind::Performance,
                 expected_growth: [1.0, 0.9, 1.0, 1.0, 1.0, 1.0],
             },
             // S3: an out-of-band `balance` event puts 20 more in the reserve: a flow.
             Step {
-                after: [
-                    dec!(200),
-                    dec!(270),
-                    dec!(150),
-                    dec!(150),
-                    dec!(100),
-                    dec!(170),
-                ],
+                after: usdc![200, 270, 150, 150, 100, 170],
                 kind: StepKind::Unexplained,
                 expected_growth: [1.0; N],
             },

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     backtest::{
         N as BN, Row,
-        engine::{BacktestConfig, NoEvents, PathInput, TradeTrigger, run_path},
+        engine::{BacktestConfig, NoEvents, PathInput, TargetsHook, TradeTrigger, run_path},
         observe::Recorder,
         paths::{PathSource, ServicesModel},
         policies::{PolicyParams, named_policy},
@@ -21,7 +21,78 @@ use crate::{
     money::decimal_from_f64,
     observation::Happening,
     service::Service,
+    testing::usdc,
 };
+
+/// Runs the backtester over `returns` with `hook`; its trade days with each trade's trigger
+/// named as the live policy names it.
+fn backtest_trades(
+    config: &BacktestConfig,
+    returns: &[Row],
+    hook: &mut impl TargetsHook,
+) -> Vec<(usize, &'static str)> {
+    let mut recorder = Recorder::new(config.initial_usdc, 0.05, returns.len());
+    run_path(
+        config,
+        PathInput {
+            returns,
+            flows_usdc: None,
+        },
+        &mut recorder,
+        hook,
+    );
+    recorder
+        .days
+        .iter()
+        .enumerate()
+        .filter_map(|(day, d)| {
+            d.trade.map(|t| {
+                let trigger = match t.trigger {
+                    TradeTrigger::Calendar => "calendar",
+                    TradeTrigger::Threshold => "tick",
+                    TradeTrigger::Event => "event",
+                };
+                (day, trigger)
+            })
+        })
+        .collect()
+}
+
+/// Drives the live `policy` over `returns` from $1M on `targets`: day d's tick a minute after
+/// T0 + d days, each plan applied and reported back; the decision days, named by `name`.
+fn live_trades(
+    policy: &mut PolicyState,
+    targets: Row,
+    returns: &[Row],
+    name: impl Fn(&Decision) -> &'static str,
+) -> Vec<(usize, &'static str)> {
+    let mut balances = targets.map(|t| decimal_from_f64(t * 1_000_000.0, "b").expect("f"));
+    policy.process(PolicyInput::Snapshot {
+        snapshot: snapshot(balances, None),
+        at: T0,
+        resync: true,
+        tick: false,
+    });
+    let mut got = Vec::new();
+    for (day, r) in returns.iter().enumerate() {
+        for i in 0..BN {
+            let growth = decimal_from_f64(1.0 + r[i], "r").expect("finite");
+            balances[i] = (balances[i] * growth).round_dp(2);
+        }
+        let at = T0 + Duration::days(day as i64) + Duration::minutes(1);
+        if let Some(decision) = policy.process(tick(balances, at)) {
+            got.push((day, name(&decision)));
+            balances = apply(balances, &decision);
+            policy.process(PolicyInput::PlanFinished {
+                snapshot: Some(snapshot(balances, None)),
+                at,
+                moved: true,
+                interrupted: false,
+            });
+        }
+    }
+    got
+}
 
 /// The live policy and the backtester decide on the same days, for the same reasons, on the
 /// same simulated path: the live side in exact decimals with cent legs, ticks a day apart,
@@ -90,58 +161,9 @@ fn the_live_policy_and_the_backtester_decide_identically() {
             min_trade_usdc: 0.0,
             initial_usdc: 1_000_000.0,
         };
-        let mut recorder = Recorder::new(config.initial_usdc, 0.05, returns.len());
-        run_path(
-            &config,
-            PathInput {
-                returns: &returns,
-                flows_usdc: None,
-            },
-            &mut recorder,
-            &mut NoEvents,
-        );
-        let expected: Vec<(usize, &str)> = recorder
-            .days
-            .iter()
-            .enumerate()
-            .filter_map(|(day, d)| {
-                d.trade.map(|t| {
-                    let trigger = match t.trigger {
-                        TradeTrigger::Calendar => "calendar",
-                        TradeTrigger::Threshold => "tick",
-                        TradeTrigger::Event => "event",
-                    };
-                    (day, trigger)
-                })
-            })
-            .collect();
-        // The live policy: day d's tick a minute after T0 + d days.
-        let mut balances = conservative.map(|t| decimal_from_f64(t * 1_000_000.0, "b").expect("f"));
+        let expected = backtest_trades(&config, &returns, &mut NoEvents);
         let mut policy = PolicyState::new(case.live.clone(), TargetAllocation::conservative());
-        policy.process(PolicyInput::Snapshot {
-            snapshot: snapshot(balances, None),
-            at: T0,
-            resync: true,
-            tick: false,
-        });
-        let mut got = Vec::new();
-        for (day, r) in returns.iter().enumerate() {
-            for i in 0..BN {
-                let growth = decimal_from_f64(1.0 + r[i], "r").expect("finite");
-                balances[i] = (balances[i] * growth).round_dp(2);
-            }
-            let at = T0 + Duration::days(day as i64) + Duration::minutes(1);
-            if let Some(decision) = policy.process(tick(balances, at)) {
-                got.push((day, decision.trigger.name()));
-                balances = apply(balances, &decision);
-                policy.process(PolicyInput::PlanFinished {
-                    snapshot: Some(snapshot(balances, None)),
-                    at,
-                    moved: true,
-                    interrupted: false,
-                });
-            }
-        }
+        let got = live_trades(&mut policy, conservative, &returns, |d| d.trigger.name());
         assert!(
             expected.len() >= 5,
             "{}: {} trades",
@@ -179,29 +201,8 @@ fn the_live_policy_and_the_backtester_respond_to_drawdowns_identically() {
         min_trade_usdc: 0.0,
         initial_usdc: 1_000_000.0,
     };
-    let mut recorder = Recorder::new(config.initial_usdc, 0.05, returns.len());
     let mut hook = DrawdownHook::new(conservative, drawdown);
-    run_path(
-        &config,
-        PathInput {
-            returns: &returns,
-            flows_usdc: None,
-        },
-        &mut recorder,
-        &mut hook,
-    );
-    let name = |t: TradeTrigger| match t {
-        TradeTrigger::Calendar => "calendar",
-        TradeTrigger::Threshold => "tick",
-        TradeTrigger::Event => "event",
-    };
-    let expected: Vec<(usize, &str)> = recorder
-        .days
-        .iter()
-        .enumerate()
-        .filter_map(|(day, d)| d.trade.map(|t| (day, name(t.trigger))))
-        .collect();
-    let mut balances = conservative.map(|t| decimal_from_f64(t * 1_000_000.0, "b").expect("f"));
+    let expected = backtest_trades(&config, &returns, &mut hook);
     let mut policy = PolicyState::new(
         PolicyConfig {
             min_trade_usdc: Decimal::ZERO,
@@ -210,34 +211,10 @@ fn the_live_policy_and_the_backtester_respond_to_drawdowns_identically() {
         },
         TargetAllocation::conservative(),
     );
-    policy.process(PolicyInput::Snapshot {
-        snapshot: snapshot(balances, None),
-        at: T0,
-        resync: true,
-        tick: false,
+    let got = live_trades(&mut policy, conservative, &returns, |d| match d.trigger {
+        Trigger::Adjusted { .. } => "event",
+        _ => d.trigger.name(),
     });
-    let mut got = Vec::new();
-    for (day, r) in returns.iter().enumerate() {
-        for i in 0..BN {
-            let growth = decimal_from_f64(1.0 + r[i], "r").expect("finite");
-            balances[i] = (balances[i] * growth).round_dp(2);
-        }
-        let at = T0 + Duration::days(day as i64) + Duration::minutes(1);
-        if let Some(decision) = policy.process(tick(balances, at)) {
-            let trigger = match decision.trigger {
-                Trigger::Adjusted { .. } => "event",
-                _ => decision.trigger.name(),
-            };
-            got.push((day, trigger));
-            balances = apply(balances, &decision);
-            policy.process(PolicyInput::PlanFinished {
-                snapshot: Some(snapshot(balances, None)),
-                at,
-                moved: true,
-                interrupted: false,
-            });
-        }
-    }
     let events = expected.iter().filter(|(_, t)| *t == "event").count();
     assert!(events >= 4, "{events} cuts and restores: {expected:?}");
     assert_eq!(got, expected);
@@ -272,14 +249,7 @@ fn a_recording_replays_identically_and_a_changed_one_does_not() {
         },
         event(
             2,
-            [
-                dec!(200),
-                dec!(225),
-                dec!(150),
-                dec!(150),
-                dec!(100),
-                dec!(100),
-            ],
+            usdc![200, 225, 150, 150, 100, 100],
             Happening::Drawdown {
                 service: Service::Trading,
                 drawdown: dec!(0.25),
@@ -291,17 +261,7 @@ fn a_recording_replays_identically_and_a_changed_one_does_not() {
             moved: true,
             interrupted: false,
         },
-        tick(
-            [
-                dec!(300),
-                dec!(150),
-                dec!(150),
-                dec!(150),
-                dec!(100),
-                dec!(150),
-            ],
-            T0 + Duration::days(1),
-        ),
+        tick(usdc![300, 150, 150, 150, 100, 150], T0 + Duration::days(1)),
     ];
     let record = |inputs: &[PolicyInput]| {
         let mut policy = PolicyState::new(config.clone(), TargetAllocation::conservative());

@@ -1,9 +1,9 @@
 //! Event responses: hand-computed cuts, restores, switches and targets.
 
 use rust_decimal::Decimal;
-use rust_decimal_macros::dec;
 
 use super::*;
+use crate::testing::weights;
 
 const CASINO: usize = Service::Casino.index();
 const TRADING: usize = Service::Trading.index();
@@ -128,22 +128,8 @@ fn adjusted_targets_cut_and_route_the_freed_weight() {
         spike: bool,
         expected: [Decimal; N],
     }
-    let base = [
-        dec!(0.20),
-        dec!(0.30),
-        dec!(0.15),
-        dec!(0.15),
-        dec!(0.10),
-        dec!(0.10),
-    ];
-    let conservative = [
-        dec!(0.10),
-        dec!(0.20),
-        dec!(0.15),
-        dec!(0.15),
-        dec!(0.15),
-        dec!(0.25),
-    ];
+    let base = weights![0.20, 0.30, 0.15, 0.15, 0.10, 0.10];
+    let conservative = weights![0.10, 0.20, 0.15, 0.15, 0.15, 0.25];
     let casino_cut = [true, false, false, false, false, false];
     let cases = [
         // TC0: nothing cut, no spike: the base.
@@ -158,14 +144,7 @@ fn adjusted_targets_cut_and_route_the_freed_weight() {
             cut: casino_cut,
             freed_to: FreedWeightTo::Reserve,
             spike: false,
-            expected: [
-                dec!(0.10),
-                dec!(0.30),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.10),
-                dec!(0.20),
-            ],
+            expected: weights![0.10, 0.30, 0.15, 0.15, 0.10, 0.20],
         },
         // TC2: pro rata: the 10 points split over the 80 not cut: trading +3.75,
         // wallet and domains +1.875, escrow and reserve +1.25.
@@ -173,14 +152,7 @@ fn adjusted_targets_cut_and_route_the_freed_weight() {
             cut: casino_cut,
             freed_to: FreedWeightTo::ProRata,
             spike: false,
-            expected: [
-                dec!(0.10),
-                dec!(0.3375),
-                dec!(0.16875),
-                dec!(0.16875),
-                dec!(0.1125),
-                dec!(0.1125),
-            ],
+            expected: weights![0.10, 0.3375, 0.16875, 0.16875, 0.1125, 0.1125],
         },
         // TC3: a spike: the conservative set.
         TestCase {
@@ -194,14 +166,7 @@ fn adjusted_targets_cut_and_route_the_freed_weight() {
             cut: casino_cut,
             freed_to: FreedWeightTo::Reserve,
             spike: true,
-            expected: [
-                dec!(0.05),
-                dec!(0.20),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.30),
-            ],
+            expected: weights![0.05, 0.20, 0.15, 0.15, 0.15, 0.30],
         },
     ];
     for (index, case) in cases.iter().enumerate() {

@@ -4,15 +4,9 @@ use proptest::prelude::*;
 use rust_decimal_macros::dec;
 
 use super::*;
+use crate::testing::weights;
 
-const CONSERVATIVE: [Decimal; 6] = [
-    dec!(0.20),
-    dec!(0.30),
-    dec!(0.15),
-    dec!(0.15),
-    dec!(0.10),
-    dec!(0.10),
-];
+const CONSERVATIVE: [Decimal; 6] = weights![0.20, 0.30, 0.15, 0.15, 0.10, 0.10];
 const RESERVE: usize = 5;
 
 fn state(days_since_rebalance: u32, vol_index: f64) -> RuleState {
@@ -36,32 +30,11 @@ fn decide_every_rule() {
     }
     let on_target = CONSERVATIVE;
     // Casino 5 points over, trading 5 under: exactly on the 5-point edge.
-    let on_edge = [
-        dec!(0.25),
-        dec!(0.25),
-        dec!(0.15),
-        dec!(0.15),
-        dec!(0.10),
-        dec!(0.10),
-    ];
+    let on_edge = weights![0.25, 0.25, 0.15, 0.15, 0.10, 0.10];
     // Casino 3 points over, reserve 3 under.
-    let three_points = [
-        dec!(0.23),
-        dec!(0.30),
-        dec!(0.15),
-        dec!(0.15),
-        dec!(0.10),
-        dec!(0.07),
-    ];
+    let three_points = weights![0.23, 0.30, 0.15, 0.15, 0.10, 0.07];
     // Escrow 3 points under its 10% target (30% of it), casino 4 points over.
-    let escrow_short = [
-        dec!(0.24),
-        dec!(0.30),
-        dec!(0.15),
-        dec!(0.15),
-        dec!(0.07),
-        dec!(0.09),
-    ];
+    let escrow_short = weights![0.24, 0.30, 0.15, 0.15, 0.07, 0.09];
     let calendar = |days| Decision {
         reason: Reason::Calendar {
             days_since_rebalance: days,
@@ -326,14 +299,7 @@ fn desired_weights_to_target_and_band_edge() {
         // TC0: to target: the targets.
         TestCase {
             to: RebalanceTo::Target,
-            weights: [
-                dec!(0.30),
-                dec!(0.25),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.10),
-                dec!(0.05),
-            ],
+            weights: weights![0.30, 0.25, 0.15, 0.15, 0.10, 0.05],
             expected: CONSERVATIVE,
             fell_back: false,
         },
@@ -341,79 +307,30 @@ fn desired_weights_to_target_and_band_edge() {
         // the reserve takes the rest: 10%, inside its band.
         TestCase {
             to: RebalanceTo::BandEdge,
-            weights: [
-                dec!(0.30),
-                dec!(0.25),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.10),
-                dec!(0.05),
-            ],
-            expected: [
-                dec!(0.25),
-                dec!(0.25),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.10),
-                dec!(0.10),
-            ],
+            weights: weights![0.30, 0.25, 0.15, 0.15, 0.10, 0.05],
+            expected: weights![0.25, 0.25, 0.15, 0.15, 0.10, 0.10],
             fell_back: false,
         },
         // TC2: band edge with escrow 8 under: to 5%; casino 3 over stays; the reserve
         // takes 1 − 0.93 = 7%, inside its band.
         TestCase {
             to: RebalanceTo::BandEdge,
-            weights: [
-                dec!(0.23),
-                dec!(0.30),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.02),
-                dec!(0.15),
-            ],
-            expected: [
-                dec!(0.23),
-                dec!(0.30),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.05),
-                dec!(0.12),
-            ],
+            weights: weights![0.23, 0.30, 0.15, 0.15, 0.02, 0.15],
+            expected: weights![0.23, 0.30, 0.15, 0.15, 0.05, 0.12],
             fell_back: false,
         },
         // TC3: band edge that leaves the reserve 5 points short, on its edge: accepted.
         TestCase {
             to: RebalanceTo::BandEdge,
-            weights: [
-                dec!(0.30),
-                dec!(0.30),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.10),
-                dec!(0.00),
-            ],
-            expected: [
-                dec!(0.25),
-                dec!(0.30),
-                dec!(0.15),
-                dec!(0.15),
-                dec!(0.10),
-                dec!(0.05),
-            ],
+            weights: weights![0.30, 0.30, 0.15, 0.15, 0.10, 0.00],
+            expected: weights![0.25, 0.30, 0.15, 0.15, 0.10, 0.05],
             fell_back: false,
         },
         // TC4: escrow 6 under goes to 5%, which would leave the reserve at −1%, 11 points
         // short: back to target.
         TestCase {
             to: RebalanceTo::BandEdge,
-            weights: [
-                dec!(0.24),
-                dec!(0.34),
-                dec!(0.19),
-                dec!(0.19),
-                dec!(0.04),
-                dec!(0.00),
-            ],
+            weights: weights![0.24, 0.34, 0.19, 0.19, 0.04, 0.00],
             expected: CONSERVATIVE,
             fell_back: true,
         },
@@ -440,14 +357,7 @@ fn f64_and_decimal_differ_only_where_f64_cannot_hold_the_weight() {
     let rule = RuleConfig::threshold(Band::Absolute { points: 0.05 }, RebalanceTo::Target);
     assert!(rule.decide(&state(0, 0.5), &weights, &targets).is_none());
     let live = RuleConfig::threshold(abs_band(dec!(0.05)), RebalanceTo::Target);
-    let on_edge = [
-        dec!(0.25),
-        dec!(0.25),
-        dec!(0.15),
-        dec!(0.15),
-        dec!(0.10),
-        dec!(0.10),
-    ];
+    let on_edge = weights![0.25, 0.25, 0.15, 0.15, 0.10, 0.10];
     assert!(
         live.decide(&state(0, 0.5), &on_edge, &CONSERVATIVE)
             .is_some()

@@ -198,11 +198,11 @@ fn run_performance(c: &Connection) -> Result<Option<RunPerformance>, StoreError>
 
 #[cfg(test)]
 mod tests {
-    use rust_decimal_macros::dec;
     use time::macros::datetime;
 
     use super::*;
     use crate::store::RunRecord;
+    use crate::testing::weights;
 
     #[tokio::test]
     async fn days_and_adjustments_round_trip_for_the_last_run() {
@@ -244,14 +244,7 @@ mod tests {
                 at,
                 "drawdown_cut",
                 "trading target cut 30.0% → 15.0%".into(),
-                ServiceMap([
-                    dec!(0.2),
-                    dec!(0.15),
-                    dec!(0.15),
-                    dec!(0.15),
-                    dec!(0.1),
-                    dec!(0.25),
-                ]),
+                ServiceMap(weights![0.2, 0.15, 0.15, 0.15, 0.1, 0.25]),
             )
             .await
             .expect("adjustment");
