@@ -276,6 +276,33 @@ pub(super) fn apply(balances: [Decimal; 6], decision: &Decision) -> [Decimal; 6]
         .0
 }
 
+/// Feeds event `seq` and returns the rebalance it causes, asserting that it is the target
+/// adjustment `name` decided on that event (so its plan is named after it).
+fn adjusted_on_event(
+    policy: &mut PolicyState,
+    seq: u64,
+    balances: [Decimal; 6],
+    what: Happening,
+    name: &str,
+) -> Decision {
+    let decision = policy
+        .process(event(seq, balances, what))
+        .unwrap_or_else(|| panic!("{name} rebalances"));
+    assert_eq!(decision.trigger.name(), name);
+    assert!(
+        matches!(
+            decision.trigger,
+            Trigger::Adjusted {
+                on: DecidedOn::Event { seq: on },
+                ..
+            } if on == seq
+        ),
+        "{:?}",
+        decision.trigger
+    );
+    decision
+}
+
 /// Trading falls 25% (a venue drawdown event): its target is cut from 30% to 15%, the
 /// reserve's raised to 25%, and the portfolio rebalanced to them; a 30% rise brings it back
 /// within 5% of its peak and the 30% target returns.
@@ -283,28 +310,16 @@ pub(super) fn apply(balances: [Decimal; 6], decision: &Decision) -> [Decimal; 6]
 fn a_drawdown_cuts_the_target_and_recovery_restores_it() {
     let mut policy = synced(drawdown_config());
     let fallen = usdc![200, 225, 150, 150, 100, 100];
-    let cut = policy
-        .process(event(
-            2,
-            fallen,
-            Happening::Drawdown {
-                service: Trading,
-                drawdown: dec!(0.25),
-            },
-        ))
-        .expect("the cut rebalances");
-    assert_eq!(cut.trigger.name(), "drawdown_cut");
     // Decided on event 2: its plan is named after that event.
-    assert!(
-        matches!(
-            cut.trigger,
-            Trigger::Adjusted {
-                on: DecidedOn::Event { seq: 2 },
-                ..
-            }
-        ),
-        "{:?}",
-        cut.trigger
+    let cut = adjusted_on_event(
+        &mut policy,
+        2,
+        fallen,
+        Happening::Drawdown {
+            service: Trading,
+            drawdown: dec!(0.25),
+        },
+        "drawdown_cut",
     );
     // $925 to 20/15/15/15/10/25: trading 225 → 138.75, casino 200 → 185, wallet and
     // domains 150 → 138.75, escrow 100 → 92.50; the reserve takes the $131.25.
@@ -370,27 +385,15 @@ fn a_drawdown_cuts_the_target_and_recovery_restores_it() {
     // Another 13.88: 180.38 / 138.75 of 0.75 is 97.5% of its peak: restored to 30%.
     let mut recovered = risen;
     recovered[Trading.index()] += dec!(13.88);
-    let restore = policy
-        .process(event(
-            5,
-            recovered,
-            Happening::MarkToMarket {
-                service: Trading,
-                change_usdc: dec!(13.88),
-            },
-        ))
-        .expect("the restore rebalances");
-    assert_eq!(restore.trigger.name(), "drawdown_restore");
-    assert!(
-        matches!(
-            restore.trigger,
-            Trigger::Adjusted {
-                on: DecidedOn::Event { seq: 5 },
-                ..
-            }
-        ),
-        "{:?}",
-        restore.trigger
+    let restore = adjusted_on_event(
+        &mut policy,
+        5,
+        recovered,
+        Happening::MarkToMarket {
+            service: Trading,
+            change_usdc: dec!(13.88),
+        },
+        "drawdown_restore",
     );
     // $966.63 back to 20/30/15/15/10/10 (legs truncated to the cent).
     assert_eq!(

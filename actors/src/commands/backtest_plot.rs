@@ -19,7 +19,10 @@ use plotters::{coord::Shift, prelude::*};
 
 use super::{
     backtest::CompareRow,
-    plot::{Axes, PANELS_SIZE as SIZE, err, percent_chart, render},
+    plot::{
+        Axes, PANELS_SIZE as SIZE, ValuePanel, draw_legend, err, labelled_line, percent_chart,
+        render, trade_markers, value_panel, weights_chart,
+    },
 };
 
 /// Allocation with bands and trades, and value against buy-and-hold, of one path.
@@ -61,22 +64,8 @@ where
         + measure_band.max(0.02)
         + 0.02;
     let trades = days.iter().filter(|d| d.trade.is_some()).count();
-    let mut chart = ChartBuilder::on(&upper)
-        .caption(
-            format!("{policy}: allocation, target bands and {trades} trades"),
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(28)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0.0..x_max, 0.0..w_max.min(1.0))
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .y_desc("weight")
-        .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
-        .draw()
-        .map_err(err)?;
+    let caption = format!("{policy}: allocation, target bands and {trades} trades");
+    let mut chart = weights_chart(&upper, &caption, x_max, w_max.min(1.0))?;
     for (i, service) in Service::ALL.iter().enumerate().take(N) {
         let color = Palette99::pick(i).to_rgba();
         let band = |t: f64| {
@@ -96,83 +85,27 @@ where
                 ))
                 .map_err(err)?;
         }
-        chart
-            .draw_series(LineSeries::new(
-                days.iter()
-                    .enumerate()
-                    .map(|(d, day)| (d as f64, day.weights[i])),
-                color.stroke_width(1),
-            ))
-            .map_err(err)?
-            .label(service.name())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-            });
+        let weights = days
+            .iter()
+            .enumerate()
+            .map(|(d, day)| (d as f64, day.weights[i]));
+        labelled_line(&mut chart, weights, color, 1, service.name())?;
     }
-    chart
-        .draw_series(
-            days.iter()
-                .enumerate()
-                .filter(|(_, d)| d.trade.is_some())
-                .map(|(d, _)| TriangleMarker::new((d as f64, 0.004), 4, BLACK.filled())),
-        )
-        .map_err(err)?
-        .label("trade")
-        .legend(|(x, y)| TriangleMarker::new((x + 8, y), 4, BLACK.filled()));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    let (v_min, v_max) = days
+    let traded = days.iter().enumerate().filter(|(_, d)| d.trade.is_some());
+    trade_markers(&mut chart, traded.map(|(d, _)| d as f64), "trade")?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    let values: Vec<_> = days
         .iter()
-        .flat_map(|d| [d.value_usdc, d.buy_and_hold_value_usdc])
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    let (v_min, v_max) = if v_min.is_finite() {
-        (v_min, v_max)
-    } else {
-        (0.0, 1.0)
+        .enumerate()
+        .map(|(d, day)| (d as f64, day.value_usdc, day.buy_and_hold_value_usdc))
+        .collect();
+    let panel = ValuePanel {
+        x_max,
+        x_desc: "day",
+        y_label_area: 56,
+        label: policy,
     };
-    let pad = 0.05 * (v_max - v_min).abs().max(1e-6);
-    let mut value = ChartBuilder::on(&lower)
-        .caption("value against buy-and-hold (USDC)", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0.0..x_max, (v_min - pad)..(v_max + pad))
-        .map_err(err)?;
-    value.configure_mesh().x_desc("day").draw().map_err(err)?;
-    value
-        .draw_series(LineSeries::new(
-            days.iter()
-                .enumerate()
-                .map(|(d, day)| (d as f64, day.value_usdc)),
-            BLUE.stroke_width(2),
-        ))
-        .map_err(err)?
-        .label(policy.to_owned())
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
-    value
-        .draw_series(LineSeries::new(
-            days.iter()
-                .enumerate()
-                .map(|(d, day)| (d as f64, day.buy_and_hold_value_usdc)),
-            RED.stroke_width(1),
-        ))
-        .map_err(err)?
-        .label("buy-and-hold")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED.stroke_width(2)));
-    value
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    value_panel(&lower, panel, &values)?;
     root.present().map_err(err)?;
     Ok(())
 }

@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use super::{
     math_common::{ModelArgs, by_name},
-    plot::{Axes, err, percent_chart, render},
+    plot::{Axes, draw_legend, err, labelled_line, percent_chart, render},
 };
 use crate::format::pct_f64;
 
@@ -189,14 +189,8 @@ where
             y: ((y_min - pad)..(y_max + pad), "expected return (annual)", 0),
         },
     )?;
-    chart
-        .draw_series(LineSeries::new(
-            out.points.iter().map(|p| (p.volatility, p.expected_return)),
-            BLUE.stroke_width(2),
-        ))
-        .map_err(err)?
-        .label("frontier")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
+    let frontier = out.points.iter().map(|p| (p.volatility, p.expected_return));
+    labelled_line(&mut chart, frontier, BLUE.to_rgba(), 2, "frontier")?;
     chart
         .draw_series(out.assets.iter().map(|a| {
             EmptyElement::at((a.volatility, a.expected_return))
@@ -221,12 +215,7 @@ where
             .label(label)
             .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     root.present().map_err(err)?;
     Ok(())
 }

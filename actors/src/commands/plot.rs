@@ -103,3 +103,162 @@ where
         .map_err(err)?;
     Ok(chart)
 }
+
+/// A legend key for a line series: a short line in `color`.
+fn line_key(color: RGBAColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+}
+
+/// Draws the legend of `chart` at `position` on a light background with a black border.
+///
+/// # Errors
+/// A drawing error.
+pub fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+/// The upper panel of a plot over time: a chart of weights from 0 to `w_max` over days
+/// 0 to `x_max`, titled `caption`, its vertical axis in whole percent.
+///
+/// # Errors
+/// A drawing error.
+pub fn weights_chart<'a, DB: DrawingBackend + 'a>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    x_max: f64,
+    w_max: f64,
+) -> anyhow::Result<Chart<'a, DB>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(28)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..x_max, 0.0..w_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .y_desc("weight")
+        .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// A line over time in `color` (`width` pixels), named `name` in the legend: a service's
+/// weight, or a value.
+///
+/// # Errors
+/// A drawing error.
+pub fn labelled_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    color: RGBAColor,
+    width: u32,
+    name: &str,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(width)))
+        .map_err(err)?
+        .label(name)
+        .legend(line_key(color));
+    Ok(())
+}
+
+/// A black triangle at the foot of the weights chart on each day in `days`, named `label` in
+/// the legend: the days a rebalance traded.
+///
+/// # Errors
+/// A drawing error.
+pub fn trade_markers<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    days: impl IntoIterator<Item = f64>,
+    label: &str,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .draw_series(
+            days.into_iter()
+                .map(|d| TriangleMarker::new((d, 0.004), 4, BLACK.filled())),
+        )
+        .map_err(err)?
+        .label(label)
+        .legend(|(x, y)| TriangleMarker::new((x + 8, y), 4, BLACK.filled()));
+    Ok(())
+}
+
+/// How the lower panel of a plot over time is labelled.
+#[derive(Debug, Clone, Copy)]
+pub struct ValuePanel<'a> {
+    /// The last day on the horizontal axis.
+    pub x_max: f64,
+    /// The horizontal axis' description.
+    pub x_desc: &'a str,
+    /// Room for the vertical axis' labels, in pixels.
+    pub y_label_area: u32,
+    /// The legend name of the portfolio's value.
+    pub label: &'a str,
+}
+
+/// The lower panel of a plot over time: the portfolio's value (blue) against buy-and-hold
+/// (red), in USDC; `points` are (day, value, buy-and-hold value).
+///
+/// # Errors
+/// A drawing error.
+pub fn value_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: ValuePanel<'_>,
+    points: &[(f64, f64, f64)],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (v_min, v_max) = points
+        .iter()
+        .flat_map(|&(_, value, held)| [value, held])
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    let (v_min, v_max) = if v_min.is_finite() {
+        (v_min, v_max)
+    } else {
+        (0.0, 1.0)
+    };
+    let pad = 0.05 * (v_max - v_min).abs().max(1e-6);
+    let mut value = ChartBuilder::on(area)
+        .caption("value against buy-and-hold (USDC)", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(panel.y_label_area)
+        .build_cartesian_2d(0.0..panel.x_max, (v_min - pad)..(v_max + pad))
+        .map_err(err)?;
+    value
+        .configure_mesh()
+        .x_desc(panel.x_desc)
+        .draw()
+        .map_err(err)?;
+    let value_points = points.iter().map(|&(d, v, _)| (d, v));
+    labelled_line(&mut value, value_points, BLUE.to_rgba(), 2, panel.label)?;
+    let held_points = points.iter().map(|&(d, _, held)| (d, held));
+    labelled_line(&mut value, held_points, RED.to_rgba(), 1, "buy-and-hold")?;
+    draw_legend(&mut value, SeriesLabelPosition::UpperLeft)
+}

@@ -12,7 +12,10 @@ use anyhow::bail;
 use ballast::{report::PeriodReport, service::Service};
 use plotters::{coord::Shift, prelude::*};
 
-use crate::commands::plot::{PANELS_SIZE as SIZE, err, render};
+use crate::commands::plot::{
+    PANELS_SIZE as SIZE, ValuePanel, draw_legend, err, labelled_line, render, trade_markers,
+    value_panel, weights_chart,
+};
 
 /// Draws `report` to `path`.
 ///
@@ -62,22 +65,8 @@ where
         .min(1.0)
         + 0.02;
     let rebalances = series.iter().filter(|p| p.rebalanced).count();
-    let mut chart = ChartBuilder::on(&upper)
-        .caption(
-            format!("weights, targets and bands ({rebalances} intervals with rebalances)"),
-            ("sans-serif", 22),
-        )
-        .margin(12)
-        .x_label_area_size(28)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0.0..x_max, 0.0..w_max)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .y_desc("weight")
-        .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
-        .draw()
-        .map_err(err)?;
+    let caption = format!("weights, targets and bands ({rebalances} intervals with rebalances)");
+    let mut chart = weights_chart(&upper, &caption, x_max, w_max)?;
     for (i, service) in Service::ALL.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         for sign in [-1.0, 1.0] {
@@ -104,83 +93,27 @@ where
                 color.mix(0.9).stroke_width(1),
             ))
             .map_err(err)?;
-        chart
-            .draw_series(LineSeries::new(
-                series
-                    .iter()
-                    .zip(&x)
-                    .map(|(p, d)| (*d, p.weights[*service])),
-                color.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(service.name())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-            });
+        let weights = series
+            .iter()
+            .zip(&x)
+            .map(|(p, d)| (*d, p.weights[*service]));
+        labelled_line(&mut chart, weights, color, 2, service.name())?;
     }
-    chart
-        .draw_series(
-            series
-                .iter()
-                .zip(&x)
-                .filter(|(p, _)| p.rebalanced)
-                .map(|(_, d)| TriangleMarker::new((*d, 0.004), 4, BLACK.filled())),
-        )
-        .map_err(err)?
-        .label("rebalanced")
-        .legend(|(x, y)| TriangleMarker::new((x + 8, y), 4, BLACK.filled()));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    let (v_min, v_max) = series
+    let rebalanced = series.iter().zip(&x).filter(|(p, _)| p.rebalanced);
+    trade_markers(&mut chart, rebalanced.map(|(_, d)| *d), "rebalanced")?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    let values: Vec<_> = series
         .iter()
-        .flat_map(|p| [p.value_usdc, p.buy_and_hold_usdc])
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    let pad = 0.05 * (v_max - v_min).abs().max(1e-6);
-    let mut value = ChartBuilder::on(&lower)
-        .caption("value against buy-and-hold (USDC)", ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(72)
-        .build_cartesian_2d(0.0..x_max, (v_min - pad)..(v_max + pad))
-        .map_err(err)?;
-    value
-        .configure_mesh()
-        .x_desc("days since the period's start")
-        .draw()
-        .map_err(err)?;
-    value
-        .draw_series(LineSeries::new(
-            series.iter().zip(&x).map(|(p, d)| (*d, p.value_usdc)),
-            BLUE.stroke_width(2),
-        ))
-        .map_err(err)?
-        .label("ballast")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
-    value
-        .draw_series(LineSeries::new(
-            series
-                .iter()
-                .zip(&x)
-                .map(|(p, d)| (*d, p.buy_and_hold_usdc)),
-            RED.stroke_width(1),
-        ))
-        .map_err(err)?
-        .label("buy-and-hold")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED.stroke_width(2)));
-    value
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+        .zip(&x)
+        .map(|(p, d)| (*d, p.value_usdc, p.buy_and_hold_usdc))
+        .collect();
+    let panel = ValuePanel {
+        x_max,
+        x_desc: "days since the period's start",
+        y_label_area: 72,
+        label: "ballast",
+    };
+    value_panel(&lower, panel, &values)?;
     root.present().map_err(err)?;
     Ok(())
 }
