@@ -1,4 +1,5 @@
-//! Text <-> value for the store's columns: decimals, RFC 3339 times, sequence numbers.
+//! Text <-> value for the store's columns: decimals, RFC 3339 times, sequence numbers,
+//! services and leg directions.
 //!
 //! # Invariants
 //! - Amounts are written with `Decimal`'s `Display` and read with `FromStr`, so they
@@ -11,7 +12,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use super::StoreError;
+use super::{Direction, Service, StoreError};
 
 pub(super) fn parse_decimal(column: &'static str, text: &str) -> Result<Decimal, StoreError> {
     Decimal::from_str(text).map_err(|_| StoreError::Corrupt {
@@ -25,6 +26,38 @@ pub(super) fn parse_time(column: &'static str, text: &str) -> Result<OffsetDateT
         column,
         value: text.to_owned(),
     })
+}
+
+/// A service named by `legs.service`-like text.
+pub(super) fn parse_service(column: &'static str, text: &str) -> Result<Service, StoreError> {
+    Service::from_str(text).map_err(|_| StoreError::Corrupt {
+        column,
+        value: text.to_owned(),
+    })
+}
+
+/// A leg direction written as `increase` or `decrease`.
+pub(super) fn parse_direction(column: &'static str, text: &str) -> Result<Direction, StoreError> {
+    match text {
+        "increase" => Ok(Direction::Increase),
+        "decrease" => Ok(Direction::Decrease),
+        _ => Err(StoreError::Corrupt {
+            column,
+            value: text.to_owned(),
+        }),
+    }
+}
+
+/// The first `N` columns of `row` as text: for a query whose columns are all text, each parsed
+/// afterwards by the helpers above so a bad one is named.
+pub(super) fn text_columns<const N: usize>(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<[String; N]> {
+    let mut columns: [String; N] = std::array::from_fn(|_| String::new());
+    for (i, column) in columns.iter_mut().enumerate() {
+        *column = row.get(i)?;
+    }
+    Ok(columns)
 }
 
 pub(super) fn time_text(at: OffsetDateTime) -> String {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     Store, StoreError,
-    codec::{parse_time, time_text},
+    codec::{parse_time, text_columns, time_text},
     schema,
 };
 use crate::control::{Command, ControlRecord, Mode};
@@ -61,19 +61,10 @@ pub(super) fn last_control(c: &Connection) -> Result<Option<ControlRecord>, Stor
             "SELECT at, command, previous, mode, by, reason FROM control_actions
              ORDER BY id DESC LIMIT 1",
             [],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            },
+            text_columns::<6>,
         )
         .optional()?;
-    let Some((at, command, previous, mode, by, reason)) = row else {
+    let Some([at, command, previous, mode, by, reason]) = row else {
         return Ok(None);
     };
     let corrupt = |column: &'static str, value: &str| StoreError::Corrupt {

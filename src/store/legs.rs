@@ -6,14 +6,14 @@
 //!   rewrites a key.
 //! - Only `applied` legs count as money moved; `pending` ones are not turnover (yet).
 
-use std::{collections::BTreeMap, str::FromStr};
+use std::collections::BTreeMap;
 
 use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
 
 use super::{
-    Direction, LegRecord, LegStatus, PlanRecord, Service, Store, StoreError,
-    codec::{now_text, parse_decimal, parse_time, time_text},
+    LegRecord, LegStatus, PlanRecord, Store, StoreError,
+    codec::{now_text, parse_decimal, parse_direction, parse_service, parse_time, time_text},
 };
 
 /// A leg of unknown outcome, with the run that recorded its plan.
@@ -184,20 +184,8 @@ pub(super) fn leg_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<LegRecor
         Ok(LegRecord {
             idempotency_key: key,
             leg_index,
-            service: Service::from_str(&service).map_err(|_| StoreError::Corrupt {
-                column: "legs.service",
-                value: service.clone(),
-            })?,
-            direction: match direction.as_str() {
-                "increase" => Direction::Increase,
-                "decrease" => Direction::Decrease,
-                _ => {
-                    return Err(StoreError::Corrupt {
-                        column: "legs.direction",
-                        value: direction,
-                    });
-                }
-            },
+            service: parse_service("legs.service", &service)?,
+            direction: parse_direction("legs.direction", &direction)?,
             amount_usdc: parse_decimal("legs.amount_usdc", &amount)?,
             status: LegStatus::parse(&status)?,
         })

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use super::{
     ServiceMap, Store, StoreError,
-    codec::{parse_time, time_text},
+    codec::{parse_time, text_columns, time_text},
     runs::last_run,
     schema,
 };
@@ -170,16 +170,10 @@ fn run_performance(c: &Connection) -> Result<Option<RunPerformance>, StoreError>
             "SELECT at, kind, reason, targets FROM target_adjustments
              WHERE run_id = ?1 AND kind <> ?2 ORDER BY id",
         )?;
-        let rows = statement.query_map([run.run_id.as_str(), OPTIMIZER_TARGETS], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-            ))
-        })?;
+        let rows =
+            statement.query_map([run.run_id.as_str(), OPTIMIZER_TARGETS], text_columns::<4>)?;
         for row in rows {
-            let (at, kind, reason, targets) = row?;
+            let [at, kind, reason, targets] = row?;
             adjustments.push(AdjustmentRecord {
                 at: parse_time("target_adjustments.at", &at)?,
                 kind,

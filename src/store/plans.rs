@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 
 use super::{
     PlanRecord, Store, StoreError,
-    codec::{now_text, parse_decimal, parse_time, time_text},
+    codec::{now_text, parse_decimal, parse_time, text_columns, time_text},
     legs::leg_row,
 };
 
@@ -81,23 +81,14 @@ pub(super) fn recent_plans(c: &Connection, limit: u32) -> Result<Vec<PlanRecord>
          ORDER BY rowid DESC LIMIT ?1",
     )?;
     let heads = statement
-        .query_map([limit], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-            ))
-        })?
+        .query_map([limit], text_columns::<6>)?
         .collect::<Result<Vec<_>, _>>()?;
     let mut legs_statement = c.prepare(
         "SELECT idempotency_key, leg_index, service, direction, amount_usdc, status
          FROM legs WHERE plan_id = ?1 ORDER BY leg_index",
     )?;
     let mut plans = Vec::with_capacity(heads.len());
-    for (plan_id, run_id, created_at, trigger, reason, total) in heads {
+    for [plan_id, run_id, created_at, trigger, reason, total] in heads {
         let legs = legs_statement
             .query_map([&plan_id], leg_row)?
             .map(|row| row?)

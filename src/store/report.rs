@@ -10,7 +10,7 @@
 //!   [`StoreError::Corrupt`] naming its column.
 //! - A file from before the alerts table lists no alerts in `ballast status`.
 
-use std::{collections::BTreeMap, path::Path, str::FromStr};
+use std::{collections::BTreeMap, path::Path};
 
 use rusqlite::{Connection, params};
 use rust_decimal::Decimal;
@@ -18,8 +18,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{
-    Direction, Service, Store, StoreError,
-    codec::{now_text, parse_decimal, parse_time, time_text},
+    Store, StoreError,
+    codec::{now_text, parse_decimal, parse_direction, parse_service, parse_time, time_text},
     schema::{self, open_read_only},
     snapshots::parse_balances,
 };
@@ -124,20 +124,8 @@ fn period(c: &Connection, since: Option<OffsetDateTime>) -> Result<PeriodData, S
             let direction: String = row.get(2)?;
             legs.push(AppliedLeg {
                 at,
-                service: Service::from_str(&service).map_err(|_| StoreError::Corrupt {
-                    column: "legs.service",
-                    value: service.clone(),
-                })?,
-                direction: match direction.as_str() {
-                    "increase" => Direction::Increase,
-                    "decrease" => Direction::Decrease,
-                    _ => {
-                        return Err(StoreError::Corrupt {
-                            column: "legs.direction",
-                            value: direction,
-                        });
-                    }
-                },
+                service: parse_service("legs.service", &service)?,
+                direction: parse_direction("legs.direction", &direction)?,
                 amount_usdc: parse_decimal("legs.amount_usdc", &row.get::<_, String>(3)?)?,
             });
         }
@@ -284,7 +272,10 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::{service::ServiceMap, store::schema};
+    use crate::{
+        service::{Direction, Service, ServiceMap},
+        store::schema,
+    };
 
     #[test]
     fn a_version_1_file_keeps_its_plans_and_legs_and_gains_both_clocks() {

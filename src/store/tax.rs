@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use super::{
     LegStatus, Store, StoreError,
-    codec::{now_text, parse_decimal, parse_time, time_text},
+    codec::{now_text, parse_decimal, parse_time, text_columns, time_text},
     schema,
 };
 use crate::{
@@ -277,21 +277,19 @@ impl Store {
                      status, created_at
                  FROM wallet_orders WHERE status = 'pending' ORDER BY rowid",
             )?;
-            let rows = statement.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                    r.get::<_, String>(8)?,
-                ))
-            })?;
+            let rows = statement.query_map([], text_columns::<9>)?;
             rows.map(|row| {
-                let (key, harvest_id, side, asset, quantity, lot_ids, reason, status, at) = row?;
+                let [
+                    key,
+                    harvest_id,
+                    side,
+                    asset,
+                    quantity,
+                    lot_ids,
+                    reason,
+                    status,
+                    at,
+                ] = row?;
                 Ok(WalletOrderRecord {
                     idempotency_key: key,
                     harvest_id,
@@ -409,31 +407,20 @@ fn load_lots(c: &Connection) -> Result<Vec<Lot>, StoreError> {
              bought_at, acquired_at, origin, replacement
          FROM tax_lots ORDER BY position",
     )?;
-    let rows = statement.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, String>(6)?,
-            r.get::<_, String>(7)?,
-            r.get::<_, String>(8)?,
-            r.get::<_, bool>(9)?,
-        ))
-    })?;
+    let rows = statement.query_map([], |r| Ok((text_columns::<9>(r)?, r.get::<_, bool>(9)?)))?;
     rows.map(|row| {
         let (
-            lot_id,
-            venue_lot_id,
-            asset,
-            q,
-            basis,
-            adjustment,
-            bought,
-            acquired,
-            origin,
+            [
+                lot_id,
+                venue_lot_id,
+                asset,
+                q,
+                basis,
+                adjustment,
+                bought,
+                acquired,
+                origin,
+            ],
             replacement,
         ) = row?;
         Ok(Lot {
