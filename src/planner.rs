@@ -339,6 +339,18 @@ mod tests {
     use super::*;
     use crate::testing::{snapshot, usdc};
 
+    /// The legs that rebalance the large win (casino at 32% of $1,176.47) when casino gives
+    /// `casino_decrease`: the increases are the same whatever casino can give.
+    pub(super) fn large_win_legs(casino_decrease: Decimal) -> Vec<(Service, Direction, Decimal)> {
+        vec![
+            (Service::Casino, Direction::Decrease, casino_decrease),
+            (Service::Trading, Direction::Increase, dec!(52.94)),
+            (Service::Wallet, Direction::Increase, dec!(26.47)),
+            (Service::Domains, Direction::Increase, dec!(26.47)),
+            (Service::Escrow, Direction::Increase, dec!(17.64)),
+        ]
+    }
+
     #[test]
     fn plans_table() {
         struct TestCase {
@@ -359,13 +371,7 @@ mod tests {
             TestCase {
                 balances: usdc![376.47, 300, 150, 150, 100, 100],
                 params: base,
-                expected: vec![
-                    (Service::Casino, Direction::Decrease, dec!(141.17)),
-                    (Service::Trading, Direction::Increase, dec!(52.94)),
-                    (Service::Wallet, Direction::Increase, dec!(26.47)),
-                    (Service::Domains, Direction::Increase, dec!(26.47)),
-                    (Service::Escrow, Direction::Increase, dec!(17.64)),
-                ],
+                expected: large_win_legs(dec!(141.17)),
             },
             // TC2: inside every band: nothing, unless forced.
             TestCase {
@@ -494,7 +500,7 @@ mod tests {
 mod lock_tests {
     use rust_decimal_macros::dec;
 
-    use super::*;
+    use super::{tests::large_win_legs, *};
     use crate::testing::usdc;
 
     #[test]
@@ -516,25 +522,13 @@ mod lock_tests {
             // TC0: nothing locked: the whole excess leaves, as without locks.
             TestCase {
                 casino_locked: Decimal::ZERO,
-                expected: vec![
-                    (Service::Casino, Direction::Decrease, dec!(141.17)),
-                    (Service::Trading, Direction::Increase, dec!(52.94)),
-                    (Service::Wallet, Direction::Increase, dec!(26.47)),
-                    (Service::Domains, Direction::Increase, dec!(26.47)),
-                    (Service::Escrow, Direction::Increase, dec!(17.64)),
-                ],
+                expected: large_win_legs(dec!(141.17)),
             },
             // TC1: 300 locked: only the 76.47 free leaves; with the reserve's 100 it still
             // funds every increase (the reserve ends below its target instead).
             TestCase {
                 casino_locked: dec!(300),
-                expected: vec![
-                    (Service::Casino, Direction::Decrease, dec!(76.47)),
-                    (Service::Trading, Direction::Increase, dec!(52.94)),
-                    (Service::Wallet, Direction::Increase, dec!(26.47)),
-                    (Service::Domains, Direction::Increase, dec!(26.47)),
-                    (Service::Escrow, Direction::Increase, dec!(17.64)),
-                ],
+                expected: large_win_legs(dec!(76.47)),
             },
             // TC2: all of it locked: no decrease; the increases shrink to the reserve's 100.
             TestCase {

@@ -97,92 +97,111 @@ fn legacy_leg_keys_format_and_parse_back() {
     }
 }
 
-#[test]
-fn malformed_plan_ids_are_refused_by_name() {
-    struct TestCase {
-        input: &'static str,
-        expected: IdError,
-    }
-    let cases = [
-        // TC0: no separator at all: not legacy (no `:`), and no `@` either.
-        TestCase {
-            input: "r1",
-            expected: IdError::MissingAttempt("r1".into()),
-        },
-        // TC1: the empty text.
-        TestCase {
-            input: "",
-            expected: IdError::MissingAttempt(String::new()),
-        },
-        // TC2: nothing before the separator.
-        TestCase {
-            input: ":1",
-            expected: IdError::EmptyRunId(":1".into()),
-        },
-        // TC3: nothing after it.
-        TestCase {
-            input: "r1:",
-            expected: IdError::BadPlanSeq {
-                text: "r1:".into(),
-                seq: String::new(),
-            },
-        },
-        // TC4: not a number.
-        TestCase {
-            input: "r1:x",
-            expected: IdError::BadPlanSeq {
-                text: "r1:x".into(),
-                seq: "x".into(),
-            },
-        },
-        // TC5: a sign would not print back.
-        TestCase {
-            input: "r1:+1",
-            expected: IdError::BadPlanSeq {
-                text: "r1:+1".into(),
-                seq: "+1".into(),
-            },
-        },
-        // TC6: a leading zero would not print back.
-        TestCase {
-            input: "r1:01",
-            expected: IdError::BadPlanSeq {
-                text: "r1:01".into(),
-                seq: "01".into(),
-            },
-        },
-        // TC7: beyond u64.
-        TestCase {
-            input: "r1:18446744073709551616",
-            expected: IdError::BadPlanSeq {
-                text: "r1:18446744073709551616".into(),
-                seq: "18446744073709551616".into(),
-            },
-        },
-    ];
+/// A text that must not parse, and the error that names why.
+struct Refusal {
+    input: &'static str,
+    expected: IdError,
+}
+
+/// Asserts that every case's text is refused as a `T` with exactly its error.
+fn assert_refused<T: FromStr<Err = IdError> + std::fmt::Debug + PartialEq>(cases: &[Refusal]) {
     for (i, case) in cases.iter().enumerate() {
-        assert_eq!(
-            case.input.parse::<PlanId>(),
-            Err(case.expected.clone()),
-            "TC{i}"
-        );
+        assert_eq!(case.input.parse::<T>(), Err(case.expected.clone()), "TC{i}");
+    }
+}
+
+fn bad_seq(text: &str, seq: &str) -> IdError {
+    IdError::BadPlanSeq {
+        text: text.into(),
+        seq: seq.into(),
+    }
+}
+
+fn bad_index(text: &str, index: &str) -> IdError {
+    IdError::BadLegIndex {
+        text: text.into(),
+        index: index.into(),
+    }
+}
+
+fn bad_trigger(text: &str, trigger: &str) -> IdError {
+    IdError::BadTrigger {
+        text: text.into(),
+        trigger: trigger.into(),
+    }
+}
+
+fn bad_attempt(text: &str, attempt: &str) -> IdError {
+    IdError::BadAttempt {
+        text: text.into(),
+        attempt: attempt.into(),
+    }
+}
+
+fn bad_venue(text: &str, venue: &str) -> IdError {
+    IdError::BadVenue {
+        text: text.into(),
+        venue: venue.into(),
     }
 }
 
 #[test]
+fn malformed_plan_ids_are_refused_by_name() {
+    let cases = [
+        // TC0: no separator at all: not legacy (no `:`), and no `@` either.
+        Refusal {
+            input: "r1",
+            expected: IdError::MissingAttempt("r1".into()),
+        },
+        // TC1: the empty text.
+        Refusal {
+            input: "",
+            expected: IdError::MissingAttempt(String::new()),
+        },
+        // TC2: nothing before the separator.
+        Refusal {
+            input: ":1",
+            expected: IdError::EmptyRunId(":1".into()),
+        },
+        // TC3: nothing after it.
+        Refusal {
+            input: "r1:",
+            expected: bad_seq("r1:", ""),
+        },
+        // TC4: not a number.
+        Refusal {
+            input: "r1:x",
+            expected: bad_seq("r1:x", "x"),
+        },
+        // TC5: a sign would not print back.
+        Refusal {
+            input: "r1:+1",
+            expected: bad_seq("r1:+1", "+1"),
+        },
+        // TC6: a leading zero would not print back.
+        Refusal {
+            input: "r1:01",
+            expected: bad_seq("r1:01", "01"),
+        },
+        // TC7: beyond u64.
+        Refusal {
+            input: "r1:18446744073709551616",
+            expected: bad_seq("r1:18446744073709551616", "18446744073709551616"),
+        },
+    ];
+    assert_refused::<PlanId>(&cases);
+}
+
+#[test]
 fn malformed_leg_keys_are_refused_by_name() {
-    struct TestCase {
-        input: &'static str,
-        expected: IdError,
-    }
     let cases = [
         // TC0: no separator at all.
-        TestCase {
+        Refusal {
             input: "abc",
             expected: IdError::MissingLegIndex("abc".into()),
         },
         // TC1: a legacy plan id alone is not a leg key.
-        TestCase {
+        Refusal {
             input: "r1:1",
             expected: IdError::BadPlanId {
                 text: "r1:1".into(),
@@ -190,64 +209,40 @@ fn malformed_leg_keys_are_refused_by_name() {
             },
         },
         // TC2: the leg index is not a number.
-        TestCase {
+        Refusal {
             input: "r1:1:x",
-            expected: IdError::BadLegIndex {
-                text: "r1:1:x".into(),
-                index: "x".into(),
-            },
+            expected: bad_index("r1:1:x", "x"),
         },
         // TC3: a negative leg index.
-        TestCase {
+        Refusal {
             input: "r1:1:-1",
-            expected: IdError::BadLegIndex {
-                text: "r1:1:-1".into(),
-                index: "-1".into(),
-            },
+            expected: bad_index("r1:1:-1", "-1"),
         },
         // TC4: beyond u32.
-        TestCase {
+        Refusal {
             input: "r1:1:4294967296",
-            expected: IdError::BadLegIndex {
-                text: "r1:1:4294967296".into(),
-                index: "4294967296".into(),
-            },
+            expected: bad_index("r1:1:4294967296", "4294967296"),
         },
         // TC5: an empty leg index.
-        TestCase {
+        Refusal {
             input: "r1:1:",
-            expected: IdError::BadLegIndex {
-                text: "r1:1:".into(),
-                index: String::new(),
-            },
+            expected: bad_index("r1:1:", ""),
         },
         // TC6: the plan sequence number is not a number.
-        TestCase {
+        Refusal {
             input: "r1:x:0",
             expected: IdError::BadPlanId {
                 text: "r1:x:0".into(),
-                reason: Box::new(IdError::BadPlanSeq {
-                    text: "r1:x".into(),
-                    seq: "x".into(),
-                }),
+                reason: Box::new(bad_seq("r1:x", "x")),
             },
         },
         // TC7: a leading zero in the leg index would not print back.
-        TestCase {
+        Refusal {
             input: "r1:1:00",
-            expected: IdError::BadLegIndex {
-                text: "r1:1:00".into(),
-                index: "00".into(),
-            },
+            expected: bad_index("r1:1:00", "00"),
         },
     ];
-    for (i, case) in cases.iter().enumerate() {
-        assert_eq!(
-            case.input.parse::<LegKey>(),
-            Err(case.expected.clone()),
-            "TC{i}"
-        );
-    }
+    assert_refused::<LegKey>(&cases);
 }
 
 #[test]
@@ -343,71 +338,59 @@ fn trigger_plan_ids_format_and_parse_back() {
 
 #[test]
 fn malformed_trigger_plan_ids_are_refused_by_name() {
-    let bad_trigger = |text: &str, trigger: &str| IdError::BadTrigger {
-        text: text.into(),
-        trigger: trigger.into(),
-    };
-    let bad_attempt = |text: &str, attempt: &str| IdError::BadAttempt {
-        text: text.into(),
-        attempt: attempt.into(),
-    };
-    struct TestCase {
-        input: &'static str,
-        expected: IdError,
-    }
     let cases = [
         // TC0: no attempt.
-        TestCase {
+        Refusal {
             input: "v0000002a.e0.36",
             expected: IdError::MissingAttempt("v0000002a.e0.36".into()),
         },
         // TC1: an attempt with a leading zero would not print back.
-        TestCase {
+        Refusal {
             input: "v0000002a.e0.36@01",
             expected: bad_attempt("v0000002a.e0.36@01", "01"),
         },
         // TC2: an attempt beyond u32.
-        TestCase {
+        Refusal {
             input: "v0000002a.e0.36@4294967296",
             expected: bad_attempt("v0000002a.e0.36@4294967296", "4294967296"),
         },
         // TC3: an unknown trigger kind.
-        TestCase {
+        Refusal {
             input: "v0000002a.x1@1",
             expected: bad_trigger("v0000002a.x1@1", "x1"),
         },
         // TC4: an event without its epoch.
-        TestCase {
+        Refusal {
             input: "v0000002a.e36@1",
             expected: bad_trigger("v0000002a.e36@1", "e36"),
         },
         // TC5: an epoch beyond u32.
-        TestCase {
+        Refusal {
             input: "v0000002a.e4294967296.1@1",
             expected: bad_trigger("v0000002a.e4294967296.1@1", "e4294967296.1"),
         },
         // TC6: a date that does not exist.
-        TestCase {
+        Refusal {
             input: "v0000002a.d20260230@1",
             expected: bad_trigger("v0000002a.d20260230@1", "d20260230"),
         },
         // TC7: a date with a separator.
-        TestCase {
+        Refusal {
             input: "v0000002a.d2026-01-03@1",
             expected: bad_trigger("v0000002a.d2026-01-03@1", "d2026-01-03"),
         },
         // TC8: a digest in upper case would not print back.
-        TestCase {
+        Refusal {
             input: "v0000002a.q0.1.CBF29CE484222325@1",
             expected: bad_trigger("v0000002a.q0.1.CBF29CE484222325@1", "q0.1.CBF29CE484222325"),
         },
         // TC9: a short digest.
-        TestCase {
+        Refusal {
             input: "v0000002a.q0.1.abc@1",
             expected: bad_trigger("v0000002a.q0.1.abc@1", "q0.1.abc"),
         },
         // TC10: a request with a part too many.
-        TestCase {
+        Refusal {
             input: "v0000002a.q0.1.2.cbf29ce484222325@1",
             expected: bad_trigger(
                 "v0000002a.q0.1.2.cbf29ce484222325@1",
@@ -415,29 +398,17 @@ fn malformed_trigger_plan_ids_are_refused_by_name() {
             ),
         },
         // TC11: no venue tag (the format before venues were named).
-        TestCase {
+        Refusal {
             input: "e0.36@1",
-            expected: IdError::BadVenue {
-                text: "e0.36@1".into(),
-                venue: "e0".into(),
-            },
+            expected: bad_venue("e0.36@1", "e0"),
         },
         // TC12: a venue tag in upper case would not print back.
-        TestCase {
+        Refusal {
             input: "v0000002A.e0.36@1",
-            expected: IdError::BadVenue {
-                text: "v0000002A.e0.36@1".into(),
-                venue: "v0000002A".into(),
-            },
+            expected: bad_venue("v0000002A.e0.36@1", "v0000002A"),
         },
     ];
-    for (i, case) in cases.iter().enumerate() {
-        assert_eq!(
-            case.input.parse::<PlanId>(),
-            Err(case.expected.clone()),
-            "TC{i}"
-        );
-    }
+    assert_refused::<PlanId>(&cases);
 }
 
 #[test]
