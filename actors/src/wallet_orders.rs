@@ -581,14 +581,20 @@ mod tests {
     use crate::bus::EventBus;
 
     /// A desk under `risk` whose venue is never called (the checks are local).
-    fn desk(risk: RiskLimits) -> WalletDesk {
-        let timeout = std::time::Duration::from_secs(1);
-        let venue = VenueClient::new("http://127.0.0.1:1", "agent", None, timeout).expect("client");
+    /// A desk with an empty lot book, no retries and `risk`, sending to the venue at `base`.
+    fn desk_on(
+        base: &str,
+        timeout: std::time::Duration,
+        store: Store,
+        gate: TradingGate,
+        risk: RiskLimits,
+    ) -> WalletDesk {
+        let venue = VenueClient::new(base, "agent", None, timeout).expect("client");
         WalletDesk::new(
             MarketsClient::new(&venue, timeout).expect("client"),
-            Store::open_in_memory().expect("store"),
+            store,
             TaxLedger::new(LotBook::default(), WashRule::None),
-            TradingGate::new(),
+            gate,
             DeskConfig {
                 dry_run: false,
                 retry_limit: 0,
@@ -597,6 +603,33 @@ mod tests {
             },
             EventBus::default().start().recipient(),
         )
+    }
+
+    /// A desk whose venue is unreachable.
+    fn desk(risk: RiskLimits) -> WalletDesk {
+        let timeout = std::time::Duration::from_secs(1);
+        let store = Store::open_in_memory().expect("store");
+        desk_on(
+            "http://127.0.0.1:1",
+            timeout,
+            store,
+            TradingGate::new(),
+            risk,
+        )
+    }
+
+    /// A harvest's sale of 0.001 BTC, first in, first out.
+    fn harvest_sale() -> WalletOrder {
+        WalletOrder {
+            key: "r:h1:sell".into(),
+            harvest_id: "r:h1".into(),
+            side: TradeSide::Sell,
+            asset: "BTC".into(),
+            quantity: dec!(0.001),
+            lot_ids: Vec::new(),
+            reason: "tax_loss_harvest".into(),
+            at: datetime!(2026-01-01 00:00 UTC),
+        }
     }
 
     #[actix_rt::test]
@@ -655,18 +688,7 @@ mod tests {
         );
         control.set(ballast::control::Mode::Halted).await;
         // Recorded, then failed unsent: the venue (unreachable here) is never asked.
-        let outcome = desk
-            .sell(WalletOrder {
-                key: "r:h1:sell".into(),
-                harvest_id: "r:h1".into(),
-                side: TradeSide::Sell,
-                asset: "BTC".into(),
-                quantity: dec!(0.001),
-                lot_ids: Vec::new(),
-                reason: "tax_loss_harvest".into(),
-                at: datetime!(2026-01-01 00:00 UTC),
-            })
-            .await;
+        let outcome = desk.sell(harvest_sale()).await;
         assert_eq!(
             outcome,
             OrderOutcome::Failed {
@@ -711,35 +733,11 @@ mod tests {
     async fn a_wallet_reply_for_another_trade_is_never_booked() {
         let base = lying_wallet_venue().await;
         let timeout = std::time::Duration::from_secs(2);
-        let venue = VenueClient::new(&base, "agent", None, timeout).expect("client");
         let store = Store::open_in_memory().expect("store");
         let gate = TradingGate::new();
         assert!(gate.open_if(gate.epoch()));
-        let desk = WalletDesk::new(
-            MarketsClient::new(&venue, timeout).expect("client"),
-            store.clone(),
-            TaxLedger::new(LotBook::default(), WashRule::None),
-            gate,
-            DeskConfig {
-                dry_run: false,
-                retry_limit: 0,
-                retry_backoff: Backoff::default(),
-                risk: RiskLimits::default(),
-            },
-            EventBus::default().start().recipient(),
-        );
-        let outcome = desk
-            .sell(WalletOrder {
-                key: "r:h1:sell".into(),
-                harvest_id: "r:h1".into(),
-                side: TradeSide::Sell,
-                asset: "BTC".into(),
-                quantity: dec!(0.001),
-                lot_ids: Vec::new(),
-                reason: "tax_loss_harvest".into(),
-                at: datetime!(2026-01-01 00:00 UTC),
-            })
-            .await;
+        let desk = desk_on(&base, timeout, store.clone(), gate, RiskLimits::default());
+        let outcome = desk.sell(harvest_sale()).await;
         let OrderOutcome::Unknown { reason } = outcome else {
             panic!("booked a reply for another trade: {outcome:?}");
         };

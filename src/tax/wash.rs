@@ -314,7 +314,7 @@ mod tests {
     use super::*;
     use crate::tax::{
         config::DisposalMethod,
-        lot::{LotOrigin, Term, venue_lot},
+        lot::{LotOrigin, Term, VenueLot, venue_lot},
         lots::{LotBook, SaleRules},
     };
 
@@ -329,27 +329,38 @@ mod tests {
         T0 + Duration::days(n)
     }
 
+    /// Opens `lot` as bought outside ballast, under [`RULE`].
+    fn open_external(book: &mut LotBook, lot: VenueLot) {
+        book.open_lot(&lot, LotOrigin::External, RULE)
+            .expect("opens");
+    }
+
+    /// Sells `units` of `asset` for `proceeds` at `at` as trade `trade_id`, under [`RULES`]:
+    /// the `named` lots, or first in, first out when none is named.
+    fn sell(
+        book: &mut LotBook,
+        asset: &str,
+        units: Decimal,
+        proceeds: Decimal,
+        named: &[String],
+        at: OffsetDateTime,
+        trade_id: &str,
+    ) -> (Vec<Disposal>, Vec<WashMatch>) {
+        let method = if named.is_empty() {
+            DisposalMethod::Fifo
+        } else {
+            DisposalMethod::Specific
+        };
+        book.dispose(asset, units, proceeds, method, named, at, trade_id, RULES)
+            .expect("sells")
+    }
+
     /// A book with one BTC lot of 1 unit at basis 100 bought on day 0, sold on day 100
     /// for 60 (a loss of 40).
     fn book_with_loss() -> LotBook {
         let mut book = LotBook::new();
-        book.open_lot(
-            &venue_lot("L1", "BTC", dec!(1), dec!(100), T0),
-            LotOrigin::External,
-            RULE,
-        )
-        .expect("opens");
-        book.dispose(
-            "BTC",
-            dec!(1),
-            dec!(60),
-            DisposalMethod::Fifo,
-            &[],
-            day(100),
-            "S1",
-            RULES,
-        )
-        .expect("sells");
+        open_external(&mut book, venue_lot("L1", "BTC", dec!(1), dec!(100), T0));
+        sell(&mut book, "BTC", dec!(1), dec!(60), &[], day(100), "S1");
         book
     }
 
@@ -405,23 +416,8 @@ mod tests {
         }
         // A gain never blocks.
         let mut gain = LotBook::new();
-        gain.open_lot(
-            &venue_lot("G", "BTC", dec!(1), dec!(100), T0),
-            LotOrigin::External,
-            RULE,
-        )
-        .expect("opens");
-        gain.dispose(
-            "BTC",
-            dec!(1),
-            dec!(150),
-            DisposalMethod::Fifo,
-            &[],
-            day(10),
-            "S",
-            RULES,
-        )
-        .expect("sells");
+        open_external(&mut gain, venue_lot("G", "BTC", dec!(1), dec!(100), T0));
+        sell(&mut gain, "BTC", dec!(1), dec!(150), &[], day(10), "S");
         assert_eq!(gain.buy_block("BTC", day(11), RULE), None);
     }
 
@@ -435,12 +431,7 @@ mod tests {
         // L1 bought on day 0, L2 on day 50.
         let mut book = LotBook::new();
         for (id, at) in [("L1", T0), ("L2", day(50))] {
-            book.open_lot(
-                &venue_lot(id, "SOL", dec!(1), dec!(200), at),
-                LotOrigin::External,
-                RULE,
-            )
-            .expect("opens");
+            open_external(&mut book, venue_lot(id, "SOL", dec!(1), dec!(200), at));
         }
         let cases = [
             // TC0: selling L1 ten days after L2 was bought: L2 would replace it.
@@ -519,12 +510,7 @@ mod tests {
         for (index, case) in cases.into_iter().enumerate() {
             let mut book = book_with_loss();
             let (units, basis, at) = case.buy;
-            book.open_lot(
-                &venue_lot("R", "BTC", units, basis, day(at)),
-                LotOrigin::External,
-                RULE,
-            )
-            .expect("opens");
+            open_external(&mut book, venue_lot("R", "BTC", units, basis, day(at)));
             let (disallowed, parts) = case.expected;
             assert_eq!(
                 book.disposals()[0].disallowed_loss_usdc,
@@ -556,30 +542,12 @@ mod tests {
         // The agent bought L2 on day 90 and sold old L1 at a loss on day 100 (outside
         // ballast's control): L2 replaces L1, taking the loss and L1's holding period.
         let mut book = LotBook::new();
-        book.open_lot(
-            &venue_lot("L1", "XMR", dec!(2), dec!(400), T0),
-            LotOrigin::External,
-            RULE,
-        )
-        .expect("opens");
-        book.open_lot(
-            &venue_lot("L2", "XMR", dec!(2), dec!(300), day(90)),
-            LotOrigin::External,
-            RULE,
-        )
-        .expect("opens");
-        let (disposals, matches) = book
-            .dispose(
-                "XMR",
-                dec!(2),
-                dec!(290),
-                DisposalMethod::Fifo,
-                &[],
-                day(100),
-                "S1",
-                RULES,
-            )
-            .expect("sells");
+        open_external(&mut book, venue_lot("L1", "XMR", dec!(2), dec!(400), T0));
+        open_external(
+            &mut book,
+            venue_lot("L2", "XMR", dec!(2), dec!(300), day(90)),
+        );
+        let (disposals, matches) = sell(&mut book, "XMR", dec!(2), dec!(290), &[], day(100), "S1");
         assert_eq!(disposals[0].disallowed_loss_usdc, dec!(110));
         assert_eq!(matches.len(), 1);
         let l2 = &book.lots()[0];
@@ -589,24 +557,19 @@ mod tests {
         // Sold 357 days later, it is long-term thanks to the carried holding period.
         assert_eq!(Term::of(l2.acquired_at, day(357), 365), Term::Long);
         // A later loss sale cannot use L2 again: its units already replace one loss.
-        book.open_lot(
-            &venue_lot("L3", "XMR", dec!(1), dec!(250), day(101)),
-            LotOrigin::External,
-            RULE,
-        )
-        .expect("opens");
-        let (second, _) = book
-            .dispose(
-                "XMR",
-                dec!(1),
-                dec!(150),
-                DisposalMethod::Specific,
-                &["L3".to_owned()],
-                day(102),
-                "S2",
-                RULES,
-            )
-            .expect("sells");
+        open_external(
+            &mut book,
+            venue_lot("L3", "XMR", dec!(1), dec!(250), day(101)),
+        );
+        let (second, _) = sell(
+            &mut book,
+            "XMR",
+            dec!(1),
+            dec!(150),
+            &["L3".to_owned()],
+            day(102),
+            "S2",
+        );
         assert_eq!(second[0].disallowed_loss_usdc, dec!(0));
         assert_eq!(book.sale_block("XMR", &[], day(103), RULE), None);
     }

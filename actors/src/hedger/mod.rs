@@ -586,26 +586,14 @@ async fn try_open(
 ) -> State {
     let config = &shared.config.hedge;
     if let Err(reason) = eligible(config, stuck) {
-        skip(
-            shared,
-            &mut state,
-            stuck.service,
-            reason.kind(),
-            reason.to_string(),
-        );
+        skip_because(shared, &mut state, stuck.service, &reason);
         return state;
     }
     let (ratio, estimate) = match ratio(shared, stuck.service).await {
         RatioDecision::Use { ratio, estimate } => (ratio, estimate),
         RatioDecision::Skip { reason } => {
             let reason = SkipReason::Ratio { reason };
-            skip(
-                shared,
-                &mut state,
-                stuck.service,
-                reason.kind(),
-                reason.to_string(),
-            );
+            skip_because(shared, &mut state, stuck.service, &reason);
             return state;
         }
     };
@@ -621,13 +609,7 @@ async fn try_open(
     let order = match decide_open(config, stuck, ratio, &limits) {
         Ok(order) => order,
         Err(reason) => {
-            skip(
-                shared,
-                &mut state,
-                stuck.service,
-                reason.kind(),
-                reason.to_string(),
-            );
+            skip_because(shared, &mut state, stuck.service, &reason);
             return state;
         }
     };
@@ -705,6 +687,11 @@ fn skip(shared: &Shared, state: &mut State, service: Service, kind: &'static str
     );
 }
 
+/// [`skip`] for a [`SkipReason`]: its kind, described.
+fn skip_because(shared: &Shared, state: &mut State, service: Service, reason: &SkipReason) {
+    skip(shared, state, service, reason.kind(), reason.to_string());
+}
+
 /// Records and sends one hedge order, named after `trigger`.
 async fn open(
     shared: &Shared,
@@ -722,13 +709,7 @@ async fn open(
         None
     };
     if let Some(reason) = closed {
-        skip(
-            shared,
-            &mut state,
-            order.service,
-            reason.kind(),
-            reason.to_string(),
-        );
+        skip_because(shared, &mut state, order.service, &reason);
         return state;
     }
     let Some(id) = fresh_id(shared, trigger, order.service).await else {
