@@ -26,11 +26,33 @@ fn load(toml: &str, env: &[(&str, &str)]) -> Result<Validated, ConfigError> {
     result
 }
 
+/// A configuration (a file and environment variables) that must be refused, and a fragment
+/// of the error that names the field.
+struct Refusal {
+    toml: &'static str,
+    env: &'static [(&'static str, &'static str)],
+    expected_fragment: &'static str,
+}
+
+/// Asserts that every case fails to load and its error names the field.
+fn assert_refused(cases: &[Refusal]) {
+    for (i, case) in cases.iter().enumerate() {
+        let error = load(case.toml, case.env).expect_err(&format!("TC{i} must fail"));
+        let text = error.to_string();
+        assert!(text.contains(case.expected_fragment), "TC{i}: {text}");
+    }
+}
+
+/// The defaults alone, validated.
+fn defaults() -> Validated {
+    Settings::load_with_env(&[], Vec::new())
+        .and_then(Settings::validate)
+        .expect("defaults validate")
+}
+
 #[test]
 fn the_defaults_are_valid() {
-    let validated = Settings::load_with_env(&[], Vec::new())
-        .and_then(Settings::validate)
-        .expect("defaults validate");
+    let validated = defaults();
     assert_eq!(validated.targets, TargetAllocation::conservative());
     assert_eq!(validated.policy.bands.absolute, Decimal::new(5, 2));
     assert_eq!(validated.optimizer.method, OptimizerMethod::Fixed);
@@ -44,162 +66,153 @@ fn the_defaults_are_valid() {
 
 #[test]
 fn bad_config_names_the_field() {
-    struct TestCase {
-        toml: &'static str,
-        env: &'static [(&'static str, &'static str)],
-        expected_fragment: &'static str,
-    }
     let cases = [
         // TC0: targets summing to 0.9.
-        TestCase {
+        Refusal {
             toml: "[targets]\ncasino = 0.10\n",
             env: &[],
             expected_fragment: "targets",
         },
         // TC1: an unknown service.
-        TestCase {
+        Refusal {
             toml: "[targets]\npoker = 0.0\n",
             env: &[],
             expected_fragment: "poker",
         },
         // TC2: a negative threshold.
-        TestCase {
+        Refusal {
             toml: "[policy]\nband = -0.05\n",
             env: &[],
             expected_fragment: "policy.band",
         },
         // TC3: an unknown key.
-        TestCase {
+        Refusal {
             toml: "[policy]\nbnad = 0.05\n",
             env: &[],
             expected_fragment: "bnad",
         },
         // TC4: a bad value from the environment.
-        TestCase {
+        Refusal {
             toml: "",
             env: &[("BALLAST__CLOCK__TICK_UTC", "25:00")],
             expected_fragment: "clock.tick_utc",
         },
         // TC5: a wrong type.
-        TestCase {
+        Refusal {
             toml: "[sim]\nspeed = \"fast\"\n",
             env: &[],
             expected_fragment: "speed",
         },
         // TC6: an unknown optimizer method.
-        TestCase {
+        Refusal {
             toml: "[optimizer]\nmethod = \"magic\"\n",
             env: &[],
             expected_fragment: "magic",
         },
         // TC7: bounds six services cannot sum to 1 under.
-        TestCase {
+        Refusal {
             toml: "[optimizer]\nbound_lo = 0.2\n",
             env: &[],
             expected_fragment: "optimizer.bound_lo",
         },
         // TC8: a cap below 1/6.
-        TestCase {
+        Refusal {
             toml: "",
             env: &[("BALLAST__OPTIMIZER__BOUND_HI", "0.1")],
             expected_fragment: "optimizer.bound_hi",
         },
         // TC9: over-betting.
-        TestCase {
+        Refusal {
             toml: "[optimizer]\nkelly_multiplier = 1.5\n",
             env: &[],
             expected_fragment: "optimizer.kelly_multiplier",
         },
         // TC10: too short a history.
-        TestCase {
+        Refusal {
             toml: "[optimizer]\nlookback_days = 3\n",
             env: &[],
             expected_fragment: "optimizer.lookback_days",
         },
         // TC11: a view naming an unknown service.
-        TestCase {
+        Refusal {
             toml: "[[optimizer.black_litterman.views]]\nportfolio = { poker = 1.0 }\nexpected_return = 0.1\n",
             env: &[],
             expected_fragment: "optimizer.black_litterman.views[0].portfolio.poker",
         },
         // TC12: a view confidence above 1.
-        TestCase {
+        Refusal {
             toml: "[[optimizer.black_litterman.views]]\nportfolio = { trading = 1.0 }\nexpected_return = 0.1\nconfidence = 2.0\n",
             env: &[],
             expected_fragment: "optimizer.black_litterman.views[0].confidence",
         },
         // TC13: risk parity holds the reserve, whose target is under the floor.
-        TestCase {
+        Refusal {
             toml: "[optimizer]\nmethod = \"risk-parity\"\nbound_lo = 0.12\n",
             env: &[],
             expected_fragment: "targets.reserve",
         },
         // TC14: an unknown covariance estimator.
-        TestCase {
+        Refusal {
             toml: "[optimizer]\ncovariance = \"shrunk\"\n",
             env: &[],
             expected_fragment: "shrunk",
         },
         // TC15: a spike ratio that is not above 1.
-        TestCase {
+        Refusal {
             toml: "[optimizer.vol_spike]\nratio = 0.5\n",
             env: &[],
             expected_fragment: "optimizer.vol_spike.ratio",
         },
         // TC16: an unknown policy kind.
-        TestCase {
+        Refusal {
             toml: "[policy]\nkind = \"monthly\"\n",
             env: &[],
             expected_fragment: "monthly",
         },
         // TC17: a calendar that never comes round.
-        TestCase {
+        Refusal {
             toml: "[policy]\nkind = \"calendar\"\ncalendar_days = 0\n",
             env: &[],
             expected_fragment: "policy.calendar_days",
         },
         // TC18: no band at all.
-        TestCase {
+        Refusal {
             toml: "[policy]\nband = 0.0\n",
             env: &[],
             expected_fragment: "policy.band: 0 needs a relative_band",
         },
         // TC19: a recovery at or beyond the threshold would restore at once.
-        TestCase {
+        Refusal {
             toml: "[policy.drawdown]\nrecovery = 0.3\n",
             env: &[],
             expected_fragment: "policy.drawdown.recovery",
         },
         // TC20: an unknown home for freed weight.
-        TestCase {
+        Refusal {
             toml: "[policy.drawdown]\nfreed_to = \"casino\"\n",
             env: &[],
             expected_fragment: "casino",
         },
         // TC21: no hysteresis.
-        TestCase {
+        Refusal {
             toml: "",
             env: &[("BALLAST__POLICY__VOL_SPIKE__CALM_RATIO", "2.5")],
             expected_fragment: "policy.vol_spike.calm_ratio",
         },
         // TC22: conservative targets that do not sum to 1, named under their section.
-        TestCase {
+        Refusal {
             toml: "[policy.vol_spike.targets]\ncasino = 0.5\n",
             env: &[],
             expected_fragment: "policy.vol_spike.targets",
         },
         // TC23: a volatility-adjusted band needs its base.
-        TestCase {
+        Refusal {
             toml: "[policy]\nkind = \"volatility-adjusted\"\nband = 0.0\nrelative_band = 0.25\n",
             env: &[],
             expected_fragment: "policy.band: 0 must be above 0 for kind",
         },
     ];
-    for (i, case) in cases.iter().enumerate() {
-        let error = load(case.toml, case.env).expect_err(&format!("TC{i} must fail"));
-        let text = error.to_string();
-        assert!(text.contains(case.expected_fragment), "TC{i}: {text}");
-    }
+    assert_refused(&cases);
 }
 
 #[test]
@@ -308,9 +321,7 @@ fn the_environment_overrides_files() {
 fn tax_settings_load_and_name_their_keys() {
     use ballast::tax::{DisposalMethod, WashRule};
     // The defaults: off, FIFO, the article's substitutes, a 30-day window.
-    let defaults = Settings::load_with_env(&[], Vec::new())
-        .and_then(Settings::validate)
-        .expect("defaults validate");
+    let defaults = defaults();
     assert!(!defaults.settings.tax.enabled);
     assert_eq!(defaults.tax.method, DisposalMethod::Fifo);
     assert_eq!(defaults.tax.wash, WashRule::Window { days: 30 });
@@ -375,54 +386,41 @@ fn environment_values_take_the_type_of_their_key() {
 
 #[test]
 fn hedge_settings_load_off_by_default_and_bad_ones_name_their_key() {
-    let validated = Settings::load_with_env(&[], Vec::new())
-        .and_then(Settings::validate)
-        .expect("defaults validate");
+    let validated = defaults();
     assert!(!validated.hedge.enabled, "hedging must be off by default");
     assert_eq!(validated.hedge.threshold, Decimal::new(10, 2));
     assert_eq!(validated.hedge.market, "BTC-PERP");
-    struct TestCase {
-        toml: &'static str,
-        env: &'static [(&'static str, &'static str)],
-        expected_fragment: &'static str,
-    }
     let cases = [
         // TC0: a threshold of 10 points written as 10.
-        TestCase {
+        Refusal {
             toml: "[hedge]\nthreshold = 10\n",
             env: &[],
             expected_fragment: "hedge.threshold: 10 must be in (0, 1)",
         },
         // TC1: an unknown ratio method.
-        TestCase {
+        Refusal {
             toml: "[hedge]\nratio = \"beta\"\n",
             env: &[],
             expected_fragment: "beta",
         },
         // TC2: a correlation floor above 1, from the environment.
-        TestCase {
+        Refusal {
             toml: "",
             env: &[("BALLAST__HEDGE__MIN_CORRELATION", "1.5")],
             expected_fragment: "hedge.min_correlation",
         },
         // TC3: an unknown key of the section.
-        TestCase {
+        Refusal {
             toml: "[hedge]\nleverage = 3\n",
             env: &[],
             expected_fragment: "hedge.leverage",
         },
         // TC4: the simulated venue's correlation out of range.
-        TestCase {
+        Refusal {
             toml: "[sim]\ncasino_btc_correlation = 1.0\n",
             env: &[],
             expected_fragment: "sim.casino_btc_correlation",
         },
     ];
-    for (i, case) in cases.iter().enumerate() {
-        let error = load(case.toml, case.env).expect_err("invalid");
-        assert!(
-            error.to_string().contains(case.expected_fragment),
-            "TC{i}: {error}"
-        );
-    }
+    assert_refused(&cases);
 }

@@ -10,20 +10,15 @@ pub(super) const START: OffsetDateTime = time::macros::datetime!(2025-12-31 12:0
 
 /// A venue on the article's balances, seed 7, with autoplay.
 pub(super) fn engine() -> Engine {
-    Engine::new(
-        "agent-1",
-        article_balances_usdc(),
-        &CasinoParams::default(),
-        &MarketParams::default(),
-        7,
-        START,
-        true,
-    )
-    .expect("valid")
+    seeded_engine(true)
 }
 
 /// The same venue without autoplay: only requests, injections and hours move money.
 pub(super) fn quiet_engine() -> Engine {
+    seeded_engine(false)
+}
+
+fn seeded_engine(autoplay: bool) -> Engine {
     Engine::new(
         "agent-1",
         article_balances_usdc(),
@@ -31,7 +26,7 @@ pub(super) fn quiet_engine() -> Engine {
         &MarketParams::default(),
         7,
         START,
-        false,
+        autoplay,
     )
     .expect("valid")
 }
