@@ -30,6 +30,24 @@ pub fn pct_f64(ratio: f64) -> String {
     format!("{:>7.2}%", 100.0 * ratio)
 }
 
+/// One row of an allocation table (`ballast ctl status`, the run summary): a service, its
+/// balance, weight, target and drift in fixed columns. `allocation_row("service", "balance",
+/// "weight", "target", "drift")` is the header.
+pub fn allocation_row(
+    service: &str,
+    balance: &str,
+    weight: &str,
+    target: &str,
+    drift: &str,
+) -> String {
+    format!("  {service:<8} {balance:>12} {weight:>7} {target:>7} {drift:>7}")
+}
+
+/// The header of an allocation table.
+pub fn allocation_header() -> String {
+    allocation_row("service", "balance", "weight", "target", "drift")
+}
+
 /// One line saying what a venue event was (`casino win +$99.71 at 60x, 10.3% of bankroll`),
 /// `None` for what is not worth a line (heartbeats, a zero funding payment); `before_total` is
 /// the portfolio's value before it, for a win's share of the bankroll.

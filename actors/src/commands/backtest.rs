@@ -589,14 +589,7 @@ fn single(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
         flows_usdc: None,
     };
     let result = run_with_metrics(&r.base, path, r.params.band, r.risk_free_rate);
-    let plot = match &args.plot {
-        Some(file) => {
-            let (_, days) = record_path(args, r);
-            super::backtest_plot::path_plot(file, &args.policy, &r.base, r.params.band, &days)?;
-            Some(file.display().to_string())
-        }
-        None => None,
-    };
+    let plot = plot_path(args, r)?;
     let out = SingleOut {
         policy: args.policy.clone(),
         final_value_usdc: result.outcome.final_value_usdc,
@@ -643,17 +636,20 @@ fn single(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Draws the path plot when `--plot` names a file; the file drawn, for the output.
+fn plot_path(args: &Args, r: &Resolved) -> anyhow::Result<Option<String>> {
+    let Some(file) = &args.plot else {
+        return Ok(None);
+    };
+    let (_, days) = record_path(args, r);
+    super::backtest_plot::path_plot(file, &args.policy, &r.base, r.params.band, &days)?;
+    Ok(Some(file.display().to_string()))
+}
+
 fn simulate(args: &Args, r: &Resolved, json: bool) -> anyhow::Result<()> {
     let results = run_policies(args, r, std::slice::from_ref(&r.base), json)?;
     let summary = summarize_policy(&results[0]);
-    let plot = match &args.plot {
-        Some(file) => {
-            let (_, days) = record_path(args, r);
-            super::backtest_plot::path_plot(file, &args.policy, &r.base, r.params.band, &days)?;
-            Some(file.display().to_string())
-        }
-        None => None,
-    };
+    let plot = plot_path(args, r)?;
     let source = source_out(args, r);
     if json {
         #[derive(Serialize)]

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::{
-    format::pct,
+    format::{allocation_header, allocation_row, pct},
     http::token::{self, ADDRESS_FILE_NAME, ControlToken},
     settings::Settings,
 };
@@ -243,22 +243,17 @@ fn print_status(body: &Value) -> Result<(), crate::output::OutputClosed> {
             format_usdc(decimal(&allocation["total_usdc"])),
             text(&allocation["at"])
         )?;
-        crate::outln!(
-            "  {:<8} {:>12} {:>7} {:>7} {:>7}",
-            "service",
-            "balance",
-            "weight",
-            "target",
-            "drift"
-        )?;
+        crate::outln!("{}", allocation_header())?;
         for line in services {
             crate::outln!(
-                "  {:<8} {:>12} {:>7} {:>7} {:>7}{}",
-                text(&line["service"]),
-                format_usdc(decimal(&line["balance_usdc"])),
-                pct(decimal(&line["weight"])),
-                pct(decimal(&line["target"])),
-                pct(decimal(&line["drift"])),
+                "{}{}",
+                allocation_row(
+                    &text(&line["service"]),
+                    &format_usdc(decimal(&line["balance_usdc"])),
+                    &pct(decimal(&line["weight"])),
+                    &pct(decimal(&line["target"])),
+                    &pct(decimal(&line["drift"])),
+                ),
                 if line["outside_band"].as_bool() == Some(true) {
                     "  outside band"
                 } else {

@@ -27,7 +27,7 @@ use ballast::{
 use crate::{
     clock::TimeSource,
     commands::venue,
-    format::{counts, pct},
+    format::{allocation_header, allocation_row, counts, pct},
     http::{
         HttpOptions,
         token::{self, ControlToken, TokenSource},
@@ -338,23 +338,16 @@ fn print_summary(
     {
         let targets = summary.targets.unwrap_or(*targets.weights());
         outln!("final allocation:")?;
-        outln!(
-            "  {:<8} {:>12} {:>7} {:>7} {:>7}",
-            "service",
-            "balance",
-            "weight",
-            "target",
-            "drift"
-        )?;
+        outln!("{}", allocation_header())?;
         for service in Service::ALL {
-            outln!(
-                "  {:<8} {:>12} {:>7} {:>7} {:>7}",
+            let row = allocation_row(
                 service.name(),
-                format_usdc(balances[service]),
-                pct(weights[service]),
-                pct(targets[service]),
-                pct(weights[service] - targets[service])
-            )?;
+                &format_usdc(balances[service]),
+                &pct(weights[service]),
+                &pct(targets[service]),
+                &pct(weights[service] - targets[service]),
+            );
+            outln!("{row}")?;
         }
         let total: rust_decimal::Decimal = balances.values().copied().sum();
         outln!("  {:<8} {:>12}", "total", format_usdc(total))?;
