@@ -276,6 +276,24 @@ pub(super) fn apply(balances: [Decimal; 6], decision: &Decision) -> [Decimal; 6]
         .0
 }
 
+/// Applies `decision`'s plan to `balances` and reports it finished at `at` with the new
+/// balances, as the executor does; the balances after it.
+pub(super) fn apply_and_report(
+    policy: &mut PolicyState,
+    balances: [Decimal; 6],
+    decision: &Decision,
+    at: OffsetDateTime,
+) -> [Decimal; 6] {
+    let after = apply(balances, decision);
+    policy.process(PolicyInput::PlanFinished {
+        snapshot: Some(snapshot(after, None)),
+        at,
+        moved: true,
+        interrupted: false,
+    });
+    after
+}
+
 /// Feeds event `seq` and returns the rebalance it causes, asserting that it is the target
 /// adjustment `name` decided on that event (so its plan is named after it).
 fn adjusted_on_event(
@@ -468,13 +486,7 @@ fn a_volatility_burst_switches_to_conservative_targets_and_back() {
                 "{:?}",
                 decision.trigger
             );
-            balances = apply(balances, &decision);
-            policy.process(PolicyInput::PlanFinished {
-                snapshot: Some(snapshot(balances, None)),
-                at,
-                moved: true,
-                interrupted: false,
-            });
+            balances = apply_and_report(&mut policy, balances, &decision, at);
             let in_force = policy.targets_in_force().clone();
             let total: Decimal = balances.iter().sum();
             for service in Service::ALL {

@@ -6,7 +6,7 @@ use rust_decimal_macros::dec;
 use time::Duration;
 
 use super::{
-    kinds_tests::{ON_TARGET, T0, apply, drawdown_config, event, snapshot, tick},
+    kinds_tests::{ON_TARGET, T0, apply_and_report, drawdown_config, event, snapshot, tick},
     responses::{DrawdownConfig, FreedWeightTo},
     *,
 };
@@ -82,13 +82,7 @@ fn live_trades(
         let at = T0 + Duration::days(day as i64) + Duration::minutes(1);
         if let Some(decision) = policy.process(tick(balances, at)) {
             got.push((day, name(&decision)));
-            balances = apply(balances, &decision);
-            policy.process(PolicyInput::PlanFinished {
-                snapshot: Some(snapshot(balances, None)),
-                at,
-                moved: true,
-                interrupted: false,
-            });
+            balances = apply_and_report(policy, balances, &decision, at);
         }
     }
     got

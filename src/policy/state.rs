@@ -242,13 +242,19 @@ impl PolicyState {
         if stale || !self.guard.admits(self.latest.as_ref(), &snapshot) {
             return None;
         }
+        Some(self.adopt(snapshot, kind))
+    }
+
+    /// Steps the book from the latest snapshot to `snapshot` and keeps it as the latest; each
+    /// service's growth over the step.
+    fn adopt(&mut self, snapshot: PortfolioSnapshot, kind: StepKind) -> [f64; N] {
         let growth = self.book.step(
             self.latest.as_ref().map(|s| &s.balances_usdc),
             &snapshot.balances_usdc,
             kind,
         );
         self.latest = Some(snapshot);
-        Some(growth)
+        growth
     }
 
     /// A fresh REST snapshot: it settles an open hold (re-queueing the held trigger if it
@@ -260,13 +266,7 @@ impl PolicyState {
         if let Some(trigger) = self.guard.settle(&snapshot) {
             self.defer(trigger);
         }
-        let growth = self.book.step(
-            self.latest.as_ref().map(|s| &s.balances_usdc),
-            &snapshot.balances_usdc,
-            kind,
-        );
-        self.latest = Some(snapshot);
-        Some(growth)
+        Some(self.adopt(snapshot, kind))
     }
 
     /// Days since the start, for the responses' day counts.
