@@ -27,8 +27,7 @@ SEED="${SEED:-14}"
 FAULTS="${FAULTS:-latency=20ms,jitter=20ms,http5xx=0.03,http429=0.02,drop_ws=0.003,silent_ws=0.002,duplicate=0.02,reorder=0.02,malformed=0.02,lost_ack=0.1}"
 FINAL_SECONDS="${FINAL_SECONDS:-5}"
 
-cargo build --release -j2 -p ballast-actors --bin ballast >&2
-BIN="$TARGET/release/ballast"
+build_ballast
 fresh_work kill_soak
 STORE="$WORK/ballast.db"
 
@@ -38,14 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BIN" sim --json --listen 127.0.0.1:0 --seed "$SEED" --speed "$SPEED" --faults "$FAULTS" \
-  >"$WORK/sim.out" 2>"$WORK/sim.err" &
-SIM_PID=$!
-for _ in $(seq 1 200); do
-  [ -s "$WORK/sim.out" ] && break
-  sleep 0.05
-done
-BASE_URL="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["base_url"])' "$WORK/sim.out")"
+start_sim "$SEED" "$SPEED" "$FAULTS"
 echo "venue $BASE_URL faults=$FAULTS speed=${SPEED}x kills=$KILLS" >&2
 
 start_companion() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shared by the benchmark scripts, which source it (it runs nothing itself): where the
-# repository and cargo's target directory are, and a fresh work directory under target/.
+# repository and cargo's target directory are, a fresh work directory under target/, the
+# release binary and a simulated venue on loopback.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -33,4 +34,24 @@ anchors_venv() {
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ANCHORS/bench/requirements.txt"
     cp "$ANCHORS/bench/requirements.txt" "$VENV/requirements.txt"
   fi
+}
+
+# build_ballast: builds the release `ballast` binary and sets BIN to it.
+build_ballast() {
+  cargo build --release -j2 -p ballast-actors --bin ballast >&2
+  BIN="$TARGET/release/ballast"
+}
+
+# start_sim SEED SPEED FAULTS: starts `$BIN sim` in the background on a free loopback port
+# with that seed, clock speed and faults (its output in $WORK/sim.out and $WORK/sim.err);
+# sets SIM_PID, and BASE_URL from the first JSON line it prints.
+start_sim() {
+  "$BIN" sim --json --listen 127.0.0.1:0 --seed "$1" --speed "$2" --faults "$3" \
+    >"$WORK/sim.out" 2>"$WORK/sim.err" &
+  SIM_PID=$!
+  for _ in $(seq 1 200); do
+    [ -s "$WORK/sim.out" ] && break
+    sleep 0.05
+  done
+  BASE_URL="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["base_url"])' "$WORK/sim.out")"
 }

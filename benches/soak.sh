@@ -21,8 +21,7 @@ SEED="${SEED:-6}"
 POLL_SECONDS="${POLL_SECONDS:-0.25}"
 FAULTS="${FAULTS:-latency=2ms,jitter=8ms,http5xx=0.03,http429=0.02,drop_ws=0.003,silent_ws=0.002,duplicate=0.02,reorder=0.02,malformed=0.02,lost_ack=0.03}"
 
-cargo build --release -j2 -p ballast-actors --bin ballast >&2
-BIN="$TARGET/release/ballast"
+build_ballast
 fresh_work soak
 
 cleanup() {
@@ -32,14 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The venue: a free port on loopback; its first JSON line names the address.
-"$BIN" sim --json --listen 127.0.0.1:0 --seed "$SEED" --speed "$SPEED" --faults "$FAULTS" \
-  >"$WORK/sim.out" 2>"$WORK/sim.err" &
-SIM_PID=$!
-for _ in $(seq 1 200); do
-  [ -s "$WORK/sim.out" ] && break
-  sleep 0.05
-done
-BASE_URL="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["base_url"])' "$WORK/sim.out")"
+start_sim "$SEED" "$SPEED" "$FAULTS"
 echo "venue $BASE_URL faults=$FAULTS speed=${SPEED}x" >&2
 
 # The companion: a short idle timeout so silent sockets are noticed within the run, and

@@ -442,12 +442,14 @@ mod tests {
             rebalance_to: RebalanceTo::BandEdge,
             ..PlanParams::default()
         };
+        // Casino 5.5 points over, the reserve 5.5 under.
+        let casino_over = usdc![255, 300, 150, 150, 100, 45];
         let cases = [
             // TC0: the article's hot streak (casino 70%): at the band edge casino 25%, trading
             // 25%, wallet and domains 10%, escrow 5% leave the reserve 25%, beyond its 10 ± 5:
             // the plan goes to target and says so.
             TestCase {
-                balances: [dec!(700), dec!(120), dec!(60), dec!(60), dec!(40), dec!(20)],
+                balances: usdc![700, 120, 60, 60, 40, 20],
                 params: band_edge,
                 expected_legs: 5,
                 expected_notes: vec![PlanNote::FellBackToTarget {
@@ -459,7 +461,7 @@ mod tests {
             // TC1: casino 5.5 points over and the reserve 5.5 under: at the band edge casino
             // gives $5 to the reserve, below a $10 minimum: nothing moves, and the plan says why.
             TestCase {
-                balances: usdc![255, 300, 150, 150, 100, 45],
+                balances: casino_over,
                 params: PlanParams {
                     min_trade_usdc: dec!(10),
                     ..band_edge
@@ -472,7 +474,7 @@ mod tests {
             },
             // TC2: the same to target moves $55 out of casino: one leg, no note.
             TestCase {
-                balances: usdc![255, 300, 150, 150, 100, 45],
+                balances: casino_over,
                 params: PlanParams {
                     min_trade_usdc: dec!(10),
                     ..PlanParams::default()
