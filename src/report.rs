@@ -338,25 +338,26 @@ pub fn period_report(
             rebalanced,
         }
     };
+    // The report of a period without snapshots; one with them adds what they tell.
+    let without_snapshots = PeriodReport {
+        from: None,
+        to: None,
+        start_value_usdc: None,
+        end_value_usdc: None,
+        period_return: None,
+        buy_and_hold_period_return: None,
+        metrics: MetricsAccumulator::new(0.0).metrics(params.risk_free_rate),
+        turnover_usdc,
+        moved_usdc,
+        costs_usdc,
+        plans,
+        plans_by_trigger,
+        legs,
+        alerts_by_kind,
+        series: Vec::new(),
+    };
     let Some(first) = data.snapshots.first() else {
-        let metrics = MetricsAccumulator::new(0.0).metrics(params.risk_free_rate);
-        return PeriodReport {
-            from: None,
-            to: None,
-            start_value_usdc: None,
-            end_value_usdc: None,
-            period_return: None,
-            buy_and_hold_period_return: None,
-            metrics,
-            turnover_usdc,
-            moved_usdc,
-            costs_usdc,
-            plans,
-            plans_by_trigger,
-            legs,
-            alerts_by_kind,
-            series: Vec::new(),
-        };
+        return without_snapshots;
     };
     let start_value: Decimal = first.balances_usdc.values().copied().sum();
     let mut accumulator = MetricsAccumulator::new(decimal_to_f64(start_value));
@@ -433,14 +434,8 @@ pub fn period_report(
         period_return: over_period(metrics.annual_return),
         buy_and_hold_period_return: over_period(metrics.buy_and_hold_annual_return),
         metrics,
-        turnover_usdc,
-        moved_usdc,
-        costs_usdc,
-        plans,
-        plans_by_trigger,
-        legs,
-        alerts_by_kind,
         series,
+        ..without_snapshots
     }
 }
 
