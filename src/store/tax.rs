@@ -384,10 +384,10 @@ pub(super) fn tax_status(c: &Connection) -> Result<TaxStatus, StoreError> {
         open_lots: count("SELECT count(*) FROM tax_lots")?,
         disposals: count("SELECT count(*) FROM tax_disposals")?,
         harvests: count("SELECT count(*) FROM tax_decisions WHERE outcome = 'harvested'")?,
-        harvested_loss_usdc: sum(
-            "SELECT loss_usdc FROM tax_decisions WHERE outcome = 'harvested'",
-            "tax_decisions.loss_usdc",
-        )?,
+        harvested_loss_usdc: crate::tax::report::harvested_loss_usdc(
+            &harvests(c)?,
+            &load_disposals(c)?,
+        ),
         skipped_not_worth: count("SELECT count(*) FROM tax_decisions WHERE outcome = 'not_worth'")?,
         skipped_wash_window: count(
             "SELECT count(*) FROM tax_decisions WHERE outcome = 'wash_sale_window'",
@@ -399,6 +399,20 @@ pub(super) fn tax_status(c: &Connection) -> Result<TaxStatus, StoreError> {
         )?,
         orders_pending: count("SELECT count(*) FROM wallet_orders WHERE status = 'pending'")?,
     })
+}
+
+/// Each harvest executed: its id and the loss its decision expected.
+fn harvests(c: &Connection) -> Result<Vec<(String, Decimal)>, StoreError> {
+    let mut statement = c.prepare(
+        "SELECT harvest_id, loss_usdc FROM tax_decisions
+         WHERE outcome = 'harvested' AND harvest_id IS NOT NULL",
+    )?;
+    let rows = statement.query_map([], text_columns::<2>)?;
+    rows.map(|row| {
+        let [harvest_id, loss] = row?;
+        Ok((harvest_id, parse_decimal("tax_decisions.loss_usdc", &loss)?))
+    })
+    .collect()
 }
 
 fn load_lots(c: &Connection) -> Result<Vec<Lot>, StoreError> {

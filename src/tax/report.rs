@@ -180,6 +180,28 @@ fn csv_field(text: &str) -> String {
     }
 }
 
+/// The losses the harvests realized: for each harvest (`(harvest_id, the decision's expected
+/// loss)`), the basis less the proceeds of the disposals booked under its id, or, when the
+/// venue's sale was never booked as disposals, the loss its decision expected. The run
+/// summary counts the same way (the loss booked from the venue's reply, else the decision's),
+/// so `ballast status` and the summary agree.
+pub fn harvested_loss_usdc(harvests: &[(String, Decimal)], disposals: &[Disposal]) -> Decimal {
+    harvests
+        .iter()
+        .map(|(harvest_id, expected_usdc)| {
+            let mut booked = disposals
+                .iter()
+                .filter(|d| d.harvest_id.as_deref() == Some(harvest_id.as_str()))
+                .peekable();
+            if booked.peek().is_none() {
+                *expected_usdc
+            } else {
+                booked.map(|d| d.cost_basis_usdc - d.proceeds_usdc).sum()
+            }
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -292,5 +314,48 @@ mod tests {
         let json = serde_json::to_value(&report).expect("serializes");
         assert_eq!(json["disposals"][0]["term"], "long");
         assert_eq!(json["totals"]["short"]["disposals"], 1);
+    }
+
+    #[test]
+    fn harvested_losses_are_the_booked_ones() {
+        struct TestCase {
+            harvests: Vec<(String, Decimal)>,
+            expected: Decimal,
+        }
+        let at = datetime!(2026-03-01 00:00 UTC);
+        let booked = |harvest: &str, proceeds, basis| Disposal {
+            harvest_id: Some(harvest.into()),
+            ..disposal("BTC", dec!(0.001), at, at, proceeds, basis, dec!(0), Term::Short)
+        };
+        let disposals = [
+            booked("h1", dec!(79.20), dec!(100.00)),
+            booked("h1", dec!(39.60), dec!(50.00)),
+            // Sold outside any harvest: not a harvested loss.
+            disposal("ETH", dec!(1), at, at, dec!(10), dec!(30), dec!(0), Term::Short),
+        ];
+        let cases = [
+            // TC0: a harvest booked in two disposals: 20.80 + 10.40, not the 31.50 expected.
+            TestCase {
+                harvests: vec![("h1".into(), dec!(31.50))],
+                expected: dec!(31.20),
+            },
+            // TC1: a harvest whose sale was never booked counts what its decision expected.
+            TestCase {
+                harvests: vec![("h1".into(), dec!(31.50)), ("h2".into(), dec!(5.25))],
+                expected: dec!(36.45),
+            },
+            // TC2: no harvests.
+            TestCase {
+                harvests: vec![],
+                expected: dec!(0),
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            assert_eq!(
+                harvested_loss_usdc(&case.harvests, &disposals),
+                case.expected,
+                "TC{i}"
+            );
+        }
     }
 }
