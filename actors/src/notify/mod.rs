@@ -663,8 +663,10 @@ async fn run_command(command: &[String], body: &str, timeout: Duration) -> Resul
         .map_err(|e| format!("{program}: {e}"))?;
     let work = async {
         if let Some(mut stdin) = child.stdin.take() {
+            // One line per alert: a hook that appends stdin to a file keeps JSON lines.
+            let line = format!("{body}\n");
             stdin
-                .write_all(body.as_bytes())
+                .write_all(line.as_bytes())
                 .await
                 .map_err(|e| format!("{program}: writing stdin: {e}"))?;
         }
