@@ -17,7 +17,7 @@ use ballast::{
     service::Service,
     sim::{CasinoParams, Scenario, SimConfig, SimHandle},
     store::Store,
-    venue::{client::VenueClient, markets::MarketsClient, protocol::Direction},
+    venue::protocol::Direction,
 };
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use rust_decimal_macros::dec;
@@ -47,13 +47,6 @@ async fn play_scenario(sim: &SimHandle) {
         .expect("scenario plays");
 }
 
-fn clients(sim: &SimHandle) -> (VenueClient, MarketsClient) {
-    let venue = VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(10))
-        .expect("client");
-    let markets = MarketsClient::new(&venue, Duration::from_secs(10)).expect("client");
-    (venue, markets)
-}
-
 #[actix_rt::test]
 async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
     // Step 1: the companion with hedging on, against a venue whose casino follows BTC.
@@ -61,11 +54,12 @@ async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
     let store = Store::open_in_memory().expect("store");
     let validated = common::settings_with(&[("BALLAST__HEDGE__ENABLED", "true")]);
     let lookback = validated.hedge.lookback_days;
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder_at(
+        &sim.base_url(),
+        validated,
+        store.clone(),
+    ))
+    .await;
 
     // Step 2: the scenario: 380 of the casino locked, then a win of 230.77 (15 points over).
     play_scenario(&sim).await;
@@ -83,7 +77,10 @@ async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
 
     // Step 4: the hedge is a short with the ratio estimated from the venue's own history,
     // which is within three standard errors of the ratio the venue was built with.
-    let (venue_client, markets) = clients(&sim);
+    let (venue_client, markets) = (
+        common::clients::venue_client(&sim),
+        common::clients::markets_client(&sim),
+    );
     let casino = venue_client.returns(lookback).await.expect("returns");
     let btc = markets
         .market_returns("BTC-PERP", lookback)
@@ -177,11 +174,12 @@ async fn in_dry_run_the_hedge_is_recorded_and_nothing_is_sent() {
         ("BALLAST__HEDGE__ENABLED", "true"),
         ("BALLAST__EXECUTOR__DRY_RUN", "true"),
     ]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder_at(
+        &sim.base_url(),
+        validated,
+        store.clone(),
+    ))
+    .await;
     play_scenario(&sim).await;
     let summary = common::summary_when(&system, Duration::from_secs(20), "no dry hedge", |s| {
         s.hedges.dry_run == 1
@@ -201,11 +199,7 @@ async fn in_dry_run_the_hedge_is_recorded_and_nothing_is_sent() {
 async fn an_uncorrelated_casino_is_not_hedged_and_the_reason_is_said() {
     let sim = venue(0.0).await;
     let validated = common::settings_with(&[("BALLAST__HEDGE__ENABLED", "true")]);
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder(&sim, validated)).await;
     play_scenario(&sim).await;
     let summary = common::summary_when(&system, Duration::from_secs(20), "no skip", |s| {
         s.hedges.skipped >= 1

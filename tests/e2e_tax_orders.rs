@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::clients::markets_client;
+
 use std::time::Duration;
 
 use ballast::{
@@ -13,23 +15,11 @@ use ballast::{
     observation::TradeSide,
     sim::{FaultConfig, Injection, SimHandle},
     store::{LegStatus, Store, WalletOrderRecord},
-    venue::{client::VenueClient, markets::MarketsClient},
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn markets(sim: &SimHandle) -> MarketsClient {
-    let venue = VenueClient::new(
-        &sim.base_url(),
-        sim.agent_id(),
-        None,
-        Duration::from_secs(5),
-    )
-    .expect("client");
-    MarketsClient::new(&venue, Duration::from_secs(5)).expect("client")
-}
 
 /// A venue where the agent holds 0.001 BTC bought at 95,000 (basis 95.10).
 async fn venue_with_btc() -> SimHandle {
@@ -61,11 +51,12 @@ async fn lost_replies_are_resolved_by_status_queries_and_applied_once() {
         ("BALLAST__TAX__ENABLED", "true"),
         ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "300"),
     ]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder_at(
+        &sim.base_url(),
+        validated,
+        store.clone(),
+    ))
+    .await;
     sim.set_faults(FaultConfig {
         lost_ack: 1.0,
         ..FaultConfig::default()
@@ -118,7 +109,7 @@ async fn a_restart_books_what_an_earlier_run_left_pending_and_resends_nothing() 
         .record_wallet_order(order("r-old:h1:buy", TradeSide::Buy, "ETH", dec!(0.02)))
         .await
         .expect("records");
-    let sold = markets(&sim)
+    let sold = markets_client(&sim)
         .wallet_trade(
             TradeSide::Sell,
             "BTC",
@@ -153,11 +144,12 @@ async fn a_restart_books_what_an_earlier_run_left_pending_and_resends_nothing() 
     // Step 2: the restart resolves both by asking: the sale is booked once, under its
     // harvest; the buy the venue never saw is abandoned, not sent.
     let validated = common::settings_with(&[("BALLAST__TAX__ENABLED", "true")]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder_at(
+        &sim.base_url(),
+        validated,
+        store.clone(),
+    ))
+    .await;
     let resolved = common::eventually(WAIT, async || {
         store
             .pending_wallet_orders()
@@ -188,11 +180,12 @@ async fn dry_run_records_the_harvest_and_sends_nothing() {
         ("BALLAST__TAX__ENABLED", "true"),
         ("BALLAST__EXECUTOR__DRY_RUN", "true"),
     ]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder_at(
+        &sim.base_url(),
+        validated,
+        store.clone(),
+    ))
+    .await;
     drop_btc(&sim).await;
     let summary =
         common::summary_when(&system, WAIT, "no dry-run harvest", |s| s.tax.harvests >= 1).await;
@@ -251,27 +244,19 @@ async fn hifo_sells_the_losing_lot_the_venue_would_not_sell_first() {
     buy_at(dec!(95000)).await;
     // The companion has seen the month already (its cursor is at the venue's last event).
     let store = Store::open_in_memory().expect("store");
-    let cursor = format!("{}#{}", sim.base_url(), sim.agent_id());
-    store
-        .save_cursor(&cursor, sim.stats().last_seq)
-        .await
-        .expect("cursor");
+    common::mark_seen(&sim, &store).await;
     let validated = common::settings_with(&[
         ("BALLAST__TAX__ENABLED", "true"),
         ("BALLAST__TAX__METHOD", "hifo"),
     ]);
-    let system = common::builder_at(&sim.base_url(), validated, store)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder_at(&sim.base_url(), validated, store)).await;
 
     // Step 2: at 80,000 only the new lot is at a loss: HIFO sells it, by name; first in,
     // first out would have sold the old lot, at a gain.
     drop_btc(&sim).await;
     let summary = common::summary_when(&system, WAIT, "no harvest", |s| s.tax.harvests >= 1).await;
     assert_eq!(summary.tax.harvested_loss_usdc, dec!(15.18));
-    let holdings = markets(&sim).holdings().await.expect("holdings");
+    let holdings = markets_client(&sim).holdings().await.expect("holdings");
     let btc = holdings
         .holdings
         .iter()
@@ -305,11 +290,12 @@ async fn a_harvest_beyond_the_risk_limits_is_refused_and_nothing_is_sold() {
         let sim = venue_with_btc().await;
         let store = Store::open_in_memory().expect("store");
         let validated = common::settings_with(&[("BALLAST__TAX__ENABLED", "true"), case.limit]);
-        let system = common::builder_at(&sim.base_url(), validated, store.clone())
-            .start()
-            .await
-            .expect("starts");
-        common::wait_synced(&system).await;
+        let system = common::start_synced(common::builder_at(
+            &sim.base_url(),
+            validated,
+            store.clone(),
+        ))
+        .await;
         drop_btc(&sim).await;
         // Refused once, and the operator alerted once (the Notifier's alert comes back
         // through the bus).
@@ -340,11 +326,12 @@ async fn a_halt_waits_for_the_sale_in_flight_and_stops_the_substitutes_buy() {
         ("BALLAST__TAX__ENABLED", "true"),
         ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "1000"),
     ]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder_at(
+        &sim.base_url(),
+        validated,
+        store.clone(),
+    ))
+    .await;
     sim.set_faults(FaultConfig {
         lost_ack: 1.0,
         ..FaultConfig::default()

@@ -14,7 +14,7 @@ mod http_support;
 use std::time::Duration;
 
 use ballast::{
-    sim::{FaultConfig, Injection},
+    sim::FaultConfig,
     store::{LegStatus, Store},
 };
 use common::{default_settings, eventually, quiet_sim, wait_synced};
@@ -34,11 +34,7 @@ async fn a_halt_during_a_graceful_stop_stops_the_plan_at_once() {
     .expect("faults");
 
     // Step 1: a large win starts a five-leg rebalance; its first leg lands.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     assert!(
         eventually(Duration::from_secs(10), async || !sim
             .transfers()

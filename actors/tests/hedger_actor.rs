@@ -7,12 +7,14 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
+use common::Collector;
+
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use actix::{Actor, Context, Handler};
+use actix::Actor;
 use ballast::{
     execution::VenueTag,
     hedge::{
@@ -43,23 +45,12 @@ struct Seen {
     skipped: Vec<HedgeSkipped>,
 }
 
-#[derive(Debug)]
-struct Collector(Arc<Mutex<Seen>>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
-        let mut seen = self.0.lock().expect("lock");
-        match event {
-            Event::HedgeOpened(opened) => seen.opened.push(opened),
-            Event::HedgeSkipped(skipped) => seen.skipped.push(skipped),
-            _ => {}
-        }
+/// Keeps the hedger's publications (a [`common::Collector`]'s record).
+fn record(seen: &mut Seen, event: Event) {
+    match event {
+        Event::HedgeOpened(opened) => seen.opened.push(opened),
+        Event::HedgeSkipped(skipped) => seen.skipped.push(skipped),
+        _ => {}
     }
 }
 
@@ -137,7 +128,7 @@ async fn no_hedge_opens_while_trading_is_paused() {
         VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
     let store = Store::open_in_memory().expect("store");
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let bus = Collector(Arc::clone(&seen)).start();
+    let bus = Collector::start_into(&seen, record);
     let gate = TradingGate::new();
     assert!(gate.open_if(gate.epoch()));
     let control = ControlSwitch::new(ballast::control::Mode::Paused);
@@ -169,7 +160,7 @@ async fn no_hedge_order_while_the_gate_is_closed() {
         VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
     let store = Store::open_in_memory().expect("store");
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let bus = Collector(Arc::clone(&seen)).start();
+    let bus = Collector::start_into(&seen, record);
     // A gate starts closed: nothing has been resynced.
     let gate = TradingGate::new();
     let hedger = hedger(&client, &store, &gate, bus.recipient()).start();
@@ -236,7 +227,7 @@ async fn a_second_companion_deciding_the_same_hedge_sends_the_same_key() {
     let gate = TradingGate::new();
     assert!(gate.open_if(gate.epoch()));
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let bus = Collector(Arc::clone(&seen)).start();
+    let bus = Collector::start_into(&seen, record);
     let (store_a, store_b) = (
         Store::open_in_memory().expect("store"),
         Store::open_in_memory().expect("store"),
@@ -287,7 +278,7 @@ async fn a_hedge_name_an_earlier_run_of_the_store_used_is_skipped_for_the_next_a
     let store = Store::open_in_memory().expect("store");
     let gate = TradingGate::new();
     assert!(gate.open_if(gate.epoch()));
-    let bus = Collector(Arc::default()).start();
+    let bus = Collector::start_into(&Arc::default(), record);
     let request = request(&sim, &client).await;
     let venue = VenueTag::of(&stream_name(client.base_url(), client.agent_id()));
     let trigger = hedge_trigger(request.snapshot.seq, 0, request.at);

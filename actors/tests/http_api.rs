@@ -9,7 +9,7 @@ mod http_support;
 
 use std::{collections::BTreeMap, time::Duration};
 
-use ballast::{service::Service, sim::Injection, store::Store};
+use ballast::{service::Service, store::Store};
 use common::{default_settings, eventually, quiet_sim, settings_with, summary_when};
 use http_support::{TOKEN, control, get_json, status};
 use prometheus_parse::{Sample, Scrape, Value as PromValue};
@@ -72,11 +72,7 @@ async fn a_metrics_scrape_during_a_run_parses_and_agrees_with_status() {
     assert_eq!(get_json(&format!("{base}/health")).await.0, 200);
 
     // Step 2: a large win, and the rebalance it triggers.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     summary_when(&system, Duration::from_secs(10), "no rebalance", |s| {
         s.rebalances >= 1
     })
@@ -257,11 +253,7 @@ async fn control_needs_the_token_and_a_pause_holds_a_win_until_resume() {
     let (code, body) = control(&base, "pause", Some(TOKEN), "maintenance").await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["mode"], "paused");
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     summary_when(&system, Duration::from_secs(10), "win not seen", |s| {
         s.events_by_type.get("casino_win") == Some(&1)
     })

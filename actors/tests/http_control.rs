@@ -25,7 +25,7 @@ use std::{
 use ballast::{
     observation::{Happening, Observation},
     portfolio::PortfolioSnapshot,
-    sim::{FaultConfig, Injection, SimHandle},
+    sim::{FaultConfig, SimHandle},
     store::Store,
 };
 use ballast_actors::messages::VenueEvent;
@@ -82,11 +82,7 @@ async fn a_halt_under_a_100k_event_flood_stops_every_order_survives_a_restart_an
     .expect("faults");
 
     // Step 2: a large win starts a five-leg rebalance; wait until its first leg has landed.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     assert!(
         eventually(Duration::from_secs(10), async || !sim
             .transfers()
@@ -155,11 +151,7 @@ async fn a_halt_under_a_100k_event_flood_stops_every_order_survives_a_restart_an
 
     // Step 5: no order reached the venue after the acknowledgement, during the drain or for a
     // new large win.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(200),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(200)).await;
     summary_when(&system, Duration::from_secs(10), "win not seen", |s| {
         s.events_by_type.get("casino_win") == Some(&2)
     })
@@ -191,11 +183,7 @@ async fn a_halt_under_a_100k_event_flood_stops_every_order_survives_a_restart_an
         http_support::start(&sim, default_settings(), Store::open(&path).expect("store")).await;
     common::wait_synced(&system).await;
     assert_eq!(status(&base).await["control"]["mode"], "halted");
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(250),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(250)).await;
     summary_when(&system, Duration::from_secs(10), "win not seen", |s| {
         s.events_by_type.get("casino_win") == Some(&1)
     })

@@ -14,7 +14,6 @@ use std::{
     time::Duration,
 };
 
-use ballast::sim::Injection;
 use ballast_actors::{
     messages::{Alert, AlertDetails, Event, GetNotifierStats},
     settings::{Settings, Validated},
@@ -124,16 +123,8 @@ async fn r13_a_refused_plan_posts_its_alert_as_documented_json_after_retries() {
          retry_base_ms = 10\nretry_max_ms = 50\n",
         hook.url
     ));
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    let system = common::start_synced(common::builder(&sim, validated)).await;
+    common::win(&sim, dec!(176.47)).await;
 
     // Step 2: the third attempt is delivered.
     let delivered = common::eventually(Duration::from_secs(10), async || {
@@ -177,11 +168,7 @@ async fn r13_a_webhook_that_never_answers_delays_no_plan() {
         "[notify]\nwebhook_url = \"{}\"\ntimeout_ms = 600000\nqueue_capacity = 4\n",
         hook.url
     ));
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder(&sim, validated)).await;
 
     // Step 2: a flood of alerts; the worker gets stuck on the first.
     for k in 0..200 {
@@ -202,11 +189,7 @@ async fn r13_a_webhook_that_never_answers_delays_no_plan() {
     assert!(stuck, "the webhook never received the first alert");
 
     // Step 3: a large win is rebalanced while the webhook still holds its request.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     let summary = common::summary_when(&system, Duration::from_secs(10), "no rebalance", |s| {
         s.rebalances >= 1
     })
@@ -274,11 +257,7 @@ async fn a_stop_waits_for_the_last_alert_to_be_delivered() {
         "[notify]\ncommand = [\"sh\", \"-c\", \"sleep 0.5; cat > '{}'\"]\n",
         out.display()
     ));
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder(&sim, validated)).await;
     system.panicked("injected panic in a test").await;
     common::stop(system, sim).await;
     let json: serde_json::Value = serde_json::from_str(

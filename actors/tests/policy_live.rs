@@ -17,7 +17,6 @@ use std::{
     time::Duration,
 };
 
-use actix::{Actor, Context, Handler};
 use ballast::{
     policy::{Adjustment, Notice, replay::replay},
     service::Service,
@@ -30,7 +29,7 @@ use ballast_actors::{
     settings::Validated,
     system::RunningSystem,
 };
-use common::{builder_at, quiet_sim, settings_with, stop, summary_when, wait_synced, weights};
+use common::{builder_at, quiet_sim, settings_with, stop, summary_when, weights};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -40,25 +39,12 @@ const LIMIT: Duration = Duration::from_secs(10);
 #[derive(Debug, Default)]
 struct Seen(Vec<Adjustment>);
 
-struct Collector(Arc<Mutex<Seen>>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
-        if let Event::Noticed(noticed) = event
-            && let Notice::TargetsAdjusted { adjustments, .. } = &*noticed.notice
-        {
-            self.0
-                .lock()
-                .expect("not poisoned")
-                .0
-                .extend(adjustments.iter().cloned());
-        }
+/// Keeps the target adjustments (a [`common::Collector`]'s record).
+fn adjustments(seen: &mut Seen, event: Event) {
+    if let Event::Noticed(noticed) = event
+        && let Notice::TargetsAdjusted { adjustments, .. } = &*noticed.notice
+    {
+        seen.0.extend(adjustments.iter().cloned());
     }
 }
 
@@ -74,15 +60,12 @@ async fn start(
     store: Store,
     record: Option<&PathBuf>,
 ) -> (RunningSystem, Arc<Mutex<Seen>>) {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let collector = seen.clone();
-    let mut builder = builder_at(&sim.base_url(), validated, store)
-        .add_actor(move |_| Some(Collector(collector).start().recipient()));
+    let (seen, subscribe) = common::collecting(adjustments);
+    let mut builder = builder_at(&sim.base_url(), validated, store).add_actor(subscribe);
     if let Some(path) = record {
         builder = builder.record_events(path);
     }
-    let system = builder.start().await.expect("system starts");
-    wait_synced(&system).await;
+    let system = common::start_synced(builder).await;
     (system, seen)
 }
 
@@ -343,11 +326,7 @@ async fn a_recorded_run_replays_to_the_same_decisions() {
         Some(&path),
     )
     .await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(150),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(150)).await;
     summary_when(&system, LIMIT, "no post-win rebalance", |s| {
         s.rebalances_by_trigger.get("large_win") == Some(&1)
     })
