@@ -19,6 +19,7 @@ use ballast::{
     store::Store,
     venue::protocol::Direction,
 };
+use ballast_actors::system::RunningSystem;
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use rust_decimal_macros::dec;
 
@@ -39,30 +40,33 @@ async fn venue(rho: f64) -> SimHandle {
     .await
 }
 
-async fn play_scenario(sim: &SimHandle) {
+/// Hedging on.
+const HEDGE: (&str, &str) = ("BALLAST__HEDGE__ENABLED", "true");
+
+/// A hedging companion on `sim` with `extra` on top, on a fresh in-memory store; once it has
+/// synced, the venue plays the scenario: 380 of the casino locked, then a win of 230.77 (15
+/// points over). Returns the companion and its store.
+async fn hedging_through_the_scenario(
+    sim: &SimHandle,
+    extra: &[(&str, &str)],
+) -> (RunningSystem, Store) {
+    let store = Store::open_in_memory().expect("store");
+    let system = common::companion_on(sim, &[&[HEDGE], extra].concat(), store.clone()).await;
     Scenario::parse(SCENARIO, "hedge_locked_win.toml")
         .expect("scenario parses")
         .run(sim)
         .await
         .expect("scenario plays");
+    (system, store)
 }
 
 #[actix_rt::test]
 async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
     // Step 1: the companion with hedging on, against a venue whose casino follows BTC.
-    let sim = venue(0.7).await;
-    let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[("BALLAST__HEDGE__ENABLED", "true")]);
-    let lookback = validated.hedge.lookback_days;
-    let system = common::start_synced(common::builder_at(
-        &sim.base_url(),
-        validated,
-        store.clone(),
-    ))
-    .await;
-
     // Step 2: the scenario: 380 of the casino locked, then a win of 230.77 (15 points over).
-    play_scenario(&sim).await;
+    let sim = venue(0.7).await;
+    let lookback = common::settings_with(&[HEDGE]).hedge.lookback_days;
+    let (system, store) = hedging_through_the_scenario(&sim, &[]).await;
     let summary = common::summary_when(&system, Duration::from_secs(20), "no hedge", |s| {
         s.hedges.opened == 1 && s.rebalances >= 1
     })
@@ -169,18 +173,8 @@ async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
 #[actix_rt::test]
 async fn in_dry_run_the_hedge_is_recorded_and_nothing_is_sent() {
     let sim = venue(0.7).await;
-    let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[
-        ("BALLAST__HEDGE__ENABLED", "true"),
-        ("BALLAST__EXECUTOR__DRY_RUN", "true"),
-    ]);
-    let system = common::start_synced(common::builder_at(
-        &sim.base_url(),
-        validated,
-        store.clone(),
-    ))
-    .await;
-    play_scenario(&sim).await;
+    let (system, store) =
+        hedging_through_the_scenario(&sim, &[("BALLAST__EXECUTOR__DRY_RUN", "true")]).await;
     let summary = common::summary_when(&system, Duration::from_secs(20), "no dry hedge", |s| {
         s.hedges.dry_run == 1
     })
@@ -198,9 +192,7 @@ async fn in_dry_run_the_hedge_is_recorded_and_nothing_is_sent() {
 #[actix_rt::test]
 async fn an_uncorrelated_casino_is_not_hedged_and_the_reason_is_said() {
     let sim = venue(0.0).await;
-    let validated = common::settings_with(&[("BALLAST__HEDGE__ENABLED", "true")]);
-    let system = common::start_synced(common::builder(&sim, validated)).await;
-    play_scenario(&sim).await;
+    let (system, _store) = hedging_through_the_scenario(&sim, &[]).await;
     let summary = common::summary_when(&system, Duration::from_secs(20), "no skip", |s| {
         s.hedges.skipped >= 1
     })

@@ -162,12 +162,11 @@ async fn r13_a_plan_beyond_the_daily_cap_is_refused_whole_each_leg_naming_its_re
     // the daily cap as its reason (not leg 0's), and a risk alert is raised.
     let sim = common::quiet_sim().await;
     let store = ballast::store::Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[("BALLAST__RISK__MAX_DAILY_TURNOVER_USDC", "100")]);
-    let system = common::start_synced(common::builder_at(
-        &sim.base_url(),
-        validated,
+    let system = common::companion_on(
+        &sim,
+        &[("BALLAST__RISK__MAX_DAILY_TURNOVER_USDC", "100")],
         store.clone(),
-    ))
+    )
     .await;
     common::win(&sim, dec!(176.47)).await;
     let summary = common::summary_when(&system, Duration::from_secs(10), "no refusal", |s| {

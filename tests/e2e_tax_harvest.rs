@@ -76,15 +76,14 @@ async fn a_btc_drop_is_harvested_and_btc_is_not_bought_back_in_the_window() {
     // The scripted BTC and ETH drops take the wallet more than 20% below its peak: the
     // policy's drawdown protection would halve its target, and the rebalance of step 6 would
     // leave the wallet no cash for the agent's own buy of step 7. It is off here.
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__POLICY__DRAWDOWN__ENABLED", "false"),
-    ]);
-    let system = common::start_synced(common::builder_at(
-        &sim.base_url(),
-        validated,
+    let system = common::companion_on(
+        &sim,
+        &[
+            ("BALLAST__TAX__ENABLED", "true"),
+            ("BALLAST__POLICY__DRAWDOWN__ENABLED", "false"),
+        ],
         store.clone(),
-    ))
+    )
     .await;
     let booked = common::eventually(WAIT, async || {
         store.tax_status().await.is_ok_and(|s| s.open_lots == 2)
@@ -198,12 +197,7 @@ async fn an_overweight_wallet_of_coins_gives_up_only_its_cash() {
     let cash_usdc = sim.cash_balances()[Service::Wallet];
     assert!(cash_usdc < dec!(10), "{cash_usdc}");
     let store = Store::open_in_memory().expect("store");
-    let system = common::start_synced(common::builder_at(
-        &sim.base_url(),
-        common::default_settings(),
-        store.clone(),
-    ))
-    .await;
+    let system = common::companion_on(&sim, &[], store.clone()).await;
 
     // Step 2: BTC doubles: the wallet is about 25% of the portfolio against its 15% target,
     // and a rebalance is asked for. It takes the wallet's cash, never the coins' value, and

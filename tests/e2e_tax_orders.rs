@@ -6,8 +6,6 @@
 
 mod common;
 
-use common::clients::markets_client;
-
 use std::time::Duration;
 
 use ballast::{
@@ -16,10 +14,15 @@ use ballast::{
     sim::{FaultConfig, Injection, SimHandle},
     store::{LegStatus, Store, WalletOrderRecord},
 };
+use ballast_actors::system::RunningSystem;
+use common::clients::markets_client;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 const WAIT: Duration = Duration::from_secs(20);
+
+/// Harvesting on.
+const TAX: (&str, &str) = ("BALLAST__TAX__ENABLED", "true");
 
 /// A venue where the agent holds 0.001 BTC bought at 95,000 (basis 95.10).
 async fn venue_with_btc() -> SimHandle {
@@ -42,27 +45,32 @@ async fn drop_btc(sim: &SimHandle) {
     .expect("drops");
 }
 
-#[actix_rt::test]
-async fn lost_replies_are_resolved_by_status_queries_and_applied_once() {
-    // Every POST is applied but its reply withheld; a short timeout makes the desk ask.
-    let sim = venue_with_btc().await;
+/// A harvesting companion on `sim` with `extra` on top, on a fresh in-memory store; returns
+/// both.
+async fn harvester(sim: &SimHandle, extra: (&str, &str)) -> (RunningSystem, Store) {
     let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "300"),
-    ]);
-    let system = common::start_synced(common::builder_at(
-        &sim.base_url(),
-        validated,
-        store.clone(),
-    ))
-    .await;
+    let system = common::companion_on(sim, &[TAX, extra], store.clone()).await;
+    (system, store)
+}
+
+/// A harvester whose requests time out after `timeout_ms`, on a venue with BTC that applies
+/// every POST but withholds its reply; BTC has just dropped into a harvestable loss.
+async fn harvest_losing_replies(timeout_ms: &str) -> (SimHandle, RunningSystem, Store) {
+    let sim = venue_with_btc().await;
+    let (system, store) = harvester(&sim, ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", timeout_ms)).await;
     sim.set_faults(FaultConfig {
         lost_ack: 1.0,
         ..FaultConfig::default()
     })
     .expect("faults");
     drop_btc(&sim).await;
+    (sim, system, store)
+}
+
+#[actix_rt::test]
+async fn lost_replies_are_resolved_by_status_queries_and_applied_once() {
+    // Every POST is applied but its reply withheld; a short timeout makes the desk ask.
+    let (sim, system, store) = harvest_losing_replies("300").await;
     let summary = common::summary_when(&system, WAIT, "no harvest", |s| s.tax.harvests >= 1).await;
     assert_eq!(summary.tax.substitutes_bought, 1, "{:?}", summary.tax);
     // One sale and one buy at the venue (plus the agent's buy): nothing twice.
@@ -143,13 +151,7 @@ async fn a_restart_books_what_an_earlier_run_left_pending_and_resends_nothing() 
 
     // Step 2: the restart resolves both by asking: the sale is booked once, under its
     // harvest; the buy the venue never saw is abandoned, not sent.
-    let validated = common::settings_with(&[("BALLAST__TAX__ENABLED", "true")]);
-    let system = common::start_synced(common::builder_at(
-        &sim.base_url(),
-        validated,
-        store.clone(),
-    ))
-    .await;
+    let system = common::companion_on(&sim, &[TAX], store.clone()).await;
     let resolved = common::eventually(WAIT, async || {
         store
             .pending_wallet_orders()
@@ -175,17 +177,7 @@ async fn a_restart_books_what_an_earlier_run_left_pending_and_resends_nothing() 
 #[actix_rt::test]
 async fn dry_run_records_the_harvest_and_sends_nothing() {
     let sim = venue_with_btc().await;
-    let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__EXECUTOR__DRY_RUN", "true"),
-    ]);
-    let system = common::start_synced(common::builder_at(
-        &sim.base_url(),
-        validated,
-        store.clone(),
-    ))
-    .await;
+    let (system, store) = harvester(&sim, ("BALLAST__EXECUTOR__DRY_RUN", "true")).await;
     drop_btc(&sim).await;
     let summary =
         common::summary_when(&system, WAIT, "no dry-run harvest", |s| s.tax.harvests >= 1).await;
@@ -245,11 +237,7 @@ async fn hifo_sells_the_losing_lot_the_venue_would_not_sell_first() {
     // The companion has seen the month already (its cursor is at the venue's last event).
     let store = Store::open_in_memory().expect("store");
     common::mark_seen(&sim, &store).await;
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__TAX__METHOD", "hifo"),
-    ]);
-    let system = common::start_synced(common::builder_at(&sim.base_url(), validated, store)).await;
+    let system = common::companion_on(&sim, &[TAX, ("BALLAST__TAX__METHOD", "hifo")], store).await;
 
     // Step 2: at 80,000 only the new lot is at a loss: HIFO sells it, by name; first in,
     // first out would have sold the old lot, at a gain.
@@ -288,14 +276,7 @@ async fn a_harvest_beyond_the_risk_limits_is_refused_and_nothing_is_sold() {
     ];
     for (i, case) in cases.iter().enumerate() {
         let sim = venue_with_btc().await;
-        let store = Store::open_in_memory().expect("store");
-        let validated = common::settings_with(&[("BALLAST__TAX__ENABLED", "true"), case.limit]);
-        let system = common::start_synced(common::builder_at(
-            &sim.base_url(),
-            validated,
-            store.clone(),
-        ))
-        .await;
+        let (system, store) = harvester(&sim, case.limit).await;
         drop_btc(&sim).await;
         // Refused once, and the operator alerted once (the Notifier's alert comes back
         // through the bus).
@@ -320,24 +301,7 @@ async fn a_harvest_beyond_the_risk_limits_is_refused_and_nothing_is_sold() {
 #[actix_rt::test]
 async fn a_halt_waits_for_the_sale_in_flight_and_stops_the_substitutes_buy() {
     // Every reply is withheld until the client gives up: the sale's POST stays in flight.
-    let sim = venue_with_btc().await;
-    let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "1000"),
-    ]);
-    let system = common::start_synced(common::builder_at(
-        &sim.base_url(),
-        validated,
-        store.clone(),
-    ))
-    .await;
-    sim.set_faults(FaultConfig {
-        lost_ack: 1.0,
-        ..FaultConfig::default()
-    })
-    .expect("faults");
-    drop_btc(&sim).await;
+    let (sim, system, store) = harvest_losing_replies("1000").await;
     let selling = common::eventually(WAIT, async || sim.stats().markets.wallet_sells == 1).await;
     assert!(selling, "the sale never reached the venue");
 

@@ -149,6 +149,12 @@ pub async fn start_synced(builder: SystemBuilder) -> RunningSystem {
     system
 }
 
+/// A companion on `sim` with `env` (`BALLAST__...` pairs) on top of the defaults, on
+/// `store`, synced with the venue.
+pub async fn companion_on(sim: &SimHandle, env: &[(&str, &str)], store: Store) -> RunningSystem {
+    start_synced(builder_at(&sim.base_url(), settings_with(env), store)).await
+}
+
 /// Injects a casino win of `amount_usdc` at the venue.
 pub async fn win(sim: &SimHandle, amount_usdc: Decimal) {
     sim.inject(Injection::CasinoWin { amount_usdc })
