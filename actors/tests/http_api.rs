@@ -63,7 +63,6 @@ async fn a_metrics_scrape_during_a_run_parses_and_agrees_with_status() {
         Store::open_in_memory().expect("store"),
     )
     .await;
-    common::wait_synced(&system).await;
     let ready = eventually(Duration::from_secs(10), async || {
         get_json(&format!("{base}/ready")).await.0 == 200
     })
@@ -231,7 +230,6 @@ async fn control_needs_the_token_and_a_pause_holds_a_win_until_resume() {
     let sim = quiet_sim().await;
     let store = Store::open_in_memory().expect("store");
     let (system, base) = http_support::start(&sim, default_settings(), store.clone()).await;
-    common::wait_synced(&system).await;
 
     // Without the token: 401 with a challenge; with another: 403; nothing changes.
     let response = http_support::client()
@@ -315,7 +313,6 @@ async fn each_operator_rebalance_is_a_plan_of_its_own_also_after_a_restart() {
     ];
     for (run, (settings, traded)) in runs.into_iter().enumerate() {
         let (system, base) = http_support::start(&sim, settings, store.clone()).await;
-        common::wait_synced(&system).await;
         let (code, body) = control(&base, "rebalance", Some(TOKEN), "drift").await;
         assert_eq!(code, 200, "{body}");
         let summary = summary_when(

@@ -276,7 +276,6 @@ async fn the_dashboard_shows_the_allocation_and_follows_a_large_win_live() {
         Store::open_in_memory().expect("store"),
     )
     .await;
-    common::wait_synced(&system).await;
 
     // Step 2: the browser opens the dashboard; the allocation is shown against target.
     let url = format!("{base}/");

@@ -19,7 +19,7 @@ use std::{
 use actix::{Actor, Addr, Context, Handler, Recipient};
 use ballast::{
     service::ServiceMap,
-    sim::{Injection, SimConfig, SimHandle},
+    sim::{FaultConfig, Injection, SimConfig, SimHandle},
     store::Store,
 };
 use ballast_actors::{
@@ -160,6 +160,24 @@ pub async fn win(sim: &SimHandle, amount_usdc: Decimal) {
     sim.inject(Injection::CasinoWin { amount_usdc })
         .await
         .expect("injects");
+}
+
+/// Slows every venue reply by `latency`, then injects the article's large win ($176.47) and
+/// waits until the five-leg rebalance it starts has landed its first leg: a plan under way.
+pub async fn rebalance_under_way(sim: &SimHandle, latency: Duration) {
+    sim.set_faults(FaultConfig {
+        latency,
+        ..FaultConfig::default()
+    })
+    .expect("faults");
+    win(sim, rust_decimal_macros::dec!(176.47)).await;
+    assert!(
+        eventually(Duration::from_secs(10), async || !sim
+            .transfers()
+            .is_empty())
+        .await,
+        "the rebalance never started"
+    );
 }
 
 /// Points `store`'s event cursor for `sim` at the venue's last event, so a companion on
