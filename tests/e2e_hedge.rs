@@ -108,7 +108,7 @@ async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
     let expected_notional =
         (dec!(133.84) * ratio).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero);
     assert_eq!(hedge.notional_usdc, expected_notional);
-    let positions = markets.positions().await.expect("positions").positions;
+    let positions = common::clients::open_positions(&markets).await;
     assert_eq!(positions.len(), 1);
     assert_eq!(Some(&positions[0].id), hedge.position_id.as_ref());
     assert_eq!(positions[0].notional_usdc, expected_notional);
@@ -134,14 +134,7 @@ async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
         "the spot rebalance never landed: {:?}",
         sim.transfers()
     );
-    assert!(
-        markets
-            .positions()
-            .await
-            .expect("positions")
-            .positions
-            .is_empty()
-    );
+    assert!(common::clients::open_positions(&markets).await.is_empty());
     let report = store.status().await.expect("status").hedges;
     let closed = &report.recent[0];
     assert_eq!(closed.status, HedgeStatus::Closed);

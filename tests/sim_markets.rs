@@ -23,8 +23,9 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal_macros::dec;
 use serde_json::json;
 use sim_support::{
-    assert_refused, client, clients::markets_client, error_body, get_json, keyed_replies,
-    post_json, post_keyed, start, stats, still,
+    assert_refused, client,
+    clients::{markets_client, open_positions},
+    error_body, get_json, keyed_replies, post_json, post_keyed, start, stats, still,
 };
 use tokio::sync::broadcast;
 
@@ -146,14 +147,7 @@ async fn a_position_opens_and_closes_with_fee_and_pnl_at_the_mark() {
         sim.cash_balances()[Service::Trading],
         cash_before + closed.returned_usdc
     );
-    assert!(
-        markets
-            .positions()
-            .await
-            .expect("positions")
-            .positions
-            .is_empty()
-    );
+    assert!(open_positions(&markets).await.is_empty());
 
     // Step 5: closing again answers the first close (without the key too) and changes
     // nothing; an id never opened is a 404 naming it.
@@ -672,7 +666,7 @@ async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
         .expect("cancels");
     assert_eq!(cancelled.status, "cancelled");
     assert_eq!(cancelled.fee_usdc, Decimal::ZERO);
-    for position in markets.positions().await.expect("positions").positions {
+    for position in open_positions(&markets).await {
         markets
             .close_position(&position.id, &format!("close-{}", position.id))
             .await

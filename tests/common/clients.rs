@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ballast::{
     sim::SimHandle,
-    venue::{client::VenueClient, markets::MarketsClient},
+    venue::{client::VenueClient, markets::MarketsClient, protocol::Position},
 };
 
 /// How long a test's client waits for the venue.
@@ -23,4 +23,9 @@ pub fn venue_client(sim: &SimHandle) -> VenueClient {
 /// A markets client (perps, wallet trades, holdings) for `sim`'s agent.
 pub fn markets_client(sim: &SimHandle) -> MarketsClient {
     MarketsClient::new(&venue_client(sim), TIMEOUT).expect("client builds")
+}
+
+/// The agent's open positions, as `markets` lists them.
+pub async fn open_positions(markets: &MarketsClient) -> Vec<Position> {
+    markets.positions().await.expect("positions").positions
 }
