@@ -45,6 +45,15 @@ async fn drop_btc(sim: &SimHandle) {
     .expect("drops");
 }
 
+/// Whether the store holds no wallet order of unknown outcome.
+async fn nothing_pending(store: &Store) -> bool {
+    store
+        .pending_wallet_orders()
+        .await
+        .expect("reads")
+        .is_empty()
+}
+
 /// A harvesting companion on `sim` with `extra` on top, on a fresh in-memory store; returns
 /// both.
 async fn harvester(sim: &SimHandle, extra: (&str, &str)) -> (RunningSystem, Store) {
@@ -80,13 +89,7 @@ async fn lost_replies_are_resolved_by_status_queries_and_applied_once() {
         (1, 2)
     );
     assert!(stats.faults_injected["lost_ack"] >= 2);
-    assert!(
-        store
-            .pending_wallet_orders()
-            .await
-            .expect("reads")
-            .is_empty()
-    );
+    assert!(nothing_pending(&store).await);
     common::stop(system, sim).await;
 }
 
@@ -319,12 +322,6 @@ async fn a_halt_waits_for_the_sale_in_flight_and_stops_the_substitutes_buy() {
     let (lots, disposals) = store.load_tax_book().await.expect("loads");
     assert!(lots.is_empty(), "{lots:?}");
     assert_eq!(disposals.len(), 1, "the sale is booked once");
-    assert!(
-        store
-            .pending_wallet_orders()
-            .await
-            .expect("reads")
-            .is_empty()
-    );
+    assert!(nothing_pending(&store).await);
     common::stop(system, sim).await;
 }

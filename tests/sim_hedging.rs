@@ -195,23 +195,33 @@ async fn an_order_is_found_by_its_key_and_a_close_reports_its_funding() {
     sim.shutdown().await;
 }
 
+/// The services' and BTC-PERP's daily returns over the last `days`, over HTTP.
+async fn returns_over(
+    http: &reqwest::Client,
+    base: &str,
+    days: u32,
+) -> (ReturnsResponse, MarketReturnsResponse) {
+    let services = get_json(
+        http,
+        format!("{base}/agents/agent-1/returns?days={days}"),
+        "returns",
+    )
+    .await;
+    let btc = get_json(
+        http,
+        format!("{base}/trading/returns?market=BTC-PERP&days={days}"),
+        "market returns",
+    )
+    .await;
+    (services, btc)
+}
+
 #[tokio::test]
 async fn a_markets_returns_are_day_for_day_with_the_services() {
     let sim = start(still()).await;
     let http = client();
     let base = sim.base_url();
-    let services: ReturnsResponse = get_json(
-        &http,
-        format!("{base}/agents/agent-1/returns?days=60"),
-        "returns",
-    )
-    .await;
-    let btc: MarketReturnsResponse = get_json(
-        &http,
-        format!("{base}/trading/returns?market=BTC-PERP&days=60"),
-        "market returns",
-    )
-    .await;
+    let (services, btc) = returns_over(&http, &base, 60).await;
     assert_eq!(btc.market, "BTC-PERP");
     assert_eq!(
         btc.returns.len(),
@@ -220,18 +230,7 @@ async fn a_markets_returns_are_day_for_day_with_the_services() {
     assert!(btc.returns.iter().all(|r| r.is_finite() && *r != 0.0));
     // A day closes at midnight for both.
     sim.advance(24).await.expect("advances");
-    let after: MarketReturnsResponse = get_json(
-        &http,
-        format!("{base}/trading/returns?market=BTC-PERP&days=3650"),
-        "market returns",
-    )
-    .await;
-    let services_after: ReturnsResponse = get_json(
-        &http,
-        format!("{base}/agents/agent-1/returns?days=3650"),
-        "returns",
-    )
-    .await;
+    let (services_after, after) = returns_over(&http, &base, 3650).await;
     assert_eq!(
         after.returns.len(),
         services_after.returns_by_service["casino"].len()

@@ -122,6 +122,18 @@ fn hedger(
     .expect("builds")
 }
 
+/// Waits until the collector has seen something in the list `pick` chooses (the bus hands
+/// it its copy a moment after the hedger publishes), then returns that list; fails naming
+/// `what`.
+async fn seen_when<T: Clone>(seen: &Mutex<Seen>, pick: fn(&Seen) -> &Vec<T>, what: &str) -> Vec<T> {
+    let told = common::eventually(Duration::from_secs(5), async || {
+        !pick(&seen.lock().expect("lock")).is_empty()
+    })
+    .await;
+    assert!(told, "no {what} reported");
+    pick(&seen.lock().expect("lock")).clone()
+}
+
 /// A quiet venue and a client of its agent.
 async fn venue() -> (SimHandle, VenueClient) {
     let sim = common::quiet_sim().await;
@@ -156,12 +168,9 @@ async fn no_hedge_opens_while_trading_is_paused() {
     let request = request(&sim, &client).await;
     // Paused: skipped, said so, nothing sent.
     hedger.send(request.clone()).await.expect("handled");
-    let told = common::eventually(Duration::from_secs(5), async || {
-        !seen.lock().expect("lock").skipped.is_empty()
-    })
-    .await;
-    assert!(told, "no skip reported");
-    let reason = seen.lock().expect("lock").skipped[0].reason.clone();
+    let reason = seen_when(&seen, |s| &s.skipped, "skip").await[0]
+        .reason
+        .clone();
     assert!(reason.contains("paused or halted"), "{reason}");
     assert_eq!(sim.stats().markets.orders_accepted, 0);
     // Resumed: the same request opens the hedge.
@@ -188,12 +197,7 @@ async fn no_hedge_order_while_the_gate_is_closed() {
     hedger.send(request.clone()).await.expect("handled");
     assert_eq!(sim.stats().markets.orders_accepted, 0);
     // The bus hands the collector its copy a moment later.
-    let told = common::eventually(Duration::from_secs(5), async || {
-        !seen.lock().expect("lock").skipped.is_empty()
-    })
-    .await;
-    assert!(told, "no skip reported");
-    let skipped = seen.lock().expect("lock").skipped.clone();
+    let skipped = seen_when(&seen, |s| &s.skipped, "skip").await;
     assert_eq!(skipped.len(), 1);
     assert!(skipped[0].reason.contains("stream down"), "{skipped:?}");
     assert_eq!(store.status().await.expect("status").hedges.opened, 0);
@@ -205,12 +209,7 @@ async fn no_hedge_order_while_the_gate_is_closed() {
     hedger.send(request).await.expect("handled");
     let stats = sim.stats();
     assert_eq!(stats.markets.orders_accepted, 1);
-    let told = common::eventually(Duration::from_secs(5), async || {
-        !seen.lock().expect("lock").opened.is_empty()
-    })
-    .await;
-    assert!(told, "no opening reported");
-    let opened = seen.lock().expect("lock").opened.clone();
+    let opened = seen_when(&seen, |s| &s.opened, "opening").await;
     assert_eq!(opened.len(), 1);
     assert_eq!(opened[0].notional_usdc, dec!(133.84));
     let hedge = store

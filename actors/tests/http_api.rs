@@ -57,12 +57,7 @@ fn single(scrape: &Scrape, metric: &str) -> f64 {
 async fn a_metrics_scrape_during_a_run_parses_and_agrees_with_status() {
     // Step 1: a quiet venue and the companion with its API.
     let sim = quiet_sim().await;
-    let (system, base) = http_support::start(
-        &sim,
-        default_settings(),
-        Store::open_in_memory().expect("store"),
-    )
-    .await;
+    let (system, base) = http_support::start_default(&sim).await;
     let ready = eventually(Duration::from_secs(10), async || {
         get_json(&format!("{base}/ready")).await.0 == 200
     })

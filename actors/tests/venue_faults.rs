@@ -78,10 +78,7 @@ async fn a_lost_ack_is_resolved_by_a_status_query_and_applied_exactly_once() {
         ("BALLAST__EXECUTOR__LEG_RETRY_LIMIT", "0"),
     ]);
     let system = start(&sim.base_url(), validated, store.clone()).await;
-    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
-        s.final_balances_usdc.is_some()
-    })
-    .await;
+    common::wait_synced(&system).await;
     sim.set_faults(FaultConfig {
         lost_ack: 1.0,
         ..FaultConfig::default()
@@ -359,10 +356,7 @@ async fn a_disconnect_mid_rebalance_stops_orders_until_a_fresh_snapshot() {
     let proxy = Proxy::start(sim.addr()).await;
     let store = Store::open_in_memory().expect("store");
     let system = start(&proxy.url(), settings_with(&[]), store).await;
-    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
-        s.final_balances_usdc.is_some()
-    })
-    .await;
+    common::wait_synced(&system).await;
     sim.set_faults(FaultConfig {
         latency: Duration::from_millis(300),
         ..FaultConfig::default()
@@ -523,10 +517,7 @@ async fn dry_run_plans_and_records_but_never_mutates_the_venue() {
     let store = Store::open_in_memory().expect("store");
     let validated = settings_with(&[("BALLAST__EXECUTOR__DRY_RUN", "true")]);
     let system = start(&sim.base_url(), validated, store.clone()).await;
-    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
-        s.final_balances_usdc.is_some()
-    })
-    .await;
+    common::wait_synced(&system).await;
     common::win(&sim, dec!(176.47)).await;
     let summary = summary_when(&system, Duration::from_secs(10), "no dry-run plan", |s| {
         s.legs_dry_run >= 1
@@ -567,10 +558,7 @@ async fn the_daily_sync_alerts_on_balances_the_venue_changed_without_an_event() 
     .start()
     .await
     .expect("starts");
-    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
-        s.final_balances_usdc.is_some()
-    })
-    .await;
+    common::wait_synced(&system).await;
 
     // Step 1: an announced change (a small win, with its event) is no surprise at the tick.
     common::win(&sim, dec!(30)).await;

@@ -203,6 +203,23 @@ pub fn companion(base_url: &str, store: &Path, args: &[&str], env: &[(&str, &str
         .expect("companion starts")
 }
 
+/// A [`companion`] and its stdout lines, once it has printed its start-up balances (it has
+/// synced with the venue); fails naming `what` when it does not within a minute.
+pub fn synced_companion(
+    base_url: &str,
+    store: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    what: &str,
+) -> (Child, mpsc::Receiver<String>) {
+    let mut child = companion(base_url, store, args, env);
+    let lines = lines_of(&mut child);
+    wait_for_line(&lines, Duration::from_secs(60), what, |l| {
+        is_kind(l, "balances")
+    });
+    (child, lines)
+}
+
 /// `ballast run --venue URL` on `store`, with `env` on top, printing the operator's lines
 /// (stdout piped) and its logs nowhere: for tests that read what a person would see.
 pub fn companion_plain(base_url: &str, store: &Path, env: &[(&str, &str)]) -> Child {

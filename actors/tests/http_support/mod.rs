@@ -35,6 +35,16 @@ pub async fn start(sim: &SimHandle, validated: Validated, store: Store) -> (Runn
     (system, format!("http://{addr}"))
 }
 
+/// [`start`] with the default settings and an in-memory store.
+pub async fn start_default(sim: &SimHandle) -> (RunningSystem, String) {
+    start(
+        sim,
+        crate::common::default_settings(),
+        Store::open_in_memory().expect("store"),
+    )
+    .await
+}
+
 /// An HTTP client with a timeout.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
