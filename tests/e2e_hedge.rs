@@ -17,8 +17,9 @@ use ballast::{
     service::Service,
     sim::{CasinoParams, Scenario, SimConfig, SimHandle},
     store::Store,
-    venue::{client::VenueClient, markets::MarketsClient, protocol::Direction},
+    venue::protocol::Direction,
 };
+use ballast_actors::system::RunningSystem;
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use rust_decimal_macros::dec;
 
@@ -39,36 +40,33 @@ async fn venue(rho: f64) -> SimHandle {
     .await
 }
 
-async fn play_scenario(sim: &SimHandle) {
+/// Hedging on.
+const HEDGE: (&str, &str) = ("BALLAST__HEDGE__ENABLED", "true");
+
+/// A hedging companion on `sim` with `extra` on top, on a fresh in-memory store; once it has
+/// synced, the venue plays the scenario: 380 of the casino locked, then a win of 230.77 (15
+/// points over). Returns the companion and its store.
+async fn hedging_through_the_scenario(
+    sim: &SimHandle,
+    extra: &[(&str, &str)],
+) -> (RunningSystem, Store) {
+    let store = Store::open_in_memory().expect("store");
+    let system = common::companion_on(sim, &[&[HEDGE], extra].concat(), store.clone()).await;
     Scenario::parse(SCENARIO, "hedge_locked_win.toml")
         .expect("scenario parses")
         .run(sim)
         .await
         .expect("scenario plays");
-}
-
-fn clients(sim: &SimHandle) -> (VenueClient, MarketsClient) {
-    let venue = VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(10))
-        .expect("client");
-    let markets = MarketsClient::new(&venue, Duration::from_secs(10)).expect("client");
-    (venue, markets)
+    (system, store)
 }
 
 #[actix_rt::test]
 async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
     // Step 1: the companion with hedging on, against a venue whose casino follows BTC.
-    let sim = venue(0.7).await;
-    let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[("BALLAST__HEDGE__ENABLED", "true")]);
-    let lookback = validated.hedge.lookback_days;
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
-
     // Step 2: the scenario: 380 of the casino locked, then a win of 230.77 (15 points over).
-    play_scenario(&sim).await;
+    let sim = venue(0.7).await;
+    let lookback = common::settings_with(&[HEDGE]).hedge.lookback_days;
+    let (system, store) = hedging_through_the_scenario(&sim, &[]).await;
     let summary = common::summary_when(&system, Duration::from_secs(20), "no hedge", |s| {
         s.hedges.opened == 1 && s.rebalances >= 1
     })
@@ -83,7 +81,10 @@ async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
 
     // Step 4: the hedge is a short with the ratio estimated from the venue's own history,
     // which is within three standard errors of the ratio the venue was built with.
-    let (venue_client, markets) = clients(&sim);
+    let (venue_client, markets) = (
+        common::clients::venue_client(&sim),
+        common::clients::markets_client(&sim),
+    );
     let casino = venue_client.returns(lookback).await.expect("returns");
     let btc = markets
         .market_returns("BTC-PERP", lookback)
@@ -107,7 +108,7 @@ async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
     let expected_notional =
         (dec!(133.84) * ratio).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero);
     assert_eq!(hedge.notional_usdc, expected_notional);
-    let positions = markets.positions().await.expect("positions").positions;
+    let positions = common::clients::open_positions(&markets).await;
     assert_eq!(positions.len(), 1);
     assert_eq!(Some(&positions[0].id), hedge.position_id.as_ref());
     assert_eq!(positions[0].notional_usdc, expected_notional);
@@ -133,14 +134,7 @@ async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
         "the spot rebalance never landed: {:?}",
         sim.transfers()
     );
-    assert!(
-        markets
-            .positions()
-            .await
-            .expect("positions")
-            .positions
-            .is_empty()
-    );
+    assert!(common::clients::open_positions(&markets).await.is_empty());
     let report = store.status().await.expect("status").hedges;
     let closed = &report.recent[0];
     assert_eq!(closed.status, HedgeStatus::Closed);
@@ -172,17 +166,8 @@ async fn a_locked_overweight_is_hedged_until_the_spot_rebalance_lands() {
 #[actix_rt::test]
 async fn in_dry_run_the_hedge_is_recorded_and_nothing_is_sent() {
     let sim = venue(0.7).await;
-    let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[
-        ("BALLAST__HEDGE__ENABLED", "true"),
-        ("BALLAST__EXECUTOR__DRY_RUN", "true"),
-    ]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
-    play_scenario(&sim).await;
+    let (system, store) =
+        hedging_through_the_scenario(&sim, &[("BALLAST__EXECUTOR__DRY_RUN", "true")]).await;
     let summary = common::summary_when(&system, Duration::from_secs(20), "no dry hedge", |s| {
         s.hedges.dry_run == 1
     })
@@ -200,13 +185,7 @@ async fn in_dry_run_the_hedge_is_recorded_and_nothing_is_sent() {
 #[actix_rt::test]
 async fn an_uncorrelated_casino_is_not_hedged_and_the_reason_is_said() {
     let sim = venue(0.0).await;
-    let validated = common::settings_with(&[("BALLAST__HEDGE__ENABLED", "true")]);
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
-    play_scenario(&sim).await;
+    let (system, _store) = hedging_through_the_scenario(&sim, &[]).await;
     let summary = common::summary_when(&system, Duration::from_secs(20), "no skip", |s| {
         s.hedges.skipped >= 1
     })

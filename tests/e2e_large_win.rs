@@ -8,9 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use ballast::{
-    service::Service, sim::Injection, targets::TargetAllocation, venue::protocol::Direction,
-};
+use ballast::{service::Service, targets::TargetAllocation, venue::protocol::Direction};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -21,20 +19,12 @@ async fn a_large_win_is_rebalanced_back_into_every_band() {
     let validated = common::default_settings();
     let band = validated.policy.bands.absolute;
     let min_trade = validated.policy.min_trade_usdc;
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder(&sim, validated)).await;
     assert!(sim.transfers().is_empty(), "on target: nothing moves");
 
     // Step 2: a win of $176.47 takes casino from 20% to 32% of the portfolio (12 points
     // over), which is 17.6% of the bankroll: above the 10% post-win trigger.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     let casino_weight = common::weights(&sim.balances())[Service::Casino.index()];
     assert!(
         (casino_weight - dec!(0.32)).abs() < dec!(0.001),
@@ -104,16 +94,8 @@ async fn r13_a_leg_above_the_per_leg_cap_is_split_into_legs_under_it() {
     let sim = common::quiet_sim().await;
     let validated = common::settings_with(&[("BALLAST__RISK__MAX_LEG_USDC", "50")]);
     let band = validated.policy.bands.absolute;
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    let system = common::start_synced(common::builder(&sim, validated)).await;
+    common::win(&sim, dec!(176.47)).await;
     let summary = common::summary_when(&system, Duration::from_secs(10), "no rebalance", |s| {
         s.plans_attempted >= 1
     })
@@ -180,17 +162,13 @@ async fn r13_a_plan_beyond_the_daily_cap_is_refused_whole_each_leg_naming_its_re
     // the daily cap as its reason (not leg 0's), and a risk alert is raised.
     let sim = common::quiet_sim().await;
     let store = ballast::store::Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[("BALLAST__RISK__MAX_DAILY_TURNOVER_USDC", "100")]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    let system = common::companion_on(
+        &sim,
+        &[("BALLAST__RISK__MAX_DAILY_TURNOVER_USDC", "100")],
+        store.clone(),
+    )
+    .await;
+    common::win(&sim, dec!(176.47)).await;
     let summary = common::summary_when(&system, Duration::from_secs(10), "no refusal", |s| {
         s.plans_failed >= 1 && s.alerts_by_kind.contains_key("risk_refused")
     })
@@ -256,11 +234,7 @@ async fn r13_legs_are_not_sent_from_a_plan_that_grew_older_than_the_bound() {
     .await
     .expect("starts");
     common::wait_synced(&system).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     let targets = TargetAllocation::conservative();
     let in_bands = common::eventually(Duration::from_secs(30), async || {
         let weights = common::weights(&sim.balances());

@@ -72,23 +72,19 @@ async fn a_btc_drop_is_harvested_and_btc_is_not_bought_back_in_the_window() {
     // venue's last event (it has seen the year already).
     let path = store_path("e2e");
     let store = Store::open(&path).expect("store");
-    let cursor = format!("{}#{}", sim.base_url(), sim.agent_id());
-    store
-        .save_cursor(&cursor, sim.stats().last_seq)
-        .await
-        .expect("cursor");
+    common::mark_seen(&sim, &store).await;
     // The scripted BTC and ETH drops take the wallet more than 20% below its peak: the
     // policy's drawdown protection would halve its target, and the rebalance of step 6 would
     // leave the wallet no cash for the agent's own buy of step 7. It is off here.
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__POLICY__DRAWDOWN__ENABLED", "false"),
-    ]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::companion_on(
+        &sim,
+        &[
+            ("BALLAST__TAX__ENABLED", "true"),
+            ("BALLAST__POLICY__DRAWDOWN__ENABLED", "false"),
+        ],
+        store.clone(),
+    )
+    .await;
     let booked = common::eventually(WAIT, async || {
         store.tax_status().await.is_ok_and(|s| s.open_lots == 2)
     })
@@ -139,13 +135,7 @@ async fn a_btc_drop_is_harvested_and_btc_is_not_bought_back_in_the_window() {
 
     // Step 6: a large win triggers a rebalance in the window: it moves USDC, never BTC.
     let buys_before = sim.stats().markets.wallet_buys;
-    inject(
-        &sim,
-        Injection::CasinoWin {
-            amount_usdc: dec!(176.47),
-        },
-    )
-    .await;
+    common::win(&sim, dec!(176.47)).await;
     common::summary_when(&system, WAIT, "no rebalance", |s| s.rebalances >= 1).await;
     assert_eq!(sim.stats().markets.wallet_buys, buys_before);
     assert!(
@@ -207,11 +197,7 @@ async fn an_overweight_wallet_of_coins_gives_up_only_its_cash() {
     let cash_usdc = sim.cash_balances()[Service::Wallet];
     assert!(cash_usdc < dec!(10), "{cash_usdc}");
     let store = Store::open_in_memory().expect("store");
-    let system = common::builder_at(&sim.base_url(), common::default_settings(), store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::companion_on(&sim, &[], store.clone()).await;
 
     // Step 2: BTC doubles: the wallet is about 25% of the portfolio against its 15% target,
     // and a rebalance is asked for. It takes the wallet's cash, never the coins' value, and
@@ -246,16 +232,7 @@ async fn an_overweight_wallet_of_coins_gives_up_only_its_cash() {
 
 /// The wallet's holdings at the venue: (asset, quantity).
 async fn sim_holdings(sim: &SimHandle) -> Vec<(String, Decimal)> {
-    let venue = ballast::venue::client::VenueClient::new(
-        &sim.base_url(),
-        sim.agent_id(),
-        None,
-        Duration::from_secs(5),
-    )
-    .expect("client");
-    let markets = ballast::venue::markets::MarketsClient::new(&venue, Duration::from_secs(5))
-        .expect("client");
-    markets
+    common::clients::markets_client(sim)
         .holdings()
         .await
         .expect("holdings")

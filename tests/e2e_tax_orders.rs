@@ -13,23 +13,16 @@ use ballast::{
     observation::TradeSide,
     sim::{FaultConfig, Injection, SimHandle},
     store::{LegStatus, Store, WalletOrderRecord},
-    venue::{client::VenueClient, markets::MarketsClient},
 };
+use ballast_actors::system::RunningSystem;
+use common::clients::markets_client;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn markets(sim: &SimHandle) -> MarketsClient {
-    let venue = VenueClient::new(
-        &sim.base_url(),
-        sim.agent_id(),
-        None,
-        Duration::from_secs(5),
-    )
-    .expect("client");
-    MarketsClient::new(&venue, Duration::from_secs(5)).expect("client")
-}
+/// Harvesting on.
+const TAX: (&str, &str) = ("BALLAST__TAX__ENABLED", "true");
 
 /// A venue where the agent holds 0.001 BTC bought at 95,000 (basis 95.10).
 async fn venue_with_btc() -> SimHandle {
@@ -52,26 +45,41 @@ async fn drop_btc(sim: &SimHandle) {
     .expect("drops");
 }
 
-#[actix_rt::test]
-async fn lost_replies_are_resolved_by_status_queries_and_applied_once() {
-    // Every POST is applied but its reply withheld; a short timeout makes the desk ask.
-    let sim = venue_with_btc().await;
-    let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "300"),
-    ]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
+/// Whether the store holds no wallet order of unknown outcome.
+async fn nothing_pending(store: &Store) -> bool {
+    store
+        .pending_wallet_orders()
         .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+        .expect("reads")
+        .is_empty()
+}
+
+/// A harvesting companion on `sim` with `extra` on top, on a fresh in-memory store; returns
+/// both.
+async fn harvester(sim: &SimHandle, extra: (&str, &str)) -> (RunningSystem, Store) {
+    let store = Store::open_in_memory().expect("store");
+    let system = common::companion_on(sim, &[TAX, extra], store.clone()).await;
+    (system, store)
+}
+
+/// A harvester whose requests time out after `timeout_ms`, on a venue with BTC that applies
+/// every POST but withholds its reply; BTC has just dropped into a harvestable loss.
+async fn harvest_losing_replies(timeout_ms: &str) -> (SimHandle, RunningSystem, Store) {
+    let sim = venue_with_btc().await;
+    let (system, store) = harvester(&sim, ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", timeout_ms)).await;
     sim.set_faults(FaultConfig {
         lost_ack: 1.0,
         ..FaultConfig::default()
     })
     .expect("faults");
     drop_btc(&sim).await;
+    (sim, system, store)
+}
+
+#[actix_rt::test]
+async fn lost_replies_are_resolved_by_status_queries_and_applied_once() {
+    // Every POST is applied but its reply withheld; a short timeout makes the desk ask.
+    let (sim, system, store) = harvest_losing_replies("300").await;
     let summary = common::summary_when(&system, WAIT, "no harvest", |s| s.tax.harvests >= 1).await;
     assert_eq!(summary.tax.substitutes_bought, 1, "{:?}", summary.tax);
     // One sale and one buy at the venue (plus the agent's buy): nothing twice.
@@ -81,13 +89,7 @@ async fn lost_replies_are_resolved_by_status_queries_and_applied_once() {
         (1, 2)
     );
     assert!(stats.faults_injected["lost_ack"] >= 2);
-    assert!(
-        store
-            .pending_wallet_orders()
-            .await
-            .expect("reads")
-            .is_empty()
-    );
+    assert!(nothing_pending(&store).await);
     common::stop(system, sim).await;
 }
 
@@ -118,7 +120,7 @@ async fn a_restart_books_what_an_earlier_run_left_pending_and_resends_nothing() 
         .record_wallet_order(order("r-old:h1:buy", TradeSide::Buy, "ETH", dec!(0.02)))
         .await
         .expect("records");
-    let sold = markets(&sim)
+    let sold = markets_client(&sim)
         .wallet_trade(
             TradeSide::Sell,
             "BTC",
@@ -152,12 +154,7 @@ async fn a_restart_books_what_an_earlier_run_left_pending_and_resends_nothing() 
 
     // Step 2: the restart resolves both by asking: the sale is booked once, under its
     // harvest; the buy the venue never saw is abandoned, not sent.
-    let validated = common::settings_with(&[("BALLAST__TAX__ENABLED", "true")]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::companion_on(&sim, &[TAX], store.clone()).await;
     let resolved = common::eventually(WAIT, async || {
         store
             .pending_wallet_orders()
@@ -183,16 +180,7 @@ async fn a_restart_books_what_an_earlier_run_left_pending_and_resends_nothing() 
 #[actix_rt::test]
 async fn dry_run_records_the_harvest_and_sends_nothing() {
     let sim = venue_with_btc().await;
-    let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__EXECUTOR__DRY_RUN", "true"),
-    ]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let (system, store) = harvester(&sim, ("BALLAST__EXECUTOR__DRY_RUN", "true")).await;
     drop_btc(&sim).await;
     let summary =
         common::summary_when(&system, WAIT, "no dry-run harvest", |s| s.tax.harvests >= 1).await;
@@ -251,27 +239,15 @@ async fn hifo_sells_the_losing_lot_the_venue_would_not_sell_first() {
     buy_at(dec!(95000)).await;
     // The companion has seen the month already (its cursor is at the venue's last event).
     let store = Store::open_in_memory().expect("store");
-    let cursor = format!("{}#{}", sim.base_url(), sim.agent_id());
-    store
-        .save_cursor(&cursor, sim.stats().last_seq)
-        .await
-        .expect("cursor");
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__TAX__METHOD", "hifo"),
-    ]);
-    let system = common::builder_at(&sim.base_url(), validated, store)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    common::mark_seen(&sim, &store).await;
+    let system = common::companion_on(&sim, &[TAX, ("BALLAST__TAX__METHOD", "hifo")], store).await;
 
     // Step 2: at 80,000 only the new lot is at a loss: HIFO sells it, by name; first in,
     // first out would have sold the old lot, at a gain.
     drop_btc(&sim).await;
     let summary = common::summary_when(&system, WAIT, "no harvest", |s| s.tax.harvests >= 1).await;
     assert_eq!(summary.tax.harvested_loss_usdc, dec!(15.18));
-    let holdings = markets(&sim).holdings().await.expect("holdings");
+    let holdings = markets_client(&sim).holdings().await.expect("holdings");
     let btc = holdings
         .holdings
         .iter()
@@ -303,13 +279,7 @@ async fn a_harvest_beyond_the_risk_limits_is_refused_and_nothing_is_sold() {
     ];
     for (i, case) in cases.iter().enumerate() {
         let sim = venue_with_btc().await;
-        let store = Store::open_in_memory().expect("store");
-        let validated = common::settings_with(&[("BALLAST__TAX__ENABLED", "true"), case.limit]);
-        let system = common::builder_at(&sim.base_url(), validated, store.clone())
-            .start()
-            .await
-            .expect("starts");
-        common::wait_synced(&system).await;
+        let (system, store) = harvester(&sim, case.limit).await;
         drop_btc(&sim).await;
         // Refused once, and the operator alerted once (the Notifier's alert comes back
         // through the bus).
@@ -334,23 +304,7 @@ async fn a_harvest_beyond_the_risk_limits_is_refused_and_nothing_is_sold() {
 #[actix_rt::test]
 async fn a_halt_waits_for_the_sale_in_flight_and_stops_the_substitutes_buy() {
     // Every reply is withheld until the client gives up: the sale's POST stays in flight.
-    let sim = venue_with_btc().await;
-    let store = Store::open_in_memory().expect("store");
-    let validated = common::settings_with(&[
-        ("BALLAST__TAX__ENABLED", "true"),
-        ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "1000"),
-    ]);
-    let system = common::builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
-    sim.set_faults(FaultConfig {
-        lost_ack: 1.0,
-        ..FaultConfig::default()
-    })
-    .expect("faults");
-    drop_btc(&sim).await;
+    let (sim, system, store) = harvest_losing_replies("1000").await;
     let selling = common::eventually(WAIT, async || sim.stats().markets.wallet_sells == 1).await;
     assert!(selling, "the sale never reached the venue");
 
@@ -368,12 +322,6 @@ async fn a_halt_waits_for_the_sale_in_flight_and_stops_the_substitutes_buy() {
     let (lots, disposals) = store.load_tax_book().await.expect("loads");
     assert!(lots.is_empty(), "{lots:?}");
     assert_eq!(disposals.len(), 1, "the sale is booked once");
-    assert!(
-        store
-            .pending_wallet_orders()
-            .await
-            .expect("reads")
-            .is_empty()
-    );
+    assert!(nothing_pending(&store).await);
     common::stop(system, sim).await;
 }

@@ -27,7 +27,7 @@ use axum::{
 };
 use ballast::store::Store;
 use ballast_actors::messages::RebalanceRequest;
-use common::{builder_at, settings_with, summary_when, wait_synced};
+use common::{builder_at, settings_with, start_synced, summary_when};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -98,11 +98,7 @@ async fn a_reply_describing_another_transfer_leaves_the_leg_unresolved_and_alert
     let (url, seen) = hostile_venue().await;
     let store = Store::open_in_memory().expect("store");
     let validated = settings_with(&[("BALLAST__VENUE__IDLE_TIMEOUT_MS", "600000")]);
-    let system = builder_at(&url, validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    wait_synced(&system).await;
+    let system = start_synced(builder_at(&url, validated, store.clone())).await;
 
     // Step 1: a rebalance is requested; its first leg is answered with the lie.
     system.handles.requests.do_send(RebalanceRequest {

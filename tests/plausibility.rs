@@ -22,7 +22,6 @@ use std::{
     time::Duration,
 };
 
-use actix::{Actor, Context, Handler};
 use axum::{
     Router,
     extract::{
@@ -36,7 +35,6 @@ use ballast::{
     policy::plausibility::PlausibilityNotice,
     portfolio::article_balances_usdc,
     service::Service,
-    sim::Injection,
     venue::protocol::{EventFrame, EventKind, PortfolioResponse},
 };
 use ballast_actors::messages::{Event, SnapshotSource};
@@ -48,34 +46,24 @@ use tokio::sync::Notify;
 const ABSURD_WIN_USDC: Decimal = dec!(800_000_000_000_000);
 const LIMIT: Duration = Duration::from_secs(15);
 
-/// Records the bus in order, as short labels.
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl Actor for Recorder {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for Recorder {
-    type Result = ();
-
-    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
-        let label = match event {
-            Event::Implausible(change) => match change.notice {
-                PlausibilityNotice::Held { .. } => "held".to_owned(),
-                PlausibilityNotice::Confirmed { .. } => "confirmed".to_owned(),
-                PlausibilityNotice::Unconfirmed { .. } => "unconfirmed".to_owned(),
-            },
-            Event::Balances(observed) if observed.source == SnapshotSource::Confirm => {
-                "confirm snapshot".to_owned()
-            }
-            Event::Planned(_) => "planned".to_owned(),
-            Event::Executed(trade) => format!("executed {}", trade.amount_usdc),
-            Event::Failed(failed) => format!("failed: {}", failed.reason),
-            Event::Finished(_) => "finished".to_owned(),
-            _ => return,
-        };
-        self.0.lock().expect("lock").push(label);
-    }
+/// Records the bus in order, as short labels (a [`common::Collector`]'s record).
+fn label(seen: &mut Vec<String>, event: Event) {
+    let label = match event {
+        Event::Implausible(change) => match change.notice {
+            PlausibilityNotice::Held { .. } => "held".to_owned(),
+            PlausibilityNotice::Confirmed { .. } => "confirmed".to_owned(),
+            PlausibilityNotice::Unconfirmed { .. } => "unconfirmed".to_owned(),
+        },
+        Event::Balances(observed) if observed.source == SnapshotSource::Confirm => {
+            "confirm snapshot".to_owned()
+        }
+        Event::Planned(_) => "planned".to_owned(),
+        Event::Executed(trade) => format!("executed {}", trade.amount_usdc),
+        Event::Failed(failed) => format!("failed: {}", failed.reason),
+        Event::Finished(_) => "finished".to_owned(),
+        _ => return,
+    };
+    seen.push(label);
 }
 
 /// The bus as recorded so far.
@@ -86,9 +74,7 @@ fn recorder() -> (
     Seen,
     impl FnOnce(&ballast_actors::system::Handles) -> Option<actix::Recipient<Event>>,
 ) {
-    let seen = Seen::default();
-    let shared = Arc::clone(&seen);
-    (seen, move |_| Some(Recorder(shared).start().recipient()))
+    common::collecting(label)
 }
 
 fn position(seen: &[String], prefix: &str) -> Option<usize> {
@@ -191,16 +177,15 @@ async fn an_absurd_win_the_venues_rest_does_not_confirm_sends_nothing_and_alerts
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let (seen, subscribe) = recorder();
-    let system = common::builder_at(
-        &url,
-        common::default_settings(),
-        ballast::store::Store::open_in_memory().expect("store"),
+    let system = common::start_synced(
+        common::builder_at(
+            &url,
+            common::default_settings(),
+            ballast::store::Store::open_in_memory().expect("store"),
+        )
+        .add_actor(subscribe),
     )
-    .add_actor(subscribe)
-    .start()
-    .await
-    .expect("starts");
-    common::wait_synced(&system).await;
+    .await;
 
     // Step 2: the stream claims an 8e14 win, with balances to match.
     venue.send_win.notify_one();
@@ -240,19 +225,13 @@ async fn a_real_absurd_win_waits_for_confirmation_and_the_relative_caps_refuse_i
     // Step 1: a quiet simulated venue and the companion with default settings.
     let sim = common::quiet_sim().await;
     let (seen, subscribe) = recorder();
-    let system = common::builder(&sim, common::default_settings())
-        .add_actor(subscribe)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(
+        common::builder(&sim, common::default_settings()).add_actor(subscribe),
+    )
+    .await;
 
     // Step 2: the venue's casino really wins 8e14.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: ABSURD_WIN_USDC,
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, ABSURD_WIN_USDC).await;
 
     // Step 3: held, confirmed by the fresh snapshot, planned only then, and refused by
     // `risk.max_leg_fraction`: the casino leg would move ~80% of the portfolio.
@@ -281,19 +260,10 @@ async fn orders_follow_the_confirming_snapshot_and_stay_within_the_caps() {
     let sim = common::quiet_sim().await;
     let (seen, subscribe) = recorder();
     let validated = common::settings_with(&[("BALLAST__RISK__MAX_JUMP_FACTOR", "1.1")]);
-    let system = common::builder(&sim, validated)
-        .add_actor(subscribe)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder(&sim, validated).add_actor(subscribe)).await;
 
     // Step 2: a $176.47 win (17.6% of the bankroll).
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
 
     // Step 3: the plan runs, but only after the confirming snapshot.
     let seen = wait_for(&seen, "finished").await;

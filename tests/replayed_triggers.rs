@@ -9,26 +9,17 @@ mod common;
 
 use std::time::Duration;
 
-use ballast::{service::Service, sim::Injection, store::Store};
+use ballast::{service::Service, store::Store};
 use ballast_actors::system::RunningSystem;
-use common::{builder_at, quiet_sim, settings_with, summary_when, wait_synced};
+use common::{builder_at, quiet_sim, settings_with, start_synced, summary_when};
 use rust_decimal_macros::dec;
 
 async fn start(url: &str, store: &Store) -> RunningSystem {
-    let system = builder_at(url, settings_with(&[]), store.clone())
-        .start()
-        .await
-        .expect("starts");
-    wait_synced(&system).await;
-    system
+    start_synced(builder_at(url, settings_with(&[]), store.clone())).await
 }
 
 async fn win_rebalanced(system: &RunningSystem, sim: &ballast::sim::SimHandle) {
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(sim, dec!(176.47)).await;
     summary_when(system, Duration::from_secs(10), "win not rebalanced", |s| {
         s.rebalances >= 1
     })

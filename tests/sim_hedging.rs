@@ -7,41 +7,24 @@
 
 mod sim_support;
 
-use std::time::Duration;
-
 use ballast::{
     execution::KeyStatus,
     math::hedge::min_variance_hedge,
     service::Service,
     sim::{CasinoParams, LockParams, SimConfig, SimHandle},
-    venue::{
-        client::VenueClient,
-        markets::MarketsClient,
-        protocol::{
-            ClosePositionResponse, MarketReturnsResponse, OrderBody, OrderType, PortfolioResponse,
-            PositionSide, ReturnsResponse,
-        },
+    venue::protocol::{
+        ClosePositionResponse, MarketReturnsResponse, OrderBody, OrderType, PortfolioResponse,
+        PositionSide, ReturnsResponse,
     },
 };
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use rust_decimal_macros::dec;
 use serde_json::json;
-use sim_support::{assert_refused, client, get_json, post_json, post_keyed, quiet, start, stats};
-
-async fn still_venue(cfg: SimConfig) -> SimHandle {
-    start(SimConfig { speed: 1.0, ..cfg }).await
-}
-
-fn markets(sim: &SimHandle) -> MarketsClient {
-    let venue = VenueClient::new(
-        &sim.base_url(),
-        sim.agent_id(),
-        None,
-        Duration::from_secs(10),
-    )
-    .expect("client builds");
-    MarketsClient::new(&venue, Duration::from_secs(10)).expect("client builds")
-}
+use sim_support::{
+    assert_refused, client,
+    clients::{markets_client, venue_client},
+    get_json, post_json, post_keyed, start, stats, still,
+};
 
 async fn portfolio(sim: &SimHandle) -> PortfolioResponse {
     let url = format!("{}/agents/agent-1/portfolio", sim.base_url());
@@ -54,7 +37,7 @@ fn casino_decrease(amount_usdc: Decimal) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_lock_is_reported_enforced_and_released() {
-    let sim = still_venue(quiet()).await;
+    let sim = start(still()).await;
     let http = client();
     let rebalance = format!("{}/agents/agent-1/rebalance", sim.base_url());
     // Step 1: nothing locked: the portfolio has no `locked_usdc` at all (old replies).
@@ -128,12 +111,12 @@ async fn a_lock_is_reported_enforced_and_released() {
 
 #[tokio::test]
 async fn a_large_win_locks_its_winnings_when_configured() {
-    let sim = still_venue(SimConfig {
+    let sim = start(SimConfig {
         locks: LockParams {
             after_large_win_hours: 48,
             ..LockParams::default()
         },
-        ..quiet()
+        ..still()
     })
     .await;
     let frame = sim
@@ -153,8 +136,8 @@ async fn a_large_win_locks_its_winnings_when_configured() {
 
 #[tokio::test]
 async fn an_order_is_found_by_its_key_and_a_close_reports_its_funding() {
-    let sim = still_venue(quiet()).await;
-    let markets = markets(&sim);
+    let sim = start(still()).await;
+    let markets = markets_client(&sim);
     let order = OrderBody {
         agent_id: String::new(),
         market: "BTC-PERP".into(),
@@ -212,23 +195,33 @@ async fn an_order_is_found_by_its_key_and_a_close_reports_its_funding() {
     sim.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_markets_returns_are_day_for_day_with_the_services() {
-    let sim = still_venue(quiet()).await;
-    let http = client();
-    let base = sim.base_url();
-    let services: ReturnsResponse = get_json(
-        &http,
-        format!("{base}/agents/agent-1/returns?days=60"),
+/// The services' and BTC-PERP's daily returns over the last `days`, over HTTP.
+async fn returns_over(
+    http: &reqwest::Client,
+    base: &str,
+    days: u32,
+) -> (ReturnsResponse, MarketReturnsResponse) {
+    let services = get_json(
+        http,
+        format!("{base}/agents/agent-1/returns?days={days}"),
         "returns",
     )
     .await;
-    let btc: MarketReturnsResponse = get_json(
-        &http,
-        format!("{base}/trading/returns?market=BTC-PERP&days=60"),
+    let btc = get_json(
+        http,
+        format!("{base}/trading/returns?market=BTC-PERP&days={days}"),
         "market returns",
     )
     .await;
+    (services, btc)
+}
+
+#[tokio::test]
+async fn a_markets_returns_are_day_for_day_with_the_services() {
+    let sim = start(still()).await;
+    let http = client();
+    let base = sim.base_url();
+    let (services, btc) = returns_over(&http, &base, 60).await;
     assert_eq!(btc.market, "BTC-PERP");
     assert_eq!(
         btc.returns.len(),
@@ -237,18 +230,7 @@ async fn a_markets_returns_are_day_for_day_with_the_services() {
     assert!(btc.returns.iter().all(|r| r.is_finite() && *r != 0.0));
     // A day closes at midnight for both.
     sim.advance(24).await.expect("advances");
-    let after: MarketReturnsResponse = get_json(
-        &http,
-        format!("{base}/trading/returns?market=BTC-PERP&days=3650"),
-        "market returns",
-    )
-    .await;
-    let services_after: ReturnsResponse = get_json(
-        &http,
-        format!("{base}/agents/agent-1/returns?days=3650"),
-        "returns",
-    )
-    .await;
+    let (services_after, after) = returns_over(&http, &base, 3650).await;
     assert_eq!(
         after.returns.len(),
         services_after.returns_by_service["casino"].len()
@@ -271,17 +253,16 @@ async fn a_markets_returns_are_day_for_day_with_the_services() {
 
 /// The casino's returns against BTC-PERP's over the venue's two years of history.
 async fn estimate(correlation: f64) -> (f64, ballast::math::hedge::HedgeRatio) {
-    let sim = still_venue(SimConfig {
+    let sim = start(SimConfig {
         casino: CasinoParams {
             btc_correlation: correlation,
             ..CasinoParams::default()
         },
-        ..quiet()
+        ..still()
     })
     .await;
-    let markets = markets(&sim);
-    let venue = VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(10))
-        .expect("client");
+    let markets = markets_client(&sim);
+    let venue = venue_client(&sim);
     let services = venue.returns(730).await.expect("returns");
     let btc = markets.market_returns("BTC-PERP", 730).await.expect("btc");
     let truth = stats(&sim)

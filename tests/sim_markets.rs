@@ -9,51 +9,25 @@
 
 mod sim_support;
 
-use std::time::Duration;
-
 use ballast::{
     observation::TradeSide,
     service::Service,
     sim::{SimConfig, SimHandle},
-    venue::{
-        client::VenueClient,
-        markets::MarketsClient,
-        protocol::{
-            ClosePositionResponse, EventFrame, EventKind, HoldingsResponse, OrderBody, OrderType,
-            PortfolioResponse, Position, PositionSide, PositionsResponse, PricesResponse,
-            ReturnsResponse,
-        },
+    venue::protocol::{
+        ClosePositionResponse, EventFrame, EventKind, HoldingsResponse, OrderBody, OrderType,
+        PortfolioResponse, Position, PositionSide, PositionsResponse, PricesResponse,
+        ReturnsResponse,
     },
 };
 use rust_decimal::{Decimal, RoundingStrategy};
 use rust_decimal_macros::dec;
 use serde_json::json;
 use sim_support::{
-    assert_refused, client, error_body, get_json, keyed_replies, post_json, post_keyed, quiet,
-    start, stats,
+    assert_refused, client,
+    clients::{markets_client, open_positions},
+    error_body, get_json, keyed_replies, post_json, post_keyed, start, stats, still,
 };
 use tokio::sync::broadcast;
-
-/// A quiet venue whose clock barely moves on its own: starts at 12:00, and a test lasting a
-/// few real seconds stays inside that hour.
-async fn still_venue() -> SimHandle {
-    start(SimConfig {
-        speed: 1.0,
-        ..quiet()
-    })
-    .await
-}
-
-fn markets(sim: &SimHandle) -> MarketsClient {
-    let venue = VenueClient::new(
-        &sim.base_url(),
-        sim.agent_id(),
-        None,
-        Duration::from_secs(10),
-    )
-    .expect("client builds");
-    MarketsClient::new(&venue, Duration::from_secs(10)).expect("client builds")
-}
 
 fn order(market: &str, side: PositionSide, notional_usdc: Decimal, leverage: u32) -> OrderBody {
     OrderBody {
@@ -101,8 +75,8 @@ fn only_position(positions: &PositionsResponse, id: &str) -> Position {
 
 #[tokio::test]
 async fn a_position_opens_and_closes_with_fee_and_pnl_at_the_mark() {
-    let sim = still_venue().await;
-    let markets = markets(&sim);
+    let sim = start(still()).await;
+    let markets = markets_client(&sim);
 
     // Step 1: a 5x long of 1,000 USDC of BTC fills at the mark with the 0.1% taker fee; the
     // margin (1,000 / 5) and the fee leave the trading cash, the position holds the margin.
@@ -173,14 +147,7 @@ async fn a_position_opens_and_closes_with_fee_and_pnl_at_the_mark() {
         sim.cash_balances()[Service::Trading],
         cash_before + closed.returned_usdc
     );
-    assert!(
-        markets
-            .positions()
-            .await
-            .expect("positions")
-            .positions
-            .is_empty()
-    );
+    assert!(open_positions(&markets).await.is_empty());
 
     // Step 5: closing again answers the first close (without the key too) and changes
     // nothing; an id never opened is a 404 naming it.
@@ -229,8 +196,8 @@ async fn a_position_opens_and_closes_with_fee_and_pnl_at_the_mark() {
 
 #[tokio::test]
 async fn funding_is_exchanged_every_eight_simulated_hours() {
-    let sim = still_venue().await;
-    let markets = markets(&sim);
+    let sim = start(still()).await;
+    let markets = markets_client(&sim);
     let mut events = sim.subscribe_events();
 
     // Step 1: a long and a short, so one pays what the other would receive.
@@ -314,7 +281,7 @@ async fn funding_is_exchanged_every_eight_simulated_hours() {
 
 #[tokio::test]
 async fn bad_orders_are_refused_naming_the_field_and_change_nothing() {
-    let sim = still_venue().await;
+    let sim = start(still()).await;
     let http = client();
     let url = format!("{}/trading/order", sim.base_url());
     let base = json!({
@@ -418,7 +385,7 @@ async fn bad_orders_are_refused_naming_the_field_and_change_nothing() {
 
 #[tokio::test]
 async fn an_order_replays_under_its_idempotency_key() {
-    let sim = still_venue().await;
+    let sim = start(still()).await;
     let http = client();
     let url = format!("{}/trading/order", sim.base_url());
     let body = json!({
@@ -479,8 +446,8 @@ async fn an_order_replays_under_its_idempotency_key() {
 
 #[tokio::test]
 async fn buys_create_lots_and_sales_consume_them_first_in_first_out() {
-    let sim = still_venue().await;
-    let markets = markets(&sim);
+    let sim = start(still()).await;
+    let markets = markets_client(&sim);
 
     // Step 1: 0.5 SOL at the mid plus the 0.1% half-spread, paid from the wallet's cash.
     let first = markets
@@ -621,8 +588,8 @@ async fn buys_create_lots_and_sales_consume_them_first_in_first_out() {
 
 #[tokio::test]
 async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
-    let sim = still_venue().await;
-    let markets = markets(&sim);
+    let sim = start(still()).await;
+    let markets = markets_client(&sim);
     let http = client();
 
     // Step 1: money into trading, a hedge, a resting limit order far from the mark, a
@@ -699,7 +666,7 @@ async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
         .expect("cancels");
     assert_eq!(cancelled.status, "cancelled");
     assert_eq!(cancelled.fee_usdc, Decimal::ZERO);
-    for position in markets.positions().await.expect("positions").positions {
+    for position in open_positions(&markets).await {
         markets
             .close_position(&position.id, &format!("close-{}", position.id))
             .await
@@ -727,7 +694,7 @@ async fn advancing_an_autoplay_venue_runs_everything_and_keeps_the_books_exact()
         ..SimConfig::default()
     })
     .await;
-    let markets = markets(&sim);
+    let markets = markets_client(&sim);
     let mut events = sim.subscribe_events();
     markets
         .order(&order("SOL-PERP", PositionSide::Long, dec!(900), 10), "a-1")

@@ -6,43 +6,21 @@
 
 mod sim_support;
 
-use std::time::Duration;
-
 use ballast::{
     execution::KeyStatus,
-    sim::{SimConfig, SimHandle},
-    venue::{
-        client::VenueClient,
-        markets::MarketsClient,
-        protocol::{EventKind, TradeSide},
-    },
+    venue::protocol::{EventKind, TradeSide},
 };
 use rust_decimal_macros::dec;
 use serde_json::json;
-use sim_support::{client, post_json, quiet, start, stats};
-
-async fn still_venue() -> SimHandle {
-    start(SimConfig {
-        speed: 1.0,
-        ..quiet()
-    })
-    .await
-}
-
-fn markets(sim: &SimHandle) -> MarketsClient {
-    let venue = VenueClient::new(
-        &sim.base_url(),
-        sim.agent_id(),
-        None,
-        Duration::from_secs(10),
-    )
-    .expect("client builds");
-    MarketsClient::new(&venue, Duration::from_secs(10)).expect("client builds")
-}
+use sim_support::{
+    client,
+    clients::{markets_client, venue_client},
+    post_json, start, stats, still,
+};
 
 #[tokio::test]
 async fn price_and_external_buy_injections_move_the_books_exactly() {
-    let sim = still_venue().await;
+    let sim = start(still()).await;
     let http = client();
     let inject = format!("{}/sim/inject", sim.base_url());
 
@@ -77,7 +55,7 @@ async fn price_and_external_buy_injections_move_the_books_exactly() {
     )
     .await;
     assert_eq!(reply.status(), 200);
-    let holdings = markets(&sim).holdings().await.expect("holdings");
+    let holdings = markets_client(&sim).holdings().await.expect("holdings");
     assert_eq!(holdings.holdings[0].price_usdc, dec!(80000));
     assert_eq!(
         holdings.holdings[0].unrealized_pnl_usdc,
@@ -86,13 +64,7 @@ async fn price_and_external_buy_injections_move_the_books_exactly() {
     let portfolio = sim.stats().portfolio;
     assert_eq!(portfolio.wallet_balance, dec!(150) - dec!(95.10) + dec!(80));
     // A quote of no asset in particular is every asset's (what the harvester confirms on).
-    let venue = VenueClient::new(
-        &sim.base_url(),
-        sim.agent_id(),
-        None,
-        Duration::from_secs(5),
-    )
-    .expect("client");
+    let venue = venue_client(&sim);
     let quote = venue.prices(&[]).await.expect("prices");
     assert_eq!(quote.prices.len(), 4);
     assert_eq!(quote.prices["BTC"].0, dec!(80000));
@@ -100,7 +72,7 @@ async fn price_and_external_buy_injections_move_the_books_exactly() {
     // Step 3: the walk continues from the injected mark: four hours later BTC is near
     // 80,000, not near 95,000.
     sim.advance(4).await.expect("advances");
-    let holdings = markets(&sim).holdings().await.expect("holdings");
+    let holdings = markets_client(&sim).holdings().await.expect("holdings");
     let moved = holdings.holdings[0].price_usdc;
     assert!((dec!(70000)..dec!(90000)).contains(&moved), "{moved}");
 
@@ -131,8 +103,8 @@ async fn price_and_external_buy_injections_move_the_books_exactly() {
 
 #[tokio::test]
 async fn sales_can_name_their_lots_and_trades_are_found_by_key() {
-    let sim = still_venue().await;
-    let markets = markets(&sim);
+    let sim = start(still()).await;
+    let markets = markets_client(&sim);
 
     // Step 1: two SOL lots at the same price.
     let first = markets

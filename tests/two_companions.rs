@@ -10,12 +10,9 @@ mod common;
 
 use std::time::Duration;
 
-use ballast::{
-    sim::{Injection, SimHandle},
-    store::Store,
-};
+use ballast::{sim::SimHandle, store::Store};
 use ballast_actors::{metrics::Summary, settings::Validated, system::RunningSystem};
-use common::{builder_at, quiet_sim, settings_with, summary_when, wait_synced};
+use common::{builder_at, quiet_sim, settings_with, start_synced, summary_when};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -24,11 +21,7 @@ const WINS_USDC: [Decimal; 4] = [dec!(176.47), dec!(150), dec!(220.10), dec!(180
 
 async fn companion(sim: &SimHandle, validated: Validated) -> (RunningSystem, Store) {
     let store = Store::open_in_memory().expect("store");
-    let system = builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("system starts");
-    wait_synced(&system).await;
+    let system = start_synced(builder_at(&sim.base_url(), validated, store.clone())).await;
     (system, store)
 }
 
@@ -36,9 +29,7 @@ async fn companion(sim: &SimHandle, validated: Validated) -> (RunningSystem, Sto
 /// (applied, or replayed from the other companion's keys), and the venue has settled.
 async fn play(sim: &SimHandle, companions: &[&RunningSystem]) -> Vec<Summary> {
     for (i, amount_usdc) in WINS_USDC.into_iter().enumerate() {
-        sim.inject(Injection::CasinoWin { amount_usdc })
-            .await
-            .expect("injects");
+        common::win(sim, amount_usdc).await;
         for system in companions {
             summary_when(
                 system,
@@ -165,11 +156,7 @@ async fn a_companion_with_another_plan_for_the_same_trigger_is_superseded_not_lo
         ("BALLAST__TARGETS__TRADING", "0.25"),
     ]);
     let (b, store_b) = companion(&sim, other_targets).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     let superseded =
         |summaries: &[Summary]| summaries.iter().map(|s| s.legs_superseded).sum::<u64>();
     let mut summaries = Vec::new();

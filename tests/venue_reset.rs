@@ -9,8 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use ballast::{sim::Injection, store::Store};
-use common::{builder_at, quiet_config, quiet_sim, settings_with, summary_when, wait_synced};
+use ballast::store::Store;
+use common::{builder_at, quiet_config, quiet_sim, settings_with, start_synced, summary_when};
 use rust_decimal_macros::dec;
 
 #[actix_rt::test]
@@ -19,18 +19,12 @@ async fn a_venue_restarted_on_the_same_port_is_followed_on_its_new_numbering() {
     let addr = sim.addr();
     let store = Store::open_in_memory().expect("store");
     let validated = settings_with(&[("BALLAST__VENUE__RECONNECT_MAX_MS", "500")]);
-    let system = builder_at(&sim.base_url(), validated, store.clone())
-        .start()
-        .await
-        .expect("starts");
-    wait_synced(&system).await;
+    let system = start_synced(builder_at(&sim.base_url(), validated, store.clone())).await;
 
     // Step 1: two large wins, each rebalanced: the cursor moves well past what the
     // restarted venue will number.
     for (i, amount_usdc) in [dec!(176.47), dec!(210)].into_iter().enumerate() {
-        sim.inject(Injection::CasinoWin { amount_usdc })
-            .await
-            .expect("injects");
+        common::win(&sim, amount_usdc).await;
         summary_when(
             &system,
             Duration::from_secs(10),
@@ -69,11 +63,7 @@ async fn a_venue_restarted_on_the_same_port_is_followed_on_its_new_numbering() {
     // Step 3: the next large win of the new numbering is rebalanced.
     let rebalances = summary.rebalances;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     summary_when(
         &system,
         Duration::from_secs(10),

@@ -11,9 +11,9 @@ mod common;
 use std::time::Duration;
 
 use actix::{Actor, Context, Handler};
-use ballast::{sim::Injection, store::Store};
+use ballast::store::Store;
 use ballast_actors::{messages::Event, system::contain_panics};
-use common::{builder_at, quiet_sim, settings_with, wait_synced};
+use common::{builder_at, quiet_sim, settings_with, start_synced};
 use rust_decimal_macros::dec;
 
 /// A custom actor with a bug: it panics on the first venue event it sees.
@@ -38,17 +38,12 @@ async fn a_panicking_actor_stops_the_run_cleanly_with_its_stop_recorded() {
     let mut panics = contain_panics();
     let sim = quiet_sim().await;
     let store = Store::open_in_memory().expect("store");
-    let system = builder_at(&sim.base_url(), settings_with(&[]), store.clone())
-        .add_actor(|_| Some(Buggy.start().recipient()))
-        .start()
-        .await
-        .expect("starts");
-    wait_synced(&system).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(5),
-    })
-    .await
-    .expect("injects");
+    let system = start_synced(
+        builder_at(&sim.base_url(), settings_with(&[]), store.clone())
+            .add_actor(|_| Some(Buggy.start().recipient())),
+    )
+    .await;
+    common::win(&sim, dec!(5)).await;
 
     // The panic is reported, with its message.
     let panic = tokio::time::timeout(Duration::from_secs(10), panics.recv())

@@ -218,7 +218,7 @@ fn compare_on_the_file_and_on_simulated_paths() {
     let file = json(&["--compare", "--returns", anchor().to_str().unwrap()]);
     check_compare_contract(&file);
     assert_eq!(file["policies"][5]["annual_rebalances"], 16.400000000000002);
-    let simulated = json(&[
+    let simulated_args = [
         "--compare",
         "--simulate",
         "--paths",
@@ -227,22 +227,14 @@ fn compare_on_the_file_and_on_simulated_paths() {
         "200",
         "--seed",
         "3",
-    ]);
+    ];
+    let simulated = json(&simulated_args);
     check_compare_contract(&simulated);
     assert_eq!(simulated["source"]["kind"], "model");
     assert_eq!(simulated["source"]["paths"], 4);
     assert!(simulated["policies"][5]["percentiles"]["final_value_usdc"]["p50"].is_number());
     // The same seed gives the same table.
-    let again = json(&[
-        "--compare",
-        "--simulate",
-        "--paths",
-        "4",
-        "--days",
-        "200",
-        "--seed",
-        "3",
-    ]);
+    let again = json(&simulated_args);
     assert_eq!(simulated, again);
 }
 

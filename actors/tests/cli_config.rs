@@ -6,7 +6,11 @@
 //! before doing anything else. A valid layer runs to completion, so the harness itself is
 //! shown to work.
 
-use std::{path::PathBuf, process::Command};
+mod cli_common;
+
+use std::path::PathBuf;
+
+use cli_common::{Run, bare_command, finish};
 
 const BALANCES: &str = "casino=200,trading=300,wallet=150,domains=150,escrow=100,reserve=100";
 const SENTINEL: &str = "sk-SENTINEL-4f1c";
@@ -19,34 +23,16 @@ fn scratch(name: &str, body: &str) -> PathBuf {
     path
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
 fn plan(config: Option<&PathBuf>, env: &[(&str, &str)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ballast"));
+    // The developer's own overrides must not leak into the cases.
+    let mut command = bare_command();
     command
         .args(["plan", "--balances", BALANCES])
-        .env("PURPLE_FLEA_API_KEY", SENTINEL)
-        .env_remove("RUST_LOG");
-    // The developer's own overrides must not leak into the cases.
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BALLAST__")) {
-        command.env_remove(key);
-    }
+        .env("PURPLE_FLEA_API_KEY", SENTINEL);
     if let Some(path) = config {
         command.arg("--config").arg(path);
     }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().expect("runs the binary");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    finish(command, env)
 }
 
 #[test]

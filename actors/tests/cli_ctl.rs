@@ -8,16 +8,16 @@
 
 #![cfg(unix)]
 
+mod cli_common;
+
 use std::{
-    io::{BufRead, BufReader},
     os::unix::fs::PermissionsExt,
     path::Path,
     process::{Command, Output, Stdio},
-    sync::mpsc,
     time::Duration,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_ballast");
+use cli_common::{BIN, TempDir, lines_of, signal};
 
 fn ctl(store: &Path, args: &[&str], token: Option<&str>) -> Output {
     let mut command = Command::new(BIN);
@@ -38,10 +38,8 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn ballast_ctl_steers_a_running_companion_through_its_api() {
-    let dir = std::env::temp_dir().join(format!("ballast-ctl-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let store = dir.join("ballast.db");
+    let temp = TempDir::new("ctl");
+    let (dir, store) = (&temp.0, temp.store());
 
     // Step 1: the run, its API on a free loopback port; the address is printed.
     let log = dir.join("stderr.log");
@@ -56,15 +54,7 @@ fn ballast_ctl_steers_a_running_companion_through_its_api() {
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("run starts");
-    let stdout = run.stdout.take().expect("stdout");
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = lines_of(&mut run);
     let mut printed = Vec::new();
     let http = loop {
         let line = lines
@@ -128,11 +118,7 @@ fn ballast_ctl_steers_a_running_companion_through_its_api() {
     );
 
     // Step 4: a clean stop removes the address; the store remembers the halt.
-    let interrupted = Command::new("kill")
-        .args(["-INT", &run.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(interrupted.success());
+    signal(run.id(), "INT");
     assert!(run.wait().expect("exits").success());
     assert!(!dir.join("http.addr").exists());
     let logged = std::fs::read_to_string(&log).expect("log");
@@ -161,5 +147,4 @@ fn ballast_ctl_steers_a_running_companion_through_its_api() {
         "{}",
         text(&gone.stderr)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,9 +6,7 @@
 
 mod cli_common;
 
-use std::time::Duration;
-
-use cli_common::{Sim, TempDir, companion, is_kind, lines_of, signal, stderr_of, wait_for_line};
+use cli_common::{Sim, TempDir, companion, signal, stderr_of, synced_companion};
 
 #[test]
 fn a_second_companion_on_the_same_store_refuses_to_start() {
@@ -18,14 +16,8 @@ fn a_second_companion_on_the_same_store_refuses_to_start() {
     let sim = Sim::start(&["--no-autoplay", "--speed", "1"]);
 
     // Step 1: the first companion runs and has synced.
-    let mut first = companion(&sim.base_url, &store, &[], &[]);
-    let first_lines = lines_of(&mut first);
-    wait_for_line(
-        &first_lines,
-        Duration::from_secs(60),
-        "first never synced",
-        |l| is_kind(l, "balances"),
-    );
+    let (mut first, _first_lines) =
+        synced_companion(&sim.base_url, &store, &[], &[], "first never synced");
 
     // Step 2: a second one on the same store is refused at once, naming the holder.
     let mut second = companion(&sim.base_url, &store, &[], &[]);
@@ -54,13 +46,12 @@ fn a_second_companion_on_the_same_store_refuses_to_start() {
     // Step 3: the holder dies without cleaning up; its lock dies with it.
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
-    let mut third = companion(&sim.base_url, &store, &[], &[]);
-    let third_lines = lines_of(&mut third);
-    wait_for_line(
-        &third_lines,
-        Duration::from_secs(60),
+    let (mut third, _third_lines) = synced_companion(
+        &sim.base_url,
+        &store,
+        &[],
+        &[],
         "a stale lock blocked the next companion",
-        |l| is_kind(l, "balances"),
     );
     signal(third.id(), "TERM");
     assert!(third.wait().expect("exits").success());

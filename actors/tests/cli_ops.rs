@@ -5,33 +5,17 @@
 //! `plan` without flags plans a drifted example and says so, and plan amounts have two
 //! decimals.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+mod cli_common;
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use std::path::{Path, PathBuf};
+
+use cli_common::{Run, bare_command, finish};
 
 /// Runs the binary in `dir` with `args`, without the developer's own configuration.
 fn ballast(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ballast"));
-    command.current_dir(dir).args(args).env_remove("RUST_LOG");
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BALLAST__")) {
-        command.env_remove(key);
-    }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().expect("runs the binary");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let mut command = bare_command();
+    command.current_dir(dir).args(args);
+    finish(command, env)
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -10,10 +10,10 @@ mod cli_common;
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
+    process::Command,
 };
 
-use cli_common::{BIN, TempDir, status};
+use cli_common::{BIN, TempDir, spawn_on, status};
 
 #[test]
 fn an_out_of_range_for_is_refused_by_name_before_anything_starts() {
@@ -80,14 +80,7 @@ fn commands_into_a_closed_pipe_exit_quietly() {
     ];
     for args in cases {
         // The reader is gone before ballast writes a byte, as `| head -1` can leave it.
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("BALLAST__STORE__PATH", &store)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starts");
+        let mut child = spawn_on(&store, args);
         drop(child.stdout.take());
         let output = child.wait_with_output().expect("exits");
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -104,14 +97,7 @@ fn commands_into_a_closed_pipe_exit_quietly() {
 fn run_into_a_closed_pipe_keeps_trading_records_its_stop_and_exits_cleanly() {
     let dir = TempDir::new("run-pipe");
     let store = dir.store();
-    let mut child = Command::new(BIN)
-        .args(["run", "--for", "4"])
-        .env("BALLAST__STORE__PATH", &store)
-        .env_remove("PURPLE_FLEA_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
+    let mut child = spawn_on(&store, &["run", "--for", "4"]);
     // `| head -3`: three lines, then the reader goes away.
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     for _ in 0..3 {

@@ -18,7 +18,7 @@ use std::{
 };
 
 use cli_common::{
-    Sim, TempDir, companion, is_kind, lines_of, signal, status, stderr_of, wait_for_line,
+    Sim, TempDir, is_kind, signal, status, stderr_of, synced_companion, wait_for_line,
 };
 
 const WIN: &str = r#"{"type":"casino_win","amount_usdc":176.47}"#;
@@ -31,11 +31,7 @@ fn companion_mid_plan(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (Child, Receiver<String>, serde_json::Value) {
-    let mut child = companion(&sim.base_url, store, args, env);
-    let lines = lines_of(&mut child);
-    wait_for_line(&lines, Duration::from_secs(60), "never synced", |l| {
-        is_kind(l, "balances")
-    });
+    let (child, lines) = synced_companion(&sim.base_url, store, args, env, "never synced");
     sim.inject(WIN);
     let plan = wait_for_line(&lines, Duration::from_secs(60), "no plan", |l| {
         is_kind(l, "plan")
@@ -173,11 +169,7 @@ fn a_deadline_shorter_than_the_plan_leaves_its_legs_pending_not_failed() {
 
     // The next start reconciles them: each is applied or abandoned, none resent, and the
     // store agrees with the venue.
-    let mut next = companion(&sim.base_url, &store, &[], &[]);
-    let next_lines = lines_of(&mut next);
-    wait_for_line(&next_lines, Duration::from_secs(60), "never synced", |l| {
-        is_kind(l, "balances")
-    });
+    let (mut next, _next_lines) = synced_companion(&sim.base_url, &store, &[], &[], "never synced");
     std::thread::sleep(Duration::from_millis(1_500));
     signal(next.id(), "TERM");
     assert!(next.wait().expect("exits").success());

@@ -3,37 +3,20 @@
 
 #![cfg(unix)]
 
+mod cli_common;
+
 use std::{
     io::{BufRead, BufReader},
-    process::{Command, Stdio},
     sync::mpsc,
     time::Duration,
 };
 
-fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{name}"), pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
+use cli_common::{TempDir, signal, spawn_on, status};
 
 fn stops_gracefully_on(signal_name: &str) {
-    let dir = std::env::temp_dir().join(format!(
-        "ballast-signal-{signal_name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let store = dir.join("ballast.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(["run"])
-        .env("BALLAST__STORE__PATH", &store)
-        .env_remove("PURPLE_FLEA_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
+    let dir = TempDir::new(&format!("signal-{signal_name}"));
+    let store = dir.store();
+    let mut child = spawn_on(&store, &["run"]);
     let stdout = child.stdout.take().expect("stdout");
     let (lines_tx, lines_rx) = mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -56,28 +39,21 @@ fn stops_gracefully_on(signal_name: &str) {
         }
     }
     signal(child.id(), signal_name);
-    let status = child.wait().expect("exits");
+    let exit = child.wait().expect("exits");
     reader.join().expect("reader ends");
     seen.extend(lines_rx.try_iter());
     let output = seen.join("\n");
-    assert!(status.success(), "{signal_name}: exit {status:?}\n{output}");
+    assert!(exit.success(), "{signal_name}: exit {exit:?}\n{output}");
     assert!(
         output.contains("ballast summary"),
         "{signal_name}: no summary\n{output}"
     );
 
-    let status = Command::new(env!("CARGO_BIN_EXE_ballast"))
-        .args(["--json", "status", "--store"])
-        .arg(&store)
-        .output()
-        .expect("status runs");
-    let report: serde_json::Value =
-        serde_json::from_slice(&status.stdout).expect("status prints JSON");
+    let report = status(&store);
     assert!(
         report["last_run"]["stopped_at"].is_string(),
         "{signal_name}: the clean stop was not recorded: {report}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -8,41 +8,25 @@
 
 #![cfg(unix)]
 
+mod cli_common;
+
 use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::TcpStream,
-    process::{Child, Command, Stdio},
+    path::Path,
+    process::Child,
     sync::mpsc,
     time::{Duration, Instant},
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_ballast");
-
-/// Lines of a child's stdout, read on a thread.
-fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
-    let stdout = child.stdout.take().expect("stdout piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
+use cli_common::{Sim, TempDir, companion_plain, http_or_null, lines_of, signal, status};
 
 /// Waits for a line containing `needle`, returning it; fails naming what it waited for.
 fn wait_for(lines: &mpsc::Receiver<String>, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) if line.contains(needle) => return line,
-            Ok(_) => {}
-            Err(error) => panic!("no line with `{needle}`: {error}"),
-        }
-    }
+    cli_common::wait_for_line(
+        lines,
+        Duration::from_secs(60),
+        &format!("no line with `{needle}`"),
+        |line| line.contains(needle),
+    )
 }
 
 /// Waits for a line containing each of `needles`, in any order; returns the lines found.
@@ -71,38 +55,20 @@ fn request(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> serde_json::Value {
-    let mut stream = TcpStream::connect(addr).expect("venue reachable");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout set");
-    let body = body.map(ToString::to_string).unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request written");
-    let mut response = String::new();
-    if stream.read_to_string(&mut response).is_err() {
-        return serde_json::Value::Null;
-    }
-    let body = response.split("\r\n\r\n").nth(1).expect("a body");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+    http_or_null(addr, method, path, body.map(ToString::to_string).as_deref())
 }
 
-fn start_companion(base_url: &str, store: &std::path::Path, timeout_ms: &str) -> Child {
-    Command::new(BIN)
-        .args(["run", "--venue", base_url])
-        .env("BALLAST__STORE__PATH", store)
-        .env("BALLAST__VENUE__REQUEST_TIMEOUT_MS", timeout_ms)
-        .env("BALLAST__HEDGE__ENABLED", "true")
-        // The article's 1:1 short: this story is about the books, not the estimate.
-        .env("BALLAST__HEDGE__RATIO", "fixed")
-        .env_remove("PURPLE_FLEA_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("companion starts")
+fn start_companion(base_url: &str, store: &Path, timeout_ms: &str) -> Child {
+    companion_plain(
+        base_url,
+        store,
+        &[
+            ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", timeout_ms),
+            ("BALLAST__HEDGE__ENABLED", "true"),
+            // The article's 1:1 short: this story is about the books, not the estimate.
+            ("BALLAST__HEDGE__RATIO", "fixed"),
+        ],
+    )
 }
 
 /// A child process killed when the test ends, passing or not, so a failed step leaves no
@@ -151,26 +117,13 @@ fn sigkill_while_the_order_is_unresolved_neither_duplicates_nor_loses_it() {
 }
 
 fn story(kill: Kill) {
-    let dir = std::env::temp_dir().join(format!(
-        "ballast-crash-hedge-{}-{kill:?}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let store = dir.join("ballast.db");
+    let dir = TempDir::new(&format!("crash-hedge-{kill:?}"));
+    let store = dir.store();
 
     // Step 1: a quiet venue whose clock barely moves: time passes only by `advance`. For
     // the unknown outcome it applies every POST and DELETE but withholds the reply, so every
     // request of ballast's is resolved by asking (a status query, or a repeated close).
-    let mut args = vec![
-        "--json",
-        "sim",
-        "--listen",
-        "127.0.0.1:0",
-        "--speed",
-        "1",
-        "--no-autoplay",
-    ];
+    let mut args = vec!["--speed", "1", "--no-autoplay"];
     if kill == Kill::WhileUnknown {
         args.extend(["--faults", "lost_ack=1"]);
     }
@@ -179,24 +132,8 @@ fn story(kill: Kill) {
     } else {
         "10000"
     };
-    let mut sim = Reaped(
-        Command::new(BIN)
-            .args(&args)
-            .env_remove("PURPLE_FLEA_API_KEY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sim starts"),
-    );
-    let sim_lines = lines_of(&mut sim);
-    let first: serde_json::Value = serde_json::from_str(
-        &sim_lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("sim prints its address"),
-    )
-    .expect("JSON");
-    let base_url = first["base_url"].as_str().expect("base_url").to_owned();
-    let addr = first["addr"].as_str().expect("addr").to_owned();
+    let sim = Sim::start(&args);
+    let (base_url, addr) = (sim.base_url.clone(), sim.addr.clone());
 
     // Step 2: the companion syncs; then 380 of the casino is locked and it wins 230.77.
     let mut companion = Reaped(start_companion(&base_url, &store, timeout_ms));
@@ -280,11 +217,7 @@ fn story(kill: Kill) {
     let closed = wait_for(&lines, "closed (lock_released)");
     // Named after the balances it was decided on: the first hedge of the casino on them.
     assert!(closed.contains(".hcasino@1 "), "{closed}");
-    let status = Command::new("kill")
-        .args(["-INT", &companion.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    signal(companion.id(), "INT");
     assert!(companion.wait().expect("exits").success());
 
     let stats = request(&addr, "GET", "/api/v1/sim/stats", None);
@@ -294,17 +227,8 @@ fn story(kill: Kill) {
         "/api/v1/trading/positions?agent_id=agent-1",
         None,
     );
-    let report: serde_json::Value = serde_json::from_slice(
-        &Command::new(BIN)
-            .args(["--json", "status", "--store"])
-            .arg(&store)
-            .output()
-            .expect("status runs")
-            .stdout,
-    )
-    .expect("status JSON");
-    sim.kill().expect("sim stops");
-    let _ = sim.wait();
+    let report = status(&store);
+    drop(sim);
 
     assert_eq!(stats["markets"]["orders_accepted"], 2, "{stats}");
     assert_eq!(stats["markets"]["positions_closed"], 1, "{stats}");
@@ -329,5 +253,4 @@ fn story(kill: Kill) {
     assert_eq!(hedges["closed"], 1, "{report}");
     assert_eq!(hedges["open_now"], 0, "{report}");
     assert_eq!(hedges["failed"], 0, "{report}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

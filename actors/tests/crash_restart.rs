@@ -8,92 +8,33 @@
 
 #![cfg(unix)]
 
-use std::{
-    io::{BufRead, BufReader, Read, Write},
-    net::TcpStream,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
-};
+mod cli_common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ballast");
+use std::{path::Path, process::Child, time::Duration};
 
-/// Lines of a child's stdout, read on a thread.
-fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
-    let stdout = child.stdout.take().expect("stdout piped");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
+use cli_common::{Sim, TempDir, companion_plain, lines_of, signal, status};
 
-/// `GET path` on the venue, as JSON (a plain HTTP/1.1 request: the test needs no client).
-fn get_json(addr: &str, path: &str) -> serde_json::Value {
-    let mut stream = TcpStream::connect(addr).expect("venue reachable");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+fn start_companion(base_url: &str, store: &Path) -> Child {
+    companion_plain(
+        base_url,
+        store,
+        &[
+            // Plan often: every event's balances are band-checked against a tight band.
+            ("BALLAST__POLICY__THRESHOLD_ON_EVENTS", "true"),
+            ("BALLAST__POLICY__BAND", "0.01"),
+            ("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "300"),
+        ],
     )
-    .expect("request written");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response read");
-    let body = response.split("\r\n\r\n").nth(1).expect("a body");
-    serde_json::from_str(body).expect("JSON body")
-}
-
-fn start_companion(base_url: &str, store: &std::path::Path) -> Child {
-    Command::new(BIN)
-        .args(["run", "--venue", base_url])
-        .env("BALLAST__STORE__PATH", store)
-        // Plan often: every event's balances are band-checked against a tight band.
-        .env("BALLAST__POLICY__THRESHOLD_ON_EVENTS", "true")
-        .env("BALLAST__POLICY__BAND", "0.01")
-        .env("BALLAST__VENUE__REQUEST_TIMEOUT_MS", "300")
-        .env_remove("PURPLE_FLEA_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("companion starts")
 }
 
 #[test]
 fn sigkill_at_any_moment_never_trades_twice_or_loses_a_leg() {
-    let dir = std::env::temp_dir().join(format!("ballast-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let store = dir.join("ballast.db");
+    let dir = TempDir::new("crash");
+    let store = dir.store();
 
     // The venue: accelerated, with latency (legs in flight when the kill lands) and lost acks.
-    let mut sim = Command::new(BIN)
-        .args([
-            "--json",
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--speed",
-            "21600",
-            "--faults",
-            "latency=30ms,lost_ack=0.2",
-        ])
-        .env_remove("PURPLE_FLEA_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sim starts");
-    let sim_lines = lines_of(&mut sim);
-    let first: serde_json::Value = serde_json::from_str(
-        &sim_lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("sim prints its address"),
-    )
-    .expect("JSON");
-    let base_url = first["base_url"].as_str().expect("base_url").to_owned();
-    let addr = first["addr"].as_str().expect("addr").to_owned();
+    let sim = Sim::start(&["--speed", "21600", "--faults", "latency=30ms,lost_ack=0.2"]);
+    let base_url = sim.base_url.clone();
 
     // Kill after this many applied transfers have been seen since the (re)start: the kill
     // lands while later legs are in flight, held in the venue's latency or losing their ack.
@@ -124,25 +65,12 @@ fn sigkill_at_any_moment_never_trades_twice_or_loses_a_leg() {
     }
     // Let the last run trade a little, then stop it the polite way.
     std::thread::sleep(Duration::from_millis(500));
-    let status = Command::new("kill")
-        .args(["-INT", &companion.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
+    signal(companion.id(), "INT");
     assert!(companion.wait().expect("exits").success());
 
-    let stats = get_json(&addr, "/api/v1/sim/stats");
-    let report: serde_json::Value = serde_json::from_slice(
-        &Command::new(BIN)
-            .args(["--json", "status", "--store"])
-            .arg(&store)
-            .output()
-            .expect("status runs")
-            .stdout,
-    )
-    .expect("status JSON");
-    sim.kill().expect("sim stops");
-    let _ = sim.wait();
+    let stats = sim.stats();
+    let report = status(&store);
+    drop(sim);
 
     assert_eq!(report["runs"], 7, "{report}");
     assert_eq!(
@@ -164,5 +92,4 @@ fn sigkill_at_any_moment_never_trades_twice_or_loses_a_leg() {
         "{report}"
     );
     assert_eq!(report["legs_pending"], 0, "{report}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,39 +13,18 @@ mod http_support;
 
 use std::time::Duration;
 
-use ballast::{
-    sim::{FaultConfig, Injection},
-    store::{LegStatus, Store},
-};
-use common::{default_settings, eventually, quiet_sim, wait_synced};
+use ballast::store::{LegStatus, Store};
+use common::{default_settings, quiet_sim};
 use http_support::{TOKEN, control};
-use rust_decimal_macros::dec;
 
 #[actix_rt::test]
 async fn a_halt_during_a_graceful_stop_stops_the_plan_at_once() {
     let sim = quiet_sim().await;
     let store = Store::open_in_memory().expect("store");
     let (system, base) = http_support::start(&sim, default_settings(), store.clone()).await;
-    wait_synced(&system).await;
-    sim.set_faults(FaultConfig {
-        latency: Duration::from_millis(300),
-        ..FaultConfig::default()
-    })
-    .expect("faults");
 
     // Step 1: a large win starts a five-leg rebalance; its first leg lands.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
-    assert!(
-        eventually(Duration::from_secs(10), async || !sim
-            .transfers()
-            .is_empty())
-        .await,
-        "the rebalance never started"
-    );
+    common::rebalance_under_way(&sim, Duration::from_millis(300)).await;
 
     // Step 2: a graceful stop (room enough to finish the plan), and meanwhile a halt.
     let halt = async {

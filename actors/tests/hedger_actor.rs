@@ -7,12 +7,14 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
+use common::Collector;
+
 use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use actix::{Actor, Context, Handler};
+use actix::Actor;
 use ballast::{
     execution::VenueTag,
     hedge::{
@@ -43,23 +45,12 @@ struct Seen {
     skipped: Vec<HedgeSkipped>,
 }
 
-#[derive(Debug)]
-struct Collector(Arc<Mutex<Seen>>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
-        let mut seen = self.0.lock().expect("lock");
-        match event {
-            Event::HedgeOpened(opened) => seen.opened.push(opened),
-            Event::HedgeSkipped(skipped) => seen.skipped.push(skipped),
-            _ => {}
-        }
+/// Keeps the hedger's publications (a [`common::Collector`]'s record).
+fn record(seen: &mut Seen, event: Event) {
+    match event {
+        Event::HedgeOpened(opened) => seen.opened.push(opened),
+        Event::HedgeSkipped(skipped) => seen.skipped.push(skipped),
+        _ => {}
     }
 }
 
@@ -111,8 +102,9 @@ fn hedger_config() -> HedgerConfig {
     }
 }
 
-/// A 1:1 hedger of run `r1` sending through `gate`.
+/// A 1:1 hedger of run `run_id` sending through `gate`.
 fn hedger(
+    run_id: &str,
     client: &VenueClient,
     store: &Store,
     gate: &TradingGate,
@@ -123,36 +115,62 @@ fn hedger(
         store.clone(),
         hedger_config(),
         TargetAllocation::conservative(),
-        ("r1".to_owned(), TimeSource::Wall),
+        (run_id.to_owned(), TimeSource::Wall),
         gate.clone(),
         bus,
     )
     .expect("builds")
 }
 
-#[actix_rt::test]
-async fn no_hedge_opens_while_trading_is_paused() {
+/// Waits until the collector has seen something in the list `pick` chooses (the bus hands
+/// it its copy a moment after the hedger publishes), then returns that list; fails naming
+/// `what`.
+async fn seen_when<T: Clone>(seen: &Mutex<Seen>, pick: fn(&Seen) -> &Vec<T>, what: &str) -> Vec<T> {
+    let told = common::eventually(Duration::from_secs(5), async || {
+        !pick(&seen.lock().expect("lock")).is_empty()
+    })
+    .await;
+    assert!(told, "no {what} reported");
+    pick(&seen.lock().expect("lock")).clone()
+}
+
+/// A quiet venue and a client of its agent.
+async fn venue() -> (SimHandle, VenueClient) {
     let sim = common::quiet_sim().await;
-    let client =
-        VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
-    let store = Store::open_in_memory().expect("store");
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let bus = Collector(Arc::clone(&seen)).start();
+    let client = common::clients::venue_client(&sim);
+    (sim, client)
+}
+
+/// A gate a fresh snapshot has opened.
+fn open_gate() -> TradingGate {
     let gate = TradingGate::new();
     assert!(gate.open_if(gate.epoch()));
+    gate
+}
+
+/// A collector of the hedger's publications, and what it saw.
+fn bus() -> (Arc<Mutex<Seen>>, actix::Addr<Collector<Seen>>) {
+    let seen = Arc::default();
+    let bus = Collector::start_into(&seen, record);
+    (seen, bus)
+}
+
+#[actix_rt::test]
+async fn no_hedge_opens_while_trading_is_paused() {
+    let (sim, client) = venue().await;
+    let store = Store::open_in_memory().expect("store");
+    let (seen, bus) = bus();
+    let gate = open_gate();
     let control = ControlSwitch::new(ballast::control::Mode::Paused);
-    let hedger = hedger(&client, &store, &gate, bus.recipient())
+    let hedger = hedger("r1", &client, &store, &gate, bus.recipient())
         .with_control(control.clone())
         .start();
     let request = request(&sim, &client).await;
     // Paused: skipped, said so, nothing sent.
     hedger.send(request.clone()).await.expect("handled");
-    let told = common::eventually(Duration::from_secs(5), async || {
-        !seen.lock().expect("lock").skipped.is_empty()
-    })
-    .await;
-    assert!(told, "no skip reported");
-    let reason = seen.lock().expect("lock").skipped[0].reason.clone();
+    let reason = seen_when(&seen, |s| &s.skipped, "skip").await[0]
+        .reason
+        .clone();
     assert!(reason.contains("paused or halted"), "{reason}");
     assert_eq!(sim.stats().markets.orders_accepted, 0);
     // Resumed: the same request opens the hedge.
@@ -164,15 +182,12 @@ async fn no_hedge_opens_while_trading_is_paused() {
 
 #[actix_rt::test]
 async fn no_hedge_order_while_the_gate_is_closed() {
-    let sim = common::quiet_sim().await;
-    let client =
-        VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
+    let (sim, client) = venue().await;
     let store = Store::open_in_memory().expect("store");
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let bus = Collector(Arc::clone(&seen)).start();
+    let (seen, bus) = bus();
     // A gate starts closed: nothing has been resynced.
     let gate = TradingGate::new();
-    let hedger = hedger(&client, &store, &gate, bus.recipient()).start();
+    let hedger = hedger("r1", &client, &store, &gate, bus.recipient()).start();
     let request = request(&sim, &client).await;
     let request_seq = request.snapshot.seq;
     assert_eq!(request.excess[0].stuck_usdc, dec!(133.84));
@@ -182,12 +197,7 @@ async fn no_hedge_order_while_the_gate_is_closed() {
     hedger.send(request.clone()).await.expect("handled");
     assert_eq!(sim.stats().markets.orders_accepted, 0);
     // The bus hands the collector its copy a moment later.
-    let told = common::eventually(Duration::from_secs(5), async || {
-        !seen.lock().expect("lock").skipped.is_empty()
-    })
-    .await;
-    assert!(told, "no skip reported");
-    let skipped = seen.lock().expect("lock").skipped.clone();
+    let skipped = seen_when(&seen, |s| &s.skipped, "skip").await;
     assert_eq!(skipped.len(), 1);
     assert!(skipped[0].reason.contains("stream down"), "{skipped:?}");
     assert_eq!(store.status().await.expect("status").hedges.opened, 0);
@@ -199,12 +209,7 @@ async fn no_hedge_order_while_the_gate_is_closed() {
     hedger.send(request).await.expect("handled");
     let stats = sim.stats();
     assert_eq!(stats.markets.orders_accepted, 1);
-    let told = common::eventually(Duration::from_secs(5), async || {
-        !seen.lock().expect("lock").opened.is_empty()
-    })
-    .await;
-    assert!(told, "no opening reported");
-    let opened = seen.lock().expect("lock").opened.clone();
+    let opened = seen_when(&seen, |s| &s.opened, "opening").await;
     assert_eq!(opened.len(), 1);
     assert_eq!(opened[0].notional_usdc, dec!(133.84));
     let hedge = store
@@ -230,29 +235,15 @@ async fn a_second_companion_deciding_the_same_hedge_sends_the_same_key() {
     // Two companions (their own stores and runs) get the same request: both name the hedge
     // after the same balances, so the venue fills one order and replays it to the second,
     // and both books hold the one position.
-    let sim = common::quiet_sim().await;
-    let client =
-        VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
-    let gate = TradingGate::new();
-    assert!(gate.open_if(gate.epoch()));
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let bus = Collector(Arc::clone(&seen)).start();
+    let (sim, client) = venue().await;
+    let gate = open_gate();
+    let (_, bus) = bus();
     let (store_a, store_b) = (
         Store::open_in_memory().expect("store"),
         Store::open_in_memory().expect("store"),
     );
-    let a = hedger(&client, &store_a, &gate, bus.clone().recipient()).start();
-    let b = HedgeExecutor::new(
-        client.clone(),
-        store_b.clone(),
-        hedger_config(),
-        TargetAllocation::conservative(),
-        ("r2".to_owned(), TimeSource::Wall),
-        gate.clone(),
-        bus.recipient(),
-    )
-    .expect("builds")
-    .start();
+    let a = hedger("r1", &client, &store_a, &gate, bus.clone().recipient()).start();
+    let b = hedger("r2", &client, &store_b, &gate, bus.recipient()).start();
     let request = request(&sim, &client).await;
     a.send(request.clone()).await.expect("handled");
     b.send(request).await.expect("handled");
@@ -281,13 +272,10 @@ async fn a_hedge_name_an_earlier_run_of_the_store_used_is_skipped_for_the_next_a
     // The store already holds a closed hedge named after the same balances and service (an
     // earlier run decided it): the new one is attempt 2, never an overwrite of the old record
     // nor a reuse of its order key.
-    let sim = common::quiet_sim().await;
-    let client =
-        VenueClient::new(&sim.base_url(), "agent-1", None, Duration::from_secs(5)).expect("client");
+    let (sim, client) = venue().await;
     let store = Store::open_in_memory().expect("store");
-    let gate = TradingGate::new();
-    assert!(gate.open_if(gate.epoch()));
-    let bus = Collector(Arc::default()).start();
+    let gate = open_gate();
+    let (_, bus) = bus();
     let request = request(&sim, &client).await;
     let venue = VenueTag::of(&stream_name(client.base_url(), client.agent_id()));
     let trigger = hedge_trigger(request.snapshot.seq, 0, request.at);
@@ -316,7 +304,7 @@ async fn a_hedge_name_an_earlier_run_of_the_store_used_is_skipped_for_the_next_a
         })
         .await
         .expect("records");
-    let hedger = hedger(&client, &store, &gate, bus.recipient()).start();
+    let hedger = hedger("r1", &client, &store, &gate, bus.recipient()).start();
     hedger.send(request).await.expect("handled");
     assert_eq!(sim.stats().markets.orders_accepted, 1);
     let live = store.live_hedges().await.expect("reads");

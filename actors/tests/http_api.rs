@@ -9,7 +9,7 @@ mod http_support;
 
 use std::{collections::BTreeMap, time::Duration};
 
-use ballast::{service::Service, sim::Injection, store::Store};
+use ballast::{service::Service, store::Store};
 use common::{default_settings, eventually, quiet_sim, settings_with, summary_when};
 use http_support::{TOKEN, control, get_json, status};
 use prometheus_parse::{Sample, Scrape, Value as PromValue};
@@ -57,13 +57,7 @@ fn single(scrape: &Scrape, metric: &str) -> f64 {
 async fn a_metrics_scrape_during_a_run_parses_and_agrees_with_status() {
     // Step 1: a quiet venue and the companion with its API.
     let sim = quiet_sim().await;
-    let (system, base) = http_support::start(
-        &sim,
-        default_settings(),
-        Store::open_in_memory().expect("store"),
-    )
-    .await;
-    common::wait_synced(&system).await;
+    let (system, base) = http_support::start_default(&sim).await;
     let ready = eventually(Duration::from_secs(10), async || {
         get_json(&format!("{base}/ready")).await.0 == 200
     })
@@ -72,11 +66,7 @@ async fn a_metrics_scrape_during_a_run_parses_and_agrees_with_status() {
     assert_eq!(get_json(&format!("{base}/health")).await.0, 200);
 
     // Step 2: a large win, and the rebalance it triggers.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     summary_when(&system, Duration::from_secs(10), "no rebalance", |s| {
         s.rebalances >= 1
     })
@@ -235,7 +225,6 @@ async fn control_needs_the_token_and_a_pause_holds_a_win_until_resume() {
     let sim = quiet_sim().await;
     let store = Store::open_in_memory().expect("store");
     let (system, base) = http_support::start(&sim, default_settings(), store.clone()).await;
-    common::wait_synced(&system).await;
 
     // Without the token: 401 with a challenge; with another: 403; nothing changes.
     let response = http_support::client()
@@ -257,11 +246,7 @@ async fn control_needs_the_token_and_a_pause_holds_a_win_until_resume() {
     let (code, body) = control(&base, "pause", Some(TOKEN), "maintenance").await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["mode"], "paused");
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     summary_when(&system, Duration::from_secs(10), "win not seen", |s| {
         s.events_by_type.get("casino_win") == Some(&1)
     })
@@ -323,7 +308,6 @@ async fn each_operator_rebalance_is_a_plan_of_its_own_also_after_a_restart() {
     ];
     for (run, (settings, traded)) in runs.into_iter().enumerate() {
         let (system, base) = http_support::start(&sim, settings, store.clone()).await;
-        common::wait_synced(&system).await;
         let (code, body) = control(&base, "rebalance", Some(TOKEN), "drift").await;
         assert_eq!(code, 200, "{body}");
         let summary = summary_when(

@@ -25,11 +25,11 @@ use std::{
 use ballast::{
     observation::{Happening, Observation},
     portfolio::PortfolioSnapshot,
-    sim::{FaultConfig, Injection, SimHandle},
+    sim::SimHandle,
     store::Store,
 };
 use ballast_actors::messages::VenueEvent;
-use common::{default_settings, eventually, quiet_sim, summary_when};
+use common::{default_settings, quiet_sim, summary_when};
 use http_support::{TOKEN, control, status};
 use rust_decimal_macros::dec;
 
@@ -74,26 +74,9 @@ async fn a_halt_under_a_100k_event_flood_stops_every_order_survives_a_restart_an
     let sim = quiet_sim().await;
     let (system, base) =
         http_support::start(&sim, default_settings(), Store::open(&path).expect("store")).await;
-    common::wait_synced(&system).await;
-    sim.set_faults(FaultConfig {
-        latency: Duration::from_millis(40),
-        ..FaultConfig::default()
-    })
-    .expect("faults");
 
     // Step 2: a large win starts a five-leg rebalance; wait until its first leg has landed.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
-    assert!(
-        eventually(Duration::from_secs(10), async || !sim
-            .transfers()
-            .is_empty())
-        .await,
-        "the rebalance never started"
-    );
+    common::rebalance_under_way(&sim, Duration::from_millis(40)).await;
 
     // Step 3: 100,000 large wins queued in the trading path, then the halt, from a shell.
     let balances = sim.balances();
@@ -155,11 +138,7 @@ async fn a_halt_under_a_100k_event_flood_stops_every_order_survives_a_restart_an
 
     // Step 5: no order reached the venue after the acknowledgement, during the drain or for a
     // new large win.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(200),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(200)).await;
     summary_when(&system, Duration::from_secs(10), "win not seen", |s| {
         s.events_by_type.get("casino_win") == Some(&2)
     })
@@ -189,13 +168,8 @@ async fn a_halt_under_a_100k_event_flood_stops_every_order_survives_a_restart_an
     // Step 6: a restart on the same store comes back halted, and trades nothing on a win.
     let (system, base) =
         http_support::start(&sim, default_settings(), Store::open(&path).expect("store")).await;
-    common::wait_synced(&system).await;
     assert_eq!(status(&base).await["control"]["mode"], "halted");
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(250),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(250)).await;
     summary_when(&system, Duration::from_secs(10), "win not seen", |s| {
         s.events_by_type.get("casino_win") == Some(&1)
     })

@@ -20,8 +20,7 @@ use std::{
     time::Duration,
 };
 
-use ballast::store::Store;
-use common::{default_settings, quiet_sim};
+use common::quiet_sim;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
@@ -270,13 +269,7 @@ async fn the_dashboard_shows_the_allocation_and_follows_a_large_win_live() {
 
     // Step 1: the companion on a quiet venue, with its API and dashboard.
     let sim = quiet_sim().await;
-    let (system, base) = http_support::start(
-        &sim,
-        default_settings(),
-        Store::open_in_memory().expect("store"),
-    )
-    .await;
-    common::wait_synced(&system).await;
+    let (system, base) = http_support::start_default(&sim).await;
 
     // Step 2: the browser opens the dashboard; the allocation is shown against target.
     let url = format!("{base}/");

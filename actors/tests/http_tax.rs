@@ -49,7 +49,6 @@ async fn a_pause_holds_harvests_and_status_and_metrics_show_the_one_after_resume
     let validated = settings_with(&[("BALLAST__TAX__ENABLED", "true")]);
     let store = Store::open_in_memory().expect("store");
     let (system, base) = http_support::start(&sim, validated, store).await;
-    common::wait_synced(&system).await;
     assert_eq!(status(&base).await["harvests"], serde_json::json!([]));
 
     // Step 2: paused, a drop to 80,000 is a loss worth harvesting, but nothing is sold: the

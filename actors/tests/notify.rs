@@ -14,7 +14,6 @@ use std::{
     time::Duration,
 };
 
-use ballast::sim::Injection;
 use ballast_actors::{
     messages::{Alert, AlertDetails, Event, GetNotifierStats},
     settings::{Settings, Validated},
@@ -113,6 +112,19 @@ fn settings(toml: &str) -> Validated {
     validated
 }
 
+/// A fresh file `ballast-{name}-PID.json`, and the defaults with a command hook that runs
+/// `sh -c "{before}cat > FILE"` (the alert's body on its stdin), then `more` TOML lines of
+/// `[notify]`.
+fn command_hook(name: &str, before: &str, more: &str) -> (std::path::PathBuf, Validated) {
+    let out = std::env::temp_dir().join(format!("ballast-{name}-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let validated = settings(&format!(
+        "[notify]\ncommand = [\"sh\", \"-c\", \"{before}cat > '{}'\"]\n{more}",
+        out.display()
+    ));
+    (out, validated)
+}
+
 #[actix_rt::test]
 async fn r13_a_refused_plan_posts_its_alert_as_documented_json_after_retries() {
     // Step 1: a webhook that fails twice (500, 503) before accepting, and a daily cap that
@@ -124,16 +136,8 @@ async fn r13_a_refused_plan_posts_its_alert_as_documented_json_after_retries() {
          retry_base_ms = 10\nretry_max_ms = 50\n",
         hook.url
     ));
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    let system = common::start_synced(common::builder(&sim, validated)).await;
+    common::win(&sim, dec!(176.47)).await;
 
     // Step 2: the third attempt is delivered.
     let delivered = common::eventually(Duration::from_secs(10), async || {
@@ -177,11 +181,7 @@ async fn r13_a_webhook_that_never_answers_delays_no_plan() {
         "[notify]\nwebhook_url = \"{}\"\ntimeout_ms = 600000\nqueue_capacity = 4\n",
         hook.url
     ));
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder(&sim, validated)).await;
 
     // Step 2: a flood of alerts; the worker gets stuck on the first.
     for k in 0..200 {
@@ -202,11 +202,7 @@ async fn r13_a_webhook_that_never_answers_delays_no_plan() {
     assert!(stuck, "the webhook never received the first alert");
 
     // Step 3: a large win is rebalanced while the webhook still holds its request.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     let summary = common::summary_when(&system, Duration::from_secs(10), "no rebalance", |s| {
         s.rebalances >= 1
     })
@@ -229,13 +225,8 @@ async fn r13_a_webhook_that_never_answers_delays_no_plan() {
 
 #[actix_rt::test]
 async fn r13_the_command_hook_gets_the_body_on_stdin() {
-    let out = std::env::temp_dir().join(format!("ballast-hook-{}.json", std::process::id()));
-    let _ = std::fs::remove_file(&out);
+    let (out, validated) = command_hook("hook", "", "min_severity = \"info\"\n");
     let sim = common::quiet_sim().await;
-    let validated = settings(&format!(
-        "[notify]\ncommand = [\"sh\", \"-c\", \"cat > '{}'\"]\nmin_severity = \"info\"\n",
-        out.display()
-    ));
     let system = common::builder(&sim, validated)
         .start()
         .await
@@ -267,18 +258,9 @@ async fn r13_the_command_hook_gets_the_body_on_stdin() {
 async fn a_stop_waits_for_the_last_alert_to_be_delivered() {
     // A panicked actor's alert is raised just before the run stops: the stop returns only
     // once a slow command hook (half a second) has taken it, so the process may exit then.
-    let out = std::env::temp_dir().join(format!("ballast-last-{}.json", std::process::id()));
-    let _ = std::fs::remove_file(&out);
+    let (out, validated) = command_hook("last", "sleep 0.5; ", "");
     let sim = common::quiet_sim().await;
-    let validated = settings(&format!(
-        "[notify]\ncommand = [\"sh\", \"-c\", \"sleep 0.5; cat > '{}'\"]\n",
-        out.display()
-    ));
-    let system = common::builder(&sim, validated)
-        .start()
-        .await
-        .expect("starts");
-    common::wait_synced(&system).await;
+    let system = common::start_synced(common::builder(&sim, validated)).await;
     system.panicked("injected panic in a test").await;
     common::stop(system, sim).await;
     let json: serde_json::Value = serde_json::from_str(

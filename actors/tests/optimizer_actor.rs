@@ -14,7 +14,6 @@ use std::{
     time::Duration,
 };
 
-use actix::{Actor, Context, Handler};
 use ballast::{
     optimizer::{OptimizerMethod, TargetDiagnostics},
     service::Service,
@@ -46,24 +45,12 @@ struct Seen {
     refusals: Vec<TargetsRefused>,
 }
 
-/// Records the optimizer's publications from the bus.
-#[derive(Debug)]
-struct Collector(Arc<Mutex<Seen>>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
-        let mut seen = self.0.lock().expect("not poisoned");
-        match event {
-            Event::Targets(update) => seen.updates.push(update),
-            Event::TargetsRefused(refused) => seen.refusals.push(refused),
-            _ => {}
-        }
+/// Keeps the optimizer's publications (a [`common::Collector`]'s record).
+fn record(seen: &mut Seen, event: Event) {
+    match event {
+        Event::Targets(update) => seen.updates.push(update),
+        Event::TargetsRefused(refused) => seen.refusals.push(refused),
+        _ => {}
     }
 }
 
@@ -98,10 +85,9 @@ async fn start(sim: &SimHandle, method: &str, keys: &[(&str, &str)]) -> Harness 
 }
 
 async fn start_with(sim: &SimHandle, validated: Validated) -> Harness {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let collector_seen = seen.clone();
+    let (seen, subscribe) = common::collecting(record);
     let system = builder(sim, validated)
-        .add_actor(move |_| Some(Collector(collector_seen).start().recipient()))
+        .add_actor(subscribe)
         .start()
         .await
         .expect("system starts");

@@ -17,7 +17,6 @@ use std::{
     time::Duration,
 };
 
-use actix::{Actor, Context, Handler};
 use ballast::{
     policy::{Adjustment, Notice, replay::replay},
     service::Service,
@@ -30,7 +29,7 @@ use ballast_actors::{
     settings::Validated,
     system::RunningSystem,
 };
-use common::{builder_at, quiet_sim, settings_with, stop, summary_when, wait_synced, weights};
+use common::{builder_at, quiet_sim, settings_with, stop, summary_when, weights};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -40,25 +39,12 @@ const LIMIT: Duration = Duration::from_secs(10);
 #[derive(Debug, Default)]
 struct Seen(Vec<Adjustment>);
 
-struct Collector(Arc<Mutex<Seen>>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
-        if let Event::Noticed(noticed) = event
-            && let Notice::TargetsAdjusted { adjustments, .. } = &*noticed.notice
-        {
-            self.0
-                .lock()
-                .expect("not poisoned")
-                .0
-                .extend(adjustments.iter().cloned());
-        }
+/// Keeps the target adjustments (a [`common::Collector`]'s record).
+fn adjustments(seen: &mut Seen, event: Event) {
+    if let Event::Noticed(noticed) = event
+        && let Notice::TargetsAdjusted { adjustments, .. } = &*noticed.notice
+    {
+        seen.0.extend(adjustments.iter().cloned());
     }
 }
 
@@ -74,15 +60,12 @@ async fn start(
     store: Store,
     record: Option<&PathBuf>,
 ) -> (RunningSystem, Arc<Mutex<Seen>>) {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let collector = seen.clone();
-    let mut builder = builder_at(&sim.base_url(), validated, store)
-        .add_actor(move |_| Some(Collector(collector).start().recipient()));
+    let (seen, subscribe) = common::collecting(adjustments);
+    let mut builder = builder_at(&sim.base_url(), validated, store).add_actor(subscribe);
     if let Some(path) = record {
         builder = builder.record_events(path);
     }
-    let system = builder.start().await.expect("system starts");
-    wait_synced(&system).await;
+    let system = common::start_synced(builder).await;
     (system, seen)
 }
 
@@ -108,6 +91,21 @@ async fn weight_reaches(sim: &SimHandle, service: Service, weight: Decimal) {
     );
 }
 
+/// Injects `injection` and waits until the one rebalance it triggers, of kind `trigger`, is
+/// counted; returns the summary then.
+async fn rebalanced_after(
+    sim: &SimHandle,
+    system: &RunningSystem,
+    injection: Injection,
+    trigger: &str,
+) -> Summary {
+    sim.inject(injection).await.expect("injects");
+    summary_when(system, LIMIT, &format!("no {trigger} rebalance"), |s| {
+        s.rebalances_by_trigger.get(trigger) == Some(&1)
+    })
+    .await
+}
+
 #[actix_rt::test]
 async fn a_drawdown_cuts_the_target_and_recovery_restores_it() {
     // Step 1: a quiet venue on target, the default policy (drawdown protection on: 20%
@@ -118,15 +116,15 @@ async fn a_drawdown_cuts_the_target_and_recovery_restores_it() {
 
     // Step 2: trading falls 25%: its target is cut from 30% to 15% and the portfolio
     // rebalanced to it, the freed 15 points in the reserve (25%).
-    sim.inject(Injection::Drawdown {
-        service: Service::Trading,
-        drawdown: dec!(0.25),
-    })
-    .await
-    .expect("injects");
-    summary_when(&system, LIMIT, "no drawdown cut", |s| {
-        s.rebalances_by_trigger.get("drawdown_cut") == Some(&1)
-    })
+    rebalanced_after(
+        &sim,
+        &system,
+        Injection::Drawdown {
+            service: Service::Trading,
+            drawdown: dec!(0.25),
+        },
+        "drawdown_cut",
+    )
     .await;
     weight_reaches(&sim, Service::Trading, dec!(0.15)).await;
     weight_reaches(&sim, Service::Reserve, dec!(0.25)).await;
@@ -134,15 +132,15 @@ async fn a_drawdown_cuts_the_target_and_recovery_restores_it() {
 
     // Step 3: trading recovers 30% (0.75 × 1.3 = 97.5% of its peak, within 5%): restored.
     let trading = sim.balance(Service::Trading);
-    sim.inject(Injection::MarkToMarket {
-        service: Service::Trading,
-        change_usdc: (trading * dec!(0.3)).round_dp(2),
-    })
-    .await
-    .expect("injects");
-    let summary = summary_when(&system, LIMIT, "no restore", |s| {
-        s.rebalances_by_trigger.get("drawdown_restore") == Some(&1)
-    })
+    let summary = rebalanced_after(
+        &sim,
+        &system,
+        Injection::MarkToMarket {
+            service: Service::Trading,
+            change_usdc: (trading * dec!(0.3)).round_dp(2),
+        },
+        "drawdown_restore",
+    )
     .await;
     weight_reaches(&sim, Service::Trading, dec!(0.30)).await;
     weight_reaches(&sim, Service::Reserve, dec!(0.10)).await;
@@ -343,34 +341,30 @@ async fn a_recorded_run_replays_to_the_same_decisions() {
         Some(&path),
     )
     .await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(150),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(150)).await;
     summary_when(&system, LIMIT, "no post-win rebalance", |s| {
         s.rebalances_by_trigger.get("large_win") == Some(&1)
     })
     .await;
-    sim.inject(Injection::Drawdown {
-        service: Service::Domains,
-        drawdown: dec!(0.3),
-    })
-    .await
-    .expect("injects");
-    summary_when(&system, LIMIT, "no cut", |s| {
-        s.rebalances_by_trigger.get("drawdown_cut") == Some(&1)
-    })
+    rebalanced_after(
+        &sim,
+        &system,
+        Injection::Drawdown {
+            service: Service::Domains,
+            drawdown: dec!(0.3),
+        },
+        "drawdown_cut",
+    )
     .await;
-    sim.inject(Injection::ReferralIncome {
-        amount_usdc: dec!(20),
-        source_service: Service::Casino,
-    })
-    .await
-    .expect("injects");
-    summary_when(&system, LIMIT, "no routing", |s| {
-        s.rebalances_by_trigger.get("referral_income") == Some(&1)
-    })
+    rebalanced_after(
+        &sim,
+        &system,
+        Injection::ReferralIncome {
+            amount_usdc: dec!(20),
+            source_service: Service::Casino,
+        },
+        "referral_income",
+    )
     .await;
     let mut events = system.summary().await.expect("summary").events_seen;
     for day in 0..3 {

@@ -7,31 +7,12 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
-use actix::{Actor, Context, Handler};
-use ballast::{sim::Injection, store::Store};
+use ballast::store::Store;
 use ballast_actors::messages::{DropReason, Event};
-use common::{builder_at, eventually, quiet_sim, settings_with, stop, wait_synced};
+use common::{builder_at, eventually, quiet_sim, settings_with, start_synced, stop};
 use rust_decimal_macros::dec;
-
-/// Keeps every event of the bus.
-struct Collector(Arc<Mutex<Vec<Event>>>);
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
-        self.0.lock().expect("lock").push(event);
-    }
-}
 
 async fn read_only(store: &Store, on: bool) {
     store
@@ -44,22 +25,16 @@ async fn read_only(store: &Store, on: bool) {
 async fn a_plan_the_store_cannot_record_is_neither_sent_nor_announced() {
     let sim = quiet_sim().await;
     let store = Store::open_in_memory().expect("store");
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&events);
-    let system = builder_at(&sim.base_url(), settings_with(&[]), store.clone())
-        .add_actor(move |_| Some(Collector(seen).start().recipient()))
-        .start()
-        .await
-        .expect("starts");
-    wait_synced(&system).await;
+    // Keeps every event of the bus.
+    let (events, subscribe) = common::collecting(Vec::push);
+    let system = start_synced(
+        builder_at(&sim.base_url(), settings_with(&[]), store.clone()).add_actor(subscribe),
+    )
+    .await;
 
     // Step 1: every write now fails, as on a full disk.
     read_only(&store, true).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     let dropped = eventually(Duration::from_secs(10), async || {
         events
             .lock()
@@ -115,11 +90,7 @@ async fn a_plan_the_store_cannot_record_is_neither_sent_nor_announced() {
 
     // Step 3: the store recovers; the next large win trades, and is announced.
     read_only(&store, false).await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(250),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(250)).await;
     let traded = eventually(Duration::from_secs(10), async || {
         !sim.transfers().is_empty()
     })

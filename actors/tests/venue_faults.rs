@@ -16,7 +16,7 @@ use std::{
 
 use ballast::{
     service::Service,
-    sim::{FaultConfig, Injection, SimHandle},
+    sim::{FaultConfig, SimHandle},
     store::{LegRecord, LegStatus, PlanRecord, RunRecord, Store, StoreError},
     venue::{
         client::VenueClient,
@@ -78,10 +78,7 @@ async fn a_lost_ack_is_resolved_by_a_status_query_and_applied_exactly_once() {
         ("BALLAST__EXECUTOR__LEG_RETRY_LIMIT", "0"),
     ]);
     let system = start(&sim.base_url(), validated, store.clone()).await;
-    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
-        s.final_balances_usdc.is_some()
-    })
-    .await;
+    common::wait_synced(&system).await;
     sim.set_faults(FaultConfig {
         lost_ack: 1.0,
         ..FaultConfig::default()
@@ -89,11 +86,7 @@ async fn a_lost_ack_is_resolved_by_a_status_query_and_applied_exactly_once() {
     .expect("valid faults");
 
     // Step 2: a large win triggers a plan; every leg's acknowledgement is lost.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     let summary = summary_when(
         &system,
         Duration::from_secs(20),
@@ -363,10 +356,7 @@ async fn a_disconnect_mid_rebalance_stops_orders_until_a_fresh_snapshot() {
     let proxy = Proxy::start(sim.addr()).await;
     let store = Store::open_in_memory().expect("store");
     let system = start(&proxy.url(), settings_with(&[]), store).await;
-    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
-        s.final_balances_usdc.is_some()
-    })
-    .await;
+    common::wait_synced(&system).await;
     sim.set_faults(FaultConfig {
         latency: Duration::from_millis(300),
         ..FaultConfig::default()
@@ -376,11 +366,7 @@ async fn a_disconnect_mid_rebalance_stops_orders_until_a_fresh_snapshot() {
     // Step 2: a large win starts a multi-leg plan. Once the first leg is applied (the next
     // is then inside the venue's latency), the event stream is cut and kept down.
     let mut applied = sim.subscribe_transfers();
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     tokio::time::timeout(Duration::from_secs(10), applied.recv())
         .await
         .expect("first leg applied in time")
@@ -456,11 +442,7 @@ async fn a_failed_resync_is_retried_until_trading_can_resume() {
     );
     let summary = system.summary().await.expect("summary");
     assert!(summary.final_balances_usdc.is_none(), "{summary:?}");
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(176.47)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(sim.transfers().is_empty(), "traded without a snapshot");
 
@@ -535,15 +517,8 @@ async fn dry_run_plans_and_records_but_never_mutates_the_venue() {
     let store = Store::open_in_memory().expect("store");
     let validated = settings_with(&[("BALLAST__EXECUTOR__DRY_RUN", "true")]);
     let system = start(&sim.base_url(), validated, store.clone()).await;
-    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
-        s.final_balances_usdc.is_some()
-    })
-    .await;
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(176.47),
-    })
-    .await
-    .expect("injects");
+    common::wait_synced(&system).await;
+    common::win(&sim, dec!(176.47)).await;
     let summary = summary_when(&system, Duration::from_secs(10), "no dry-run plan", |s| {
         s.legs_dry_run >= 1
     })
@@ -583,17 +558,10 @@ async fn the_daily_sync_alerts_on_balances_the_venue_changed_without_an_event() 
     .start()
     .await
     .expect("starts");
-    summary_when(&system, Duration::from_secs(10), "never synced", |s| {
-        s.final_balances_usdc.is_some()
-    })
-    .await;
+    common::wait_synced(&system).await;
 
     // Step 1: an announced change (a small win, with its event) is no surprise at the tick.
-    sim.inject(Injection::CasinoWin {
-        amount_usdc: dec!(30),
-    })
-    .await
-    .expect("injects");
+    common::win(&sim, dec!(30)).await;
     let summary = summary_when(&system, Duration::from_secs(10), "no tick", |s| {
         s.ticks >= 1
     })

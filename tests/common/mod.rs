@@ -9,19 +9,27 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
+pub mod clients;
 
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use actix::{Actor, Addr, Context, Handler, Recipient};
 use ballast::{
     service::ServiceMap,
-    sim::{SimConfig, SimHandle},
+    sim::{FaultConfig, Injection, SimConfig, SimHandle},
     store::Store,
 };
 use ballast_actors::{
     clock::TimeSource,
+    messages::Event,
     metrics::{Console, Summary},
     settings::{Settings, Validated},
-    system::{RunningSystem, SystemBuilder},
+    system::{Handles, RunningSystem, SystemBuilder},
 };
+use rust_decimal::Decimal;
 
 /// How long a test waits for the companion to sync with the venue.
 const SYNC_LIMIT: Duration = Duration::from_secs(10);
@@ -131,6 +139,100 @@ pub async fn wait_synced(system: &RunningSystem) -> Summary {
         |s| s.final_balances_usdc.is_some(),
     )
     .await
+}
+
+/// Starts the system `builder` describes and waits until it has synced with the venue: how
+/// nearly every story begins.
+pub async fn start_synced(builder: SystemBuilder) -> RunningSystem {
+    let system = builder.start().await.expect("starts");
+    wait_synced(&system).await;
+    system
+}
+
+/// A companion on `sim` with `env` (`BALLAST__...` pairs) on top of the defaults, on
+/// `store`, synced with the venue.
+pub async fn companion_on(sim: &SimHandle, env: &[(&str, &str)], store: Store) -> RunningSystem {
+    start_synced(builder_at(&sim.base_url(), settings_with(env), store)).await
+}
+
+/// Injects a casino win of `amount_usdc` at the venue.
+pub async fn win(sim: &SimHandle, amount_usdc: Decimal) {
+    sim.inject(Injection::CasinoWin { amount_usdc })
+        .await
+        .expect("injects");
+}
+
+/// Slows every venue reply by `latency`, then injects the article's large win ($176.47) and
+/// waits until the five-leg rebalance it starts has landed its first leg: a plan under way.
+pub async fn rebalance_under_way(sim: &SimHandle, latency: Duration) {
+    sim.set_faults(FaultConfig {
+        latency,
+        ..FaultConfig::default()
+    })
+    .expect("faults");
+    win(sim, rust_decimal_macros::dec!(176.47)).await;
+    assert!(
+        eventually(Duration::from_secs(10), async || !sim
+            .transfers()
+            .is_empty())
+        .await,
+        "the rebalance never started"
+    );
+}
+
+/// Points `store`'s event cursor for `sim` at the venue's last event, so a companion on
+/// `store` starts as one that has seen the venue's history already.
+pub async fn mark_seen(sim: &SimHandle, store: &Store) {
+    let cursor = format!("{}#{}", sim.base_url(), sim.agent_id());
+    store
+        .save_cursor(&cursor, sim.stats().last_seq)
+        .await
+        .expect("cursor");
+}
+
+/// An actor on the bus that hands every event to `record` with the test's state `S`, so a
+/// test can assert on what the companion published.
+pub struct Collector<S> {
+    seen: Arc<Mutex<S>>,
+    record: fn(&mut S, Event),
+}
+
+impl<S: 'static> Collector<S> {
+    /// Starts a collector that records into `seen` with `record`.
+    pub fn start_into(seen: &Arc<Mutex<S>>, record: fn(&mut S, Event)) -> Addr<Self> {
+        Self {
+            seen: Arc::clone(seen),
+            record,
+        }
+        .start()
+    }
+}
+
+impl<S: 'static> Actor for Collector<S> {
+    type Context = Context<Self>;
+}
+
+impl<S: 'static> Handler<Event> for Collector<S> {
+    type Result = ();
+
+    fn handle(&mut self, event: Event, _ctx: &mut Self::Context) {
+        (self.record)(&mut self.seen.lock().expect("not poisoned"), event);
+    }
+}
+
+/// A fresh collector state and the factory that subscribes its collector to a system's bus
+/// (for `SystemBuilder::add_actor`).
+pub fn collecting<S: Default + 'static>(
+    record: fn(&mut S, Event),
+) -> (
+    Arc<Mutex<S>>,
+    impl FnOnce(&Handles) -> Option<Recipient<Event>> + 'static,
+) {
+    let seen = Arc::new(Mutex::new(S::default()));
+    let shared = Arc::clone(&seen);
+    (seen, move |_: &Handles| {
+        Some(Collector::start_into(&shared, record).recipient())
+    })
 }
 
 /// Stops the system, then the venue.

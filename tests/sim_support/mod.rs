@@ -9,6 +9,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/clients.rs"]
+pub mod clients;
+
 use ballast::{
     sim::{SimConfig, SimHandle, SimStats},
     venue::protocol::{ErrorBody, EventFrame, EventKind, IDEMPOTENCY_HEADER},
@@ -28,6 +31,16 @@ pub fn quiet() -> SimConfig {
     SimConfig {
         autoplay: false,
         ..SimConfig::default()
+    }
+}
+
+/// A quiet venue whose clock barely moves on its own: it runs at one simulated second per
+/// real second from 12:00, so a test lasting a few real seconds stays inside that hour and
+/// markets move only by `advance`.
+pub fn still() -> SimConfig {
+    SimConfig {
+        speed: 1.0,
+        ..quiet()
     }
 }
 

@@ -138,7 +138,28 @@ impl Drop for Sim {
 
 /// One HTTP/1.1 request, its body parsed as JSON.
 pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+    let response = exchange(addr, method, path, body, None).expect("response read");
+    json_body(&response)
+}
+
+/// One HTTP/1.1 request that waits at most five seconds for the reply: its JSON body, or
+/// `Null` when the venue withheld it (a lost-ack fault holds a reply until the venue stops).
+pub fn http_or_null(addr: &str, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+    exchange(addr, method, path, body, Some(Duration::from_secs(5)))
+        .map_or(serde_json::Value::Null, |response| json_body(&response))
+}
+
+/// Sends one request and reads the whole response; `None` when reading it failed (its
+/// `read_timeout` passed).
+fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    read_timeout: Option<Duration>,
+) -> Option<String> {
     let mut stream = TcpStream::connect(addr).expect("venue reachable");
+    stream.set_read_timeout(read_timeout).expect("timeout set");
     let body = body.unwrap_or_default();
     write!(
         stream,
@@ -148,25 +169,112 @@ pub fn http(addr: &str, method: &str, path: &str, body: Option<&str>) -> serde_j
     )
     .expect("request written");
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response read");
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+/// The JSON body of a raw HTTP response.
+fn json_body(response: &str) -> serde_json::Value {
     let body = response.split("\r\n\r\n").nth(1).expect("a body");
     serde_json::from_str(body).unwrap_or_else(|e| panic!("JSON body ({e}): {response}"))
 }
 
-/// `ballast run --json --venue URL` on `store`, with `env` on top; stdout piped.
-pub fn companion(base_url: &str, store: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+/// `ballast run --venue URL` on `store` with `env` on top, stdout piped.
+fn run_command(base_url: &str, store: &Path, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(BIN);
     command
-        .args(["--json", "run", "--venue", base_url])
-        .args(args)
+        .args(["run", "--venue", base_url])
         .env("BALLAST__STORE__PATH", store)
         .env_remove("PURPLE_FLEA_API_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdout(Stdio::piped());
     for (key, value) in env {
         command.env(key, value);
     }
-    command.spawn().expect("companion starts")
+    command
+}
+
+/// `ballast run --json --venue URL` on `store`, with `env` on top; stdout and stderr piped.
+pub fn companion(base_url: &str, store: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    run_command(base_url, store, env)
+        .arg("--json")
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("companion starts")
+}
+
+/// A [`companion`] and its stdout lines, once it has printed its start-up balances (it has
+/// synced with the venue); fails naming `what` when it does not within a minute.
+pub fn synced_companion(
+    base_url: &str,
+    store: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    what: &str,
+) -> (Child, mpsc::Receiver<String>) {
+    let mut child = companion(base_url, store, args, env);
+    let lines = lines_of(&mut child);
+    wait_for_line(&lines, Duration::from_secs(60), what, |l| {
+        is_kind(l, "balances")
+    });
+    (child, lines)
+}
+
+/// `ballast run --venue URL` on `store`, with `env` on top, printing the operator's lines
+/// (stdout piped) and its logs nowhere: for tests that read what a person would see.
+pub fn companion_plain(base_url: &str, store: &Path, env: &[(&str, &str)]) -> Child {
+    run_command(base_url, store, env)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("companion starts")
+}
+
+/// What a finished run of the binary printed, and its exit code.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    /// Standard output, lossily decoded.
+    pub stdout: String,
+    /// Standard error, lossily decoded.
+    pub stderr: String,
+}
+
+/// The binary without the developer's own configuration: no `RUST_LOG`, no `BALLAST__...`.
+pub fn bare_command() -> Command {
+    let mut command = Command::new(BIN);
+    command.env_remove("RUST_LOG");
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BALLAST__")) {
+        command.env_remove(key);
+    }
+    command
+}
+
+/// Runs `command` with `env` on top to its end.
+pub fn finish(mut command: Command, env: &[(&str, &str)]) -> Run {
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("runs the binary");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `ballast ARGS` on `store` with stdout and stderr piped, without the developer's log
+/// filter or API key.
+pub fn spawn_on(store: &Path, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .env("BALLAST__STORE__PATH", store)
+        .env_remove("RUST_LOG")
+        .env_remove("PURPLE_FLEA_API_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts")
 }
 
 /// `ballast --json status --store PATH`.

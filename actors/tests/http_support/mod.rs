@@ -19,21 +19,30 @@ use serde_json::Value;
 /// The token the tests' companions accept.
 pub const TOKEN: &str = "test-control-token-0123456789";
 
-/// A companion on `sim` with `store` and its HTTP API on a free loopback port; returns it
-/// with the API's base URL.
+/// A companion on `sim` with `store` and its HTTP API on a free loopback port, synced with
+/// the venue; returns it with the API's base URL.
 pub async fn start(sim: &SimHandle, validated: Validated, store: Store) -> (RunningSystem, String) {
     let options = HttpOptions {
         listen: "127.0.0.1:0".parse().expect("address"),
         token: ControlToken::new(TOKEN).expect("token"),
         address_file: None,
     };
-    let system = crate::common::builder_at(&sim.base_url(), validated, store)
-        .http(options)
-        .start()
-        .await
-        .expect("system starts");
+    let system = crate::common::start_synced(
+        crate::common::builder_at(&sim.base_url(), validated, store).http(options),
+    )
+    .await;
     let addr = system.http_addr().expect("the API is served");
     (system, format!("http://{addr}"))
+}
+
+/// [`start`] with the default settings and an in-memory store.
+pub async fn start_default(sim: &SimHandle) -> (RunningSystem, String) {
+    start(
+        sim,
+        crate::common::default_settings(),
+        Store::open_in_memory().expect("store"),
+    )
+    .await
 }
 
 /// An HTTP client with a timeout.
