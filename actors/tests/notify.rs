@@ -241,12 +241,17 @@ async fn r13_the_command_hook_gets_the_body_on_stdin() {
     );
     system.handles.bus.do_send(Event::from(alert));
     let written = common::eventually(Duration::from_secs(10), async || {
-        std::fs::read_to_string(&out).is_ok_and(|t| t.ends_with('}'))
+        std::fs::read_to_string(&out).is_ok_and(|t| t.ends_with('\n'))
     })
     .await;
-    assert!(written, "the command never ran");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).expect("reads")).expect("JSON");
+    assert!(
+        written,
+        "the command never ran, or wrote no newline-terminated line"
+    );
+    // One line per alert, so a hook that appends to a file keeps JSON lines.
+    let body = std::fs::read_to_string(&out).expect("reads");
+    assert_eq!(body.lines().count(), 1, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(json["kind"], "halt");
     assert_eq!(json["severity"], "critical");
     assert_eq!(json["details"]["reason"], "maintenance");

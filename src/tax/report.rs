@@ -325,13 +325,31 @@ mod tests {
         let at = datetime!(2026-03-01 00:00 UTC);
         let booked = |harvest: &str, proceeds, basis| Disposal {
             harvest_id: Some(harvest.into()),
-            ..disposal("BTC", dec!(0.001), at, at, proceeds, basis, dec!(0), Term::Short)
+            ..disposal(
+                "BTC",
+                dec!(0.001),
+                at,
+                at,
+                proceeds,
+                basis,
+                dec!(0),
+                Term::Short,
+            )
         };
         let disposals = [
             booked("h1", dec!(79.20), dec!(100.00)),
             booked("h1", dec!(39.60), dec!(50.00)),
             // Sold outside any harvest: not a harvested loss.
-            disposal("ETH", dec!(1), at, at, dec!(10), dec!(30), dec!(0), Term::Short),
+            disposal(
+                "ETH",
+                dec!(1),
+                at,
+                at,
+                dec!(10),
+                dec!(30),
+                dec!(0),
+                Term::Short,
+            ),
         ];
         let cases = [
             // TC0: a harvest booked in two disposals: 20.80 + 10.40, not the 31.50 expected.
