@@ -25,6 +25,15 @@ pub struct PendingLeg {
     pub run_id: String,
 }
 
+/// The applied legs with their plans' times, newest plan first. CROSS JOIN keeps plans the
+/// outer loop: SQLite walks them newest first without a sort and finds each one's legs
+/// through `legs_by_plan` (v8), so [`Store::applied_usdc_on`] stops at the first plan of an
+/// earlier day after reading only that day's.
+pub(super) const APPLIED_ON_DAY_SQL: &str = "SELECT plans.created_at, legs.amount_usdc FROM plans
+     CROSS JOIN legs ON legs.plan_id = plans.plan_id
+     WHERE legs.status = 'applied'
+     ORDER BY plans.rowid DESC, legs.leg_index";
+
 impl Store {
     /// Sets a leg's outcome (`updated_at` in wall time; the companion's clock is not known
     /// here, so `updated_venue_at` keeps its value: see [`Store::update_leg_at`]).
@@ -121,12 +130,7 @@ impl Store {
     /// [`StoreError`].
     pub async fn applied_usdc_on(&self, day: time::Date) -> Result<Decimal, StoreError> {
         self.call(move |c| {
-            let mut statement = c.prepare(
-                "SELECT plans.created_at, legs.amount_usdc FROM legs
-                 JOIN plans ON plans.plan_id = legs.plan_id
-                 WHERE legs.status = 'applied'
-                 ORDER BY plans.rowid DESC, legs.leg_index",
-            )?;
+            let mut statement = c.prepare(APPLIED_ON_DAY_SQL)?;
             let mut rows = statement.query([])?;
             let mut total = Decimal::ZERO;
             while let Some(row) = rows.next()? {

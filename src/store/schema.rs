@@ -203,6 +203,10 @@ const MIGRATIONS: &[&str] = &[
          updated_at      TEXT NOT NULL
      );
      CREATE INDEX wallet_orders_by_status ON wallet_orders(status);",
+    // v8: legs by plan, so the day's turnover (read before every plan while a daily cap is
+    // on, as the relative one is by default) walks today's plans newest first and stops,
+    // instead of sorting every applied leg ever recorded.
+    "CREATE INDEX legs_by_plan ON legs(plan_id, leg_index);",
 ];
 
 /// The version this build writes.

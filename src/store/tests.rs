@@ -193,6 +193,31 @@ async fn applied_turnover_is_summed_per_utc_day() {
     assert_eq!(store.applied_usdc_on(before).await.expect("sums"), dec!(40));
 }
 
+#[test]
+fn the_days_turnover_reads_todays_plans_without_sorting_every_leg() {
+    // Read before every plan while a daily cap is on (the relative one is, by default): it
+    // must walk plans newest first through `legs_by_plan`, not sort all applied legs.
+    let mut connection = Connection::open_in_memory().expect("opens");
+    schema::migrate(&mut connection).expect("migrates");
+    let sql = super::legs::APPLIED_ON_DAY_SQL;
+    let mut explain = connection
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .expect("explains");
+    let steps: Vec<String> = explain
+        .query_map([], |r| r.get::<_, String>(3))
+        .expect("runs")
+        .map(|step| step.expect("reads"))
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.contains("legs_by_plan")),
+        "{steps:?}"
+    );
+    assert!(
+        !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+        "{steps:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_seq_beyond_the_column_is_refused_by_name_and_never_saved() {
     // An event numbered 2^64 - 1 once saturated into the cursor (9223372036854775807), and
