@@ -32,7 +32,8 @@ use rust_decimal_macros::dec;
 const WAIT: Duration = Duration::from_secs(15);
 
 fn store_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ballast-tax-{name}-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ballast-tax-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join("ballast.db")

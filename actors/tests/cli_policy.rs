@@ -118,7 +118,8 @@ fn plan_marks_a_drift_on_the_edge_as_outside() {
 
 #[test]
 fn backtest_events_refuses_a_bad_recording() {
-    let dir = std::env::temp_dir().join(format!("ballast-cli-policy-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ballast-cli-policy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     struct TestCase {
         text: &'static str,
@@ -154,7 +155,8 @@ fn backtest_events_refuses_a_bad_recording() {
 #[test]
 fn a_run_prints_its_metrics_and_its_recording_replays() {
     // Six simulated days (a day a second on the embedded venue), recorded.
-    let dir = std::env::temp_dir().join(format!("ballast-cli-policy-run-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ballast-cli-policy-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let recording = dir.join("run.jsonl");

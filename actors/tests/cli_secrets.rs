@@ -28,7 +28,8 @@ fn ballast(args: &[&str], store: &std::path::Path) -> (bool, String) {
 
 #[test]
 fn a_full_run_at_trace_level_never_prints_the_key() {
-    let dir = std::env::temp_dir().join(format!("ballast-secrets-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ballast-secrets-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let store = dir.join("ballast.db");
 

@@ -66,7 +66,8 @@ fn rebalance_posts(sim: &SimHandle) -> u64 {
 
 #[actix_rt::test]
 async fn a_halt_under_a_100k_event_flood_stops_every_order_survives_a_restart_and_resume_trades() {
-    let dir = std::env::temp_dir().join(format!("ballast-halt-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ballast-halt-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("ballast.db");
 

@@ -51,7 +51,10 @@ impl Browser {
     fn launch(binary: &PathBuf, url: &str) -> Self {
         let profile = std::env::temp_dir().join(format!("ballast-chromium-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).expect("profile dir");
         let mut child = Command::new(binary)
+            // Chromium's own temporary files go into the profile too, which the drop removes.
+            .env("TMPDIR", &profile)
             .args([
                 "--headless",
                 "--no-sandbox",

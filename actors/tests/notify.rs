@@ -101,7 +101,8 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<String> {
 fn settings(toml: &str) -> Validated {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("ballast-notify-{}-{n}.toml", std::process::id()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ballast-notify-{}-{n}.toml", std::process::id()));
     std::fs::File::create(&path)
         .and_then(|mut f| f.write_all(toml.as_bytes()))
         .expect("writes");
@@ -116,7 +117,8 @@ fn settings(toml: &str) -> Validated {
 /// `sh -c "{before}cat > FILE"` (the alert's body on its stdin), then `more` TOML lines of
 /// `[notify]`.
 fn command_hook(name: &str, before: &str, more: &str) -> (std::path::PathBuf, Validated) {
-    let out = std::env::temp_dir().join(format!("ballast-{name}-{}.json", std::process::id()));
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ballast-{name}-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&out);
     let validated = settings(&format!(
         "[notify]\ncommand = [\"sh\", \"-c\", \"{before}cat > '{}'\"]\n{more}",

@@ -125,7 +125,8 @@ async fn a_restart_reconciles_pending_legs_without_resending_them() {
     // Step 1: an earlier run recorded a plan with two legs and died: the first reached the
     // venue (we send it here under its key), the second never left the machine.
     let sim = quiet_sim().await;
-    let dir = std::env::temp_dir().join(format!("ballast-reconcile-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ballast-reconcile-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("ballast.db");
