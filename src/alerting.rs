@@ -218,7 +218,7 @@ pub enum AlertDetails {
     HarvestRefused {
         /// The asset that was to be sold.
         asset: String,
-        /// `{run_id}:h{n}` when its sale was sent.
+        /// The harvest's id (`v{venue}.{trigger}.x{asset}@{attempt}`) when its sale was sent.
         harvest_id: Option<String>,
         /// Who refused it: `risk_limit` or `venue`.
         refused_by: crate::tax::RefusedBy,

@@ -232,6 +232,73 @@ async fn an_overweight_wallet_of_coins_gives_up_only_its_cash() {
 }
 
 /// The wallet's holdings at the venue: (asset, quantity).
+/// Two companions watching one agent, each with harvesting on and a store of its own, see
+/// the same BTC drop: both decide the same harvest and name it after the price event, so
+/// they send the same order keys and the venue sells once. When harvests were named after the
+/// run, the second companion's sale (another key) sold the agent's other BTC lot, the one at a
+/// gain: two sales at the venue.
+#[actix_rt::test]
+async fn two_companions_harvest_a_drop_once() {
+    // A lot at 95,000 (a loss once BTC is at 80,000) and a later one at 50,000 (a gain), a
+    // month old: the harvest sells the first; a second, differently keyed sale (first in,
+    // first out) would take the second.
+    let sim = common::quiet_sim().await;
+    inject(&sim, external_buy("BTC", dec!(0.001))).await;
+    inject(&sim, price("BTC", dec!(50000))).await;
+    inject(&sim, external_buy("BTC", dec!(0.001))).await;
+    // Past the wash-sale window of the second buy (the markets move meanwhile).
+    sim.advance(24 * 31).await.expect("advances a month");
+    let env = [
+        ("BALLAST__TAX__ENABLED", "true"),
+        ("BALLAST__POLICY__DRAWDOWN__ENABLED", "false"),
+    ];
+    let mut companions = Vec::new();
+    for name in ["first", "second"] {
+        let store = Store::open(&store_path(&format!("two-{name}"))).expect("store");
+        common::mark_seen(&sim, &store).await;
+        let system = common::companion_on(&sim, &env, store.clone()).await;
+        let booked = common::eventually(WAIT, async || {
+            store.tax_status().await.is_ok_and(|s| s.open_lots == 2)
+        })
+        .await;
+        assert!(
+            booked,
+            "{name}: the two BTC lots were not booked from the holdings"
+        );
+        companions.push(system);
+    }
+    let sells_before = sim.stats().markets.wallet_sells;
+
+    inject(&sim, price("BTC", dec!(80000))).await;
+    for system in &companions {
+        common::summary_when(system, WAIT, "no harvest", |s| s.tax.harvests >= 1).await;
+    }
+    let stats = sim.stats();
+    assert_eq!(
+        stats.markets.wallet_sells - sells_before,
+        1,
+        "one sale at the venue"
+    );
+    let holdings = sim_holdings(&sim).await;
+    let btc: Decimal = holdings
+        .iter()
+        .filter(|(asset, _)| asset == "BTC")
+        .map(|(_, quantity)| *quantity)
+        .sum();
+    assert_eq!(
+        btc,
+        dec!(0.001),
+        "the lot at a gain is still held: {holdings:?}"
+    );
+    for system in companions {
+        system
+            .shutdown(Duration::from_secs(5))
+            .await
+            .expect("stops");
+    }
+    sim.shutdown().await;
+}
+
 async fn sim_holdings(sim: &SimHandle) -> Vec<(String, Decimal)> {
     common::clients::markets_client(sim)
         .holdings()

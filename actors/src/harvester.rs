@@ -13,6 +13,10 @@
 //! the decision is recorded as refused (once per asset and day), and the next price move or
 //! tick after `resume` decides again; a halt also stops the orders of a harvest under way.
 //!
+//! A harvest is named after its trigger (`ballast::tax::ids`): the price event that prompted
+//! the round, or the tick's venue date, with the asset and an attempt past any name the store
+//! already holds, so a second companion deciding the same harvest sends the same order keys.
+//!
 //! At start-up, before any event: wallet orders left pending by a crash are resolved by a
 //! status query (an applied one is booked), and the book is reconciled with the venue's
 //! holdings.
@@ -27,22 +31,24 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex},
 };
 
 use actix::{
     Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Recipient, WrapFuture,
 };
 use ballast::{
+    execution::{TriggerId, VenueTag},
     observation::{Happening, Observation, TradeLot, TradeSide},
     store::Store,
     tax::{
         DecisionMemo, DisposalMethod, HarvestDecision, HarvestOutcome, LotOrigin, RefusedBy,
-        SoldPart, TaxConfig, VenueLot, harvest::substitute_quantity, lots::SaleRules,
-        plan_harvests, wash::WashMatch,
+        SoldPart, TaxConfig, VenueLot,
+        harvest::substitute_quantity,
+        ids::{harvest_id, harvest_trigger},
+        lots::SaleRules,
+        plan_harvests,
+        wash::WashMatch,
     },
     venue::{client::VenueClient, protocol::WalletTradeResponse},
 };
@@ -51,6 +57,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::{
+    gate::NumberingEpoch,
     messages::{Event, HarvestDecided, HarvestExecuted, WashSaleRecorded},
     wallet_orders::{OrderOutcome, WalletDesk, WalletOrder},
 };
@@ -80,7 +87,10 @@ struct Shared {
     bus: Recipient<Event>,
     run_id: String,
     memo: Arc<Mutex<DecisionMemo>>,
-    next_harvest: Arc<AtomicU64>,
+    /// The venue harvest names carry (the name plan ids carry).
+    venue: VenueTag,
+    /// The venue's event numbering, which harvest names carry.
+    numbering: NumberingEpoch,
     /// The latest portfolio value the bus reported (a snapshot, or the portfolio a venue
     /// event carried), USDC: what the relative risk limits are taken of.
     portfolio_usdc: Arc<Mutex<Option<Decimal>>>,
@@ -95,6 +105,7 @@ enum Work {
     Round {
         prices: BTreeMap<String, Decimal>,
         at: OffsetDateTime,
+        trigger: TriggerId,
     },
     /// The daily tick: reconcile with the holdings, then a round.
     Tick {
@@ -113,6 +124,10 @@ impl TaxHarvester {
         run_id: String,
         bus: Recipient<Event>,
     ) -> Self {
+        let venue = VenueTag::of(&crate::watcher::stream_name(
+            client.base_url(),
+            client.agent_id(),
+        ));
         Self {
             shared: Shared {
                 desk,
@@ -120,14 +135,26 @@ impl TaxHarvester {
                 store,
                 config: Arc::new(config),
                 bus,
+                // The same venue name plan ids carry (and the stored cursor is kept under).
+                venue,
                 run_id,
                 memo: Arc::new(Mutex::new(DecisionMemo::default())),
-                next_harvest: Arc::new(AtomicU64::new(1)),
+                numbering: NumberingEpoch::default(),
                 portfolio_usdc: Arc::new(Mutex::new(None)),
             },
             prices: BTreeMap::new(),
             venue_now: None,
         }
+    }
+}
+
+impl TaxHarvester {
+    /// Follows the venue's event `numbering` (the watcher's), which harvest names carry; the
+    /// default stays at epoch 0.
+    #[must_use]
+    pub fn with_numbering(mut self, numbering: NumberingEpoch) -> Self {
+        self.shared.numbering = numbering;
+        self
     }
 }
 
@@ -175,6 +202,11 @@ impl Handler<Event> for TaxHarvester {
                         Work::Round {
                             prices: self.prices.clone(),
                             at: observation.at,
+                            trigger: harvest_trigger(
+                                Some(observation.seq),
+                                self.shared.numbering.get(),
+                                observation.at,
+                            ),
                         }
                     }
                     Happening::WalletTrade { .. } => Work::Trade(observation),
@@ -201,8 +233,12 @@ impl Handler<Event> for TaxHarvester {
                     shared.save_book().await;
                     BTreeMap::new()
                 }
-                Work::Round { prices, at } => {
-                    shared.round(&prices, at).await;
+                Work::Round {
+                    prices,
+                    at,
+                    trigger,
+                } => {
+                    shared.round(&prices, at, trigger).await;
                     BTreeMap::new()
                 }
                 Work::Tick { mut prices, at } => {
@@ -210,7 +246,8 @@ impl Handler<Event> for TaxHarvester {
                     if let Ok(all) = shared.client.prices(&[]).await {
                         prices.extend(all.prices.into_iter().map(|(a, p)| (a, p.0)));
                     }
-                    shared.round(&prices, at).await;
+                    let trigger = harvest_trigger(None, shared.numbering.get(), at);
+                    shared.round(&prices, at, trigger).await;
                     prices
                 }
             }
@@ -420,7 +457,12 @@ impl Shared {
 
     /// Decides on the book as it is, executes one harvest, and decides again, until
     /// nothing is left to harvest; skips are recorded (once per asset, reason and day).
-    async fn round(&self, prices: &BTreeMap<String, Decimal>, at: OffsetDateTime) {
+    async fn round(
+        &self,
+        prices: &BTreeMap<String, Decimal>,
+        at: OffsetDateTime,
+        trigger: TriggerId,
+    ) {
         for _ in 0..MAX_HARVESTS_PER_ROUND {
             let decisions = {
                 let book = self.desk.ledger().lock();
@@ -438,7 +480,7 @@ impl Shared {
                         self.refuse(&decision, refusal, None, self.desk.dry_run())
                             .await;
                     } else if let Some(confirmed) = self.confirm(&decision, prices).await {
-                        changed = self.harvest(confirmed).await;
+                        changed = self.harvest(confirmed, trigger).await;
                     }
                 } else {
                     let admitted = self.memo().admit(&decision);
@@ -524,7 +566,7 @@ impl Shared {
 
     /// Executes one harvest: the sale, then the substitute. Returns whether the book
     /// changed.
-    async fn harvest(&self, decision: HarvestDecision) -> bool {
+    async fn harvest(&self, decision: HarvestDecision, trigger: TriggerId) -> bool {
         let at = decision.at;
         let dry_run = self.desk.dry_run();
         if !dry_run && !self.desk.gate_open() {
@@ -550,11 +592,9 @@ impl Shared {
         if dry_run && !self.memo().once_a_day(&decision) {
             return false;
         }
-        let harvest_id = format!(
-            "{}:h{}",
-            self.run_id,
-            self.next_harvest.fetch_add(1, Ordering::Relaxed)
-        );
+        let Some(harvest_id) = self.fresh_harvest_id(trigger, &decision.asset).await else {
+            return false;
+        };
         let venue_lots = if self.config.method == DisposalMethod::Fifo {
             Vec::new()
         } else {
@@ -630,6 +670,24 @@ impl Shared {
             .into(),
         );
         true
+    }
+
+    /// The name of the next harvest of `asset` on `trigger`: the first attempt the store does
+    /// not hold yet (`None`, and nothing sent, when the store cannot say).
+    async fn fresh_harvest_id(&self, trigger: TriggerId, asset: &str) -> Option<String> {
+        for attempt in 1..=u32::MAX {
+            let id = harvest_id(self.venue, trigger, asset, attempt);
+            match self.store.harvest_id_used(id.clone()).await {
+                Ok(false) => return Some(id),
+                // An earlier run, or an earlier harvest of this round, used it.
+                Ok(true) => continue,
+                Err(error) => {
+                    warn!(%error, harvest_id = %id, "harvest names not read; nothing sent");
+                    return None;
+                }
+            }
+        }
+        None
     }
 
     /// Buys the decision's substitute with `proceeds_usdc`; returns what was bought.

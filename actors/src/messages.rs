@@ -459,7 +459,7 @@ pub struct PolicyNoticed {
 pub struct HarvestDecided {
     /// The decision and its figures.
     pub decision: Arc<ballast::tax::HarvestDecision>,
-    /// `{run_id}:h{n}` for a harvest.
+    /// The harvest's id (`ballast::tax::ids`) for a harvest.
     pub harvest_id: Option<String>,
     /// Recorded in dry run (nothing sent).
     pub dry_run: bool,
@@ -470,7 +470,8 @@ pub struct HarvestDecided {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct HarvestExecuted {
-    /// `{run_id}:h{n}`; its orders' keys are `{harvest_id}:sell` and `{harvest_id}:buy`.
+    /// The harvest's id (`ballast::tax::ids`); its orders' keys are `{harvest_id}:sell` and
+    /// `{harvest_id}:buy`.
     pub harvest_id: String,
     /// The asset sold.
     pub asset: String,

@@ -285,6 +285,7 @@ impl SystemBuilder {
         let (client_for_tax, tax_gate) = (client.clone(), gate.clone());
         let stop = StopNow::new();
         let numbering = NumberingEpoch::new(cursor.epoch);
+        let tax_numbering = numbering.clone();
         let hedger = start_hedger(
             &validated,
             &client,
@@ -386,7 +387,7 @@ impl SystemBuilder {
             &validated,
             &client_for_tax,
             &store,
-            (&tax_gate, &control),
+            (&tax_gate, &control, &tax_numbering),
             &run_id,
             &bus,
         )
@@ -460,7 +461,7 @@ async fn start_tax_harvester(
     validated: &Validated,
     client: &VenueClient,
     store: &Store,
-    (gate, control): (&TradingGate, &ControlSwitch),
+    (gate, control, numbering): (&TradingGate, &ControlSwitch, &NumberingEpoch),
     run_id: &str,
     bus: &Addr<EventBus>,
 ) -> anyhow::Result<(Option<WalletDesk>, Option<Addr<TaxHarvester>>)> {
@@ -495,6 +496,7 @@ async fn start_tax_harvester(
         run_id.to_owned(),
         bus.clone().recipient(),
     )
+    .with_numbering(numbering.clone())
     .start();
     bus.do_send(Subscribe(harvester.clone().recipient()));
     Ok((Some(desk), Some(harvester)))

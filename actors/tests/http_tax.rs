@@ -93,7 +93,8 @@ async fn a_pause_holds_harvests_and_status_and_metrics_show_the_one_after_resume
     assert!(
         harvest["harvest_id"]
             .as_str()
-            .is_some_and(|id| id.ends_with(":h1")),
+            // Named after the price event that prompted it (`v{venue}.e0.{seq}.xBTC@1`).
+            .is_some_and(|id| id.contains(".e0.") && id.ends_with(".xBTC@1")),
         "{harvest}"
     );
     assert_eq!(last["metrics"]["tax"]["harvests"], 1);

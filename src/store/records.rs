@@ -137,7 +137,7 @@ pub struct StatusReport {
 /// One perp hedge as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HedgeRecord {
-    /// `{run_id}:h{seq}`.
+    /// The hedge's id (`ballast::hedge::ids`; `{run_id}:h{seq}` from earlier versions).
     pub hedge_id: String,
     /// The run that opened it.
     pub run_id: String,

@@ -207,6 +207,24 @@ impl Store {
         .await
     }
 
+    /// Whether `harvest_id` names a harvest the store already holds (an order recorded under
+    /// it, or a decision): such a name is never used again.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn harvest_id_used(&self, harvest_id: String) -> Result<bool, StoreError> {
+        self.call(move |c| {
+            let used: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM wallet_orders WHERE harvest_id = ?1)
+                     OR EXISTS (SELECT 1 FROM tax_decisions WHERE harvest_id = ?1)",
+                [&harvest_id],
+                |r| r.get(0),
+            )?;
+            Ok(used)
+        })
+        .await
+    }
+
     /// Records a wallet order before it is sent.
     ///
     /// # Errors
@@ -675,5 +693,8 @@ mod tests {
         assert_eq!(status.harvested_loss_usdc, decision.loss_usdc);
         assert_eq!(status.orders_pending, 1);
         assert_eq!(store.harvest_count().await.expect("counts"), 1);
+        // A name with orders or a decision is taken; another is free.
+        assert!(store.harvest_id_used("r1:h1".into()).await.expect("reads"));
+        assert!(!store.harvest_id_used("r1:h2".into()).await.expect("reads"));
     }
 }

@@ -27,6 +27,7 @@
 
 pub mod config;
 pub mod harvest;
+pub mod ids;
 pub mod lot;
 pub mod lots;
 pub mod report;

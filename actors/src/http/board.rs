@@ -162,7 +162,7 @@ pub struct PlanLine {
 /// One tax-loss harvest: the losing lots sold and the substitute bought.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HarvestLine {
-    /// `{run_id}:h{n}`.
+    /// The harvest's id (`ballast::tax::ids`).
     pub harvest_id: String,
     /// When (venue time).
     #[serde(with = "time::serde::rfc3339")]
