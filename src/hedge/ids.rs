@@ -29,7 +29,7 @@
 use std::{collections::VecDeque, fmt, str::FromStr};
 
 use serde::Serialize;
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 use crate::{
     execution::{TriggerId, VenueTag},
@@ -188,12 +188,7 @@ fn canonical(text: &str) -> Option<u64> {
 /// The trigger of a hedge decided on balances reflecting venue event `seq` (numbering
 /// `epoch`), or, when the balances do not say, on the venue date of `at`.
 pub fn hedge_trigger(seq: Option<u64>, epoch: u32, at: OffsetDateTime) -> TriggerId {
-    match seq {
-        Some(seq) => TriggerId::Event { epoch, seq },
-        None => TriggerId::Day {
-            date: at.to_offset(UtcOffset::UTC).date(),
-        },
-    }
+    TriggerId::event_or_day(seq, epoch, at)
 }
 
 /// Names one run's hedges: the attempts made for each trigger and service.

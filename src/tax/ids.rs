@@ -20,7 +20,7 @@
 //! - An id holds no `:` (the key's suffix is read after the last one): an asset with one, or
 //!   with anything but ASCII letters and digits, is named by its hex bytes instead.
 
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 use crate::execution::{TriggerId, VenueTag};
 
@@ -38,12 +38,7 @@ pub fn harvest_id(venue: VenueTag, trigger: TriggerId, asset: &str, attempt: u32
 /// The trigger of a harvest round: the price event `seq` (numbering `epoch`) that prompted
 /// it, or, for the daily tick's round, the venue date of `at`.
 pub fn harvest_trigger(seq: Option<u64>, epoch: u32, at: OffsetDateTime) -> TriggerId {
-    match seq {
-        Some(seq) => TriggerId::Event { epoch, seq },
-        None => TriggerId::Day {
-            date: at.to_offset(UtcOffset::UTC).date(),
-        },
-    }
+    TriggerId::event_or_day(seq, epoch, at)
 }
 
 #[cfg(test)]

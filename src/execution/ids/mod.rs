@@ -163,6 +163,17 @@ pub enum TriggerId {
 }
 
 impl TriggerId {
+    /// The trigger of a decision taken on what venue event `seq` (numbering `epoch`) showed,
+    /// or, when no event number is known, on the venue date of `at` (hedges and harvests).
+    pub fn event_or_day(seq: Option<u64>, epoch: u32, at: time::OffsetDateTime) -> Self {
+        match seq {
+            Some(seq) => TriggerId::Event { epoch, seq },
+            None => TriggerId::Day {
+                date: at.to_offset(time::UtcOffset::UTC).date(),
+            },
+        }
+    }
+
     /// The id of request `reason` made after event `after_seq` of numbering `epoch`.
     pub fn request(epoch: u32, after_seq: u64, reason: &str) -> Self {
         TriggerId::Request {
