@@ -257,3 +257,13 @@ pub enum TradeSide {
     /// Sold.
     Sell,
 }
+
+impl TradeSide {
+    /// `buy` or `sell`: the wire's, the store's and the messages' name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TradeSide::Buy => "buy",
+            TradeSide::Sell => "sell",
+        }
+    }
+}

@@ -195,7 +195,7 @@ impl Shared {
     fn check(&self, leg: &Leg, response: &RebalanceResponse) -> Result<(), ReplyMismatch> {
         let result = check_leg_reply(&self.booked, &leg.record, response);
         if let Err(mismatch) = &result {
-            alert_mismatch(&self.bus, mismatch, self.time);
+            alert_mismatch(&self.bus, mismatch, self.time.now());
         }
         result
     }
@@ -219,12 +219,18 @@ fn check_leg_reply(
 }
 
 /// Raises the alert for a reply that does not describe its leg.
-fn alert_mismatch(bus: &Recipient<Event>, mismatch: &ReplyMismatch, time: TimeSource) {
-    warn!(%mismatch, "venue reply does not match the request; leg left unresolved");
+/// Raises the alert for a money reply that does not describe its request (a leg's, or a
+/// wallet order's); the caller leaves it unresolved.
+pub(crate) fn alert_mismatch(
+    bus: &Recipient<Event>,
+    mismatch: &ReplyMismatch,
+    at: time::OffsetDateTime,
+) {
+    warn!(%mismatch, "venue reply does not match the request; left unresolved");
     let _ = bus.try_send(
         ReplyMismatched {
             mismatch: mismatch.clone(),
-            at: time.now(),
+            at,
         }
         .into(),
     );
@@ -385,7 +391,7 @@ async fn reconcile_pending(shared: &Shared) -> Reconciled {
                 (LegStatus::Failed, None, Some(reason))
             }
             ReconcileAction::Mismatched(mismatch) => {
-                alert_mismatch(bus, &mismatch, *time);
+                alert_mismatch(bus, &mismatch, time.now());
                 continue;
             }
             ReconcileAction::LeavePending => continue,

@@ -43,12 +43,8 @@ use ballast::{
     store::Store,
     tax::{
         DecisionMemo, DisposalMethod, HarvestDecision, HarvestOutcome, LotOrigin, RefusedBy,
-        SoldPart, TaxConfig, VenueLot,
-        harvest::substitute_quantity,
-        ids::{harvest_id, harvest_trigger},
-        lots::SaleRules,
-        plan_harvests,
-        wash::WashMatch,
+        SoldPart, TaxConfig, VenueLot, harvest::substitute_quantity, ids::harvest_id,
+        lots::SaleRules, plan_harvests, wash::WashMatch,
     },
     venue::{client::VenueClient, protocol::WalletTradeResponse},
 };
@@ -202,7 +198,7 @@ impl Handler<Event> for TaxHarvester {
                         Work::Round {
                             prices: self.prices.clone(),
                             at: observation.at,
-                            trigger: harvest_trigger(
+                            trigger: TriggerId::event_or_day(
                                 Some(observation.seq),
                                 self.shared.numbering.get(),
                                 observation.at,
@@ -246,7 +242,7 @@ impl Handler<Event> for TaxHarvester {
                     if let Ok(all) = shared.client.prices(&[]).await {
                         prices.extend(all.prices.into_iter().map(|(a, p)| (a, p.0)));
                     }
-                    let trigger = harvest_trigger(None, shared.numbering.get(), at);
+                    let trigger = TriggerId::event_or_day(None, shared.numbering.get(), at);
                     shared.round(&prices, at, trigger).await;
                     prices
                 }

@@ -44,8 +44,9 @@ use tracing::{info, warn};
 
 use crate::{
     control::ControlSwitch,
+    executor::alert_mismatch,
     gate::TradingGate,
-    messages::{Event, ReplyMismatched, WashSaleBuyPrevented},
+    messages::{Event, WashSaleBuyPrevented},
 };
 
 /// The lot book shared by the wallet's buy paths, with the wash-sale rule in force.
@@ -348,7 +349,7 @@ impl WalletDesk {
                 // The lot book takes units and proceeds from the reply: one that describes
                 // another trade is never booked. The order stays pending (asked about again
                 // at the next start) and the harvest stops here.
-                self.alert_mismatch(&mismatch, order.at);
+                alert_mismatch(&self.bus, &mismatch, order.at);
                 OrderOutcome::Unknown {
                     reason: mismatch.to_string(),
                 }
@@ -389,18 +390,6 @@ impl WalletDesk {
                 }
             }
         }
-    }
-
-    /// Raises the alert for a reply that does not describe its order.
-    fn alert_mismatch(&self, mismatch: &ReplyMismatch, at: OffsetDateTime) {
-        warn!(%mismatch, "venue reply does not match the wallet order; left unresolved");
-        let _ = self.bus.try_send(
-            ReplyMismatched {
-                mismatch: mismatch.clone(),
-                at,
-            }
-            .into(),
-        );
     }
 
     /// Sends under the order's one key until it applies or the retry rule gives it up; an
@@ -543,7 +532,7 @@ impl WalletDesk {
                         .await;
                 }
                 ReconcileAction::Mismatched(mismatch) => {
-                    self.alert_mismatch(&mismatch, record.created_at);
+                    alert_mismatch(&self.bus, &mismatch, record.created_at);
                 }
                 ReconcileAction::LeavePending => {}
             }

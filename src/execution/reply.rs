@@ -149,8 +149,8 @@ impl fmt::Display for Mismatch {
             Mismatch::Side { requested, replied } => write!(
                 f,
                 "side: asked {}, replied {}",
-                side_name(*requested),
-                side_name(*replied)
+                requested.name(),
+                replied.name()
             ),
             Mismatch::Quantity { requested, replied } => {
                 write!(f, "quantity: asked {requested}, replied {replied}")
@@ -228,14 +228,7 @@ pub fn check_reply(
             booked_for: other.to_owned(),
         });
     }
-    if mismatches.is_empty() {
-        Ok(())
-    } else {
-        Err(ReplyMismatch {
-            key: requested.key.to_owned(),
-            mismatches,
-        })
-    }
+    verdict(requested.key, mismatches)
 }
 
 /// A wallet trade, as asked or as the venue says it was done: the asset, the side (`buy` or
@@ -280,6 +273,11 @@ pub fn check_trade(
             replied: replied.quantity,
         });
     }
+    verdict(key, mismatches)
+}
+
+/// `Ok` when nothing differs, else the mismatch of the leg or order under `key`.
+fn verdict(key: &str, mismatches: Vec<Mismatch>) -> Result<(), ReplyMismatch> {
     if mismatches.is_empty() {
         Ok(())
     } else {
@@ -287,13 +285,6 @@ pub fn check_trade(
             key: key.to_owned(),
             mismatches,
         })
-    }
-}
-
-fn side_name(side: TradeSide) -> &'static str {
-    match side {
-        TradeSide::Buy => "buy",
-        TradeSide::Sell => "sell",
     }
 }
 

@@ -438,11 +438,7 @@ async fn wallet_trade(
         &["lot_ids"],
     )?;
     check_agent(&shared.agent_id, &body.agent_id)?;
-    let path = match side {
-        TradeSide::Buy => "buy",
-        TradeSide::Sell => "sell",
-    };
-    let fingerprint = fingerprint(&format!("POST {API_BASE}/wallet/{path}"), &body);
+    let fingerprint = fingerprint(&format!("POST {API_BASE}/wallet/{}", side.name()), &body);
     let processed = process(&shared, key.as_deref(), &fingerprint, |engine, now| {
         engine.wallet_trade(side, &body, key.as_deref(), now)
     });

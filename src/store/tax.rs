@@ -238,7 +238,7 @@ impl Store {
                 params![
                     order.idempotency_key,
                     order.harvest_id,
-                    side_name(order.side),
+                    order.side.name(),
                     order.asset,
                     order.quantity.to_string(),
                     order.lot_ids.join(","),
@@ -522,13 +522,6 @@ fn load_disposals(c: &Connection) -> Result<Vec<Disposal>, StoreError> {
         });
     }
     Ok(disposals)
-}
-
-fn side_name(side: TradeSide) -> &'static str {
-    match side {
-        TradeSide::Buy => "buy",
-        TradeSide::Sell => "sell",
-    }
 }
 
 fn parse_side(text: &str) -> Result<TradeSide, StoreError> {

@@ -5,7 +5,7 @@
 //! A harvest id is `v{tag}.{trigger}.x{asset}@{attempt}`, e.g. `v1f2e3d4c.e0.36.xBTC@1`:
 //! - `v{tag}`: the venue that numbered the trigger (as in plan ids, [`VenueTag`]);
 //! - `{trigger}`: the price event that prompted the round, `e{epoch}.{seq}`, or the daily
-//!   tick's venue date, `d{YYYYMMDD}` ([`TriggerId`]);
+//!   tick's venue date, `d{YYYYMMDD}` ([`TriggerId::event_or_day`]);
 //! - `x{asset}`: the asset sold;
 //! - `@{attempt}`: the harvests of that asset on that trigger, from 1 (a store that already
 //!   holds the name, from an earlier run or an earlier harvest of the same round, takes the
@@ -20,8 +20,6 @@
 //! - An id holds no `:` (the key's suffix is read after the last one): an asset with one, or
 //!   with anything but ASCII letters and digits, is named by its hex bytes instead.
 
-use time::OffsetDateTime;
-
 use crate::execution::{TriggerId, VenueTag};
 
 /// The id of attempt `attempt` to harvest `asset` on `trigger` at `venue`.
@@ -33,12 +31,6 @@ pub fn harvest_id(venue: VenueTag, trigger: TriggerId, asset: &str, attempt: u32
         let hex: String = asset.bytes().map(|b| format!("{b:02x}")).collect();
         format!("{venue}.{trigger}.x0x{hex}@{attempt}")
     }
-}
-
-/// The trigger of a harvest round: the price event `seq` (numbering `epoch`) that prompted
-/// it, or, for the daily tick's round, the venue date of `at`.
-pub fn harvest_trigger(seq: Option<u64>, epoch: u32, at: OffsetDateTime) -> TriggerId {
-    TriggerId::event_or_day(seq, epoch, at)
 }
 
 #[cfg(test)]
@@ -60,14 +52,14 @@ mod tests {
         let cases = [
             // TC0: a price event of the first numbering.
             TestCase {
-                trigger: harvest_trigger(Some(36), 0, datetime!(2026-03-14 09:00 UTC)),
+                trigger: TriggerId::event_or_day(Some(36), 0, datetime!(2026-03-14 09:00 UTC)),
                 asset: "BTC",
                 attempt: 1,
                 expected: ".e0.36.xBTC@1",
             },
             // TC1: the daily tick's round, by the venue date (not the offset's).
             TestCase {
-                trigger: harvest_trigger(None, 2, datetime!(2026-03-14 23:30 -02:00)),
+                trigger: TriggerId::event_or_day(None, 2, datetime!(2026-03-14 23:30 -02:00)),
                 asset: "ETH",
                 attempt: 2,
                 expected: ".d20260315.xETH@2",
