@@ -14,7 +14,7 @@ use ballast::{
     secret::ApiKey,
     sim::{SimConfig, SimError},
 };
-use sim_support::{client, quiet, start};
+use sim_support::{client, get, quiet, start};
 
 #[tokio::test]
 async fn every_error_is_the_documented_json_body() {
@@ -80,11 +80,7 @@ async fn every_error_is_the_documented_json_body() {
         assert!(message.contains(needle), "TC{i}: {body}");
     }
     // The venue still works after refusing them.
-    let ok = http
-        .get(format!("{base}/agents/agent-1/portfolio"))
-        .send()
-        .await
-        .expect("request");
+    let ok = get(&http, format!("{base}/agents/agent-1/portfolio")).await;
     assert_eq!(ok.status(), 200);
     sim.shutdown().await;
 }

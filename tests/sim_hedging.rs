@@ -23,7 +23,7 @@ use serde_json::json;
 use sim_support::{
     assert_refused, client,
     clients::{markets_client, venue_client},
-    get_json, post_json, post_keyed, start, stats, still,
+    get, get_json, inject_ok, post_json, post_keyed, start, stats, still,
 };
 
 async fn portfolio(sim: &SimHandle) -> PortfolioResponse {
@@ -41,23 +41,22 @@ async fn a_lock_is_reported_enforced_and_released() {
     let http = client();
     let rebalance = format!("{}/agents/agent-1/rebalance", sim.base_url());
     // Step 1: nothing locked: the portfolio has no `locked_usdc` at all (old replies).
-    let text = http
-        .get(format!("{}/agents/agent-1/portfolio", sim.base_url()))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("body");
+    let text = get(
+        &http,
+        format!("{}/agents/agent-1/portfolio", sim.base_url()),
+    )
+    .await
+    .text()
+    .await
+    .expect("body");
     assert!(!text.contains("locked_usdc"), "{text}");
     // Step 2: 150 of the casino's 200 locked for 48 hours.
-    let injected = post_json(
+    inject_ok(
         &http,
-        format!("{}/sim/inject", sim.base_url()),
+        &sim,
         &json!({"type": "lock", "service": "casino", "amount_usdc": 150, "hours": 48}),
     )
     .await;
-    assert_eq!(injected.status(), 200);
     let held = portfolio(&sim).await;
     assert_eq!(held.locked()[Service::Casino], dec!(150));
     let snapshot = held.to_snapshot().expect("valid");
@@ -236,17 +235,9 @@ async fn a_markets_returns_are_day_for_day_with_the_services() {
         services_after.returns_by_service["casino"].len()
     );
     // Refusals name the parameter.
-    let unknown = http
-        .get(format!("{base}/trading/returns?market=DOGE-PERP"))
-        .send()
-        .await
-        .expect("request");
+    let unknown = get(&http, format!("{base}/trading/returns?market=DOGE-PERP")).await;
     assert_refused(unknown, 400, "unknown_market", "`market`", "unknown market").await;
-    let missing = http
-        .get(format!("{base}/trading/returns"))
-        .send()
-        .await
-        .expect("request");
+    let missing = get(&http, format!("{base}/trading/returns")).await;
     assert_refused(missing, 400, "bad_request", "`market`", "no market").await;
     sim.shutdown().await;
 }

@@ -10,15 +10,14 @@ use ballast::{
     service::Service,
     sim::{FaultConfig, SimConfig},
     venue::protocol::{
-        ErrorBody, EventFrame, PortfolioResponse, PricesResponse, RebalanceResponse,
-        ReturnsResponse,
+        ErrorBody, PortfolioResponse, PricesResponse, RebalanceResponse, ReturnsResponse,
     },
 };
 use rust_decimal_macros::dec;
 use serde_json::json;
 use sim_support::{
-    client, error_body, even_money_win, get_json, keyed_replies, post_json, post_keyed, quiet,
-    start, stats,
+    client, error_body, even_money_win, get, get_json, inject_ok, keyed_replies, post_json,
+    post_keyed, quiet, start, stats,
 };
 
 #[tokio::test]
@@ -28,11 +27,7 @@ async fn portfolio_round_trip_and_not_found() {
     let base = sim.base_url();
 
     // The article's $1,000 agent on target, before any event.
-    let response = http
-        .get(format!("{base}/agents/agent-1/portfolio"))
-        .send()
-        .await
-        .expect("request");
+    let response = get(&http, format!("{base}/agents/agent-1/portfolio")).await;
     assert_eq!(response.status(), 200);
     let portfolio: PortfolioResponse = response.json().await.expect("portfolio");
     assert_eq!(portfolio.balances(), sim.balances());
@@ -316,11 +311,7 @@ async fn returns_prices_inject_and_stats() {
         assert_eq!(series.len(), 365, "{service}");
     }
     for bad in ["0", "abc", "-1", "99999"] {
-        let response = http
-            .get(format!("{base}/agents/agent-1/returns?days={bad}"))
-            .send()
-            .await
-            .expect("request");
+        let response = get(&http, format!("{base}/agents/agent-1/returns?days={bad}")).await;
         assert_eq!(response.status(), 400, "days={bad}");
         assert!(error_body(response).await.message.contains("`days`"));
     }
@@ -330,30 +321,19 @@ async fn returns_prices_inject_and_stats() {
         get_json(&http, format!("{base}/prices?assets=BTC,eth"), "prices").await;
     assert_eq!(prices.prices.keys().collect::<Vec<_>>(), ["BTC", "ETH"]);
     assert!(prices.prices.values().all(|p| p.0 > dec!(0)));
-    let response = http
-        .get(format!("{base}/prices?assets=BTC,DOGE"))
-        .send()
-        .await
-        .expect("request");
+    let response = get(&http, format!("{base}/prices?assets=BTC,DOGE")).await;
     assert_eq!(response.status(), 400);
     assert!(error_body(response).await.message.contains("DOGE"));
 
     // An injected win over HTTP answers with the announced frame and its portfolio.
-    let inject = format!("{base}/sim/inject");
-    let response = post_json(
-        &http,
-        &inject,
-        &json!({"type":"casino_win","amount_usdc":150}),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
-    let frame = EventFrame::decode(&response.text().await.expect("body")).expect("frame");
+    let frame = inject_ok(&http, &sim, &json!({"type":"casino_win","amount_usdc":150})).await;
     assert_eq!(frame.seq, 1);
     assert_eq!(frame.kind, even_money_win(dec!(150)));
     assert_eq!(
         frame.portfolio.expect("portfolio").casino_balance,
         dec!(350)
     );
+    let inject = format!("{base}/sim/inject");
     let response = post_json(
         &http,
         &inject,
@@ -389,11 +369,11 @@ async fn http_faults_throttle_fail_and_lose_acks() {
     })
     .await;
     let http = client();
-    let response = http
-        .get(format!("{}/agents/agent-1/portfolio", sim.base_url()))
-        .send()
-        .await
-        .expect("request");
+    let response = get(
+        &http,
+        format!("{}/agents/agent-1/portfolio", sim.base_url()),
+    )
+    .await;
     assert_eq!(response.status(), 429);
     assert_eq!(
         response.headers().get("retry-after").map(|v| v.as_bytes()),

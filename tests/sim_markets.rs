@@ -25,7 +25,7 @@ use serde_json::json;
 use sim_support::{
     assert_refused, client,
     clients::{markets_client, open_positions},
-    error_body, get_json, keyed_replies, post_json, post_keyed, start, stats, still,
+    error_body, get_json, inject_ok, keyed_replies, post_json, post_keyed, start, stats, still,
 };
 use tokio::sync::broadcast;
 
@@ -649,13 +649,12 @@ async fn a_full_session_keeps_the_books_exact_and_returns_follow_them() {
 
     // Step 3: an out-of-band top-up sets the casino's cash and leaves trading's alone.
     let trading_cash = sim.cash_balances()[Service::Trading];
-    let response = post_json(
+    inject_ok(
         &http,
-        format!("{}/sim/inject", sim.base_url()),
+        &sim,
         &json!({"type":"balance","balances_usdc":{"casino":400}}),
     )
     .await;
-    assert_eq!(response.status(), 200);
     assert_eq!(sim.cash_balances()[Service::Casino], dec!(400));
     assert_eq!(sim.cash_balances()[Service::Trading], trading_cash);
 

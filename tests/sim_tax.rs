@@ -15,7 +15,7 @@ use serde_json::json;
 use sim_support::{
     client,
     clients::{markets_client, venue_client},
-    post_json, start, stats, still,
+    inject_ok, post_json, start, stats, still,
 };
 
 #[tokio::test]
@@ -26,15 +26,12 @@ async fn price_and_external_buy_injections_move_the_books_exactly() {
 
     // Step 1: an external buy of 0.001 BTC at 95,000 × 1.001: a lot of basis 95.10 and a
     // `wallet_trade` event, like any buy.
-    let reply = post_json(
+    let frame = inject_ok(
         &http,
-        &inject,
+        &sim,
         &json!({"type": "external_buy", "asset": "BTC", "quantity": 0.001}),
     )
     .await;
-    assert_eq!(reply.status(), 200);
-    let frame = ballast::venue::protocol::EventFrame::decode(&reply.text().await.expect("body"))
-        .expect("a frame");
     let EventKind::WalletTrade {
         lots,
         notional_usdc,
@@ -48,13 +45,12 @@ async fn price_and_external_buy_injections_move_the_books_exactly() {
 
     // Step 2: BTC's mark set to 80,000: the price event carries it, the other assets keep
     // theirs, and the wallet is worth cash + 0.001 × 80,000.
-    let reply = post_json(
+    inject_ok(
         &http,
-        &inject,
+        &sim,
         &json!({"type": "price", "asset": "BTC", "price_usdc": 80000}),
     )
     .await;
-    assert_eq!(reply.status(), 200);
     let holdings = markets_client(&sim).holdings().await.expect("holdings");
     assert_eq!(holdings.holdings[0].price_usdc, dec!(80000));
     assert_eq!(

@@ -148,13 +148,7 @@ impl MarketsClient {
             TradeSide::Buy => "/wallet/buy",
             TradeSide::Sell => "/wallet/sell",
         };
-        let body = WalletTradeBody {
-            agent_id: self.venue.agent_id().to_owned(),
-            asset: asset.to_owned(),
-            quantity,
-            reason: reason.to_owned(),
-            lot_ids: Vec::new(),
-        };
+        let body = self.wallet_trade_body(asset, quantity, Vec::new(), reason);
         self.post(path, &body, idempotency_key).await
     }
 
@@ -172,13 +166,7 @@ impl MarketsClient {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<WalletTradeResponse, ClientError> {
-        let body = WalletTradeBody {
-            agent_id: self.venue.agent_id().to_owned(),
-            asset: asset.to_owned(),
-            quantity,
-            reason: reason.to_owned(),
-            lot_ids: lot_ids.to_vec(),
-        };
+        let body = self.wallet_trade_body(asset, quantity, lot_ids.to_vec(), reason);
         self.post("/wallet/sell", &body, idempotency_key).await
     }
 
@@ -201,6 +189,24 @@ impl MarketsClient {
     /// A [`ClientError`]; a non-positive quantity or price is a decode error naming it.
     pub async fn holdings(&self) -> Result<HoldingsResponse, ClientError> {
         self.agents_own(Method::GET, "/wallet/holdings", None).await
+    }
+
+    /// The body of a wallet buy or sale for this client's agent (`lot_ids` empty: first in,
+    /// first out).
+    fn wallet_trade_body(
+        &self,
+        asset: &str,
+        quantity: Decimal,
+        lot_ids: Vec<String>,
+        reason: &str,
+    ) -> WalletTradeBody {
+        WalletTradeBody {
+            agent_id: self.venue.agent_id().to_owned(),
+            asset: asset.to_owned(),
+            quantity,
+            reason: reason.to_owned(),
+            lot_ids,
+        }
     }
 
     /// A bodiless request about this client's agent (`?agent_id=`), keyed when it mutates.

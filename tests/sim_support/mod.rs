@@ -75,6 +75,11 @@ pub async fn get_json<T: DeserializeOwned>(
         .expect(what)
 }
 
+/// GETs `url`, returning the response whatever its status.
+pub async fn get(http: &reqwest::Client, url: impl IntoUrl) -> Response {
+    http.get(url).send().await.expect("request")
+}
+
 /// POSTs `body` as JSON to `url`.
 pub async fn post_json(
     http: &reqwest::Client,
@@ -114,6 +119,18 @@ pub async fn keyed_replies(
         replies.push((response.status(), response.text().await.expect("body")));
     }
     replies
+}
+
+/// POSTs the injection `body` to the venue's `/sim/inject`, asserts that it was applied
+/// (200), and returns the event frame it announced.
+pub async fn inject_ok(
+    http: &reqwest::Client,
+    sim: &SimHandle,
+    body: &serde_json::Value,
+) -> EventFrame {
+    let response = post_json(http, format!("{}/sim/inject", sim.base_url()), body).await;
+    assert_eq!(response.status(), 200, "{body}");
+    EventFrame::decode(&response.text().await.expect("body")).expect("a frame")
 }
 
 /// The event of an injected win that the casino's bankroll covers: a 1:1 bet of the same

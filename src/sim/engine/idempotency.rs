@@ -6,8 +6,12 @@
 //!   a different request it is refused (422) and changes nothing.
 //! - A refusal is remembered under its key like a success, so a retry gets the same answer.
 //! - At most `capacity` keys are remembered; the oldest is forgotten first.
+//! - A status route (`GET …/{key}`) answers the stored first reply while the key is
+//!   remembered, changing nothing; after that only what its own log still knows.
 
 use std::collections::{HashMap, VecDeque};
+
+use serde::Serialize;
 
 use super::{
     Engine,
@@ -144,11 +148,45 @@ impl Engine {
             }
         }
     }
+
+    /// The answer of a status route (`GET …/{key}`, *addition*) for the request of one kind
+    /// (its fingerprint starts with `fingerprint_prefix`) POSTed under `key`, applying
+    /// nothing: the first reply while the key is remembered; once it has been evicted from
+    /// the bounded replay map, what `logged` still knows of an applied one, as a 200; else
+    /// 404 `unknown_idempotency_key` saying no `what` was received under the key.
+    pub(super) fn key_status<T: Serialize>(
+        &self,
+        fingerprint_prefix: &str,
+        key: &str,
+        what: &str,
+        logged: impl FnOnce() -> Option<T>,
+    ) -> Reply {
+        if let Some(stored) = self.idempotency.get(key)
+            && stored.fingerprint.starts_with(fingerprint_prefix)
+        {
+            return Reply {
+                status: stored.status,
+                body: stored.body.clone(),
+            };
+        }
+        if let Some(logged) = logged() {
+            return match serde_json::to_string(&logged) {
+                Ok(body) => Reply { status: 200, body },
+                Err(e) => Reply::error(500, "internal", format!("encoding the status: {e}")),
+            };
+        }
+        Reply::error(
+            404,
+            "unknown_idempotency_key",
+            format!("no {what} was received under Idempotency-Key `{key}`"),
+        )
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::engine::testing::quiet_engine;
 
     #[test]
     fn idempotency_store_replays_conflicts_and_forgets_oldest() {
@@ -165,5 +203,57 @@ mod tests {
         store.insert("c".into(), reply("C"));
         assert_eq!(store.lookup("a", "A"), Lookup::Miss);
         assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn key_status_answers_the_stored_reply_then_the_log_then_404() {
+        struct TestCase {
+            prefix: &'static str,
+            key: &'static str,
+            logged: Option<serde_json::Value>,
+            expected: (u16, &'static str),
+        }
+        let mut engine = quiet_engine();
+        engine.idempotency.insert(
+            "k".into(),
+            StoredReply {
+                fingerprint: "POST /trading/order {}".into(),
+                status: 409,
+                body: "{\"first\":true}".into(),
+            },
+        );
+        let cases = [
+            // TC0: a remembered key of this kind: its first reply, whatever the log says.
+            TestCase {
+                prefix: "POST /trading/",
+                key: "k",
+                logged: Some(serde_json::json!({"logged": 1})),
+                expected: (409, "{\"first\":true}"),
+            },
+            // TC1: the key was used for another kind: the log answers.
+            TestCase {
+                prefix: "POST /wallet/",
+                key: "k",
+                logged: Some(serde_json::json!({"logged": 1})),
+                expected: (200, "{\"logged\":1}"),
+            },
+            // TC2: neither knows it: 404 naming what was asked for and the key.
+            TestCase {
+                prefix: "POST /wallet/",
+                key: "gone",
+                logged: None,
+                expected: (404, "no trade was received under Idempotency-Key `gone`"),
+            },
+        ];
+        for (index, case) in cases.into_iter().enumerate() {
+            let reply = engine.key_status(case.prefix, case.key, "trade", || case.logged);
+            assert_eq!(reply.status, case.expected.0, "TC{index}: {reply:?}");
+            assert!(reply.body.contains(case.expected.1), "TC{index}: {reply:?}");
+        }
+        let unknown = engine.key_status("POST /x/", "gone", "trade", || None::<()>);
+        assert!(
+            unknown.body.contains("unknown_idempotency_key"),
+            "{unknown:?}"
+        );
     }
 }

@@ -155,17 +155,10 @@ impl Engine {
     /// replay memory). A client whose order timed out resolves it with this, never by
     /// resubmitting blindly.
     pub fn order_status(&self, order_fingerprint_prefix: &str, key: &str) -> Reply {
-        match self.idempotency.get(key) {
-            Some(stored) if stored.fingerprint.starts_with(order_fingerprint_prefix) => Reply {
-                status: stored.status,
-                body: stored.body.clone(),
-            },
-            _ => Reply::error(
-                404,
-                "unknown_idempotency_key",
-                format!("no order was received under Idempotency-Key `{key}`"),
-            ),
-        }
+        // Orders keep no log of their own: only the replay map knows their replies.
+        self.key_status(order_fingerprint_prefix, key, "order", || {
+            None::<OrderResponse>
+        })
     }
 
     /// Handles `DELETE /trading/positions/{id}`: closes at the mark, cancels a resting

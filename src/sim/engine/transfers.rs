@@ -86,39 +86,22 @@ impl Engine {
     /// 404 `unknown_idempotency_key` when no rebalance arrived under that key. This is how a
     /// client resolves a leg whose response it never saw, without resubmitting it.
     pub fn rebalance_status(&self, rebalance_fingerprint_prefix: &str, key: &str) -> Reply {
-        if let Some(stored) = self.idempotency.get(key)
-            && stored.fingerprint.starts_with(rebalance_fingerprint_prefix)
-        {
-            return Reply {
-                status: stored.status,
-                body: stored.body.clone(),
-            };
-        }
         // Evicted from the bounded replay map: the transfer log still knows applied ones.
-        if let Some(transfer) = self
-            .transfers
-            .iter()
-            .rev()
-            .find(|t| t.idempotency_key.as_deref() == Some(key))
-        {
-            let response = RebalanceResponse {
+        self.key_status(rebalance_fingerprint_prefix, key, "rebalance", || {
+            let transfer = self
+                .transfers
+                .iter()
+                .rev()
+                .find(|t| t.idempotency_key.as_deref() == Some(key))?;
+            Some(RebalanceResponse {
                 transfer_id: transfer.transfer_id.clone(),
                 service: transfer.service,
                 direction: transfer.direction,
                 amount_usdc: transfer.amount_usdc,
                 status: "applied".to_owned(),
                 portfolio: None,
-            };
-            return match serde_json::to_string(&response) {
-                Ok(body) => Reply { status: 200, body },
-                Err(e) => Reply::error(500, "internal", format!("encoding the status: {e}")),
-            };
-        }
-        Reply::error(
-            404,
-            "unknown_idempotency_key",
-            format!("no rebalance was received under Idempotency-Key `{key}`"),
-        )
+            })
+        })
     }
 }
 

@@ -107,26 +107,10 @@ impl Engine {
     /// `unknown_idempotency_key` when no wallet trade arrived under that key. How a client
     /// resolves a buy or sale whose reply it never saw, without resubmitting it.
     pub fn wallet_trade_status(&self, wallet_fingerprint_prefix: &str, key: &str) -> Reply {
-        if let Some(stored) = self.idempotency.get(key)
-            && stored.fingerprint.starts_with(wallet_fingerprint_prefix)
-        {
-            return Reply {
-                status: stored.status,
-                body: stored.body.clone(),
-            };
-        }
         // Evicted from the bounded replay map: the trade log still knows applied ones.
-        if let Some(trade) = self.wallet_trades.get(key) {
-            return match serde_json::to_string(trade) {
-                Ok(body) => Reply { status: 200, body },
-                Err(e) => Reply::error(500, "internal", format!("encoding the status: {e}")),
-            };
-        }
-        Reply::error(
-            404,
-            "unknown_idempotency_key",
-            format!("no wallet trade was received under Idempotency-Key `{key}`"),
-        )
+        self.key_status(wallet_fingerprint_prefix, key, "wallet trade", || {
+            self.wallet_trades.get(key)
+        })
     }
 
     /// `GET /wallet/holdings`: cash, and each asset held with its FIFO lots.
