@@ -66,13 +66,7 @@ pub async fn get_json<T: DeserializeOwned>(
     url: impl IntoUrl,
     what: &str,
 ) -> T {
-    http.get(url)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect(what)
+    get(http, url).await.json().await.expect(what)
 }
 
 /// GETs `url`, returning the response whatever its status.
