@@ -237,7 +237,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::testing::{snapshot, usdc};
+    use crate::testing::{messages, snapshot, usdc};
 
     #[test]
     fn breaches_by_band() {
@@ -349,8 +349,8 @@ mod tests {
             },
         ];
         for (i, case) in cases.iter().enumerate() {
-            let got = DriftBands::new(case.band, case.relative_band)
-                .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+            let got =
+                DriftBands::new(case.band, case.relative_band).map_err(|errors| messages(&errors));
             match (&got, &case.expected) {
                 (Ok(bands), Ok(want)) => assert_eq!(bands, want, "TC{i}"),
                 (Err(got), Err(want)) => assert_eq!(got, want, "TC{i}"),

@@ -379,6 +379,7 @@ mod tests {
         portfolio::{PortfolioSnapshot, article_balances_usdc},
         service::ServiceMap,
         targets::TargetAllocation,
+        testing::messages,
     };
 
     fn absolute(max_leg_usdc: Option<Decimal>, max_daily: Option<Decimal>) -> RiskLimits {
@@ -453,8 +454,7 @@ mod tests {
             },
         ];
         for (i, case) in cases.iter().enumerate() {
-            let got = RiskLimits::new(case.values)
-                .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+            let got = RiskLimits::new(case.values).map_err(|errors| messages(&errors));
             match (&got, &case.expected) {
                 (Ok(limits), Ok(want)) => assert_eq!(limits, want, "TC{i}"),
                 (Err(got), Err(want)) => assert_eq!(got, want, "TC{i}"),
@@ -577,7 +577,7 @@ mod tests {
             ) {
                 (Ok(()), []) => {}
                 (Err(refusals), expected) if !expected.is_empty() => {
-                    let text: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+                    let text = messages(&refusals);
                     for name in expected {
                         assert!(
                             text.iter().any(|t| t.starts_with(name)),
