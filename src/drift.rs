@@ -30,6 +30,7 @@ use crate::{
     portfolio::PortfolioSnapshot,
     service::{Service, ServiceMap},
     targets::TargetAllocation,
+    validation::every_problem,
 };
 
 /// Where a rebalance takes a drifted service.
@@ -154,9 +155,7 @@ impl DriftBands {
         if band.is_zero() && relative_band.is_zero() {
             problems.push(BandError::Neither);
         }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
+        every_problem(problems)?;
         Ok(DriftBands {
             absolute: band,
             relative: (relative_band > Decimal::ZERO).then_some(relative_band),
