@@ -30,6 +30,7 @@ use crate::{
     portfolio::PortfolioSnapshot,
     service::{Service, ServiceMap},
     targets::TargetAllocation,
+    validation::every_problem,
 };
 
 /// Where a rebalance takes a drifted service.
@@ -154,9 +155,7 @@ impl DriftBands {
         if band.is_zero() && relative_band.is_zero() {
             problems.push(BandError::Neither);
         }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
+        every_problem(problems)?;
         Ok(DriftBands {
             absolute: band,
             relative: (relative_band > Decimal::ZERO).then_some(relative_band),
@@ -237,7 +236,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::testing::{snapshot, usdc};
+    use crate::testing::{messages, snapshot, usdc};
 
     #[test]
     fn breaches_by_band() {
@@ -349,8 +348,8 @@ mod tests {
             },
         ];
         for (i, case) in cases.iter().enumerate() {
-            let got = DriftBands::new(case.band, case.relative_band)
-                .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+            let got =
+                DriftBands::new(case.band, case.relative_band).map_err(|errors| messages(&errors));
             match (&got, &case.expected) {
                 (Ok(bands), Ok(want)) => assert_eq!(bands, want, "TC{i}"),
                 (Err(got), Err(want)) => assert_eq!(got, want, "TC{i}"),

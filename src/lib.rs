@@ -39,6 +39,7 @@ pub mod sim;
 pub mod store;
 pub mod targets;
 pub mod tax;
+pub mod validation;
 pub mod venue;
 
 #[cfg(test)]

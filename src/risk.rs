@@ -38,7 +38,10 @@
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::planner::{Leg, RebalancePlan};
+use crate::{
+    planner::{Leg, RebalancePlan},
+    validation::{KeyRuleError, every_problem},
+};
 
 /// The most legs one leg is split into under `max_leg_usdc`. A leg that needs more is left
 /// whole and refused: a cap that small against a leg that large (an absurd snapshot, or a
@@ -74,18 +77,6 @@ pub struct RiskSettingsValues {
     pub max_daily_turnover_fraction: Decimal,
     /// `max_jump_factor`.
     pub max_jump_factor: Decimal,
-}
-
-/// One problem with configured limits; `Display` names the key relative to its section.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {value} {rule}")]
-pub struct RiskLimitError {
-    /// The limit's key (`max_leg_usdc`, `max_jump_factor`, ...).
-    pub key: &'static str,
-    /// The value given.
-    pub value: Decimal,
-    /// What it must be.
-    pub rule: &'static str,
 }
 
 /// One breached limit.
@@ -168,9 +159,9 @@ impl RiskLimits {
     /// # Errors
     /// Every negative limit, and a jump factor that is neither 0 nor above 1, each naming
     /// its key.
-    pub fn new(values: RiskSettingsValues) -> Result<Self, Vec<RiskLimitError>> {
+    pub fn new(values: RiskSettingsValues) -> Result<Self, Vec<KeyRuleError>> {
         const NOT_NEGATIVE: &str = "must not be negative (0 disables it)";
-        let mut problems: Vec<RiskLimitError> = [
+        let mut problems: Vec<KeyRuleError> = [
             ("max_leg_usdc", values.max_leg_usdc),
             ("max_daily_turnover_usdc", values.max_daily_turnover_usdc),
             ("max_leg_fraction", values.max_leg_fraction),
@@ -181,23 +172,21 @@ impl RiskLimits {
         ]
         .into_iter()
         .filter(|(_, value)| *value < Decimal::ZERO)
-        .map(|(key, value)| RiskLimitError {
+        .map(|(key, value)| KeyRuleError {
             key,
-            value,
+            value: value.to_string(),
             rule: NOT_NEGATIVE,
         })
         .collect();
         // A factor of 1 or less would hold every change, however small, for confirmation.
         if values.max_jump_factor != Decimal::ZERO && values.max_jump_factor <= Decimal::ONE {
-            problems.push(RiskLimitError {
+            problems.push(KeyRuleError {
                 key: "max_jump_factor",
-                value: values.max_jump_factor,
+                value: values.max_jump_factor.to_string(),
                 rule: "must be above 1 (0 disables it)",
             });
         }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
+        every_problem(problems)?;
         let on = |value: Decimal| (value > Decimal::ZERO).then_some(value);
         Ok(RiskLimits {
             max_leg_usdc: on(values.max_leg_usdc),
@@ -379,6 +368,7 @@ mod tests {
         portfolio::{PortfolioSnapshot, article_balances_usdc},
         service::ServiceMap,
         targets::TargetAllocation,
+        testing::messages,
     };
 
     fn absolute(max_leg_usdc: Option<Decimal>, max_daily: Option<Decimal>) -> RiskLimits {
@@ -453,8 +443,7 @@ mod tests {
             },
         ];
         for (i, case) in cases.iter().enumerate() {
-            let got = RiskLimits::new(case.values)
-                .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>());
+            let got = RiskLimits::new(case.values).map_err(|errors| messages(&errors));
             match (&got, &case.expected) {
                 (Ok(limits), Ok(want)) => assert_eq!(limits, want, "TC{i}"),
                 (Err(got), Err(want)) => assert_eq!(got, want, "TC{i}"),
@@ -577,7 +566,7 @@ mod tests {
             ) {
                 (Ok(()), []) => {}
                 (Err(refusals), expected) if !expected.is_empty() => {
-                    let text: Vec<String> = refusals.iter().map(ToString::to_string).collect();
+                    let text = messages(&refusals);
                     for name in expected {
                         assert!(
                             text.iter().any(|t| t.starts_with(name)),

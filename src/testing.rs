@@ -1,5 +1,5 @@
 //! Helpers shared by the unit tests of the core and the adapters: USDC amounts and weights
-//! written as numbers, and snapshots of them.
+//! written as numbers, snapshots of them, and the messages of a check's problems.
 //!
 //! # Invariants
 //! - Test-only (compiled under `cfg(test)`): nothing here is part of the library.
@@ -29,4 +29,10 @@ pub(crate) use weights;
 /// A valid snapshot of `balances` (casino, trading, wallet, domains, escrow, reserve) at `seq`.
 pub(crate) fn snapshot(balances: [Decimal; 6], seq: Option<u64>) -> PortfolioSnapshot {
     PortfolioSnapshot::new(ServiceMap(balances), seq).expect("valid")
+}
+
+/// The messages of `problems`, in order: what the tests of a configuration check compare
+/// with the expected wording.
+pub(crate) fn messages<E: ToString>(problems: &[E]) -> Vec<String> {
+    problems.iter().map(ToString::to_string).collect()
 }

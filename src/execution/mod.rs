@@ -27,7 +27,7 @@ pub mod reply;
 pub mod retry;
 
 pub use ids::{IdError, LegKey, PlanId, TriggerId, VenueTag};
-pub use naming::PlanNamer;
+pub use naming::{Attempts, PlanNamer};
 pub use outcome::{NextLeg, PlanOutcome};
 pub use reconcile::{KeyStatus, ReconcileAction, Reconciled, check_applied, classify_pending};
 pub use reply::{

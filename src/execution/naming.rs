@@ -64,8 +64,8 @@ pub struct PlanNamer {
     venue: VenueTag,
     epoch: u32,
     last_seq: u64,
-    /// Recent triggers and the attempts made for each, oldest first.
-    attempts: VecDeque<(TriggerId, u32)>,
+    /// Recent triggers and the attempts made for each.
+    attempts: Attempts<TriggerId>,
 }
 
 impl PlanNamer {
@@ -77,7 +77,7 @@ impl PlanNamer {
             venue,
             epoch,
             last_seq: 0,
-            attempts: VecDeque::new(),
+            attempts: Attempts::new(NAMER_MEMORY),
         }
     }
 
@@ -100,20 +100,46 @@ impl PlanNamer {
     /// The id of the next plan for `trigger`.
     pub fn name(&mut self, trigger: &Trigger) -> PlanId {
         let id = trigger_id(trigger, self.epoch, self.last_seq);
-        let attempt = match self.attempts.iter_mut().find(|(seen, _)| *seen == id) {
+        let attempt = self.attempts.next(id);
+        PlanId::for_trigger(self.venue, id, attempt)
+    }
+}
+
+/// Attempt numbers per key (a trigger, or a trigger and a service), counted from 1, for
+/// the most recent `memory` keys: what the plan and hedge namers keep so that a key named
+/// again gets the next attempt. A key forgotten (more than `memory` newer ones since)
+/// starts again at 1.
+#[derive(Debug, Clone)]
+pub struct Attempts<K> {
+    memory: usize,
+    /// Recent keys and the attempts made for each, oldest first.
+    seen: VecDeque<(K, u32)>,
+}
+
+impl<K: PartialEq> Attempts<K> {
+    /// A counter remembering the last `memory` keys.
+    pub fn new(memory: usize) -> Self {
+        Self {
+            memory,
+            seen: VecDeque::new(),
+        }
+    }
+
+    /// The attempt number for one more naming of `key`: 1 the first time, then 2, 3, …
+    pub fn next(&mut self, key: K) -> u32 {
+        match self.seen.iter_mut().find(|(seen, _)| *seen == key) {
             Some((_, attempts)) => {
                 *attempts = attempts.saturating_add(1);
                 *attempts
             }
             None => {
-                if self.attempts.len() == NAMER_MEMORY {
-                    self.attempts.pop_front();
+                if self.seen.len() == self.memory {
+                    self.seen.pop_front();
                 }
-                self.attempts.push_back((id, 1));
+                self.seen.push_back((key, 1));
                 1
             }
-        };
-        PlanId::for_trigger(self.venue, id, attempt)
+        }
     }
 }
 
@@ -258,6 +284,6 @@ mod tests {
         for seq in 0..NAMER_MEMORY as u64 + 10 {
             namer.name(&threshold(1_000 + seq));
         }
-        assert_eq!(namer.attempts.len(), NAMER_MEMORY);
+        assert_eq!(namer.attempts.seen.len(), NAMER_MEMORY);
     }
 }

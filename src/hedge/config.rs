@@ -9,7 +9,10 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::math::hedge::MIN_HEDGE_OBSERVATIONS;
+use crate::{
+    math::hedge::MIN_HEDGE_OBSERVATIONS,
+    validation::{KeyRuleError, every_problem},
+};
 
 /// How the hedge ratio is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,18 +62,6 @@ pub struct HedgeConfig {
     pub lookback_days: u32,
 }
 
-/// One problem with a [`HedgeConfig`]; `Display` names the key relative to `[hedge]`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {value} {rule}")]
-pub struct HedgeConfigError {
-    /// The key.
-    pub key: &'static str,
-    /// The value given.
-    pub value: String,
-    /// What it must be.
-    pub rule: &'static str,
-}
-
 impl HedgeConfig {
     /// The article's numbers (a 10-point threshold, 2× leverage on BTC-PERP), off: where
     /// tests and examples start. The configuration's defaults are `config/default.toml`'s.
@@ -92,11 +83,11 @@ impl HedgeConfig {
     ///
     /// # Errors
     /// Every problem, each naming its key.
-    pub fn validate(&self) -> Result<(), Vec<HedgeConfigError>> {
+    pub fn validate(&self) -> Result<(), Vec<KeyRuleError>> {
         let mut problems = Vec::new();
         let mut check = |ok: bool, key: &'static str, value: String, rule: &'static str| {
             if !ok {
-                problems.push(HedgeConfigError { key, value, rule });
+                problems.push(KeyRuleError { key, value, rule });
             }
         };
         check(
@@ -143,11 +134,7 @@ impl HedgeConfig {
             self.lookback_days.to_string(),
             "must be in [3, 3650] (an estimate and its error need three days)",
         );
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        every_problem(problems)
     }
 }
 

@@ -26,13 +26,13 @@
 //! - Within one run a [`HedgeNamer`] never names the same trigger and service twice with the
 //!   same attempt (it remembers the last [`HEDGE_NAMER_MEMORY`]).
 
-use std::{collections::VecDeque, fmt, str::FromStr};
+use std::{fmt, str::FromStr};
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::{
-    execution::{TriggerId, VenueTag},
+    execution::{Attempts, TriggerId, VenueTag, ids::parse_canonical},
     service::Service,
 };
 
@@ -151,16 +151,14 @@ impl FromStr for HedgeId {
         let bad = || HedgeIdError(text.to_owned());
         if text.contains(':') {
             let (run_id, seq) = text.rsplit_once(":h").ok_or_else(bad)?;
-            let seq = canonical(seq).ok_or_else(bad)?;
+            let seq = parse_canonical(seq).ok_or_else(bad)?;
             if run_id.is_empty() {
                 return Err(bad());
             }
             return Ok(HedgeId::legacy(run_id, seq));
         }
         let (named, attempt) = text.rsplit_once('@').ok_or_else(bad)?;
-        let attempt = canonical(attempt)
-            .and_then(|a| u32::try_from(a).ok())
-            .ok_or_else(bad)?;
+        let attempt = parse_canonical(attempt).ok_or_else(bad)?;
         let (venue, rest) = named.split_once('.').ok_or_else(bad)?;
         // Trigger texts hold only digits, lowercase hex and their letters `e`, `d`, `q`:
         // never `.h`, so the last one starts the service.
@@ -177,14 +175,6 @@ impl FromStr for HedgeId {
     }
 }
 
-/// Digits only, no sign, no leading zero (except `0`).
-fn canonical(text: &str) -> Option<u64> {
-    let plain = !text.is_empty()
-        && text.bytes().all(|b| b.is_ascii_digit())
-        && (text == "0" || !text.starts_with('0'));
-    plain.then(|| text.parse().ok()).flatten()
-}
-
 /// The trigger of a hedge decided on balances reflecting venue event `seq` (numbering
 /// `epoch`), or, when the balances do not say, on the venue date of `at`.
 pub fn hedge_trigger(seq: Option<u64>, epoch: u32, at: OffsetDateTime) -> TriggerId {
@@ -195,7 +185,7 @@ pub fn hedge_trigger(seq: Option<u64>, epoch: u32, at: OffsetDateTime) -> Trigge
 #[derive(Debug, Clone)]
 pub struct HedgeNamer {
     venue: VenueTag,
-    attempts: VecDeque<((TriggerId, Service), u32)>,
+    attempts: Attempts<(TriggerId, Service)>,
 }
 
 impl HedgeNamer {
@@ -203,26 +193,13 @@ impl HedgeNamer {
     pub fn new(venue: VenueTag) -> Self {
         Self {
             venue,
-            attempts: VecDeque::new(),
+            attempts: Attempts::new(HEDGE_NAMER_MEMORY),
         }
     }
 
     /// The id of the next hedge for `service` on the balances of `trigger`.
     pub fn name(&mut self, trigger: TriggerId, service: Service) -> HedgeId {
-        let seen = (trigger, service);
-        let attempt = match self.attempts.iter_mut().find(|(s, _)| *s == seen) {
-            Some((_, attempts)) => {
-                *attempts = attempts.saturating_add(1);
-                *attempts
-            }
-            None => {
-                if self.attempts.len() == HEDGE_NAMER_MEMORY {
-                    self.attempts.pop_front();
-                }
-                self.attempts.push_back((seen, 1));
-                1
-            }
-        };
+        let attempt = self.attempts.next((trigger, service));
         HedgeId::for_trigger(self.venue, trigger, service, attempt)
     }
 }

@@ -27,7 +27,7 @@ pub mod ratio;
 pub mod rules;
 
 pub use book::{HedgeCosts, HedgeStatus, StartupAction, foreign_positions, startup_action};
-pub use config::{HedgeConfig, HedgeConfigError, RatioMethod};
+pub use config::{HedgeConfig, RatioMethod};
 pub use ids::{HedgeId, HedgeIdError, HedgeNamer, hedge_trigger};
 pub use ratio::{RatioDecision, decide_ratio};
 pub use rules::{

@@ -27,6 +27,7 @@ use crate::{
     money::decimal_to_f64,
     service::{Service, ServiceMap},
     targets::TargetAllocation,
+    validation::every_problem,
 };
 
 /// Days of returns a covariance of the six services needs at least (n + 1).
@@ -374,11 +375,7 @@ impl OptimizerConfig {
                 problems.push(E::ViewConfidence { view, confidence });
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        every_problem(problems)
     }
 }
 

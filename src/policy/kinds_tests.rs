@@ -14,30 +14,27 @@ use super::{
 use crate::{
     observation::Happening,
     service::{Direction, Service, ServiceMap},
-    testing::{usdc, weights},
+    testing::{snapshot, usdc, weights},
 };
 
 pub(super) const T0: OffsetDateTime = datetime!(2026-01-01 00:05 UTC);
 
 pub(super) const ON_TARGET: [Decimal; 6] = usdc![200, 300, 150, 150, 100, 100];
 
-pub(super) fn snapshot(b: [Decimal; 6], seq: Option<u64>) -> PortfolioSnapshot {
-    PortfolioSnapshot::new(ServiceMap(b), seq).expect("valid")
+/// A resync snapshot of `balances` (of event `seq`) at `T0`: what syncs a policy.
+pub(super) fn resync(balances: [Decimal; 6], seq: Option<u64>) -> PolicyInput {
+    PolicyInput::Snapshot {
+        snapshot: snapshot(balances, seq),
+        at: T0,
+        resync: true,
+        tick: false,
+    }
 }
 
 /// A policy synced on `ON_TARGET` at `T0`.
 pub(super) fn synced(config: PolicyConfig) -> PolicyState {
     let mut policy = PolicyState::new(config, TargetAllocation::conservative());
-    assert!(
-        policy
-            .process(PolicyInput::Snapshot {
-                snapshot: snapshot(ON_TARGET, Some(1)),
-                at: T0,
-                resync: true,
-                tick: false,
-            })
-            .is_none()
-    );
+    assert!(policy.process(resync(ON_TARGET, Some(1))).is_none());
     policy
 }
 

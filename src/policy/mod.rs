@@ -60,6 +60,7 @@ use crate::{
     portfolio::PortfolioSnapshot,
     service::{Direction, Service, ServiceMap},
     targets::TargetAllocation,
+    validation::every_problem,
 };
 
 pub mod observed;
@@ -198,11 +199,7 @@ impl PolicyConfig {
         {
             problems.extend(errors.into_iter().map(PolicyConfigError::from));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        every_problem(problems)
     }
 
     /// The band of the rules for these drift bands.

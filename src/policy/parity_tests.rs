@@ -6,7 +6,7 @@ use rust_decimal_macros::dec;
 use time::Duration;
 
 use super::{
-    kinds_tests::{ON_TARGET, T0, apply_and_report, drawdown_config, event, snapshot, tick},
+    kinds_tests::{ON_TARGET, T0, apply_and_report, drawdown_config, event, resync, tick},
     responses::{DrawdownConfig, FreedWeightTo},
     *,
 };
@@ -67,12 +67,7 @@ fn live_trades(
     name: impl Fn(&Decision) -> &'static str,
 ) -> Vec<(usize, &'static str)> {
     let mut balances = targets.map(|t| decimal_from_f64(t * 1_000_000.0, "b").expect("f"));
-    policy.process(PolicyInput::Snapshot {
-        snapshot: snapshot(balances, None),
-        at: T0,
-        resync: true,
-        tick: false,
-    });
+    policy.process(resync(balances, None));
     let mut got = Vec::new();
     for (day, r) in returns.iter().enumerate() {
         for i in 0..BN {
@@ -235,12 +230,7 @@ fn the_live_policy_and_the_backtester_respond_to_drawdowns_identically() {
 fn a_recording_replays_identically_and_a_changed_one_does_not() {
     let config = drawdown_config();
     let inputs = vec![
-        PolicyInput::Snapshot {
-            snapshot: snapshot(ON_TARGET, Some(1)),
-            at: T0,
-            resync: true,
-            tick: false,
-        },
+        resync(ON_TARGET, Some(1)),
         event(
             2,
             usdc![200, 225, 150, 150, 100, 100],

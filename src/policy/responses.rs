@@ -31,7 +31,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::rules::Weight;
-use crate::service::Service;
+use crate::{service::Service, validation::every_problem};
 
 /// Number of services.
 pub const N: usize = Service::ALL.len();
@@ -152,11 +152,7 @@ impl DrawdownConfig {
                 range: "at least 1 (or absent: only on recovery)",
             });
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        every_problem(problems)
     }
 }
 
@@ -195,11 +191,7 @@ impl SpikeConfig {
             self.calm_ratio > 0.0 && self.calm_ratio < self.ratio,
             "in (0, vol_spike.ratio) (hysteresis)",
         );
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        every_problem(problems)
     }
 }
 

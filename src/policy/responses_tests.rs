@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::testing::weights;
+use crate::testing::{messages, weights};
 
 const CASINO: usize = Service::Casino.index();
 const TRADING: usize = Service::Trading.index();
@@ -235,12 +235,7 @@ fn settings_name_every_bad_value() {
         restore_after_days: Some(0),
         freed_to: FreedWeightTo::Reserve,
     };
-    let problems: Vec<String> = bad
-        .validate()
-        .expect_err("three problems")
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let problems = messages(&bad.validate().expect_err("three problems"));
     assert_eq!(
         problems,
         [

@@ -5,21 +5,16 @@ use time::macros::datetime;
 
 use time::Duration;
 
-use super::*;
+use super::{
+    kinds_tests::{ON_TARGET, T0, resync},
+    *,
+};
 use crate::observation::Happening;
-use crate::testing::{snapshot, usdc};
-
-const ON_TARGET: [Decimal; 6] = usdc![200, 300, 150, 150, 100, 100];
-const T0: OffsetDateTime = datetime!(2026-01-01 00:05 UTC);
+use crate::testing::{messages, snapshot, usdc};
 
 fn synced_policy() -> PolicyState {
     let mut policy = PolicyState::new(PolicyConfig::default(), TargetAllocation::conservative());
-    let decision = policy.process(PolicyInput::Snapshot {
-        snapshot: snapshot(ON_TARGET, Some(1)),
-        at: T0,
-        resync: true,
-        tick: false,
-    });
+    let decision = policy.process(resync(ON_TARGET, Some(1)));
     assert!(decision.is_none(), "on target: nothing to do");
     policy
 }
@@ -125,12 +120,7 @@ fn nothing_is_planned_on_stale_state_and_the_trigger_waits_for_resync() {
     );
     // Only a resync snapshot does, and the deferred win fires against it.
     let decision = policy
-        .process(PolicyInput::Snapshot {
-            snapshot: snapshot(after_win(dec!(300)), Some(2)),
-            at: T0,
-            resync: true,
-            tick: false,
-        })
+        .process(resync(after_win(dec!(300)), Some(2)))
         .expect("deferred trigger fires");
     assert_eq!(decision.trigger.name(), "large_win");
 }
@@ -212,12 +202,7 @@ fn older_snapshots_never_replace_newer_ones() {
         resync: false,
         tick: false,
     });
-    policy.process(PolicyInput::Snapshot {
-        snapshot: snapshot(ON_TARGET, Some(3)),
-        at: T0,
-        resync: true,
-        tick: false,
-    });
+    policy.process(resync(ON_TARGET, Some(3)));
     assert_eq!(policy.latest().expect("held").seq, Some(10));
 }
 
@@ -268,12 +253,7 @@ fn a_plan_interrupted_by_the_stream_resumes_against_the_resync_snapshot() {
     assert_eq!(policy.readiness(), Readiness::Stale);
     // The resync snapshot brings the plan's trigger back, planned on fresh balances.
     let resumed = policy
-        .process(PolicyInput::Snapshot {
-            snapshot: snapshot(partly_done, Some(4)),
-            at: T0,
-            resync: true,
-            tick: false,
-        })
+        .process(resync(partly_done, Some(4)))
         .expect("the interrupted plan resumes");
     assert_eq!(resumed.trigger.name(), "large_win");
     assert_eq!(resumed.plan_seq, 2);
@@ -337,15 +317,9 @@ fn a_renumbered_venue_is_planned_on_its_new_numbering() {
             .process(win(29, dec!(50), after_win(dec!(50))))
             .is_none()
     );
-    let resync = |seq, balances| PolicyInput::Snapshot {
-        snapshot: snapshot(balances, Some(seq)),
-        at: T0,
-        resync: true,
-        tick: false,
-    };
     // Without the reset, the new numbering's snapshot looks older and is ignored.
     let mut stale = policy.clone();
-    stale.process(resync(3, after_win(dec!(400))));
+    stale.process(resync(after_win(dec!(400)), Some(3)));
     assert_eq!(stale.latest().and_then(|s| s.seq), Some(29));
 
     assert!(policy.process(PolicyInput::Renumbered).is_none());
@@ -356,7 +330,7 @@ fn a_renumbered_venue_is_planned_on_its_new_numbering() {
         policy.latest().map(PortfolioSnapshot::total_usdc),
         Some(dec!(1050))
     );
-    policy.process(resync(3, after_win(dec!(400))));
+    policy.process(resync(after_win(dec!(400)), Some(3)));
     assert_eq!(policy.latest().and_then(|s| s.seq), Some(3));
     assert_eq!(policy.readiness(), Readiness::Ready);
     // And the next large win of the new numbering is acted on.
@@ -397,12 +371,7 @@ fn a_renumbered_snapshot_is_no_jump_but_a_jump_across_the_reset_is_held() {
         let at_seq = |casino_usdc, seq| {
             let mut balances = ON_TARGET;
             balances[0] = casino_usdc;
-            PolicyInput::Snapshot {
-                snapshot: snapshot(balances, Some(seq)),
-                at: T0,
-                resync: true,
-                tick: false,
-            }
+            resync(balances, Some(seq))
         };
         policy.process(at_seq(dec!(200), 29));
         assert_eq!(policy.readiness(), Readiness::Ready, "TC{i}");
@@ -427,20 +396,10 @@ fn renumberings_holds_and_confirmations_are_recorded_and_replayed() {
     // the old numbering.
     let later = T0 + Duration::hours(2);
     let inputs = [
-        PolicyInput::Snapshot {
-            snapshot: snapshot(ON_TARGET, Some(29)),
-            at: T0,
-            resync: true,
-            tick: false,
-        },
+        resync(ON_TARGET, Some(29)),
         PolicyInput::Hold { held: true, at: T0 },
         PolicyInput::Renumbered,
-        PolicyInput::Snapshot {
-            snapshot: snapshot(ON_TARGET, Some(3)),
-            at: T0,
-            resync: true,
-            tick: false,
-        },
+        resync(ON_TARGET, Some(3)),
         win(4, dec!(300), after_win(dec!(300))),
         PolicyInput::Hold {
             held: false,
@@ -503,12 +462,7 @@ fn policy_config_names_every_bad_value() {
         large_win_fraction: dec!(0),
         ..PolicyConfig::default()
     };
-    let problems: Vec<String> = config
-        .validate()
-        .expect_err("two problems")
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let problems = messages(&config.validate().expect_err("two problems"));
     assert_eq!(
         problems,
         [

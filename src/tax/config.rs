@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use time::{Duration, OffsetDateTime};
 
+use crate::validation::every_problem;
+
 /// Which lots a sale uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -266,11 +268,7 @@ impl TaxConfig {
                 }
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        every_problem(problems)
     }
 
     /// The substitutes of `asset`, in the order they are tried.

@@ -120,18 +120,11 @@ pub fn buy_block(
     at: OffsetDateTime,
     rule: WashRule,
 ) -> Option<WashBlock> {
-    let window = rule.window()?;
-    disposals
+    let losses = disposals
         .iter()
         .filter(|d| d.asset == asset && d.gain_usdc() < Decimal::ZERO && rule.within(d.sold_at, at))
-        .map(|d| d.sold_at)
-        .max()
-        .map(|since| WashBlock {
-            asset: asset.to_owned(),
-            side: WashSide::SoldAtLoss,
-            since,
-            until: since + window,
-        })
+        .map(|d| d.sold_at);
+    latest_block(asset, WashSide::SoldAtLoss, rule, losses)
 }
 
 /// Whether a loss sale at `at` of `asset`'s lots `selling` (book ids) is forbidden: the
@@ -144,23 +137,34 @@ pub fn sale_block(
     at: OffsetDateTime,
     rule: WashRule,
 ) -> Option<WashBlock> {
-    let window = rule.window()?;
     let sold_venue_ids: Vec<&str> = selling.iter().map(|id| venue_id_of(id)).collect();
-    lots.iter()
+    let purchases = lots
+        .iter()
         .filter(|lot| {
             lot.asset == asset
                 && !lot.replacement
                 && !sold_venue_ids.contains(&lot.venue_lot_id.as_str())
                 && rule.within(lot.bought_at, at)
         })
-        .map(|lot| lot.bought_at)
-        .max()
-        .map(|since| WashBlock {
-            asset: asset.to_owned(),
-            side: WashSide::Bought,
-            since,
-            until: since + window,
-        })
+        .map(|lot| lot.bought_at);
+    latest_block(asset, WashSide::Bought, rule, purchases)
+}
+
+/// The block of `asset` by the latest of `times` (the loss sales or the purchases that
+/// count, on `side`), lasting `rule`'s window after it; none without a window or a time.
+fn latest_block(
+    asset: &str,
+    side: WashSide,
+    rule: WashRule,
+    times: impl Iterator<Item = OffsetDateTime>,
+) -> Option<WashBlock> {
+    let window = rule.window()?;
+    times.max().map(|since| WashBlock {
+        asset: asset.to_owned(),
+        side,
+        since,
+        until: since + window,
+    })
 }
 
 /// Matches the lot `lot_id`, just bought, with the unmatched losses of its asset sold in

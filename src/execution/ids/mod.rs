@@ -208,13 +208,11 @@ impl FromStr for TriggerId {
     type Err = ();
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let number = |part: &str| parse_canonical(part).ok_or(());
         if let Some(rest) = text.strip_prefix('e') {
             let (epoch, seq) = rest.split_once('.').ok_or(())?;
-            let epoch = u32::try_from(number(epoch)?).map_err(|_| ())?;
             return Ok(TriggerId::Event {
-                epoch,
-                seq: number(seq)?,
+                epoch: parse_canonical(epoch).ok_or(())?,
+                seq: parse_canonical(seq).ok_or(())?,
             });
         }
         if let Some(rest) = text.strip_prefix('d') {
@@ -243,8 +241,8 @@ impl FromStr for TriggerId {
                 return Err(());
             }
             return Ok(TriggerId::Request {
-                epoch: u32::try_from(number(epoch)?).map_err(|_| ())?,
-                after_seq: number(after_seq)?,
+                epoch: parse_canonical(epoch).ok_or(())?,
+                after_seq: parse_canonical(after_seq).ok_or(())?,
                 digest: u64::from_str_radix(digest, 16).map_err(|_| ())?,
             });
         }
@@ -345,12 +343,10 @@ impl FromStr for PlanId {
         let (named, attempt) = text
             .rsplit_once('@')
             .ok_or_else(|| IdError::MissingAttempt(text.to_owned()))?;
-        let attempt = parse_canonical(attempt)
-            .and_then(|attempt| u32::try_from(attempt).ok())
-            .ok_or_else(|| IdError::BadAttempt {
-                text: text.to_owned(),
-                attempt: attempt.to_owned(),
-            })?;
+        let attempt = parse_canonical(attempt).ok_or_else(|| IdError::BadAttempt {
+            text: text.to_owned(),
+            attempt: attempt.to_owned(),
+        })?;
         let (venue, trigger) = named.split_once('.').unwrap_or((named, ""));
         let venue = venue.parse().map_err(|()| IdError::BadVenue {
             text: text.to_owned(),
@@ -411,12 +407,10 @@ impl FromStr for LegKey {
         let (plan_id, index) = text
             .rsplit_once(':')
             .ok_or_else(|| IdError::MissingLegIndex(text.to_owned()))?;
-        let leg_index = parse_canonical(index)
-            .and_then(|index| u32::try_from(index).ok())
-            .ok_or_else(|| IdError::BadLegIndex {
-                text: text.to_owned(),
-                index: index.to_owned(),
-            })?;
+        let leg_index = parse_canonical(index).ok_or_else(|| IdError::BadLegIndex {
+            text: text.to_owned(),
+            index: index.to_owned(),
+        })?;
         let plan_id = plan_id.parse().map_err(|reason| IdError::BadPlanId {
             text: text.to_owned(),
             reason: Box::new(reason),
@@ -439,12 +433,16 @@ impl Serialize for LegKey {
 }
 
 /// A number as `Display` writes it: digits only, no sign, no leading zero (except `0`), so
-/// that what parses prints back byte for byte.
-fn parse_canonical(text: &str) -> Option<u64> {
+/// that what parses prints back byte for byte; `None` too when it does not fit `T`. Plan,
+/// leg and hedge ids all read their numbers with it.
+pub(crate) fn parse_canonical<T: TryFrom<u64>>(text: &str) -> Option<T> {
     let canonical = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit())
         && (text == "0" || !text.starts_with('0'));
-    canonical.then(|| text.parse().ok()).flatten()
+    canonical
+        .then(|| text.parse::<u64>().ok())
+        .flatten()
+        .and_then(|number| T::try_from(number).ok())
 }
 
 /// 64-bit FNV-1a: a digest every build and platform computes alike (std's hashers are
