@@ -10,18 +10,13 @@ mod cli_common;
 
 use std::path::PathBuf;
 
-use cli_common::{Run, bare_command, finish};
+use cli_common::{Run, bare_command, finish, scratch_file};
 
 const BALANCES: &str = "casino=200,trading=300,wallet=150,domains=150,escrow=100,reserve=100";
 const SENTINEL: &str = "sk-SENTINEL-4f1c";
 
 fn scratch(name: &str, body: &str) -> PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("ballast-cli-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
-    std::fs::write(&path, body).expect("writes");
-    path
+    scratch_file("cli-config", name, body)
 }
 
 fn plan(config: Option<&PathBuf>, env: &[(&str, &str)]) -> Run {
