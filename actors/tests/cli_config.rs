@@ -31,6 +31,26 @@ fn plan(config: Option<&PathBuf>, env: &[(&str, &str)]) -> Run {
     finish(command, env)
 }
 
+/// Asserts that case `i`'s `run` exited non-zero, named each of `fields` on stderr and did
+/// not panic.
+#[track_caller]
+fn assert_refused_naming(i: usize, run: &Run, fields: &[&str]) {
+    assert!(
+        run.code.is_some_and(|c| c != 0),
+        "TC{i}: exit code {:?}; stdout: {}",
+        run.code,
+        run.stdout
+    );
+    for field in fields {
+        assert!(
+            run.stderr.contains(field),
+            "TC{i}: stderr does not name `{field}`:\n{}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains("panicked"), "TC{i}: {}", run.stderr);
+}
+
 #[test]
 fn bad_configuration_exits_non_zero_naming_each_field() {
     struct TestCase {
@@ -99,20 +119,7 @@ fn bad_configuration_exits_non_zero_naming_each_field() {
     for (i, case) in cases.iter().enumerate() {
         let path = scratch(case.name, case.layer);
         let run = plan(Some(&path), case.env);
-        assert!(
-            run.code.is_some_and(|c| c != 0),
-            "TC{i}: exit code {:?}; stdout: {}",
-            run.code,
-            run.stdout
-        );
-        for field in case.must_name {
-            assert!(
-                run.stderr.contains(field),
-                "TC{i}: stderr does not name `{field}`:\n{}",
-                run.stderr
-            );
-        }
-        assert!(!run.stderr.contains("panicked"), "TC{i}: {}", run.stderr);
+        assert_refused_naming(i, &run, case.must_name);
         assert!(
             run.stdout.is_empty(),
             "TC{i}: printed a plan: {}",
@@ -244,19 +251,7 @@ fn every_type_error_and_bad_path_is_named_at_once() {
             (None, None) => unreachable!("a case has a layer or a path"),
         };
         let run = plan(Some(&path), case.env);
-        assert!(
-            run.code.is_some_and(|c| c != 0),
-            "TC{i}: exit {:?}: {}",
-            run.code,
-            run.stdout
-        );
-        for needle in case.must_name {
-            assert!(
-                run.stderr.contains(needle),
-                "TC{i}: stderr lacks `{needle}`:\n{}",
-                run.stderr
-            );
-        }
+        assert_refused_naming(i, &run, case.must_name);
         assert!(
             run.stderr.contains(&format!(
                 "invalid configuration ({} problem(s))",
@@ -265,6 +260,5 @@ fn every_type_error_and_bad_path_is_named_at_once() {
             "TC{i}: {}",
             run.stderr
         );
-        assert!(!run.stderr.contains("panicked"), "TC{i}: {}", run.stderr);
     }
 }
