@@ -115,6 +115,19 @@ fn bad_configuration_exits_non_zero_naming_each_field() {
             env: &[],
             must_name: &["min_trade_usdc"],
         },
+        // TC7: zero timeouts and backoffs that start above their ceiling, venue and notify.
+        TestCase {
+            name: "backoff.toml",
+            layer: "[venue]\nidle_timeout_ms = 0\nreconnect_base_ms = 5000\nreconnect_max_ms = 100\n\
+                    [notify]\ntimeout_ms = 0\nretry_base_ms = 900\nretry_max_ms = 50\n",
+            env: &[],
+            must_name: &[
+                "venue.idle_timeout_ms: must be positive",
+                "venue.reconnect_base_ms: 5000 exceeds venue.reconnect_max_ms 100",
+                "notify.timeout_ms: must be positive",
+                "notify.retry_base_ms: 900 exceeds notify.retry_max_ms 50",
+            ],
+        },
     ];
     for (i, case) in cases.iter().enumerate() {
         let path = scratch(case.name, case.layer);
