@@ -82,9 +82,9 @@ while :; do
   [ "$FINAL_RUNS" -ge 5 ] && break
 done
 
-python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]+"/sim/stats").read().decode())' "$BASE_URL" >"$WORK/stats.json"
+save_sim_stats
 "$BIN" --json status --store "$STORE" >"$WORK/status.json"
-kill -INT "$SIM_PID"; wait "$SIM_PID" || true; SIM_PID=
+stop_sim
 
 python3 - "$WORK" "$KILLS" "$FINAL_RUNS" <<'PY'
 import json, sys

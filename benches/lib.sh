@@ -55,3 +55,16 @@ start_sim() {
   done
   BASE_URL="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["base_url"])' "$WORK/sim.out")"
 }
+
+# save_sim_stats: writes the venue's /sim/stats (the venue at $BASE_URL) to $WORK/stats.json.
+save_sim_stats() {
+  curl -fsS "$BASE_URL/sim/stats" >"$WORK/stats.json" 2>/dev/null \
+    || python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]+"/sim/stats").read().decode())' "$BASE_URL" >"$WORK/stats.json"
+}
+
+# stop_sim: stops the venue start_sim started, gracefully, and clears SIM_PID.
+stop_sim() {
+  kill -INT "$SIM_PID"
+  wait "$SIM_PID" || true
+  SIM_PID=
+}

@@ -85,9 +85,8 @@ PY
 kill -INT "$RUN_PID"
 wait "$RUN_PID" || { echo "ballast run exited non-zero; see $WORK/run.err" >&2; exit 1; }
 RUN_PID=
-curl -fsS "$BASE_URL/sim/stats" >"$WORK/stats.json" 2>/dev/null \
-  || python3 -c 'import sys,urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]+"/sim/stats").read().decode())' "$BASE_URL" >"$WORK/stats.json"
-kill -INT "$SIM_PID"; wait "$SIM_PID" || true; SIM_PID=
+save_sim_stats
+stop_sim
 
 python3 - "$WORK" <<'PY'
 import json, sys

@@ -72,8 +72,7 @@ use ballast::{
     control::Mode,
     execution::{
         BookedTransfers, LegFailure, LegKey, NextLeg, PlanOutcome, ReconcileAction, ReplyMismatch,
-        Requested, RetryDecision, RetryInput, SendFailure, check_reply, classify_pending,
-        decide_retry, reconcile::check_applied,
+        Requested, check_reply, classify_pending, reconcile::check_applied,
     },
     risk::{RiskLimits, leg_refusal},
     store::{LegRecord, LegStatus, PlanRecord, Store, StoreError},
@@ -90,6 +89,7 @@ use crate::{
     clock::TimeSource,
     control::ControlSwitch,
     gate::{NumberingEpoch, TradingGate},
+    keyed_send::KeyedSend,
     messages::{
         DropReason, Event, PlanDropped, PlanFinished, PlanRefused, RebalancePlanned,
         ReplyMismatched, TradeExecuted, TradeFailed,
@@ -705,61 +705,21 @@ async fn send_leg(
     body: &RebalanceBody,
     key: &str,
 ) -> Result<(RebalanceResponse, u32), (LegFailure, u32)> {
-    let Shared {
-        client,
-        config,
-        gate,
-        ..
-    } = shared;
-    let mut retries_made: u32 = 0;
-    let mut last_failure: Option<SendFailure> = None;
-    loop {
-        let attempts = retries_made + 1;
-        // Under a permit: a halt either comes before it (nothing is sent) or waits for
-        // this POST to return.
-        let Some(permit) = shared.control.send_permit().await else {
-            return Err((LegFailure::halted(last_failure.as_ref()), retries_made));
-        };
-        let sent = client.rebalance(body, key).await;
-        drop(permit);
-        let error = match sent {
-            Ok(response) => return Ok((response, attempts)),
-            Err(error) => error,
-        };
-        let failure = SendFailure::from(&error);
-        let status = if failure.needs_status_query() {
-            client.rebalance_status(key).await.ok()
-        } else {
-            None
-        };
-        let input = RetryInput {
-            failure: &failure,
-            status,
-            retries_made,
-            retry_limit: config.leg_retry_limit,
-            gate_open: gate.is_open(),
-        };
-        match decide_retry(input, |retry| config.retry_backoff.jittered_delay(retry)) {
-            RetryDecision::Applied(response) => {
-                info!(key, %error, "ambiguous leg resolved by status query: applied");
-                return Ok((response, attempts));
-            }
-            RetryDecision::GiveUp(given_up) => return Err((given_up, attempts)),
-            RetryDecision::Retry { delay } => {
-                retries_made += 1;
-                warn!(%error, attempt = retries_made, delay_ms = delay.as_millis() as u64, key,
-                      "retrying leg with the same key");
-                tokio::time::sleep(delay).await;
-                if shared.stop.is_set() {
-                    return Err((failure.stopped(), attempts));
-                }
-                if !gate.is_open() {
-                    return Err((failure.interrupted(), attempts));
-                }
-                last_failure = Some(failure);
-            }
-        }
-    }
+    let Shared { client, config, .. } = shared;
+    let send = KeyedSend {
+        key,
+        what: "leg",
+        control: &shared.control,
+        gate: &shared.gate,
+        retry_limit: config.leg_retry_limit,
+        backoff: &config.retry_backoff,
+        stop: Some(&shared.stop),
+    };
+    send.run(
+        move || client.rebalance(body, key),
+        move || client.rebalance_status(key),
+    )
+    .await
 }
 
 /// The transfer id reported for a leg recorded in dry run.

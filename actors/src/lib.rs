@@ -34,6 +34,7 @@ pub mod gate;
 pub mod harvester;
 pub mod hedger;
 pub mod http;
+mod keyed_send;
 pub mod live_metrics;
 pub mod messages;
 pub mod metrics;

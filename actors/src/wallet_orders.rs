@@ -29,14 +29,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use actix::Recipient;
 use ballast::{
     execution::{
-        LegFailure, ReconcileAction, ReplyMismatch, RetryDecision, RetryInput, SendFailure, Trade,
-        check_applied, check_trade, classify_pending, decide_retry,
+        LegFailure, ReconcileAction, ReplyMismatch, Trade, check_applied, check_trade,
+        classify_pending,
     },
     observation::TradeSide,
     risk::RiskLimits,
     store::{LegStatus, Store, WalletOrderRecord},
     tax::{LotBook, WashBlock, WashRule},
-    venue::{backoff::Backoff, markets::MarketsClient, protocol::WalletTradeResponse},
+    venue::{
+        backoff::Backoff, client::ClientError, markets::MarketsClient,
+        protocol::WalletTradeResponse,
+    },
 };
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
@@ -46,6 +49,7 @@ use crate::{
     control::ControlSwitch,
     executor::alert_mismatch,
     gate::TradingGate,
+    keyed_send::KeyedSend,
     messages::{Event, WashSaleBuyPrevented},
 };
 
@@ -396,73 +400,47 @@ impl WalletDesk {
     /// ambiguous failure is put to a status query first. Each POST is made under a send
     /// permit: a halt either comes before it (nothing is sent) or waits for it to return.
     async fn send(&self, order: &WalletOrder) -> Result<(WalletTradeResponse, u32), LegFailure> {
-        let mut retries_made: u32 = 0;
-        let mut last_failure: Option<SendFailure> = None;
-        loop {
-            let attempts = retries_made + 1;
-            let Some(permit) = self.control.send_permit().await else {
-                return Err(LegFailure::halted(last_failure.as_ref()));
-            };
-            let sent = match order.side {
-                TradeSide::Buy => {
-                    self.markets
-                        .wallet_trade(
-                            TradeSide::Buy,
-                            &order.asset,
-                            order.quantity,
-                            &order.reason,
-                            &order.key,
-                        )
-                        .await
-                }
-                TradeSide::Sell => {
-                    self.markets
-                        .wallet_sell_lots(
-                            &order.asset,
-                            order.quantity,
-                            &order.lot_ids,
-                            &order.reason,
-                            &order.key,
-                        )
-                        .await
-                }
-            };
-            drop(permit);
-            let error = match sent {
-                Ok(reply) => return Ok((reply, attempts)),
-                Err(error) => error,
-            };
-            let failure = SendFailure::from(&error);
-            let status = if failure.needs_status_query() {
-                self.markets.wallet_trade_status(&order.key).await.ok()
-            } else {
-                None
-            };
-            let input = RetryInput {
-                failure: &failure,
-                status,
-                retries_made,
-                retry_limit: self.config.retry_limit,
-                gate_open: self.gate.is_open(),
-            };
-            match decide_retry(input, |retry| {
-                self.config.retry_backoff.jittered_delay(retry)
-            }) {
-                RetryDecision::Applied(reply) => {
-                    info!(key = %order.key, %error, "ambiguous wallet order resolved by status query: applied");
-                    return Ok((reply, attempts));
-                }
-                RetryDecision::GiveUp(given_up) => return Err(given_up),
-                RetryDecision::Retry { delay } => {
-                    retries_made += 1;
-                    warn!(%error, attempt = retries_made, delay_ms = delay.as_millis() as u64,
-                          key = %order.key, "retrying wallet order with the same key");
-                    tokio::time::sleep(delay).await;
-                    if !self.gate.is_open() {
-                        return Err(failure.interrupted());
-                    }
-                    last_failure = Some(failure);
-                }
+        let send = KeyedSend {
+            key: &order.key,
+            what: "wallet order",
+            control: &self.control,
+            gate: &self.gate,
+            retry_limit: self.config.retry_limit,
+            backoff: &self.config.retry_backoff,
+            stop: None,
+        };
+        send.run(
+            move || self.post(order),
+            move || self.markets.wallet_trade_status(&order.key),
+        )
+        .await
+        .map_err(|(failure, _)| failure)
+    }
+
+    /// One POST of `order`: a buy, or a sale from the lots it names.
+    async fn post(&self, order: &WalletOrder) -> Result<WalletTradeResponse, ClientError> {
+        match order.side {
+            TradeSide::Buy => {
+                self.markets
+                    .wallet_trade(
+                        TradeSide::Buy,
+                        &order.asset,
+                        order.quantity,
+                        &order.reason,
+                        &order.key,
+                    )
+                    .await
+            }
+            TradeSide::Sell => {
+                self.markets
+                    .wallet_sell_lots(
+                        &order.asset,
+                        order.quantity,
+                        &order.lot_ids,
+                        &order.reason,
+                        &order.key,
+                    )
+                    .await
             }
         }
     }

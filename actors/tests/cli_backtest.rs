@@ -2,11 +2,11 @@
 //! path (`services_3650.csv`: the anchors' 164 rebalances and final value), the JSON
 //! contracts of every form, plots, and refused input.
 
-use std::{
-    path::PathBuf,
-    process::{Command, Output},
-};
+mod cli_common;
 
+use std::{path::PathBuf, process::Output};
+
+use cli_common::{bare_command, scratch_dir};
 use serde_json::Value;
 
 /// The reference loop's final value on `services_3650.csv` (see `ballast::backtest` tests
@@ -38,19 +38,14 @@ fn anchor() -> PathBuf {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("ballast-cli-backtest-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+    scratch_dir("cli-backtest").join(name)
 }
 
+/// `ballast backtest ARGS`; the developer's own overrides must not change the defaults
+/// under test.
 fn ballast(args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ballast"));
-    command.arg("backtest").args(args).env_remove("RUST_LOG");
-    // The developer's own overrides must not change the defaults under test.
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BALLAST__")) {
-        command.env_remove(key);
-    }
+    let mut command = bare_command();
+    command.arg("backtest").args(args);
     command.output().expect("runs")
 }
 
@@ -59,16 +54,12 @@ fn json(args: &[&str]) -> Value {
 }
 
 fn json_with_env(args: &[&str], env: &[(&str, &str)]) -> Value {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ballast"));
+    let mut command = bare_command();
     command
         .arg("backtest")
         .args(args)
         .arg("--json")
-        .env_remove("RUST_LOG");
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BALLAST__")) {
-        command.env_remove(key);
-    }
-    command.envs(env.iter().copied());
+        .envs(env.iter().copied());
     let out = command.output().expect("runs");
     assert!(
         out.status.success(),

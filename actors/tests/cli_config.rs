@@ -10,18 +10,13 @@ mod cli_common;
 
 use std::path::PathBuf;
 
-use cli_common::{Run, bare_command, finish};
+use cli_common::{Run, bare_command, finish, scratch_file};
 
 const BALANCES: &str = "casino=200,trading=300,wallet=150,domains=150,escrow=100,reserve=100";
 const SENTINEL: &str = "sk-SENTINEL-4f1c";
 
 fn scratch(name: &str, body: &str) -> PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("ballast-cli-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
-    std::fs::write(&path, body).expect("writes");
-    path
+    scratch_file("cli-config", name, body)
 }
 
 fn plan(config: Option<&PathBuf>, env: &[(&str, &str)]) -> Run {
@@ -34,6 +29,26 @@ fn plan(config: Option<&PathBuf>, env: &[(&str, &str)]) -> Run {
         command.arg("--config").arg(path);
     }
     finish(command, env)
+}
+
+/// Asserts that case `i`'s `run` exited non-zero, named each of `fields` on stderr and did
+/// not panic.
+#[track_caller]
+fn assert_refused_naming(i: usize, run: &Run, fields: &[&str]) {
+    assert!(
+        run.code.is_some_and(|c| c != 0),
+        "TC{i}: exit code {:?}; stdout: {}",
+        run.code,
+        run.stdout
+    );
+    for field in fields {
+        assert!(
+            run.stderr.contains(field),
+            "TC{i}: stderr does not name `{field}`:\n{}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains("panicked"), "TC{i}: {}", run.stderr);
 }
 
 #[test]
@@ -100,24 +115,24 @@ fn bad_configuration_exits_non_zero_naming_each_field() {
             env: &[],
             must_name: &["min_trade_usdc"],
         },
+        // TC7: zero timeouts and backoffs that start above their ceiling, venue and notify.
+        TestCase {
+            name: "backoff.toml",
+            layer: "[venue]\nidle_timeout_ms = 0\nreconnect_base_ms = 5000\nreconnect_max_ms = 100\n\
+                    [notify]\ntimeout_ms = 0\nretry_base_ms = 900\nretry_max_ms = 50\n",
+            env: &[],
+            must_name: &[
+                "venue.idle_timeout_ms: must be positive",
+                "venue.reconnect_base_ms: 5000 exceeds venue.reconnect_max_ms 100",
+                "notify.timeout_ms: must be positive",
+                "notify.retry_base_ms: 900 exceeds notify.retry_max_ms 50",
+            ],
+        },
     ];
     for (i, case) in cases.iter().enumerate() {
         let path = scratch(case.name, case.layer);
         let run = plan(Some(&path), case.env);
-        assert!(
-            run.code.is_some_and(|c| c != 0),
-            "TC{i}: exit code {:?}; stdout: {}",
-            run.code,
-            run.stdout
-        );
-        for field in case.must_name {
-            assert!(
-                run.stderr.contains(field),
-                "TC{i}: stderr does not name `{field}`:\n{}",
-                run.stderr
-            );
-        }
-        assert!(!run.stderr.contains("panicked"), "TC{i}: {}", run.stderr);
+        assert_refused_naming(i, &run, case.must_name);
         assert!(
             run.stdout.is_empty(),
             "TC{i}: printed a plan: {}",
@@ -249,19 +264,7 @@ fn every_type_error_and_bad_path_is_named_at_once() {
             (None, None) => unreachable!("a case has a layer or a path"),
         };
         let run = plan(Some(&path), case.env);
-        assert!(
-            run.code.is_some_and(|c| c != 0),
-            "TC{i}: exit {:?}: {}",
-            run.code,
-            run.stdout
-        );
-        for needle in case.must_name {
-            assert!(
-                run.stderr.contains(needle),
-                "TC{i}: stderr lacks `{needle}`:\n{}",
-                run.stderr
-            );
-        }
+        assert_refused_naming(i, &run, case.must_name);
         assert!(
             run.stderr.contains(&format!(
                 "invalid configuration ({} problem(s))",
@@ -270,6 +273,5 @@ fn every_type_error_and_bad_path_is_named_at_once() {
             "TC{i}: {}",
             run.stderr
         );
-        assert!(!run.stderr.contains("panicked"), "TC{i}: {}", run.stderr);
     }
 }

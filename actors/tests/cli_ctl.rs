@@ -36,6 +36,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Asserts that a `ballast ctl` run failed and said `why` on stderr.
+#[track_caller]
+fn assert_refused(output: &Output, why: &str) {
+    assert!(!output.status.success(), "{}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(why), "{stderr}");
+}
+
 #[test]
 fn ballast_ctl_steers_a_running_companion_through_its_api() {
     let temp = TempDir::new("ctl");
@@ -87,12 +95,7 @@ fn ballast_ctl_steers_a_running_companion_through_its_api() {
 
     // Step 3: a wrong token is refused; the right one (from the file) halts.
     let refused = ctl(&store, &["halt"], Some("not-the-token"));
-    assert!(!refused.status.success());
-    assert!(
-        text(&refused.stderr).contains("HTTP 403"),
-        "{}",
-        text(&refused.stderr)
-    );
+    assert_refused(&refused, "HTTP 403");
     let halted = ctl(&store, &["halt", "--reason", "drill"], None);
     assert!(halted.status.success(), "{}", text(&halted.stderr));
     assert!(
@@ -110,12 +113,7 @@ fn ballast_ctl_steers_a_running_companion_through_its_api() {
     assert!(status.contains(": drill"), "{status}");
     // Pausing a halted companion would loosen the halt: refused, naming the mode.
     let paused = ctl(&store, &["pause"], None);
-    assert!(!paused.status.success());
-    assert!(
-        text(&paused.stderr).contains("trading is halted"),
-        "{}",
-        text(&paused.stderr)
-    );
+    assert_refused(&paused, "trading is halted");
 
     // Step 4: a clean stop removes the address; the store remembers the halt.
     signal(run.id(), "INT");
@@ -141,10 +139,5 @@ fn ballast_ctl_steers_a_running_companion_through_its_api() {
         text(&report.stdout)
     );
     let gone = ctl(&store, &["status"], None);
-    assert!(!gone.status.success());
-    assert!(
-        text(&gone.stderr).contains("no running ballast found"),
-        "{}",
-        text(&gone.stderr)
-    );
+    assert_refused(&gone, "no running ballast found");
 }

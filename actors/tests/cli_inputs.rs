@@ -7,35 +7,20 @@
 //! Each case runs the binary on a file written here and checks the exit code and the message;
 //! none asserts a duration or a memory figure (those are measured by hand, see the report).
 
-use std::{path::PathBuf, process::Command};
+mod cli_common;
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use std::path::PathBuf;
+
+use cli_common::{Run, bare_command, finish, scratch_file};
 
 fn scratch(name: &str, body: &str) -> PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("ballast-cli-inputs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
-    std::fs::write(&path, body).expect("writes");
-    path
+    scratch_file("cli-inputs", name, body)
 }
 
 fn ballast(args: &[&str]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ballast"));
-    command.args(args).env_remove("RUST_LOG");
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("BALLAST__")) {
-        command.env_remove(key);
-    }
-    let output = command.output().expect("runs the binary");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let mut command = bare_command();
+    command.args(args);
+    finish(command, &[])
 }
 
 /// A CSV of `columns` assets and `rows` days of small varying returns.

@@ -261,16 +261,8 @@ fn print_summary(
         "legs          {} applied, {} failed{}{}",
         summary.legs_applied,
         summary.legs_failed,
-        if summary.leg_retries > 0 {
-            format!(", {} retries under the same keys", summary.leg_retries)
-        } else {
-            String::new()
-        },
-        if summary.legs_dry_run > 0 {
-            format!(", {} dry run", summary.legs_dry_run)
-        } else {
-            String::new()
-        }
+        count_if_any(summary.leg_retries, "retries under the same keys"),
+        count_if_any(summary.legs_dry_run, "dry run")
     )?;
     outln!("turnover      {}", format_usdc(summary.turnover_usdc))?;
     print_hedges(&summary.hedges)?;
@@ -355,6 +347,15 @@ fn print_summary(
     Ok(())
 }
 
+/// `, {count} {what}` when `count` is not zero, else nothing: a summary line's optional tail.
+fn count_if_any(count: u64, what: &str) -> String {
+    if count > 0 {
+        format!(", {count} {what}")
+    } else {
+        String::new()
+    }
+}
+
 /// The hedge lines of the summary, when any hedge was decided.
 fn print_hedges(hedges: &crate::metrics::HedgeSummary) -> Result<(), crate::output::OutputClosed> {
     if hedges.opened + hedges.closed + hedges.skipped + hedges.dry_run + hedges.foreign_positions
@@ -367,11 +368,7 @@ fn print_hedges(hedges: &crate::metrics::HedgeSummary) -> Result<(), crate::outp
         hedges.opened,
         hedges.closed,
         hedges.skipped,
-        if hedges.dry_run > 0 {
-            format!(", {} dry run", hedges.dry_run)
-        } else {
-            String::new()
-        }
+        count_if_any(hedges.dry_run, "dry run")
     )?;
     outln!(
         "hedge costs   fees {}, funding {:+} USDC received, cost {}, realized PnL {:+} USDC",

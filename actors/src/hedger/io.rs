@@ -40,28 +40,17 @@ pub(super) async fn send_order(
     body: &OrderBody,
     key: &str,
 ) -> Result<OrderResponse, (String, bool)> {
-    let mut retries_made = 0;
-    loop {
-        let error = match shared.markets.order(body, key).await {
-            Ok(reply) => return Ok(reply),
-            Err(error) => error,
-        };
-        let failure = SendFailure::from(&error);
-        let status = if failure.needs_status_query() {
-            shared.markets.order_status(key).await.ok()
-        } else {
-            None
-        };
-        match next_step(shared, &failure, status, retries_made) {
-            RetryDecision::Applied(reply) => return Ok(reply),
-            RetryDecision::GiveUp(given_up) => return Err((given_up.reason, given_up.ambiguous)),
-            RetryDecision::Retry { delay } => {
-                retries_made += 1;
-                warn!(%error, attempt = retries_made, key, "retrying hedge order with the same key");
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
+    let markets = &shared.markets;
+    let status = move || async move { markets.order_status(key).await.ok() };
+    send_keyed(
+        shared,
+        key,
+        "hedge order",
+        || markets.order(body, key),
+        status,
+    )
+    .await
+    .map_err(|(given_up, _)| (given_up.reason, given_up.ambiguous))
 }
 
 /// Sends one close under its one key until the venue answers or the retry rule gives up
@@ -71,25 +60,53 @@ pub(super) async fn send_close(
     position_id: &str,
     key: &str,
 ) -> Result<ClosePositionResponse, (String, bool)> {
+    let markets = &shared.markets;
+    // A close has no status query: the rule decides on the failure alone.
+    let status = || std::future::ready(None);
+    let post = || markets.close_position(position_id, key);
+    send_keyed(shared, key, "hedge close", post, status)
+        .await
+        .map_err(|(given_up, error)| {
+            let code = match &error {
+                ClientError::Status { code, .. } => code.clone(),
+                _ => String::new(),
+            };
+            (format!("{} [{code}]", given_up.reason), given_up.ambiguous)
+        })
+}
+
+/// The hedger's one retry loop: `post` under `key` until it succeeds or the retry rule gives
+/// up, an ambiguous failure put to `status` first; `what` names the request in the logs. A
+/// give-up comes with the last send's error.
+async fn send_keyed<R, P, Q>(
+    shared: &Shared,
+    key: &str,
+    what: &str,
+    mut post: impl FnMut() -> P,
+    mut status: impl FnMut() -> Q,
+) -> Result<R, (ballast::execution::LegFailure, ClientError)>
+where
+    P: Future<Output = Result<R, ClientError>>,
+    Q: Future<Output = Option<ballast::execution::KeyStatus<R>>>,
+{
     let mut retries_made = 0;
     loop {
-        let error = match shared.markets.close_position(position_id, key).await {
+        let error = match post().await {
             Ok(reply) => return Ok(reply),
             Err(error) => error,
         };
         let failure = SendFailure::from(&error);
-        match next_step::<ClosePositionResponse>(shared, &failure, None, retries_made) {
+        let status = if failure.needs_status_query() {
+            status().await
+        } else {
+            None
+        };
+        match next_step(shared, &failure, status, retries_made) {
             RetryDecision::Applied(reply) => return Ok(reply),
-            RetryDecision::GiveUp(given_up) => {
-                let code = match &error {
-                    ClientError::Status { code, .. } => code.clone(),
-                    _ => String::new(),
-                };
-                return Err((format!("{} [{code}]", given_up.reason), given_up.ambiguous));
-            }
+            RetryDecision::GiveUp(given_up) => return Err((given_up, error)),
             RetryDecision::Retry { delay } => {
                 retries_made += 1;
-                warn!(%error, attempt = retries_made, key, "retrying hedge close with the same key");
+                warn!(%error, attempt = retries_made, key, "retrying {what} with the same key");
                 tokio::time::sleep(delay).await;
             }
         }

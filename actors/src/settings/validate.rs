@@ -309,21 +309,19 @@ impl Settings {
         {
             problems.push(format!("venue.url: {e}"));
         }
-        for (key, value) in [
-            ("venue.request_timeout_ms", venue.request_timeout_ms),
-            ("venue.idle_timeout_ms", venue.idle_timeout_ms),
+        require_positive(
+            problems,
+            &[
+                ("venue.request_timeout_ms", venue.request_timeout_ms),
+                ("venue.idle_timeout_ms", venue.idle_timeout_ms),
+                ("venue.reconnect_max_ms", venue.reconnect_max_ms),
+            ],
+        );
+        require_base_within_max(
+            problems,
+            ("venue.reconnect_base_ms", venue.reconnect_base_ms),
             ("venue.reconnect_max_ms", venue.reconnect_max_ms),
-        ] {
-            if value == 0 {
-                problems.push(format!("{key}: must be positive"));
-            }
-        }
-        if venue.reconnect_base_ms > venue.reconnect_max_ms {
-            problems.push(format!(
-                "venue.reconnect_base_ms: {} exceeds venue.reconnect_max_ms {}",
-                venue.reconnect_base_ms, venue.reconnect_max_ms
-            ));
-        }
+        );
         if self.store.path.as_os_str().is_empty() {
             problems.push("store.path: must not be empty".to_owned());
         }
@@ -356,24 +354,22 @@ impl Settings {
         {
             problems.push("notify.command: the first element must name a program".to_owned());
         }
-        for (key, value) in [
-            ("notify.max_attempts", u64::from(n.max_attempts)),
-            ("notify.timeout_ms", n.timeout_ms),
-            ("notify.queue_capacity", n.queue_capacity as u64),
-            ("notify.leg_failures", u64::from(n.leg_failures)),
-            ("notify.stream_down_secs", n.stream_down_secs),
+        require_positive(
+            problems,
+            &[
+                ("notify.max_attempts", u64::from(n.max_attempts)),
+                ("notify.timeout_ms", n.timeout_ms),
+                ("notify.queue_capacity", n.queue_capacity as u64),
+                ("notify.leg_failures", u64::from(n.leg_failures)),
+                ("notify.stream_down_secs", n.stream_down_secs),
+                ("notify.retry_max_ms", n.retry_max_ms),
+            ],
+        );
+        require_base_within_max(
+            problems,
+            ("notify.retry_base_ms", n.retry_base_ms),
             ("notify.retry_max_ms", n.retry_max_ms),
-        ] {
-            if value == 0 {
-                problems.push(format!("{key}: must be positive"));
-            }
-        }
-        if n.retry_base_ms > n.retry_max_ms {
-            problems.push(format!(
-                "notify.retry_base_ms: {} exceeds notify.retry_max_ms {}",
-                n.retry_base_ms, n.retry_max_ms
-            ));
-        }
+        );
         if self.executor.max_plan_age_secs == 0 {
             problems.push("executor.max_plan_age_secs: must be positive".to_owned());
         }
@@ -391,6 +387,27 @@ impl Settings {
             leg_failures: n.leg_failures,
             stream_down: Duration::from_secs(n.stream_down_secs),
         }
+    }
+}
+
+/// Names each `(key, value)` whose value is zero: `{key}: must be positive`.
+fn require_positive(problems: &mut Vec<String>, values: &[(&str, u64)]) {
+    for &(key, value) in values {
+        if value == 0 {
+            problems.push(format!("{key}: must be positive"));
+        }
+    }
+}
+
+/// Names a backoff whose first delay exceeds its ceiling: `{base key}: {base} exceeds {max
+/// key} {max}`.
+fn require_base_within_max(
+    problems: &mut Vec<String>,
+    (base_key, base): (&str, u64),
+    (max_key, max): (&str, u64),
+) {
+    if base > max {
+        problems.push(format!("{base_key}: {base} exceeds {max_key} {max}"));
     }
 }
 

@@ -45,6 +45,23 @@ impl Drop for TempDir {
     }
 }
 
+/// This test binary's scratch directory, `ballast-{test}-{pid}` under Cargo's temp dir,
+/// created: for the input files a case hands the binary (left behind for a look after a
+/// failure).
+pub fn scratch_dir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ballast-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A file `name` holding `body` in the [`scratch_dir`] of `test`.
+pub fn scratch_file(test: &str, name: &str, body: &str) -> PathBuf {
+    let path = scratch_dir(test).join(name);
+    std::fs::write(&path, body).expect("writes");
+    path
+}
+
 /// Lines of a child's stdout, read on a thread.
 pub fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
     let stdout = child.stdout.take().expect("stdout piped");
