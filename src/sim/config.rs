@@ -122,11 +122,7 @@ impl SimConfig {
         if let Err(mut locks) = self.locks.validate() {
             problems.append(&mut locks);
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(SimError::Config(problems))
-        }
+        crate::validation::every_problem(problems).map_err(SimError::Config)
     }
 }
 
@@ -151,11 +147,7 @@ impl SimConfig {
                 "api_key: a venue listening on {addr} must require a key, or anyone who reaches it moves the money (set PURPLE_FLEA_API_KEY)"
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(SimError::Config(problems))
-        }
+        crate::validation::every_problem(problems).map_err(SimError::Config)
     }
 }
 

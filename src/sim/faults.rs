@@ -142,11 +142,7 @@ impl FaultConfig {
                 problems.push(format!("faults.{name}: {delay:?} exceeds {MAX_DELAY:?}"));
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::validation::every_problem(problems)
     }
 }
 

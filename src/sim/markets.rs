@@ -276,11 +276,7 @@ impl MarketParams {
                 self.maintenance_margin_rate, self.max_leverage
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::validation::every_problem(problems)
     }
 }
 

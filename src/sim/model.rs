@@ -154,11 +154,7 @@ impl CasinoParams {
                 self.btc_correlation
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::validation::every_problem(problems)
     }
 }
 

@@ -76,11 +76,7 @@ impl LockParams {
                 self.large_win_fraction
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        crate::validation::every_problem(problems)
     }
 }
 
