@@ -47,7 +47,7 @@ use ballast::{
     report::{LegCounts, PlanResult},
     risk::RiskLimits,
     service::{Service, ServiceMap},
-    store::{OPTIMIZER_TARGETS, Store},
+    store::{Durability, OPTIMIZER_TARGETS, Store},
     targets::TargetAllocation,
 };
 use rust_decimal::Decimal;
@@ -342,7 +342,10 @@ impl MetricsRecorder {
         self.last_stored = Some((at, tokio::time::Instant::now()));
         let store = self.store.clone();
         actix::spawn(async move {
-            if let Err(error) = store.record_snapshot(at, source, snapshot).await {
+            if let Err(error) = store
+                .record_snapshot(at, source, snapshot, Durability::Written)
+                .await
+            {
                 warn!(%error, "snapshot not recorded");
             }
         });
@@ -883,7 +886,10 @@ impl Handler<RecordLatest> for MetricsRecorder {
         self.last_stored = Some((at, tokio::time::Instant::now()));
         let store = self.store.clone();
         Box::pin(async move {
-            if let Err(error) = store.record_snapshot(at, "latest", snapshot).await {
+            if let Err(error) = store
+                .record_snapshot(at, "latest", snapshot, Durability::OnDisk)
+                .await
+            {
                 warn!(%error, "latest balances not recorded");
             }
         })

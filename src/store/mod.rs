@@ -9,7 +9,11 @@
 //! # Invariants
 //! - `synchronous = FULL`: when a write's future resolves, the row is on disk. Legs are
 //!   recorded (status `pending`) before they are sent, so a crash can never forget a leg
-//!   that might have reached the venue.
+//!   that might have reached the venue. The one exception is a write its caller marks
+//!   [`Durability::Written`] (the balance snapshots the metrics keep in the background):
+//!   it reaches the OS, so a killed process loses nothing, and it is synced by the next
+//!   on-disk write; only a power loss in between can lose it. The connection is back at
+//!   `FULL` before the next job runs.
 //! - Amounts are stored as decimal TEXT, never REAL, so they round-trip exactly.
 //! - The schema is versioned by `PRAGMA user_version` and migrated forward in one
 //!   transaction per step; a database from a newer ballast is refused, not altered.
@@ -69,6 +73,38 @@ pub use records::{
 pub use report::{AlertRecord, read_period};
 pub use status::read_status;
 pub use tax::{TaxStatus, WalletOrderRecord, read_tax_disposals};
+
+/// How far a write must have gone when its future resolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk (`synchronous = FULL`): what neither a crash nor a power loss may lose.
+    OnDisk,
+    /// Handed to the OS (`synchronous = NORMAL` for this one transaction): survives a killed
+    /// process and is synced with the next on-disk write; a power loss before that may lose
+    /// it. For rows that only inform (balance snapshots), so that they cost no disk sync
+    /// beside the trading path's own.
+    Written,
+}
+
+/// Runs `write` on `c` at `durability`, and leaves the connection at `synchronous = FULL`
+/// whatever the write returned.
+///
+/// # Errors
+/// `write`'s error, or SQLite's if the `synchronous` setting cannot be changed (the
+/// restore's error first: a connection left at `NORMAL` must not go unnoticed).
+fn write_with<R>(
+    c: &Connection,
+    durability: Durability,
+    write: impl FnOnce(&Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    if durability == Durability::OnDisk {
+        return write(c);
+    }
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    let written = write(c);
+    c.pragma_update(None, "synchronous", "FULL")?;
+    written
+}
 
 /// Jobs that may wait for the writer thread before senders block.
 pub const STORE_QUEUE_CAPACITY: usize = 1_024;

@@ -423,7 +423,12 @@ mod tests {
             datetime!(2026-01-02 12:00 UTC),
         ] {
             store
-                .record_snapshot(at, "tick", snapshot.clone())
+                .record_snapshot(
+                    at,
+                    "tick",
+                    snapshot.clone(),
+                    crate::store::Durability::OnDisk,
+                )
                 .await
                 .expect("records");
         }

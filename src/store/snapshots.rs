@@ -14,12 +14,13 @@ use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
 use super::{
-    PortfolioSnapshot, Service, ServiceMap, SnapshotRecord, Store, StoreError,
+    Durability, PortfolioSnapshot, Service, ServiceMap, SnapshotRecord, Store, StoreError,
     codec::{parse_decimal, parse_time, time_text, to_i64},
+    write_with,
 };
 
 impl Store {
-    /// Records a balance snapshot.
+    /// Records a balance snapshot, as far as `durability` asks.
     ///
     /// # Errors
     /// [`StoreError`].
@@ -28,25 +29,29 @@ impl Store {
         at: OffsetDateTime,
         source: &'static str,
         snapshot: PortfolioSnapshot,
+        durability: Durability,
     ) -> Result<(), StoreError> {
         self.call(move |c| {
-            let balances = serde_json::to_string(&snapshot.balances_usdc.map(|_, d| d.to_string()))
-                .map_err(|e| StoreError::Corrupt {
-                    column: "snapshots.balances",
-                    value: e.to_string(),
-                })?;
-            c.execute(
-                "INSERT INTO snapshots (at, seq, source, balances, total_usdc)
+            write_with(c, durability, |c| {
+                let balances =
+                    serde_json::to_string(&snapshot.balances_usdc.map(|_, d| d.to_string()))
+                        .map_err(|e| StoreError::Corrupt {
+                            column: "snapshots.balances",
+                            value: e.to_string(),
+                        })?;
+                c.execute(
+                    "INSERT INTO snapshots (at, seq, source, balances, total_usdc)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    time_text(at),
-                    snapshot.seq.map(to_i64),
-                    source,
-                    balances,
-                    snapshot.total_usdc().to_string()
-                ],
-            )?;
-            Ok(())
+                    params![
+                        time_text(at),
+                        snapshot.seq.map(to_i64),
+                        source,
+                        balances,
+                        snapshot.total_usdc().to_string()
+                    ],
+                )?;
+                Ok(())
+            })
         })
         .await
     }

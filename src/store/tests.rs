@@ -131,7 +131,12 @@ async fn snapshots_and_status_survive_reopening_the_file() {
         let balances = ServiceMap::from_fn(|s| Decimal::from(s.index() as u32 * 10) + dec!(0.01));
         let snapshot = PortfolioSnapshot::new(balances, Some(7)).expect("valid");
         store
-            .record_snapshot(datetime!(2026-01-02 00:00 UTC), "rest", snapshot)
+            .record_snapshot(
+                datetime!(2026-01-02 00:00 UTC),
+                "rest",
+                snapshot,
+                Durability::Written,
+            )
             .await
             .expect("records");
         store.save_cursor("v#a", 7).await.expect("cursor");
@@ -149,6 +154,30 @@ async fn snapshots_and_status_survive_reopening_the_file() {
     let store = Store::open(&path).expect("reopens");
     assert_eq!(store.load_cursor("v#a").await.expect("cursor"), 7);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_written_write_leaves_the_connection_syncing_every_commit() {
+    // TC0: the write succeeds; TC1: it fails. Either way the next write is on disk again.
+    let c = Connection::open_in_memory().expect("opens");
+    c.pragma_update(None, "synchronous", "FULL").expect("sets");
+    let synchronous = |c: &Connection| -> i64 {
+        c.pragma_query_value(None, "synchronous", |r| r.get(0))
+            .expect("reads")
+    };
+    let during = write_with(&c, Durability::Written, |c| Ok(synchronous(c))).expect("writes");
+    assert_eq!(
+        (during, synchronous(&c)),
+        (1, 2),
+        "TC0: NORMAL during, FULL after"
+    );
+    let failed = write_with(&c, Durability::Written, |_| -> Result<(), _> {
+        Err(StoreError::Closed)
+    });
+    assert!(matches!(failed, Err(StoreError::Closed)), "TC1: {failed:?}");
+    assert_eq!(synchronous(&c), 2, "TC1: FULL after a failed write");
+    let on_disk = write_with(&c, Durability::OnDisk, |c| Ok(synchronous(c))).expect("writes");
+    assert_eq!(on_disk, 2, "an on-disk write runs at FULL");
 }
 
 #[test]
