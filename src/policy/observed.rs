@@ -14,7 +14,8 @@
 //!   portfolio's value does not change. These are the venue's `transfer` events and the
 //!   balances a finished plan reports;
 //! - an **unexplained** change (an out-of-band `balance` event, an unknown event type) is a
-//!   flow in or out of the portfolio, not a return.
+//!   flow in or out of the portfolio, not a return. A jump the plausibility guard held
+//!   keeps the kind of the observation that showed it when a fresh snapshot confirms it.
 //!
 //! Each service's return of a day is the product of its step growths, minus 1; the
 //! portfolio's is the time-weighted product of its step growths `(Σafter − flows) / Σbefore`.

@@ -390,6 +390,73 @@ fn a_renumbered_snapshot_is_no_jump_but_a_jump_across_the_reset_is_held() {
 }
 
 #[test]
+fn a_confirmed_jump_is_a_return_only_when_its_event_was_one() {
+    struct TestCase {
+        /// What the event that jumps the casino from $200 to $9,200 says happened.
+        what: Happening,
+        /// The day's portfolio return once a confirming snapshot adopted the jump.
+        portfolio_return: f64,
+        /// The day's flow into the portfolio, USDC.
+        flow_usdc: f64,
+    }
+    let cases = [
+        // TC0: an out-of-band balance update (a deposit, the simulator's balance reset) is
+        // money arriving, not a 900% day: it used to be adopted as a return once confirmed.
+        TestCase {
+            what: Happening::Balance,
+            portfolio_return: 0.0,
+            flow_usdc: 9_000.0,
+        },
+        // TC1: a mark-to-market of that size, confirmed, is the market's doing: a return.
+        TestCase {
+            what: Happening::MarkToMarket {
+                service: Service::Casino,
+                change_usdc: dec!(9000),
+            },
+            portfolio_return: 9.0,
+            flow_usdc: 0.0,
+        },
+    ];
+    for (i, case) in cases.into_iter().enumerate() {
+        let mut policy =
+            PolicyState::new(PolicyConfig::default(), TargetAllocation::conservative())
+                .with_max_jump_factor(Some(dec!(10)));
+        policy.process(resync(ON_TARGET, Some(1)));
+        let jumped = after_win(dec!(9000));
+        policy.process(kinds_tests::event(2, jumped, case.what));
+        assert_eq!(
+            policy.latest().and_then(|s| s.seq),
+            Some(1),
+            "TC{i}: the jump is held"
+        );
+        policy.process(PolicyInput::Confirmation {
+            snapshot: snapshot(jumped, Some(2)),
+            at: T0 + Duration::hours(3),
+        });
+        assert_eq!(policy.latest().and_then(|s| s.seq), Some(2), "TC{i}");
+        policy.process(kinds_tests::tick(jumped, T0 + Duration::days(1)));
+        let close = policy
+            .take_notices()
+            .into_iter()
+            .find_map(|notice| match notice {
+                Notice::DayClosed { close, .. } => Some(close),
+                _ => None,
+            })
+            .expect("the tick closes the day");
+        assert!(
+            (close.portfolio_return - case.portfolio_return).abs() < 1e-9,
+            "TC{i}: {}",
+            close.portfolio_return
+        );
+        assert!(
+            (close.observation.flow_usdc - case.flow_usdc).abs() < 1e-6,
+            "TC{i}: {}",
+            close.observation.flow_usdc
+        );
+    }
+}
+
+#[test]
 fn renumberings_holds_and_confirmations_are_recorded_and_replayed() {
     // The venue restarts its numbering while the operator holds trading; the large win of
     // the new numbering waits for the resume. It is planned only if the replay also forgets
