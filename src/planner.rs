@@ -337,7 +337,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::testing::{snapshot, usdc};
+    use crate::testing::{leg_tuples, snapshot, usdc};
 
     /// The legs that rebalance the large win (casino at 32% of $1,176.47) when casino gives
     /// `casino_decrease`: the increases are the same whatever casino can give.
@@ -415,12 +415,7 @@ mod tests {
         for (index, case) in cases.iter().enumerate() {
             let snap = snapshot(case.balances, None);
             let plan = plan_rebalance(&snap, &targets, &case.params);
-            let actual: Vec<_> = plan
-                .legs
-                .iter()
-                .map(|l| (l.service, l.direction, l.amount_usdc))
-                .collect();
-            assert_eq!(actual, case.expected, "TC{index}");
+            assert_eq!(leg_tuples(&plan), case.expected, "TC{index}");
             let after = plan.apply(&snap.balances_usdc).expect("plan applies");
             assert_eq!(
                 after.values().copied().sum::<Decimal>(),
@@ -503,7 +498,7 @@ mod lock_tests {
     use rust_decimal_macros::dec;
 
     use super::{tests::large_win_legs, *};
-    use crate::testing::usdc;
+    use crate::testing::{leg_tuples, usdc};
 
     #[test]
     fn decreases_are_capped_at_the_free_part() {
@@ -551,12 +546,7 @@ mod lock_tests {
                 .and_then(|s| s.with_locked(locked))
                 .expect("valid");
             let plan = plan_rebalance(&snap, &targets, &PlanParams::default());
-            let actual: Vec<_> = plan
-                .legs
-                .iter()
-                .map(|l| (l.service, l.direction, l.amount_usdc))
-                .collect();
-            assert_eq!(actual, case.expected, "TC{index}");
+            assert_eq!(leg_tuples(&plan), case.expected, "TC{index}");
             let after = plan.apply(&snap.balances_usdc).expect("applies");
             assert!(
                 after[Service::Casino] >= case.casino_locked.min(dec!(376.47)),

@@ -1,12 +1,17 @@
 //! Helpers shared by the unit tests of the core and the adapters: USDC amounts and weights
-//! written as numbers, snapshots of them, and the messages of a check's problems.
+//! written as numbers, snapshots of them, a plan's legs as tuples, and the messages of a
+//! check's problems.
 //!
 //! # Invariants
 //! - Test-only (compiled under `cfg(test)`): nothing here is part of the library.
 
 use rust_decimal::Decimal;
 
-use crate::{portfolio::PortfolioSnapshot, service::ServiceMap};
+use crate::{
+    planner::RebalancePlan,
+    portfolio::PortfolioSnapshot,
+    service::{Direction, Service, ServiceMap},
+};
 
 /// An array of USDC amounts written as decimal literals: `usdc![200, 300, 150, 150, 100, 100]`
 /// is the six balances, casino to reserve, of the article's $1,000 agent on target.
@@ -35,4 +40,12 @@ pub(crate) fn snapshot(balances: [Decimal; 6], seq: Option<u64>) -> PortfolioSna
 /// with the expected wording.
 pub(crate) fn messages<E: ToString>(problems: &[E]) -> Vec<String> {
     problems.iter().map(ToString::to_string).collect()
+}
+
+/// A plan's legs as `(service, direction, amount)`, in order: what a test compares.
+pub(crate) fn leg_tuples(plan: &RebalancePlan) -> Vec<(Service, Direction, Decimal)> {
+    plan.legs
+        .iter()
+        .map(|l| (l.service, l.direction, l.amount_usdc))
+        .collect()
 }

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     observation::Happening,
     service::{Direction, Service, ServiceMap},
-    testing::{snapshot, usdc, weights},
+    testing::{leg_tuples, snapshot, usdc, weights},
 };
 
 pub(super) const T0: OffsetDateTime = datetime!(2026-01-01 00:05 UTC);
@@ -48,12 +48,7 @@ pub(super) fn tick(balances: [Decimal; 6], at: OffsetDateTime) -> PolicyInput {
 }
 
 pub(super) fn legs(decision: &Decision) -> Vec<(Service, Direction, Decimal)> {
-    decision
-        .plan
-        .legs
-        .iter()
-        .map(|l| (l.service, l.direction, l.amount_usdc))
-        .collect()
+    leg_tuples(&decision.plan)
 }
 
 use Direction::{Decrease as Dec, Increase as Inc};
