@@ -29,7 +29,7 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::Trigger;
+use super::{Trigger, observed::StepKind};
 use crate::portfolio::PortfolioSnapshot;
 
 /// What looked implausible.
@@ -137,11 +137,23 @@ impl PlausibilityNotice {
     }
 }
 
-/// An open hold: the jump and the most urgent trigger that fired since.
+/// An open hold: the jump, how the observation that showed it reads its change, and the
+/// most urgent trigger that fired since.
 #[derive(Debug, Clone)]
 struct Hold {
     jump: Jump,
+    step: StepKind,
     trigger: Option<Trigger>,
+}
+
+/// What settling a hold found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    /// When the fresh snapshot confirmed the jump: how the observation that showed it reads
+    /// its change (an out-of-band `balance` jump is a flow, not a return).
+    pub confirmed: Option<StepKind>,
+    /// The held trigger, to act on: only when confirmed.
+    pub trigger: Option<Trigger>,
 }
 
 /// The plausibility state of a trigger policy.
@@ -218,12 +230,14 @@ impl JumpGuard {
         self.hold.as_ref().map(|hold| &hold.jump)
     }
 
-    /// Whether `reported` may replace `held` as the latest balances. A jump opens a hold
-    /// (and is refused); while a hold is open nothing but [`JumpGuard::settle`] replaces them.
+    /// Whether `reported` (an observation read as `step`) may replace `held` as the latest
+    /// balances. A jump opens a hold (and is refused); while a hold is open nothing but
+    /// [`JumpGuard::settle`] replaces them.
     pub fn admits(
         &mut self,
         held: Option<&PortfolioSnapshot>,
         reported: &PortfolioSnapshot,
+        step: StepKind,
     ) -> bool {
         if self.hold.is_some() {
             return false;
@@ -235,13 +249,16 @@ impl JumpGuard {
         if !is_jump(held_usdc, reported_usdc, factor) {
             return true;
         }
-        self.open(Jump {
-            kind: JumpKind::Total,
-            seq: reported.seq,
-            held_usdc,
-            reported_usdc,
-            factor,
-        });
+        self.open(
+            Jump {
+                kind: JumpKind::Total,
+                seq: reported.seq,
+                held_usdc,
+                reported_usdc,
+                factor,
+            },
+            step,
+        );
         false
     }
 
@@ -252,13 +269,16 @@ impl JumpGuard {
             return;
         };
         if self.hold.is_none() && is_implausible_win(bankroll_usdc, amount_usdc, factor) {
-            self.open(Jump {
-                kind: JumpKind::Win,
-                seq: Some(seq),
-                held_usdc: bankroll_usdc,
-                reported_usdc: bankroll_usdc.saturating_add(amount_usdc),
-                factor,
-            });
+            self.open(
+                Jump {
+                    kind: JumpKind::Win,
+                    seq: Some(seq),
+                    held_usdc: bankroll_usdc,
+                    reported_usdc: bankroll_usdc.saturating_add(amount_usdc),
+                    factor,
+                },
+                StepKind::Performance,
+            );
         }
     }
 
@@ -278,10 +298,14 @@ impl JumpGuard {
         }
     }
 
-    /// Settles the open hold with a fresh REST snapshot: the held trigger when it confirms
-    /// the jump, `None` otherwise (dropped, with a notice). Nothing happens without a hold.
-    pub fn settle(&mut self, fresh: &PortfolioSnapshot) -> Option<Trigger> {
-        let Hold { jump, trigger } = self.hold.take()?;
+    /// Settles the open hold with a fresh REST snapshot: confirmed, with the held trigger, or
+    /// not (the trigger dropped, with a notice). `None` without a hold.
+    pub fn settle(&mut self, fresh: &PortfolioSnapshot) -> Option<Settled> {
+        let Hold {
+            jump,
+            step,
+            trigger,
+        } = self.hold.take()?;
         let fresh_usdc = fresh.total_usdc();
         if confirms(&jump, fresh_usdc) {
             self.notices.push(PlausibilityNotice::Confirmed {
@@ -289,14 +313,20 @@ impl JumpGuard {
                 fresh_usdc,
                 trigger: trigger.as_ref().map(Trigger::name),
             });
-            trigger
+            Some(Settled {
+                confirmed: Some(step),
+                trigger,
+            })
         } else {
             self.notices.push(PlausibilityNotice::Unconfirmed {
                 jump,
                 fresh_usdc,
                 dropped: trigger.as_ref().map(Trigger::describe),
             });
-            None
+            Some(Settled {
+                confirmed: None,
+                trigger: None,
+            })
         }
     }
 
@@ -305,11 +335,12 @@ impl JumpGuard {
         std::mem::take(&mut self.notices)
     }
 
-    fn open(&mut self, jump: Jump) {
+    fn open(&mut self, jump: Jump, step: StepKind) {
         self.notices
             .push(PlausibilityNotice::Held { jump: jump.clone() });
         self.hold = Some(Hold {
             jump,
+            step,
             trigger: None,
         });
     }

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::{
     Adjustment, DecidedOn, Decision, Notice, PolicyConfig, PolicyInput, Readiness, Trigger,
     observed::{DayBook, StepKind},
-    plausibility::{JumpGuard, PlausibilityNotice, confirms},
+    plausibility::{JumpGuard, PlausibilityNotice},
     responses::{
         CutChange, DrawdownProtection, HUB, N, SpikeChange, VolatilitySpike, adjusted_targets,
     },
@@ -57,9 +57,6 @@ pub struct PolicyState {
     notices: Vec<Notice>,
     /// Holds implausible jumps until a fresh REST snapshot settles them.
     pub(super) guard: JumpGuard,
-    /// How the observation that opened the guard's hold reads its change: a confirmed jump
-    /// is adopted as that (an out-of-band `balance` jump is a flow, not a return).
-    held_step: StepKind,
 }
 
 fn decimal(x: f64, places: u32) -> Decimal {
@@ -94,7 +91,6 @@ impl PolicyState {
             spike,
             notices: Vec::new(),
             guard: JumpGuard::default(),
-            held_step: StepKind::Performance,
         }
     }
 
@@ -243,14 +239,7 @@ impl PolicyState {
             (&self.latest, snapshot.seq),
             (Some(PortfolioSnapshot { seq: Some(held), .. }), Some(new)) if new < *held
         );
-        if stale {
-            return None;
-        }
-        let was_holding = self.guard.holding();
-        if !self.guard.admits(self.latest.as_ref(), &snapshot) {
-            if !was_holding {
-                self.held_step = kind;
-            }
+        if stale || !self.guard.admits(self.latest.as_ref(), &snapshot, kind) {
             return None;
         }
         Some(self.adopt(snapshot, kind))
@@ -274,21 +263,16 @@ impl PolicyState {
         if !self.guard.holding() {
             return self.observe(snapshot, kind);
         }
-        let confirmed = self
-            .guard
-            .held()
-            .is_some_and(|jump| confirms(jump, snapshot.total_usdc()));
-        let opened_by = std::mem::replace(&mut self.held_step, StepKind::Performance);
-        if let Some(trigger) = self.guard.settle(&snapshot) {
-            self.defer(trigger);
-        }
+        let settled = self.guard.settle(&snapshot);
         // A confirmed jump is what its observation said it was: the fresh snapshot's market
         // moves ride along (one step; a flow's step has no return).
-        let kind = if confirmed && opened_by != StepKind::Performance {
-            opened_by
-        } else {
-            kind
+        let kind = match settled.as_ref().and_then(|s| s.confirmed) {
+            Some(shown_as) if shown_as != StepKind::Performance => shown_as,
+            _ => kind,
         };
+        if let Some(trigger) = settled.and_then(|s| s.trigger) {
+            self.defer(trigger);
+        }
         Some(self.adopt(snapshot, kind))
     }
 
