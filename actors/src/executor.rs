@@ -59,10 +59,7 @@
 //! The decisions (keys, what a pending leg becomes, whether a failed send is retried, what
 //! the next leg does) are `ballast::execution`'s; this actor does the I/O around them.
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::{Arc, Mutex};
 
 use actix::{
     Actor, ActorFutureExt, AsyncContext, AtomicResponse, Context, Handler, Recipient, WrapFuture,
@@ -96,27 +93,8 @@ use crate::{
     },
 };
 
-/// Set when a shutdown's deadline has passed: no further leg is sent, and the legs not sent
-/// stay `pending` for the next start to reconcile. Shared, cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct StopNow(Arc<AtomicBool>);
-
-impl StopNow {
-    /// Not set.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The deadline passed.
-    pub fn set(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    /// Whether the deadline passed.
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-}
+/// The shutdown deadline's flag, shared with the keyed send loop that reads it.
+pub use crate::keyed_send::StopNow;
 
 /// Plans waiting behind the one executing; the policy keeps only one in flight.
 pub const EXECUTOR_MAILBOX_CAPACITY: usize = 16;

@@ -15,7 +15,13 @@
 //! - No retry is sent while the gate is closed, or once the stop flag is set.
 //! - The count returned with the outcome is the number of POSTs sent.
 
-use std::future::Future;
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use ballast::{
     execution::{KeyStatus, LegFailure, RetryDecision, RetryInput, SendFailure, decide_retry},
@@ -23,7 +29,30 @@ use ballast::{
 };
 use tracing::{info, warn};
 
-use crate::{control::ControlSwitch, executor::StopNow, gate::TradingGate};
+use crate::{control::ControlSwitch, gate::TradingGate};
+
+/// Set when a shutdown's deadline has passed: no further leg is sent (a keyed send
+/// stops before its next retry), and the legs not sent stay `pending` for the next start to
+/// reconcile. Shared, cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct StopNow(Arc<AtomicBool>);
+
+impl StopNow {
+    /// Not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The deadline passed.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether the deadline passed.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
 
 /// What a keyed send obeys: the switch, the gate, the retry budget and schedule, and (for
 /// a sender that a shutdown deadline stops mid-retry) the stop flag.
