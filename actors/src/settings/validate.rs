@@ -370,9 +370,13 @@ impl Settings {
             ("notify.retry_base_ms", n.retry_base_ms),
             ("notify.retry_max_ms", n.retry_max_ms),
         );
-        if self.executor.max_plan_age_secs == 0 {
-            problems.push("executor.max_plan_age_secs: must be positive".to_owned());
-        }
+        require_positive(
+            problems,
+            &[(
+                "executor.max_plan_age_secs",
+                self.executor.max_plan_age_secs,
+            )],
+        );
         NotifyConfig {
             webhook_url,
             command,
